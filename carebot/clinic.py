@@ -1,0 +1,353 @@
+"""Load and validate `clinic.yml`, the single source of every clinic-specific fact.
+
+Designers edit the file by hand, so every problem is reported as `file:line: message` instead of a traceback,
+and all times are interpreted in the clinic's own timezone (appointments are local events, not UTC ones).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DEFAULT_CLINIC_FILE = Path(__file__).resolve().parent.parent / "clinic.yml"
+_INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+Interval = Tuple[dt.time, dt.time]
+
+
+class ClinicConfigError(ValueError):
+    """A problem in the clinic file, phrased for the person who edits it."""
+
+    def __init__(self, path: Path, line: Optional[int], message: str) -> None:
+        self.path, self.line, self.message = path, line, message
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class WeeklyHours:
+    """Opening intervals per weekday (0 = Monday), in clinic-local wall-clock time."""
+
+    by_weekday: Tuple[Tuple[Interval, ...], ...]
+
+    def intervals(self, weekday: int) -> Tuple[Interval, ...]:
+        return self.by_weekday[weekday]
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    duration_minutes: int
+    who_for: str
+    aliases: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str
+    name: str
+    services: Tuple[str, ...]
+    hours: Optional[WeeklyHours] = None
+
+
+@dataclass(frozen=True)
+class Closure:
+    date: dt.date
+    reason: str
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """The validated clinic file. Query methods answer in clinic-local time."""
+
+    name: str
+    timezone: str
+    phone: str
+    address: str
+    emergency_number: str
+    urgent_advice_line: str
+    crisis_line_name: str
+    crisis_line_number: str
+    hours: WeeklyHours
+    staff_hours: WeeklyHours
+    closures: Tuple[Closure, ...]
+    services: Tuple[Service, ...]
+    providers: Tuple[Provider, ...]
+    slot_minutes: int
+    horizon_weeks: int
+    offer_count: int
+    on_call_whatsapp: str
+    staff_reply_within_minutes: int
+    appointment_reminder_hours: Tuple[int, ...]
+    reminder_grace_minutes: int
+    reminder_no_reply_minutes: int
+    templates: Dict[str, str]
+    info: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(self.tz)
+
+    def closure_on(self, day: dt.date) -> Optional[Closure]:
+        return next((c for c in self.closures if c.date == day), None)
+
+    def open_intervals(self, day: dt.date, provider: Optional[Provider] = None) -> Tuple[Interval, ...]:
+        """Opening intervals on a calendar day: none on a closure, a provider's own hours where set."""
+        if self.closure_on(day):
+            return ()
+        hours = provider.hours if provider and provider.hours else self.hours
+        return hours.intervals(day.weekday())
+
+    def open_windows(self, day: dt.date, provider: Optional[Provider] = None) -> List[Tuple[dt.datetime, dt.datetime]]:
+        """Opening intervals on a day as aware datetimes (handles the DST change days correctly)."""
+        return [
+            (dt.datetime.combine(day, start, self.tz), dt.datetime.combine(day, end, self.tz))
+            for start, end in self.open_intervals(day, provider)
+        ]
+
+    def is_open_at(self, moment: dt.datetime) -> bool:
+        local = moment.astimezone(self.tz)
+        return any(start <= local.time() < end for start, end in self.open_intervals(local.date()))
+
+    def staff_available_at(self, moment: dt.datetime) -> bool:
+        local = moment.astimezone(self.tz)
+        if self.closure_on(local.date()):
+            return False
+        return any(start <= local.time() < end for start, end in self.staff_hours.intervals(local.weekday()))
+
+    def next_staff_time(self, moment: dt.datetime) -> dt.datetime:
+        """When staff are next on duty at or after `moment` (for "someone will reply at …")."""
+        local = moment.astimezone(self.tz)
+        for offset in range(0, 15):
+            day = local.date() + dt.timedelta(days=offset)
+            if self.closure_on(day):
+                continue
+            for start, end in self.staff_hours.intervals(day.weekday()):
+                opens = dt.datetime.combine(day, start, self.tz)
+                closes = dt.datetime.combine(day, end, self.tz)
+                if local < closes:
+                    return max(opens, local)
+        raise ValueError("no staff hours in the next two weeks")
+
+    def service(self, service_id: str) -> Optional[Service]:
+        return next((s for s in self.services if s.id == service_id), None)
+
+    def provider(self, provider_id: str) -> Optional[Provider]:
+        return next((p for p in self.providers if p.id == provider_id), None)
+
+    def providers_for(self, service_id: str) -> List[Provider]:
+        return [p for p in self.providers if service_id in p.services]
+
+    def match_service(self, text: str) -> Optional[Service]:
+        """The service a patient's words name (id, name or alias; longest alias wins)."""
+        lowered = f" {re.sub(r'[^a-z0-9 ]+', ' ', text.lower())} "
+        best: Tuple[int, Optional[Service]] = (0, None)
+        for service in self.services:
+            for alias in (service.id, service.name, *service.aliases):
+                needle = re.sub(r"[^a-z0-9 ]+", " ", alias.lower()).strip()
+                if needle and f" {needle} " in lowered and len(needle) > best[0]:
+                    best = (len(needle), service)
+        return best[1]
+
+    def match_provider(self, text: str) -> Optional[Provider]:
+        """The provider a patient names: full name, or surname alone ("Dr Patel", "patel")."""
+        lowered = f" {re.sub(r'[^a-z0-9 ]+', ' ', text.lower())} "
+        for provider in self.providers:
+            words = re.sub(r"[^a-z0-9 ]+", " ", provider.name.lower()).split()
+            if words and f" {words[-1]} " in lowered:
+                return provider
+        return None
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that keeps the node tree, so errors can point at the line a designer must fix."""
+
+
+def _node_line(root: Optional[yaml.Node], path: Sequence[Any]) -> Optional[int]:
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            node = None
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+class _Reader:
+    """Typed access to the raw mapping that raises ClinicConfigError with the line of the offending key."""
+
+    def __init__(self, path: Path, data: Any, root: Optional[yaml.Node]) -> None:
+        self.path, self.data, self.root = path, data, root
+
+    def fail(self, where: Sequence[Any], message: str) -> ClinicConfigError:
+        return ClinicConfigError(self.path, _node_line(self.root, where), message)
+
+    def get(self, where: Sequence[Any], kind: type, default: Any = None, required: bool = True) -> Any:
+        value: Any = self.data
+        for key in where:
+            if isinstance(value, dict) and key in value:
+                value = value[key]
+            elif isinstance(value, list) and isinstance(key, int) and key < len(value):
+                value = value[key]
+            else:
+                if required:
+                    dotted = ".".join(str(k) for k in where)
+                    raise self.fail(where[:-1], f"'{dotted}' is missing")
+                return default
+        if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            dotted = ".".join(str(k) for k in where)
+            raise self.fail(where, f"'{dotted}' must be a {kind.__name__}, found {type(value).__name__}")
+        return value
+
+    def weekly_hours(self, where: Sequence[Any], required: bool = True) -> Optional[WeeklyHours]:
+        raw = self.get(where, dict, required=required)
+        if raw is None:
+            return None
+        unknown = set(raw) - set(WEEKDAYS)
+        if unknown:
+            raise self.fail(where, f"unknown weekday '{sorted(unknown)[0]}' (use {', '.join(WEEKDAYS)})")
+        days = []
+        for day in WEEKDAYS:
+            spans = self.get([*where, day], list, default=[], required=False) or []
+            parsed = [self._interval([*where, day, i], text) for i, text in enumerate(spans)]
+            parsed.sort()
+            for (_, end), (start, _) in zip(parsed, parsed[1:]):
+                if start < end:
+                    raise self.fail([*where, day], f"opening intervals on {day} overlap")
+            days.append(tuple(parsed))
+        return WeeklyHours(tuple(days))
+
+    def _interval(self, where: Sequence[Any], text: Any) -> Interval:
+        match = _INTERVAL.match(str(text))
+        if not match:
+            raise self.fail(where, f"'{text}' is not an interval like 08:00-12:30")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
+            raise self.fail(where, f"'{text}' has an impossible time")
+        start = dt.time(h1, m1)
+        end = dt.time(23, 59, 59) if h2 == 24 else dt.time(h2, m2)
+        if end <= start:
+            raise self.fail(where, f"'{text}' ends before it starts")
+        return start, end
+
+
+def _parse(path: Path) -> Tuple[Any, Optional[yaml.Node]]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        raise ClinicConfigError(path, mark.line + 1 if mark else None, f"not valid YAML: {problem}") from None
+    return data, root
+
+
+def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
+    """Read and validate the clinic file (`CLINIC_FILE` env var, else ./clinic.yml of the project)."""
+    file = Path(path or os.environ.get("CLINIC_FILE") or DEFAULT_CLINIC_FILE)
+    if not file.exists():
+        raise ClinicConfigError(file, None, "clinic file not found")
+    data, root = _parse(file)
+    if not isinstance(data, dict):
+        raise ClinicConfigError(file, 1, "the clinic file must be a mapping of sections (clinic:, opening_hours:, …)")
+    r = _Reader(file, data, root)
+
+    timezone = r.get(["clinic", "timezone"], str)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail(["clinic", "timezone"], f"unknown timezone '{timezone}' (use an IANA name like Europe/London)")
+
+    services = []
+    for i, _ in enumerate(r.get(["services"], list)):
+        sid = r.get(["services", i, "id"], str)
+        services.append(Service(
+            id=sid,
+            name=r.get(["services", i, "name"], str),
+            duration_minutes=r.get(["services", i, "duration_minutes"], int, default=15, required=False),
+            who_for=r.get(["services", i, "who_for"], str, default="", required=False),
+            aliases=tuple(str(a) for a in r.get(["services", i, "aliases"], list, default=[], required=False)),
+        ))
+    service_ids = [s.id for s in services]
+    if len(set(service_ids)) != len(service_ids):
+        raise r.fail(["services"], "two services share an id")
+    if not services:
+        raise r.fail(["services"], "list at least one service")
+
+    providers = []
+    for i, _ in enumerate(r.get(["providers"], list)):
+        offered = tuple(str(s) for s in r.get(["providers", i, "services"], list))
+        for j, sid in enumerate(offered):
+            if sid not in service_ids:
+                raise r.fail(["providers", i, "services", j], f"unknown service '{sid}' (known: {', '.join(service_ids)})")
+        providers.append(Provider(
+            id=r.get(["providers", i, "id"], str),
+            name=r.get(["providers", i, "name"], str),
+            services=offered,
+            hours=r.weekly_hours(["providers", i, "opening_hours"], required=False),
+        ))
+    if len({p.id for p in providers}) != len(providers):
+        raise r.fail(["providers"], "two providers share an id")
+
+    closures = []
+    for i, _ in enumerate(r.get(["closures"], list, default=[], required=False) or []):
+        day = r.get(["closures", i, "date"], dt.date)
+        closures.append(Closure(day, r.get(["closures", i, "reason"], str, default="Closed", required=False)))
+
+    slot_minutes = r.get(["booking", "slot_minutes"], int, default=15, required=False)
+    if slot_minutes <= 0 or 60 % slot_minutes and slot_minutes % 60:
+        raise r.fail(["booking", "slot_minutes"], "slot_minutes must divide an hour (5, 10, 15, 20, 30, 60)")
+    for i, service in enumerate(services):
+        if service.duration_minutes <= 0 or service.duration_minutes % slot_minutes:
+            raise r.fail(["services", i, "duration_minutes"], f"duration must be a multiple of slot_minutes ({slot_minutes})")
+
+    hours = r.weekly_hours(["opening_hours"])
+    templates = r.get(["whatsapp", "templates"], dict, default={}, required=False) or {}
+    info_keys = ("directions", "parking", "accessibility", "what_to_bring", "website")
+    return Clinic(
+        name=r.get(["clinic", "name"], str),
+        timezone=timezone,
+        phone=r.get(["clinic", "phone"], str),
+        address=r.get(["clinic", "address"], str),
+        emergency_number=r.get(["emergency", "number"], str),
+        urgent_advice_line=r.get(["emergency", "urgent_advice_line"], str, default="", required=False),
+        crisis_line_name=r.get(["emergency", "crisis_line", "name"], str),
+        crisis_line_number=r.get(["emergency", "crisis_line", "number"], str),
+        hours=hours,
+        staff_hours=r.weekly_hours(["staff", "hours"], required=False) or hours,
+        closures=tuple(closures),
+        services=tuple(services),
+        providers=tuple(providers),
+        slot_minutes=slot_minutes,
+        horizon_weeks=r.get(["booking", "horizon_weeks"], int, default=8, required=False),
+        offer_count=r.get(["booking", "offer_count"], int, default=5, required=False),
+        on_call_whatsapp=r.get(["staff", "on_call_whatsapp"], str, default="", required=False),
+        staff_reply_within_minutes=r.get(["staff", "reply_within_minutes"], int, default=30, required=False),
+        appointment_reminder_hours=tuple(
+            int(h) for h in r.get(["reminders", "appointment_before_hours"], list, default=[24, 2], required=False)
+        ),
+        reminder_grace_minutes=r.get(["reminders", "grace_minutes"], int, default=120, required=False),
+        reminder_no_reply_minutes=r.get(["reminders", "no_reply_minutes"], int, default=120, required=False),
+        templates={str(k): str(v) for k, v in templates.items()},
+        info={k: str(data["clinic"][k]) for k in info_keys if data["clinic"].get(k)},
+    )

@@ -18,6 +18,11 @@ import yaml
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_CLINIC_FILE = Path(__file__).resolve().parent.parent / "clinic.yml"
 _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+DATE_ORDERS = ("DMY", "MDY", "YMD")
+# Where patients write month-first numeric dates (03/12 = 12 March); everywhere else day-first is the safer default.
+_MONTH_FIRST_ZONES = ("US/", "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+                      "America/Los_Angeles", "America/Anchorage", "America/Detroit", "America/Boise",
+                      "America/Indiana/", "America/Kentucky/", "America/North_Dakota/", "Pacific/Honolulu")
 
 Interval = Tuple[dt.time, dt.time]
 
@@ -91,6 +96,7 @@ class Clinic:
     reminder_no_reply_minutes: int
     templates: Dict[str, str]
     info: Dict[str, str] = field(default_factory=dict)
+    date_order: str = "DMY"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -250,6 +256,11 @@ class _Reader:
         return start, end
 
 
+def default_date_order(timezone: str) -> str:
+    """How numeric dates are read when clinic.yml does not say: month-first in US zones, day-first elsewhere."""
+    return "MDY" if timezone.startswith(_MONTH_FIRST_ZONES) else "DMY"
+
+
 def _parse(path: Path) -> Tuple[Any, Optional[yaml.Node]]:
     text = path.read_text(encoding="utf-8")
     try:
@@ -277,6 +288,10 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise r.fail(["clinic", "timezone"], f"unknown timezone '{timezone}' (use an IANA name like Europe/London)")
+
+    date_order = r.get(["clinic", "date_order"], str, default=default_date_order(timezone), required=False).upper()
+    if date_order not in DATE_ORDERS:
+        raise r.fail(["clinic", "date_order"], f"date_order must be one of {', '.join(DATE_ORDERS)} (DMY: 03/12 is 3 December)")
 
     services = []
     for i, _ in enumerate(r.get(["services"], list)):
@@ -350,4 +365,5 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         reminder_no_reply_minutes=r.get(["reminders", "no_reply_minutes"], int, default=120, required=False),
         templates={str(k): str(v) for k, v in templates.items()},
         info={k: str(data["clinic"][k]) for k in info_keys if data["clinic"].get(k)},
+        date_order=date_order,
     )

@@ -1,0 +1,64 @@
+# Carebot — the two commands a newcomer needs: `make run` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(PY) -m rasa
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONWARNINGS := ignore
+# endpoints.yml names the action server's token; rasa commands need it set even when they call no action.
+RASA_ENV = ACTION_SERVER_TOKEN="$$($(PY) -m carebot.tokens ACTION_SERVER_TOKEN action_token)"
+TRAIN_INPUTS := config.yml domain.yml $(shell find data/nlu data/rules data/stories data/patterns -name '*.yml' 2>/dev/null)
+MODEL := models/carebot.tar.gz
+
+.PHONY: run test validate train pytest rasa-test bench eval eval-triage lock tools clean
+
+$(VENV)/.installed: requirements/lock.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --ignore-requires-python --no-deps -r requirements/lock.txt
+	$(PY) -m rasa telemetry disable >/dev/null 2>&1 || true
+	@touch $@
+
+$(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
+	$(RASA) train --fixed-model-name carebot --out models
+
+## run: train if the data changed, then start backend, action server, Rasa and reminder dispatcher (Ctrl-C stops all)
+run: $(MODEL)
+	$(PY) -m carebot.launcher
+
+train: $(MODEL)
+
+## validate: every file a designer edits (clinic, patterns, protocols, messages) and Rasa's own data checks
+validate: $(VENV)/.installed
+	$(PY) -m carebot.validate
+	$(RASA) data validate --fail-on-warnings
+
+tools: $(VENV)/.installed
+	@for script in scripts/install_*.sh; do bash "$$script" || exit 1; done
+
+pytest: $(VENV)/.installed $(MODEL) tools
+	$(PY) -m pytest -q
+
+rasa-test: $(MODEL)
+	$(RASA_ENV) $(RASA) test core --stories tests/stories --model $(MODEL) --fail-on-prediction-errors --out results
+
+## test: designer-file validation, rasa data validate (zero warnings), pytest, rasa test on the test stories
+test: validate pytest rasa-test
+
+## bench: speed figures (stock `rasa init` bot vs Carebot, backend, reminders) into docs/benchmarks.md
+bench: $(MODEL) tools
+	$(PY) -m bench
+
+eval: $(MODEL)
+	$(PY) -m evaluation
+
+eval-triage: $(MODEL)
+	$(PY) -m evaluation.triage
+
+## lock: re-resolve requirements/lock.txt for Python 3.10 (see requirements/lock.sh)
+lock:
+	requirements/lock.sh
+
+clean:
+	rm -rf models results .rasa

@@ -1,0 +1,127 @@
+"""Per-patient WhatsApp facts that must survive restarts and be readable by other processes.
+
+Two facts: whether the patient opted out (STOP), and when they last wrote to us (WhatsApp only allows free-form
+messages within 24 hours of that; outside it only approved templates). The Rasa channel writes them; the reminder
+dispatcher and the staff inbox read them through `WhatsAppSender` or `is_opted_out(phone)`.
+
+Storage: one table, `whatsapp_contacts`, in the database named by `WHATSAPP_STATE_DATABASE_URL`
+(default: the SQLite file `var/whatsapp.db`; point it at PostgreSQL when several hosts run Carebot).
+Calls are blocking (SQLAlchemy Core); async callers wrap them with `asyncio.to_thread`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, event, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from carebot.channels.phones import normalize_phone
+
+STATE_DATABASE_ENV = "WHATSAPP_STATE_DATABASE_URL"
+DEFAULT_STATE_DATABASE = Path(__file__).resolve().parents[2] / "var" / "whatsapp.db"
+# WhatsApp's customer-service window, minus a margin for clock skew between us and Twilio.
+SESSION_WINDOW = dt.timedelta(hours=24) - dt.timedelta(minutes=5)
+
+_metadata = MetaData()
+whatsapp_contacts = Table(
+    "whatsapp_contacts",
+    _metadata,
+    Column("phone", String(32), primary_key=True),  # E.164, e.g. +447700900123
+    Column("last_inbound_at", DateTime, nullable=True),  # naive UTC
+    Column("opted_out_at", DateTime, nullable=True),  # naive UTC; NULL = may be messaged
+)
+
+
+def state_database_url(url: Optional[str] = None) -> str:
+    return url or os.environ.get(STATE_DATABASE_ENV) or f"sqlite:///{DEFAULT_STATE_DATABASE}"
+
+
+def _utc_naive(moment: Optional[dt.datetime]) -> dt.datetime:
+    moment = moment or dt.datetime.now(dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def in_session_window(last_inbound: Optional[dt.datetime], now: Optional[dt.datetime] = None) -> bool:
+    """True while free-form messages are allowed (the patient wrote within the last ~24 hours)."""
+    if last_inbound is None:
+        return False
+    return _utc_naive(now) - _utc_naive(last_inbound) < SESSION_WINDOW
+
+
+class ContactStore:
+    """Opt-out flags and last-inbound times, keyed by E.164 phone number."""
+
+    def __init__(self, url: Optional[str] = None) -> None:
+        self.url = state_database_url(url)
+        self.engine = self._engine(self.url)
+        _metadata.create_all(self.engine, checkfirst=True)
+
+    @staticmethod
+    def _engine(url: str) -> Engine:
+        if not url.startswith("sqlite"):
+            return create_engine(url, future=True, pool_pre_ping=True)
+        database = url.split("///", 1)[-1]
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, future=True, connect_args={"timeout": 15, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _wal(dbapi_connection: Any, _record: Any) -> None:  # readers (dispatcher) never block the channel
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+        return engine
+
+    def _upsert(self, phone: str, values: Dict[str, Any]) -> None:
+        key = normalize_phone(phone)
+        statement = update(whatsapp_contacts).where(whatsapp_contacts.c.phone == key).values(**values)
+        with self.engine.begin() as connection:
+            if connection.execute(statement).rowcount:
+                return
+            try:
+                with connection.begin_nested():
+                    connection.execute(whatsapp_contacts.insert().values(phone=key, **values))
+            except IntegrityError:  # another process inserted the row first
+                connection.execute(statement)
+
+    def _row(self, phone: str) -> Optional[Any]:
+        query = select(whatsapp_contacts).where(whatsapp_contacts.c.phone == normalize_phone(phone))
+        with self.engine.connect() as connection:
+            return connection.execute(query).first()
+
+    def record_inbound(self, phone: str, at: Optional[dt.datetime] = None) -> None:
+        self._upsert(phone, {"last_inbound_at": _utc_naive(at)})
+
+    def close_window(self, phone: str) -> None:
+        """Forget the last inbound time: Twilio told us (error 63016) the window is closed."""
+        self._upsert(phone, {"last_inbound_at": None})
+
+    def last_inbound(self, phone: str) -> Optional[dt.datetime]:
+        row = self._row(phone)
+        if row is None or row.last_inbound_at is None:
+            return None
+        return row.last_inbound_at.replace(tzinfo=dt.timezone.utc)
+
+    def in_window(self, phone: str, now: Optional[dt.datetime] = None) -> bool:
+        return in_session_window(self.last_inbound(phone), now)
+
+    def set_opted_out(self, phone: str, opted_out: bool, at: Optional[dt.datetime] = None) -> None:
+        self._upsert(phone, {"opted_out_at": _utc_naive(at) if opted_out else None})
+
+    def is_opted_out(self, phone: str) -> bool:
+        row = self._row(phone)
+        return row is not None and row.opted_out_at is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_store(url: str) -> ContactStore:
+    return ContactStore(url)
+
+
+def is_opted_out(phone: str, database_url: Optional[str] = None) -> bool:
+    """Whether the patient sent STOP (and not START since). For the reminder dispatcher and the staff inbox."""
+    return _shared_store(state_database_url(database_url)).is_opted_out(phone)

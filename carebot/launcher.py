@@ -1,0 +1,118 @@
+"""`make run`: start the whole Carebot stack as one process group, each line of output prefixed by its service.
+
+Order: the scheduling backend, the action server, the Rasa server and the reminder dispatcher. Ctrl-C (or any
+service dying) stops them all, so a developer never leaves half a stack running on the fixed ports.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from carebot.clinic import ClinicConfigError, load_clinic
+from carebot.tokens import VAR_DIR, token
+
+ROOT = Path(__file__).resolve().parent.parent
+COLOURS = ("\033[36m", "\033[33m", "\033[35m", "\033[32m")
+RESET = "\033[0m"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    argv: List[str]
+
+
+def services(python: str, env: Dict[str, str]) -> List[Service]:
+    """The processes of one Carebot installation, all bound to loopback unless the environment says otherwise."""
+    rasa_host = env.get("RASA_HOST", "127.0.0.1")
+    rasa_port = env.get("RASA_PORT", "5005")
+    return [
+        Service("backend", [python, "-m", "carebot.backend"]),
+        Service("actions", [python, "-m", "actions"]),
+        Service("rasa", [
+            python, "-m", "rasa", "run", "--enable-api", "--auth-token", env["RASA_API_TOKEN"],
+            "--interface", rasa_host, "--port", rasa_port,
+            "--model", env.get("RASA_MODEL", "models/carebot.tar.gz"),
+            "--endpoints", env.get("RASA_ENDPOINTS", "endpoints.yml"),
+            "--credentials", env.get("RASA_CREDENTIALS", "credentials.yml"),
+        ]),
+        Service("reminders", [python, "-m", "carebot.reminders"]),
+    ]
+
+
+def prepare_environment() -> Dict[str, str]:
+    """Environment shared by every service: tokens generated once under var/, quiet TensorFlow and SQLAlchemy."""
+    env = dict(os.environ)
+    env["RASA_API_TOKEN"] = token("RASA_API_TOKEN", "rasa_token")
+    env["ACTION_SERVER_TOKEN"] = token("ACTION_SERVER_TOKEN", "action_token")
+    env["SCHEDULING_TOKEN"] = token("SCHEDULING_TOKEN", "scheduling_token")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env.setdefault("PYTHONWARNINGS", "ignore")
+    env.setdefault("PYTHONPATH", str(ROOT))
+    return env
+
+
+async def _pump(name: str, colour: str, stream: asyncio.StreamReader) -> None:
+    prefix = f"{colour}{name:>9} |{RESET} " if sys.stdout.isatty() else f"{name:>9} | "
+    while line := await stream.readline():
+        sys.stdout.write(prefix + line.decode(errors="replace"))
+        sys.stdout.flush()
+
+
+async def run_all(stack: List[Service], env: Dict[str, str]) -> int:
+    """Runs the services until Ctrl-C or until one exits; then stops the others and returns an exit code."""
+    processes: List[asyncio.subprocess.Process] = []
+    pumps = []
+    for index, service in enumerate(stack):
+        process = await asyncio.create_subprocess_exec(
+            *service.argv, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        processes.append(process)
+        pumps.append(asyncio.create_task(_pump(service.name, COLOURS[index % len(COLOURS)], process.stdout)))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    waits = {asyncio.create_task(p.wait()): s.name for p, s in zip(processes, stack)}
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *waits], return_when=asyncio.FIRST_COMPLETED)
+    exit_code = 0
+    if stopper not in done:
+        ended = next(task for task in done if task in waits)
+        print(f"carebot: {waits[ended]} exited with code {ended.result()}; stopping the others", flush=True)
+        exit_code = 1
+    for process in processes:
+        if process.returncode is None:
+            process.terminate()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(p.wait() for p in processes)), timeout=15)
+    except asyncio.TimeoutError:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+    await asyncio.gather(*pumps, return_exceptions=True)
+    return exit_code
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        clinic = load_clinic()
+    except ClinicConfigError as error:
+        print(f"carebot: cannot start, the clinic file has a problem:\n  {error}", file=sys.stderr)
+        return 2
+    env = prepare_environment()
+    print(f"carebot: {clinic.name} — Rasa on http://{env.get('RASA_HOST', '127.0.0.1')}:{env.get('RASA_PORT', '5005')}"
+          f" (REST channel /webhooks/rest/webhook); API tokens are in {VAR_DIR}/ (rasa_token, scheduling_token,"
+          f" action_token). Ctrl-C stops everything.", flush=True)
+    return asyncio.run(run_all(services(sys.executable, env), env))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Read the EntityRuler pattern files that designers edit (`data/patterns/*.yml`).
+
+Kept free of Rasa so the same patterns drive the NLU component, the triage tests and the evaluation scripts.
+A pattern file is a YAML mapping `patterns:` → list of spaCy EntityRuler patterns (`label`, `pattern`, optional `id`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+import yaml
+
+
+class PatternFileError(ValueError):
+    """A pattern file a designer broke; the message names the file and the entry."""
+
+
+def load_patterns(directory: Path) -> List[Dict[str, Any]]:
+    """All patterns of every `*.yml` file in `directory`, checked for the fields EntityRuler needs."""
+    patterns: List[Dict[str, Any]] = []
+    for file in sorted(Path(directory).glob("*.yml")):
+        try:
+            content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark else ""
+            raise PatternFileError(f"{file}{line}: not valid YAML: {getattr(error, 'problem', error)}") from None
+        entries = content.get("patterns") if isinstance(content, dict) else None
+        if not isinstance(entries, list):
+            raise PatternFileError(f"{file}: expected a top-level 'patterns:' list")
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("label"), str) or not entry.get("pattern"):
+                raise PatternFileError(f"{file}: pattern #{index + 1} needs a 'label' and a 'pattern'")
+            if not isinstance(entry["pattern"], (str, list)):
+                raise PatternFileError(f"{file}: pattern #{index + 1}: 'pattern' must be text or a token list")
+            patterns.append({k: entry[k] for k in ("label", "pattern", "id") if k in entry})
+    return patterns

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import List, Optional, Tuple
 
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, and_, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -44,6 +45,8 @@ class Delivery(str, Enum):
     FAILED = "failed"
     NEEDS_TEMPLATE = "needs_template"  # outside WhatsApp's 24-hour window: only an approved template may be sent
     OPTED_OUT = "opted_out"  # the patient sent STOP: nothing is sent
+    SANDBOX = "sandbox"  # no Twilio credentials: logged, not sent
+    TEMPLATE_INSTEAD = "template_instead"  # Twilio reported the window closed; the re-open template went instead
 
 
 REASON_LABELS = {
@@ -67,7 +70,7 @@ handoff_cases = Table(
     Index("ix_handoff_cases_status_created", "status", "created_at"),
     Index(
         "uq_handoff_cases_one_open", "conversation_id", unique=True,
-        sqlite_where=Column("status") == "open", postgresql_where=Column("status") == "open",
+        sqlite_where=sql_text("status = 'open'"), postgresql_where=sql_text("status = 'open'"),
     ),
 )
 

@@ -1,7 +1,8 @@
 """Read the EntityRuler pattern files that designers edit (`data/patterns/*.yml`).
 
 Kept free of Rasa so the same patterns drive the NLU component, the triage tests and the evaluation scripts.
-A pattern file is a YAML mapping `patterns:` → list of spaCy EntityRuler patterns (`label`, `pattern`, optional `id`).
+A pattern file is a list of spaCy EntityRuler patterns (`label`, `pattern`, optional `id`), optionally under a
+`patterns:` key so a file can carry other top-level notes.
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ def load_patterns(directory: Path) -> List[Dict[str, Any]]:
             mark = getattr(error, "problem_mark", None)
             line = f":{mark.line + 1}" if mark else ""
             raise PatternFileError(f"{file}{line}: not valid YAML: {getattr(error, 'problem', error)}") from None
-        entries = content.get("patterns") if isinstance(content, dict) else None
+        entries = content.get("patterns") if isinstance(content, dict) else content
         if not isinstance(entries, list):
-            raise PatternFileError(f"{file}: expected a top-level 'patterns:' list")
+            raise PatternFileError(f"{file}: expected a list of patterns (optionally under a 'patterns:' key)")
         for index, entry in enumerate(entries):
             if not isinstance(entry, dict) or not isinstance(entry.get("label"), str) or not entry.get("pattern"):
                 raise PatternFileError(f"{file}: pattern #{index + 1} needs a 'label' and a 'pattern'")

@@ -355,7 +355,7 @@ class _Phrase:
 _LEAD = re.compile(
     r"^\s*(?:(?:hi|hello|hey|ok|okay|please|pls|can you|could you|would you|will you|i need you to|i want you to|"
     r"i'd like you to|set (?:up )?an? reminder|set (?:up )?reminders?|add an? reminder|new reminder)[\s,:]*)*"
-    r"(?:remind(?:er)?s?\s+(?:me\s+)?)?(?:(?:to|about|for|of)\s+)?(?:(?:take|taking|use|using|have|having|give|"
+    r"(?:remind(?:er)?s?\b\s*(?:me\b\s*)?)?(?:(?:to|about|for|of)\s+)?(?:(?:take|taking|use|using|have|having|give|"
     r"giving|inject|apply|do|get)\s+)?(?:(?:my|the|a|an|some|of)\s+)*",
     re.I,
 )
@@ -372,7 +372,8 @@ def _medication(leftover: str, medicines: Sequence[MedicinePattern]) -> Optional
         text = cue.group(1)
     # Cut at the first connective that starts a new clause ("... and check my sugar" stays in).
     text = re.split(r"\s+(?:at|every|each|on|from|starting|until|till|in|with|when)\s*$", text, flags=re.I)[0]
-    text = _TRAIL.sub("", text).strip(" ,.;:-")
+    trimmed = _TRAIL.sub("", text).strip(" ,.;:-")
+    text = trimmed or re.sub(r"\b(?:and|then|each|every|on|at|for|from|to|a|the|of)\s*$", "", text, flags=re.I).strip()
     text = re.sub(r"^(?:(?:my|the|a|an|some|of|to|take)\s+)+", "", text, flags=re.I).strip()
     if not text:
         known = find_medicine(leftover, medicines)
@@ -439,11 +440,15 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
                 raise ReminderParseError(f"I couldn't read the time '{token.strip()}'. Try something like 8am or 20:00.",
                                          missing="time") from None
     recurring_parts = False
+    every_part_times: List[Tuple[int, int]] = []
     for match in parts:
-        times.append(DAY_PARTS[match.group("part")])
-        if match.group("part2"):
-            times.append(DAY_PARTS[match.group("part2")])
-        recurring_parts = recurring_parts or bool(match.group("every")) or match.group(0).rstrip().endswith("s")
+        named = [DAY_PARTS[match.group("part")]] + ([DAY_PARTS[match.group("part2")]] if match.group("part2") else [])
+        every = bool(match.group("every")) or bool(re.search(r"(?:ing|ght|ime)s\b", match.group(0)))
+        # "every night" says how often; it names the time only when no other time was given ("at bedtime every night").
+        (every_part_times if every else times).extend(named)
+        recurring_parts = recurring_parts or every
+    if not times:
+        times.extend(every_part_times)
     for match in per_day:
         count = _number(match.group("n") or match.group("n2"))
         if count not in TIMES_PER_DAY:
@@ -457,7 +462,8 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
     dose_match = _DOSE.search(medication or "") or _DOSE.search(phrase.leftover())
     dose = dose_match.group(1).strip() if dose_match else None
     if medication and dose_match and _DOSE.search(medication):
-        medication = re.sub(r"\s+", " ", _DOSE.sub(" ", medication)).strip(" ,.") or None
+        medication = re.sub(r"\s+", " ", _DOSE.sub(" ", medication)).strip(" ,.")
+        medication = re.sub(r"^(?:of|my|the)\s+", "", medication, flags=re.I) or None
     if not medication:
         raise ReminderParseError("What would you like me to remind you to take?", missing="medication", dose=dose)
 

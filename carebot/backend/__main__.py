@@ -1,0 +1,71 @@
+"""`python -m carebot.backend`: serve the backend on BACKEND_HOST:BACKEND_PORT (default 127.0.0.1:8080).
+
+Slots are (re)generated from clinic.yml at start and then once a day, so the booking horizon keeps rolling.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from typing import AsyncIterator, Callable
+
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from carebot.backend.app import create_app
+from carebot.backend.db import make_engine, run_db
+from carebot.backend.token import TOKEN_FILE, load_or_create_token
+from carebot.clinic import Clinic, ClinicConfigError, load_clinic
+from carebot.scheduling.slots import regenerate_slots
+
+log = logging.getLogger("carebot.backend")
+REGENERATE_EVERY_SECONDS = 24 * 60 * 60
+
+
+def slot_refresher(engine: Engine, clinic: Clinic) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that generates slots before serving, then regenerates them daily until shutdown."""
+
+    async def refresh(_app: web.Application) -> AsyncIterator[None]:
+        report = await run_db(regenerate_slots, engine, clinic)
+        log.info("slots generated: %d added, %d removed", report.added, report.removed)
+        task = asyncio.create_task(_regenerate_daily(engine, clinic))
+        yield
+        task.cancel()
+
+    return refresh
+
+
+async def _regenerate_daily(engine: Engine, clinic: Clinic) -> None:
+    while True:
+        await asyncio.sleep(REGENERATE_EVERY_SECONDS)
+        try:
+            report = await run_db(regenerate_slots, engine, clinic)
+            log.info("slots regenerated: %d added, %d removed", report.added, report.removed)
+        except Exception:  # noqa: BLE001 - keep serving; tomorrow's run retries
+            log.exception("slot regeneration failed")
+
+
+def main() -> int:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        clinic = load_clinic()
+    except ClinicConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    token = load_or_create_token()
+    if not os.environ.get("SCHEDULING_TOKEN"):
+        print(f"backend token: {TOKEN_FILE} (set SCHEDULING_TOKEN to override)")
+    engine = make_engine()
+    app = create_app(engine, clinic, token)
+    app.cleanup_ctx.append(slot_refresher(engine, clinic))
+    host = os.environ.get("BACKEND_HOST", "127.0.0.1")
+    port = int(os.environ.get("BACKEND_PORT", "8080"))
+    # No access log: query strings carry phone numbers (Patient?telecom=…), which logs must not hold.
+    web.run_app(app, host=host, port=port, access_log=None, print=lambda text: log.info("%s", text))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

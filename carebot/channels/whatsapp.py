@@ -1,0 +1,334 @@
+"""Rasa channel `whatsapp`: Twilio's WhatsApp webhook in, Twilio's REST API out.
+
+Replaces Rasa's stock `twilio` connector, which is unsafe for patients (see issue 4). One message's path:
+signature check on the raw body → de-duplication by MessageSid → 204 at once → in the background, in arrival
+order per patient: opt-out words, button replies, media/location → `UserMessage` → replies via `WhatsAppSender`.
+
+Conversation ids are Twilio's address of the patient, normalised: `whatsapp:+447700900123` (what Rasa's stock
+connector used too); `carebot.channels.phones.normalize_phone` turns it into the E.164 number stored elsewhere. Enable it in credentials.yml with the block `carebot.channels.whatsapp.WhatsAppInput:` (see
+docs/operations.md); every key falls back to its environment variable.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Text, Tuple
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from carebot.channels.buttons import ButtonMemory, buttons_from_rasa, render_numbered
+from carebot.channels.optout import OptCommand, opt_command
+from carebot.channels.phones import mask_phone, normalize_phone, whatsapp_address
+from carebot.channels.signature import FormParams, is_valid_signature, parse_form, signed_url
+from carebot.channels.ttl_store import TTLStore, ttl_store_from_url
+from carebot.channels.twilio_sender import OUTSIDE_WINDOW_ERROR, SendResult, WhatsAppSender, setting
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "whatsapp"
+DEDUP_SECONDS = 24 * 3600  # Twilio retries within minutes; a day covers any replay by an operator too
+REOPEN_GUARD_SECONDS = 3600  # at most one re-open template per patient per hour after 63016 status callbacks
+SEND_MEDIA_INTENT = "send_media"
+SHARE_LOCATION_INTENT = "share_location"
+
+DEFAULT_REPLIES = {
+    "opt_out_reply": "You will no longer receive WhatsApp messages from us, reminders included. "
+    "Reply START at any time to receive them again.",
+    "opt_in_reply": "Welcome back: you will receive WhatsApp messages and reminders from us again. "
+    "Reply STOP at any time to stop them.",
+    "opted_out_notice": "You asked us not to message you on WhatsApp, so we cannot answer here. "
+    "Reply START to receive messages again.",
+    "error_reply": "Sorry, something went wrong on our side and I could not answer. "
+    "Please try again in a few minutes.",
+}
+
+
+class WhatsAppOutput(OutputChannel):
+    """Rasa responses → WhatsApp messages; buttons become a numbered list the patient answers by number."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return CHANNEL_NAME
+
+    def __init__(self, sender: WhatsAppSender, buttons: ButtonMemory) -> None:
+        self.sender = sender
+        self.buttons = buttons
+
+    async def _send(self, recipient_id: Text, **message: Any) -> SendResult:
+        result = await self.sender.send(recipient_id, **message)
+        if not result.ok:
+            logger.error("WhatsApp reply to %s not delivered: %s", mask_phone(recipient_id), result.error)
+        return result
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self._send(recipient_id, text=text)
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self._send(recipient_id, media_url=image)
+
+    async def send_text_with_buttons(
+        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
+        offered = buttons_from_rasa(buttons)
+        await self.buttons.remember(normalize_phone(recipient_id), offered)
+        await self._send(recipient_id, text=render_numbered(text or "", offered))
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        """`{"template": name, "variables": {...}, "text": "…"}` (template outside the window, text inside)
+        or `{"media_url": url, "text": caption}`."""
+        await self._send(
+            recipient_id,
+            text=json_message.get("text"),
+            template=json_message.get("template"),
+            variables=json_message.get("variables"),
+            media_url=json_message.get("media_url"),
+        )
+
+
+class _SenderLocks:
+    """One FIFO lock per patient, dropped when unused: a patient's messages are handled in arrival order while
+    different patients are handled concurrently."""
+
+    def __init__(self) -> None:
+        self._locks: Dict[str, Tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+def _media(form: FormParams) -> List[Dict[str, str]]:
+    try:
+        count = int(form.first("NumMedia", "0") or 0)
+    except ValueError:
+        count = 0
+    return [
+        {"url": form.first(f"MediaUrl{i}"), "content_type": form.first(f"MediaContentType{i}")}
+        for i in range(count)
+        if form.first(f"MediaUrl{i}")
+    ]
+
+
+def _location(form: FormParams) -> Optional[Dict[str, Any]]:
+    try:
+        latitude, longitude = float(form.first("Latitude")), float(form.first("Longitude"))
+    except ValueError:
+        return None
+    return {
+        "latitude": latitude,
+        "longitude": longitude,
+        "address": form.first("Address") or None,
+        "label": form.first("Label") or None,
+    }
+
+
+def _intent_message(intent: str, entities: Mapping[str, Any]) -> str:
+    """Rasa's `/intent{"entity": value}` syntax: the message skips NLU and arrives as this intent."""
+    return f"/{intent}{json.dumps(dict(entities))}" if entities else f"/{intent}"
+
+
+class WhatsAppInput(InputChannel):
+    """Twilio WhatsApp webhook: POST /webhooks/whatsapp/webhook (messages), POST /webhooks/whatsapp/status."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        """Never fails for missing credentials: without them the channel runs in sandbox mode."""
+        return cls(credentials or {})
+
+    def __init__(
+        self,
+        credentials: Optional[Mapping[str, Any]] = None,
+        sender: Optional[WhatsAppSender] = None,
+        store: Optional[TTLStore] = None,
+    ) -> None:
+        credentials = credentials or {}
+        self.sender = sender or WhatsAppSender.from_env(credentials)
+        self.settings = self.sender.settings
+        self.store = store or ttl_store_from_url(setting(credentials, "redis_url"))
+        self.buttons = ButtonMemory(self.store)
+        self.output = WhatsAppOutput(self.sender, self.buttons)
+        self.replies = {key: str(credentials.get(key) or text) for key, text in DEFAULT_REPLIES.items()}
+        self._locks = _SenderLocks()
+        self._tasks: Set[asyncio.Task] = set()
+        if not self.settings.auth_token:
+            logger.warning(
+                "WhatsApp: TWILIO_AUTH_TOKEN is not set, so webhook signatures cannot be checked and every "
+                "webhook will be refused (403). Set it (any value works in sandbox mode) to try the channel."
+            )
+
+    def get_output_channel(self) -> OutputChannel:
+        return self.output
+
+    def _verified_form(self, request: Request) -> Optional[FormParams]:
+        """The full form when `X-Twilio-Signature` matches, else None (the caller answers 403)."""
+        form = parse_form(request.body.decode("utf-8", errors="replace"))
+        url = signed_url(request.url, self.settings.webhook_url)
+        if is_valid_signature(self.settings.auth_token, url, form, request.headers.get("X-Twilio-Signature")):
+            return form
+        logger.warning("WhatsApp: refused a request to %s with a missing or wrong signature", request.path)
+        return None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        whatsapp = Blueprint("whatsapp_webhook", __name__)
+
+        @whatsapp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "sandbox": self.settings.sandbox})
+
+        @whatsapp.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            form = self._verified_form(request)
+            if form is None:
+                return response.text("invalid signature", status=403)
+            message_sid = form.first("MessageSid") or form.first("SmsMessageSid")
+            if not message_sid or not form.first("From"):
+                return response.text("not a message: MessageSid and From are required", status=400)
+            if not await self._first_delivery(message_sid):
+                logger.info("WhatsApp: duplicate delivery of %s ignored", message_sid)
+                return response.empty()
+            task = asyncio.create_task(self._handle_in_order(form, on_new_message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return response.empty()
+
+        @whatsapp.route("/status", methods=["POST"])
+        async def status(request: Request) -> HTTPResponse:
+            form = self._verified_form(request)
+            if form is None:
+                return response.text("invalid signature", status=403)
+            await self._handle_status(form)
+            return response.empty()
+
+        @whatsapp.listener("before_server_stop")
+        async def finish(*_: Any) -> None:
+            """Let replies already being prepared leave before the process exits."""
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=10)
+            await self.sender.close()
+            await self.store.close()
+
+        return whatsapp
+
+    async def _first_delivery(self, message_sid: str) -> bool:
+        try:
+            return await self.store.add(f"sid:{message_sid}", "1", DEDUP_SECONDS)
+        except Exception:  # a Redis outage must not silence patients: risk a duplicate answer instead
+            logger.exception("WhatsApp: de-duplication store unavailable; handling %s anyway", message_sid)
+            return True
+
+    async def _handle_in_order(self, form: FormParams, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        phone = normalize_phone(form.first("From"))
+        async with self._locks.hold(phone):
+            try:
+                await self._handle(form, phone, on_new_message)
+            except Exception:
+                logger.exception("WhatsApp: handling %s from %s failed", form.first("MessageSid"), mask_phone(phone))
+                await self._apologise(phone)
+
+    async def _apologise(self, phone: str) -> None:
+        """A patient never meets silence: say something went wrong, even if the failure was ours."""
+        try:
+            await self.sender.send(phone, text=self.replies["error_reply"])
+        except Exception:
+            logger.exception("WhatsApp: could not tell %s about the failure", mask_phone(phone))
+
+    async def _handle(
+        self, form: FormParams, phone: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        contacts = self.sender.contacts
+        await asyncio.to_thread(contacts.record_inbound, phone)
+        command = opt_command(form.first("Body"))
+        if command:
+            await self._apply_opt_command(phone, command)
+            return
+        if await asyncio.to_thread(contacts.is_opted_out, phone):
+            await self.sender.send(phone, text=self.replies["opted_out_notice"], force=True)
+            return
+        text, metadata = await self._user_text(form, phone)
+        if not text:
+            logger.info("WhatsApp: %s from %s has no text, media or location; ignored", metadata["message_sid"], mask_phone(phone))
+            return
+        logger.info("WhatsApp: message %s from %s", metadata["message_sid"], mask_phone(phone))
+        await on_new_message(
+            UserMessage(
+                text,
+                self.output,
+                whatsapp_address(phone),
+                input_channel=CHANNEL_NAME,
+                message_id=metadata["message_sid"],
+                metadata=metadata,
+            )
+        )
+
+    async def _apply_opt_command(self, phone: str, command: OptCommand) -> None:
+        opted_out = command == "stop"
+        await asyncio.to_thread(self.sender.contacts.set_opted_out, phone, opted_out)
+        logger.info("WhatsApp: %s opted %s", mask_phone(phone), "out" if opted_out else "back in")
+        reply = self.replies["opt_out_reply" if opted_out else "opt_in_reply"]
+        await self.sender.send(phone, text=reply, force=True)
+
+    async def _user_text(self, form: FormParams, phone: str) -> Tuple[str, Dict[str, Any]]:
+        """The text handed to Rasa and the message metadata (WaId, ProfileName, media, location, buttons)."""
+        body = form.first("Body").strip()
+        media, location = _media(form), _location(form)
+        metadata: Dict[str, Any] = {
+            "channel": CHANNEL_NAME,
+            "message_sid": form.first("MessageSid") or form.first("SmsMessageSid"),
+            "wa_id": form.first("WaId") or None,
+            "profile_name": form.first("ProfileName") or None,
+            "media": media,
+            "location": location,
+            "button_payload": form.first("ButtonPayload") or None,
+            "button_text": form.first("ButtonText") or None,
+        }
+        # Any new message ends the previous turn, so the remembered buttons are consumed even when unused.
+        chosen = await self.buttons.take(phone, body)
+        if metadata["button_payload"] and metadata["button_payload"].startswith("/"):
+            return metadata["button_payload"], metadata  # a template quick-reply whose payload is a Rasa intent
+        if chosen:
+            metadata["button_reply"] = {"text": body, "payload": chosen}
+            return chosen, metadata
+        if body:
+            return body, metadata
+        if media:
+            kind = media[0]["content_type"].split("/")[0] or "file"
+            return _intent_message(SEND_MEDIA_INTENT, {"media_type": kind}), metadata
+        if location:
+            return _intent_message(SHARE_LOCATION_INTENT, {}), metadata
+        return metadata["button_text"] or "", metadata
+
+    async def _handle_status(self, form: FormParams) -> None:
+        """Log delivery outcomes; a 63016 failure means the window closed, so re-open it with the template."""
+        recipient = normalize_phone(form.first("To"))
+        error_code = form.first("ErrorCode")
+        logger.info(
+            "WhatsApp: %s to %s is %s%s",
+            form.first("MessageSid"),
+            mask_phone(recipient),
+            form.first("MessageStatus") or "unknown",
+            f" (error {error_code})" if error_code else "",
+        )
+        if error_code != str(OUTSIDE_WINDOW_ERROR) or not recipient:
+            return
+        await asyncio.to_thread(self.sender.contacts.close_window, recipient)
+        if await self.store.add(f"reopen:{recipient}", "1", REOPEN_GUARD_SECONDS):
+            await self.sender.send(recipient, template=self.settings.reopen_template)

@@ -1,0 +1,290 @@
+"""The async client the actions use to talk to the scheduling backend (plain FHIR R4 REST).
+
+    async with SchedulingClient() as scheduling:
+        patient = await scheduling.find_patient_by_phone("+447700900123")
+        slots = await scheduling.search_free_slots("gp", start, end)
+        appointment = await scheduling.book(patient.id, slots[0].id, "gp")
+
+Configuration: `SCHEDULING_URL` (default http://127.0.0.1:8080/fhir) and `SCHEDULING_TOKEN` (else the token file
+`var/scheduling_token` the backend writes). Every call has a timeout. Results are small dataclasses with aware
+datetimes in the clinic's timezone. Failures raise one of:
+
+- `BackendUnavailable`: cannot connect, timed out, 5xx or token rejected → "I couldn't reach the booking system,
+  please try again in a few minutes".
+- `SlotTaken`: someone else booked that time first (409) → offer other times.
+- `NotFound`: the patient, appointment or slot does not exist (a slot may vanish when clinic hours change; treat it
+  like `SlotTaken` when booking).
+- `BackendError`: the base class (other 4xx, e.g. a cancelled appointment cannot be cancelled again).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import datetime as dt
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import aiohttp
+
+from carebot.backend.token import read_token
+from carebot.clinic import Clinic, load_clinic
+
+DEFAULT_URL = "http://127.0.0.1:8080/fhir"
+SERVICE_TYPE_SYSTEM = "urn:carebot:service-type"
+FHIR_JSON = "application/fhir+json"
+
+
+class BackendError(Exception):
+    """The scheduling backend refused or failed a request; `status` is the HTTP status (0 if none)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BackendUnavailable(BackendError):
+    """The backend could not be reached in time, failed (5xx) or rejected our token: try again later."""
+
+
+class SlotTaken(BackendError):
+    """The slot was booked by someone else first (409)."""
+
+
+class NotFound(BackendError):
+    """The patient, appointment or slot does not exist (404)."""
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    id: str
+    start: dt.datetime  # aware, clinic timezone
+    end: dt.datetime  # start + the service's duration
+    practitioner_id: str
+    practitioner_name: str
+    service_id: str
+
+
+@dataclass(frozen=True)
+class BookedAppointment:
+    id: str
+    slot_id: str  # the first slot; longer services also hold the following ones
+    start: dt.datetime
+    end: dt.datetime
+    practitioner_name: str
+    service_id: str
+    status: str  # FHIR status: booked, cancelled, fulfilled, noshow, …
+    practitioner_id: str = ""
+    patient_id: str = ""
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    id: str
+    name: str
+    birth_date: Optional[dt.date]
+    phone: str  # E.164
+
+
+def normalise_phone(phone: str) -> str:
+    """'whatsapp:+44 7700 900123' -> '+447700900123' (Twilio's WhatsApp addresses carry a prefix)."""
+    number = phone.strip()
+    if number.lower().startswith("whatsapp:"):
+        number = number[len("whatsapp:"):]
+    return "".join(ch for ch in number if ch.isdigit() or ch == "+")
+
+
+class SchedulingClient:
+    """One client per process is fine; it holds one HTTP session. Use `async with` or call `close()`."""
+
+    def __init__(self, base_url: Optional[str] = None, token: Optional[str] = None, *,
+                 clinic: Optional[Clinic] = None, timeout: float = 5.0, connect_timeout: float = 2.0) -> None:
+        self.base_url = (base_url or os.environ.get("SCHEDULING_URL") or DEFAULT_URL).rstrip("/")
+        self._token = token if token is not None else read_token()
+        self._clinic = clinic
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    async def __aenter__(self) -> "SchedulingClient":
+        return self
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def clinic(self) -> Clinic:
+        if self._clinic is None:
+            self._clinic = load_clinic()
+        return self._clinic
+
+    # ---- patients ----
+
+    async def find_patient_by_phone(self, phone: str, name: Optional[str] = None,
+                                    birth_date: Optional[dt.date] = None) -> Optional[PatientRecord]:
+        """The patient registered with this phone (narrowed by name/birth date when a family shares a phone)."""
+        params: List[Tuple[str, str]] = [("telecom", normalise_phone(phone)), ("_count", "50")]
+        if birth_date:
+            params.append(("birthdate", birth_date.isoformat()))
+        if name:
+            params.append(("name", name.strip().split()[-1]))
+        bundle = await self._request("GET", "/Patient", params=params)
+        patients = [self._patient(r) for r in _resources(bundle, "Patient")]
+        if name:
+            wanted = " ".join(name.lower().split())
+            patients = [p for p in patients if p.name.lower() == wanted] or patients
+        return patients[0] if patients else None
+
+    async def create_patient(self, name: str, phone: str, birth_date: Optional[dt.date] = None) -> PatientRecord:
+        """Register a patient; `name` is the full name as the patient gave it (last word = family name)."""
+        words = name.split()
+        if not words:
+            raise BackendError("a patient needs a name", 422)
+        human: Dict[str, Any] = {"text": " ".join(words), "family": words[-1]}
+        if len(words) > 1:
+            human["given"] = words[:-1]
+        resource: Dict[str, Any] = {"resourceType": "Patient", "name": [human],
+                                    "telecom": [{"system": "phone", "value": normalise_phone(phone), "use": "mobile"}]}
+        if birth_date:
+            resource["birthDate"] = birth_date.isoformat()
+        return self._patient(await self._request("POST", "/Patient", json_body=resource))
+
+    # ---- slots ----
+
+    async def search_free_slots(self, service_id: str, start: dt.datetime, end: dt.datetime,
+                                practitioner_id: Optional[str] = None, count: int = 5) -> List[FreeSlot]:
+        """The first `count` free times for a service in [start, end), earliest first (never in the past)."""
+        start = max(start, dt.datetime.now(dt.timezone.utc))
+        params = [("status", "free"), ("service-type", service_id), ("start", "ge" + _iso(start)),
+                  ("start", "lt" + _iso(end)), ("_count", str(count)), ("_include", "Slot:schedule")]
+        if practitioner_id:
+            params.append(("schedule.actor", f"Practitioner/{practitioner_id}"))
+        bundle = await self._request("GET", "/Slot", params=params)
+        schedules = {s["id"]: _actor(s) for s in _resources(bundle, "Schedule")}
+        service = self.clinic.service(service_id)
+        duration = dt.timedelta(minutes=service.duration_minutes) if service else None
+        slots = []
+        for slot in _resources(bundle, "Slot"):
+            practitioner = schedules.get(slot["schedule"]["reference"].rpartition("/")[2], ("", ""))
+            slot_start = self._time(slot["start"])
+            slots.append(FreeSlot(id=slot["id"], start=slot_start,
+                                  end=slot_start + duration if duration else self._time(slot["end"]),
+                                  practitioner_id=practitioner[0], practitioner_name=practitioner[1],
+                                  service_id=service_id))
+        return slots
+
+    # ---- appointments ----
+
+    async def book(self, patient_id: str, slot_id: str, service_id: str) -> BookedAppointment:
+        """Book the slot; raises SlotTaken if someone was faster, NotFound if the slot no longer exists."""
+        resource = {
+            "resourceType": "Appointment", "status": "booked",
+            "serviceType": [{"coding": [{"system": SERVICE_TYPE_SYSTEM, "code": service_id}]}],
+            "slot": [{"reference": f"Slot/{slot_id}"}],
+            "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
+        }
+        return self._appointment(await self._request("POST", "/Appointment", json_body=resource, taken_on_409=True))
+
+    async def list_appointments(self, patient_id: str, upcoming_only: bool = True) -> List[BookedAppointment]:
+        """The patient's appointments, earliest first; by default only booked ones that have not started."""
+        params = [("patient", f"Patient/{patient_id}"), ("_count", "100")]
+        if upcoming_only:
+            params += [("status", "booked"), ("date", "ge" + _iso(dt.datetime.now(dt.timezone.utc)))]
+        bundle = await self._request("GET", "/Appointment", params=params)
+        return [self._appointment(r) for r in _resources(bundle, "Appointment")]
+
+    async def cancel(self, appointment_id: str, reason: str = "cancelled by patient") -> BookedAppointment:
+        """Cancel and free the slot (cancelling twice is harmless: it answers the cancelled appointment)."""
+        patch = [{"op": "replace", "path": "/status", "value": "cancelled"},
+                 {"op": "add", "path": "/cancelationReason", "value": {"text": reason}}]
+        return self._appointment(await self._request("PATCH", f"/Appointment/{appointment_id}", json_body=patch,
+                                                     content_type="application/json-patch+json"))
+
+    async def reschedule(self, appointment_id: str, new_slot_id: str) -> BookedAppointment:
+        """Move a booking to another slot in one step; on SlotTaken/NotFound the old booking stays as it was."""
+        parameters = {"resourceType": "Parameters",
+                      "parameter": [{"name": "slot", "valueReference": {"reference": f"Slot/{new_slot_id}"}}]}
+        return self._appointment(await self._request("POST", f"/Appointment/{appointment_id}/$reschedule",
+                                                     json_body=parameters, taken_on_409=True))
+
+    # ---- plumbing ----
+
+    async def _request(self, method: str, path: str, *, params: Optional[Sequence[Tuple[str, str]]] = None,
+                       json_body: Union[Dict[str, Any], List[Any], None] = None, content_type: str = FHIR_JSON,
+                       taken_on_409: bool = False) -> Dict[str, Any]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {self._token or ''}"}
+        data = None
+        if json_body is not None:
+            data, headers["Content-Type"] = json.dumps(json_body), content_type
+        try:
+            async with self._session.request(method, self.base_url + path, params=params, data=data,
+                                             headers=headers) as response:
+                try:
+                    body = await response.json(content_type=None)
+                except ValueError:
+                    body = None
+                status = response.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise BackendUnavailable(f"scheduling backend unreachable: {type(error).__name__}") from error
+        if status < 400 and isinstance(body, dict):
+            return body
+        message = _diagnostics(body) or f"HTTP {status}"
+        if status >= 500 or status in (401, 403) or status < 400:
+            raise BackendUnavailable(f"scheduling backend failed: {message}", status)
+        if status == 404:
+            raise NotFound(message, status)
+        if status == 409 and taken_on_409:
+            raise SlotTaken(message, status)
+        raise BackendError(message, status)
+
+    def _time(self, text: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(text).astimezone(self.clinic.tz)
+
+    def _patient(self, resource: Dict[str, Any]) -> PatientRecord:
+        human = (resource.get("name") or [{}])[0]
+        name = human.get("text") or " ".join([*human.get("given", []), human.get("family", "")]).strip()
+        phone = next((t["value"] for t in resource.get("telecom", []) if t.get("system") in ("phone", "sms")), "")
+        birth = resource.get("birthDate")
+        return PatientRecord(id=resource["id"], name=name, phone=phone,
+                             birth_date=dt.date.fromisoformat(birth) if birth else None)
+
+    def _appointment(self, resource: Dict[str, Any]) -> BookedAppointment:
+        practitioner = next((p["actor"] for p in resource.get("participant", [])
+                             if p.get("actor", {}).get("reference", "").startswith("Practitioner/")), {})
+        patient = next((p["actor"]["reference"] for p in resource.get("participant", [])
+                        if p.get("actor", {}).get("reference", "").startswith("Patient/")), "")
+        codes = [c["code"] for concept in resource.get("serviceType", []) for c in concept.get("coding", [])]
+        return BookedAppointment(
+            id=resource["id"], slot_id=resource["slot"][0]["reference"].rpartition("/")[2],
+            start=self._time(resource["start"]), end=self._time(resource["end"]),
+            practitioner_name=practitioner.get("display", ""), service_id=codes[0] if codes else "",
+            status=resource["status"], practitioner_id=practitioner.get("reference", "").rpartition("/")[2],
+            patient_id=patient.rpartition("/")[2],
+        )
+
+
+def _iso(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("pass timezone-aware datetimes (clinic time), not naive ones")
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _resources(bundle: Dict[str, Any], kind: str) -> List[Dict[str, Any]]:
+    return [e["resource"] for e in bundle.get("entry", []) if e.get("resource", {}).get("resourceType") == kind]
+
+
+def _actor(schedule: Dict[str, Any]) -> Tuple[str, str]:
+    actor = next((a for a in schedule.get("actor", []) if a.get("reference", "").startswith("Practitioner/")), {})
+    return actor.get("reference", "").rpartition("/")[2], actor.get("display", "")
+
+
+def _diagnostics(body: Any) -> str:
+    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
+        return "; ".join(i.get("diagnostics", "") for i in body.get("issue", []) if i.get("diagnostics"))
+    return ""

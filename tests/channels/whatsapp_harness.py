@@ -1,0 +1,260 @@
+"""Loopback harness for the WhatsApp channel: a recording stand-in for Twilio's REST API, the channel mounted in
+a real Sanic server the way Rasa mounts it, a scripted bot, and a client that signs webhooks like Twilio."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import uuid
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from rasa.core.channels.channel import UserMessage, register
+from sanic import Sanic
+
+from carebot.channels.contacts import ContactStore
+from carebot.channels.signature import sign
+from carebot.channels.ttl_store import MemoryTTLStore
+from carebot.channels.twilio_sender import TwilioSettings, WhatsAppSender
+from carebot.channels.whatsapp import WhatsAppInput
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "test-auth-token"
+CLINIC_NUMBER = "+14155238886"
+PATIENT = "+447700900123"
+PUBLIC_URL = "https://carebot.example.org"
+WEBHOOK_PATH = "/webhooks/whatsapp/webhook"
+STATUS_PATH = "/webhooks/whatsapp/status"
+TEMPLATES = {"conversation_reopen": "HX" + "a" * 32, "medication_reminder": "HX" + "b" * 32}
+
+Reply = Tuple[int, Dict[str, Any]]
+
+
+def twilio_error(status: int, code: int) -> Reply:
+    return status, {"code": code, "message": f"error {code}", "more_info": "", "status": status}
+
+
+class TwilioStandIn:
+    """Records every message POST (as a dict of field → values) and answers from a script, else 201."""
+
+    DISCONNECT: Reply = (0, {})
+
+    def __init__(self) -> None:
+        self.requests: List[Dict[str, List[str]]] = []
+        self.script: List[Reply] = []
+        self.url = ""
+        self._sids = itertools.count(1)
+        self._changed = asyncio.Condition()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        async with self._changed:
+            self.requests.append({key: [str(v) for v in form.getall(key)] for key in set(form.keys())})
+            self._changed.notify_all()
+        status, body = self.script.pop(0) if self.script else (201, {})
+        if (status, body) == self.DISCONNECT:
+            request.transport.close()  # the client sees the connection drop before any response
+            return web.Response()
+        if status == 201:
+            body = {"sid": f"SM{next(self._sids):032x}", "status": "queued", "to": form.get("To")}
+        return web.json_response(body, status=status)
+
+    async def wait_for(self, count: int, timeout: float = 10) -> List[Dict[str, List[str]]]:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.requests) >= count), timeout)
+        return self.requests
+
+    def bodies(self) -> List[str]:
+        return [r.get("Body", [""])[0] for r in self.requests]
+
+
+@pytest_asyncio.fixture
+async def twilio() -> AsyncIterator[TwilioStandIn]:
+    stand_in = TwilioStandIn()
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", stand_in.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    stand_in.url = f"http://127.0.0.1:{port}"
+    yield stand_in
+    await runner.cleanup()
+
+
+@pytest.fixture
+def contacts(tmp_path: Any) -> ContactStore:
+    return ContactStore(f"sqlite:///{tmp_path / 'whatsapp.db'}")
+
+
+class ScriptedBot:
+    """Stands in for Rasa's agent: records each UserMessage and answers with scripted responses."""
+
+    def __init__(self) -> None:
+        self.messages: List[UserMessage] = []
+        self.respond: Callable[[UserMessage], List[Dict[str, Any]]] = lambda message: []
+        self.before_reply: Optional[Callable[[UserMessage], Any]] = None
+        self._changed = asyncio.Condition()
+
+    async def __call__(self, message: UserMessage) -> None:
+        async with self._changed:
+            self.messages.append(message)
+            self._changed.notify_all()
+        if self.before_reply:
+            await self.before_reply(message)
+        for response in self.respond(message):
+            await message.output_channel.send_response(message.sender_id, dict(response))
+
+    async def wait_for(self, count: int, timeout: float = 10) -> List[UserMessage]:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.messages) >= count), timeout)
+        return self.messages
+
+    def texts(self) -> List[str]:
+        return [m.text for m in self.messages]
+
+
+class FakeAgent:
+    """What `register` calls: `app.ctx.agent.handle_message`."""
+
+    def __init__(self, bot: ScriptedBot) -> None:
+        self.handle_message = bot
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+async def serve(app: Sanic) -> Tuple[Any, str]:
+    """Start a Sanic app on a free loopback port inside the test's event loop; returns (server, base URL)."""
+    sock = free_socket()
+    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    await server.start_serving()
+    return server, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def stop(server: Any) -> None:
+    await server.before_stop()
+    server.close()
+    await server.wait_closed()
+    await server.after_stop()
+
+
+class Harness:
+    """A running channel plus what the tests drive it with."""
+
+    def __init__(self, channel: WhatsAppInput, bot: ScriptedBot, twilio: TwilioStandIn, base_url: str) -> None:
+        self.channel, self.bot, self.twilio, self.base_url = channel, bot, twilio, base_url
+        self.sleeps: List[float] = []
+        self._sids = itertools.count(1)
+
+    def message(self, body: str = "hello", sender: str = PATIENT, **fields: str) -> Dict[str, str]:
+        """Form fields of an inbound WhatsApp message, as Twilio sends them."""
+        digits = sender.lstrip("+")
+        form = {
+            "SmsMessageSid": "",
+            "NumMedia": "0",
+            "ProfileName": "Alex Patient",
+            "WaId": digits,
+            "Body": body,
+            "To": f"whatsapp:{CLINIC_NUMBER}",
+            "From": f"whatsapp:{sender}",
+            "AccountSid": ACCOUNT_SID,
+            "ApiVersion": "2010-04-01",
+            "NumSegments": "1",
+            "MessageSid": f"SM{uuid.uuid4().hex}",
+        }
+        form.update(fields)
+        return form
+
+    async def post(
+        self,
+        form: Dict[str, str],
+        path: str = WEBHOOK_PATH,
+        signed_as: Optional[str] = None,
+        signature: Optional[str] = "auto",
+        token: str = AUTH_TOKEN,
+    ) -> aiohttp.ClientResponse:
+        """POST the form; the signature covers `signed_as` (default: the public URL + path) unless given."""
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if signature == "auto":
+            signature = sign(token, signed_as or PUBLIC_URL + path, form)
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self.base_url + path, data=urlencode(form), headers=headers) as response:
+                await response.read()
+                return response
+
+
+def make_settings(api_base_url: str, **overrides: Any) -> TwilioSettings:
+    values: Dict[str, Any] = dict(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        whatsapp_number=CLINIC_NUMBER,
+        api_base_url=api_base_url,
+        webhook_url=PUBLIC_URL,
+        templates=TEMPLATES,
+        timeout_seconds=5.0,
+        backoff_seconds=0.01,
+        max_backoff_seconds=0.05,
+    )
+    values.update(overrides)
+    return TwilioSettings(**values)
+
+
+@pytest.fixture
+def sender_factory(twilio: TwilioStandIn, contacts: ContactStore) -> Callable[..., WhatsAppSender]:
+    """Senders talking to the stand-in; their back-off sleeps are recorded instead of slept."""
+    created: List[WhatsAppSender] = []
+
+    def build(**overrides: Any) -> WhatsAppSender:
+        sleeps: List[float] = []
+
+        async def record_sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+
+        sender = WhatsAppSender(make_settings(twilio.url, **overrides), contacts, sleep=record_sleep)
+        sender.sleeps = sleeps  # type: ignore[attr-defined]
+        created.append(sender)
+        return sender
+
+    return build
+
+
+@pytest_asyncio.fixture
+async def make_harness(
+    twilio: TwilioStandIn, sender_factory: Callable[..., WhatsAppSender]
+) -> AsyncIterator[Callable[..., Any]]:
+    """Builds a channel (settings overridable) mounted with Rasa's own `register` in a served Sanic app."""
+    servers: List[Any] = []
+
+    async def build(**overrides: Any) -> Harness:
+        channel = WhatsAppInput({}, sender=sender_factory(**overrides), store=MemoryTTLStore())
+        bot = ScriptedBot()
+        Sanic.test_mode = True
+        app = Sanic(f"whatsapp_test_{uuid.uuid4().hex}")
+        app.ctx.agent = FakeAgent(bot)
+        register([channel], app, route="/webhooks/")
+        server, base_url = await serve(app)
+        servers.append(server)
+        return Harness(channel, bot, twilio, base_url)
+
+    yield build
+    for server in servers:
+        await stop(server)
+
+
+@pytest_asyncio.fixture
+async def harness(make_harness: Callable[..., Any]) -> Harness:
+    return await make_harness()

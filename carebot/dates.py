@@ -130,7 +130,7 @@ _REWRITES: Tuple[Tuple[re.Pattern, object], ...] = tuple((re.compile(p), r) for 
     (r"\bin the (morning|afternoon|evening)\b", r"\1"),
     (r"\bweek'?s'? time\b", "weeks"),
     (r"\bday'?s'? time\b", "days"),
-    (r"\bfortnight\b", "2 weeks"),
+    (r"\b(?:a )?fortnight\b", "2 weeks"),
     (r"\b(?:a couple of|couple of|a couple)\b", "2"),
     (r"\bin an? (week|day)\b", r"in 1 \1"),
     (r"\b(?:mid ?day|noon)\b", "12:00"),
@@ -186,7 +186,8 @@ _NOT_A_TIME = r"(?![:.]?\d|(?:st|nd|rd|th)\b| ?(?:weeks?|days?|months?)\b|/)"
 _RANGE_RE = re.compile(rf"\b(?:between|from) (?P<a>{_T}) ?(?:-|to|and|till|until|til) ?(?P<b>{_T})\b{_NOT_A_TIME}"
                        rf"|\b(?P<c>{_T}) ?(?:-|to) ?(?P<d>\d{{1,2}}(?:[:.][0-5]\d)? ?(?:am|pm)|\d{{1,2}}[:.][0-5]\d)\b")
 _PREP_RE = re.compile(rf"\b(?P<p>not before|no earlier than|no later than|later than|earlier than|after|before|"
-                      rf"around|about|approximately|approx|roughly|from|by|until|till|at|for) (?P<t>{_T})\b{_NOT_A_TIME}")
+                      rf"around|about|approximately|approx|roughly|from|by|until|till|at) (?P<t>{_T})\b{_NOT_A_TIME}")
+_HOUR_BEFORE_PART_RE = re.compile(r"\b(?P<t>\d{1,2}(?:[:.][0-5]\d)?) (?:morning|afternoon|evening)\b")
 _EXPLICIT_RE = re.compile(r"\b(?P<t>\d{1,2}[:.][0-5]\d(?: ?(?:am|pm))?|\d{1,2} ?(?:am|pm))\b")
 _CLOCK_RE = re.compile(r"(?P<h>\d{1,2})(?:[:.](?P<m>\d{2}))?(?: ?(?P<ap>am|pm))?")
 _AFTER = {"after", "from", "later than", "not before", "no earlier than"}
@@ -257,7 +258,7 @@ def _read_time(text: str, clinic: Clinic) -> Optional[_TimeAsk]:
                             target=clock)
         if clock:
             return _TimeAsk(((clock, _shift(clock, exact_end)),), f"at {_fmt(clock)}", exact=True, target=clock)
-    found = _EXPLICIT_RE.search(text)
+    found = _EXPLICIT_RE.search(text) or _HOUR_BEFORE_PART_RE.search(text)
     if found:
         clock = _clock(found.group("t"), hint, span)
         if clock:
@@ -289,22 +290,28 @@ class _DayAsk:
 
 _WD_PREFIX = rf"(?:{_WEEKDAY},? (?:the )?)?"  # "Thursday 3rd December": the date decides, the weekday is consumed
 _ISO_RE = re.compile(rf"\b{_WD_PREFIX}(?P<date>\d{{4}}-\d{{1,2}}-\d{{1,2}})\b")
-_NUMERIC_RE = re.compile(rf"\b{_WD_PREFIX}(?P<date>\d{{1,2}}[/.-]\d{{1,2}}[/.-](?P<y>\d{{2}}|\d{{4}})|\d{{1,2}}/\d{{1,2}})\b(?!/)")
+_NUMERIC_RE = re.compile(rf"\b{_WD_PREFIX}(?P<date>\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})|\d{{1,2}}/\d{{1,2}})"
+                         r"\b(?!/)")
 _DAY_MONTH_RE = re.compile(rf"\b{_WD_PREFIX}(?P<date>(?:the )?\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}\b\.?"
-                           rf"|{_MONTH}\.? (?:the )?\d{{1,2}}(?:st|nd|rd|th)?\b(?![:.]\d)(?:,? (?P<y>\d{{4}})\b)?)"
-                           rf"(?:,? (?P<y2>\d{{4}})\b)?")
-_ORDINAL_DAY_RE = re.compile(rf"\b{_WD_PREFIX}(?:the (?P<a>\d{{1,2}})(?:st|nd|rd|th)?\b(?![:.]\d| ?(?:am|pm))"
-                             r"|(?P<b>\d{1,2})(?:st|nd|rd|th)\b)")
+                           rf"|{_MONTH}\.? (?:the )?\d{{1,2}}(?:st|nd|rd|th)?\b(?![:.]\d))(?:,? (?P<year>\d{{4}})\b)?")
+_ORDINAL_DAY_RE = re.compile(rf"(?:\b{_WD_PREFIX}(?:the )?(?P<a>\d{{1,2}})(?:st|nd|rd|th)\b"
+                             r"|\bon the (?P<b>\d{1,2})\b(?![:.]\d| ?(?:am|pm)))"  # "the 2 of us" is not a date
+                             r"(?: of (?P<rel>this|next) month\b)?")
 _WEEK_OF_RE = re.compile(r"\b(?:the )?week (?:of|commencing|beginning|starting)(?: on)?(?: the)? ?$")
 _MONTH_ALONE_RE = re.compile(rf"\b(?P<q>early|beginning of|start of|mid|middle of|late|end of|in|during)? ?"
                              rf"(?P<m>{_MONTH})\b")
 _REL_MONTH_RE = re.compile(r"\b(?P<q>early|beginning of|start of|mid|middle of|late|end of|later)? ?(?:the )?"
                            r"(?P<w>this|next) month\b|\b(?P<q2>end|beginning|start) of the month\b")
+_NEXT_DAYS_RE = re.compile(r"\b(?:next|coming) (?P<n>\d{1,2}|few) days\b")
 _IN_N_RE = re.compile(r"\b(?:in (?P<n>\d{1,2}) (?P<u>days?|weeks?|months?)"
                       r"|(?P<n2>\d{1,2}) (?P<u2>days?|weeks?) (?:from (?:now|today)|later))\b")
 _WEEK_RE = re.compile(r"\b(?P<q>early|beginning of|start of|late|later|end of)? ?(?:the )?"
                       r"(?P<w>this|next|following) week(?! ?end)\b|\bweek after next\b|\b(?P<eow>end of the week)\b")
 _WEEKEND_RE = re.compile(r"\b(?P<q>this|next|coming)? ?weekend\b")
+_NEGATED_WEEKDAYS_RE = re.compile(
+    r"\b(?:not|except|but not|apart from|excluding|other than|can'?t do|cannot do|can not do"
+    rf"|(?:anything|any day|asap) but)(?: on)?(?: a)? "
+    rf"(?P<list>{_WEEKDAY}s?(?:(?:,| or| and| nor|, or|, and) {_WEEKDAY}s?)*)\b")
 _WEEKDAY_RE = re.compile(rf"\b(?:(?P<q>next|this|coming|this coming) )?(?P<d>{_WEEKDAY})s?\b")
 _RELATIVE_DAYS = ((re.compile(r"\b(?:the )?day after tomorrow\b|\bovermorrow\b"), 2),
                   (re.compile(r"\btomorrow\b"), 1), (re.compile(r"\btoday\b"), 0))
@@ -318,22 +325,21 @@ def _date_reader(date_order: str) -> DateDataParser:
     """
     reader = DateDataParser(languages=["en"], settings={
         "DATE_ORDER": date_order, "PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["day", "month"],
-        "RELATIVE_BASE": dt.datetime(2000, 1, 1), "STRICT_PARSING": False,
+        "RELATIVE_BASE": dt.datetime(2000, 1, 1),
     })
     reader.get_date_data("1 January")
     return reader
 
 
-def _calendar_date(text: str, date_order: str, iso: bool = False) -> Optional[Tuple[int, int, Optional[int]]]:
-    """(day, month, year or None) of a written date, or None when dateparser cannot make a real date of it."""
+def _calendar_date(text: str, date_order: str, iso: bool = False) -> Optional[dt.date]:
+    """The written date (year 2000 when none was written), or None when dateparser cannot make a real date of it."""
     try:
         data = _date_reader(date_order).get_date_data(text, date_formats=["%Y-%m-%d"] if iso else None)
     except (ValueError, OverflowError, TypeError):
         return None
     if data is None or data.date_obj is None:
         return None
-    parsed = data.date_obj
-    return parsed.day, parsed.month, (parsed.year if parsed.year != 2000 else None)
+    return data.date_obj.date()
 
 
 def _next_date(day: int, month: int, today: dt.date) -> Optional[dt.date]:
@@ -367,6 +373,11 @@ def _part_of_month(year: int, month: int, qualifier: Optional[str]) -> Tuple[Tup
     if qualifier in ("late", "end of", "end"):
         return _month_days(year, month, 21), f"end of {name}"
     return _month_days(year, month), name
+
+
+def _add_months(today: dt.date, count: int) -> Tuple[int, int]:
+    index = today.month - 1 + count
+    return today.year + index // 12, index % 12 + 1
 
 
 def _week(monday: dt.date, first: int = 0, last: int = 6) -> Tuple[dt.date, ...]:
@@ -415,20 +426,22 @@ def _read_ranges(text: str, today: dt.date) -> List[_DayAsk]:
             start = monday + dt.timedelta(weeks=count)
             asks.append(_DayAsk((_week(start),), f"the week of {_date_label(start, today)}"))
         else:
-            month_index = today.month - 1 + count
-            year, month = today.year + month_index // 12, month_index % 12 + 1
-            days, label = _part_of_month(year, month, None)
+            days, label = _part_of_month(*_add_months(today, count), None)
             asks.append(_DayAsk((days,), label))
+    for found in _NEXT_DAYS_RE.finditer(text):
+        count = 3 if found.group("n") == "few" else int(found.group("n"))
+        asks.append(_DayAsk((tuple(today + dt.timedelta(days=i) for i in range(count + 1)),), found.group(0)))
     for found in _REL_MONTH_RE.finditer(text):
         if found.group("q2"):
             qualifier, offset = ("end" if found.group("q2") == "end" else "early"), 0
         else:
             qualifier, offset = found.group("q"), 0 if found.group("w") == "this" else 1
-        month_index = today.month - 1 + offset
-        year, month = today.year + month_index // 12, month_index % 12 + 1
-        days, label = _part_of_month(year, month, "late" if qualifier == "later" else qualifier)
+        year, month = _add_months(today, offset)
         if qualifier == "later":
-            days, label = tuple(d for d in _month_days(year, month) if d > today), f"later in {label.split()[-1]}"
+            days = tuple(d for d in _month_days(year, month) if d > today)
+            label = f"later in {dt.date(year, month, 1).strftime('%B')}"
+        else:
+            days, label = _part_of_month(year, month, qualifier)
         asks.append(_DayAsk((days,), label))
     return asks
 
@@ -452,24 +465,24 @@ def _read_dates(text: str, today: dt.date, date_order: str) -> Tuple[List[_DayAs
             text = text[:found.start()] + " " * (found.end() - found.start()) + text[found.end():]
 
     def written(found: re.Match, iso: bool = False) -> Optional[_DayAsk]:
-        parts = _calendar_date(found.group("date") + (" " + found.group("y2") if found.groupdict().get("y2") else ""),
-                               date_order, iso)
-        if parts is None:
+        written_text = f"{found.group('date')} {found.groupdict().get('year') or ''}".strip()
+        parsed = _calendar_date(written_text, date_order, iso)
+        if parsed is None:
             return None
-        day, month, year = parts
-        if year is not None:
-            try:
-                chosen: Optional[dt.date] = dt.date(year, month, day)
-            except ValueError:
-                return None
-        else:
-            chosen = _next_date(day, month, today)
+        has_year = bool(re.search(r"\d{4}|\d[/.-]\d{1,2}[/.-]\d", written_text))
+        chosen = parsed if has_year else _next_date(parsed.day, parsed.month, today)
         return _DayAsk(((chosen,),), _date_label(chosen, today), frozenset()) if chosen else None
 
     def day_of_month(found: re.Match) -> Optional[_DayAsk]:
         number = int(found.group("a") or found.group("b"))
         if not 1 <= number <= 31:
             return None
+        if found.group("rel"):
+            try:
+                day = dt.date(*_add_months(today, 0 if found.group("rel") == "this" else 1), number)
+            except ValueError:
+                return None
+            return _DayAsk(((day,),), _date_label(day, today), frozenset())
         options = []
         year, month = today.year, today.month
         while len(options) < 2 and year <= today.year + 1:
@@ -503,14 +516,18 @@ def _read_months(text: str, today: dt.date) -> List[_DayAsk]:
     return asks
 
 
-def _read_weekdays(text: str) -> Tuple[List[int], Optional[str]]:
+def _read_weekdays(text: str) -> Tuple[List[int], List[int], Optional[str]]:
+    """Weekdays wanted, weekdays ruled out ("not Monday"), and the qualifier of the first wanted one ("next")."""
+    unwanted = [_WEEKDAY_NAMES[name.group("d")] for found in _NEGATED_WEEKDAYS_RE.finditer(text)
+                for name in _WEEKDAY_RE.finditer(found.group("list"))]
+    text = _NEGATED_WEEKDAYS_RE.sub(" ", text)
     days, qualifier = [], None
     for found in _WEEKDAY_RE.finditer(text):
         days.append(_WEEKDAY_NAMES[found.group("d")])
         qualifier = qualifier or found.group("q")
     if re.search(r"\bweekday\b", text):
         days.extend(range(5))
-    return list(dict.fromkeys(days)), qualifier
+    return list(dict.fromkeys(days)), list(dict.fromkeys(unwanted)), qualifier
 
 
 def _weekday_words(weekdays: Sequence[int]) -> str:
@@ -540,19 +557,24 @@ def _read_days(text: str, clinic: Clinic, today: dt.date, horizon: dt.date) -> T
             day = today + dt.timedelta(days=offset)
             singles.append(_DayAsk(((day,),), _date_label(day, today), frozenset()))
             text = pattern.sub(" ", text)
-    weekdays, qualifier = _read_weekdays(text)
+    weekdays, unwanted, qualifier = _read_weekdays(text)
     if ranges:
         if weekdays:
             ranges = [_DayAsk(tuple(tuple(d for d in option if d.weekday() in weekdays) for option in r.options),
                               f"{_weekday_words(weekdays)} {r.label}", r.skip)
                       for r in ranges]
-        return singles + ranges, text
-    if singles or weekdays:
-        return singles + _weekday_ask(weekdays, qualifier, today), text
-    if re.search(r"\basap\b", text):
+        asks = singles + ranges
+    elif singles or weekdays:
+        asks = singles + _weekday_ask(weekdays, qualifier, today)
+    elif unwanted or re.search(r"\basap\b", text):
         days = tuple(today + dt.timedelta(days=i) for i in range((horizon - today).days + 1))
-        return [_DayAsk((days,), "the first available time")], text
-    return [], text
+        asks = [_DayAsk((days,), "any day" if unwanted else "the first available time")]
+    else:
+        asks = []
+    if unwanted:
+        asks = [_DayAsk(tuple(tuple(d for d in option if d.weekday() not in unwanted) for option in ask.options),
+                        f"{ask.label} except {_weekday_words(unwanted)}", ask.skip) for ask in asks]
+    return asks, text
 
 
 # --------------------------------------------------------------------------------------------------------------

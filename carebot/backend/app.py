@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 # Every API served by the backend: one module per line, each with `setup(app, engine, clinic)`.
 API_MODULES = (
     "carebot.scheduling.api",
+    "carebot.handoff.api",
+    "carebot.reminders.api",
 )
 
 PROTECTED_PREFIXES = ("/fhir", "/api")

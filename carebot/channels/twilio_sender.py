@@ -37,6 +37,9 @@ from carebot.channels.phones import mask_phone, normalize_phone, whatsapp_addres
 from carebot.channels.signature import public_base_url
 
 logger = logging.getLogger(__name__)
+# twilio-python logs a dozen INFO lines (URL, headers) per request; keep its HTTP chatter out of normal logs.
+http_logger = logging.getLogger(f"{__name__}.http")
+http_logger.setLevel(logging.WARNING)
 
 OUTSIDE_WINDOW_ERROR = 63016
 TOO_MANY_REQUESTS_ERROR = 20429
@@ -160,7 +163,7 @@ class WhatsAppSender:
     def _twilio(self) -> Client:
         """Created on first use, inside the running event loop (aiohttp sessions belong to one loop)."""
         if self._client is None:
-            http = _TimedAsyncHttpClient(timeout=self.settings.timeout_seconds)
+            http = _TimedAsyncHttpClient(timeout=self.settings.timeout_seconds, logger=http_logger)
             self._client = Client(self.settings.account_sid, self.settings.auth_token, http_client=http)
             if self.settings.api_base_url:
                 self._client.api.base_url = self.settings.api_base_url.rstrip("/")

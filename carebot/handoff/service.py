@@ -24,6 +24,7 @@ from carebot.rasa_api import RasaAPI, RasaAPIError
 log = logging.getLogger(__name__)
 
 REOPEN_TEMPLATE = "conversation_reopen"
+STAFF_ALERT_TEMPLATE = "handoff_alert"
 TRACKER_MESSAGES_SHOWN = 40
 
 
@@ -36,7 +37,10 @@ class SendOutcome(Protocol):
 class Messenger(Protocol):
     """What the handoff needs from `carebot.channels.twilio_sender.WhatsAppSender`."""
 
-    async def send(self, to: str, text: Optional[str] = None, *, template: Optional[str] = None) -> SendOutcome: ...
+    async def send(
+        self, to: str, text: Optional[str] = None, *, template: Optional[str] = None,
+        variables: Optional[Dict[str, Any]] = None,
+    ) -> SendOutcome: ...
 
 
 class Contacts(Protocol):
@@ -96,12 +100,15 @@ class HandoffService:
         """Best effort: a failed alert must not lose the case, which is already stored and listed in the inbox."""
         if not (self.sender and self.clinic.on_call_whatsapp):
             return
+        url = f"{self.inbox_url}/staff/cases/{case.id}"
         text = render("handoff_staff_alert", {
             "case_id": case.id, "reason": REASON_LABELS[case.reason], "masked_phone": mask_phone(case.patient_phone),
-            "case_url": f"{self.inbox_url}/staff/cases/{case.id}",
+            "case_url": url,
         }).text
-        try:
-            outcome = await self.sender.send(self.clinic.on_call_whatsapp, text)
+        variables = {"1": str(case.id), "2": REASON_LABELS[case.reason], "3": url}
+        try:  # free text inside the on-call phone's 24-hour window, else the approved alert template
+            outcome = await self.sender.send(self.clinic.on_call_whatsapp, text, template=STAFF_ALERT_TEMPLATE,
+                                             variables=variables)
             if outcome.status == "failed":
                 log.warning("handoff: alert for case %s not delivered: %s", case.id, outcome.error)
         except Exception:  # noqa: BLE001 - the case stays in the inbox whatever the alert channel does

@@ -172,14 +172,21 @@ def _place(local: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return local.replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
+def normalise_rrule(rrule: str) -> str:
+    """One RRULE per line, each prefixed "RRULE:" (accepts bare "FREQ=…" lines too)."""
+    lines = [line.strip() for line in rrule.strip().splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("empty RRULE")
+    return "\n".join(line if line.upper().startswith("RRULE:") else f"RRULE:{line}" for line in lines)
+
+
 def iter_occurrences(rrule: str, dtstart: dt.datetime, timezone: str, after: dt.datetime,
                      inclusive: bool = False) -> Iterator[dt.datetime]:
     """Occurrences strictly after `after` (or at it, if inclusive), aware in the clinic zone, in order."""
     tz = ZoneInfo(timezone)
     after = after.astimezone(tz)
     schedule = Schedule.from_rrule(rrule, dtstart.astimezone(tz))
-    lines = "\n".join(line if line.upper().startswith("RRULE:") else f"RRULE:{line}"
-                      for line in rrule.strip().splitlines() if line.strip())
+    lines = normalise_rrule(rrule)
     if schedule.sub_daily:
         start_utc = dtstart.astimezone(UTC).replace(tzinfo=None)
         until_utc = _place(schedule.until, tz).astimezone(UTC).replace(tzinfo=None) if schedule.until else None
@@ -367,7 +374,7 @@ def _medication(leftover: str, medicines: Sequence[MedicinePattern]) -> Optional
     """Text between "take"/"for" and the schedule; a known medicine's own words if the phrasing has no cue."""
     text = re.sub(r"\s+", " ", leftover).strip()
     text = _LEAD.sub("", text)
-    cue = re.search(r"\b(?:take|taking|use|using|about|for|my)\s+(.+)$", text, re.I)
+    cue = re.search(r"\b(?:take|taking|use|using|about|for)\s+(.+)$", text, re.I)
     if cue and not find_medicine(text[:cue.start()], medicines):
         text = cue.group(1)
     # Cut at the first connective that starts a new clause ("... and check my sugar" stays in).
@@ -411,7 +418,8 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
     delay = phrase.take(rf"\bin\s+(?:(?P<half>half an? hour)|(?P<n>{_NUM})\s*(?:and a half\s*)?"
                         r"(?P<unit>minutes?|mins?|hours?|hrs?|h|days?)(?P<plushalf> and a half)?)\b")
     every_n = phrase.take(rf"\bevery\s+(?:(?P<n>{_NUM})\s*)?(?P<unit>minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\b")
-    per_day = phrase.take(rf"\b(?P<n>{_NUM})(?:\s+times?)?\s+(?:a|per|each|every)\s+day\b|\b(?P<n2>once|twice|thrice)\s+daily\b")
+    per_day = phrase.take(rf"\b(?:(?P<n>{_NUM})\s+times|(?P<n2>once|twice|thrice)|(?P<n3>\d)\s*x)\s+"
+                          r"(?:(?:a|per|each|every)\s+day|daily)\b")
     counted = phrase.take(r"\b(?:for\s+)?(?P<n>\d+)\s+(?:doses|times)\b")
     duration = phrase.take(rf"\bfor\s+(?:the\s+)?(?:next\s+)?(?P<n>{_NUM})?\s*(?P<unit>days?|weeks?|months?)\b")
     until = phrase.take(r"\b(?:until|till|til|up to)\s+(?P<when>(?:the\s+)?(?:end of the (?:week|month)|tomorrow|"
@@ -450,7 +458,7 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
     if not times:
         times.extend(every_part_times)
     for match in per_day:
-        count = _number(match.group("n") or match.group("n2"))
+        count = _number(match.group("n") or match.group("n2") or match.group("n3"))
         if count not in TIMES_PER_DAY:
             raise ReminderParseError(f"I can set up to {max(TIMES_PER_DAY)} times a day with words; for more, "
                                      "tell me the times (e.g. at 6am, 10am, 2pm, 6pm and 10pm).", missing="time")

@@ -28,6 +28,7 @@ from carebot.backend.db import run_db
 from carebot.backend.errors import ApiError, fhir_response
 from carebot.clinic import Clinic
 from carebot.scheduling import store
+from carebot.scheduling.fhir_json import type_problem
 from carebot.scheduling import tables as t
 from carebot.scheduling.resources import (
     E164, SERVICE_TYPE_SYSTEM, appointment_resource, bundle, comma_values, date_range, etag, paging,
@@ -101,12 +102,16 @@ def parse_resource(model: Any, body: Any) -> Any:
     if not isinstance(body, dict) or body.get("resourceType") != name:
         raise ApiError(400 if not isinstance(body, dict) else 422, f"the body must be a FHIR {name} resource")
     try:
-        return model.parse_obj(body)
+        resource = model.parse_obj(body)
     except pydantic.ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:3])
         raise ApiError(422, f"invalid {name}: {problems}") from None
     except (TypeError, ValueError, RecursionError):
         raise ApiError(422, f"invalid {name}") from None
+    problem = type_problem(model, body)
+    if problem:
+        raise ApiError(422, f"invalid {name}: {problem}")
+    return resource
 
 
 def if_match(request: web.Request) -> Optional[int]:
@@ -370,14 +375,21 @@ class SchedulingApi:
         return await self.appointment_response(row, status=201)
 
     async def put_appointment(self, request: web.Request) -> web.Response:
+        """PUT the resource as read, with a new status (and optionally cancelationReason); nothing else may change."""
         appointment_id = request.match_info["id"]
         version = if_match(request)
-        resource = parse_resource(Appointment, await read_json(request))
+        body = await read_json(request)
+        resource = parse_resource(Appointment, body)
         if resource.id != appointment_id:
             raise ApiError(400, "the body's id must match the URL")
         current = await run_db(store.get_row, self.engine, t.appointment, appointment_id, "Appointment")
-        if [slot_reference(s) for s in resource.slot or []] != current.slot_ids.split():
-            raise ApiError(422, "an update cannot move an appointment; use $reschedule")
+        names = await self.names()
+        stored = appointment_resource(self.clinic, current, names.get(current.practitioner_id))
+        mutable = ("meta", "status", "cancelationReason")
+        changed = sorted(k for k in set(body) | set(stored) if k not in mutable and body.get(k) != stored.get(k))
+        if changed:
+            raise ApiError(422, f"only status and cancelationReason can change (not {', '.join(changed)}); "
+                                "use $reschedule to move an appointment")
         row = await run_db(store.change_status, self.engine, appointment_id, resource.status,
                            concept_text(resource.cancelationReason), version)
         return await self.appointment_response(row)

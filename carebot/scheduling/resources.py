@@ -14,6 +14,7 @@ from carebot.clinic import Clinic
 UTC = dt.timezone.utc
 SERVICE_TYPE_SYSTEM = "urn:carebot:service-type"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _DATE_PARAM = re.compile(
     r"^(?P<prefix>eq|ne|gt|lt|ge|le|sa|eb|ap)?"
     r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
@@ -130,8 +131,8 @@ def reference_id(value: str, resource_type: str) -> str:
         if kind.split("/")[-1] != resource_type:
             raise ApiError(400, f"expected a {resource_type} reference, got '{value[:80]}'")
         value = ident
-    if not value or len(value) > 100:
-        raise ApiError(400, f"'{value[:80]}' is not a valid {resource_type} id")
+    if not FHIR_ID.match(value):
+        raise ApiError(400, f"'{value[:80]}' is not a valid {resource_type} id (letters, digits, '-' and '.')")
     return value
 
 

@@ -224,7 +224,8 @@ def sender_factory(twilio: TwilioStandIn, contacts: ContactStore) -> Callable[..
         async def record_sleep(seconds: float) -> None:
             sleeps.append(seconds)
 
-        sender = WhatsAppSender(make_settings(twilio.url, **overrides), contacts, sleep=record_sleep)
+        settings = make_settings(**{"api_base_url": twilio.url, **overrides})
+        sender = WhatsAppSender(settings, contacts, sleep=record_sleep)
         sender.sleeps = sleeps  # type: ignore[attr-defined]
         created.append(sender)
         return sender

@@ -1,0 +1,322 @@
+"""Stock `rasa init` bot against Carebot, in one run, on the same messages: training, start-up, latency, memory.
+
+The stock bot is the yardstick issue 2 sets (Rasa's own defaults on this machine); Carebot's targets are full
+training <= 60 s, ready <= 20 s after start, REST p50 <= 15 ms and p95 <= 40 ms. Both bots get the same message
+texts, the same client and the same procedure, so the ratios say what Carebot's choices buy.
+
+The second part sends 400 messages in ONE conversation: Rasa rebuilds the conversation state from every event
+of the session on each turn, so a bot whose per-message cost climbs with length slows down for exactly the
+patients who chat most.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import aiohttp
+import psutil
+
+from bench.stack import ROOT, ManagedProcess, available_services, carebot_stack, free_port, rasa_is_ready, spawn, start
+
+# Scripted conversations; every bot gets exactly these texts. Gibberish and off-topic lines are what a
+# low-confidence classifier sends to the fallback.
+CONVERSATIONS: Tuple[Tuple[str, ...], ...] = (
+    ("hi", "I'd like to book an appointment", "thanks", "bye"),
+    ("hello there", "I have a headache", "what can you do?", "thank you so much", "goodbye"),
+    ("good morning", "remind me to take my pills at 8pm", "asdkjh qwpoe zzz", "help", "bye"),
+    ("hey", "what's the weather like tomorrow?", "are you a bot?", "can you order me a pizza", "thanks",
+     "see you later"),
+    ("hi", "xqzt vrrbl plonk", "help", "ok bye"),
+)
+# The long-conversation mix: 12 lines, 4 of which (1/3) are gibberish or off-topic and meant for the fallback.
+LONG_MIX: Tuple[str, ...] = (
+    "hi", "I'd like to book an appointment", "asdkjh qwpoe zzz", "thanks",
+    "I have a headache", "what can you do?", "xqzt vrrbl plonk", "remind me to take my pills at 8pm",
+    "are you a bot?", "blorp fizzle wham", "help", "mmmh kkkk jjjj",
+)
+LATENCY_ROUNDS = 5          # each conversation this many times, each time as a new patient (~120 messages)
+THROUGHPUT_SENDERS = 8
+THROUGHPUT_MESSAGES = 40    # per sender
+LONG_MESSAGES = 400
+BLOCK = 100
+FALLBACK_ACTIONS = {"action_fallback", "action_default_fallback"}
+TARGETS = {"train_s": 60.0, "ready_s": 20.0, "p50_ms": 15.0, "p95_ms": 40.0}
+QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore"}
+
+
+@dataclass
+class BotFigures:
+    """Everything measured for one bot."""
+
+    name: str
+    train_s: float = 0.0
+    ready_s: float = 0.0
+    first_reply_ms: float = 0.0
+    latencies_ms: List[float] = field(default_factory=list)
+    throughput: float = 0.0
+    throughput_p50_ms: float = 0.0
+    rasa_rss_mb: float = 0.0
+    stack_rss_mb: Dict[str, float] = field(default_factory=dict)
+    block_p50_ms: List[float] = field(default_factory=list)
+    fallback_share: float = 0.0
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.latencies_ms, 50)
+
+    @property
+    def p95_ms(self) -> float:
+        return percentile(self.latencies_ms, 95)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile: a value that was actually observed."""
+    ordered = sorted(values)
+    rank = max(1, round(pct / 100 * len(ordered) + 0.4999))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+# ---- load generation ---------------------------------------------------------------------------------------
+
+async def _send(session: aiohttp.ClientSession, url: str, sender: str, text: str) -> float:
+    """One REST round trip in milliseconds; a non-200 answer aborts the benchmark rather than skewing it."""
+    started = time.perf_counter()
+    async with session.post(url, json={"sender": sender, "message": text}) as reply:
+        await reply.read()
+        if reply.status != 200:
+            raise RuntimeError(f"REST channel answered {reply.status} to {text!r}")
+    return (time.perf_counter() - started) * 1000
+
+
+async def _conversations(session: aiohttp.ClientSession, url: str, rounds: int, tag: str) -> List[float]:
+    latencies = []
+    for round_ in range(rounds):
+        for index, conversation in enumerate(CONVERSATIONS):
+            sender = f"{tag}-{round_}-{index}-{uuid.uuid4().hex[:6]}"
+            for text in conversation:
+                latencies.append(await _send(session, url, sender, text))
+    return latencies
+
+
+async def _throughput(session: aiohttp.ClientSession, url: str) -> Tuple[float, List[float]]:
+    """Messages per second with THROUGHPUT_SENDERS patients chatting at once, and their round trips."""
+    flat = [text for conversation in CONVERSATIONS for text in conversation]
+
+    async def patient(number: int) -> List[float]:
+        sender = f"load-{number}-{uuid.uuid4().hex[:6]}"
+        return [await _send(session, url, sender, flat[(number + i) % len(flat)])
+                for i in range(THROUGHPUT_MESSAGES)]
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(patient(n) for n in range(THROUGHPUT_SENDERS)))
+    elapsed = time.perf_counter() - started
+    return THROUGHPUT_SENDERS * THROUGHPUT_MESSAGES / elapsed, [ms for result in results for ms in result]
+
+
+async def _long_conversation(session: aiohttp.ClientSession, url: str, sender: str) -> List[float]:
+    return [await _send(session, url, sender, LONG_MIX[i % len(LONG_MIX)]) for i in range(LONG_MESSAGES)]
+
+
+async def _fallback_share(session: aiohttp.ClientSession, rasa_url: str, token: str, sender: str) -> float:
+    """Share of the sender's messages the bot answered with a fallback action, read from its tracker."""
+    async with session.get(f"{rasa_url}/conversations/{sender}/tracker",
+                           params={"token": token, "include_events": "ALL"}) as reply:
+        events = (await reply.json())["events"]
+    users = sum(1 for event in events if event["event"] == "user")
+    fallbacks = sum(1 for event in events if event["event"] == "action" and event.get("name") in FALLBACK_ACTIONS)
+    return fallbacks / users if users else 0.0
+
+
+async def exercise(figures: BotFigures, rasa_url: str, token: str, rasa_process: psutil.Process,
+                   stack_root: Optional[psutil.Process]) -> None:
+    """The whole measurement against one running bot, in a fixed order (first reply, latency, load, length)."""
+    url = f"{rasa_url}/webhooks/rest/webhook"
+    timeout = aiohttp.ClientTimeout(total=60)
+    connector = aiohttp.TCPConnector(limit=THROUGHPUT_SENDERS)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        figures.first_reply_ms = await _send(session, url, f"first-{uuid.uuid4().hex[:6]}", "hi")
+        figures.latencies_ms = await _conversations(session, url, LATENCY_ROUNDS, "latency")
+        figures.throughput, concurrent = await _throughput(session, url)
+        figures.throughput_p50_ms = percentile(concurrent, 50)
+        figures.rasa_rss_mb = rasa_process.memory_info().rss / 2**20
+        if stack_root is not None:
+            figures.stack_rss_mb = stack_rss_mb(stack_root)
+        sender = f"long-{uuid.uuid4().hex[:6]}"
+        long_run = await _long_conversation(session, url, sender)
+        figures.block_p50_ms = [statistics.median(long_run[i:i + BLOCK]) for i in range(0, LONG_MESSAGES, BLOCK)]
+        figures.fallback_share = await _fallback_share(session, rasa_url, token, sender)
+
+
+def stack_rss_mb(root: psutil.Process) -> Dict[str, float]:
+    """Resident memory of each process of a stack (the launcher and every descendant), by a readable name."""
+    usage: Dict[str, float] = {}
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            name = _service_name(process.cmdline())
+            usage[name] = usage.get(name, 0.0) + process.memory_info().rss / 2**20
+        except psutil.NoSuchProcess:
+            continue
+    return usage
+
+
+def _service_name(cmdline: List[str]) -> str:
+    if "rasa" in cmdline and "run" in cmdline:
+        return "rasa"
+    if "-m" in cmdline:
+        module = cmdline[cmdline.index("-m") + 1]
+        return {"carebot.launcher": "launcher", "bench.stack": "launcher", "actions": "actions",
+                "carebot.backend": "backend", "carebot.reminders": "reminders"}.get(module, module)
+    return " ".join(cmdline[:3])
+
+
+def _rasa_child(root: psutil.Process) -> psutil.Process:
+    for child in root.children(recursive=True):
+        if _service_name(child.cmdline()) == "rasa":
+            return child
+    raise RuntimeError("no Rasa server process under the launcher")
+
+
+# ---- the two bots -------------------------------------------------------------------------------------------
+
+def _python_env(**extra: str) -> Dict[str, str]:
+    return {**os.environ, **QUIET_ENV, **extra}
+
+
+def cold_train(argv: Sequence[str], cwd: Path, cache: Path, log: Path) -> float:
+    """Seconds for a training run with an empty graph cache (RASA_CACHE_DIRECTORY), so nothing is reused."""
+    shutil.rmtree(cache, ignore_errors=True)
+    env = _python_env(RASA_CACHE_DIRECTORY=str(cache), PYTHONPATH=str(ROOT))
+    started = time.monotonic()
+    with open(log, "w") as out:
+        result = subprocess.run(list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed in {cwd}:\n{log.read_text()[-4000:]}")
+    return elapsed
+
+
+def measure_stock(work: Path) -> BotFigures:
+    """`rasa init`'s bot: scaffolded, trained cold, served alone (it has no custom actions)."""
+    from rasa.cli.scaffold import create_initial_project
+
+    figures = BotFigures("stock `rasa init`")
+    project = work / "stock"
+    create_initial_project(str(project))  # the files `rasa init --no-prompt` writes before it trains
+    python = sys.executable
+    figures.train_s = cold_train([python, "-m", "rasa", "train"], project, work / "cache-stock",
+                                 work / "stock-train.log")
+    port, token = free_port(), uuid.uuid4().hex
+    rasa_url = f"http://127.0.0.1:{port}"
+    server = spawn([python, "-m", "rasa", "run", "--enable-api", "--auth-token", token, "--interface", "127.0.0.1",
+                    "--port", str(port), "--model", "models"], env=_python_env(), log=work / "stock-run.log",
+                   cwd=project)
+    try:
+        figures.ready_s = server.wait_until(lambda: rasa_is_ready(rasa_url, token), 300, "the stock bot")
+        asyncio.run(exercise(figures, rasa_url, token, psutil.Process(server.process.pid), None))
+    finally:
+        server.stop()
+    return figures
+
+
+def measure_carebot(work: Path) -> BotFigures:
+    """This project: trained cold into a scratch folder, then the launcher's stack on free ports."""
+    figures = BotFigures("Carebot")
+    python = sys.executable
+    models = work / "carebot-models"
+    figures.train_s = cold_train(
+        [python, "-m", "rasa", "train", "--force", "--fixed-model-name", "carebot", "--out", str(models)],
+        ROOT, work / "cache-carebot", work / "carebot-train.log")
+    services = available_services()
+    missing = [name for name in ("backend", "actions", "rasa", "reminders") if name not in services]
+    if missing:
+        figures.notes.append(f"not started (module not written yet): {', '.join(missing)}")
+    stack = carebot_stack(work / "carebot-var", model=models / "carebot.tar.gz", services=services)
+    stack.env.update(QUIET_ENV)
+    start(stack, work / "carebot-stack.log")
+    try:
+        figures.ready_s = stack.wait_ready(timeout=300)
+        launcher = psutil.Process(stack.running.process.pid)
+        asyncio.run(exercise(figures, stack.rasa_url, stack.rasa_token, _rasa_child(launcher), launcher))
+    finally:
+        stack.stop()
+    return figures
+
+
+# ---- report ---------------------------------------------------------------------------------------------------
+
+def _ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}" if theirs else "–"
+
+
+def _verdict(key: str, value: float) -> str:
+    return ("met" if value <= TARGETS[key] else "**missed**") + f" (≤ {TARGETS[key]:g})" if key in TARGETS else ""
+
+
+def render(stock: BotFigures, carebot: BotFigures) -> str:
+    rows = [
+        ("full training, cold (s)", "train_s", stock.train_s, carebot.train_s),
+        ("ready after start (s)", "ready_s", stock.ready_s, carebot.ready_s),
+        ("first reply after ready (ms)", "", stock.first_reply_ms, carebot.first_reply_ms),
+        ("REST round trip p50 (ms)", "p50_ms", stock.p50_ms, carebot.p50_ms),
+        ("REST round trip p95 (ms)", "p95_ms", stock.p95_ms, carebot.p95_ms),
+        (f"throughput, {THROUGHPUT_SENDERS} senders (msg/s)", "", stock.throughput, carebot.throughput),
+        (f"round trip p50 under {THROUGHPUT_SENDERS} senders (ms)", "", stock.throughput_p50_ms,
+         carebot.throughput_p50_ms),
+        ("Rasa server RSS (MB)", "", stock.rasa_rss_mb, carebot.rasa_rss_mb),
+    ]
+    lines = [
+        "| metric | stock `rasa init` | Carebot | Carebot / stock | Carebot target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for label, key, theirs, ours in rows:
+        lines.append(f"| {label} | {theirs:.1f} | {ours:.1f} | {_ratio(ours, theirs)} | {_verdict(key, ours)} |")
+    stack_total = sum(carebot.stack_rss_mb.values())
+    per_service = ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(carebot.stack_rss_mb.items()))
+    lines += [
+        "",
+        f"Carebot's whole stack: {stack_total:.0f} MB RSS ({per_service}). "
+        f"Latency: {len(carebot.latencies_ms)} messages in {len(CONVERSATIONS) * LATENCY_ROUNDS} scripted "
+        f"conversations, one at a time, each conversation a new patient. Throughput: {THROUGHPUT_SENDERS} "
+        f"patients sending {THROUGHPUT_MESSAGES} messages each at once. Carebot's tracker store is SQLite "
+        "(its real default); the stock bot keeps conversations in memory.",
+        *[f"Note: {note}" for note in stock.notes + carebot.notes],
+        "",
+        f"### Cost against conversation length ({LONG_MESSAGES} messages, one patient)",
+        "",
+        f"Median round trip per block of {BLOCK} messages; the mix repeats {len(LONG_MIX)} lines, 4 of them "
+        "gibberish or off-topic.",
+        "",
+        "| messages | stock p50 (ms) | Carebot p50 (ms) |",
+        "|---|---:|---:|",
+    ]
+    for index, (theirs, ours) in enumerate(zip(stock.block_p50_ms, carebot.block_p50_ms)):
+        lines.append(f"| {index * BLOCK}–{index * BLOCK + BLOCK - 1} | {theirs:.1f} | {ours:.1f} |")
+    lines += [
+        f"| growth, last block / first | {_ratio(stock.block_p50_ms[-1], stock.block_p50_ms[0])} "
+        f"| {_ratio(carebot.block_p50_ms[-1], carebot.block_p50_ms[0])} |",
+        "",
+        f"Messages answered by a fallback action: stock {stock.fallback_share:.0%}, "
+        f"Carebot {carebot.fallback_share:.0%}.",
+    ]
+    return "\n".join(lines)
+
+
+def run() -> str:
+    """Both bots, one after the other (never at once: they would share the CPU), then the comparison."""
+    with tempfile.TemporaryDirectory(prefix="carebot-bench-") as scratch:
+        work = Path(scratch)
+        stock = measure_stock(work)
+        print(f"rasa_bench: stock bot done ({stock.p50_ms:.1f} ms p50)", file=sys.stderr, flush=True)
+        carebot = measure_carebot(work)
+    return render(stock, carebot)

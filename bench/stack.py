@@ -1,0 +1,230 @@
+"""Carebot's stack (or only part of it) on free loopback ports, for end-to-end tests and benchmarks alike.
+
+Both need the same thing: the processes `make run` starts, but on ports no other developer or helper is using,
+with throwaway tokens, databases and an endpoints file pointing at those ports, and a reliable "ready" signal.
+Keeping it in one place means the tests and the figures in docs/benchmarks.md run exactly the same stack.
+
+`python -m bench.stack SERVICE...` runs a subset of the launcher's services (e.g. `actions rasa`) with the
+launcher's own process-group handling; it is how a partial stack starts while a service is still being written.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = ROOT / "models" / "carebot.tar.gz"
+# Launcher service name -> the module `python -m` runs; a service counts as available once its module exists.
+SERVICE_MODULES = {"backend": "carebot.backend", "actions": "actions", "rasa": "rasa", "reminders": "carebot.reminders"}
+ALL_SERVICES = tuple(SERVICE_MODULES)
+
+
+def free_port() -> int:
+    """A port the kernel considers free right now on loopback (never the fixed 5005/5055/8080)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def available_services() -> List[str]:
+    """The launcher's services whose `python -m` module exists in this tree (others may still be in progress)."""
+    return [name for name, module in SERVICE_MODULES.items() if name == "rasa" or _runnable(module)]
+
+
+def _runnable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"{module}.__main__") is not None
+    except ImportError:
+        return False
+
+
+@dataclass
+class ManagedProcess:
+    """A server process started in its own session, so stopping it also stops everything it started."""
+
+    process: subprocess.Popen
+    log: Path
+    started: float  # time.monotonic() just before the process was spawned
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+    def wait_until(self, is_ready: Callable[[], bool], timeout: float, what: str) -> float:
+        """Polls `is_ready` every 0.1 s; returns the seconds from process start until it first held."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{what} exited early with code {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if is_ready():
+                    return time.monotonic() - self.started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{what} was not ready in {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM (the launcher then stops its children), and SIGKILL to the whole group if that hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # stragglers of the group, if any
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
+
+def spawn(argv: Sequence[str], *, env: Dict[str, str], log: Path, cwd: Path = ROOT) -> ManagedProcess:
+    """Starts `argv` in a new session with output to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        started = time.monotonic()
+        process = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    return ManagedProcess(process, log, started)
+
+
+def rasa_is_ready(rasa_url: str, token: str) -> bool:
+    """Rasa answers /status with a loaded model (the HTTP port opens before the model is loaded)."""
+    status = httpx.get(f"{rasa_url}/status", params={"token": token}, timeout=2)
+    return status.status_code == 200 and bool(status.json().get("model_id"))
+
+
+def health_is_ok(url: str) -> bool:
+    return httpx.get(url, timeout=2).status_code == 200
+
+
+@dataclass
+class CarebotStack:
+    """A running Carebot stack on free ports, with the calls a test or benchmark makes against it."""
+
+    rasa_url: str
+    backend_url: str
+    action_url: str
+    rasa_token: str
+    backend_token: str
+    env: Dict[str, str]
+    services: List[str]
+    running: Optional[ManagedProcess] = field(default=None, repr=False)
+
+    @property
+    def log(self) -> Path:
+        assert self.running is not None
+        return self.running.log
+
+    def say(self, sender: str, text: str, metadata: Dict[str, Any] | None = None) -> List[Dict[str, Any]]:
+        """One patient message through the REST channel; the bot's replies."""
+        reply = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook",
+                           json={"sender": sender, "message": text, "metadata": metadata or {}}, timeout=30)
+        reply.raise_for_status()
+        return reply.json()
+
+    def texts(self, sender: str, text: str) -> str:
+        return "\n".join(m.get("text", "") for m in self.say(sender, text))
+
+    def tracker(self, sender: str) -> Dict[str, Any]:
+        reply = httpx.get(f"{self.rasa_url}/conversations/{sender}/tracker",
+                          params={"token": self.rasa_token}, timeout=10)
+        reply.raise_for_status()
+        return reply.json()
+
+    def backend(self, path: str, **params: Any) -> Dict[str, Any]:
+        reply = httpx.get(f"{self.backend_url}{path}", params=params,
+                          headers={"Authorization": f"Bearer {self.backend_token}"}, timeout=10)
+        reply.raise_for_status()
+        return reply.json()
+
+    def is_ready(self) -> bool:
+        """Every started HTTP service answers: Rasa with a model, the action server and backend /health."""
+        if not rasa_is_ready(self.rasa_url, self.rasa_token):
+            return False
+        if "actions" in self.services and not health_is_ok(f"{self.action_url}/health"):
+            return False
+        return "backend" not in self.services or health_is_ok(f"{self.backend_url}/health")
+
+    def wait_ready(self, timeout: float = 180) -> float:
+        """Seconds from process start until every started service answered."""
+        assert self.running is not None
+        return self.running.wait_until(self.is_ready, timeout, f"the Carebot stack ({', '.join(self.services)})")
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.stop()
+
+
+def carebot_stack(var: Path, *, model: Path = DEFAULT_MODEL, services: Sequence[str] = ALL_SERVICES) -> CarebotStack:
+    """A stack description on fresh ports with throwaway tokens and SQLite files under `var` (not started yet)."""
+    var.mkdir(parents=True, exist_ok=True)
+    ports = {name: free_port() for name in ("RASA_PORT", "ACTION_SERVER_PORT", "BACKEND_PORT")}
+    endpoints = var / "endpoints.yml"
+    endpoints.write_text(
+        "action_endpoint:\n"
+        f"  url: http://127.0.0.1:{ports['ACTION_SERVER_PORT']}/webhook\n"
+        "  token: ${ACTION_SERVER_TOKEN}\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {var / 'tracker.db'}\n"
+        "lock_store:\n  type: in_memory\n"
+    )
+    env = {
+        **os.environ,
+        **{name: str(port) for name, port in ports.items()},
+        "CAREBOT_VAR_DIR": str(var),
+        "RASA_API_TOKEN": uuid.uuid4().hex,
+        "ACTION_SERVER_TOKEN": uuid.uuid4().hex,
+        "SCHEDULING_TOKEN": uuid.uuid4().hex,
+        "RASA_ENDPOINTS": str(endpoints),
+        "RASA_MODEL": str(model),
+        "SCHEDULING_DATABASE_URL": f"sqlite:///{var / 'carebot.db'}",
+        "SCHEDULING_URL": f"http://127.0.0.1:{ports['BACKEND_PORT']}/fhir",
+        "BACKEND_URL": f"http://127.0.0.1:{ports['BACKEND_PORT']}",
+        "RASA_URL": f"http://127.0.0.1:{ports['RASA_PORT']}",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "PYTHONPATH": str(ROOT),
+    }
+    return CarebotStack(
+        rasa_url=env["RASA_URL"], backend_url=env["BACKEND_URL"],
+        action_url=f"http://127.0.0.1:{ports['ACTION_SERVER_PORT']}",
+        rasa_token=env["RASA_API_TOKEN"], backend_token=env["SCHEDULING_TOKEN"], env=env, services=list(services),
+    )
+
+
+def start(stack: CarebotStack, log: Path) -> CarebotStack:
+    """Starts the stack: the launcher itself for the full set, `python -m bench.stack` for a subset."""
+    if set(stack.services) == set(ALL_SERVICES):
+        argv = [sys.executable, "-m", "carebot.launcher"]
+    else:
+        argv = [sys.executable, "-m", "bench.stack", *stack.services]
+    stack.running = spawn(argv, env=stack.env, log=log)
+    return stack
+
+
+def _run_subset(names: Sequence[str]) -> int:
+    """The launcher's process-group handling over only the named services."""
+    import asyncio
+
+    from carebot.launcher import prepare_environment, run_all, services
+
+    unknown = set(names) - set(ALL_SERVICES)
+    if unknown or not names:
+        print(f"usage: python -m bench.stack SERVICE... (from {', '.join(ALL_SERVICES)})", file=sys.stderr)
+        return 2
+    env = prepare_environment()
+    return asyncio.run(run_all([s for s in services(sys.executable, env) if s.name in names], env))
+
+
+if __name__ == "__main__":
+    sys.exit(_run_subset(sys.argv[1:]))

@@ -1,0 +1,57 @@
+"""Manage staff accounts: `python -m carebot.handoff add-staff NAME` asks for a password and stores its hash.
+
+The file is var/staff_accounts (or STAFF_ACCOUNTS_FILE); STAFF_ACCOUNTS, when set, takes precedence over it.
+`--print` writes the `name:hash` entry to stdout instead, for pasting into STAFF_ACCOUNTS.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from carebot.handoff.auth import (
+    ACCOUNTS_FILE_ENV, DEFAULT_ACCOUNTS_FILE, NAME_PATTERN, StaffConfigError, add_account, hash_password,
+)
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():  # scripted use: the password is the first line of stdin
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise StaffConfigError("the two passwords differ")
+    return first
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m carebot.handoff", description="Staff inbox accounts")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add-staff", help="add or replace a staff login")
+    add.add_argument("name")
+    add.add_argument("--print", action="store_true", help="print name:hash for STAFF_ACCOUNTS instead of writing")
+    args = parser.parse_args(argv)
+    path = Path(os.environ.get(ACCOUNTS_FILE_ENV) or DEFAULT_ACCOUNTS_FILE)
+    try:
+        if not NAME_PATTERN.match(args.name):
+            raise StaffConfigError("a staff name uses letters, digits, '.', '_' or '-' (at most 64)")
+        password = _read_password()
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise StaffConfigError(f"use a password of at least {MIN_PASSWORD_LENGTH} characters")
+        if args.print:
+            print(f"{args.name}:{hash_password(password)}")
+        else:
+            add_account(args.name, password, path)
+            print(f"staff account '{args.name}' saved in {path}")
+    except StaffConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Mount the handoff on the backend: the JSON API for the action server and channel, and the staff inbox.
+
+JSON routes live under /api (the backend's bearer token protects them); the inbox under /staff has its own login.
+
+    POST /api/handoff/cases                      {conversation_id, patient_phone?, reason, transcript?}
+         → 201 {case, created: true, patient_notice} or 200 {case, created: false, patient_notice}
+    POST /api/handoff/messages                   {conversation_id, text}
+         → 200 {paused: true, case_id} when a case is open (message appended), else {paused: false, case_id: null}
+    GET  /api/handoff/conversations/{conversation_id}
+         → 200 {paused: bool, case_id: int|null}
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any, Dict, Optional
+
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from carebot.backend.errors import ApiError
+from carebot.channels.phones import normalize_phone
+from carebot.clinic import Clinic
+from carebot.handoff.auth import StaffAuth
+from carebot.handoff.inbox import StaffInbox
+from carebot.handoff.service import HandoffService
+from carebot.handoff.store import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, HandoffStore, Reason
+from carebot.rasa_api import RasaAPI
+
+log = logging.getLogger(__name__)
+
+E164 = re.compile(r"^\+\d{8,15}$")
+HANDOFF_KEY = web.AppKey("handoff", HandoffService)
+INBOX_URL_ENV = "STAFF_INBOX_URL"
+DEFAULT_INBOX_URL = "http://127.0.0.1:8080"
+
+
+def _default_sender() -> Any:
+    """The WhatsApp channel's sender (its ContactStore also answers opt-out and 24-hour-window questions)."""
+    from carebot.channels.twilio_sender import WhatsAppSender
+
+    return WhatsAppSender.from_env()
+
+
+def setup(
+    app: web.Application, engine: Engine, clinic: Clinic, *,
+    service: Optional[HandoffService] = None, auth: Optional[StaffAuth] = None,
+) -> None:
+    """Register /api/handoff and /staff. Dependencies come from the environment unless passed in (tests, tools)."""
+    if service is None:
+        sender = _default_sender()
+        service = HandoffService(
+            HandoffStore(engine), clinic, sender, sender.contacts, RasaAPI.from_env(),
+            inbox_url=os.environ.get(INBOX_URL_ENV) or DEFAULT_INBOX_URL,
+        )
+    app[HANDOFF_KEY] = service
+    api = HandoffApi(service)
+    inbox = StaffInbox(service, auth or StaffAuth.from_env(), clinic)
+    app.router.add_routes([
+        web.post("/api/handoff/cases", api.create_case),
+        web.post("/api/handoff/messages", api.patient_message),
+        web.get("/api/handoff/conversations/{conversation_id}", api.conversation_state),
+        *inbox.routes(),
+    ])
+
+    async def close_clients(_: web.Application) -> None:
+        await service.rasa.close()
+        if service.sender is not None and hasattr(service.sender, "close"):
+            await service.sender.close()
+
+    app.on_cleanup.append(close_clients)
+
+
+async def _json_body(request: web.Request) -> Dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    return body
+
+
+def _text_field(body: Dict[str, Any], name: str, limit: int, required: bool = True) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ApiError(400, f"'{name}' must be a non-empty string" if required else f"'{name}' must be a string")
+    if len(value) > limit:
+        raise ApiError(400, f"'{name}' is longer than {limit} characters")
+    return value
+
+
+class HandoffApi:
+    """JSON handlers for the action server (open a case) and the WhatsApp channel (append, is-paused)."""
+
+    def __init__(self, service: HandoffService) -> None:
+        self.service = service
+
+    async def create_case(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        conversation_id = _text_field(body, "conversation_id", 128)
+        try:
+            reason = Reason(body.get("reason"))
+        except ValueError:
+            raise ApiError(400, f"'reason' must be one of {', '.join(r.value for r in Reason)}") from None
+        phone = normalize_phone(_text_field(body, "patient_phone", 64, required=False) or conversation_id)
+        if not E164.match(phone):
+            raise ApiError(400, "'patient_phone' (or a phone-number conversation id) must be a number like +447700900123")
+        transcript = _text_field(body, "transcript", TRANSCRIPT_MAX_CHARS * 4, required=False)
+        case, created, notice = await self.service.open_case(conversation_id, phone, reason, transcript)
+        return web.json_response(
+            {"case": case.to_json(), "created": created, "patient_notice": notice}, status=201 if created else 200,
+        )
+
+    async def patient_message(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        conversation_id = _text_field(body, "conversation_id", 128)
+        text = _text_field(body, "text", TEXT_MAX_CHARS * 4, required=False)
+        case = await self.service.patient_message(conversation_id, text)
+        return web.json_response({"paused": case is not None, "case_id": case.id if case else None})
+
+    async def conversation_state(self, request: web.Request) -> web.Response:
+        case = await self.service.open_case_for(request.match_info["conversation_id"])
+        return web.json_response({"paused": case is not None, "case_id": case.id if case else None})

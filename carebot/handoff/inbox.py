@@ -1,0 +1,294 @@
+"""The staff inbox at /staff: server-rendered pages with their own login (outside the backend's bearer token).
+
+Every form POST carries a CSRF token bound to the session and answers with a redirect (post/redirect/get), so a
+reload never sends a reply twice. Outcomes are shown from fixed notice codes; names and times come from the database.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import jinja2
+from aiohttp import web
+
+from carebot.backend.db import run_db
+from carebot.channels.phones import mask_phone
+from carebot.clinic import Clinic
+from carebot.handoff.auth import Session, StaffAuth
+from carebot.handoff.service import REOPEN_TEMPLATE, HandoffService, ResumeFailed
+from carebot.handoff.store import REASON_LABELS, AlreadyResolved, Case, CaseNotFound, Delivery, Event, EventKind
+
+SESSION_COOKIE = "carebot_staff"
+LOGIN_COOKIE = "carebot_login"
+MAX_TEXT_CHARS = 4000
+HERE = Path(__file__).resolve().parent
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True, undefined=jinja2.StrictUndefined,
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+# Notice codes carried in the redirect after a POST → (level, text). Never free text from the query string.
+NOTICES = {
+    Delivery.SENT.value: ("ok", "Reply sent to the patient on WhatsApp."),
+    Delivery.SANDBOX.value: ("warn", "Sandbox mode (no Twilio credentials): the reply was recorded and logged, not sent."),
+    Delivery.FAILED.value: ("error", "The reply could not be sent. It is recorded; please try again or phone the patient."),
+    Delivery.NEEDS_TEMPLATE.value: ("warn", "Not sent: more than 24 hours since the patient last wrote. "
+                                            "WhatsApp needs an approved template first (button below)."),
+    Delivery.OPTED_OUT.value: ("warn", "Not sent: the patient has opted out of WhatsApp messages. The reply is recorded."),
+    Delivery.TEMPLATE_INSTEAD.value: ("warn", "WhatsApp's 24-hour window had closed, so the re-open template was sent "
+                                              "instead of your text. Reply again when the patient writes back."),
+    "note": ("ok", "Note added."),
+    "resolved": ("ok", "Case resolved. The bot is answering this patient again."),
+    "resume_failed": ("error", "Case resolved, but the bot could not be resumed (Rasa is not reachable). "
+                               "Press “Resume bot again” in a moment."),
+    "resumed": ("ok", "The bot is answering this patient again."),
+    "empty": ("error", "Nothing to send: the text was empty."),
+    "too_long": ("error", f"Too long: keep it under {MAX_TEXT_CHARS} characters."),
+    "closed": ("warn", "This case is already resolved: nothing was sent."),
+}
+KIND_LABELS = {
+    EventKind.PATIENT_MESSAGE: "message", EventKind.STAFF_REPLY: "reply",
+    EventKind.NOTE: "note", EventKind.RESOLVED: "resolved",
+}
+DELIVERY_LABELS = {
+    Delivery.SENT: "sent", Delivery.SANDBOX: "sandbox: not sent", Delivery.FAILED: "failed",
+    Delivery.NEEDS_TEMPLATE: "not sent: template needed", Delivery.OPTED_OUT: "not sent: opted out",
+    Delivery.TEMPLATE_INSTEAD: "template sent instead",
+}
+
+
+def waiting_time(since: dt.datetime, now: dt.datetime) -> str:
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 24:
+        return f"{hours} h {minutes % 60} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+class StaffInbox:
+    """Request handlers for /staff; `setup` in api.py registers them."""
+
+    def __init__(self, service: HandoffService, auth: StaffAuth, clinic: Clinic, secure_cookies: bool = False) -> None:
+        self.service, self.auth, self.clinic = service, auth, clinic
+        self.secure_cookies = secure_cookies or os.environ.get("STAFF_COOKIE_SECURE", "") in ("1", "true", "yes")
+
+    def routes(self) -> list:
+        return [
+            web.get("/staff", self.list_cases),
+            web.get("/staff/login", self.login_form),
+            web.post("/staff/login", self.login),
+            web.post("/staff/logout", self.logout),
+            web.get("/staff/cases/{id:\\d+}", self.show_case),
+            web.post("/staff/cases/{id:\\d+}/reply", self.reply),
+            web.post("/staff/cases/{id:\\d+}/reopen", self.reopen),
+            web.post("/staff/cases/{id:\\d+}/note", self.note),
+            web.post("/staff/cases/{id:\\d+}/resolve", self.resolve),
+            web.post("/staff/cases/{id:\\d+}/resume", self.resume),
+            web.static("/staff/static", HERE / "static", append_version=False),
+        ]
+
+    # ---- rendering -------------------------------------------------------------------------------------------------
+
+    def _local(self, moment: Optional[dt.datetime]) -> str:
+        return moment.astimezone(self.clinic.tz).strftime("%a %d %b %H:%M") if moment else ""
+
+    def _page(self, template: str, status: int = 200, **context: Any) -> web.Response:
+        context.setdefault("staff", None)
+        context.setdefault("csrf", "")
+        context.setdefault("notice", None)
+        html = _TEMPLATES.get_template(template).render(clinic_name=self.clinic.name, **context)
+        return web.Response(text=html, status=status, content_type="text/html", headers=SECURITY_HEADERS)
+
+    def _notice(self, request: web.Request) -> Optional[Dict[str, str]]:
+        code = request.query.get("done", "")
+        if code in NOTICES:
+            level, text = NOTICES[code]
+            return {"level": level, "text": text}
+        return None
+
+    def _case_view(self, case: Case, now: dt.datetime) -> Dict[str, Any]:
+        return {
+            "id": case.id, "status": case.status, "is_open": case.is_open, "patient_phone": case.patient_phone,
+            "masked_phone": mask_phone(case.patient_phone), "reason": case.reason.value,
+            "reason_label": REASON_LABELS[case.reason], "transcript": case.transcript,
+            "created": self._local(case.created_at), "since_iso": case.created_at.isoformat(),
+            "waiting": waiting_time(case.created_at, now), "resolved_by": case.resolved_by,
+            "resolved": self._local(case.resolved_at),
+        }
+
+    def _event_view(self, event: Event) -> Dict[str, Any]:
+        return {
+            "kind": event.kind.value, "kind_label": KIND_LABELS[event.kind], "author": event.author,
+            "text": event.text, "at": self._local(event.at),
+            "delivery_status": event.delivery_status.value if event.delivery_status else "",
+            "delivery": DELIVERY_LABELS[event.delivery_status] if event.delivery_status else "",
+        }
+
+    # ---- sessions --------------------------------------------------------------------------------------------------
+
+    def _session(self, request: web.Request) -> Optional[Session]:
+        return self.auth.validate(request.cookies.get(SESSION_COOKIE), self.service.clock())
+
+    def _to_login(self, request: web.Request) -> web.HTTPSeeOther:
+        expired = "?expired=1" if request.cookies.get(SESSION_COOKIE) else ""
+        response = web.HTTPSeeOther(f"/staff/login{expired}", headers=SECURITY_HEADERS)
+        response.del_cookie(SESSION_COOKIE, path="/staff")
+        return response
+
+    def _require(self, request: web.Request) -> Session:
+        session = self._session(request)
+        if session is None:
+            raise self._to_login(request)
+        return session
+
+    async def _require_post(self, request: web.Request) -> tuple:
+        """The session and form of a staff POST; a bad CSRF token is refused before anything changes."""
+        session = self._require(request)
+        form = await request.post()
+        if not self.auth.check_csrf(session.token, form.get("csrf")):
+            raise web.HTTPForbidden(text="The form expired or did not come from this page. Go back, reload and try again.")
+        return session, form
+
+    def _cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(name, value, max_age=max_age, path="/staff", httponly=True, samesite="Strict",
+                            secure=self.secure_cookies)
+
+    # ---- login -----------------------------------------------------------------------------------------------------
+
+    async def login_form(self, request: web.Request) -> web.Response:
+        notice = {"level": "warn", "text": "Your session has expired. Please log in again."} \
+            if request.query.get("expired") else None
+        return self._login_page(notice=notice)
+
+    def _login_page(self, notice: Optional[Dict[str, str]] = None, status: int = 200, name: str = "") -> web.Response:
+        nonce = secrets.token_urlsafe(16)
+        response = self._page("login.html", status=status, notice=notice, name=name,
+                              csrf=self.auth.csrf_token(f"login|{nonce}"))
+        self._cookie(response, LOGIN_COOKIE, nonce, max_age=3600)
+        return response
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        nonce = request.cookies.get(LOGIN_COOKIE, "")
+        if not nonce or not self.auth.check_csrf(f"login|{nonce}", form.get("csrf")):
+            return self._login_page({"level": "error", "text": "The login form expired. Please try again."}, 403)
+        name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+        if not self.auth.check_password(name, password):
+            return self._login_page({"level": "error", "text": "Wrong name or password."}, 401, name=name[:64])
+        session = self.auth.issue(name, self.service.clock())
+        response = web.HTTPSeeOther("/staff", headers=SECURITY_HEADERS)
+        self._cookie(response, SESSION_COOKIE, session.token, max_age=self.auth.minutes * 60)
+        response.del_cookie(LOGIN_COOKIE, path="/staff")
+        raise response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        await self._require_post(request)
+        response = web.HTTPSeeOther("/staff/login", headers=SECURITY_HEADERS)
+        response.del_cookie(SESSION_COOKIE, path="/staff")
+        raise response
+
+    # ---- pages -----------------------------------------------------------------------------------------------------
+
+    async def list_cases(self, request: web.Request) -> web.Response:
+        session = self._require(request)
+        now = self.service.clock()
+        cases = await run_db(self.service.store.list_open)
+        return self._page("inbox.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
+                          cases=[self._case_view(c, now) for c in cases], notice=self._notice(request))
+
+    async def _case(self, request: web.Request) -> Case:
+        try:
+            return await run_db(self.service.store.get, int(request.match_info["id"]))
+        except CaseNotFound:
+            raise web.HTTPNotFound(text="No such case. It may have been typed wrongly: go back to /staff.")
+
+    async def show_case(self, request: web.Request) -> web.Response:
+        session = self._require(request)
+        case = await self._case(request)
+        now = self.service.clock()
+        events = await run_db(self.service.store.events, case.id)
+        opted_out, in_window = await self.service.contact_state(case.patient_phone)
+        bot_messages = await self.service.bot_conversation(case)
+        if bot_messages is not None:
+            bot_messages = [dict(m, at=self._local(m["at"])) for m in bot_messages]
+        notice = self._notice(request)
+        if request.query.get("done") == "already_resolved":
+            notice = {"level": "warn", "text": f"Already resolved by {case.resolved_by} at {self._local(case.resolved_at)}."}
+        return self._page(
+            "case.html", staff=session.staff, csrf=self.auth.csrf_token(session.token), notice=notice,
+            case=self._case_view(case, now), events=[self._event_view(e) for e in events],
+            bot_messages=bot_messages, opted_out=opted_out, in_window=in_window, reopen_template=REOPEN_TEMPLATE,
+        )
+
+    # ---- actions ---------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _back(case: Case, code: str) -> web.HTTPSeeOther:
+        return web.HTTPSeeOther(f"/staff/cases/{case.id}?done={code}", headers=SECURITY_HEADERS)
+
+    @staticmethod
+    def _text(form: Any) -> tuple:
+        text = str(form.get("text", "")).strip()
+        if not text:
+            return text, "empty"
+        if len(text) > MAX_TEXT_CHARS:
+            return text, "too_long"
+        return text, None
+
+    async def reply(self, request: web.Request) -> web.Response:
+        session, form = await self._require_post(request)
+        case = await self._case(request)
+        text, problem = self._text(form)
+        if problem or not case.is_open:
+            raise self._back(case, problem or "closed")
+        event = await self.service.reply(case.id, session.staff, text)
+        raise self._back(case, event.delivery_status.value)
+
+    async def reopen(self, request: web.Request) -> web.Response:
+        session, _ = await self._require_post(request)
+        case = await self._case(request)
+        if not case.is_open:
+            raise self._back(case, "closed")
+        event = await self.service.send_reopen_template(case.id, session.staff)
+        raise self._back(case, event.delivery_status.value)
+
+    async def note(self, request: web.Request) -> web.Response:
+        session, form = await self._require_post(request)
+        case = await self._case(request)
+        text, problem = self._text(form)
+        if problem:
+            raise self._back(case, problem)
+        await self.service.note(case.id, session.staff, text)
+        raise self._back(case, "note")
+
+    async def resolve(self, request: web.Request) -> web.Response:
+        session, _ = await self._require_post(request)
+        case = await self._case(request)
+        try:
+            await self.service.resolve(case.id, session.staff)
+        except AlreadyResolved:
+            raise self._back(case, "already_resolved")
+        except ResumeFailed:
+            raise self._back(case, "resume_failed")
+        raise self._back(case, "resolved")
+
+    async def resume(self, request: web.Request) -> web.Response:
+        session, _ = await self._require_post(request)
+        case = await self._case(request)
+        if case.is_open:  # the bot stays paused while staff own the conversation
+            raise self._back(case, "")
+        try:
+            await self.service.resume_bot(case, session.staff)
+        except ResumeFailed:
+            raise self._back(case, "resume_failed")
+        raise self._back(case, "resumed")

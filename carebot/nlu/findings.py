@@ -1,0 +1,469 @@
+"""Findings from a patient's free text: symptoms, duration, age group, pregnancy, each with its context.
+
+spaCy only (no Rasa), so triage can be tested and benchmarked without a trained model. The pipeline is
+`spacy.blank("en")` + `sentencizer` + `entity_ruler` over `data/patterns/*.yml` + `carebot_context`, a small
+context component written here instead of medspaCy's ConText because ConText's default rules scope
+"denies fever, has chest pain" as both negated and miss "last year" as history; these rules are short, read
+top to bottom, and importing medspaCy costs seconds per process.
+
+Only current, affirmed findings about the patient count for triage; the others are kept, flagged, so the Rasa
+component can emit them with a role (negated / historical / family / hypothetical).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import spacy
+import yaml
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+
+from carebot.triage.loader import DURATION_FINDINGS
+from carebot.triage.model import Profile
+
+FINDING_LABELS = {"SYMPTOM", "SEVERITY"}
+SITE, PAIN, AGE, DURATION, PREGNANCY = "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"
+ROLES = ("negated", "historical", "family", "hypothetical")
+
+# --- context rules (lower-case phrases, tokenised like the text) ----------------------------------------------
+NEGATION_BEFORE = [
+    "no", "not", "n't", "nt", "never", "without", "denies", "deny", "denied", "none", "nor", "neither", "dont",
+    "doesnt", "didnt", "havent", "hasnt", "isnt", "arent", "wasnt", "aint", "free of", "negative for",
+    "no sign of", "no signs of", "ruled out", "no longer", "no more", "absence of", "zero",
+]
+NEGATION_AFTER = [
+    "gone", "has gone", "went away", "gone away", "resolved", "stopped", "has stopped", "cleared", "cleared up",
+    "settled", "has settled", "has passed", "passed now", "is normal", "normal", "no longer", "anymore",
+    "any more", "better now", "fine now", "has eased", "eased off", "subsided", "is fine", "are fine",
+]
+HISTORY_BOTH = [
+    "last year", "years ago", "year ago", "months ago", "month ago", "in the past", "a while ago",
+    "a long time ago", "as a child", "when i was", "when i was younger", "history of", "hx of", "h/o",
+    "used to", "previously", "previous", "once had", "back in", "last month", "weeks ago", "last week",
+    "few weeks ago", "last summer", "last winter", "in 20",
+]
+HISTORY_WEAK = {"weeks ago", "last week", "few weeks ago", "last month", "month ago", "months ago"}
+HISTORY_CANCELLED_BY = {"since", "for", "from", "over", "started", "began", "starting", "ongoing", "still",
+                        "every", "each", "again"}
+RELATIVES = {
+    "mum", "mom", "mother", "dad", "father", "brother", "sister", "grandmother", "grandma", "grandad",
+    "grandfather", "granddad", "nan", "nana", "uncle", "aunt", "auntie", "aunty", "cousin", "parents", "parent",
+    "sibling", "siblings", "family", "relatives", "relative", "grandparents", "granny",
+}
+FAMILY_VERBS = {"had", "died", "passed", "suffered", "history", "runs", "run", "has had"}
+FAMILY_PHRASES = ["family history of", "family history", "runs in the family", "runs in my family",
+                  "in my family", "in the family", "genetic"]
+RECENT = {"just", "today", "now", "tonight", "currently", "moment", "morning", "minutes", "hours", "yesterday",
+          "suddenly", "right"}
+HYPOTHETICAL_BEFORE = [
+    "if", "in case", "what if", "whether", "signs of", "sign of", "symptoms of", "risk of", "prevent",
+    "avoid", "could i get", "might get", "worried about getting", "afraid of getting", "scared of getting",
+    "chance of", "should i worry about", "how do i know if", "how to tell if", "is it normal to",
+    "what are the signs", "can you get", "how do you treat", "how to treat", "information about",
+    "leaflet about", "tell me about", "what causes", "what is", "what's",
+]
+HYPOTHETICAL_AFTER = ["jab", "jabs", "vaccine", "vaccines", "vaccination", "vaccinations", "shot", "booster",
+                      "test", "tests", "testing", "screening", "check", "check up", "checkup", "leaflet"]
+PSEUDO = [
+    "not sure", "not sure if", "not sure whether", "not certain", "not only", "not just", "no better",
+    "not better", "not improving", "not getting better", "not stopping", "no relief", "not go away",
+    "not gone away", "not gone", "hasn't gone", "haven't gone", "hasnt gone", "not going away", "won't go",
+    "wont go", "doesn't go", "doesnt go", "isn't going", "can't stop", "cant stop", "cannot stop", "won't stop",
+    "wont stop", "doesn't stop", "doesnt stop", "not stopped", "hasn't stopped", "hasnt stopped",
+    "haven't stopped", "didn't stop", "not coming down", "won't come down", "not going down", "not settling",
+    "won't settle", "not helping", "isn't helping", "didn't help", "doesn't help", "not working",
+    "didn't work", "no idea", "no idea if", "don't know if", "dont know if", "don't know whether", "unsure if",
+    "wondering if", "can't tell", "cant tell", "not right", "not normal", "as if", "even if", "no change",
+    "not eased", "hasn't eased", "haven't eased", "not cleared", "hasn't cleared", "no matter",
+]
+HARD_BREAKS = {",", ";", ":", ".", "!", "?", "(", ")", "but", "however", "although", "though", "except",
+               "yet", "whereas", "apart", "besides", "otherwise", "instead", "which", "—", "–", "/", "&"}
+SOFT_BREAKS = {"i", "he", "she", "they", "we", "has", "have", "got", "having", "am", "is", "are", "its", "it",
+               "im", "my", "his", "her", "their", "our", "now", "and", "also", "plus"}
+PRE_WINDOW, POST_WINDOW = 7, 5
+
+# --- numbers for age and duration ---------------------------------------------------------------------------
+_WORD_NUMBERS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "eighteen": 18, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90, "couple": 2, "few": 3, "several": 4,
+}
+_UNIT_DAYS = {
+    "minute": 1 / 1440, "min": 1 / 1440, "hour": 1 / 24, "hr": 1 / 24, "day": 1, "night": 1, "week": 7,
+    "wk": 7, "fortnight": 14, "month": 30, "mth": 30, "mo": 30, "year": 365, "yr": 365, "y": 365, "yo": 365,
+}
+_WORD_DAYS = {
+    "yesterday": 1, "overnight": 0.5, "today": 0.3, "tonight": 0.2, "morning": 0.3, "night": 0.7,
+    "evening": 0.2, "afternoon": 0.2, "lunchtime": 0.2, "lunch": 0.2, "breakfast": 0.3, "dinner": 0.1,
+    "teatime": 0.1, "hours": 0.3, "weekend": 3, "days": 4, "week": 7, "weeks": 14, "month": 30, "months": 60,
+    "ages": 30, "yonks": 90, "year": 365, "years": 730, "ever": 730, "christmas": 30, "birth": 30,
+    "monday": 4, "tuesday": 4, "wednesday": 4, "thursday": 4, "friday": 4, "saturday": 4, "sunday": 4,
+}
+_DURATION_LIMITS = ((3, "duration_under_3d"), (7, "duration_3d_to_1w"), (21, "duration_1w_to_3w"),
+                    (42, "duration_3w_to_6w"), (float("inf"), "duration_6w_plus"))
+INFANT_MAX_DAYS = 90  # under 3 months
+CHILD_MAX_YEARS = 16
+assert tuple(name for _, name in _DURATION_LIMITS) == DURATION_FINDINGS
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the patient told, with where it is and whether it is current.
+
+    `entity`/`id`/`role` map one-to-one onto a Rasa entity (`as_entity`): entity `symptom` (value = finding id),
+    `age_group` (infant/child/adult) or `pregnant`, with `role` set only when the finding is not current.
+    """
+
+    id: str
+    entity: str
+    text: str
+    start: int
+    end: int
+    negated: bool = False
+    historical: bool = False
+    family: bool = False
+    hypothetical: bool = False
+
+    @property
+    def role(self) -> Optional[str]:
+        return next((name for name in ROLES if getattr(self, name)), None)
+
+    @property
+    def current(self) -> bool:
+        """Current, affirmed and the patient's own: the only kind triage counts."""
+        return self.role is None
+
+    def as_entity(self) -> Dict[str, Any]:
+        entity = {"entity": self.entity, "value": "true" if self.entity == "pregnant" else self.id,
+                  "start": self.start, "end": self.end, "confidence": 1.0}
+        if self.role:
+            entity["role"] = self.role
+        return entity
+
+
+def read_pattern_files(patterns_dir: Path) -> List[Dict[str, Any]]:
+    """EntityRuler patterns from every `*.yml` (a list, or a mapping with a `patterns:` list)."""
+    patterns: List[Dict[str, Any]] = []
+    for file in sorted(Path(patterns_dir).glob("*.yml")):
+        content = yaml.safe_load(file.read_text(encoding="utf-8")) or []
+        entries = content.get("patterns", []) if isinstance(content, dict) else content
+        patterns += [{k: e[k] for k in ("label", "pattern", "id") if k in e} for e in entries]
+    return patterns
+
+
+def build_findings_pipeline(patterns_dir: Path) -> Language:
+    """Build once per process (about a second); every `extract_findings` call then takes milliseconds."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True})
+    ruler.add_patterns(read_pattern_files(patterns_dir))
+    nlp.add_pipe("carebot_context")
+    return nlp
+
+
+def extract_findings(nlp: Language, text: str) -> List[Finding]:
+    """Every finding in `text`, in reading order, each flagged negated/historical/family/hypothetical."""
+    return list(nlp(text)._.findings) if text and text.strip() else []
+
+
+def current_ids(findings: Iterable[Finding]) -> List[str]:
+    """The triage findings that count: current, affirmed symptoms/severity/duration, in the order told."""
+    return list(dict.fromkeys(f.id for f in findings if f.entity == "symptom" and f.current))
+
+
+def denied_ids(findings: Iterable[Finding]) -> List[str]:
+    """Findings the patient ruled out ("no chest pain"): triage will not ask about them again."""
+    return list(dict.fromkeys(f.id for f in findings if f.entity == "symptom" and f.negated))
+
+
+def profile_from(findings: Iterable[Finding], default: Profile = Profile()) -> Profile:
+    """Age group from the first current age mention; pregnant if a current, affirmed mention says so."""
+    findings = list(findings)
+    ages = [f.id for f in findings if f.entity == "age_group" and f.current]
+    pregnant = [f for f in findings if f.entity == "pregnant"]
+    return Profile(
+        age_group=ages[0] if ages else default.age_group,
+        pregnant=any(f.current for f in pregnant) if pregnant else default.pregnant,
+    )
+
+
+# --- the spaCy component -----------------------------------------------------------------------------------------
+
+if not Doc.has_extension("findings"):
+    Doc.set_extension("findings", default=())
+
+
+@Language.factory("carebot_context")
+def _make_context(nlp: Language, name: str) -> "ContextComponent":
+    return ContextComponent(nlp)
+
+
+class ContextComponent:
+    """Turns ruler entities into `Finding`s: joins body site + pain, reads ages/durations, sets context flags."""
+
+    def __init__(self, nlp: Language) -> None:
+        self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for key, phrases in (("NEG_PRE", NEGATION_BEFORE), ("NEG_POST", NEGATION_AFTER),
+                             ("HIST", HISTORY_BOTH), ("FAM", FAMILY_PHRASES), ("HYPO_PRE", HYPOTHETICAL_BEFORE),
+                             ("HYPO_POST", HYPOTHETICAL_AFTER), ("PSEUDO", PSEUDO)):
+            self.matcher.add(key, [nlp.make_doc(p) for p in phrases])
+
+    def __call__(self, doc: Doc) -> Doc:
+        entity_tokens: Set[int] = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+        triggers = self._triggers(doc, entity_tokens)
+        findings: List[Finding] = []
+        for kind, span, gap in self._candidates(doc):
+            if kind == AGE:
+                group = age_group(span)
+                if group:
+                    findings.append(self._finding(group, "age_group", span, gap, triggers, doc))
+            elif kind == DURATION:
+                days = duration_days(span)
+                if days is not None:
+                    bucket = next(name for limit, name in _DURATION_LIMITS if days < limit)
+                    findings.append(self._finding(bucket, "symptom", span, gap, triggers, doc, context=False))
+            elif kind == PREGNANCY:
+                findings.append(self._finding("pregnant", "pregnant", span, gap, triggers, doc))
+            else:
+                findings.append(self._finding(kind, "symptom", span, gap, triggers, doc))
+        doc._.findings = tuple(sorted(findings, key=lambda f: f.start))
+        return doc
+
+    # candidates: (finding id or label, span, gap token indices that may hold a trigger)
+    def _candidates(self, doc: Doc) -> List[Tuple[str, Span, Tuple[int, ...]]]:
+        ents = list(doc.ents)
+        used: Set[int] = set()
+        out: List[Tuple[str, Span, Tuple[int, ...]]] = []
+        for i, ent in enumerate(ents):
+            if ent.label_ != PAIN:
+                continue
+            site = _nearest_site(doc, ents, i, used)
+            if site is None:
+                continue
+            used |= {i, site}
+            first, second = sorted((ent, ents[site]), key=lambda e: e.start)
+            span = doc[first.start:second.end]
+            out.append((f"{ents[site].ent_id_}_pain", span, tuple(range(first.end, second.start))))
+        for i, ent in enumerate(ents):
+            if i in used or ent.label_ in (PAIN, SITE):
+                continue
+            if ent.label_ in FINDING_LABELS:
+                out.append((ent.ent_id_, ent, ()))
+            elif ent.label_ in (AGE, DURATION, PREGNANCY):
+                out.append((ent.label_, ent, ()))
+        return out
+
+    def _triggers(self, doc: Doc, entity_tokens: Set[int]) -> Dict[str, List[Tuple[int, int]]]:
+        found: Dict[str, List[Tuple[int, int]]] = {}
+        pseudo: Set[int] = set()
+        matches = [(doc.vocab.strings[key], start, end) for key, start, end in self.matcher(doc)]
+        for key, start, end in matches:
+            if key == "PSEUDO":
+                pseudo |= set(range(start, end))
+        for key, start, end in matches:
+            if key == "PSEUDO" or any(t in pseudo for t in range(start, end)):
+                continue
+            found.setdefault(key, []).append((start, end))
+        self._inside_entity = entity_tokens
+        return found
+
+    def _finding(self, fid: str, entity: str, span: Span, gap: Sequence[int],
+                 triggers: Dict[str, List[Tuple[int, int]]], doc: Doc, context: bool = True) -> Finding:
+        flags = dict.fromkeys(ROLES, False)
+        if context:
+            flags["negated"] = self._negated(doc, span, gap, triggers)
+            flags["historical"] = self._historical(doc, span, triggers)
+            flags["family"] = self._family(doc, span, triggers)
+            flags["hypothetical"] = self._hypothetical(doc, span, triggers)
+        return Finding(fid, entity, span.text, span.start_char, span.end_char, **flags)
+
+    def _usable(self, start: int, end: int, span: Span, gap: Sequence[int]) -> bool:
+        """A trigger inside any entity ('can't breathe') is part of that finding, unless in a join's gap."""
+        tokens = range(start, end)
+        if all(t in gap for t in tokens):
+            return True
+        return not any(t in self._inside_entity for t in tokens)
+
+    def _negated(self, doc: Doc, span: Span, gap: Sequence[int], triggers) -> bool:
+        for start, end in triggers.get("NEG_PRE", []):
+            if not self._usable(start, end, span, gap):
+                continue
+            if start >= span.start and all(t in gap for t in range(start, end)):
+                return True
+            if end <= span.start and _in_scope_after(doc, end, span.start):
+                return True
+        for start, end in triggers.get("NEG_POST", []):
+            if self._usable(start, end, span, gap) and start >= span.end and _in_scope_before(doc, span.end, start):
+                return True
+        return False
+
+    def _historical(self, doc: Doc, span: Span, triggers) -> bool:
+        for start, end in triggers.get("HIST", []):
+            if not self._usable(start, end, span, ()):
+                continue
+            phrase = doc[start:end].text.lower()
+            if start > 0 and doc[start - 1].lower_ in HISTORY_CANCELLED_BY:
+                continue
+            clause = _clause(doc, min(start, span.start), max(end, span.end))
+            if phrase in HISTORY_WEAK and any(t.lower_ in HISTORY_CANCELLED_BY for t in clause):
+                continue
+            if end <= span.start and _same_clause(doc, end, span.start):
+                return True
+            if start >= span.end and _same_clause(doc, span.end, start):
+                return True
+        return False
+
+    def _family(self, doc: Doc, span: Span, triggers) -> bool:
+        for start, end in triggers.get("FAM", []):
+            if _same_clause(doc, min(end, span.start), max(start, span.end)):
+                return True
+        clause = _clause(doc, span.start, span.end)
+        words = [t.lower_ for t in clause]
+        before = [t.lower_ for t in clause if t.i < span.start]
+        if not any(w in RELATIVES for w in before):
+            return False
+        if any(w in RECENT for w in words):
+            return False
+        return any(w in FAMILY_VERBS for w in words) and not _has_present_perfect(clause)
+
+    def _hypothetical(self, doc: Doc, span: Span, triggers) -> bool:
+        for start, end in triggers.get("HYPO_PRE", []):
+            if self._usable(start, end, span, ()) and end <= span.start and _same_clause(doc, end, span.start):
+                return True
+        for start, end in triggers.get("HYPO_POST", []):
+            if self._usable(start, end, span, ()) and span.end <= start <= span.end + 1:
+                return True
+        return False
+
+
+def _nearest_site(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -> Optional[int]:
+    """The closest body site within six tokens of a pain word, in the same clause and not already joined."""
+    pain = ents[pain_index]
+    best: Optional[Tuple[int, int]] = None
+    for j, ent in enumerate(ents):
+        if ent.label_ != SITE or j in used:
+            continue
+        distance = ent.start - pain.end if ent.start >= pain.end else pain.start - ent.end
+        if distance > 6:
+            continue
+        lo, hi = (pain.end, ent.start) if ent.start >= pain.end else (ent.end, pain.start)
+        if any(doc[t].lower_ in HARD_BREAKS or doc[t].is_sent_start for t in range(lo, hi)):
+            continue
+        if any(doc[t].ent_type_ and doc[t].ent_type_ not in (SITE, PAIN, "SEVERITY") for t in range(lo, hi)):
+            continue
+        if best is None or distance < best[0]:
+            best = (distance, j)
+    return best[1] if best else None
+
+
+def _is_break(token) -> bool:
+    return token.lower_ in HARD_BREAKS or token.is_sent_start
+
+
+def _same_clause(doc: Doc, lo: int, hi: int) -> bool:
+    return not any(_is_break(doc[t]) for t in range(lo, hi)) and not (hi < len(doc) and doc[hi].is_sent_start
+                                                                         and hi > lo)
+
+
+def _clause(doc: Doc, start: int, end: int) -> Span:
+    lo = start
+    while lo > 0 and not _is_break(doc[lo]) and not _is_break(doc[lo - 1]):
+        lo -= 1
+    if lo < start and _is_break(doc[lo]) and not doc[lo].is_sent_start:
+        lo += 1
+    hi = end
+    while hi < len(doc) and not _is_break(doc[hi]):
+        hi += 1
+    return doc[lo:hi]
+
+
+def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
+    """A negation scopes forward to the target unless a clause break or a new subject/verb comes first."""
+    if target - trigger_end > PRE_WINDOW:
+        return False
+    for t in range(trigger_end, target):
+        word = doc[t].lower_
+        if word in HARD_BREAKS or doc[t].is_sent_start:
+            return False
+        if word in SOFT_BREAKS and t - trigger_end >= 1 and word not in ("have", "got", "had", "and") or (
+                word in ("has", "have", "got", "having", "and") and t - trigger_end >= 2):
+            return False
+    return True
+
+
+def _in_scope_before(doc: Doc, target_end: int, trigger_start: int) -> bool:
+    if trigger_start - target_end > POST_WINDOW:
+        return False
+    return not any(_is_break(doc[t]) or doc[t].lower_ in ("and", "but") for t in range(target_end, trigger_start))
+
+
+def _has_present_perfect(clause: Span) -> bool:
+    """'my dad has had chest pain since lunch' is about now, not family history."""
+    words = [t.lower_ for t in clause]
+    return any(a in ("has", "'s", "have") and b == "had" for a, b in zip(words, words[1:]))
+
+
+def _number(text: str) -> Optional[float]:
+    text = text.lower().replace(",", "")
+    try:
+        return float(text)
+    except ValueError:
+        return _WORD_NUMBERS.get(text)
+
+
+def _unit_days(word: str) -> Optional[float]:
+    word = word.lower().rstrip(".")
+    for unit, days in _UNIT_DAYS.items():
+        if word in (unit, unit + "s"):
+            return days
+    return None
+
+
+def age_group(span: Span) -> Optional[str]:
+    """infant / child / adult from an AGE match: '6 week old' -> infant, '4yo' -> child, "I'm 70" -> adult."""
+    if span.ent_id_ in ("infant", "child", "adult"):
+        return span.ent_id_
+    words = [t.text.lower() for t in span]
+    doc = span.doc
+    value: Optional[float] = None
+    unit = 365.0
+    for word in words:
+        glued = re.match(r"^(\d+(?:\.\d+)?)(yo|y/o|yrs?|mo|mths?|wks?)$", word)
+        if glued:
+            value, unit = float(glued.group(1)), _unit_days(glued.group(2).replace("y/o", "yo")) or 365.0
+        elif value is None and _number(word) is not None:
+            value = _number(word)
+        elif value is not None and _unit_days(word) is not None:
+            unit = _unit_days(word) or unit
+    if value is None:
+        return None
+    next_word = doc[span.end].lower_ if span.end < len(doc) else ""
+    if unit == 365.0 and _unit_days(next_word) is not None:
+        if next_word.startswith(("week", "month", "day")) and span[0].lower_ in ("i", "im"):
+            return None  # "I'm 30 weeks pregnant", "I'm 3 days late" are not ages
+        unit = _unit_days(next_word) or unit
+    days = value * unit
+    if days < INFANT_MAX_DAYS:
+        return "infant"
+    return "child" if days < CHILD_MAX_YEARS * 365 else "adult"
+
+
+def duration_days(span: Span) -> Optional[float]:
+    """Days a DURATION match stands for: 'for 3 weeks' -> 21, 'since yesterday' -> 1, 'a couple of days' -> 2."""
+    words = [t.lower_ for t in span]
+    for i, word in enumerate(words):
+        days = _unit_days(word)
+        if days is None or i == 0:
+            continue
+        count = next((_number(w) for w in reversed(words[:i]) if _number(w) is not None), None)
+        if count is not None:
+            return count * days
+    for word in reversed(words):
+        if word in _WORD_DAYS:
+            return _WORD_DAYS[word]
+    return None

@@ -1,0 +1,60 @@
+"""`python -m carebot.reminders`: the reminder dispatcher started by `make run` (run more than one to scale out).
+
+Reads the backend database (`SCHEDULING_DATABASE_URL`, default var/carebot.db), delivers through Rasa
+(`RASA_URL`, `RASA_API_TOKEN` or var/rasa_token). Optional: `REMINDER_POLL_SECONDS` (default 5),
+`REMINDER_WORKER_ID` (default host:pid, shown in `claimed_by`).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from carebot.backend.db import make_engine
+from carebot.clinic import ClinicConfigError, load_clinic
+from carebot.rasa_api import RasaAPI
+from carebot.reminders.dispatcher import Dispatcher, DispatcherSettings, RasaDeliverer
+from carebot.reminders.store import ReminderStore, create_tables
+
+log = logging.getLogger("carebot.reminders")
+
+
+async def serve() -> int:
+    try:
+        clinic = load_clinic()
+    except ClinicConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    engine = make_engine()
+    await asyncio.to_thread(create_tables, engine)
+    rasa = RasaAPI.from_env()
+    if not rasa.token:
+        log.warning("no RASA_API_TOKEN and no var/rasa_token: triggers will be refused if Rasa requires a token")
+    settings = DispatcherSettings.from_clinic(clinic, poll_seconds=float(os.environ.get("REMINDER_POLL_SECONDS", 5)))
+    deliverer = RasaDeliverer(rasa)
+    dispatcher = Dispatcher(ReminderStore(engine), deliverer, settings,
+                            worker_id=os.environ.get("REMINDER_WORKER_ID") or None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("reminder dispatcher %s polling every %.0f s (grace %s)", dispatcher.worker_id, settings.poll_seconds,
+             settings.grace)
+    try:
+        await dispatcher.run_forever(stop)
+    finally:
+        await deliverer.close()
+        engine.dispose()
+    return 0
+
+
+def main() -> int:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

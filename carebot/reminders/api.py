@@ -1,0 +1,220 @@
+"""The reminders HTTP API on the backend, for the action server (bearer auth is the backend's middleware).
+
+Routes, all JSON, under /api/reminders:
+  POST   /parse                    {text, now?}                         → {understood, spec?, next_due?, missing?, message?}
+  POST   /                         {conversation_id, label, rrule, dtstart, dose?, timezone?, kind?, channel?, description?}
+  GET    /?conversation_id=…       [&include_stopped=1]                 → {reminders: […]}
+  GET    /{id}
+  POST   /match                    {conversation_id, text}              → the reminder meant ("stop my vitamin D reminder")
+  PATCH  /{id}                     {times: ["09:00", …]} | {rrule, dtstart, description?}
+  POST   /{id}/pause | /resume | /stop
+  POST   /respond                  {conversation_id, response: taken|skipped|snoozed, occurrence_id?, snooze_minutes?}
+  GET    /adherence?conversation_id=…[&days=7]
+  POST   /deliveries/{key}         → {first: bool}: the sent-log; the reminder action speaks only when first is true
+  POST   /appointments             {conversation_id, appointment_id, start, label, channel?}  (clinic.yml hours)
+  DELETE /appointments/{appointment_id}
+A phrase the parser cannot read is not an HTTP error: /parse answers `understood: false` with the question to ask.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from carebot.backend.db import run_db
+from carebot.backend.errors import ApiError
+from carebot.clinic import Clinic
+from carebot.reminders.recurrence import ReminderParseError, load_medicines, next_occurrences, parse_reminder
+from carebot.reminders.store import (
+    AmbiguousReminder, InvalidReminderState, NothingToAnswer, ReminderError, ReminderNotFound, ReminderStore,
+)
+
+STORE_KEY = web.AppKey("reminder_store", ReminderStore)
+_CLOCK_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _status_for(error: ReminderError) -> int:
+    if isinstance(error, (ReminderNotFound, NothingToAnswer)):
+        return 404
+    if isinstance(error, (AmbiguousReminder, InvalidReminderState)):
+        return 409
+    return 400
+
+
+async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a store call on a worker thread, turning its refusals into client errors with its own message."""
+    try:
+        return await run_db(fn, *args, **kwargs)
+    except ReminderError as error:
+        raise ApiError(_status_for(error), str(error)) from None
+
+
+async def _body(request: web.Request) -> Dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    return body
+
+
+def _text(body: Dict[str, Any], name: str, required: bool = True, default: Optional[str] = None) -> Optional[str]:
+    value = body.get(name, default)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ApiError(400, f"'{name}' is required")
+        return default
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ApiError(400, f"'{name}' must be text")
+    return str(value).strip()
+
+
+def _moment(body: Dict[str, Any], name: str, clinic: Clinic, required: bool = True) -> Optional[dt.datetime]:
+    """An ISO 8601 time; one without an offset is read as clinic-local wall-clock time."""
+    raw = _text(body, name, required)
+    if raw is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, f"'{name}' must be an ISO 8601 date-time like 2026-12-01T08:00:00+00:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=clinic.tz)
+
+
+def _times(values: Any) -> List[Tuple[int, int]]:
+    if not isinstance(values, list) or not values:
+        raise ApiError(400, "'times' must be a non-empty list like [\"09:00\", \"21:00\"]")
+    parsed = []
+    for value in values:
+        match = _CLOCK_TIME.match(str(value))
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            raise ApiError(400, f"'{value}' is not a time like 09:00")
+        parsed.append((int(match.group(1)), int(match.group(2))))
+    return parsed
+
+
+def _conversation(request: web.Request) -> str:
+    conversation_id = request.query.get("conversation_id", "").strip()
+    if not conversation_id:
+        raise ApiError(400, "the query parameter 'conversation_id' is required")
+    return conversation_id
+
+
+def _reminder_id(request: web.Request) -> int:
+    return int(request.match_info["reminder_id"])
+
+
+def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
+    """Mount the reminders API on the backend app (tables live on the backend's shared MetaData)."""
+    store = ReminderStore(engine)
+    app[STORE_KEY] = store
+    medicines = load_medicines()
+
+    async def parse(request: web.Request) -> web.Response:
+        body = await _body(request)
+        text = _text(body, "text")
+        now = _moment(body, "now", clinic, required=False) or dt.datetime.now(dt.timezone.utc)
+        try:
+            spec = parse_reminder(text, now, clinic.timezone, medicines)
+        except ReminderParseError as error:
+            return web.json_response({"understood": False, "missing": error.missing, "message": str(error),
+                                      "medication": error.medication, "dose": error.dose})
+        upcoming = next_occurrences(spec, now, 1) or [spec.dtstart]
+        return web.json_response({"understood": True, "spec": spec.to_dict(), "next_due": upcoming[0].isoformat()})
+
+    async def create(request: web.Request) -> web.Response:
+        body = await _body(request)
+        reminder = await _call(
+            store.create, _text(body, "conversation_id"), _text(body, "label", default=body.get("medication")),
+            _text(body, "rrule"), _moment(body, "dtstart", clinic), _text(body, "timezone", False, clinic.timezone),
+            dose=_text(body, "dose", False), kind=_text(body, "kind", False, "medication"),
+            channel=_text(body, "channel", False, "whatsapp"), description=_text(body, "description", False),
+        )
+        return web.json_response(reminder.to_dict(), status=201)
+
+    async def list_reminders(request: web.Request) -> web.Response:
+        include_stopped = request.query.get("include_stopped", "") in ("1", "true", "yes")
+        found = await _call(store.list, _conversation(request), include_stopped=include_stopped)
+        return web.json_response({"reminders": [r.to_dict() for r in found]})
+
+    async def get_reminder(request: web.Request) -> web.Response:
+        return web.json_response((await _call(store.get, _reminder_id(request))).to_dict())
+
+    async def match(request: web.Request) -> web.Response:
+        body = await _body(request)
+        reminder = await _call(store.match, _text(body, "conversation_id"), _text(body, "text", False, ""))
+        return web.json_response(reminder.to_dict())
+
+    async def change(request: web.Request) -> web.Response:
+        body = await _body(request)
+        if "times" in body:
+            reminder = await _call(store.change_times, _reminder_id(request), _times(body["times"]))
+        else:
+            reminder = await _call(store.reschedule, _reminder_id(request), _text(body, "rrule"),
+                                   _moment(body, "dtstart", clinic), _text(body, "description", False))
+        return web.json_response(reminder.to_dict())
+
+    def transition(method: Any) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            return web.json_response((await _call(method, _reminder_id(request))).to_dict())
+        return handler
+
+    async def respond(request: web.Request) -> web.Response:
+        body = await _body(request)
+        occurrence_id = body.get("occurrence_id")
+        snooze = body.get("snooze_minutes", 30)
+        if occurrence_id is not None and not str(occurrence_id).isdigit():
+            raise ApiError(400, "'occurrence_id' must be a number")
+        if not isinstance(snooze, int) or isinstance(snooze, bool):
+            raise ApiError(400, "'snooze_minutes' must be a whole number of minutes")
+        answered, follow_up = await _call(
+            store.record_response, _text(body, "conversation_id"), _text(body, "response"),
+            occurrence_id=int(occurrence_id) if occurrence_id is not None else None, snooze_minutes=snooze,
+        )
+        return web.json_response({"occurrence": answered.to_dict(),
+                                  "snoozed_until": follow_up.due_at.isoformat() if follow_up else None})
+
+    async def adherence(request: web.Request) -> web.Response:
+        days = request.query.get("days", "7")
+        if not days.isdigit() or not 1 <= int(days) <= 90:
+            raise ApiError(400, "'days' must be a number from 1 to 90")
+        summary = await _call(store.adherence, _conversation(request), days=int(days))
+        return web.json_response(summary.to_dict())
+
+    async def acknowledge(request: web.Request) -> web.Response:
+        first = await _call(store.acknowledge_delivery, request.match_info["key"])
+        return web.json_response({"first": first})
+
+    async def appointment_reminders(request: web.Request) -> web.Response:
+        body = await _body(request)
+        reminder = await _call(
+            store.create_appointment_reminders, _text(body, "conversation_id"), _text(body, "appointment_id"),
+            _moment(body, "start", clinic), _text(body, "label"), clinic.appointment_reminder_hours,
+            clinic.timezone, channel=_text(body, "channel", False, "whatsapp"),
+        )
+        return web.json_response(reminder.to_dict(), status=201)
+
+    async def cancel_appointment_reminders(request: web.Request) -> web.Response:
+        stopped = await _call(store.cancel_appointment_reminders, request.match_info["appointment_id"])
+        return web.json_response({"stopped": stopped})
+
+    base = "/api/reminders"
+    one = base + r"/{reminder_id:\d+}"
+    app.router.add_post(base + "/parse", parse)
+    app.router.add_post(base, create)
+    app.router.add_get(base, list_reminders)
+    app.router.add_post(base + "/match", match)
+    app.router.add_post(base + "/respond", respond)
+    app.router.add_get(base + "/adherence", adherence)
+    app.router.add_post(base + "/deliveries/{key}", acknowledge)
+    app.router.add_post(base + "/appointments", appointment_reminders)
+    app.router.add_delete(base + "/appointments/{appointment_id}", cancel_appointment_reminders)
+    app.router.add_get(one, get_reminder)
+    app.router.add_patch(one, change)
+    app.router.add_post(one + "/pause", transition(store.pause))
+    app.router.add_post(one + "/resume", transition(store.resume))
+    app.router.add_post(one + "/stop", transition(store.stop))

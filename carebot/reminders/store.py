@@ -1,0 +1,760 @@
+"""Reminders and their occurrences in the backend database (SQLite by default, PostgreSQL when configured).
+
+A reminder holds the rule (iCalendar RRULE + DTSTART + IANA zone); an occurrence is one due send. Occurrences are
+materialised ahead of time over a rolling window, so the dispatcher only ever claims rows, and every send, miss,
+reply and snooze is a row an auditor (or the adherence summary) can read back. Each occurrence has a unique
+idempotency key derived from (reminder, schedule revision, due time): materialising twice, from two dispatchers or
+after a crash, inserts nothing new. Changing a reminder's time bumps its revision and cancels what was pending, so
+an occurrence of the old schedule is never sent even if a slow materialiser inserts it afterwards.
+
+`reminder_deliveries` is the sent-log keyed by idempotency key: the receiving side (the Rasa action that utters
+the reminder) acknowledges a key before speaking, and only the first acknowledgement speaks. See dispatcher.py.
+
+Times are naive UTC in the database (as in every backend table) and aware at this module's boundary.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+from sqlalchemy import (
+    Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, and_, func, or_, select, update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from carebot.backend.db import metadata
+from carebot.reminders.recurrence import Schedule, describe, iter_occurrences, normalise_rrule
+
+UTC = dt.timezone.utc
+KINDS = ("medication", "appointment")
+REMINDER_STATUSES = ("active", "paused", "stopped")
+OCCURRENCE_STATUSES = ("pending", "claimed", "sending", "sent", "missed", "cancelled")
+RESPONSES = ("taken", "skipped", "snoozed", "no_reply")
+DEFAULT_HORIZON = dt.timedelta(hours=48)
+# Occurrences older than this are never generated after a long outage: they could only be recorded as missed.
+MAX_BACKFILL = dt.timedelta(days=7)
+
+reminders = Table(
+    "reminders", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(128), nullable=False, index=True),  # the patient: E.164 phone on WhatsApp
+    Column("channel", String(32), nullable=False, default="whatsapp"),  # Rasa output channel for the trigger
+    Column("kind", String(16), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("dose", String(64), nullable=True),
+    Column("rrule", Text, nullable=False),
+    Column("dtstart", DateTime, nullable=False),
+    Column("tz", String(64), nullable=False),
+    Column("description", String(300), nullable=False, default=""),
+    Column("appointment_id", String(64), nullable=True, index=True),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("materialised_until", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+reminder_occurrences = Table(
+    "reminder_occurrences", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reminder_id", Integer, ForeignKey("reminders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("due_at", DateTime, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("idempotency_key", String(160), nullable=False, unique=True),
+    Column("claimed_by", String(128), nullable=True),
+    Column("claimed_until", DateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", DateTime, nullable=True),
+    Column("response", String(16), nullable=True),
+    Column("responded_at", DateTime, nullable=True),
+    Column("snoozed_from", Integer, nullable=True),
+    Index("ix_reminder_occurrences_status_due", "status", "due_at"),
+)
+
+reminder_deliveries = Table(
+    "reminder_deliveries", metadata,
+    Column("idempotency_key", String(160), primary_key=True),
+    Column("delivered_at", DateTime, nullable=False),
+)
+
+TABLES = (reminders, reminder_occurrences, reminder_deliveries)
+
+
+class ReminderError(Exception):
+    """Base of the store's refusals; the message is fit to show to a developer or be reworded for a patient."""
+
+
+class ReminderNotFound(ReminderError, LookupError):
+    pass
+
+
+class AmbiguousReminder(ReminderError):
+    def __init__(self, message: str, candidates: Sequence["Reminder"]) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
+
+
+class InvalidReminderState(ReminderError):
+    pass
+
+
+class NothingToAnswer(ReminderError, LookupError):
+    """A reply like "taken" arrived but no reminder was sent to this patient recently."""
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the reminder tables (idempotent): the dispatcher may start before the backend does."""
+    metadata.create_all(engine, tables=list(TABLES))
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def to_db(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given where an aware one is required")
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def from_db(moment: Optional[dt.datetime]) -> Optional[dt.datetime]:
+    return moment.replace(tzinfo=UTC) if moment is not None else None
+
+
+@dataclass(frozen=True)
+class Reminder:
+    id: int
+    conversation_id: str
+    channel: str
+    kind: str
+    label: str
+    dose: Optional[str]
+    rrule: str
+    dtstart: dt.datetime  # aware, in `timezone`
+    timezone: str
+    description: str
+    appointment_id: Optional[str]
+    status: str
+    revision: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    next_due: Optional[dt.datetime] = None  # filled by list/get: the next pending occurrence or rule instance
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "id": self.id, "conversation_id": self.conversation_id, "channel": self.channel, "kind": self.kind,
+            "label": self.label, "dose": self.dose, "rrule": self.rrule, "dtstart": self.dtstart.isoformat(),
+            "timezone": self.timezone, "description": self.description, "appointment_id": self.appointment_id,
+            "status": self.status, "next_due": self.next_due.isoformat() if self.next_due else None,
+        }
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One due send, joined with what the dispatcher needs to deliver it."""
+
+    id: int
+    reminder_id: int
+    due_at: dt.datetime
+    status: str
+    idempotency_key: str
+    attempts: int
+    sent_at: Optional[dt.datetime]
+    response: Optional[str]
+    conversation_id: str
+    channel: str
+    kind: str
+    label: str
+    dose: Optional[str]
+    appointment_id: Optional[str]
+    timezone: str
+    reminder_status: str
+    is_current: bool  # the occurrence belongs to the reminder's current schedule revision
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "id": self.id, "reminder_id": self.reminder_id, "due_at": self.due_at.isoformat(), "status": self.status,
+            "idempotency_key": self.idempotency_key, "label": self.label, "dose": self.dose,
+            "response": self.response, "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class Adherence:
+    """Medication reminders over a period: what the patient answered, per medicine and in total."""
+
+    days: int
+    doses: int
+    taken: int
+    skipped: int
+    no_reply: int
+    missed: int  # never delivered (the system was down beyond the grace period)
+    awaiting: int  # sent, no answer yet
+    by_label: Dict[str, Dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def percent_taken(self) -> Optional[int]:
+        answered = self.doses - self.awaiting
+        return round(100 * self.taken / answered) if answered else None
+
+    def describe(self) -> str:
+        if not self.doses:
+            return f"No medication reminders were due in the last {self.days} days."
+        text = f"In the last {self.days} days you took {self.taken} of {self.doses - self.awaiting} reminded doses"
+        text += f" ({self.percent_taken}%)." if self.percent_taken is not None else "."
+        extras = [f"{n} {what}" for n, what in ((self.skipped, "skipped"), (self.no_reply, "without a reply"),
+                                                 (self.missed, "not sent")) if n]
+        return text + (" " + ", ".join(extras) + "." if extras else "")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "days": self.days, "doses": self.doses, "taken": self.taken, "skipped": self.skipped,
+            "no_reply": self.no_reply, "missed": self.missed, "awaiting": self.awaiting,
+            "percent_taken": self.percent_taken, "by_label": self.by_label, "text": self.describe(),
+        }
+
+
+def occurrence_key(reminder_id: int, revision: int, due_at: dt.datetime, tag: str = "") -> str:
+    """Deterministic per (reminder, schedule revision, due instant): the same occurrence always gets the same key."""
+    return f"r{reminder_id}v{revision}{tag}@{to_db(due_at):%Y%m%dT%H%M%SZ}"
+
+
+_STOPWORDS = frozenset(
+    "stop pause resume restart cancel delete remove change move my the a an for to of reminder reminders remind me "
+    "please pls about taking take tablet tablets pill pills medicine medication meds dose doses can you could i want "
+    "don't dont need no longer anymore any more that this".split()
+)
+
+
+def _words(text: str) -> List[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS]
+
+
+def label_score(label: str, text: str) -> float:
+    """How well the patient's words name a reminder's label (1.0 = the label appears whole)."""
+    label_words, said = _words(label), _words(text)
+    if not label_words or not said:
+        return 0.0
+    if " ".join(label_words) in " ".join(said):
+        return 1.0
+    # Each label word matched by its closest said word (typos allowed: "metfromin"), averaged.
+    per_word = [max(difflib.SequenceMatcher(None, lw, sw).ratio() for sw in said) for lw in label_words]
+    return sum(per_word) / len(per_word)
+
+
+class ReminderStore:
+    """All reminder reads and writes; every method is one short transaction (blocking: wrap with run_db)."""
+
+    MATCH_THRESHOLD = 0.75
+
+    def __init__(self, engine: Engine, horizon: dt.timedelta = DEFAULT_HORIZON) -> None:
+        self.engine = engine
+        self.horizon = horizon
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    # ------------------------------------------------------------------------------------------------ reading
+    def _reminder(self, row: Any) -> Reminder:
+        tz = ZoneInfo(row.tz)
+        return Reminder(
+            id=row.id, conversation_id=row.conversation_id, channel=row.channel, kind=row.kind, label=row.label,
+            dose=row.dose, rrule=row.rrule, dtstart=from_db(row.dtstart).astimezone(tz), timezone=row.tz,
+            description=row.description, appointment_id=row.appointment_id, status=row.status,
+            revision=row.revision, created_at=from_db(row.created_at), updated_at=from_db(row.updated_at),
+        )
+
+    def _with_next_due(self, conn: Connection, reminder: Reminder, now: dt.datetime) -> Reminder:
+        if reminder.status != "active":
+            return reminder
+        pending = conn.execute(
+            select(func.min(reminder_occurrences.c.due_at)).where(
+                reminder_occurrences.c.reminder_id == reminder.id,
+                reminder_occurrences.c.status.in_(("pending", "claimed", "sending")),
+                reminder_occurrences.c.revision == reminder.revision,
+            )
+        ).scalar()
+        if pending is not None:
+            next_due = from_db(pending)
+        elif reminder.kind == "medication":
+            next_due = next(iter_occurrences(reminder.rrule, reminder.dtstart, reminder.timezone, now), None)
+        else:
+            next_due = None
+        tz = ZoneInfo(reminder.timezone)
+        return replace(reminder, next_due=next_due.astimezone(tz) if next_due else None)
+
+    def get(self, reminder_id: int, now: Optional[dt.datetime] = None) -> Reminder:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(reminders).where(reminders.c.id == reminder_id)).first()
+            if row is None:
+                raise ReminderNotFound(f"no reminder with id {reminder_id}")
+            return self._with_next_due(conn, self._reminder(row), now or utcnow())
+
+    def list(self, conversation_id: str, now: Optional[dt.datetime] = None, include_stopped: bool = False,
+             kind: Optional[str] = None) -> List[Reminder]:
+        """The patient's reminders, oldest first, each with its next due time."""
+        query = select(reminders).where(reminders.c.conversation_id == conversation_id).order_by(reminders.c.id)
+        if not include_stopped:
+            query = query.where(reminders.c.status != "stopped")
+        if kind:
+            query = query.where(reminders.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [self._with_next_due(conn, self._reminder(row), now or utcnow()) for row in conn.execute(query)]
+
+    def match(self, conversation_id: str, text: str, now: Optional[dt.datetime] = None) -> Reminder:
+        """The reminder the patient means ("stop my vitamin D reminder"); the only one if they name none."""
+        candidates = self.list(conversation_id, now, kind="medication")
+        if not candidates:
+            raise ReminderNotFound("You don't have any medication reminders.")
+        if not _words(text):
+            if len(candidates) == 1:
+                return candidates[0]
+            raise AmbiguousReminder("Which one do you mean: " + ", ".join(r.label for r in candidates) + "?",
+                                    candidates)
+        scored = sorted(((label_score(r.label, text), r) for r in candidates), key=lambda item: -item[0])
+        best_score, best = scored[0]
+        if best_score < self.MATCH_THRESHOLD:
+            names = ", ".join(r.label for r in candidates)
+            raise ReminderNotFound(f"I couldn't tell which reminder you mean. Your reminders: {names}.")
+        tied = [r for score, r in scored if score >= best_score - 0.05]
+        if len(tied) > 1:
+            # The same label twice (morning and evening metformin) is told apart by its times.
+            same_label = len({r.label.lower() for r in tied}) == 1
+            names = [f"{r.label} ({r.description})" if same_label else r.label for r in tied]
+            raise AmbiguousReminder("Which one do you mean: " + ", ".join(names) + "?", tied)
+        return best
+
+    # ------------------------------------------------------------------------------------------------ writing
+    def create(self, conversation_id: str, label: str, rrule: str, dtstart: dt.datetime, timezone: str,
+               dose: Optional[str] = None, kind: str = "medication", channel: str = "whatsapp",
+               description: Optional[str] = None, now: Optional[dt.datetime] = None) -> Reminder:
+        """Store a reminder and materialise its first occurrences (from now on; never backfilled)."""
+        now = now or utcnow()
+        if kind not in KINDS:
+            raise ReminderError(f"kind must be one of {', '.join(KINDS)}")
+        if not label.strip():
+            raise ReminderError("a reminder needs a label (what to take)")
+        dtstart = dtstart.astimezone(_zone(timezone))
+        rrule, schedule = _checked_rule(rrule, dtstart)
+        description = description or describe(schedule)
+        with self.engine.begin() as conn:
+            reminder_id = conn.execute(reminders.insert().values(
+                conversation_id=conversation_id, channel=channel, kind=kind, label=label.strip()[:200],
+                dose=(dose or None), rrule=rrule,
+                dtstart=to_db(dtstart), tz=timezone, description=description[:300], status="active", revision=1,
+                materialised_until=to_db(now - dt.timedelta(seconds=1)), created_at=to_db(now), updated_at=to_db(now),
+            )).inserted_primary_key[0]
+        self.materialise(now, reminder_ids=[reminder_id])
+        return self.get(reminder_id, now)
+
+    def _set(self, conn: Connection, reminder_id: int, now: dt.datetime, **values: Any) -> None:
+        conn.execute(update(reminders).where(reminders.c.id == reminder_id).values(updated_at=to_db(now), **values))
+
+    def _cancel_pending(self, conn: Connection, reminder_id: int) -> None:
+        conn.execute(update(reminder_occurrences).where(
+            reminder_occurrences.c.reminder_id == reminder_id,
+            reminder_occurrences.c.status.in_(("pending", "claimed")),
+        ).values(status="cancelled"))
+
+    def _current(self, conn: Connection, reminder_id: int) -> Reminder:
+        row = conn.execute(select(reminders).where(reminders.c.id == reminder_id)).first()
+        if row is None:
+            raise ReminderNotFound(f"no reminder with id {reminder_id}")
+        return self._reminder(row)
+
+    def reschedule(self, reminder_id: int, rrule: str, dtstart: dt.datetime, description: Optional[str] = None,
+                   now: Optional[dt.datetime] = None) -> Reminder:
+        """Replace the rule: pending sends of the old one are cancelled, the new one runs from now."""
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            current = self._current(conn, reminder_id)
+            if current.status == "stopped":
+                raise InvalidReminderState("That reminder was stopped; set up a new one instead.")
+            dtstart = dtstart.astimezone(_zone(current.timezone))
+            rrule, schedule = _checked_rule(rrule, dtstart)
+            self._cancel_pending(conn, reminder_id)
+            self._set(conn, reminder_id, now, rrule=rrule, dtstart=to_db(dtstart), revision=current.revision + 1,
+                      description=(description or describe(schedule))[:300],
+                      materialised_until=to_db(now - dt.timedelta(seconds=1)))
+        self.materialise(now, reminder_ids=[reminder_id])
+        return self.get(reminder_id, now)
+
+    def change_times(self, reminder_id: int, times: Sequence[Tuple[int, int]],
+                     now: Optional[dt.datetime] = None) -> Reminder:
+        """"Change my metformin to 9am": keep the rule's days and end, replace its clock times."""
+        now = now or utcnow()
+        current = self.get(reminder_id, now)
+        if not times:
+            raise ReminderError("give at least one time")
+        tz = ZoneInfo(current.timezone)
+        schedule = Schedule.from_rrule(current.rrule, current.dtstart)
+        local_now = now.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
+        if schedule.one_off or schedule.sub_daily:
+            # One-off: the next such time. Every N hours: the new first dose, keeping the interval.
+            hour, minute = sorted(times)[0]
+            start = dt.datetime.combine(local_now.date(), dt.time(hour, minute))
+            if start <= local_now:
+                start += dt.timedelta(days=1)
+            schedule = replace(schedule, dtstart=start)
+        else:
+            day_start = dt.datetime.combine(local_now.date(), dt.time())
+            draft = replace(schedule, times=tuple(sorted(set(times))), dtstart=day_start)
+            first = next(iter_occurrences(draft.to_rrule(), day_start.replace(tzinfo=tz), current.timezone, now), None)
+            if first is None:
+                raise InvalidReminderState("That reminder has already ended.")
+            schedule = replace(draft, dtstart=first.replace(tzinfo=None))
+        return self.reschedule(reminder_id, schedule.to_rrule(), schedule.dtstart.replace(tzinfo=tz),
+                               describe(schedule), now)
+
+    def pause(self, reminder_id: int, now: Optional[dt.datetime] = None) -> Reminder:
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            current = self._current(conn, reminder_id)
+            if current.status != "active":
+                raise InvalidReminderState(f"That reminder is {current.status}, not active.")
+            self._cancel_pending(conn, reminder_id)
+            self._set(conn, reminder_id, now, status="paused", revision=current.revision + 1)
+        return self.get(reminder_id, now)
+
+    def resume(self, reminder_id: int, now: Optional[dt.datetime] = None) -> Reminder:
+        """Start again from now: sends that fell in the pause are not caught up."""
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            current = self._current(conn, reminder_id)
+            if current.status != "paused":
+                raise InvalidReminderState(f"That reminder is {current.status}, not paused.")
+            self._set(conn, reminder_id, now, status="active", revision=current.revision + 1,
+                      materialised_until=to_db(now - dt.timedelta(seconds=1)))
+        self.materialise(now, reminder_ids=[reminder_id])
+        return self.get(reminder_id, now)
+
+    def stop(self, reminder_id: int, now: Optional[dt.datetime] = None) -> Reminder:
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            current = self._current(conn, reminder_id)
+            if current.status == "stopped":
+                raise InvalidReminderState("That reminder was already stopped.")
+            self._cancel_pending(conn, reminder_id)
+            self._set(conn, reminder_id, now, status="stopped", revision=current.revision + 1)
+        return self.get(reminder_id, now)
+
+    # ---------------------------------------------------------------------------------------- materialising
+    def _insert_ignoring_duplicates(self, conn: Connection, rows: List[Dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        dialect = postgresql if self.is_postgres else sqlite
+        statement = dialect.insert(reminder_occurrences).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        return conn.execute(statement, rows).rowcount or 0
+
+    def materialise(self, now: Optional[dt.datetime] = None, reminder_ids: Optional[Iterable[int]] = None) -> int:
+        """Insert the occurrences due up to now + horizon for active medication reminders; idempotent.
+
+        A reminder is revisited only when its window runs low (half the horizon), so this is cheap to call every
+        poll. After an outage longer than the horizon the gap is backfilled (at most MAX_BACKFILL), so the
+        dispatcher can send what is still within grace and record the rest as missed.
+        """
+        now = now or utcnow()
+        target = now + self.horizon
+        query = select(reminders).where(
+            reminders.c.status == "active", reminders.c.kind == "medication",
+            or_(reminders.c.materialised_until.is_(None),
+                reminders.c.materialised_until < to_db(now + self.horizon / 2)),
+        )
+        if reminder_ids is not None:
+            query = query.where(reminders.c.id.in_(list(reminder_ids)))
+        inserted = 0
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).fetchall()
+        for row in rows:
+            reminder = self._reminder(row)
+            start = max(from_db(row.materialised_until) or reminder.dtstart - dt.timedelta(seconds=1),
+                        now - MAX_BACKFILL)
+            batch = []
+            for due in iter_occurrences(reminder.rrule, reminder.dtstart, reminder.timezone, start):
+                if due > target:
+                    break
+                batch.append({
+                    "reminder_id": reminder.id, "revision": reminder.revision, "due_at": to_db(due),
+                    "status": "pending", "attempts": 0,
+                    "idempotency_key": occurrence_key(reminder.id, reminder.revision, due),
+                })
+            with self.engine.begin() as conn:
+                # Only if the schedule did not change meanwhile: stale rows would be cancelled anyway, but why write.
+                changed = conn.execute(update(reminders).where(
+                    reminders.c.id == reminder.id, reminders.c.revision == reminder.revision,
+                    reminders.c.status == "active",
+                ).values(materialised_until=to_db(target))).rowcount
+                if changed:
+                    inserted += self._insert_ignoring_duplicates(conn, batch)
+        return inserted
+
+    # ---------------------------------------------------------------------------------------------- dispatch
+    _CLAIM_COLUMNS = (
+        reminder_occurrences, reminders.c.conversation_id, reminders.c.channel, reminders.c.kind,
+        reminders.c.label, reminders.c.dose, reminders.c.appointment_id, reminders.c.tz,
+        reminders.c.status.label("reminder_status"), reminders.c.revision.label("reminder_revision"),
+    )
+
+    def _occurrence(self, row: Any) -> Occurrence:
+        return Occurrence(
+            id=row.id, reminder_id=row.reminder_id, due_at=from_db(row.due_at), status=row.status,
+            idempotency_key=row.idempotency_key, attempts=row.attempts, sent_at=from_db(row.sent_at),
+            response=row.response, conversation_id=row.conversation_id, channel=row.channel, kind=row.kind,
+            label=row.label, dose=row.dose, appointment_id=row.appointment_id, timezone=row.tz,
+            reminder_status=row.reminder_status, is_current=row.revision == row.reminder_revision,
+        )
+
+    def claim(self, worker: str, now: dt.datetime, limit: int, lease: dt.timedelta) -> List[Occurrence]:
+        """Atomically take up to `limit` due occurrences (or ones whose lease ran out) for this worker.
+
+        PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED then UPDATE, in one short transaction, so concurrent
+        dispatchers each get disjoint rows without waiting on each other. SQLite has one writer at a time
+        (BEGIN IMMEDIATE), so a single conditional UPDATE … WHERE id IN (SELECT … LIMIT n) is already atomic.
+        The rows are then read back by the batch's unique claim token.
+        """
+        occ = reminder_occurrences.c
+        claimable = or_(
+            and_(occ.status == "pending", occ.due_at <= to_db(now)),
+            and_(occ.status.in_(("claimed", "sending")), occ.claimed_until < to_db(now)),
+        )
+        token = f"{worker}#{now.timestamp():.6f}"[:128]
+        values = dict(status="claimed", claimed_by=token, claimed_until=to_db(now + lease))
+        pick = select(occ.id).where(claimable).order_by(occ.due_at, occ.id).limit(limit)
+        with self.engine.begin() as conn:
+            if self.is_postgres:
+                ids = conn.execute(pick.with_for_update(skip_locked=True)).scalars().all()
+                if not ids:
+                    return []
+                conn.execute(update(reminder_occurrences).where(occ.id.in_(ids)).values(**values))
+            else:
+                conn.execute(update(reminder_occurrences).where(occ.id.in_(pick.scalar_subquery()), claimable)
+                             .values(**values))
+            rows = conn.execute(
+                select(*self._CLAIM_COLUMNS).join(reminders, reminders.c.id == occ.reminder_id)
+                .where(occ.claimed_by == token, occ.status == "claimed").order_by(occ.due_at, occ.id)
+            ).fetchall()
+        return [self._occurrence(row) for row in rows]
+
+    def _finish(self, ids: Sequence[int], status: str, **extra: Any) -> int:
+        if not ids:
+            return 0
+        occ = reminder_occurrences.c
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(reminder_occurrences).where(occ.id.in_(list(ids)), occ.status.in_(("claimed", "sending")))
+                .values(status=status, claimed_by=None, claimed_until=None, **extra)
+            ).rowcount
+
+    def mark_sending(self, ids: Sequence[int], now: dt.datetime, lease: dt.timedelta) -> None:
+        """Record the attempt before the call, so a crash after it is known to be a maybe-sent, not a never-sent."""
+        if not ids:
+            return
+        occ = reminder_occurrences.c
+        with self.engine.begin() as conn:
+            conn.execute(update(reminder_occurrences).where(occ.id.in_(list(ids)))
+                         .values(status="sending", attempts=occ.attempts + 1, claimed_until=to_db(now + lease)))
+
+    def mark_sent(self, ids: Sequence[int], now: dt.datetime) -> int:
+        return self._finish(ids, "sent", sent_at=to_db(now))
+
+    def mark_missed(self, ids: Sequence[int]) -> int:
+        return self._finish(ids, "missed")
+
+    def mark_cancelled(self, ids: Sequence[int]) -> int:
+        return self._finish(ids, "cancelled")
+
+    def retry_later(self, ids: Sequence[int], retry_at: dt.datetime) -> None:
+        """A failed call: keep it `sending` (it may have arrived) and let the lease lapse at `retry_at`."""
+        if not ids:
+            return
+        occ = reminder_occurrences.c
+        with self.engine.begin() as conn:
+            conn.execute(update(reminder_occurrences).where(occ.id.in_(list(ids)), occ.status == "sending")
+                         .values(claimed_by=None, claimed_until=to_db(retry_at)))
+
+    def expire_pending(self, now: dt.datetime, grace: dt.timedelta) -> int:
+        """Never-attempted occurrences past the grace period become `missed` in one statement (after downtime)."""
+        occ = reminder_occurrences.c
+        with self.engine.begin() as conn:
+            return conn.execute(update(reminder_occurrences).where(
+                occ.status == "pending", occ.due_at < to_db(now - grace)).values(status="missed")).rowcount
+
+    def acknowledge_delivery(self, idempotency_key: str, now: Optional[dt.datetime] = None) -> bool:
+        """The sent-log: True for the first acknowledgement of a key (speak), False for any repeat (stay silent)."""
+        now = now or utcnow()
+        dialect = postgresql if self.is_postgres else sqlite
+        statement = dialect.insert(reminder_deliveries).values(
+            idempotency_key=idempotency_key, delivered_at=to_db(now)).on_conflict_do_nothing()
+        with self.engine.begin() as conn:
+            return bool(conn.execute(statement).rowcount)
+
+    def delivered_keys(self, keys: Sequence[str]) -> Set[str]:
+        if not keys:
+            return set()
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(reminder_deliveries.c.idempotency_key).where(
+                reminder_deliveries.c.idempotency_key.in_(list(keys)))).scalars())
+
+    def occurrence(self, occurrence_id: int) -> Occurrence:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(*self._CLAIM_COLUMNS).join(reminders, reminders.c.id == reminder_occurrences.c.reminder_id)
+                .where(reminder_occurrences.c.id == occurrence_id)).first()
+        if row is None:
+            raise ReminderNotFound(f"no reminder occurrence with id {occurrence_id}")
+        return self._occurrence(row)
+
+    # ------------------------------------------------------------------------------------------- adherence
+    def record_response(self, conversation_id: str, response: str, now: Optional[dt.datetime] = None,
+                        occurrence_id: Optional[int] = None, snooze_minutes: int = 30) -> Tuple[Occurrence, Optional[Occurrence]]:
+        """Record "taken"/"skipped"/"snoozed" for the given occurrence, else the latest one sent to the patient.
+
+        A snooze also creates a one-off occurrence `snooze_minutes` later (returned second); its answer then
+        stands for the dose, so the adherence summary counts the dose once.
+        """
+        now = now or utcnow()
+        if response not in ("taken", "skipped", "snoozed"):
+            raise ReminderError("response must be taken, skipped or snoozed")
+        if response == "snoozed" and not 1 <= snooze_minutes <= 24 * 60:
+            raise ReminderError("I can snooze a reminder for 1 minute up to 24 hours.")
+        occ = reminder_occurrences.c
+        base = (select(*self._CLAIM_COLUMNS).join(reminders, reminders.c.id == occ.reminder_id)
+                .where(reminders.c.conversation_id == conversation_id, occ.status == "sent"))
+        if occurrence_id is not None:
+            base = base.where(occ.id == occurrence_id)
+        else:
+            base = base.where(reminders.c.kind == "medication", occ.sent_at >= to_db(now - dt.timedelta(days=1)))
+        with self.engine.begin() as conn:
+            # Prefer the newest unanswered send; a late "taken" may still overwrite a "no reply".
+            row = (conn.execute(base.where(or_(occ.response.is_(None), occ.response == "no_reply"))
+                                .order_by(occ.sent_at.desc(), occ.id.desc()).limit(1)).first()
+                   or conn.execute(base.order_by(occ.sent_at.desc(), occ.id.desc()).limit(1)).first())
+            if row is None:
+                raise NothingToAnswer("There's no recent reminder to answer.")
+            conn.execute(update(reminder_occurrences).where(occ.id == row.id)
+                         .values(response=response, responded_at=to_db(now)))
+            snooze_id = None
+            if response == "snoozed":
+                due = now + dt.timedelta(minutes=snooze_minutes)
+                snooze_id = conn.execute(reminder_occurrences.insert().values(
+                    reminder_id=row.reminder_id, revision=row.reminder_revision, due_at=to_db(due),
+                    status="pending", attempts=0, snoozed_from=row.id,
+                    idempotency_key=occurrence_key(row.reminder_id, row.reminder_revision, due, f"s{row.id}"),
+                )).inserted_primary_key[0]
+        return self.occurrence(row.id), (self.occurrence(snooze_id) if snooze_id else None)
+
+    def mark_no_reply(self, now: dt.datetime, after: dt.timedelta) -> int:
+        """Medication reminders sent more than `after` ago with no answer are recorded as "no_reply"."""
+        occ = reminder_occurrences.c
+        medication = select(reminders.c.id).where(reminders.c.kind == "medication")
+        with self.engine.begin() as conn:
+            return conn.execute(update(reminder_occurrences).where(
+                occ.status == "sent", occ.response.is_(None), occ.sent_at <= to_db(now - after),
+                occ.reminder_id.in_(medication.scalar_subquery()),
+            ).values(response="no_reply", responded_at=to_db(now))).rowcount
+
+    def adherence(self, conversation_id: str, now: Optional[dt.datetime] = None, days: int = 7) -> Adherence:
+        """Doses reminded over the last `days`: a snoozed send is not a dose (its follow-up is)."""
+        now = now or utcnow()
+        occ = reminder_occurrences.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(reminders.c.label, occ.status, occ.response)
+                .join(reminders, reminders.c.id == occ.reminder_id)
+                .where(reminders.c.conversation_id == conversation_id, reminders.c.kind == "medication",
+                       occ.due_at >= to_db(now - dt.timedelta(days=days)), occ.due_at <= to_db(now),
+                       occ.status.in_(("sent", "missed")))
+            ).fetchall()
+        totals = {"doses": 0, "taken": 0, "skipped": 0, "no_reply": 0, "missed": 0, "awaiting": 0}
+        by_label: Dict[str, Dict[str, int]] = {}
+        for label, status, response in rows:
+            if response == "snoozed":
+                continue
+            outcome = "missed" if status == "missed" else (response or "awaiting")
+            per = by_label.setdefault(label, {k: 0 for k in totals})
+            for bucket in (totals, per):
+                bucket["doses"] += 1
+                bucket[outcome] += 1
+        return Adherence(days=days, by_label=by_label, **totals)
+
+    # ---------------------------------------------------------------------------------------- appointments
+    def create_appointment_reminders(self, conversation_id: str, appointment_id: str, starts_at: dt.datetime,
+                                     label: str, hours_before: Sequence[int], timezone: str,
+                                     channel: str = "whatsapp", now: Optional[dt.datetime] = None) -> Reminder:
+        """Reminders `hours_before` a booked appointment (only those still in the future); idempotent per booking.
+
+        Calling it again for the same appointment and start returns the existing reminder; with a new start
+        (rescheduled) the old reminders are stopped and new ones made.
+        """
+        now = now or utcnow()
+        tz = ZoneInfo(timezone)
+        with self.engine.connect() as conn:
+            existing = conn.execute(select(reminders).where(
+                reminders.c.appointment_id == appointment_id, reminders.c.status == "active")).fetchall()
+        for row in existing:
+            if from_db(row.dtstart) == starts_at.astimezone(UTC):
+                return self.get(row.id, now)
+            self.stop(row.id, now)
+        local = starts_at.astimezone(tz)
+        description = f"{_join_hours(hours_before)} before {local:%a} {local.day} {local:%b} at {local:%H:%M}"
+        with self.engine.begin() as conn:
+            reminder_id = conn.execute(reminders.insert().values(
+                conversation_id=conversation_id, channel=channel, kind="appointment", label=label.strip()[:200],
+                rrule="RRULE:FREQ=DAILY;COUNT=1", dtstart=to_db(starts_at), tz=timezone, description=description,
+                appointment_id=appointment_id, status="active", revision=1, materialised_until=to_db(starts_at),
+                created_at=to_db(now), updated_at=to_db(now),
+            )).inserted_primary_key[0]
+            rows = []
+            for hours in sorted(set(hours_before), reverse=True):
+                due = starts_at - dt.timedelta(hours=hours)
+                if due > now:
+                    rows.append({"reminder_id": reminder_id, "revision": 1, "due_at": to_db(due), "status": "pending",
+                                 "attempts": 0, "idempotency_key": occurrence_key(reminder_id, 1, due, f"a{hours}h")})
+            self._insert_ignoring_duplicates(conn, rows)
+        return self.get(reminder_id, now)
+
+    def cancel_appointment_reminders(self, appointment_id: str, now: Optional[dt.datetime] = None) -> int:
+        """Stop the reminders of a cancelled appointment; returns how many reminders were stopped."""
+        now = now or utcnow()
+        with self.engine.connect() as conn:
+            ids = conn.execute(select(reminders.c.id).where(
+                reminders.c.appointment_id == appointment_id, reminders.c.status != "stopped")).scalars().all()
+        for reminder_id in ids:
+            self.stop(reminder_id, now)
+        return len(ids)
+
+    def occurrences(self, reminder_id: int) -> List[Occurrence]:
+        """Every occurrence of a reminder, by due time (for the staff view and tests)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*self._CLAIM_COLUMNS).join(reminders, reminders.c.id == reminder_occurrences.c.reminder_id)
+                .where(reminder_occurrences.c.reminder_id == reminder_id)
+                .order_by(reminder_occurrences.c.due_at, reminder_occurrences.c.id)).fetchall()
+        return [self._occurrence(row) for row in rows]
+
+
+def _join_hours(hours: Sequence[int]) -> str:
+    words = [f"{h} hour{'s' if h != 1 else ''}" for h in sorted(set(hours), reverse=True)]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _zone(timezone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(timezone)
+    except (ValueError, KeyError):
+        raise ReminderError(f"unknown timezone '{timezone}' (use an IANA name like Europe/London)") from None
+
+
+def _checked_rule(rrule: str, dtstart: dt.datetime) -> Tuple[str, Schedule]:
+    """The rule in canonical form (each line prefixed RRULE:), refused with a plain message if dateutil can't read it."""
+    try:
+        lines = normalise_rrule(rrule)
+        rrulestr(lines, dtstart=dtstart.replace(tzinfo=None), forceset=True)
+        return lines, Schedule.from_rrule(lines, dtstart)
+    except (ValueError, KeyError, IndexError) as error:
+        raise ReminderError(f"not a valid RRULE ({error}); expected e.g. FREQ=DAILY;BYHOUR=8;BYMINUTE=0") from None

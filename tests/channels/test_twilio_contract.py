@@ -1,0 +1,137 @@
+"""Contract: every outbound request shape (text, chunked text, media, template) is valid for Twilio's own OpenAPI
+spec, checked by a Prism mock of `twilio_api_v2010.json` (Prism answers 422 to a request the spec rejects).
+
+Prism quirk (stoplightio/prism#2473): it reads a form array only from `Name[]` keys, while Twilio (and
+twilio-python) send a repeated plain `MediaUrl`. A loopback relay renames the spec's array fields to `Name[]` and
+passes everything else through untouched, so the rest of each request is validated exactly as sent.
+
+Prism comes from `scripts/install_prism.sh` (into .tools/), `$PRISM_BIN`, or `prism` on PATH."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import AsyncIterator, Iterator, List, Optional, Tuple
+from urllib.parse import parse_qsl, urlencode
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from carebot.channels.contacts import ContactStore
+from carebot.channels.twilio_sender import WhatsAppSender
+from whatsapp_harness import ACCOUNT_SID, PATIENT, make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = Path(os.environ.get("TWILIO_SPEC_DIR", ROOT.parent / "shared" / "twilio")) / "twilio_api_v2010.json"
+
+
+def prism_binary() -> Optional[str]:
+    local = ROOT / ".tools" / "node_modules" / ".bin" / "prism"
+    candidates = [os.environ.get("PRISM_BIN"), str(local) if local.exists() else None, shutil.which("prism")]
+    return next((c for c in candidates if c), None)
+
+
+@pytest.fixture(scope="module")
+def prism_url() -> Iterator[str]:
+    binary = prism_binary()
+    if binary is None:
+        pytest.skip("Prism is not installed: run scripts/install_prism.sh (npm @stoplight/prism-cli@5 into .tools/)")
+    if not SPEC.exists():
+        pytest.skip(f"Twilio OpenAPI spec not found at {SPEC}")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "mock", "-h", "127.0.0.1", "-p", str(port), str(SPEC)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"prism exited with {process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            pytest.fail("prism did not start listening within 60 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+ARRAY_FIELDS = {"MediaUrl", "PersistentAction"}  # the array-typed fields of the Messages.json request body
+
+
+class PrismRelay:
+    """Forwards Twilio requests to Prism with array fields renamed for Prism, recording (fields, status)."""
+
+    def __init__(self, prism_url: str) -> None:
+        self.prism_url = prism_url
+        self.exchanges: List[Tuple[List[Tuple[str, str]], int]] = []
+
+    async def forward(self, request: web.Request) -> web.Response:
+        fields = parse_qsl((await request.read()).decode(), keep_blank_values=True)
+        renamed = [(f"{k}[]" if k in ARRAY_FIELDS else k, v) for k, v in fields]
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type", "accept")}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self.prism_url + request.path, data=urlencode(renamed), headers=headers) as answer:
+                body, status = await answer.read(), answer.status
+        self.exchanges.append((fields, status))
+        return web.Response(body=body, status=status, content_type="application/json")
+
+
+@pytest_asyncio.fixture
+async def relay(prism_url: str) -> AsyncIterator[Tuple[PrismRelay, str]]:
+    relay = PrismRelay(prism_url)
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", relay.forward)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield relay, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    await runner.cleanup()
+
+
+async def test_every_outbound_shape_is_accepted_by_the_spec(relay: Tuple[PrismRelay, str], tmp_path: Path) -> None:
+    recorder, relay_url = relay
+    contacts = ContactStore(f"sqlite:///{tmp_path / 'state.db'}")
+    sender = WhatsAppSender(make_settings(relay_url), contacts)
+    try:
+        contacts.record_inbound(PATIENT)
+        text = await sender.send(PATIENT, text="Your appointment is confirmed. " * 80)  # two chunks
+        media = await sender.send(PATIENT, text="Our location", media_url="https://clinic.example.org/map.png")
+        image_only = await sender.send(PATIENT, media_url="https://clinic.example.org/map.png")
+        contacts.close_window(PATIENT)
+        template = await sender.send(PATIENT, template="medication_reminder", variables={"1": "Ramipril", "2": "08:00"})
+        reopen = await sender.send(PATIENT, text="free text outside the window becomes the re-open template")
+    finally:
+        await sender.close()
+    for result in (text, media, image_only, template, reopen):
+        assert result.status == "sent", result.error
+        assert result.message_sids and all(sid.startswith("SM") for sid in result.message_sids)
+    assert len(text.message_sids) == 2
+    assert template.via_template and reopen.via_template
+    sent = [dict(fields) for fields, status in recorder.exchanges]
+    assert all(200 <= status < 300 for _, status in recorder.exchanges)
+    assert [sorted(set(f) - {"To", "From", "StatusCallback"}) for f in sent] == [
+        ["Body"], ["Body"], ["Body", "MediaUrl"], ["MediaUrl"], ["ContentSid", "ContentVariables"], ["ContentSid"],
+    ]
+
+
+async def test_prism_really_validates_requests(prism_url: str) -> None:
+    """Guards the contract test itself: a request without `To` must be refused by the mock."""
+    url = f"{prism_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    async with aiohttp.ClientSession(auth=aiohttp.BasicAuth(ACCOUNT_SID, "token")) as session:
+        async with session.post(url, data={"From": "whatsapp:+14155238886", "Body": "hi"}) as response:
+            assert response.status == 422

@@ -29,7 +29,7 @@ from carebot.backend.db import make_engine
 from carebot.clinic import Clinic, load_clinic
 from carebot.scheduling import tables as t
 from carebot.scheduling.client import SchedulingClient
-from carebot.scheduling.slots import regenerate_slots
+from carebot.scheduling.slots import regenerate_slots, utcnow
 
 TOKEN = "bench-token"
 SEARCHES = 300
@@ -61,9 +61,8 @@ def _clinic(directory: Path) -> Clinic:
 async def _serve(engine, clinic: Clinic) -> Tuple[web.AppRunner, str]:
     runner = web.AppRunner(create_app(engine, clinic, TOKEN), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
     return runner, f"http://127.0.0.1:{port}/fhir"
 
 
@@ -91,8 +90,7 @@ async def _search_latencies(url: str, clinic: Clinic) -> List[float]:
 async def _booking_rate(url: str, clinic: Clinic, engine) -> Tuple[float, int]:
     with engine.connect() as conn:
         free = [row.id for row in conn.execute(
-            select(t.slot.c.id).where((t.slot.c.status == "free") & (t.slot.c.start > dt.datetime.utcnow()
-                                                                     + dt.timedelta(hours=2))
+            select(t.slot.c.id).where((t.slot.c.status == "free") & (t.slot.c.start > utcnow() + dt.timedelta(hours=2))
                                       & t.slot.c.practitioner_id.in_(["p0", "p3", "p6", "p9"]))
             .order_by(t.slot.c.start).limit(BOOKINGS))]
     clients = [SchedulingClient(url, TOKEN, clinic=clinic) for _ in range(CLIENTS)]

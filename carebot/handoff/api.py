@@ -55,8 +55,11 @@ def setup(
             inbox_url=os.environ.get(INBOX_URL_ENV) or DEFAULT_INBOX_URL,
         )
     app[HANDOFF_KEY] = service
+    auth = auth or StaffAuth.from_env()
+    if not auth.accounts:
+        log.warning("staff inbox: no staff accounts (set STAFF_ACCOUNTS or run: python -m carebot.handoff add-staff NAME)")
     api = HandoffApi(service)
-    inbox = StaffInbox(service, auth or StaffAuth.from_env(), clinic)
+    inbox = StaffInbox(service, auth, clinic)
     app.router.add_routes([
         web.post("/api/handoff/cases", api.create_case),
         web.post("/api/handoff/messages", api.patient_message),

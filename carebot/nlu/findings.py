@@ -82,8 +82,9 @@ PSEUDO = [
 ]
 HARD_BREAKS = {",", ";", ":", ".", "!", "?", "(", ")", "but", "however", "although", "though", "except",
                "yet", "whereas", "apart", "besides", "otherwise", "instead", "which", "—", "–", "/", "&"}
+# A new subject or verb ends a negation's reach: "denies fever has chest pain", "no fever I have a cough".
 SOFT_BREAKS = {"i", "he", "she", "they", "we", "has", "have", "got", "having", "am", "is", "are", "its", "it",
-               "im", "my", "his", "her", "their", "our", "now", "and", "also", "plus"}
+               "im", "also", "plus", "'s", "'m"}
 PRE_WINDOW, POST_WINDOW = 7, 5
 
 # --- numbers for age and duration ---------------------------------------------------------------------------
@@ -100,7 +101,7 @@ _UNIT_DAYS = {
 _WORD_DAYS = {
     "yesterday": 1, "overnight": 0.5, "today": 0.3, "tonight": 0.2, "morning": 0.3, "night": 0.7,
     "evening": 0.2, "afternoon": 0.2, "lunchtime": 0.2, "lunch": 0.2, "breakfast": 0.3, "dinner": 0.1,
-    "teatime": 0.1, "hours": 0.3, "weekend": 3, "days": 4, "week": 7, "weeks": 14, "month": 30, "months": 60,
+    "teatime": 0.1, "hours": 0.3, "day": 0.5, "weekend": 3, "days": 4, "week": 7, "weeks": 14, "month": 30, "months": 60,
     "ages": 30, "yonks": 90, "year": 365, "years": 730, "ever": 730, "christmas": 30, "birth": 30,
     "monday": 4, "tuesday": 4, "wednesday": 4, "thursday": 4, "friday": 4, "saturday": 4, "sunday": 4,
 }
@@ -199,7 +200,7 @@ if not Doc.has_extension("findings"):
 
 
 @Language.factory("carebot_context")
-def _make_context(nlp: Language, name: str) -> "ContextComponent":
+def _make_context(nlp, name):  # no annotations: spaCy's config validation cannot resolve postponed ones
     return ContextComponent(nlp)
 
 
@@ -214,8 +215,8 @@ class ContextComponent:
             self.matcher.add(key, [nlp.make_doc(p) for p in phrases])
 
     def __call__(self, doc: Doc) -> Doc:
-        entity_tokens: Set[int] = {i for ent in doc.ents for i in range(ent.start, ent.end)}
-        triggers = self._triggers(doc, entity_tokens)
+        self._inside_entity = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+        triggers = self._triggers(doc)
         findings: List[Finding] = []
         for kind, span, gap in self._candidates(doc):
             if kind == AGE:
@@ -258,7 +259,7 @@ class ContextComponent:
                 out.append((ent.label_, ent, ()))
         return out
 
-    def _triggers(self, doc: Doc, entity_tokens: Set[int]) -> Dict[str, List[Tuple[int, int]]]:
+    def _triggers(self, doc: Doc) -> Dict[str, List[Tuple[int, int]]]:
         found: Dict[str, List[Tuple[int, int]]] = {}
         pseudo: Set[int] = set()
         matches = [(doc.vocab.strings[key], start, end) for key, start, end in self.matcher(doc)]
@@ -269,7 +270,6 @@ class ContextComponent:
             if key == "PSEUDO" or any(t in pseudo for t in range(start, end)):
                 continue
             found.setdefault(key, []).append((start, end))
-        self._inside_entity = entity_tokens
         return found
 
     def _finding(self, fid: str, entity: str, span: Span, gap: Sequence[int],
@@ -366,16 +366,15 @@ def _is_break(token) -> bool:
 
 
 def _same_clause(doc: Doc, lo: int, hi: int) -> bool:
-    return not any(_is_break(doc[t]) for t in range(lo, hi)) and not (hi < len(doc) and doc[hi].is_sent_start
-                                                                         and hi > lo)
+    """No clause break between token lo (inclusive) and token hi (exclusive), nor a new sentence at hi."""
+    crossing = any(_is_break(doc[t]) for t in range(lo, hi))
+    return not crossing and not (lo < hi < len(doc) and doc[hi].is_sent_start)
 
 
 def _clause(doc: Doc, start: int, end: int) -> Span:
     lo = start
-    while lo > 0 and not _is_break(doc[lo]) and not _is_break(doc[lo - 1]):
+    while lo > 0 and not doc[lo].is_sent_start and doc[lo - 1].lower_ not in HARD_BREAKS:
         lo -= 1
-    if lo < start and _is_break(doc[lo]) and not doc[lo].is_sent_start:
-        lo += 1
     hi = end
     while hi < len(doc) and not _is_break(doc[hi]):
         hi += 1
@@ -387,11 +386,7 @@ def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
     if target - trigger_end > PRE_WINDOW:
         return False
     for t in range(trigger_end, target):
-        word = doc[t].lower_
-        if word in HARD_BREAKS or doc[t].is_sent_start:
-            return False
-        if word in SOFT_BREAKS and t - trigger_end >= 1 and word not in ("have", "got", "had", "and") or (
-                word in ("has", "have", "got", "having", "and") and t - trigger_end >= 2):
+        if _is_break(doc[t]) or (doc[t].lower_ in SOFT_BREAKS and t > trigger_end):
             return False
     return True
 

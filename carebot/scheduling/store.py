@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from carebot.backend.errors import ApiError
 from carebot.clinic import Clinic
@@ -22,6 +23,9 @@ from carebot.scheduling.resources import DateRange, date_condition
 from carebot.scheduling.slots import utcnow
 
 FREE, BUSY = "free", "busy"
+MAX_ATTEMPTS = 3
+RETRYABLE_PGCODES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+T = TypeVar("T")
 # Appointment status transitions a client may make with PUT/PATCH (booking and rescheduling have their own paths).
 TRANSITIONS = {
     "booked": {"cancelled", "arrived", "checked-in", "fulfilled", "noshow"},
@@ -126,7 +130,7 @@ def search_patients(engine: Engine, phone: Optional[str], birth_date: Optional[d
         prefix = name.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(or_(func.lower(t.patient.c.family).like(prefix, escape="\\"),
                               func.lower(t.patient.c.given).like(prefix, escape="\\")))
-    where = and_(*conditions) if conditions else and_(True)
+    where = and_(*conditions) if conditions else true()
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(t.patient).where(where)).scalar_one()
         rows = list(conn.execute(select(t.patient).where(where).order_by(t.patient.c.last_updated, t.patient.c.id)
@@ -143,7 +147,7 @@ def search_appointments(engine: Engine, patient_id: Optional[str], statuses: Seq
         conditions.append(t.appointment.c.patient_id == patient_id)
     if statuses:
         conditions.append(t.appointment.c.status.in_(statuses))
-    where = and_(*conditions) if conditions else and_(True)
+    where = and_(*conditions) if conditions else true()
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(t.appointment).where(where)).scalar_one()
         rows = list(conn.execute(select(t.appointment).where(where)
@@ -152,10 +156,23 @@ def search_appointments(engine: Engine, patient_id: Optional[str], statuses: Seq
     return rows, total
 
 
+def in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run `work` in one transaction; when PostgreSQL aborts it to break a deadlock (two reschedules locking the
+    same slots in opposite order) or a serialization conflict, run it again from the start, up to 3 times."""
+    attempt = 1
+    while True:
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except OperationalError as error:
+            if attempt >= MAX_ATTEMPTS or getattr(error.orig, "pgcode", None) not in RETRYABLE_PGCODES:
+                raise
+            attempt += 1
+
+
 def book(engine: Engine, clinic: Clinic, patient_id: str, slot_id: str, service_id: Optional[str]) -> Any:
     """Book the slot run starting at `slot_id` for the patient; 409 if any of it is taken."""
-    with engine.begin() as conn:
-        return _book(conn, clinic, patient_id, slot_id, service_id, replaces_id=None)
+    return in_transaction(engine, lambda conn: _book(conn, clinic, patient_id, slot_id, service_id, None))
 
 
 def _book(conn: Connection, clinic: Clinic, patient_id: str, slot_id: str, service_id: Optional[str],
@@ -213,7 +230,7 @@ def _free_slots(conn: Connection, slot_ids: Sequence[str], now: dt.datetime) -> 
 def change_status(engine: Engine, appointment_id: str, status: str, reason: Optional[str],
                   if_match: Optional[int]) -> Any:
     """Move an appointment to `status`; cancelling frees its slots in the same transaction."""
-    with engine.begin() as conn:
+    def work(conn: Connection) -> Any:
         row = _locked_appointment(conn, appointment_id, if_match)
         if status == row.status:
             return row
@@ -227,11 +244,13 @@ def change_status(engine: Engine, appointment_id: str, status: str, reason: Opti
             version=row.version + 1, last_updated=now))
         return conn.execute(select(t.appointment).where(t.appointment.c.id == appointment_id)).one()
 
+    return in_transaction(engine, work)
+
 
 def reschedule(engine: Engine, clinic: Clinic, appointment_id: str, new_slot_id: str,
                if_match: Optional[int]) -> Tuple[Any, Any]:
     """Cancel an appointment and book the same patient and service at `new_slot_id`, all or nothing."""
-    with engine.begin() as conn:
+    def work(conn: Connection) -> Tuple[Any, Any]:
         old = _locked_appointment(conn, appointment_id, if_match)
         if old.status != "booked":
             raise ApiError(409, f"only a booked appointment can be rescheduled; this one is '{old.status}'")
@@ -242,3 +261,5 @@ def reschedule(engine: Engine, clinic: Clinic, appointment_id: str, new_slot_id:
         new = _book(conn, clinic, old.patient_id, new_slot_id, old.service_id, replaces_id=appointment_id)
         old = conn.execute(select(t.appointment).where(t.appointment.c.id == appointment_id)).one()
         return old, new
+
+    return in_transaction(engine, work)

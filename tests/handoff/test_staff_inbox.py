@@ -3,7 +3,6 @@ import asyncio
 import datetime as dt
 import os
 
-import pytest
 from yarl import URL
 from handoff_harness import PATIENT, RASA_TOKEN, SESSION_SECRET, TEMPLATE_REOPEN, csrf_of, hours_ago
 

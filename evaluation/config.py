@@ -25,8 +25,11 @@ SGD_OPENING_INTENTS: FrozenSet[str] = frozenset({"BookAppointment", "FindProvide
 SGD_DATE_TIME_SLOTS = ("appointment_date", "appointment_time")
 # NLU intents that start the booking flow on their own.
 BOOKING_INTENTS: FrozenSet[str] = frozenset({"book_appointment"})
-# Action or form names in the tracker that show the booking flow started (form activated, slot asked, …).
-BOOKING_FLOW_NAME: Pattern[str] = re.compile(r"book")
+# The tracker shows booking started when this form became active for the task "book" (one form also
+# reschedules and cancels; actions/booking.py sets the task slot when the form starts, default "book").
+BOOKING_FORM = "appointment_form"
+BOOKING_TASK_SLOT = "appointment_task"
+BOOKING_TASK = "book"
 REST_BOOKING_SAMPLE = 120  # issue 5 asks for at least 100 conversations through the REST channel
 
 # --- declining and small talk (issue 8) -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ Conventions other backend packages rely on:
 - Writes: `with engine.begin() as conn:` — on SQLite this opens `BEGIN IMMEDIATE`, so concurrent writers queue on
   the busy timeout instead of failing with "database is locked" halfway through a transaction.
   Reads: `with engine.connect() as conn:` (no explicit transaction needed).
+- `hide_parameters=True`: SQL errors and logs never show bound values (phone numbers, names are health data).
 - The engine is synchronous (SQLAlchemy 1.4 Core): call it from aiohttp handlers through `await run_db(fn, ...)`,
   which runs `fn` on a worker thread so one slow query never stalls the event loop.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import QueuePool
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -43,11 +44,11 @@ def make_engine(url: Optional[str] = None) -> Engine:
     url = url or database_url()
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_engine(url: str) -> Engine:
-    database = url.split("///", 1)[1] if "///" in url else ""
+    database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
@@ -55,6 +56,7 @@ def _sqlite_engine(url: str) -> Engine:
         poolclass=QueuePool,
         pool_size=10,
         max_overflow=10,
+        hide_parameters=True,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
 

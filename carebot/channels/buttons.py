@@ -70,11 +70,14 @@ class ButtonMemory:
         payload = json.dumps([[b.title, b.payload] for b in buttons])
         await self._store.set(self._key(sender), payload, self._ttl)
 
+    async def forget(self, sender: str) -> None:
+        await self._store.delete(self._key(sender))
+
     async def take(self, sender: str, reply: str) -> Optional[str]:
         """Resolve the reply against the offered set, then forget the set (a new turn starts now)."""
         raw = await self._store.get(self._key(sender))
         if raw is None:
             return None
-        await self._store.delete(self._key(sender))
+        await self.forget(sender)
         offered = [Button(title, payload) for title, payload in json.loads(raw)]
         return match_button(reply, offered)

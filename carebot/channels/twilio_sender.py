@@ -35,6 +35,7 @@ from carebot.channels.chunking import chunk_text
 from carebot.channels.contacts import ContactStore
 from carebot.channels.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.channels.signature import public_base_url
+from carebot.clinic import load_clinic
 
 logger = logging.getLogger(__name__)
 # twilio-python logs a dozen INFO lines (URL, headers) per request; keep its HTTP chatter out of normal logs.
@@ -85,26 +86,30 @@ class TwilioSettings:
         return public_base_url(self.webhook_url) + STATUS_CALLBACK_PATH if self.webhook_url else ""
 
     @classmethod
-    def from_mapping(cls, values: Optional[Mapping[str, Any]] = None, **overrides: Any) -> "TwilioSettings":
+    def from_mapping(cls, values: Optional[Mapping[str, Any]] = None) -> "TwilioSettings":
         """credentials.yml block (or {}) with environment fallbacks; templates default to clinic.yml's."""
-        templates = (values or {}).get("templates") or None
-        if templates is None:
-            from carebot.clinic import load_clinic
-
-            templates = load_clinic().templates
-        settings = dict(
+        values = values or {}
+        templates = values.get("templates") or load_clinic().templates
+        tuned = {name: kind(values[name]) for name, kind in _TUNABLE.items() if values.get(name) not in (None, "")}
+        return cls(
             account_sid=setting(values, "account_sid"),
             auth_token=setting(values, "auth_token"),
             whatsapp_number=setting(values, "whatsapp_number"),
             api_base_url=setting(values, "api_base_url"),
             webhook_url=setting(values, "webhook_url"),
             templates={str(k): str(v) for k, v in templates.items()},
+            **tuned,
         )
-        for name in ("reopen_template", "timeout_seconds", "max_attempts", "backoff_seconds", "max_backoff_seconds"):
-            if (values or {}).get(name) not in (None, ""):
-                settings[name] = type(getattr(cls, name))(values[name])  # type: ignore[index]
-        settings.update(overrides)
-        return cls(**settings)
+
+
+# Optional credentials.yml keys with their types (no environment variable: operators rarely need them).
+_TUNABLE = {
+    "reopen_template": str,
+    "timeout_seconds": float,
+    "max_attempts": int,
+    "backoff_seconds": float,
+    "max_backoff_seconds": float,
+}
 
 
 @dataclass
@@ -186,6 +191,8 @@ class WhatsAppSender:
     ) -> SendResult:
         """Send text/media inside the window, the template outside it. `force` skips the opt-out check (only for
         confirming STOP itself)."""
+        if not (text or media_url or template):
+            raise ValueError("nothing to send: give text, media_url or template")
         phone = normalize_phone(to)
         if not force and await asyncio.to_thread(self.contacts.is_opted_out, phone):
             logger.info("WhatsApp: %s opted out, nothing sent", mask_phone(phone))

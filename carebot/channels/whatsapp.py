@@ -75,8 +75,11 @@ class WhatsAppOutput(OutputChannel):
         self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
     ) -> None:
         offered = buttons_from_rasa(buttons)
-        await self.buttons.remember(normalize_phone(recipient_id), offered)
-        await self._send(recipient_id, text=render_numbered(text or "", offered))
+        phone = normalize_phone(recipient_id)
+        await self.buttons.remember(phone, offered)  # before sending: the answer may come back at once
+        result = await self._send(recipient_id, text=render_numbered(text or "", offered))
+        if result.via_template or result.status not in ("sent", "sandbox"):
+            await self.buttons.forget(phone)  # the patient never saw the numbered list
 
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
         """`{"template": name, "variables": {...}, "text": "…"}` (template outside the window, text inside)
@@ -205,9 +208,7 @@ class WhatsAppInput(InputChannel):
             if not await self._first_delivery(message_sid):
                 logger.info("WhatsApp: duplicate delivery of %s ignored", message_sid)
                 return response.empty()
-            task = asyncio.create_task(self._handle_in_order(form, on_new_message))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._in_background(self._handle_in_order(form, on_new_message))
             return response.empty()
 
         @whatsapp.route("/status", methods=["POST"])
@@ -215,7 +216,7 @@ class WhatsAppInput(InputChannel):
             form = self._verified_form(request)
             if form is None:
                 return response.text("invalid signature", status=403)
-            await self._handle_status(form)
+            self._in_background(self._handle_status(form))
             return response.empty()
 
         @whatsapp.listener("before_server_stop")
@@ -227,6 +228,12 @@ class WhatsAppInput(InputChannel):
             await self.store.close()
 
         return whatsapp
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        """Run after the acknowledgement (Twilio gives up after 15 s); kept referenced until done."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _first_delivery(self, message_sid: str) -> bool:
         try:
@@ -329,6 +336,9 @@ class WhatsAppInput(InputChannel):
         )
         if error_code != str(OUTSIDE_WINDOW_ERROR) or not recipient:
             return
-        await asyncio.to_thread(self.sender.contacts.close_window, recipient)
-        if await self.store.add(f"reopen:{recipient}", "1", REOPEN_GUARD_SECONDS):
-            await self.sender.send(recipient, template=self.settings.reopen_template)
+        try:
+            await asyncio.to_thread(self.sender.contacts.close_window, recipient)
+            if await self.store.add(f"reopen:{recipient}", "1", REOPEN_GUARD_SECONDS):
+                await self.sender.send(recipient, template=self.settings.reopen_template)
+        except Exception:
+            logger.exception("WhatsApp: could not re-open the conversation with %s", mask_phone(recipient))

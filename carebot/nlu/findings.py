@@ -105,8 +105,8 @@ _WORD_DAYS = {
     "ages": 30, "yonks": 90, "year": 365, "years": 730, "ever": 730, "christmas": 30, "birth": 30,
     "monday": 4, "tuesday": 4, "wednesday": 4, "thursday": 4, "friday": 4, "saturday": 4, "sunday": 4,
 }
-_DURATION_LIMITS = ((3, "duration_under_3d"), (7, "duration_3d_to_1w"), (21, "duration_1w_to_3w"),
-                    (42, "duration_3w_to_6w"), (float("inf"), "duration_6w_plus"))
+_DURATION_LIMITS = ((3, "duration_under_3d"), (5, "duration_3d_to_5d"), (7, "duration_5d_to_1w"),
+                    (21, "duration_1w_to_3w"), (42, "duration_3w_to_6w"), (float("inf"), "duration_6w_plus"))
 INFANT_MAX_DAYS = 90  # under 3 months
 CHILD_MAX_YEARS = 16
 assert tuple(name for _, name in _DURATION_LIMITS) == DURATION_FINDINGS
@@ -223,6 +223,8 @@ class ContextComponent:
                 group = age_group(span)
                 if group:
                     findings.append(self._finding(group, "age_group", span, gap, triggers, doc))
+                if span.ent_id_ == "baby":  # a baby of unknown age: triage asks whether under 3 months
+                    findings.append(self._finding("baby_age_unknown", "symptom", span, gap, triggers, doc))
             elif kind == DURATION:
                 days = duration_days(span)
                 if days is not None:
@@ -423,6 +425,8 @@ def age_group(span: Span) -> Optional[str]:
     """infant / child / adult from an AGE match: '6 week old' -> infant, '4yo' -> child, "I'm 70" -> adult."""
     if span.ent_id_ in ("infant", "child", "adult"):
         return span.ent_id_
+    if span.ent_id_ == "baby":
+        return "child"
     words = [t.text.lower() for t in span]
     doc = span.doc
     value: Optional[float] = None

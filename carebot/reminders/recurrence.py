@@ -279,7 +279,8 @@ class MedicinePattern:
 def load_medicines(path: Optional[Path] = None) -> List[MedicinePattern]:
     """Read the EntityRuler pattern file (label MEDICINE); plain-string patterns or token lists of LOWER/ORTH/TEXT."""
     file = Path(path or DEFAULT_MEDICINES_FILE)
-    entries = yaml.safe_load(file.read_text(encoding="utf-8")) or []
+    content = yaml.safe_load(file.read_text(encoding="utf-8")) or []
+    entries = content.get("patterns") if isinstance(content, dict) else content  # same shapes as carebot.nlu.patterns
     if not isinstance(entries, list):
         raise ValueError(f"{file}: expected a list of patterns like '- {{label: MEDICINE, pattern: metformin}}'")
     patterns = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from zoneinfo import ZoneInfo
@@ -522,7 +523,7 @@ class ReminderStore:
             and_(occ.status == "pending", occ.due_at <= to_db(now)),
             and_(occ.status.in_(("claimed", "sending")), occ.claimed_until < to_db(now)),
         )
-        token = f"{worker}#{now.timestamp():.6f}"[:128]
+        token = f"{worker[:100]}#{uuid.uuid4().hex[:16]}"  # unique per batch: the rows are read back by it
         values = dict(status="claimed", claimed_by=token, claimed_until=to_db(now + lease))
         pick = select(occ.id).where(claimable).order_by(occ.due_at, occ.id).limit(limit)
         with self.engine.begin() as conn:
@@ -639,6 +640,9 @@ class ReminderStore:
             conn.execute(update(reminder_occurrences).where(occ.id == row.id)
                          .values(response=response, responded_at=to_db(now)))
             snooze_id = None
+            if response != "snoozed":  # answered after all: the snoozed repeat need not ask again
+                conn.execute(update(reminder_occurrences).where(occ.snoozed_from == row.id, occ.status == "pending")
+                             .values(status="cancelled"))
             if response == "snoozed":
                 due = now + dt.timedelta(minutes=snooze_minutes)
                 snooze_id = conn.execute(reminder_occurrences.insert().values(

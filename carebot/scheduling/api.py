@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import pydantic
 from aiohttp import web
@@ -31,7 +31,7 @@ from carebot.scheduling import store
 from carebot.scheduling.fhir_json import type_problem
 from carebot.scheduling import tables as t
 from carebot.scheduling.resources import (
-    E164, SERVICE_TYPE_SYSTEM, appointment_resource, bundle, comma_values, date_range, etag, paging,
+    E164, SERVICE_TYPE_SYSTEM, appointment_resource, bundle, comma_values, date_range, paging,
     patient_resource, practitioner_resource, reference_id, schedule_resource, slot_resource,
 )
 
@@ -122,7 +122,7 @@ def if_match(request: web.Request) -> Optional[int]:
     if value.startswith("W/"):
         value = value[2:]
     value = value.strip('"')
-    if not value.isdigit() or len(value) > 9:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise ApiError(400, 'If-Match must be a version tag like W/"3"')
     return int(value)
 

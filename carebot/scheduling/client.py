@@ -126,7 +126,8 @@ class SchedulingClient:
 
     async def find_patient_by_phone(self, phone: str, name: Optional[str] = None,
                                     birth_date: Optional[dt.date] = None) -> Optional[PatientRecord]:
-        """The patient registered with this phone (narrowed by name/birth date when a family shares a phone)."""
+        """The patient registered with this phone, or None. A family may share one phone: pass the full `name`
+        (exact, case-insensitive) and/or `birth_date` to pick one; without them the earliest registered wins."""
         params: List[Tuple[str, str]] = [("telecom", normalise_phone(phone)), ("_count", "50")]
         if birth_date:
             params.append(("birthdate", birth_date.isoformat()))
@@ -134,9 +135,9 @@ class SchedulingClient:
             params.append(("name", name.strip().split()[-1]))
         bundle = await self._request("GET", "/Patient", params=params)
         patients = [self._patient(r) for r in _resources(bundle, "Patient")]
-        if name:
+        if name:  # a family shares one phone: never hand back a sibling's record for a name that is not theirs
             wanted = " ".join(name.lower().split())
-            patients = [p for p in patients if p.name.lower() == wanted] or patients
+            patients = [p for p in patients if " ".join(p.name.lower().split()) == wanted]
         return patients[0] if patients else None
 
     async def create_patient(self, name: str, phone: str, birth_date: Optional[dt.date] = None) -> PatientRecord:

@@ -37,10 +37,6 @@ def meta(row: Any) -> Dict[str, Any]:
     return {"versionId": str(row.version), "lastUpdated": instant(row.last_updated)}
 
 
-def etag(version: int) -> str:
-    return f'W/"{version}"'
-
-
 def service_concepts(clinic: Clinic, service_ids: Sequence[str]) -> List[Dict[str, Any]]:
     concepts = []
     for sid in service_ids:
@@ -189,7 +185,8 @@ def paging(query: Dict[str, List[str]], default_count: int = 20, max_count: int 
         values = query.get(name)
         if not values:
             return default
-        if len(values) > 1 or not values[0].isdigit() or not low <= int(values[0]) <= high:
+        text = values[0]
+        if len(values) > 1 or not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
             raise ApiError(400, f"{name} must be a whole number from {low} to {high}")
         return int(values[0])
 

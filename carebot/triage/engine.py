@@ -105,14 +105,14 @@ def _potential(question: Question, state: TriageState, present: FrozenSet[str], 
     for level, when in rules:
         if not (when.findings & question.findings) or not when.profile_fits(state.profile):
             continue
-        if when.all_of & denied:
+        if any(group <= denied for group in when.groups):
             continue
         best = max(best, level_rank(level))
     return best
 
 
 def _answered(question: Question, present: FrozenSet[str], denied: FrozenSet[str]) -> bool:
-    return bool(question.findings & present) or (question.denies is not None and question.denies in denied)
+    return bool(question.answering_findings & present) or (question.denies is not None and question.denies in denied)
 
 
 # --- public API -------------------------------------------------------------------------------------------------
@@ -162,8 +162,8 @@ def next_question(state: TriageState, protocols: Optional[ProtocolSet] = None) -
     ps = _set(protocols)
     if len(state.asked) >= MAX_QUESTIONS:
         return None
-    level, _, _, flag = _decide(state, ps)
-    if flag is not None:
+    level, _, _, _ = _decide(state, ps)
+    if level == "emergency":
         return None
     present, denied = _known(state, ps)
     current = level_rank(level)
@@ -183,7 +183,7 @@ def _candidates(state: TriageState, ps: ProtocolSet) -> List[Question]:
 
 def parse_reply(question: Question, reply: str) -> str:
     """The option id a reply means: its number, id, text, or a plain yes/no/"not sure"."""
-    text = re.sub(r"[^a-z0-9? ]", "", reply.lower().replace("'", "")).strip()
+    text = re.sub(r"[^a-z0-9? ]", "", reply.lower().replace("'", "").replace("_", " ")).strip()
     text = re.sub(r"\s+", " ", text)
     ids = [o.id for o in question.options]
     if text.isdigit() and 1 <= int(text) <= len(ids):

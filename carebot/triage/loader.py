@@ -19,8 +19,11 @@ RED_FLAGS_FILE = "red_flags.yml"
 DISPOSITIONS_FILE = "dispositions.yml"
 # Duration findings the NLU derives from "for 3 days", "since last week" … (see carebot/nlu/findings.py).
 DURATION_FINDINGS: Tuple[str, ...] = (
-    "duration_under_3d", "duration_3d_to_1w", "duration_1w_to_3w", "duration_3w_to_6w", "duration_6w_plus",
+    "duration_under_3d", "duration_3d_to_5d", "duration_5d_to_1w", "duration_1w_to_3w", "duration_3w_to_6w",
+    "duration_6w_plus",
 )
+# Findings the NLU derives in code rather than from one pattern: durations, and a baby whose age was not given.
+DERIVED_FINDINGS: Tuple[str, ...] = DURATION_FINDINGS + ("baby_age_unknown",)
 FINDING_LABELS = ("SYMPTOM", "SEVERITY")  # pattern labels whose ids are findings as they stand
 SITE_LABEL = "BODY_SITE"  # a body site plus a pain word becomes the finding "<site>_pain"
 
@@ -73,7 +76,7 @@ def read_yaml(path: Path) -> Any:
 
 def finding_vocabulary(patterns_dir: Path) -> FrozenSet[str]:
     """Every finding id the text understanding can produce, read from the pattern files (no spaCy needed)."""
-    ids: Set[str] = set(DURATION_FINDINGS)
+    ids: Set[str] = set(DERIVED_FINDINGS)
     for file in sorted(Path(patterns_dir).glob("*.yml")):
         content = read_yaml(file) or []
         entries = content.get("patterns", []) if isinstance(content, dict) else content
@@ -134,6 +137,23 @@ class _Reader:
             return frozenset()
         return frozenset(value)
 
+    def groups(self, node: Dict, where: str) -> Tuple[FrozenSet[str], ...]:
+        """`any: [a, b]` is one group; each entry of `all:` is a group (a finding or a list of findings)."""
+        groups: List[FrozenSet[str]] = []
+        if "any" in node:
+            groups.append(self.finding_list(node, "any", where))
+        entries = node.get("all", [])
+        if not isinstance(entries, list):
+            self.problem(node, f"{where}: 'all' must be a list of finding ids or lists of finding ids")
+            return tuple(groups)
+        for entry in entries:
+            entry = [entry] if isinstance(entry, str) else entry
+            if not isinstance(entry, list) or not entry or not all(isinstance(v, str) for v in entry):
+                self.problem(node, f"{where}: each 'all' entry must be a finding id or a list of finding ids")
+                continue
+            groups.append(frozenset(entry))
+        return tuple(g for g in groups if g)
+
     def condition(self, node: Any, where: str) -> Condition:
         if not isinstance(node, dict):
             self.problem(node, f"{where}: a condition must be a mapping with any/all/age_group/pregnant")
@@ -153,8 +173,7 @@ class _Reader:
         if pregnant is not None and not isinstance(pregnant, bool):
             self.problem(node, f"{where}: 'pregnant' must be true or false")
             pregnant = None
-        return Condition(self.finding_list(node, "any", where), self.finding_list(node, "all", where),
-                         age_groups, pregnant)
+        return Condition(self.groups(node, where), age_groups, pregnant)
 
     def rule(self, node: Any, where: str, need_when: bool = True) -> Optional[Rule]:
         if not isinstance(node, dict):
@@ -201,8 +220,9 @@ class _Reader:
         if if_not_sure is not None and if_not_sure not in {o.id for o in options}:
             self.problem(node, f"{where}: 'if_not_sure' refers to unknown option {if_not_sure!r}")
         ask_if = self.condition(node["ask_if"], f"{where} ask_if") if "ask_if" in node else None
+        answered_by = self.finding_list(node, "answered_by", where)
         return Question(qid, self.text(node, "text", where), options, protocol_id,
-                        yes_finding, if_not_sure, ask_if, node.line)
+                        yes_finding, if_not_sure, ask_if, answered_by, node.line)
 
 
 def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Protocol]:
@@ -291,7 +311,7 @@ def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], serv
                 problems.append(f"{file}:{question.line}: question id '{question.id}' is also used in "
                                 f"{seen_questions[question.id]}; question ids must be unique")
             seen_questions[question.id] = file
-            unknown(question.findings, file, question.line, f"question '{question.id}'")
+            unknown(question.answering_findings, file, question.line, f"question '{question.id}'")
             if question.ask_if:
                 unknown(question.ask_if.findings, file, question.line, f"question '{question.id}' ask_if")
         rule_ids: Set[str] = set()
@@ -309,10 +329,10 @@ def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], serv
             if not _profiles_overlap(protocol.applies_to, rule.when):
                 problems.append(f"{file}:{rule.line}: {where} is unreachable: its age group/pregnancy never "
                                 f"fits the protocol's 'applies_to'")
-            needed = rule.when.all_of - own_findings - (vocabulary or frozenset())
-            if vocabulary is not None and needed:
+            stuck = [sorted(g) for g in rule.when.groups if not g & (own_findings | (vocabulary or frozenset()))]
+            if vocabulary is not None and stuck:
                 problems.append(f"{file}:{rule.line}: {where} is unreachable: nothing in this protocol asks "
-                                f"about {sorted(needed)} and the text cannot say it")
+                                f"about {stuck} and the text cannot say it")
 
 
 def _profiles_overlap(applies: Condition, when: Condition) -> bool:

@@ -31,10 +31,12 @@ class Profile:
 
 @dataclass(frozen=True)
 class Condition:
-    """Matches when one of `any_of` (if given) and every one of `all_of` is present and the profile fits."""
+    """Matches when every group has one of its findings present and the profile fits.
 
-    any_of: FrozenSet[str] = frozenset()
-    all_of: FrozenSet[str] = frozenset()
+    In YAML `any: [a, b]` is one group; `all: [c, [d, e]]` adds the groups {c} and {d, e}.
+    """
+
+    groups: Tuple[FrozenSet[str], ...] = ()
     age_groups: Optional[FrozenSet[str]] = None
     pregnant: Optional[bool] = None
 
@@ -44,15 +46,11 @@ class Condition:
         return self.pregnant is None or self.pregnant == profile.pregnant
 
     def matches(self, findings: FrozenSet[str], profile: Profile) -> bool:
-        if not self.profile_fits(profile):
-            return False
-        if self.any_of and not (self.any_of & findings):
-            return False
-        return self.all_of <= findings
+        return self.profile_fits(profile) and all(group & findings for group in self.groups)
 
     @property
     def findings(self) -> FrozenSet[str]:
-        return self.any_of | self.all_of
+        return frozenset().union(*self.groups)
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,7 @@ class Question:
     denies: Optional[str] = None  # the finding a "no" rules out (yes/no questions)
     if_not_sure: Optional[str] = None  # option id that "I'm not sure" counts as, chosen by the author as safer
     ask_if: Optional[Condition] = None
+    answered_by: FrozenSet[str] = frozenset()  # findings that already answer it ("for 3 days" answers "how long?")
     line: int = 0
 
     def option(self, option_id: str) -> Option:
@@ -81,6 +80,10 @@ class Question:
     @property
     def findings(self) -> FrozenSet[str]:
         return frozenset(o.finding for o in self.options if o.finding)
+
+    @property
+    def answering_findings(self) -> FrozenSet[str]:
+        return self.findings | self.answered_by
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,25 @@ async def test_refused_connection_is_retried_then_reported(sender_factory: Sende
     assert len(sender.sleeps) == 1  # type: ignore[attr-defined]
 
 
+async def test_a_hanging_twilio_times_out_and_is_not_posted_twice(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore
+) -> None:
+    contacts.record_inbound(PATIENT)
+    twilio.script = [TwilioStandIn.HANG]
+    result = await sender_factory(timeout_seconds=0.2).send(PATIENT, text="hello")
+    assert result.status == "failed" and "not retried" in (result.error or "")
+    assert len(twilio.requests) == 1
+
+
+async def test_buttons_replaced_by_the_template_are_not_remembered(harness: Harness) -> None:
+    buttons = [{"title": "Yes", "payload": "/affirm"}]  # e.g. a reminder a day after the patient last wrote
+    await harness.channel.output.send_text_with_buttons(f"whatsapp:{PATIENT}", "Did you take it?", buttons)
+    [request] = await harness.twilio.wait_for(1)
+    assert "ContentSid" in request
+    await harness.post(harness.message("1"))
+    assert (await harness.bot.wait_for(1))[0].text == "1"
+
+
 async def test_500_is_posted_exactly_once_and_reported(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:

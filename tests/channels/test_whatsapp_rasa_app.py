@@ -65,3 +65,26 @@ async def test_a_message_goes_through_rasas_own_app_and_the_reply_reaches_twilio
             assert (await health.json())["sandbox"] is False
         async with session.get(rasa_app.base_url + "/") as root:
             assert "Hello from Rasa" in await root.text()
+
+
+async def test_without_any_credentials_the_channel_starts_in_sandbox_mode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_NUMBER", "TWILIO_API_BASE_URL",
+                 "WHATSAPP_WEBHOOK_URL", "WHATSAPP_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WHATSAPP_STATE_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    [whatsapp] = [c for c in create_http_input_channels(None, str(ROOT / "credentials.yml")) if isinstance(c, WhatsAppInput)]
+    assert whatsapp.settings.sandbox
+    Sanic.test_mode = True
+    app = configure_app([whatsapp], use_uvloop=False, enable_api=False)
+    bot = ScriptedBot()
+    app.ctx.agent = FakeAgent(bot)
+    server, base_url = await serve(app)
+    try:
+        harness = Harness(whatsapp, bot, TwilioStandIn(), base_url)
+        assert (await harness.post(harness.message("hi"))).status == 403  # no token: nothing can be verified
+        result = await whatsapp.sender.send(PATIENT, template="conversation_reopen")
+        assert result.status == "sandbox"
+    finally:
+        await stop(server)

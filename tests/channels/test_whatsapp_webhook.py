@@ -3,12 +3,12 @@ location, buttons, opt-out words and per-patient ordering."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, Callable
 
 import pytest
 
 from carebot.channels.contacts import ContactStore
+from carebot.channels.signature import sign
 from whatsapp_harness import (
     AUTH_TOKEN,
     PATIENT,
@@ -20,6 +20,11 @@ from whatsapp_harness import (
 )
 
 pytestmark = pytest.mark.asyncio
+
+
+def signature_for(form: dict) -> str:
+    """What Twilio would have sent for this form at the public webhook URL."""
+    return sign(AUTH_TOKEN, PUBLIC_URL + WEBHOOK_PATH, form)
 
 
 async def test_photo_without_caption_passes_signature_and_becomes_media_intent(harness: Harness) -> None:
@@ -73,7 +78,7 @@ async def test_bad_signatures_are_refused_and_nothing_is_processed(harness: Harn
     if case == "missing header":
         kwargs["signature"] = None
     elif case == "tampered field":
-        kwargs["signature"] = harness_signature(signed)
+        kwargs["signature"] = signature_for(signed)
         form["From"] = "whatsapp:+447700900999"  # someone posting as another patient
     elif case == "wrong scheme":
         kwargs["signed_as"] = PUBLIC_URL.replace("https://", "http://") + WEBHOOK_PATH
@@ -82,19 +87,13 @@ async def test_bad_signatures_are_refused_and_nothing_is_processed(harness: Harn
     elif case == "wrong token":
         kwargs["token"] = "not-the-token"
     elif case == "added field":
-        kwargs["signature"] = harness_signature(signed)
+        kwargs["signature"] = signature_for(signed)
         form["ButtonPayload"] = "/affirm"
     response = await harness.post(form, **kwargs)
     assert response.status == 403
     await asyncio.sleep(0.05)  # give a wrongly started background task the chance to show itself
     assert harness.bot.messages == []
     assert harness.twilio.requests == []
-
-
-def harness_signature(form: dict) -> str:
-    from carebot.channels.signature import sign
-
-    return sign(AUTH_TOKEN, PUBLIC_URL + WEBHOOK_PATH, form)
 
 
 async def test_signature_over_the_explicit_default_port_is_accepted(harness: Harness) -> None:

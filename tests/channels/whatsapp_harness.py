@@ -42,6 +42,7 @@ class TwilioStandIn:
     """Records every message POST (as a dict of field → values) and answers from a script, else 201."""
 
     DISCONNECT: Reply = (0, {})
+    HANG: Reply = (-1, {})
 
     def __init__(self) -> None:
         self.requests: List[Dict[str, List[str]]] = []
@@ -56,6 +57,8 @@ class TwilioStandIn:
             self.requests.append({key: [str(v) for v in form.getall(key)] for key in set(form.keys())})
             self._changed.notify_all()
         status, body = self.script.pop(0) if self.script else (201, {})
+        if (status, body) == self.HANG:
+            await asyncio.sleep(30)  # longer than any client timeout in these tests; cancelled at clean-up
         if (status, body) == self.DISCONNECT:
             request.transport.close()  # the client sees the connection drop before any response
             return web.Response()

@@ -97,17 +97,22 @@ async def test_respond_snooze_and_adherence(served, engine):
     reminders, _ = served
     now = dt.datetime.now(UTC)
     store = ReminderStore(engine)
-    reminder = store.create(PATIENT, "metformin", "RRULE:FREQ=DAILY;COUNT=1", now + dt.timedelta(seconds=1),
-                            "Europe/London", now=now)
-    [occurrence] = store.claim("t", now + dt.timedelta(seconds=2), 10, dt.timedelta(minutes=1))
-    store.mark_sending([occurrence.id], now, dt.timedelta(minutes=1))
-    store.mark_sent([occurrence.id], now + dt.timedelta(seconds=2))
+    due = now - dt.timedelta(minutes=5)
+    reminder = store.create(PATIENT, "metformin", "RRULE:FREQ=DAILY;COUNT=1", due, "Europe/London",
+                            now=due - dt.timedelta(minutes=1))
+    [occurrence] = store.claim("t", due, 10, dt.timedelta(minutes=1))
+    store.mark_sending([occurrence.id], due, dt.timedelta(minutes=1))
+    store.mark_sent([occurrence.id], due)
     snoozed_until = await reminders.respond(PATIENT, "snoozed", snooze_minutes=15)
     assert dt.timedelta(minutes=14) < snoozed_until - now < dt.timedelta(minutes=16)
+    [follow_up] = [o for o in store.occurrences(reminder.id) if o.id != occurrence.id]
+    assert follow_up.status == "pending" and follow_up.due_at == snoozed_until
+    summary = await reminders.adherence(PATIENT)
+    assert summary["doses"] == 0  # the snoozed send is not a dose; its follow-up (not yet due) will be
     assert await reminders.respond(PATIENT, "taken", occurrence_id=occurrence.id) is None
+    assert store.occurrence(follow_up.id).status == "cancelled"  # answered after all: no second ask
     summary = await reminders.adherence(PATIENT)
     assert summary["doses"] == 1 and summary["taken"] == 1 and "took 1 of 1" in summary["text"]
-    assert reminder.id == occurrence.reminder_id
 
 
 async def test_delivery_acknowledgement_is_first_once(served):

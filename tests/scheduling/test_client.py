@@ -10,7 +10,7 @@ import pytest
 from carebot.scheduling.client import (
     BackendError, BackendUnavailable, BookedAppointment, FreeSlot, NotFound, PatientRecord, SchedulingClient, SlotTaken,
 )
-from conftest import TOKEN
+from scheduling_harness import TOKEN
 
 
 @pytest.fixture
@@ -31,7 +31,9 @@ async def test_patient_round_trip_by_whatsapp_number(client):
     sibling = await client.create_patient("Peter Watson", "+447700900321", dt.date(2015, 1, 2))
     found = await client.find_patient_by_phone("whatsapp:+447700900321")
     assert found == created
-    assert await client.find_patient_by_phone("+447700900321", name="peter watson") == sibling
+    assert await client.find_patient_by_phone("+447700900321", name="peter  WATSON") == sibling
+    assert await client.find_patient_by_phone("+447700900321", birth_date=dt.date(2015, 1, 2)) == sibling
+    assert await client.find_patient_by_phone("+447700900321", name="Paul Watson") is None
     assert found.name == "Mary Jane Watson" and found.birth_date == dt.date(1990, 4, 21)
 
 

@@ -7,7 +7,7 @@ import json
 import random
 from typing import Any, Callable, Dict, List, Tuple
 
-from conftest import appointment_json, patient_json, row_counts
+from scheduling_harness import appointment_json, patient_json, row_counts
 
 SQLISH = ["'; DROP TABLE sched_slot; --", "1 OR 1=1", "\" OR \"\"=\"", "x'); DELETE FROM sched_patient; --",
           "%' UNION SELECT * FROM sched_patient --", "\\x00", "Robert'); --"]
@@ -81,7 +81,7 @@ def hostile_requests(rng: random.Random, appointment: Dict[str, Any], slot_id: s
         lambda: ("POST", "/Patient", body(rng.choice([[], 1, "Patient", None, {"resourceType": "Appointment"}]))),
         lambda: ("GET", "/Slot", {"params": {rng.choice(["start", "status", "_count", "schedule.actor",
                                                           "service-type", "_offset", "bogus", "start:missing"]):
-                                             rng.choice(SQLISH + BAD_DATES + ["-1", "1000000", "busy'"])}}),
+                                             rng.choice(SQLISH + BAD_DATES + ["-1", "1000000", "busy'", "²", "٣"])}}),
         lambda: ("GET", "/Appointment", {"params": {rng.choice(["date", "status", "patient", "_count"]):
                                                     rng.choice(SQLISH + BAD_DATES)}}),
         lambda: ("GET", "/Patient", {"params": {"telecom": rng.choice(SQLISH + ["12345", "+0123"])}}),
@@ -93,7 +93,7 @@ def hostile_requests(rng: random.Random, appointment: Dict[str, Any], slot_id: s
             {**appointment, "status": "cancelled", "surprise": 1},
             mutate(appointment)]))),
         lambda: ("PUT", appt_path, {"data": json.dumps({**appointment, "status": "cancelled"}),
-                                    "headers": {**fhir, "If-Match": rng.choice(['W/"99"', "banana", 'W/"0"', '""'])}}),
+                                    "headers": {**fhir, "If-Match": rng.choice(['W/"99"', "banana", 'W/"0"', '""', 'W/"²"'])}}),
         lambda: ("PATCH", appt_path, {"data": json.dumps(rng.choice([
             [{"op": "remove", "path": "/status"}], [{"op": "replace", "path": "/slot", "value": []}],
             [{"op": "replace", "path": "/status", "value": "booked'--"}], {"status": "cancelled"}, [],
@@ -137,3 +137,16 @@ async def test_five_hundred_hostile_requests_get_4xx_and_write_nothing(api, back
     _, unchanged = await api.call("GET", f"/Appointment/{appointment['id']}")
     assert unchanged["status"] == "booked" and unchanged["meta"]["versionId"] == "1"
     assert {400, 401, 404, 405, 409, 412, 413, 415, 422} <= seen_statuses
+
+
+async def test_unicode_digits_are_not_numbers(api):
+    """str.isdigit() accepts '²' and '٣', which int() then rejects: each must be a 400, not a crash."""
+    patient = await api.new_patient()
+    _, appointment = await api.book(patient["id"], (await api.free_slot("gp"))["id"])
+    for value in ("²", "٣"):
+        status, _ = await api.call("GET", "/Slot", params={"_count": value})
+        assert status == 400
+        status, _ = await api.call("PATCH", f"/Appointment/{appointment['id']}",
+                                   json=[{"op": "replace", "path": "/status", "value": "cancelled"}],
+                                   headers={"Content-Type": "application/json-patch+json", "If-Match": f'W/"{value}"'})
+        assert status == 400

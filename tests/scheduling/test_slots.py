@@ -11,7 +11,7 @@ from carebot.clinic import load_clinic
 from carebot.scheduling import tables as t
 from carebot.scheduling.resources import local_iso
 from carebot.scheduling.slots import regenerate_slots, utcnow
-from conftest import CLINIC_YAML, row_counts, start_backend
+from scheduling_harness import CLINIC_YAML, row_counts, start_backend
 
 
 def local_slots(engine, clinic, practitioner_id: str):
@@ -106,7 +106,7 @@ async def test_restart_loses_nothing_and_does_not_duplicate_slots(api, backend, 
         engine.dispose()
 
 
-def test_times_render_with_the_clinic_offset(engine, sched_clinic):
+def test_times_render_with_the_clinic_offset(sched_clinic):
     assert local_iso(sched_clinic, dt.datetime(2026, 7, 1, 8, 0)) == "2026-07-01T09:00:00+01:00"  # BST
     assert local_iso(sched_clinic, dt.datetime(2026, 12, 1, 9, 0)) == "2026-12-01T09:00:00+00:00"  # GMT
 
@@ -120,3 +120,17 @@ def test_past_free_slots_are_removed_on_regeneration(engine, sched_clinic):
         stale = conn.execute(select(func.count()).select_from(t.slot)
                              .where((t.slot.c.start < later) & (t.slot.c.status == "free"))).scalar_one()
     assert stale == 0
+
+
+def test_slots_keep_local_opening_times_across_the_clocks_changing(engine, sched_clinic):
+    """UK clocks go forward on 28 March 2027: 08:00 opening is 08:00 UTC before and 07:00 UTC after."""
+    create_tables(engine)
+    regenerate_slots(engine, sched_clinic, now=dt.datetime(2027, 3, 22, 0, 0))
+    with engine.connect() as conn:
+        def first_start(day: dt.date) -> dt.datetime:
+            return conn.execute(select(func.min(t.slot.c.start)).where(
+                (t.slot.c.practitioner_id == "dr-b") & (t.slot.c.start >= dt.datetime.combine(day, dt.time()))
+                & (t.slot.c.start < dt.datetime.combine(day + dt.timedelta(days=1), dt.time())))).scalar_one()
+        assert first_start(dt.date(2027, 3, 26)) == dt.datetime(2027, 3, 26, 8, 0)
+        assert first_start(dt.date(2027, 3, 29)) == dt.datetime(2027, 3, 29, 7, 0)
+    assert local_iso(sched_clinic, dt.datetime(2027, 3, 29, 7, 0)) == "2027-03-29T08:00:00+01:00"

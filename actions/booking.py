@@ -1,0 +1,548 @@
+"""Appointments on chat: one form (`appointment_form`) books, reschedules or cancels; one action lists.
+
+The form's validation action does the work that can fail (reading dates, asking the backend, booking), so a failure
+becomes a clear message and a repeated question instead of a dead end: a slot taken meanwhile re-offers fresh times,
+an unreachable backend keeps every answer so "try again" carries on. Texts live in data/messages/booking.yml.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import clinic, patient_phone, say
+from carebot.booking import (BIRTH_DATE_EXAMPLES, Choice, choices_from_slot, clean_name, find_offers, long_when,
+                             next_page_start, parse_birth_date, pick, provider_name, service_name, short_when,
+                             spans_from_slot, target_from_slot, wants_another_day, window_to_slot)
+from carebot.dates import DateProblem, interpret_when
+from carebot.messages import render
+from carebot.reminders.client import RemindersClient
+from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, SchedulingClient, SlotTaken
+
+logger = logging.getLogger(__name__)
+
+FORM = "appointment_form"
+TASK_BY_INTENT = {"book_appointment": "book", "reschedule_appointment": "reschedule",
+                  "cancel_appointment": "cancel"}
+# Everything one run of the form remembers; cleared when it starts and when it ends (patient_id is kept).
+FORM_STATE = ("appointment_task", "booking_service", "booking_provider", "booking_when", "booking_window",
+              "booking_when_failures", "booking_offers", "booking_search_from", "booking_slot", "patient_name",
+              "patient_birth_date", "appointment_choice", "appointments", "booking_confirmed", "booking_result")
+UNREADABLE_BEFORE_OFFERING_FIRST_FREE = 2
+FIRST_FREE = "first free slot"
+_WHEN_PROBLEM_MESSAGE = {DateProblem.PAST: "booking_when_past", DateProblem.CLOSED: "booking_when_closed",
+                         DateProblem.OUTSIDE_HOURS: "booking_when_outside_hours",
+                         DateProblem.TOO_FAR: "booking_when_too_far"}
+
+
+def scheduling_client() -> SchedulingClient:
+    """A client per action run (tests replace this factory with an in-memory fake)."""
+    return SchedulingClient(clinic=clinic())
+
+
+def reminders_client() -> RemindersClient:
+    return RemindersClient()
+
+
+def now() -> dt.datetime:
+    """The clinic's current time: dates the patient writes are relative to it."""
+    return clinic().now()
+
+
+def send(dispatcher: CollectingDispatcher, key: str, buttons: List[Dict[str, str]], **values: Any) -> None:
+    """A catalogue message with buttons built from live data (times, appointments)."""
+    dispatcher.utter_message(text=render(key, values).text, buttons=buttons)
+
+
+def option_buttons(choices: List[Choice], with_service: bool = False) -> List[Dict[str, str]]:
+    """One button per line; the payload names the line by number, which WhatsApp's numbered list maps back."""
+    facts = clinic()
+    buttons = []
+    for number, choice in enumerate(choices, start=1):
+        title = f"{short_when(choice.start, facts)} · {provider_name(choice, facts)}"
+        if with_service:
+            title = f"{title} ({service_name(choice.service_id, facts)})"
+        buttons.append({"title": title, "payload": "/choose_option" + json.dumps({"option": str(number)})})
+    return buttons
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def latest_option(tracker: Tracker) -> Optional[str]:
+    return next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "option"),
+                None)
+
+
+def offered(tracker: Tracker) -> List[Choice]:
+    return choices_from_slot(tracker.get_slot("booking_offers"))
+
+
+def chosen(tracker: Tracker, slot: str, choices_slot: str) -> Optional[Choice]:
+    wanted = tracker.get_slot(slot)
+    return next((c for c in choices_from_slot(tracker.get_slot(choices_slot)) if c.id == wanted), None)
+
+
+def reset_form_state() -> List[EventType]:
+    return [SlotSet(name, None) for name in FORM_STATE]
+
+
+async def find_patient_id(tracker: Tracker, client: SchedulingClient) -> Optional[str]:
+    """The remembered Patient id, else the one registered with the sender's phone number (None: first visit)."""
+    known = tracker.get_slot("patient_id")
+    if known:
+        return known
+    patient = await client.find_patient_by_phone(patient_phone(tracker))
+    return patient.id if patient else None
+
+
+async def upcoming(tracker: Tracker, client: SchedulingClient) -> Tuple[Optional[str], List[Choice]]:
+    patient_id = await find_patient_id(tracker, client)
+    if not patient_id:
+        return None, []
+    appointments = await client.list_appointments(patient_id)
+    return patient_id, [Choice.from_appointment(a) for a in appointments]
+
+
+class ValidateAppointmentForm(FormValidationAction):
+    """Reads every answer of the appointment form; decides which questions remain (task, first visit or not)."""
+
+    def name(self) -> Text:
+        return "validate_appointment_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot("requested_slot") is None:  # the form is starting: forget the last run, read the request
+            started = await self.start(dispatcher, tracker)
+            tracker.add_slots(started)
+            return started + await super().run(dispatcher, tracker, domain)
+        return await super().run(dispatcher, tracker, domain)
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> List[Text]:
+        if tracker.get_slot("booking_result") is not None:
+            return []  # done (or nothing to do): the form ends
+        task = tracker.get_slot("appointment_task") or "book"
+        if task == "cancel":
+            return ["appointment_choice", "booking_confirmed"]
+        if task == "reschedule":
+            return ["appointment_choice", "booking_when", "booking_slot", "booking_confirmed"]
+        first_visit = tracker.get_slot("booking_slot") is not None and not tracker.get_slot("patient_id")
+        return ["booking_service", "booking_when", "booking_slot",
+                *(["patient_name", "patient_birth_date"] if first_visit else []), "booking_confirmed"]
+
+    async def start(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+        """Fresh state for this run, with what the opening message already said ("physio on Friday morning")."""
+        facts = clinic()
+        task = TASK_BY_INTENT.get(latest_intent(tracker) or "", "book")
+        values: Dict[str, Any] = {name: None for name in FORM_STATE}
+        values["appointment_task"] = task
+        text = tracker.latest_message.get("text") or ""
+        if task == "book":
+            provider = facts.match_provider(text)
+            service = facts.match_service(text)
+            if provider:
+                values["booking_provider"] = provider.id
+                if service is None and len(provider.services) == 1:
+                    service = facts.service(provider.services[0])
+            values["booking_service"] = service.id if service else None
+            if interpret_when(text, facts, now()).problem is not DateProblem.UNPARSEABLE:
+                values["booking_when"] = text
+        else:
+            values.update(await self.load_appointments(dispatcher, tracker))
+        return [SlotSet(name, value) for name, value in values.items()]
+
+    async def load_appointments(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any]:
+        try:
+            async with scheduling_client() as client:
+                patient_id, appointments = await upcoming(tracker, client)
+        except BackendError:
+            say(dispatcher, "booking_unavailable_nothing_kept", clinic_phone=clinic().phone)
+            return {"booking_result": {"kind": "nothing"}}
+        if not appointments:
+            say(dispatcher, "booking_no_appointments")
+            return {"booking_result": {"kind": "nothing"}, "patient_id": patient_id}
+        return {"patient_id": patient_id, "appointments": [a.to_slot() for a in appointments],
+                "appointment_choice": appointments[0].id if len(appointments) == 1 else None}
+
+    # ---- what to book ----
+
+    async def validate_booking_service(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                       domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:
+            return {"booking_service": None}
+        facts = clinic()
+        text = str(value)
+        service = facts.service(text) or facts.match_service(text)
+        named = facts.match_provider(text)
+        provider = named or facts.provider(tracker.get_slot("booking_provider") or "")
+        if service is None and named and len(named.services) == 1:
+            service = facts.service(named.services[0])
+        if service is None:
+            say(dispatcher, "booking_unknown_service", services=", ".join(s.name for s in facts.services))
+            return {"booking_service": None, "booking_provider": provider.id if provider else None}
+        if provider and service.id not in provider.services:
+            say(dispatcher, "booking_provider_other_service", provider=provider.name, service=service.name)
+            provider = None
+        return {"booking_service": service.id, "booking_provider": provider.id if provider else None}
+
+    # ---- when ----
+
+    async def validate_booking_when(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:
+            return {"booking_when": None}
+        failures = int(tracker.get_slot("booking_when_failures") or 0)
+        text = str(value)
+        if failures >= UNREADABLE_BEFORE_OFFERING_FIRST_FREE and latest_intent(tracker) == "affirm":
+            text = FIRST_FREE  # "yes" to "shall I just find the first free time?"
+        result = interpret_when(text, clinic(), now())
+        if result.window is not None:
+            return {"booking_when": result.window.label or text, "booking_window": window_to_slot(result.window),
+                    "booking_when_failures": 0, "booking_offers": None, "booking_search_from": None,
+                    "booking_slot": None}
+        if result.problem is DateProblem.UNPARSEABLE:
+            return {"booking_when": None, "booking_when_failures": failures + 1}  # the question says why
+        say(dispatcher, _WHEN_PROBLEM_MESSAGE[result.problem], reason=result.reason)
+        return {"booking_when": None, "booking_when_failures": 0}
+
+    # ---- which time ----
+
+    async def validate_booking_slot(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:
+            return {"booking_slot": None}
+        choices = offered(tracker)
+        if any(choice.id == value for choice in choices):
+            return {"booking_slot": value}  # already an id (set by this action before)
+        text = str(value)
+        if not choices:
+            return {"booking_slot": None}  # nothing was on offer (backend down): asking again searches again
+        if latest_intent(tracker) == "more_options":
+            start = next_page_start(choices, clinic(), wants_another_day(text))
+            return {"booking_slot": None, "booking_offers": None, "booking_search_from": start.isoformat()}
+        index = pick(text, latest_option(tracker), choices, clinic())
+        if index is not None:
+            return await self.take_choice(choices[index], dispatcher, tracker)
+        result = interpret_when(text, clinic(), now())
+        if result.window is not None:  # "actually, Friday instead"
+            return {"booking_slot": None, "booking_when": result.window.label or text,
+                    "booking_window": window_to_slot(result.window), "booking_offers": None,
+                    "booking_search_from": None}
+        if result.problem in _WHEN_PROBLEM_MESSAGE:
+            say(dispatcher, _WHEN_PROBLEM_MESSAGE[result.problem], reason=result.reason)
+        else:
+            say(dispatcher, "booking_pick_again", count=len(choices))
+        return {"booking_slot": None}
+
+    async def take_choice(self, choice: Choice, dispatcher: CollectingDispatcher,
+                          tracker: Tracker) -> Dict[Text, Any]:
+        """A new patient books once: find out now whether this phone is registered, so we know whether to ask."""
+        if tracker.get_slot("appointment_task") != "book" or tracker.get_slot("patient_id"):
+            return {"booking_slot": choice.id}
+        try:
+            async with scheduling_client() as client:
+                patient_id = await find_patient_id(tracker, client)
+        except BackendError:
+            say(dispatcher, "booking_unavailable")
+            return {"booking_slot": None}
+        return {"booking_slot": choice.id, "patient_id": patient_id}
+
+    # ---- who (first booking) ----
+
+    async def validate_patient_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:
+            return {"patient_name": None}
+        name = clean_name(str(value))
+        if name is None:
+            say(dispatcher, "booking_name_invalid")
+        return {"patient_name": name}
+
+    async def validate_patient_birth_date(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                          domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:
+            return {"patient_birth_date": None}
+        try:
+            born: Optional[dt.date] = dt.date.fromisoformat(str(value))
+        except ValueError:
+            born = parse_birth_date(str(value), clinic(), now().date())
+        if born is None:
+            say(dispatcher, "booking_birth_date_invalid", example=BIRTH_DATE_EXAMPLES[clinic().date_order])
+            return {"patient_birth_date": None}
+        return {"patient_birth_date": born.isoformat()}
+
+    # ---- which appointment (reschedule, cancel) ----
+
+    async def validate_appointment_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                          domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:
+            return {"appointment_choice": None}
+        appointments = choices_from_slot(tracker.get_slot("appointments"))
+        match = next((a for a in appointments if a.id == value), None)
+        if match is None:
+            index = pick(str(value), latest_option(tracker), appointments, clinic())
+            match = appointments[index] if index is not None else None
+        if match is None:
+            say(dispatcher, "booking_pick_appointment_again", count=len(appointments))
+            return {"appointment_choice": None}
+        return {"appointment_choice": match.id, "booking_service": match.service_id}
+
+    # ---- yes / no, and the change itself ----
+
+    async def validate_booking_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                         domain: DomainDict) -> Dict[Text, Any]:
+        if value is None or value is True:
+            return {"booking_confirmed": value}
+        intent = latest_intent(tracker)
+        task = tracker.get_slot("appointment_task") or "book"
+        if intent == "deny":
+            if task == "cancel":
+                return {"booking_confirmed": False, "booking_result": {"kind": "kept"}}
+            say(dispatcher, "booking_declined")
+            return {"booking_confirmed": None, "booking_slot": None}
+        if intent != "affirm":
+            say(dispatcher, "booking_yes_or_no")
+            return {"booking_confirmed": None}
+        try:
+            async with scheduling_client() as client:
+                return await self.make_change(task, client, tracker)
+        except (SlotTaken, NotFound) as error:
+            if task == "cancel":
+                say(dispatcher, "booking_appointment_gone")
+                return {"booking_confirmed": None, "booking_result": {"kind": "nothing"}}
+            logger.info("slot no longer free at confirmation: %s", error)
+            say(dispatcher, "booking_slot_taken")
+            return {"booking_confirmed": None, "booking_slot": None, "booking_offers": None,
+                    "booking_search_from": None}
+        except BackendError as error:
+            logger.warning("booking backend failed at confirmation: %s", error)
+            say(dispatcher, "booking_unavailable")
+            return {"booking_confirmed": None}
+
+    async def make_change(self, task: str, client: SchedulingClient, tracker: Tracker) -> Dict[Text, Any]:
+        """Book, move or cancel; the result (what to tell the patient, what to remind) ends the form."""
+        facts = clinic()
+        if task == "cancel":
+            appointment = chosen(tracker, "appointment_choice", "appointments")
+            cancelled = await client.cancel(tracker.get_slot("appointment_choice"))
+            return {"booking_confirmed": True, "booking_result": result("cancelled", cancelled.id, appointment)}
+        offer = chosen(tracker, "booking_slot", "booking_offers")
+        if task == "reschedule":
+            moved = await client.reschedule(tracker.get_slot("appointment_choice"), offer.id)
+            return {"booking_confirmed": True,
+                    "booking_result": result("rescheduled", moved.id, Choice.from_appointment(moved))}
+        patient_id = tracker.get_slot("patient_id") or await find_patient_id(tracker, client)
+        if not patient_id:
+            birth = tracker.get_slot("patient_birth_date")
+            patient = await client.create_patient(tracker.get_slot("patient_name"), patient_phone(tracker),
+                                                  dt.date.fromisoformat(birth) if birth else None)
+            patient_id = patient.id
+        booked = await client.book(patient_id, offer.id, tracker.get_slot("booking_service"))
+        return {"booking_confirmed": True, "patient_id": patient_id,
+                "booking_result": result("booked", booked.id, Choice.from_appointment(booked))}
+
+
+def result(kind: str, appointment_id: str, appointment: Optional[Choice]) -> Dict[str, Any]:
+    return {"kind": kind, "appointment_id": appointment_id,
+            "appointment": appointment.to_slot() if appointment else None}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The form's questions.
+
+class AskBookingService(Action):
+    def name(self) -> Text:
+        return "action_ask_booking_service"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        buttons = [{"title": s.name, "payload": s.name} for s in clinic().services]
+        send(dispatcher, "booking_ask_service", buttons)
+        return []
+
+
+class AskBookingWhen(Action):
+    def name(self) -> Text:
+        return "action_ask_booking_when"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        failures = int(tracker.get_slot("booking_when_failures") or 0)
+        if failures >= UNREADABLE_BEFORE_OFFERING_FIRST_FREE:
+            send(dispatcher, "booking_ask_when_offer_first", [{"title": "First free slot", "payload": FIRST_FREE}])
+        elif failures:
+            say(dispatcher, "booking_when_unreadable")
+        elif tracker.get_slot("appointment_task") == "reschedule":
+            appointment = chosen(tracker, "appointment_choice", "appointments")
+            say(dispatcher, "booking_ask_when_reschedule", service=service_name(appointment.service_id, clinic()),
+                when=long_when(appointment.start, clinic(), now().date()))
+        else:
+            say(dispatcher, "booking_ask_when")
+        return []
+
+
+class AskBookingSlot(Action):
+    """Shows the times on offer; searches the backend when there are none yet (first ask, "later", taken, retry)."""
+
+    def name(self) -> Text:
+        return "action_ask_booking_slot"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        facts = clinic()
+        service = service_name(tracker.get_slot("booking_service"), facts)
+        when = tracker.get_slot("booking_when") or ""
+        choices = offered(tracker)
+        if choices:
+            send(dispatcher, "booking_offer", option_buttons(choices), service=service, when=when)
+            return []
+        window = tracker.get_slot("booking_window") or {}
+        start_from = tracker.get_slot("booking_search_from")
+        try:
+            async with scheduling_client() as client:
+                offers = await find_offers(
+                    client, facts, tracker.get_slot("booking_service"), spans_from_slot(window), now=now(),
+                    provider_id=tracker.get_slot("booking_provider"),
+                    start_from=dt.datetime.fromisoformat(start_from) if start_from else None,
+                    target=target_from_slot(window))
+        except BackendError as error:
+            logger.warning("free-slot search failed: %s", error)
+            say(dispatcher, "booking_unavailable")
+            return []
+        if not offers.choices:
+            if start_from:
+                say(dispatcher, "booking_no_more_slots", service=service)
+                return [SlotSet("booking_search_from", None)]
+            say(dispatcher, "booking_no_slots", service=service, weeks=facts.horizon_weeks, clinic_phone=facts.phone)
+            return []
+        key = "booking_offer_more" if start_from else "booking_offer_nearest" if offers.nearest else "booking_offer"
+        send(dispatcher, key, option_buttons(offers.choices), service=service, when=when)
+        return [SlotSet("booking_offers", [c.to_slot() for c in offers.choices])]
+
+
+class AskPatientName(Action):
+    def name(self) -> Text:
+        return "action_ask_patient_name"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "booking_ask_name")
+        return []
+
+
+class AskPatientBirthDate(Action):
+    def name(self) -> Text:
+        return "action_ask_patient_birth_date"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        first_name = (tracker.get_slot("patient_name") or "the patient").split()[0]
+        say(dispatcher, "booking_ask_birth_date", name=first_name, example=BIRTH_DATE_EXAMPLES[clinic().date_order])
+        return []
+
+
+class AskAppointmentChoice(Action):
+    def name(self) -> Text:
+        return "action_ask_appointment_choice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        appointments = choices_from_slot(tracker.get_slot("appointments"))
+        send(dispatcher, "booking_which_appointment", option_buttons(appointments, with_service=True))
+        return []
+
+
+class AskBookingConfirmed(Action):
+    """The summary the patient says yes to: service, provider, weekday, date, time and the clinic's address."""
+
+    def name(self) -> Text:
+        return "action_ask_booking_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        facts = clinic()
+        task = tracker.get_slot("appointment_task") or "book"
+        appointment = chosen(tracker, "appointment_choice", "appointments")
+        if task == "cancel":
+            say(dispatcher, "booking_confirm_cancel", service=service_name(appointment.service_id, facts),
+                provider=provider_name(appointment, facts), when=long_when(appointment.start, facts, now().date()))
+            return []
+        offer = chosen(tracker, "booking_slot", "booking_offers")
+        values = {"service": service_name(offer.service_id, facts), "provider": provider_name(offer, facts),
+                  "when": long_when(offer.start, facts, now().date()), "address": facts.address}
+        if task == "reschedule":
+            say(dispatcher, "booking_confirm_reschedule", old_when=long_when(appointment.start, facts, now().date()),
+                **values)
+        else:
+            say(dispatcher, "booking_confirm", **values)
+        return []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Ends of the form, and the list.
+
+class ActionAppointmentDone(Action):
+    """Tells the patient what changed, sets or clears the appointment's reminders, and clears the form's state."""
+
+    def name(self) -> Text:
+        return "action_appointment_done"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        facts = clinic()
+        outcome = tracker.get_slot("booking_result") or {}
+        kind = outcome.get("kind")
+        if kind == "kept":
+            say(dispatcher, "booking_kept")
+        elif kind in ("booked", "rescheduled", "cancelled"):
+            appointment = Choice.from_slot_value(outcome["appointment"])
+            say(dispatcher, f"booking_{kind}", service=service_name(appointment.service_id, facts),
+                provider=provider_name(appointment, facts), when=long_when(appointment.start, facts, now().date()),
+                address=facts.address)
+            await update_reminders(tracker, kind, outcome["appointment_id"], appointment)
+        return reset_form_state()
+
+
+async def update_reminders(tracker: Tracker, kind: str, appointment_id: str, appointment: Choice) -> None:
+    """Reminders before the appointment (clinic.yml hours). A reminder failure never undoes a booking: it is logged
+    for staff, and the patient already has the confirmation with the date and time."""
+    label = f"{service_name(appointment.service_id, clinic())} with {provider_name(appointment, clinic())}"
+    try:
+        async with reminders_client() as reminders:
+            if kind in ("rescheduled", "cancelled"):
+                await reminders.cancel_appointment_reminders(appointment_id)
+            if kind in ("booked", "rescheduled"):
+                await reminders.create_appointment_reminders(tracker.sender_id, appointment_id, appointment.start,
+                                                             label)
+    except (BackendError, NotFound) as error:
+        logger.warning("appointment %s: reminders not updated (%s)", appointment_id, error)
+
+
+class ActionAppointmentStop(Action):
+    def name(self) -> Text:
+        return "action_appointment_stop"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "booking_stopped")
+        return reset_form_state()
+
+
+class ActionListAppointments(Action):
+    def name(self) -> Text:
+        return "action_list_appointments"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        facts = clinic()
+        try:
+            async with scheduling_client() as client:
+                patient_id, appointments = await upcoming(tracker, client)
+        except BackendError:
+            say(dispatcher, "booking_unavailable_nothing_kept", clinic_phone=facts.phone)
+            return []
+        if not appointments:
+            say(dispatcher, "booking_no_appointments")
+        else:
+            lines = "\n".join(render("booking_appointment_line", {
+                "when": long_when(a.start, facts, now().date()), "service": service_name(a.service_id, facts),
+                "provider": provider_name(a, facts)}).text for a in appointments)
+            say(dispatcher, "booking_appointments_list", appointments=lines)
+        return [SlotSet("patient_id", patient_id)] if patient_id else []

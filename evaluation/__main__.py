@@ -1,0 +1,83 @@
+"""`make eval` (`python -m evaluation`): Carebot on external corpora, through the real bot on free ports.
+
+Booking openings and date/time spans (SGD, issue 5), declining and small talk (CLINC150, issue 8), symptom
+descriptions (issue 6). Prints a table and a few failing examples, writes the figures (counts only) into the
+`eval` block of docs/benchmarks.md, and exits 1 when a target is missed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Dict, List, Optional
+
+from carebot.clinic import load_clinic
+from evaluation import booking, clinc, config, corpora, symptoms
+from evaluation.bot import running_bot
+from evaluation.metrics import missed
+from evaluation.report import Section, block, console, markdown, write_block
+
+PARTS = ("booking", "clinc", "symptoms")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=PARTS, help="measure only these parts")
+    parser.add_argument("--rest-sample", type=int, default=config.REST_BOOKING_SAMPLE,
+                        help="opening turns replayed as whole conversations over REST (default %(default)s)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+    parts = args.only or list(PARTS)
+    folder = config.eval_dir()
+    try:
+        turns = [t for name in config.SGD_FILES for t in corpora.read_turns(folder / name)]
+        scope = corpora.read_labelled(folder / config.CLINC_SCOPE_FILE, "utterance", "intent")
+        others = corpora.read_labelled(folder / config.CLINC_OTHER_FILE, "utterance", "intent",
+                                       "possibly_confusable_with_health_bot")
+        symptom_texts = corpora.read_labelled(folder / config.SYMPTOM_FILE, "text", "category")
+    except corpora.CorpusError as error:
+        print(f"eval: {error}", file=sys.stderr)
+        return 2
+
+    started = time.monotonic()
+    sections: List[Section] = []
+    if "booking" in parts:  # pure Python: no bot needed
+        sections.append(booking.measure_spans(corpora.date_time_spans(turns), load_clinic()))
+    with running_bot() as bot:
+        cache: Dict[str, Dict] = {}
+
+        def parse(text: str) -> Dict:
+            if text not in cache:
+                cache[text] = bot.parse(text)
+            return cache[text]
+
+        if "booking" in parts:
+            openings = corpora.opening_booking_turns(turns)
+            opening_section = booking.measure_nlu(openings, parse)
+            booking.measure_rest(booking.rest_sample(openings, args.rest_sample), bot, opening_section)
+            sections.insert(0, opening_section)
+        if "clinc" in parts:
+            oos = [q for q in scope if q.label == config.CLINC_OOS_INTENT]
+            sections.append(clinc.measure_declines(oos, others, parse))
+            sections.append(clinc.measure_in_scope(scope, parse))
+        if "symptoms" in parts:
+            sections.append(symptoms.measure(symptom_texts, parse))
+
+    print(console(sections))
+    all_rates = [r for s in sections for r in s.rates]
+    failed = missed(all_rates)
+    print(f"\neval: {len(all_rates)} figures in {time.monotonic() - started:.0f} s; "
+          + (f"targets missed: {', '.join(r.name for r in failed)}" if failed else "every target met"))
+    if not args.no_write:
+        command = "make eval" if not args.only else f".venv/bin/python -m evaluation --only {' '.join(parts)}"
+        intro = (f"External corpora from `EVAL_DIR` (default `../shared/eval`), never trained on; counts only "
+                 f"here (examples are printed by the command). Date spans are read as if now were "
+                 f"{booking.REFERENCE_NOW[0]}-{booking.REFERENCE_NOW[1]:02d}-{booking.REFERENCE_NOW[2]:02d} "
+                 f"{booking.REFERENCE_NOW[3]:02d}:{booking.REFERENCE_NOW[4]:02d} clinic time.\n\n")
+        write_block(config.DOC, "eval", block("eval", "Evaluation", command, intro + markdown(sections)))
+        print(f"eval: wrote the `eval` block of {config.DOC.relative_to(config.ROOT)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,6 +34,8 @@ TASK_BY_INTENT = {"book_appointment": "book", "reschedule_appointment": "resched
 FORM_STATE = ("appointment_task", "booking_service", "booking_provider", "booking_when", "booking_window",
               "booking_when_failures", "booking_offers", "booking_search_from", "booking_slot", "patient_name",
               "patient_birth_date", "appointment_choice", "appointments", "booking_confirmed", "booking_result")
+# Answers the opening message may already hold ("physio on Friday"; the only appointment there is to cancel).
+PREFILLABLE = ("booking_service", "booking_when", "appointment_choice")
 UNREADABLE_BEFORE_OFFERING_FIRST_FREE = 2
 FIRST_FREE = "first free slot"
 _WHEN_PROBLEM_MESSAGE = {DateProblem.PAST: "booking_when_past", DateProblem.CLOSED: "booking_when_closed",
@@ -120,7 +122,9 @@ class ValidateAppointmentForm(FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if tracker.get_slot("requested_slot") is None:  # the form is starting: forget the last run, read the request
             started = await self.start(dispatcher, tracker)
-            tracker.add_slots(started)
+            tracker.slots.update({event["name"]: event["value"] for event in started})
+            # Only answers go through validation: rasa-sdk drops other slots that appear among the candidates.
+            tracker.add_slots([e for e in started if e["name"] in PREFILLABLE and e["value"] is not None])
             return started + await super().run(dispatcher, tracker, domain)
         return await super().run(dispatcher, tracker, domain)
 

@@ -1,23 +1,56 @@
-"""The answer to a message the bot did not understand, without Rasa's rewind events.
+"""The answer to a message the bot did not understand, without Rasa's rewind events; the second in a row hands
+the conversation to staff (issue 8).
 
 Rasa's default fallback reverts the user turn (UserUtteranceReverted); every later action then re-scans the
 history for it, so long WhatsApp conversations slow down. This action only answers.
+
+"In a row" is read from the tracker's events rather than kept in a slot: a slot would have to be reset by every
+other action, and a forgotten reset would hand a patient to staff for no reason.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Sequence, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import say
+from actions.handoff import open_handoff
+from carebot.handoff.store import Reason
+
+ACTION_NAME = "action_fallback"
+HANDOFF_AFTER = 2  # misunderstood messages in a row before a person takes over
+# A new session, a handoff (pause) or its end (resume) starts the count again: staff have just talked to the patient.
+COUNT_STOPS_AT = {"session_started", "restart", "pause", "resume"}
+
+
+def misunderstood_in_a_row(events: Sequence[Dict[str, Any]]) -> int:
+    """How many user turns in a row, ending with the latest one (being answered now), got this fallback.
+
+    A turn counts when the fallback answered it, whether the NLU (nlu_fallback) or the policies (core fallback)
+    chose it; any other answer in between breaks the run.
+    """
+    count, answered_by_fallback, latest_seen = 0, False, False
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind in COUNT_STOPS_AT:
+            break
+        if kind == "action" and event.get("name") == ACTION_NAME:
+            answered_by_fallback = True
+        elif kind == "user":
+            if latest_seen and not answered_by_fallback:
+                break
+            count, answered_by_fallback, latest_seen = count + 1, False, True
+    return count
 
 
 class ActionFallback(Action):
     def name(self) -> Text:
-        return "action_fallback"
+        return ACTION_NAME
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        if misunderstood_in_a_row(tracker.events) >= HANDOFF_AFTER:
+            return await open_handoff(tracker, Reason.REPEATED_FALLBACK, dispatcher)
         say(dispatcher, "fallback")
         return []

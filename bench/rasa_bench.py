@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,14 +61,18 @@ class BotFigures:
 
     name: str
     train_s: float = 0.0
+    train_cpu_s: float = 0.0
     ready_s: float = 0.0
+    ready_cpu_s: float = 0.0
     first_reply_ms: float = 0.0
     latencies_ms: List[float] = field(default_factory=list)
+    cpu_ms_per_message: float = 0.0
     throughput: float = 0.0
     throughput_p50_ms: float = 0.0
     rasa_rss_mb: float = 0.0
     stack_rss_mb: Dict[str, float] = field(default_factory=dict)
     block_p50_ms: List[float] = field(default_factory=list)
+    block_cpu_ms: List[float] = field(default_factory=list)
     fallback_share: float = 0.0
     notes: List[str] = field(default_factory=list)
 
@@ -124,8 +129,10 @@ async def _throughput(session: aiohttp.ClientSession, url: str) -> Tuple[float, 
     return THROUGHPUT_SENDERS * THROUGHPUT_MESSAGES / elapsed, [ms for result in results for ms in result]
 
 
-async def _long_conversation(session: aiohttp.ClientSession, url: str, sender: str) -> List[float]:
-    return [await _send(session, url, sender, LONG_MIX[i % len(LONG_MIX)]) for i in range(LONG_MESSAGES)]
+async def _long_conversation(session: aiohttp.ClientSession, url: str, sender: str, first: int,
+                             count: int) -> List[float]:
+    """Messages `first` .. `first + count - 1` of one patient's long conversation."""
+    return [await _send(session, url, sender, LONG_MIX[i % len(LONG_MIX)]) for i in range(first, first + count)]
 
 
 async def _fallback_share(session: aiohttp.ClientSession, rasa_url: str, token: str, sender: str) -> float:
@@ -138,6 +145,12 @@ async def _fallback_share(session: aiohttp.ClientSession, rasa_url: str, token: 
     return fallbacks / users if users else 0.0
 
 
+def cpu_seconds(process: psutil.Process) -> float:
+    """CPU time the process has used: unlike wall time, it does not grow when other work shares the CPU."""
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 async def exercise(figures: BotFigures, rasa_url: str, token: str, rasa_process: psutil.Process,
                    stack_root: Optional[psutil.Process]) -> None:
     """The whole measurement against one running bot, in a fixed order (first reply, latency, load, length)."""
@@ -146,15 +159,22 @@ async def exercise(figures: BotFigures, rasa_url: str, token: str, rasa_process:
     connector = aiohttp.TCPConnector(limit=THROUGHPUT_SENDERS)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         figures.first_reply_ms = await _send(session, url, f"first-{uuid.uuid4().hex[:6]}", "hi")
+        cpu_before = cpu_seconds(rasa_process)
         figures.latencies_ms = await _conversations(session, url, LATENCY_ROUNDS, "latency")
+        figures.cpu_ms_per_message = (cpu_seconds(rasa_process) - cpu_before) * 1000 / len(figures.latencies_ms)
         figures.throughput, concurrent = await _throughput(session, url)
         figures.throughput_p50_ms = percentile(concurrent, 50)
         figures.rasa_rss_mb = rasa_process.memory_info().rss / 2**20
         if stack_root is not None:
             figures.stack_rss_mb = stack_rss_mb(stack_root)
         sender = f"long-{uuid.uuid4().hex[:6]}"
-        long_run = await _long_conversation(session, url, sender)
-        figures.block_p50_ms = [statistics.median(long_run[i:i + BLOCK]) for i in range(0, LONG_MESSAGES, BLOCK)]
+        long_run: List[float] = []
+        for _ in range(0, LONG_MESSAGES, BLOCK):
+            cpu_before = cpu_seconds(rasa_process)
+            block = await _long_conversation(session, url, sender, len(long_run), BLOCK)
+            figures.block_cpu_ms.append((cpu_seconds(rasa_process) - cpu_before) * 1000 / BLOCK)
+            figures.block_p50_ms.append(statistics.median(block))
+            long_run += block
         figures.fallback_share = await _fallback_share(session, rasa_url, token, sender)
 
 
@@ -193,17 +213,23 @@ def _python_env(**extra: str) -> Dict[str, str]:
     return {**os.environ, **QUIET_ENV, **extra}
 
 
-def cold_train(argv: Sequence[str], cwd: Path, cache: Path, log: Path) -> float:
-    """Seconds for a training run with an empty graph cache (RASA_CACHE_DIRECTORY), so nothing is reused."""
+def cold_train(argv: Sequence[str], cwd: Path, cache: Path, log: Path) -> Tuple[float, float]:
+    """(wall seconds, CPU seconds) of a training run with an empty graph cache, so nothing is reused."""
     shutil.rmtree(cache, ignore_errors=True)
     env = _python_env(RASA_CACHE_DIRECTORY=str(cache), PYTHONPATH=str(ROOT))
+    cpu_before = _children_cpu()
     started = time.monotonic()
     with open(log, "w") as out:
         result = subprocess.run(list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     elapsed = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed in {cwd}:\n{log.read_text()[-4000:]}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu_before
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure_stock(work: Path) -> BotFigures:
@@ -214,8 +240,8 @@ def measure_stock(work: Path) -> BotFigures:
     project = work / "stock"
     create_initial_project(str(project))  # the files `rasa init --no-prompt` writes before it trains
     python = sys.executable
-    figures.train_s = cold_train([python, "-m", "rasa", "train"], project, work / "cache-stock",
-                                 work / "stock-train.log")
+    figures.train_s, figures.train_cpu_s = cold_train([python, "-m", "rasa", "train"], project,
+                                                      work / "cache-stock", work / "stock-train.log")
     port, token = free_port(), uuid.uuid4().hex
     rasa_url = f"http://127.0.0.1:{port}"
     server = spawn([python, "-m", "rasa", "run", "--enable-api", "--auth-token", token, "--interface", "127.0.0.1",
@@ -223,7 +249,9 @@ def measure_stock(work: Path) -> BotFigures:
                    cwd=project)
     try:
         figures.ready_s = server.wait_until(lambda: rasa_is_ready(rasa_url, token), 300, "the stock bot")
-        asyncio.run(exercise(figures, rasa_url, token, psutil.Process(server.process.pid), None))
+        rasa_process = psutil.Process(server.process.pid)
+        figures.ready_cpu_s = cpu_seconds(rasa_process)
+        asyncio.run(exercise(figures, rasa_url, token, rasa_process, None))
     finally:
         server.stop()
     return figures
@@ -234,7 +262,7 @@ def measure_carebot(work: Path) -> BotFigures:
     figures = BotFigures("Carebot")
     python = sys.executable
     models = work / "carebot-models"
-    figures.train_s = cold_train(
+    figures.train_s, figures.train_cpu_s = cold_train(
         [python, "-m", "rasa", "train", "--force", "--fixed-model-name", "carebot", "--out", str(models)],
         ROOT, work / "cache-carebot", work / "carebot-train.log")
     services = available_services()
@@ -247,7 +275,9 @@ def measure_carebot(work: Path) -> BotFigures:
     try:
         figures.ready_s = stack.wait_ready(timeout=300)
         launcher = psutil.Process(stack.running.process.pid)
-        asyncio.run(exercise(figures, stack.rasa_url, stack.rasa_token, _rasa_child(launcher), launcher))
+        rasa_process = _rasa_child(launcher)
+        figures.ready_cpu_s = cpu_seconds(rasa_process)
+        asyncio.run(exercise(figures, stack.rasa_url, stack.rasa_token, rasa_process, launcher))
     finally:
         stack.stop()
     return figures
@@ -266,10 +296,13 @@ def _verdict(key: str, value: float) -> str:
 def render(stock: BotFigures, carebot: BotFigures) -> str:
     rows = [
         ("full training, cold (s)", "train_s", stock.train_s, carebot.train_s),
+        ("… CPU time of that training (s)", "", stock.train_cpu_s, carebot.train_cpu_s),
         ("ready after start (s)", "ready_s", stock.ready_s, carebot.ready_s),
+        ("… Rasa server CPU time until ready (s)", "", stock.ready_cpu_s, carebot.ready_cpu_s),
         ("first reply after ready (ms)", "", stock.first_reply_ms, carebot.first_reply_ms),
         ("REST round trip p50 (ms)", "p50_ms", stock.p50_ms, carebot.p50_ms),
         ("REST round trip p95 (ms)", "p95_ms", stock.p95_ms, carebot.p95_ms),
+        ("… Rasa server CPU time per message (ms)", "", stock.cpu_ms_per_message, carebot.cpu_ms_per_message),
         (f"throughput, {THROUGHPUT_SENDERS} senders (msg/s)", "", stock.throughput, carebot.throughput),
         (f"round trip p50 under {THROUGHPUT_SENDERS} senders (ms)", "", stock.throughput_p50_ms,
          carebot.throughput_p50_ms),
@@ -285,6 +318,9 @@ def render(stock: BotFigures, carebot: BotFigures) -> str:
     per_service = ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(carebot.stack_rss_mb.items()))
     lines += [
         "",
+        "CPU times are what the measured process itself used; unlike wall times they barely move when other "
+        "work shares the CPU, so compare them when the load average was high.",
+        "",
         f"Carebot's whole stack: {stack_total:.0f} MB RSS ({per_service}). "
         f"Latency: {len(carebot.latencies_ms)} messages in {len(CONVERSATIONS) * LATENCY_ROUNDS} scripted "
         f"conversations, one at a time, each conversation a new patient. Throughput: {THROUGHPUT_SENDERS} "
@@ -297,14 +333,18 @@ def render(stock: BotFigures, carebot: BotFigures) -> str:
         f"Median round trip per block of {BLOCK} messages; the mix repeats {len(LONG_MIX)} lines, 4 of them "
         "gibberish or off-topic.",
         "",
-        "| messages | stock p50 (ms) | Carebot p50 (ms) |",
-        "|---|---:|---:|",
+        "| messages | stock p50 (ms) | stock Rasa CPU/msg (ms) | Carebot p50 (ms) | Carebot Rasa CPU/msg (ms) |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for index, (theirs, ours) in enumerate(zip(stock.block_p50_ms, carebot.block_p50_ms)):
-        lines.append(f"| {index * BLOCK}–{index * BLOCK + BLOCK - 1} | {theirs:.1f} | {ours:.1f} |")
+    for index in range(len(carebot.block_p50_ms)):
+        lines.append(f"| {index * BLOCK}–{index * BLOCK + BLOCK - 1} | {stock.block_p50_ms[index]:.1f} "
+                     f"| {stock.block_cpu_ms[index]:.1f} | {carebot.block_p50_ms[index]:.1f} "
+                     f"| {carebot.block_cpu_ms[index]:.1f} |")
     lines += [
         f"| growth, last block / first | {_ratio(stock.block_p50_ms[-1], stock.block_p50_ms[0])} "
-        f"| {_ratio(carebot.block_p50_ms[-1], carebot.block_p50_ms[0])} |",
+        f"| {_ratio(stock.block_cpu_ms[-1], stock.block_cpu_ms[0])} "
+        f"| {_ratio(carebot.block_p50_ms[-1], carebot.block_p50_ms[0])} "
+        f"| {_ratio(carebot.block_cpu_ms[-1], carebot.block_cpu_ms[0])} |",
         "",
         f"Messages answered by a fallback action: stock {stock.fallback_share:.0%}, "
         f"Carebot {carebot.fallback_share:.0%}.",

@@ -109,6 +109,12 @@ def health_is_ok(url: str) -> bool:
     return httpx.get(url, timeout=2).status_code == 200
 
 
+def backend_answers(backend_url: str) -> bool:
+    """The backend listens only once its start-up work (tables, slots) is done, so any HTTP answer means ready;
+    /health may not exist (404) and still the backend is serving."""
+    return httpx.get(f"{backend_url}/health", timeout=2).status_code < 500
+
+
 @dataclass
 class CarebotStack:
     """A running Carebot stack on free ports, with the calls a test or benchmark makes against it."""
@@ -155,7 +161,7 @@ class CarebotStack:
             return False
         if "actions" in self.services and not health_is_ok(f"{self.action_url}/health"):
             return False
-        return "backend" not in self.services or health_is_ok(f"{self.backend_url}/health")
+        return "backend" not in self.services or backend_answers(self.backend_url)
 
     def wait_ready(self, timeout: float = 180) -> float:
         """Seconds from process start until every started service answered."""

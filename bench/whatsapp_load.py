@@ -52,6 +52,9 @@ class StandIn:
         self.sent.append((time.monotonic(), str(form.get("To", ""))))
         return web.json_response({"sid": f"SM{uuid.uuid4().hex}", "status": "queued"}, status=201)
 
+    def first_reply(self, phone: str) -> float:
+        return min(t for t, to in self.sent if to == f"whatsapp:{phone}")
+
     def count(self, phone: str) -> int:
         return sum(1 for _, to in self.sent if to == f"whatsapp:{phone}")
 
@@ -128,8 +131,7 @@ async def load(rasa_url: str, public_url: str, token: str, stand_in: StandIn, pa
         results = await asyncio.gather(*(post_signed(session, rasa_url, public_url, token, inbound(p, MESSAGE))
                                          for p in phones))
         answered = await wait_until(lambda: all(stand_in.count(p) for p in phones), ANSWER_TIMEOUT_S)
-        all_answered_s = max(t for t, to in stand_in.sent if to.split(":", 1)[1] in phones) - started \
-            if answered else None
+        all_answered_s = max(stand_in.first_reply(p) for p in phones) - started if answered else None
         await wait_quiet(stand_in, QUIET_S)
         replies = [stand_in.count(p) for p in phones]
 

@@ -19,7 +19,7 @@ from carebot.scheduling.client import BookedAppointment, FreeSlot
 Span = Tuple[dt.datetime, dt.datetime]
 # How far before an unavailable time we still call a free time "near" it (same morning/afternoon).
 _NEAREST_BEFORE = dt.timedelta(hours=6)
-_BEFORE_SEARCH_COUNT = 100
+_BEFORE_SEARCH_COUNT = 100  # free times fetched when the closest (not the earliest) ones are wanted
 
 
 class SlotSearch(Protocol):
@@ -123,7 +123,9 @@ async def find_offers(client: SlotSearch, clinic: Clinic, service_id: str, spans
         start = max(start, start_from) if start_from else start
         if start >= end:
             continue
-        found += await client.search_free_slots(service_id, start, end, provider_id, count=count)
+        # Around a named time the closest times win, so fetch the whole (short) window, not just its first times.
+        wanted = count if target is None else _BEFORE_SEARCH_COUNT
+        found += await client.search_free_slots(service_id, start, end, provider_id, count=wanted)
         if len(found) >= count and target is None:
             break
     if target is not None:
@@ -260,6 +262,7 @@ _NAME_PREFIX = re.compile(r"^(?:(?:my|the patient'?s|her|his|their) name is|name
 _NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)*\.?$")
 _BIRTH_PREFIX = re.compile(r"^(?:(?:my |her |his |their |the )?(?:date of birth|dob|d\.o\.b\.?|birthday)(?: is)?"
                            r"|(?:i was |she was |he was )?born(?: on)?|it'?s|it is)\s*[:\-]?\s*", re.IGNORECASE)
+_WRITTEN_YEAR = re.compile(r"\d{4}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 BIRTH_DATE_EXAMPLES = {"DMY": "21/07/1980", "MDY": "07/21/1980", "YMD": "1980-07-21"}
 _OLDEST_YEARS = 125
@@ -279,6 +282,8 @@ def parse_birth_date(text: str, clinic: Clinic, today: dt.date) -> Optional[dt.d
     cleaned = _BIRTH_PREFIX.sub("", text.strip()).strip(" .")
     if not cleaned or len(cleaned) > 40:
         return None
+    if not _WRITTEN_YEAR.search(cleaned):
+        return None  # "last year" or "in May" is not a date of birth
     iso = _ISO_DATE.match(cleaned)
     if iso:  # year first is unambiguous whatever the clinic's order
         cleaned = f"{iso.group(3)}/{iso.group(2)}/{iso.group(1)}"

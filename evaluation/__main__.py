@@ -13,11 +13,38 @@ from typing import Dict, List, Optional
 
 from carebot.clinic import load_clinic
 from evaluation import booking, clinc, config, corpora, symptoms
-from evaluation.bot import running_bot
+from evaluation.bot import Bot, StackError, running_bot
 from evaluation.metrics import missed
 from evaluation.report import Section, block, console, markdown, write_block
 
 PARTS = ("booking", "clinc", "symptoms")
+
+
+def measure_live(bot: Bot, parts: List[str], turns: List[corpora.Turn], scope: List[corpora.Labelled],
+                 others: List[corpora.Labelled], symptom_texts: List[corpora.Labelled], rest_sample: int
+                 ) -> List[Section]:
+    """The measures that need the running bot; NLU answers are cached (corpora repeat some queries)."""
+    cache: Dict[str, Dict] = {}
+
+    def parse(text: str) -> Dict:
+        if text not in cache:
+            cache[text] = bot.parse(text)
+        return cache[text]
+
+    sections: List[Section] = []
+    if "booking" in parts:
+        openings = corpora.opening_booking_turns(turns)
+        opening_section = booking.measure_nlu(openings, parse)
+        booking.measure_rest(booking.rest_sample(openings, rest_sample), bot, opening_section)
+        sections.append(opening_section)
+        sections.append(booking.measure_spans(corpora.date_time_spans(turns), load_clinic()))  # no bot needed
+    if "clinc" in parts:
+        oos = [q for q in scope if q.label == config.CLINC_OOS_INTENT]
+        sections.append(clinc.measure_declines(oos, others, parse))
+        sections.append(clinc.measure_in_scope(scope, parse))
+    if "symptoms" in parts:
+        sections.append(symptoms.measure(symptom_texts, parse))
+    return sections
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -40,28 +67,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
 
     started = time.monotonic()
-    sections: List[Section] = []
-    if "booking" in parts:  # pure Python: no bot needed
-        sections.append(booking.measure_spans(corpora.date_time_spans(turns), load_clinic()))
-    with running_bot() as bot:
-        cache: Dict[str, Dict] = {}
-
-        def parse(text: str) -> Dict:
-            if text not in cache:
-                cache[text] = bot.parse(text)
-            return cache[text]
-
-        if "booking" in parts:
-            openings = corpora.opening_booking_turns(turns)
-            opening_section = booking.measure_nlu(openings, parse)
-            booking.measure_rest(booking.rest_sample(openings, args.rest_sample), bot, opening_section)
-            sections.insert(0, opening_section)
-        if "clinc" in parts:
-            oos = [q for q in scope if q.label == config.CLINC_OOS_INTENT]
-            sections.append(clinc.measure_declines(oos, others, parse))
-            sections.append(clinc.measure_in_scope(scope, parse))
-        if "symptoms" in parts:
-            sections.append(symptoms.measure(symptom_texts, parse))
+    try:
+        with running_bot() as bot:
+            sections = measure_live(bot, parts, turns, scope, others, symptom_texts, args.rest_sample)
+    except StackError as error:
+        print(f"eval: the stack did not start: {error}", file=sys.stderr)
+        return 2
 
     print(console(sections))
     all_rates = [r for s in sections for r in s.rates]

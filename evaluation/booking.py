@@ -80,7 +80,7 @@ def rest_sample(openings: Sequence[Turn], size: int, seed: int = 5) -> List[Turn
 
 def booking_over_rest(bot: botlib.Bot, text: str) -> Tuple[bool, str]:
     """A fresh patient sends the opening; consent, if asked first, is given with "yes". (started?, where it went)"""
-    sender = botlib.fresh_sender("booking")
+    sender = botlib.fresh_sender()
     bot.say(sender, text)
     tracker = bot.tracker(sender)
     if not botlib.booking_started(tracker) and botlib.awaiting_consent(tracker):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -48,16 +49,23 @@ class Bot:
         return reply.json()
 
 
-def fresh_sender(prefix: str) -> str:
-    """A sender no earlier run has used, so no consent or state carries over between cases."""
-    return f"eval-{prefix}-{uuid.uuid4().hex[:12]}"
+def fresh_sender() -> str:
+    """A WhatsApp-style sender no earlier run has used (flows look patients up by phone), so no consent or
+    state carries over between cases."""
+    return f"whatsapp:+4477{uuid.uuid4().int % 10**9:09d}"
+
+
+class StackError(RuntimeError):
+    """The stack did not come up; the message names the kept log."""
 
 
 @contextlib.contextmanager
 def running_bot(model: Path = DEFAULT_MODEL) -> Iterator[Bot]:
     """The whole stack on free ports with throwaway tokens and databases, stopped afterwards.
 
-    EVAL_RASA_URL + EVAL_RASA_TOKEN point at an already running bot instead (to iterate without a restart).
+    Its files (log, SQLite databases) are removed after a clean run and kept when it failed, for diagnosis.
+    EVAL_READY_TIMEOUT (seconds, default 600: the CPU may be shared) bounds the start; EVAL_RASA_URL +
+    EVAL_RASA_TOKEN point at an already running bot instead, to iterate without restarting.
     """
     if os.environ.get("EVAL_RASA_URL"):
         bot = Bot(os.environ["EVAL_RASA_URL"], os.environ.get("EVAL_RASA_TOKEN", ""))
@@ -67,20 +75,24 @@ def running_bot(model: Path = DEFAULT_MODEL) -> Iterator[Bot]:
             bot.close()
         return
     if not model.exists():
-        raise SystemExit(f"no trained model at {model}: run `make train` first")
-    with tempfile.TemporaryDirectory(prefix="carebot-eval-") as var:
-        stack = start(carebot_stack(Path(var), model=model, services=available_services()), Path(var) / "stack.log")
+        raise StackError(f"no trained model at {model}: run `make train` first")
+    var = Path(tempfile.mkdtemp(prefix="carebot-eval-"))
+    stack = start(carebot_stack(var, model=model, services=available_services()), var / "stack.log")
+    try:
         try:
-            seconds = stack.wait_ready()
-            print(f"eval: stack ready in {seconds:.0f} s ({', '.join(stack.services)}) at {stack.rasa_url}",
-                  file=sys.stderr, flush=True)
-            bot = Bot(stack.rasa_url, stack.rasa_token)
-            try:
-                yield bot
-            finally:
-                bot.close()
+            seconds = stack.wait_ready(float(os.environ.get("EVAL_READY_TIMEOUT", "600")))
+        except RuntimeError as error:
+            raise StackError(f"{error}\n(full log kept in {var / 'stack.log'})") from None
+        print(f"eval: stack ready in {seconds:.0f} s ({', '.join(stack.services)}) at {stack.rasa_url}",
+              file=sys.stderr, flush=True)
+        bot = Bot(stack.rasa_url, stack.rasa_token)
+        try:
+            yield bot
         finally:
-            stack.stop()
+            bot.close()
+    finally:
+        stack.stop()
+    shutil.rmtree(var, ignore_errors=True)
 
 
 # --- reading a tracker ------------------------------------------------------------------------------------------
@@ -132,7 +144,7 @@ def actions_after_last_user(tracker: Tracker) -> List[str]:
     for event in reversed(tracker.get("events", [])):
         if event.get("event") == "user":
             break
-        names[:0] = [n for n in _names(event) if n != "action_listen"]
+        names[:0] = [n for n in _names(event) if n != "action_listen" and n not in names[:1]]
     return names
 
 

@@ -43,7 +43,7 @@ def replies_for(case: TriageCase) -> Iterator[str]:
 def run_case(bot: botlib.Bot, case: TriageCase) -> Outcome:
     answers = replies_for(case)
     chat = botlib.chat_until(
-        bot, botlib.fresh_sender("triage"), case.text,
+        bot, botlib.fresh_sender(), case.text,
         done=lambda tracker: botlib.slot(tracker, config.TRIAGE_LEVEL_SLOT) is not None,
         next_reply=lambda: next(answers), max_bot_turns=config.MAX_BOT_TURNS,
     )
@@ -104,12 +104,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"eval-triage: {args.cases} holds no cases", file=sys.stderr)
         return 2
     started = time.monotonic()
-    with botlib.running_bot() as bot:
-        outcomes = []
-        for number, case in enumerate(cases, start=1):
-            outcomes.append(run_case(bot, case))
-            if number % 25 == 0:
-                print(f"eval-triage: {number}/{len(cases)} cases", file=sys.stderr, flush=True)
+    outcomes = []
+    try:
+        with botlib.running_bot() as bot:
+            for number, case in enumerate(cases, start=1):
+                outcomes.append(run_case(bot, case))
+                if number % 25 == 0:
+                    print(f"eval-triage: {number}/{len(cases)} cases", file=sys.stderr, flush=True)
+    except botlib.StackError as error:
+        print(f"eval-triage: the stack did not start: {error}", file=sys.stderr)
+        return 2
     measured = section(outcomes)
     print(console([measured]))
     failed = missed(measured.rates)

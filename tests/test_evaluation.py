@@ -126,6 +126,18 @@ def test_consent_is_awaited_only_when_the_bots_latest_move_asked_for_it():
     assert not botlib.awaiting_consent(tracker(asked, USER, LISTEN))
 
 
+def test_the_reply_to_the_latest_message_names_each_step_once():
+    said = tracker(USER, {"event": "action", "name": "utter_greet"}, LISTEN,
+                   {"event": "user", "text": "order a pizza"}, {"event": "action", "name": "utter_out_of_scope"},
+                   {"event": "bot", "text": "Sorry", "metadata": {"utter_action": "utter_out_of_scope"}}, LISTEN)
+    assert botlib.actions_after_last_user(said) == ["utter_out_of_scope"]
+
+
+def test_every_conversation_gets_a_new_phone_like_sender():
+    senders = {botlib.fresh_sender() for _ in range(50)}
+    assert len(senders) == 50 and all(s.startswith("whatsapp:+44") and s[10:].isdigit() for s in senders)
+
+
 def test_only_current_symptoms_count():
     entities = [{"entity": "symptom", "value": "cough"}, {"entity": "symptom", "value": "fever", "role": "negated"},
                 {"entity": "symptom", "value": "stroke", "role": "family"}, {"entity": "body_site", "value": "chest"}]

@@ -1,10 +1,11 @@
 """Per-patient WhatsApp facts that must survive restarts and be readable by other processes.
 
 Two facts: whether the patient opted out (STOP), and when they last wrote to us (WhatsApp only allows free-form
-messages within 24 hours of that; outside it only approved templates). The Rasa channel writes them; the reminder
+messages within 24 hours of that; outside it only approved templates). Plus the bot's free-text messages held
+back while the window was closed: the re-open template asks the patient to reply, and the reply releases them. The Rasa channel writes them; the reminder
 dispatcher and the staff inbox read them through `WhatsAppSender` or `is_opted_out(phone)`.
 
-Storage: one table, `whatsapp_contacts`, in the database named by `WHATSAPP_STATE_DATABASE_URL`
+Storage: tables `whatsapp_contacts` and `whatsapp_held_messages`, in the database named by `WHATSAPP_STATE_DATABASE_URL`
 (default: the SQLite file `var/whatsapp.db`; point it at PostgreSQL when several hosts run Carebot).
 Calls are blocking (SQLAlchemy Core); async callers wrap them with `asyncio.to_thread`.
 """
@@ -14,9 +15,9 @@ import datetime as dt
 import functools
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, event, select, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, delete, event, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -26,6 +27,8 @@ STATE_DATABASE_ENV = "WHATSAPP_STATE_DATABASE_URL"
 DEFAULT_STATE_DATABASE = Path(__file__).resolve().parents[2] / "var" / "whatsapp.db"
 # WhatsApp's customer-service window, minus a margin for clock skew between us and Twilio.
 SESSION_WINDOW = dt.timedelta(hours=24) - dt.timedelta(minutes=5)
+# A held message older than this is dropped rather than delivered out of context ("your visit is tomorrow").
+HELD_MAX_AGE = dt.timedelta(days=3)
 
 _metadata = MetaData()
 whatsapp_contacts = Table(
@@ -34,6 +37,15 @@ whatsapp_contacts = Table(
     Column("phone", String(32), primary_key=True),  # E.164, e.g. +447700900123
     Column("last_inbound_at", DateTime, nullable=True),  # naive UTC
     Column("opted_out_at", DateTime, nullable=True),  # naive UTC; NULL = may be messaged
+)
+whatsapp_held_messages = Table(
+    "whatsapp_held_messages",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("phone", String(32), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("media_url", Text, nullable=True),
+    Column("held_at", DateTime, nullable=False),  # naive UTC
 )
 
 
@@ -115,6 +127,23 @@ class ContactStore:
     def is_opted_out(self, phone: str) -> bool:
         row = self._row(phone)
         return row is not None and row.opted_out_at is not None
+
+    def hold_message(self, phone: str, body: str, media_url: Optional[str] = None, at: Optional[dt.datetime] = None) -> None:
+        """Keep a message that could not be sent (window closed) until the patient writes again."""
+        values = dict(phone=normalize_phone(phone), body=body, media_url=media_url, held_at=_utc_naive(at))
+        with self.engine.begin() as connection:
+            connection.execute(whatsapp_held_messages.insert().values(**values))
+
+    def take_held(self, phone: str, now: Optional[dt.datetime] = None) -> List[Tuple[str, Optional[str]]]:
+        """Remove and return the patient's held (body, media_url) in order; too-old ones are dropped."""
+        table = whatsapp_held_messages
+        query = select(table).where(table.c.phone == normalize_phone(phone)).order_by(table.c.id)
+        with self.engine.begin() as connection:
+            rows = connection.execute(query).fetchall()
+            if rows:
+                connection.execute(delete(table).where(table.c.id.in_([row.id for row in rows])))
+        oldest = _utc_naive(now) - HELD_MAX_AGE
+        return [(row.body, row.media_url) for row in rows if row.held_at >= oldest]
 
 
 @functools.lru_cache(maxsize=8)

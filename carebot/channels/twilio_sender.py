@@ -9,7 +9,8 @@ Used by the Rasa output channel and, without Rasa, by the reminder dispatcher an
 Rules applied to every message:
 - opted-out numbers (STOP) receive nothing;
 - free-form text only inside the 24-hour window since the patient last wrote; outside it (or when Twilio answers
-  error 63016) the approved template is sent instead (`ContentSid` + `ContentVariables`, no `Body`);
+  error 63016) the approved template is sent instead (`ContentSid` + `ContentVariables`, no `Body`); without a
+  caller's template, the re-open template goes out and the text is held until the patient replies;
 - text longer than 1,600 characters leaves as several ordered messages split on sentence boundaries;
 - retried only when Twilio says "too many requests" (HTTP 429 / error 20429) or the connection could not be made,
   with exponential backoff and jitter; never after a 5xx or a timeout, because Twilio may already have accepted the
@@ -204,13 +205,16 @@ class WhatsAppSender:
                     return result
                 logger.info("WhatsApp: %s is outside the 24-hour window (63016), sending the template", mask_phone(phone))
                 await asyncio.to_thread(self.contacts.close_window, phone)
-            elif not template:
-                logger.warning(
-                    "WhatsApp: %s is outside the 24-hour window; free text replaced by the %r template",
-                    mask_phone(phone),
-                    self.settings.reopen_template,
-                )
+            if not template:
+                # No template carries this content: keep it for the patient's reply to the re-open template.
+                await asyncio.to_thread(self.contacts.hold_message, phone, text or "", media_url)
+                logger.info("WhatsApp: %s is outside the 24-hour window; message held, re-open template sent", mask_phone(phone))
         return await self._send_template(phone, template or self.settings.reopen_template, variables)
+
+    async def deliver_held(self, phone: str) -> None:
+        """Send what was held while the window was closed; called when the patient writes (window open again)."""
+        for body, media_url in await asyncio.to_thread(self.contacts.take_held, phone):
+            await self._send_free_form(normalize_phone(phone), body, media_url)
 
     async def _send_free_form(self, phone: str, text: str, media_url: Optional[str]) -> SendResult:
         parts = chunk_text(text) if text.strip() else [""]

@@ -27,6 +27,7 @@ from carebot.channels.phones import mask_phone, normalize_phone, whatsapp_addres
 from carebot.channels.signature import FormParams, is_valid_signature, parse_form, signed_url
 from carebot.channels.ttl_store import TTLStore, ttl_store_from_url
 from carebot.channels.twilio_sender import OUTSIDE_WINDOW_ERROR, SendResult, WhatsAppSender, setting
+from carebot.handoff.client import HandoffClient, HandoffError
 
 logger = logging.getLogger(__name__)
 
@@ -74,23 +75,36 @@ class WhatsAppOutput(OutputChannel):
     async def send_text_with_buttons(
         self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
     ) -> None:
-        offered = buttons_from_rasa(buttons)
-        phone = normalize_phone(recipient_id)
-        await self.buttons.remember(phone, offered)  # before sending: the answer may come back at once
-        result = await self._send(recipient_id, text=render_numbered(text or "", offered))
-        if result.via_template or result.status not in ("sent", "sandbox"):
-            await self.buttons.forget(phone)  # the patient never saw the numbered list
+        await self._send_offering(recipient_id, text, buttons)
 
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
-        """`{"template": name, "variables": {...}, "text": "…"}` (template outside the window, text inside)
-        or `{"media_url": url, "text": caption}`."""
-        await self._send(
+        """`{"template": name, "variables": {...}, "text": "…", "buttons": [...]}`: inside the window the text (with
+        numbered buttons), outside it the template — how a reminder speaks. Or `{"media_url": url, "text": caption}`."""
+        if not any(json_message.get(key) for key in ("text", "template", "media_url")):
+            logger.debug("WhatsApp: custom payload with nothing WhatsApp can show, skipped: %s", sorted(json_message))
+            return
+        await self._send_offering(
             recipient_id,
-            text=json_message.get("text"),
+            json_message.get("text"),
+            json_message.get("buttons") or [],
             template=json_message.get("template"),
             variables=json_message.get("variables"),
             media_url=json_message.get("media_url"),
         )
+
+    async def _send_offering(
+        self, recipient_id: Text, text: Optional[Text], buttons: List[Dict[Text, Any]], **message: Any
+    ) -> None:
+        """Send, remembering the numbered buttons only if the patient actually gets the numbered list."""
+        if not buttons:
+            await self._send(recipient_id, text=text, **message)
+            return
+        offered = buttons_from_rasa(buttons)
+        phone = normalize_phone(recipient_id)
+        await self.buttons.remember(phone, offered)  # before sending: the answer may come back at once
+        result = await self._send(recipient_id, text=render_numbered(text or "", offered), **message)
+        if result.via_template or result.status not in ("sent", "sandbox"):
+            await self.buttons.forget(phone)  # the patient never saw the numbered list
 
 
 class _SenderLocks:
@@ -145,6 +159,16 @@ def _intent_message(intent: str, entities: Mapping[str, Any]) -> str:
     return f"/{intent}{json.dumps(dict(entities))}" if entities else f"/{intent}"
 
 
+def _case_text(text: str, metadata: Mapping[str, Any]) -> str:
+    """What staff read in a handoff case: the patient's own words (not a /intent payload) and what they attached."""
+    words = (metadata.get("button_reply") or {}).get("text") or ("" if text.startswith("/") else text)
+    attached = [f"[{m.get('content_type') or 'file'}] {m.get('url')}" for m in metadata.get("media") or []]
+    location = metadata.get("location")
+    if location:
+        attached.append(f"[location] {location['latitude']},{location['longitude']}")
+    return " ".join(part for part in [words or metadata.get("button_text") or "", *attached] if part)
+
+
 class WhatsAppInput(InputChannel):
     """Twilio WhatsApp webhook: POST /webhooks/whatsapp/webhook (messages), POST /webhooks/whatsapp/status."""
 
@@ -162,6 +186,7 @@ class WhatsAppInput(InputChannel):
         credentials: Optional[Mapping[str, Any]] = None,
         sender: Optional[WhatsAppSender] = None,
         store: Optional[TTLStore] = None,
+        handoff: Optional[HandoffClient] = None,
     ) -> None:
         credentials = credentials or {}
         self.sender = sender or WhatsAppSender.from_env(credentials)
@@ -172,6 +197,7 @@ class WhatsAppInput(InputChannel):
         self.replies = {key: str(credentials.get(key) or text) for key, text in DEFAULT_REPLIES.items()}
         self._locks = _SenderLocks()
         self._tasks: Set[asyncio.Task] = set()
+        self.handoff = handoff or HandoffClient()  # BACKEND_URL, SCHEDULING_TOKEN: see carebot/handoff/client.py
         if not self.settings.auth_token:
             logger.warning(
                 "WhatsApp: TWILIO_AUTH_TOKEN is not set, so webhook signatures cannot be checked and every "
@@ -226,6 +252,7 @@ class WhatsAppInput(InputChannel):
                 await asyncio.wait(set(self._tasks), timeout=10)
             await self.sender.close()
             await self.store.close()
+            await self.handoff.close()
 
         return whatsapp
 
@@ -270,9 +297,12 @@ class WhatsAppInput(InputChannel):
         if await asyncio.to_thread(contacts.is_opted_out, phone):
             await self.sender.send(phone, text=self.replies["opted_out_notice"], force=True)
             return
+        await self.sender.deliver_held(phone)  # what the re-open template announced comes before the new turn
         text, metadata = await self._user_text(form, phone)
         if not text:
             logger.info("WhatsApp: %s from %s has no text, media or location; ignored", metadata["message_sid"], mask_phone(phone))
+            return
+        if await self._held_for_staff(phone, text, metadata):
             return
         logger.info("WhatsApp: message %s from %s", metadata["message_sid"], mask_phone(phone))
         await on_new_message(
@@ -286,9 +316,25 @@ class WhatsAppInput(InputChannel):
             )
         )
 
+    async def _held_for_staff(self, phone: str, text: str, metadata: Mapping[str, Any]) -> bool:
+        """True when staff have this patient's conversation (an open handoff case): the message was added to the
+        case and must not reach Rasa, whose paused conversation would record it and answer nothing. If the backend
+        cannot be asked, the message goes to Rasa: a paused bot stays silent, a running one answers."""
+        try:
+            case_id = await self.handoff.append_message(whatsapp_address(phone), _case_text(text, metadata))
+        except HandoffError as error:
+            logger.warning("WhatsApp: handoff state of %s unknown (%s); passing the message to Rasa", mask_phone(phone), error)
+            return False
+        if case_id is None:
+            return False
+        logger.info("WhatsApp: message %s from %s added to handoff case %s", metadata["message_sid"], mask_phone(phone), case_id)
+        return True
+
     async def _apply_opt_command(self, phone: str, command: OptCommand) -> None:
         opted_out = command == "stop"
         await asyncio.to_thread(self.sender.contacts.set_opted_out, phone, opted_out)
+        if opted_out:
+            await asyncio.to_thread(self.sender.contacts.take_held, phone)  # discarded: they asked for nothing more
         logger.info("WhatsApp: %s opted %s", mask_phone(phone), "out" if opted_out else "back in")
         reply = self.replies["opt_out_reply" if opted_out else "opt_in_reply"]
         await self.sender.send(phone, text=reply, force=True)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import FrozenSet, Iterable, List, Optional, Tuple
 
+from carebot.clinic import Clinic
 from carebot.triage.loader import load_protocols
 from carebot.triage.model import (
     NOT_SURE, Outcome, Profile, Protocol, ProtocolSet, Question, RedFlag, Rule, TriageState, level_rank,
@@ -248,6 +249,10 @@ def _unique(texts: Iterable[str]) -> Tuple[str, ...]:
     return tuple(t for t in dict.fromkeys(texts) if t)
 
 
-def fill(text: str, emergency: Dict[str, str]) -> str:
-    """Put the clinic's numbers into advice text: {emergency_number}, {urgent_line}, {crisis_line}."""
-    return text.format_map({k: emergency.get(k, "") for k in ("emergency_number", "urgent_line", "crisis_line")})
+def fill(text: str, clinic: Clinic) -> str:
+    """Put the clinic's numbers (clinic.yml) into protocol text: {emergency_number}, {urgent_line}, {crisis_line}."""
+    return text.format(
+        emergency_number=clinic.emergency_number,
+        urgent_line=clinic.urgent_advice_line,
+        crisis_line=f"{clinic.crisis_line_name} on {clinic.crisis_line_number}",
+    )

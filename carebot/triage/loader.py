@@ -284,6 +284,9 @@ def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], serv
         for question in protocol.questions:
             asked_findings |= question.findings
     producible = (vocabulary or frozenset()) | asked_findings
+    decisive: Set[str] = set().union(*(f.when.findings for f in protocol_set.red_flags))
+    for protocol in protocol_set.protocols:
+        decisive |= set().union(*(r.when.findings for r in protocol.rules))
     seen_questions: Dict[str, str] = {}
 
     def unknown(findings: Iterable[str], file: str, line: int, where: str) -> None:
@@ -312,6 +315,10 @@ def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], serv
                                 f"{seen_questions[question.id]}; question ids must be unique")
             seen_questions[question.id] = file
             unknown(question.answering_findings, file, question.line, f"question '{question.id}'")
+            idle = sorted(question.findings - decisive)
+            if idle:
+                problems.append(f"{file}:{question.line}: question '{question.id}' can never change the outcome: "
+                                f"no rule or red flag uses {idle}")
             if question.ask_if:
                 unknown(question.ask_if.findings, file, question.line, f"question '{question.id}' ask_if")
         rule_ids: Set[str] = set()

@@ -180,3 +180,15 @@ def test_signature_checks_every_field_including_blank_ones() -> None:
 )
 def test_signed_url_uses_the_public_base(public: str, expected: str) -> None:
     assert signed_url("http://10.0.0.5:5005/webhooks/whatsapp/webhook?x=1", public) == expected
+
+
+def test_held_messages_come_back_once_in_order_and_stale_ones_are_dropped(tmp_path) -> None:
+    store = ContactStore(f"sqlite:///{tmp_path / 'state.db'}")
+    now = dt.datetime(2026, 3, 29, 12, 0, tzinfo=dt.timezone.utc)
+    store.hold_message("+447700900123", "old news", at=now - dt.timedelta(days=4))
+    store.hold_message("+447700900123", "first", at=now - dt.timedelta(hours=30))
+    store.hold_message("whatsapp:+447700900123", "second", "https://x/y.png", at=now - dt.timedelta(hours=26))
+    store.hold_message("+447700900999", "someone else", at=now)
+    assert store.take_held("+447700900123", now) == [("first", None), ("second", "https://x/y.png")]
+    assert store.take_held("+447700900123", now) == []
+    assert store.take_held("+447700900999", now) == [("someone else", None)]

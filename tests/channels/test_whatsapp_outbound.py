@@ -104,6 +104,33 @@ async def test_template_sent_by_the_bot_as_custom_payload(harness: Harness) -> N
     assert request["ContentSid"] == [TEMPLATES["medication_reminder"]]
 
 
+@pytest.mark.parametrize("window_open", [True, False])
+async def test_reminder_payload_is_numbered_text_inside_the_window_and_the_template_outside(
+    harness: Harness, contacts: ContactStore, window_open: bool
+) -> None:
+    if window_open:
+        contacts.record_inbound(PATIENT)
+    reminder = {
+        "text": "Time for your Ramipril 5 mg.",
+        "template": "medication_reminder",
+        "variables": {"1": "Ramipril 5 mg"},
+        "buttons": [{"title": "Taken", "payload": "/taken"}, {"title": "Snooze", "payload": "/snooze"}],
+    }
+    await harness.channel.output.send_response(f"whatsapp:{PATIENT}", {"custom": reminder})
+    [request] = await harness.twilio.wait_for(1)
+    if window_open:
+        assert request["Body"] == ["Time for your Ramipril 5 mg.\n\n1. Taken\n2. Snooze"]
+    else:
+        assert request["ContentSid"] == [TEMPLATES["medication_reminder"]] and "Body" not in request
+    await harness.post(harness.message("1"))
+    assert (await harness.bot.wait_for(1))[0].text == ("/taken" if window_open else "1")
+
+
+async def test_custom_payload_for_another_channel_is_skipped(harness: Harness) -> None:
+    await harness.channel.output.send_response(f"whatsapp:{PATIENT}", {"custom": {"handoff": True}})
+    assert harness.twilio.requests == []
+
+
 async def test_unknown_template_is_a_reported_failure_not_a_post(sender_factory: SenderFactory, twilio: TwilioStandIn) -> None:
     result = await sender_factory().send(PATIENT, template="no_such_template")
     assert result.status == "failed" and "no_such_template" in (result.error or "")
@@ -212,3 +239,24 @@ async def test_logs_at_info_hold_no_bodies_media_urls_or_full_numbers(
     for leaked in (secret_text, media_url, "call 999", PATIENT, PATIENT.lstrip("+")):
         assert leaked not in logged
     assert not re.search(r"\+?44770090\d{4}", logged)
+
+
+async def test_text_held_outside_the_window_is_delivered_when_the_patient_replies(
+    harness: Harness, contacts: ContactStore
+) -> None:
+    held = await harness.channel.sender.send(PATIENT, text="Your blood test results are ready to discuss.")
+    assert held.via_template
+    harness.bot.respond = lambda message: [{"text": "How can I help?"}]
+    await harness.post(harness.message("ok"))
+    requests = await harness.twilio.wait_for(3)
+    assert requests[0]["ContentSid"] == [TEMPLATES["conversation_reopen"]]
+    assert harness.twilio.bodies()[1:] == ["Your blood test results are ready to discuss.", "How can I help?"]
+    assert contacts.take_held(PATIENT) == []
+
+
+async def test_stop_discards_held_messages(harness: Harness, contacts: ContactStore) -> None:
+    await harness.channel.sender.send(PATIENT, text="Held while the window is closed.")
+    await harness.post(harness.message("STOP"))
+    await harness.twilio.wait_for(2)
+    assert contacts.take_held(PATIENT) == []
+    assert "Held while" not in "".join(harness.twilio.bodies())

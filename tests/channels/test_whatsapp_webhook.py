@@ -264,3 +264,11 @@ async def test_bot_failure_gets_an_apology_not_silence(harness: Harness) -> None
 async def test_signed_request_that_is_not_a_message_is_a_clear_400(harness: Harness) -> None:
     response = await harness.post({"AccountSid": "AC1"})
     assert response.status == 400
+
+
+async def test_template_quick_reply_payload_that_is_an_intent_goes_to_rasa_as_that_intent(harness: Harness) -> None:
+    form = harness.message("Taken", ButtonPayload="/taken", ButtonText="Taken")
+    await harness.post(form)
+    [message] = await harness.bot.wait_for(1)
+    assert message.text == "/taken"
+    assert (message.metadata["button_payload"], message.metadata["button_text"]) == ("/taken", "Taken")

@@ -1,0 +1,96 @@
+"""Handing a conversation to staff (issue 8): open a case in the staff inbox, tell the patient, pause the bot.
+
+Triggers: the patient asks for a person (ask_human), sends a photo or document (send_media), the bot misunderstands
+twice in a row (actions/fallback.py) or a triage result is marked for call-back (the triage action calls
+`open_handoff(tracker, Reason.TRIAGE_CALLBACK, dispatcher)`). `ConversationPaused` keeps the bot quiet until staff
+resolve the case, which resumes the conversation through Rasa's HTTP API; while paused, the WhatsApp channel adds
+the patient's messages to the case. If the backend cannot record the case nothing is paused: the patient gets the
+clinic's phone number instead of a promise nobody will keep.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import clinic, patient_phone, say
+from carebot.channels.phones import mask_phone
+from carebot.handoff.client import HandoffClient, HandoffError
+from carebot.handoff.store import TRANSCRIPT_MAX_CHARS, Reason
+
+log = logging.getLogger(__name__)
+
+TRANSCRIPT_MESSAGES = 12  # enough for staff to see what led here; the case page also shows Rasa's full tracker
+REASON_BY_INTENT = {"ask_human": Reason.ASKED_FOR_HUMAN, "send_media": Reason.MEDIA}
+LEAD_MESSAGES = {Reason.MEDIA: "handoff_lead_media", Reason.REPEATED_FALLBACK: "handoff_lead_fallback"}
+
+
+def _patient_line(event: Dict[str, Any]) -> str:
+    """A user event as staff should read it: the text, or what was sent when the message was a /intent payload."""
+    text = (event.get("text") or "").strip()
+    media = [m for m in ((event.get("metadata") or {}).get("media") or []) if isinstance(m, dict)]
+    attachments = [f"[{m.get('content_type') or 'file'}: {m.get('url') or 'no link'}]" for m in media]
+    if text.startswith("/"):  # a button or channel payload such as /send_media{"media_type": "image"}
+        text = "" if attachments else f"[{text[1:].split('{', 1)[0].replace('_', ' ')}]"
+    return " ".join(part for part in [text, *attachments] if part)
+
+
+def transcript_excerpt(tracker: Tracker, limit: int = TRANSCRIPT_MESSAGES) -> str:
+    """The last messages of the conversation, oldest first, as 'Patient: …' / 'Carebot: …' lines."""
+    lines: List[str] = []
+    for event in tracker.events:
+        if event.get("event") == "user":
+            line = _patient_line(event)
+            if line:
+                lines.append(f"Patient: {line}")
+        elif event.get("event") == "bot" and event.get("text"):
+            lines.append(f"Carebot: {event['text']}")
+    return "\n".join(lines[-limit:])[-TRANSCRIPT_MAX_CHARS:]
+
+
+async def open_handoff(
+    tracker: Tracker, reason: Reason, dispatcher: CollectingDispatcher,
+    client_factory: Callable[[], HandoffClient] = HandoffClient,
+) -> List[EventType]:
+    """Open (or add to) the conversation's case, tell the patient what happens next, and pause the bot.
+
+    Returns the events the calling action must return: `[ConversationPaused()]`, or `[]` when the backend could
+    not be reached (the patient was then given the clinic's phone number and the bot keeps answering).
+    """
+    reason = Reason(reason)
+    lead = LEAD_MESSAGES.get(reason)
+    if lead:
+        say(dispatcher, lead)
+    phone = patient_phone(tracker)
+    try:
+        async with client_factory() as handoff:
+            opened = await handoff.open_case(tracker.sender_id, phone, reason, transcript_excerpt(tracker))
+    except HandoffError as error:
+        log.error("handoff: no case for %s (%s): %s", mask_phone(phone), reason.value, error)
+        facts = clinic()
+        say(dispatcher, "handoff_unavailable", clinic_phone=facts.phone, emergency_number=facts.emergency_number,
+            urgent_line=facts.urgent_advice_line or facts.emergency_number)
+        return []
+    log.info("handoff: case %s %s for %s (%s)", opened.case_id, "opened" if opened.created else "reused",
+             mask_phone(phone), reason.value)
+    dispatcher.utter_message(text=opened.patient_notice)
+    return [ConversationPaused()]
+
+
+def reason_for(intent: Optional[str]) -> Reason:
+    """Why the patient is handed over, from the intent that triggered the rule (asking for a person by default)."""
+    return REASON_BY_INTENT.get(intent or "", Reason.ASKED_FOR_HUMAN)
+
+
+class ActionHandOffToStaff(Action):
+    """The rule-driven triggers: the patient asked for a person, or sent a photo or document."""
+
+    def name(self) -> Text:
+        return "action_hand_off_to_staff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        return await open_handoff(tracker, reason_for(intent), dispatcher)

@@ -1,0 +1,152 @@
+"""In-memory stand-ins for the scheduling and reminders clients: the same methods and exceptions, with state to
+assert on. The real HTTP client and backend are exercised by tests/scheduling and tests/e2e."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from carebot.clinic import Clinic
+from carebot.scheduling.client import (BackendUnavailable, BookedAppointment, FreeSlot, NotFound, PatientRecord,
+                                       SlotTaken, normalise_phone)
+
+
+class FakeScheduling:
+    """Free slots, patients and appointments in dicts. `down = True` makes every call fail like an unreachable
+    backend; `taken_by_someone_else` holds slot ids another patient books between our offer and our booking."""
+
+    def __init__(self, clinic: Clinic, now: dt.datetime) -> None:
+        self.clinic, self.now = clinic, now
+        self.slots: Dict[str, Tuple[dt.datetime, str]] = {}  # id -> (start, practitioner id)
+        self.busy: Set[str] = set()
+        self.patients: Dict[str, PatientRecord] = {}
+        self.appointments: Dict[str, BookedAppointment] = {}
+        self.down = False
+        self.taken_by_someone_else: Set[str] = set()
+        self.searches: List[Tuple[str, dt.datetime, dt.datetime, Optional[str]]] = []
+        self._ids = itertools.count(1)
+
+    # ---- test set-up ----
+
+    def add_slot(self, start: dt.datetime, practitioner_id: str) -> str:
+        slot_id = f"slot-{next(self._ids)}"
+        self.slots[slot_id] = (start, practitioner_id)
+        return slot_id
+
+    def add_patient(self, name: str, phone: str) -> PatientRecord:
+        patient = PatientRecord(f"patient-{next(self._ids)}", name, None, normalise_phone(phone))
+        self.patients[patient.id] = patient
+        return patient
+
+    async def __aenter__(self) -> "FakeScheduling":
+        return self
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        return None
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise BackendUnavailable("scheduling backend unreachable: ClientConnectorError")
+
+    # ---- the client's methods ----
+
+    async def find_patient_by_phone(self, phone: str, name: Optional[str] = None,
+                                    birth_date: Optional[dt.date] = None) -> Optional[PatientRecord]:
+        self._reachable()
+        return next((p for p in self.patients.values() if p.phone == normalise_phone(phone)), None)
+
+    async def create_patient(self, name: str, phone: str, birth_date: Optional[dt.date] = None) -> PatientRecord:
+        self._reachable()
+        patient = PatientRecord(f"patient-{next(self._ids)}", name, birth_date, normalise_phone(phone))
+        self.patients[patient.id] = patient
+        return patient
+
+    async def search_free_slots(self, service_id: str, start: dt.datetime, end: dt.datetime,
+                                practitioner_id: Optional[str] = None, count: int = 5) -> List[FreeSlot]:
+        self._reachable()
+        self.searches.append((service_id, start, end, practitioner_id))
+        start = max(start, self.now)
+        duration = dt.timedelta(minutes=self.clinic.service(service_id).duration_minutes)
+        free = []
+        for slot_id, (slot_start, who) in sorted(self.slots.items(), key=lambda item: item[1][0]):
+            provider = self.clinic.provider(who)
+            if slot_id in self.busy or service_id not in provider.services or not start <= slot_start < end:
+                continue
+            if practitioner_id and who != practitioner_id:
+                continue
+            free.append(FreeSlot(slot_id, slot_start, slot_start + duration, who, provider.name, service_id))
+        return free[:count]
+
+    async def book(self, patient_id: str, slot_id: str, service_id: str) -> BookedAppointment:
+        self._reachable()
+        if slot_id not in self.slots:
+            raise NotFound(f"Slot/{slot_id} not found", 404)
+        if slot_id in self.busy or slot_id in self.taken_by_someone_else:
+            self.busy.add(slot_id)
+            raise SlotTaken("that slot was just booked", 409)
+        self.busy.add(slot_id)
+        appointment = self._appointment(f"appt-{next(self._ids)}", slot_id, service_id, patient_id)
+        self.appointments[appointment.id] = appointment
+        return appointment
+
+    async def list_appointments(self, patient_id: str, upcoming_only: bool = True) -> List[BookedAppointment]:
+        self._reachable()
+        mine = [a for a in self.appointments.values() if a.patient_id == patient_id
+                and (not upcoming_only or (a.status == "booked" and a.start >= self.now))]
+        return sorted(mine, key=lambda a: a.start)
+
+    async def cancel(self, appointment_id: str, reason: str = "cancelled by patient") -> BookedAppointment:
+        self._reachable()
+        if appointment_id not in self.appointments:
+            raise NotFound(f"Appointment/{appointment_id} not found", 404)
+        cancelled = replace(self.appointments[appointment_id], status="cancelled")
+        self.appointments[appointment_id] = cancelled
+        self.busy.discard(cancelled.slot_id)
+        return cancelled
+
+    async def reschedule(self, appointment_id: str, new_slot_id: str) -> BookedAppointment:
+        self._reachable()
+        old = self.appointments[appointment_id]
+        if new_slot_id in self.busy or new_slot_id in self.taken_by_someone_else:
+            self.busy.add(new_slot_id)
+            raise SlotTaken("that slot was just booked", 409)
+        self.busy.discard(old.slot_id)
+        self.busy.add(new_slot_id)
+        moved = self._appointment(appointment_id, new_slot_id, old.service_id, old.patient_id)
+        self.appointments[appointment_id] = moved
+        return moved
+
+    def _appointment(self, appointment_id: str, slot_id: str, service_id: str, patient_id: str) -> BookedAppointment:
+        start, who = self.slots[slot_id]
+        duration = dt.timedelta(minutes=self.clinic.service(service_id).duration_minutes)
+        return BookedAppointment(appointment_id, slot_id, start, start + duration, self.clinic.provider(who).name,
+                                 service_id, "booked", who, patient_id)
+
+
+class FakeReminders:
+    """Records the appointment reminders the actions ask for."""
+
+    def __init__(self) -> None:
+        self.created: List[Tuple[str, str, dt.datetime, str]] = []
+        self.cancelled: List[str] = []
+        self.down = False
+
+    async def __aenter__(self) -> "FakeReminders":
+        return self
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        return None
+
+    async def create_appointment_reminders(self, conversation_id: str, appointment_id: str, start: dt.datetime,
+                                           label: str) -> Dict[str, Any]:
+        if self.down:
+            raise BackendUnavailable("reminders backend unreachable")
+        self.created.append((conversation_id, appointment_id, start, label))
+        return {"id": len(self.created)}
+
+    async def cancel_appointment_reminders(self, appointment_id: str) -> int:
+        if self.down:
+            raise BackendUnavailable("reminders backend unreachable")
+        self.cancelled.append(appointment_id)
+        return 2

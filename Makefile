@@ -50,9 +50,12 @@ test: validate pytest rasa-test
 bench: $(MODEL) tools
 	$(PY) -m bench
 
+## eval: booking, declining and symptom figures on external corpora (EVAL_DIR, default ../shared/eval) through
+## the real bot on free ports, into docs/benchmarks.md; exits 1 when a target is missed
 eval: $(MODEL)
 	$(PY) -m evaluation
 
+## eval-triage: tests/triage_cases.csv through the real bot over REST (issue 6 contract); exits 1 when a target is missed
 eval-triage: $(MODEL)
 	$(PY) -m evaluation.triage
 

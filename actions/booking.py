@@ -338,10 +338,11 @@ class ValidateAppointmentForm(FormValidationAction):
             cancelled = await client.cancel(tracker.get_slot("appointment_choice"))
             return {"booking_confirmed": True, "booking_result": result("cancelled", cancelled.id, appointment)}
         offer = chosen(tracker, "booking_slot", "booking_offers")
-        if task == "reschedule":
-            moved = await client.reschedule(tracker.get_slot("appointment_choice"), offer.id)
-            return {"booking_confirmed": True,
-                    "booking_result": result("rescheduled", moved.id, Choice.from_appointment(moved))}
+        if task == "reschedule":  # the backend books the new time and cancels the old appointment in one step
+            previous = tracker.get_slot("appointment_choice")
+            moved = await client.reschedule(previous, offer.id)
+            return {"booking_confirmed": True, "booking_result": {
+                **result("rescheduled", moved.id, Choice.from_appointment(moved)), "previous_id": previous}}
         patient_id = tracker.get_slot("patient_id") or await find_patient_id(tracker, client)
         if not patient_id:
             birth = tracker.get_slot("patient_birth_date")
@@ -502,18 +503,21 @@ class ActionAppointmentDone(Action):
             say(dispatcher, f"booking_{kind}", service=service_name(appointment.service_id, facts),
                 provider=provider_name(appointment, facts), when=long_when(appointment.start, facts, now().date()),
                 address=facts.address)
-            await update_reminders(tracker, kind, outcome["appointment_id"], appointment)
+            await update_reminders(tracker, kind, outcome["appointment_id"], appointment, outcome.get("previous_id"))
         return reset_form_state()
 
 
-async def update_reminders(tracker: Tracker, kind: str, appointment_id: str, appointment: Choice) -> None:
+async def update_reminders(tracker: Tracker, kind: str, appointment_id: str, appointment: Choice,
+                           previous_id: Optional[str] = None) -> None:
     """Reminders before the appointment (clinic.yml hours). A reminder failure never undoes a booking: it is logged
     for staff, and the patient already has the confirmation with the date and time."""
     label = f"{service_name(appointment.service_id, clinic())} with {provider_name(appointment, clinic())}"
     try:
         async with reminders_client() as reminders:
-            if kind in ("rescheduled", "cancelled"):
+            if kind == "cancelled":
                 await reminders.cancel_appointment_reminders(appointment_id)
+            if kind == "rescheduled" and previous_id:
+                await reminders.cancel_appointment_reminders(previous_id)
             if kind in ("booked", "rescheduled"):
                 await reminders.create_appointment_reminders(tracker.sender_id, appointment_id, appointment.start,
                                                              label)

@@ -85,7 +85,9 @@ def write_doc(blocks: Dict[str, str], command: str) -> None:
         "- The CPU may be shared with other work: compare the load averages before trusting a difference.\n\n"
     )
     DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(header + "\n".join(kept[name] for name in SECTIONS if name in kept))
+    # Blocks other tools own (e.g. `make eval`'s) stay, after the benchmark sections.
+    order = [name for name in SECTIONS if name in kept] + [name for name in kept if name not in SECTIONS]
+    DOC.write_text(header + "\n".join(kept[name] for name in order))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -8,6 +8,8 @@ import random
 from collections import Counter
 from typing import Callable, Dict, List, Sequence, Tuple
 
+import httpx
+
 from carebot.clinic import Clinic
 from carebot.dates import DateProblem, interpret_when
 from evaluation import bot as botlib, config
@@ -81,11 +83,14 @@ def rest_sample(openings: Sequence[Turn], size: int, seed: int = 5) -> List[Turn
 def booking_over_rest(bot: botlib.Bot, text: str) -> Tuple[bool, str]:
     """A fresh patient sends the opening; consent, if asked first, is given with "yes". (started?, where it went)"""
     sender = botlib.fresh_sender()
-    bot.say(sender, text)
-    tracker = bot.tracker(sender)
-    if not botlib.booking_started(tracker) and botlib.awaiting_consent(tracker):
-        bot.say(sender, config.CONSENT_YES)
+    try:
+        bot.say(sender, text)
         tracker = bot.tracker(sender)
+        if not botlib.booking_started(tracker) and botlib.awaiting_consent(tracker):
+            bot.say(sender, config.CONSENT_YES)
+            tracker = bot.tracker(sender)
+    except httpx.HTTPError as error:  # one broken conversation is a failure to report, not the end of the run
+        return False, f"HTTP error {error.__class__.__name__}"
     outcome = f"{botlib.last_user_intent(tracker)} → {', '.join(botlib.actions_after_last_user(tracker)) or 'nothing'}"
     return botlib.booking_started(tracker), outcome
 

@@ -11,7 +11,8 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Sequence
+from urllib.parse import quote
 
 import httpx
 
@@ -44,7 +45,8 @@ class Bot:
         return [m.get("text", "") for m in reply.json() if m.get("text")]
 
     def tracker(self, sender: str) -> Tracker:
-        reply = self._http.get(f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": self.token})
+        reply = self._http.get(f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker",
+                               params={"token": self.token})
         reply.raise_for_status()
         return reply.json()
 
@@ -166,15 +168,17 @@ class Chat:
     last_replies: List[str]
 
 
-def chat_until(bot: Bot, sender: str, first: str, done, next_reply, max_bot_turns: int) -> Chat:
-    """Sends `first`, then keeps answering (consent gets "yes", the rest `next_reply()`) until `done(tracker)`.
+def chat_until(bot: Bot, sender: str, first: str, done: Callable[[Tracker], bool],
+               next_reply: Callable[[Tracker, List[str]], str], max_bot_turns: int) -> Chat:
+    """Sends `first`, then keeps answering until `done(tracker)`: consent gets "yes", anything else
+    `next_reply(tracker, the bot's last messages)`.
 
     Each message sent is one bot turn; the loop never exceeds `max_bot_turns`, so a stuck flow ends the run.
     """
     replies = bot.say(sender, first)
     turns, tracker = 1, bot.tracker(sender)
     while not done(tracker) and turns < max_bot_turns:
-        answer = config.CONSENT_YES if awaiting_consent(tracker) else next_reply()
+        answer = config.CONSENT_YES if awaiting_consent(tracker) else next_reply(tracker, replies)
         replies = bot.say(sender, answer)
         turns, tracker = turns + 1, bot.tracker(sender)
     return Chat(turns, tracker, replies)

@@ -55,13 +55,14 @@ SYMPTOM_ENTITY = "symptom"
 TRIAGE_LEVEL_SLOT = "triage_level"
 CONSENT_SLOT = "consent_given"
 CONSENT_NAME: Pattern[str] = re.compile(r"consent")
-TRIAGE_LEVELS = ("emergency", "urgent", "routine", "self_care")
+# Where the bot keeps the question it is waiting for (a question id of data/triage/); when no such slot is
+# set, the question is recognised by its text in the bot's last message.
+TRIAGE_QUESTION_SLOTS = ("triage_question", "requested_slot")
 EMERGENCY = "emergency"
 BENIGN_LEVELS: FrozenSet[str] = frozenset({"routine", "self_care"})
 NOT_SURE = "I'm not sure"
 CONSENT_YES = "yes"
 MAX_BOT_TURNS = 12
-ANSWER_SEPARATOR = "|"  # the optional `answers` column of tests/triage_cases.csv: replies in order
 
 # --- targets ----------------------------------------------------------------------------------------------------
 TARGET = 0.90

@@ -42,16 +42,6 @@ class Labelled:
     flag: str = ""  # e.g. CLINC's `possibly_confusable_with_health_bot`
 
 
-@dataclass(frozen=True)
-class TriageCase:
-    """One line of tests/triage_cases.csv: what the patient says, the expected level, and scripted answers."""
-
-    line: int
-    text: str
-    expected: str
-    answers: Tuple[str, ...] = ()
-
-
 def _rows(path: Path, required: Sequence[str]) -> Iterator[Tuple[int, Dict[str, str]]]:
     if not path.exists():
         raise CorpusError(f"{path} not found (set EVAL_DIR to the folder holding the evaluation corpora)")
@@ -109,18 +99,3 @@ def read_labelled(path: Path, text_column: str, label_column: str, flag_column: 
                  (row.get(flag_column) or "").strip() if flag_column else "")
         for _, row in _rows(path, required) if row[text_column].strip()
     ]
-
-
-def read_triage_cases(path: Path) -> List[TriageCase]:
-    """Cases with an unknown level are an error naming the line: a typo must not silently lower the bar."""
-    cases = []
-    for line, row in _rows(path, ("text", "expected_level")):
-        text, expected = row["text"].strip(), row["expected_level"].strip().lower()
-        if not text:
-            continue
-        if expected not in config.TRIAGE_LEVELS:
-            raise CorpusError(f"{path}:{line}: expected_level {expected!r} is not one of "
-                              f"{', '.join(config.TRIAGE_LEVELS)}")
-        answers = tuple(a.strip() for a in (row.get("answers") or "").split(config.ANSWER_SEPARATOR) if a.strip())
-        cases.append(TriageCase(line, text, expected, answers))
-    return cases

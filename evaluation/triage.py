@@ -1,20 +1,26 @@
 """`make eval-triage` (`python -m evaluation.triage`): the team's triage cases through the real bot over REST.
 
 Per the contract of issue 6: a fresh sender per case sends the case text; consent, if asked, is given with "yes";
-every follow-up question is answered with the case's scripted answers in order, then "I'm not sure", until the
-slot `triage_level` is set or 12 bot turns have passed. Targets: emergency recall 100%, no benign case escalated
-to emergency, agreement ≥ 90%. Exits 1 when one is missed, so CI can use it (it is not part of `make test`).
+a follow-up question the case scripts (`answers`: question_id=option) gets that option's words, any other
+"I'm not sure", until the slot `triage_level` is set or 12 bot turns have passed. Targets: emergency recall
+100%, no benign case escalated to emergency, agreement ≥ 90%. Exits 1 when one is missed, so CI can use it
+(it is not part of `make test`). The case file is read by carebot.triage.cases, as the engine-only check does.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
 
+import httpx
+
+from carebot.triage.cases import Case, load_cases
+from carebot.triage.engine import default_protocols
+from carebot.triage.model import LEVELS, Question, level_rank
 from evaluation import bot as botlib, config
-from evaluation.corpora import CorpusError, TriageCase, read_triage_cases
 from evaluation.metrics import Rate, confusion, confusion_table, missed, rate
 from evaluation.report import Section, block, console, markdown, write_block
 
@@ -23,7 +29,7 @@ NO_LEVEL = "none"  # triage never ended within the turn limit
 
 @dataclass(frozen=True)
 class Outcome:
-    case: TriageCase
+    case: Case
     level: str
     bot_turns: int
     last_replies: List[str]
@@ -33,22 +39,50 @@ class Outcome:
         return self.level == self.case.expected
 
 
-def replies_for(case: TriageCase) -> Iterator[str]:
-    """The scripted answers in order, then "I'm not sure" for ever."""
-    yield from case.answers
-    while True:
-        yield config.NOT_SURE
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
-def run_case(bot: botlib.Bot, case: TriageCase) -> Outcome:
-    answers = replies_for(case)
-    chat = botlib.chat_until(
-        bot, botlib.fresh_sender(), case.text,
-        done=lambda tracker: botlib.slot(tracker, config.TRIAGE_LEVEL_SLOT) is not None,
-        next_reply=lambda: next(answers), max_bot_turns=config.MAX_BOT_TURNS,
-    )
+def pending_question(tracker: botlib.Tracker, last_replies: Sequence[str],
+                     questions: Mapping[str, Question]) -> Optional[str]:
+    """The question id the bot waits for: from its slot, else the question whose words its last message holds."""
+    for name in config.TRIAGE_QUESTION_SLOTS:
+        value = botlib.slot(tracker, name)
+        if isinstance(value, str) and value in questions:
+            return value
+    said = _words(" ".join(last_replies))
+    found = [q.id for q in questions.values() if _words(q.text) and _words(q.text) in said]
+    return max(found, key=lambda qid: len(questions[qid].text)) if found else None
+
+
+def reply_for(case: Case, question_id: Optional[str], questions: Mapping[str, Question]) -> str:
+    """The scripted option's own words for a scripted question, else "I'm not sure"."""
+    option_id = case.answers.get(question_id or "")
+    if option_id is None:
+        return config.NOT_SURE
+    return questions[question_id].option(option_id).text
+
+
+def run_case(bot: botlib.Bot, case: Case, questions: Mapping[str, Question]) -> Outcome:
+    try:
+        chat = botlib.chat_until(
+            bot, botlib.fresh_sender(), case.text,
+            done=lambda tracker: botlib.slot(tracker, config.TRIAGE_LEVEL_SLOT) is not None,
+            next_reply=lambda tracker, replies: reply_for(case, pending_question(tracker, replies, questions),
+                                                          questions),
+            max_bot_turns=config.MAX_BOT_TURNS,
+        )
+    except httpx.HTTPError as error:  # one broken conversation is a miss to report, not the end of the run
+        return Outcome(case, NO_LEVEL, 0, [f"(HTTP error {error.__class__.__name__})"])
     level = botlib.slot(chat.tracker, config.TRIAGE_LEVEL_SLOT)
     return Outcome(case, str(level) if level is not None else NO_LEVEL, chat.bot_turns, chat.last_replies)
+
+
+def _under(outcome: Outcome) -> bool:
+    """A less urgent level than expected, or no level at all."""
+    if outcome.level == NO_LEVEL:
+        return True
+    return outcome.level in LEVELS and level_rank(outcome.level) < level_rank(outcome.case.expected)
 
 
 def score(outcomes: Sequence[Outcome]) -> List[Rate]:
@@ -62,23 +96,15 @@ def score(outcomes: Sequence[Outcome]) -> List[Rate]:
         rate("overall agreement", [o.agrees for o in outcomes], config.TARGET),
         rate("urgent escalated to emergency (information)", [o.level == config.EMERGENCY for o in urgent]),
         rate("under-triaged (a less urgent level or none)", [_under(o) for o in outcomes]),
-        rate("triage ended within 12 bot turns", [o.level != NO_LEVEL for o in outcomes]),
+        rate(f"triage ended within {config.MAX_BOT_TURNS} bot turns", [o.level != NO_LEVEL for o in outcomes]),
     ]
 
 
-def _under(outcome: Outcome) -> bool:
-    """Got a less urgent level than expected (levels are listed most urgent first), or no level at all."""
-    if outcome.level == NO_LEVEL:
-        return True
-    order = config.TRIAGE_LEVELS
-    return outcome.level in order and order.index(outcome.level) > order.index(outcome.case.expected)
-
-
-def section(outcomes: Sequence[Outcome]) -> Section:
-    result = Section(f"Triage cases (tests/triage_cases.csv, {len(outcomes)} cases)", rates=score(outcomes))
+def section(outcomes: Sequence[Outcome], source: str) -> Section:
+    result = Section(f"Triage cases ({source}, {len(outcomes)} cases)", rates=score(outcomes))
     matrix = confusion((o.case.expected, o.level) for o in outcomes)
     result.tables.append(("Confusion matrix (rows expected, columns the bot's `triage_level`)",
-                          confusion_table(matrix, config.TRIAGE_LEVELS)))
+                          confusion_table(matrix, tuple(reversed(LEVELS)))))
     disagreements = [o for o in outcomes if not o.agrees]
     if disagreements:
         rows = ["| line | case | expected | got | bot turns |", "|---|---|---|---|---|"]
@@ -92,36 +118,41 @@ def section(outcomes: Sequence[Outcome]) -> Section:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation.triage", description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default=str(config.TRIAGE_CASES), help="case file (default %(default)s)")
+    parser.add_argument("--cases", default=str(config.TRIAGE_CASES.relative_to(config.ROOT)),
+                        help="case file, relative to the project (default %(default)s)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
+    path = config.ROOT / args.cases
     try:
-        cases = read_triage_cases(config.ROOT / args.cases)
-    except CorpusError as error:
-        print(f"eval-triage: {error}", file=sys.stderr)
+        cases = load_cases(path)
+    except (OSError, KeyError, ValueError) as error:
+        print(f"eval-triage: cannot read {path}: {error}", file=sys.stderr)
         return 2
     if not cases:
         print(f"eval-triage: {args.cases} holds no cases", file=sys.stderr)
         return 2
+    questions = default_protocols().questions
     started = time.monotonic()
     outcomes = []
     try:
         with botlib.running_bot() as bot:
             for number, case in enumerate(cases, start=1):
-                outcomes.append(run_case(bot, case))
+                outcomes.append(run_case(bot, case, questions))
                 if number % 25 == 0:
                     print(f"eval-triage: {number}/{len(cases)} cases", file=sys.stderr, flush=True)
     except botlib.StackError as error:
         print(f"eval-triage: the stack did not start: {error}", file=sys.stderr)
         return 2
-    measured = section(outcomes)
+    measured = section(outcomes, args.cases)
     print(console([measured]))
     failed = missed(measured.rates)
     print(f"\neval-triage: {len(cases)} cases in {time.monotonic() - started:.0f} s; "
           + (f"targets missed: {', '.join(r.name for r in failed)}" if failed else "every target met"))
     if not args.no_write:
+        command = "make eval-triage" if args.cases == parser.get_default("cases") \
+            else f".venv/bin/python -m evaluation.triage --cases {args.cases}"
         write_block(config.DOC, "eval_triage",
-                    block("eval_triage", "Evaluation: triage cases", "make eval-triage", markdown([measured])))
+                    block("eval_triage", "Evaluation: triage cases", command, markdown([measured])))
     return 1 if failed else 0
 
 

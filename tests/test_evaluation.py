@@ -10,12 +10,14 @@ import pytest
 
 from evaluation import bot as botlib, config
 from evaluation.booking import span_understood
-from evaluation.corpora import (CorpusError, TriageCase, date_time_spans, opening_booking_turns, read_labelled,
-                                read_triage_cases, read_turns, slot_spans)
+from carebot.triage.cases import Case
+from carebot.triage.model import Option, Question
+from evaluation.corpora import (CorpusError, date_time_spans, opening_booking_turns, read_labelled, read_turns,
+                                slot_spans)
 from evaluation.metrics import Rate, confusion, confusion_table, missed, rate
 from evaluation.report import replace_block
 from evaluation.symptoms import starts_triage
-from evaluation.triage import NO_LEVEL, Outcome, replies_for, score
+from evaluation.triage import NO_LEVEL, Outcome, pending_question, reply_for, score
 
 SGD_HEADER = "dialogue_id,turn_idx,service,utterance,active_intent,slot_values_json,split,turn_slot_spans_json,user_acts\n"
 
@@ -72,21 +74,26 @@ def test_labelled_rows_skip_blank_text_and_keep_the_flag(tmp_path):
                                                          ("how do i poach an egg", "recipe", "1")]
 
 
-def test_triage_cases_split_scripted_answers_and_refuse_an_unknown_level(tmp_path):
-    good = write(tmp_path, "cases.csv", "text,expected_level,answers\n"
-                                        "my knee aches after football,routine,no|about a week\n"
-                                        "sore throat since monday,Self_Care,\n")
-    assert read_triage_cases(good) == [
-        TriageCase(2, "my knee aches after football", "routine", ("no", "about a week")),
-        TriageCase(3, "sore throat since monday", "self_care", ())]
-    bad = write(tmp_path, "bad.csv", "text,expected_level\nmild cough,selfcare\n")
-    with pytest.raises(CorpusError, match=r"bad.csv:2: expected_level 'selfcare'"):
-        read_triage_cases(bad)
+QUESTIONS = {
+    "rash_spreading": Question("rash_spreading", "Is the rash spreading quickly?",
+                               (Option("yes", "Yes"), Option("no", "No")), "rash"),
+    "rash_days": Question("rash_days", "How long have you had it?",
+                          (Option("under_3d", "Less than 3 days"), Option("3d_plus", "3 days or more")), "rash"),
+}
 
 
-def test_scripted_answers_come_first_then_not_sure_for_ever():
-    replies = replies_for(TriageCase(2, "x", "routine", ("no", "two days")))
-    assert [next(replies) for _ in range(4)] == ["no", "two days", config.NOT_SURE, config.NOT_SURE]
+def test_the_pending_question_comes_from_its_slot_or_from_the_bots_words():
+    assert pending_question({"slots": {"triage_question": "rash_days"}}, [], QUESTIONS) == "rash_days"
+    assert pending_question({"slots": {}}, ["Thanks.", "How long have you had it?\n1. Less than 3 days"],
+                            QUESTIONS) == "rash_days"
+    assert pending_question({"slots": {"requested_slot": "booking_when"}}, ["What day suits you?"], QUESTIONS) is None
+
+
+def test_a_scripted_question_gets_its_options_words_and_any_other_not_sure():
+    case = Case(2, "itchy rash on my arm", "routine", "", {"rash_days": "3d_plus"})
+    assert reply_for(case, "rash_days", QUESTIONS) == "3 days or more"
+    assert reply_for(case, "rash_spreading", QUESTIONS) == config.NOT_SURE
+    assert reply_for(case, None, QUESTIONS) == config.NOT_SURE
 
 
 # --- dates ------------------------------------------------------------------------------------------------------
@@ -176,8 +183,9 @@ class ScriptedBot:
 
 def test_a_chat_gives_consent_then_answers_until_the_level_is_set():
     bot = ScriptedBot(questions=2)
+    script = iter(["no", "maybe"])
     chat = botlib.chat_until(bot, "s", "tummy ache", lambda t: botlib.slot(t, "triage_level") is not None,
-                             iter(["no", "maybe"]).__next__, max_bot_turns=12)
+                             lambda tracker, replies: next(script), max_bot_turns=12)
     assert bot.heard == ["tummy ache", "yes", "no", "maybe"]
     assert chat.bot_turns == 4 and botlib.slot(chat.tracker, "triage_level") == "urgent"
 
@@ -185,7 +193,7 @@ def test_a_chat_gives_consent_then_answers_until_the_level_is_set():
 def test_a_chat_that_never_ends_stops_at_the_turn_limit():
     bot = ScriptedBot(questions=100)
     chat = botlib.chat_until(bot, "s", "tummy ache", lambda t: botlib.slot(t, "triage_level") is not None,
-                             lambda: config.NOT_SURE, max_bot_turns=12)
+                             lambda tracker, replies: config.NOT_SURE, max_bot_turns=12)
     assert chat.bot_turns == 12 and len(bot.heard) == 12
 
 
@@ -200,7 +208,7 @@ def test_rates_meet_or_miss_their_targets():
 
 
 def outcome(expected: str, got: str) -> Outcome:
-    return Outcome(TriageCase(2, "case", expected), got, 3, [])
+    return Outcome(Case(2, "case", expected, "", {}), got, 3, [])
 
 
 def test_triage_scores_recall_escalation_and_agreement():

@@ -27,7 +27,7 @@ from carebot.triage.model import Profile
 
 FINDING_LABELS = {"SYMPTOM", "SEVERITY"}
 SITE, PAIN, AGE, DURATION, PREGNANCY = "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"
-ROLES = ("negated", "historical", "family", "hypothetical")
+ROLES = ("negated", "family", "historical", "hypothetical")  # first that applies is the Rasa role
 
 # --- context rules (lower-case phrases, tokenised like the text) ----------------------------------------------
 NEGATION_BEFORE = [
@@ -54,6 +54,7 @@ RELATIVES = {
     "grandfather", "granddad", "nan", "nana", "uncle", "aunt", "auntie", "aunty", "cousin", "parents", "parent",
     "sibling", "siblings", "family", "relatives", "relative", "grandparents", "granny",
 }
+SELF = {"i", "im", "me", "myself", "'m"}
 FAMILY_VERBS = {"had", "died", "passed", "suffered", "history", "runs", "run", "has had"}
 FAMILY_PHRASES = ["family history of", "family history", "runs in the family", "runs in my family",
                   "in my family", "in the family", "genetic"]
@@ -185,12 +186,11 @@ def denied_ids(findings: Iterable[Finding]) -> List[str]:
 def profile_from(findings: Iterable[Finding], default: Profile = Profile()) -> Profile:
     """Age group from the first current age mention; pregnant if a current, affirmed mention says so."""
     findings = list(findings)
-    ages = [f.id for f in findings if f.entity == "age_group" and f.current]
     pregnant = [f for f in findings if f.entity == "pregnant"]
-    return Profile(
-        age_group=ages[0] if ages else default.age_group,
-        pregnant=any(f.current for f in pregnant) if pregnant else default.pregnant,
-    )
+    is_pregnant = any(f.current for f in pregnant) if pregnant else default.pregnant
+    ages = [f.id for f in findings if f.entity == "age_group" and f.current
+            and not (is_pregnant and "baby" in f.text.lower())]  # when pregnant, "the baby" is not the patient
+    return Profile(age_group=ages[0] if ages else default.age_group, pregnant=is_pregnant)
 
 
 # --- the spaCy component -----------------------------------------------------------------------------------------
@@ -215,7 +215,9 @@ class ContextComponent:
             self.matcher.add(key, [nlp.make_doc(p) for p in phrases])
 
     def __call__(self, doc: Doc) -> Doc:
-        self._inside_entity = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+        # Words inside a finding ("can't breathe") are not triggers; words of a duration ("2 years ago") may be.
+        self._inside_entity = {i for ent in doc.ents if ent.label_ not in (DURATION, AGE)
+                               for i in range(ent.start, ent.end)}
         triggers = self._triggers(doc)
         findings: List[Finding] = []
         for kind, span, gap in self._candidates(doc):
@@ -251,7 +253,7 @@ class ContextComponent:
             used |= {i, site}
             first, second = sorted((ent, ents[site]), key=lambda e: e.start)
             span = doc[first.start:second.end]
-            out.append((f"{ents[site].ent_id_}_pain", span, tuple(range(first.end, second.start))))
+            out.append((ents[site].ent_id_, span, tuple(range(first.end, second.start))))
         for i, ent in enumerate(ents):
             if i in used or ent.label_ in (PAIN, SITE):
                 continue
@@ -327,8 +329,9 @@ class ContextComponent:
         clause = _clause(doc, span.start, span.end)
         words = [t.lower_ for t in clause]
         before = [t.lower_ for t in clause if t.i < span.start]
-        if not any(w in RELATIVES for w in before):
-            return False
+        relative = max((i for i, w in enumerate(before) if w in RELATIVES), default=None)
+        if relative is None or any(w in SELF for w in before[relative:]):
+            return False  # "my mum died of a stroke and I have a headache": the headache is mine
         if any(w in RECENT for w in words):
             return False
         return any(w in FAMILY_VERBS for w in words) and not _has_present_perfect(clause)

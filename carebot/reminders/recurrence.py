@@ -623,3 +623,22 @@ def _until_day(words: str, today: dt.date) -> dt.date:
     except (ValueError, OverflowError):
         raise ReminderParseError(f"I couldn't read the end date '{words}'.", missing="time") from None
     return day if day >= today else day.replace(year=day.year + 1)
+
+
+def parse_times(text: str) -> List[Tuple[int, int]]:
+    """The clock times a message names ("move it to 9am", "8am and 8pm", "at 9", "at bedtime"), sorted.
+
+    For changing an existing reminder's time, where the rest of the sentence names the reminder, not a schedule.
+    Bare hours follow `parse_reminder`'s reading (1-6 → afternoon, 8 in an evening context → 20:00).
+    Raises ValueError for a time that is not one (e.g. "25:00").
+    """
+    lowered = text.lower()
+    evening = bool(re.search(r"\b(?:pm|evening|night|tonight|bedtime)\b", lowered))
+    times: List[Tuple[int, int]] = []
+    for match in re.finditer(r"\b(?:at|to|for)\s+" + _CLOCK + _LIST + r"|\b" + _STRICT_CLOCK + _LIST, lowered):
+        for token in re.findall(_CLOCK, match.group(0)):
+            times.append(_parse_clock(token, evening=evening and not re.search(r"am\b", token)))
+    if not times:
+        parts = "|".join(sorted(DAY_PARTS, key=len, reverse=True))
+        times.extend(DAY_PARTS[word] for word in re.findall(rf"\b({parts})s?\b", lowered))
+    return sorted(set(times))

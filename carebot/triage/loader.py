@@ -25,7 +25,7 @@ DURATION_FINDINGS: Tuple[str, ...] = (
 # Findings the NLU derives in code rather than from one pattern: durations, and a baby whose age was not given.
 DERIVED_FINDINGS: Tuple[str, ...] = DURATION_FINDINGS + ("baby_age_unknown",)
 FINDING_LABELS = ("SYMPTOM", "SEVERITY")  # pattern labels whose ids are findings as they stand
-SITE_LABEL = "BODY_SITE"  # a body site plus a pain word becomes the finding "<site>_pain"
+SITE_LABEL = "BODY_SITE"  # a body site plus a pain word becomes the finding named by the site's id
 
 
 class ProtocolError(ValueError):
@@ -83,10 +83,8 @@ def finding_vocabulary(patterns_dir: Path) -> FrozenSet[str]:
         for entry in entries:
             if not isinstance(entry, dict) or not entry.get("id"):
                 continue
-            if entry.get("label") in FINDING_LABELS:
+            if entry.get("label") in FINDING_LABELS + (SITE_LABEL,):
                 ids.add(entry["id"])
-            elif entry.get("label") == SITE_LABEL:
-                ids.add(f"{entry['id']}_pain")
     return frozenset(ids)
 
 

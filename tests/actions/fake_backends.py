@@ -106,15 +106,17 @@ class FakeScheduling:
         return cancelled
 
     async def reschedule(self, appointment_id: str, new_slot_id: str) -> BookedAppointment:
+        """Like the backend's $reschedule: a new booked appointment, the old one cancelled, in one step."""
         self._reachable()
         old = self.appointments[appointment_id]
         if new_slot_id in self.busy or new_slot_id in self.taken_by_someone_else:
             self.busy.add(new_slot_id)
             raise SlotTaken("that slot was just booked", 409)
+        self.appointments[appointment_id] = replace(old, status="cancelled")
         self.busy.discard(old.slot_id)
         self.busy.add(new_slot_id)
-        moved = self._appointment(appointment_id, new_slot_id, old.service_id, old.patient_id)
-        self.appointments[appointment_id] = moved
+        moved = self._appointment(f"appt-{next(self._ids)}", new_slot_id, old.service_id, old.patient_id)
+        self.appointments[moved.id] = moved
         return moved
 
     def _appointment(self, appointment_id: str, slot_id: str, service_id: str, patient_id: str) -> BookedAppointment:

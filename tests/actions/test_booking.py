@@ -482,10 +482,12 @@ async def test_yes_moves_the_appointment_to_the_new_time(make_tracker, dispatche
                          booking_service="gp", booking_offers=offers_slot(choice(backend, new_slot)),
                          booking_slot=new_slot)
     slots = await validate(tracker, dispatcher, domain)
-    moved = backend.appointments[appointments[0].id]
+    moved = backend.appointments[slots["booking_result"]["appointment_id"]]
     assert (moved.slot_id, moved.start, moved.status) == (new_slot, at(11, "14:00"), "booked")
+    assert backend.appointments[appointments[0].id].status == "cancelled"
     assert appointments[0].id not in backend.busy and new_slot in backend.busy
     assert slots["booking_result"]["kind"] == "rescheduled"
+    assert slots["booking_result"]["previous_id"] == appointments[0].id
 
 
 async def test_choosing_which_appointment_by_number_and_unknown_answers(make_tracker, dispatcher, domain, backend,
@@ -676,11 +678,13 @@ async def test_done_after_booking_confirms_sets_reminders_and_clears_the_form(ma
 
 async def test_done_after_rescheduling_replaces_the_reminders(make_tracker, dispatcher, domain, backend, reminders,
                                                               booked):
-    appointments = await booked()
-    outcome = {"kind": "rescheduled", "appointment_id": appointments[0].id, "appointment": appointments[0].to_slot()}
+    old, new = await booked()
+    outcome = {"kind": "rescheduled", "appointment_id": new.id, "appointment": new.to_slot(), "previous_id": old.id}
     await ActionAppointmentDone().run(dispatcher, make_tracker(slots={"booking_result": outcome}), domain)
-    assert reminders.cancelled == [appointments[0].id]
-    assert [c[1] for c in reminders.created] == [appointments[0].id]
+    assert texts(dispatcher) == [said("booking_rescheduled", service="GP appointment", provider="Dr Asha Patel",
+                                      when="Thursday 10 December at 10:30", address=ADDRESS)]
+    assert reminders.cancelled == [old.id]
+    assert [c[1] for c in reminders.created] == [new.id]
 
 
 async def test_done_after_cancelling_stops_the_reminders(make_tracker, dispatcher, domain, backend, reminders, booked):

@@ -1,2 +1,2 @@
 """Fixtures of the WhatsApp channel tests (the harness itself lives in whatsapp_harness.py)."""
-from whatsapp_harness import contacts, harness, make_harness, sender_factory, twilio  # noqa: F401
+from tests.channels.whatsapp_harness import contacts, harness, make_harness, sender_factory, twilio  # noqa: F401

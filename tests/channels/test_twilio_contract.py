@@ -24,7 +24,7 @@ from aiohttp import web
 
 from carebot.channels.contacts import ContactStore
 from carebot.channels.twilio_sender import WhatsAppSender
-from whatsapp_harness import ACCOUNT_SID, PATIENT, make_settings
+from tests.channels.whatsapp_harness import ACCOUNT_SID, PATIENT, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = Path(os.environ.get("TWILIO_SPEC_DIR", ROOT.parent / "shared" / "twilio")) / "twilio_api_v2010.json"

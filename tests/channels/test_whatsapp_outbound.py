@@ -11,7 +11,7 @@ import pytest
 
 from carebot.channels.contacts import ContactStore
 from carebot.channels.twilio_sender import WhatsAppSender
-from whatsapp_harness import (
+from tests.channels.whatsapp_harness import (
     CLINIC_NUMBER,
     PATIENT,
     TEMPLATES,

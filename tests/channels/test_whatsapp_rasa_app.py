@@ -12,7 +12,7 @@ from rasa.core.run import configure_app, create_http_input_channels
 from sanic import Sanic
 
 from carebot.channels.whatsapp import WhatsAppInput
-from whatsapp_harness import ACCOUNT_SID, AUTH_TOKEN, CLINIC_NUMBER, PATIENT, PUBLIC_URL, FakeAgent, Harness, ScriptedBot, TwilioStandIn, serve, stop
+from tests.channels.whatsapp_harness import ACCOUNT_SID, AUTH_TOKEN, CLINIC_NUMBER, PATIENT, PUBLIC_URL, FakeAgent, Harness, ScriptedBot, TwilioStandIn, serve, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.asyncio

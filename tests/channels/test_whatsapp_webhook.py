@@ -3,13 +3,16 @@ location, buttons, opt-out words and per-patient ordering."""
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from typing import Any, Callable
 
 import pytest
 
 from carebot.channels.contacts import ContactStore
 from carebot.channels.signature import sign
-from whatsapp_harness import (
+from carebot.channels.ttl_store import RedisTTLStore
+from tests.channels.whatsapp_harness import (
     AUTH_TOKEN,
     PATIENT,
     PUBLIC_URL,
@@ -136,6 +139,18 @@ async def test_twilio_retries_of_one_message_are_answered_once(harness: Harness)
     await asyncio.sleep(0.05)
     assert len(harness.bot.messages) == 1
     assert harness.twilio.bodies() == ["Hello!"]
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL not set")
+async def test_replicas_sharing_redis_answer_a_retried_message_once(make_harness: Callable[..., Any]) -> None:
+    prefix = f"carebot:test:{uuid.uuid4().hex}:"  # two Rasa replicas behind one load balancer
+    first = await make_harness(store=RedisTTLStore(os.environ["TEST_REDIS_URL"], prefix=prefix))
+    second = await make_harness(store=RedisTTLStore(os.environ["TEST_REDIS_URL"], prefix=prefix))
+    form = first.message("hi")
+    assert [(await h.post(form)).status for h in (first, second, first)] == [204, 204, 204]
+    await first.bot.wait_for(1)
+    await asyncio.sleep(0.05)
+    assert len(first.bot.messages) + len(second.bot.messages) == 1
 
 
 async def test_messages_of_one_patient_are_handled_and_answered_in_order(harness: Harness) -> None:

@@ -18,7 +18,7 @@ from sanic import Sanic
 
 from carebot.channels.contacts import ContactStore
 from carebot.channels.signature import sign
-from carebot.channels.ttl_store import MemoryTTLStore
+from carebot.channels.ttl_store import MemoryTTLStore, TTLStore
 from carebot.channels.twilio_sender import TwilioSettings, WhatsAppSender
 from carebot.channels.whatsapp import WhatsAppInput
 
@@ -243,8 +243,8 @@ async def make_harness(
     """Builds a channel (settings overridable) mounted with Rasa's own `register` in a served Sanic app."""
     servers: List[Any] = []
 
-    async def build(**overrides: Any) -> Harness:
-        channel = WhatsAppInput({}, sender=sender_factory(**overrides), store=MemoryTTLStore())
+    async def build(store: Optional[TTLStore] = None, **overrides: Any) -> Harness:
+        channel = WhatsAppInput({}, sender=sender_factory(**overrides), store=store or MemoryTTLStore())
         bot = ScriptedBot()
         Sanic.test_mode = True
         app = Sanic(f"whatsapp_test_{uuid.uuid4().hex}")

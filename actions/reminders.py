@@ -1,0 +1,452 @@
+"""Medication and appointment reminders in the conversation (issue 7): thin glue over carebot.reminders.
+
+The phrasing is parsed here with carebot.reminders.recurrence (no backend needed to ask "when?"); everything
+stored goes through `RemindersClient` to the backend, which the dispatcher reads. Reminders belong to the Rasa
+conversation id (`tracker.sender_id`, `whatsapp:+44…` on WhatsApp): the dispatcher triggers the reminder intent
+into exactly that conversation, so the patient's answer ("taken", "2") continues it.
+
+The reminder itself is spoken by `action_send_reminder` on the triggered intent. It acknowledges the occurrence's
+idempotency key first and says nothing unless that was the first acknowledgement (exactly once to the patient,
+see carebot/reminders/dispatcher.py). It speaks as a WhatsApp custom payload: text plus numbered options inside
+the 24-hour window, the clinic.yml template outside it (carebot/channels/whatsapp.py `send_custom_json`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import clinic, say
+from carebot.booking import long_when
+from carebot.messages import render
+from carebot.reminders.client import ReminderInfo, RemindersClient
+from carebot.reminders.recurrence import ReminderParseError, ReminderSpec, next_occurrences, parse_reminder, \
+    parse_times
+from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound
+
+logger = logging.getLogger(__name__)
+
+FORM = "reminder_form"
+DEFAULT_SNOOZE_MINUTES = 30  # what "3" (snooze) means; "snooze 45" or "snooze an hour" says otherwise
+MAX_SNOOZE_MINUTES = 24 * 60
+# The reminder-management intents whose numbered "which one?" buttons name the reminder by id.
+ACTION_OF_INTENT = {"stop_reminder": "stop", "pause_reminder": "pause", "resume_reminder": "resume",
+                    "change_reminder": "change"}
+RESPONSE_OF_INTENT = {"reminder_taken": "taken", "reminder_skipped": "skipped", "reminder_snooze": "snoozed"}
+
+
+def reminders_client() -> RemindersClient:
+    """A client per action run (tests point it at a test backend)."""
+    return RemindersClient()
+
+
+def now() -> dt.datetime:
+    return clinic().now()
+
+
+def output_channel(tracker: Tracker) -> str:
+    """The channel the reminder will be spoken on: the one the patient asked on (WhatsApp unless a test says so)."""
+    return tracker.get_latest_input_channel() or "whatsapp"
+
+
+def entity(tracker: Tracker, name: str) -> Optional[str]:
+    value = next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name),
+                 None)
+    return str(value) if value not in (None, "") else None
+
+
+def what(label: str, dose: Optional[str]) -> str:
+    """'metformin 500mg': the medicine as the patient will read it."""
+    return f"{label} {dose}" if dose else label
+
+
+def when(moment: Optional[dt.datetime]) -> str:
+    """'today at 20:00', 'tomorrow at 08:00', else 'Tuesday 1 December at 08:00'."""
+    if moment is None:
+        return render("reminder_no_next_time").text
+    facts = clinic()
+    local, today = moment.astimezone(facts.tz), now().date()
+    if local.date() == today:
+        return f"today at {local:%H:%M}"
+    if local.date() == today + dt.timedelta(days=1):
+        return f"tomorrow at {local:%H:%M}"
+    return long_when(local, facts, today)
+
+
+def unavailable(dispatcher: CollectingDispatcher) -> List[EventType]:
+    say(dispatcher, "reminder_unavailable", clinic_phone=clinic().phone)
+    return []
+
+
+# --------------------------------------------------------------------------------------------- setting one
+def parse(text: str) -> ReminderSpec:
+    return parse_reminder(text, now(), clinic().timezone)
+
+
+class ValidateReminderForm(Action):
+    """Reads the request; when it lacks what or when, keeps what was said and lets the form ask for the rest.
+
+    The whole request is re-read with each answer appended ("remind me to take metformin" + "at 8am every day"),
+    so any detail can come in any message.
+    """
+
+    def name(self) -> Text:
+        return "validate_reminder_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot("requested_slot") is None:  # the form starts: the opening message is the request
+            request = tracker.latest_message.get("text") or ""
+        else:
+            answer = tracker.get_slot("reminder_request") or ""
+            request = f"{tracker.get_slot('reminder_draft') or ''} {answer}".strip()
+        try:
+            parse(request)
+        except ReminderParseError:
+            return [SlotSet("reminder_draft", request), SlotSet("reminder_request", None)]
+        return [SlotSet("reminder_draft", None), SlotSet("reminder_request", request)]
+
+
+class AskReminderRequest(Action):
+    """Asks for what the request still lacks: the medicine, or when (the parser says which, and why)."""
+
+    def name(self) -> Text:
+        return "action_ask_reminder_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        try:
+            parse(tracker.get_slot("reminder_draft") or "")
+        except ReminderParseError as error:
+            if error.missing == "medication":
+                say(dispatcher, "reminder_ask_medication")
+            else:
+                say(dispatcher, "reminder_ask_time", problem=str(error))
+            return []
+        say(dispatcher, "reminder_ask_medication")  # unreachable in a normal run: the form would have ended
+        return []
+
+
+class ActionSaveReminder(Action):
+    """Stores the reminder the form gathered and confirms it in plain words with the next time it will fire."""
+
+    def name(self) -> Text:
+        return "action_save_reminder"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        request = tracker.get_slot("reminder_request") or ""
+        try:
+            spec = parse(request)
+        except ReminderParseError as error:  # only if the clinic's clock moved past a one-off time meanwhile
+            say(dispatcher, "reminder_ask_time", problem=str(error))
+            return [SlotSet("reminder_request", None)]
+        try:
+            async with reminders_client() as reminders:
+                created = await reminders.create(tracker.sender_id, spec.to_dict(), channel=output_channel(tracker))
+        except (BackendError, NotFound) as error:
+            logger.warning("reminder not saved: %s", error)
+            say(dispatcher, "reminder_not_saved", clinic_phone=clinic().phone)
+            return [SlotSet("reminder_request", None)]
+        upcoming = created.next_due or (next_occurrences(spec, now(), 1) or [None])[0]
+        say(dispatcher, "reminder_set", what=what(created.label, created.dose), schedule=created.description,
+            next=when(upcoming))
+        return [SlotSet("reminder_request", None)]
+
+
+class ActionStopReminderForm(Action):
+    def name(self) -> Text:
+        return "action_reminder_form_stopped"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "reminder_form_stopped")
+        return [SlotSet("reminder_draft", None), SlotSet("reminder_request", None)]
+
+
+# ----------------------------------------------------------------------------------------- listing, changing
+class ActionListReminders(Action):
+    def name(self) -> Text:
+        return "action_list_reminders"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        try:
+            async with reminders_client() as reminders:
+                found = await reminders.list(tracker.sender_id)
+        except (BackendError, NotFound):
+            return unavailable(dispatcher)
+        if not found:
+            say(dispatcher, "reminder_none")
+            return []
+        lines = "\n".join(render("reminder_paused_line" if r.status == "paused" else "reminder_line", {
+            "what": what(r.label, r.dose), "schedule": r.description, "next": when(r.next_due)}).text for r in found)
+        say(dispatcher, "reminder_list", lines=lines)
+        return []
+
+
+def which_buttons(intent: str, candidates: List[ReminderInfo], extra: Dict[str, str]) -> List[Dict[str, str]]:
+    """One button per reminder; the payload repeats the request with the reminder's id, so the choice completes it."""
+    return [{"title": f"{what(r.label, r.dose)} ({r.description})",
+             "payload": f"/{intent}" + json.dumps({"reminder_id": str(r.id), **extra})} for r in candidates]
+
+
+class ReminderChange(Action):
+    """Stop, pause, resume or change the time of the reminder the patient names (fuzzy: "metfromin" works).
+
+    Names that match several reminders, or none, get a numbered list to choose from.
+    """
+
+    def __init__(self, intent: str) -> None:
+        self.intent = intent
+        self.task = ACTION_OF_INTENT[intent]
+
+    def name(self) -> Text:
+        return f"action_{self.task}_reminder"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        extra: Dict[str, str] = {}
+        times: List[Any] = []
+        if self.task == "change":
+            times_said = entity(tracker, "reminder_times")
+            try:
+                times = [tuple(map(int, t.split(":"))) for t in times_said.split(",")] if times_said \
+                    else parse_times(text)
+            except ValueError:
+                times = []
+            if not times:
+                say(dispatcher, "reminder_change_needs_time")
+                return []
+            extra["reminder_times"] = ",".join(f"{h:02d}:{m:02d}" for h, m in times)
+        try:
+            async with reminders_client() as reminders:
+                reminder = await self.find(reminders, tracker, text, dispatcher, extra)
+                if reminder is None:
+                    return []
+                if self.task == "change":
+                    reminder = await reminders.change_times(reminder.id, times)
+                else:
+                    reminder = await getattr(reminders, self.task)(reminder.id)
+        except NotFound:
+            say(dispatcher, "reminder_gone")
+            return []
+        except BackendUnavailable:
+            return unavailable(dispatcher)
+        except BackendError as error:
+            if error.status == 409:  # e.g. resuming one that is not paused
+                say(dispatcher, "reminder_not_possible", problem=str(error))
+                return []
+            return unavailable(dispatcher)
+        say(dispatcher, f"reminder_{self.task}d" if self.task != "stop" else "reminder_stopped",
+            what=what(reminder.label, reminder.dose), label=reminder.label, schedule=reminder.description,
+            next=when(reminder.next_due))
+        return []
+
+    async def find(self, reminders: RemindersClient, tracker: Tracker, text: str, dispatcher: CollectingDispatcher,
+                   extra: Dict[str, str]) -> Optional[ReminderInfo]:
+        """The reminder meant, or None after asking which (or saying there are none)."""
+        chosen = entity(tracker, "reminder_id")
+        if chosen and chosen.isdigit():
+            return next((r for r in await reminders.list(tracker.sender_id) if r.id == int(chosen)), None) \
+                or await self._ask_which(reminders, tracker, dispatcher, extra)
+        medicine = entity(tracker, "medicine")
+        for words in dict.fromkeys(filter(None, [text, medicine])):  # a brand name may name the generic's reminder
+            try:
+                return await reminders.match(tracker.sender_id, words)
+            except NotFound:
+                continue
+            except BackendError as error:
+                if error.status != 409:
+                    raise
+                break
+        return await self._ask_which(reminders, tracker, dispatcher, extra)
+
+    async def _ask_which(self, reminders: RemindersClient, tracker: Tracker, dispatcher: CollectingDispatcher,
+                         extra: Dict[str, str]) -> None:
+        candidates = [r for r in await reminders.list(tracker.sender_id) if r.kind == "medication"]
+        if self.task == "resume":
+            candidates = [r for r in candidates if r.status == "paused"] or candidates
+        if not candidates:
+            say(dispatcher, "reminder_none")
+        elif len(candidates) == 1 and entity(tracker, "reminder_id") is None and not _names_something(tracker):
+            return self._only(candidates[0])  # type: ignore[return-value]
+        else:
+            dispatcher.utter_message(text=render("reminder_which").text,
+                                     buttons=which_buttons(self.intent, candidates, extra))
+        return None
+
+    @staticmethod
+    def _only(reminder: ReminderInfo) -> ReminderInfo:
+        return reminder
+
+
+def _names_something(tracker: Tracker) -> bool:
+    """Whether the patient named a reminder at all ("stop my reminder" names none, "stop my zinc reminder" does)."""
+    return bool(entity(tracker, "medicine"))
+
+
+class ActionStopReminder(ReminderChange):
+    def __init__(self) -> None:
+        super().__init__("stop_reminder")
+
+
+class ActionPauseReminder(ReminderChange):
+    def __init__(self) -> None:
+        super().__init__("pause_reminder")
+
+
+class ActionResumeReminder(ReminderChange):
+    def __init__(self) -> None:
+        super().__init__("resume_reminder")
+
+
+class ActionChangeReminder(ReminderChange):
+    def __init__(self) -> None:
+        super().__init__("change_reminder")
+
+
+# ------------------------------------------------------------------------------------------------ adherence
+class ActionAdherenceReport(Action):
+    """"How am I doing": the last 7 days of answered medication reminders, in total and per medicine."""
+
+    def name(self) -> Text:
+        return "action_adherence_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        try:
+            async with reminders_client() as reminders:
+                summary = await reminders.adherence(tracker.sender_id, days=7)
+        except (BackendError, NotFound):
+            return unavailable(dispatcher)
+        if not summary["doses"]:
+            say(dispatcher, "reminder_adherence_none", days=summary["days"])
+            return []
+        lines = "\n".join(render("reminder_adherence_line", {"label": label, **counts}).text
+                          for label, counts in sorted(summary["by_label"].items()))
+        answered = summary["doses"] - summary["awaiting"]
+        percent = f"{summary['percent_taken']}%" if summary["percent_taken"] is not None else "-"
+        say(dispatcher, "reminder_adherence", days=summary["days"], taken=summary["taken"], answered=answered,
+            percent=percent, lines=lines)
+        return []
+
+
+def snooze_minutes(text: str) -> int:
+    """'snooze 45' → 45, 'snooze an hour' → 60, '3' / 'later' → the default."""
+    lowered = text.lower()
+    match = re.search(r"(\d{1,4})\s*(h(?:ou)?rs?|hours?)?", lowered)
+    if match:
+        amount = int(match.group(1)) * (60 if match.group(2) else 1)
+        return amount if 1 <= amount <= MAX_SNOOZE_MINUTES and not lowered.strip().isdigit() else \
+            DEFAULT_SNOOZE_MINUTES
+    if re.search(r"\b(?:an|one) hour\b", lowered):
+        return 60
+    if re.search(r"\bhalf an hour\b", lowered):
+        return 30
+    return DEFAULT_SNOOZE_MINUTES
+
+
+class ActionRecordReminderResponse(Action):
+    """Records taken / skip / snooze for the reminder just sent (its occurrence, from the triggering intent)."""
+
+    def name(self) -> Text:
+        return "action_record_reminder_response"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        response = RESPONSE_OF_INTENT.get(intent)
+        if response is None:
+            say(dispatcher, "reminder_answer_unclear")
+            return []
+        minutes = snooze_minutes(tracker.latest_message.get("text") or "")
+        occurrence = tracker.get_slot("reminder_occurrence")
+        occurrence_id = int(occurrence) if occurrence and str(occurrence).isdigit() else None
+        try:
+            async with reminders_client() as reminders:
+                try:
+                    snoozed_until = await reminders.respond(tracker.sender_id, response, occurrence_id, minutes)
+                except NotFound:
+                    if occurrence_id is None:
+                        raise
+                    # The remembered reminder is not this patient's latest any more: answer the latest instead.
+                    snoozed_until = await reminders.respond(tracker.sender_id, response, None, minutes)
+        except NotFound:
+            say(dispatcher, "reminder_nothing_to_answer")
+            return []
+        except (BackendError, BackendUnavailable):
+            say(dispatcher, "reminder_answer_not_saved")
+            return []
+        if response == "snoozed":
+            say(dispatcher, "reminder_snoozed", next=when(snoozed_until))
+        else:
+            say(dispatcher, f"reminder_{response}")
+        return []
+
+
+# -------------------------------------------------------------------------------------------- the reminder
+class ActionSendReminder(Action):
+    """Speaks a reminder the dispatcher triggered (intent medication_reminder or appointment_reminder), once.
+
+    The trigger's entities (reminder_key, reminder_label, reminder_dose, reminder_due, reminder_occurrence,
+    appointment_id) carry everything; the occurrence is kept in a slot so the patient's answer is recorded for it.
+    """
+
+    def name(self) -> Text:
+        return "action_send_reminder"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        key = entity(tracker, "reminder_key")
+        if not key:
+            logger.warning("reminder triggered without a reminder_key: nothing said")
+            return []
+        try:
+            async with reminders_client() as reminders:
+                first = await reminders.acknowledge_delivery(key)
+        except (BackendError, NotFound) as error:
+            # Unconfirmed means maybe already said: a duplicated medication reminder can cause a double dose.
+            logger.error("reminder %s not spoken: its delivery could not be recorded (%s)", key, error)
+            return []
+        if not first:
+            logger.info("reminder %s was already delivered: not repeated", key)
+            return []
+        label = entity(tracker, "reminder_label") or ""
+        due = entity(tracker, "reminder_due")
+        due_time = dt.datetime.fromisoformat(due) if due else now()
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent == "appointment_reminder":
+            appointment = entity(tracker, "appointment_id") or ""
+            message = self._appointment(label, appointment, tracker)
+        else:
+            message = self._medication(what(label, entity(tracker, "reminder_dose")), due_time)
+        dispatcher.utter_message(json_message=message)
+        return []
+
+    @staticmethod
+    def _medication(medicine: str, due: dt.datetime) -> Dict[str, Any]:
+        local = due.astimezone(clinic().tz)
+        rendered = render("reminder_medication", {"what": medicine, "time": f"{local:%H:%M}"})
+        return {"text": rendered.text, "buttons": rendered.buttons, "template": "medication_reminder",
+                "variables": {"1": medicine, "2": f"{local:%H:%M}"}}
+
+    @staticmethod
+    def _appointment(label: str, appointment_id: str, tracker: Tracker) -> Dict[str, Any]:
+        start = entity(tracker, "reminder_appointment_start")
+        words = when(dt.datetime.fromisoformat(start)) if start else ""
+        rendered = render("reminder_appointment", {"what": label, "when": words})
+        ids = json.dumps({"appointment_id": appointment_id})
+        buttons = [{"title": b["title"], "payload": b["payload"].replace("{id}", ids)} for b in rendered.buttons]
+        return {"text": rendered.text, "buttons": buttons, "template": "appointment_reminder",
+                "variables": {"1": label, "2": words}}
+
+
+class ActionConfirmAppointment(Action):
+    """"1" (confirm) after an appointment reminder: nothing to change, the patient is told we expect them."""
+
+    def name(self) -> Text:
+        return "action_confirm_appointment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "reminder_appointment_confirmed")
+        return []

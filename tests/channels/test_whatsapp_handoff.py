@@ -1,0 +1,97 @@
+"""While staff have a patient's conversation (an open handoff case), the channel adds the patient's messages to
+the case and keeps them from the bot; otherwise, or when the backend cannot say, messages reach Rasa as usual."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Dict, List, Set
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from tests.channels.whatsapp_harness import PATIENT, Harness
+
+from carebot.handoff.client import HandoffClient
+
+TOKEN = "backend-token"
+ADDRESS = f"whatsapp:{PATIENT}"
+
+
+class HandoffStandIn:
+    """The backend's POST /api/handoff/messages: records appends, answers paused for conversations with a case."""
+
+    def __init__(self) -> None:
+        self.open_cases: Dict[str, int] = {}
+        self.appended: List[Dict[str, Any]] = []
+        self.tokens: Set[str] = set()
+
+    async def append(self, request: web.Request) -> web.Response:
+        self.tokens.add(request.headers.get("Authorization", ""))
+        body = await request.json()
+        case_id = self.open_cases.get(body["conversation_id"])
+        if case_id is not None:
+            self.appended.append(body)
+        return web.json_response({"paused": case_id is not None, "case_id": case_id})
+
+
+@pytest_asyncio.fixture
+async def backend() -> AsyncIterator[tuple]:
+    stand_in = HandoffStandIn()
+    app = web.Application()
+    app.router.add_post("/api/handoff/messages", stand_in.append)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield stand_in, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def channel(make_harness: Any, backend: tuple) -> Harness:
+    harness = await make_harness()
+    harness.channel.handoff = HandoffClient(backend[1], TOKEN)
+    harness.bot.respond = lambda message: [{"text": "bot reply"}]
+    return harness
+
+
+async def settle(harness: Harness) -> None:
+    """Wait until the channel's background handling of every accepted webhook has finished."""
+    while harness.channel._tasks:
+        await asyncio.wait(set(harness.channel._tasks))
+
+
+async def test_a_message_while_a_case_is_open_joins_the_case_and_gets_no_bot_reply(channel: Harness, backend) -> None:
+    stand_in, _ = backend
+    stand_in.open_cases[ADDRESS] = 7
+    assert (await channel.post(channel.message("are you still there?"))).status == 204
+    await settle(channel)
+    assert stand_in.appended == [{"conversation_id": ADDRESS, "text": "are you still there?"}]
+    assert stand_in.tokens == {f"Bearer {TOKEN}"}
+    assert channel.bot.messages == [] and channel.twilio.requests == []
+
+
+async def test_a_photo_while_a_case_is_open_reaches_staff_as_a_link(channel: Harness, backend) -> None:
+    stand_in, _ = backend
+    stand_in.open_cases[ADDRESS] = 7
+    url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
+    await channel.post(channel.message("", NumMedia="1", MediaUrl0=url, MediaContentType0="image/jpeg"))
+    await settle(channel)
+    assert stand_in.appended == [{"conversation_id": ADDRESS, "text": f"[image/jpeg] {url}"}]
+    assert channel.bot.messages == []
+
+
+async def test_without_an_open_case_the_bot_answers(channel: Harness, backend) -> None:
+    stand_in, _ = backend
+    stand_in.open_cases["whatsapp:+447700900999"] = 3  # someone else's case
+    await channel.post(channel.message("hello"))
+    [request] = await channel.twilio.wait_for(1)
+    assert channel.bot.texts() == ["hello"] and request["Body"] == ["bot reply"]
+    assert stand_in.appended == []
+
+
+async def test_when_the_backend_is_down_the_message_still_reaches_rasa(channel: Harness) -> None:
+    channel.channel.handoff = HandoffClient("http://127.0.0.1:9", TOKEN)
+    await channel.post(channel.message("hello"))
+    await channel.twilio.wait_for(1)
+    assert channel.bot.texts() == ["hello"]

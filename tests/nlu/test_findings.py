@@ -1,0 +1,215 @@
+"""Findings from lay text: synonyms, typos, negation, history, family, hypotheticals, ages and pregnancy.
+
+Each phrasing states the current findings it must yield, and the findings it must keep out of triage with
+their role (negated / historical / family / hypothetical).
+"""
+from __future__ import annotations
+
+import pytest
+
+from carebot.nlu.findings import current_ids, denied_ids, extract_findings, profile_from
+from carebot.triage.model import Profile
+
+N, H, F, Y = "negated", "historical", "family", "hypothetical"
+
+# (text, current findings that must be found, {finding: role} that must NOT count)
+PHRASINGS = [
+    # breathing, in many lay words and typos
+    ("I can't breathe", {"cant_breathe"}, {}),
+    ("cant breath", {"cant_breathe"}, {}),
+    ("i cant breathe properly", {"cant_breathe"}, {}),
+    ("I can't catch my breath", {"cant_breathe"}, {}),
+    ("he's gasping for air", {"cant_breathe"}, {}),
+    ("struggling to breath since this morning", {"cant_breathe", "duration_under_3d"}, {}),
+    ("I'm really short of breath", {"breathless"}, {}),
+    ("I'm extremely short of breath", {"cant_breathe"}, {}),
+    ("shortness of breath when walking", {"breathless"}, {}),
+    ("her breathing is really fast", {"breathless"}, {}),
+    ("my lips are going blue", {"blue_lips"}, {}),
+    ("his lips have gone grey", {"blue_lips"}, {}),
+    ("wheezy chest and a cough", {"wheeze", "cough"}, {}),
+    # chest
+    ("crushing pain in my chest", {"chest_pressure"}, {}),
+    ("chest pain spreading down my left arm", {"chest_pain", "pain_radiating"}, {}),
+    ("my chest really hurts", {"chest_pain"}, {}),
+    ("pain in my chest and jaw", {"chest_pain"}, {}),
+    ("feels like an elephant sitting on my chest", {"chest_pressure"}, {}),
+    ("tight chest", {"chest_tightness"}, {}),
+    ("chest pian", {"chest_pain"}, {}),
+    ("I'm sweating and clammy", {"sweating"}, {}),
+    ("my heart is racing", {"palpitations"}, {}),
+    # head / neuro
+    ("worst headache of my life", {"thunderclap_headache"}, {}),
+    ("sudden severe headache", {"thunderclap_headache"}, {}),
+    ("my head is pounding", {"headache"}, {}),
+    ("headach for 3 days", {"headache", "duration_3d_to_5d"}, {}),
+    ("my head really hurts", {"headache"}, {}),
+    ("stiff neck and a rash that doesn't fade", {"stiff_neck", "non_blanching_rash"}, {}),
+    ("the rash doesn't fade under a glass", {"non_blanching_rash"}, {}),
+    ("light hurts my eyes", {"photophobia"}, {}),
+    ("her face is drooping on one side", {"face_drooping"}, {}),
+    ("his speech is slurred", {"slurred_speech"}, {}),
+    ("I can't lift my arm", {"limb_weakness"}, {}),
+    ("she had a fit", {"seizure"}, {}),
+    ("he collapsed", {"collapsed"}, {}),
+    ("my baby is floppy", {"floppy"}, {}),
+    ("I fainted at work", {"fainted"}, {}),
+    ("I feel dizzy and lightheaded", {"dizziness"}, {}),
+    ("the room is spinning", {"dizziness"}, {}),
+    # tummy
+    ("really bad stomach ache", {"abdominal_pain", "severity_severe"}, {}),
+    ("my tummy is killing me", {"abdominal_pain"}, {}),
+    ("stomache ache since yesterday", {"abdominal_pain", "duration_under_3d"}, {}),
+    ("been throwing up all night", {"vomiting"}, {}),
+    ("vomitting and diarrhea", {"vomiting", "diarrhoea"}, {}),
+    ("I've got the runs", {"diarrhoea"}, {}),
+    ("I can't keep anything down", {"cant_keep_fluids"}, {}),
+    ("throwing up blood", {"vomiting_blood"}, {}),
+    ("there's blood in my poo", {"blood_in_stool"}, {}),
+    ("he hasn't had a wet nappy all day", {"dehydration"}, {}),
+    ("pain in my testicle", {"testicular_pain"}, {}),
+    # fever, rash, allergy
+    ("she has a high temperature", {"fever"}, {}),
+    ("temprature of 39.5", {"fever", "high_fever"}, {}),
+    ("he's burning up", {"fever"}, {}),
+    ("itchy rash on my arm", {"rash"}, {}),
+    ("purple spots on his legs", {"non_blanching_rash"}, {}),
+    ("my lips are swelling", {"swelling_mouth_throat"}, {}),
+    ("my throat is closing up", {"swelling_mouth_throat"}, {}),
+    ("tongue and lips swelling after peanuts", {"swelling_mouth_throat"}, {}),
+    ("I used my epipen", {"adrenaline_used"}, {}),
+    ("hay fever is awful this year", {"hay_fever"}, {}),
+    # cough, cold, throat
+    ("I've had a cough for 4 weeks", {"cough", "duration_3w_to_6w"}, {}),
+    ("coughing up blood", {"coughing_blood"}, {}),
+    ("blocked nose and sneezing", {"cold_symptoms"}, {}),
+    ("sore throat for a week", {"sore_throat", "duration_1w_to_3w"}, {}),
+    ("my throat hurts so much I can't swallow", {"sore_throat", "difficulty_swallowing"}, {}),
+    ("earache", {"earache"}, {}),
+    # injury, back, urinary
+    ("twisted my ankle and I can't put weight on it", {"injury", "cant_bear_weight"}, {}),
+    ("there's a bone sticking out", {"open_fracture"}, {}),
+    ("it won't stop bleeding", {"heavy_bleeding"}, {}),
+    ("I hit my head", {"head_injury"}, {}),
+    ("my nan fell and can't get up", {"injury", "cant_get_up"}, {}),
+    ("my back is killing me", {"back_pain"}, {}),
+    ("lower back pain and numbness around my bottom", {"back_pain", "saddle_numbness"}, {}),
+    ("burning when I pee", {"urinary_symptoms"}, {}),
+    ("it stings when she wees", {"urinary_symptoms"}, {}),
+    ("blood in my urine", {"blood_in_urine"}, {}),
+    ("I can't pee", {"urinary_retention"}, {}),
+    # pregnancy, mental health, overdose
+    ("the baby hasn't moved today", {"reduced_fetal_movement"}, {}),
+    ("my waters have broken", {"waters_broken"}, {}),
+    ("I'm bleeding heavily and passing clots", {"heavy_bleeding"}, {}),
+    ("I want to end my life", {"suicidal_thoughts"}, {}),
+    ("I'm going to kill myself tonight", {"suicide_plan"}, {}),
+    ("I've been self harming", {"self_harm"}, {}),
+    ("I feel so depressed", {"low_mood"}, {}),
+    ("I took a whole packet of paracetamol", {"overdose"}, {}),
+    ("he took 30 paracetamol", {"overdose"}, {}),
+    ("my son drank some bleach", {"poisoning"}, {}),
+    ("I took a double dose by mistake", {"double_dose"}, {}),
+    # negation: scope, terminators, post-negation
+    ("no chest pain", set(), {"chest_pain": N}),
+    ("denies fever, has chest pain", {"chest_pain"}, {"fever": N}),
+    ("no fever but a bad cough", {"cough"}, {"fever": N}),
+    ("no fever and I have a cough", {"cough"}, {"fever": N}),
+    ("I haven't got a temperature", set(), {"fever": N}),
+    ("I don't have any chest pain, just a cough", {"cough"}, {"chest_pain": N}),
+    ("not short of breath", set(), {"breathless": N}),
+    ("without any vomiting", set(), {"vomiting": N}),
+    ("no fever or rash", set(), {"fever": N, "rash": N}),
+    ("my chest doesn't hurt but my tummy does hurt", {"abdominal_pain"}, {"chest_pain": N}),
+    ("the headache has gone now", set(), {"headache": N}),
+    ("his temperature is normal", set(), {"fever": N}),
+    ("I have never fainted", set(), {"fainted": N}),
+    ("can't stop coughing", {"cough"}, {}),
+    ("the bleeding won't stop", {"heavy_bleeding"}, {}),
+    ("the pain isn't going away", set(), {}),
+    ("I'm not sure if her lips are blue", {"blue_lips"}, {}),
+    ("paracetamol isn't helping my headache", {"headache"}, {}),
+    ("I can't breathe", {"cant_breathe"}, {}),
+    # history
+    ("I had chest pain last year", set(), {"chest_pain": H}),
+    ("used to get migraines", set(), {"headache": H}),
+    ("history of asthma and wheeze", set(), {"wheeze": H}),
+    ("I had a seizure years ago, now I have a cough", {"cough"}, {"seizure": H}),
+    ("I've had a cough since last year", {"cough"}, {}),
+    ("had a rash a few weeks ago", set(), {"rash": H}),
+    ("the rash has cleared up", set(), {"rash": N}),
+    ("cough started 3 weeks ago", {"cough"}, {}),
+    # family
+    ("my dad had a heart attack", set(), {"chest_pain": F}),
+    ("family history of stroke", set(), {"stroke": F}),
+    ("my mum died of a stroke and I have a headache", {"headache"}, {"stroke": F}),
+    ("my dad is having a heart attack right now", {"chest_pain"}, {}),
+    # hypothetical
+    ("what should I do if I get chest pain", set(), {"chest_pain": Y}),
+    ("in case he has a fever later", set(), {"fever": Y}),
+    ("what are the signs of meningitis rash", set(), {"rash": Y}),
+    ("I want to book a flu jab", set(), {"fever": Y}),
+    ("I think I might need a pregnancy test", set(), {}),
+    # several symptoms and a red flag hidden mid-sentence in one long message
+    ("Hi, sorry to bother you, I've had a sore throat and a runny nose since Monday, no fever, and this "
+     "morning while I was making breakfast my lips went blue for a bit, but I feel ok now, should I book?",
+     {"sore_throat", "cold_symptoms", "blue_lips"}, {"fever": N}),
+    ("My son has had diarrhoea and vomiting for 3 days, he's not drinking much and he seems really drowsy "
+     "today, no rash though", {"diarrhoea", "vomiting", "not_feeding", "drowsy"}, {"rash": N}),
+    ("had back pain for years which is normal for me but now I cant control my bladder", {"back_pain", "incontinence"},
+     {}),
+]
+
+
+@pytest.mark.parametrize("text,current,not_current", PHRASINGS, ids=[p[0][:40] for p in PHRASINGS])
+def test_findings_and_their_context(nlp, text, current, not_current):
+    findings = extract_findings(nlp, text)
+    told = set(current_ids(findings))
+    assert current <= told, f"missing {current - told}; got {findings}"
+    for finding_id, role in not_current.items():
+        assert finding_id not in told, f"{finding_id} should be {role}; got {findings}"
+        assert any(f.id == finding_id and f.role == role for f in findings), findings
+
+
+def test_enough_phrasings():
+    assert len(PHRASINGS) >= 100
+
+
+@pytest.mark.parametrize("text,profile", [
+    ("my 6 week old has a temperature", Profile("infant")),
+    ("my 6-week-old is not feeding", Profile("infant")),
+    ("my 2 month old baby has a cough", Profile("infant")),
+    ("my newborn is very sleepy", Profile("infant")),
+    ("my 4 year old has a rash", Profile("child")),
+    ("my 18 month old has diarrhoea", Profile("child")),
+    ("my son is 7 and has earache", Profile("child")),
+    ("my daughter has a temperature", Profile("child")),
+    ("I'm 70 and feel dizzy", Profile("adult")),
+    ("aged 45, back pain", Profile("adult")),
+    ("I'm 30 weeks pregnant and have a headache", Profile("adult", True)),
+    ("I'm pregnant and bleeding", Profile("adult", True)),
+    ("I'm not pregnant, just have a cough", Profile("adult", False)),
+    ("when I was pregnant I had headaches, now I have a cough", Profile("adult", False)),
+    ("I'm 23 weeks pregnant and worried about the baby", Profile("adult", True)),
+])
+def test_age_group_and_pregnancy(nlp, text, profile):
+    assert profile_from(extract_findings(nlp, text)) == profile
+
+
+def test_findings_map_onto_rasa_entities_with_roles(nlp):
+    findings = extract_findings(nlp, "my 4 year old has a fever but no rash, I'm pregnant")
+    entities = [f.as_entity() for f in findings]
+    assert {"entity": "symptom", "value": "fever"}.items() <= entities[1].items() and "role" not in entities[1]
+    rash = next(e for e in entities if e["value"] == "rash")
+    assert rash["role"] == "negated" and rash["entity"] == "symptom"
+    assert any(e["entity"] == "age_group" and e["value"] == "child" for e in entities)
+    assert any(e["entity"] == "pregnant" and e["value"] == "true" and "role" not in e for e in entities)
+    text = "my 4 year old has a fever but no rash, I'm pregnant"
+    assert all(text[e["start"]:e["end"]] for e in entities)
+    assert denied_ids(findings) == ["rash"]
+
+
+def test_empty_and_unrelated_messages_give_nothing(nlp):
+    assert extract_findings(nlp, "") == []
+    assert extract_findings(nlp, "   ") == []
+    assert current_ids(extract_findings(nlp, "what time do you open on Saturday?")) == []

@@ -23,11 +23,10 @@ from carebot.booking import (BIRTH_DATE_EXAMPLES, Choice, choices_from_slot, cle
 from carebot.dates import DateProblem, interpret_when
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
-from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, SchedulingClient, SlotTaken
+from carebot.scheduling.client import BackendError, NotFound, SchedulingClient, SlotTaken
 
 logger = logging.getLogger(__name__)
 
-FORM = "appointment_form"
 TASK_BY_INTENT = {"book_appointment": "book", "reschedule_appointment": "reschedule",
                   "cancel_appointment": "cancel"}
 # Everything one run of the form remembers; cleared when it starts and when it ends (patient_id is kept).
@@ -78,9 +77,14 @@ def latest_intent(tracker: Tracker) -> Optional[str]:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
-def latest_option(tracker: Tracker) -> Optional[str]:
-    return next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "option"),
+def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
+    """An entity of the latest message; button payloads carry them (`/choose_option{"option": "2"}`)."""
+    return next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name),
                 None)
+
+
+def latest_option(tracker: Tracker) -> Optional[str]:
+    return latest_entity(tracker, "option")
 
 
 def offered(tracker: Tracker) -> List[Choice]:
@@ -126,6 +130,9 @@ class ValidateAppointmentForm(FormValidationAction):
             # Only answers go through validation: rasa-sdk drops other slots that appear among the candidates.
             tracker.add_slots([e for e in started if e["name"] in PREFILLABLE and e["value"] is not None])
             return started + await super().run(dispatcher, tracker, domain)
+        if tracker.get_slot("appointment_task") == "book" and latest_intent(tracker) == "cancel_appointment":
+            # "cancel" while booking means "stop booking", not "cancel an appointment I have"
+            return [SlotSet("booking_result", {"kind": "stopped"}), SlotSet("requested_slot", None)]
         return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -172,8 +179,11 @@ class ValidateAppointmentForm(FormValidationAction):
         if not appointments:
             say(dispatcher, "booking_no_appointments")
             return {"booking_result": {"kind": "nothing"}, "patient_id": patient_id}
+        # An appointment reminder's "Reschedule"/"Cancel" button names its appointment (`appointment_id` entity).
+        named = latest_entity(tracker, "appointment_id")
+        preselected = next((a.id for a in appointments if a.id == named), None)
         return {"patient_id": patient_id, "appointments": [a.to_slot() for a in appointments],
-                "appointment_choice": appointments[0].id if len(appointments) == 1 else None}
+                "appointment_choice": preselected or (appointments[0].id if len(appointments) == 1 else None)}
 
     # ---- what to book ----
 
@@ -226,9 +236,7 @@ class ValidateAppointmentForm(FormValidationAction):
         if any(choice.id == value for choice in choices):
             return {"booking_slot": value}  # already an id (set by this action before)
         text = str(value)
-        if not choices:
-            return {"booking_slot": None}  # nothing was on offer (backend down): asking again searches again
-        if latest_intent(tracker) == "more_options":
+        if choices and latest_intent(tracker) == "more_options":
             start = next_page_start(choices, clinic(), wants_another_day(text))
             return {"booking_slot": None, "booking_offers": None, "booking_search_from": start.isoformat()}
         index = pick(text, latest_option(tracker), choices, clinic())
@@ -241,8 +249,9 @@ class ValidateAppointmentForm(FormValidationAction):
                     "booking_search_from": None}
         if result.problem in _WHEN_PROBLEM_MESSAGE:
             say(dispatcher, _WHEN_PROBLEM_MESSAGE[result.problem], reason=result.reason)
-        else:
+        elif choices:
             say(dispatcher, "booking_pick_again", count=len(choices))
+        # With nothing on offer (backend down, nothing free) asking again searches again: "try again" works.
         return {"booking_slot": None}
 
     async def take_choice(self, choice: Choice, dispatcher: CollectingDispatcher,
@@ -278,7 +287,7 @@ class ValidateAppointmentForm(FormValidationAction):
         except ValueError:
             born = parse_birth_date(str(value), clinic(), now().date())
         if born is None:
-            say(dispatcher, "booking_birth_date_invalid", example=BIRTH_DATE_EXAMPLES[clinic().date_order])
+            say(dispatcher, "booking_birth_date_invalid")
             return {"patient_birth_date": None}
         return {"patient_birth_date": born.isoformat()}
 
@@ -312,6 +321,10 @@ class ValidateAppointmentForm(FormValidationAction):
             say(dispatcher, "booking_declined")
             return {"booking_confirmed": None, "booking_slot": None}
         if intent != "affirm":
+            choices = offered(tracker) if task != "cancel" else []
+            index = pick(str(value), latest_option(tracker), choices, clinic()) if intent == "choose_option" else None
+            if index is not None:  # "actually, the 11:15 one": confirm that one instead
+                return {"booking_confirmed": None, "booking_slot": choices[index].id}
             say(dispatcher, "booking_yes_or_no")
             return {"booking_confirmed": None}
         try:
@@ -498,6 +511,8 @@ class ActionAppointmentDone(Action):
         kind = outcome.get("kind")
         if kind == "kept":
             say(dispatcher, "booking_kept")
+        elif kind == "stopped":
+            say(dispatcher, "booking_stopped")
         elif kind in ("booked", "rescheduled", "cancelled"):
             appointment = Choice.from_slot_value(outcome["appointment"])
             say(dispatcher, f"booking_{kind}", service=service_name(appointment.service_id, facts),
@@ -521,7 +536,7 @@ async def update_reminders(tracker: Tracker, kind: str, appointment_id: str, app
             if kind in ("booked", "rescheduled"):
                 await reminders.create_appointment_reminders(tracker.sender_id, appointment_id, appointment.start,
                                                              label)
-    except (BackendError, NotFound) as error:
+    except BackendError as error:
         logger.warning("appointment %s: reminders not updated (%s)", appointment_id, error)
 
 

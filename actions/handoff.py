@@ -13,7 +13,7 @@ import logging
 from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType
+from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import clinic, patient_phone, say
@@ -57,8 +57,10 @@ async def open_handoff(
 ) -> List[EventType]:
     """Open (or add to) the conversation's case, tell the patient what happens next, and pause the bot.
 
-    Returns the events the calling action must return: `[ConversationPaused()]`, or `[]` when the backend could
-    not be reached (the patient was then given the clinic's phone number and the bot keeps answering).
+    Returns the events the calling action must return: the pause, or `[]` when the backend could not be reached
+    (the patient was then given the clinic's phone number and the bot keeps answering). The pause ends the turn
+    with `action_listen`, as Rasa would have: a paused conversation predicts nothing more, and without it the first
+    message after staff resume the bot would not follow a listen, so no rule would match it.
     """
     reason = Reason(reason)
     lead = LEAD_MESSAGES.get(reason)
@@ -77,7 +79,7 @@ async def open_handoff(
     log.info("handoff: case %s %s for %s (%s)", opened.case_id, "opened" if opened.created else "reused",
              mask_phone(phone), reason.value)
     dispatcher.utter_message(text=opened.patient_notice)
-    return [ConversationPaused()]
+    return [ConversationPaused(), ActionExecuted("action_listen")]
 
 
 def reason_for(intent: Optional[str]) -> Reason:

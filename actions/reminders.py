@@ -12,11 +12,12 @@ the 24-hour window, the clinic.yml template outside it (carebot/channels/whatsap
 """
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import json
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -27,18 +28,17 @@ from actions.common import clinic, say
 from carebot.booking import long_when
 from carebot.messages import render
 from carebot.reminders.client import ReminderInfo, RemindersClient
-from carebot.reminders.recurrence import ReminderParseError, ReminderSpec, next_occurrences, parse_reminder, \
-    parse_times
+from carebot.reminders.store import ReminderStore, label_score
+from carebot.reminders.recurrence import (ReminderParseError, ReminderSpec, next_occurrences, parse_reminder,
+                                          parse_times)
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound
 
 logger = logging.getLogger(__name__)
 
-FORM = "reminder_form"
 DEFAULT_SNOOZE_MINUTES = 30  # what "3" (snooze) means; "snooze 45" or "snooze an hour" says otherwise
 MAX_SNOOZE_MINUTES = 24 * 60
-# The reminder-management intents whose numbered "which one?" buttons name the reminder by id.
-ACTION_OF_INTENT = {"stop_reminder": "stop", "pause_reminder": "pause", "resume_reminder": "resume",
-                    "change_reminder": "change"}
+DONE_MESSAGE = {"stop": "reminder_stopped", "pause": "reminder_paused", "resume": "reminder_resumed",
+                "change": "reminder_changed"}
 RESPONSE_OF_INTENT = {"reminder_taken": "taken", "reminder_skipped": "skipped", "reminder_snooze": "snoozed"}
 
 
@@ -90,11 +90,20 @@ def parse(text: str) -> ReminderSpec:
     return parse_reminder(text, now(), clinic().timezone)
 
 
+def missing_part(text: str) -> Optional[ReminderParseError]:
+    """What the request still lacks (None when it can be saved as it is)."""
+    try:
+        parse(text)
+    except ReminderParseError as error:
+        return error
+    return None
+
+
 class ValidateReminderForm(Action):
     """Reads the request; when it lacks what or when, keeps what was said and lets the form ask for the rest.
 
-    The whole request is re-read with each answer appended ("remind me to take metformin" + "at 8am every day"),
-    so any detail can come in any message.
+    Each answer is added to the request ("remind me to take metformin" + "at 8am every day") and the whole is read
+    again, so details may come in any order. An answer that adds nothing ("zzq") is dropped, not kept in the request.
     """
 
     def name(self) -> Text:
@@ -103,14 +112,19 @@ class ValidateReminderForm(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if tracker.get_slot("requested_slot") is None:  # the form starts: the opening message is the request
             request = tracker.latest_message.get("text") or ""
-        else:
-            answer = tracker.get_slot("reminder_request") or ""
-            request = f"{tracker.get_slot('reminder_draft') or ''} {answer}".strip()
-        try:
-            parse(request)
-        except ReminderParseError:
+            if missing_part(request) is None:
+                return [SlotSet("reminder_draft", None), SlotSet("reminder_request", request)]
             return [SlotSet("reminder_draft", request), SlotSet("reminder_request", None)]
-        return [SlotSet("reminder_draft", None), SlotSet("reminder_request", request)]
+        if "reminder_request" not in tracker.slots_to_validate():
+            return []  # not an answer ("stop"): the form is rejected, so the rules for leaving it apply
+        draft = tracker.get_slot("reminder_draft") or ""
+        request = f"{draft} {tracker.get_slot('reminder_request') or ''}".strip()
+        now_missing = missing_part(request)
+        if now_missing is None:
+            return [SlotSet("reminder_draft", None), SlotSet("reminder_request", request)]
+        before = missing_part(draft)
+        helped = before is None or before.missing != now_missing.missing
+        return [SlotSet("reminder_draft", request if helped else draft), SlotSet("reminder_request", None)]
 
 
 class AskReminderRequest(Action):
@@ -120,15 +134,11 @@ class AskReminderRequest(Action):
         return "action_ask_reminder_request"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        try:
-            parse(tracker.get_slot("reminder_draft") or "")
-        except ReminderParseError as error:
-            if error.missing == "medication":
-                say(dispatcher, "reminder_ask_medication")
-            else:
-                say(dispatcher, "reminder_ask_time", problem=str(error))
-            return []
-        say(dispatcher, "reminder_ask_medication")  # unreachable in a normal run: the form would have ended
+        missing = missing_part(tracker.get_slot("reminder_draft") or "")
+        if missing is not None and missing.missing == "time":
+            say(dispatcher, "reminder_ask_time", problem=str(missing))
+        else:
+            say(dispatcher, "reminder_ask_medication")
         return []
 
 
@@ -187,34 +197,39 @@ class ActionListReminders(Action):
         return []
 
 
+def _clock(text: str) -> Tuple[int, int]:
+    """'07:30' (from a button payload) → (7, 30)."""
+    hour, minute = text.strip().split(":")
+    return int(hour), int(minute)
+
+
 def which_buttons(intent: str, candidates: List[ReminderInfo], extra: Dict[str, str]) -> List[Dict[str, str]]:
     """One button per reminder; the payload repeats the request with the reminder's id, so the choice completes it."""
     return [{"title": f"{what(r.label, r.dose)} ({r.description})",
              "payload": f"/{intent}" + json.dumps({"reminder_id": str(r.id), **extra})} for r in candidates]
 
 
-class ReminderChange(Action):
+class ReminderChange(Action, abc.ABC):
     """Stop, pause, resume or change the time of the reminder the patient names (fuzzy: "metfromin" works).
 
     Names that match several reminders, or none, get a numbered list to choose from.
     """
 
-    def __init__(self, intent: str) -> None:
-        self.intent = intent
-        self.task = ACTION_OF_INTENT[intent]
+    intent: str  # the intent this action answers; its "which one?" buttons repeat it with the chosen id
+    task: str  # stop | pause | resume | change
 
+    @abc.abstractmethod
     def name(self) -> Text:
-        return f"action_{self.task}_reminder"
+        """One action per task, so rules read naturally."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         text = tracker.latest_message.get("text") or ""
         extra: Dict[str, str] = {}
-        times: List[Any] = []
+        times: List[Tuple[int, int]] = []
         if self.task == "change":
             times_said = entity(tracker, "reminder_times")
             try:
-                times = [tuple(map(int, t.split(":"))) for t in times_said.split(",")] if times_said \
-                    else parse_times(text)
+                times = [_clock(t) for t in times_said.split(",")] if times_said else parse_times(text)
             except ValueError:
                 times = []
             if not times:
@@ -240,72 +255,67 @@ class ReminderChange(Action):
                 say(dispatcher, "reminder_not_possible", problem=str(error))
                 return []
             return unavailable(dispatcher)
-        say(dispatcher, f"reminder_{self.task}d" if self.task != "stop" else "reminder_stopped",
-            what=what(reminder.label, reminder.dose), label=reminder.label, schedule=reminder.description,
-            next=when(reminder.next_due))
+        say(dispatcher, DONE_MESSAGE[self.task], what=what(reminder.label, reminder.dose), label=reminder.label,
+            schedule=reminder.description, next=when(reminder.next_due))
         return []
 
     async def find(self, reminders: RemindersClient, tracker: Tracker, text: str, dispatcher: CollectingDispatcher,
                    extra: Dict[str, str]) -> Optional[ReminderInfo]:
-        """The reminder meant, or None after asking which (or saying there are none)."""
-        chosen = entity(tracker, "reminder_id")
-        if chosen and chosen.isdigit():
-            return next((r for r in await reminders.list(tracker.sender_id) if r.id == int(chosen)), None) \
-                or await self._ask_which(reminders, tracker, dispatcher, extra)
-        medicine = entity(tracker, "medicine")
-        for words in dict.fromkeys(filter(None, [text, medicine])):  # a brand name may name the generic's reminder
-            try:
-                return await reminders.match(tracker.sender_id, words)
-            except NotFound:
-                continue
-            except BackendError as error:
-                if error.status != 409:
-                    raise
-                break
-        return await self._ask_which(reminders, tracker, dispatcher, extra)
-
-    async def _ask_which(self, reminders: RemindersClient, tracker: Tracker, dispatcher: CollectingDispatcher,
-                         extra: Dict[str, str]) -> None:
-        candidates = [r for r in await reminders.list(tracker.sender_id) if r.kind == "medication"]
-        if self.task == "resume":
-            candidates = [r for r in candidates if r.status == "paused"] or candidates
-        if not candidates:
+        """The reminder meant, or None after asking which one (or saying there are none)."""
+        mine = [r for r in await reminders.list(tracker.sender_id) if r.kind == "medication"]
+        if not mine:
             say(dispatcher, "reminder_none")
-        elif len(candidates) == 1 and entity(tracker, "reminder_id") is None and not _names_something(tracker):
-            return self._only(candidates[0])  # type: ignore[return-value]
+            return None
+        chosen = entity(tracker, "reminder_id")
+        if chosen:  # a tap on the numbered list
+            found = next((r for r in mine if str(r.id) == chosen), None)
+            if found:
+                return found
         else:
-            dispatcher.utter_message(text=render("reminder_which").text,
-                                     buttons=which_buttons(self.intent, candidates, extra))
+            # The patient's words, then the recognised medicine (a brand name names the generic's reminder).
+            for words in dict.fromkeys(filter(None, [text, entity(tracker, "medicine")])):
+                try:
+                    return await reminders.match(tracker.sender_id, words)
+                except NotFound:
+                    continue
+                except BackendError as error:
+                    if error.status != 409:
+                        raise
+                    # Several match ("metformin" morning and evening): offer only those.
+                    mine = [r for r in mine if label_score(r.label, words) >= ReminderStore.MATCH_THRESHOLD] or mine
+                    break
+        if self.task == "resume":
+            mine = [r for r in mine if r.status == "paused"] or mine
+        dispatcher.utter_message(text=render("reminder_which").text, buttons=which_buttons(self.intent, mine, extra))
         return None
-
-    @staticmethod
-    def _only(reminder: ReminderInfo) -> ReminderInfo:
-        return reminder
-
-
-def _names_something(tracker: Tracker) -> bool:
-    """Whether the patient named a reminder at all ("stop my reminder" names none, "stop my zinc reminder" does)."""
-    return bool(entity(tracker, "medicine"))
 
 
 class ActionStopReminder(ReminderChange):
-    def __init__(self) -> None:
-        super().__init__("stop_reminder")
+    intent, task = "stop_reminder", "stop"
+
+    def name(self) -> Text:
+        return "action_stop_reminder"
 
 
 class ActionPauseReminder(ReminderChange):
-    def __init__(self) -> None:
-        super().__init__("pause_reminder")
+    intent, task = "pause_reminder", "pause"
+
+    def name(self) -> Text:
+        return "action_pause_reminder"
 
 
 class ActionResumeReminder(ReminderChange):
-    def __init__(self) -> None:
-        super().__init__("resume_reminder")
+    intent, task = "resume_reminder", "resume"
+
+    def name(self) -> Text:
+        return "action_resume_reminder"
 
 
 class ActionChangeReminder(ReminderChange):
-    def __init__(self) -> None:
-        super().__init__("change_reminder")
+    intent, task = "change_reminder", "change"
+
+    def name(self) -> Text:
+        return "action_change_reminder"
 
 
 # ------------------------------------------------------------------------------------------------ adherence
@@ -334,17 +344,18 @@ class ActionAdherenceReport(Action):
 
 
 def snooze_minutes(text: str) -> int:
-    """'snooze 45' → 45, 'snooze an hour' → 60, '3' / 'later' → the default."""
-    lowered = text.lower()
-    match = re.search(r"(\d{1,4})\s*(h(?:ou)?rs?|hours?)?", lowered)
+    """'snooze 45' → 45, 'snooze 2 hours' / 'an hour' → 120 / 60; a bare option number ('3') → the default."""
+    lowered = text.lower().strip()
+    if lowered.isdigit():
+        return DEFAULT_SNOOZE_MINUTES
+    match = re.search(r"\b(\d{1,4})\s*(h|hrs?|hours?)?\b", lowered)
     if match:
         amount = int(match.group(1)) * (60 if match.group(2) else 1)
-        return amount if 1 <= amount <= MAX_SNOOZE_MINUTES and not lowered.strip().isdigit() else \
-            DEFAULT_SNOOZE_MINUTES
-    if re.search(r"\b(?:an|one) hour\b", lowered):
-        return 60
+        return amount if 1 <= amount <= MAX_SNOOZE_MINUTES else DEFAULT_SNOOZE_MINUTES
     if re.search(r"\bhalf an hour\b", lowered):
         return 30
+    if re.search(r"\b(?:an|one) hour\b", lowered):
+        return 60
     return DEFAULT_SNOOZE_MINUTES
 
 
@@ -398,9 +409,12 @@ class ActionSendReminder(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         key = entity(tracker, "reminder_key")
-        if not key:
-            logger.warning("reminder triggered without a reminder_key: nothing said")
-            return []
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if not key:  # the patient's own words ("what was that reminder?"), not the dispatcher's trigger
+            if intent == "appointment_reminder":
+                say(dispatcher, "reminder_appointment_question")
+                return []
+            return await ActionListReminders().run(dispatcher, tracker, domain)
         try:
             async with reminders_client() as reminders:
                 first = await reminders.acknowledge_delivery(key)
@@ -414,7 +428,6 @@ class ActionSendReminder(Action):
         label = entity(tracker, "reminder_label") or ""
         due = entity(tracker, "reminder_due")
         due_time = dt.datetime.fromisoformat(due) if due else now()
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent == "appointment_reminder":
             appointment = entity(tracker, "appointment_id") or ""
             message = self._appointment(label, appointment, tracker)
@@ -432,12 +445,12 @@ class ActionSendReminder(Action):
 
     @staticmethod
     def _appointment(label: str, appointment_id: str, tracker: Tracker) -> Dict[str, Any]:
-        start = entity(tracker, "reminder_appointment_start")
-        words = when(dt.datetime.fromisoformat(start)) if start else ""
-        rendered = render("reminder_appointment", {"what": label, "when": words})
-        ids = json.dumps({"appointment_id": appointment_id})
-        buttons = [{"title": b["title"], "payload": b["payload"].replace("{id}", ids)} for b in rendered.buttons]
-        return {"text": rendered.text, "buttons": buttons, "template": "appointment_reminder",
+        start = entity(tracker, "appointment_start")
+        words = when(dt.datetime.fromisoformat(start)) if start else render("reminder_appointment_soon").text
+        # The buttons lead into the booking flows with this appointment already chosen (actions/booking.py).
+        rendered = render("reminder_appointment", {"what": label, "when": words,
+                                                   "appointment": json.dumps({"appointment_id": appointment_id})})
+        return {"text": rendered.text, "buttons": rendered.buttons, "template": "appointment_reminder",
                 "variables": {"1": label, "2": words}}
 
 

@@ -30,6 +30,8 @@ SECTIONS: Dict[str, tuple] = {
     "reminders": ("reminders_bench", "Reminder dispatcher"),
     "whatsapp": ("whatsapp_load", "WhatsApp channel under load"),
     "dates": ("dates_bench", "Date and time understanding"),
+    "booking": ("booking_bench", "Booking, rescheduling and cancelling through the whole stack"),
+    "triage": ("triage_bench", "Triage: findings and decision engine (no Rasa)"),
 }
 SECTION_BLOCK = re.compile(r"<!-- section:(\w+) -->\n.*?<!-- /section:\1 -->\n", re.S)
 

@@ -29,7 +29,9 @@ class Template:
 
     @property
     def placeholders(self) -> set:
-        return {name for _, name, _, _ in string.Formatter().parse(self.text) if name}
+        """Names to fill in the text and in the buttons (a payload may carry data, e.g. an appointment id)."""
+        parts = [self.text, *(part for button in self.buttons for part in button)]
+        return {name for part in parts for _, name, _, _ in string.Formatter().parse(part) if name}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ import aiohttp
 DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 DEFAULT_TOKEN_FILE = Path(__file__).resolve().parent.parent / "var" / "rasa_token"
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# Rasa's server (Sanic) does not percent-decode the conversation id in the path: `whatsapp:%2B44…` would name another
+# conversation than `whatsapp:+44…`. So only what cannot stand in a path segment ('/', '?', '#', '%', spaces, …) is
+# encoded, and ids made of these characters stay exactly as the channel wrote them.
+PATH_SAFE = ":+@!$&'()*,;=-._~"
 
 
 class RasaAPIError(RuntimeError):
@@ -69,7 +73,7 @@ class RasaAPI:
 
     @staticmethod
     def _conversation(conversation_id: str) -> str:
-        return f"/conversations/{quote(conversation_id, safe='')}"
+        return f"/conversations/{quote(conversation_id, safe=PATH_SAFE)}"
 
     async def append_events(self, conversation_id: str, events: List[Dict[str, Any]]) -> Dict[str, Any]:
         """Append events (e.g. `[{"event": "resume"}]`) to a conversation's tracker."""

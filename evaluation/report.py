@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+from bench.stack import DEFAULT_MODEL as MODEL
 from evaluation.metrics import Rate, console_table, counts_table, rates_table
 
 DOC_HEADER = "# Benchmarks\n\n"
@@ -56,10 +57,13 @@ def console(sections: Sequence[Section]) -> str:
     return "\n".join(lines)
 
 
-def block(name: str, title: str, command: str, body: str, now: datetime | None = None) -> str:
+def block(name: str, title: str, command: str, body: str, model: Path = MODEL, now: datetime | None = None) -> str:
+    """The doc block; it names the model's training time, since every figure belongs to one model."""
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"<!-- section:{name} -->\n## {title}\n\n_Measured {stamp} with `{command}` against the model "
-            f"in models/carebot.tar.gz._\n\n{body.strip()}\n<!-- /section:{name} -->\n")
+    trained = datetime.fromtimestamp(model.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") \
+        if model.exists() else "unknown"
+    return (f"<!-- section:{name} -->\n## {title}\n\n_Measured {stamp} with `{command}` against "
+            f"models/{model.name} (trained {trained})._\n\n{body.strip()}\n<!-- /section:{name} -->\n")
 
 
 def replace_block(document: str, name: str, new_block: str) -> str:

@@ -14,19 +14,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 import spacy
-import yaml
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
+from carebot.nlu.patterns import load_patterns
 from carebot.triage.loader import DURATION_FINDINGS
 from carebot.triage.model import Profile
 
 FINDING_LABELS = {"SYMPTOM", "SEVERITY"}
 SITE, PAIN, AGE, DURATION, PREGNANCY = "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"
+IMPLIES = {"high_fever": ("fever",)}  # "a temperature of 39.5" is a fever too, for every rule that asks for one
 ROLES = ("negated", "family", "historical", "hypothetical")  # first that applies is the Rasa role
 
 # --- context rules (lower-case phrases, tokenised like the text) ----------------------------------------------
@@ -36,9 +37,9 @@ NEGATION_BEFORE = [
     "no sign of", "no signs of", "ruled out", "no longer", "no more", "absence of", "zero",
 ]
 NEGATION_AFTER = [
-    "gone", "has gone", "went away", "gone away", "resolved", "stopped", "has stopped", "cleared", "cleared up",
-    "settled", "has settled", "has passed", "passed now", "is normal", "normal", "no longer", "anymore",
-    "any more", "better now", "fine now", "has eased", "eased off", "subsided", "is fine", "are fine",
+    "is gone", "are gone", "now gone", "all gone", "has gone", "went away", "gone away", "resolved", "stopped",
+    "has stopped", "cleared", "cleared up", "settled", "has settled", "has passed", "passed now", "is normal",
+    "normal", "better now", "fine now", "has eased", "eased off", "subsided", "is fine", "are fine",
 ]
 HISTORY_BOTH = [
     "last year", "years ago", "year ago", "months ago", "month ago", "in the past", "a while ago",
@@ -86,6 +87,8 @@ HARD_BREAKS = {",", ";", ":", ".", "!", "?", "(", ")", "but", "however", "althou
 # A new subject or verb ends a negation's reach: "denies fever has chest pain", "no fever I have a cough".
 SOFT_BREAKS = {"i", "he", "she", "they", "we", "has", "have", "got", "having", "am", "is", "are", "its", "it",
                "im", "also", "plus", "'s", "'m"}
+NEW_SUBJECT = {"her", "his", "my", "their", "our", "the", "she", "he", "i", "it", "they", "we", "now", "then"}
+POST_BREAKS = {"and", "but", "i", "he", "she", "they", "we", "since", "because", "after", "when", "until", "so"}
 PRE_WINDOW, POST_WINDOW = 7, 5
 
 # --- numbers for age and duration ---------------------------------------------------------------------------
@@ -102,13 +105,15 @@ _UNIT_DAYS = {
 _WORD_DAYS = {
     "yesterday": 1, "overnight": 0.5, "today": 0.3, "tonight": 0.2, "morning": 0.3, "night": 0.7,
     "evening": 0.2, "afternoon": 0.2, "lunchtime": 0.2, "lunch": 0.2, "breakfast": 0.3, "dinner": 0.1,
-    "teatime": 0.1, "hours": 0.3, "day": 0.5, "weekend": 3, "days": 4, "week": 7, "weeks": 14, "month": 30, "months": 60,
+    "teatime": 0.1, "hours": 0.3, "day": 0.5, "weekend": 3, "days": 4, "week": 7, "weeks": 14, "month": 30,
+    "months": 60,
     "ages": 30, "yonks": 90, "year": 365, "years": 730, "ever": 730, "christmas": 30, "birth": 30,
     "monday": 4, "tuesday": 4, "wednesday": 4, "thursday": 4, "friday": 4, "saturday": 4, "sunday": 4,
 }
 _DURATION_LIMITS = ((3, "duration_under_3d"), (5, "duration_3d_to_5d"), (7, "duration_5d_to_1w"),
                     (21, "duration_1w_to_3w"), (42, "duration_3w_to_6w"), (float("inf"), "duration_6w_plus"))
 INFANT_MAX_DAYS = 90  # under 3 months
+YOUNG_BABY_MAX_DAYS = 183  # under 6 months
 CHILD_MAX_YEARS = 16
 assert tuple(name for _, name in _DURATION_LIMITS) == DURATION_FINDINGS
 
@@ -148,22 +153,12 @@ class Finding:
         return entity
 
 
-def read_pattern_files(patterns_dir: Path) -> List[Dict[str, Any]]:
-    """EntityRuler patterns from every `*.yml` (a list, or a mapping with a `patterns:` list)."""
-    patterns: List[Dict[str, Any]] = []
-    for file in sorted(Path(patterns_dir).glob("*.yml")):
-        content = yaml.safe_load(file.read_text(encoding="utf-8")) or []
-        entries = content.get("patterns", []) if isinstance(content, dict) else content
-        patterns += [{k: e[k] for k in ("label", "pattern", "id") if k in e} for e in entries]
-    return patterns
-
-
 def build_findings_pipeline(patterns_dir: Path) -> Language:
     """Build once per process (about a second); every `extract_findings` call then takes milliseconds."""
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True})
-    ruler.add_patterns(read_pattern_files(patterns_dir))
+    ruler.add_patterns(load_patterns(patterns_dir))
     nlp.add_pipe("carebot_context")
     return nlp
 
@@ -193,6 +188,14 @@ def profile_from(findings: Iterable[Finding], default: Profile = Profile()) -> P
     return Profile(age_group=ages[0] if ages else default.age_group, pregnant=is_pregnant)
 
 
+class _Triggers(dict):
+    """Context trigger spans by kind, plus the token positions that belong to findings themselves."""
+
+    def __init__(self, spans: Dict[str, List[Tuple[int, int]]], inside: FrozenSet[int]) -> None:
+        super().__init__(spans)
+        self.inside = inside
+
+
 # --- the spaCy component -----------------------------------------------------------------------------------------
 
 if not Doc.has_extension("findings"):
@@ -216,9 +219,9 @@ class ContextComponent:
 
     def __call__(self, doc: Doc) -> Doc:
         # Words inside a finding ("can't breathe") are not triggers; words of a duration ("2 years ago") may be.
-        self._inside_entity = {i for ent in doc.ents if ent.label_ not in (DURATION, AGE)
-                               for i in range(ent.start, ent.end)}
-        triggers = self._triggers(doc)
+        inside = frozenset(i for ent in doc.ents if ent.label_ not in (DURATION, AGE)
+                           for i in range(ent.start, ent.end))
+        triggers = _Triggers(self._triggers(doc), inside)
         findings: List[Finding] = []
         for kind, span, gap in self._candidates(doc):
             if kind == AGE:
@@ -227,6 +230,9 @@ class ContextComponent:
                     findings.append(self._finding(group, "age_group", span, gap, triggers, doc))
                 if span.ent_id_ == "baby":  # a baby of unknown age: triage asks whether under 3 months
                     findings.append(self._finding("baby_age_unknown", "symptom", span, gap, triggers, doc))
+                days = age_days(span) if span.ent_id_ == "age_number" else None
+                if days is not None and INFANT_MAX_DAYS <= days < YOUNG_BABY_MAX_DAYS:  # NICE: 3-6 months
+                    findings.append(self._finding("age_3_to_6_months", "symptom", span, gap, triggers, doc))
             elif kind == DURATION:
                 days = duration_days(span)
                 if days is not None:
@@ -235,7 +241,8 @@ class ContextComponent:
             elif kind == PREGNANCY:
                 findings.append(self._finding("pregnant", "pregnant", span, gap, triggers, doc))
             else:
-                findings.append(self._finding(kind, "symptom", span, gap, triggers, doc))
+                for fid in (kind,) + IMPLIES.get(kind, ()):
+                    findings.append(self._finding(fid, "symptom", span, gap, triggers, doc))
         doc._.findings = tuple(sorted(findings, key=lambda f: f.start))
         return doc
 
@@ -247,13 +254,13 @@ class ContextComponent:
         for i, ent in enumerate(ents):
             if ent.label_ != PAIN:
                 continue
-            site = _nearest_site(doc, ents, i, used)
-            if site is None:
-                continue
-            used |= {i, site}
-            first, second = sorted((ent, ents[site]), key=lambda e: e.start)
-            span = doc[first.start:second.end]
-            out.append((ents[site].ent_id_, span, tuple(range(first.end, second.start))))
+            for site in _sites_near(doc, ents, i, used):
+                used |= {i, site}
+                first, second = sorted((ent, ents[site]), key=lambda e: e.start)
+                span = doc[first.start:second.end]
+                out.append((ents[site].ent_id_, span, tuple(range(first.end, second.start))))
+            if i in used and ent.ent_id_ == "severe":  # "in agony", "killing me": the pain is severe
+                out.append(("severity_severe", ent, ()))
         for i, ent in enumerate(ents):
             if i in used or ent.label_ in (PAIN, SITE):
                 continue
@@ -286,29 +293,31 @@ class ContextComponent:
             flags["hypothetical"] = self._hypothetical(doc, span, triggers)
         return Finding(fid, entity, span.text, span.start_char, span.end_char, **flags)
 
-    def _usable(self, start: int, end: int, span: Span, gap: Sequence[int]) -> bool:
+    @staticmethod
+    def _usable(start: int, end: int, gap: Sequence[int], triggers: "_Triggers") -> bool:
         """A trigger inside any entity ('can't breathe') is part of that finding, unless in a join's gap."""
         tokens = range(start, end)
         if all(t in gap for t in tokens):
             return True
-        return not any(t in self._inside_entity for t in tokens)
+        return not any(t in triggers.inside for t in tokens)
 
     def _negated(self, doc: Doc, span: Span, gap: Sequence[int], triggers) -> bool:
         for start, end in triggers.get("NEG_PRE", []):
-            if not self._usable(start, end, span, gap):
+            if not self._usable(start, end, gap, triggers):
                 continue
             if start >= span.start and all(t in gap for t in range(start, end)):
                 return True
             if end <= span.start and _in_scope_after(doc, end, span.start):
                 return True
         for start, end in triggers.get("NEG_POST", []):
-            if self._usable(start, end, span, gap) and start >= span.end and _in_scope_before(doc, span.end, start):
+            usable = self._usable(start, end, gap, triggers)
+            if usable and start >= span.end and _in_scope_before(doc, span.end, start):
                 return True
         return False
 
     def _historical(self, doc: Doc, span: Span, triggers) -> bool:
         for start, end in triggers.get("HIST", []):
-            if not self._usable(start, end, span, ()):
+            if not self._usable(start, end, (), triggers):
                 continue
             phrase = doc[start:end].text.lower()
             if start > 0 and doc[start - 1].lower_ in HISTORY_CANCELLED_BY:
@@ -338,18 +347,18 @@ class ContextComponent:
 
     def _hypothetical(self, doc: Doc, span: Span, triggers) -> bool:
         for start, end in triggers.get("HYPO_PRE", []):
-            if self._usable(start, end, span, ()) and end <= span.start and _same_clause(doc, end, span.start):
+            if self._usable(start, end, (), triggers) and end <= span.start and _same_clause(doc, end, span.start):
                 return True
         for start, end in triggers.get("HYPO_POST", []):
-            if self._usable(start, end, span, ()) and span.end <= start <= span.end + 1:
+            if self._usable(start, end, (), triggers) and span.end <= start <= span.end + 1:
                 return True
         return False
 
 
-def _nearest_site(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -> Optional[int]:
-    """The closest body site within six tokens of a pain word, in the same clause and not already joined."""
+def _sites_near(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -> List[int]:
+    """Body sites within six tokens of a pain word in the same clause ("pain on one side of my tummy")."""
     pain = ents[pain_index]
-    best: Optional[Tuple[int, int]] = None
+    near: List[Tuple[int, int]] = []
     for j, ent in enumerate(ents):
         if ent.label_ != SITE or j in used:
             continue
@@ -361,9 +370,8 @@ def _nearest_site(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -
             continue
         if any(doc[t].ent_type_ and doc[t].ent_type_ not in (SITE, PAIN, "SEVERITY") for t in range(lo, hi)):
             continue
-        if best is None or distance < best[0]:
-            best = (distance, j)
-    return best[1] if best else None
+        near.append((distance, j))
+    return [j for _, j in sorted(near)[:2]]
 
 
 def _is_break(token) -> bool:
@@ -393,13 +401,16 @@ def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
     for t in range(trigger_end, target):
         if _is_break(doc[t]) or (doc[t].lower_ in SOFT_BREAKS and t > trigger_end):
             return False
+        if doc[t].lower_ == "and" and t + 1 < len(doc) and doc[t + 1].lower_ in NEW_SUBJECT:
+            return False  # "can't get her words out and her face looks lopsided"
     return True
 
 
 def _in_scope_before(doc: Doc, target_end: int, trigger_start: int) -> bool:
+    """'the headache has gone' — but not 'a headache for 2 days since I stopped coffee' (a new subject)."""
     if trigger_start - target_end > POST_WINDOW:
         return False
-    return not any(_is_break(doc[t]) or doc[t].lower_ in ("and", "but") for t in range(target_end, trigger_start))
+    return not any(_is_break(doc[t]) or doc[t].lower_ in POST_BREAKS for t in range(target_end, trigger_start))
 
 
 def _has_present_perfect(clause: Span) -> bool:
@@ -424,12 +435,8 @@ def _unit_days(word: str) -> Optional[float]:
     return None
 
 
-def age_group(span: Span) -> Optional[str]:
-    """infant / child / adult from an AGE match: '6 week old' -> infant, '4yo' -> child, "I'm 70" -> adult."""
-    if span.ent_id_ in ("infant", "child", "adult"):
-        return span.ent_id_
-    if span.ent_id_ == "baby":
-        return "child"
+def age_days(span: Span) -> Optional[float]:
+    """Age in days from an AGE match with a number: '6 week old' -> 42, '4yo' -> 1460, "I'm 70" -> 25550."""
     words = [t.text.lower() for t in span]
     doc = span.doc
     value: Optional[float] = None
@@ -449,7 +456,18 @@ def age_group(span: Span) -> Optional[str]:
         if next_word.startswith(("week", "month", "day")) and span[0].lower_ in ("i", "im"):
             return None  # "I'm 30 weeks pregnant", "I'm 3 days late" are not ages
         unit = _unit_days(next_word) or unit
-    days = value * unit
+    return value * unit
+
+
+def age_group(span: Span) -> Optional[str]:
+    """infant / child / adult from an AGE match: '6 week old' -> infant, '4yo' -> child, "I'm 70" -> adult."""
+    if span.ent_id_ in ("infant", "child", "adult"):
+        return span.ent_id_
+    if span.ent_id_ == "baby":
+        return "child"
+    days = age_days(span)
+    if days is None:
+        return None
     if days < INFANT_MAX_DAYS:
         return "infant"
     return "child" if days < CHILD_MAX_YEARS * 365 else "adult"

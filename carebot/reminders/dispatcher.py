@@ -76,6 +76,8 @@ def trigger_entities(occurrence: Occurrence) -> Dict[str, Any]:
         entities["reminder_dose"] = occurrence.dose
     if occurrence.appointment_id:
         entities["appointment_id"] = occurrence.appointment_id
+        if occurrence.reminder_start:  # the reminder says when the appointment is
+            entities["appointment_start"] = occurrence.reminder_start.isoformat()
     return entities
 
 

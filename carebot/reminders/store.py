@@ -44,7 +44,7 @@ MAX_BACKFILL = dt.timedelta(days=7)
 reminders = Table(
     "reminders", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("conversation_id", String(128), nullable=False, index=True),  # the patient: E.164 phone on WhatsApp
+    Column("conversation_id", String(128), nullable=False, index=True),  # the Rasa conversation: whatsapp:+44… on WhatsApp
     Column("channel", String(32), nullable=False, default="whatsapp"),  # Rasa output channel for the trigger
     Column("kind", String(16), nullable=False),
     Column("label", String(200), nullable=False),
@@ -178,6 +178,7 @@ class Occurrence:
     timezone: str
     reminder_status: str
     is_current: bool  # the occurrence belongs to the reminder's current schedule revision
+    reminder_start: Optional[dt.datetime] = None  # the rule's DTSTART; for an appointment, when it starts
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -499,6 +500,7 @@ class ReminderStore:
         reminder_occurrences, reminders.c.conversation_id, reminders.c.channel, reminders.c.kind,
         reminders.c.label, reminders.c.dose, reminders.c.appointment_id, reminders.c.tz,
         reminders.c.status.label("reminder_status"), reminders.c.revision.label("reminder_revision"),
+        reminders.c.dtstart.label("reminder_dtstart"),
     )
 
     def _occurrence(self, row: Any) -> Occurrence:
@@ -508,6 +510,7 @@ class ReminderStore:
             response=row.response, conversation_id=row.conversation_id, channel=row.channel, kind=row.kind,
             label=row.label, dose=row.dose, appointment_id=row.appointment_id, timezone=row.tz,
             reminder_status=row.reminder_status, is_current=row.revision == row.reminder_revision,
+            reminder_start=from_db(row.reminder_dtstart),
         )
 
     def claim(self, worker: str, now: dt.datetime, limit: int, lease: dt.timedelta) -> List[Occurrence]:

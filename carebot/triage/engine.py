@@ -67,33 +67,38 @@ def _known(state: TriageState, ps: ProtocolSet) -> Tuple[FrozenSet[str], FrozenS
 
 
 def _route(findings: Iterable[str], profile: Profile, ps: ProtocolSet) -> Tuple[str, ...]:
-    """Protocols selected by the findings, the complaint told first leading; the fallback if none fits."""
+    """Protocols selected by the findings, the complaint told first leading; the fallback if none fits.
+
+    The fallback protocol is also selected by its own routes ("feeling unwell", "blood sugar is high")."""
     ordered = list(dict.fromkeys(findings))
-    chosen: List[Tuple[int, int, str]] = []
+    chosen: List[Tuple[bool, int, int, str]] = []
     for index, protocol in enumerate(ps.protocols):
-        if protocol.fallback or not protocol.applies_to.profile_fits(profile):
+        if not protocol.applies_to.profile_fits(profile):
             continue
         hits = [ordered.index(f) for f in protocol.routes if f in ordered]
         if hits:
-            chosen.append((min(hits), index, protocol.id))
+            chosen.append((protocol.fallback, min(hits), index, protocol.id))
     if not chosen:
         return tuple(p.id for p in ps.protocols if p.fallback)
-    return tuple(pid for _, _, pid in sorted(chosen))
+    return tuple(choice[-1] for choice in sorted(chosen))  # the fallback's questions come last
 
 
 def _decide(state: TriageState, ps: ProtocolSet) -> Tuple[str, Optional[Rule], Optional[Protocol], Optional[RedFlag]]:
+    """(level, deciding rule, its protocol, red flag raised); the rule is None when the red flag decides."""
     present, _ = _known(state, ps)
     flag = screen_red_flags(present, state.profile, ps)
     best: Tuple[str, Optional[Rule], Optional[Protocol]] = ("self_care", None, None)
     for protocol_id in state.protocols:
         protocol = ps.protocol(protocol_id)
-        candidates = [protocol.base] + [r for r in protocol.rules if r.when.matches(present, state.profile)]
+        # The fallback's base ("we could not match your symptoms") only speaks when nothing else fits.
+        base = [] if protocol.fallback and len(state.protocols) > 1 else [protocol.base]
+        candidates = base + [r for r in protocol.rules if r.when.matches(present, state.profile)]
         for rule in candidates:
             if best[1] is None or level_rank(rule.level) > level_rank(best[0]):
                 best = (rule.level, rule, protocol)
     if flag and level_rank(flag.level) >= level_rank(best[0]):
         return flag.level, None, best[2], flag
-    return best[0], best[1], best[2], None
+    return best[0], best[1], best[2], flag
 
 
 def _potential(question: Question, state: TriageState, present: FrozenSet[str], denied: FrozenSet[str],
@@ -229,20 +234,22 @@ def outcome(state: TriageState, protocols: Optional[ProtocolSet] = None) -> Outc
         and _potential(q, state, present, denied, ps) > current
     )
     disposition = ps.dispositions.get(level, "")
-    if flag is not None:
-        advice = flag.advice + (disposition,)
-        return Outcome(level, flag.reason, _unique(advice), None, True, protocol.id if protocol else None,
-                       None, flag.id, uncertain)
-    assert rule is not None and protocol is not None  # a routed protocol always has a base rule
-    advice: Tuple[str, ...] = (disposition,) + rule.advice
+    flag_advice = flag.advice if flag is not None else ()  # a crisis line is named even when a rule decides
+    if rule is None:  # the red flag decides; an urgent (crisis) one still offers a same-day booking
+        assert flag is not None and protocol is not None
+        advice = flag_advice + (disposition,) + (protocol.seek_help if level != "emergency" else ())
+        return Outcome(level, flag.reason, _unique(advice), None if level == "emergency" else protocol.service,
+                       True, protocol.id, None, flag.id, uncertain)
+    assert protocol is not None  # a routed protocol always has a base rule
+    advice: Tuple[str, ...] = flag_advice + (disposition,) + rule.advice
     if level == "self_care":
         advice += protocol.self_care_advice
     if level != "emergency":
         advice += protocol.seek_help
     service = None if level in ("emergency", "self_care") else (rule.service or protocol.service)
-    callback = rule.callback or bool(uncertain) or bool(state.contradicted)
+    callback = rule.callback or bool(uncertain) or bool(state.contradicted) or flag is not None
     return Outcome(level, rule.reason, _unique(advice), service, callback, protocol.id,
-                   None if rule.id == "base" else rule.id, None, uncertain)
+                   None if rule.id == "base" else rule.id, flag.id if flag else None, uncertain)
 
 
 def _unique(texts: Iterable[str]) -> Tuple[str, ...]:

@@ -11,6 +11,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 import yaml
 
+from carebot.nlu.patterns import load_patterns
 from carebot.triage.model import (
     AGE_GROUPS, LEVELS, NOT_SURE, Condition, Option, Protocol, ProtocolSet, Question, RedFlag, Rule, level_rank,
 )
@@ -22,8 +23,9 @@ DURATION_FINDINGS: Tuple[str, ...] = (
     "duration_under_3d", "duration_3d_to_5d", "duration_5d_to_1w", "duration_1w_to_3w", "duration_3w_to_6w",
     "duration_6w_plus",
 )
-# Findings the NLU derives in code rather than from one pattern: durations, and a baby whose age was not given.
-DERIVED_FINDINGS: Tuple[str, ...] = DURATION_FINDINGS + ("baby_age_unknown",)
+# Findings the NLU derives in code rather than from one pattern: durations, a baby whose age was not given, and
+# a baby aged 3 to 6 months (a NICE fever threshold).
+DERIVED_FINDINGS: Tuple[str, ...] = DURATION_FINDINGS + ("baby_age_unknown", "age_3_to_6_months")
 FINDING_LABELS = ("SYMPTOM", "SEVERITY")  # pattern labels whose ids are findings as they stand
 SITE_LABEL = "BODY_SITE"  # a body site plus a pain word becomes the finding named by the site's id
 
@@ -77,14 +79,9 @@ def read_yaml(path: Path) -> Any:
 def finding_vocabulary(patterns_dir: Path) -> FrozenSet[str]:
     """Every finding id the text understanding can produce, read from the pattern files (no spaCy needed)."""
     ids: Set[str] = set(DERIVED_FINDINGS)
-    for file in sorted(Path(patterns_dir).glob("*.yml")):
-        content = read_yaml(file) or []
-        entries = content.get("patterns", []) if isinstance(content, dict) else content
-        for entry in entries:
-            if not isinstance(entry, dict) or not entry.get("id"):
-                continue
-            if entry.get("label") in FINDING_LABELS + (SITE_LABEL,):
-                ids.add(entry["id"])
+    for entry in load_patterns(Path(patterns_dir)):
+        if entry.get("label") in FINDING_LABELS + (SITE_LABEL,) and entry.get("id"):
+            ids.add(entry["id"])
     return frozenset(ids)
 
 
@@ -158,7 +155,8 @@ class _Reader:
             return Condition()
         unknown = set(node) - {"any", "all", "age_group", "pregnant"}
         if unknown:
-            self.problem(node, f"{where}: unknown condition key(s) {sorted(unknown)}; use any, all, age_group, pregnant")
+            self.problem(node, f"{where}: unknown condition key(s) {sorted(unknown)}; "
+                               f"use any, all, age_group, pregnant")
         ages = node.get("age_group")
         age_groups = None
         if ages is not None:

@@ -15,7 +15,8 @@ from actions import booking
 from actions.booking import (ActionAppointmentDone, ActionAppointmentStop, ActionListAppointments,
                              AskAppointmentChoice, AskBookingConfirmed, AskBookingService, AskBookingSlot,
                              AskBookingWhen, AskPatientBirthDate, AskPatientName, ValidateAppointmentForm)
-from carebot.booking import Choice
+from carebot.booking import Choice, window_to_slot
+from carebot.dates import interpret_when
 from carebot.messages import render
 from tests.actions.fake_backends import FakeReminders, FakeScheduling
 
@@ -158,6 +159,18 @@ async def test_reschedule_with_several_appointments_asks_which(make_tracker, dis
     assert slots["requested_slot"] == "appointment_choice"
 
 
+async def test_a_reminder_button_names_the_appointment_to_change(make_tracker, dispatcher, domain, backend,
+                                                                   known_patient, at):
+    made = [await backend.book(known_patient.id, backend.add_slot(at(day, "10:30"), "dr-patel"), "gp")
+            for day in (9, 10)]
+    tracker = make_tracker(text=f'/reschedule_appointment{{"appointment_id": "{made[1].id}"}}',
+                           intent="reschedule_appointment", sender_id=SENDER,
+                           entities=[{"entity": "appointment_id", "value": made[1].id}])
+    slots = await validate(tracker, dispatcher, domain)
+    assert slots["appointment_choice"] == made[1].id
+    assert slots["requested_slot"] == "booking_when"
+
+
 async def test_nothing_to_cancel_says_so_and_ends_the_form(make_tracker, dispatcher, domain, backend):
     slots = await validate(opening(make_tracker, "cancel my appointment", "cancel_appointment"), dispatcher, domain)
     assert texts(dispatcher) == [said("booking_no_appointments")]
@@ -171,6 +184,13 @@ async def test_backend_down_when_cancelling_says_so_and_ends_the_form(make_track
     slots = await validate(opening(make_tracker, "cancel my appointment", "cancel_appointment"), dispatcher, domain)
     assert texts(dispatcher) == [said("booking_unavailable_nothing_kept", clinic_phone=clinic.phone)]
     assert slots["requested_slot"] is None
+
+
+async def test_cancel_while_booking_stops_the_booking(make_tracker, dispatcher, domain, backend):
+    tracker = form_turn(make_tracker, "cancel", "cancel_appointment", "booking_when", {"booking_service": "gp"})
+    events = await ValidateAppointmentForm().run(dispatcher, tracker, domain)
+    assert events == [{"event": "slot", "timestamp": None, "name": "booking_result", "value": {"kind": "stopped"}},
+                      {"event": "slot", "timestamp": None, "name": "requested_slot", "value": None}]
 
 
 # ================================================================================ service
@@ -329,6 +349,14 @@ async def test_backend_down_while_checking_the_patient_keeps_the_offers(make_tra
     assert "booking_offers" not in slots  # still offered: "try again" shows the same list
 
 
+async def test_a_new_day_after_nothing_was_free_replaces_the_window(make_tracker, dispatcher, domain, backend):
+    tracker = form_turn(make_tracker, "next Friday", "inform", "booking_slot",
+                        {"booking_service": "gp", "booking_when": "Tuesday 8 December"})
+    slots = await validate(tracker, dispatcher, domain)
+    assert slots["booking_when"] == "Friday 18 December"
+    assert slots["requested_slot"] == "booking_slot"
+
+
 async def test_try_again_with_nothing_on_offer_asks_the_question_again(make_tracker, dispatcher, domain, backend):
     tracker = form_turn(make_tracker, "try again", "affirm", "booking_slot",
                         {"booking_service": "gp", "booking_when": "Tuesday 8 December"})
@@ -362,7 +390,7 @@ async def test_the_birth_date_is_read_day_first_and_must_be_past(make_tracker, d
                          "patient_name": "Sam Taylor"})
     slots = await validate(tracker, dispatcher, domain)
     assert slots["patient_birth_date"] == expected
-    assert texts(dispatcher) == ([] if expected else [said("booking_birth_date_invalid", example="21/07/1980")])
+    assert texts(dispatcher) == ([] if expected else [said("booking_birth_date_invalid")])
 
 
 # ================================================================================ confirming and booking
@@ -437,6 +465,17 @@ async def test_anything_but_yes_or_no_at_the_summary_is_asked_again(make_tracker
     slots = await validate(tracker, dispatcher, domain)
     assert texts(dispatcher) == [said("booking_yes_or_no")]
     assert slots["requested_slot"] == "booking_confirmed"
+
+
+async def test_picking_another_time_at_the_summary_confirms_that_one(make_tracker, dispatcher, domain, backend,
+                                                                      known_patient, three_offers):
+    tracker = confirming(make_tracker, "actually the 14:15 one", "choose_option", booking_service="gp",
+                         patient_id=known_patient.id, booking_offers=offers_slot(*three_offers),
+                         booking_slot=three_offers[0].id)
+    slots = await validate(tracker, dispatcher, domain)
+    assert slots["booking_slot"] == three_offers[2].id
+    assert slots["requested_slot"] == "booking_confirmed"
+    assert dispatcher.messages == [] and backend.appointments == {}
 
 
 @pytest.fixture
@@ -535,8 +574,6 @@ async def test_the_reschedule_day_question_names_the_appointment(make_tracker, d
 
 
 def asking_slot(make_tracker, window_text: str, clinic, now, **slots):
-    from carebot.booking import window_to_slot
-    from carebot.dates import interpret_when
     window = interpret_when(window_text, clinic, now).window
     return make_tracker(slots={"booking_service": "gp", "booking_when": window.label,
                                "booking_window": window_to_slot(window), **slots})
@@ -706,6 +743,7 @@ async def test_a_reminder_failure_never_hides_the_booking(make_tracker, dispatch
 
 
 @pytest.mark.parametrize("outcome, expected", [({"kind": "kept"}, [said("booking_kept")]),
+                                               ({"kind": "stopped"}, [said("booking_stopped")]),
                                                ({"kind": "nothing"}, []), (None, [])])
 async def test_done_without_a_change(make_tracker, dispatcher, domain, backend, reminders, outcome, expected):
     await ActionAppointmentDone().run(dispatcher, make_tracker(slots={"booking_result": outcome}), domain)

@@ -153,6 +153,26 @@ async def stop(server: Any) -> None:
     await server.after_stop()
 
 
+def inbound_form(body: str = "hello", sender: str = PATIENT, **fields: str) -> Dict[str, str]:
+    """Form fields of an inbound WhatsApp message, as Twilio sends them (also used by tests/e2e)."""
+    digits = sender.lstrip("+")
+    form = {
+        "SmsMessageSid": "",
+        "NumMedia": "0",
+        "ProfileName": "Alex Patient",
+        "WaId": digits,
+        "Body": body,
+        "To": f"whatsapp:{CLINIC_NUMBER}",
+        "From": f"whatsapp:{sender}",
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "NumSegments": "1",
+        "MessageSid": f"SM{uuid.uuid4().hex}",
+    }
+    form.update(fields)
+    return form
+
+
 class Harness:
     """A running channel plus what the tests drive it with."""
 
@@ -162,23 +182,7 @@ class Harness:
         self._sids = itertools.count(1)
 
     def message(self, body: str = "hello", sender: str = PATIENT, **fields: str) -> Dict[str, str]:
-        """Form fields of an inbound WhatsApp message, as Twilio sends them."""
-        digits = sender.lstrip("+")
-        form = {
-            "SmsMessageSid": "",
-            "NumMedia": "0",
-            "ProfileName": "Alex Patient",
-            "WaId": digits,
-            "Body": body,
-            "To": f"whatsapp:{CLINIC_NUMBER}",
-            "From": f"whatsapp:{sender}",
-            "AccountSid": ACCOUNT_SID,
-            "ApiVersion": "2010-04-01",
-            "NumSegments": "1",
-            "MessageSid": f"SM{uuid.uuid4().hex}",
-        }
-        form.update(fields)
-        return form
+        return inbound_form(body, sender, **fields)
 
     async def post(
         self,

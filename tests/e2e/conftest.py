@@ -13,9 +13,11 @@ from typing import Iterator
 import pytest
 
 from bench.stack import DEFAULT_MODEL as MODEL, ROOT, CarebotStack, carebot_stack, free_port, start
+from carebot.handoff.auth import hash_password
 
 Stack = CarebotStack
 __all__ = ["MODEL", "ROOT", "Stack", "free_port"]
+STAFF_NAME, STAFF_PASSWORD = "nurse.e2e", "e2e-staff-password"
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +25,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not MODEL.exists():
         pytest.fail("no trained model: run `make train` (make test does it first)")
     var = tmp_path_factory.mktemp("stack-var")
-    running = start(carebot_stack(var), var / "stack.log")
+    stack = carebot_stack(var)
+    stack.env.update({
+        # The WhatsApp webhook accepts requests signed with this token (no Twilio account: replies are logged, not
+        # sent), and one staff account can use the inbox: tests/e2e/test_handoff_e2e.py needs both.
+        "TWILIO_AUTH_TOKEN": uuid.uuid4().hex,
+        "WHATSAPP_WEBHOOK_URL": stack.rasa_url,
+        "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{var / 'whatsapp.db'}",
+        "STAFF_ACCOUNTS": f"{STAFF_NAME}:{hash_password(STAFF_PASSWORD, iterations=1000)}",
+        "STAFF_SESSION_SECRET": uuid.uuid4().hex,
+    })
+    running = start(stack, var / "stack.log")
     try:
         running.wait_ready()
         yield running

@@ -93,8 +93,8 @@ def test_book_reschedule_and_cancel_change_the_backend(stack, sender, clinic):
 
 
 @pytest.mark.slow
-def test_stop_mid_booking_books_nothing(stack, sender):
+def test_changing_your_mind_mid_booking_books_nothing(stack, sender):
     stack.texts(sender, "book a physio appointment")
-    assert "Nothing was booked" in stack.texts(sender, "stop")
+    assert "Nothing was booked" in stack.texts(sender, "never mind")
     phone = sender.split(":", 1)[1]
     assert resources(stack.backend("/fhir/Patient", telecom=phone)) == []

@@ -20,7 +20,9 @@ SATURDAY_EVENING = dt.datetime(2026, 11, 28, 19, 0, tzinfo=LONDON)  # staff back
 SENDER = "whatsapp:+447700900001"
 IN_HOURS_NOTICE = ("I've passed this to our team. Someone will reply here within 30 minutes. Please keep this chat "
                    "open. In an emergency call 999.")
-PAUSED = [{"event": "pause", "timestamp": None}]
+# The pause, then the listen Rasa itself would have logged (a paused conversation predicts nothing more).
+PAUSED = [{"event": "pause", "timestamp": None},
+          {"event": "action", "name": "action_listen", "policy": None, "confidence": None, "timestamp": None}]
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """The staff inbox in a real browser: headless Debian Chromium driven by tests/browser/staff_inbox.mjs.
 
-Needs `scripts/install_browser.sh` (run by `make test` and .ci/run). Saves docs/staff-inbox.png and docs/staff-case.png.
+Needs `scripts/install_browser.sh` (run by `make test` and .ci/run). Screenshots go to the test's temporary
+directory; with UPDATE_SCREENSHOTS=1 they also replace docs/staff-inbox.png and docs/staff-case.png (the README's
+pictures), so an ordinary test run never changes tracked files.
 """
 import asyncio
 import datetime as dt
@@ -16,6 +18,7 @@ from carebot.handoff.auth import StaffAuth, parse_accounts
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "browser" / "staff_inbox.mjs"
+SCREENSHOTS = ("staff-inbox.png", "staff-case.png")
 PLAYWRIGHT = ROOT / ".tools" / "node_modules" / "playwright-core"
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -31,7 +34,7 @@ def _require_browser() -> None:
         pytest.skip(message)
 
 
-async def test_staff_inbox_in_headless_chromium(backend):
+async def test_staff_inbox_in_headless_chromium(backend, tmp_path):
     _require_browser()
     now = dt.datetime.now(dt.timezone.utc)
     backend.service.contacts.record_inbound(PATIENT)
@@ -50,8 +53,7 @@ async def test_staff_inbox_in_headless_chromium(backend):
     expired = auth.issue("alice", now - dt.timedelta(minutes=61)).token
     env = {**os.environ, "BASE_URL": backend.url, "CASE_ID": str(case_id), "STAFF_NAME": "alice",
            "STAFF_PASSWORD": PASSWORDS["alice"], "EXPIRED_COOKIE": expired, "PLAYWRIGHT_CORE": str(PLAYWRIGHT),
-           "SCREENSHOT_DIR": str(ROOT / "docs")}
-    (ROOT / "docs").mkdir(exist_ok=True)
+           "SCREENSHOT_DIR": str(tmp_path)}
     process = await asyncio.create_subprocess_exec(
         "node", str(SCRIPT), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
@@ -69,4 +71,7 @@ async def test_staff_inbox_in_headless_chromium(backend):
     kinds = [(e.kind.value, e.author) for e in backend.service.store.events(case_id)]
     assert kinds == [("patient_message", "patient"), ("staff_reply", "alice"), ("note", "alice"), ("resolved", "alice")]
     assert len(backend.twilio.to(ON_CALL)) == 3  # one alert per new case
-    assert (ROOT / "docs" / "staff-inbox.png").stat().st_size > 10_000
+    assert all((tmp_path / name).stat().st_size > 10_000 for name in SCREENSHOTS)
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        for name in SCREENSHOTS:
+            shutil.copyfile(tmp_path / name, ROOT / "docs" / name)

@@ -140,10 +140,10 @@ PHRASINGS = [
     ("the rash has cleared up", set(), {"rash": N}),
     ("cough started 3 weeks ago", {"cough"}, {}),
     # family
-    ("my dad had a heart attack", set(), {"chest_pain": F}),
+    ("my dad had a heart attack", set(), {"heart_attack": F}),
     ("family history of stroke", set(), {"stroke": F}),
     ("my mum died of a stroke and I have a headache", {"headache"}, {"stroke": F}),
-    ("my dad is having a heart attack right now", {"chest_pain"}, {}),
+    ("my dad is having a heart attack right now", {"heart_attack"}, {}),
     # hypothetical
     ("what should I do if I get chest pain", set(), {"chest_pain": Y}),
     ("in case he has a fever later", set(), {"fever": Y}),

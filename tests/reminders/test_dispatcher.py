@@ -79,6 +79,8 @@ async def test_appointment_reminder_uses_its_intent(store, rasa):
     await dispatcher(store, deliverer, Clock(T0 + dt.timedelta(hours=2, seconds=5))).drain()
     [call] = standin.calls
     assert call["name"] == "appointment_reminder" and call["entities"]["appointment_id"] == "appt-9"
+    # The reminder says when the appointment is.
+    assert call["entities"]["appointment_start"] == (T0 + dt.timedelta(hours=26)).isoformat()
 
 
 async def test_crash_between_send_and_mark_never_sends_twice(store):

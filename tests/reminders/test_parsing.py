@@ -10,7 +10,7 @@ import spacy
 import yaml
 
 from carebot.reminders.recurrence import (
-    DEFAULT_MEDICINES_FILE, ReminderParseError, load_medicines, next_occurrences, parse_reminder,
+    DEFAULT_MEDICINES_FILE, ReminderParseError, load_medicines, next_occurrences, parse_reminder, parse_times,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -159,3 +159,21 @@ def test_a_broken_pattern_file_names_the_entry(tmp_path):
     bad.write_text("- {label: MEDICINE, pattern: metformin}\n- {label: DRUG, pattern: x}\n")
     with pytest.raises(ValueError, match="entry 2"):
         load_medicines(bad)
+
+
+@pytest.mark.parametrize("text, times", [
+    ("move my metformin reminder to 9am", [(9, 0)]),
+    ("change my vitamin D reminder to 8am and 8pm", [(8, 0), (20, 0)]),
+    ("make the insulin one at 7:30", [(7, 30)]),
+    ("change it to 21:30", [(21, 30)]),
+    ("move my evening reminder to 9", [(21, 0)]),
+    ("move metformin to bedtime", [(22, 0)]),
+    ("change my metformin 500mg reminder", []),
+])
+def test_times_for_changing_a_reminder(text, times):
+    assert parse_times(text) == times
+
+
+def test_an_impossible_time_is_refused():
+    with pytest.raises(ValueError):
+        parse_times("move it to 25:00")

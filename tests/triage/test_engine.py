@@ -6,15 +6,14 @@ from typing import Dict, List, Set, Tuple
 
 import pytest
 
+from carebot.clinic import load_clinic
 from carebot.triage.engine import (
-    MAX_QUESTIONS, InvalidAnswer, add_findings, answer, fill, next_question, outcome, parse_reply,
+    MAX_QUESTIONS, PATTERNS_DIR, InvalidAnswer, add_findings, answer, fill, next_question, outcome, parse_reply,
     screen_red_flags, start,
 )
 from carebot.triage.loader import finding_vocabulary
-from carebot.triage.engine import PATTERNS_DIR
 from carebot.triage.model import AGE_GROUPS, Condition, Profile, Protocol, ProtocolSet, TriageState, level_rank
 from carebot.triage.simulate import simulate
-from carebot.clinic import load_clinic
 
 PROFILES = [Profile(age, pregnant) for age in AGE_GROUPS for pregnant in (False, True)
             if not (pregnant and age != "adult")]
@@ -139,7 +138,8 @@ def test_not_sure_is_never_less_safe_than_no(protocols):
             if "no" not in [o.id for o in question.options]:
                 continue
             profile = _profile_for(question.ask_if or Condition(), protocol)
-            findings = sorted(protocol.routes)[:1] + sorted((question.ask_if.findings if question.ask_if else set()))[:1]
+            asked_if = sorted(question.ask_if.findings) if question.ask_if else []
+            findings = sorted(protocol.routes)[:1] + asked_if[:1]
             base = start(findings, profile, protocols=protocols)
             unsure = outcome(answer(base, question.id, "not sure", protocols), protocols)
             no = outcome(answer(base, question.id, "no", protocols), protocols)
@@ -187,7 +187,7 @@ def test_outcome_hands_booking_the_service(protocols):
 
 
 def test_no_findings_falls_back_to_a_clinician_with_call_back(protocols):
-    result, asked = simulate([], Profile(), protocols=protocols)
+    result, _ = simulate([], Profile(), protocols=protocols)
     assert result.level == "routine" and result.callback and result.protocol_id == "general"
 
 
@@ -231,3 +231,14 @@ def test_several_complaints_are_triaged_together_to_the_safest(protocols):
         routes = [sorted(protocols.protocol(pid).routes)[0] for pid in trio]
         _, asked = simulate(routes, Profile(), protocols=protocols)
         assert len(asked) <= MAX_QUESTIONS and len(asked) == len(set(asked))
+
+
+def test_crisis_line_is_named_even_when_a_protocol_rule_decides(protocols):
+    result = outcome(start(["corrosive_or_battery", "suicidal_thoughts"], Profile(), protocols=protocols), protocols)
+    assert result.level == "emergency" and result.rule_id == "battery_or_magnet"
+    assert result.red_flag == "suicidal_thoughts" and any("{crisis_line}" in line for line in result.advice)
+
+
+def test_urgent_crisis_offers_a_same_day_booking(protocols):
+    result = outcome(start(["suicidal_thoughts"], Profile(), protocols=protocols), protocols)
+    assert (result.level, result.service_id, result.callback) == ("urgent", "gp", True)

@@ -109,8 +109,8 @@ def test_if_not_sure_naming_an_unknown_option_is_rejected(broken_dir):
 
 def test_question_without_not_sure_is_rejected(broken_dir):
     path = broken_dir / "rash.yml"
-    _edit(path, """      - {id: stays, text: "Yes, it does not fade", finding: non_blanching_rash}
-      - {id: not_sure, text: "I'm not sure"}""", """      - {id: stays, text: "Yes, it does not fade", finding: non_blanching_rash}""")
+    stays = """      - {id: stays, text: "Yes, it does not fade", finding: non_blanching_rash}"""
+    _edit(path, stays + """\n      - {id: not_sure, text: "I'm not sure"}""", stays)
     assert "question 'rash_glass': every question needs a 'not_sure' option" in _problems(broken_dir)
 
 

@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore
 # endpoints.yml names the action server's token; rasa commands need it set even when they call no action.
 RASA_ENV = ACTION_SERVER_TOKEN="$$($(PY) -m carebot.tokens ACTION_SERVER_TOKEN action_token)"
-TRAIN_INPUTS := config.yml domain.yml $(shell find data/nlu data/rules data/stories data/patterns -name '*.yml' 2>/dev/null)
+TRAIN_INPUTS := config.yml domain.yml $(shell find data/nlu data/rules data/stories data/patterns data/triage -name '*.yml' 2>/dev/null)
 MODEL := models/carebot.tar.gz
 
 .PHONY: run test validate train pytest rasa-test bench eval eval-triage lock tools clean

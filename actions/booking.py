@@ -19,8 +19,9 @@ from rasa_sdk.types import DomainDict
 from actions.common import clinic, patient_phone, say
 from carebot.booking import (BIRTH_DATE_EXAMPLES, Choice, choices_from_slot, clean_name, find_offers, long_when,
                              next_page_start, parse_birth_date, pick, provider_name, service_name, short_when,
-                             spans_from_slot, target_from_slot, wants_another_day, window_to_slot)
-from carebot.dates import DateProblem, interpret_when
+                             spans_from_slot, target_from_slot, wants_another_day, wants_earlier,
+                             window_to_slot)
+from carebot.dates import DateProblem, TimeWindow, interpret_when
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
 from carebot.scheduling.client import BackendError, NotFound, SchedulingClient, SlotTaken
@@ -36,7 +37,7 @@ FORM_STATE = ("appointment_task", "booking_service", "booking_provider", "bookin
 # Answers the opening message may already hold ("physio on Friday"; the only appointment there is to cancel).
 PREFILLABLE = ("booking_service", "booking_when", "appointment_choice")
 UNREADABLE_BEFORE_OFFERING_FIRST_FREE = 2
-FIRST_FREE = "first free slot"
+FIRST_FREE = "first free slot"  # read by carebot.dates as "the first available time"; also the button's payload
 _WHEN_PROBLEM_MESSAGE = {DateProblem.PAST: "booking_when_past", DateProblem.CLOSED: "booking_when_closed",
                          DateProblem.OUTSIDE_HOURS: "booking_when_outside_hours",
                          DateProblem.TOO_FAR: "booking_when_too_far"}
@@ -237,6 +238,8 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"booking_slot": value}  # already an id (set by this action before)
         text = str(value)
         if choices and latest_intent(tracker) == "more_options":
+            if wants_earlier(text):
+                return self.new_window(interpret_when(FIRST_FREE, clinic(), now()).window, FIRST_FREE)
             start = next_page_start(choices, clinic(), wants_another_day(text))
             return {"booking_slot": None, "booking_offers": None, "booking_search_from": start.isoformat()}
         index = pick(text, latest_option(tracker), choices, clinic())
@@ -244,15 +247,19 @@ class ValidateAppointmentForm(FormValidationAction):
             return await self.take_choice(choices[index], dispatcher, tracker)
         result = interpret_when(text, clinic(), now())
         if result.window is not None:  # "actually, Friday instead"
-            return {"booking_slot": None, "booking_when": result.window.label or text,
-                    "booking_window": window_to_slot(result.window), "booking_offers": None,
-                    "booking_search_from": None}
+            return self.new_window(result.window, text)
         if result.problem in _WHEN_PROBLEM_MESSAGE:
             say(dispatcher, _WHEN_PROBLEM_MESSAGE[result.problem], reason=result.reason)
         elif choices:
             say(dispatcher, "booking_pick_again", count=len(choices))
         # With nothing on offer (backend down, nothing free) asking again searches again: "try again" works.
         return {"booking_slot": None}
+
+    @staticmethod
+    def new_window(window: TimeWindow, text: str) -> Dict[Text, Any]:
+        """Search again in another window; the times shown so far are forgotten."""
+        return {"booking_slot": None, "booking_when": window.label or text, "booking_window": window_to_slot(window),
+                "booking_offers": None, "booking_search_from": None}
 
     async def take_choice(self, choice: Choice, dispatcher: CollectingDispatcher,
                           tracker: Tracker) -> Dict[Text, Any]:
@@ -311,8 +318,8 @@ class ValidateAppointmentForm(FormValidationAction):
 
     async def validate_booking_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                          domain: DomainDict) -> Dict[Text, Any]:
-        if value is None or value is True:
-            return {"booking_confirmed": value}
+        if value is None:
+            return {"booking_confirmed": None}
         intent = latest_intent(tracker)
         task = tracker.get_slot("appointment_task") or "book"
         if intent == "deny":
@@ -345,7 +352,6 @@ class ValidateAppointmentForm(FormValidationAction):
 
     async def make_change(self, task: str, client: SchedulingClient, tracker: Tracker) -> Dict[Text, Any]:
         """Book, move or cancel; the result (what to tell the patient, what to remind) ends the form."""
-        facts = clinic()
         if task == "cancel":
             appointment = chosen(tracker, "appointment_choice", "appointments")
             cancelled = await client.cancel(tracker.get_slot("appointment_choice"))
@@ -380,8 +386,10 @@ class AskBookingService(Action):
         return "action_ask_booking_service"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        buttons = [{"title": s.name, "payload": s.name} for s in clinic().services]
-        send(dispatcher, "booking_ask_service", buttons)
+        facts = clinic()
+        provider = facts.provider(tracker.get_slot("booking_provider") or "")
+        services = [s for s in facts.services if provider is None or s.id in provider.services]
+        send(dispatcher, "booking_ask_service", [{"title": s.name, "payload": s.name} for s in services])
         return []
 
 
@@ -392,7 +400,7 @@ class AskBookingWhen(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         failures = int(tracker.get_slot("booking_when_failures") or 0)
         if failures >= UNREADABLE_BEFORE_OFFERING_FIRST_FREE:
-            send(dispatcher, "booking_ask_when_offer_first", [{"title": "First free slot", "payload": FIRST_FREE}])
+            say(dispatcher, "booking_ask_when_offer_first")
         elif failures:
             say(dispatcher, "booking_when_unreadable")
         elif tracker.get_slot("appointment_task") == "reschedule":

@@ -19,7 +19,7 @@ from carebot.scheduling.client import BookedAppointment, FreeSlot
 Span = Tuple[dt.datetime, dt.datetime]
 # How far before an unavailable time we still call a free time "near" it (same morning/afternoon).
 _NEAREST_BEFORE = dt.timedelta(hours=6)
-_BEFORE_SEARCH_COUNT = 100  # free times fetched when the closest (not the earliest) ones are wanted
+_WIDE_SEARCH_COUNT = 100  # free times fetched when the closest (not the earliest) ones are wanted
 
 
 class SlotSearch(Protocol):
@@ -124,7 +124,7 @@ async def find_offers(client: SlotSearch, clinic: Clinic, service_id: str, spans
         if start >= end:
             continue
         # Around a named time the closest times win, so fetch the whole (short) window, not just its first times.
-        wanted = count if target is None else _BEFORE_SEARCH_COUNT
+        wanted = count if target is None else _WIDE_SEARCH_COUNT
         found += await client.search_free_slots(service_id, start, end, provider_id, count=wanted)
         if len(found) >= count and target is None:
             break
@@ -141,7 +141,7 @@ async def find_offers(client: SlotSearch, clinic: Clinic, service_id: str, spans
     if start_from is None and window_start > now:
         begin = max(now, window_start - _NEAREST_BEFORE)
         earlier = (await client.search_free_slots(service_id, begin, window_start, provider_id,
-                                                  count=_BEFORE_SEARCH_COUNT))[-count:]
+                                                  count=_WIDE_SEARCH_COUNT))[-count:]
     pivot = target or window_start
     nearest = sorted(earlier + later, key=lambda slot: abs(slot.start - pivot))[:count]
     return Offers(sorted((Choice.from_slot(s) for s in nearest), key=lambda c: c.start), nearest=True)
@@ -160,6 +160,11 @@ _ANOTHER_DAY = re.compile(r"\b(?:another|different|other|next) day\b|\bday after
 
 def wants_another_day(text: str) -> bool:
     return bool(_ANOTHER_DAY.search(text.lower()))
+
+
+def wants_earlier(text: str) -> bool:
+    """"Anything earlier?" / "sooner": paging forward would be wrong, the first free times are wanted."""
+    return bool(re.search(r"\b(?:earlier|sooner)\b", text.lower()))
 
 
 # ---------------------------------------------------------------------------------------------------------------

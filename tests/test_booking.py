@@ -8,7 +8,7 @@ import pytest
 
 from carebot.booking import (Choice, choices_from_slot, clean_name, find_offers, long_when, next_page_start,
                              parse_birth_date, pick, short_when, spans_from_slot, target_from_slot,
-                             wants_another_day, window_to_slot)
+                             wants_another_day, wants_earlier, window_to_slot)
 from carebot.dates import interpret_when
 from tests.actions.fake_backends import FakeScheduling
 
@@ -73,6 +73,7 @@ def test_later_and_another_day_start_points(clinic, choices):
     assert next_page_start(choices[:2], clinic, another_day=True) == at(clinic, 9, "00:00")
     assert wants_another_day("another day please") and wants_another_day("a different day")
     assert not wants_another_day("later")
+    assert wants_earlier("anything earlier?") and wants_earlier("sooner please") and not wants_earlier("later")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -134,8 +135,8 @@ async def test_later_searches_only_after_the_given_time(backend, clinic, now):
 # ---------------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, expected", [
-    ("Sam Taylor", "Sam Taylor"), ("my name is jane o'brien", "Jane O'Brien"), ("I'm Anne-Marie Duff", "Anne-Marie Duff"),
-    ("it's José Álvarez", "José Álvarez"), ("Sam", None), ("12 34", None), ("call me maybe 555", None), ("", None),
+    ("Sam Taylor", "Sam Taylor"), ("my name is jane o'brien", "Jane O'Brien"),
+    ("I'm Anne-Marie Duff", "Anne-Marie Duff"), ("it's José Álvarez", "José Álvarez"), ("Sam", None), ("12 34", None), ("call me maybe 555", None), ("", None),
 ])
 def test_a_full_name_is_first_name_and_surname(text, expected):
     assert clean_name(text) == expected

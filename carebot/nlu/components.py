@@ -1,14 +1,18 @@
 """Rasa NLU components backed by a blank spaCy pipeline (no model download is possible, nor needed).
 
-`PatternEntityExtractor` turns the designers' pattern files into Rasa entities. The patterns are copied into the
-trained model at training time, so a model is self-contained and a running server never reads `data/` again.
+`PatternEntityExtractor` turns the designers' pattern files into Rasa entities; triage labels go through the
+findings pipeline (carebot/nlu/findings.py) so "no chest pain" arrives as a `symptom` with role `negated`.
+`RedFlagClassifier`, last in the pipeline, screens every message against the red flags of data/triage/ and marks
+an emergency with the `red_flag` intent whatever the classifier thought, so RedFlagPolicy answers it first.
+Pattern and protocol files are copied into the trained model at training time, so a model is self-contained and a
+running server never reads `data/` again.
 """
 from __future__ import annotations
 
 import hashlib
 import shutil
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 import spacy
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -16,19 +20,45 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from carebot.nlu.findings import Finding, build_findings_pipeline, current_ids, extract_findings, profile_from
 from carebot.nlu.patterns import load_patterns
+from carebot.triage.engine import screen_red_flags
+from carebot.triage.loader import load_protocols
+from carebot.triage.model import ProtocolSet
+
+# Labels the findings pipeline owns (with context roles); any other label (MEDICINE, …) stays a plain entity.
+TRIAGE_LABELS = frozenset({"SYMPTOM", "SEVERITY", "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"})
+FINDINGS = "carebot_findings"  # message property: the Finding tuple, read by RedFlagClassifier (not output)
 
 
-def build_ruler_pipeline(patterns_dir: Path) -> spacy.language.Language:
-    """A blank English pipeline whose only job is matching the designers' patterns, case-insensitively."""
-    nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
-    ruler.add_patterns(load_patterns(patterns_dir))
-    return nlp
+def hash_yaml_files(*directories: Path) -> str:
+    """One digest over every `*.yml` of the directories (names and contents)."""
+    digest = hashlib.sha256()
+    for directory in directories:
+        for file in sorted(Path(directory).glob("*.yml")):
+            digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def copy_yaml_files(source: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for file in sorted(Path(source).glob("*.yml")):
+        shutil.copy(file, target / file.name)
+
+
+def entities_from(doc: spacy.tokens.Doc) -> List[Dict[str, Any]]:
+    """Findings as entities (with their role when not current), then every non-triage match as it is."""
+    entities = [finding.as_entity() for finding in doc._.findings]
+    entities += [
+        {"entity": ent.label_.lower(), "value": ent.ent_id_ or ent.text.lower(), "start": ent.start_char,
+         "end": ent.end_char, "confidence": 1.0}
+        for ent in doc.ents if ent.label_ not in TRIAGE_LABELS
+    ]
+    return sorted(entities, key=lambda e: e["start"])
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
@@ -42,10 +72,7 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Pattern files are not Rasa training data: hashing them makes `rasa train` retrain when they change."""
-        digest = hashlib.sha256()
-        for file in sorted(Path(config["patterns_dir"]).glob("*.yml")):
-            digest.update(file.name.encode() + b"\0" + file.read_bytes())
-        return digest.hexdigest()
+        return hash_yaml_files(Path(config["patterns_dir"]))
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  nlp: Optional[spacy.language.Language] = None) -> None:
@@ -63,16 +90,15 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
         """Copies the pattern files into the model so serving never depends on the working tree."""
         source = Path(self._config["patterns_dir"])
         with self._model_storage.write_to(self._resource) as directory:
-            for file in sorted(source.glob("*.yml")):
-                shutil.copy(file, directory / file.name)
-            self._nlp = build_ruler_pipeline(directory)
+            copy_yaml_files(source, directory)
+            self._nlp = build_findings_pipeline(directory)
         return self._resource
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "PatternEntityExtractor":
         with model_storage.read_from(resource) as directory:
-            return cls(config, model_storage, resource, build_ruler_pipeline(directory))
+            return cls(config, model_storage, resource, build_findings_pipeline(directory))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -80,15 +106,88 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
-            found = [
-                {
-                    "entity": ent.label_.lower(),
-                    "value": ent.ent_id_ or ent.text.lower(),
-                    "start": ent.start_char,
-                    "end": ent.end_char,
-                    "confidence": 1.0,
-                }
-                for ent in self._nlp(text).ents
-            ] if text else []
+            doc = self._nlp(text) if text.strip() else None
+            found = entities_from(doc) if doc is not None else []
+            message.set(FINDINGS, tuple(doc._.findings) if doc is not None else ())
             message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(found), add_to_output=True)
         return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class RedFlagClassifier(GraphComponent):
+    """Last in the pipeline: the red-flag screen decides the `red_flag` intent, not the statistical classifier.
+
+    - a current red flag in the message (with the age/pregnancy it states) → intent `red_flag` (confidence 1.0)
+      and an entity `red_flag` whose value is the flag id;
+    - `red_flag` predicted by the classifier but not confirmed by the screen ("no chest pain") → the symptom
+      intent, so a negated or past emergency is triaged instead of escalated;
+    - a message that tells a current symptom but was classified as one of `symptom_overrides` (fallback, out of
+      scope, greet, …) → the symptom intent, so "hi, my ear hurts" starts triage.
+    Needs PatternEntityExtractor earlier in the pipeline (it leaves the findings on the message).
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "triage_dir": "data/triage",
+            "patterns_dir": "data/patterns",
+            "intent": "red_flag",
+            "symptom_intent": "describe_symptoms",
+            "symptom_overrides": ["nlu_fallback", "out_of_scope", "greet", "inform", "thank", "help"],
+        }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Protocol files are not Rasa training data: a changed red flag must retrain the model."""
+        return hash_yaml_files(Path(config["triage_dir"]), Path(config["patterns_dir"]))
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 protocols: Optional[ProtocolSet] = None) -> None:
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._protocols = protocols
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "RedFlagClassifier":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Copies (and validates) the protocol and pattern files: a broken protocol fails `rasa train`."""
+        with self._model_storage.write_to(self._resource) as directory:
+            copy_yaml_files(Path(self._config["triage_dir"]), directory / "triage")
+            copy_yaml_files(Path(self._config["patterns_dir"]), directory / "patterns")
+            self._protocols = load_protocols(directory / "triage", directory / "patterns")
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "RedFlagClassifier":
+        with model_storage.read_from(resource) as directory:
+            return cls(config, model_storage, resource, load_protocols(directory / "triage", directory / "patterns"))
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            findings: Sequence[Finding] = message.get(FINDINGS) or ()
+            current = current_ids(findings)
+            flag = screen_red_flags(current, profile_from(findings), self._protocols) if current else None
+            intent = (message.get(INTENT) or {}).get("name")
+            if flag is not None:
+                self._set_intent(message, self._config["intent"])
+                entity = {"entity": "red_flag", "value": flag.id, "start": 0, "end": len(message.get(TEXT) or ""),
+                          "confidence": 1.0, "extractor": self.__class__.__name__}
+                message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
+            elif intent == self._config["intent"] or (current and intent in self._config["symptom_overrides"]):
+                self._set_intent(message, self._config["symptom_intent"])
+        return messages
+
+    @staticmethod
+    def _set_intent(message: Message, name: str) -> None:
+        """The intent with confidence 1.0, first in the ranking (the classifier's other guesses kept after it)."""
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != name]
+        message.set(INTENT, {"name": name, "confidence": 1.0}, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [{"name": name, "confidence": 1.0}] + ranking, add_to_output=True)

@@ -224,9 +224,9 @@ class _Reader:
 def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Protocol]:
     reader = _Reader(path, problems)
     if not isinstance(data, dict):
-        reader.problem(data, "a protocol file must be a mapping (id, title, routes, base, questions, rules)")
+        reader.problem(data, "a protocol file must be a mapping (id, title, routes, base, questions, escalations)")
         return None
-    known = {"id", "title", "routes", "applies_to", "base", "questions", "rules", "service",
+    known = {"id", "title", "routes", "applies_to", "base", "questions", "escalations", "service",
              "self_care_advice", "seek_help", "fallback", "source"}
     for key in sorted(set(data) - known):
         reader.problem(data, f"unknown key '{key}'")
@@ -240,7 +240,7 @@ def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Proto
     applies = reader.condition(data["applies_to"], "applies_to") if "applies_to" in data else Condition()
     base = reader.rule(data.get("base"), "base", need_when=False)
     questions = [q for q in (reader.question(n, pid) for n in data.get("questions") or []) if q]
-    rules = [r for r in (reader.rule(n, "rule") for n in data.get("rules") or []) if r]
+    rules = [r for r in (reader.rule(n, "rule") for n in data.get("escalations") or []) if r]
     if base is None:
         return None
     return Protocol(pid, reader.text(data, "title", "protocol"), routes, applies, base, tuple(questions),

@@ -325,6 +325,15 @@ async def test_another_day_searches_from_the_next_morning(make_tracker, dispatch
     assert slots["booking_search_from"] == "2026-12-10T00:00:00+00:00"
 
 
+async def test_anything_earlier_searches_from_the_first_free_time(make_tracker, dispatcher, domain, backend,
+                                                                   three_offers):
+    slots = await validate(picking(make_tracker, "anything earlier?", "more_options", three_offers),
+                           dispatcher, domain)
+    assert slots["booking_when"] == "the first available time"
+    assert slots["booking_window"]["spans"][0][0] == "2026-12-07T08:00:00+00:00"
+    assert (slots["booking_offers"], slots["booking_search_from"]) == (None, None)
+
+
 async def test_a_new_day_while_picking_replaces_the_window(make_tracker, dispatcher, domain, backend, three_offers):
     slots = await validate(picking(make_tracker, "Friday instead", "inform", three_offers), dispatcher, domain)
     assert slots["booking_when"] == "Friday 11 December"
@@ -552,6 +561,13 @@ async def test_the_service_question_offers_every_service(make_tracker, dispatche
     assert dispatcher.messages[0]["text"] == said("booking_ask_service")
     assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == [
         "GP appointment", "Practice nurse", "Child health clinic", "Physiotherapy"]
+
+
+async def test_the_service_question_offers_only_what_the_named_provider_does(make_tracker, dispatcher, domain,
+                                                                            backend):
+    await AskBookingService().run(dispatcher, make_tracker(slots={"booking_provider": "dr-patel"}), domain)
+    assert dispatcher.messages[0]["buttons"] == [{"title": "GP appointment", "payload": "GP appointment"},
+                                                 {"title": "Child health clinic", "payload": "Child health clinic"}]
 
 
 @pytest.mark.parametrize("failures, key", [(0, "booking_ask_when"), (1, "booking_when_unreadable"),

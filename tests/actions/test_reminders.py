@@ -20,11 +20,16 @@ from carebot.reminders.client import RemindersClient
 from carebot.reminders.dispatcher import trigger_entities
 from carebot.reminders.recurrence import next_occurrences, parse_reminder
 from carebot.reminders.store import ReminderStore, utcnow
+from carebot.channels.buttons import ButtonMemory
+from carebot.channels.ttl_store import MemoryTTLStore
+from carebot.channels.whatsapp import WhatsAppOutput
 from tests.actions.fake_backends import FakeScheduling
+from tests.channels.whatsapp_harness import (PATIENT, TEMPLATES, contacts, sender_factory,  # noqa: F401 - fixtures
+                                             twilio)
 from tests.reminders.conftest import fresh_engine
 
 TOKEN = "test-token"
-SENDER = "whatsapp:+447700900001"
+SENDER = f"whatsapp:{PATIENT}"  # the WhatsApp channel's conversation id
 
 
 @pytest.fixture
@@ -204,14 +209,14 @@ async def test_an_ambiguous_name_asks_which_with_numbered_buttons_that_complete_
         {"title": "metformin (every day at 08:00)", "payload": f'/stop_reminder{{"reminder_id": "{morning.id}"}}'},
         {"title": "metformin (every day at 20:00)", "payload": f'/stop_reminder{{"reminder_id": "{evening.id}"}}'},
     ]
-    assert len(await backend.list(SENDER)) == 2
+    assert len(await backend.list(SENDER)) == 3  # nothing stopped yet
 
     chosen = CollectingDispatcher()
     await run(ActionStopReminder(), make_tracker, chosen, domain, f'/stop_reminder{{"reminder_id": "{evening.id}"}}',
               "stop_reminder", entities=[{"entity": "reminder_id", "value": str(evening.id)}])
     assert texts(chosen) == [said("reminder_stopped", what="metformin")]
-    assert [r.label for r in await backend.list(SENDER)] == ["metformin", "vitamin D"]
-    assert morning.id in [r.id for r in await backend.list(SENDER)]
+    assert [(r.label, r.description) for r in await backend.list(SENDER)] == [
+        ("metformin", "every day at 08:00"), ("vitamin D", "every day at 09:00")]
 
 
 async def test_change_moves_the_reminder_to_the_new_time(make_tracker, dispatcher, domain, backend):
@@ -307,6 +312,28 @@ async def test_the_reminder_is_spoken_once_per_key_with_options_and_its_template
     assert again.messages == []
 
 
+@pytest.mark.parametrize("in_window", [True, False])
+async def test_on_whatsapp_the_reminder_is_numbered_text_in_the_window_and_the_template_outside(
+        in_window, make_tracker, dispatcher, domain, backend, store, clinic, sender_factory, contacts, twilio):
+    if in_window:
+        contacts.record_inbound(PATIENT)
+    created = await add(backend, "remind me to take metformin 500mg in 20 minutes")
+    occurrence = store.occurrences(created.id)[0]
+    await run(ActionSendReminder(), make_tracker, dispatcher, domain, "EXTERNAL: medication_reminder",
+              "medication_reminder", entities=trigger(occurrence))
+    output = WhatsAppOutput(sender_factory(), ButtonMemory(MemoryTTLStore()))
+    for message in dispatcher.messages:  # what Rasa does with each response on the whatsapp output channel
+        await output.send_response(SENDER, {k: v for k, v in message.items() if v})
+    [sent] = twilio.requests
+    local = occurrence.due_at.astimezone(clinic.tz).strftime("%H:%M")
+    if in_window:
+        assert sent["Body"] == [f"{said('reminder_medication', what='metformin 500mg', time=local)}\n\n"
+                                "1. Taken\n2. Skip\n3. Snooze 30 min"]
+    else:
+        assert sent["ContentSid"] == [TEMPLATES["medication_reminder"]] and "Body" not in sent
+        assert json.loads(sent["ContentVariables"][0]) == {"1": "metformin 500mg", "2": local}
+
+
 async def test_the_reminder_stays_silent_when_its_delivery_cannot_be_recorded(make_tracker, dispatcher, domain,
                                                                               backend_down):
     await run(ActionSendReminder(), make_tracker, dispatcher, domain, "EXTERNAL: medication_reminder",
@@ -345,7 +372,7 @@ async def test_the_reminders_cancel_button_preselects_its_appointment_in_the_boo
         make_tracker, dispatcher, clinic, monkeypatch):
     scheduling = FakeScheduling(clinic, clinic.now())
     monkeypatch.setattr(booking, "scheduling_client", lambda: scheduling)
-    patient = scheduling.add_patient("Sam Taylor", "+447700900001")
+    patient = scheduling.add_patient("Sam Taylor", PATIENT)
     soon = clinic.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=3)
     first = await scheduling.book(patient.id, scheduling.add_slot(soon, clinic.providers[0].id), "gp")
     second = await scheduling.book(patient.id, scheduling.add_slot(soon + dt.timedelta(days=1),

@@ -1,0 +1,62 @@
+"""Consent to process health information (issue 6): asked once, before the first health question.
+
+The answer is kept in the slots `consent_given` (contract: true once given) and `consent_time` (ISO 8601, UTC),
+which carry over to new sessions, so it is asked once per patient. The symptoms told before consent are kept in
+`triage_state`, so after "yes" triage carries on with them. Red flags never come here: RedFlagPolicy answers them
+before any consent. Texts: data/messages/consent.yml.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import clinic, say
+from actions.triage import fresh_triage, state_from_message
+
+
+def utc_now() -> dt.datetime:
+    """When consent was answered (a function so tests can fix the time)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _answered_at() -> SlotSet:
+    return SlotSet("consent_time", utc_now().isoformat(timespec="seconds"))
+
+
+class ActionAskConsent(Action):
+    """Keeps the symptoms just told (if any) and asks for consent: what is stored, for how long, how to delete."""
+
+    def name(self) -> Text:
+        return "action_ask_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        facts = clinic()
+        state = state_from_message(tracker)
+        say(dispatcher, "consent_request", clinic_name=facts.name, clinic_phone=facts.phone)
+        return fresh_triage(state if state.findings or state.denied else None)
+
+
+class ActionGiveConsent(Action):
+    def name(self) -> Text:
+        return "action_give_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "consent_thanks")
+        return [SlotSet("consent_given", True), _answered_at()]
+
+
+class ActionDeclineConsent(Action):
+    """No health questions without consent: say what the bot can still do, and how to reach a person."""
+
+    def name(self) -> Text:
+        return "action_decline_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        facts = clinic()
+        say(dispatcher, "consent_declined", clinic_phone=facts.phone, emergency_number=facts.emergency_number)
+        return [SlotSet("consent_given", False), _answered_at(), *fresh_triage(None)]

@@ -1,0 +1,253 @@
+"""Symptom triage on chat (issue 6): one numbered question per turn until the engine has a safe disposition.
+
+The decisions are the engine's (carebot/triage/engine.py); this module only moves them in and out of the
+conversation. The findings arrive as entities from the NLU pipeline (`symptom`, `age_group`, `pregnant`, with a
+role when they are not current), so a free-text answer that adds a symptom is merged and re-screened like the first
+message. `triage_form` asks `triage_answer` again and again: `validate_triage_form` records each reply, picks the
+next question (`triage_question`) or, when there is none, fills the slot so the form ends and
+`action_triage_outcome` gives the result. Texts: data/messages/triage.yml.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import clinic, say
+from actions.handoff import open_handoff
+from carebot.handoff.client import HandoffClient
+from carebot.handoff.store import Reason
+from carebot.messages import render
+from carebot.triage.engine import (InvalidAnswer, add_findings, answer, default_protocols, fill, next_question,
+                                   outcome, parse_reply, screen_red_flags, start)
+from carebot.triage.model import NOT_SURE, Outcome, Profile, Question, RedFlag, TriageState
+
+# The patient's first message and the consent reply each take a bot turn: with at most this many questions a
+# triage answered "I'm not sure" throughout still ends within the contract's 12 bot turns.
+MAX_QUESTIONS_IN_CHAT = 10
+UNREADABLE_REPLIES_BEFORE_NOT_SURE = 2
+DONE = "done"  # triage_answer once no question is left: the form's only slot is filled, so the form ends
+# Everything one triage remembers; cleared when a new one starts and when it ends.
+TRIAGE_SLOTS = ("triage_state", "triage_question", "triage_answer", "triage_retries", "triage_level")
+
+
+# --- reading the NLU's findings ----------------------------------------------------------------------------------
+
+def _entities(tracker: Tracker) -> List[Dict[str, Any]]:
+    return list(tracker.latest_message.get("entities") or [])
+
+
+def told_findings(entities: Sequence[Dict[str, Any]]) -> Tuple[List[str], List[str]]:
+    """(current symptom ids, ruled-out symptom ids) in the order told; other roles (past, family) count for neither."""
+    current = [e["value"] for e in entities if e.get("entity") == "symptom" and not e.get("role")]
+    denied = [e["value"] for e in entities if e.get("entity") == "symptom" and e.get("role") == "negated"]
+    return list(dict.fromkeys(current)), list(dict.fromkeys(denied))
+
+
+def told_profile(entities: Sequence[Dict[str, Any]], default: Profile = Profile()) -> Profile:
+    """Age group and pregnancy the message states about the patient now; what it does not state stays as it was."""
+    ages = [e["value"] for e in entities if e.get("entity") == "age_group" and not e.get("role")]
+    pregnancy = [e for e in entities if e.get("entity") == "pregnant"]
+    pregnant = any(not e.get("role") for e in pregnancy) if pregnancy else default.pregnant
+    return Profile(age_group=ages[0] if ages else default.age_group, pregnant=pregnant)
+
+
+def state_from_message(tracker: Tracker) -> TriageState:
+    entities = _entities(tracker)
+    current, denied = told_findings(entities)
+    return start(current, told_profile(entities), denied)
+
+
+def load_state(tracker: Tracker) -> Optional[TriageState]:
+    data = tracker.get_slot("triage_state")
+    return TriageState.from_dict(data) if isinstance(data, dict) else None
+
+
+def fresh_triage(state: Optional[TriageState]) -> List[EventType]:
+    """Slots for a new triage: the opening message's findings (None: ask for the symptoms first)."""
+    return [SlotSet(name, None) for name in TRIAGE_SLOTS if name != "triage_state"] + [
+        SlotSet("triage_state", state.to_dict() if state else None)]
+
+
+# --- asking --------------------------------------------------------------------------------------------------------
+
+def question_buttons(question: Question) -> List[Dict[str, str]]:
+    """One button per option; the payload is its number, which the engine reads like the option's words."""
+    return [{"title": option.text, "payload": str(number)} for number, option in enumerate(question.options, 1)]
+
+
+def next_step(state: TriageState) -> Optional[Question]:
+    """The engine's next question, within the chat's question budget."""
+    if len(state.asked) >= MAX_QUESTIONS_IN_CHAT:
+        return None
+    return next_question(state)
+
+
+def _is_bare_choice(question: Question, reply: str) -> bool:
+    """The reply is only an option (its number or words): it carries no extra findings to merge."""
+    words = " ".join(reply.lower().replace("'", "").replace(".", " ").split())
+    texts = {o.text.lower().replace("'", "") for o in question.options} | {o.id.replace("_", " ")
+                                                                        for o in question.options}
+    return words.isdigit() or words in texts
+
+
+class ValidateTriageForm(FormValidationAction):
+    """Records each reply and decides what comes next: another question, or the end of the form."""
+
+    def name(self) -> Text:
+        return "validate_triage_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        state = load_state(tracker)
+        reply = tracker.get_slot("triage_answer")
+        if tracker.get_slot("requested_slot") is None:  # the form is starting
+            return self._advance(state, retries=0)
+        if reply is None:
+            return []  # not an answer (e.g. "stop"): let the rules handle it, the form asks again afterwards
+        if state is None:  # the reply to "tell me your symptoms"
+            return self._advance(state_from_message(tracker), retries=0)
+        return self._take_reply(dispatcher, tracker, state, str(reply))
+
+    def _take_reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: TriageState,
+                    reply: str) -> List[EventType]:
+        question = default_protocols().questions.get(tracker.get_slot("triage_question") or "")
+        entities = _entities(tracker)
+        if question is None or not _is_bare_choice(question, reply):
+            current, denied = told_findings(entities)
+            if current or denied or told_profile(entities, state.profile) != state.profile:
+                state = add_findings(state, current, denied, told_profile(entities, state.profile))
+        if question is None:
+            return self._advance(state, retries=0)
+        try:
+            parse_reply(question, reply)
+        except InvalidAnswer:
+            retries = int(tracker.get_slot("triage_retries") or 0) + 1
+            if next_step(state) != question:  # the new findings answered it, or made it moot
+                return self._advance(state, retries=0)
+            if retries < UNREADABLE_REPLIES_BEFORE_NOT_SURE:
+                say(dispatcher, "triage_unreadable_answer")
+                return [SlotSet("triage_state", state.to_dict()), SlotSet("triage_retries", retries),
+                        SlotSet("triage_answer", None)]
+            reply = NOT_SURE  # asked twice without a readable answer: the safer reading applies
+        return self._advance(answer(state, question.id, reply), retries=0)
+
+    @staticmethod
+    def _advance(state: TriageState, retries: int) -> List[EventType]:
+        question = next_step(state)
+        return [SlotSet("triage_state", state.to_dict()), SlotSet("triage_retries", retries),
+                SlotSet("triage_question", question.id if question else None),
+                SlotSet("triage_answer", None if question else DONE)]
+
+
+class AskTriageAnswer(Action):
+    """Sends the pending question with its numbered options, or asks for the symptoms when none were told."""
+
+    def name(self) -> Text:
+        return "action_ask_triage_answer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        question = default_protocols().questions.get(tracker.get_slot("triage_question") or "")
+        if question is None:
+            say(dispatcher, "triage_ask_symptoms")
+            return []
+        dispatcher.utter_message(text=render("triage_question", {"question": fill(question.text, clinic())}).text,
+                                 buttons=question_buttons(question))
+        return []
+
+
+class ActionTriageStart(Action):
+    """A symptom message with consent given: a new triage from what it says."""
+
+    def name(self) -> Text:
+        return "action_triage_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        return fresh_triage(state_from_message(tracker))
+
+
+# --- the result ------------------------------------------------------------------------------------------------------
+
+def handoff_client() -> HandoffClient:
+    """The staff-inbox client (tests replace this factory with a fake)."""
+    return HandoffClient()
+
+
+def result_text(result: Outcome) -> str:
+    """Disposition, one-line reason, then the advice (with the clinic's numbers), each on its own line."""
+    facts = clinic()
+    disposition = default_protocols().dispositions.get(result.level, "")
+    advice = [fill(line, facts) for line in result.advice if line != disposition]
+    return render("triage_result", {"disposition": fill(disposition, facts), "reason": fill(result.reason, facts),
+                                    "advice": "".join(f"\n• {line}" for line in advice)}).text
+
+
+class ActionTriageOutcome(Action):
+    """Ends a triage: the level (contract slot `triage_level`), why, what to do; then booking or a staff call-back."""
+
+    def name(self) -> Text:
+        return "action_triage_outcome"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        state = load_state(tracker) or start([], Profile())
+        result = outcome(state)
+        dispatcher.utter_message(text=result_text(result))
+        events: List[EventType] = [SlotSet("triage_level", result.level), SlotSet("triage_question", None),
+                                   SlotSet("triage_retries", None)]
+        if result.level == "emergency":
+            return events
+        if result.callback:  # unresolved answers or the protocol asks for it: a clinician calls back
+            return events + await open_handoff(tracker, Reason.TRIAGE_CALLBACK, dispatcher, handoff_client)
+        if result.service_id and result.level in ("urgent", "routine"):
+            service = clinic().service(result.service_id)
+            if service is not None:
+                say(dispatcher, "triage_offer_booking", service_name=service.name, service_id=service.id)
+        return events
+
+
+class ActionTriageStop(Action):
+    """The patient stopped the questions: nothing is decided, so no level is set."""
+
+    def name(self) -> Text:
+        return "action_triage_stop"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "triage_stopped", emergency_number=clinic().emergency_number)
+        return [SlotSet(name, None) for name in TRIAGE_SLOTS if name != "triage_level"]
+
+
+# --- red flags -------------------------------------------------------------------------------------------------------
+
+def raised_flag(tracker: Tracker) -> Optional[RedFlag]:
+    """The flag the NLU named (`red_flag` entity), else the screen over the message's findings and the triage's."""
+    flags = {flag.id: flag for flag in default_protocols().red_flags}
+    named = next((e.get("value") for e in _entities(tracker) if e.get("entity") == "red_flag"), None)
+    if named in flags:
+        return flags[named]
+    state = load_state(tracker)
+    entities = _entities(tracker)
+    current, _ = told_findings(entities)
+    findings = (list(state.findings) if state else []) + current
+    return screen_red_flags(findings, told_profile(entities, state.profile if state else Profile()))
+
+
+class ActionRedFlag(Action):
+    """Immediate and short, whatever the bot was doing and whether or not consent was given; ends any form."""
+
+    def name(self) -> Text:
+        return "action_red_flag"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        facts = clinic()
+        flag = raised_flag(tracker)
+        level = flag.level if flag else "emergency"  # the NLU saw a red flag: never less than an emergency
+        reason = fill(flag.reason, facts) if flag else ""
+        if flag is not None and flag.kind == "crisis":
+            say(dispatcher, "red_flag_crisis", reason=reason, emergency_number=facts.emergency_number,
+                crisis_line=f"{facts.crisis_line_name} on {facts.crisis_line_number}")
+        else:
+            say(dispatcher, "red_flag_emergency", reason=reason, emergency_number=facts.emergency_number)
+        cleared = [SlotSet(name, None) for name in TRIAGE_SLOTS if name != "triage_level"]
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *cleared, SlotSet("triage_level", level)]

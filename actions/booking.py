@@ -343,8 +343,9 @@ class ValidateAppointmentForm(FormValidationAction):
                 return {"booking_confirmed": None, "booking_result": {"kind": "nothing"}}
             logger.info("slot no longer free at confirmation: %s", error)
             say(dispatcher, "booking_slot_taken")
+            # patient_id is looked up again at the next pick: a 404 may also mean a remembered patient is gone.
             return {"booking_confirmed": None, "booking_slot": None, "booking_offers": None,
-                    "booking_search_from": None}
+                    "booking_search_from": None, "patient_id": None}
         except BackendError as error:
             logger.warning("booking backend failed at confirmation: %s", error)
             say(dispatcher, "booking_unavailable")

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import aiohttp
 import psutil
 
-from bench.stack import ROOT, ManagedProcess, available_services, carebot_stack, free_port, rasa_is_ready, spawn, start
+from bench.stack import ROOT, available_services, carebot_stack, free_port, rasa_is_ready, spawn, start
 
 # Scripted conversations; every bot gets exactly these texts. Gibberish and off-topic lines are what a
 # low-confidence classifier sends to the fallback.
@@ -79,6 +79,8 @@ class BotFigures:
     block_p50_ms: List[float] = field(default_factory=list)
     block_cpu_ms: List[float] = field(default_factory=list)
     fallback_share: float = 0.0
+    in_form_share: float = 0.0
+    forms: List[str] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
 
     @property
@@ -140,14 +142,30 @@ async def _long_conversation(session: aiohttp.ClientSession, url: str, sender: s
     return [await _send(session, url, sender, LONG_MIX[i % len(LONG_MIX)]) for i in range(first, first + count)]
 
 
-async def _fallback_share(session: aiohttp.ClientSession, rasa_url: str, token: str, sender: str) -> float:
-    """Share of the sender's messages the bot answered with a fallback action, read from its tracker."""
+async def _conversation_shape(figures: BotFigures, session: aiohttp.ClientSession, rasa_url: str, token: str,
+                              sender: str) -> None:
+    """How the bot handled the long conversation, from its tracker: the share of messages answered by a fallback
+    action and the share that arrived while a form was active (a form runs custom actions on every turn, which
+    costs far more than a rule's response, so the figures mean something else then)."""
     async with session.get(f"{rasa_url}/conversations/{sender}/tracker",
                            params={"token": token, "include_events": "ALL"}) as reply:
         events = (await reply.json())["events"]
-    users = sum(1 for event in events if event["event"] == "user")
-    fallbacks = sum(1 for event in events if event["event"] == "action" and event.get("name") in FALLBACK_ACTIONS)
-    return fallbacks / users if users else 0.0
+    users = fallbacks = in_form = 0
+    active: Optional[str] = None
+    forms = set()
+    for event in events:
+        if event["event"] == "active_loop":
+            active = event.get("name")
+            if active:
+                forms.add(active)
+        elif event["event"] == "user":
+            users += 1
+            in_form += active is not None
+        elif event["event"] == "action" and event.get("name") in FALLBACK_ACTIONS:
+            fallbacks += 1
+    figures.fallback_share = fallbacks / users if users else 0.0
+    figures.in_form_share = in_form / users if users else 0.0
+    figures.forms = sorted(forms)
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -180,7 +198,7 @@ async def exercise(figures: BotFigures, rasa_url: str, token: str, rasa_process:
             figures.block_cpu_ms.append((cpu_seconds(rasa_process) - cpu_before) * 1000 / BLOCK)
             figures.block_p50_ms.append(statistics.median(block))
             long_run += block
-        figures.fallback_share = await _fallback_share(session, rasa_url, token, sender)
+        await _conversation_shape(figures, session, rasa_url, token, sender)
 
 
 def stack_rss_mb(root: psutil.Process) -> Dict[str, float]:
@@ -337,7 +355,8 @@ def render(stock: BotFigures, carebot: BotFigures) -> str:
         f"### Cost against conversation length ({LONG_MESSAGES} messages, one patient)",
         "",
         f"Median round trip per block of {BLOCK} messages, and the Rasa server's CPU time per message in that "
-        f"block; the mix repeats {len(LONG_MIX)} lines of small talk, 4 of them gibberish, none starting a form.",
+        f"block; the mix repeats {len(LONG_MIX)} lines of small talk, 4 of them gibberish, none meant to start "
+        "a flow.",
         "",
         "| messages | stock p50 (ms) | stock Rasa CPU/msg (ms) | Carebot p50 (ms) | Carebot Rasa CPU/msg (ms) |",
         "|---|---:|---:|---:|---:|",
@@ -353,7 +372,10 @@ def render(stock: BotFigures, carebot: BotFigures) -> str:
         f"| {_ratio(carebot.block_cpu_ms[-1], carebot.block_cpu_ms[0])} |",
         "",
         f"Messages answered by a fallback action: stock {stock.fallback_share:.0%}, "
-        f"Carebot {carebot.fallback_share:.0%}.",
+        f"Carebot {carebot.fallback_share:.0%}. Messages that arrived while a form was active: stock "
+        f"{stock.in_form_share:.0%}, Carebot {carebot.in_form_share:.0%}"
+        + (f" ({', '.join(carebot.forms)}: a line of the mix was understood as the start of a flow)"
+           if carebot.forms else "") + ".",
     ]
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ from typing import Callable, List, Tuple
 from carebot.clinic import load_clinic
 from carebot.messages import load_catalogue
 from carebot.nlu.patterns import load_patterns
+from carebot.triage.loader import load_protocols
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +20,7 @@ CHECKS: List[Tuple[str, Callable[[], object]]] = [
     ("clinic file", load_clinic),
     ("entity patterns", lambda: load_patterns(ROOT / "data" / "patterns")),
     ("action messages", lambda: load_catalogue(ROOT / "data" / "messages")),
+    ("triage protocols", lambda: load_protocols(ROOT / "data" / "triage", ROOT / "data" / "patterns")),
 ]
 
 

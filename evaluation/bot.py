@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Sequence
-from urllib.parse import quote
 
 import httpx
 
@@ -45,8 +44,8 @@ class Bot:
         return [m.get("text", "") for m in reply.json() if m.get("text")]
 
     def tracker(self, sender: str) -> Tracker:
-        reply = self._http.get(f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker",
-                               params={"token": self.token})
+        # Not percent-encoded: Rasa takes the path segment as the conversation id verbatim ("whatsapp:+44…").
+        reply = self._http.get(f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": self.token})
         reply.raise_for_status()
         return reply.json()
 

@@ -197,7 +197,9 @@ class WhatsAppInput(InputChannel):
         self.replies = {key: str(credentials.get(key) or text) for key, text in DEFAULT_REPLIES.items()}
         self._locks = _SenderLocks()
         self._tasks: Set[asyncio.Task] = set()
-        self.handoff = handoff or HandoffClient()  # BACKEND_URL, SCHEDULING_TOKEN: see carebot/handoff/client.py
+        # Asked before every message (is a person handling this patient?): a short timeout, so a stuck backend
+        # delays the bot by at most 2 s. BACKEND_URL, SCHEDULING_TOKEN: see carebot/handoff/client.py.
+        self.handoff = handoff or HandoffClient(timeout=2.0, connect_timeout=1.0)
         if not self.settings.auth_token:
             logger.warning(
                 "WhatsApp: TWILIO_AUTH_TOKEN is not set, so webhook signatures cannot be checked and every "

@@ -16,7 +16,6 @@ import asyncio
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
-from urllib.parse import quote
 
 import aiohttp
 
@@ -81,11 +80,6 @@ class HandoffClient:
         """Add a patient message to the conversation's open case: its id, or None when staff have no open case
         (the bot is not paused and should answer)."""
         body = await self._request("POST", "/api/handoff/messages", {"conversation_id": conversation_id, "text": text})
-        return _case_id(body)
-
-    async def open_case_id(self, conversation_id: str) -> Optional[int]:
-        """The id of the conversation's open case, or None."""
-        body = await self._request("GET", f"/api/handoff/conversations/{quote(conversation_id, safe='')}")
         return _case_id(body)
 
     async def _request(self, method: str, path: str, json_body: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:

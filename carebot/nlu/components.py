@@ -72,6 +72,7 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Pattern files are not Rasa training data: hashing them makes `rasa train` retrain when they change."""
+        config = {**cls.get_default_config(), **config}  # Rasa may pass a node's config without the defaults
         return hash_yaml_files(Path(config["patterns_dir"]))
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -139,6 +140,7 @@ class RedFlagClassifier(GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Protocol files are not Rasa training data: a changed red flag must retrain the model."""
+        config = {**cls.get_default_config(), **config}
         return hash_yaml_files(Path(config["triage_dir"]), Path(config["patterns_dir"]))
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,

@@ -18,6 +18,7 @@ from actions.booking import (ActionAppointmentDone, ActionAppointmentStop, Actio
 from carebot.booking import Choice, window_to_slot
 from carebot.dates import interpret_when
 from carebot.messages import render
+from carebot.scheduling.client import NotFound
 from tests.actions.fake_backends import FakeReminders, FakeScheduling
 
 PHONE = "+447700900001"
@@ -444,6 +445,20 @@ async def test_a_time_taken_meanwhile_apologises_and_searches_afresh(make_tracke
     assert (slots["booking_slot"], slots["booking_offers"], slots["booking_confirmed"]) == (None, None, None)
     assert slots["requested_slot"] == "booking_slot"
     assert backend.appointments == {}
+
+
+async def test_a_remembered_patient_missing_from_the_backend_is_looked_up_again(make_tracker, dispatcher, domain,
+                                                                                backend, three_offers):
+    tracker = confirming(make_tracker, "yes", "affirm", booking_service="gp", patient_id="patient-deleted",
+                         booking_offers=offers_slot(*three_offers), booking_slot=three_offers[0].id)
+    backend.book = _raise_not_found  # the backend answers 404 for the unknown patient
+    slots = await validate(tracker, dispatcher, domain)
+    assert slots["patient_id"] is None  # the next pick asks the backend who this phone is
+    assert slots["requested_slot"] == "booking_slot"
+
+
+async def _raise_not_found(*_args):
+    raise NotFound("Patient/patient-deleted not found", 404)
 
 
 async def test_backend_down_at_yes_keeps_every_answer_and_asks_again(make_tracker, dispatcher, domain, backend,

@@ -1,0 +1,123 @@
+"""The Rasa NLU components: findings as entities with roles, and the red-flag screen deciding the red_flag intent."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from carebot.nlu.components import PatternEntityExtractor, RedFlagClassifier
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = {"patterns_dir": str(ROOT / "data" / "patterns"), "triage_dir": str(ROOT / "data" / "triage")}
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory) -> LocalModelStorage:
+    return LocalModelStorage(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def context() -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), "test")
+
+
+@pytest.fixture(scope="module")
+def components(storage, context):
+    """Both components trained (files copied into the model), then loaded back from it as a server would."""
+    extractor_resource, screen_resource = Resource("entities"), Resource("red_flags")
+    extractor_config = {**PatternEntityExtractor.get_default_config(), "patterns_dir": CONFIG["patterns_dir"]}
+    screen_config = {**RedFlagClassifier.get_default_config(), **CONFIG}
+    PatternEntityExtractor.create(extractor_config, storage, extractor_resource, context).train(TrainingData())
+    RedFlagClassifier.create(screen_config, storage, screen_resource, context).train(TrainingData())
+    return (PatternEntityExtractor.load(extractor_config, storage, extractor_resource, context),
+            RedFlagClassifier.load(screen_config, storage, screen_resource, context))
+
+
+def parse(components, text: str, intent: str = "describe_symptoms", confidence: float = 0.8) -> Message:
+    extractor, screen = components
+    message = Message(data={"text": text})
+    message.set("intent", {"name": intent, "confidence": confidence})
+    message.set("intent_ranking", [{"name": intent, "confidence": confidence},
+                                   {"name": "greet", "confidence": 1 - confidence}])
+    extractor.process([message])
+    screen.process([message])
+    return message
+
+
+def entity(message: Message, name: str, value: Optional[str] = None):
+    return [e for e in message.get("entities") if e["entity"] == name and (value is None or e["value"] == value)]
+
+
+def test_symptoms_come_with_roles_and_without_duplicates(components):
+    message = parse(components, "no fever, my dad had a stroke, but I've had a headache for 2 days")
+    symptoms = {(e["value"], e.get("role")) for e in entity(message, "symptom")}
+    assert ("fever", "negated") in symptoms and ("headache", None) in symptoms
+    assert ("stroke", "family") in symptoms
+    spans = [(e["start"], e["end"], e["value"]) for e in message.get("entities")]
+    assert len(spans) == len(set(spans))
+    assert not entity(message, "pain") and not entity(message, "body_site")  # folded into findings
+    assert all(e["extractor"] == "PatternEntityExtractor" for e in entity(message, "symptom"))
+
+
+def test_age_and_pregnancy_are_entities(components):
+    message = parse(components, "I'm 30 weeks pregnant and my 6 week old has a cough")
+    assert entity(message, "pregnant", "true") and entity(message, "age_group", "infant")
+
+
+def test_other_labels_stay_plain_entities(components):
+    message = parse(components, "remind me to take my metformin", intent="set_reminder")
+    [medicine] = entity(message, "medicine")
+    assert medicine["value"] == "metformin" and "role" not in medicine
+
+
+def test_hidden_red_flag_sets_the_red_flag_intent_and_names_the_flag(components):
+    message = parse(components, "can I book for Friday, also my husband's face has dropped on one side",
+                    intent="book_appointment", confidence=0.9)
+    assert message.get("intent") == {"name": "red_flag", "confidence": 1.0}
+    assert message.get("intent_ranking")[0] == {"name": "red_flag", "confidence": 1.0}
+    assert [r["name"] for r in message.get("intent_ranking")] == ["red_flag", "book_appointment", "greet"]
+    assert [e["value"] for e in entity(message, "red_flag")] == ["stroke_signs"]
+
+
+def test_a_negated_red_flag_is_not_one(components):
+    message = parse(components, "no chest pain and I can breathe fine, just a runny nose", intent="red_flag")
+    assert message.get("intent")["name"] == "describe_symptoms"
+    assert not entity(message, "red_flag")
+
+
+def test_a_past_or_family_red_flag_is_not_one(components):
+    for text in ("I had a seizure years ago, now I have a sore throat", "my mum had a stroke, I have a cough"):
+        message = parse(components, text)
+        assert message.get("intent")["name"] == "describe_symptoms", text
+
+
+def test_red_flag_depends_on_the_age_the_message_states(components):
+    assert parse(components, "my 5 week old is not feeding").get("intent")["name"] == "red_flag"
+    assert parse(components, "my 5 year old is not feeding").get("intent")["name"] == "describe_symptoms"
+
+
+def test_a_symptom_the_classifier_could_not_place_starts_triage(components):
+    assert parse(components, "hi, my ear hurts", intent="greet").get("intent")["name"] == "describe_symptoms"
+    assert parse(components, "qwerty my ear", intent="nlu_fallback").get("intent")["name"] == "nlu_fallback"
+    booking = parse(components, "book a physio for my back pain", intent="book_appointment")
+    assert booking.get("intent")["name"] == "book_appointment"
+
+
+def test_protocol_changes_change_the_fingerprint(tmp_path):
+    triage_dir, patterns_dir = tmp_path / "triage", tmp_path / "patterns"
+    shutil.copytree(CONFIG["triage_dir"], triage_dir)
+    shutil.copytree(CONFIG["patterns_dir"], patterns_dir)
+    config = {"triage_dir": str(triage_dir), "patterns_dir": str(patterns_dir)}
+    before = RedFlagClassifier.fingerprint_addon(config)
+    flags = triage_dir / "red_flags.yml"
+    flags.write_text(flags.read_text() + "\n# edited\n")
+    assert RedFlagClassifier.fingerprint_addon(config) != before
+    assert PatternEntityExtractor.fingerprint_addon({}) == PatternEntityExtractor.fingerprint_addon(
+        {"patterns_dir": "data/patterns"})

@@ -9,7 +9,9 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore
 # endpoints.yml names the action server's token; rasa commands need it set even when they call no action.
 RASA_ENV = ACTION_SERVER_TOKEN="$$($(PY) -m carebot.tokens ACTION_SERVER_TOKEN action_token)"
-TRAIN_INPUTS := config.yml domain.yml $(shell find data/nlu data/rules data/stories data/patterns data/triage -name '*.yml' 2>/dev/null)
+# Rasa reads only these folders: data/ also holds triage protocols, patterns and messages that are not Rasa data.
+RASA_DATA := data/nlu data/rules data/stories data/responses
+TRAIN_INPUTS := config.yml domain.yml $(shell find $(RASA_DATA) data/patterns data/triage -name '*.yml' 2>/dev/null)
 MODEL := models/carebot.tar.gz
 
 .PHONY: run test validate train pytest rasa-test bench eval eval-triage lock tools clean
@@ -21,7 +23,7 @@ $(VENV)/.installed: requirements/lock.txt
 	@touch $@
 
 $(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
-	$(RASA) train --fixed-model-name carebot --out models
+	$(RASA) train --data $(RASA_DATA) --fixed-model-name carebot --out models
 
 ## run: train if the data changed, then start backend, action server, Rasa and reminder dispatcher (Ctrl-C stops all)
 run: $(MODEL)
@@ -32,7 +34,7 @@ train: $(MODEL)
 ## validate: every file a designer edits (clinic, patterns, protocols, messages) and Rasa's own data checks
 validate: $(VENV)/.installed
 	$(PY) -m carebot.validate
-	$(RASA) data validate --fail-on-warnings
+	$(RASA) data validate --data $(RASA_DATA) --fail-on-warnings
 
 tools: $(VENV)/.installed
 	@for script in scripts/install_*.sh; do bash "$$script" || exit 1; done

@@ -35,7 +35,7 @@ def services(python: str, env: Dict[str, str]) -> List[Service]:
         Service("backend", [python, "-m", "carebot.backend"]),
         Service("actions", [python, "-m", "actions"]),
         Service("rasa", [
-            python, "-m", "rasa", "run", "--enable-api", "--auth-token", env["RASA_API_TOKEN"],
+            python, "-m", "carebot.rasa_server", "run", "--enable-api", "--auth-token", env["RASA_API_TOKEN"],
             "--interface", rasa_host, "--port", rasa_port,
             "--model", env.get("RASA_MODEL", "models/carebot.tar.gz"),
             "--endpoints", env.get("RASA_ENDPOINTS", "endpoints.yml"),

@@ -24,8 +24,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from carebot.nlu.findings import Finding, build_findings_pipeline, current_ids, extract_findings, profile_from
-from carebot.nlu.patterns import load_patterns
+from carebot.nlu.findings import Finding, build_findings_pipeline, current_ids, profile_from
 from carebot.triage.engine import screen_red_flags
 from carebot.triage.loader import load_protocols
 from carebot.triage.model import ProtocolSet
@@ -63,7 +62,12 @@ def entities_from(doc: spacy.tokens.Doc) -> List[Dict[str, Any]]:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
 class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
-    """Entities from `data/patterns/*.yml`: entity = the pattern's label in lower case, value = its `id`."""
+    """Entities from `data/patterns/*.yml`.
+
+    Triage labels become findings (`symptom` / `age_group` / `pregnant`, value = finding id, `role` negated /
+    family / historical / hypothetical when not current), one entity per finding; any other label is the pattern's
+    label in lower case with its `id` as value (`medicine: metformin`).
+    """
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

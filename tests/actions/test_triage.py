@@ -1,4 +1,5 @@
-"""Triage and consent actions: exact events and messages, with entities from the real findings pipeline."""
+"""Triage and consent actions (actions/triage.py, actions/consent.py): exact events and messages, with
+entities from the real findings pipeline."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +11,7 @@ import actions.consent as consent
 import actions.triage as triage
 from carebot.handoff.client import HandoffUnavailable, OpenedCase
 from carebot.nlu.findings import build_findings_pipeline, extract_findings
-from carebot.triage.engine import PATTERNS_DIR, answer, default_protocols, start
+from carebot.triage.engine import PATTERNS_DIR, answer, default_protocols, next_question, outcome, start
 from carebot.triage.model import Profile
 
 
@@ -247,7 +248,6 @@ async def test_an_uncertain_result_opens_a_staff_call_back(make_tracker, dispatc
 
 async def test_self_care_result_gives_advice_and_when_to_come_back(make_tracker, dispatcher, domain, handoff):
     state = start(["sore_throat", "duration_under_3d"], Profile())
-    from carebot.triage.engine import next_question, outcome
     while (question := next_question(state)) is not None:
         state = answer(state, question.id, "no")
     assert outcome(state).level == "self_care"

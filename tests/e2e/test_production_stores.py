@@ -76,7 +76,7 @@ def replicas(tmp_path_factory) -> Iterator[Dict[str, object]]:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     for port in ports:
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "rasa", "run", "--enable-api", "--auth-token", token, "--interface", "127.0.0.1",
+            [sys.executable, "-m", "carebot.rasa_server", "run", "--enable-api", "--auth-token", token, "--interface", "127.0.0.1",
              "--port", str(port), "--model", str(MODEL), "--endpoints", "endpoints.production.yml",
              "--credentials", "credentials.yml"],
             cwd=ROOT, env=env, stdout=open(tmp / f"rasa-{port}.log", "w"), stderr=subprocess.STDOUT,

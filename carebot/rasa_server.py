@@ -1,0 +1,77 @@
+"""`python -m carebot.rasa_server run …`: Rasa's own CLI, with three measured fixes to Rasa 3.6's hot paths.
+
+Profiled on this project (docs/benchmarks.md):
+- Rasa validates every action-server answer with `jsonschema.validate`, which re-checks the schema itself on each
+  call: ~20 ms of CPU per action. A validator built once per schema does the same check in ~1 ms.
+- `Event.resolve_by_type` walks every Event subclass for every event of a tracker it rebuilds; in a long
+  conversation that was a sixth of the server's CPU. The subclasses do not change once Rasa is imported.
+- Loading the intent classifier imports skops, which scans every loaded module; importing it before Rasa loads its
+  components makes start-up seconds faster.
+Behaviour is unchanged: the same schema, the same classes, the same CLI.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Dict, Optional, Type
+
+
+def _cache_action_result_validation() -> None:
+    import jsonschema
+    from jsonschema import validators
+    from rasa.core.actions.action import RemoteAction
+
+    @functools.lru_cache(maxsize=8)
+    def validator_for(schema_json: str) -> Any:
+        schema = json.loads(schema_json)
+        cls = validators.validator_for(schema)
+        cls.check_schema(schema)
+        return cls(schema)
+
+    original = RemoteAction._validate_action_result
+
+    def validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
+        schema_json = json.dumps(self.action_response_format_spec(), sort_keys=True)
+        error = jsonschema.exceptions.best_match(validator_for(schema_json).iter_errors(result))
+        if error is None:
+            return True
+        return original(self, result)  # invalid: let Rasa's own check raise its own, explained error
+
+    RemoteAction._validate_action_result = validate_action_result
+
+
+def _memoise_event_types() -> None:
+    from rasa.shared.core import events
+
+    original = events.Event.resolve_by_type  # a staticmethod
+    cache: Dict[str, Type[events.Event]] = {}
+
+    def resolve_by_type(type_name: str, default: Optional[Type[events.Event]] = None) -> Any:
+        if type_name in cache:
+            return cache[type_name]
+        found = original(type_name, default)
+        if found is not None and found is not default:
+            cache[type_name] = found
+        return found
+
+    events.Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
+def apply() -> None:
+    import skops.io  # noqa: F401  - builds its trusted-type tables while few modules are loaded
+
+    _cache_action_result_validation()
+    _memoise_event_types()
+
+
+def main() -> None:
+    apply()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

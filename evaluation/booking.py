@@ -58,8 +58,9 @@ def measure_nlu(openings: Sequence[Turn], parse: Callable[[str], Dict]) -> Secti
     failures: Dict[str, List[str]] = {}
     outcomes = []
     for turn in openings:
-        intent = botlib.intent_name(parse(turn.utterance))
-        ok = intent in config.BOOKING_INTENTS
+        result = parse(turn.utterance)
+        ok = botlib.intent_name(result) in config.BOOKING_INTENTS
+        intent = botlib.intent_label(result)
         outcomes.append(ok)
         if not ok:
             got[intent] += 1

@@ -158,6 +158,15 @@ def intent_name(parse: Dict[str, Any]) -> str:
     return (parse.get("intent") or {}).get("name") or "none"
 
 
+def intent_label(parse: Dict[str, Any]) -> str:
+    """The intent, with the retrieval answer for a retrieval intent ("faq/cost"), so a failure names its owner."""
+    name = intent_name(parse)
+    selectors = parse.get("response_selector") or {}
+    selector = selectors.get(name) or (selectors.get("default") if name in selectors.get("all_retrieval_intents", [])
+                                       else None) or {}
+    return (selector.get("response") or {}).get("intent_response_key") or name
+
+
 @dataclass(frozen=True)
 class Chat:
     """The end of one scripted conversation: how many bot turns it took and the last tracker."""

@@ -15,7 +15,7 @@ Parse = Callable[[str], Dict]
 
 
 def predict(queries: Sequence[Labelled], parse: Parse) -> List[str]:
-    return [botlib.intent_name(parse(q.text)) for q in queries]
+    return [botlib.intent_label(parse(q.text)) for q in queries]
 
 
 def _declined(predicted: Sequence[str]) -> List[bool]:

@@ -18,7 +18,7 @@ def starts_triage(parse: Dict) -> str:
         return "ok"
     if intent_ok:
         return "triage intent, no current symptom entity"
-    return f"intent `{botlib.intent_name(parse)}`" + ("" if symptom_ok else ", no current symptom entity")
+    return f"intent `{botlib.intent_label(parse)}`" + ("" if symptom_ok else ", no current symptom entity")
 
 
 def measure(utterances: Sequence[Labelled], parse: Callable[[str], Dict]) -> Section:

@@ -145,6 +145,15 @@ def test_every_conversation_gets_a_new_phone_like_sender():
     assert len(senders) == 50 and all(s.startswith("whatsapp:+44") and s[10:].isdigit() for s in senders)
 
 
+def test_a_retrieval_intent_is_named_with_its_answer():
+    faq = {"intent": {"name": "faq"}, "response_selector": {
+        "all_retrieval_intents": ["faq"], "default": {"response": {"intent_response_key": "faq/cost"}}}}
+    assert botlib.intent_name(faq) == "faq" and botlib.intent_label(faq) == "faq/cost"
+    assert botlib.intent_label({"intent": {"name": "greet"}, "response_selector": {"all_retrieval_intents": ["faq"]}}
+                               ) == "greet"
+    assert botlib.intent_label({}) == "none"
+
+
 def test_only_current_symptoms_count():
     entities = [{"entity": "symptom", "value": "cough"}, {"entity": "symptom", "value": "fever", "role": "negated"},
                 {"entity": "symptom", "value": "stroke", "role": "family"}, {"entity": "body_site", "value": "chest"}]

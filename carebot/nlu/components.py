@@ -26,12 +26,14 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from carebot.nlu.findings import Finding, build_findings_pipeline, current_ids, profile_from
 from carebot.triage.engine import screen_red_flags
-from carebot.triage.loader import load_protocols
+from carebot.triage.loader import DURATION_FINDINGS, load_protocols
 from carebot.triage.model import ProtocolSet
 
 # Labels the findings pipeline owns (with context roles); any other label (MEDICINE, …) stays a plain entity.
 TRIAGE_LABELS = frozenset({"SYMPTOM", "SEVERITY", "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"})
 FINDINGS = "carebot_findings"  # message property: the Finding tuple, read by RedFlagClassifier (not output)
+# Findings that qualify a complaint but are none on their own ("for a few days", "my 4 month old").
+NOT_A_COMPLAINT = frozenset(DURATION_FINDINGS) | {"baby_age_unknown", "age_3_to_6_months"}
 
 
 def hash_yaml_files(*directories: Path) -> str:
@@ -126,8 +128,10 @@ class RedFlagClassifier(GraphComponent):
       and an entity `red_flag` whose value is the flag id;
     - `red_flag` predicted by the classifier but not confirmed by the screen ("no chest pain") → the symptom
       intent, so a negated or past emergency is triaged instead of escalated;
-    - a message that tells a current symptom but was classified as one of `symptom_overrides` (fallback, out of
-      scope, greet, …) → the symptom intent, so "hi, my ear hurts" starts triage.
+    - a message that tells a current symptom but was classified as an intent that cannot carry one
+      (`symptom_overrides`: fallback, greet, a bare yes/no/option …) or as anything with a confidence under
+      `override_below` (except `never_override`) → the symptom intent, so "hi, my ear hurts" or "earache for
+      10 days" starts triage.
     Needs PatternEntityExtractor earlier in the pipeline (it leaves the findings on the message).
     """
 
@@ -138,7 +142,12 @@ class RedFlagClassifier(GraphComponent):
             "patterns_dir": "data/patterns",
             "intent": "red_flag",
             "symptom_intent": "describe_symptoms",
-            "symptom_overrides": ["nlu_fallback", "out_of_scope", "greet", "inform", "thank", "help"],
+            "symptom_overrides": ["nlu_fallback", "out_of_scope", "greet", "goodbye", "thank", "help", "inform",
+                                  "affirm", "deny", "choose_option", "more_options", "bot_challenge"],
+            "override_below": 0.6,
+            # Requests that may name a symptom and still mean what they say ("book the GP about my back").
+            "never_override": ["book_appointment", "reschedule_appointment", "cancel_appointment", "set_reminder",
+                               "ask_human"],
         }
 
     @classmethod
@@ -181,15 +190,24 @@ class RedFlagClassifier(GraphComponent):
             findings: Sequence[Finding] = message.get(FINDINGS) or ()
             current = current_ids(findings)
             flag = screen_red_flags(current, profile_from(findings), self._protocols) if current else None
-            intent = (message.get(INTENT) or {}).get("name")
+            intent = message.get(INTENT) or {}
             if flag is not None:
                 self._set_intent(message, self._config["intent"])
                 entity = {"entity": "red_flag", "value": flag.id, "start": 0, "end": len(message.get(TEXT) or ""),
                           "confidence": 1.0, "extractor": self.__class__.__name__}
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
-            elif intent == self._config["intent"] or (current and intent in self._config["symptom_overrides"]):
+            elif intent.get("name") == self._config["intent"] or self._misread_complaint(current, intent):
                 self._set_intent(message, self._config["symptom_intent"])
         return messages
+
+    def _misread_complaint(self, current: Sequence[str], intent: Dict[str, Any]) -> bool:
+        """A current complaint told, and the classifier's intent cannot hold one or is a guess."""
+        name = intent.get("name")
+        if not set(current) - NOT_A_COMPLAINT or name == self._config["symptom_intent"] \
+                or name in self._config["never_override"]:
+            return False
+        return (intent.get("name") in self._config["symptom_overrides"]
+                or float(intent.get("confidence") or 0.0) < self._config["override_below"])
 
     @staticmethod
     def _set_intent(message: Message, name: str) -> None:

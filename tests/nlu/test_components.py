@@ -106,8 +106,17 @@ def test_red_flag_depends_on_the_age_the_message_states(components):
 def test_a_symptom_the_classifier_could_not_place_starts_triage(components):
     assert parse(components, "hi, my ear hurts", intent="greet").get("intent")["name"] == "describe_symptoms"
     assert parse(components, "qwerty my ear", intent="nlu_fallback").get("intent")["name"] == "nlu_fallback"
-    booking = parse(components, "book a physio for my back pain", intent="book_appointment")
+    booking = parse(components, "book a physio for my back pain", intent="book_appointment", confidence=0.4)
     assert booking.get("intent")["name"] == "book_appointment"
+
+
+def test_a_complaint_the_classifier_only_guessed_at_starts_triage(components):
+    guessed = parse(components, "earache for 10 days", intent="reminder_taken", confidence=0.45)
+    assert guessed.get("intent") == {"name": "describe_symptoms", "confidence": 1.0}
+    sure = parse(components, "taken, thanks, my headache is better", intent="reminder_taken", confidence=0.9)
+    assert sure.get("intent")["name"] == "reminder_taken"
+    duration_only = parse(components, "can I come in a few days", intent="faq", confidence=0.3)
+    assert duration_only.get("intent")["name"] == "faq"
 
 
 def test_protocol_changes_change_the_fingerprint(tmp_path):

@@ -13,14 +13,14 @@ from rasa_sdk.endpoint import create_app
 from sanic import response
 from sanic.request import Request
 
-from carebot.tokens import token
+from carebot import tokens
 
 logger = logging.getLogger("carebot.actions")
 
 
 def main() -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
-    expected = token("ACTION_SERVER_TOKEN", "action_token")
+    expected = tokens.token(*tokens.ACTION_SERVER)
     app = create_app("actions", cors_origins=None)
 
     @app.middleware("request")

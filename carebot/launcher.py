@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from carebot.clinic import ClinicConfigError, load_clinic
-from carebot.tokens import VAR_DIR, token
+from carebot import tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 COLOURS = ("\033[36m", "\033[33m", "\033[35m", "\033[32m")
@@ -48,9 +48,9 @@ def services(python: str, env: Dict[str, str]) -> List[Service]:
 def prepare_environment() -> Dict[str, str]:
     """Environment shared by every service: tokens generated once under var/, quiet TensorFlow and SQLAlchemy."""
     env = dict(os.environ)
-    env["RASA_API_TOKEN"] = token("RASA_API_TOKEN", "rasa_token")
-    env["ACTION_SERVER_TOKEN"] = token("ACTION_SERVER_TOKEN", "action_token")
-    env["SCHEDULING_TOKEN"] = token("SCHEDULING_TOKEN", "scheduling_token")
+    env["RASA_API_TOKEN"] = tokens.token(*tokens.RASA_API)
+    env["ACTION_SERVER_TOKEN"] = tokens.token(*tokens.ACTION_SERVER)
+    env["SCHEDULING_TOKEN"] = tokens.token(*tokens.SCHEDULING)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("PYTHONWARNINGS", "ignore")
@@ -109,7 +109,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     env = prepare_environment()
     print(f"carebot: {clinic.name} — Rasa on http://{env.get('RASA_HOST', '127.0.0.1')}:{env.get('RASA_PORT', '5005')}"
-          f" (REST channel /webhooks/rest/webhook); API tokens are in {VAR_DIR}/ (rasa_token, scheduling_token,"
+          f" (REST channel /webhooks/rest/webhook); API tokens are in {tokens.var_dir()}/ (rasa_token, scheduling_token,"
           f" action_token). Ctrl-C stops everything.", flush=True)
     return asyncio.run(run_all(services(sys.executable, env), env))
 

@@ -7,14 +7,14 @@ Configuration: RASA_URL (default http://127.0.0.1:5005) and RASA_API_TOKEN (else
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import quote
 
 import aiohttp
 
+from carebot import tokens
+
 DEFAULT_RASA_URL = "http://127.0.0.1:5005"
-DEFAULT_TOKEN_FILE = Path(__file__).resolve().parent.parent / "var" / "rasa_token"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 # Rasa's server (Sanic) does not percent-decode the conversation id in the path: `whatsapp:%2B44…` would name another
 # conversation than `whatsapp:+44…`. So only what cannot stand in a path segment ('/', '?', '#', '%', spaces, …) is
@@ -24,12 +24,6 @@ PATH_SAFE = ":+@!$&'()*,;=-._~"
 
 class RasaAPIError(RuntimeError):
     """Rasa was unreachable or refused the call; the message says which, without conversation content."""
-
-
-def rasa_token(environ: Mapping[str, str] = os.environ, path: Path = DEFAULT_TOKEN_FILE) -> Optional[str]:
-    if environ.get("RASA_API_TOKEN"):
-        return environ["RASA_API_TOKEN"]
-    return path.read_text().strip() if path.exists() else None
 
 
 class RasaAPI:
@@ -46,8 +40,8 @@ class RasaAPI:
         self._owns_session = session is None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "RasaAPI":
-        return cls(environ.get("RASA_URL") or DEFAULT_RASA_URL, rasa_token(environ))
+    def from_env(cls) -> "RasaAPI":
+        return cls(os.environ.get("RASA_URL") or DEFAULT_RASA_URL, tokens.token(*tokens.RASA_API))
 
     async def close(self) -> None:
         if self._session is not None and self._owns_session:

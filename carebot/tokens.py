@@ -1,6 +1,8 @@
 """API tokens for the local services: from the environment, else generated once into `var/` (mode 0600).
 
-Every API in Carebot carries health data, so none runs without a token, even on a developer's laptop.
+Every API in Carebot carries health data, so none runs without a token, even on a developer's laptop. Every
+process of one installation (launcher, backend, actions, dispatcher, clients) reads tokens through here, so they
+always agree.
 """
 from __future__ import annotations
 
@@ -8,7 +10,15 @@ import os
 import secrets
 from pathlib import Path
 
-VAR_DIR = Path(os.environ.get("CAREBOT_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+DEFAULT_VAR_DIR = Path(__file__).resolve().parent.parent / "var"
+SCHEDULING = ("SCHEDULING_TOKEN", "scheduling_token")
+RASA_API = ("RASA_API_TOKEN", "rasa_token")
+ACTION_SERVER = ("ACTION_SERVER_TOKEN", "action_token")
+
+
+def var_dir() -> Path:
+    """Where local state lives: `CAREBOT_VAR_DIR`, else `var/` in the project."""
+    return Path(os.environ.get("CAREBOT_VAR_DIR") or DEFAULT_VAR_DIR)
 
 
 def token(env_name: str, file_name: str) -> str:
@@ -16,15 +26,17 @@ def token(env_name: str, file_name: str) -> str:
     value = os.environ.get(env_name, "").strip()
     if value:
         return value
-    path = VAR_DIR / file_name
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value)
-    return value
+    path = var_dir() / file_name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of this installation wrote it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(32))
+    return path.read_text(encoding="utf-8").strip()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import socket
 import pytest
 from aiohttp import web
 
-from carebot.rasa_api import RasaAPI, RasaAPIError, rasa_token
+from carebot.rasa_api import RasaAPI, RasaAPIError
 
 
 @pytest.fixture
@@ -69,16 +69,9 @@ async def test_errors_are_rasa_api_errors_without_conversation_content(rasa_stan
         await offline.close()
 
 
-def test_token_from_env_or_file(tmp_path):
-    token_file = tmp_path / "rasa_token"
-    assert rasa_token({}, token_file) is None
-    token_file.write_text("from-file\n")
-    assert rasa_token({}, token_file) == "from-file"
-    assert rasa_token({"RASA_API_TOKEN": "from-env"}, token_file) == "from-env"
-    assert RasaAPI.from_env({"RASA_URL": "http://rasa:5005"}).base_url == "http://rasa:5005"
-
-
-async def test_only_characters_that_cannot_stand_in_a_path_are_encoded(rasa_stand_in):
-    client, calls = rasa_stand_in
-    await client.get_tracker("eval user/1?#")
-    assert calls[0][1].split("?")[0] == "/conversations/eval%20user%2F1%3F%23/tracker"
+def test_from_env_reads_the_url_and_the_shared_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAREBOT_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("RASA_URL", "http://rasa:5005")
+    monkeypatch.setenv("RASA_API_TOKEN", "from-env")
+    api = RasaAPI.from_env()
+    assert (api.base_url, api.token) == ("http://rasa:5005", "from-env")

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from carebot.backend.app import create_app
 from carebot.backend.db import make_engine, run_db
-from carebot.backend.token import TOKEN_FILE, load_or_create_token
+from carebot import tokens
 from carebot.clinic import Clinic, ClinicConfigError, load_clinic
 from carebot.scheduling.slots import regenerate_slots
 
@@ -54,9 +54,9 @@ def main() -> int:
     except ClinicConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    token = load_or_create_token()
+    token = tokens.token(*tokens.SCHEDULING)
     if not os.environ.get("SCHEDULING_TOKEN"):
-        print(f"backend token: {TOKEN_FILE} (set SCHEDULING_TOKEN to override)")
+        print(f"backend token: {tokens.var_dir() / tokens.SCHEDULING[1]} (set SCHEDULING_TOKEN to override)")
     engine = make_engine()
     app = create_app(engine, clinic, token)
     app.cleanup_ctx.append(slot_refresher(engine, clinic))

@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 
 import aiohttp
 
-from carebot.backend.token import read_token
+from carebot import tokens
 from carebot.handoff.store import Reason
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:8080"
@@ -86,7 +86,7 @@ class HandoffClient:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         if self._token is None:  # read on first use: the backend may create the shared file after we start
-            self._token = read_token()
+            self._token = tokens.token(*tokens.SCHEDULING)
         headers = {"Authorization": f"Bearer {self._token or ''}"}
         try:
             async with self._session.request(method, self.base_url + path, json=json_body, headers=headers) as response:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from carebot.backend.token import read_token
+from carebot import tokens
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, _diagnostics
 
 DEFAULT_URL = "http://127.0.0.1:8080/api/reminders"
@@ -82,7 +82,7 @@ class RemindersClient:
     def __init__(self, base_url: Optional[str] = None, token: Optional[str] = None, *, timeout: float = 5.0,
                  connect_timeout: float = 2.0) -> None:
         self.base_url = (base_url or default_url()).rstrip("/")
-        self._token = token if token is not None else read_token()
+        self._token = token if token is not None else tokens.token(*tokens.SCHEDULING)
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._session: Optional[aiohttp.ClientSession] = None
 

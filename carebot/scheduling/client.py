@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import aiohttp
 
-from carebot.backend.token import read_token
+from carebot import tokens
 from carebot.clinic import Clinic, load_clinic
 
 DEFAULT_URL = "http://127.0.0.1:8080/fhir"
@@ -100,7 +100,7 @@ class SchedulingClient:
     def __init__(self, base_url: Optional[str] = None, token: Optional[str] = None, *,
                  clinic: Optional[Clinic] = None, timeout: float = 5.0, connect_timeout: float = 2.0) -> None:
         self.base_url = (base_url or os.environ.get("SCHEDULING_URL") or DEFAULT_URL).rstrip("/")
-        self._token = token if token is not None else read_token()
+        self._token = token if token is not None else tokens.token(*tokens.SCHEDULING)
         self._clinic = clinic
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._session: Optional[aiohttp.ClientSession] = None

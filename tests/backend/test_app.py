@@ -1,8 +1,6 @@
 """The backend composition: bearer auth, error shapes, body limit, the /staff exemption, engine and token setup."""
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +12,6 @@ from sqlalchemy import text
 from carebot.backend import app as backend_app
 from carebot.backend.app import create_app
 from carebot.backend.db import make_engine
-from carebot.backend.token import load_or_create_token, read_token
 from carebot.clinic import load_clinic
 
 TOKEN = "backend-test-token"
@@ -99,14 +96,3 @@ def test_sqlite_engine_uses_wal_and_creates_its_directory(engine, tmp_path):
 def test_an_empty_token_is_refused(engine):
     with pytest.raises(ValueError):
         create_app(engine, load_clinic(), "")
-
-
-def test_token_is_generated_once_with_owner_only_permissions(tmp_path, monkeypatch):
-    monkeypatch.delenv("SCHEDULING_TOKEN", raising=False)
-    path = tmp_path / "var" / "scheduling_token"
-    assert read_token(path) is None
-    token = load_or_create_token(path)
-    assert len(token) >= 32 and stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert load_or_create_token(path) == token == read_token(path)
-    monkeypatch.setenv("SCHEDULING_TOKEN", "from-env")
-    assert load_or_create_token(path) == "from-env"

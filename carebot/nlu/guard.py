@@ -1,10 +1,14 @@
-"""`VocabularyGuard`: a message with no word the bot was trained on goes to the fallback, whatever its confidence.
+"""Guards after the intent classifier that overrule a confident guess the message gives no ground for.
 
-Placed after FallbackClassifier (and before the red-flag check, which outranks everything).
+`VocabularyGuard`: a message with no word the bot was trained on goes to the fallback, whatever its confidence.
+`DomainGuard`: a message classified as a clinic intent but with no health entity and none of that intent's
+distinctive words is out of scope ("how do I register my car" is not `faq`, "my boiler is leaking" is not a symptom).
+Both sit after FallbackClassifier and before the red-flag check, which outranks everything.
 """
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -16,9 +20,19 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from carebot.nlu.vocabulary import Vocabulary, words
+from carebot.nlu.components import NOT_A_COMPLAINT
+from carebot.nlu.vocabulary import Vocabulary, distinctive_words, words
 
 VOCABULARY_FILE = "vocabulary.json"
+DISTINCTIVE_FILE = "distinctive_words.json"
+
+
+def _overrule(message: Message, intent_name: Text) -> None:
+    """Sets `intent_name` with full confidence, keeping the classifier's ranking below it for inspection."""
+    intent = {"name": intent_name, "confidence": 1.0}
+    message.set(INTENT, intent, add_to_output=True)
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != intent_name]
+    message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -55,8 +69,82 @@ class VocabularyGuard(GraphComponent):
             text = message.get(TEXT) or ""
             if message.get(ENTITIES) or self._vocabulary.knows_any(text):
                 continue
-            fallback = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0}
-            message.set(INTENT, fallback, add_to_output=True)
-            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != fallback["name"]]
-            message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
+            _overrule(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
         return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class DomainGuard(GraphComponent):
+    """Demotes a clinic intent to `decline_intent` when the message shows no sign of the clinic's domain.
+
+    A linear classifier matches on everyday words a clinic intent shares with anything else ("how do I", "cancel
+    my", "where is"), so it sends "how do I register my car" to `faq`. The evidence that a message is about the
+    clinic is learned from the training data, not listed here: a health entity from the patterns, or one of the
+    predicted intent's distinctive words (see `distinctive_words`: frequent in that intent's examples, rare in the
+    `decline_intent` examples). Only `intents` (config.yml) are checked; answers inside a form ("tuesday", "yes",
+    "the second one") are never demoted. Demotion gives `out_of_scope` (the polite "can't help with that"), not
+    `nlu_fallback`, so declined requests do not count towards the two-fallbacks handoff.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # Clinic intents a message must show evidence for; the rest are left as classified.
+            "intents": [],
+            # The intent a demoted message gets, and whose examples are the "anything else" background.
+            "decline_intent": "out_of_scope",
+            # How many times more often (share of examples) a word must occur in an intent than in the background.
+            "min_ratio": 8.0,
+            # Typos are forgiven in distinctive words this long or longer (short words would match too much).
+            "min_fuzzy_length": 5,
+            # Entities that qualify a request without making it a health one ("my son", "today").
+            "qualifier_entities": ["age_group"],
+        }
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 evidence: Optional[Dict[Text, List[Text]]] = None) -> None:
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._set_evidence(evidence or {})
+
+    def _set_evidence(self, evidence: Dict[Text, List[Text]]) -> None:
+        self._evidence = {intent: Vocabulary(known, self._config["min_fuzzy_length"])
+                          for intent, known in evidence.items()}
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "DomainGuard":
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "DomainGuard":
+        with model_storage.read_from(resource) as directory:
+            evidence = json.loads((directory / DISTINCTIVE_FILE).read_text(encoding="utf-8"))
+        return cls(config, model_storage, resource, evidence)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        by_intent: Dict[Text, List[Text]] = defaultdict(list)
+        for example in training_data.intent_examples:
+            by_intent[example.get(INTENT)].append(example.get(TEXT) or "")
+        gated = {intent: by_intent[intent] for intent in self._config["intents"]}
+        evidence = distinctive_words(gated, by_intent[self._config["decline_intent"]], self._config["min_ratio"])
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / DISTINCTIVE_FILE).write_text(json.dumps(evidence, indent=1), encoding="utf-8")
+        self._set_evidence(evidence)
+        return self._resource
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            evidence = self._evidence.get((message.get(INTENT) or {}).get("name"))
+            if evidence is None or self._names_health_term(message):
+                continue
+            if not any(evidence.knows(w) for w in words(message.get(TEXT) or "") if not w.isdigit()):
+                _overrule(message, self._config["decline_intent"])
+        return messages
+
+    def _names_health_term(self, message: Message) -> bool:
+        """An entity from the patterns other than a qualifier: a duration ("today") or an age ("my son") alone is not."""
+        return any(e.get("entity") not in self._config["qualifier_entities"] and e.get("value") not in NOT_A_COMPLAINT
+                   for e in message.get(ENTITIES) or [])

@@ -7,7 +7,8 @@ typo, is out of scope whatever the classifier says.
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, Set
+from collections import Counter
+from typing import Dict, Iterable, List, Mapping, Sequence, Set
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
 
@@ -25,14 +26,15 @@ class Vocabulary:
 
     MIN_FUZZY_LENGTH = 4
 
-    def __init__(self, known: Iterable[str]) -> None:
+    def __init__(self, known: Iterable[str], min_fuzzy_length: int = MIN_FUZZY_LENGTH) -> None:
         self.known = set(known)
-        self._deleted = {d for w in self.known if len(w) >= self.MIN_FUZZY_LENGTH for d in _deletions(w)}
+        self.min_fuzzy_length = min_fuzzy_length
+        self._deleted = {d for w in self.known if len(w) >= min_fuzzy_length for d in _deletions(w)}
 
     def knows(self, word: str) -> bool:
         if word in self.known or word.isdigit():
             return True
-        if len(word) < self.MIN_FUZZY_LENGTH:
+        if len(word) < self.min_fuzzy_length:
             return False
         if word in self._deleted:  # a letter dropped: "helo"
             return True
@@ -42,3 +44,26 @@ class Vocabulary:
         """True when the text has no words at all (emoji, punctuation) — nothing to judge — or a known one."""
         found = words(text)
         return not found or any(self.knows(w) for w in found)
+
+
+def distinctive_words(examples_by_intent: Mapping[str, Sequence[str]], background: Sequence[str],
+                      min_ratio: float) -> Dict[str, List[str]]:
+    """Each intent's words that are at least `min_ratio` times more frequent in its examples than in `background`.
+
+    Frequencies are the share of examples containing the word, add-half smoothed so a word never seen in the
+    background is not infinitely distinctive on one example. "pain" or "prescription" survive for the clinic
+    intents; "how", "my" or "need", which the out-of-scope examples use as often, do not.
+    """
+    def shares(texts: Sequence[str]) -> Counter:
+        return Counter(w for text in texts for w in set(words(text)))
+
+    in_background = shares(background)
+    background_size = len(background) + 1
+    result: Dict[str, List[str]] = {}
+    for intent, texts in examples_by_intent.items():
+        size = len(texts) + 1
+        result[intent] = sorted(
+            w for w, count in shares(texts).items()
+            if (count + 0.5) / size >= min_ratio * (in_background[w] + 0.5) / background_size
+        )
+    return result

@@ -128,20 +128,27 @@ class DomainGuard(GraphComponent):
         by_intent: Dict[Text, List[Text]] = defaultdict(list)
         for example in training_data.intent_examples:
             by_intent[example.get(INTENT)].append(example.get(TEXT) or "")
+        decline = self._config["decline_intent"]
         gated = {intent: by_intent[intent] for intent in self._config["intents"]}
-        evidence = distinctive_words(gated, by_intent[self._config["decline_intent"]], self._config["min_ratio"])
+        evidence = distinctive_words(gated, by_intent[decline], self._config["min_ratio"])
+        clinic = [text for texts in gated.values() for text in texts]
+        evidence[decline] = distinctive_words({decline: by_intent[decline]}, clinic, self._config["min_ratio"])[decline]
         with self._model_storage.write_to(self._resource) as directory:
             (directory / DISTINCTIVE_FILE).write_text(json.dumps(evidence, indent=1), encoding="utf-8")
         self._set_evidence(evidence)
         return self._resource
 
     def process(self, messages: List[Message]) -> List[Message]:
+        decline = self._config["decline_intent"]
         for message in messages:
-            evidence = self._evidence.get((message.get(INTENT) or {}).get("name"))
-            if evidence is None or self._names_health_term(message):
+            intent = (message.get(INTENT) or {}).get("name")
+            if intent == decline or intent not in self._evidence or self._names_health_term(message):
                 continue
-            if not any(evidence.knows(w) for w in words(message.get(TEXT) or "") if not w.isdigit()):
-                _overrule(message, self._config["decline_intent"])
+            found = [w for w in words(message.get(TEXT) or "") if not w.isdigit()]
+            for_intent = sum(self._evidence[intent].knows(w) for w in found)
+            against = sum(w in self._evidence[decline].known for w in found)
+            if for_intent == 0 or against >= for_intent:
+                _overrule(message, decline)
         return messages
 
     def _names_health_term(self, message: Message) -> bool:

@@ -26,6 +26,7 @@ INTENT_TOPICS: Dict[str, Topic] = {
     "ask_open_now": Topic.OPEN_NOW,
     "ask_holiday_closures": Topic.CLOSURES,
     "ask_address": Topic.ADDRESS,
+    "share_location": Topic.ADDRESS,  # a patient sending their location wants to know how to get here
     "ask_phone": Topic.PHONE,
     "ask_services": Topic.SERVICES,
     "ask_parking": Topic.PARKING,

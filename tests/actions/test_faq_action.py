@@ -62,10 +62,11 @@ async def test_hours_questions_are_answered_for_the_day_asked(make_tracker, disp
 async def test_fixed_facts_come_from_the_clinic_file(make_tracker, dispatcher, domain, clinic):
     answers = {}
     for intent in ["ask_address", "ask_phone", "ask_parking", "ask_accessibility", "ask_what_to_bring", "ask_website",
-                   "ask_services"]:
+                   "ask_services", "share_location"]:
         dispatcher.messages.clear()
         answers[intent] = await ask(make_tracker, dispatcher, domain, intent, "tell me")
     assert answers["ask_address"] == f"{clinic.name}, {clinic.address}.\n{clinic.info['directions']}"
+    assert answers["share_location"] == answers["ask_address"]
     assert answers["ask_phone"] == (
         f"You can call {clinic.name} on {clinic.phone}. When we're closed, call {clinic.urgent_advice_line} "
         f"for urgent medical advice. In an emergency call {clinic.emergency_number}.")
@@ -101,6 +102,6 @@ async def test_an_intent_without_a_clinic_answer_gets_the_phone_number(make_trac
 
 def test_every_ask_intent_in_the_domain_and_the_nlu_data_has_an_answer(domain):
     nlu = yaml.safe_load((ROOT / "data" / "nlu" / "faq.yml").read_text())["nlu"]
-    in_nlu = {item["intent"] for item in nlu if item["intent"].startswith("ask_")}
+    in_nlu = {item["intent"] for item in nlu if item["intent"].startswith("ask_") or item["intent"] == "share_location"}
     assert in_nlu == set(INTENT_TOPICS)
     assert set(INTENT_TOPICS) <= set(domain["intents"])

@@ -2,7 +2,7 @@
 the conversation to staff (issue 8).
 
 Rasa's default fallback reverts the user turn (UserUtteranceReverted); every later action then re-scans the
-history for it, so long WhatsApp conversations slow down. This action only answers.
+history for it, so long WhatsApp conversations slow down. This action only answers, then listens.
 
 "In a row" is read from the tracker's events rather than kept in a slot: a slot would have to be reset by every
 other action, and a forgotten reset would hand a patient to staff for no reason.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Sequence, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import say
@@ -51,6 +51,11 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         if misunderstood_in_a_row(tracker.events) >= HANDOFF_AFTER:
-            return await open_handoff(tracker, Reason.REPEATED_FALLBACK, dispatcher)
-        say(dispatcher, "fallback")
-        return []
+            paused = await open_handoff(tracker, Reason.REPEATED_FALLBACK, dispatcher)
+            if paused:
+                return paused
+        else:
+            say(dispatcher, "fallback")
+        # Rasa also runs this action when no rule fits the situation (core fallback); it must then wait for the
+        # patient, or the policies would pick it again and again in the same turn.
+        return [FollowupAction("action_listen")]

@@ -112,7 +112,8 @@ def section(outcomes: Sequence[Outcome], source: str) -> Section:
                  f"{o.bot_turns} |" for o in disagreements]
         result.tables.append(("Disagreements", "\n".join(rows)))
     result.examples += [(f"line {o.case.line}: expected {o.case.expected}, got {o.level}; the bot's last words",
-                         o.last_replies[-2:]) for o in disagreements[:10]]
+                         o.last_replies[-2:] or ["(no reply: a silent bot is a failure in itself)"])
+                        for o in disagreements[:10]]
     return result
 
 

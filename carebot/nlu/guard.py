@@ -78,12 +78,17 @@ class DomainGuard(GraphComponent):
     """Demotes a clinic intent to `decline_intent` when the message shows no sign of the clinic's domain.
 
     A linear classifier matches on everyday words a clinic intent shares with anything else ("how do I", "cancel
-    my", "where is"), so it sends "how do I register my car" to `faq`. The evidence that a message is about the
-    clinic is learned from the training data, not listed here: a health entity from the patterns, or one of the
-    predicted intent's distinctive words (see `distinctive_words`: frequent in that intent's examples, rare in the
-    `decline_intent` examples). Only `intents` (config.yml) are checked; answers inside a form ("tuesday", "yes",
-    "the second one") are never demoted. Demotion gives `out_of_scope` (the polite "can't help with that"), not
-    `nlu_fallback`, so declined requests do not count towards the two-fallbacks handoff.
+    my", "where is"), so it sends "how do I register my car" to `faq`. What counts is learned from the training
+    data, not listed here (see `distinctive_words`), per checked intent:
+    - evidence: a health entity from the patterns, or one of the intent's distinctive words (frequent in its
+      examples, rare in the `decline_intent` examples);
+    - counter-evidence: words distinctive of the `decline_intent` examples that the intent's own examples never use
+      ("car", "flight", "recipe").
+    A message with no evidence, or with more counter-evidence than evidence, is demoted. `lenient_intents` (made of
+    everyday words, like help's "what can you do") are demoted on counter-evidence only. Intents not listed are
+    never checked, so answers inside a form ("tuesday", "yes", "the second one") keep their intent. Demotion gives
+    `out_of_scope` (the polite "can't help with that"), not `nlu_fallback`: declined requests do not count towards
+    the two-fallbacks handoff.
     """
 
     @staticmethod
@@ -91,10 +96,14 @@ class DomainGuard(GraphComponent):
         return {
             # Clinic intents a message must show evidence for; the rest are left as classified.
             "intents": [],
+            # Intents demoted on counter-evidence only, never for lacking distinctive words.
+            "lenient_intents": [],
             # The intent a demoted message gets, and whose examples are the "anything else" background.
             "decline_intent": "out_of_scope",
             # How many times more often (share of examples) a word must occur in an intent than in the background.
             "min_ratio": 8.0,
+            # The same for counter-evidence: the decline intent's words against all checked intents' examples.
+            "counter_min_ratio": 3.0,
             # Typos are forgiven in distinctive words this long or longer (short words would match too much).
             "min_fuzzy_length": 5,
             # Entities that qualify a request without making it a health one ("my son", "today").
@@ -102,15 +111,16 @@ class DomainGuard(GraphComponent):
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 evidence: Optional[Dict[Text, List[Text]]] = None) -> None:
+                 learned: Optional[Dict[Text, Dict[Text, List[Text]]]] = None) -> None:
         self._config = config
         self._model_storage = model_storage
         self._resource = resource
-        self._set_evidence(evidence or {})
+        self._set_learned(learned or {})
 
-    def _set_evidence(self, evidence: Dict[Text, List[Text]]) -> None:
-        self._evidence = {intent: Vocabulary(known, self._config["min_fuzzy_length"])
-                          for intent, known in evidence.items()}
+    def _set_learned(self, learned: Dict[Text, Dict[Text, List[Text]]]) -> None:
+        self._evidence = {intent: Vocabulary(words_of["for"], self._config["min_fuzzy_length"])
+                          for intent, words_of in learned.items()}
+        self._counter = {intent: frozenset(words_of["against"]) for intent, words_of in learned.items()}
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -121,35 +131,44 @@ class DomainGuard(GraphComponent):
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "DomainGuard":
         with model_storage.read_from(resource) as directory:
-            evidence = json.loads((directory / DISTINCTIVE_FILE).read_text(encoding="utf-8"))
-        return cls(config, model_storage, resource, evidence)
+            learned = json.loads((directory / DISTINCTIVE_FILE).read_text(encoding="utf-8"))
+        return cls(config, model_storage, resource, learned)
 
     def train(self, training_data: TrainingData) -> Resource:
         by_intent: Dict[Text, List[Text]] = defaultdict(list)
         for example in training_data.intent_examples:
             by_intent[example.get(INTENT)].append(example.get(TEXT) or "")
         decline = self._config["decline_intent"]
-        gated = {intent: by_intent[intent] for intent in self._config["intents"]}
-        evidence = distinctive_words(gated, by_intent[decline], self._config["min_ratio"])
-        clinic = [text for texts in gated.values() for text in texts]
-        evidence[decline] = distinctive_words({decline: by_intent[decline]}, clinic, self._config["min_ratio"])[decline]
+        checked = {intent: by_intent[intent] for intent in [*self._config["intents"], *self._config["lenient_intents"]]}
+        evidence = distinctive_words(checked, by_intent[decline], self._config["min_ratio"])
+        everything_checked = [text for texts in checked.values() for text in texts]
+        declined_words = distinctive_words({decline: by_intent[decline]}, everything_checked,
+                                           self._config["counter_min_ratio"])[decline]
+        learned = {}
+        for intent, texts in checked.items():
+            used = {w for text in texts for w in words(text)}
+            learned[intent] = {"for": evidence[intent], "against": [w for w in declined_words if w not in used]}
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / DISTINCTIVE_FILE).write_text(json.dumps(evidence, indent=1), encoding="utf-8")
-        self._set_evidence(evidence)
+            (directory / DISTINCTIVE_FILE).write_text(json.dumps(learned, indent=1), encoding="utf-8")
+        self._set_learned(learned)
         return self._resource
 
     def process(self, messages: List[Message]) -> List[Message]:
-        decline = self._config["decline_intent"]
         for message in messages:
             intent = (message.get(INTENT) or {}).get("name")
-            if intent == decline or intent not in self._evidence or self._names_health_term(message):
+            if intent not in self._evidence or self._names_health_term(message):
                 continue
-            found = [w for w in words(message.get(TEXT) or "") if not w.isdigit()]
-            for_intent = sum(self._evidence[intent].knows(w) for w in found)
-            against = sum(w in self._evidence[decline].known for w in found)
-            if for_intent == 0 or against >= for_intent:
-                _overrule(message, decline)
+            if self._outweighed(intent, [w for w in words(message.get(TEXT) or "") if not w.isdigit()]):
+                _overrule(message, self._config["decline_intent"])
         return messages
+
+    def _outweighed(self, intent: Text, found: List[Text]) -> bool:
+        """No evidence (unless lenient), or at least as much counter-evidence as evidence."""
+        evidence = sum(self._evidence[intent].knows(w) for w in found)
+        against = sum(w in self._counter[intent] for w in found)
+        if evidence == 0 and intent not in self._config["lenient_intents"]:
+            return True
+        return against > 0 and against >= evidence
 
     def _names_health_term(self, message: Message) -> bool:
         """An entity from the patterns other than a qualifier: a duration ("today") or an age ("my son") alone is not."""

@@ -23,6 +23,6 @@ async def test_session_start_sets_clinic_facts_and_carries_remembered_slots(make
 
 async def test_fallback_answers_without_rewinding_the_conversation(make_tracker, dispatcher, domain):
     events = await ActionFallback().run(dispatcher, make_tracker(text="qwerty asdf", intent="nlu_fallback"), domain)
-    assert events == []
+    assert events == [{"event": "followup", "name": "action_listen", "timestamp": None}]
     assert len(dispatcher.messages) == 1
     assert "didn't understand" in dispatcher.messages[0]["text"]

@@ -32,3 +32,11 @@ def test_the_action_server_refuses_calls_without_the_token(stack):
     reply = httpx.post(f"http://127.0.0.1:{stack.env['ACTION_SERVER_PORT']}/webhook",
                        json={"next_action": "action_fallback", "tracker": {}, "domain": {}}, timeout=10)
     assert reply.status_code == 401
+
+
+def test_a_message_no_rule_fits_gets_one_answer_and_the_bot_keeps_listening(stack, sender):
+    # "the second one" with no options on offer: no rule applies, so the policies pick the fallback (core
+    # fallback). It must answer once and wait, not loop until Rasa's circuit breaker silences the bot.
+    first = stack.say(sender, "the second one please")
+    assert len(first) == 1
+    assert stack.say(sender, "hello")

@@ -95,7 +95,7 @@ async def test_a_photo_goes_to_staff_with_its_link(at_monday_morning, make_track
 
 async def test_the_second_misunderstood_message_in_a_row_hands_off(at_monday_morning, make_tracker, dispatcher, domain):
     first = make_tracker(text="qwerty", intent="nlu_fallback", events=[user("qwerty", "nlu_fallback")])
-    assert await ActionFallback().run(dispatcher, first, domain) == []
+    assert await ActionFallback().run(dispatcher, first, domain) == [{"event": "followup", "name": "action_listen", "timestamp": None}]
     assert [m["text"] for m in dispatcher.messages] == [
         "Sorry, I didn't understand that. Could you say it another way? Reply *help* to see what I can do."]
     assert cases(at_monday_morning) == []

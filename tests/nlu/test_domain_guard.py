@@ -13,6 +13,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from carebot.nlu.guard import DomainGuard
 from carebot.nlu.vocabulary import distinctive_words
 
+HELP = ["what can you do", "help", "what can I ask"]
 FAQ = ["how do I order a repeat prescription", "how do I get a sick note", "how do I register with the practice",
        "can I see my medical records", "how do I get my test results"]
 SYMPTOMS = ["my head hurts", "I have a sore throat", "my back hurts when I bend", "I feel sick and dizzy"]
@@ -22,7 +23,8 @@ OUT_OF_SCOPE = ["how do I cook rice", "how do I change a tyre", "my car is broke
 
 def training_data() -> TrainingData:
     examples = [Message(data={"text": text, "intent": intent})
-                for intent, texts in (("faq", FAQ), ("describe_symptoms", SYMPTOMS), ("out_of_scope", OUT_OF_SCOPE))
+                for intent, texts in (("faq", FAQ), ("describe_symptoms", SYMPTOMS), ("help", HELP),
+                                      ("out_of_scope", OUT_OF_SCOPE))
                 for text in texts]
     return TrainingData(training_examples=examples)
 
@@ -32,7 +34,8 @@ def guard(tmp_path_factory) -> DomainGuard:
     """Trained, then loaded back from the model storage as the server would."""
     storage = LocalModelStorage(tmp_path_factory.mktemp("model"))
     context = ExecutionContext(GraphSchema({}), "test")
-    config = {**DomainGuard.get_default_config(), "intents": ["faq", "describe_symptoms"], "min_ratio": 3.0}
+    config = {**DomainGuard.get_default_config(), "intents": ["faq", "describe_symptoms"],
+              "lenient_intents": ["help"], "min_ratio": 3.0}
     resource = Resource("domain_guard")
     DomainGuard.create(config, storage, resource, context).train(training_data())
     return DomainGuard.load(config, storage, resource, context)
@@ -94,3 +97,13 @@ def test_the_demoted_intent_leads_the_ranking_and_keeps_the_guess_below(guard):
     message.set("intent_ranking", [{"name": "describe_symptoms", "confidence": 0.9}])
     guard.process([message])
     assert [r["name"] for r in message.get("intent_ranking")] == ["out_of_scope", "describe_symptoms"]
+
+
+def test_counter_evidence_outweighing_evidence_declines(guard):
+    assert judged(guard, "how do I get my test results", "faq") == "faq"
+    assert judged(guard, "how do I get my car results", "faq") == "out_of_scope"  # "car": as much against as for
+
+
+def test_a_lenient_intent_needs_no_evidence_but_yields_to_counter_evidence(guard):
+    assert judged(guard, "what are you", "help") == "help"
+    assert judged(guard, "help me with the weather", "help") == "out_of_scope"

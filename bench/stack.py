@@ -181,7 +181,7 @@ def carebot_stack(var: Path, *, model: Path = DEFAULT_MODEL, services: Sequence[
     endpoints.write_text(
         "action_endpoint:\n"
         f"  url: http://127.0.0.1:{ports['ACTION_SERVER_PORT']}/webhook\n"
-        "  token: ${ACTION_SERVER_TOKEN}\n"
+        "  token: ${ACTION_SERVER_TOKEN}\n  enable_selective_domain: true\n"
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {var / 'tracker.db'}\n"
         "lock_store:\n  type: in_memory\n"
     )

@@ -13,17 +13,15 @@ the patient's words match several reminders or the reminder is not in a state fo
 """
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
-import aiohttp
+from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable, NotFound
 
-from carebot import tokens
-from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, _diagnostics
+__all__ = ["BackendError", "BackendUnavailable", "NotFound", "RemindersClient", "ReminderInfo", "ParsedReminder"]
 
 DEFAULT_URL = "http://127.0.0.1:8080/api/reminders"
 
@@ -76,26 +74,14 @@ class ParsedReminder:
         return str(self.spec.get("description", ""))
 
 
-class RemindersClient:
+class RemindersClient(BackendHTTPClient):
     """One client per process; holds one HTTP session. Use `async with` or call `close()`."""
+
+    service = "reminders backend"
 
     def __init__(self, base_url: Optional[str] = None, token: Optional[str] = None, *, timeout: float = 5.0,
                  connect_timeout: float = 2.0) -> None:
-        self.base_url = (base_url or default_url()).rstrip("/")
-        self._token = token if token is not None else tokens.token(*tokens.SCHEDULING)
-        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
-        self._session: Optional[aiohttp.ClientSession] = None
-
-    async def __aenter__(self) -> "RemindersClient":
-        return self
-
-    async def __aexit__(self, *_exc: Any) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        super().__init__(base_url or default_url(), token, timeout=timeout, connect_timeout=connect_timeout)
 
     async def parse(self, text: str, now: Optional[dt.datetime] = None) -> ParsedReminder:
         body: Dict[str, Any] = {"text": text}
@@ -165,26 +151,3 @@ class RemindersClient:
         answer = await self._request("DELETE", f"/appointments/{quote(appointment_id, safe='')}")
         return int(answer["stopped"])
 
-    async def _request(self, method: str, path: str, *, params: Optional[List[Tuple[str, str]]] = None,
-                       json_body: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        headers = {"Authorization": f"Bearer {self._token or ''}"}
-        try:
-            async with self._session.request(method, self.base_url + path, params=params, json=json_body,
-                                             headers=headers) as response:
-                try:
-                    body = await response.json(content_type=None)
-                except ValueError:
-                    body = None
-                status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            raise BackendUnavailable(f"reminders backend unreachable: {type(error).__name__}") from error
-        if status < 400 and isinstance(body, dict):
-            return body
-        message = _diagnostics(body) or f"HTTP {status}"
-        if status >= 500 or status in (401, 403) or status < 400:
-            raise BackendUnavailable(f"reminders backend failed: {message}", status)
-        if status == 404:
-            raise NotFound(message, status)
-        raise BackendError(message, status)

@@ -18,41 +18,24 @@ datetimes in the clinic's timezone. Failures raise one of:
 """
 from __future__ import annotations
 
-import asyncio
-import json
 import datetime as dt
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
-import aiohttp
-
-from carebot import tokens
+from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable, NotFound
 from carebot.clinic import Clinic, load_clinic
+
+__all__ = ["BackendError", "BackendUnavailable", "NotFound", "SlotTaken", "SchedulingClient", "FreeSlot",
+           "BookedAppointment", "PatientRecord", "normalise_phone"]
 
 DEFAULT_URL = "http://127.0.0.1:8080/fhir"
 SERVICE_TYPE_SYSTEM = "urn:carebot:service-type"
 FHIR_JSON = "application/fhir+json"
 
 
-class BackendError(Exception):
-    """The scheduling backend refused or failed a request; `status` is the HTTP status (0 if none)."""
-
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class BackendUnavailable(BackendError):
-    """The backend could not be reached in time, failed (5xx) or rejected our token: try again later."""
-
-
 class SlotTaken(BackendError):
     """The slot was booked by someone else first (409)."""
-
-
-class NotFound(BackendError):
-    """The patient, appointment or slot does not exist (404)."""
 
 
 @dataclass(frozen=True)
@@ -94,27 +77,17 @@ def normalise_phone(phone: str) -> str:
     return "".join(ch for ch in number if ch.isdigit() or ch == "+")
 
 
-class SchedulingClient:
+class SchedulingClient(BackendHTTPClient):
     """One client per process is fine; it holds one HTTP session. Use `async with` or call `close()`."""
+
+    service = "scheduling backend"
+    media_type = FHIR_JSON
 
     def __init__(self, base_url: Optional[str] = None, token: Optional[str] = None, *,
                  clinic: Optional[Clinic] = None, timeout: float = 5.0, connect_timeout: float = 2.0) -> None:
-        self.base_url = (base_url or os.environ.get("SCHEDULING_URL") or DEFAULT_URL).rstrip("/")
-        self._token = token if token is not None else tokens.token(*tokens.SCHEDULING)
+        super().__init__(base_url or os.environ.get("SCHEDULING_URL") or DEFAULT_URL, token,
+                         timeout=timeout, connect_timeout=connect_timeout)
         self._clinic = clinic
-        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
-        self._session: Optional[aiohttp.ClientSession] = None
-
-    async def __aenter__(self) -> "SchedulingClient":
-        return self
-
-    async def __aexit__(self, *_exc: Any) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     @property
     def clinic(self) -> Clinic:
@@ -188,7 +161,7 @@ class SchedulingClient:
             "slot": [{"reference": f"Slot/{slot_id}"}],
             "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
         }
-        return self._appointment(await self._request("POST", "/Appointment", json_body=resource, taken_on_409=True))
+        return self._appointment(await self._request("POST", "/Appointment", json_body=resource, conflict=SlotTaken))
 
     async def list_appointments(self, patient_id: str, upcoming_only: bool = True) -> List[BookedAppointment]:
         """The patient's appointments, earliest first; by default only booked ones that have not started."""
@@ -210,39 +183,9 @@ class SchedulingClient:
         parameters = {"resourceType": "Parameters",
                       "parameter": [{"name": "slot", "valueReference": {"reference": f"Slot/{new_slot_id}"}}]}
         return self._appointment(await self._request("POST", f"/Appointment/{appointment_id}/$reschedule",
-                                                     json_body=parameters, taken_on_409=True))
+                                                     json_body=parameters, conflict=SlotTaken))
 
-    # ---- plumbing ----
-
-    async def _request(self, method: str, path: str, *, params: Optional[Sequence[Tuple[str, str]]] = None,
-                       json_body: Union[Dict[str, Any], List[Any], None] = None, content_type: str = FHIR_JSON,
-                       taken_on_409: bool = False) -> Dict[str, Any]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {self._token or ''}"}
-        data = None
-        if json_body is not None:
-            data, headers["Content-Type"] = json.dumps(json_body), content_type
-        try:
-            async with self._session.request(method, self.base_url + path, params=params, data=data,
-                                             headers=headers) as response:
-                try:
-                    body = await response.json(content_type=None)
-                except ValueError:
-                    body = None
-                status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            raise BackendUnavailable(f"scheduling backend unreachable: {type(error).__name__}") from error
-        if status < 400 and isinstance(body, dict):
-            return body
-        message = _diagnostics(body) or f"HTTP {status}"
-        if status >= 500 or status in (401, 403) or status < 400:
-            raise BackendUnavailable(f"scheduling backend failed: {message}", status)
-        if status == 404:
-            raise NotFound(message, status)
-        if status == 409 and taken_on_409:
-            raise SlotTaken(message, status)
-        raise BackendError(message, status)
+    # ---- conversions ----
 
     def _time(self, text: str) -> dt.datetime:
         return dt.datetime.fromisoformat(text).astimezone(self.clinic.tz)
@@ -283,9 +226,3 @@ def _resources(bundle: Dict[str, Any], kind: str) -> List[Dict[str, Any]]:
 def _actor(schedule: Dict[str, Any]) -> Tuple[str, str]:
     actor = next((a for a in schedule.get("actor", []) if a.get("reference", "").startswith("Practitioner/")), {})
     return actor.get("reference", "").rpartition("/")[2], actor.get("display", "")
-
-
-def _diagnostics(body: Any) -> str:
-    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
-        return "; ".join(i.get("diagnostics", "") for i in body.get("issue", []) if i.get("diagnostics"))
-    return ""

@@ -307,3 +307,46 @@ def test_empty_and_unrelated_messages_give_nothing(nlp):
     assert extract_findings(nlp, "") == []
     assert extract_findings(nlp, "   ") == []
     assert current_ids(extract_findings(nlp, "what time do you open on Saturday?")) == []
+
+
+
+@pytest.fixture(scope="module")
+def nlp_without_everyday_words(tmp_path_factory):
+    """The pipeline as it was before `everyday_symptoms.yml`: the baseline its patterns must not weaken."""
+    from carebot.nlu.findings import build_findings_pipeline
+    from carebot.triage.engine import PATTERNS_DIR
+
+    directory = tmp_path_factory.mktemp("patterns")
+    for file in PATTERNS_DIR.glob("*.yml"):
+        if file.name != "everyday_symptoms.yml":
+            (directory / file.name).write_text(file.read_text(encoding="utf-8"), encoding="utf-8")
+    return build_findings_pipeline(directory)
+
+
+@pytest.mark.parametrize("lead_in", ["", "my hair is falling out and ", "I feel cold all the time, piles and "])
+def test_everyday_words_never_hide_a_red_flag(nlp, nlp_without_everyday_words, lead_in):
+    """A longer everyday pattern ('vision has gone blurry') must not swallow a red flag ('vision has gone')."""
+    from carebot.nlu.patterns import load_patterns
+    from carebot.triage.engine import PATTERNS_DIR, default_protocols
+
+    red = {f for flag in default_protocols().red_flags for group in flag.when.groups for f in group}
+    phrases = sorted({e["pattern"] for e in load_patterns(PATTERNS_DIR)
+                      if e["label"] == "SYMPTOM" and isinstance(e["pattern"], str) and e.get("id") in red})
+    assert len(phrases) > 300
+    hidden = []
+    for phrase in phrases:
+        if _claimed_by_several_findings(nlp_without_everyday_words, phrase):
+            continue  # an old tie ("ate my tablets": overdose or poisoning) that the ruler breaks arbitrarily
+        text = lead_in + phrase
+        before = set(current_ids(extract_findings(nlp_without_everyday_words, text))) & red
+        after = set(current_ids(extract_findings(nlp, text)))
+        if before - after:
+            hidden.append((text, before - after))
+    assert not hidden
+
+
+def _claimed_by_several_findings(nlp, phrase: str) -> bool:
+    ruler = nlp.get_pipe("entity_ruler")
+    doc = nlp.make_doc(phrase)
+    matches = list(ruler.matcher(doc)) + list(ruler.phrase_matcher(doc))
+    return len({key for key, start, end in matches if start == 0 and end == len(doc)}) > 1

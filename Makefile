@@ -50,7 +50,7 @@ test: validate pytest rasa-test
 
 ## bench: speed figures (stock `rasa init` bot vs Carebot, backend, reminders) into docs/benchmarks.md
 bench: $(MODEL) tools
-	$(PY) -m bench
+	BENCH_POSTGRES_URL="$${BENCH_POSTGRES_URL:-$${TEST_POSTGRES_URL:-}}" $(PY) -m bench
 
 ## eval: booking, declining and symptom figures on external corpora (EVAL_DIR, default ../shared/eval) through
 ## the real bot on free ports, into docs/benchmarks.md; exits 1 when a target is missed

@@ -41,6 +41,7 @@ def measure_live(bot: Bot, parts: List[str], turns: List[corpora.Turn], scope: L
     if "clinc" in parts:
         oos = [q for q in scope if q.label == config.CLINC_OOS_INTENT]
         sections.append(clinc.measure_declines(oos, others, parse))
+        sections.append(clinc.measure_declines_rest(oos, others, bot))
         sections.append(clinc.measure_in_scope(scope, parse))
     if "symptoms" in parts:
         sections.append(symptoms.measure(symptom_texts, parse))

@@ -4,7 +4,8 @@ talk must reach the right Carebot intent.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Callable, Dict, List, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from evaluation import bot as botlib, config
 from evaluation.corpora import Labelled
@@ -49,6 +50,34 @@ def measure_declines(oos: Sequence[Labelled], others: Sequence[Labelled], parse:
                              for intent, texts in sorted(failures.items(), key=lambda item: -len(item[1]))[:4]]
     section.notes.append("Declined = intent `out_of_scope` or `nlu_fallback` (both answered by the polite "
                          "\"can't help with that\" message).")
+    return section
+
+
+def declined_over_rest(bot: botlib.Bot, text: str) -> Tuple[bool, str]:
+    """What the patient sees: a new conversation, this message, and the bot's answer. Declined = the bot answered
+    with its "can't help with that" or "didn't understand" message and started nothing (no form, no question)."""
+    sender = botlib.fresh_sender()
+    bot.say(sender, text)
+    tracker = bot.tracker(sender)
+    actions = botlib.actions_after_last_user(tracker)
+    started = (tracker.get("active_loop") or {}).get("name")
+    declined = bool(set(actions) & config.DECLINE_ACTIONS) and not started
+    return declined, " → ".join(actions) or "nothing"
+
+
+def measure_declines_rest(oos: Sequence[Labelled], others: Sequence[Labelled], bot: botlib.Bot) -> Section:
+    """The same queries through the REST channel: an intent that only makes sense as an answer (an option number,
+    a date) gets the polite fallback when nothing was asked, so the patient is declined all the same."""
+    section = Section("Declining what a clinic bot does not do, as the patient sees it (CLINC150 over REST)")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for name, queries in (("`oos` queries declined (REST)", oos), ("other-assistant intents declined (REST)",
+                                                                      others)):
+            results = list(pool.map(lambda q: declined_over_rest(bot, q.text), queries))
+            section.rates.append(rate(name, [ok for ok, _ in results], config.TARGET))
+            section.breakdowns.append((f"What the bot did instead of declining ({name.split(' ')[0]})", "actions",
+                                       dict(Counter(went for ok, went in results if not ok))))
+    section.notes.append("Declined = the bot's reply was `utter_out_of_scope` or `action_fallback` and no form or "
+                         "question was started.")
     return section
 
 

@@ -37,6 +37,7 @@ CLINC_SCOPE_FILE = "clinc_scope.csv"
 CLINC_OTHER_FILE = "clinc_other_intents.csv"
 CLINC_OOS_INTENT = "oos"
 DECLINE_INTENTS: FrozenSet[str] = frozenset({"out_of_scope", "nlu_fallback"})
+DECLINE_ACTIONS = {"utter_out_of_scope", "action_fallback"}  # what the patient sees when declined
 # CLINC intent -> the Carebot intent it must map to.
 CLINC_TO_CAREBOT: Dict[str, str] = {
     "what_can_i_ask_you": "help",

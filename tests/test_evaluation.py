@@ -251,3 +251,26 @@ def test_a_run_replaces_only_its_own_block():
     appended = replace_block("# Benchmarks\n\n" + other, "eval", new)
     assert appended.startswith("# Benchmarks\n\n" + other) and appended.endswith(new)
     assert replace_block("", "eval", new).startswith("# Benchmarks")
+
+
+class _ScriptedBot:
+    """Answers every message with the given bot actions (and optionally leaves a form active)."""
+
+    def __init__(self, actions, active_loop=None):
+        self.actions, self.active_loop = actions, active_loop
+
+    def say(self, sender, text):
+        return ["…"]
+
+    def tracker(self, sender):
+        events = [{"event": "user", "text": "x"}] + [{"event": "action", "name": a} for a in self.actions]
+        return {"events": events, "active_loop": {"name": self.active_loop} if self.active_loop else {}}
+
+
+def test_a_reply_counts_as_declined_only_when_the_bot_declined_and_started_nothing():
+    from evaluation.clinc import declined_over_rest
+
+    assert declined_over_rest(_ScriptedBot(["utter_out_of_scope", "action_listen"]), "x") == (True, "utter_out_of_scope")
+    assert declined_over_rest(_ScriptedBot(["action_fallback"]), "x")[0]
+    assert not declined_over_rest(_ScriptedBot(["action_ask_consent"]), "x")[0]
+    assert not declined_over_rest(_ScriptedBot(["action_fallback"], active_loop="appointment_form"), "x")[0]

@@ -158,7 +158,7 @@ PHRASINGS = [
     ("varicose veins and now my calf is swollen and red", {"varicose_veins", "dvt_signs"}, {}),
     ("I feel cold all the time even in summer", {"feeling_cold"}, {}),
     ("I can never get warm", {"feeling_cold"}, {}),
-    ("always freezing and tired", {"feeling_cold", "unwell"}, {}),
+    ("always freezing and so tired", {"feeling_cold", "unwell"}, {}),
     ("I'm shivering and I've got the chills", {"fever"}, {}),
     ("my hair is coming out in clumps", {"hair_loss"}, {}),
     ("I'm losing loads of hair in the shower", {"hair_loss"}, {}),

@@ -12,9 +12,10 @@ import importlib.util
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Callable, List, Sequence
+from typing import List
+
+from bench.timing import timings_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 20
@@ -27,16 +28,6 @@ def _phrasings() -> List[str]:
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     texts = [text for text, _, _ in module.WINDOWS] + [text for text, _, _ in module.YEAR_END_WINDOWS]
     return texts + ["sunday", "25th december", "today at 9", "at 9pm", "March 3rd", "hello", "a" * 5000]
-
-
-def _timings_ms(call: Callable[[str], object], texts: Sequence[str], rounds: int) -> List[float]:
-    timings = []
-    for _ in range(rounds):
-        for text in texts:
-            start = time.perf_counter()
-            call(text)
-            timings.append((time.perf_counter() - start) * 1000)
-    return timings
 
 
 def _first_call_ms() -> float:
@@ -58,9 +49,9 @@ def run() -> str:
     now = dt.datetime(2026, 11, 25, 10, 15, tzinfo=clinic.tz)
     texts = _phrasings()
     first = _first_call_ms()
-    ours = _timings_ms(lambda text: interpret_when(text, clinic, now), texts, ROUNDS)
+    ours = timings_ms(lambda text: interpret_when(text, clinic, now), texts, ROUNDS)
     naive_now = now.replace(tzinfo=None)
-    plain = _timings_ms(lambda text: dateparser.parse(text, languages=["en"], settings={
+    plain = timings_ms(lambda text: dateparser.parse(text, languages=["en"], settings={
         "DATE_ORDER": clinic.date_order, "PREFER_DATES_FROM": "future", "RELATIVE_BASE": naive_now}), texts, 3)
 
     def row(name: str, values: List[float]) -> str:
@@ -70,7 +61,7 @@ def run() -> str:
                 f"| {p95:.3f} | {ordered[-1]:.3f} |")
 
     return "\n".join([
-        f"### Date and time parsing (`carebot/dates.py`)\n",
+        "### Date and time parsing (`carebot/dates.py`)\n",
         f"{len(texts)} phrasings from tests/test_dates.py, {ROUNDS} rounds, one process, warm. "
         f"First call in a fresh process: {first:.1f} ms (dateparser loads its English data once).\n",
         "| parser | calls | mean ms | p50 ms | p95 ms | max ms |",

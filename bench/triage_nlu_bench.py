@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 from pathlib import Path
 from typing import Callable, List
 
@@ -21,6 +20,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from carebot.nlu.components import PatternEntityExtractor, RedFlagClassifier
 from carebot.nlu.patterns import load_patterns
+from bench.timing import timings_ms
 from carebot.triage.cases import load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,13 +29,7 @@ ROUNDS = 3
 
 
 def _timed_ms(texts: List[str], work: Callable[[str], object]) -> List[float]:
-    times = []
-    for _ in range(ROUNDS):
-        for text in texts:
-            started = time.perf_counter()
-            work(text)
-            times.append((time.perf_counter() - started) * 1000)
-    return times
+    return timings_ms(work, texts, ROUNDS)
 
 
 def _row(name: str, times: List[float]) -> str:

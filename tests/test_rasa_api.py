@@ -5,6 +5,7 @@ import pytest
 from aiohttp import web
 
 from carebot.rasa_api import RasaAPI, RasaAPIError
+from tests.loopback import start
 
 
 @pytest.fixture
@@ -20,12 +21,8 @@ async def rasa_stand_in():
 
     app = web.Application()
     app.router.add_route("*", "/conversations/{id}/{rest:.*}", record)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    client = RasaAPI(f"http://127.0.0.1:{port}/", token="s3cret")
+    runner, url = await start(app)
+    client = RasaAPI(f"{url}/", token="s3cret")
     yield client, calls
     await client.close()
     await runner.cleanup()

@@ -25,6 +25,7 @@ from aiohttp import web
 from carebot.channels.contacts import ContactStore
 from carebot.channels.twilio_sender import WhatsAppSender
 from tests.channels.whatsapp_harness import ACCOUNT_SID, PATIENT, make_settings
+from tests.loopback import start
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = Path(os.environ.get("TWILIO_SPEC_DIR", ROOT.parent / "shared" / "twilio")) / "twilio_api_v2010.json"
@@ -95,11 +96,8 @@ async def relay(prism_url: str) -> AsyncIterator[Tuple[PrismRelay, str]]:
     relay = PrismRelay(prism_url)
     app = web.Application()
     app.router.add_post("/{tail:.*}", relay.forward)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield relay, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    runner, url = await start(app)
+    yield relay, url
     await runner.cleanup()
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncIterator, Dict, List, Set
 
-import pytest
 import pytest_asyncio
 from aiohttp import web
 from tests.channels.whatsapp_harness import PATIENT, Harness
 
 from carebot.handoff.client import HandoffClient
+from tests.loopback import start
 
 TOKEN = "backend-token"
 ADDRESS = f"whatsapp:{PATIENT}"
@@ -38,12 +38,8 @@ async def backend() -> AsyncIterator[tuple]:
     stand_in = HandoffStandIn()
     app = web.Application()
     app.router.add_post("/api/handoff/messages", stand_in.append)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield stand_in, f"http://127.0.0.1:{port}"
+    runner, url = await start(app)
+    yield stand_in, url
     await runner.cleanup()
 
 

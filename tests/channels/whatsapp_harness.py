@@ -21,6 +21,7 @@ from carebot.channels.signature import sign
 from carebot.channels.ttl_store import MemoryTTLStore, TTLStore
 from carebot.channels.twilio_sender import TwilioSettings, WhatsAppSender
 from carebot.channels.whatsapp import WhatsAppInput
+from tests.loopback import start
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token"
@@ -80,12 +81,7 @@ async def twilio() -> AsyncIterator[TwilioStandIn]:
     stand_in = TwilioStandIn()
     app = web.Application()
     app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", stand_in.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    stand_in.url = f"http://127.0.0.1:{port}"
+    runner, stand_in.url = await start(app)
     yield stand_in
     await runner.cleanup()
 

@@ -20,6 +20,7 @@ from carebot.backend.db import make_engine
 from carebot.handoff.api import HANDOFF_KEY
 from carebot.handoff.auth import hash_password
 from carebot.handoff.store import handoff_cases, handoff_events
+from tests.loopback import start
 
 API_TOKEN = "backend-test-token"
 RASA_TOKEN = "rasa-test-token"
@@ -28,15 +29,6 @@ ON_CALL = "+447700900123"  # clinic.yml staff.on_call_whatsapp
 PATIENT = "+447700900555"
 PASSWORDS = {"alice": "alice-password-1", "bob": "bob-password-22"}
 TEMPLATE_REOPEN = "HX00000000000000000000000000000003"  # clinic.yml whatsapp.templates.conversation_reopen
-
-
-async def start(app: web.Application) -> Tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 class TwilioStandIn:

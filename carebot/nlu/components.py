@@ -29,9 +29,14 @@ from carebot.triage.engine import screen_red_flags
 from carebot.triage.loader import DURATION_FINDINGS, load_protocols
 from carebot.triage.model import ProtocolSet
 
-# Labels the findings pipeline owns (with context roles); any other label (MEDICINE, …) stays a plain entity.
+# Labels the findings pipeline owns (with context roles); any other label (MEDICINE, …) stays a plain entity,
+# except EVERYDAY: phrases that only exist to keep their symptom words from making a finding ("a fit note").
 TRIAGE_LABELS = frozenset({"SYMPTOM", "SEVERITY", "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"})
+EVERYDAY_LABEL = "EVERYDAY"
 FINDINGS = "carebot_findings"  # message property: the Finding tuple, read by RedFlagClassifier (not output)
+# Message property set by DomainGuard when it declined a message whose only health words are everyday ones ("set the
+# oven temperature"): RedFlagClassifier then leaves it declined instead of reading a complaint into it.
+DECLINED_BY_GUARD = "carebot_declined_by_guard"
 # Findings that qualify a complaint but are none on their own ("for a few days", "my 4 month old").
 NOT_A_COMPLAINT = frozenset(DURATION_FINDINGS) | {"baby_age_unknown", "age_3_to_6_months"}
 
@@ -42,6 +47,15 @@ def hash_yaml_files(*directories: Path) -> str:
     for directory in directories:
         for file in sorted(Path(directory).glob("*.yml")):
             digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def code_digest() -> str:
+    """One digest over this package's code: what a trained component stored can depend on it, and Rasa's cache
+    only fingerprints config and data, so a changed component would otherwise be restored from the cache."""
+    digest = hashlib.sha256()
+    for file in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()
 
 
@@ -57,7 +71,7 @@ def entities_from(doc: spacy.tokens.Doc) -> List[Dict[str, Any]]:
     entities += [
         {"entity": ent.label_.lower(), "value": ent.ent_id_ or ent.text.lower(), "start": ent.start_char,
          "end": ent.end_char, "confidence": 1.0}
-        for ent in doc.ents if ent.label_ not in TRIAGE_LABELS
+        for ent in doc.ents if ent.label_ not in TRIAGE_LABELS and ent.label_ != EVERYDAY_LABEL
     ]
     return sorted(entities, key=lambda e: e["start"])
 
@@ -79,7 +93,7 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Pattern files are not Rasa training data: hashing them makes `rasa train` retrain when they change."""
         config = {**cls.get_default_config(), **config}  # Rasa may pass a node's config without the defaults
-        return hash_yaml_files(Path(config["patterns_dir"]))
+        return hash_yaml_files(Path(config["patterns_dir"])) + code_digest()
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  nlp: Optional[spacy.language.Language] = None) -> None:
@@ -154,7 +168,7 @@ class RedFlagClassifier(GraphComponent):
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Protocol files are not Rasa training data: a changed red flag must retrain the model."""
         config = {**cls.get_default_config(), **config}
-        return hash_yaml_files(Path(config["triage_dir"]), Path(config["patterns_dir"]))
+        return hash_yaml_files(Path(config["triage_dir"]), Path(config["patterns_dir"])) + code_digest()
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  protocols: Optional[ProtocolSet] = None) -> None:
@@ -196,15 +210,16 @@ class RedFlagClassifier(GraphComponent):
                 entity = {"entity": "red_flag", "value": flag.id, "start": 0, "end": len(message.get(TEXT) or ""),
                           "confidence": 1.0, "extractor": self.__class__.__name__}
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
-            elif intent.get("name") == self._config["intent"] or self._misread_complaint(current, intent):
+            elif intent.get("name") == self._config["intent"] \
+                    or self._misread_complaint(current, intent, bool(message.get(DECLINED_BY_GUARD))):
                 self._set_intent(message, self._config["symptom_intent"])
         return messages
 
-    def _misread_complaint(self, current: Sequence[str], intent: Dict[str, Any]) -> bool:
+    def _misread_complaint(self, current: Sequence[str], intent: Dict[str, Any], declined: bool) -> bool:
         """A current complaint told, and the classifier's intent cannot hold one or is a guess."""
         name = intent.get("name")
         if not set(current) - NOT_A_COMPLAINT or name == self._config["symptom_intent"] \
-                or name in self._config["never_override"]:
+                or name in self._config["never_override"] or declined:
             return False
         return (intent.get("name") in self._config["symptom_overrides"]
                 or float(intent.get("confidence") or 0.0) < self._config["override_below"])

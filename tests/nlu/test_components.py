@@ -12,7 +12,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from carebot.nlu.components import PatternEntityExtractor, RedFlagClassifier
+from carebot.nlu.components import DECLINED_BY_GUARD, PatternEntityExtractor, RedFlagClassifier
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = {"patterns_dir": str(ROOT / "data" / "patterns"), "triage_dir": str(ROOT / "data" / "triage")}
@@ -40,9 +40,12 @@ def components(storage, context):
             RedFlagClassifier.load(screen_config, storage, screen_resource, context))
 
 
-def parse(components, text: str, intent: str = "describe_symptoms", confidence: float = 0.8) -> Message:
+def parse(components, text: str, intent: str = "describe_symptoms", confidence: float = 0.8,
+          declined_by_guard: bool = False) -> Message:
     extractor, screen = components
     message = Message(data={"text": text})
+    if declined_by_guard:
+        message.set(DECLINED_BY_GUARD, True)
     message.set("intent", {"name": intent, "confidence": confidence})
     message.set("intent_ranking", [{"name": intent, "confidence": confidence},
                                    {"name": "greet", "confidence": 1 - confidence}])
@@ -117,6 +120,15 @@ def test_a_complaint_the_classifier_only_guessed_at_starts_triage(components):
     assert sure.get("intent")["name"] == "reminder_taken"
     duration_only = parse(components, "can I come in a few days", intent="faq", confidence=0.3)
     assert duration_only.get("intent")["name"] == "faq"
+
+
+def test_a_message_the_domain_guard_declined_stays_declined_unless_it_holds_a_red_flag(components):
+    text = "what temperature should the bath be"
+    assert parse(components, text, intent="out_of_scope").get("intent")["name"] == "describe_symptoms"
+    declined = parse(components, text, intent="out_of_scope", declined_by_guard=True)
+    assert declined.get("intent")["name"] == "out_of_scope"
+    red = parse(components, "the oven temperature, and I can't breathe", intent="out_of_scope", declined_by_guard=True)
+    assert red.get("intent")["name"] == "red_flag"
 
 
 def test_protocol_changes_change_the_fingerprint(tmp_path):

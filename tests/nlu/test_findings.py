@@ -310,20 +310,38 @@ def test_empty_and_unrelated_messages_give_nothing(nlp):
 
 
 
+@pytest.mark.parametrize("text, current", [
+    ("can I get a fit note for my employer", set()),
+    ("he had a fit this morning and needs a fit note", {"seizure", "duration_under_3d"}),
+    ("how many sick days do I have left", set()),
+    ("how long do I boil eggs for", set()),
+    ("I have a boil on my neck", {"cellulitis"}),
+    ("set the oven temperature to 200", set()),
+    ("she has a temperature of 39", {"high_fever", "fever"}),
+    ("the room temperature is fine but he has a temperature", {"fever"}),
+])
+def test_everyday_phrases_make_no_finding_but_leave_the_complaint_beside_them(nlp, text, current):
+    from carebot.nlu.components import entities_from
+
+    assert set(current_ids(extract_findings(nlp, text))) == current
+    assert all(e["entity"] != "everyday" for e in entities_from(nlp(text)))
+
+
 @pytest.fixture(scope="module")
 def nlp_without_everyday_words(tmp_path_factory):
-    """The pipeline as it was before `everyday_symptoms.yml`: the baseline its patterns must not weaken."""
+    """The clinical patterns alone, without the lay-word files: the baseline their patterns must not weaken."""
     from carebot.nlu.findings import build_findings_pipeline
     from carebot.triage.engine import PATTERNS_DIR
 
     directory = tmp_path_factory.mktemp("patterns")
     for file in PATTERNS_DIR.glob("*.yml"):
-        if file.name != "everyday_symptoms.yml":
+        if file.name not in ("everyday_symptoms.yml", "everyday_phrases.yml"):
             (directory / file.name).write_text(file.read_text(encoding="utf-8"), encoding="utf-8")
     return build_findings_pipeline(directory)
 
 
-@pytest.mark.parametrize("lead_in", ["", "my hair is falling out and ", "I feel cold all the time, piles and "])
+@pytest.mark.parametrize("lead_in", ["", "my hair is falling out and ", "I feel cold all the time, piles and ",
+                                     "I need a fit note, ", "the room temperature is fine but "])
 def test_everyday_words_never_hide_a_red_flag(nlp, nlp_without_everyday_words, lead_in):
     """A longer everyday pattern ('vision has gone blurry') must not swallow a red flag ('vision has gone')."""
     from carebot.nlu.patterns import load_patterns
@@ -338,7 +356,7 @@ def test_everyday_words_never_hide_a_red_flag(nlp, nlp_without_everyday_words, l
         if _claimed_by_several_findings(nlp_without_everyday_words, phrase):
             continue  # an old tie ("ate my tablets": overdose or poisoning) that the ruler breaks arbitrarily
         text = lead_in + phrase
-        before = set(current_ids(extract_findings(nlp_without_everyday_words, text))) & red
+        before = set(current_ids(extract_findings(nlp_without_everyday_words, phrase))) & red
         after = set(current_ids(extract_findings(nlp, text)))
         if before - after:
             hidden.append((text, before - after))

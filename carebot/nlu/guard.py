@@ -8,23 +8,27 @@ Both sit after FallbackClassifier and before the red-flag check, which outranks 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from typing import Any, Dict, List, Optional, Text
+from collections import Counter, defaultdict
+from typing import Any, Dict, List, Optional, Sequence, Set, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
+from rasa.shared.nlu.constants import (ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START, INTENT,
+                                      INTENT_RANKING_KEY, INTENT_RESPONSE_KEY, TEXT)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from carebot.nlu.components import NOT_A_COMPLAINT
+from carebot.nlu.components import DECLINED_BY_GUARD, NOT_A_COMPLAINT, code_digest
 from carebot.nlu.vocabulary import Vocabulary, distinctive_words, words
 
 VOCABULARY_FILE = "vocabulary.json"
 DISTINCTIVE_FILE = "distinctive_words.json"
+EVERYDAY_FILE = "everyday_texts.json"
+KNOWN_FILE = "known_words.json"
 
 
 def _overrule(message: Message, intent_name: Text) -> None:
@@ -38,6 +42,10 @@ def _overrule(message: Message, intent_name: Text) -> None:
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class VocabularyGuard(GraphComponent):
     """Learns the words of the training examples; sends messages with none of them to `nlu_fallback`."""
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        return code_digest()
 
     def __init__(self, model_storage: ModelStorage, resource: Resource,
                  vocabulary: Optional[Vocabulary] = None) -> None:
@@ -89,6 +97,14 @@ class DomainGuard(GraphComponent):
     never checked, so answers inside a form ("tuesday", "yes", "the second one") keep their intent. Demotion gives
     `out_of_scope` (the polite "can't help with that"), not `nlu_fallback`: declined requests do not count towards
     the two-fallbacks handoff.
+
+    A health entity settles it, unless the `decline_intent` examples use its words too: "temperature" in "set the
+    oven temperature", "boil" in "how long do I boil an egg". Such an everyday health word is weighed like a
+    distinctive word; when the classifier chose an unchecked intent, it is weighed for `symptom_intent`, and a
+    message that fails is marked `DECLINED_BY_GUARD` so RedFlagClassifier does not read a complaint into it. A
+    retrieval intent (`faq`) is weighed twice: as a whole, and for the answer the ResponseSelector picked
+    (`faq/cost` needs cost words, not just any clinic word). For `unknown_words_against` intents, a word no
+    training example uses counts as counter-evidence.
     """
 
     @staticmethod
@@ -106,21 +122,37 @@ class DomainGuard(GraphComponent):
             "counter_min_ratio": 3.0,
             # Typos are forgiven in distinctive words this long or longer (short words would match too much).
             "min_fuzzy_length": 5,
+            # The intent a complaint is read into (by RedFlagClassifier); weighed for everyday health words too.
+            "symptom_intent": "describe_symptoms",
+            # Intents for which a word no training example uses counts against ("where is the colosseum" is not the
+            # clinic's address). Not for intents whose requests name people and places the data cannot list.
+            "unknown_words_against": [],
+            # An answer of a retrieval intent ("faq/cost") gets no evidence from words in more than this share of
+            # all training examples.
+            "answer_max_share": 0.01,
             # Entities that qualify a request without making it a health one ("my son", "today").
             "qualifier_entities": ["age_group"],
         }
 
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        return code_digest()
+
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 learned: Optional[Dict[Text, Dict[Text, List[Text]]]] = None) -> None:
+                 learned: Optional[Dict[Text, Dict[Text, List[Text]]]] = None,
+                 everyday_texts: Sequence[Text] = (), known_words: Sequence[Text] = ()) -> None:
         self._config = config
         self._model_storage = model_storage
         self._resource = resource
-        self._set_learned(learned or {})
+        self._set_learned(learned or {}, everyday_texts, known_words)
 
-    def _set_learned(self, learned: Dict[Text, Dict[Text, List[Text]]]) -> None:
+    def _set_learned(self, learned: Dict[Text, Dict[Text, List[Text]]], everyday_texts: Sequence[Text],
+                     known_words: Sequence[Text]) -> None:
+        self._known = Vocabulary(known_words)
         self._evidence = {intent: Vocabulary(words_of["for"], self._config["min_fuzzy_length"])
                           for intent, words_of in learned.items()}
         self._counter = {intent: frozenset(words_of["against"]) for intent, words_of in learned.items()}
+        self._everyday_texts = list(everyday_texts)
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -132,15 +164,24 @@ class DomainGuard(GraphComponent):
              execution_context: ExecutionContext, **kwargs: Any) -> "DomainGuard":
         with model_storage.read_from(resource) as directory:
             learned = json.loads((directory / DISTINCTIVE_FILE).read_text(encoding="utf-8"))
-        return cls(config, model_storage, resource, learned)
+            everyday_texts = json.loads((directory / EVERYDAY_FILE).read_text(encoding="utf-8"))
+            known_words = json.loads((directory / KNOWN_FILE).read_text(encoding="utf-8"))
+        return cls(config, model_storage, resource, learned, everyday_texts, known_words)
 
     def train(self, training_data: TrainingData) -> Resource:
         by_intent: Dict[Text, List[Text]] = defaultdict(list)
         for example in training_data.intent_examples:
-            by_intent[example.get(INTENT)].append(example.get(TEXT) or "")
+            text = example.get(TEXT) or ""
+            by_intent[example.get(INTENT)].append(text)
+            if example.get(INTENT_RESPONSE_KEY):  # "faq/cost": also weighed on its own
+                by_intent[example.get(INTENT_RESPONSE_KEY)].append(text)
         decline = self._config["decline_intent"]
-        checked = {intent: by_intent[intent] for intent in [*self._config["intents"], *self._config["lenient_intents"]]}
-        evidence = distinctive_words(checked, by_intent[decline], self._config["min_ratio"])
+        listed = [*self._config["intents"], *self._config["lenient_intents"]]
+        answers = [key for key in by_intent if key.split("/")[0] in listed and "/" in key]
+        checked = {intent: by_intent[intent] for intent in [*listed, *answers]}
+        evidence = distinctive_words({intent: by_intent[intent] for intent in listed}, by_intent[decline],
+                                     self._config["min_ratio"])
+        evidence.update(self._answer_evidence(by_intent, answers))
         everything_checked = [text for texts in checked.values() for text in texts]
         declined_words = distinctive_words({decline: by_intent[decline]}, everything_checked,
                                            self._config["counter_min_ratio"])[decline]
@@ -148,29 +189,80 @@ class DomainGuard(GraphComponent):
         for intent, texts in checked.items():
             used = {w for text in texts for w in words(text)}
             learned[intent] = {"for": evidence[intent], "against": [w for w in declined_words if w not in used]}
+        everyday_texts = [_padded(text) for text in by_intent[decline]]
+        known_words = sorted({w for intent, texts in by_intent.items() if "/" not in intent
+                              for text in texts for w in words(text)})
         with self._model_storage.write_to(self._resource) as directory:
             (directory / DISTINCTIVE_FILE).write_text(json.dumps(learned, indent=1), encoding="utf-8")
-        self._set_learned(learned)
+            (directory / EVERYDAY_FILE).write_text(json.dumps(everyday_texts), encoding="utf-8")
+            (directory / KNOWN_FILE).write_text(json.dumps(known_words), encoding="utf-8")
+        self._set_learned(learned, everyday_texts, known_words)
         return self._resource
+
+    def _answer_evidence(self, by_intent: Dict[Text, List[Text]], answers: List[Text]) -> Dict[Text, List[Text]]:
+        """An answer has a few examples, so it is weighed against everything else said to the bot, and words common
+        across all the examples ("your", "get", "when") are no evidence for it however its few examples use them."""
+        every_text = [text for intent, texts in by_intent.items() if "/" not in intent for text in texts]
+        in_examples = Counter(w for text in every_text for w in set(words(text)))
+        common = {w for w, count in in_examples.items() if count > self._config["answer_max_share"] * len(every_text)}
+        evidence = {}
+        for key in answers:
+            rest = [text for intent, texts in by_intent.items() if "/" not in intent and intent != key.split("/")[0]
+                    for text in texts] + [text for other in answers if other != key for text in by_intent[other]]
+            found = distinctive_words({key: by_intent[key]}, rest, self._config["min_ratio"])[key]
+            evidence[key] = [w for w in found if w not in common]
+        return evidence
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = (message.get(INTENT) or {}).get("name")
-            if intent not in self._evidence or self._names_health_term(message):
-                continue
-            if self._outweighed(intent, [w for w in words(message.get(TEXT) or "") if not w.isdigit()]):
-                _overrule(message, self._config["decline_intent"])
+            text = message.get(TEXT) or ""
+            health_terms = [text[e.get(ENTITY_ATTRIBUTE_START, 0):e.get(ENTITY_ATTRIBUTE_END, 0)]
+                            for e in message.get(ENTITIES) or [] if self._is_health_term(e)]
+            everyday = [term for term in health_terms if self._is_everyday(term)]
+            if len(everyday) < len(health_terms):
+                continue  # a health term no everyday request uses: clinic business
+            # Not a checked intent, but an everyday health word the red-flag step would read a complaint into
+            # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
+            symptom_intent = self._config["symptom_intent"]
+            weighed = [intent] if intent in self._evidence else [symptom_intent] \
+                if everyday and symptom_intent in self._evidence else []
+            weighed += [key for key in [self._answer_key(message, intent)] if key in self._evidence]
+            found = [w for w in words(text) if not w.isdigit()]
+            granted = {w for term in everyday for w in words(term)}
+            if weighed and any(self._outweighed(name, found, granted) for name in weighed):
+                if intent in self._evidence:
+                    _overrule(message, self._config["decline_intent"])
+                message.set(DECLINED_BY_GUARD, True)
         return messages
 
-    def _outweighed(self, intent: Text, found: List[Text]) -> bool:
-        """No evidence (unless lenient), or at least as much counter-evidence as evidence."""
-        evidence = sum(self._evidence[intent].knows(w) for w in found)
-        against = sum(w in self._counter[intent] for w in found)
+    def _outweighed(self, intent: Text, found: List[Text], granted: Set[Text]) -> bool:
+        """No evidence (unless lenient), or at least as much counter-evidence as evidence. `granted` words (of an
+        everyday health term) count as evidence."""
+        evidence = sum(w in granted or self._evidence[intent].knows(w) for w in found)
+        strange = intent.split("/")[0] in self._config["unknown_words_against"]
+        against = sum(w in self._counter[intent] or (strange and not self._known.knows(w)) for w in found)
         if evidence == 0 and intent not in self._config["lenient_intents"]:
             return True
         return against > 0 and against >= evidence
 
-    def _names_health_term(self, message: Message) -> bool:
+    def _is_health_term(self, entity: Dict[Text, Any]) -> bool:
         """An entity from the patterns other than a qualifier: a duration ("today") or an age ("my son") alone is not."""
-        return any(e.get("entity") not in self._config["qualifier_entities"] and e.get("value") not in NOT_A_COMPLAINT
-                   for e in message.get(ENTITIES) or [])
+        return entity.get("entity") not in self._config["qualifier_entities"] \
+            and entity.get("value") not in NOT_A_COMPLAINT
+
+    def _is_everyday(self, term: Text) -> bool:
+        """The decline examples say it too ("boil" in "how long do I boil an egg")."""
+        phrase = _padded(term)
+        return phrase.strip() != "" and any(phrase in text for text in self._everyday_texts)
+
+    @staticmethod
+    def _answer_key(message: Message, intent: Text) -> Optional[Text]:
+        """The retrieval answer the ResponseSelector picked for `intent` ("faq/cost"), if it is one."""
+        selected = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(intent) or {}
+        return (selected.get("response") or {}).get(INTENT_RESPONSE_KEY)
+
+
+def _padded(text: Text) -> Text:
+    """The text's words between spaces, so a phrase matches whole words only (" boil " not in " boiler ")."""
+    return f" {' '.join(words(text))} "

@@ -10,6 +10,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from carebot.nlu.components import DECLINED_BY_GUARD
 from carebot.nlu.guard import DomainGuard
 from carebot.nlu.vocabulary import distinctive_words
 
@@ -18,7 +19,11 @@ FAQ = ["how do I order a repeat prescription", "how do I get a sick note", "how 
        "can I see my medical records", "how do I get my test results"]
 SYMPTOMS = ["my head hurts", "I have a sore throat", "my back hurts when I bend", "I feel sick and dizzy"]
 OUT_OF_SCOPE = ["how do I cook rice", "how do I change a tyre", "my car is broken", "how do I reset my router",
-                "what's the weather", "my boiler is broken", "how do I get to the station", "I feel like pizza"]
+                "what's the weather", "my boiler is broken", "how do I get to the station", "I feel like pizza",
+                "how long do I boil an egg", "set the oven to 200", "where can I get a taxi"]
+# Retrieval answers: `faq/cost` is weighed on its own examples too.
+FAQ_ANSWERS = [("faq/cost", "how much does it cost to see the doctor"), ("faq/cost", "do you charge money to print letters"),
+               ("faq/records", "can I see my medical records")]
 
 
 def training_data() -> TrainingData:
@@ -26,28 +31,47 @@ def training_data() -> TrainingData:
                 for intent, texts in (("faq", FAQ), ("describe_symptoms", SYMPTOMS), ("help", HELP),
                                       ("out_of_scope", OUT_OF_SCOPE))
                 for text in texts]
+    examples += [Message(data={"text": text, "intent": "faq", "intent_response_key": key})
+                 for key, text in FAQ_ANSWERS]
     return TrainingData(training_examples=examples)
 
 
-@pytest.fixture(scope="module")
-def guard(tmp_path_factory) -> DomainGuard:
+def trained_guard(folder, **config_overrides) -> DomainGuard:
     """Trained, then loaded back from the model storage as the server would."""
-    storage = LocalModelStorage(tmp_path_factory.mktemp("model"))
+    storage = LocalModelStorage(folder)
     context = ExecutionContext(GraphSchema({}), "test")
     config = {**DomainGuard.get_default_config(), "intents": ["faq", "describe_symptoms"],
-              "lenient_intents": ["help"], "min_ratio": 3.0}
+              "lenient_intents": ["help"], "min_ratio": 3.0, "answer_max_share": 0.1, **config_overrides}
     resource = Resource("domain_guard")
     DomainGuard.create(config, storage, resource, context).train(training_data())
     return DomainGuard.load(config, storage, resource, context)
 
 
-def judged(guard: DomainGuard, text: str, intent: str, entities: Optional[List[Dict]] = None) -> str:
+@pytest.fixture(scope="module")
+def guard(tmp_path_factory) -> DomainGuard:
+    return trained_guard(tmp_path_factory.mktemp("model"))
+
+
+def judged_message(guard: DomainGuard, text: str, intent: str, entities: Optional[List[Dict]] = None,
+                   answer: Optional[str] = None) -> Message:
     message = Message(data={"text": text})
     message.set("intent", {"name": intent, "confidence": 0.9})
     message.set("intent_ranking", [{"name": intent, "confidence": 0.9}])
     message.set("entities", entities or [])
+    if answer:  # what the ResponseSelector would have set
+        message.set("response_selector", {intent: {"response": {"intent_response_key": answer}}})
     guard.process([message])
-    return message.get("intent")["name"]
+    return message
+
+
+def judged(guard: DomainGuard, text: str, intent: str, entities: Optional[List[Dict]] = None,
+           answer: Optional[str] = None) -> str:
+    return judged_message(guard, text, intent, entities, answer).get("intent")["name"]
+
+
+def symptom(text: str, term: str, value: str) -> List[Dict]:
+    start = text.index(term)
+    return [{"entity": "symptom", "value": value, "start": start, "end": start + len(term)}]
 
 
 def test_distinctive_words_drop_words_the_background_uses_as_often():
@@ -107,3 +131,38 @@ def test_counter_evidence_outweighing_evidence_declines(guard):
 def test_a_lenient_intent_needs_no_evidence_but_yields_to_counter_evidence(guard):
     assert judged(guard, "what are you", "help") == "help"
     assert judged(guard, "help me with the weather", "help") == "out_of_scope"
+
+
+def test_a_health_word_the_declined_examples_use_is_evidence_not_proof(guard):
+    text = "how long do I boil eggs for"
+    assert judged(guard, text, "describe_symptoms", symptom(text, "boil", "cellulitis")) == "out_of_scope"
+    text = "I have a boil on my neck"  # "boil" counts as evidence and nothing speaks against it
+    assert judged(guard, text, "describe_symptoms", symptom(text, "boil", "cellulitis")) == "describe_symptoms"
+    text = "a rash on my car seat"  # "rash" is no everyday word here: proof, whatever else the message says
+    assert judged(guard, text, "describe_symptoms", symptom(text, "rash", "rash")) == "describe_symptoms"
+
+
+def test_an_everyday_health_word_outside_a_checked_intent_is_weighed_for_the_symptom_intent(guard):
+    """RedFlagClassifier reads a complaint into any intent with a finding; the guard tells it when not to."""
+    text = "how long do I boil eggs for"
+    declined = judged_message(guard, text, "out_of_scope", symptom(text, "boil", "cellulitis"))
+    assert declined.get("intent")["name"] == "out_of_scope" and declined.get(DECLINED_BY_GUARD)
+    text = "hello, I have a boil"
+    kept = judged_message(guard, text, "greet", symptom(text, "boil", "cellulitis"))
+    assert kept.get("intent")["name"] == "greet" and not kept.get(DECLINED_BY_GUARD)
+
+
+def test_a_retrieval_answer_needs_evidence_of_its_own(guard):
+    assert judged(guard, "do you charge anything to write a sick note", "faq", answer="faq/cost") == "faq"
+    # clinic words ("register", "practice") but none for the answer picked: a price was not asked for
+    assert judged(guard, "how do I register with the practice", "faq", answer="faq/cost") == "out_of_scope"
+    assert judged(guard, "how do I register with the practice", "faq") == "faq"
+
+
+def test_words_no_example_uses_count_against_the_listed_intents_only(tmp_path):
+    guard = trained_guard(tmp_path, unknown_words_against=["faq"])
+    assert judged(guard, "how do I register with the practice", "faq") == "faq"
+    assert judged(guard, "how do I register my narwhal", "faq") == "out_of_scope"  # "narwhal": as much against
+    assert judged(guard, "how do I register with the practice in Zanzibar", "faq") == "faq"  # more for than against
+    # symptoms are not listed: names and places the examples never saw say nothing against them
+    assert judged(guard, "I have a pounding head since Zanzibar", "describe_symptoms") == "describe_symptoms"

@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEV_SET = ROOT / "tests" / "fixtures" / "scope_dev.csv"
 MODEL = Path(os.environ.get("RASA_MODEL") or ROOT / "models" / "carebot.tar.gz")
 DECLINED = {"out_of_scope", "nlu_fallback"}
-# Issue 8 asks for 90% declined; this set measured 85.9% (held-out CLINC150: 87.4%) when the floor was set, so the
+# Issue 8 asks for 90% declined; this set measured 87.8% (held-out CLINC150: 90.6%) when the floor was set, so the
 # floor guards against regressions. Raise it when the gap closes.
-DECLINE_FLOOR = 0.84
+DECLINE_FLOOR = 0.86
 HELP_FLOOR = 0.90
 IN_SCOPE_KEPT_FLOOR = 0.95  # a clinic request declined is worse than a stray answer
 IN_SCOPE_RIGHT_FLOOR = 0.90

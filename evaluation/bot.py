@@ -169,7 +169,8 @@ def intent_label(parse: Dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Chat:
-    """The end of one scripted conversation: how many bot turns it took and the last tracker."""
+    """The end of one scripted conversation: how many bot turns it took, the last tracker and the bot's last words
+    (from the last turn it said anything)."""
 
     bot_turns: int
     tracker: Tracker
@@ -184,9 +185,11 @@ def chat_until(bot: Bot, sender: str, first: str, done: Callable[[Tracker], bool
     Each message sent is one bot turn; the loop never exceeds `max_bot_turns`, so a stuck flow ends the run.
     """
     replies = bot.say(sender, first)
+    last_words = replies
     turns, tracker = 1, bot.tracker(sender)
     while not done(tracker) and turns < max_bot_turns:
         answer = config.CONSENT_YES if awaiting_consent(tracker) else next_reply(tracker, replies)
         replies = bot.say(sender, answer)
+        last_words = replies or last_words  # a bot handed to staff stays quiet: report what it said last
         turns, tracker = turns + 1, bot.tracker(sender)
-    return Chat(turns, tracker, replies)
+    return Chat(turns, tracker, last_words)

@@ -206,6 +206,21 @@ def test_a_chat_that_never_ends_stops_at_the_turn_limit():
     assert chat.bot_turns == 12 and len(bot.heard) == 12
 
 
+class HandedOffBot(ScriptedBot):
+    """Replies to the first two messages, then stays quiet, as a conversation handed to staff does."""
+
+    def say(self, sender: str, text: str) -> List[str]:
+        super().say(sender, text)
+        return [f"reply {len(self.heard)}"] if len(self.heard) <= 2 else []
+
+
+def test_a_chat_reports_the_last_words_the_bot_said_before_going_quiet():
+    chat = botlib.chat_until(HandedOffBot(questions=100), "s", "tummy ache",
+                             lambda t: botlib.slot(t, "triage_level") is not None,
+                             lambda tracker, replies: config.NOT_SURE, max_bot_turns=5)
+    assert chat.bot_turns == 5 and chat.last_replies == ["reply 2"]
+
+
 # --- metrics ----------------------------------------------------------------------------------------------------
 def test_rates_meet_or_miss_their_targets():
     assert rate("r", [True] * 9 + [False], 0.9).met is True

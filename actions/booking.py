@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, patient_phone, say
+from actions.common import clinic, latest_entity, latest_intent, patient_phone, say, send
 from carebot.booking import (BIRTH_DATE_EXAMPLES, Choice, choices_from_slot, clean_name, find_offers, long_when,
                              next_page_start, parse_birth_date, pick, provider_name, service_name, short_when,
                              spans_from_slot, target_from_slot, wants_another_day, wants_earlier,
@@ -57,11 +57,6 @@ def now() -> dt.datetime:
     return clinic().now()
 
 
-def send(dispatcher: CollectingDispatcher, key: str, buttons: List[Dict[str, str]], **values: Any) -> None:
-    """A catalogue message with buttons built from live data (times, appointments)."""
-    dispatcher.utter_message(text=render(key, values).text, buttons=buttons)
-
-
 def option_buttons(choices: List[Choice], with_service: bool = False) -> List[Dict[str, str]]:
     """One button per line; the payload names the line by number, which WhatsApp's numbered list maps back."""
     facts = clinic()
@@ -72,16 +67,6 @@ def option_buttons(choices: List[Choice], with_service: bool = False) -> List[Di
             title = f"{title} ({service_name(choice.service_id, facts)})"
         buttons.append({"title": title, "payload": "/choose_option" + json.dumps({"option": str(number)})})
     return buttons
-
-
-def latest_intent(tracker: Tracker) -> Optional[str]:
-    return (tracker.latest_message.get("intent") or {}).get("name")
-
-
-def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
-    """An entity of the latest message; button payloads carry them (`/choose_option{"option": "2"}`)."""
-    return next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name),
-                None)
 
 
 def latest_option(tracker: Tracker) -> Optional[str]:

@@ -1,8 +1,9 @@
-"""What every action module shares: the clinic file, loaded once per action-server process."""
+"""What every action module shares: the clinic file (loaded once per action-server process), the message
+catalogue, and readers of the latest message."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -21,6 +22,23 @@ def say(dispatcher: CollectingDispatcher, key: str, **values: Any) -> None:
     """Send the catalogue message `key` (data/messages/*.yml) with its placeholders filled."""
     message = render(key, values)
     dispatcher.utter_message(text=message.text, buttons=message.buttons or None)
+
+
+def send(dispatcher: CollectingDispatcher, key: str, buttons: List[Dict[str, str]], **values: Any) -> None:
+    """A catalogue message with buttons built from live data (times, appointments, reminders, triage options)."""
+    dispatcher.utter_message(text=render(key, values).text, buttons=buttons)
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    """The intent of the message being answered (None when the NLU gave none)."""
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def latest_entity(tracker: Tracker, name: str) -> Any:
+    """The first `name` entity of the latest message, as the NLU or a button payload gave it
+    (`/choose_option{"option": "2"}`); None when there is none."""
+    return next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name),
+                None)
 
 
 def patient_phone(tracker: Tracker) -> str:

@@ -14,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import clinic, say
+from actions.common import clinic, latest_intent, say
 from carebot.clinic import Clinic
 from carebot.faq import Topic, answer, resolve_day
 
@@ -62,7 +62,7 @@ class ActionAnswerClinicQuestion(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         facts = clinic()
-        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        intent = latest_intent(tracker) or ""
         now = message_time(tracker, facts)
         topic, day = choose_topic(intent, tracker.latest_message.get("text") or "", facts, now)
         if topic is None:  # a rule or story sent another intent here: say so politely rather than guess

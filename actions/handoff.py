@@ -16,7 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import clinic, patient_phone, say
+from actions.common import clinic, latest_intent, patient_phone, say
 from carebot.channels.phones import mask_phone
 from carebot.handoff.client import HandoffClient, HandoffError
 from carebot.handoff.store import TRANSCRIPT_MAX_CHARS, Reason
@@ -94,5 +94,4 @@ class ActionHandOffToStaff(Action):
         return "action_hand_off_to_staff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        return await open_handoff(tracker, reason_for(intent), dispatcher)
+        return await open_handoff(tracker, reason_for(latest_intent(tracker)), dispatcher)

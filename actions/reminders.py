@@ -24,7 +24,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, say
+from actions.common import clinic, latest_entity, latest_intent, say, send
 from carebot.booking import long_when
 from carebot.messages import render
 from carebot.reminders.client import ReminderInfo, RemindersClient
@@ -57,8 +57,8 @@ def output_channel(tracker: Tracker) -> str:
 
 
 def entity(tracker: Tracker, name: str) -> Optional[str]:
-    value = next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name),
-                 None)
+    """The entity as text; an empty value counts as not given."""
+    value = latest_entity(tracker, name)
     return str(value) if value not in (None, "") else None
 
 
@@ -286,7 +286,7 @@ class ReminderChange(Action, abc.ABC):
                     break
         if self.task == "resume":
             mine = [r for r in mine if r.status == "paused"] or mine
-        dispatcher.utter_message(text=render("reminder_which").text, buttons=which_buttons(self.intent, mine, extra))
+        send(dispatcher, "reminder_which", which_buttons(self.intent, mine, extra))
         return None
 
 
@@ -366,7 +366,7 @@ class ActionRecordReminderResponse(Action):
         return "action_record_reminder_response"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        intent = latest_intent(tracker) or ""
         response = RESPONSE_OF_INTENT.get(intent)
         if response is None:
             say(dispatcher, "reminder_answer_unclear")
@@ -409,7 +409,7 @@ class ActionSendReminder(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         key = entity(tracker, "reminder_key")
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         if not key:  # the patient's own words ("what was that reminder?"), not the dispatcher's trigger
             if intent == "appointment_reminder":
                 say(dispatcher, "reminder_appointment_question")

@@ -16,7 +16,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, say
+from actions.common import clinic, latest_entity, say, send
 from actions.handoff import open_handoff
 from carebot.handoff.client import HandoffClient
 from carebot.handoff.store import Reason
@@ -64,6 +64,11 @@ def state_from_message(tracker: Tracker) -> TriageState:
 def load_state(tracker: Tracker) -> Optional[TriageState]:
     data = tracker.get_slot("triage_state")
     return TriageState.from_dict(data) if isinstance(data, dict) else None
+
+
+def forget_triage() -> List[EventType]:
+    """Clears the triage in progress; `triage_level` is left to the caller (kept, or set to the new level)."""
+    return [SlotSet(name, None) for name in TRIAGE_SLOTS if name != "triage_level"]
 
 
 def fresh_triage(state: Optional[TriageState]) -> List[EventType]:
@@ -153,8 +158,7 @@ class AskTriageAnswer(Action):
         if question is None:
             say(dispatcher, "triage_ask_symptoms")
             return []
-        dispatcher.utter_message(text=render("triage_question", {"question": fill(question.text, clinic())}).text,
-                                 buttons=question_buttons(question))
+        send(dispatcher, "triage_question", question_buttons(question), question=fill(question.text, clinic()))
         return []
 
 
@@ -215,7 +219,7 @@ class ActionTriageStop(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         say(dispatcher, "triage_stopped", emergency_number=clinic().emergency_number)
-        return [SlotSet(name, None) for name in TRIAGE_SLOTS if name != "triage_level"]
+        return forget_triage()
 
 
 # --- red flags -------------------------------------------------------------------------------------------------------
@@ -223,7 +227,7 @@ class ActionTriageStop(Action):
 def raised_flag(tracker: Tracker) -> Optional[RedFlag]:
     """The flag the NLU named (`red_flag` entity), else the screen over the message's findings and the triage's."""
     flags = {flag.id: flag for flag in default_protocols().red_flags}
-    named = next((e.get("value") for e in _entities(tracker) if e.get("entity") == "red_flag"), None)
+    named = latest_entity(tracker, "red_flag")
     if named in flags:
         return flags[named]
     state = load_state(tracker)
@@ -249,5 +253,4 @@ class ActionRedFlag(Action):
                 crisis_line=f"{facts.crisis_line_name} on {facts.crisis_line_number}")
         else:
             say(dispatcher, "red_flag_emergency", reason=reason, emergency_number=facts.emergency_number)
-        cleared = [SlotSet(name, None) for name in TRIAGE_SLOTS if name != "triage_level"]
-        return [ActiveLoop(None), SlotSet("requested_slot", None), *cleared, SlotSet("triage_level", level)]
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *forget_triage(), SlotSet("triage_level", level)]

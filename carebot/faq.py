@@ -1,7 +1,7 @@
 """Answers to practical clinic questions, computed from `clinic.yml` (the one source of truth for clinic facts).
 
 Nothing here is written into `domain.yml`: a clinic that changes its hours or parking edits `clinic.yml` and every
-answer follows. Times are computed in the clinic's timezone from an aware `now`, so a server running in UTC, a
+answer follows; the words around the facts are in `data/messages/faq.yml`. Times are computed in the clinic's timezone from an aware `now`, so a server running in UTC, a
 weekend, a bank holiday or a daylight-saving change never shifts an opening time. Texts stay short for WhatsApp.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Callable, Dict, Optional, Tuple
 
 from carebot.clinic import WEEKDAYS, Clinic, Interval
+from carebot.messages import render
 
 # A long closure (refurbishment, holidays back to back) can hide the next opening; beyond this we send people to the phone.
 SEARCH_DAYS = 60
@@ -36,6 +37,10 @@ class Topic(str, Enum):
     EMERGENCY = "emergency"
 
 
+def _say(key: str, **values: object) -> str:
+    return render(key, values).text
+
+
 def _clock(value: dt.time) -> str:
     return "24:00" if value == dt.time(23, 59, 59) else value.strftime("%H:%M")
 
@@ -52,9 +57,9 @@ def format_day(day: dt.date, today: dt.date) -> str:
     if day.year != today.year:
         name += f" {day.year}"
     if day == today:
-        return f"today ({name})"
+        return _say("faq_day_today", day=name)
     if day == today + dt.timedelta(days=1):
-        return f"tomorrow ({name})"
+        return _say("faq_day_tomorrow", day=name)
     return name
 
 
@@ -97,14 +102,14 @@ def _capitalised(text: str) -> str:
 def _on_day(day: dt.date, today: dt.date) -> str:
     """'today (…)', 'tomorrow (…)' or 'on Monday 30 November', to follow a verb."""
     label = format_day(day, today)
-    return label if day in (today, today + dt.timedelta(days=1)) else f"on {label}"
+    return label if day in (today, today + dt.timedelta(days=1)) else _say("faq_on_day", day=label)
 
 
 def _next_opening_sentence(clinic: Clinic, after: dt.datetime, today: dt.date) -> str:
     opens = next_opening(clinic, after)
     if opens is None:
-        return f"Please call us on {clinic.phone} to check when we reopen."
-    return f"We open again {_on_day(opens.date(), today)} at {opens:%H:%M}."
+        return _say("faq_reopen_unknown", clinic_phone=clinic.phone)
+    return _say("faq_reopen", day=_on_day(opens.date(), today), time=f"{opens:%H:%M}")
 
 
 def _day_sentence(clinic: Clinic, day: dt.date, today: dt.date) -> str:
@@ -112,11 +117,11 @@ def _day_sentence(clinic: Clinic, day: dt.date, today: dt.date) -> str:
     label = _on_day(day, today)
     closure = clinic.closure_on(day)
     if closure:
-        return f"We're closed {label} for {closure.reason}."
+        return _say("faq_closed_on_day_for", day=label, reason=closure.reason)
     intervals = clinic.open_intervals(day)
     if not intervals:
-        return f"We're closed {label}."
-    return f"{_capitalised(label)} we're open {format_intervals(intervals)}."
+        return _say("faq_closed_on_day", day=label)
+    return _say("faq_open_on_day", day=_capitalised(label), hours=format_intervals(intervals))
 
 
 def _hours_on(clinic: Clinic, now: dt.datetime, day: dt.date) -> str:
@@ -124,7 +129,7 @@ def _hours_on(clinic: Clinic, now: dt.datetime, day: dt.date) -> str:
     sentence = _day_sentence(clinic, day, today)
     windows = clinic.open_windows(day)
     if windows and day == today and now >= windows[-1][1]:
-        return f"{sentence} We've closed for today. {_next_opening_sentence(clinic, now, today)}"
+        return f"{sentence} {_say('faq_closed_for_today')} {_next_opening_sentence(clinic, now, today)}"
     if windows:
         return sentence
     start_of_day = dt.datetime.combine(day, dt.time(0, 0), clinic.tz)
@@ -143,32 +148,32 @@ def _hours_week(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str
     """Seven days from `day` (default today): what a patient planning a visit needs, closures included."""
     today = now.astimezone(clinic.tz).date()
     first = day or today
-    lines = ["Our opening hours for the next 7 days:"]
+    lines = [_say("faq_week_title")]
     for offset in range(7):
         date = first + dt.timedelta(days=offset)
         closure = clinic.closure_on(date)
         intervals = clinic.open_intervals(date)
         if closure:
-            hours = f"closed ({closure.reason})"
+            hours = _say("faq_week_closed_for", reason=closure.reason)
         else:
-            hours = format_intervals(intervals) if intervals else "closed"
-        lines.append(f"{date:%a} {date.day} {date:%b}: {hours}")
+            hours = format_intervals(intervals) if intervals else _say("faq_week_closed")
+        lines.append(_say("faq_week_line", day=f"{date:%a} {date.day} {date:%b}", hours=hours))
     return "\n".join(lines)
 
 
 def _open_now(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
     window = current_window(clinic, now)
     if window:
-        return f"Yes, we're open now until {window[1]:%H:%M}."
+        return _say("faq_open_now", time=f"{window[1]:%H:%M}")
     closure = clinic.closure_on(now.astimezone(clinic.tz).date())
-    reason = f" today for {closure.reason}" if closure else " right now"
-    return f"No, we're closed{reason}. {_next_opening_sentence(clinic, now, now.astimezone(clinic.tz).date())}"
+    closed = _say("faq_closed_today_for", reason=closure.reason) if closure else _say("faq_closed_now")
+    return f"{closed} {_next_opening_sentence(clinic, now, now.astimezone(clinic.tz).date())}"
 
 
 def _next_opening(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
     window = current_window(clinic, now)
     if window:
-        return f"We're open now until {window[1]:%H:%M}."
+        return _say("faq_open_until", time=f"{window[1]:%H:%M}")
     return _next_opening_sentence(clinic, now, now.astimezone(clinic.tz).date())
 
 
@@ -176,48 +181,53 @@ def _closures(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
     today = now.astimezone(clinic.tz).date()
     upcoming = sorted((c for c in clinic.closures if c.date >= today), key=lambda c: c.date)
     if not upcoming:
-        return "We have no holiday closures planned, so our usual weekly hours apply."
-    lines = ["We're closed on these days:"]
-    lines += [f"• {_capitalised(format_day(c.date, today))}: {c.reason}" for c in upcoming]
+        return _say("faq_no_closures")
+    lines = [_say("faq_closures_title")]
+    lines += [_say("faq_closure_line", day=_capitalised(format_day(c.date, today)), reason=c.reason)
+              for c in upcoming]
     return "\n".join(lines)
 
 
 def _address(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
-    text = f"{clinic.name}, {clinic.address}."
+    text = _say("faq_address", clinic_name=clinic.name, address=clinic.address)
     if clinic.info.get("directions"):
         text += f"\n{clinic.info['directions']}"
     return text
 
 
 def _phone(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
-    text = f"You can call {clinic.name} on {clinic.phone}."
+    sentences = [_say("faq_phone", clinic_name=clinic.name, clinic_phone=clinic.phone)]
     if clinic.urgent_advice_line:
-        text += f" When we're closed, call {clinic.urgent_advice_line} for urgent medical advice."
-    return text + f" In an emergency call {clinic.emergency_number}."
+        sentences.append(_say("faq_phone_when_closed", urgent_line=clinic.urgent_advice_line))
+    sentences.append(_say("faq_phone_emergency", emergency_number=clinic.emergency_number))
+    return " ".join(sentences)
 
 
 def _emergency(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
-    text = f"In an emergency call {clinic.emergency_number} now."
+    sentences = [_say("faq_emergency", emergency_number=clinic.emergency_number)]
     if clinic.urgent_advice_line:
-        text += f" For urgent advice that is not an emergency, call {clinic.urgent_advice_line}."
-    return text + f" If you are struggling to cope, {clinic.crisis_line_name} listen any time on {clinic.crisis_line_number}."
+        sentences.append(_say("faq_emergency_urgent_line", urgent_line=clinic.urgent_advice_line))
+    sentences.append(_say("faq_emergency_crisis_line", crisis_line_name=clinic.crisis_line_name,
+                          crisis_line_number=clinic.crisis_line_number))
+    return " ".join(sentences)
 
 
 def _services(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
-    lines = ["We offer:"]
+    lines = [_say("faq_services_title")]
     for service in clinic.services:
-        lines.append(f"• {service.name}" + (f" — {service.who_for}" if service.who_for else ""))
+        lines.append(_say("faq_service_for", service=service.name, who_for=service.who_for) if service.who_for
+                     else _say("faq_service", service=service.name))
     return "\n".join(lines)
 
 
-def _info(key: str, lead: str) -> Callable[[Clinic, dt.datetime, Optional[dt.date]], str]:
+def _info(key: str, message: str) -> Callable[[Clinic, dt.datetime, Optional[dt.date]], str]:
     """An answer read from clinic.yml's `clinic:` section, or a pointer to the phone if the clinic left it out."""
 
     def answer_info(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
         value = clinic.info.get(key)
         if not value:
-            return f"I don't have that information. Please call us on {clinic.phone}."
-        return f"{lead}{value}"
+            return _say("faq_info_missing", clinic_phone=clinic.phone)
+        return _say(message, value=value)
 
     return answer_info
 
@@ -233,10 +243,10 @@ _ANSWERS: Dict[Topic, Callable[[Clinic, dt.datetime, Optional[dt.date]], str]] =
     Topic.PHONE: _phone,
     Topic.EMERGENCY: _emergency,
     Topic.SERVICES: _services,
-    Topic.WHAT_TO_BRING: _info("what_to_bring", "Please bring: "),
-    Topic.PARKING: _info("parking", "Parking: "),
-    Topic.ACCESSIBILITY: _info("accessibility", "Access: "),
-    Topic.WEBSITE: _info("website", "Our website: "),
+    Topic.WHAT_TO_BRING: _info("what_to_bring", "faq_what_to_bring"),
+    Topic.PARKING: _info("parking", "faq_parking"),
+    Topic.ACCESSIBILITY: _info("accessibility", "faq_accessibility"),
+    Topic.WEBSITE: _info("website", "faq_website"),
 }
 
 

@@ -24,9 +24,11 @@ def var_dir() -> Path:
 def token(env_name: str, file_name: str) -> str:
     """The token in `env_name`, else the one stored in var/`file_name`, else a new one written there."""
     value = os.environ.get(env_name, "").strip()
-    if value:
-        return value
-    path = var_dir() / file_name
+    return value or stored_secret(var_dir() / file_name)
+
+
+def stored_secret(path: Path) -> str:
+    """The random secret kept in `path`, written (owner-only) by the first process that needs it."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

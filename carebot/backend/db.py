@@ -1,7 +1,7 @@
 """Database engine for the backend: the ONE database that holds the clinic's data.
 
 `SCHEDULING_DATABASE_URL` picks it: a SQLite file `var/carebot.db` by default, PostgreSQL with
-`postgresql://…` (psycopg2). Times are stored as naive UTC datetimes everywhere.
+`postgresql://…` (psycopg2). Times are stored as naive UTC datetimes everywhere (`to_db` / `from_db`).
 
 Conventions other backend packages rely on:
 - `metadata` is the shared `MetaData`: define your tables on it (importing your module registers them);
@@ -17,6 +17,7 @@ Conventions other backend packages rely on:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import os
 from pathlib import Path
@@ -78,6 +79,18 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def to_db(moment: dt.datetime) -> dt.datetime:
+    """An aware time as the naive UTC value the tables store (a naive one is refused: its zone is unknown)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given where an aware one is required")
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def from_db(moment: Optional[dt.datetime]) -> Optional[dt.datetime]:
+    """A stored naive UTC value as an aware UTC time (None stays None)."""
+    return moment.replace(tzinfo=dt.timezone.utc) if moment is not None else None
 
 
 def create_tables(engine: Engine) -> None:

@@ -44,6 +44,17 @@ def fhir_response(body: Dict[str, Any], status: int = 200, headers: Optional[Dic
     )
 
 
+async def json_object(request: web.Request) -> Dict[str, Any]:
+    """The request body as a JSON object; anything else (not JSON, a list, a number) is a 400."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    return body
+
+
 def error_response(status: int, message: str, code: Optional[str] = None,
                    headers: Optional[Dict[str, str]] = None) -> web.Response:
     outcome = operation_outcome(message, code or _CODE_FOR_STATUS.get(status, "exception"))

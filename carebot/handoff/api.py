@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
-from carebot.backend.errors import ApiError
+from carebot.backend.errors import ApiError, json_object
 from carebot.channels.phones import normalize_phone
 from carebot.clinic import Clinic
 from carebot.handoff.auth import StaffAuth
@@ -75,16 +75,6 @@ def setup(
     app.on_cleanup.append(close_clients)
 
 
-async def _json_body(request: web.Request) -> Dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    return body
-
-
 def _text_field(body: Dict[str, Any], name: str, limit: int, required: bool = True) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or (required and not value.strip()):
@@ -101,7 +91,7 @@ class HandoffApi:
         self.service = service
 
     async def create_case(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
+        body = await json_object(request)
         conversation_id = _text_field(body, "conversation_id", 128)
         try:
             reason = Reason(body.get("reason"))
@@ -117,7 +107,7 @@ class HandoffApi:
         )
 
     async def patient_message(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
+        body = await json_object(request)
         conversation_id = _text_field(body, "conversation_id", 128)
         text = _text_field(body, "text", TEXT_MAX_CHARS * 4, required=False)
         case = await self.service.patient_message(conversation_id, text)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Dict, Mapping, Optional
 
 from carebot.backend.db import VAR_DIR
+from carebot.tokens import stored_secret
 
 ACCOUNTS_ENV = "STAFF_ACCOUNTS"
 ACCOUNTS_FILE_ENV = "STAFF_ACCOUNTS_FILE"
@@ -106,15 +107,7 @@ def load_secret(environ: Mapping[str, str] = os.environ, path: Path = DEFAULT_SE
     """STAFF_SESSION_SECRET, else a random secret kept in var/ (created on first use, owner-only)."""
     if environ.get(SECRET_ENV):
         return environ[SECRET_ENV].encode()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
-        except FileExistsError:  # another process created it first: use theirs
-            pass
-    return path.read_text().strip().encode()
+    return stored_secret(path).encode()
 
 
 def session_minutes(environ: Mapping[str, str] = os.environ) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from carebot.backend.db import metadata
+from carebot.backend.db import from_db, metadata, to_db
 
 TRANSCRIPT_MAX_CHARS = 4000
 TEXT_MAX_CHARS = 4000
@@ -138,28 +138,18 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is None:
-        raise ValueError("times must be timezone-aware")
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-
-
-def _aware(moment: Optional[dt.datetime]) -> Optional[dt.datetime]:
-    return moment.replace(tzinfo=dt.timezone.utc) if moment else None
-
-
 def _case(row) -> Case:
     return Case(
         id=row.id, conversation_id=row.conversation_id, patient_phone=row.patient_phone, reason=Reason(row.reason),
-        transcript=row.transcript or "", status=row.status, created_at=_aware(row.created_at),
-        resolved_at=_aware(row.resolved_at), resolved_by=row.resolved_by,
+        transcript=row.transcript or "", status=row.status, created_at=from_db(row.created_at),
+        resolved_at=from_db(row.resolved_at), resolved_by=row.resolved_by,
     )
 
 
 def _event(row) -> Event:
     return Event(
         id=row.id, case_id=row.case_id, kind=EventKind(row.kind), author=row.author, text=row.text or "",
-        at=_aware(row.at), delivery_status=Delivery(row.delivery_status) if row.delivery_status else None,
+        at=from_db(row.at), delivery_status=Delivery(row.delivery_status) if row.delivery_status else None,
     )
 
 
@@ -181,7 +171,7 @@ class HandoffStore:
                     with conn.begin_nested():
                         case_id = conn.execute(handoff_cases.insert().values(
                             conversation_id=conversation_id, patient_phone=patient_phone, reason=reason.value,
-                            transcript=transcript[-TRANSCRIPT_MAX_CHARS:], status="open", created_at=_naive_utc(now),
+                            transcript=transcript[-TRANSCRIPT_MAX_CHARS:], status="open", created_at=to_db(now),
                         )).inserted_primary_key[0]
                     return self._get(conn, case_id), True
                 except IntegrityError:  # another process opened it between our read and insert
@@ -239,7 +229,7 @@ class HandoffStore:
             claimed = conn.execute(
                 update(handoff_cases)
                 .where(and_(handoff_cases.c.id == case_id, handoff_cases.c.status == "open"))
-                .values(status="resolved", resolved_at=_naive_utc(now), resolved_by=staff)
+                .values(status="resolved", resolved_at=to_db(now), resolved_by=staff)
             ).rowcount
             case = self._get(conn, case_id)
             if not claimed:
@@ -267,5 +257,5 @@ class HandoffStore:
     ) -> int:
         return conn.execute(handoff_events.insert().values(
             case_id=case_id, kind=EventKind(kind).value, author=author, text=text[:TEXT_MAX_CHARS],
-            at=_naive_utc(now), delivery_status=delivery.value if delivery else None,
+            at=to_db(now), delivery_status=delivery.value if delivery else None,
         )).inserted_primary_key[0]

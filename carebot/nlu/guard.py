@@ -23,12 +23,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from carebot.nlu.components import DECLINED_BY_GUARD, NOT_A_COMPLAINT, code_digest
-from carebot.nlu.vocabulary import Vocabulary, distinctive_words, words
+from carebot.nlu.vocabulary import Vocabulary, distinctive_words, phrases_of, vocabulary_of, words
 
 VOCABULARY_FILE = "vocabulary.json"
-DISTINCTIVE_FILE = "distinctive_words.json"
-EVERYDAY_FILE = "everyday_texts.json"
-KNOWN_FILE = "known_words.json"
+LEARNED_FILE = "domain_guard.json"
 
 
 def _overrule(message: Message, intent_name: Text) -> None:
@@ -66,7 +64,7 @@ class VocabularyGuard(GraphComponent):
         return cls(model_storage, resource, Vocabulary(known))
 
     def train(self, training_data: TrainingData) -> Resource:
-        known = sorted({w for example in training_data.intent_examples for w in words(example.get(TEXT) or "")})
+        known = vocabulary_of(example.get(TEXT) or "" for example in training_data.intent_examples)
         with self._model_storage.write_to(self._resource) as directory:
             (directory / VOCABULARY_FILE).write_text(json.dumps(known), encoding="utf-8")
         self._vocabulary = Vocabulary(known)
@@ -139,20 +137,20 @@ class DomainGuard(GraphComponent):
         return code_digest()
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 learned: Optional[Dict[Text, Dict[Text, List[Text]]]] = None,
-                 everyday_texts: Sequence[Text] = (), known_words: Sequence[Text] = ()) -> None:
+                 learned: Optional[Dict[Text, Any]] = None) -> None:
         self._config = config
         self._model_storage = model_storage
         self._resource = resource
-        self._set_learned(learned or {}, everyday_texts, known_words)
+        self._set_learned(learned or {"intents": {}, "everyday_texts": [], "known_words": []})
 
-    def _set_learned(self, learned: Dict[Text, Dict[Text, List[Text]]], everyday_texts: Sequence[Text],
-                     known_words: Sequence[Text]) -> None:
-        self._known = Vocabulary(known_words)
+    def _set_learned(self, learned: Dict[Text, Any]) -> None:
+        """`learned`: per checked intent its words "for" and "against", the decline examples, every known word."""
+        by_intent = learned["intents"]
         self._evidence = {intent: Vocabulary(words_of["for"], self._config["min_fuzzy_length"])
-                          for intent, words_of in learned.items()}
-        self._counter = {intent: frozenset(words_of["against"]) for intent, words_of in learned.items()}
-        self._everyday_texts = list(everyday_texts)
+                          for intent, words_of in by_intent.items()}
+        self._counter = {intent: frozenset(words_of["against"]) for intent, words_of in by_intent.items()}
+        self._everyday_phrases = phrases_of(learned["everyday_texts"])
+        self._known = Vocabulary(learned["known_words"])
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -163,10 +161,8 @@ class DomainGuard(GraphComponent):
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "DomainGuard":
         with model_storage.read_from(resource) as directory:
-            learned = json.loads((directory / DISTINCTIVE_FILE).read_text(encoding="utf-8"))
-            everyday_texts = json.loads((directory / EVERYDAY_FILE).read_text(encoding="utf-8"))
-            known_words = json.loads((directory / KNOWN_FILE).read_text(encoding="utf-8"))
-        return cls(config, model_storage, resource, learned, everyday_texts, known_words)
+            learned = json.loads((directory / LEARNED_FILE).read_text(encoding="utf-8"))
+        return cls(config, model_storage, resource, learned)
 
     def train(self, training_data: TrainingData) -> Resource:
         by_intent: Dict[Text, List[Text]] = defaultdict(list)
@@ -185,18 +181,15 @@ class DomainGuard(GraphComponent):
         everything_checked = [text for texts in checked.values() for text in texts]
         declined_words = distinctive_words({decline: by_intent[decline]}, everything_checked,
                                            self._config["counter_min_ratio"])[decline]
-        learned = {}
+        intents = {}
         for intent, texts in checked.items():
-            used = {w for text in texts for w in words(text)}
-            learned[intent] = {"for": evidence[intent], "against": [w for w in declined_words if w not in used]}
-        everyday_texts = [_padded(text) for text in by_intent[decline]]
-        known_words = sorted({w for intent, texts in by_intent.items() if "/" not in intent
-                              for text in texts for w in words(text)})
+            used = set(vocabulary_of(texts))
+            intents[intent] = {"for": evidence[intent], "against": [w for w in declined_words if w not in used]}
+        learned = {"intents": intents, "everyday_texts": by_intent[decline],
+                   "known_words": vocabulary_of(text for texts in by_intent.values() for text in texts)}
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / DISTINCTIVE_FILE).write_text(json.dumps(learned, indent=1), encoding="utf-8")
-            (directory / EVERYDAY_FILE).write_text(json.dumps(everyday_texts), encoding="utf-8")
-            (directory / KNOWN_FILE).write_text(json.dumps(known_words), encoding="utf-8")
-        self._set_learned(learned, everyday_texts, known_words)
+            (directory / LEARNED_FILE).write_text(json.dumps(learned, indent=1), encoding="utf-8")
+        self._set_learned(learned)
         return self._resource
 
     def _answer_evidence(self, by_intent: Dict[Text, List[Text]], answers: List[Text]) -> Dict[Text, List[Text]]:
@@ -224,17 +217,21 @@ class DomainGuard(GraphComponent):
                 continue  # a health term no everyday request uses: clinic business
             # Not a checked intent, but an everyday health word the red-flag step would read a complaint into
             # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
-            symptom_intent = self._config["symptom_intent"]
-            weighed = [intent] if intent in self._evidence else [symptom_intent] \
-                if everyday and symptom_intent in self._evidence else []
-            weighed += [key for key in [self._answer_key(message, intent)] if key in self._evidence]
+            weighed = [name for name in (self._weighed_as(intent, everyday), self._answer_key(message, intent))
+                       if name in self._evidence]
             found = [w for w in words(text) if not w.isdigit()]
             granted = {w for term in everyday for w in words(term)}
-            if weighed and any(self._outweighed(name, found, granted) for name in weighed):
+            if any(self._outweighed(name, found, granted) for name in weighed):
                 if intent in self._evidence:
                     _overrule(message, self._config["decline_intent"])
                 message.set(DECLINED_BY_GUARD, True)
         return messages
+
+    def _weighed_as(self, intent: Optional[Text], everyday: List[Text]) -> Optional[Text]:
+        """The classified intent when checked; otherwise the symptom intent an everyday health word would get."""
+        if intent in self._evidence:
+            return intent
+        return self._config["symptom_intent"] if everyday else None
 
     def _outweighed(self, intent: Text, found: List[Text], granted: Set[Text]) -> bool:
         """No evidence (unless lenient), or at least as much counter-evidence as evidence. `granted` words (of an
@@ -253,8 +250,7 @@ class DomainGuard(GraphComponent):
 
     def _is_everyday(self, term: Text) -> bool:
         """The decline examples say it too ("boil" in "how long do I boil an egg")."""
-        phrase = _padded(term)
-        return phrase.strip() != "" and any(phrase in text for text in self._everyday_texts)
+        return " ".join(words(term)) in self._everyday_phrases
 
     @staticmethod
     def _answer_key(message: Message, intent: Text) -> Optional[Text]:
@@ -262,7 +258,3 @@ class DomainGuard(GraphComponent):
         selected = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(intent) or {}
         return (selected.get("response") or {}).get(INTENT_RESPONSE_KEY)
 
-
-def _padded(text: Text) -> Text:
-    """The text's words between spaces, so a phrase matches whole words only (" boil " not in " boiler ")."""
-    return f" {' '.join(words(text))} "

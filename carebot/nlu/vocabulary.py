@@ -17,6 +17,21 @@ def words(text: str) -> List[str]:
     return WORD.findall(text.lower())
 
 
+def vocabulary_of(texts: Iterable[str]) -> List[str]:
+    """Every word of the texts, sorted: what a guard stores of its training examples."""
+    return sorted({w for text in texts for w in words(text)})
+
+
+def phrases_of(texts: Iterable[str]) -> Set[str]:
+    """Every run of consecutive words of the texts, space-joined: "boil an egg" gives "boil", "boil an", …"""
+    found: Set[str] = set()
+    for text in texts:
+        found_words = words(text)
+        found.update(" ".join(found_words[i:j]) for i in range(len(found_words))
+                     for j in range(i + 1, len(found_words) + 1))
+    return found
+
+
 def _deletions(word: str) -> Set[str]:
     return {word[:i] + word[i + 1:] for i in range(len(word))}
 

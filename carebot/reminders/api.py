@@ -25,7 +25,7 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from carebot.backend.db import run_db
-from carebot.backend.errors import ApiError
+from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
 from carebot.reminders.recurrence import ReminderParseError, load_medicines, next_occurrences, parse_reminder
 from carebot.reminders.store import (
@@ -50,16 +50,6 @@ async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await run_db(fn, *args, **kwargs)
     except ReminderError as error:
         raise ApiError(_status_for(error), str(error)) from None
-
-
-async def _body(request: web.Request) -> Dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    return body
 
 
 def _text(body: Dict[str, Any], name: str, required: bool = True, default: Optional[str] = None) -> Optional[str]:
@@ -115,7 +105,7 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
     medicines = load_medicines()
 
     async def parse(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await json_object(request)
         text = _text(body, "text")
         now = _moment(body, "now", clinic, required=False) or dt.datetime.now(dt.timezone.utc)
         try:
@@ -127,7 +117,7 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
         return web.json_response({"understood": True, "spec": spec.to_dict(), "next_due": upcoming[0].isoformat()})
 
     async def create(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await json_object(request)
         reminder = await _call(
             store.create, _text(body, "conversation_id"), _text(body, "label", default=body.get("medication")),
             _text(body, "rrule"), _moment(body, "dtstart", clinic), _text(body, "timezone", False, clinic.timezone),
@@ -145,12 +135,12 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
         return web.json_response((await _call(store.get, _reminder_id(request))).to_dict())
 
     async def match(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await json_object(request)
         reminder = await _call(store.match, _text(body, "conversation_id"), _text(body, "text", False, ""))
         return web.json_response(reminder.to_dict())
 
     async def change(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await json_object(request)
         if "times" in body:
             reminder = await _call(store.change_times, _reminder_id(request), _times(body["times"]))
         else:
@@ -164,7 +154,7 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
         return handler
 
     async def respond(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await json_object(request)
         occurrence_id = body.get("occurrence_id")
         snooze = body.get("snooze_minutes", 30)
         if occurrence_id is not None and not str(occurrence_id).isdigit():
@@ -190,7 +180,7 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
         return web.json_response({"first": first})
 
     async def appointment_reminders(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await json_object(request)
         reminder = await _call(
             store.create_appointment_reminders, _text(body, "conversation_id"), _text(body, "appointment_id"),
             _moment(body, "start", clinic), _text(body, "label"), clinic.appointment_reminder_hours,

@@ -12,6 +12,7 @@ A rule may hold several RRULE lines, because one RRULE cannot say "08:30 and 20:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -301,6 +302,12 @@ def load_medicines(path: Optional[Path] = None) -> List[MedicinePattern]:
     return patterns
 
 
+@functools.lru_cache(maxsize=1)
+def _default_medicines() -> Tuple[MedicinePattern, ...]:
+    """The project's medicine list, read once: `parse_reminder` runs on every reminder message."""
+    return tuple(load_medicines())
+
+
 def find_medicine(text: str, medicines: Sequence[MedicinePattern]) -> Optional[Tuple[int, int, MedicinePattern]]:
     """The longest known medicine named in the text (case-insensitive, whole words)."""
     lowered = text.lower()
@@ -413,7 +420,7 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
     """
     tz = ZoneInfo(timezone)
     now_local = now.astimezone(tz).replace(second=0, microsecond=0)
-    medicines = load_medicines() if medicines is None else medicines
+    medicines = _default_medicines() if medicines is None else medicines
     phrase = _Phrase(text)
 
     delay = phrase.take(rf"\bin\s+(?:(?P<half>half an? hour)|(?P<n>{_NUM})\s*(?:and a half\s*)?"

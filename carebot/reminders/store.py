@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from carebot.backend.db import metadata
+from carebot.backend.db import from_db, metadata, to_db
 from carebot.reminders.recurrence import Schedule, describe, iter_occurrences, normalise_rrule
 
 UTC = dt.timezone.utc
@@ -117,16 +117,6 @@ def create_tables(engine: Engine) -> None:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
-
-
-def to_db(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime given where an aware one is required")
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def from_db(moment: Optional[dt.datetime]) -> Optional[dt.datetime]:
-    return moment.replace(tzinfo=UTC) if moment is not None else None
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,19 @@ import pytest
 import yaml
 
 from actions.faq import INTENT_TOPICS, ActionAnswerClinicQuestion, message_time
+from carebot.clinic import Clinic, load_clinic
 
 ROOT = Path(__file__).resolve().parents[2]
 LONDON = ZoneInfo("Europe/London")
-FRIDAY_EVENING = dt.datetime(2026, 11, 27, 17, 30, tzinfo=LONDON)  # clinic.yml: Friday closes 17:00
+FRIDAY_EVENING = dt.datetime(2026, 11, 27, 17, 30, tzinfo=LONDON)  # the frozen clinic closes 17:00 on Fridays
+
+
+@pytest.fixture(autouse=True)
+def clinic(monkeypatch) -> Clinic:
+    """The frozen clinic of tests/test_faq.py: exact texts need fixed hours, and designers edit clinic.yml freely."""
+    facts = load_clinic(ROOT / "tests" / "fixtures" / "faq_clinic.yml")
+    monkeypatch.setattr("actions.faq.clinic", lambda: facts)
+    return facts
 
 
 def user_event(text: str, intent: str, at: dt.datetime) -> dict:

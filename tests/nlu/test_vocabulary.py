@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from carebot.nlu.vocabulary import Vocabulary
+from carebot.nlu.vocabulary import Vocabulary, phrases_of, vocabulary_of
 
 VOCABULARY = Vocabulary(["hello", "book", "appointment", "tomorrow", "thanks", "i", "need", "a", "doctor"])
 
@@ -27,3 +27,10 @@ def test_no_words_at_all_is_left_to_the_classifier():
 
 def test_short_words_are_not_fuzzy_matched():
     assert not VOCABULARY.knows("bok")  # 3 letters: too short to call a typo of "book"
+
+
+def test_the_vocabulary_and_phrases_of_texts_are_whole_words_in_order():
+    assert vocabulary_of(["Boil an egg", "an egg!"]) == ["an", "boil", "egg"]
+    phrases = phrases_of(["how long do I boil an egg", "the boiler"])
+    assert {"boil", "boil an egg", "how long do i boil an egg", "boiler"} <= phrases
+    assert not {"boil egg", "oil", "", "egg an"} & phrases

@@ -21,14 +21,10 @@ from actions.handoff import open_handoff
 from carebot.handoff.client import HandoffClient
 from carebot.handoff.store import Reason
 from carebot.messages import render
-from carebot.triage.engine import (InvalidAnswer, add_findings, answer, default_protocols, fill, next_question,
-                                   outcome, parse_reply, screen_red_flags, start)
-from carebot.triage.model import NOT_SURE, Outcome, Profile, Question, RedFlag, TriageState
+from carebot.triage.engine import (CHAT_QUESTION_BUDGET, SIMPLER, UNREADABLE, add_findings, default_protocols,
+                                   fill, next_question, outcome, screen_red_flags, start, take_reply)
+from carebot.triage.model import Outcome, Profile, Question, RedFlag, TriageState
 
-# The patient's first message and the consent reply each take a bot turn: with at most this many questions a
-# triage answered "I'm not sure" throughout still ends within the contract's 12 bot turns.
-MAX_QUESTIONS_IN_CHAT = 10
-UNREADABLE_REPLIES_BEFORE_NOT_SURE = 2
 DONE = "done"  # triage_answer once no question is left: the form's only slot is filled, so the form ends
 # Everything one triage remembers; cleared when a new one starts and when it ends.
 TRIAGE_SLOTS = ("triage_state", "triage_question", "triage_answer", "triage_retries", "triage_level")
@@ -85,8 +81,8 @@ def question_buttons(question: Question) -> List[Dict[str, str]]:
 
 
 def next_step(state: TriageState) -> Optional[Question]:
-    """The engine's next question, within the chat's question budget."""
-    if len(state.asked) >= MAX_QUESTIONS_IN_CHAT:
+    """The engine's next question, within the chat's question budget (re-asks in simpler words count)."""
+    if len(state.asked) + len(state.reasked) >= CHAT_QUESTION_BUDGET:
         return None
     return next_question(state)
 
@@ -118,26 +114,26 @@ class ValidateTriageForm(FormValidationAction):
 
     def _take_reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: TriageState,
                     reply: str) -> List[EventType]:
+        """Read the reply as the engine does (engine.take_reply): findings in it are merged and can answer the
+        question; an unreadable reply is asked again; "not sure" to an emergency question is asked once more."""
         question = default_protocols().questions.get(tracker.get_slot("triage_question") or "")
         entities = _entities(tracker)
-        if question is None or not _is_bare_choice(question, reply):
-            current, denied = told_findings(entities)
-            if current or denied or told_profile(entities, state.profile) != state.profile:
-                state = add_findings(state, current, denied, told_profile(entities, state.profile))
+        bare = question is not None and _is_bare_choice(question, reply)
+        current, denied = ([], []) if bare else told_findings(entities)
+        profile = told_profile(entities, state.profile)
         if question is None:
+            if current or denied or profile != state.profile:
+                state = add_findings(state, current, denied, profile)
             return self._advance(state, retries=0)
-        try:
-            parse_reply(question, reply)
-        except InvalidAnswer:
-            retries = int(tracker.get_slot("triage_retries") or 0) + 1
-            if next_step(state) != question:  # the new findings answered it, or made it moot
-                return self._advance(state, retries=0)
-            if retries < UNREADABLE_REPLIES_BEFORE_NOT_SURE:
-                say(dispatcher, "triage_unreadable_answer")
-                return [SlotSet("triage_state", state.to_dict()), SlotSet("triage_retries", retries),
-                        SlotSet("triage_answer", None)]
-            reply = NOT_SURE  # asked twice without a readable answer: the safer reading applies
-        return self._advance(answer(state, question.id, reply), retries=0)
+        retries = int(tracker.get_slot("triage_retries") or 0)
+        turn = take_reply(state, question, reply, current, denied, profile, retries)
+        if turn.say is None:
+            return self._advance(turn.state, retries=0)
+        if turn.say == UNREADABLE:
+            say(dispatcher, "triage_unreadable_answer")
+        return [SlotSet("triage_state", turn.state.to_dict()),
+                SlotSet("triage_retries", retries + 1 if turn.say == UNREADABLE else 0),
+                SlotSet("triage_answer", None)]  # the form asks again: the simpler wording after SIMPLER
 
     @staticmethod
     def _advance(state: TriageState, retries: int) -> List[EventType]:
@@ -158,7 +154,10 @@ class AskTriageAnswer(Action):
         if question is None:
             say(dispatcher, "triage_ask_symptoms")
             return []
-        send(dispatcher, "triage_question", question_buttons(question), question=fill(question.text, clinic()))
+        state = load_state(tracker)
+        reasking = state is not None and question.id in state.reasked and question.simpler is not None
+        text = question.simpler if reasking and question.simpler else question.text
+        send(dispatcher, "triage_question", question_buttons(question), question=fill(text, clinic()))
         return []
 
 

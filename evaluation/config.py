@@ -12,6 +12,8 @@ from typing import Dict, FrozenSet, Mapping, Pattern
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 TRIAGE_CASES = ROOT / "tests" / "triage_cases.csv"
+TRIAGE_HOLDOUT = ROOT / "tests" / "triage_holdout.csv"  # frozen before tuning, written from clinical sources
+TRIAGE_FILES = (TRIAGE_CASES, TRIAGE_HOLDOUT)
 
 
 def eval_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -60,8 +62,10 @@ CONSENT_NAME: Pattern[str] = re.compile(r"consent")
 # set, the question is recognised by its text in the bot's last message.
 TRIAGE_QUESTION_SLOTS = ("triage_question", "requested_slot")
 EMERGENCY = "emergency"
-BENIGN_LEVELS: FrozenSet[str] = frozenset({"routine", "self_care"})
 NOT_SURE = "I'm not sure"
+TRIAGE_REPLIES = (NOT_SURE, "no")  # every unscripted follow-up answered with each in turn
+MAX_OVER_ESCALATION = 0.10  # non-emergencies sent to emergency, at most (issue 12)
+HOLDOUT_TARGET = 0.85  # agreement on the holdout (issue 12); the case file keeps TARGET
 CONSENT_YES = "yes"
 MAX_BOT_TURNS = 12
 

@@ -1,10 +1,12 @@
-"""`make eval-triage` (`python -m evaluation.triage`): the team's triage cases through the real bot over REST.
+"""`make eval-triage` (`python -m evaluation.triage`): the triage case files through the real bot over REST.
 
 Per the contract of issue 6: a fresh sender per case sends the case text; consent, if asked, is given with "yes";
-a follow-up question the case scripts (`answers`: question_id=option) gets that option's words, any other
-"I'm not sure", until the slot `triage_level` is set or 12 bot turns have passed. Targets: emergency recall
-100%, no benign case escalated to emergency, agreement ≥ 90%. Exits 1 when one is missed, so CI can use it
-(it is not part of `make test`). The case file is read by carebot.triage.cases, as the engine-only check does.
+a follow-up question the case scripts (`answers`: question_id=option) gets that option's words, any other the
+run's default reply, until the slot `triage_level` is set or 12 bot turns have passed. Each file runs twice, every
+unscripted follow-up answered "I'm not sure" and then "no". Two files: the team's case file, and the holdout
+(tests/triage_holdout.csv) written from NHS/NICE sources by someone who never saw the protocols, never tuned on.
+Targets: emergency recall 100%, at most 10% of non-emergencies escalated to emergency, agreement >= 85% (holdout)
+or 90% (case file). Exits 1 when one is missed. Read by carebot.triage.cases, as the engine-only tests do.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from typing import List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import httpx
 
@@ -55,21 +57,23 @@ def pending_question(tracker: botlib.Tracker, last_replies: Sequence[str],
     return max(found, key=lambda qid: len(questions[qid].text)) if found else None
 
 
-def reply_for(case: Case, question_id: Optional[str], questions: Mapping[str, Question]) -> str:
-    """The scripted option's own words for a scripted question, else "I'm not sure"."""
+def reply_for(case: Case, question_id: Optional[str], questions: Mapping[str, Question],
+              default: str = config.NOT_SURE) -> str:
+    """The scripted option's own words for a scripted question, else the run's default reply."""
     option_id = case.answers.get(question_id or "")
     if option_id is None:
-        return config.NOT_SURE
+        return default
     return questions[question_id].option(option_id).text
 
 
-def run_case(bot: botlib.Bot, case: Case, questions: Mapping[str, Question]) -> Outcome:
+def run_case(bot: botlib.Bot, case: Case, questions: Mapping[str, Question], default: str = config.NOT_SURE
+             ) -> Outcome:
     try:
         chat = botlib.chat_until(
             bot, botlib.fresh_sender(), case.text,
             done=lambda tracker: botlib.slot(tracker, config.TRIAGE_LEVEL_SLOT) is not None,
             next_reply=lambda tracker, replies: reply_for(case, pending_question(tracker, replies, questions),
-                                                          questions),
+                                                          questions, default),
             max_bot_turns=config.MAX_BOT_TURNS,
         )
     except httpx.HTTPError as error:  # one broken conversation is a miss to report, not the end of the run
@@ -85,26 +89,47 @@ def _under(outcome: Outcome) -> bool:
     return outcome.level in LEVELS and level_rank(outcome.level) < level_rank(outcome.case.expected)
 
 
-def score(outcomes: Sequence[Outcome]) -> List[Rate]:
+def _over(outcome: Outcome) -> bool:
+    return outcome.level in LEVELS and level_rank(outcome.level) > level_rank(outcome.case.expected)
+
+
+def score(outcomes: Sequence[Outcome], agreement_target: float = config.TARGET) -> List[Rate]:
     emergencies = [o for o in outcomes if o.case.expected == config.EMERGENCY]
-    benign = [o for o in outcomes if o.case.expected in config.BENIGN_LEVELS]
+    non_emergencies = [o for o in outcomes if o.case.expected != config.EMERGENCY]
     urgent = [o for o in outcomes if o.case.expected == "urgent"]
     return [
         Rate("emergency recall", sum(o.level == config.EMERGENCY for o in emergencies), len(emergencies), 1.0),
-        Rate("benign (routine, self_care) escalated to emergency",
-             sum(o.level == config.EMERGENCY for o in benign), len(benign), max_count=0),
-        rate("overall agreement", [o.agrees for o in outcomes], config.TARGET),
+        Rate("non-emergencies escalated to emergency (at most 10%)",
+             sum(o.level == config.EMERGENCY for o in non_emergencies), len(non_emergencies),
+             max_count=int(config.MAX_OVER_ESCALATION * len(non_emergencies))),
+        rate("overall agreement", [o.agrees for o in outcomes], agreement_target),
         rate("urgent escalated to emergency (information)", [o.level == config.EMERGENCY for o in urgent]),
+        rate("over-triaged (a more urgent level)", [_over(o) for o in outcomes]),
         rate("under-triaged (a less urgent level or none)", [_under(o) for o in outcomes]),
         rate(f"triage ended within {config.MAX_BOT_TURNS} bot turns", [o.level != NO_LEVEL for o in outcomes]),
     ]
 
 
-def section(outcomes: Sequence[Outcome], source: str) -> Section:
-    result = Section(f"Triage cases ({source}, {len(outcomes)} cases)", rates=score(outcomes))
+def by_complaint(outcomes: Sequence[Outcome]) -> str:
+    """Right / over / under per complaint area (files that have the column): where the misses cluster."""
+    groups: Dict[str, List[Outcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault(outcome.case.complaint or "-", []).append(outcome)
+    rows = ["| complaint | cases | right | over-triaged | under-triaged |", "|---|---|---|---|---|"]
+    rows += [f"| {name} | {len(group)} | {sum(o.agrees for o in group)} | {sum(_over(o) for o in group)} | "
+             f"{sum(_under(o) for o in group)} |" for name, group in sorted(groups.items())]
+    return "\n".join(rows)
+
+
+def section(outcomes: Sequence[Outcome], source: str, reply: str = config.NOT_SURE,
+            agreement_target: float = config.TARGET) -> Section:
+    result = Section(f"Triage cases ({source}, {len(outcomes)} cases, follow-ups answered \"{reply}\")",
+                     rates=score(outcomes, agreement_target))
     matrix = confusion((o.case.expected, o.level) for o in outcomes)
     result.tables.append(("Confusion matrix (rows expected, columns the bot's `triage_level`)",
                           confusion_table(matrix, tuple(reversed(LEVELS)))))
+    if any(o.case.complaint for o in outcomes):
+        result.tables.append(("Per complaint area", by_complaint(outcomes)))
     disagreements = [o for o in outcomes if not o.agrees]
     if disagreements:
         rows = ["| line | case | expected | got | bot turns |", "|---|---|---|---|---|"]
@@ -117,43 +142,56 @@ def section(outcomes: Sequence[Outcome], source: str) -> Section:
     return result
 
 
+def run_file(bot: botlib.Bot, cases: Sequence[Case], questions: Mapping[str, Question], reply: str,
+             label: str) -> List[Outcome]:
+    outcomes = []
+    for number, case in enumerate(cases, start=1):
+        outcomes.append(run_case(bot, case, questions, reply))
+        if number % 50 == 0:
+            print(f"eval-triage: {label}, \"{reply}\": {number}/{len(cases)} cases", file=sys.stderr, flush=True)
+    return outcomes
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation.triage", description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default=str(config.TRIAGE_CASES.relative_to(config.ROOT)),
-                        help="case file, relative to the project (default %(default)s)")
+    parser.add_argument("--cases", nargs="+", default=[str(p.relative_to(config.ROOT)) for p in config.TRIAGE_FILES],
+                        help="case files, relative to the project (default %(default)s)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
-    path = config.ROOT / args.cases
-    try:
-        cases = load_cases(path)
-    except (OSError, KeyError, ValueError) as error:
-        print(f"eval-triage: cannot read {path}: {error}", file=sys.stderr)
-        return 2
-    if not cases:
-        print(f"eval-triage: {args.cases} holds no cases", file=sys.stderr)
-        return 2
+    files = []
+    for name in args.cases:
+        try:
+            cases = load_cases(config.ROOT / name)
+        except (OSError, KeyError, ValueError) as error:
+            print(f"eval-triage: cannot read {name}: {error}", file=sys.stderr)
+            return 2
+        if not cases:
+            print(f"eval-triage: {name} holds no cases", file=sys.stderr)
+            return 2
+        files.append((name, cases))
     questions = default_protocols().questions
     started = time.monotonic()
-    outcomes = []
+    sections = []
     try:
         with botlib.running_bot() as bot:
-            for number, case in enumerate(cases, start=1):
-                outcomes.append(run_case(bot, case, questions))
-                if number % 25 == 0:
-                    print(f"eval-triage: {number}/{len(cases)} cases", file=sys.stderr, flush=True)
+            for name, cases in files:
+                target = config.HOLDOUT_TARGET if "holdout" in name else config.TARGET
+                for reply in config.TRIAGE_REPLIES:
+                    outcomes = run_file(bot, cases, questions, reply, name)
+                    sections.append(section(outcomes, name, reply, target))
     except botlib.StackError as error:
         print(f"eval-triage: the stack did not start: {error}", file=sys.stderr)
         return 2
-    measured = section(outcomes, args.cases)
-    print(console([measured]))
-    failed = missed(measured.rates)
-    print(f"\neval-triage: {len(cases)} cases in {time.monotonic() - started:.0f} s; "
-          + (f"targets missed: {', '.join(r.name for r in failed)}" if failed else "every target met"))
+    print(console(sections))
+    failed = [r for measured in sections for r in missed(measured.rates)]
+    total = sum(len(cases) for _, cases in files) * len(config.TRIAGE_REPLIES)
+    print(f"\neval-triage: {total} conversations in {time.monotonic() - started:.0f} s; "
+          + (f"targets missed: {', '.join(sorted({r.name for r in failed}))}" if failed else "every target met"))
     if not args.no_write:
         command = "make eval-triage" if args.cases == parser.get_default("cases") \
-            else f".venv/bin/python -m evaluation.triage --cases {args.cases}"
+            else f".venv/bin/python -m evaluation.triage --cases {' '.join(args.cases)}"
         write_block(config.DOC, "eval_triage",
-                    block("eval_triage", "Evaluation: triage cases", command, markdown([measured])))
+                    block("eval_triage", "Evaluation: triage cases", command, markdown(sections)))
     return 1 if failed else 0
 
 

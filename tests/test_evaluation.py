@@ -241,9 +241,11 @@ def test_triage_scores_recall_escalation_and_agreement():
     rates = {r.name: r for r in score(outcomes)}
     assert (rates["emergency recall"].hits, rates["emergency recall"].total) == (1, 2)
     assert rates["emergency recall"].met is False
-    assert rates["benign (routine, self_care) escalated to emergency"].hits == 1
+    escalated = rates["non-emergencies escalated to emergency (at most 10%)"]
+    assert (escalated.hits, escalated.total) == (2, 4) and escalated.met is False  # routine and urgent → emergency
     assert (rates["overall agreement"].hits, rates["overall agreement"].total) == (2, 6)
     assert rates["urgent escalated to emergency (information)"].hits == 1
+    assert rates["over-triaged (a more urgent level)"].hits == 2
     assert rates["under-triaged (a less urgent level or none)"].hits == 2  # no level, urgent → routine
     assert rates["triage ended within 12 bot turns"].hits == 5
 

@@ -31,14 +31,20 @@ from carebot.triage.model import ProtocolSet
 
 # Labels the findings pipeline owns (with context roles); any other label (MEDICINE, …) stays a plain entity,
 # except EVERYDAY: phrases that only exist to keep their symptom words from making a finding ("a fit note").
-TRIAGE_LABELS = frozenset({"SYMPTOM", "SEVERITY", "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"})
+TRIAGE_LABELS = frozenset({"SYMPTOM", "SEVERITY", "RISK", "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"})
 EVERYDAY_LABEL = "EVERYDAY"
 FINDINGS = "carebot_findings"  # message property: the Finding tuple, read by RedFlagClassifier (not output)
 # Message property set by DomainGuard when it declined a message whose only health words are everyday ones ("set the
 # oven temperature"): RedFlagClassifier then leaves it declined instead of reading a complaint into it.
 DECLINED_BY_GUARD = "carebot_declined_by_guard"
-# Findings that qualify a complaint but are none on their own ("for a few days", "my 4 month old").
+# Findings that qualify a complaint but are none on their own ("for a few days", "my 4 month old"); risk factors
+# ("I'm on warfarin", ids starting with RISK_PREFIX) too.
 NOT_A_COMPLAINT = frozenset(DURATION_FINDINGS) | {"baby_age_unknown", "age_3_to_6_months"}
+RISK_PREFIX = "risk_"
+
+
+def is_complaint(finding_id: str) -> bool:
+    return finding_id not in NOT_A_COMPLAINT and not finding_id.startswith(RISK_PREFIX)
 
 
 def hash_yaml_files(*directories: Path) -> str:
@@ -218,7 +224,7 @@ class RedFlagClassifier(GraphComponent):
     def _misread_complaint(self, current: Sequence[str], intent: Dict[str, Any], declined: bool) -> bool:
         """A current complaint told, and the classifier's intent cannot hold one or is a guess."""
         name = intent.get("name")
-        if not set(current) - NOT_A_COMPLAINT or name == self._config["symptom_intent"] \
+        if not any(is_complaint(f) for f in current) or name == self._config["symptom_intent"] \
                 or name in self._config["never_override"] or declined:
             return False
         return (intent.get("name") in self._config["symptom_overrides"]

@@ -21,13 +21,18 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
-from carebot.nlu.patterns import load_patterns
+from carebot.nlu.measurements import Measurement, findings_for, load_bands, read_measurements
+from carebot.nlu.normalise import Normaliser, normalised_pattern, pattern_words
+from carebot.nlu.patterns import load_medicine_risks, load_patterns
 from carebot.triage.loader import DURATION_FINDINGS
 from carebot.triage.model import Profile
 
-FINDING_LABELS = {"SYMPTOM", "SEVERITY"}
-SITE, PAIN, AGE, DURATION, PREGNANCY = "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"
-IMPLIES = {"high_fever": ("fever",)}  # "a temperature of 39.5" is a fever too, for every rule that asks for one
+FINDING_LABELS = {"SYMPTOM", "SEVERITY", "RISK"}  # RISK: data/patterns/risk_factors.yml (ids start with risk_)
+SITE, PAIN, AGE, DURATION, PREGNANCY, MEDICINE = "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY", "MEDICINE"
+IMPLIES = {"high_fever": ("fever",)}
+MODIFIERS = ("sudden_onset", "worsening", "severity_severe")  # read even inside a longer finding  # "a temperature of 39.5" is a fever too, for every rule that asks for one
+FEVER_FROM_C = 38.0  # NHS.uk: a high temperature is 38C or more (the same threshold as measurements.yml)
+OLDER_RISK = "risk_age_65_plus"  # also a band of measurements.yml (age_years from 65)
 ROLES = ("negated", "family", "historical", "hypothetical")  # first that applies is the Rasa role
 
 # --- context rules (lower-case phrases, tokenised like the text) ----------------------------------------------
@@ -154,13 +159,33 @@ class Finding:
 
 
 def build_findings_pipeline(patterns_dir: Path) -> Language:
-    """Build once per process (about a second); every `extract_findings` call then takes milliseconds."""
+    """Build once per process (about a second); every `extract_findings` call then takes milliseconds.
+
+    Patterns match on `Token.norm_` (carebot/nlu/normalise.py: typos corrected, inflections lemmatised), so
+    "swolen legs" and "my leg swelled" meet the pattern "swollen leg"; measurements ("39.2C", "sats 89%") become
+    findings through the bands of `measurements.yml`."""
+    patterns = load_patterns(patterns_dir)
+    normaliser = Normaliser(pattern_words(patterns))
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True})
-    ruler.add_patterns(load_patterns(patterns_dir))
-    nlp.add_pipe("carebot_context")
+    nlp.add_pipe("carebot_normalise").normaliser = normaliser
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "NORM", "validate": True})
+    ruler.add_patterns([normalised_pattern(entry, normaliser) for entry in patterns])
+    context = nlp.add_pipe("carebot_context")
+    context.modifiers = _modifier_matcher(nlp, patterns)
+    context.bands = load_bands(patterns_dir)
+    context.medicine_risks = load_medicine_risks(patterns_dir)
     return nlp
+
+
+def _modifier_matcher(nlp: Language, patterns: Sequence[Dict[str, Any]]) -> PhraseMatcher:
+    """Modifier phrases ("suddenly", "getting worse", "agony") matched again on their own: inside a longer match
+    ("my feet have suddenly swollen") the ruler keeps only the longer finding, and the modifier would be lost."""
+    matcher = PhraseMatcher(nlp.vocab, attr="NORM")
+    for entry in patterns:
+        if entry.get("id") in MODIFIERS and isinstance(entry["pattern"], str):
+            matcher.add(entry["id"], [nlp(entry["pattern"])])
+    return matcher
 
 
 def extract_findings(nlp: Language, text: str) -> List[Finding]:
@@ -202,13 +227,35 @@ if not Doc.has_extension("findings"):
     Doc.set_extension("findings", default=())
 
 
+@Language.factory("carebot_normalise")
+def _make_normaliser(nlp, name):  # no annotations: spaCy's config validation cannot resolve postponed ones
+    return NormaliseComponent()
+
+
+class NormaliseComponent:
+    """Sets every token's NORM to its normalised form; the normaliser is attached by build_findings_pipeline."""
+
+    normaliser: Optional[Normaliser] = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.normaliser is not None:
+            for token in doc:
+                token.norm_ = self.normaliser.norm(token.lower_)
+        return doc
+
+
 @Language.factory("carebot_context")
 def _make_context(nlp, name):  # no annotations: spaCy's config validation cannot resolve postponed ones
     return ContextComponent(nlp)
 
 
 class ContextComponent:
-    """Turns ruler entities into `Finding`s: joins body site + pain, reads ages/durations, sets context flags."""
+    """Turns ruler entities into `Finding`s: joins body site + pain, reads ages/durations/measurements, sets
+    context flags."""
+
+    bands: Tuple = ()
+    modifiers: Optional[PhraseMatcher] = None
+    medicine_risks: Dict[str, str] = {}  # medicine id -> risk finding ("warfarin" -> risk_anticoagulant)
 
     def __init__(self, nlp: Language) -> None:
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -228,13 +275,15 @@ class ContextComponent:
                 group = age_group(span)
                 if group:
                     findings.append(self._finding(group, "age_group", span, gap, triggers, doc))
+                if span.ent_id_ == "older":  # "my nan", "pensioner": 65 or over, a risk factor
+                    findings.append(self._finding(OLDER_RISK, "symptom", span, gap, triggers, doc))
                 if span.ent_id_ == "baby":  # a baby of unknown age: triage asks whether under 3 months
                     findings.append(self._finding("baby_age_unknown", "symptom", span, gap, triggers, doc))
                 days = age_days(span) if span.ent_id_ == "age_number" else None
                 if days is not None and INFANT_MAX_DAYS <= days < YOUNG_BABY_MAX_DAYS:  # NICE: 3-6 months
                     findings.append(self._finding("age_3_to_6_months", "symptom", span, gap, triggers, doc))
             elif kind == DURATION:
-                days = duration_days(span)
+                days = duration_days(span) if not _is_pregnancy_stage(doc, span) else None
                 if days is not None:
                     bucket = next(name for limit, name in _DURATION_LIMITS if days < limit)
                     findings.append(self._finding(bucket, "symptom", span, gap, triggers, doc, context=False))
@@ -243,8 +292,41 @@ class ContextComponent:
             else:
                 for fid in (kind,) + IMPLIES.get(kind, ()):
                     findings.append(self._finding(fid, "symptom", span, gap, triggers, doc))
+        for ent in doc.ents:
+            risk = self.medicine_risks.get(ent.ent_id_) if ent.label_ == MEDICINE else None
+            if risk:
+                findings.append(self._finding(risk, "symptom", ent, (), triggers, doc))
+        findings += self._inner_modifiers(doc, findings, triggers)
+        measurements = read_measurements(doc)
+        for measurement in measurements + self._ages(doc):
+            span = doc.char_span(measurement.start, measurement.end, alignment_mode="expand")
+            for fid in findings_for(measurement, self.bands):
+                findings.append(self._finding(fid, "symptom", span, (), triggers, doc))
+        findings = _without_normal_temperature(findings, measurements)
         doc._.findings = tuple(sorted(findings, key=lambda f: f.start))
         return doc
+
+    def _inner_modifiers(self, doc: Doc, findings: List[Finding], triggers) -> List[Finding]:
+        if self.modifiers is None:
+            return []
+        told = {f.id for f in findings}
+        extra: List[Finding] = []
+        for key, start, end in self.modifiers(doc):
+            fid = doc.vocab.strings[key]
+            if fid not in told:
+                told.add(fid)
+                extra.append(self._finding(fid, "symptom", doc[start:end], (), triggers, doc))
+        return extra
+
+    @staticmethod
+    def _ages(doc: Doc) -> List[Measurement]:
+        """Ages in years, for bands such as "65 and over" (the age group itself comes from the AGE finding)."""
+        ages = []
+        for ent in doc.ents:
+            days = age_days(ent) if ent.label_ == AGE and ent.ent_id_ == "age_number" else None
+            if days is not None:
+                ages.append(Measurement("age_years", days / 365, ent.start_char, ent.end_char))
+        return ages
 
     # candidates: (finding id or label, span, gap token indices that may hold a trigger)
     def _candidates(self, doc: Doc) -> List[Tuple[str, Span, Tuple[int, ...]]]:
@@ -355,6 +437,21 @@ class ContextComponent:
         return False
 
 
+def _is_pregnancy_stage(doc: Doc, span: Span) -> bool:
+    """"20 weeks pregnant", "pregnant 16 weeks": how far along a pregnancy is, not how long a symptom has lasted."""
+    near = {doc[i].lower_ for i in (span.start - 1, span.end) if 0 <= i < len(doc)}
+    return bool(near & {"pregnant", "pregnancy", "preg", "gestation"})
+
+
+def _without_normal_temperature(findings: List[Finding], measurements: Sequence[Measurement]) -> List[Finding]:
+    """"temp 37.4" names a normal temperature: a fever word inside that reading is not a fever."""
+    normal = [m for m in measurements if m.kind == "temperature_c" and 35 <= m.value < FEVER_FROM_C]
+    if not normal:
+        return findings
+    return [f for f in findings
+            if not (f.id in ("fever", "high_fever") and any(m.start <= f.start < m.end for m in normal))]
+
+
 def _sites_near(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -> List[int]:
     """Body sites within six tokens of a pain word in the same clause ("pain on one side of my tummy")."""
     pain = ents[pain_index]
@@ -463,6 +560,8 @@ def age_group(span: Span) -> Optional[str]:
     """infant / child / adult from an AGE match: '6 week old' -> infant, '4yo' -> child, "I'm 70" -> adult."""
     if span.ent_id_ in ("infant", "child", "adult"):
         return span.ent_id_
+    if span.ent_id_ == "older":
+        return "adult"
     if span.ent_id_ == "baby":
         return "child"
     days = age_days(span)

@@ -22,7 +22,7 @@ from rasa.shared.nlu.constants import (ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_AT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from carebot.nlu.components import DECLINED_BY_GUARD, NOT_A_COMPLAINT, code_digest
+from carebot.nlu.components import DECLINED_BY_GUARD, code_digest, is_complaint
 from carebot.nlu.vocabulary import Vocabulary, distinctive_words, phrases_of, vocabulary_of, words
 
 VOCABULARY_FILE = "vocabulary.json"
@@ -246,7 +246,7 @@ class DomainGuard(GraphComponent):
     def _is_health_term(self, entity: Dict[Text, Any]) -> bool:
         """An entity from the patterns other than a qualifier: a duration ("today") or an age ("my son") alone is not."""
         return entity.get("entity") not in self._config["qualifier_entities"] \
-            and entity.get("value") not in NOT_A_COMPLAINT
+            and is_complaint(str(entity.get("value")))
 
     def _is_everyday(self, term: Text) -> bool:
         """The decline examples say it too ("boil" in "how long do I boil an egg")."""

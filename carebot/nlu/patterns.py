@@ -2,7 +2,8 @@
 
 Kept free of Rasa so the same patterns drive the NLU component, the triage tests and the evaluation scripts.
 A pattern file is a list of spaCy EntityRuler patterns (`label`, `pattern`, optional `id`), optionally under a
-`patterns:` key so a file can carry other top-level notes.
+`patterns:` key so a file can carry other top-level notes. `measurements.yml` (bands that turn numbers into
+findings, carebot/nlu/measurements.py) lives beside them and is not a pattern file.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import yaml
+
+MEASUREMENTS_FILE = "measurements.yml"  # read by carebot/nlu/measurements.py
 
 
 class PatternFileError(ValueError):
@@ -20,6 +23,8 @@ def load_patterns(directory: Path) -> List[Dict[str, Any]]:
     """All patterns of every `*.yml` file in `directory`, checked for the fields EntityRuler needs."""
     patterns: List[Dict[str, Any]] = []
     for file in sorted(Path(directory).glob("*.yml")):
+        if file.name == MEASUREMENTS_FILE:
+            continue
         try:
             content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as error:
@@ -36,3 +41,21 @@ def load_patterns(directory: Path) -> List[Dict[str, Any]]:
                 raise PatternFileError(f"{file}: pattern #{index + 1}: 'pattern' must be text or a token list")
             patterns.append({k: entry[k] for k in ("label", "pattern", "id") if k in entry})
     return patterns
+
+
+def load_medicine_risks(directory: Path) -> Dict[str, str]:
+    """medicine id -> risk finding, from the `from_medicines:` section of any pattern file ("warfarin" is a
+    MEDICINE for reminders and, for triage, the risk finding `risk_anticoagulant`)."""
+    risks: Dict[str, str] = {}
+    for file in sorted(Path(directory).glob("*.yml")):
+        if file.name == MEASUREMENTS_FILE:
+            continue
+        content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        section = content.get("from_medicines") if isinstance(content, dict) else None
+        if section is None:
+            continue
+        if not isinstance(section, dict) or not all(isinstance(v, list) for v in section.values()):
+            raise PatternFileError(f"{file}: 'from_medicines' maps a risk finding to a list of medicine ids")
+        for finding, medicines in section.items():
+            risks.update({str(medicine): str(finding) for medicine in medicines})
+    return risks

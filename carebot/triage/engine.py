@@ -6,30 +6,49 @@ Safety rules the functions keep, whatever the protocol files say:
 - "I'm not sure", a question never reached, or a contradiction never lowers the level: the question's
   `if_not_sure` option (the author's safer reading) applies if given, and the case is marked for a staff
   call-back with the unresolved questions listed;
+- "I'm not sure" to an emergency question is never silently "no": it is asked once more in simpler words, and
+  if still unsure the outcome gives the emergency advice first and, by the question's `if_unsure`, is at least
+  urgent;
+- cross-cutting escalations (escalations.yml) raise any triage, whatever protocol the complaint selected;
 - at most MAX_QUESTIONS questions, never one that the findings already answered, never the same one twice.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import FrozenSet, Iterable, List, Optional, Tuple
+from typing import FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from carebot.clinic import Clinic
 from carebot.triage.loader import load_protocols
 from carebot.triage.model import (
-    NOT_SURE, Outcome, Profile, Protocol, ProtocolSet, Question, RedFlag, Rule, TriageState, level_rank,
+    NOT_SURE, UNSURE_URGENT, Condition, Outcome, Profile, Protocol, ProtocolSet, Question, RedFlag, Rule, TriageState,
+    level_rank,
 )
 
 MAX_QUESTIONS = 12
+# In chat the patient's first message and the consent reply each take a bot turn: with at most this many questions
+# (re-asks included) a triage answered "I'm not sure" throughout still ends within the contract's 12 bot turns.
+CHAT_QUESTION_BUDGET = 10
+UNREADABLE_REPLIES_BEFORE_NOT_SURE = 2
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TRIAGE_DIR = PROJECT_ROOT / "data" / "triage"
 PATTERNS_DIR = PROJECT_ROOT / "data" / "patterns"
 
-_YES = {"yes", "y", "yeah", "yep", "yup", "ya", "yes it is", "yes they are", "correct", "true", "i do", "it is"}
-_NO = {"no", "n", "nope", "nah", "not really", "no it isnt", "no it is not", "i dont", "none", "neither", "false"}
+_YES = {"yes", "y", "yeah", "yep", "yup", "ya", "yea", "yeh", "yh", "ye", "aye", "yes it is", "yes they are", "correct",
+        "true", "i do", "it is", "it does", "he is", "she is", "they are", "he does", "she does", "he has", "she has",
+        "i have", "i am", "im", "definitely", "absolutely", "sure", "of course", "i think so", "think so", "it has",
+        "they do", "always", "very much", "yess", "yesss", "ok yes", "affirmative", "👍"}
+_NO = {"no", "n", "nope", "nah", "naw", "not really", "no it isnt", "no it is not", "i dont", "none", "neither",
+       "false", "not at all", "i dont think so", "dont think so", "it doesnt", "it isnt", "he isnt", "she isnt",
+       "he doesnt", "she doesnt", "they dont", "i havent", "i am not", "im not", "never", "no way", "nothing like that",
+       "not that i know of", "not that ive noticed", "noo", "nooo", "no no"}
 _UNSURE = {"not sure", "im not sure", "i am not sure", "unsure", "dont know", "i dont know", "idk", "dunno",
-           "no idea", "maybe", "possibly", "not certain", "cant tell", "i cant tell", "?"}
+           "no idea", "maybe", "possibly", "not certain", "cant tell", "i cant tell", "?", "hard to say",
+           "i cant say", "perhaps", "i guess", "not sure really", "im unsure"}
+_EMOJI = {"👍": "yes", "👌": "yes", "✅": "yes", "👎": "no", "❌": "no", "🤷": NOT_SURE, "🤷‍♀️": NOT_SURE,
+          "🤷‍♂️": NOT_SURE}
 
 
 class InvalidAnswer(ValueError):
@@ -86,6 +105,11 @@ def _route(findings: Iterable[str], profile: Profile, ps: ProtocolSet) -> Tuple[
 def _decide(state: TriageState, ps: ProtocolSet) -> Tuple[str, Optional[Rule], Optional[Protocol], Optional[RedFlag]]:
     """(level, deciding rule, its protocol, red flag raised); the rule is None when the red flag decides."""
     present, _ = _known(state, ps)
+    return _decide_on(present, state, ps, _unsure_floor(state, present, ps))
+
+
+def _decide_on(present: FrozenSet[str], state: TriageState, ps: ProtocolSet, extra: Tuple[Rule, ...] = ()
+               ) -> Tuple[str, Optional[Rule], Optional[Protocol], Optional[RedFlag]]:
     flag = screen_red_flags(present, state.profile, ps)
     best: Tuple[str, Optional[Rule], Optional[Protocol]] = ("self_care", None, None)
     for protocol_id in state.protocols:
@@ -96,9 +120,33 @@ def _decide(state: TriageState, ps: ProtocolSet) -> Tuple[str, Optional[Rule], O
         for rule in candidates:
             if best[1] is None or level_rank(rule.level) > level_rank(best[0]):
                 best = (rule.level, rule, protocol)
+    lead = best[2]  # cross-cutting rules and the unsure floor speak through the leading protocol's advice
+    for rule in ps.escalations + extra:
+        if lead is not None and rule.when.matches(present, state.profile) and level_rank(rule.level) > level_rank(
+                best[0]):
+            best = (rule.level, rule, lead)
     if flag and level_rank(flag.level) >= level_rank(best[0]):
         return flag.level, None, best[2], flag
     return best[0], best[1], best[2], flag
+
+
+def unsure_emergency_questions(state: TriageState, present: FrozenSet[str], ps: ProtocolSet) -> Tuple[Question, ...]:
+    """Questions answered "I'm not sure" (after the simpler re-ask) whose "yes" would have meant an emergency."""
+    unsure = [ps.questions[q] for q, option in state.answers
+              if option == NOT_SURE and q in ps.questions and ps.questions[q].if_unsure]
+    return tuple(q for q in unsure if q.findings and not q.findings <= present
+                 and _decide_on(present | q.findings, state, ps)[0] == "emergency")
+
+
+def _unsure_floor(state: TriageState, present: FrozenSet[str], ps: ProtocolSet) -> Tuple[Rule, ...]:
+    """'Not sure' to an emergency question whose policy is UNSURE_URGENT: at least urgent (a rule that always fits)."""
+    unsure = [q for q in unsure_emergency_questions(state, present, ps) if q.if_unsure == UNSURE_URGENT]
+    if not unsure:
+        return ()
+    reason = ps.dispositions.get("unsure_reason", "")
+    return (Rule("unsure_emergency_question", "urgent", _ALWAYS, reason.format(question=unsure[0].text,
+                                                                                  emergency_number="{emergency_number}"),
+                 ("docs/conversation-design.md, Uncertainty policy",), callback=True),)
 
 
 def _potential(question: Question, state: TriageState, present: FrozenSet[str], denied: FrozenSet[str],
@@ -115,6 +163,9 @@ def _potential(question: Question, state: TriageState, present: FrozenSet[str], 
             continue
         best = max(best, level_rank(level))
     return best
+
+
+_ALWAYS = Condition()
 
 
 def _answered(question: Question, present: FrozenSet[str], denied: FrozenSet[str]) -> bool:
@@ -145,8 +196,7 @@ def start(findings: Iterable[str], profile: Profile, denied: Iterable[str] = (),
 def _with_routes(state: TriageState, ps: ProtocolSet) -> TriageState:
     present, _ = _known(state, ps)
     ordered = list(state.findings) + sorted(present - set(state.findings))
-    return TriageState(state.profile, state.findings, state.denied, _route(ordered, state.profile, ps),
-                       state.asked, state.answers, state.contradicted)
+    return replace(state, protocols=_route(ordered, state.profile, ps))
 
 
 def add_findings(state: TriageState, findings: Iterable[str], denied: Iterable[str] = (),
@@ -157,16 +207,15 @@ def add_findings(state: TriageState, findings: Iterable[str], denied: Iterable[s
     new = tuple(f for f in dict.fromkeys(findings) if f not in state.findings)
     denied = frozenset(denied)
     contradicted = state.contradicted | (denied & present) | (frozenset(new) & state.denied)
-    merged = TriageState(profile or state.profile, state.findings + new,
-                         (state.denied | denied) - frozenset(state.findings + new), state.protocols,
-                         state.asked, state.answers, contradicted)
+    merged = replace(state, profile=profile or state.profile, findings=state.findings + new,
+                     denied=(state.denied | denied) - frozenset(state.findings + new), contradicted=contradicted)
     return _with_routes(merged, ps)
 
 
 def next_question(state: TriageState, protocols: Optional[ProtocolSet] = None) -> Optional[Question]:
     """The next question that could still change the disposition, or None when triage is complete."""
     ps = _set(protocols)
-    if len(state.asked) >= MAX_QUESTIONS:
+    if len(state.asked) + len(state.reasked) >= MAX_QUESTIONS:
         return None
     level, _, _, _ = _decide(state, ps)
     if level == "emergency":
@@ -197,11 +246,44 @@ def parse_reply(question: Question, reply: str) -> str:
     for option in question.options:
         if text in (option.id.replace("_", " "), re.sub(r"[^a-z0-9 ]", "", option.text.lower().replace("'", ""))):
             return option.id
-    for words, option_id in ((_UNSURE, NOT_SURE), (_YES, "yes"), (_NO, "no")):
-        if option_id in ids and (text in words or any(text.startswith(w + " ") for w in words if len(w) > 2)):
-            return option_id
+    emoji = _EMOJI.get(reply.strip())
+    if emoji in ids:
+        return emoji
+    said = _plain_answer(text)
+    if said in ids:
+        return said
+    worded = [o.id for o in question.options if said and re.match(rf"{said}\b", o.text.lower())]
+    if len(worded) == 1:  # "no" to an option written "No, the rash fades"
+        return worded[0]
     choices = "; ".join(f"{i}. {o.text}" for i, o in enumerate(question.options, 1))
     raise InvalidAnswer(f"Please reply with the number of one answer: {choices}")
+
+
+def _plain_answer(text: str) -> Optional[str]:
+    """yes / no / not sure from the longest known phrase the reply is or starts with ("i am not" beats "i am")."""
+    best: Tuple[int, Optional[str]] = (0, None)
+    for words, option_id in ((_UNSURE, NOT_SURE), (_YES, "yes"), (_NO, "no")):
+        for word in words:
+            if (text == word or (len(word) > 2 and text.startswith(word + " "))) and len(word) > best[0]:
+                best = (len(word), option_id)
+    return best[1]
+
+
+def read_reply(question: Question, reply: str, current: Iterable[str] = (), denied: Iterable[str] = ()) -> str:
+    """The option a free-text reply means: its words (parse_reply), else what it tells about the question's
+    findings ("it won't stop bleeding" to a bleeding question is yes; "no temperature" to a fever question is no).
+    Raises InvalidAnswer when neither settles it."""
+    try:
+        return parse_reply(question, reply)
+    except InvalidAnswer:
+        told, ruled_out = set(current), set(denied)
+        chosen = [o.id for o in question.options if o.finding and o.finding in told]
+        if chosen:
+            return chosen[-1]  # the last (most specific) option the reply states
+        if "no" in [o.id for o in question.options] and (
+                (question.denies and question.denies in ruled_out) or question.findings & ruled_out):
+            return "no"
+        raise
 
 
 def answer(state: TriageState, question_id: str, reply: str,
@@ -214,10 +296,51 @@ def answer(state: TriageState, question_id: str, reply: str,
     if question_id in state.asked:
         raise ValueError(f"question {question_id!r} was already answered")
     option_id = parse_reply(question, reply)
-    answered = TriageState(state.profile, state.findings, state.denied, state.protocols,
-                           state.asked + (question_id,), state.answers + ((question_id, option_id),),
-                           state.contradicted)
+    answered = replace(state, asked=state.asked + (question_id,), answers=state.answers + ((question_id, option_id),))
     return _with_routes(answered, ps)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one reply did: the new state, and what the bot says before the next question (None, or
+    UNREADABLE: "please answer with a number", or SIMPLER: the same question in simpler words)."""
+
+    state: TriageState
+    say: Optional[str] = None
+
+
+UNREADABLE, SIMPLER = "unreadable", "simpler"
+
+
+def take_reply(state: TriageState, question: Question, reply: str, current: Sequence[str] = (),
+               denied: Sequence[str] = (), profile: Optional[Profile] = None, unreadable_so_far: int = 0,
+               protocols: Optional[ProtocolSet] = None) -> Turn:
+    """One reply to `question`, read the way the chat reads it: findings merged, words or findings answer it,
+    an unreadable reply asked again (then "not sure"), "not sure" to an emergency question asked once more."""
+    ps = _set(protocols)
+    if current or denied or (profile is not None and profile != state.profile):
+        state = add_findings(state, current, denied, profile, ps)
+    try:
+        option = read_reply(question, reply, current, denied)
+    except InvalidAnswer:
+        if next_question(state, ps) != question:  # the new findings answered it, or made it moot
+            return Turn(state)
+        if unreadable_so_far + 1 < UNREADABLE_REPLIES_BEFORE_NOT_SURE and question.id not in state.reasked:
+            return Turn(state, UNREADABLE)
+        option = NOT_SURE  # asked twice without a readable answer: the safer reading applies
+    if should_reask(state, question, option):
+        return Turn(reask(state, question.id), SIMPLER)
+    return Turn(answer(state, question.id, option, ps))
+
+
+def should_reask(state: TriageState, question: Question, option_id: str) -> bool:
+    """'Not sure' to an emergency question is asked once more, in simpler words, before it counts."""
+    return (option_id == NOT_SURE and question.if_unsure is not None and question.simpler is not None
+            and question.id not in state.reasked)
+
+
+def reask(state: TriageState, question_id: str) -> TriageState:
+    return replace(state, reasked=state.reasked + (question_id,))
 
 
 def outcome(state: TriageState, protocols: Optional[ProtocolSet] = None) -> Outcome:
@@ -235,6 +358,10 @@ def outcome(state: TriageState, protocols: Optional[ProtocolSet] = None) -> Outc
     )
     disposition = ps.dispositions.get(level, "")
     flag_advice = flag.advice if flag is not None else ()  # a crisis line is named even when a rule decides
+    if level != "emergency":  # the emergency advice of every unsure emergency question comes first
+        flag_advice = tuple(ps.dispositions.get("unsure_advice", "").format(
+            question=q.text, emergency_number="{emergency_number}")
+            for q in unsure_emergency_questions(state, present, ps)) + flag_advice
     if rule is None:  # the red flag decides; an urgent (crisis) one still offers a same-day booking
         assert flag is not None and protocol is not None
         advice = flag_advice + (disposition,) + (protocol.seek_help if level != "emergency" else ())

@@ -6,18 +6,25 @@ rule can never wait for a finding that the text understanding cannot produce and
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
-from carebot.nlu.patterns import load_patterns
+from carebot.nlu.measurements import band_findings, load_bands
+from carebot.nlu.patterns import load_medicine_risks, load_patterns
 from carebot.triage.model import (
-    AGE_GROUPS, LEVELS, NOT_SURE, Condition, Option, Protocol, ProtocolSet, Question, RedFlag, Rule, level_rank,
+    AGE_GROUPS, LEVELS, NOT_SURE, UNSURE_POLICIES, UNSURE_URGENT, Condition, Option, Protocol, ProtocolSet, Question,
+    RedFlag, Rule, level_rank,
 )
 
 RED_FLAGS_FILE = "red_flags.yml"
 DISPOSITIONS_FILE = "dispositions.yml"
+ESCALATIONS_FILE = "escalations.yml"  # cross-cutting rules: any complaint, any protocol
+# dispositions.yml: one text per level, and the two texts of the uncertainty policy ({question}, {emergency_number}).
+UNSURE_TEXTS: Tuple[str, ...] = ("unsure_reason", "unsure_advice")
+DISPOSITION_KEYS: Tuple[str, ...] = LEVELS + UNSURE_TEXTS
 # Duration findings the NLU derives from "for 3 days", "since last week" … (see carebot/nlu/findings.py).
 DURATION_FINDINGS: Tuple[str, ...] = (
     "duration_under_3d", "duration_3d_to_5d", "duration_5d_to_1w", "duration_1w_to_3w", "duration_3w_to_6w",
@@ -26,7 +33,7 @@ DURATION_FINDINGS: Tuple[str, ...] = (
 # Findings the NLU derives in code rather than from one pattern: durations, a baby whose age was not given, and
 # a baby aged 3 to 6 months (a NICE fever threshold).
 DERIVED_FINDINGS: Tuple[str, ...] = DURATION_FINDINGS + ("baby_age_unknown", "age_3_to_6_months")
-FINDING_LABELS = ("SYMPTOM", "SEVERITY")  # pattern labels whose ids are findings as they stand
+FINDING_LABELS = ("SYMPTOM", "SEVERITY", "RISK")  # pattern labels whose ids are findings as they stand
 SITE_LABEL = "BODY_SITE"  # a body site plus a pain word becomes the finding named by the site's id
 
 
@@ -78,7 +85,8 @@ def read_yaml(path: Path) -> Any:
 
 def finding_vocabulary(patterns_dir: Path) -> FrozenSet[str]:
     """Every finding id the text understanding can produce, read from the pattern files (no spaCy needed)."""
-    ids: Set[str] = set(DERIVED_FINDINGS)
+    ids: Set[str] = set(DERIVED_FINDINGS) | set(band_findings(load_bands(Path(patterns_dir))))
+    ids |= set(load_medicine_risks(Path(patterns_dir)).values())
     for entry in load_patterns(Path(patterns_dir)):
         if entry.get("label") in FINDING_LABELS + (SITE_LABEL,) and entry.get("id"):
             ids.add(entry["id"])
@@ -217,8 +225,12 @@ class _Reader:
             self.problem(node, f"{where}: 'if_not_sure' refers to unknown option {if_not_sure!r}")
         ask_if = self.condition(node["ask_if"], f"{where} ask_if") if "ask_if" in node else None
         answered_by = self.finding_list(node, "answered_by", where)
+        if_unsure = node.get("if_unsure")
+        if if_unsure is not None and if_unsure not in UNSURE_POLICIES + ("nothing",):
+            self.problem(node, f"{where}: 'if_unsure' must be one of {', '.join(UNSURE_POLICIES)}, nothing")
+        simpler = self.text(node, "simpler", where, required=False) or None
         return Question(qid, self.text(node, "text", where), options, protocol_id,
-                        yes_finding, if_not_sure, ask_if, answered_by, node.line)
+                        yes_finding, if_not_sure, ask_if, answered_by, node.line, if_unsure, simpler)
 
 
 def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Protocol]:
@@ -227,7 +239,7 @@ def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Proto
         reader.problem(data, "a protocol file must be a mapping (id, title, routes, base, questions, escalations)")
         return None
     known = {"id", "title", "routes", "applies_to", "base", "questions", "escalations", "service",
-             "self_care_advice", "seek_help", "fallback", "source"}
+             "self_care_advice", "seek_help", "fallback", "source", "if_unsure"}
     for key in sorted(set(data) - known):
         reader.problem(data, f"unknown key '{key}'")
     pid = reader.text(data, "id", "protocol")
@@ -240,6 +252,11 @@ def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Proto
     applies = reader.condition(data["applies_to"], "applies_to") if "applies_to" in data else Condition()
     base = reader.rule(data.get("base"), "base", need_when=False)
     questions = [q for q in (reader.question(n, pid) for n in data.get("questions") or []) if q]
+    default_unsure = data.get("if_unsure")
+    if default_unsure is not None and default_unsure not in UNSURE_POLICIES + ("nothing",):
+        reader.problem(data, f"'if_unsure' must be one of {', '.join(UNSURE_POLICIES)}, nothing")
+    elif default_unsure is not None:  # the protocol's default for questions that do not say
+        questions = [q if q.if_unsure else replace(q, if_unsure=default_unsure) for q in questions]
     rules = [r for r in (reader.rule(n, "rule") for n in data.get("escalations") or []) if r]
     if base is None:
         return None
@@ -272,6 +289,32 @@ def _load_red_flags(path: Path, data: Any, problems: List[str]) -> List[RedFlag]
     return flags
 
 
+def _load_escalations(path: Path, data: Any, problems: List[str]) -> List[Rule]:
+    """Cross-cutting rules (sudden severe pain, worse despite treatment, risk factors) that raise any triage."""
+    reader = _Reader(path, problems)
+    entries = data.get("escalations") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        reader.problem(data, "expected a top-level 'escalations:' list")
+        return []
+    rules = [r for r in (reader.rule(node, "escalation") for node in entries) if r]
+    for rule in rules:
+        if rule.level == "emergency":
+            reader.problem(entries, f"escalation '{rule.id}': an emergency belongs in {RED_FLAGS_FILE}, where it "
+                                    f"is answered at once from any state")
+    return rules
+
+
+def _with_unsure_policies(protocols: Sequence[Protocol]) -> List[Protocol]:
+    """Every question defaults to 'if_unsure: urgent' — it only acts when "yes" would have meant an emergency
+    (engine.unsure_emergency_questions); 'advice' and 'nothing' are the designer's explicit choices."""
+    updated = []
+    for protocol in protocols:
+        questions = tuple(replace(q, if_unsure=None if q.if_unsure == "nothing" else q.if_unsure or UNSURE_URGENT)
+                          for q in protocol.questions)
+        updated.append(replace(protocol, questions=questions))
+    return updated
+
+
 def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], services: Optional[Set[str]],
            problems: List[str]) -> None:
     """Cross-file checks: unknown findings, unreachable rules, unknown services, duplicate ids."""
@@ -281,6 +324,7 @@ def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], serv
             asked_findings |= question.findings
     producible = (vocabulary or frozenset()) | asked_findings
     decisive: Set[str] = set().union(*(f.when.findings for f in protocol_set.red_flags))
+    decisive |= set().union(*(r.when.findings for r in protocol_set.escalations))
     for protocol in protocol_set.protocols:
         decisive |= set().union(*(r.when.findings for r in protocol.rules))
     seen_questions: Dict[str, str] = {}
@@ -295,6 +339,9 @@ def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], serv
 
     for flag in protocol_set.red_flags:
         unknown(flag.when.findings, _red_flags_path(protocol_set), flag.line, f"red flag '{flag.id}'")
+    for rule in protocol_set.escalations:
+        unknown(rule.when.findings, str(Path(_triage_dir(protocol_set)) / ESCALATIONS_FILE), rule.line,
+                f"escalation '{rule.id}'")
     fallbacks = [p for p in protocol_set.protocols if p.fallback]
     if len(fallbacks) != 1:
         problems.append(f"{_triage_dir(protocol_set)}: exactly one protocol must say 'fallback: true' "
@@ -364,6 +411,7 @@ def load_protocols(triage_dir: Path, patterns_dir: Optional[Path] = None,
     protocols: List[Protocol] = []
     red_flags: List[RedFlag] = []
     dispositions: Dict[str, str] = {}
+    escalations: List[Rule] = []
     files = sorted(triage_dir.glob("*.yml"))
     if not files:
         raise ProtocolError([f"{triage_dir}: no protocol files (*.yml) found"])
@@ -375,12 +423,16 @@ def load_protocols(triage_dir: Path, patterns_dir: Optional[Path] = None,
             continue
         if path.name == RED_FLAGS_FILE:
             red_flags = _load_red_flags(path, data, problems)
+        elif path.name == ESCALATIONS_FILE:
+            escalations = _load_escalations(path, data, problems)
         elif path.name == DISPOSITIONS_FILE:
             reader = _Reader(path, problems)
-            if not isinstance(data, dict) or set(data) != set(LEVELS):
-                reader.problem(data, f"must give the text for each level: {', '.join(LEVELS)}")
+            if not isinstance(data, dict) or not set(LEVELS) <= set(data) <= set(DISPOSITION_KEYS):
+                reader.problem(data, f"must give the text for each level: {', '.join(LEVELS)} "
+                                     f"(and may give {', '.join(UNSURE_TEXTS)})")
             else:
-                dispositions = {level: reader.text(data, level, "dispositions") for level in LEVELS}
+                dispositions = {key: reader.text(data, key, "dispositions") for key in DISPOSITION_KEYS
+                                if key in data}
         else:
             protocol = _load_protocol(path, data, problems)
             if protocol:
@@ -389,8 +441,9 @@ def load_protocols(triage_dir: Path, patterns_dir: Optional[Path] = None,
         problems.append(f"{triage_dir / RED_FLAGS_FILE}:1: the global red-flag screen is missing or empty")
     if not dispositions and not any(DISPOSITIONS_FILE in p for p in problems):
         problems.append(f"{triage_dir / DISPOSITIONS_FILE}:1: the disposition texts are missing")
+    protocols = _with_unsure_policies(protocols)
     questions = {q.id: q for p in protocols for q in p.questions}
-    protocol_set = ProtocolSet(tuple(protocols), tuple(red_flags), dispositions, questions)
+    protocol_set = ProtocolSet(tuple(protocols), tuple(red_flags), dispositions, questions, tuple(escalations))
     vocabulary = finding_vocabulary(patterns_dir) if patterns_dir is not None else None
     _check(protocol_set, vocabulary, set(services) if services is not None else None, problems)
     if problems:

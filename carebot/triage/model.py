@@ -10,6 +10,11 @@ from typing import Dict, FrozenSet, Mapping, Optional, Tuple
 LEVELS: Tuple[str, ...] = ("self_care", "routine", "urgent", "emergency")
 AGE_GROUPS: Tuple[str, ...] = ("infant", "child", "adult")
 NOT_SURE = "not_sure"
+# What "I'm not sure" (asked twice) does to a question whose "yes" could mean an emergency (docs/conversation-design.md):
+# UNSURE_URGENT makes the outcome at least urgent with the emergency advice first; UNSURE_ADVICE only puts the
+# emergency advice first (a safety-net question whose answer the patient can check, e.g. "can you swallow?").
+UNSURE_URGENT, UNSURE_ADVICE = "urgent", "advice"
+UNSURE_POLICIES = (UNSURE_URGENT, UNSURE_ADVICE)
 
 
 def level_rank(level: str) -> int:
@@ -73,6 +78,12 @@ class Question:
     ask_if: Optional[Condition] = None
     answered_by: FrozenSet[str] = frozenset()  # findings that already answer it ("for 3 days" answers "how long?")
     line: int = 0
+    if_unsure: Optional[str] = None  # UNSURE_URGENT / UNSURE_ADVICE / None (not sure changes nothing)
+    simpler: Optional[str] = None  # the question again in simpler words, asked once after "I'm not sure"
+
+    @property
+    def yes_option(self) -> Optional[Option]:
+        return next((o for o in self.options if o.id == "yes"), None)
 
     def option(self, option_id: str) -> Option:
         return next(o for o in self.options if o.id == option_id)
@@ -135,6 +146,7 @@ class ProtocolSet:
     red_flags: Tuple[RedFlag, ...]
     dispositions: Mapping[str, str]  # level -> what to do, in plain words, with {placeholders}
     questions: Mapping[str, Question] = field(default_factory=dict)
+    escalations: Tuple[Rule, ...] = ()  # cross-cutting rules that apply whatever the complaint (escalations.yml)
 
     def protocol(self, protocol_id: str) -> Protocol:
         return next(p for p in self.protocols if p.id == protocol_id)
@@ -151,6 +163,7 @@ class TriageState:
     asked: Tuple[str, ...] = ()
     answers: Tuple[Tuple[str, str], ...] = ()  # (question id, option id)
     contradicted: FrozenSet[str] = frozenset()
+    reasked: Tuple[str, ...] = ()  # questions asked again in simpler words after "I'm not sure"
 
     @property
     def answer_map(self) -> Dict[str, str]:
@@ -167,6 +180,7 @@ class TriageState:
             "asked": list(self.asked),
             "answers": [list(pair) for pair in self.answers],
             "contradicted": sorted(self.contradicted),
+            "reasked": list(self.reasked),
         }
 
     @classmethod
@@ -179,6 +193,7 @@ class TriageState:
             asked=tuple(data.get("asked", ())),
             answers=tuple((q, a) for q, a in data.get("answers", ())),
             contradicted=frozenset(data.get("contradicted", ())),
+            reasked=tuple(data.get("reasked", ())),
         )
 
 

@@ -20,10 +20,11 @@ REQUIRED = {
 def test_every_protocol_file_loads_with_services_from_clinic_yml(protocols):
     services = [service.id for service in load_clinic().services]
     loaded = load_protocols(TRIAGE_DIR, PATTERNS_DIR, services)
-    files = {p.stem for p in TRIAGE_DIR.glob("*.yml")} - {"red_flags", "dispositions"}
+    files = {p.stem for p in TRIAGE_DIR.glob("*.yml")} - {"red_flags", "dispositions", "escalations"}
     assert {p.id for p in loaded.protocols} == files
     assert REQUIRED <= files
-    assert loaded.red_flags and set(loaded.dispositions) == {"emergency", "urgent", "routine", "self_care"}
+    assert loaded.red_flags and loaded.escalations
+    assert set(loaded.dispositions) == {"emergency", "urgent", "routine", "self_care", "unsure_reason", "unsure_advice"}
 
 
 def test_every_red_flag_and_rule_cites_a_source(protocols):

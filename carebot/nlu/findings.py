@@ -31,6 +31,7 @@ FINDING_LABELS = {"SYMPTOM", "SEVERITY", "RISK"}  # RISK: data/patterns/risk_fac
 SITE, PAIN, AGE, DURATION, PREGNANCY, MEDICINE = "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY", "MEDICINE"
 IMPLIES = {"high_fever": ("fever",)}
 MODIFIERS = ("sudden_onset", "worsening", "severity_severe")  # read even inside a longer finding  # "a temperature of 39.5" is a fever too, for every rule that asks for one
+VAGUE_BABY_WORDS = frozenset({"baby", "my baby", "the baby", "our baby", "babies", "baby boy", "baby girl"})
 FEVER_FROM_C = 38.0  # NHS.uk: a high temperature is 38C or more (the same threshold as measurements.yml)
 OLDER_RISK = "risk_age_65_plus"  # also a band of measurements.yml (age_years from 65)
 ROLES = ("negated", "family", "historical", "hypothetical")  # first that applies is the Rasa role
@@ -303,6 +304,7 @@ class ContextComponent:
             for fid in findings_for(measurement, self.bands):
                 findings.append(self._finding(fid, "symptom", span, (), triggers, doc))
         findings = _without_normal_temperature(findings, measurements)
+        findings = _without_vague_baby_age(findings)
         doc._.findings = tuple(sorted(findings, key=lambda f: f.start))
         return doc
 
@@ -441,6 +443,16 @@ def _is_pregnancy_stage(doc: Doc, span: Span) -> bool:
     """"20 weeks pregnant", "pregnant 16 weeks": how far along a pregnancy is, not how long a symptom has lasted."""
     near = {doc[i].lower_ for i in (span.start - 1, span.end) if 0 <= i < len(doc)}
     return bool(near & {"pregnant", "pregnancy", "preg", "gestation"})
+
+
+def _without_vague_baby_age(findings: List[Finding]) -> List[Finding]:
+    """"baby 2 weeks old": the stated age decides; "baby" alone (a child of unknown age) then says nothing."""
+    vague = [f for f in findings if f.entity == "age_group" and f.text.lower() in VAGUE_BABY_WORDS]
+    if not vague or len(vague) == len([f for f in findings if f.entity == "age_group"]):
+        return findings
+    starts = {f.start for f in vague}
+    return [f for f in findings
+            if not (f.start in starts and (f.entity == "age_group" or f.id == "baby_age_unknown"))]
 
 
 def _without_normal_temperature(findings: List[Finding], measurements: Sequence[Measurement]) -> List[Finding]:

@@ -98,7 +98,15 @@ def read_measurements(doc: Any) -> List[Measurement]:
         add("heart_rate", _rate(_float(match.group(1))), match)
     for match in _TEMPERATURE_LABEL.finditer(text):
         add("temperature_c", _celsius(_float(match.group(1)), None), match)
-    return sorted(found, key=lambda m: m.start)
+    return _latest_of_each_kind(found)
+
+
+def _latest_of_each_kind(found: List[Measurement]) -> List[Measurement]:
+    """"sugar was 3.2, now 5.8": the last reading of a kind is the patient's state now."""
+    latest = {}
+    for measurement in sorted(found, key=lambda m: m.start):
+        latest[measurement.kind] = measurement
+    return sorted(latest.values(), key=lambda m: m.start)
 
 
 def _celsius(value: float, unit: Optional[str]) -> Optional[float]:

@@ -28,6 +28,9 @@ MIN_LISTED_MISSPELLING_LENGTH = 6  # "copd", "gtn", "calpol": short listed words
 SAME_STEM_PREFIX = 3  # a lemma must keep the word's first letters to count as an inflection of it
 # Words whose lemma merges two things a clinician keeps apart ("fits" is a seizure, "fit" is healthy).
 KEEP_AS_WRITTEN = frozenset({"fits", "fitting", "passing", "left", "lying", "feeling", "needs", "worse", "worst"})
+# Pieces of contractions as the tokenizer splits them ("can't" -> "ca" "n't", "cant" -> "ca" "nt"), written one way.
+CONTRACTIONS = {"n't": "not", "nt": "not", "ca": "can", "wo": "will", "'m": "am", "’m": "am", "'ve": "have",
+                "'re": "are", "'ll": "will", "’ll": "will", "n’t": "not", "sha": "shall"}
 
 
 def _table(name: str) -> Any:
@@ -86,7 +89,7 @@ class Normaliser:
         self.norm = lru_cache(maxsize=50_000)(self._norm)
 
     def _norm(self, word: str) -> str:
-        return self.lemma(self.correct(word))
+        return CONTRACTIONS.get(word) or self.lemma(self.correct(word))
 
     def correct(self, word: str) -> str:
         """The single pattern word within reach of a non-English word, else the word itself.

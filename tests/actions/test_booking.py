@@ -15,7 +15,7 @@ from actions import booking
 from actions.booking import (ActionAppointmentDone, ActionAppointmentStop, ActionListAppointments,
                              AskAppointmentChoice, AskBookingConfirmed, AskBookingService, AskBookingSlot,
                              AskBookingWhen, AskPatientBirthDate, AskPatientName, ValidateAppointmentForm)
-from carebot.booking import Choice, window_to_slot
+from carebot.booking import Choice, asked_window
 from carebot.dates import interpret_when
 from carebot.messages import render
 from carebot.scheduling.client import NotFound
@@ -129,12 +129,15 @@ async def test_a_provider_with_several_services_still_asks_which(make_tracker, d
     assert slots["requested_slot"] == "booking_service"
 
 
-async def test_a_closed_day_in_the_opening_message_is_explained_and_asked_again(make_tracker, dispatcher, domain,
-                                                                                  backend):
+async def test_a_closed_day_in_the_opening_message_goes_to_the_times_around_it(make_tracker, dispatcher, domain,
+                                                                               backend):
     slots = await validate(opening(make_tracker, "book the nurse on Sunday", "book_appointment"), dispatcher, domain)
-    assert texts(dispatcher) == [said("booking_when_closed", reason="closed on Sundays")]
-    assert slots["booking_when"] is None
-    assert slots["requested_slot"] == "booking_when"
+    assert slots["booking_when"] == "Sunday 13 December"
+    assert slots["booking_window"] == {"label": "Sunday 13 December", "spans": [], "target": None,
+                                       "bounds": ["2026-12-13T00:00:00+00:00", "2026-12-14T00:00:00+00:00"],
+                                       "closed": "closed on Sundays"}
+    assert slots["requested_slot"] == "booking_slot"
+    assert dispatcher.messages == []  # the offer says why, above the times around the day
 
 
 async def test_cancel_with_one_appointment_asks_straight_for_confirmation(make_tracker, dispatcher, domain, backend,
@@ -225,8 +228,9 @@ async def test_a_day_and_part_of_day_becomes_the_search_window(make_tracker, dis
                                                                                        "booking_when_failures": 1})
     slots = await validate(tracker, dispatcher, domain)
     assert slots["booking_when"] == "Tuesday 8 December, morning"
-    assert slots["booking_window"] == {"label": "Tuesday 8 December, morning", "target": None,
-                                       "spans": [["2026-12-08T08:00:00+00:00", "2026-12-08T12:00:00+00:00"]]}
+    assert slots["booking_window"] == {"label": "Tuesday 8 December, morning", "target": None, "closed": "",
+                                       "spans": [["2026-12-08T08:00:00+00:00", "2026-12-08T12:00:00+00:00"]],
+                                       "bounds": ["2026-12-08T08:00:00+00:00", "2026-12-08T12:00:00+00:00"]}
     assert slots["booking_when_failures"] == 0
     assert slots["requested_slot"] == "booking_slot"
     assert dispatcher.messages == []
@@ -234,9 +238,9 @@ async def test_a_day_and_part_of_day_becomes_the_search_window(make_tracker, dis
 
 @pytest.mark.parametrize("text, key, reason", [
     ("1st January 2020", "booking_when_past", "Wednesday 1 January 2020 has passed"),
-    ("the 25th", "booking_when_closed", "Christmas Day"),
+    ("Tuesday at 7pm", "booking_when_outside_hours", "open 08:00–12:30 and 13:30–18:30 on Tuesday 8 December"),
 ])
-async def test_past_and_closed_days_are_explained(make_tracker, dispatcher, domain, backend, text, key, reason):
+async def test_past_days_and_closed_hours_are_explained(make_tracker, dispatcher, domain, backend, text, key, reason):
     slots = await validate(form_turn(make_tracker, text, "inform", "booking_when", {"booking_service": "gp"}),
                            dispatcher, domain)
     assert texts(dispatcher) == [said(key, reason=reason)]
@@ -605,9 +609,9 @@ async def test_the_reschedule_day_question_names_the_appointment(make_tracker, d
 
 
 def asking_slot(make_tracker, window_text: str, clinic, now, **slots):
-    window = interpret_when(window_text, clinic, now).window
+    window = asked_window(interpret_when(window_text, clinic, now), window_text, clinic)
     return make_tracker(slots={"booking_service": "gp", "booking_when": window.label,
-                               "booking_window": window_to_slot(window), **slots})
+                               "booking_window": window.to_slot(), **slots})
 
 
 async def test_the_times_are_offered_as_numbered_buttons_and_remembered(make_tracker, dispatcher, domain, backend,
@@ -644,8 +648,9 @@ async def test_nothing_free_in_the_window_offers_the_nearest_times(make_tracker,
     backend.add_slot(at(10, "09:00"), "dr-patel")
     events = await AskBookingSlot().run(dispatcher, asking_slot(make_tracker, "tomorrow morning", clinic, now),
                                         domain)
-    assert texts(dispatcher) == [said("booking_offer_nearest", service="GP appointment",
-                                      when="Tuesday 8 December, morning")]
+    assert texts(dispatcher) == ["Sorry, nothing is free for GP appointment (Tuesday 8 December, morning).\n"
+                                 "• 1–2: the nearest after, Tuesday 8 to Thursday 10 December\n"
+                                 "Which would you like? Or tell me another day."]
     assert [o["start"] for o in slots_of(events)["booking_offers"]] == ["2026-12-08T15:00:00+00:00",
                                                                         "2026-12-10T09:00:00+00:00"]
 
@@ -679,7 +684,8 @@ async def test_later_offers_the_next_times_and_says_when_there_are_no_more(make_
     later = backend.add_slot(at(8, "11:00"), "dr-patel")
     tracker = asking_slot(make_tracker, "tomorrow", clinic, now, booking_search_from="2026-12-08T09:01:00+00:00")
     events = await AskBookingSlot().run(dispatcher, tracker, domain)
-    assert texts(dispatcher) == [said("booking_offer_more", service="GP appointment")]
+    assert texts(dispatcher) == [said("booking_offer_more", service="GP appointment",
+                                      when="Tuesday 8 December, morning")]
     assert [o["id"] for o in slots_of(events)["booking_offers"]] == [later]
     dispatcher.messages.clear()
     tracker = asking_slot(make_tracker, "tomorrow", clinic, now, booking_search_from="2026-12-08T11:01:00+00:00")

@@ -6,6 +6,7 @@ Tuesday 8 December 08:00-12:00 and the assertions can name exact times.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -692,6 +693,204 @@ async def test_later_offers_the_next_times_and_says_when_there_are_no_more(make_
     events = await AskBookingSlot().run(dispatcher, tracker, domain)
     assert texts(dispatcher) == [said("booking_no_more_slots", service="GP appointment")]
     assert slots_of(events) == {"booking_search_from": None}
+
+
+# ================================================================================ the words above the list (issue 21)
+# Whatever the window, the message above the numbered times names exactly the days of the times under it; when the
+# window asked for has nothing free, it says so and lists the alternatives in order, each with its own days.
+
+_DAY_IN_WORDS = re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*day (\d{1,2})\b")
+_BUTTON_TIME = re.compile(r"^(\w{3}) (\d{1,2}) \w{3}, (\d\d):\d\d ")
+_PART_HOURS = {"morning": range(0, 12), "afternoon": range(12, 17), "evening": range(17, 24)}
+
+
+def assert_words_match_the_times(message: Dict[str, Any]) -> None:
+    """Each line that introduces times ("• 3–5: …", or the heading of a list inside the window) names the first and
+    the last day of exactly those times, and a part of the day only when every one of them is in it."""
+    times = [_BUTTON_TIME.match(button["title"]).groups() for button in message["buttons"]]
+    bullets = [line for line in message["text"].split("\n") if line.startswith("• ")]
+    introduced = []
+    for line in bullets:
+        first, _, last = re.match(r"• (\d+)(?:–(\d+))?:", line).group(1, 1, 2)
+        introduced.append((line, times[int(first) - 1:int(last or first)]))
+    assert [n for _, group in introduced for n in group] == times or not bullets  # every time is introduced once
+    for line, group in introduced or [(message["text"].split("\n")[0], times)]:
+        named = _DAY_IN_WORDS.findall(line.split(":", 1)[-1] if line.startswith("• ") else line)
+        days = list(dict.fromkeys((weekday, day) for weekday, day, _ in group))
+        assert named == ([days[0], days[-1]] if len(days) > 1 else days), line
+        for part, hours in _PART_HOURS.items():
+            if f", {part}" in line:
+                assert all(int(hour) in hours for _, _, hour in group), line
+
+
+@pytest.fixture
+def busy_day(backend, at):
+    """Every GP time of a day taken (by other patients)."""
+    def fill(day: int) -> None:
+        for clock in ("08:00", "10:30", "14:00", "19:45"):
+            for doctor in ("dr-patel", "dr-okafor"):
+                backend.busy.add(backend.add_slot(at(day, clock), doctor))
+    return fill
+
+
+async def offer_message(dispatcher, make_tracker, domain, clinic, now, when: str, **slots) -> Dict[str, Any]:
+    await AskBookingSlot().run(dispatcher, asking_slot(make_tracker, when, clinic, now, **slots), domain)
+    (message,) = dispatcher.messages
+    assert_words_match_the_times(message)
+    return message
+
+
+def titles(message: Dict[str, Any]) -> List[str]:
+    return [button["title"] for button in message["buttons"]]
+
+
+@pytest.fixture
+def around_thursday(backend, busy_day, at):
+    """Thursday 10 December full; free on Wednesday evening and Friday morning."""
+    busy_day(10)
+    for clock in ("17:00", "17:15"):
+        backend.add_slot(at(9, clock), "dr-patel")
+    for clock in ("08:00", "08:15", "08:30", "08:45"):
+        backend.add_slot(at(11, clock), "dr-okafor")
+
+
+async def test_a_full_day_says_so_and_offers_the_nearest_days_under_their_own_names(
+        make_tracker, dispatcher, domain, backend, clinic, now, around_thursday):
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "Thursday 10 December")
+    assert message["text"] == ("Sorry, nothing is free for GP appointment (Thursday 10 December).\n"
+                               "• 1–2: the nearest before, Wednesday 9 December, evening\n"
+                               "• 3–5: the nearest after, Friday 11 December, morning\n"
+                               "Which would you like? Or tell me another day.")
+    assert titles(message) == ["Wed 9 Dec, 17:00 · Dr Asha Patel", "Wed 9 Dec, 17:15 · Dr Asha Patel",
+                               "Fri 11 Dec, 08:00 · Dr Daniel Okafor", "Fri 11 Dec, 08:15 · Dr Daniel Okafor",
+                               "Fri 11 Dec, 08:30 · Dr Daniel Okafor"]
+
+
+async def test_the_same_list_shown_again_keeps_its_truthful_words(make_tracker, dispatcher, domain, backend, clinic,
+                                                                  now, around_thursday):
+    events = await AskBookingSlot().run(dispatcher, asking_slot(make_tracker, "Thursday 10 December", clinic, now),
+                                        domain)
+    searches = len(backend.searches)
+    again = asking_slot(make_tracker, "Thursday 10 December", clinic, now,
+                        booking_offers=slots_of(events)["booking_offers"])
+    assert await AskBookingSlot().run(dispatcher, again, domain) == []  # e.g. after a side question
+    first, second = dispatcher.messages
+    assert second == first
+    assert len(backend.searches) == searches
+
+
+async def test_a_full_morning_offers_the_afternoons_around_it(make_tracker, dispatcher, domain, backend, clinic,
+                                                              now, busy_day, at):
+    backend.busy.add(backend.add_slot(at(8, "09:00"), "dr-patel"))
+    backend.add_slot(at(7, "16:00"), "dr-okafor")
+    backend.add_slot(at(8, "14:00"), "dr-patel")
+    backend.add_slot(at(8, "14:15"), "dr-patel")
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "Tuesday morning")
+    assert message["text"] == ("Sorry, nothing is free for GP appointment (Tuesday 8 December, morning).\n"
+                               "• 1: the nearest before, Monday 7 December, afternoon\n"
+                               "• 2–3: the nearest after, Tuesday 8 December, afternoon\n"
+                               "Which would you like? Or tell me another day.")
+    assert titles(message) == ["Mon 7 Dec, 16:00 · Dr Daniel Okafor", "Tue 8 Dec, 14:00 · Dr Asha Patel",
+                               "Tue 8 Dec, 14:15 · Dr Asha Patel"]
+
+
+async def test_a_full_week_offers_the_days_either_side_of_it(make_tracker, dispatcher, domain, backend, clinic, now,
+                                                             busy_day, at):
+    for day in range(14, 20):
+        busy_day(day)
+    backend.add_slot(at(11, "15:00"), "dr-patel")
+    backend.add_slot(at(21, "09:00"), "dr-patel")
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "next week")
+    assert message["text"] == ("Sorry, nothing is free for GP appointment (next week).\n"
+                               "• 1: the nearest before, Friday 11 December, afternoon\n"
+                               "• 2: the nearest after, Monday 21 December, morning\n"
+                               "Which would you like? Or tell me another day.")
+    assert titles(message) == ["Fri 11 Dec, 15:00 · Dr Asha Patel", "Mon 21 Dec, 09:00 · Dr Asha Patel"]
+
+
+async def test_a_holiday_says_why_and_offers_the_open_days_around_it(make_tracker, dispatcher, domain, backend,
+                                                                     clinic, now, at):
+    backend.add_slot(at(24, "17:30"), "dr-okafor")
+    backend.add_slot(at(28, "08:00"), "dr-patel")
+    slots = await validate(form_turn(make_tracker, "the 25th", "inform", "booking_when", {"booking_service": "gp"}),
+                           dispatcher, domain)
+    assert slots["requested_slot"] == "booking_slot"
+    await AskBookingSlot().run(dispatcher, make_tracker(slots={**slots, "booking_service": "gp"}), domain)
+    (message,) = dispatcher.messages
+    assert message["text"] == ("Sorry, we're closed then (Christmas Day).\n"
+                               "• 1: the nearest before, Thursday 24 December, evening\n"
+                               "• 2: the nearest after, Monday 28 December, morning\n"
+                               "Which would you like? Or tell me another day.")
+    assert titles(message) == ["Thu 24 Dec, 17:30 · Dr Daniel Okafor", "Mon 28 Dec, 08:00 · Dr Asha Patel"]
+    assert_words_match_the_times(message)
+
+
+async def test_later_past_the_last_free_time_says_so_and_offers_what_comes_next(make_tracker, dispatcher, domain,
+                                                                                backend, clinic, now, at):
+    backend.add_slot(at(10, "09:00"), "dr-patel")  # already shown: "later" asked for more than these
+    backend.add_slot(at(10, "09:15"), "dr-patel")
+    backend.add_slot(at(11, "08:00"), "dr-okafor")
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "Thursday 10 December",
+                                  booking_search_from="2026-12-10T09:16:00+00:00")
+    assert message["text"] == ("There are no more free times for GP appointment (Thursday 10 December).\n"
+                               "• 1: the nearest after, Friday 11 December, morning\n"
+                               "Which would you like? Or tell me another day.")
+    assert titles(message) == ["Fri 11 Dec, 08:00 · Dr Daniel Okafor"]
+
+
+async def test_a_named_doctor_with_a_full_day_also_offers_the_other_doctors_that_day(make_tracker, dispatcher, domain,
+                                                                                     backend, clinic, now, at):
+    backend.busy.add(backend.add_slot(at(10, "09:00"), "dr-patel"))
+    backend.add_slot(at(10, "11:00"), "dr-okafor")
+    backend.add_slot(at(11, "08:00"), "dr-patel")
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "Thursday 10 December",
+                                  booking_provider="dr-patel")
+    assert message["text"] == ("Sorry, nothing is free for GP appointment with Dr Asha Patel (Thursday 10 December).\n"
+                               "• 1: the nearest after, Friday 11 December, morning\n"
+                               "• 2: Thursday 10 December, morning with Dr Daniel Okafor\n"
+                               "Which would you like? Or tell me another day.")
+    assert titles(message) == ["Fri 11 Dec, 08:00 · Dr Asha Patel", "Thu 10 Dec, 11:00 · Dr Daniel Okafor"]
+
+
+async def test_rescheduling_into_a_full_day_gets_the_same_truthful_offer(make_tracker, dispatcher, domain, backend,
+                                                                         clinic, now, booked, around_thursday):
+    appointments = await booked()  # Wednesday 9 and Thursday 10 at 10:30 with Dr Patel: moving the first
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "Thursday 10 December",
+                                  appointment_task="reschedule", appointments=offers_slot(*appointments),
+                                  appointment_choice=appointments[0].id)
+    assert message["text"].split("\n")[0] == "Sorry, nothing is free for GP appointment (Thursday 10 December)."
+    assert titles(message)[2:] == ["Fri 11 Dec, 08:00 · Dr Daniel Okafor", "Fri 11 Dec, 08:15 · Dr Daniel Okafor",
+                                   "Fri 11 Dec, 08:30 · Dr Daniel Okafor"]
+
+
+@pytest.fixture
+def a_fortnight_of_times(backend, at):
+    """Free GP times on every open weekday of the next two weeks: mornings with Dr Patel, afternoons Dr Okafor."""
+    for day in (7, 8, 9, 10, 11, 14, 15, 16, 17, 18):
+        for clock in ("09:00", "11:00"):
+            backend.add_slot(at(day, clock), "dr-patel")
+        for clock in ("14:00", "17:30"):
+            backend.add_slot(at(day, clock), "dr-okafor")
+
+
+@pytest.mark.parametrize("when, paging_from, heading", [
+    ("Thursday 10 December", None, "Free times for GP appointment (Thursday 10 December)."),
+    ("tomorrow afternoon", None, "Free times for GP appointment (Tuesday 8 December, afternoon)."),
+    ("next week", None, "Free times for GP appointment (Monday 14 to Tuesday 15 December)."),
+    ("first free slot", None, "Free times for GP appointment (Monday 7 to Tuesday 8 December)."),
+    ("next week", "2026-12-15T09:01:00+00:00", "More free times for GP appointment (Tuesday 15 to Wednesday 16 "
+                                               "December)."),
+    ("Thursday 10 December", "2026-12-10T09:01:00+00:00", "More free times for GP appointment (Thursday 10 "
+                                                          "December)."),
+    ("Thursday 10 December", "2026-12-10T14:01:00+00:00", "More free times for GP appointment (Thursday 10 "
+                                                          "December, evening)."),
+])
+async def test_every_window_kind_gets_a_heading_naming_the_listed_days(make_tracker, dispatcher, domain, backend,
+                                                                       clinic, now, a_fortnight_of_times, when,
+                                                                       paging_from, heading):
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, when,
+                                  **({"booking_search_from": paging_from} if paging_from else {}))
+    assert message["text"].startswith(heading + " Which would you like?")
 
 
 async def test_the_booking_summary_names_everything_the_patient_must_check(make_tracker, dispatcher, domain, backend,

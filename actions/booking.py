@@ -437,6 +437,7 @@ class AskBookingSlot(Action):
 
 def show_offers(dispatcher: CollectingDispatcher, tracker: Tracker, offers: Offers, listed: List[Choice],
                 window: AskedWindow) -> None:
+    """The numbered times under words built from them (carebot.booking.offer_text), never from the day asked."""
     facts = clinic()
     subject = offer_subject(tracker.get_slot("booking_service"), tracker.get_slot("booking_provider"), facts)
     text = offer_text(offers, listed, window, subject, facts, now().date(),

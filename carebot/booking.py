@@ -146,7 +146,8 @@ class AskedWindow:
     @classmethod
     def from_slot(cls, value: Dict[str, Any]) -> "AskedWindow":
         spans = tuple((dt.datetime.fromisoformat(s), dt.datetime.fromisoformat(e)) for s, e in value["spans"])
-        start, end = value["bounds"]
+        # A window stored before `bounds` existed (a booking under way across an upgrade) always has spans.
+        start, end = value.get("bounds") or (value["spans"][0][0], value["spans"][-1][1])
         return cls(value["label"], spans, (dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)),
                    dt.datetime.fromisoformat(value["target"]) if value.get("target") else None,
                    value.get("closed") or "")

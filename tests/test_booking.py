@@ -67,6 +67,12 @@ def test_the_window_survives_the_round_trip_through_a_slot(clinic, now, text):
     assert AskedWindow.from_slot(window.to_slot()) == window
 
 
+def test_a_window_stored_before_bounds_existed_still_reads(clinic, now):
+    window = asked_window(interpret_when("tomorrow morning", clinic, now), "tomorrow morning", clinic)
+    stored = {key: value for key, value in window.to_slot().items() if key in ("label", "spans", "target")}
+    assert AskedWindow.from_slot(stored) == window
+
+
 def test_a_closed_day_is_a_window_around_the_day_with_its_reason(clinic, now):
     window = asked_window(interpret_when("the 25th", clinic, now), "the 25th", clinic)
     assert window == AskedWindow("Friday 25 December", (), (at(clinic, 25, "00:00"), at(clinic, 26, "00:00")),

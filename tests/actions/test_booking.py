@@ -754,16 +754,55 @@ def around_thursday(backend, busy_day, at):
         backend.add_slot(at(11, clock), "dr-okafor")
 
 
-async def test_a_full_day_says_so_and_offers_the_nearest_days_under_their_own_names(
-        make_tracker, dispatcher, domain, backend, clinic, now, around_thursday):
-    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "Thursday 10 December")
-    assert message["text"] == ("Sorry, nothing is free for GP appointment (Thursday 10 December).\n"
-                               "• 1–2: the nearest before, Wednesday 9 December, evening\n"
-                               "• 3–5: the nearest after, Friday 11 December, morning\n"
-                               "Which would you like? Or tell me another day.")
-    assert titles(message) == ["Wed 9 Dec, 17:00 · Dr Asha Patel", "Wed 9 Dec, 17:15 · Dr Asha Patel",
-                               "Fri 11 Dec, 08:00 · Dr Daniel Okafor", "Fri 11 Dec, 08:15 · Dr Daniel Okafor",
-                               "Fri 11 Dec, 08:30 · Dr Daniel Okafor"]
+PATEL, OKAFOR = "Dr Asha Patel", "Dr Daniel Okafor"
+
+
+@pytest.mark.parametrize("when, full_days, taken, free, asked, text, listed", [
+    pytest.param("Thursday 10 December", [10], [], [(9, "17:00", "dr-patel"), (9, "17:15", "dr-patel")]
+                 + [(11, clock, "dr-okafor") for clock in ("08:00", "08:15", "08:30", "08:45")], {},
+                 ["Sorry, nothing is free for GP appointment (Thursday 10 December).",
+                  "• 1–2: the nearest before, Wednesday 9 December, evening",
+                  "• 3–5: the nearest after, Friday 11 December, morning"],
+                 [f"Wed 9 Dec, 17:00 · {PATEL}", f"Wed 9 Dec, 17:15 · {PATEL}", f"Fri 11 Dec, 08:00 · {OKAFOR}",
+                  f"Fri 11 Dec, 08:15 · {OKAFOR}", f"Fri 11 Dec, 08:30 · {OKAFOR}"], id="full day"),
+    pytest.param("Tuesday morning", [], [(8, "09:00", "dr-patel")],
+                 [(7, "16:00", "dr-okafor"), (8, "14:00", "dr-patel"), (8, "14:15", "dr-patel")], {},
+                 ["Sorry, nothing is free for GP appointment (Tuesday 8 December, morning).",
+                  "• 1: the nearest before, Monday 7 December, afternoon",
+                  "• 2–3: the nearest after, Tuesday 8 December, afternoon"],
+                 [f"Mon 7 Dec, 16:00 · {OKAFOR}", f"Tue 8 Dec, 14:00 · {PATEL}", f"Tue 8 Dec, 14:15 · {PATEL}"],
+                 id="full morning"),
+    pytest.param("next week", range(14, 20), [], [(11, "15:00", "dr-patel"), (21, "09:00", "dr-patel")], {},
+                 ["Sorry, nothing is free for GP appointment (next week).",
+                  "• 1: the nearest before, Friday 11 December, afternoon",
+                  "• 2: the nearest after, Monday 21 December, morning"],
+                 [f"Fri 11 Dec, 15:00 · {PATEL}", f"Mon 21 Dec, 09:00 · {PATEL}"], id="full week"),
+    # 09:00 and 09:15 were shown; "later" asked for more than these
+    pytest.param("Thursday 10 December", [], [],
+                 [(10, "09:00", "dr-patel"), (10, "09:15", "dr-patel"), (11, "08:00", "dr-okafor")],
+                 {"booking_search_from": "2026-12-10T09:16:00+00:00"},
+                 ["There are no more free times for GP appointment (Thursday 10 December).",
+                  "• 1: the nearest after, Friday 11 December, morning"],
+                 [f"Fri 11 Dec, 08:00 · {OKAFOR}"], id="later past the last free time"),
+    pytest.param("Thursday 10 December", [], [(10, "09:00", "dr-patel")],
+                 [(10, "11:00", "dr-okafor"), (11, "08:00", "dr-patel")], {"booking_provider": "dr-patel"},
+                 ["Sorry, nothing is free for GP appointment with Dr Asha Patel (Thursday 10 December).",
+                  "• 1: the nearest after, Friday 11 December, morning",
+                  "• 2: Thursday 10 December, morning with Dr Daniel Okafor"],
+                 [f"Fri 11 Dec, 08:00 · {PATEL}", f"Thu 10 Dec, 11:00 · {OKAFOR}"], id="named doctor, full day"),
+])
+async def test_nothing_free_where_asked_says_so_and_offers_the_alternatives_in_order(
+        make_tracker, dispatcher, domain, backend, clinic, now, at, busy_day, when, full_days, taken, free, asked,
+        text, listed):
+    for day in full_days:
+        busy_day(day)
+    for day, clock, doctor in taken:
+        backend.busy.add(backend.add_slot(at(day, clock), doctor))
+    for day, clock, doctor in free:
+        backend.add_slot(at(day, clock), doctor)
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, when, **asked)
+    assert message["text"] == "\n".join([*text, "Which would you like? Or tell me another day."])
+    assert titles(message) == listed
 
 
 async def test_the_same_list_shown_again_keeps_its_truthful_words(make_tracker, dispatcher, domain, backend, clinic,
@@ -777,35 +816,6 @@ async def test_the_same_list_shown_again_keeps_its_truthful_words(make_tracker, 
     first, second = dispatcher.messages
     assert second == first
     assert len(backend.searches) == searches
-
-
-async def test_a_full_morning_offers_the_afternoons_around_it(make_tracker, dispatcher, domain, backend, clinic,
-                                                              now, busy_day, at):
-    backend.busy.add(backend.add_slot(at(8, "09:00"), "dr-patel"))
-    backend.add_slot(at(7, "16:00"), "dr-okafor")
-    backend.add_slot(at(8, "14:00"), "dr-patel")
-    backend.add_slot(at(8, "14:15"), "dr-patel")
-    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "Tuesday morning")
-    assert message["text"] == ("Sorry, nothing is free for GP appointment (Tuesday 8 December, morning).\n"
-                               "• 1: the nearest before, Monday 7 December, afternoon\n"
-                               "• 2–3: the nearest after, Tuesday 8 December, afternoon\n"
-                               "Which would you like? Or tell me another day.")
-    assert titles(message) == ["Mon 7 Dec, 16:00 · Dr Daniel Okafor", "Tue 8 Dec, 14:00 · Dr Asha Patel",
-                               "Tue 8 Dec, 14:15 · Dr Asha Patel"]
-
-
-async def test_a_full_week_offers_the_days_either_side_of_it(make_tracker, dispatcher, domain, backend, clinic, now,
-                                                             busy_day, at):
-    for day in range(14, 20):
-        busy_day(day)
-    backend.add_slot(at(11, "15:00"), "dr-patel")
-    backend.add_slot(at(21, "09:00"), "dr-patel")
-    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "next week")
-    assert message["text"] == ("Sorry, nothing is free for GP appointment (next week).\n"
-                               "• 1: the nearest before, Friday 11 December, afternoon\n"
-                               "• 2: the nearest after, Monday 21 December, morning\n"
-                               "Which would you like? Or tell me another day.")
-    assert titles(message) == ["Fri 11 Dec, 15:00 · Dr Asha Patel", "Mon 21 Dec, 09:00 · Dr Asha Patel"]
 
 
 async def test_a_holiday_says_why_and_offers_the_open_days_around_it(make_tracker, dispatcher, domain, backend,
@@ -823,33 +833,6 @@ async def test_a_holiday_says_why_and_offers_the_open_days_around_it(make_tracke
                                "Which would you like? Or tell me another day.")
     assert titles(message) == ["Thu 24 Dec, 17:30 · Dr Daniel Okafor", "Mon 28 Dec, 08:00 · Dr Asha Patel"]
     assert_words_match_the_times(message)
-
-
-async def test_later_past_the_last_free_time_says_so_and_offers_what_comes_next(make_tracker, dispatcher, domain,
-                                                                                backend, clinic, now, at):
-    backend.add_slot(at(10, "09:00"), "dr-patel")  # already shown: "later" asked for more than these
-    backend.add_slot(at(10, "09:15"), "dr-patel")
-    backend.add_slot(at(11, "08:00"), "dr-okafor")
-    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "Thursday 10 December",
-                                  booking_search_from="2026-12-10T09:16:00+00:00")
-    assert message["text"] == ("There are no more free times for GP appointment (Thursday 10 December).\n"
-                               "• 1: the nearest after, Friday 11 December, morning\n"
-                               "Which would you like? Or tell me another day.")
-    assert titles(message) == ["Fri 11 Dec, 08:00 · Dr Daniel Okafor"]
-
-
-async def test_a_named_doctor_with_a_full_day_also_offers_the_other_doctors_that_day(make_tracker, dispatcher, domain,
-                                                                                     backend, clinic, now, at):
-    backend.busy.add(backend.add_slot(at(10, "09:00"), "dr-patel"))
-    backend.add_slot(at(10, "11:00"), "dr-okafor")
-    backend.add_slot(at(11, "08:00"), "dr-patel")
-    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "Thursday 10 December",
-                                  booking_provider="dr-patel")
-    assert message["text"] == ("Sorry, nothing is free for GP appointment with Dr Asha Patel (Thursday 10 December).\n"
-                               "• 1: the nearest after, Friday 11 December, morning\n"
-                               "• 2: Thursday 10 December, morning with Dr Daniel Okafor\n"
-                               "Which would you like? Or tell me another day.")
-    assert titles(message) == ["Fri 11 Dec, 08:00 · Dr Asha Patel", "Thu 10 Dec, 11:00 · Dr Daniel Okafor"]
 
 
 async def test_rescheduling_into_a_full_day_gets_the_same_truthful_offer(make_tracker, dispatcher, domain, backend,

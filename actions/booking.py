@@ -17,11 +17,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import clinic, latest_entity, latest_intent, patient_phone, say, send
-from carebot.booking import (BIRTH_DATE_EXAMPLES, Choice, choices_from_slot, clean_name, find_offers, long_when,
-                             next_page_start, parse_birth_date, pick, provider_name, service_name, short_when,
-                             spans_from_slot, target_from_slot, wants_another_day, wants_earlier,
-                             window_to_slot)
-from carebot.dates import DateProblem, TimeWindow, interpret_when
+from carebot.booking import (BIRTH_DATE_EXAMPLES, AskedWindow, Choice, Offers, asked_window, choices_from_slot,
+                             clean_name, find_offers, long_when, next_page_start, offer_subject, offer_text,
+                             parse_birth_date, pick, provider_name, service_name, short_when, wants_another_day,
+                             wants_earlier)
+from carebot.dates import DateProblem, interpret_when
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
 from carebot.scheduling.client import BackendError, NotFound, SchedulingClient, SlotTaken
@@ -38,8 +38,8 @@ FORM_STATE = ("appointment_task", "booking_service", "booking_provider", "bookin
 PREFILLABLE = ("booking_service", "booking_when", "appointment_choice")
 UNREADABLE_BEFORE_OFFERING_FIRST_FREE = 2
 FIRST_FREE = "first free slot"  # read by carebot.dates as "the first available time"; also the button's payload
-_WHEN_PROBLEM_MESSAGE = {DateProblem.PAST: "booking_when_past", DateProblem.CLOSED: "booking_when_closed",
-                         DateProblem.OUTSIDE_HOURS: "booking_when_outside_hours",
+# A closed day is no problem to explain: it becomes a window of its own, and the times around it are offered.
+_WHEN_PROBLEM_MESSAGE = {DateProblem.PAST: "booking_when_past", DateProblem.OUTSIDE_HOURS: "booking_when_outside_hours",
                          DateProblem.TOO_FAR: "booking_when_too_far"}
 
 
@@ -203,10 +203,9 @@ class ValidateAppointmentForm(FormValidationAction):
         if failures >= UNREADABLE_BEFORE_OFFERING_FIRST_FREE and latest_intent(tracker) == "affirm":
             text = FIRST_FREE  # "yes" to "shall I just find the first free time?"
         result = interpret_when(text, clinic(), now())
-        if result.window is not None:
-            return {"booking_when": result.window.label or text, "booking_window": window_to_slot(result.window),
-                    "booking_when_failures": 0, "booking_offers": None, "booking_search_from": None,
-                    "booking_slot": None}
+        window = asked_window(result, text, clinic())
+        if window is not None:
+            return {**self.new_window(window), "booking_when_failures": 0}
         if result.problem is DateProblem.UNPARSEABLE:
             return {"booking_when": None, "booking_when_failures": failures + 1}  # the question says why
         say(dispatcher, _WHEN_PROBLEM_MESSAGE[result.problem], reason=result.reason)
@@ -224,15 +223,17 @@ class ValidateAppointmentForm(FormValidationAction):
         text = str(value)
         if choices and latest_intent(tracker) == "more_options":
             if wants_earlier(text):
-                return self.new_window(interpret_when(FIRST_FREE, clinic(), now()).window, FIRST_FREE)
+                return self.new_window(asked_window(interpret_when(FIRST_FREE, clinic(), now()), FIRST_FREE,
+                                                    clinic()))
             start = next_page_start(choices, clinic(), wants_another_day(text))
             return {"booking_slot": None, "booking_offers": None, "booking_search_from": start.isoformat()}
         index = pick(text, latest_option(tracker), choices, clinic())
         if index is not None:
             return await self.take_choice(choices[index], dispatcher, tracker)
         result = interpret_when(text, clinic(), now())
-        if result.window is not None:  # "actually, Friday instead"
-            return self.new_window(result.window, text)
+        window = asked_window(result, text, clinic())
+        if window is not None:  # "actually, Friday instead"
+            return self.new_window(window)
         if result.problem in _WHEN_PROBLEM_MESSAGE:
             say(dispatcher, _WHEN_PROBLEM_MESSAGE[result.problem], reason=result.reason)
         elif choices:
@@ -241,9 +242,9 @@ class ValidateAppointmentForm(FormValidationAction):
         return {"booking_slot": None}
 
     @staticmethod
-    def new_window(window: TimeWindow, text: str) -> Dict[Text, Any]:
+    def new_window(window: AskedWindow) -> Dict[Text, Any]:
         """Search again in another window; the times shown so far are forgotten."""
-        return {"booking_slot": None, "booking_when": window.label or text, "booking_window": window_to_slot(window),
+        return {"booking_slot": None, "booking_when": window.label, "booking_window": window.to_slot(),
                 "booking_offers": None, "booking_search_from": None}
 
     async def take_choice(self, choice: Choice, dispatcher: CollectingDispatcher,
@@ -399,41 +400,49 @@ class AskBookingWhen(Action):
 
 
 class AskBookingSlot(Action):
-    """Shows the times on offer; searches the backend when there are none yet (first ask, "later", taken, retry)."""
+    """Shows the times on offer; searches the backend when there are none yet (first ask, "later", taken, retry).
+    The words above the list come from the listed times, so shown again they still say what is listed."""
 
     def name(self) -> Text:
         return "action_ask_booking_slot"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         facts = clinic()
-        service = service_name(tracker.get_slot("booking_service"), facts)
-        when = tracker.get_slot("booking_when") or ""
-        choices = offered(tracker)
-        if choices:
-            send(dispatcher, "booking_offer", option_buttons(choices), service=service, when=when)
-            return []
-        window = tracker.get_slot("booking_window") or {}
+        service_id, provider_id = tracker.get_slot("booking_service"), tracker.get_slot("booking_provider")
+        window = AskedWindow.from_slot(tracker.get_slot("booking_window"))
         start_from = tracker.get_slot("booking_search_from")
+        shown = offered(tracker)
+        if shown:
+            show_offers(dispatcher, tracker, Offers.grouped(shown, window, provider_id), shown, window)
+            return []
         try:
             async with scheduling_client() as client:
                 offers = await find_offers(
-                    client, facts, tracker.get_slot("booking_service"), spans_from_slot(window), now=now(),
-                    provider_id=tracker.get_slot("booking_provider"),
-                    start_from=dt.datetime.fromisoformat(start_from) if start_from else None,
-                    target=target_from_slot(window))
+                    client, facts, service_id, window, now=now(), provider_id=provider_id,
+                    start_from=dt.datetime.fromisoformat(start_from) if start_from else None)
         except BackendError as error:
             logger.warning("free-slot search failed: %s", error)
             say(dispatcher, "booking_unavailable")
             return []
+        service = service_name(service_id, facts)
         if not offers.choices:
             if start_from:
                 say(dispatcher, "booking_no_more_slots", service=service)
                 return [SlotSet("booking_search_from", None)]
             say(dispatcher, "booking_no_slots", service=service, weeks=facts.horizon_weeks, clinic_phone=facts.phone)
             return []
-        key = "booking_offer_more" if start_from else "booking_offer_nearest" if offers.nearest else "booking_offer"
-        send(dispatcher, key, option_buttons(offers.choices), service=service, when=when)
+        show_offers(dispatcher, tracker, offers, offers.choices, window)
         return [SlotSet("booking_offers", [c.to_slot() for c in offers.choices])]
+
+
+def show_offers(dispatcher: CollectingDispatcher, tracker: Tracker, offers: Offers, listed: List[Choice],
+                window: AskedWindow) -> None:
+    """The numbered times under words built from them (carebot.booking.offer_text), never from the day asked."""
+    facts = clinic()
+    subject = offer_subject(tracker.get_slot("booking_service"), tracker.get_slot("booking_provider"), facts)
+    text = offer_text(offers, listed, window, subject, facts, now().date(),
+                      paging=bool(tracker.get_slot("booking_search_from")))
+    dispatcher.utter_message(text=text, buttons=option_buttons(listed))
 
 
 class AskPatientName(Action):

@@ -13,12 +13,13 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 import dateparser
 
 from carebot.clinic import WEEKDAYS, Clinic
-from carebot.dates import TimeWindow
+from carebot.dates import DateProblem, ParseResult, TimeWindow
+from carebot.messages import render
 from carebot.scheduling.client import BookedAppointment, FreeSlot
 
 Span = Tuple[dt.datetime, dt.datetime]
-# How far before an unavailable time we still call a free time "near" it (same morning/afternoon).
-_NEAREST_BEFORE = dt.timedelta(hours=6)
+# How far back from a full window the nearest earlier free times are looked for.
+_LOOK_BACK = dt.timedelta(days=7)
 _WIDE_SEARCH_COUNT = 100  # free times fetched when the closest (not the earliest) ones are wanted
 
 
@@ -66,8 +67,32 @@ def choices_from_slot(value: Any) -> List[Choice]:
 def long_when(moment: dt.datetime, clinic: Clinic, today: dt.date) -> str:
     """'Tuesday 1 December at 10:30' (the year only when it is not this year): what a confirmation must say."""
     local = moment.astimezone(clinic.tz)
-    year = "" if local.year == today.year else f" {local.year}"
-    return f"{local.strftime('%A')} {local.day} {local.strftime('%B')}{year} at {local.strftime('%H:%M')}"
+    return f"{_date_words(local.date(), today)} at {local.strftime('%H:%M')}"
+
+
+def _date_words(day: dt.date, today: dt.date, with_month: bool = True) -> str:
+    """'Tuesday 1 December' (with the year when it is not this year); 'Tuesday 1' when the month follows later."""
+    words = f"{day.strftime('%A')} {day.day}"
+    if not with_month:
+        return words
+    return f"{words} {day.strftime('%B')}" + ("" if day.year == today.year else f" {day.year}")
+
+
+def _part_of_day(moment: dt.datetime) -> str:
+    return "morning" if moment.hour < 12 else "afternoon" if moment.hour < 17 else "evening"
+
+
+def days_of(choices: Sequence[Choice], clinic: Clinic, today: dt.date) -> str:
+    """The days the listed times fall on, in words ('Friday 11 December, morning', 'Thursday 10 to Monday
+    14 December'): a heading built from the times themselves can never name a day that is not in the list."""
+    local = sorted(choice.start.astimezone(clinic.tz) for choice in choices)
+    first, last = local[0], local[-1]
+    if first.date() == last.date():
+        parts = {_part_of_day(moment) for moment in local}
+        day = _date_words(first.date(), today)
+        return f"{day}, {parts.pop()}" if len(parts) == 1 else day
+    same_month = (first.year, first.month) == (last.year, last.month)
+    return f"{_date_words(first.date(), today, with_month=not same_month)} to {_date_words(last.date(), today)}"
 
 
 def short_when(moment: dt.datetime, clinic: Clinic) -> str:
@@ -87,19 +112,55 @@ def provider_name(choice: Choice, clinic: Clinic) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The search window travels in a slot as plain JSON.
+# The window the patient asked for travels in a slot as plain JSON.
 
-def window_to_slot(window: TimeWindow) -> Dict[str, Any]:
-    return {"label": window.label, "spans": [[s.isoformat(), e.isoformat()] for s, e in window.spans],
-            "target": window.target.isoformat() if window.target else None}
+@dataclass(frozen=True)
+class AskedWindow:
+    """Where the patient asked to come in: open `spans` to search within `bounds` (the first span's start to the
+    last one's end), closest to `target` when they named a time. A day the clinic is shut has no spans: `closed`
+    says why, `bounds` is the whole day, and the offers are the free times around it."""
+
+    label: str
+    spans: Tuple[Span, ...]
+    bounds: Span
+    target: Optional[dt.datetime] = None
+    closed: str = ""
+
+    @classmethod
+    def of(cls, window: TimeWindow, label: str) -> "AskedWindow":
+        return cls(label, tuple(window.spans), (window.start, window.end), window.target)
+
+    @classmethod
+    def closed_day(cls, label: str, day: dt.date, reason: str, clinic: Clinic) -> "AskedWindow":
+        start = dt.datetime.combine(day, dt.time(0, 0), clinic.tz)
+        return cls(label, (), (start, start + dt.timedelta(days=1)), closed=reason)
+
+    def contains(self, moment: dt.datetime) -> bool:
+        return any(start <= moment < end for start, end in self.spans)
+
+    def to_slot(self) -> Dict[str, Any]:
+        return {"label": self.label, "spans": [[s.isoformat(), e.isoformat()] for s, e in self.spans],
+                "bounds": [moment.isoformat() for moment in self.bounds],
+                "target": self.target.isoformat() if self.target else None, "closed": self.closed}
+
+    @classmethod
+    def from_slot(cls, value: Dict[str, Any]) -> "AskedWindow":
+        spans = tuple((dt.datetime.fromisoformat(s), dt.datetime.fromisoformat(e)) for s, e in value["spans"])
+        # A window stored before `bounds` existed (a booking under way across an upgrade) always has spans.
+        start, end = value.get("bounds") or (value["spans"][0][0], value["spans"][-1][1])
+        return cls(value["label"], spans, (dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)),
+                   dt.datetime.fromisoformat(value["target"]) if value.get("target") else None,
+                   value.get("closed") or "")
 
 
-def spans_from_slot(value: Dict[str, Any]) -> List[Span]:
-    return [(dt.datetime.fromisoformat(s), dt.datetime.fromisoformat(e)) for s, e in value["spans"]]
-
-
-def target_from_slot(value: Dict[str, Any]) -> Optional[dt.datetime]:
-    return dt.datetime.fromisoformat(value["target"]) if value.get("target") else None
+def asked_window(result: ParseResult, text: str, clinic: Clinic) -> Optional[AskedWindow]:
+    """The window read from the patient's words; for a day the clinic is shut (a holiday, a Sunday) the day itself,
+    so the patient is offered the nearest open times instead of being asked the same question again."""
+    if result.window is not None:
+        return AskedWindow.of(result.window, result.window.label or text)
+    if result.problem is DateProblem.CLOSED and result.day is not None:
+        return AskedWindow.closed_day(result.label or text, result.day, result.reason, clinic)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -107,22 +168,63 @@ def target_from_slot(value: Dict[str, Any]) -> Optional[dt.datetime]:
 
 @dataclass(frozen=True)
 class Offers:
-    choices: List[Choice]
-    nearest: bool  # nothing was free in the window asked for: these are the closest free times instead
+    """The times to show, grouped by how they relate to the window asked for. When the window has free times they
+    are `inside` and nothing else is offered; when it has none, the alternatives come in the order a receptionist
+    offers them: the nearest before, the nearest after, the same window with other practitioners. (The waiting
+    list, once it exists, is the next alternative: a line after these in `offer_text`, not a time in the list.)"""
+
+    inside: Tuple[Choice, ...] = ()
+    before: Tuple[Choice, ...] = ()
+    after: Tuple[Choice, ...] = ()
+    other_practitioners: Tuple[Choice, ...] = ()
+
+    @property
+    def choices(self) -> List[Choice]:
+        """The list as numbered for the patient: each group together, in the order above."""
+        return [*self.inside, *self.before, *self.after, *self.other_practitioners]
+
+    @classmethod
+    def grouped(cls, choices: Sequence[Choice], window: AskedWindow, provider_id: Optional[str]) -> "Offers":
+        """The groups of times already shown, read from the times themselves (shown again after a side question)."""
+        def wanted(choice: Choice) -> bool:
+            return window.contains(choice.start) and provider_id in (None, choice.practitioner_id)
+
+        return cls(inside=tuple(c for c in choices if wanted(c)),
+                   before=tuple(c for c in choices if c.start < window.bounds[0]),
+                   after=tuple(c for c in choices if c.start >= window.bounds[0] and not window.contains(c.start)),
+                   other_practitioners=tuple(c for c in choices if window.contains(c.start) and not wanted(c)))
 
 
-async def find_offers(client: SlotSearch, clinic: Clinic, service_id: str, spans: Sequence[Span], *,
-                      now: dt.datetime, provider_id: Optional[str] = None, start_from: Optional[dt.datetime] = None,
-                      target: Optional[dt.datetime] = None) -> Offers:
-    """Up to `clinic.offer_count` free times inside `spans` (from `start_from` on, for "later"), closest to
-    `target` when the patient named a time; else the nearest free times around the window, so a patient who
-    asked for a full day still gets something to pick instead of a dead end."""
+async def find_offers(client: SlotSearch, clinic: Clinic, service_id: str, window: AskedWindow, *,
+                      now: dt.datetime, provider_id: Optional[str] = None,
+                      start_from: Optional[dt.datetime] = None) -> Offers:
+    """Up to `clinic.offer_count` free times inside the window (from `start_from` on, for "later"), closest to its
+    target when the patient named a time. When it has none: the nearest free times before it (not when paging
+    on: those were seen) and after it, and, when a practitioner was named, the window with anyone else."""
     count = clinic.offer_count
+    spans = [(max(start, start_from) if start_from else start, end) for start, end in window.spans]
+    spans = [(start, end) for start, end in spans if start < end]
+    inside = await _search_spans(client, service_id, spans, provider_id, count, window.target)
+    if inside:
+        return Offers(inside=_in_order(inside))
+    horizon = now + dt.timedelta(weeks=clinic.horizon_weeks)
+    after = await client.search_free_slots(service_id, max(window.bounds[1], start_from or now), horizon,
+                                           provider_id, count=count)
+    before: List[FreeSlot] = []
+    if start_from is None:
+        before = await _latest_before(client, clinic, service_id, window.bounds[0],
+                                      max(now, window.bounds[0] - _LOOK_BACK), provider_id, count)
+    # The named practitioner has nothing in the window, so a search without the filter finds only the others.
+    others = await _search_spans(client, service_id, spans, None, count, window.target) if provider_id else []
+    after, before, others = _share(count, after, before, others)
+    return Offers(before=_in_order(before), after=_in_order(after), other_practitioners=_in_order(others))
+
+
+async def _search_spans(client: SlotSearch, service_id: str, spans: Sequence[Span], provider_id: Optional[str],
+                        count: int, target: Optional[dt.datetime]) -> List[FreeSlot]:
+    """The first `count` free times in the spans, or the `count` closest to `target` when there is one."""
     found: List[FreeSlot] = []
     for start, end in spans:
-        start = max(start, start_from) if start_from else start
-        if start >= end:
-            continue
         # Around a named time the closest times win, so fetch the whole (short) window, not just its first times.
         wanted = count if target is None else _WIDE_SEARCH_COUNT
         found += await client.search_free_slots(service_id, start, end, provider_id, count=wanted)
@@ -130,21 +232,77 @@ async def find_offers(client: SlotSearch, clinic: Clinic, service_id: str, spans
             break
     if target is not None:
         found.sort(key=lambda slot: abs(slot.start - target))
-    if found:
-        return Offers(sorted((Choice.from_slot(s) for s in found[:count]), key=lambda c: c.start), nearest=False)
+    return found[:count]
 
-    horizon = now + dt.timedelta(weeks=clinic.horizon_weeks)
-    window_start = spans[0][0] if spans else now
-    window_end = max(spans[-1][1] if spans else now, start_from or now)
-    later = await client.search_free_slots(service_id, window_end, horizon, provider_id, count=count)
-    earlier: List[FreeSlot] = []
-    if start_from is None and window_start > now:
-        begin = max(now, window_start - _NEAREST_BEFORE)
-        earlier = (await client.search_free_slots(service_id, begin, window_start, provider_id,
-                                                  count=_WIDE_SEARCH_COUNT))[-count:]
-    pivot = target or window_start
-    nearest = sorted(earlier + later, key=lambda slot: abs(slot.start - pivot))[:count]
-    return Offers(sorted((Choice.from_slot(s) for s in nearest), key=lambda c: c.start), nearest=True)
+
+async def _latest_before(client: SlotSearch, clinic: Clinic, service_id: str, end: dt.datetime,
+                         floor: dt.datetime, provider_id: Optional[str], count: int) -> List[FreeSlot]:
+    """The free times closest before `end`, latest first, looking back a day at a time down to `floor`: the backend
+    answers earliest first, so one query over the week would give its first morning, not its last afternoon."""
+    found: List[FreeSlot] = []
+    slice_end = end
+    while slice_end > floor and len(found) < count:
+        day = (slice_end - dt.timedelta(microseconds=1)).astimezone(clinic.tz).date()
+        slice_start = max(floor, dt.datetime.combine(day, dt.time(0, 0), clinic.tz))
+        found += reversed(await client.search_free_slots(service_id, slice_start, slice_end, provider_id,
+                                                         count=_WIDE_SEARCH_COUNT))
+        slice_end = slice_start
+    return found[:count]
+
+
+def _share(count: int, *groups: Sequence[FreeSlot]) -> List[Sequence[FreeSlot]]:
+    """Up to `count` times in all, taken in turn from each group (closest first), so every kind of alternative
+    that has times gets a place in the list; earlier groups get the spare places."""
+    taken = [0] * len(groups)
+    while sum(taken) < count and any(n < len(group) for n, group in zip(taken, groups)):
+        for index, group in enumerate(groups):
+            if taken[index] < len(group) and sum(taken) < count:
+                taken[index] += 1
+    return [group[:n] for group, n in zip(groups, taken)]
+
+
+def _in_order(slots: Sequence[FreeSlot]) -> Tuple[Choice, ...]:
+    return tuple(sorted((Choice.from_slot(slot) for slot in slots), key=lambda choice: choice.start))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The words above the list: they describe exactly the times listed.
+
+def offer_subject(service_id: str, provider_id: Optional[str], clinic: Clinic) -> str:
+    """'GP appointment', or 'GP appointment with Dr Asha Patel' when the patient asked for one practitioner."""
+    provider = clinic.provider(provider_id or "")
+    service = service_name(service_id, clinic)
+    return f"{service} with {provider.name}" if provider else service
+
+
+def offer_text(offers: Offers, listed: Sequence[Choice], window: AskedWindow, subject: str, clinic: Clinic,
+               today: dt.date, paging: bool) -> str:
+    """The message above the numbered times. Times inside the window get one heading naming their own days; when
+    the window had none, the message says so (closed, full, or no more after "later") and then names each kind of
+    alternative with its line numbers and its own days."""
+    if offers.inside:
+        key = "booking_offer_more" if paging else "booking_offer"
+        return render(key, {"service": subject, "when": days_of(offers.inside, clinic, today)}).text
+    if window.closed:
+        lines = [render("booking_window_closed", {"reason": window.closed}).text]
+    else:
+        key = "booking_window_no_more" if paging else "booking_window_full"
+        lines = [render(key, {"service": subject, "asked": window.label}).text]
+    for key, group in (("booking_alternative_before", offers.before), ("booking_alternative_after", offers.after),
+                       ("booking_alternative_other_practitioners", offers.other_practitioners)):
+        if group:
+            lines.append(render(key, {
+                "numbers": _line_numbers(group, listed), "when": days_of(group, clinic, today),
+                "practitioners": " or ".join(dict.fromkeys(c.practitioner_name for c in group))}).text)
+    # The waiting list (its own issue) joins here as the last alternative, before the question.
+    lines.append(render("booking_alternatives_pick").text)
+    return "\n".join(lines)
+
+
+def _line_numbers(group: Sequence[Choice], listed: Sequence[Choice]) -> str:
+    """'3' or '3–5': where the group's times are in the numbered list the patient sees."""
+    numbers = sorted(listed.index(choice) + 1 for choice in group)
+    return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}–{numbers[-1]}"
 
 
 def next_page_start(offers: Sequence[Choice], clinic: Clinic, another_day: bool) -> dt.datetime:

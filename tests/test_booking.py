@@ -6,9 +6,9 @@ from typing import List
 
 import pytest
 
-from carebot.booking import (Choice, choices_from_slot, clean_name, find_offers, long_when, next_page_start,
-                             parse_birth_date, pick, short_when, spans_from_slot, target_from_slot,
-                             wants_another_day, wants_earlier, window_to_slot)
+from carebot.booking import (AskedWindow, Choice, asked_window, choices_from_slot, clean_name, days_of,
+                             find_offers, long_when, next_page_start, parse_birth_date, pick, short_when,
+                             wants_another_day, wants_earlier)
 from carebot.dates import interpret_when
 from tests.actions.fake_backends import FakeScheduling
 
@@ -61,11 +61,34 @@ def test_times_in_words(clinic, choices):
     assert short_when(choices[2].start, clinic) == "Thu 10 Dec, 15:45"
 
 
-def test_the_window_survives_the_round_trip_through_a_slot(clinic, now):
-    window = interpret_when("tomorrow around 10:30", clinic, now).window
-    stored = window_to_slot(window)
-    assert spans_from_slot(stored) == list(window.spans)
-    assert target_from_slot(stored) == at(clinic, 8, "10:30")
+@pytest.mark.parametrize("text", ["tomorrow around 10:30", "any evening this week", "25 December"])
+def test_the_window_survives_the_round_trip_through_a_slot(clinic, now, text):
+    window = asked_window(interpret_when(text, clinic, now), text, clinic)
+    assert AskedWindow.from_slot(window.to_slot()) == window
+
+
+def test_a_window_stored_before_bounds_existed_still_reads(clinic, now):
+    window = asked_window(interpret_when("tomorrow morning", clinic, now), "tomorrow morning", clinic)
+    stored = {key: value for key, value in window.to_slot().items() if key in ("label", "spans", "target")}
+    assert AskedWindow.from_slot(stored) == window
+
+
+def test_a_closed_day_is_a_window_around_the_day_with_its_reason(clinic, now):
+    window = asked_window(interpret_when("the 25th", clinic, now), "the 25th", clinic)
+    assert window == AskedWindow("Friday 25 December", (), (at(clinic, 25, "00:00"), at(clinic, 26, "00:00")),
+                                 closed="Christmas Day")
+    assert asked_window(interpret_when("1st January 2020", clinic, now), "1st January 2020", clinic) is None
+
+
+def test_the_days_of_a_list_are_said_from_the_times_themselves(clinic, choices):
+    today = dt.date(2026, 12, 7)
+    assert days_of(choices[:2], clinic, today) == "Tuesday 8 December, morning"
+    assert days_of(choices[2:], clinic, today) == "Thursday 10 December, afternoon"
+    assert days_of(choices, clinic, today) == "Tuesday 8 to Thursday 10 December"
+    evening = Choice("d", at(clinic, 8, "17:30"), "dr-patel", "Dr Asha Patel", "gp")
+    assert days_of([choices[0], evening], clinic, today) == "Tuesday 8 December"
+    new_year = Choice("e", dt.datetime(2027, 1, 4, 9, 0, tzinfo=clinic.tz), "dr-patel", "Dr Asha Patel", "gp")
+    assert days_of([choices[2], new_year], clinic, today) == "Thursday 10 December to Monday 4 January 2027"
 
 
 def test_later_and_another_day_start_points(clinic, choices):
@@ -84,16 +107,16 @@ def backend(clinic, now) -> FakeScheduling:
 
 
 async def offers_for(backend, clinic, now, text, **kwargs):
-    window = interpret_when(text, clinic, now).window
-    return await find_offers(backend, clinic, "gp", window.spans, now=now, target=window.target, **kwargs)
+    window = asked_window(interpret_when(text, clinic, now), text, clinic)
+    return await find_offers(backend, clinic, "gp", window, now=now, **kwargs)
 
 
 async def test_offers_are_the_first_free_times_in_the_window(backend, clinic, now):
     for clock in ("08:00", "08:15", "08:30", "08:45", "09:00", "09:15", "14:00"):
         backend.add_slot(at(clinic, 8, clock), "dr-patel")
     offers = await offers_for(backend, clinic, now, "tomorrow morning")
-    assert not offers.nearest
-    assert [c.start for c in offers.choices] == [at(clinic, 8, t) for t in ("08:00", "08:15", "08:30", "08:45",
+    assert offers.before == offers.after == offers.other_practitioners == ()
+    assert [c.start for c in offers.inside] == [at(clinic, 8, t) for t in ("08:00", "08:15", "08:30", "08:45",
                                                                            "09:00")]
 
 
@@ -118,9 +141,41 @@ async def test_nothing_in_the_window_gives_the_nearest_times_on_both_sides(backe
     backend.add_slot(at(clinic, 8, "12:15"), "dr-patel")  # 1.75 h after
     backend.add_slot(at(clinic, 21, "10:30"), "dr-patel")  # two weeks later
     offers = await offers_for(backend, clinic, now, "tomorrow at 10:30")
-    assert offers.nearest
-    assert [c.start for c in offers.choices] == [at(clinic, 8, "08:00"), at(clinic, 8, "12:15"),
-                                                 at(clinic, 21, "10:30")]
+    assert offers.inside == ()
+    assert [c.start for c in offers.before] == [at(clinic, 8, "08:00")]
+    assert [c.start for c in offers.after] == [at(clinic, 8, "12:15"), at(clinic, 21, "10:30")]
+
+
+async def test_the_nearest_earlier_times_are_the_latest_ones_days_before(backend, clinic, now):
+    for clock in ("08:00", "08:15", "16:00", "17:45", "18:00"):
+        backend.add_slot(at(clinic, 9, clock), "dr-patel")  # Wednesday, the day before the full Thursday
+    backend.add_slot(at(clinic, 8, "09:00"), "dr-patel")
+    for clock in ("09:00", "09:15", "09:30", "09:45"):
+        backend.add_slot(at(clinic, 11, clock), "dr-okafor")
+    offers = await offers_for(backend, clinic, now, "Thursday 10 December")
+    # five places, shared in turn: after, before, after, before, after
+    assert [c.start for c in offers.before] == [at(clinic, 9, "17:45"), at(clinic, 9, "18:00")]
+    assert [c.start for c in offers.after] == [at(clinic, 11, t) for t in ("09:00", "09:15", "09:30")]
+    assert offers.choices == [*offers.before, *offers.after]
+
+
+async def test_a_named_practitioner_with_a_full_day_also_gets_the_others_that_day(backend, clinic, now):
+    backend.add_slot(at(clinic, 9, "10:00"), "dr-patel")
+    backend.add_slot(at(clinic, 10, "11:00"), "dr-okafor")
+    backend.add_slot(at(clinic, 11, "09:00"), "dr-patel")
+    offers = await offers_for(backend, clinic, now, "Thursday 10 December", provider_id="dr-patel")
+    assert [(c.start, c.practitioner_id) for c in offers.choices] == [
+        (at(clinic, 9, "10:00"), "dr-patel"), (at(clinic, 11, "09:00"), "dr-patel"),
+        (at(clinic, 10, "11:00"), "dr-okafor")]
+    assert [c.practitioner_id for c in offers.other_practitioners] == ["dr-okafor"]
+
+
+async def test_a_closed_day_offers_the_open_days_around_it(backend, clinic, now):
+    backend.add_slot(at(clinic, 24, "17:00"), "dr-patel")
+    backend.add_slot(at(clinic, 28, "08:00"), "dr-patel")
+    offers = await offers_for(backend, clinic, now, "25 December")
+    assert ([c.start for c in offers.before], [c.start for c in offers.after]) == ([at(clinic, 24, "17:00")],
+                                                                                 [at(clinic, 28, "08:00")])
 
 
 async def test_later_searches_only_after_the_given_time(backend, clinic, now):
@@ -130,6 +185,15 @@ async def test_later_searches_only_after_the_given_time(backend, clinic, now):
     assert [c.start for c in offers.choices] == [at(clinic, 8, "11:00")]
     offers = await offers_for(backend, clinic, now, "tomorrow", start_from=at(clinic, 8, "11:01"))
     assert offers.choices == []
+
+
+async def test_later_past_the_window_offers_only_what_comes_after_it(backend, clinic, now):
+    backend.add_slot(at(clinic, 8, "08:00"), "dr-patel")  # seen before: never offered again as "before"
+    backend.add_slot(at(clinic, 8, "09:00"), "dr-patel")
+    backend.add_slot(at(clinic, 9, "10:00"), "dr-patel")
+    offers = await offers_for(backend, clinic, now, "tomorrow", start_from=at(clinic, 8, "09:01"))
+    assert (offers.inside, offers.before) == ((), ())
+    assert [c.start for c in offers.after] == [at(clinic, 9, "10:00")]
 
 
 # ---------------------------------------------------------------------------------------------------------------

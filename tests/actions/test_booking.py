@@ -6,6 +6,7 @@ Tuesday 8 December 08:00-12:00 and the assertions can name exact times.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -15,7 +16,7 @@ from actions import booking
 from actions.booking import (ActionAppointmentDone, ActionAppointmentStop, ActionListAppointments,
                              AskAppointmentChoice, AskBookingConfirmed, AskBookingService, AskBookingSlot,
                              AskBookingWhen, AskPatientBirthDate, AskPatientName, ValidateAppointmentForm)
-from carebot.booking import Choice, window_to_slot
+from carebot.booking import Choice, asked_window
 from carebot.dates import interpret_when
 from carebot.messages import render
 from carebot.scheduling.client import NotFound
@@ -129,12 +130,15 @@ async def test_a_provider_with_several_services_still_asks_which(make_tracker, d
     assert slots["requested_slot"] == "booking_service"
 
 
-async def test_a_closed_day_in_the_opening_message_is_explained_and_asked_again(make_tracker, dispatcher, domain,
-                                                                                  backend):
+async def test_a_closed_day_in_the_opening_message_goes_to_the_times_around_it(make_tracker, dispatcher, domain,
+                                                                               backend):
     slots = await validate(opening(make_tracker, "book the nurse on Sunday", "book_appointment"), dispatcher, domain)
-    assert texts(dispatcher) == [said("booking_when_closed", reason="closed on Sundays")]
-    assert slots["booking_when"] is None
-    assert slots["requested_slot"] == "booking_when"
+    assert slots["booking_when"] == "Sunday 13 December"
+    assert slots["booking_window"] == {"label": "Sunday 13 December", "spans": [], "target": None,
+                                       "bounds": ["2026-12-13T00:00:00+00:00", "2026-12-14T00:00:00+00:00"],
+                                       "closed": "closed on Sundays"}
+    assert slots["requested_slot"] == "booking_slot"
+    assert dispatcher.messages == []  # the offer says why, above the times around the day
 
 
 async def test_cancel_with_one_appointment_asks_straight_for_confirmation(make_tracker, dispatcher, domain, backend,
@@ -225,8 +229,9 @@ async def test_a_day_and_part_of_day_becomes_the_search_window(make_tracker, dis
                                                                                        "booking_when_failures": 1})
     slots = await validate(tracker, dispatcher, domain)
     assert slots["booking_when"] == "Tuesday 8 December, morning"
-    assert slots["booking_window"] == {"label": "Tuesday 8 December, morning", "target": None,
-                                       "spans": [["2026-12-08T08:00:00+00:00", "2026-12-08T12:00:00+00:00"]]}
+    assert slots["booking_window"] == {"label": "Tuesday 8 December, morning", "target": None, "closed": "",
+                                       "spans": [["2026-12-08T08:00:00+00:00", "2026-12-08T12:00:00+00:00"]],
+                                       "bounds": ["2026-12-08T08:00:00+00:00", "2026-12-08T12:00:00+00:00"]}
     assert slots["booking_when_failures"] == 0
     assert slots["requested_slot"] == "booking_slot"
     assert dispatcher.messages == []
@@ -234,9 +239,9 @@ async def test_a_day_and_part_of_day_becomes_the_search_window(make_tracker, dis
 
 @pytest.mark.parametrize("text, key, reason", [
     ("1st January 2020", "booking_when_past", "Wednesday 1 January 2020 has passed"),
-    ("the 25th", "booking_when_closed", "Christmas Day"),
+    ("Tuesday at 7pm", "booking_when_outside_hours", "open 08:00–12:30 and 13:30–18:30 on Tuesday 8 December"),
 ])
-async def test_past_and_closed_days_are_explained(make_tracker, dispatcher, domain, backend, text, key, reason):
+async def test_past_days_and_closed_hours_are_explained(make_tracker, dispatcher, domain, backend, text, key, reason):
     slots = await validate(form_turn(make_tracker, text, "inform", "booking_when", {"booking_service": "gp"}),
                            dispatcher, domain)
     assert texts(dispatcher) == [said(key, reason=reason)]
@@ -605,9 +610,9 @@ async def test_the_reschedule_day_question_names_the_appointment(make_tracker, d
 
 
 def asking_slot(make_tracker, window_text: str, clinic, now, **slots):
-    window = interpret_when(window_text, clinic, now).window
+    window = asked_window(interpret_when(window_text, clinic, now), window_text, clinic)
     return make_tracker(slots={"booking_service": "gp", "booking_when": window.label,
-                               "booking_window": window_to_slot(window), **slots})
+                               "booking_window": window.to_slot(), **slots})
 
 
 async def test_the_times_are_offered_as_numbered_buttons_and_remembered(make_tracker, dispatcher, domain, backend,
@@ -644,8 +649,9 @@ async def test_nothing_free_in_the_window_offers_the_nearest_times(make_tracker,
     backend.add_slot(at(10, "09:00"), "dr-patel")
     events = await AskBookingSlot().run(dispatcher, asking_slot(make_tracker, "tomorrow morning", clinic, now),
                                         domain)
-    assert texts(dispatcher) == [said("booking_offer_nearest", service="GP appointment",
-                                      when="Tuesday 8 December, morning")]
+    assert texts(dispatcher) == ["Sorry, nothing is free for GP appointment (Tuesday 8 December, morning).\n"
+                                 "• 1–2: the nearest after, Tuesday 8 to Thursday 10 December\n"
+                                 "Which would you like? Or tell me another day."]
     assert [o["start"] for o in slots_of(events)["booking_offers"]] == ["2026-12-08T15:00:00+00:00",
                                                                         "2026-12-10T09:00:00+00:00"]
 
@@ -679,13 +685,195 @@ async def test_later_offers_the_next_times_and_says_when_there_are_no_more(make_
     later = backend.add_slot(at(8, "11:00"), "dr-patel")
     tracker = asking_slot(make_tracker, "tomorrow", clinic, now, booking_search_from="2026-12-08T09:01:00+00:00")
     events = await AskBookingSlot().run(dispatcher, tracker, domain)
-    assert texts(dispatcher) == [said("booking_offer_more", service="GP appointment")]
+    assert texts(dispatcher) == [said("booking_offer_more", service="GP appointment",
+                                      when="Tuesday 8 December, morning")]
     assert [o["id"] for o in slots_of(events)["booking_offers"]] == [later]
     dispatcher.messages.clear()
     tracker = asking_slot(make_tracker, "tomorrow", clinic, now, booking_search_from="2026-12-08T11:01:00+00:00")
     events = await AskBookingSlot().run(dispatcher, tracker, domain)
     assert texts(dispatcher) == [said("booking_no_more_slots", service="GP appointment")]
     assert slots_of(events) == {"booking_search_from": None}
+
+
+# ================================================================================ the words above the list (issue 21)
+# Whatever the window, the message above the numbered times names exactly the days of the times under it; when the
+# window asked for has nothing free, it says so and lists the alternatives in order, each with its own days.
+
+_DAY_IN_WORDS = re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*day (\d{1,2})\b")
+_BUTTON_TIME = re.compile(r"^(\w{3}) (\d{1,2}) \w{3}, (\d\d):\d\d ")
+_PART_HOURS = {"morning": range(0, 12), "afternoon": range(12, 17), "evening": range(17, 24)}
+
+
+def assert_words_match_the_times(message: Dict[str, Any]) -> None:
+    """Each line that introduces times ("• 3–5: …", or the heading of a list inside the window) names the first and
+    the last day of exactly those times, and a part of the day only when every one of them is in it."""
+    times = [_BUTTON_TIME.match(button["title"]).groups() for button in message["buttons"]]
+    bullets = [line for line in message["text"].split("\n") if line.startswith("• ")]
+    introduced = []
+    for line in bullets:
+        first, _, last = re.match(r"• (\d+)(?:–(\d+))?:", line).group(1, 1, 2)
+        introduced.append((line, times[int(first) - 1:int(last or first)]))
+    assert [n for _, group in introduced for n in group] == times or not bullets  # every time is introduced once
+    for line, group in introduced or [(message["text"].split("\n")[0], times)]:
+        named = _DAY_IN_WORDS.findall(line.split(":", 1)[-1] if line.startswith("• ") else line)
+        days = list(dict.fromkeys((weekday, day) for weekday, day, _ in group))
+        assert named == ([days[0], days[-1]] if len(days) > 1 else days), line
+        for part, hours in _PART_HOURS.items():
+            if f", {part}" in line:
+                assert all(int(hour) in hours for _, _, hour in group), line
+
+
+@pytest.fixture
+def busy_day(backend, at):
+    """Every GP time of a day taken (by other patients)."""
+    def fill(day: int) -> None:
+        for clock in ("08:00", "10:30", "14:00", "19:45"):
+            for doctor in ("dr-patel", "dr-okafor"):
+                backend.busy.add(backend.add_slot(at(day, clock), doctor))
+    return fill
+
+
+async def offer_message(dispatcher, make_tracker, domain, clinic, now, when: str, **slots) -> Dict[str, Any]:
+    await AskBookingSlot().run(dispatcher, asking_slot(make_tracker, when, clinic, now, **slots), domain)
+    (message,) = dispatcher.messages
+    assert_words_match_the_times(message)
+    return message
+
+
+def titles(message: Dict[str, Any]) -> List[str]:
+    return [button["title"] for button in message["buttons"]]
+
+
+@pytest.fixture
+def around_thursday(backend, busy_day, at):
+    """Thursday 10 December full; free on Wednesday evening and Friday morning."""
+    busy_day(10)
+    for clock in ("17:00", "17:15"):
+        backend.add_slot(at(9, clock), "dr-patel")
+    for clock in ("08:00", "08:15", "08:30", "08:45"):
+        backend.add_slot(at(11, clock), "dr-okafor")
+
+
+PATEL, OKAFOR = "Dr Asha Patel", "Dr Daniel Okafor"
+
+
+@pytest.mark.parametrize("when, full_days, taken, free, asked, text, listed", [
+    pytest.param("Thursday 10 December", [10], [], [(9, "17:00", "dr-patel"), (9, "17:15", "dr-patel")]
+                 + [(11, clock, "dr-okafor") for clock in ("08:00", "08:15", "08:30", "08:45")], {},
+                 ["Sorry, nothing is free for GP appointment (Thursday 10 December).",
+                  "• 1–2: the nearest before, Wednesday 9 December, evening",
+                  "• 3–5: the nearest after, Friday 11 December, morning"],
+                 [f"Wed 9 Dec, 17:00 · {PATEL}", f"Wed 9 Dec, 17:15 · {PATEL}", f"Fri 11 Dec, 08:00 · {OKAFOR}",
+                  f"Fri 11 Dec, 08:15 · {OKAFOR}", f"Fri 11 Dec, 08:30 · {OKAFOR}"], id="full day"),
+    pytest.param("Tuesday morning", [], [(8, "09:00", "dr-patel")],
+                 [(7, "16:00", "dr-okafor"), (8, "14:00", "dr-patel"), (8, "14:15", "dr-patel")], {},
+                 ["Sorry, nothing is free for GP appointment (Tuesday 8 December, morning).",
+                  "• 1: the nearest before, Monday 7 December, afternoon",
+                  "• 2–3: the nearest after, Tuesday 8 December, afternoon"],
+                 [f"Mon 7 Dec, 16:00 · {OKAFOR}", f"Tue 8 Dec, 14:00 · {PATEL}", f"Tue 8 Dec, 14:15 · {PATEL}"],
+                 id="full morning"),
+    pytest.param("next week", range(14, 20), [], [(11, "15:00", "dr-patel"), (21, "09:00", "dr-patel")], {},
+                 ["Sorry, nothing is free for GP appointment (next week).",
+                  "• 1: the nearest before, Friday 11 December, afternoon",
+                  "• 2: the nearest after, Monday 21 December, morning"],
+                 [f"Fri 11 Dec, 15:00 · {PATEL}", f"Mon 21 Dec, 09:00 · {PATEL}"], id="full week"),
+    # 09:00 and 09:15 were shown; "later" asked for more than these
+    pytest.param("Thursday 10 December", [], [],
+                 [(10, "09:00", "dr-patel"), (10, "09:15", "dr-patel"), (11, "08:00", "dr-okafor")],
+                 {"booking_search_from": "2026-12-10T09:16:00+00:00"},
+                 ["There are no more free times for GP appointment (Thursday 10 December).",
+                  "• 1: the nearest after, Friday 11 December, morning"],
+                 [f"Fri 11 Dec, 08:00 · {OKAFOR}"], id="later past the last free time"),
+    pytest.param("Thursday 10 December", [], [(10, "09:00", "dr-patel")],
+                 [(10, "11:00", "dr-okafor"), (11, "08:00", "dr-patel")], {"booking_provider": "dr-patel"},
+                 ["Sorry, nothing is free for GP appointment with Dr Asha Patel (Thursday 10 December).",
+                  "• 1: the nearest after, Friday 11 December, morning",
+                  "• 2: Thursday 10 December, morning with Dr Daniel Okafor"],
+                 [f"Fri 11 Dec, 08:00 · {PATEL}", f"Thu 10 Dec, 11:00 · {OKAFOR}"], id="named doctor, full day"),
+])
+async def test_nothing_free_where_asked_says_so_and_offers_the_alternatives_in_order(
+        make_tracker, dispatcher, domain, backend, clinic, now, at, busy_day, when, full_days, taken, free, asked,
+        text, listed):
+    for day in full_days:
+        busy_day(day)
+    for day, clock, doctor in taken:
+        backend.busy.add(backend.add_slot(at(day, clock), doctor))
+    for day, clock, doctor in free:
+        backend.add_slot(at(day, clock), doctor)
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, when, **asked)
+    assert message["text"] == "\n".join([*text, "Which would you like? Or tell me another day."])
+    assert titles(message) == listed
+
+
+async def test_the_same_list_shown_again_keeps_its_truthful_words(make_tracker, dispatcher, domain, backend, clinic,
+                                                                  now, around_thursday):
+    events = await AskBookingSlot().run(dispatcher, asking_slot(make_tracker, "Thursday 10 December", clinic, now),
+                                        domain)
+    searches = len(backend.searches)
+    again = asking_slot(make_tracker, "Thursday 10 December", clinic, now,
+                        booking_offers=slots_of(events)["booking_offers"])
+    assert await AskBookingSlot().run(dispatcher, again, domain) == []  # e.g. after a side question
+    first, second = dispatcher.messages
+    assert second == first
+    assert len(backend.searches) == searches
+
+
+async def test_a_holiday_says_why_and_offers_the_open_days_around_it(make_tracker, dispatcher, domain, backend,
+                                                                     clinic, now, at):
+    backend.add_slot(at(24, "17:30"), "dr-okafor")
+    backend.add_slot(at(28, "08:00"), "dr-patel")
+    slots = await validate(form_turn(make_tracker, "the 25th", "inform", "booking_when", {"booking_service": "gp"}),
+                           dispatcher, domain)
+    assert slots["requested_slot"] == "booking_slot"
+    await AskBookingSlot().run(dispatcher, make_tracker(slots={**slots, "booking_service": "gp"}), domain)
+    (message,) = dispatcher.messages
+    assert message["text"] == ("Sorry, we're closed then (Christmas Day).\n"
+                               "• 1: the nearest before, Thursday 24 December, evening\n"
+                               "• 2: the nearest after, Monday 28 December, morning\n"
+                               "Which would you like? Or tell me another day.")
+    assert titles(message) == ["Thu 24 Dec, 17:30 · Dr Daniel Okafor", "Mon 28 Dec, 08:00 · Dr Asha Patel"]
+    assert_words_match_the_times(message)
+
+
+async def test_rescheduling_into_a_full_day_gets_the_same_truthful_offer(make_tracker, dispatcher, domain, backend,
+                                                                         clinic, now, booked, around_thursday):
+    appointments = await booked()  # Wednesday 9 and Thursday 10 at 10:30 with Dr Patel: moving the first
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, "Thursday 10 December",
+                                  appointment_task="reschedule", appointments=offers_slot(*appointments),
+                                  appointment_choice=appointments[0].id)
+    assert message["text"].split("\n")[0] == "Sorry, nothing is free for GP appointment (Thursday 10 December)."
+    assert titles(message)[2:] == ["Fri 11 Dec, 08:00 · Dr Daniel Okafor", "Fri 11 Dec, 08:15 · Dr Daniel Okafor",
+                                   "Fri 11 Dec, 08:30 · Dr Daniel Okafor"]
+
+
+@pytest.fixture
+def a_fortnight_of_times(backend, at):
+    """Free GP times on every open weekday of the next two weeks: mornings with Dr Patel, afternoons Dr Okafor."""
+    for day in (7, 8, 9, 10, 11, 14, 15, 16, 17, 18):
+        for clock in ("09:00", "11:00"):
+            backend.add_slot(at(day, clock), "dr-patel")
+        for clock in ("14:00", "17:30"):
+            backend.add_slot(at(day, clock), "dr-okafor")
+
+
+@pytest.mark.parametrize("when, paging_from, heading", [
+    ("Thursday 10 December", None, "Free times for GP appointment (Thursday 10 December)."),
+    ("tomorrow afternoon", None, "Free times for GP appointment (Tuesday 8 December, afternoon)."),
+    ("next week", None, "Free times for GP appointment (Monday 14 to Tuesday 15 December)."),
+    ("first free slot", None, "Free times for GP appointment (Monday 7 to Tuesday 8 December)."),
+    ("next week", "2026-12-15T09:01:00+00:00", "More free times for GP appointment (Tuesday 15 to Wednesday 16 "
+                                               "December)."),
+    ("Thursday 10 December", "2026-12-10T09:01:00+00:00", "More free times for GP appointment (Thursday 10 "
+                                                          "December)."),
+    ("Thursday 10 December", "2026-12-10T14:01:00+00:00", "More free times for GP appointment (Thursday 10 "
+                                                          "December, evening)."),
+])
+async def test_every_window_kind_gets_a_heading_naming_the_listed_days(make_tracker, dispatcher, domain, backend,
+                                                                       clinic, now, a_fortnight_of_times, when,
+                                                                       paging_from, heading):
+    message = await offer_message(dispatcher, make_tracker, domain, clinic, now, when,
+                                  **({"booking_search_from": paging_from} if paging_from else {}))
+    assert message["text"].startswith(heading + " Which would you like?")
 
 
 async def test_the_booking_summary_names_everything_the_patient_must_check(make_tracker, dispatcher, domain, backend,

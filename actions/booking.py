@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, latest_entity, latest_intent, patient_phone, say, send
+from actions.common import clinic, latest_entity, latest_intent, patient_phone, say, send, step_aside
 from carebot.booking import (BIRTH_DATE_EXAMPLES, Choice, choices_from_slot, clean_name, find_offers, long_when,
                              next_page_start, parse_birth_date, pick, provider_name, service_name, short_when,
                              spans_from_slot, target_from_slot, wants_another_day, wants_earlier,
@@ -116,6 +116,9 @@ class ValidateAppointmentForm(FormValidationAction):
             # Only answers go through validation: rasa-sdk drops other slots that appear among the candidates.
             tracker.add_slots([e for e in started if e["name"] in PREFILLABLE and e["value"] is not None])
             return started + await super().run(dispatcher, tracker, domain)
+        aside = step_aside(tracker, "appointment_form")
+        if aside is not None:
+            return aside
         if tracker.get_slot("appointment_task") == "book" and latest_intent(tracker) == "cancel_appointment":
             # "cancel" while booking means "stop booking", not "cancel an appointment I have"
             return [SlotSet("booking_result", {"kind": "stopped"}), SlotSet("requested_slot", None)]

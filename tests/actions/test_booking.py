@@ -378,8 +378,65 @@ async def test_try_again_with_nothing_on_offer_asks_the_question_again(make_trac
 
 # ================================================================================ name and date of birth
 
-@pytest.mark.parametrize("text, expected", [("my name is sam taylor", "Sam Taylor"), ("Sam", None), ("12345", None)])
-async def test_the_name_needs_first_name_and_surname(make_tracker, dispatcher, domain, backend, three_offers, text,
+FIRST_VISIT = {"booking_service": "gp", "booking_when": "Tuesday 8 December"}
+
+
+def at_question(make_tracker, three_offers, requested: str, text: str, intent: str, confidence: float):
+    """The patient's message at a first visit's name or birth-date question, as the classifier read it."""
+    earlier = {"patient_name": "Alex Morgan"} if requested == "patient_birth_date" else {}
+    tracker = form_turn(make_tracker, text, intent, requested,
+                        {**FIRST_VISIT, **earlier, "booking_offers": offers_slot(*three_offers),
+                         "booking_slot": three_offers[0].id})
+    tracker.latest_message["intent"]["confidence"] = confidence
+    return tracker
+
+
+@pytest.mark.parametrize("text, intent, confidence", [("Alex Morgan", "stop", 0.38),
+                                                      ("Mohammed Khan", "nlu_fallback", 0.3),
+                                                      ("Grace Hope", "greet", 0.6)])
+async def test_a_name_the_classifier_misreads_is_still_the_name(make_tracker, dispatcher, domain, backend,
+                                                                 three_offers, text, intent, confidence):
+    tracker = at_question(make_tracker, three_offers, "patient_name", text, intent, confidence)
+    slots = await validate(tracker, dispatcher, domain)
+    assert slots["patient_name"] == text
+    assert slots["requested_slot"] == "patient_birth_date"
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("requested", ["patient_name", "patient_birth_date"])
+@pytest.mark.parametrize("text, intent, confidence", [
+    ("never mind", "stop", 0.93), ("can I speak to someone", "ask_human", 0.99),
+    ('/send_media{"media_type": "image"}', "send_media", 1.0), ('/send_media{"media_type": "audio"}', "send_media", 1.0),
+    ("/share_location", "share_location", 1.0)])
+async def test_a_plain_interruption_hands_the_turn_to_the_rules(make_tracker, dispatcher, domain, backend,
+                                                                three_offers, requested, text, intent, confidence):
+    tracker = at_question(make_tracker, three_offers, requested, text, intent, confidence)
+    events = await ValidateAppointmentForm().run(dispatcher, tracker, domain)
+    assert events == [{"event": "action_execution_rejected", "name": "appointment_form", "policy": None,
+                       "confidence": None, "timestamp": None}]
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("requested, text, intent, confidence, said_key", [
+    ("patient_name", "yes", "affirm", 0.95, None),  # neither a name nor an interruption: the question again
+    ("patient_name", "👍", "affirm", 0.5, "booking_name_invalid"),
+    ("patient_name", "!!??", "nlu_fallback", 1.0, "booking_name_invalid"),
+    ("patient_birth_date", "sdfkjh qwpo", "nlu_fallback", 1.0, "booking_birth_date_invalid"),
+    ("patient_birth_date", "🎂", "affirm", 0.4, "booking_birth_date_invalid"),
+    ("patient_birth_date", "no", "deny", 0.97, None),
+])
+async def test_gibberish_and_emoji_get_the_question_again_and_the_form_goes_on(
+        make_tracker, dispatcher, domain, backend, three_offers, requested, text, intent, confidence, said_key):
+    tracker = at_question(make_tracker, three_offers, requested, text, intent, confidence)
+    slots = await validate(tracker, dispatcher, domain)
+    assert slots[requested] is None
+    assert slots["requested_slot"] == requested
+    assert texts(dispatcher) == ([said(said_key)] if said_key else [])
+
+
+@pytest.mark.parametrize("text, expected", [("my name is sam taylor", "Sam Taylor"), ("Oluwaseun", "Oluwaseun"),
+                                           ("12345", None), ("🙂", None)])
+async def test_the_name_is_words_of_letters(make_tracker, dispatcher, domain, backend, three_offers, text,
                                                      expected):
     tracker = form_turn(make_tracker, text, "inform", "patient_name",
                         {"booking_service": "gp", "booking_when": "Tuesday 8 December",

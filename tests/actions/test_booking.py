@@ -349,6 +349,41 @@ async def test_an_answer_that_picks_nothing_is_asked_again(make_tracker, dispatc
     assert slots["requested_slot"] == "booking_slot"
 
 
+async def test_a_rest_sender_without_a_phone_number_is_told_booking_needs_one(make_tracker, dispatcher, domain,
+                                                                              backend, three_offers, clinic):
+    tracker = picking(make_tracker, "1", "choose_option", three_offers)
+    tracker.sender_id = "me"  # the README's curl example
+    slots = await validate(tracker, dispatcher, domain)
+    assert texts(dispatcher) == [
+        f"To book or look up appointments I need your mobile number, and this chat doesn't have one. Please message "
+        f"us on WhatsApp, or call {clinic.phone}."]
+    assert slots["booking_slot"] is None
+    assert "booking_offers" not in slots
+
+
+async def test_the_list_for_a_rest_sender_without_a_phone_number_says_what_is_needed(make_tracker, dispatcher, domain,
+                                                                                     backend, clinic):
+    tracker = make_tracker(text="my appointments", intent="list_appointments", sender_id="me")
+    assert await ActionListAppointments().run(dispatcher, tracker, domain) == []
+    assert texts(dispatcher) == [said("booking_needs_phone", clinic_phone=clinic.phone)]
+
+
+async def test_a_request_the_backend_refuses_is_not_called_an_outage(make_tracker, dispatcher, domain, backend,
+                                                                     three_offers, known_patient, clinic, monkeypatch):
+    async def refuse(*_args: Any) -> None:
+        raise booking.BackendError("serviceType must name a clinic service", 422)
+
+    monkeypatch.setattr(backend, "book", refuse)
+    tracker = form_turn(make_tracker, "yes", "affirm", "booking_confirmed",
+                        {"booking_service": "gp", "booking_offers": offers_slot(*three_offers),
+                         "booking_slot": three_offers[0].id, "patient_id": known_patient.id})
+    slots = await validate(tracker, dispatcher, domain)
+    assert texts(dispatcher) == [
+        f"Sorry, the booking system couldn't accept that (serviceType must name a clinic service). Please call us on "
+        f"{clinic.phone} and we'll sort it out."]
+    assert slots["booking_confirmed"] is None
+
+
 async def test_backend_down_while_checking_the_patient_keeps_the_offers(make_tracker, dispatcher, domain, backend,
                                                                         three_offers):
     backend.down = True

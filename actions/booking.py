@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, latest_entity, latest_intent, patient_phone, say, send
+from actions.common import clinic, latest_entity, latest_intent, patient_phone, say, send, step_aside
 from carebot.booking import (BIRTH_DATE_EXAMPLES, AskedWindow, Choice, Offers, asked_window, choices_from_slot,
                              clean_name, find_offers, long_when, next_page_start, offer_subject, offer_text,
                              parse_birth_date, pick, provider_name, service_name, short_when, wants_another_day,
@@ -24,7 +24,8 @@ from carebot.booking import (BIRTH_DATE_EXAMPLES, AskedWindow, Choice, Offers, a
 from carebot.dates import DateProblem, interpret_when
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
-from carebot.scheduling.client import BackendError, NotFound, SchedulingClient, SlotTaken
+from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, SchedulingClient, SlotTaken
+from carebot.scheduling.resources import E164
 
 logger = logging.getLogger(__name__)
 
@@ -86,12 +87,35 @@ def reset_form_state() -> List[EventType]:
     return [SlotSet(name, None) for name in FORM_STATE]
 
 
+class NoPhoneNumber(BackendError):
+    """The conversation has no phone number (a REST sender such as "me"): patients are found and registered by
+    their phone, so the backend would refuse the search. Not an outage: the patient is told what is needed."""
+
+
+def say_backend_problem(dispatcher: CollectingDispatcher, error: BackendError, answers_kept: bool = True) -> None:
+    """Say what happened: no phone number, the booking system refused this request (its reason), or it could not
+    be reached (only timeouts, connection errors, 5xx and a refused token: try again)."""
+    phone = clinic().phone
+    if isinstance(error, NoPhoneNumber):
+        say(dispatcher, "booking_needs_phone", clinic_phone=phone)
+    elif isinstance(error, BackendUnavailable):
+        if answers_kept:
+            say(dispatcher, "booking_unavailable")
+        else:
+            say(dispatcher, "booking_unavailable_nothing_kept", clinic_phone=phone)
+    else:
+        say(dispatcher, "booking_refused", reason=str(error), clinic_phone=phone)
+
+
 async def find_patient_id(tracker: Tracker, client: SchedulingClient) -> Optional[str]:
     """The remembered Patient id, else the one registered with the sender's phone number (None: first visit)."""
     known = tracker.get_slot("patient_id")
     if known:
         return known
-    patient = await client.find_patient_by_phone(patient_phone(tracker))
+    phone = patient_phone(tracker)
+    if not E164.match(phone):
+        raise NoPhoneNumber("the conversation has no phone number", 400)
+    patient = await client.find_patient_by_phone(phone)
     return patient.id if patient else None
 
 
@@ -116,6 +140,9 @@ class ValidateAppointmentForm(FormValidationAction):
             # Only answers go through validation: rasa-sdk drops other slots that appear among the candidates.
             tracker.add_slots([e for e in started if e["name"] in PREFILLABLE and e["value"] is not None])
             return started + await super().run(dispatcher, tracker, domain)
+        aside = step_aside(tracker, "appointment_form")
+        if aside is not None:
+            return aside
         if tracker.get_slot("appointment_task") == "book" and latest_intent(tracker) == "cancel_appointment":
             # "cancel" while booking means "stop booking", not "cancel an appointment I have"
             return [SlotSet("booking_result", {"kind": "stopped"}), SlotSet("requested_slot", None)]
@@ -159,8 +186,8 @@ class ValidateAppointmentForm(FormValidationAction):
         try:
             async with scheduling_client() as client:
                 patient_id, appointments = await upcoming(tracker, client)
-        except BackendError:
-            say(dispatcher, "booking_unavailable_nothing_kept", clinic_phone=clinic().phone)
+        except BackendError as error:
+            say_backend_problem(dispatcher, error, answers_kept=False)
             return {"booking_result": {"kind": "nothing"}}
         if not appointments:
             say(dispatcher, "booking_no_appointments")
@@ -255,8 +282,8 @@ class ValidateAppointmentForm(FormValidationAction):
         try:
             async with scheduling_client() as client:
                 patient_id = await find_patient_id(tracker, client)
-        except BackendError:
-            say(dispatcher, "booking_unavailable")
+        except BackendError as error:
+            say_backend_problem(dispatcher, error)
             return {"booking_slot": None}
         return {"booking_slot": choice.id, "patient_id": patient_id}
 
@@ -334,7 +361,7 @@ class ValidateAppointmentForm(FormValidationAction):
                     "booking_search_from": None, "patient_id": None}
         except BackendError as error:
             logger.warning("booking backend failed at confirmation: %s", error)
-            say(dispatcher, "booking_unavailable")
+            say_backend_problem(dispatcher, error)
             return {"booking_confirmed": None}
 
     async def make_change(self, task: str, client: SchedulingClient, tracker: Tracker) -> Dict[Text, Any]:
@@ -422,7 +449,7 @@ class AskBookingSlot(Action):
                     start_from=dt.datetime.fromisoformat(start_from) if start_from else None)
         except BackendError as error:
             logger.warning("free-slot search failed: %s", error)
-            say(dispatcher, "booking_unavailable")
+            say_backend_problem(dispatcher, error)
             return []
         service = service_name(service_id, facts)
         if not offers.choices:
@@ -561,8 +588,8 @@ class ActionListAppointments(Action):
         try:
             async with scheduling_client() as client:
                 patient_id, appointments = await upcoming(tracker, client)
-        except BackendError:
-            say(dispatcher, "booking_unavailable_nothing_kept", clinic_phone=facts.phone)
+        except BackendError as error:
+            say_backend_problem(dispatcher, error, answers_kept=False)
             return []
         if not appointments:
             say(dispatcher, "booking_no_appointments")

@@ -6,9 +6,11 @@ from functools import lru_cache
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from carebot.clinic import Clinic, load_clinic
+from carebot.forms import Reading, read_message
 from carebot.messages import render
 
 
@@ -53,3 +55,23 @@ def patient_phone(tracker: Tracker) -> str:
         return wa_id if wa_id.startswith("+") else f"+{wa_id}"
     sender = tracker.sender_id or ""
     return sender.split(":", 1)[1] if sender.startswith("whatsapp:") else sender
+
+
+def form_reading(tracker: Tracker, form: str) -> Reading:
+    """How the latest message counts at the form's open question: its answer, an interruption, or neither."""
+    intent = tracker.latest_message.get("intent") or {}
+    return read_message(form, tracker.get_slot("requested_slot"), tracker.latest_message.get("text") or "",
+                        intent.get("name"), float(intent.get("confidence") or 0.0))
+
+
+def step_aside(tracker: Tracker, form: str) -> Optional[List[EventType]]:
+    """The events that hand the turn from the form to the rules when the message interrupts its question; an
+    unclear non-answer ("yes" to "what is your name?") clears the candidate so the form asks again; None for an
+    answer."""
+    reading = form_reading(tracker, form)
+    if reading is Reading.INTERRUPTION:
+        return [ActionExecutionRejected(form)]
+    if reading is Reading.ASK_AGAIN:
+        question = tracker.get_slot("requested_slot")
+        return [SlotSet(question, None), SlotSet("requested_slot", question)]
+    return None

@@ -1,7 +1,7 @@
 """Handing a conversation to staff (issue 8): open a case in the staff inbox, tell the patient, pause the bot.
 
-Triggers: the patient asks for a person (ask_human), sends a photo or document (send_media), the bot misunderstands
-twice in a row (actions/fallback.py) or a triage result is marked for call-back (the triage action calls
+Triggers: the patient asks for a person (ask_human, also the "talk to a person" choice the fallback offers), sends a
+photo or document outside a form (send_media) or a triage result is marked for call-back (the triage action calls
 `open_handoff(tracker, Reason.TRIAGE_CALLBACK, dispatcher)`). `ConversationPaused` keeps the bot quiet until staff
 resolve the case, which resumes the conversation through Rasa's HTTP API; while paused, the WhatsApp channel adds
 the patient's messages to the case. If the backend cannot record the case nothing is paused: the patient gets the
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 TRANSCRIPT_MESSAGES = 12  # enough for staff to see what led here; the case page also shows Rasa's full tracker
 REASON_BY_INTENT = {"ask_human": Reason.ASKED_FOR_HUMAN, "send_media": Reason.MEDIA}
-LEAD_MESSAGES = {Reason.MEDIA: "handoff_lead_media", Reason.REPEATED_FALLBACK: "handoff_lead_fallback"}
+LEAD_MESSAGES = {Reason.MEDIA: "handoff_lead_media"}
 
 
 def _patient_line(event: Dict[str, Any]) -> str:

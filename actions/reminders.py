@@ -24,7 +24,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, latest_entity, latest_intent, say, send
+from actions.common import clinic, latest_entity, latest_intent, say, send, step_aside
 from carebot.booking import long_when
 from carebot.messages import render
 from carebot.reminders.client import ReminderInfo, RemindersClient
@@ -115,8 +115,11 @@ class ValidateReminderForm(Action):
             if missing_part(request) is None:
                 return [SlotSet("reminder_draft", None), SlotSet("reminder_request", request)]
             return [SlotSet("reminder_draft", request), SlotSet("reminder_request", None)]
+        aside = step_aside(tracker, "reminder_form")
+        if aside is not None:
+            return aside  # not an answer ("cancel that", a photo): the rules for leaving or answering it apply
         if "reminder_request" not in tracker.slots_to_validate():
-            return []  # not an answer ("stop"): the form is rejected, so the rules for leaving it apply
+            return []
         draft = tracker.get_slot("reminder_draft") or ""
         request = f"{draft} {tracker.get_slot('reminder_request') or ''}".strip()
         now_missing = missing_part(request)

@@ -420,9 +420,10 @@ def _pick_by_weekday(said: str, choices: Sequence[Choice], clinic: Clinic) -> Op
 # ---------------------------------------------------------------------------------------------------------------
 # Who the patient is (asked once, at the first booking).
 
-_NAME_PREFIX = re.compile(r"^(?:(?:my|the patient'?s|her|his|their) name is|name is|i'?m|i am|it'?s|this is|it is)\s+",
+_NAME_PREFIX = re.compile(r"^(?:(?:my|the patient'?s|her|his|their|the) name(?: is|'s)|name(?: is)?:?|i'm|i am"
+                          r"|it'?s|this is|it is|call me|they(?: are|'re)|she(?: is|'s)|he(?: is|'s))\s+",
                           re.IGNORECASE)
-_NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)*\.?$")
+_NAME_CHARS = re.compile(r"^[^\W\d_]+(?:(?:\.?[ '\-]|\.)[^\W\d_]+)*\.?$")  # St. Leo, O'Neil, Smith-Jones
 _BIRTH_PREFIX = re.compile(r"^(?:(?:my |her |his |their |the )?(?:date of birth|dob|d\.o\.b\.?|birthday)(?: is)?"
                            r"|(?:i was |she was |he was )?born(?: on)?|it'?s|it is)\s*[:\-]?\s*", re.IGNORECASE)
 _WRITTEN_YEAR = re.compile(r"\d{4}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b")
@@ -432,9 +433,10 @@ _OLDEST_YEARS = 125
 
 
 def clean_name(text: str) -> Optional[str]:
-    """A full name as the patient wrote it, without "my name is"; None unless it looks like first name + surname."""
-    name = " ".join(_NAME_PREFIX.sub("", text.strip()).split()).strip(" .,!")
-    if not 3 <= len(name) <= 80 or len(name.split()) < 2 or not _NAME_CHARS.match(name):
+    """The name as the patient wrote it, without "my name is"; None unless it is made of letters. Many people have
+    one name only, or a name of two letters (Li, Wu), so any word of letters counts; all lower case gets capitals."""
+    name = " ".join(_NAME_PREFIX.sub("", text.strip().replace("’", "'")).split()).strip(" .,!")
+    if not 2 <= len(name) <= 80 or not _NAME_CHARS.match(name):
         return None
     return name if any(ch.isupper() for ch in name) else name.title()
 

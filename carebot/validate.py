@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, List, Tuple
 
 from carebot.clinic import load_clinic
+from carebot.forms import load_questions
 from carebot.messages import load_catalogue
 from carebot.nlu.patterns import load_patterns
 from carebot.triage.loader import load_protocols
@@ -20,6 +21,7 @@ CHECKS: List[Tuple[str, Callable[[], object]]] = [
     ("clinic file", load_clinic),
     ("entity patterns", lambda: load_patterns(ROOT / "data" / "patterns")),
     ("action messages", lambda: load_catalogue(ROOT / "data" / "messages")),
+    ("free-text questions of the forms", load_questions),
     ("triage protocols", lambda: load_protocols(ROOT / "data" / "triage", ROOT / "data" / "patterns")),
 ]
 

@@ -200,9 +200,12 @@ async def test_later_past_the_window_offers_only_what_comes_after_it(backend, cl
 
 @pytest.mark.parametrize("text, expected", [
     ("Sam Taylor", "Sam Taylor"), ("my name is jane o'brien", "Jane O'Brien"),
-    ("I'm Anne-Marie Duff", "Anne-Marie Duff"), ("it's José Álvarez", "José Álvarez"), ("Sam", None), ("12 34", None), ("call me maybe 555", None), ("", None),
+    ("I'm Anne-Marie Duff", "Anne-Marie Duff"), ("it's José Álvarez", "José Álvarez"), ("Sam", "Sam"),
+    ("li", "Li"), ("Usain St. Leo Bolt", "Usain St. Leo Bolt"), ("It’s Patrick O’Neill", "Patrick O'Neill"),
+    ("He Jiankui", "He Jiankui"), ("Im Soo-jin", "Im Soo-jin"), ("王小明", "王小明"),
+    ("12 34", None), ("call me maybe 555", None), ("👍", None), ("", None),
 ])
-def test_a_full_name_is_first_name_and_surname(text, expected):
+def test_a_name_is_any_words_of_letters_with_capitals(text, expected):
     assert clean_name(text) == expected
 
 

@@ -354,6 +354,41 @@ async def test_an_answer_that_picks_nothing_is_asked_again(make_tracker, dispatc
     assert slots["requested_slot"] == "booking_slot"
 
 
+async def test_a_rest_sender_without_a_phone_number_is_told_booking_needs_one(make_tracker, dispatcher, domain,
+                                                                              backend, three_offers, clinic):
+    tracker = picking(make_tracker, "1", "choose_option", three_offers)
+    tracker.sender_id = "me"  # the README's curl example
+    slots = await validate(tracker, dispatcher, domain)
+    assert texts(dispatcher) == [
+        f"To book or look up appointments I need your mobile number, and this chat doesn't have one. Please message "
+        f"us on WhatsApp, or call {clinic.phone}."]
+    assert slots["booking_slot"] is None
+    assert "booking_offers" not in slots
+
+
+async def test_the_list_for_a_rest_sender_without_a_phone_number_says_what_is_needed(make_tracker, dispatcher, domain,
+                                                                                     backend, clinic):
+    tracker = make_tracker(text="my appointments", intent="list_appointments", sender_id="me")
+    assert await ActionListAppointments().run(dispatcher, tracker, domain) == []
+    assert texts(dispatcher) == [said("booking_needs_phone", clinic_phone=clinic.phone)]
+
+
+async def test_a_request_the_backend_refuses_is_not_called_an_outage(make_tracker, dispatcher, domain, backend,
+                                                                     three_offers, known_patient, clinic, monkeypatch):
+    async def refuse(*_args: Any) -> None:
+        raise booking.BackendError("serviceType must name a clinic service", 422)
+
+    monkeypatch.setattr(backend, "book", refuse)
+    tracker = form_turn(make_tracker, "yes", "affirm", "booking_confirmed",
+                        {"booking_service": "gp", "booking_offers": offers_slot(*three_offers),
+                         "booking_slot": three_offers[0].id, "patient_id": known_patient.id})
+    slots = await validate(tracker, dispatcher, domain)
+    assert texts(dispatcher) == [
+        f"Sorry, the booking system couldn't accept that (serviceType must name a clinic service). Please call us on "
+        f"{clinic.phone} and we'll sort it out."]
+    assert slots["booking_confirmed"] is None
+
+
 async def test_backend_down_while_checking_the_patient_keeps_the_offers(make_tracker, dispatcher, domain, backend,
                                                                         three_offers):
     backend.down = True
@@ -383,8 +418,65 @@ async def test_try_again_with_nothing_on_offer_asks_the_question_again(make_trac
 
 # ================================================================================ name and date of birth
 
-@pytest.mark.parametrize("text, expected", [("my name is sam taylor", "Sam Taylor"), ("Sam", None), ("12345", None)])
-async def test_the_name_needs_first_name_and_surname(make_tracker, dispatcher, domain, backend, three_offers, text,
+FIRST_VISIT = {"booking_service": "gp", "booking_when": "Tuesday 8 December"}
+
+
+def at_question(make_tracker, three_offers, requested: str, text: str, intent: str, confidence: float):
+    """The patient's message at a first visit's name or birth-date question, as the classifier read it."""
+    earlier = {"patient_name": "Alex Morgan"} if requested == "patient_birth_date" else {}
+    tracker = form_turn(make_tracker, text, intent, requested,
+                        {**FIRST_VISIT, **earlier, "booking_offers": offers_slot(*three_offers),
+                         "booking_slot": three_offers[0].id})
+    tracker.latest_message["intent"]["confidence"] = confidence
+    return tracker
+
+
+@pytest.mark.parametrize("text, intent, confidence", [("Alex Morgan", "stop", 0.38),
+                                                      ("Mohammed Khan", "nlu_fallback", 0.3),
+                                                      ("Grace Hope", "greet", 0.6)])
+async def test_a_name_the_classifier_misreads_is_still_the_name(make_tracker, dispatcher, domain, backend,
+                                                                 three_offers, text, intent, confidence):
+    tracker = at_question(make_tracker, three_offers, "patient_name", text, intent, confidence)
+    slots = await validate(tracker, dispatcher, domain)
+    assert slots["patient_name"] == text
+    assert slots["requested_slot"] == "patient_birth_date"
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("requested", ["patient_name", "patient_birth_date"])
+@pytest.mark.parametrize("text, intent, confidence", [
+    ("never mind", "stop", 0.93), ("can I speak to someone", "ask_human", 0.99),
+    ('/send_media{"media_type": "image"}', "send_media", 1.0), ('/send_media{"media_type": "audio"}', "send_media", 1.0),
+    ("/share_location", "share_location", 1.0)])
+async def test_a_plain_interruption_hands_the_turn_to_the_rules(make_tracker, dispatcher, domain, backend,
+                                                                three_offers, requested, text, intent, confidence):
+    tracker = at_question(make_tracker, three_offers, requested, text, intent, confidence)
+    events = await ValidateAppointmentForm().run(dispatcher, tracker, domain)
+    assert events == [{"event": "action_execution_rejected", "name": "appointment_form", "policy": None,
+                       "confidence": None, "timestamp": None}]
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("requested, text, intent, confidence, said_key", [
+    ("patient_name", "yes", "affirm", 0.95, None),  # neither a name nor an interruption: the question again
+    ("patient_name", "👍", "affirm", 0.5, "booking_name_invalid"),
+    ("patient_name", "!!??", "nlu_fallback", 1.0, "booking_name_invalid"),
+    ("patient_birth_date", "sdfkjh qwpo", "nlu_fallback", 1.0, "booking_birth_date_invalid"),
+    ("patient_birth_date", "🎂", "affirm", 0.4, "booking_birth_date_invalid"),
+    ("patient_birth_date", "no", "deny", 0.97, None),
+])
+async def test_gibberish_and_emoji_get_the_question_again_and_the_form_goes_on(
+        make_tracker, dispatcher, domain, backend, three_offers, requested, text, intent, confidence, said_key):
+    tracker = at_question(make_tracker, three_offers, requested, text, intent, confidence)
+    slots = await validate(tracker, dispatcher, domain)
+    assert slots[requested] is None
+    assert slots["requested_slot"] == requested
+    assert texts(dispatcher) == ([said(said_key)] if said_key else [])
+
+
+@pytest.mark.parametrize("text, expected", [("my name is sam taylor", "Sam Taylor"), ("Oluwaseun", "Oluwaseun"),
+                                           ("12345", None), ("🙂", None)])
+async def test_the_name_is_words_of_letters(make_tracker, dispatcher, domain, backend, three_offers, text,
                                                      expected):
     tracker = form_turn(make_tracker, text, "inform", "patient_name",
                         {"booking_service": "gp", "booking_when": "Tuesday 8 December",

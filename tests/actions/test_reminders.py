@@ -120,12 +120,11 @@ async def test_a_request_without_a_time_asks_when_then_combines_the_answer(make_
                                 "reminder_request": "remind me to take my vitamin D every Monday at 10am"}
 
 
-def answer_tracker(make_tracker, text: str, draft: str, intent: str = "inform", extracted: bool = True):
+def answer_tracker(make_tracker, text: str, draft: str, intent: str = "inform"):
     """The tracker validate_reminder_form gets for an answer: the form's candidate SlotSet comes last."""
-    candidate = [{"event": "slot", "name": "reminder_request", "value": text}] if extracted else []
-    return make_tracker(text, intent, sender_id=SENDER, events=[{"event": "action", "name": "reminder_form"}, *candidate],
-                        slots={"requested_slot": "reminder_request", "reminder_draft": draft,
-                               "reminder_request": text if extracted else None})
+    candidate = {"event": "slot", "name": "reminder_request", "value": text}
+    return make_tracker(text, intent, sender_id=SENDER, events=[{"event": "action", "name": "reminder_form"}, candidate],
+                        slots={"requested_slot": "reminder_request", "reminder_draft": draft, "reminder_request": text})
 
 
 async def answer(make_tracker, domain, text: str, draft: str) -> List[Dict[str, Any]]:
@@ -142,9 +141,25 @@ async def test_an_answer_naming_the_medicine_is_kept_while_the_time_is_asked(mak
     assert slots_of(events) == {"reminder_draft": "set a reminder metformin 500mg", "reminder_request": None}
 
 
-async def test_stop_is_not_an_answer_so_the_form_can_be_left(make_tracker, domain, backend):
-    tracker = answer_tracker(make_tracker, "never mind", "set a reminder", intent="stop", extracted=False)
-    assert await ValidateReminderForm().run(CollectingDispatcher(), tracker, domain) == []
+REJECTED = [{"event": "action_execution_rejected", "name": "reminder_form", "policy": None, "confidence": None,
+             "timestamp": None}]
+
+
+@pytest.mark.parametrize("text, intent", [("never mind", "stop"), ("can I talk to a nurse", "ask_human"),
+                                          ('/send_media{"media_type": "audio"}', "send_media"),
+                                          ("/share_location", "share_location")])
+async def test_a_plain_stop_a_person_or_media_is_not_the_reminder_so_the_rules_answer_it(make_tracker, domain,
+                                                                                       backend, text, intent):
+    tracker = answer_tracker(make_tracker, text, "set a reminder", intent=intent)
+    assert await ValidateReminderForm().run(CollectingDispatcher(), tracker, domain) == REJECTED
+
+
+async def test_a_reminder_text_the_classifier_reads_as_stop_is_still_the_answer(make_tracker, domain, backend):
+    tracker = answer_tracker(make_tracker, "stop smoking patch at 8am", "remind me to put on my", intent="stop")
+    tracker.latest_message["intent"]["confidence"] = 0.62
+    events = await ValidateReminderForm().run(CollectingDispatcher(), tracker, domain)
+    assert slots_of(events) == {"reminder_draft": None,
+                                "reminder_request": "remind me to put on my stop smoking patch at 8am"}
 
 
 async def test_a_request_without_a_medicine_asks_what_to_take(make_tracker, dispatcher, domain, backend):

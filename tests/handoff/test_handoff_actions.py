@@ -93,19 +93,26 @@ async def test_a_photo_goes_to_staff_with_its_link(at_monday_morning, make_track
     assert case.transcript == f"Patient: [image/jpeg: {media[0]['url']}]"
 
 
-async def test_the_second_misunderstood_message_in_a_row_hands_off(at_monday_morning, make_tracker, dispatcher, domain):
+async def test_misunderstood_messages_are_repaired_and_never_open_a_case(at_monday_morning, make_tracker, dispatcher,
+                                                                       domain):
+    listen = [{"event": "followup", "name": "action_listen", "timestamp": None}]
     first = make_tracker(text="qwerty", intent="nlu_fallback", events=[user("qwerty", "nlu_fallback")])
-    assert await ActionFallback().run(dispatcher, first, domain) == [{"event": "followup", "name": "action_listen", "timestamp": None}]
+    assert await ActionFallback().run(dispatcher, first, domain) == listen
     assert [m["text"] for m in dispatcher.messages] == [
-        "Sorry, I didn't understand that. Could you say it another way? Reply *help* to see what I can do."]
-    assert cases(at_monday_morning) == []
+        "Sorry, I didn't understand that. I can book, change or cancel an appointment, check a symptom, set a medicine "
+        "reminder or answer questions about the clinic. Could you say it another way?"]
 
-    dispatcher.messages.clear()
-    second = make_tracker(text="asdf", intent="nlu_fallback", events=fallback_turn("qwerty") + [user("asdf", "nlu_fallback")])
-    assert await ActionFallback().run(dispatcher, second, domain) == PAUSED
-    assert [m["text"] for m in dispatcher.messages] == ["Sorry, I still don't understand.", IN_HOURS_NOTICE]
-    [case] = cases(at_monday_morning)
-    assert case.reason == Reason.REPEATED_FALLBACK
+    for earlier in (fallback_turn("qwerty"), fallback_turn("qwerty") + fallback_turn("asdf")):
+        dispatcher.messages.clear()
+        again = make_tracker(text="zxcv", intent="nlu_fallback", events=earlier + [user("zxcv", "nlu_fallback")])
+        assert await ActionFallback().run(dispatcher, again, domain) == listen
+        assert dispatcher.messages == [{
+            **dispatcher.messages[0],
+            "text": "Sorry, I still didn't understand. Reply 1 to talk to a person, or 2 to see what I can do.",
+            "buttons": [{"title": "Talk to a person", "payload": "/ask_human"},
+                        {"title": "See what I can do", "payload": "/help"}]}]
+    assert cases(at_monday_morning) == []
+    assert at_monday_morning.twilio.to(ON_CALL) == []
 
 
 async def test_a_triage_call_back_uses_the_shared_function(at_monday_morning, make_tracker, dispatcher):

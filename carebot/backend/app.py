@@ -5,14 +5,17 @@ routes (and, if it keeps its own MetaData, creates its tables). Tables on the sh
 are created after all setups ran.
 
 Paths under `/fhir` and `/api` need `Authorization: Bearer <token>` (health data). Anything else — e.g. the
-`/staff` browser page, which has its own login — is outside the bearer check.
+`/staff` browser page, which has its own login — is outside the bearer check. Least privilege: the full token
+(SCHEDULING_TOKEN) is the action server's; the WhatsApp channel's token (HANDOFF_CHANNEL_TOKEN) may only append a
+patient message to an open case and ask whether one is open.
 """
 from __future__ import annotations
 
 import hmac
 import importlib
 import logging
-from typing import Awaitable, Callable
+import re
+from typing import Awaitable, Callable, Dict, Optional
 
 from aiohttp import web
 from sqlalchemy.engine import Engine
@@ -38,6 +41,17 @@ CLINIC_KEY = web.AppKey("clinic", Clinic)
 TOKEN_KEY = web.AppKey("token", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Scope = Callable[[str, str], bool]  # (method, path) → allowed
+_CHANNEL_ROUTES = re.compile(r"^(POST /api/handoff/messages|GET /api/handoff/conversations/[^/]+)$")
+
+
+def full_scope(_method: str, _path: str) -> bool:
+    return True
+
+
+def channel_scope(method: str, path: str) -> bool:
+    """What the WhatsApp channel needs of the backend: append to an open case, ask whether one is open."""
+    return bool(_CHANNEL_ROUTES.match(f"{method} {path}"))
 
 
 def _is_protected(path: str) -> bool:
@@ -64,27 +78,41 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal error; the request was not applied")
 
 
-def bearer_middleware(token: str) -> Callable:
-    expected = f"Bearer {token}".encode()
+def _scope_of(given: bytes, scopes: Dict[str, Scope]) -> Optional[Scope]:
+    """The scope of the token `given` (an `Authorization` header); every token is compared, in constant time."""
+    found = None
+    for token, scope in scopes.items():
+        if hmac.compare_digest(given, f"Bearer {token}".encode()):
+            found = scope
+    return found
 
+
+def bearer_middleware(scopes: Dict[str, Scope]) -> Callable:
     @web.middleware
     async def check_bearer(request: web.Request, handler: Handler) -> web.StreamResponse:
         if _is_protected(request.path):
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
+            scope = _scope_of(request.headers.get("Authorization", "").encode(), scopes)
+            if scope is None:
                 return error_response(401, "missing or wrong bearer token", "login",
                                       headers={"WWW-Authenticate": "Bearer"})
+            if not scope(request.method, request.path):
+                return error_response(403, "this token may not use this API", "forbidden")
         return await handler(request)
 
     return check_bearer
 
 
-def create_app(engine: Engine, clinic: Clinic, token: str) -> web.Application:
+def create_app(engine: Engine, clinic: Clinic, token: str, channel_token: Optional[str] = None) -> web.Application:
     """The backend application with every API in `API_MODULES` mounted and its tables created."""
     if not token:
         raise ValueError("the backend needs a non-empty bearer token")
+    scopes: Dict[str, Scope] = {token: full_scope}
+    if channel_token:
+        if channel_token == token:
+            raise ValueError("the channel's token must differ from the backend's full token")
+        scopes[channel_token] = channel_scope
     app = web.Application(
-        middlewares=[error_middleware, bearer_middleware(token)], client_max_size=MAX_BODY_BYTES,
+        middlewares=[error_middleware, bearer_middleware(scopes)], client_max_size=MAX_BODY_BYTES,
     )
     app[ENGINE_KEY], app[CLINIC_KEY], app[TOKEN_KEY] = engine, clinic, token
     for module_name in API_MODULES:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import secrets
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -15,10 +14,12 @@ from typing import Any, Dict, Optional
 import jinja2
 from aiohttp import web
 
+from carebot import mode
 from carebot.backend.db import run_db
 from carebot.channels.phones import mask_phone
 from carebot.clinic import Clinic
 from carebot.handoff.auth import Session, StaffAuth
+from carebot.handoff.sessions import StaffSessions
 from carebot.handoff.service import REOPEN_TEMPLATE, HandoffService, ResumeFailed
 from carebot.handoff.store import REASON_LABELS, AlreadyResolved, Case, CaseNotFound, Delivery, Event, EventKind
 
@@ -79,9 +80,10 @@ def waiting_time(since: dt.datetime, now: dt.datetime) -> str:
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
-    def __init__(self, service: HandoffService, auth: StaffAuth, clinic: Clinic, secure_cookies: bool = False) -> None:
-        self.service, self.auth, self.clinic = service, auth, clinic
-        self.secure_cookies = secure_cookies or os.environ.get("STAFF_COOKIE_SECURE", "") in ("1", "true", "yes")
+    def __init__(self, service: HandoffService, auth: StaffAuth, clinic: Clinic, sessions: StaffSessions,
+                 secure_cookies: bool = False) -> None:
+        self.service, self.auth, self.clinic, self.sessions = service, auth, clinic, sessions
+        self.secure_cookies = secure_cookies or mode.secure_cookies()
 
     def routes(self) -> list:
         return [
@@ -137,8 +139,13 @@ class StaffInbox:
 
     # ---- sessions --------------------------------------------------------------------------------------------------
 
-    def _session(self, request: web.Request) -> Optional[Session]:
-        return self.auth.validate(request.cookies.get(SESSION_COOKIE), self.service.clock())
+    async def _session(self, request: web.Request) -> Optional[Session]:
+        """A signed, unexpired cookie whose server-side session is still live (not logged out, password unchanged)."""
+        now = self.service.clock()
+        session = self.auth.validate(request.cookies.get(SESSION_COOKIE), now)
+        if session is None or not await run_db(self.sessions.is_live, session.token, now):
+            return None
+        return session
 
     def _to_login(self, request: web.Request) -> web.HTTPSeeOther:
         expired = "?expired=1" if request.cookies.get(SESSION_COOKIE) else ""
@@ -146,15 +153,15 @@ class StaffInbox:
         response.del_cookie(SESSION_COOKIE, path="/staff")
         return response
 
-    def _require(self, request: web.Request) -> Session:
-        session = self._session(request)
+    async def _require(self, request: web.Request) -> Session:
+        session = await self._session(request)
         if session is None:
             raise self._to_login(request)
         return session
 
     async def _require_post(self, request: web.Request) -> tuple:
         """The session and form of a staff POST; a bad CSRF token is refused before anything changes."""
-        session = self._require(request)
+        session = await self._require(request)
         form = await request.post()
         if not self.auth.check_csrf(session.token, form.get("csrf")):
             raise web.HTTPForbidden(text="The form expired or did not come from this page. Go back, reload and try again.")
@@ -183,18 +190,28 @@ class StaffInbox:
         nonce = request.cookies.get(LOGIN_COOKIE, "")
         if not nonce or not self.auth.check_csrf(f"login|{nonce}", form.get("csrf")):
             return self._login_page({"level": "error", "text": "The login form expired. Please try again."}, 403)
-        name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+        name, password = str(form.get("name", "")).strip()[:64], str(form.get("password", ""))
+        now = self.service.clock()
+        locked_until = await run_db(self.sessions.locked_until, name, now)
+        if locked_until is not None:
+            minutes = max(1, -int((now - locked_until).total_seconds() // 60))
+            return self._login_page({"level": "error", "text": f"Too many wrong passwords for this name. "
+                                     f"Try again in {minutes} min, or ask an administrator."}, 429, name=name)
         # PBKDF2 is deliberately slow (~0.2 s): keep it off the event loop so other staff pages stay responsive.
         if not await asyncio.to_thread(self.auth.check_password, name, password):
-            return self._login_page({"level": "error", "text": "Wrong name or password."}, 401, name=name[:64])
-        session = self.auth.issue(name, self.service.clock())
+            await run_db(self.sessions.record_failure, name, now)
+            return self._login_page({"level": "error", "text": "Wrong name or password."}, 401, name=name)
+        await run_db(self.sessions.clear_failures, name)
+        session = self.auth.issue(name, now)
+        await run_db(self.sessions.start, name, session.token, session.expires_at)
         response = web.HTTPSeeOther("/staff", headers=SECURITY_HEADERS)
         self._cookie(response, SESSION_COOKIE, session.token, max_age=self.auth.minutes * 60)
         response.del_cookie(LOGIN_COOKIE, path="/staff")
         raise response
 
     async def logout(self, request: web.Request) -> web.Response:
-        await self._require_post(request)
+        session, _ = await self._require_post(request)
+        await run_db(self.sessions.end, session.token)
         response = web.HTTPSeeOther("/staff/login", headers=SECURITY_HEADERS)
         response.del_cookie(SESSION_COOKIE, path="/staff")
         raise response
@@ -202,7 +219,7 @@ class StaffInbox:
     # ---- pages -----------------------------------------------------------------------------------------------------
 
     async def list_cases(self, request: web.Request) -> web.Response:
-        session = self._require(request)
+        session = await self._require(request)
         now = self.service.clock()
         cases = await run_db(self.service.store.list_open)
         return self._page("inbox.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
@@ -215,7 +232,7 @@ class StaffInbox:
             raise web.HTTPNotFound(text="No such case. It may have been typed wrongly: go back to /staff.")
 
     async def show_case(self, request: web.Request) -> web.Response:
-        session = self._require(request)
+        session = await self._require(request)
         case = await self._case(request)
         now = self.service.clock()
         events = await run_db(self.service.store.events, case.id)

@@ -18,6 +18,8 @@ RASA_API = ("RASA_API_TOKEN", "rasa_token")
 ACTION_SERVER = ("ACTION_SERVER_TOKEN", "action_token")
 # Least privilege on the backend (carebot/backend/app.py): the WhatsApp channel may only append to handoff cases.
 HANDOFF_CHANNEL = ("HANDOFF_CHANNEL_TOKEN", "channel_token")
+# Signs reminder occurrence keys (carebot/reminders/store.py) so they cannot be guessed from an id and a time.
+REMINDER_KEYS = ("REMINDER_KEY_SECRET", "reminder_key_secret")
 
 
 def var_dir() -> Path:

@@ -22,6 +22,7 @@ from carebot.handoff.auth import Session, StaffAuth
 from carebot.handoff.sessions import StaffSessions
 from carebot.handoff.service import REOPEN_TEMPLATE, HandoffService, ResumeFailed
 from carebot.handoff.store import REASON_LABELS, AlreadyResolved, Case, CaseNotFound, Delivery, Event, EventKind
+from carebot.privacy.audit import AuditLog
 
 SESSION_COOKIE = "carebot_staff"
 LOGIN_COOKIE = "carebot_login"
@@ -81,9 +82,9 @@ class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
     def __init__(self, service: HandoffService, auth: StaffAuth, clinic: Clinic, sessions: StaffSessions,
-                 secure_cookies: bool = False) -> None:
-        self.service, self.auth, self.clinic, self.sessions = service, auth, clinic, sessions
-        self.secure_cookies = secure_cookies or mode.secure_cookies()
+                 audit: AuditLog, secure_cookies: bool = False) -> None:
+        self.service, self.auth, self.clinic, self.sessions, self.audit = service, auth, clinic, sessions, audit
+        self.secure_cookies = secure_cookies
 
     def routes(self) -> list:
         return [
@@ -92,6 +93,7 @@ class StaffInbox:
             web.post("/staff/login", self.login),
             web.post("/staff/logout", self.logout),
             web.get("/staff/cases/{id:\\d+}", self.show_case),
+            web.get("/staff/audit", self.show_audit),
             web.post("/staff/cases/{id:\\d+}/reply", self.reply),
             web.post("/staff/cases/{id:\\d+}/reopen", self.reopen),
             web.post("/staff/cases/{id:\\d+}/note", self.note),
@@ -169,7 +171,7 @@ class StaffInbox:
 
     def _cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
         response.set_cookie(name, value, max_age=max_age, path="/staff", httponly=True, samesite="Strict",
-                            secure=self.secure_cookies)
+                            secure=self.secure_cookies or mode.secure_cookies())
 
     # ---- login -----------------------------------------------------------------------------------------------------
 
@@ -225,15 +227,18 @@ class StaffInbox:
         return self._page("inbox.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
                           cases=[self._case_view(c, now) for c in cases], notice=self._notice(request))
 
-    async def _case(self, request: web.Request) -> Case:
+    async def _case(self, request: web.Request, session: Session, action: str) -> Case:
+        """The case of the URL, after recording in the audit log that `session`'s staff member did `action` on it."""
         try:
-            return await run_db(self.service.store.get, int(request.match_info["id"]))
+            case = await run_db(self.service.store.get, int(request.match_info["id"]))
         except CaseNotFound:
             raise web.HTTPNotFound(text="No such case. It may have been typed wrongly: go back to /staff.")
+        await run_db(self.audit.record, f"staff:{session.staff}", action, case.patient_phone, f"case {case.id}")
+        return case
 
     async def show_case(self, request: web.Request) -> web.Response:
         session = await self._require(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "read case")
         now = self.service.clock()
         events = await run_db(self.service.store.events, case.id)
         opted_out, in_window = await self.service.contact_state(case.patient_phone)
@@ -248,6 +253,19 @@ class StaffInbox:
             case=self._case_view(case, now), events=[self._event_view(e) for e in events],
             bot_messages=bot_messages, opted_out=opted_out, in_window=in_window, reopen_template=REOPEN_TEMPLATE,
         )
+
+    async def show_audit(self, request: web.Request) -> web.Response:
+        """The audit log, for admins only (STAFF_ADMINS); looking at it is itself recorded."""
+        session = await self._require(request)
+        if session.staff not in self.auth.admins:
+            raise web.HTTPForbidden(text="Only an administrator can read the audit log.")
+        await run_db(self.audit.record, f"staff:{session.staff}", "read audit log")
+        entries, broken = await run_db(self.audit.entries), await run_db(self.audit.verify)
+        chain = "Hash chain intact." if broken is None else f"Hash chain broken at entry {broken}: entries were altered."
+        return self._page("audit.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
+                          intact=broken is None, chain=chain,
+                          entries=[dict(e.__dict__, at=self._local(e.at), patient=(e.patient or "")[:12])
+                                   for e in entries])
 
     # ---- actions ---------------------------------------------------------------------------------------------------
 
@@ -266,7 +284,7 @@ class StaffInbox:
 
     async def reply(self, request: web.Request) -> web.Response:
         session, form = await self._require_post(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "reply")
         text, problem = self._text(form)
         if problem or not case.is_open:
             raise self._back(case, problem or "closed")
@@ -275,7 +293,7 @@ class StaffInbox:
 
     async def reopen(self, request: web.Request) -> web.Response:
         session, _ = await self._require_post(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "reopen")
         if not case.is_open:
             raise self._back(case, "closed")
         event = await self.service.send_reopen_template(case.id, session.staff)
@@ -283,7 +301,7 @@ class StaffInbox:
 
     async def note(self, request: web.Request) -> web.Response:
         session, form = await self._require_post(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "note")
         text, problem = self._text(form)
         if problem:
             raise self._back(case, problem)
@@ -292,7 +310,7 @@ class StaffInbox:
 
     async def resolve(self, request: web.Request) -> web.Response:
         session, _ = await self._require_post(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "resolve")
         try:
             await self.service.resolve(case.id, session.staff)
         except AlreadyResolved:
@@ -303,7 +321,7 @@ class StaffInbox:
 
     async def resume(self, request: web.Request) -> web.Response:
         session, _ = await self._require_post(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "resume")
         if case.is_open:  # the bot stays paused while staff own the conversation
             raise self._back(case, "")
         try:

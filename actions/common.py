@@ -46,10 +46,12 @@ def latest_entity(tracker: Tracker, name: str) -> Any:
 def patient_phone(tracker: Tracker) -> str:
     """The patient's identity: their WhatsApp number in E.164 (`+447700900123`).
 
-    The WhatsApp channel names conversations by the sender's number (`whatsapp:+44…`, or WaId in the metadata);
-    other channels (REST, tests) may use any id, which is then used as it is.
+    The WhatsApp channel names conversations by the sender's number (`whatsapp:+44…`, or WaId in the metadata,
+    trusted only from that signed channel); other channels (REST, tests) may use any id, which is then used as it
+    is (in production mode the REST channel refuses phone-like ids: carebot/channels/rest.py).
     """
-    metadata = tracker.latest_message.get("metadata") or {}
+    from_whatsapp = tracker.get_latest_input_channel() == "whatsapp"
+    metadata = (tracker.latest_message.get("metadata") or {}) if from_whatsapp else {}
     wa_id = str(metadata.get("WaId") or metadata.get("wa_id") or "").strip()
     if wa_id:
         return wa_id if wa_id.startswith("+") else f"+{wa_id}"

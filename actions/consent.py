@@ -17,6 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import clinic, say
 from actions.triage import fresh_triage, state_from_message
+from carebot.privacy.settings import load_retention
 
 
 def utc_now() -> dt.datetime:
@@ -37,7 +38,8 @@ class ActionAskConsent(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         facts = clinic()
         state = state_from_message(tracker)
-        say(dispatcher, "consent_request", clinic_name=facts.name, clinic_phone=facts.phone)
+        say(dispatcher, "consent_request", clinic_name=facts.name, clinic_phone=facts.phone,
+            retention_days=load_retention().conversations)
         return fresh_triage(state if state.findings or state.denied else None)
 
 

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional
 
 from carebot.clinic import ClinicConfigError, load_clinic
 from carebot import tokens
+from carebot.mode import ModeError, check_bind
 
 ROOT = Path(__file__).resolve().parent.parent
 COLOURS = ("\033[36m", "\033[33m", "\033[35m", "\033[32m")
@@ -35,7 +36,8 @@ def services(python: str, env: Dict[str, str]) -> List[Service]:
         Service("backend", [python, "-m", "carebot.backend"]),
         Service("actions", [python, "-m", "actions"]),
         Service("rasa", [
-            python, "-m", "carebot.rasa_server", "run", "--enable-api", "--auth-token", env["RASA_API_TOKEN"],
+            # The API token reaches Rasa through RASA_API_TOKEN (carebot.rasa_server), never argv: `ps` shows argv.
+            python, "-m", "carebot.rasa_server", "run", "--enable-api",
             "--interface", rasa_host, "--port", rasa_port,
             "--model", env.get("RASA_MODEL", "models/carebot.tar.gz"),
             "--endpoints", env.get("RASA_ENDPOINTS", "endpoints.yml"),
@@ -46,11 +48,15 @@ def services(python: str, env: Dict[str, str]) -> List[Service]:
 
 
 def prepare_environment() -> Dict[str, str]:
-    """Environment shared by every service: tokens generated once under var/, quiet TensorFlow and SQLAlchemy."""
+    """Environment shared by every service: tokens generated once under var/, quiet TensorFlow and SQLAlchemy.
+    Files the services create (databases, tokens) are owner-only: the umask is inherited."""
+    os.umask(0o077)
+    tokens.secure_dir(tokens.var_dir())
     env = dict(os.environ)
     env["RASA_API_TOKEN"] = tokens.token(*tokens.RASA_API)
     env["ACTION_SERVER_TOKEN"] = tokens.token(*tokens.ACTION_SERVER)
     env["SCHEDULING_TOKEN"] = tokens.token(*tokens.SCHEDULING)
+    env["HANDOFF_CHANNEL_TOKEN"] = tokens.token(*tokens.HANDOFF_CHANNEL)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("PYTHONWARNINGS", "ignore")
@@ -107,7 +113,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ClinicConfigError as error:
         print(f"carebot: cannot start, the clinic file has a problem:\n  {error}", file=sys.stderr)
         return 2
-    env = prepare_environment()
+    try:
+        env = prepare_environment()
+        for service, host_env in (("Rasa", "RASA_HOST"), ("backend", "BACKEND_HOST"),
+                                  ("action server", "ACTION_SERVER_HOST")):
+            check_bind(service, env.get(host_env, "127.0.0.1"), env)
+    except ModeError as error:
+        print(f"carebot: cannot start: {error}", file=sys.stderr)
+        return 2
     print(f"carebot: {clinic.name} — Rasa on http://{env.get('RASA_HOST', '127.0.0.1')}:{env.get('RASA_PORT', '5005')}"
           f" (REST channel /webhooks/rest/webhook); API tokens are in {tokens.var_dir()}/ (rasa_token, scheduling_token,"
           f" action_token). Ctrl-C stops everything.", flush=True)

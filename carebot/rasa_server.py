@@ -8,13 +8,17 @@ Profiled on this project (docs/benchmarks.md):
 - Loading the intent classifier imports skops, which scans every loaded module; importing it before Rasa loads its
   components makes start-up seconds faster.
 Behaviour is unchanged: the same schema, the same classes, the same CLI.
+
+Two safety additions: `--auth-token` is taken from RASA_API_TOKEN inside the process (argv is visible to every
+user in `ps`), and files Rasa creates (the SQLite tracker store) are owner-only.
 """
 from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, List, Optional, Type
 
 
 def _cache_action_result_validation() -> None:
@@ -65,11 +69,20 @@ def apply() -> None:
     _memoise_event_types()
 
 
+def with_api_token(argv: List[str], environ: Dict[str, str]) -> List[str]:
+    """`argv` plus `--auth-token` from RASA_API_TOKEN for `run --enable-api` (unless argv already names one)."""
+    token = environ.get("RASA_API_TOKEN", "").strip()
+    if not token or "--auth-token" in argv or "--enable-api" not in argv:
+        return argv
+    return [*argv, "--auth-token", token]
+
+
 def main() -> None:
+    os.umask(0o077)
     apply()
     from rasa.__main__ import main as rasa_main
 
-    sys.argv[0] = "rasa"
+    sys.argv = with_api_token(["rasa", *sys.argv[1:]], dict(os.environ))
     rasa_main()
 
 

@@ -17,6 +17,7 @@ from carebot.backend.app import create_app
 from carebot.backend.db import make_engine, run_db
 from carebot import tokens
 from carebot.clinic import Clinic, ClinicConfigError, load_clinic
+from carebot.mode import ModeError, check_bind
 from carebot.scheduling.slots import regenerate_slots
 
 log = logging.getLogger("carebot.backend")
@@ -54,13 +55,20 @@ def main() -> int:
     except ClinicConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    token = tokens.token(*tokens.SCHEDULING)
+    os.umask(0o077)  # the SQLite database and token files it creates are owner-only
+    host = os.environ.get("BACKEND_HOST", "127.0.0.1")
+    try:
+        check_bind("backend", host)
+        token = tokens.token(*tokens.SCHEDULING)
+        channel_token = tokens.token(*tokens.HANDOFF_CHANNEL)
+    except ModeError as error:
+        print(f"backend: cannot start: {error}", file=sys.stderr)
+        return 2
     if not os.environ.get("SCHEDULING_TOKEN"):
         print(f"backend token: {tokens.var_dir() / tokens.SCHEDULING[1]} (set SCHEDULING_TOKEN to override)")
     engine = make_engine()
-    app = create_app(engine, clinic, token)
+    app = create_app(engine, clinic, token, channel_token)
     app.cleanup_ctx.append(slot_refresher(engine, clinic))
-    host = os.environ.get("BACKEND_HOST", "127.0.0.1")
     port = int(os.environ.get("BACKEND_PORT", "8080"))
     # No access log: query strings carry phone numbers (Patient?telecom=…), which logs must not hold.
     web.run_app(app, host=host, port=port, access_log=None, print=lambda text: log.info("%s", text))

@@ -5,22 +5,27 @@ routes (and, if it keeps its own MetaData, creates its tables). Tables on the sh
 are created after all setups ran.
 
 Paths under `/fhir` and `/api` need `Authorization: Bearer <token>` (health data). Anything else — e.g. the
-`/staff` browser page, which has its own login — is outside the bearer check.
+`/staff` browser page, which has its own login — is outside the bearer check. Least privilege: the full token
+(SCHEDULING_TOKEN) is the action server's; the WhatsApp channel's token (HANDOFF_CHANNEL_TOKEN) may only append a
+patient message to an open case and ask whether one is open. Every call is written to the audit log
+(carebot.privacy.audit): which token, which route (its pattern, never a phone in a path), the patient searched for.
 """
 from __future__ import annotations
 
 import hmac
 import importlib
 import logging
-from typing import Awaitable, Callable
+import re
+from typing import Awaitable, Callable, Dict, Optional, Tuple
 
 from aiohttp import web
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from carebot.backend.db import create_tables
+from carebot.backend.db import create_tables, run_db
 from carebot.backend.errors import ApiError, error_response
 from carebot.clinic import Clinic
+from carebot.privacy.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,18 @@ CLINIC_KEY = web.AppKey("clinic", Clinic)
 TOKEN_KEY = web.AppKey("token", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Scope = Callable[[str, str], bool]  # (method, path) → allowed
+Grant = Tuple[str, Scope]  # the token holder's name in the audit log, and what it may call
+_CHANNEL_ROUTES = re.compile(r"^(POST /api/handoff/messages|GET /api/handoff/conversations/[^/]+)$")
+
+
+def full_scope(_method: str, _path: str) -> bool:
+    return True
+
+
+def channel_scope(method: str, path: str) -> bool:
+    """What the WhatsApp channel needs of the backend: append to an open case, ask whether one is open."""
+    return bool(_CHANNEL_ROUTES.match(f"{method} {path}"))
 
 
 def _is_protected(path: str) -> bool:
@@ -64,27 +81,54 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal error; the request was not applied")
 
 
-def bearer_middleware(token: str) -> Callable:
-    expected = f"Bearer {token}".encode()
+def _grant_of(given: bytes, grants: Dict[str, Grant]) -> Optional[Grant]:
+    """The grant of the token `given` (an `Authorization` header); every token is compared, in constant time."""
+    found = None
+    for token, grant in grants.items():
+        if hmac.compare_digest(given, f"Bearer {token}".encode()):
+            found = grant
+    return found
 
+
+def _route_pattern(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else request.path[:60]
+
+
+def bearer_middleware(grants: Dict[str, Grant], audit: AuditLog) -> Callable:
     @web.middleware
     async def check_bearer(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if _is_protected(request.path):
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                return error_response(401, "missing or wrong bearer token", "login",
-                                      headers={"WWW-Authenticate": "Bearer"})
-        return await handler(request)
+        if not _is_protected(request.path):
+            return await handler(request)
+        grant = _grant_of(request.headers.get("Authorization", "").encode(), grants)
+        if grant is None:
+            return error_response(401, "missing or wrong bearer token", "login",
+                                  headers={"WWW-Authenticate": "Bearer"})
+        holder, scope = grant
+        if not scope(request.method, request.path):
+            await run_db(audit.record, f"token:{holder}", f"{request.method} {_route_pattern(request)}",
+                         detail="refused: outside this token's scope")
+            return error_response(403, "this token may not use this API", "forbidden")
+        response = await handler(request)
+        phone = request.query.get("telecom") or request.query.get("phone") or request.query.get("patient_phone")
+        await run_db(audit.record, f"token:{holder}", f"{request.method} {_route_pattern(request)}",
+                     phone.rpartition("|")[2].replace(" ", "+") if phone else None, f"status {response.status}")
+        return response
 
     return check_bearer
 
 
-def create_app(engine: Engine, clinic: Clinic, token: str) -> web.Application:
+def create_app(engine: Engine, clinic: Clinic, token: str, channel_token: Optional[str] = None) -> web.Application:
     """The backend application with every API in `API_MODULES` mounted and its tables created."""
     if not token:
         raise ValueError("the backend needs a non-empty bearer token")
+    grants: Dict[str, Grant] = {token: ("actions", full_scope)}
+    if channel_token:
+        if channel_token == token:
+            raise ValueError("the channel's token must differ from the backend's full token")
+        grants[channel_token] = ("whatsapp-channel", channel_scope)
     app = web.Application(
-        middlewares=[error_middleware, bearer_middleware(token)], client_max_size=MAX_BODY_BYTES,
+        middlewares=[error_middleware, bearer_middleware(grants, AuditLog(engine))], client_max_size=MAX_BODY_BYTES,
     )
     app[ENGINE_KEY], app[CLINIC_KEY], app[TOKEN_KEY] = engine, clinic, token
     for module_name in API_MODULES:

@@ -27,6 +27,8 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import QueuePool
 
+from carebot.tokens import secure_sqlite_file
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VAR_DIR = PROJECT_ROOT / "var"
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'carebot.db'}"
@@ -51,7 +53,7 @@ def make_engine(url: Optional[str] = None) -> Engine:
 def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        secure_sqlite_file(Path(database))
     engine = create_engine(
         url,
         poolclass=QueuePool,

@@ -50,9 +50,10 @@ class BackendHTTPClient:
     not_found: Type[BackendError] = NotFound
 
     def __init__(self, base_url: str, token: Optional[str] = None, *, timeout: float = 5.0,
-                 connect_timeout: float = 2.0) -> None:
+                 connect_timeout: float = 2.0, token_source: Tuple[str, str] = tokens.SCHEDULING) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
+        self._token_source = token_source  # (environment variable, var/ file) of the token, read on first use
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._session: Optional[aiohttp.ClientSession] = None
 
@@ -74,7 +75,7 @@ class BackendHTTPClient:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         if self._token is None:  # read on first use: the backend may write the shared token file after we start
-            self._token = tokens.token(*tokens.SCHEDULING)
+            self._token = tokens.token(*self._token_source)
         headers = {"Accept": self.media_type, "Authorization": f"Bearer {self._token}"}
         data = None
         if json_body is not None:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from carebot.channels.phones import normalize_phone
+from carebot.tokens import secure_sqlite_file
 
 STATE_DATABASE_ENV = "WHATSAPP_STATE_DATABASE_URL"
 DEFAULT_STATE_DATABASE = Path(__file__).resolve().parents[2] / "var" / "whatsapp.db"
@@ -46,6 +47,15 @@ whatsapp_held_messages = Table(
     Column("body", Text, nullable=False),
     Column("media_url", Text, nullable=True),
     Column("held_at", DateTime, nullable=False),  # naive UTC
+)
+
+# Every MessageSid accepted, so a replayed signed webhook is refused even after a restart (Redis does this when
+# configured; see WhatsAppInput._first_delivery). Rows older than the retention are purged by carebot.privacy.
+whatsapp_message_sids = Table(
+    "whatsapp_message_sids",
+    _metadata,
+    Column("message_sid", String(64), primary_key=True),
+    Column("received_at", DateTime, nullable=False, index=True),  # naive UTC
 )
 
 
@@ -79,7 +89,7 @@ class ContactStore:
             return create_engine(url, future=True, pool_pre_ping=True)
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            secure_sqlite_file(Path(database))
         engine = create_engine(url, future=True, connect_args={"timeout": 15, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -127,6 +137,16 @@ class ContactStore:
     def is_opted_out(self, phone: str) -> bool:
         row = self._row(phone)
         return row is not None and row.opted_out_at is not None
+
+    def first_delivery(self, message_sid: str, at: Optional[dt.datetime] = None) -> bool:
+        """Record `message_sid`; False when it was recorded before (a retry or a replay)."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(whatsapp_message_sids.insert().values(message_sid=message_sid,
+                                                                        received_at=_utc_naive(at)))
+        except IntegrityError:
+            return False
+        return True
 
     def hold_message(self, phone: str, body: str, media_url: Optional[str] = None, at: Optional[dt.datetime] = None) -> None:
         """Keep a message that could not be sent (window closed) until the patient writes again."""

@@ -1,8 +1,14 @@
 """Rasa channel `whatsapp`: Twilio's WhatsApp webhook in, Twilio's REST API out.
 
 Replaces Rasa's stock `twilio` connector, which is unsafe for patients (see issue 4). One message's path:
-signature check on the raw body → de-duplication by MessageSid → 204 at once → in the background, in arrival
+signature header present (else 403 before a byte is read) → body read up to 64 KB (else 413) → signature check on
+the raw body → de-duplication by MessageSid (Redis, else the channel's database: a replay after a restart is still
+refused) → 204 at once → in the background, in arrival
 order per patient: opt-out words, button replies, media/location → `UserMessage` → replies via `WhatsAppSender`.
+
+What a patient types is always text: a body like `/medication_reminder{…}` never reaches Rasa as an intent. Only
+payloads the bot issued carry intents: numbered buttons it offered to this very number, and template quick replies
+(bare `/intent`, no entities) whose payloads the clinic fixed in its approved templates.
 
 Conversation ids are Twilio's address of the patient, normalised: `whatsapp:+447700900123` (what Rasa's stock
 connector used too); `carebot.channels.phones.normalize_phone` turns it into the E.164 number stored elsewhere. Enable it in credentials.yml with the block `carebot.channels.whatsapp.WhatsAppInput:` (see
@@ -14,13 +20,15 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Text, Tuple
+import re
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Text, Tuple, Union
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from carebot import tokens
 from carebot.channels.buttons import ButtonMemory, buttons_from_rasa, render_numbered
 from carebot.channels.optout import OptCommand, opt_command
 from carebot.channels.phones import mask_phone, normalize_phone, whatsapp_address
@@ -34,6 +42,8 @@ logger = logging.getLogger(__name__)
 CHANNEL_NAME = "whatsapp"
 DEDUP_SECONDS = 24 * 3600  # Twilio retries within minutes; a day covers any replay by an operator too
 REOPEN_GUARD_SECONDS = 3600  # at most one re-open template per patient per hour after 63016 status callbacks
+MAX_WEBHOOK_BYTES = 64 * 1024  # Twilio's largest message form is a few KB: anything bigger is not Twilio
+TEMPLATE_PAYLOAD = re.compile(r"^/[A-Za-z_]+$")  # a quick reply of an approved template: an intent, no entities
 SEND_MEDIA_INTENT = "send_media"
 SHARE_LOCATION_INTENT = "share_location"
 
@@ -159,6 +169,25 @@ def _intent_message(intent: str, entities: Mapping[str, Any]) -> str:
     return f"/{intent}{json.dumps(dict(entities))}" if entities else f"/{intent}"
 
 
+def as_plain_text(body: str) -> str:
+    """The patient's words with leading slashes removed, so Rasa never reads them as `/intent{entities}`."""
+    return body.lstrip("/").strip() if body.startswith("/") else body
+
+
+async def read_limited(request: Request, limit: int) -> Optional[bytes]:
+    """The streamed body, or None as soon as it (or its declared length) exceeds `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    while (chunk := await request.stream.read()) is not None:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _case_text(text: str, metadata: Mapping[str, Any]) -> str:
     """What staff read in a handoff case: the patient's own words (not a /intent payload) and what they attached."""
     words = (metadata.get("button_reply") or {}).get("text") or ("" if text.startswith("/") else text)
@@ -191,7 +220,9 @@ class WhatsAppInput(InputChannel):
         credentials = credentials or {}
         self.sender = sender or WhatsAppSender.from_env(credentials)
         self.settings = self.sender.settings
-        self.store = store or ttl_store_from_url(setting(credentials, "redis_url"))
+        redis_url = setting(credentials, "redis_url")
+        self.store = store or ttl_store_from_url(redis_url)
+        self.dedup_in_store = bool(redis_url) and store is None  # else MessageSids go to the channel's database
         self.buttons = ButtonMemory(self.store)
         self.output = WhatsAppOutput(self.sender, self.buttons)
         self.replies = {key: str(credentials.get(key) or text) for key, text in DEFAULT_REPLIES.items()}
@@ -199,7 +230,8 @@ class WhatsAppInput(InputChannel):
         self._tasks: Set[asyncio.Task] = set()
         # Asked before every message (is a person handling this patient?): a short timeout, so a stuck backend
         # delays the bot by at most 2 s. BACKEND_URL, SCHEDULING_TOKEN: see carebot/handoff/client.py.
-        self.handoff = handoff or HandoffClient(timeout=2.0, connect_timeout=1.0)
+        # Its token may only append to a case and ask whether one is open (least privilege: carebot/backend/app.py).
+        self.handoff = handoff or HandoffClient(timeout=2.0, connect_timeout=1.0, token_source=tokens.HANDOFF_CHANNEL)
         if not self.settings.auth_token:
             logger.warning(
                 "WhatsApp: TWILIO_AUTH_TOKEN is not set, so webhook signatures cannot be checked and every "
@@ -209,14 +241,21 @@ class WhatsAppInput(InputChannel):
     def get_output_channel(self) -> OutputChannel:
         return self.output
 
-    def _verified_form(self, request: Request) -> Optional[FormParams]:
-        """The full form when `X-Twilio-Signature` matches, else None (the caller answers 403)."""
-        form = parse_form(request.body.decode("utf-8", errors="replace"))
-        url = signed_url(request.url, self.settings.webhook_url)
-        if is_valid_signature(self.settings.auth_token, url, form, request.headers.get("X-Twilio-Signature")):
-            return form
+    async def _verified_form(self, request: Request) -> Union[FormParams, HTTPResponse]:
+        """The full form when `X-Twilio-Signature` matches, else the refusal to answer. An unsigned or oversized
+        post is refused before its body is read or parsed, so it costs the server nothing."""
+        signature = request.headers.get("X-Twilio-Signature")
+        if signature and self.settings.auth_token:
+            raw = await read_limited(request, MAX_WEBHOOK_BYTES)
+            if raw is None:
+                logger.warning("WhatsApp: refused a request to %s larger than %d bytes", request.path, MAX_WEBHOOK_BYTES)
+                return response.text("request body too large", status=413)
+            form = parse_form(raw.decode("utf-8", errors="replace"))
+            if is_valid_signature(self.settings.auth_token, signed_url(request.url, self.settings.webhook_url),
+                                  form, signature):
+                return form
         logger.warning("WhatsApp: refused a request to %s with a missing or wrong signature", request.path)
-        return None
+        return response.text("invalid signature", status=403)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         whatsapp = Blueprint("whatsapp_webhook", __name__)
@@ -225,11 +264,11 @@ class WhatsAppInput(InputChannel):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok", "sandbox": self.settings.sandbox})
 
-        @whatsapp.route("/webhook", methods=["POST"])
+        @whatsapp.route("/webhook", methods=["POST"], stream=True)
         async def webhook(request: Request) -> HTTPResponse:
-            form = self._verified_form(request)
-            if form is None:
-                return response.text("invalid signature", status=403)
+            form = await self._verified_form(request)
+            if isinstance(form, HTTPResponse):
+                return form
             message_sid = form.first("MessageSid") or form.first("SmsMessageSid")
             if not message_sid or not form.first("From"):
                 return response.text("not a message: MessageSid and From are required", status=400)
@@ -239,11 +278,11 @@ class WhatsAppInput(InputChannel):
             self._in_background(self._handle_in_order(form, on_new_message))
             return response.empty()
 
-        @whatsapp.route("/status", methods=["POST"])
+        @whatsapp.route("/status", methods=["POST"], stream=True)
         async def status(request: Request) -> HTTPResponse:
-            form = self._verified_form(request)
-            if form is None:
-                return response.text("invalid signature", status=403)
+            form = await self._verified_form(request)
+            if isinstance(form, HTTPResponse):
+                return form
             self._in_background(self._handle_status(form))
             return response.empty()
 
@@ -265,8 +304,11 @@ class WhatsAppInput(InputChannel):
         task.add_done_callback(self._tasks.discard)
 
     async def _first_delivery(self, message_sid: str) -> bool:
+        """Both stores outlive a restart: Redis when configured (shared by replicas), else the channel's database."""
         try:
-            return await self.store.add(f"sid:{message_sid}", "1", DEDUP_SECONDS)
+            if self.dedup_in_store:
+                return await self.store.add(f"sid:{message_sid}", "1", DEDUP_SECONDS)
+            return await asyncio.to_thread(self.sender.contacts.first_delivery, message_sid)
         except Exception:  # a Redis outage must not silence patients: risk a duplicate answer instead
             logger.exception("WhatsApp: de-duplication store unavailable; handling %s anyway", message_sid)
             return True
@@ -357,13 +399,13 @@ class WhatsAppInput(InputChannel):
         }
         # Any new message ends the previous turn, so the remembered buttons are consumed even when unused.
         chosen = await self.buttons.take(phone, body)
-        if metadata["button_payload"] and metadata["button_payload"].startswith("/"):
+        if metadata["button_payload"] and TEMPLATE_PAYLOAD.match(metadata["button_payload"]):
             return metadata["button_payload"], metadata  # a template quick-reply whose payload is a Rasa intent
         if chosen:
             metadata["button_reply"] = {"text": body, "payload": chosen}
             return chosen, metadata
-        if body:
-            return body, metadata
+        if as_plain_text(body):
+            return as_plain_text(body), metadata
         if media:
             kind = media[0]["content_type"].split("/")[0] or "file"
             return _intent_message(SEND_MEDIA_INTENT, {"media_type": kind}), metadata

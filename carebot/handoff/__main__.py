@@ -12,11 +12,20 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from carebot.backend.db import make_engine
+from carebot.handoff.sessions import StaffSessions, staff_sessions
 from carebot.handoff.auth import (
     ACCOUNTS_FILE_ENV, DEFAULT_ACCOUNTS_FILE, NAME_PATTERN, StaffConfigError, add_account, hash_password,
 )
 
 MIN_PASSWORD_LENGTH = 10
+
+
+def end_sessions(name: str) -> int:
+    """A new password logs the old one's sessions out everywhere (they live in the backend database)."""
+    engine = make_engine()
+    staff_sessions.create(engine, checkfirst=True)
+    return StaffSessions(engine).end_all(name)
 
 
 def _read_password() -> str:
@@ -46,7 +55,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"{args.name}:{hash_password(password)}")
         else:
             add_account(args.name, password, path)
-            print(f"staff account '{args.name}' saved in {path}")
+            ended = end_sessions(args.name)
+            print(f"staff account '{args.name}' saved in {path}; {ended} open session(s) of it ended")
     except StaffConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

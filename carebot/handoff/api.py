@@ -25,7 +25,9 @@ from carebot.clinic import Clinic
 from carebot.handoff.auth import StaffAuth
 from carebot.handoff.inbox import StaffInbox
 from carebot.handoff.service import HandoffService
+from carebot.handoff.sessions import StaffSessions
 from carebot.handoff.store import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, HandoffStore, Reason
+from carebot.privacy.audit import AuditLog
 from carebot.rasa_api import RasaAPI
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def setup(
     if not auth.accounts:
         log.warning("staff inbox: no staff accounts (set STAFF_ACCOUNTS or run: python -m carebot.handoff add-staff NAME)")
     api = HandoffApi(service)
-    inbox = StaffInbox(service, auth, clinic)
+    inbox = StaffInbox(service, auth, clinic, StaffSessions(engine), AuditLog(engine))
     app.router.add_routes([
         web.post("/api/handoff/cases", api.create_case),
         web.post("/api/handoff/messages", api.patient_message),

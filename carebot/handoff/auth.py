@@ -2,8 +2,8 @@
 
 Accounts come from `STAFF_ACCOUNTS` (`name:hash,name:hash`) or, if unset, from the file `var/staff_accounts`
 (`name:hash` per line, written by `python -m carebot.handoff add-staff NAME`). Sessions are HMAC-signed
-`name|expiry` values, so several backend processes sharing `STAFF_SESSION_SECRET` accept each other's sessions and
-nothing is stored server-side; the expiry inside the signature is what makes an old cookie useless.
+`name|expiry` values that open the inbox only while their server-side session lives (carebot.handoff.sessions:
+logout and password changes end it). An empty secret is refused, a short one too in production mode.
 """
 from __future__ import annotations
 
@@ -16,15 +16,17 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, FrozenSet, Mapping, Optional
 
 from carebot.backend.db import VAR_DIR
+from carebot.mode import check_secret
 from carebot.tokens import stored_secret
 
 ACCOUNTS_ENV = "STAFF_ACCOUNTS"
 ACCOUNTS_FILE_ENV = "STAFF_ACCOUNTS_FILE"
 SECRET_ENV = "STAFF_SESSION_SECRET"
 MINUTES_ENV = "STAFF_SESSION_MINUTES"
+ADMINS_ENV = "STAFF_ADMINS"  # comma-separated staff names with the admin role (the audit log); others are staff
 DEFAULT_ACCOUNTS_FILE = VAR_DIR / "staff_accounts"
 DEFAULT_SECRET_FILE = VAR_DIR / "staff_session_secret"
 DEFAULT_SESSION_MINUTES = 60
@@ -106,7 +108,7 @@ def add_account(name: str, password: str, path: Path = DEFAULT_ACCOUNTS_FILE) ->
 def load_secret(environ: Mapping[str, str] = os.environ, path: Path = DEFAULT_SECRET_FILE) -> bytes:
     """STAFF_SESSION_SECRET, else a random secret kept in var/ (created on first use, owner-only)."""
     if environ.get(SECRET_ENV):
-        return environ[SECRET_ENV].encode()
+        return check_secret(SECRET_ENV, environ[SECRET_ENV], environ).encode()
     return stored_secret(path).encode()
 
 
@@ -127,12 +129,14 @@ class Session:
 class StaffAuth:
     """Checks passwords and issues/validates session and CSRF tokens."""
 
-    def __init__(self, accounts: Dict[str, str], secret: bytes, minutes: int = DEFAULT_SESSION_MINUTES) -> None:
-        self.accounts, self.secret, self.minutes = accounts, secret, minutes
+    def __init__(self, accounts: Dict[str, str], secret: bytes, minutes: int = DEFAULT_SESSION_MINUTES,
+                 admins: FrozenSet[str] = frozenset()) -> None:
+        self.accounts, self.secret, self.minutes, self.admins = accounts, secret, minutes, admins
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "StaffAuth":
-        return cls(load_accounts(environ), load_secret(environ), session_minutes(environ))
+        admins = frozenset(name.strip() for name in environ.get(ADMINS_ENV, "").split(",") if name.strip())
+        return cls(load_accounts(environ), load_secret(environ), session_minutes(environ), admins)
 
     def check_password(self, name: str, password: str) -> bool:
         encoded = self.accounts.get(name)

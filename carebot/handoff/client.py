@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
+
+from carebot import tokens
 
 from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable
 from carebot.handoff.store import Reason
@@ -45,9 +47,10 @@ class HandoffClient(BackendHTTPClient):
     refused = not_found = HandoffError
 
     def __init__(self, base_url: Optional[str] = None, api_token: Optional[str] = None, *,
-                 timeout: float = 5.0, connect_timeout: float = 2.0) -> None:
+                 timeout: float = 5.0, connect_timeout: float = 2.0,
+                 token_source: Tuple[str, str] = tokens.SCHEDULING) -> None:
         super().__init__(base_url or os.environ.get("BACKEND_URL") or DEFAULT_BACKEND_URL, api_token,
-                         timeout=timeout, connect_timeout=connect_timeout)
+                         timeout=timeout, connect_timeout=connect_timeout, token_source=token_source)
 
     async def open_case(self, conversation_id: str, patient_phone: str, reason: Reason, transcript: str) -> OpenedCase:
         """Open the conversation's case (or add to its open one); the backend alerts the on-call staff phone."""

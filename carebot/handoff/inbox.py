@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import secrets
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -15,12 +14,15 @@ from typing import Any, Dict, Optional
 import jinja2
 from aiohttp import web
 
+from carebot import mode
 from carebot.backend.db import run_db
 from carebot.channels.phones import mask_phone
 from carebot.clinic import Clinic
 from carebot.handoff.auth import Session, StaffAuth
+from carebot.handoff.sessions import StaffSessions
 from carebot.handoff.service import REOPEN_TEMPLATE, HandoffService, ResumeFailed
 from carebot.handoff.store import REASON_LABELS, AlreadyResolved, Case, CaseNotFound, Delivery, Event, EventKind
+from carebot.privacy.audit import AuditLog
 
 SESSION_COOKIE = "carebot_staff"
 LOGIN_COOKIE = "carebot_login"
@@ -79,9 +81,10 @@ def waiting_time(since: dt.datetime, now: dt.datetime) -> str:
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
-    def __init__(self, service: HandoffService, auth: StaffAuth, clinic: Clinic, secure_cookies: bool = False) -> None:
-        self.service, self.auth, self.clinic = service, auth, clinic
-        self.secure_cookies = secure_cookies or os.environ.get("STAFF_COOKIE_SECURE", "") in ("1", "true", "yes")
+    def __init__(self, service: HandoffService, auth: StaffAuth, clinic: Clinic, sessions: StaffSessions,
+                 audit: AuditLog, secure_cookies: bool = False) -> None:
+        self.service, self.auth, self.clinic, self.sessions, self.audit = service, auth, clinic, sessions, audit
+        self.secure_cookies = secure_cookies
 
     def routes(self) -> list:
         return [
@@ -90,6 +93,7 @@ class StaffInbox:
             web.post("/staff/login", self.login),
             web.post("/staff/logout", self.logout),
             web.get("/staff/cases/{id:\\d+}", self.show_case),
+            web.get("/staff/audit", self.show_audit),
             web.post("/staff/cases/{id:\\d+}/reply", self.reply),
             web.post("/staff/cases/{id:\\d+}/reopen", self.reopen),
             web.post("/staff/cases/{id:\\d+}/note", self.note),
@@ -137,8 +141,13 @@ class StaffInbox:
 
     # ---- sessions --------------------------------------------------------------------------------------------------
 
-    def _session(self, request: web.Request) -> Optional[Session]:
-        return self.auth.validate(request.cookies.get(SESSION_COOKIE), self.service.clock())
+    async def _session(self, request: web.Request) -> Optional[Session]:
+        """A signed, unexpired cookie whose server-side session is still live (not logged out, password unchanged)."""
+        now = self.service.clock()
+        session = self.auth.validate(request.cookies.get(SESSION_COOKIE), now)
+        if session is None or not await run_db(self.sessions.is_live, session.token, now):
+            return None
+        return session
 
     def _to_login(self, request: web.Request) -> web.HTTPSeeOther:
         expired = "?expired=1" if request.cookies.get(SESSION_COOKIE) else ""
@@ -146,15 +155,15 @@ class StaffInbox:
         response.del_cookie(SESSION_COOKIE, path="/staff")
         return response
 
-    def _require(self, request: web.Request) -> Session:
-        session = self._session(request)
+    async def _require(self, request: web.Request) -> Session:
+        session = await self._session(request)
         if session is None:
             raise self._to_login(request)
         return session
 
     async def _require_post(self, request: web.Request) -> tuple:
         """The session and form of a staff POST; a bad CSRF token is refused before anything changes."""
-        session = self._require(request)
+        session = await self._require(request)
         form = await request.post()
         if not self.auth.check_csrf(session.token, form.get("csrf")):
             raise web.HTTPForbidden(text="The form expired or did not come from this page. Go back, reload and try again.")
@@ -162,7 +171,7 @@ class StaffInbox:
 
     def _cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
         response.set_cookie(name, value, max_age=max_age, path="/staff", httponly=True, samesite="Strict",
-                            secure=self.secure_cookies)
+                            secure=self.secure_cookies or mode.secure_cookies())
 
     # ---- login -----------------------------------------------------------------------------------------------------
 
@@ -183,18 +192,28 @@ class StaffInbox:
         nonce = request.cookies.get(LOGIN_COOKIE, "")
         if not nonce or not self.auth.check_csrf(f"login|{nonce}", form.get("csrf")):
             return self._login_page({"level": "error", "text": "The login form expired. Please try again."}, 403)
-        name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+        name, password = str(form.get("name", "")).strip()[:64], str(form.get("password", ""))
+        now = self.service.clock()
+        locked_until = await run_db(self.sessions.locked_until, name, now)
+        if locked_until is not None:
+            minutes = max(1, -int((now - locked_until).total_seconds() // 60))
+            return self._login_page({"level": "error", "text": f"Too many wrong passwords for this name. "
+                                     f"Try again in {minutes} min, or ask an administrator."}, 429, name=name)
         # PBKDF2 is deliberately slow (~0.2 s): keep it off the event loop so other staff pages stay responsive.
         if not await asyncio.to_thread(self.auth.check_password, name, password):
-            return self._login_page({"level": "error", "text": "Wrong name or password."}, 401, name=name[:64])
-        session = self.auth.issue(name, self.service.clock())
+            await run_db(self.sessions.record_failure, name, now)
+            return self._login_page({"level": "error", "text": "Wrong name or password."}, 401, name=name)
+        await run_db(self.sessions.clear_failures, name)
+        session = self.auth.issue(name, now)
+        await run_db(self.sessions.start, name, session.token, session.expires_at)
         response = web.HTTPSeeOther("/staff", headers=SECURITY_HEADERS)
         self._cookie(response, SESSION_COOKIE, session.token, max_age=self.auth.minutes * 60)
         response.del_cookie(LOGIN_COOKIE, path="/staff")
         raise response
 
     async def logout(self, request: web.Request) -> web.Response:
-        await self._require_post(request)
+        session, _ = await self._require_post(request)
+        await run_db(self.sessions.end, session.token)
         response = web.HTTPSeeOther("/staff/login", headers=SECURITY_HEADERS)
         response.del_cookie(SESSION_COOKIE, path="/staff")
         raise response
@@ -202,21 +221,24 @@ class StaffInbox:
     # ---- pages -----------------------------------------------------------------------------------------------------
 
     async def list_cases(self, request: web.Request) -> web.Response:
-        session = self._require(request)
+        session = await self._require(request)
         now = self.service.clock()
         cases = await run_db(self.service.store.list_open)
         return self._page("inbox.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
                           cases=[self._case_view(c, now) for c in cases], notice=self._notice(request))
 
-    async def _case(self, request: web.Request) -> Case:
+    async def _case(self, request: web.Request, session: Session, action: str) -> Case:
+        """The case of the URL, after recording in the audit log that `session`'s staff member did `action` on it."""
         try:
-            return await run_db(self.service.store.get, int(request.match_info["id"]))
+            case = await run_db(self.service.store.get, int(request.match_info["id"]))
         except CaseNotFound:
             raise web.HTTPNotFound(text="No such case. It may have been typed wrongly: go back to /staff.")
+        await run_db(self.audit.record, f"staff:{session.staff}", action, case.patient_phone, f"case {case.id}")
+        return case
 
     async def show_case(self, request: web.Request) -> web.Response:
-        session = self._require(request)
-        case = await self._case(request)
+        session = await self._require(request)
+        case = await self._case(request, session, "read case")
         now = self.service.clock()
         events = await run_db(self.service.store.events, case.id)
         opted_out, in_window = await self.service.contact_state(case.patient_phone)
@@ -231,6 +253,19 @@ class StaffInbox:
             case=self._case_view(case, now), events=[self._event_view(e) for e in events],
             bot_messages=bot_messages, opted_out=opted_out, in_window=in_window, reopen_template=REOPEN_TEMPLATE,
         )
+
+    async def show_audit(self, request: web.Request) -> web.Response:
+        """The audit log, for admins only (STAFF_ADMINS); looking at it is itself recorded."""
+        session = await self._require(request)
+        if session.staff not in self.auth.admins:
+            raise web.HTTPForbidden(text="Only an administrator can read the audit log.")
+        await run_db(self.audit.record, f"staff:{session.staff}", "read audit log")
+        entries, broken = await run_db(self.audit.entries), await run_db(self.audit.verify)
+        chain = "Hash chain intact." if broken is None else f"Hash chain broken at entry {broken}: entries were altered."
+        return self._page("audit.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
+                          intact=broken is None, chain=chain,
+                          entries=[dict(e.__dict__, at=self._local(e.at), patient=(e.patient or "")[:12])
+                                   for e in entries])
 
     # ---- actions ---------------------------------------------------------------------------------------------------
 
@@ -249,7 +284,7 @@ class StaffInbox:
 
     async def reply(self, request: web.Request) -> web.Response:
         session, form = await self._require_post(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "reply")
         text, problem = self._text(form)
         if problem or not case.is_open:
             raise self._back(case, problem or "closed")
@@ -258,7 +293,7 @@ class StaffInbox:
 
     async def reopen(self, request: web.Request) -> web.Response:
         session, _ = await self._require_post(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "reopen")
         if not case.is_open:
             raise self._back(case, "closed")
         event = await self.service.send_reopen_template(case.id, session.staff)
@@ -266,7 +301,7 @@ class StaffInbox:
 
     async def note(self, request: web.Request) -> web.Response:
         session, form = await self._require_post(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "note")
         text, problem = self._text(form)
         if problem:
             raise self._back(case, problem)
@@ -275,7 +310,7 @@ class StaffInbox:
 
     async def resolve(self, request: web.Request) -> web.Response:
         session, _ = await self._require_post(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "resolve")
         try:
             await self.service.resolve(case.id, session.staff)
         except AlreadyResolved:
@@ -286,7 +321,7 @@ class StaffInbox:
 
     async def resume(self, request: web.Request) -> web.Response:
         session, _ = await self._require_post(request)
-        case = await self._case(request)
+        case = await self._case(request, session, "resume")
         if case.is_open:  # the bot stays paused while staff own the conversation
             raise self._back(case, "")
         try:

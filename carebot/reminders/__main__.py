@@ -2,7 +2,8 @@
 
 Reads the backend database (`SCHEDULING_DATABASE_URL`, default var/carebot.db), delivers through Rasa
 (`RASA_URL`, `RASA_API_TOKEN` or var/rasa_token). Optional: `REMINDER_POLL_SECONDS` (default 5),
-`REMINDER_WORKER_ID` (default host:pid, shown in `claimed_by`).
+`REMINDER_WORKER_ID` (default host:pid, shown in `claimed_by`). It also runs the daily retention purge
+(clinic.yml `privacy.retention_days`, carebot.privacy).
 """
 from __future__ import annotations
 
@@ -14,11 +15,37 @@ import sys
 
 from carebot.backend.db import make_engine
 from carebot.clinic import ClinicConfigError, load_clinic
+from carebot.privacy.purge import purge
+from carebot.privacy.settings import load_retention
+from carebot.privacy.stores import PatientStores
 from carebot.rasa_api import RasaAPI
 from carebot.reminders.dispatcher import Dispatcher, DispatcherSettings, RasaDeliverer
 from carebot.reminders.store import ReminderStore, create_tables
 
 log = logging.getLogger("carebot.reminders")
+PURGE_EVERY_SECONDS = 24 * 3600
+
+
+def purge_now() -> None:
+    """One retention purge over every store (carebot.privacy); blocking."""
+    stores = PatientStores()
+    try:
+        purge(stores, load_retention())
+    finally:
+        stores.close()
+
+
+async def purge_daily(stop: asyncio.Event) -> None:
+    """The retention job: at start, then once a day, until the dispatcher stops; a failure waits for tomorrow."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(purge_now)
+        except Exception:  # noqa: BLE001 - reminders must keep going; the log says the purge needs attention
+            log.exception("retention purge failed; next attempt in %d h", PURGE_EVERY_SECONDS // 3600)
+        try:
+            await asyncio.wait_for(stop.wait(), PURGE_EVERY_SECONDS)
+        except asyncio.TimeoutError:
+            pass
 
 
 async def serve() -> int:
@@ -42,9 +69,11 @@ async def serve() -> int:
         loop.add_signal_handler(sig, stop.set)
     log.info("reminder dispatcher %s polling every %.0f s (grace %s)", dispatcher.worker_id, settings.poll_seconds,
              settings.grace)
+    purging = asyncio.create_task(purge_daily(stop))
     try:
         await dispatcher.run_forever(stop)
     finally:
+        await purging
         await deliverer.close()
         engine.dispose()
     return 0

@@ -14,8 +14,12 @@ Times are naive UTC in the database (as in every backend table) and aware at thi
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import difflib
+import functools
+import hashlib
+import hmac
 import re
 import uuid
 from dataclasses import dataclass, field, replace
@@ -29,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from carebot import tokens
 from carebot.backend.db import from_db, metadata, to_db
 from carebot.reminders.recurrence import Schedule, describe, iter_occurrences, normalise_rrule
 
@@ -213,9 +218,17 @@ class Adherence:
         }
 
 
+@functools.lru_cache(maxsize=1)
+def _key_secret() -> bytes:
+    return tokens.token(*tokens.REMINDER_KEYS).encode()
+
+
 def occurrence_key(reminder_id: int, revision: int, due_at: dt.datetime, tag: str = "") -> str:
-    """Deterministic per (reminder, schedule revision, due instant): the same occurrence always gets the same key."""
-    return f"r{reminder_id}v{revision}{tag}@{to_db(due_at):%Y%m%dT%H%M%SZ}"
+    """Deterministic per (reminder, schedule revision, due instant): the same occurrence always gets the same key.
+    An HMAC suffix makes it unguessable: knowing a reminder's id and time is not enough to acknowledge it."""
+    base = f"r{reminder_id}v{revision}{tag}@{to_db(due_at):%Y%m%dT%H%M%SZ}"
+    mac = base64.urlsafe_b64encode(hmac.new(_key_secret(), base.encode(), hashlib.sha256).digest()[:16])
+    return f"{base}.{mac.decode().rstrip('=')}"
 
 
 _STOPWORDS = frozenset(

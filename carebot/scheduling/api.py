@@ -303,6 +303,8 @@ class SchedulingApi:
         name = single(params, "name")
         if name is not None and not 0 < len(name.strip()) <= MAX_NAME:
             raise ApiError(400, "name must be 1 to 200 characters")
+        if phone is None and birth_date is None and name is None:
+            raise ApiError(400, "search patients by telecom, birthdate or name: the whole patient list is never served")
         rows, total = await run_db(store.search_patients, self.engine, phone, birth_date,
                                    name.strip() if name else None, count, offset)
         return self.searchset(request, [patient_resource(r) for r in rows], total, count, offset)

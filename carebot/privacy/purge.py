@@ -1,0 +1,94 @@
+"""The retention job: delete what is older than clinic.yml `privacy.retention_days`, in every store.
+
+Run daily by the reminder dispatcher and on demand by `python -m carebot.privacy purge`. Opt-outs are kept
+whatever their age (the patient asked not to be messaged; forgetting that would message them again). The WhatsApp
+channel's Redis keys (button memory, MessageSids) carry their own expiry of at most 24 hours.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.engine import Engine
+
+from carebot.backend.db import to_db
+from carebot.channels.contacts import whatsapp_contacts, whatsapp_held_messages, whatsapp_message_sids
+from carebot.handoff.sessions import staff_sessions
+from carebot.handoff.store import handoff_cases, handoff_events
+from carebot.privacy.audit import AuditLog
+from carebot.privacy.settings import Retention
+from carebot.privacy.stores import PatientStores
+
+log = logging.getLogger(__name__)
+DAY = dt.timedelta(days=1)
+
+
+@dataclass
+class PurgeReport:
+    """Rows removed per kind (for the log line and the CLI)."""
+
+    removed: Dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, count: int) -> None:
+        self.removed[kind] = self.removed.get(kind, 0) + max(count, 0)
+
+    def describe(self) -> str:
+        return ", ".join(f"{kind}: {count}" for kind, count in sorted(self.removed.items())) or "nothing"
+
+
+def _purge_tracker(stores: PatientStores, cutoff: dt.datetime, report: PurgeReport) -> None:
+    if stores.tracker is None:
+        return
+    events = stores.tracker_events()
+    with stores.tracker.begin() as conn:
+        report.add("conversation events", conn.execute(delete(events).where(events.c.timestamp < cutoff.timestamp()))
+                   .rowcount)
+
+
+def _purge_cases(engine: Engine, cutoff: dt.datetime, report: PurgeReport) -> None:
+    """Cases with no activity since the cut-off go, with their messages; a case still being written to stays."""
+    latest_event = (select(handoff_events.c.case_id, func.max(handoff_events.c.at).label("last_at"))
+                    .group_by(handoff_events.c.case_id).subquery())
+    stale = (select(handoff_cases.c.id)
+             .outerjoin(latest_event, latest_event.c.case_id == handoff_cases.c.id)
+             .where(handoff_cases.c.created_at < to_db(cutoff),
+                    or_(latest_event.c.last_at.is_(None), latest_event.c.last_at < to_db(cutoff))))
+    with engine.begin() as conn:
+        ids = list(conn.execute(stale).scalars())
+        if ids:
+            conn.execute(delete(handoff_events).where(handoff_events.c.case_id.in_(ids)))
+            conn.execute(delete(handoff_cases).where(handoff_cases.c.id.in_(ids)))
+    report.add("handoff cases", len(ids))
+
+
+def _purge_channel(engine: Engine, retention: Retention, now: dt.datetime, report: PurgeReport) -> None:
+    state_cutoff, media_cutoff = to_db(now - retention.channel_state * DAY), to_db(now - retention.media_links * DAY)
+    held = whatsapp_held_messages.c
+    contacts = whatsapp_contacts.c
+    with engine.begin() as conn:
+        report.add("held messages", conn.execute(delete(whatsapp_held_messages).where(or_(
+            held.held_at < state_cutoff, and_(held.media_url.isnot(None), held.held_at < media_cutoff)))).rowcount)
+        report.add("message ids", conn.execute(delete(whatsapp_message_sids).where(
+            whatsapp_message_sids.c.received_at < state_cutoff)).rowcount)
+        conn.execute(update(whatsapp_contacts).where(contacts.last_inbound_at < state_cutoff)
+                     .values(last_inbound_at=None))
+        report.add("contacts", conn.execute(delete(whatsapp_contacts).where(
+            contacts.last_inbound_at.is_(None), contacts.opted_out_at.is_(None))).rowcount)
+
+
+def purge(stores: PatientStores, retention: Retention, now: Optional[dt.datetime] = None) -> PurgeReport:
+    """Delete everything older than its retention; blocking (the dispatcher runs it on a worker thread)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    report = PurgeReport()
+    _purge_tracker(stores, now - retention.tracker_days * DAY, report)
+    _purge_cases(stores.backend, now - retention.handoff_cases * DAY, report)
+    _purge_channel(stores.channel, retention, now, report)
+    with stores.backend.begin() as conn:
+        conn.execute(delete(staff_sessions).where(staff_sessions.c.expires_at <= to_db(now)))
+    report.add("audit entries", AuditLog(stores.backend).purge_before(now - retention.audit * DAY))
+    AuditLog(stores.backend).record("operator", "retention purge", detail=report.describe(), at=now)
+    log.info("retention purge: %s", report.describe())
+    return report

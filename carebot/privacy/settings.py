@@ -1,0 +1,67 @@
+"""`privacy:` in clinic.yml: how many days each kind of patient data is kept (docs/security.md "Retention").
+
+    privacy:
+      retention_days:
+        conversations: 30     # the tracker store: what the patient and the bot said
+        triage_records: 30    # triage answers and outcomes (slots in the tracker store)
+        handoff_cases: 90     # staff inbox cases and their messages
+        channel_state: 30     # WhatsApp 24-hour window, held messages, seen MessageSids (opt-outs are kept)
+        media_links: 7        # links to photos/files patients sent, held for delivery
+        audit: 365            # the audit log itself
+
+Every kind is required to be a whole number ≥ 0 when given; a missing kind takes the default above.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+
+from carebot.clinic import DEFAULT_CLINIC_FILE
+
+
+class PrivacyConfigError(ValueError):
+    """A wrong `privacy:` section, phrased for the person editing clinic.yml."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    conversations: int = 30
+    triage_records: int = 30
+    handoff_cases: int = 90
+    channel_state: int = 30
+    media_links: int = 7
+    audit: int = 365
+
+    @property
+    def tracker_days(self) -> int:
+        """Triage records live in the tracker store too: it keeps events for the shorter of the two."""
+        return min(self.conversations, self.triage_records)
+
+
+def retention_from(section: Mapping[str, Any], source: str = "clinic.yml") -> Retention:
+    days = section.get("retention_days") or {}
+    if not isinstance(days, dict):
+        raise PrivacyConfigError(f"{source}: privacy.retention_days must be a mapping of kind: days")
+    known = {f.name for f in fields(Retention)}
+    unknown = sorted(set(days) - known)
+    if unknown:
+        raise PrivacyConfigError(f"{source}: privacy.retention_days has an unknown kind '{unknown[0]}' "
+                                 f"(known: {', '.join(sorted(known))})")
+    for kind, value in days.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PrivacyConfigError(f"{source}: privacy.retention_days.{kind} must be a whole number of days ≥ 0")
+    return Retention(**days)
+
+
+def load_retention(path: Optional[os.PathLike] = None) -> Retention:
+    """The retention of the clinic file (`CLINIC_FILE`, else ./clinic.yml); defaults when it has no `privacy:`."""
+    file = Path(path or os.environ.get("CLINIC_FILE") or DEFAULT_CLINIC_FILE)
+    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    section = data.get("privacy") or {}
+    if not isinstance(section, dict):
+        raise PrivacyConfigError(f"{file}: privacy must be a mapping")
+    return retention_from(section, str(file))

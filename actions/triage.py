@@ -131,7 +131,7 @@ class ValidateTriageForm(FormValidationAction):
             return self._advance(turn.state, retries=0)
         if turn.say == UNREADABLE:
             say(dispatcher, "triage_unreadable_answer")
-        return [SlotSet("triage_state", turn.state.to_dict()),
+        return [SlotSet("triage_state", turn.state.to_dict()), SlotSet("triage_question", question.id),
                 SlotSet("triage_retries", retries + 1 if turn.say == UNREADABLE else 0),
                 SlotSet("triage_answer", None)]  # the form asks again: the simpler wording after SIMPLER
 

@@ -2,6 +2,8 @@
 entities from the real findings pipeline."""
 from __future__ import annotations
 
+from collections import Counter
+
 import datetime as dt
 from typing import Any, Dict, List, Optional
 
@@ -11,7 +13,7 @@ import actions.consent as consent
 import actions.triage as triage
 from carebot.handoff.client import HandoffUnavailable, OpenedCase
 from carebot.nlu.findings import build_findings_pipeline, extract_findings
-from carebot.triage.engine import PATTERNS_DIR, answer, default_protocols, next_question, outcome, start
+from carebot.triage.engine import CHAT_QUESTION_BUDGET, PATTERNS_DIR, answer, default_protocols, next_question, outcome, start
 from carebot.triage.model import Profile
 
 
@@ -138,7 +140,8 @@ async def test_an_unreadable_answer_is_asked_again_then_counts_as_not_sure(make_
     base = {"triage_state": state_slot(["chest_pain"]), "requested_slot": "triage_answer",
             "triage_answer": "purple", "triage_question": "chest_pain_spreading"}
     first = await validate(make_tracker(text="purple", slots=base), dispatcher, domain)
-    assert first == {"triage_state": base["triage_state"], "triage_retries": 1, "triage_answer": None}
+    assert first == {"triage_state": base["triage_state"], "triage_question": "chest_pain_spreading",
+                     "triage_retries": 1, "triage_answer": None}
     assert dispatcher.messages[0]["text"].startswith("Sorry, I didn't understand that answer.")
     second = await validate(make_tracker(text="purple", slots={**base, "triage_retries": 1}), dispatcher, domain)
     assert second["triage_state"]["answers"] == [["chest_pain_spreading", "not_sure"]]
@@ -163,7 +166,7 @@ async def test_symptoms_asked_for_when_none_were_kept_then_triage_starts_from_th
 
 
 @pytest.mark.parametrize("opening", [["chest_pain"], ["headache"], ["hives"], ["fever"], ["back_pain"], ["unwell"]])
-async def test_all_not_sure_ends_within_the_chat_budget_and_never_repeats_a_question(
+async def test_all_not_sure_ends_within_the_chat_budget_asking_each_question_at_most_twice(
         opening, make_tracker, dispatcher, domain):
     values = await validate(make_tracker(slots={"triage_state": state_slot(opening)}), dispatcher, domain)
     asked: List[Optional[str]] = []
@@ -172,8 +175,10 @@ async def test_all_not_sure_ends_within_the_chat_budget_and_never_repeats_a_ques
         tracker = make_tracker(text="I'm not sure", slots={**values, "requested_slot": "triage_answer",
                                                           "triage_answer": "I'm not sure"})
         values = await validate(tracker, dispatcher, domain)
-    assert len(asked) == len(set(asked)) <= triage.MAX_QUESTIONS_IN_CHAT
-    assert len(values["triage_state"]["asked"]) == len(asked)
+    assert len(asked) <= CHAT_QUESTION_BUDGET
+    assert max(Counter(asked).values()) <= 2  # a question is asked again at most once, in simpler words
+    state = values["triage_state"]
+    assert len(state["asked"]) + len(state["reasked"]) == len(asked)
 
 
 async def test_the_question_goes_out_with_numbered_options(make_tracker, dispatcher, domain):

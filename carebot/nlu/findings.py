@@ -48,7 +48,7 @@ NEGATION_AFTER = [
     "normal", "better now", "fine now", "has eased", "eased off", "subsided", "is fine", "are fine",
 ]
 HISTORY_BOTH = [
-    "last year", "years ago", "year ago", "months ago", "month ago", "in the past", "a while ago",
+    "last year", "years ago", "year ago", "yrs ago", "yr ago", "years back", "months ago", "month ago", "in the past", "a while ago",
     "a long time ago", "as a child", "when i was", "when i was younger", "history of", "hx of", "h/o",
     "used to", "previously", "previous", "once had", "back in", "last month", "weeks ago", "last week",
     "few weeks ago", "last summer", "last winter", "in 20",

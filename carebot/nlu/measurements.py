@@ -1,6 +1,6 @@
 """Numbers patients quote, read with their unit, then turned into findings by the bands designers edit.
 
-"temp 39.2", "102F", "sugar is 2.8", "blood sugar 450 mg/dl", "sats 89%", "pulse 140" each become a
+"temp 39.2", "102F", "sugar is 2.8", "blood sugar 450 mg/dl", "ketones 3.4", "sats 89%", "pulse 140" each become a
 `Measurement` (kind, value in one canonical unit). `data/patterns/measurements.yml` says which finding a value
 makes ("temperature_c from 38: fever"), with its clinical source, so thresholds stay out of Python.
 Units: temperatures in °C (°F converted; a bare number is read by its range), blood glucose in mmol/L (mg/dL
@@ -17,7 +17,8 @@ import yaml
 
 from carebot.nlu.patterns import MEASUREMENTS_FILE
 
-KINDS = ("temperature_c", "blood_sugar_mmol", "heart_rate", "oxygen_saturation", "breathing_rate", "age_years")
+KINDS = ("temperature_c", "blood_sugar_mmol", "ketones_mmol", "heart_rate", "oxygen_saturation", "breathing_rate",
+         "age_years")
 MG_PER_DL_PER_MMOL = 18.0
 
 
@@ -61,6 +62,7 @@ _OXYGEN_LABEL = re.compile(r"\b(?:sats|saturations?|oxygen(?:\s*levels?)?|o2|spo
                            + r"(\d{2,3})\s*%?", re.I)
 _OXYGEN_UNIT = re.compile(r"(\d{2,3})\s*%\s*(?:oxygen|o2|sats|saturation)", re.I)
 _BREATHING = re.compile(r"(\d{2})\s*breaths", re.I)
+_KETONES = re.compile(r"\bketones?\b" + _GAP + r"(\d{1,2}(?:[.,]\d{1,2})?)", re.I)
 
 
 def _float(text: str) -> float:
@@ -82,6 +84,8 @@ def read_measurements(doc: Any) -> List[Measurement]:
 
     for match in _TEMPERATURE_UNIT.finditer(text):
         add("temperature_c", _celsius(_float(match.group(1)), match.group(2)), match)
+    for match in _KETONES.finditer(text):
+        add("ketones_mmol", _float(match.group(1)) if _float(match.group(1)) <= 12 else None, match)
     for match in _SUGAR_UNIT.finditer(text):
         add("blood_sugar_mmol", _mmol(_float(match.group(1)), match.group(2)), match)
     for match in _OXYGEN_UNIT.finditer(text):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from typing import Dict, List, Set, Tuple
 
 import pytest
@@ -98,15 +99,20 @@ def test_crisis_red_flag_names_the_crisis_line_and_keeps_asking_about_a_plan(pro
     assert outcome(state, protocols).level == "emergency"
 
 
+def _asked_at_most_twice(asked: List[str]) -> bool:
+    """Each question once, and again at most once in simpler words after "I'm not sure"."""
+    return all(count <= 2 for count in Counter(asked).values())
+
+
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda p: f"{p.age_group}-{'pregnant' if p.pregnant else 'not'}")
 def test_all_not_sure_ends_within_twelve_questions_and_never_repeats(protocols, profile):
     for protocol in protocols.protocols:
         _, asked = simulate(sorted(protocol.routes), profile, protocols=protocols)
-        assert len(asked) <= MAX_QUESTIONS and len(asked) == len(set(asked)), protocol.id
+        assert len(asked) <= MAX_QUESTIONS and _asked_at_most_twice(asked), protocol.id
     every_route = sorted(set().union(*(p.routes for p in protocols.protocols)))
     benign = [f for f in every_route if screen_red_flags([f], profile, protocols) is None]
     _, asked = simulate(benign, profile, protocols=protocols)
-    assert len(asked) <= MAX_QUESTIONS and len(asked) == len(set(asked))
+    assert len(asked) <= MAX_QUESTIONS and _asked_at_most_twice(asked)
 
 
 def test_never_asks_what_the_message_already_answered(protocols):
@@ -230,7 +236,7 @@ def test_several_complaints_are_triaged_together_to_the_safest(protocols):
     for trio in itertools.islice(combos, 40):
         routes = [sorted(protocols.protocol(pid).routes)[0] for pid in trio]
         _, asked = simulate(routes, Profile(), protocols=protocols)
-        assert len(asked) <= MAX_QUESTIONS and len(asked) == len(set(asked))
+        assert len(asked) <= MAX_QUESTIONS and _asked_at_most_twice(asked)
 
 
 def test_crisis_line_is_named_even_when_a_protocol_rule_decides(protocols):

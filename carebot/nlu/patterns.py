@@ -13,6 +13,7 @@ from typing import Any, Dict, List
 import yaml
 
 MEASUREMENTS_FILE = "measurements.yml"  # read by carebot/nlu/measurements.py
+WORD_KEYS = ("LOWER", "NORM", "ORTH", "TEXT")  # token-pattern keys whose values are words
 
 
 class PatternFileError(ValueError):
@@ -39,8 +40,22 @@ def load_patterns(directory: Path) -> List[Dict[str, Any]]:
                 raise PatternFileError(f"{file}: pattern #{index + 1} needs a 'label' and a 'pattern'")
             if not isinstance(entry["pattern"], (str, list)):
                 raise PatternFileError(f"{file}: pattern #{index + 1}: 'pattern' must be text or a token list")
+            if isinstance(entry["pattern"], list) and _has_yes_no_word(entry["pattern"]):
+                raise PatternFileError(f"{file}: pattern #{index + 1} ({entry.get('id')}): YAML reads on/off/yes/no "
+                                       f"without quotes as true/false; write them in quotes (\"on\")")
             patterns.append({k: entry[k] for k in ("label", "pattern", "id") if k in entry})
     return patterns
+
+
+def _has_yes_no_word(tokens: List[Any]) -> bool:
+    """A word of a token pattern that YAML turned into true/false (an unquoted on, off, yes, no)."""
+    for token in tokens:
+        for key in WORD_KEYS:
+            value = token.get(key) if isinstance(token, dict) else None
+            words = value.get("IN", []) if isinstance(value, dict) else [value]
+            if any(isinstance(word, bool) for word in words):
+                return True
+    return False
 
 
 def load_medicine_risks(directory: Path) -> Dict[str, str]:

@@ -38,7 +38,8 @@ ROLES = ("negated", "family", "historical", "hypothetical")  # first that applie
 
 # --- context rules (lower-case phrases, tokenised like the text) ----------------------------------------------
 NEGATION_BEFORE = [
-    "no", "not", "n't", "nt", "never", "without", "denies", "deny", "denied", "none", "nor", "neither", "dont",
+    "no", "not", "n't", "nt", "never", "without", "denies", "deny", "denied", "none", "nothing", "nor", "neither",
+    "dont",
     "doesnt", "didnt", "havent", "hasnt", "isnt", "arent", "wasnt", "aint", "free of", "negative for",
     "no sign of", "no signs of", "ruled out", "no longer", "no more", "absence of", "zero",
 ]
@@ -86,7 +87,8 @@ PSEUDO = [
     "won't settle", "not helping", "isn't helping", "didn't help", "doesn't help", "not working",
     "didn't work", "no idea", "no idea if", "don't know if", "dont know if", "don't know whether", "unsure if",
     "wondering if", "can't tell", "cant tell", "not right", "not normal", "as if", "even if", "no change",
-    "not eased", "hasn't eased", "haven't eased", "not cleared", "hasn't cleared", "no matter",
+    "not eased", "hasn't eased", "haven't eased", "not cleared", "hasn't cleared", "no matter", "than normal",
+    "than usual",
 ]
 HARD_BREAKS = {",", ";", ":", ".", "!", "?", "(", ")", "but", "however", "although", "though", "except",
                "yet", "whereas", "apart", "besides", "otherwise", "instead", "which", "—", "–", "/", "&"}
@@ -343,7 +345,7 @@ class ContextComponent:
                 first, second = sorted((ent, ents[site]), key=lambda e: e.start)
                 span = doc[first.start:second.end]
                 out.append((ents[site].ent_id_, span, tuple(range(first.end, second.start))))
-            if i in used and ent.ent_id_ == "severe":  # "in agony", "killing me": the pain is severe
+            if ent.ent_id_ == "severe":  # "in agony", "killing me": the pain is severe, joined to a site or not
                 out.append(("severity_severe", ent, ()))
         for i, ent in enumerate(ents):
             if i in used or ent.label_ in (PAIN, SITE):
@@ -456,12 +458,12 @@ def _without_vague_baby_age(findings: List[Finding]) -> List[Finding]:
 
 
 def _without_normal_temperature(findings: List[Finding], measurements: Sequence[Measurement]) -> List[Finding]:
-    """"temp 37.4" names a normal temperature: a fever word inside that reading is not a fever."""
+    """"temp 37.4" names a normal temperature: a fever word inside that reading, or told before it ("39.2 this
+    morning, now 37.5"), is not a fever now (measurements keep only the latest reading of a kind)."""
     normal = [m for m in measurements if m.kind == "temperature_c" and 35 <= m.value < FEVER_FROM_C]
     if not normal:
         return findings
-    return [f for f in findings
-            if not (f.id in ("fever", "high_fever") and any(m.start <= f.start < m.end for m in normal))]
+    return [f for f in findings if not (f.id in ("fever", "high_fever") and any(f.start < m.end for m in normal))]
 
 
 def _sites_near(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -> List[int]:

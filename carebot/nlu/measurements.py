@@ -50,7 +50,8 @@ class Band:
 _NUMBER = r"(\d{1,3}(?:[.,]\d{1,2})?)"
 _GAP = r"[^\d\n]{0,22}?"  # words between a label and its number ("temperature this morning was")
 _TEMPERATURE_UNIT = re.compile(_NUMBER + r"\s*(?:°|º|degrees?|deg)?\s*(c|f|celsius|centigrade|fahrenheit)\b", re.I)
-_TEMPERATURE_LABEL = re.compile(r"\b(?:temp|temps|temperature|temprature|fever|thermometer)\b" + _GAP + _NUMBER
+_TEMPERATURE_LABEL = re.compile(r"\b(?:temp|temps|temperature|temprature|fever|thermometer|hot|feverish|burning up)\b"
+                                + _GAP + _NUMBER
                                 + r"(?!\s*(?:%|mmol|mg|bpm|beats|breaths|days?|weeks?|hours?|months?|years?))", re.I)
 _SUGAR_LABEL = re.compile(r"\b(?:sugars?|glucose|bms?|glucometer|blood levels?)\b" + _GAP + _NUMBER
                           + r"\s*(mmol(?:/l)?|mg\s*/?\s*dl|mg)?", re.I)
@@ -102,6 +103,11 @@ def read_measurements(doc: Any) -> List[Measurement]:
         add("heart_rate", _rate(_float(match.group(1))), match)
     for match in _TEMPERATURE_LABEL.finditer(text):
         add("temperature_c", _celsius(_float(match.group(1)), None), match)
+    for match in _FOLLOW_UP.finditer(text):  # "sugar was 3.6 … it's 6.1 now": a later reading of the same kind
+        earlier = [m for m in found if m.end <= match.start()]
+        if earlier:
+            kind = max(earlier, key=lambda m: m.end).kind
+            add(kind, _READ_AGAIN.get(kind, lambda v: None)(_float(match.group(1))), match)
     return _latest_of_each_kind(found)
 
 
@@ -111,6 +117,10 @@ def _latest_of_each_kind(found: List[Measurement]) -> List[Measurement]:
     for measurement in sorted(found, key=lambda m: m.start):
         latest[measurement.kind] = measurement
     return sorted(latest.values(), key=lambda m: m.start)
+
+
+_FOLLOW_UP = re.compile(r"\b(?:now|back to|down to|up to|it'?s|its|went to|came to|gone to)\s+(?:at\s+|about\s+)?"
+                        + _NUMBER + r"(?!\s*(?:%|hours?|hrs?|mins?|minutes?|days?|weeks?|years?|times))", re.I)
 
 
 def _celsius(value: float, unit: Optional[str]) -> Optional[float]:
@@ -133,6 +143,14 @@ def _percent(value: float) -> Optional[float]:
 
 def _rate(value: float) -> Optional[float]:
     return value if 5 <= value <= 260 else None
+
+
+_READ_AGAIN = {
+    "temperature_c": lambda value: _celsius(value, None),
+    "blood_sugar_mmol": lambda value: _mmol(value, None),
+    "oxygen_saturation": _percent,
+    "heart_rate": _rate,
+}
 
 
 def load_bands(patterns_dir: Path) -> Tuple[Band, ...]:

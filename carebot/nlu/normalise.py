@@ -31,7 +31,10 @@ KEEP_AS_WRITTEN = frozenset({"fits", "fitting", "passing", "passed", "left", "ly
                              "drops", "dropped", "dropping", "limping", "stops", "banging"})
 # Pieces of contractions as the tokenizer splits them ("can't" -> "ca" "n't", "cant" -> "ca" "nt"), written one way.
 CONTRACTIONS = {"n't": "not", "nt": "not", "ca": "can", "wo": "will", "'m": "am", "’m": "am", "'ve": "have",
-                "'re": "are", "'ll": "will", "’ll": "will", "n’t": "not", "sha": "shall", "m": "am"}
+                "'re": "are", "'ll": "will", "’ll": "will", "n’t": "not", "sha": "shall", "m": "am",
+                # written in capitals, the tokenizer leaves these whole: "DON'T fade"
+                "don't": "not", "doesn't": "not", "didn't": "not", "isn't": "not", "hasn't": "not",
+                "haven't": "not", "wasn't": "not", "aren't": "not"}
 
 
 def _table(name: str) -> Any:

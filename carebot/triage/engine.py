@@ -236,10 +236,14 @@ def _candidates(state: TriageState, ps: ProtocolSet) -> List[Question]:
     return [q for pid in state.protocols for q in ps.protocol(pid).questions]
 
 
+def _plain_text(reply: str) -> str:
+    text = re.sub(r"[^a-z0-9? ]", "", reply.lower().replace("'", "").replace("_", " ")).strip()
+    return re.sub(r"\s+", " ", text)
+
+
 def parse_reply(question: Question, reply: str) -> str:
     """The option id a reply means: its number, id, text, or a plain yes/no/"not sure"."""
-    text = re.sub(r"[^a-z0-9? ]", "", reply.lower().replace("'", "").replace("_", " ")).strip()
-    text = re.sub(r"\s+", " ", text)
+    text = _plain_text(reply)
     ids = [o.id for o in question.options]
     if text.isdigit() and 1 <= int(text) <= len(ids):
         return ids[int(text) - 1]
@@ -325,6 +329,8 @@ def take_reply(state: TriageState, question: Question, reply: str, current: Sequ
     except InvalidAnswer:
         if next_question(state, ps) != question:  # the new findings answered it, or made it moot
             return Turn(state)
+        if _plain_answer(_plain_text(reply)) in ("yes", "no"):
+            return Turn(answer(state, question.id, NOT_SURE, ps))  # "no" to "how long?" says nothing more
         if unreadable_so_far + 1 < UNREADABLE_REPLIES_BEFORE_NOT_SURE and question.id not in state.reasked:
             return Turn(state, UNREADABLE)
         option = NOT_SURE  # asked twice without a readable answer: the safer reading applies

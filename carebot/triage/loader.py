@@ -266,12 +266,18 @@ def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Proto
                     reader.texts(data, "seek_help", "protocol", required=True), fallback, str(path))
 
 
+def _top_level_list(reader: "_Reader", data: Any, key: str) -> List[Any]:
+    """The file's one top-level list (`red_flags:`, `escalations:`), or a problem and nothing."""
+    entries = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        reader.problem(data, f"expected a top-level '{key}:' list")
+        return []
+    return entries
+
+
 def _load_red_flags(path: Path, data: Any, problems: List[str]) -> List[RedFlag]:
     reader = _Reader(path, problems)
-    entries = data.get("red_flags") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        reader.problem(data, "expected a top-level 'red_flags:' list")
-        return []
+    entries = _top_level_list(reader, data, "red_flags")
     flags = []
     for node in entries:
         rule = reader.rule(node, "red flag")
@@ -292,10 +298,7 @@ def _load_red_flags(path: Path, data: Any, problems: List[str]) -> List[RedFlag]
 def _load_escalations(path: Path, data: Any, problems: List[str]) -> List[Rule]:
     """Cross-cutting rules (sudden severe pain, worse despite treatment, risk factors) that raise any triage."""
     reader = _Reader(path, problems)
-    entries = data.get("escalations") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        reader.problem(data, "expected a top-level 'escalations:' list")
-        return []
+    entries = _top_level_list(reader, data, "escalations")
     rules = [r for r in (reader.rule(node, "escalation") for node in entries) if r]
     for rule in rules:
         if rule.level == "emergency":

@@ -30,7 +30,10 @@ from carebot.triage.model import Profile
 FINDING_LABELS = {"SYMPTOM", "SEVERITY", "RISK"}  # RISK: data/patterns/risk_factors.yml (ids start with risk_)
 SITE, PAIN, AGE, DURATION, PREGNANCY, MEDICINE = "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY", "MEDICINE"
 IMPLIES = {"high_fever": ("fever",)}
-MODIFIERS = ("sudden_onset", "worsening", "severity_severe")  # read even inside a longer finding  # "a temperature of 39.5" is a fever too, for every rule that asks for one
+MODIFIERS = ("sudden_onset", "worsening", "severity_severe")  # read even inside a longer finding
+# Signs that still count when they have passed ("his speech was slurred for 15 minutes, now back to normal" is a
+# TIA: NHS.uk says call 999 even if the symptoms go away), so a later "gone"/"normal" does not rule them out.
+NOT_UNDONE_BY_PASSING = frozenset({"slurred_speech", "face_drooping", "limb_weakness", "vision_loss", "arm_cannot_lift"})  # "a temperature of 39.5" is a fever too, for every rule that asks for one
 VAGUE_BABY_WORDS = frozenset({"baby", "my baby", "the baby", "our baby", "babies", "baby boy", "baby girl"})
 FEVER_FROM_C = 38.0  # NHS.uk: a high temperature is 38C or more (the same threshold as measurements.yml)
 OLDER_RISK = "risk_age_65_plus"  # also a band of measurements.yml (age_years from 65)
@@ -67,7 +70,7 @@ FAMILY_VERBS = {"had", "died", "passed", "suffered", "history", "runs", "run", "
 FAMILY_PHRASES = ["family history of", "family history", "runs in the family", "runs in my family",
                   "in my family", "in the family", "genetic"]
 RECENT = {"just", "today", "now", "tonight", "currently", "moment", "morning", "minutes", "hours", "yesterday",
-          "suddenly", "right"}
+          "suddenly", "right", "days", "weeks", "week", "night"}
 HYPOTHETICAL_BEFORE = [
     "if", "in case", "what if", "whether", "signs of", "sign of", "symptoms of", "risk of", "prevent",
     "avoid", "could i get", "might get", "worried about getting", "afraid of getting", "scared of getting",
@@ -98,6 +101,7 @@ SOFT_BREAKS = {"i", "he", "she", "they", "we", "has", "have", "got", "having", "
 NEW_SUBJECT = {"her", "his", "my", "their", "our", "the", "she", "he", "i", "it", "they", "we", "now", "then"}
 POST_BREAKS = {"and", "but", "i", "he", "she", "they", "we", "since", "because", "after", "when", "until", "so"}
 PRE_WINDOW, POST_WINDOW = 7, 5
+LIST_WORDS = frozenset({"or", "nor", "and", "any", "a"})
 
 # --- numbers for age and duration ---------------------------------------------------------------------------
 _WORD_NUMBERS = {
@@ -373,8 +377,8 @@ class ContextComponent:
                  triggers: Dict[str, List[Tuple[int, int]]], doc: Doc, context: bool = True) -> Finding:
         flags = dict.fromkeys(ROLES, False)
         if context:
-            flags["negated"] = self._negated(doc, span, gap, triggers)
-            flags["historical"] = self._historical(doc, span, triggers)
+            flags["negated"] = self._negated(doc, span, gap, triggers, fid)
+            flags["historical"] = self._historical(doc, span, triggers) and not _still_pregnant(entity, span)
             flags["family"] = self._family(doc, span, triggers)
             flags["hypothetical"] = self._hypothetical(doc, span, triggers)
         return Finding(fid, entity, span.text, span.start_char, span.end_char, **flags)
@@ -387,7 +391,7 @@ class ContextComponent:
             return True
         return not any(t in triggers.inside for t in tokens)
 
-    def _negated(self, doc: Doc, span: Span, gap: Sequence[int], triggers) -> bool:
+    def _negated(self, doc: Doc, span: Span, gap: Sequence[int], triggers, finding_id: str = "") -> bool:
         for start, end in triggers.get("NEG_PRE", []):
             if not self._usable(start, end, gap, triggers):
                 continue
@@ -395,7 +399,8 @@ class ContextComponent:
                 return True
             if end <= span.start and _in_scope_after(doc, end, span.start):
                 return True
-        for start, end in triggers.get("NEG_POST", []):
+        passing = [] if finding_id in NOT_UNDONE_BY_PASSING else triggers.get("NEG_POST", [])
+        for start, end in passing:
             usable = self._usable(start, end, gap, triggers)
             if usable and start >= span.end and _in_scope_before(doc, span.end, start):
                 return True
@@ -506,15 +511,30 @@ def _clause(doc: Doc, start: int, end: int) -> Span:
 
 
 def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
-    """A negation scopes forward to the target unless a clause break or a new subject/verb comes first."""
+    """A negation scopes forward to the target unless a clause break or a new subject/verb comes first; a list
+    keeps it going ("no fever, headache or rash": none of the three)."""
     if target - trigger_end > PRE_WINDOW:
         return False
+    if _is_negated_list(doc, trigger_end, target):
+        return True
     for t in range(trigger_end, target):
         if _is_break(doc[t]) or (doc[t].lower_ in SOFT_BREAKS and t > trigger_end):
             return False
         if doc[t].lower_ == "and" and t + 1 < len(doc) and doc[t + 1].lower_ in NEW_SUBJECT:
             return False  # "can't get her words out and her face looks lopsided"
     return True
+
+
+def _still_pregnant(entity: str, span: Span) -> bool:
+    """"a positive test last week", "my period is 3 weeks late": past words, a pregnancy now."""
+    return entity == "pregnant" and any(t.lower_ in ("positive", "late", "missed") for t in span)
+
+
+def _is_negated_list(doc: Doc, trigger_end: int, target: int) -> bool:
+    """Between a negation and the target only other findings, commas and or/nor/and: one negated list."""
+    between = range(trigger_end, target)
+    return any(doc[t].text == "," for t in between) and all(
+        doc[t].text == "," or doc[t].lower_ in LIST_WORDS or doc[t].ent_type_ for t in between)
 
 
 def _in_scope_before(doc: Doc, target_end: int, trigger_start: int) -> bool:

@@ -49,7 +49,7 @@ PHRASINGS = [
     ("light hurts my eyes", {"photophobia"}, {}),
     ("her face is drooping on one side", {"face_drooping"}, {}),
     ("his speech is slurred", {"slurred_speech"}, {}),
-    ("I can't lift my arm", {"limb_weakness"}, {}),
+    ("I can't lift my arm", {"arm_cannot_lift"}, {}),  # a stroke sign when sudden or with speech or face changes
     ("she had a fit", {"seizure"}, {}),
     ("he collapsed", {"collapsed"}, {}),
     ("my baby is floppy", {"floppy"}, {}),

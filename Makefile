@@ -59,7 +59,8 @@ bench: $(MODEL) tools
 eval: $(MODEL)
 	$(PY) -m evaluation
 
-## eval-triage: tests/triage_cases.csv through the real bot over REST (issue 6 contract); exits 1 when a target is missed
+## eval-triage: tests/triage_cases.csv and the frozen holdout tests/triage_holdout.csv through the real bot over
+## REST (issue 6 contract), follow-ups answered "I'm not sure" then "no"; exits 1 when a target is missed
 eval-triage: $(MODEL)
 	$(PY) -m evaluation.triage
 

@@ -155,8 +155,8 @@ class AskTriageAnswer(Action):
             say(dispatcher, "triage_ask_symptoms")
             return []
         state = load_state(tracker)
-        reasking = state is not None and question.id in state.reasked and question.simpler is not None
-        text = question.simpler if reasking and question.simpler else question.text
+        reasking = state is not None and question.id in state.reasked and question.simpler
+        text = question.simpler if reasking else question.text
         send(dispatcher, "triage_question", question_buttons(question), question=fill(text, clinic()))
         return []
 

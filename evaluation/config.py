@@ -71,3 +71,4 @@ MAX_BOT_TURNS = 12
 
 # --- targets ----------------------------------------------------------------------------------------------------
 TARGET = 0.90
+TRIAGE_AGREEMENT_TARGETS = {TRIAGE_CASES: TARGET, TRIAGE_HOLDOUT: HOLDOUT_TARGET}

@@ -175,7 +175,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         with botlib.running_bot() as bot:
             for name, cases in files:
-                target = config.HOLDOUT_TARGET if "holdout" in name else config.TARGET
+                target = config.TRIAGE_AGREEMENT_TARGETS.get(config.ROOT / name, config.TARGET)
                 for reply in config.TRIAGE_REPLIES:
                     outcomes = run_file(bot, cases, questions, reply, name)
                     sections.append(section(outcomes, name, reply, target))

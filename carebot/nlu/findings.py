@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
-from carebot.nlu.measurements import Measurement, findings_for, load_bands, read_measurements
+from carebot.nlu.measurements import Band, Measurement, findings_for, load_bands, read_measurements
 from carebot.nlu.normalise import Normaliser, normalised_pattern, pattern_words
 from carebot.nlu.patterns import load_medicine_risks, load_patterns
 from carebot.triage.loader import DURATION_FINDINGS
@@ -35,7 +35,6 @@ MODIFIERS = ("sudden_onset", "worsening", "severity_severe")  # read even inside
 # TIA: NHS.uk says call 999 even if the symptoms go away), so a later "gone"/"normal" does not rule them out.
 NOT_UNDONE_BY_PASSING = frozenset({"slurred_speech", "face_drooping", "limb_weakness", "vision_loss", "arm_cannot_lift"})  # "a temperature of 39.5" is a fever too, for every rule that asks for one
 VAGUE_BABY_WORDS = frozenset({"baby", "my baby", "the baby", "our baby", "babies", "baby boy", "baby girl"})
-FEVER_FROM_C = 38.0  # NHS.uk: a high temperature is 38C or more (the same threshold as measurements.yml)
 OLDER_RISK = "risk_age_65_plus"  # also a band of measurements.yml (age_years from 65)
 ROLES = ("negated", "family", "historical", "hypothetical")  # first that applies is the Rasa role
 
@@ -309,7 +308,7 @@ class ContextComponent:
             span = doc.char_span(measurement.start, measurement.end, alignment_mode="expand")
             for fid in findings_for(measurement, self.bands):
                 findings.append(self._finding(fid, "symptom", span, (), triggers, doc))
-        findings = _without_normal_temperature(findings, measurements)
+        findings = _without_normal_temperature(findings, measurements, self.bands)
         findings = _without_vague_baby_age(findings)
         doc._.findings = tuple(sorted(findings, key=lambda f: f.start))
         return doc
@@ -462,10 +461,12 @@ def _without_vague_baby_age(findings: List[Finding]) -> List[Finding]:
             if not (f.start in starts and (f.entity == "age_group" or f.id == "baby_age_unknown"))]
 
 
-def _without_normal_temperature(findings: List[Finding], measurements: Sequence[Measurement]) -> List[Finding]:
-    """"temp 37.4" names a normal temperature: a fever word inside that reading, or told before it ("39.2 this
-    morning, now 37.5"), is not a fever now (measurements keep only the latest reading of a kind)."""
-    normal = [m for m in measurements if m.kind == "temperature_c" and 35 <= m.value < FEVER_FROM_C]
+def _without_normal_temperature(findings: List[Finding], measurements: Sequence[Measurement],
+                                bands: Sequence[Band]) -> List[Finding]:
+    """"temp 37.4" names a normal temperature (one no band of measurements.yml makes a finding of): a fever word
+    inside that reading, or told before it ("39.2 this morning, now 37.5"), is not a fever now (measurements keep
+    only the latest reading of a kind)."""
+    normal = [m for m in measurements if m.kind == "temperature_c" and not findings_for(m, bands)]
     if not normal:
         return findings
     return [f for f in findings if not (f.id in ("fever", "high_fever") and any(f.start < m.end for m in normal))]

@@ -7,8 +7,9 @@ findings, carebot/nlu/measurements.py) lives beside them and is not a pattern fi
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import yaml
 
@@ -23,15 +24,7 @@ class PatternFileError(ValueError):
 def load_patterns(directory: Path) -> List[Dict[str, Any]]:
     """All patterns of every `*.yml` file in `directory`, checked for the fields EntityRuler needs."""
     patterns: List[Dict[str, Any]] = []
-    for file in sorted(Path(directory).glob("*.yml")):
-        if file.name == MEASUREMENTS_FILE:
-            continue
-        try:
-            content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            raise PatternFileError(f"{file}{line}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    for file, content in _pattern_files(directory):
         entries = content.get("patterns") if isinstance(content, dict) else content
         if not isinstance(entries, list):
             raise PatternFileError(f"{file}: expected a list of patterns (optionally under a 'patterns:' key)")
@@ -45,6 +38,23 @@ def load_patterns(directory: Path) -> List[Dict[str, Any]]:
                                        f"without quotes as true/false; write them in quotes (\"on\")")
             patterns.append({k: entry[k] for k in ("label", "pattern", "id") if k in entry})
     return patterns
+
+
+def _pattern_files(directory: Path) -> List[Tuple[Path, Any]]:
+    """(file, parsed content) of every pattern file, measurements.yml aside; each parsed once per change."""
+    return [(file, _parsed(str(file), file.stat().st_mtime_ns))
+            for file in sorted(Path(directory).glob("*.yml")) if file.name != MEASUREMENTS_FILE]
+
+
+@lru_cache(maxsize=128)
+def _parsed(path: str, _mtime_ns: int) -> Any:
+    """One file's YAML; the modification time is part of the key, so an edited file is read again."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise PatternFileError(f"{path}{line}: not valid YAML: {getattr(error, 'problem', error)}") from None
 
 
 def _has_yes_no_word(tokens: List[Any]) -> bool:
@@ -62,10 +72,7 @@ def load_medicine_risks(directory: Path) -> Dict[str, str]:
     """medicine id -> risk finding, from the `from_medicines:` section of any pattern file ("warfarin" is a
     MEDICINE for reminders and, for triage, the risk finding `risk_anticoagulant`)."""
     risks: Dict[str, str] = {}
-    for file in sorted(Path(directory).glob("*.yml")):
-        if file.name == MEASUREMENTS_FILE:
-            continue
-        content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    for file, content in _pattern_files(directory):
         section = content.get("from_medicines") if isinstance(content, dict) else None
         if section is None:
             continue

@@ -8,10 +8,11 @@ follow-up is answered with the run's default reply: "I'm not sure" or "no", the 
 from __future__ import annotations
 
 import csv
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from spacy.language import Language
 
@@ -112,9 +113,24 @@ def score(results: Sequence[Result]) -> Score:
                  tuple(r for r in results if not r.correct), by_level)
 
 
-def by_group(results: Sequence[Result], key: str) -> Dict[str, Tuple[int, int]]:
-    """(right, total) per complaint or population: where the misses cluster."""
-    groups: Dict[str, List[Result]] = {}
-    for result in results:
-        groups.setdefault(getattr(result.case, key) or "-", []).append(result)
-    return {name: (sum(r.correct for r in rs), len(rs)) for name, rs in sorted(groups.items())}
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`python -m carebot.triage.cases FILE…`: each case file through findings + engine, in both reply modes —
+    the figures the engine-level tests assert, printed (counts only: a holdout's texts are not for reading)."""
+    from carebot.nlu.findings import build_findings_pipeline
+    from carebot.triage.engine import PATTERNS_DIR
+
+    nlp = build_findings_pipeline(PATTERNS_DIR)
+    for name in argv if argv is not None else sys.argv[1:]:
+        cases = load_cases(Path(name))
+        for reply in DEFAULT_REPLIES:
+            figures = score([run_case(nlp, case, reply) for case in cases])
+            emergencies = figures.total - figures.non_emergencies
+            print(f"{name} [{reply}]: agreement {figures.agreement:.1%} of {figures.total}; emergencies caught "
+                  f"{round(figures.emergency_recall * emergencies)}/{emergencies}; non-emergencies escalated "
+                  f"{figures.over_escalated}/{figures.non_emergencies}; over {figures.over_triaged}, "
+                  f"under {figures.under_triaged}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

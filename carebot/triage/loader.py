@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 import yaml
 
 from carebot.nlu.measurements import band_findings, load_bands
 from carebot.nlu.patterns import load_medicine_risks, load_patterns
 from carebot.triage.model import (
-    AGE_GROUPS, LEVELS, NOT_SURE, UNSURE_POLICIES, UNSURE_URGENT, Condition, Option, Protocol, ProtocolSet, Question,
-    RedFlag, Rule, level_rank,
+    AGE_GROUPS, LEVELS, NOT_SURE, UNSURE_NOTHING, UNSURE_POLICIES, UNSURE_URGENT, Condition, Option, Protocol,
+    ProtocolSet, Question, RedFlag, Rule, level_rank,
 )
 
 RED_FLAGS_FILE = "red_flags.yml"
@@ -226,8 +226,8 @@ class _Reader:
         ask_if = self.condition(node["ask_if"], f"{where} ask_if") if "ask_if" in node else None
         answered_by = self.finding_list(node, "answered_by", where)
         if_unsure = node.get("if_unsure")
-        if if_unsure is not None and if_unsure not in UNSURE_POLICIES + ("nothing",):
-            self.problem(node, f"{where}: 'if_unsure' must be one of {', '.join(UNSURE_POLICIES)}, nothing")
+        if if_unsure is not None and if_unsure not in UNSURE_POLICIES + (UNSURE_NOTHING,):
+            self.problem(node, f"{where}: 'if_unsure' must be one of {', '.join(UNSURE_POLICIES)}, {UNSURE_NOTHING}")
         simpler = self.text(node, "simpler", where, required=False) or None
         return Question(qid, self.text(node, "text", where), options, protocol_id,
                         yes_finding, if_not_sure, ask_if, answered_by, node.line, if_unsure, simpler)
@@ -252,11 +252,11 @@ def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Proto
     applies = reader.condition(data["applies_to"], "applies_to") if "applies_to" in data else Condition()
     base = reader.rule(data.get("base"), "base", need_when=False)
     questions = [q for q in (reader.question(n, pid) for n in data.get("questions") or []) if q]
-    default_unsure = data.get("if_unsure")
-    if default_unsure is not None and default_unsure not in UNSURE_POLICIES + ("nothing",):
-        reader.problem(data, f"'if_unsure' must be one of {', '.join(UNSURE_POLICIES)}, nothing")
-    elif default_unsure is not None:  # the protocol's default for questions that do not say
-        questions = [q if q.if_unsure else replace(q, if_unsure=default_unsure) for q in questions]
+    default_unsure = data.get("if_unsure", UNSURE_URGENT)  # a question's own policy, else the protocol's, else urgent
+    if default_unsure not in UNSURE_POLICIES + (UNSURE_NOTHING,):
+        reader.problem(data, f"'if_unsure' must be one of {', '.join(UNSURE_POLICIES)}, {UNSURE_NOTHING}")
+        default_unsure = UNSURE_URGENT
+    questions = [replace(q, if_unsure=_unsure_policy(q.if_unsure or default_unsure)) for q in questions]
     rules = [r for r in (reader.rule(n, "rule") for n in data.get("escalations") or []) if r]
     if base is None:
         return None
@@ -307,15 +307,10 @@ def _load_escalations(path: Path, data: Any, problems: List[str]) -> List[Rule]:
     return rules
 
 
-def _with_unsure_policies(protocols: Sequence[Protocol]) -> List[Protocol]:
-    """Every question defaults to 'if_unsure: urgent' — it only acts when "yes" would have meant an emergency
-    (engine.unsure_emergency_questions); 'advice' and 'nothing' are the designer's explicit choices."""
-    updated = []
-    for protocol in protocols:
-        questions = tuple(replace(q, if_unsure=None if q.if_unsure == "nothing" else q.if_unsure or UNSURE_URGENT)
-                          for q in protocol.questions)
-        updated.append(replace(protocol, questions=questions))
-    return updated
+def _unsure_policy(policy: str) -> Optional[str]:
+    """'nothing' turns the policy off; it only ever acts when "yes" would have meant an emergency
+    (engine.unsure_emergency_questions)."""
+    return None if policy == UNSURE_NOTHING else policy
 
 
 def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], services: Optional[Set[str]],
@@ -444,7 +439,6 @@ def load_protocols(triage_dir: Path, patterns_dir: Optional[Path] = None,
         problems.append(f"{triage_dir / RED_FLAGS_FILE}:1: the global red-flag screen is missing or empty")
     if not dispositions and not any(DISPOSITIONS_FILE in p for p in problems):
         problems.append(f"{triage_dir / DISPOSITIONS_FILE}:1: the disposition texts are missing")
-    protocols = _with_unsure_policies(protocols)
     questions = {q.id: q for p in protocols for q in p.questions}
     protocol_set = ProtocolSet(tuple(protocols), tuple(red_flags), dispositions, questions, tuple(escalations))
     vocabulary = finding_vocabulary(patterns_dir) if patterns_dir is not None else None

@@ -15,6 +15,7 @@ NOT_SURE = "not_sure"
 # emergency advice first (a safety-net question whose answer the patient can check, e.g. "can you swallow?").
 UNSURE_URGENT, UNSURE_ADVICE = "urgent", "advice"
 UNSURE_POLICIES = (UNSURE_URGENT, UNSURE_ADVICE)
+UNSURE_NOTHING = "nothing"  # written in a protocol to turn the policy off for a question
 
 
 def level_rank(level: str) -> int:

@@ -34,7 +34,9 @@ CONTRACTIONS = {"n't": "not", "nt": "not", "ca": "can", "wo": "will", "'m": "am"
                 "'re": "are", "'ll": "will", "’ll": "will", "n’t": "not", "sha": "shall", "m": "am",
                 # written in capitals, the tokenizer leaves these whole: "DON'T fade"
                 "don't": "not", "doesn't": "not", "didn't": "not", "isn't": "not", "hasn't": "not",
-                "haven't": "not", "wasn't": "not", "aren't": "not"}
+                "haven't": "not", "wasn't": "not", "aren't": "not",
+                # text-speak spellings too short or too far from the word for typo correction to reach
+                "thru": "through", "thro": "through", "tonite": "tonight", "nite": "night", "yday": "yesterday"}
 
 
 def _table(name: str) -> Any:

@@ -59,6 +59,8 @@ _SUGAR_UNIT = re.compile(_NUMBER + r"\s*(mmol(?:/l)?|mg\s*/\s*dl|mgdl)\b", re.I)
 _HEART_LABEL = re.compile(r"\b(?:heart\s*rate|heartrate|pulse|heart\s*beat|heartbeat|hr)\b" + _GAP
                           + r"(\d{2,3})(?!\s*%)", re.I)
 _HEART_UNIT = re.compile(r"(\d{2,3})\s*(?:bpm|beats\s*(?:a|per)\s*min)", re.I)
+_HEART_RACING = re.compile(r"\bheart(?:'s|\s+is|\s+was|\s+has)?\s+(?:been\s+)?(?:racing|pounding|beating|going|running|thumping)"
+                           r"\s+(?:at\s+)?(?:about\s+|around\s+|over\s+|like\s+)?(\d{2,3})(?!\s*%)", re.I)
 _OXYGEN_LABEL = re.compile(r"\b(?:sats|saturations?|oxygen(?:\s*levels?)?|o2|spo2|oximeter|pulse\s*ox)\b" + _GAP
                            + r"(\d{2,3})\s*%?", re.I)
 _OXYGEN_UNIT = re.compile(r"(\d{2,3})\s*%\s*(?:oxygen|o2|sats|saturation)", re.I)
@@ -91,7 +93,7 @@ def read_measurements(doc: Any) -> List[Measurement]:
         add("blood_sugar_mmol", _mmol(_float(match.group(1)), match.group(2)), match)
     for match in _OXYGEN_UNIT.finditer(text):
         add("oxygen_saturation", _percent(_float(match.group(1))), match)
-    for match in _HEART_UNIT.finditer(text):
+    for match in (*_HEART_UNIT.finditer(text), *_HEART_RACING.finditer(text)):
         add("heart_rate", _rate(_float(match.group(1))), match)
     for match in _BREATHING.finditer(text):
         add("breathing_rate", _rate(_float(match.group(1))), match)

@@ -262,6 +262,7 @@ class ContextComponent:
     bands: Tuple = ()
     modifiers: Optional[PhraseMatcher] = None
     medicine_risks: Dict[str, str] = {}  # medicine id -> risk finding ("warfarin" -> risk_anticoagulant)
+    site_alone_is_a_complaint = True  # a body part named with no known complaint word becomes that part's finding
 
     def __init__(self, nlp: Language) -> None:
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -357,6 +358,10 @@ class ContextComponent:
                 out.append((ent.ent_id_, ent, ()))
             elif ent.label_ in (AGE, DURATION, PREGNANCY):
                 out.append((ent.label_, ent, ()))
+        if self.site_alone_is_a_complaint and not any(_is_complaint(found) for found, _, _ in out):
+            # "when I carry heavy things I feel like breaking my back": a body part named with no complaint word
+            # the patterns know is still where the problem is, so its protocol (and its red flags) can run.
+            out.extend((ent.ent_id_, ent, ()) for i, ent in enumerate(ents) if ent.label_ == SITE and i not in used)
         return out
 
     def _triggers(self, doc: Doc) -> Dict[str, List[Tuple[int, int]]]:
@@ -489,6 +494,11 @@ def _sites_near(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -> 
             continue
         near.append((distance, j))
     return [j for _, j in sorted(near)[:2]]
+
+
+def _is_complaint(found: str) -> bool:
+    """A candidate that says what is wrong, not only how, since when, or who (modifiers, durations, risk factors)."""
+    return found not in MODIFIERS and found not in (AGE, DURATION, PREGNANCY) and not found.startswith("risk_")
 
 
 def _is_break(token) -> bool:

@@ -50,7 +50,7 @@ class Band:
 _NUMBER = r"(\d{1,3}(?:[.,]\d{1,2})?)"
 _GAP = r"[^\d\n]{0,22}?"  # words between a label and its number ("temperature this morning was")
 _TEMPERATURE_UNIT = re.compile(_NUMBER + r"\s*(?:°|º|degrees?|deg)?\s*(c|f|celsius|centigrade|fahrenheit)\b", re.I)
-_TEMPERATURE_LABEL = re.compile(r"\b(?:temp|temps|temperature|temprature|fever|thermometer|hot|feverish|burning up)\b"
+_TEMPERATURE_LABEL = re.compile(r"\b(?:temp|temps|temperature|temprature|fever|thermometer|hot|feverish|burning up|running)\b"
                                 + _GAP + _NUMBER
                                 + r"(?!\s*(?:%|mmol|mg|bpm|beats|breaths|days?|weeks?|hours?|months?|years?))", re.I)
 _SUGAR_LABEL = re.compile(r"\b(?:sugars?|glucose|bms?|glucometer|blood levels?)\b" + _GAP + _NUMBER

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -17,15 +17,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import clinic, latest_entity, latest_intent, patient_phone, say, send, step_aside
-from carebot.booking import (BIRTH_DATE_EXAMPLES, AskedWindow, Choice, Offers, asked_window, choices_from_slot,
-                             clean_name, find_offers, long_when, next_page_start, offer_subject, offer_text,
-                             parse_birth_date, pick, provider_name, service_name, short_when, wants_another_day,
-                             wants_earlier)
+from carebot.booking import (BIRTH_DATE_EXAMPLES, AskedWindow, Change, Choice, NoPhoneNumber, Offers, Patient,
+                             asked_window, choices_from_slot, clean_name, find_offers, find_patient_id, long_when,
+                             make_change, next_page_start, offer_subject, offer_text, parse_birth_date, pick,
+                             provider_name, service_name, short_when, upcoming, wants_another_day, wants_earlier)
 from carebot.dates import DateProblem, interpret_when
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, SchedulingClient, SlotTaken
-from carebot.scheduling.resources import E164
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +86,6 @@ def reset_form_state() -> List[EventType]:
     return [SlotSet(name, None) for name in FORM_STATE]
 
 
-class NoPhoneNumber(BackendError):
-    """The conversation has no phone number (a REST sender such as "me"): patients are found and registered by
-    their phone, so the backend would refuse the search. Not an outage: the patient is told what is needed."""
-
-
 def say_backend_problem(dispatcher: CollectingDispatcher, error: BackendError, answers_kept: bool = True) -> None:
     """Say what happened: no phone number, the booking system refused this request (its reason), or it could not
     be reached (only timeouts, connection errors, 5xx and a refused token: try again)."""
@@ -107,24 +101,8 @@ def say_backend_problem(dispatcher: CollectingDispatcher, error: BackendError, a
         say(dispatcher, "booking_refused", reason=str(error), clinic_phone=phone)
 
 
-async def find_patient_id(tracker: Tracker, client: SchedulingClient) -> Optional[str]:
-    """The remembered Patient id, else the one registered with the sender's phone number (None: first visit)."""
-    known = tracker.get_slot("patient_id")
-    if known:
-        return known
-    phone = patient_phone(tracker)
-    if not E164.match(phone):
-        raise NoPhoneNumber("the conversation has no phone number", 400)
-    patient = await client.find_patient_by_phone(phone)
-    return patient.id if patient else None
-
-
-async def upcoming(tracker: Tracker, client: SchedulingClient) -> Tuple[Optional[str], List[Choice]]:
-    patient_id = await find_patient_id(tracker, client)
-    if not patient_id:
-        return None, []
-    appointments = await client.list_appointments(patient_id)
-    return patient_id, [Choice.from_appointment(a) for a in appointments]
+def patient(tracker: Tracker) -> Patient:
+    return Patient(tracker.get_slot("patient_id"), patient_phone(tracker))
 
 
 class ValidateAppointmentForm(FormValidationAction):
@@ -185,7 +163,7 @@ class ValidateAppointmentForm(FormValidationAction):
     async def load_appointments(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any]:
         try:
             async with scheduling_client() as client:
-                patient_id, appointments = await upcoming(tracker, client)
+                patient_id, appointments = await upcoming(client, patient(tracker))
         except BackendError as error:
             say_backend_problem(dispatcher, error, answers_kept=False)
             return {"booking_result": {"kind": "nothing"}}
@@ -281,7 +259,7 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"booking_slot": choice.id}
         try:
             async with scheduling_client() as client:
-                patient_id = await find_patient_id(tracker, client)
+                patient_id = await find_patient_id(client, patient(tracker))
         except BackendError as error:
             say_backend_problem(dispatcher, error)
             return {"booking_slot": None}
@@ -349,7 +327,9 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"booking_confirmed": None}
         try:
             async with scheduling_client() as client:
-                return await self.make_change(task, client, tracker)
+                patient_id, outcome = await make_change(client, self.change(task, tracker), patient(tracker))
+            patient_slot = {"patient_id": patient_id} if patient_id else {}
+            return {"booking_confirmed": True, "booking_result": outcome, **patient_slot}
         except (SlotTaken, NotFound) as error:
             if task == "cancel":
                 say(dispatcher, "booking_appointment_gone")
@@ -364,32 +344,15 @@ class ValidateAppointmentForm(FormValidationAction):
             say_backend_problem(dispatcher, error)
             return {"booking_confirmed": None}
 
-    async def make_change(self, task: str, client: SchedulingClient, tracker: Tracker) -> Dict[Text, Any]:
-        """Book, move or cancel; the result (what to tell the patient, what to remind) ends the form."""
-        if task == "cancel":
-            appointment = chosen(tracker, "appointment_choice", "appointments")
-            cancelled = await client.cancel(tracker.get_slot("appointment_choice"))
-            return {"booking_confirmed": True, "booking_result": result("cancelled", cancelled.id, appointment)}
-        offer = chosen(tracker, "booking_slot", "booking_offers")
-        if task == "reschedule":  # the backend books the new time and cancels the old appointment in one step
-            previous = tracker.get_slot("appointment_choice")
-            moved = await client.reschedule(previous, offer.id)
-            return {"booking_confirmed": True, "booking_result": {
-                **result("rescheduled", moved.id, Choice.from_appointment(moved)), "previous_id": previous}}
-        patient_id = tracker.get_slot("patient_id") or await find_patient_id(tracker, client)
-        if not patient_id:
-            birth = tracker.get_slot("patient_birth_date")
-            patient = await client.create_patient(tracker.get_slot("patient_name"), patient_phone(tracker),
-                                                  dt.date.fromisoformat(birth) if birth else None)
-            patient_id = patient.id
-        booked = await client.book(patient_id, offer.id, tracker.get_slot("booking_service"))
-        return {"booking_confirmed": True, "patient_id": patient_id,
-                "booking_result": result("booked", booked.id, Choice.from_appointment(booked))}
-
-
-def result(kind: str, appointment_id: str, appointment: Optional[Choice]) -> Dict[str, Any]:
-    return {"kind": kind, "appointment_id": appointment_id,
-            "appointment": appointment.to_slot() if appointment else None}
+    @staticmethod
+    def change(task: str, tracker: Tracker) -> Change:
+        """The confirmed form's answers, as the change to make."""
+        birth = tracker.get_slot("patient_birth_date")
+        return Change(task, service_id=tracker.get_slot("booking_service"),
+                      offer=chosen(tracker, "booking_slot", "booking_offers"),
+                      appointment_id=tracker.get_slot("appointment_choice"),
+                      appointment=chosen(tracker, "appointment_choice", "appointments"),
+                      name=tracker.get_slot("patient_name"), birth_date=dt.date.fromisoformat(birth) if birth else None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -587,7 +550,7 @@ class ActionListAppointments(Action):
         facts = clinic()
         try:
             async with scheduling_client() as client:
-                patient_id, appointments = await upcoming(tracker, client)
+                patient_id, appointments = await upcoming(client, patient(tracker))
         except BackendError as error:
             say_backend_problem(dispatcher, error, answers_kept=False)
             return []

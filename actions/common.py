@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from carebot.clinic import Clinic, load_clinic
 from carebot.forms import Reading, read_message
 from carebot.messages import render
+from carebot.phones import WHATSAPP_PREFIX, normalize_phone
 
 
 @lru_cache(maxsize=1)
@@ -54,9 +55,9 @@ def patient_phone(tracker: Tracker) -> str:
     metadata = (tracker.latest_message.get("metadata") or {}) if from_whatsapp else {}
     wa_id = str(metadata.get("WaId") or metadata.get("wa_id") or "").strip()
     if wa_id:
-        return wa_id if wa_id.startswith("+") else f"+{wa_id}"
+        return normalize_phone(wa_id)
     sender = tracker.sender_id or ""
-    return sender.split(":", 1)[1] if sender.startswith("whatsapp:") else sender
+    return normalize_phone(sender) if sender.startswith(WHATSAPP_PREFIX) else sender
 
 
 def form_reading(tracker: Tracker, form: str) -> Reading:

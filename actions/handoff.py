@@ -17,9 +17,9 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import clinic, latest_intent, patient_phone, say
-from carebot.channels.phones import mask_phone
+from carebot.phones import mask_phone
 from carebot.handoff.client import HandoffClient, HandoffError
-from carebot.handoff.store import TRANSCRIPT_MAX_CHARS, Reason
+from carebot.handoff.model import TRANSCRIPT_MAX_CHARS, Reason
 
 log = logging.getLogger(__name__)
 

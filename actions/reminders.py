@@ -28,7 +28,7 @@ from actions.common import clinic, latest_entity, latest_intent, say, send, step
 from carebot.booking import long_when
 from carebot.messages import render
 from carebot.reminders.client import ReminderInfo, RemindersClient
-from carebot.reminders.store import ReminderStore, label_score
+from carebot.reminders.model import MATCH_THRESHOLD, label_score
 from carebot.reminders.recurrence import (ReminderParseError, ReminderSpec, next_occurrences, parse_reminder,
                                           parse_times)
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound
@@ -285,7 +285,7 @@ class ReminderChange(Action, abc.ABC):
                     if error.status != 409:
                         raise
                     # Several match ("metformin" morning and evening): offer only those.
-                    mine = [r for r in mine if label_score(r.label, words) >= ReminderStore.MATCH_THRESHOLD] or mine
+                    mine = [r for r in mine if label_score(r.label, words) >= MATCH_THRESHOLD] or mine
                     break
         if self.task == "resume":
             mine = [r for r in mine if r.status == "paused"] or mine

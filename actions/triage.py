@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import clinic, latest_entity, say, send
 from actions.handoff import open_handoff
 from carebot.handoff.client import HandoffClient
-from carebot.handoff.store import Reason
+from carebot.handoff.model import Reason
 from carebot.messages import render
 from carebot.triage.engine import (CHAT_QUESTION_BUDGET, SIMPLER, UNREADABLE, add_findings, default_protocols,
                                    fill, next_question, outcome, screen_red_flags, start, take_reply)

@@ -15,7 +15,8 @@ import dateparser
 from carebot.clinic import WEEKDAYS, Clinic
 from carebot.dates import DateProblem, ParseResult, TimeWindow
 from carebot.messages import render
-from carebot.scheduling.client import BookedAppointment, FreeSlot
+from carebot.scheduling.client import BackendError, SchedulingClient
+from carebot.scheduling.model import E164, BookedAppointment, FreeSlot
 
 Span = Tuple[dt.datetime, dt.datetime]
 # How far back from a full window the nearest earlier free times are looked for.
@@ -464,3 +465,74 @@ def parse_birth_date(text: str, clinic: Clinic, today: dt.date) -> Optional[dt.d
     if born > today or born.year < today.year - _OLDEST_YEARS:
         return None
     return born
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Look-ups and changes: the one place the booking flow talks to the scheduling client (actions → booking → client).
+
+class NoPhoneNumber(BackendError):
+    """The conversation has no phone number (a REST sender such as "me"): patients are found and registered by
+    their phone, so the backend would refuse the search. Not an outage: the patient is told what is needed."""
+
+
+@dataclass(frozen=True)
+class Patient:
+    """Who is asking: the remembered Patient id (None until found) and the phone number that identifies them."""
+
+    known_id: Optional[str]
+    phone: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """What the confirmed form asks for; `offer` is the chosen free time, `appointment` the one to move or cancel."""
+
+    task: str  # book, reschedule or cancel
+    service_id: Optional[str] = None
+    offer: Optional[Choice] = None
+    appointment_id: Optional[str] = None
+    appointment: Optional[Choice] = None
+    name: Optional[str] = None
+    birth_date: Optional[dt.date] = None
+
+
+async def find_patient_id(client: SchedulingClient, patient: Patient) -> Optional[str]:
+    """The remembered Patient id, else the one registered with the sender's phone number (None: first visit)."""
+    if patient.known_id:
+        return patient.known_id
+    if not E164.match(patient.phone):
+        raise NoPhoneNumber("the conversation has no phone number", 400)
+    record = await client.find_patient_by_phone(patient.phone)
+    return record.id if record else None
+
+
+async def upcoming(client: SchedulingClient, patient: Patient) -> Tuple[Optional[str], List[Choice]]:
+    """The patient's id (None: not registered) and their upcoming appointments."""
+    patient_id = await find_patient_id(client, patient)
+    if not patient_id:
+        return None, []
+    appointments = await client.list_appointments(patient_id)
+    return patient_id, [Choice.from_appointment(a) for a in appointments]
+
+
+async def make_change(client: SchedulingClient, change: Change, patient: Patient) -> Tuple[Optional[str], Dict[str, Any]]:
+    """Book, move or cancel: the patient's id (when a booking found or registered them) and the result to tell the
+    patient and to remind."""
+    if change.task == "cancel":
+        cancelled = await client.cancel(change.appointment_id)
+        return None, change_result("cancelled", cancelled.id, change.appointment)
+    if change.task == "reschedule":  # the backend books the new time and cancels the old appointment in one step
+        moved = await client.reschedule(change.appointment_id, change.offer.id)
+        return None, {**change_result("rescheduled", moved.id, Choice.from_appointment(moved)),
+                      "previous_id": change.appointment_id}
+    patient_id = await find_patient_id(client, patient)
+    if not patient_id:
+        record = await client.create_patient(change.name, patient.phone, change.birth_date)
+        patient_id = record.id
+    booked = await client.book(patient_id, change.offer.id, change.service_id)
+    return patient_id, change_result("booked", booked.id, Choice.from_appointment(booked))
+
+
+def change_result(kind: str, appointment_id: str, appointment: Optional[Choice]) -> Dict[str, Any]:
+    return {"kind": kind, "appointment_id": appointment_id,
+            "appointment": appointment.to_slot() if appointment else None}

@@ -21,7 +21,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from carebot.channels.phones import normalize_phone
+from carebot.phones import normalize_phone
 from carebot.tokens import secure_sqlite_file
 
 STATE_DATABASE_ENV = "WHATSAPP_STATE_DATABASE_URL"

@@ -34,7 +34,7 @@ from twilio.rest import Client
 
 from carebot.channels.chunking import chunk_text
 from carebot.channels.contacts import ContactStore
-from carebot.channels.phones import mask_phone, normalize_phone, whatsapp_address
+from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.channels.signature import public_base_url
 from carebot.clinic import load_clinic
 

@@ -11,7 +11,7 @@ payloads the bot issued carry intents: numbered buttons it offered to this very 
 (bare `/intent`, no entities) whose payloads the clinic fixed in its approved templates.
 
 Conversation ids are Twilio's address of the patient, normalised: `whatsapp:+447700900123` (what Rasa's stock
-connector used too); `carebot.channels.phones.normalize_phone` turns it into the E.164 number stored elsewhere. Enable it in credentials.yml with the block `carebot.channels.whatsapp.WhatsAppInput:` (see
+connector used too); `carebot.phones.normalize_phone` turns it into the E.164 number stored elsewhere. Enable it in credentials.yml with the block `carebot.channels.whatsapp.WhatsAppInput:` (see
 docs/operations.md); every key falls back to its environment variable.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse
 from carebot import tokens
 from carebot.channels.buttons import ButtonMemory, buttons_from_rasa, render_numbered
 from carebot.channels.optout import OptCommand, opt_command
-from carebot.channels.phones import mask_phone, normalize_phone, whatsapp_address
+from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.channels.signature import FormParams, is_valid_signature, parse_form, signed_url
 from carebot.channels.ttl_store import TTLStore, ttl_store_from_url
 from carebot.channels.twilio_sender import OUTSIDE_WINDOW_ERROR, SendResult, WhatsAppSender, setting

@@ -20,13 +20,14 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from carebot.backend.errors import ApiError, json_object
-from carebot.channels.phones import normalize_phone
+from carebot.phones import normalize_phone
 from carebot.clinic import Clinic
 from carebot.handoff.auth import StaffAuth
 from carebot.handoff.inbox import StaffInbox
 from carebot.handoff.service import HandoffService
 from carebot.handoff.sessions import StaffSessions
-from carebot.handoff.store import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, HandoffStore, Reason
+from carebot.handoff.model import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, Reason
+from carebot.handoff.store import HandoffStore
 from carebot.privacy.audit import AuditLog
 from carebot.rasa_api import RasaAPI
 

@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional, Tuple
 from carebot import tokens
 
 from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable
-from carebot.handoff.store import Reason
+from carebot.handoff.model import Reason
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:8080"
 

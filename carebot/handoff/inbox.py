@@ -16,12 +16,12 @@ from aiohttp import web
 
 from carebot import mode
 from carebot.backend.db import run_db
-from carebot.channels.phones import mask_phone
+from carebot.phones import mask_phone
 from carebot.clinic import Clinic
 from carebot.handoff.auth import Session, StaffAuth
 from carebot.handoff.sessions import StaffSessions
 from carebot.handoff.service import REOPEN_TEMPLATE, HandoffService, ResumeFailed
-from carebot.handoff.store import REASON_LABELS, AlreadyResolved, Case, CaseNotFound, Delivery, Event, EventKind
+from carebot.handoff.model import REASON_LABELS, AlreadyResolved, Case, CaseNotFound, Delivery, Event, EventKind
 from carebot.privacy.audit import AuditLog
 
 SESSION_COOKIE = "carebot_staff"

@@ -12,12 +12,11 @@ import logging
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from carebot.backend.db import run_db
-from carebot.channels.phones import mask_phone
+from carebot.phones import mask_phone
 from carebot.clinic import Clinic
 from carebot.faq import format_day
-from carebot.handoff.store import (
-    REASON_LABELS, Case, Delivery, Event, EventKind, HandoffStore, Reason, utc_now,
-)
+from carebot.handoff.model import REASON_LABELS, Case, Delivery, Event, EventKind, Reason, utc_now
+from carebot.handoff.store import HandoffStore
 from carebot.messages import render
 from carebot.rasa_api import RasaAPI, RasaAPIError
 

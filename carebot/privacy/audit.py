@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from carebot import tokens
 from carebot.backend.db import from_db, metadata, to_db
-from carebot.channels.phones import normalize_phone
+from carebot.phones import normalize_phone
 
 GENESIS = "0" * 64
 AUDIT_KEY = ("AUDIT_KEY", "audit_key")

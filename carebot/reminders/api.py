@@ -28,9 +28,10 @@ from carebot.backend.db import run_db
 from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
 from carebot.reminders.recurrence import ReminderParseError, load_medicines, next_occurrences, parse_reminder
-from carebot.reminders.store import (
-    AmbiguousReminder, InvalidReminderState, NothingToAnswer, ReminderError, ReminderNotFound, ReminderStore,
+from carebot.reminders.model import (
+    AmbiguousReminder, InvalidReminderState, NothingToAnswer, ReminderError, ReminderNotFound,
 )
+from carebot.reminders.store import ReminderStore
 
 STORE_KEY = web.AppKey("reminder_store", ReminderStore)
 _CLOCK_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")

@@ -43,10 +43,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Protocol, Sequence, Set
 
 from carebot.backend.db import run_db
-from carebot.channels.phones import mask_phone, normalize_phone
+from carebot.phones import mask_phone, normalize_phone
 from carebot.clinic import Clinic
 from carebot.rasa_api import RasaAPI, RasaAPIError
-from carebot.reminders.store import Occurrence, ReminderStore, utcnow
+from carebot.reminders.model import Occurrence
+from carebot.reminders.store import ReminderStore, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import difflib
 import functools
 import hashlib
 import hmac
-import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from zoneinfo import ZoneInfo
 
@@ -35,16 +33,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from carebot import tokens
 from carebot.backend.db import from_db, metadata, to_db
+from carebot.reminders.model import (
+    DEFAULT_HORIZON, KINDS, MATCH_THRESHOLD, MAX_BACKFILL, UTC, Adherence, AmbiguousReminder, InvalidReminderState,
+    NothingToAnswer, Occurrence, Reminder, ReminderError, ReminderNotFound, label_score, meaningful_words,
+)
 from carebot.reminders.recurrence import Schedule, describe, iter_occurrences, normalise_rrule
-
-UTC = dt.timezone.utc
-KINDS = ("medication", "appointment")
-REMINDER_STATUSES = ("active", "paused", "stopped")
-OCCURRENCE_STATUSES = ("pending", "claimed", "sending", "sent", "missed", "cancelled")
-RESPONSES = ("taken", "skipped", "snoozed", "no_reply")
-DEFAULT_HORIZON = dt.timedelta(hours=48)
-# Occurrences older than this are never generated after a long outage: they could only be recorded as missed.
-MAX_BACKFILL = dt.timedelta(days=7)
 
 reminders = Table(
     "reminders", metadata,
@@ -93,28 +86,6 @@ reminder_deliveries = Table(
 TABLES = (reminders, reminder_occurrences, reminder_deliveries)
 
 
-class ReminderError(Exception):
-    """Base of the store's refusals; the message is fit to show to a developer or be reworded for a patient."""
-
-
-class ReminderNotFound(ReminderError, LookupError):
-    pass
-
-
-class AmbiguousReminder(ReminderError):
-    def __init__(self, message: str, candidates: Sequence["Reminder"]) -> None:
-        super().__init__(message)
-        self.candidates = list(candidates)
-
-
-class InvalidReminderState(ReminderError):
-    pass
-
-
-class NothingToAnswer(ReminderError, LookupError):
-    """A reply like "taken" arrived but no reminder was sent to this patient recently."""
-
-
 def create_tables(engine: Engine) -> None:
     """Create the reminder tables (idempotent): the dispatcher may start before the backend does."""
     metadata.create_all(engine, tables=list(TABLES))
@@ -122,100 +93,6 @@ def create_tables(engine: Engine) -> None:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Reminder:
-    id: int
-    conversation_id: str
-    channel: str
-    kind: str
-    label: str
-    dose: Optional[str]
-    rrule: str
-    dtstart: dt.datetime  # aware, in `timezone`
-    timezone: str
-    description: str
-    appointment_id: Optional[str]
-    status: str
-    revision: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    next_due: Optional[dt.datetime] = None  # filled by list/get: the next pending occurrence or rule instance
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "id": self.id, "conversation_id": self.conversation_id, "channel": self.channel, "kind": self.kind,
-            "label": self.label, "dose": self.dose, "rrule": self.rrule, "dtstart": self.dtstart.isoformat(),
-            "timezone": self.timezone, "description": self.description, "appointment_id": self.appointment_id,
-            "status": self.status, "next_due": self.next_due.isoformat() if self.next_due else None,
-        }
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """One due send, joined with what the dispatcher needs to deliver it."""
-
-    id: int
-    reminder_id: int
-    due_at: dt.datetime
-    status: str
-    idempotency_key: str
-    attempts: int
-    sent_at: Optional[dt.datetime]
-    response: Optional[str]
-    conversation_id: str
-    channel: str
-    kind: str
-    label: str
-    dose: Optional[str]
-    appointment_id: Optional[str]
-    timezone: str
-    reminder_status: str
-    is_current: bool  # the occurrence belongs to the reminder's current schedule revision
-    reminder_start: Optional[dt.datetime] = None  # the rule's DTSTART; for an appointment, when it starts
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "id": self.id, "reminder_id": self.reminder_id, "due_at": self.due_at.isoformat(), "status": self.status,
-            "idempotency_key": self.idempotency_key, "label": self.label, "dose": self.dose,
-            "response": self.response, "kind": self.kind,
-        }
-
-
-@dataclass(frozen=True)
-class Adherence:
-    """Medication reminders over a period: what the patient answered, per medicine and in total."""
-
-    days: int
-    doses: int
-    taken: int
-    skipped: int
-    no_reply: int
-    missed: int  # never delivered (the system was down beyond the grace period)
-    awaiting: int  # sent, no answer yet
-    by_label: Dict[str, Dict[str, int]] = field(default_factory=dict)
-
-    @property
-    def percent_taken(self) -> Optional[int]:
-        answered = self.doses - self.awaiting
-        return round(100 * self.taken / answered) if answered else None
-
-    def describe(self) -> str:
-        if not self.doses:
-            return f"No medication reminders were due in the last {self.days} days."
-        text = f"In the last {self.days} days you took {self.taken} of {self.doses - self.awaiting} reminded doses"
-        text += f" ({self.percent_taken}%)." if self.percent_taken is not None else "."
-        extras = [f"{n} {what}" for n, what in ((self.skipped, "skipped"), (self.no_reply, "without a reply"),
-                                                 (self.missed, "not sent")) if n]
-        return text + (" " + ", ".join(extras) + "." if extras else "")
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "days": self.days, "doses": self.doses, "taken": self.taken, "skipped": self.skipped,
-            "no_reply": self.no_reply, "missed": self.missed, "awaiting": self.awaiting,
-            "percent_taken": self.percent_taken, "by_label": self.by_label, "text": self.describe(),
-        }
 
 
 @functools.lru_cache(maxsize=1)
@@ -231,33 +108,9 @@ def occurrence_key(reminder_id: int, revision: int, due_at: dt.datetime, tag: st
     return f"{base}.{mac.decode().rstrip('=')}"
 
 
-_STOPWORDS = frozenset(
-    "stop pause resume restart cancel delete remove change move my the a an for to of reminder reminders remind me "
-    "please pls about taking take tablet tablets pill pills medicine medication meds dose doses can you could i want "
-    "don't dont need no longer anymore any more that this".split()
-)
-
-
-def _words(text: str) -> List[str]:
-    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS]
-
-
-def label_score(label: str, text: str) -> float:
-    """How well the patient's words name a reminder's label (1.0 = the label appears whole)."""
-    label_words, said = _words(label), _words(text)
-    if not label_words or not said:
-        return 0.0
-    if " ".join(label_words) in " ".join(said):
-        return 1.0
-    # Each label word matched by its closest said word (typos allowed: "metfromin"), averaged.
-    per_word = [max(difflib.SequenceMatcher(None, lw, sw).ratio() for sw in said) for lw in label_words]
-    return sum(per_word) / len(per_word)
-
-
 class ReminderStore:
     """All reminder reads and writes; every method is one short transaction (blocking: wrap with run_db)."""
 
-    MATCH_THRESHOLD = 0.75
 
     def __init__(self, engine: Engine, horizon: dt.timedelta = DEFAULT_HORIZON) -> None:
         self.engine = engine
@@ -316,14 +169,14 @@ class ReminderStore:
         candidates = self.list(conversation_id, now, kind="medication")
         if not candidates:
             raise ReminderNotFound("You don't have any medication reminders.")
-        if not _words(text):
+        if not meaningful_words(text):
             if len(candidates) == 1:
                 return candidates[0]
             raise AmbiguousReminder("Which one do you mean: " + ", ".join(r.label for r in candidates) + "?",
                                     candidates)
         scored = sorted(((label_score(r.label, text), r) for r in candidates), key=lambda item: -item[0])
         best_score, best = scored[0]
-        if best_score < self.MATCH_THRESHOLD:
+        if best_score < MATCH_THRESHOLD:
             names = ", ".join(r.label for r in candidates)
             raise ReminderNotFound(f"I couldn't tell which reminder you mean. Your reminders: {names}.")
         tied = [r for score, r in scored if score >= best_score - 0.05]

@@ -29,9 +29,10 @@ from carebot.backend.errors import ApiError, fhir_response
 from carebot.clinic import Clinic
 from carebot.scheduling import store
 from carebot.scheduling.fhir_json import type_problem
+from carebot.scheduling.model import E164, SERVICE_TYPE_SYSTEM
 from carebot.scheduling import tables as t
 from carebot.scheduling.resources import (
-    E164, SERVICE_TYPE_SYSTEM, appointment_resource, bundle, comma_values, date_range, paging,
+    appointment_resource, bundle, comma_values, date_range, paging,
     patient_resource, practitioner_resource, reference_id, schedule_resource, slot_resource,
 )
 

@@ -20,61 +20,22 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable, NotFound
 from carebot.clinic import Clinic, load_clinic
+from carebot.phones import normalize_phone
+from carebot.scheduling.model import SERVICE_TYPE_SYSTEM, BookedAppointment, FreeSlot, PatientRecord
 
 __all__ = ["BackendError", "BackendUnavailable", "NotFound", "SlotTaken", "SchedulingClient", "FreeSlot",
-           "BookedAppointment", "PatientRecord", "normalise_phone"]
+           "BookedAppointment", "PatientRecord"]
 
 DEFAULT_URL = "http://127.0.0.1:8080/fhir"
-SERVICE_TYPE_SYSTEM = "urn:carebot:service-type"
 FHIR_JSON = "application/fhir+json"
 
 
 class SlotTaken(BackendError):
     """The slot was booked by someone else first (409)."""
-
-
-@dataclass(frozen=True)
-class FreeSlot:
-    id: str
-    start: dt.datetime  # aware, clinic timezone
-    end: dt.datetime  # start + the service's duration
-    practitioner_id: str
-    practitioner_name: str
-    service_id: str
-
-
-@dataclass(frozen=True)
-class BookedAppointment:
-    id: str
-    slot_id: str  # the first slot; longer services also hold the following ones
-    start: dt.datetime
-    end: dt.datetime
-    practitioner_name: str
-    service_id: str
-    status: str  # FHIR status: booked, cancelled, fulfilled, noshow, …
-    practitioner_id: str = ""
-    patient_id: str = ""
-
-
-@dataclass(frozen=True)
-class PatientRecord:
-    id: str
-    name: str
-    birth_date: Optional[dt.date]
-    phone: str  # E.164
-
-
-def normalise_phone(phone: str) -> str:
-    """'whatsapp:+44 7700 900123' -> '+447700900123' (Twilio's WhatsApp addresses carry a prefix)."""
-    number = phone.strip()
-    if number.lower().startswith("whatsapp:"):
-        number = number[len("whatsapp:"):]
-    return "".join(ch for ch in number if ch.isdigit() or ch == "+")
 
 
 class SchedulingClient(BackendHTTPClient):
@@ -101,7 +62,7 @@ class SchedulingClient(BackendHTTPClient):
                                     birth_date: Optional[dt.date] = None) -> Optional[PatientRecord]:
         """The patient registered with this phone, or None. A family may share one phone: pass the full `name`
         (exact, case-insensitive) and/or `birth_date` to pick one; without them the earliest registered wins."""
-        params: List[Tuple[str, str]] = [("telecom", normalise_phone(phone)), ("_count", "50")]
+        params: List[Tuple[str, str]] = [("telecom", normalize_phone(phone)), ("_count", "50")]
         if birth_date:
             params.append(("birthdate", birth_date.isoformat()))
         if name:
@@ -122,7 +83,7 @@ class SchedulingClient(BackendHTTPClient):
         if len(words) > 1:
             human["given"] = words[:-1]
         resource: Dict[str, Any] = {"resourceType": "Patient", "name": [human],
-                                    "telecom": [{"system": "phone", "value": normalise_phone(phone), "use": "mobile"}]}
+                                    "telecom": [{"system": "phone", "value": normalize_phone(phone), "use": "mobile"}]}
         if birth_date:
             resource["birthDate"] = birth_date.isoformat()
         return self._patient(await self._request("POST", "/Patient", json_body=resource))

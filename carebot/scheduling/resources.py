@@ -10,10 +10,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from carebot.backend.errors import ApiError
 from carebot.clinic import Clinic
+from carebot.scheduling.model import SERVICE_TYPE_SYSTEM
 
 UTC = dt.timezone.utc
-SERVICE_TYPE_SYSTEM = "urn:carebot:service-type"
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _DATE_PARAM = re.compile(
     r"^(?P<prefix>eq|ne|gt|lt|ge|le|sa|eb|ap)?"

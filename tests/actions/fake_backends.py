@@ -8,8 +8,9 @@ from dataclasses import replace
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from carebot.clinic import Clinic
+from carebot.phones import normalize_phone
 from carebot.scheduling.client import (BackendUnavailable, BookedAppointment, FreeSlot, NotFound, PatientRecord,
-                                       SlotTaken, normalise_phone)
+                                       SlotTaken)
 
 
 class FakeScheduling:
@@ -35,7 +36,7 @@ class FakeScheduling:
         return slot_id
 
     def add_patient(self, name: str, phone: str) -> PatientRecord:
-        patient = PatientRecord(f"patient-{next(self._ids)}", name, None, normalise_phone(phone))
+        patient = PatientRecord(f"patient-{next(self._ids)}", name, None, normalize_phone(phone))
         self.patients[patient.id] = patient
         return patient
 
@@ -54,11 +55,11 @@ class FakeScheduling:
     async def find_patient_by_phone(self, phone: str, name: Optional[str] = None,
                                     birth_date: Optional[dt.date] = None) -> Optional[PatientRecord]:
         self._reachable()
-        return next((p for p in self.patients.values() if p.phone == normalise_phone(phone)), None)
+        return next((p for p in self.patients.values() if p.phone == normalize_phone(phone)), None)
 
     async def create_patient(self, name: str, phone: str, birth_date: Optional[dt.date] = None) -> PatientRecord:
         self._reachable()
-        patient = PatientRecord(f"patient-{next(self._ids)}", name, birth_date, normalise_phone(phone))
+        patient = PatientRecord(f"patient-{next(self._ids)}", name, birth_date, normalize_phone(phone))
         self.patients[patient.id] = patient
         return patient
 

@@ -12,7 +12,7 @@ from carebot.channels.buttons import Button, ButtonMemory, match_button, render_
 from carebot.channels.chunking import chunk_text
 from carebot.channels.contacts import ContactStore, in_session_window, is_opted_out
 from carebot.channels.optout import opt_command
-from carebot.channels.phones import mask_phone, normalize_phone, whatsapp_address
+from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.channels.signature import is_valid_signature, parse_form, sign, signed_url
 from carebot.channels.ttl_store import MemoryTTLStore, RedisTTLStore
 

@@ -16,7 +16,8 @@ import yaml
 
 from carebot.backend.db import make_engine
 from carebot.channels.signature import sign
-from carebot.handoff.store import EventKind, HandoffStore, Reason
+from carebot.handoff.model import EventKind, Reason
+from carebot.handoff.store import HandoffStore
 
 from tests.e2e.conftest import ROOT, STAFF_NAME, STAFF_PASSWORD, Stack
 

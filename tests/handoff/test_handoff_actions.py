@@ -12,7 +12,7 @@ from handoff_harness import API_TOKEN, ON_CALL
 
 from actions.fallback import ActionFallback, misunderstood_in_a_row
 from actions.handoff import ActionHandOffToStaff, open_handoff, transcript_excerpt
-from carebot.handoff.store import Reason
+from carebot.handoff.model import Reason
 
 LONDON = ZoneInfo("Europe/London")
 MONDAY_MORNING = dt.datetime(2026, 11, 30, 10, 0, tzinfo=LONDON)  # staff on duty 08:00-18:30

@@ -6,7 +6,7 @@ import pytest
 from handoff_harness import ON_CALL, PATIENT
 
 from carebot.handoff.service import patient_notice
-from carebot.handoff.store import REASON_LABELS, Reason
+from carebot.handoff.model import REASON_LABELS, Reason
 
 pytestmark = pytest.mark.asyncio
 STAFF_ALERT_SID = "HX00000000000000000000000000000004"  # clinic.yml whatsapp.templates.handoff_alert

@@ -5,7 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from handoff_harness import database_urls, engine_for
 
-from carebot.handoff.store import AlreadyResolved, CaseNotFound, Delivery, EventKind, HandoffStore, Reason
+from carebot.handoff.model import AlreadyResolved, CaseNotFound, Delivery, EventKind, Reason
+from carebot.handoff.store import HandoffStore
 
 NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.timezone.utc)
 

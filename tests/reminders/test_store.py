@@ -6,9 +6,10 @@ import datetime as dt
 import pytest
 
 from carebot.reminders.recurrence import parse_reminder
-from carebot.reminders.store import (
-    AmbiguousReminder, InvalidReminderState, NothingToAnswer, ReminderError, ReminderNotFound, ReminderStore,
+from carebot.reminders.model import (
+    AmbiguousReminder, InvalidReminderState, NothingToAnswer, ReminderError, ReminderNotFound,
 )
+from carebot.reminders.store import ReminderStore
 
 from .conftest import LONDON, PATIENT, UTC
 

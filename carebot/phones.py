@@ -1,4 +1,4 @@
-"""Phone-number helpers shared by the channel, the sender and the opt-out store.
+"""The one phone-number normaliser and mask, shared by the channel, the backend, the actions and the logs.
 
 Twilio addresses WhatsApp users as `whatsapp:+447700900123`; everything else in Carebot (conversation ids, the
 opt-out table, the backend) uses the bare E.164 number, so conversions live in one place.

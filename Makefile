@@ -13,10 +13,10 @@ RASA_ENV = ACTION_SERVER_TOKEN="$$($(PY) -m carebot.tokens ACTION_SERVER_TOKEN a
 RASA_DATA := data/nlu data/rules data/stories data/responses
 # The custom NLU components' code too: what they store when trained depends on it (they fingerprint it for Rasa).
 TRAIN_INPUTS := config.yml domain.yml $(shell find $(RASA_DATA) data/patterns data/triage -name '*.yml' 2>/dev/null) \
-	$(wildcard carebot/nlu/*.py)
+	$(wildcard carebot/nlu/*.py carebot/lexicon/*.py)
 MODEL := models/carebot.tar.gz
 
-.PHONY: run test validate train pytest rasa-test bench eval eval-triage lock tools clean
+.PHONY: run test lint validate train pytest rasa-test bench eval eval-triage lock tools clean
 
 $(VENV)/.installed: requirements/lock.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ validate: $(VENV)/.installed
 	$(PY) -m carebot.validate
 	$(RASA) data validate --data $(RASA_DATA) --fail-on-warnings
 
+## lint: ruff (rules and format), import boundaries (pyproject.toml contracts), mypy; scripts/format.sh fixes style
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	nice $(VENV)/bin/mypy
+
 tools: $(VENV)/.installed
 	@for script in scripts/install_*.sh; do bash "$$script" || exit 1; done
 
@@ -47,8 +54,8 @@ pytest: $(VENV)/.installed $(MODEL) tools
 rasa-test: $(MODEL)
 	$(RASA_ENV) $(RASA) test core --stories tests/stories --model $(MODEL) --fail-on-prediction-errors --out results
 
-## test: designer-file validation, rasa data validate (zero warnings), pytest, rasa test on the test stories
-test: validate pytest rasa-test
+## test: lint, designer-file validation, rasa data validate (zero warnings), pytest, rasa test on the test stories
+test: lint validate pytest rasa-test
 
 ## bench: speed figures (stock `rasa init` bot vs Carebot, backend, reminders) into docs/benchmarks.md
 bench: $(MODEL) tools

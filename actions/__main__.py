@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 
 from rasa_sdk.endpoint import create_app
 from sanic import response
 from sanic.request import Request
 
-from carebot import tokens
+from carebot import settings, tokens
 
 logger = logging.getLogger("carebot.actions")
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    config = settings.at_start("action server")
+    settings.configure_logging(config, "%(levelname)s %(name)s: %(message)s")
     expected = tokens.token(*tokens.ACTION_SERVER)
     app = create_app("actions", cors_origins=None)
 
@@ -31,8 +31,7 @@ def main() -> None:
             return response.json({"error": "missing or wrong token"}, status=401)
         return None
 
-    host = os.environ.get("ACTION_SERVER_HOST", "127.0.0.1")
-    port = int(os.environ.get("ACTION_SERVER_PORT", "5055"))
+    host, port = config.action_server_host, config.action_server_port
     logger.info("action server on http://%s:%s", host, port)
     app.run(host, port, workers=1, access_log=False, motd=False)
 

@@ -219,7 +219,7 @@ def _service_name(cmdline: List[str]) -> str:
     if "-m" in cmdline:
         module = cmdline[cmdline.index("-m") + 1]
         return {"carebot.launcher": "launcher", "bench.stack": "launcher", "actions": "actions",
-                "carebot.backend": "backend", "carebot.reminders": "reminders",
+                "carebot.server": "backend", "carebot.reminders": "reminders",
                 "carebot.rasa_server": "rasa"}.get(module, module)
     return " ".join(cmdline[:3])
 

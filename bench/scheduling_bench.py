@@ -24,7 +24,7 @@ from typing import List, Optional, Tuple
 from aiohttp import web
 from sqlalchemy import create_engine, func, select, text
 
-from carebot.backend.app import create_app
+from carebot.server.app import create_app
 from carebot.backend.db import make_engine
 from carebot.clinic import Clinic, load_clinic
 from carebot.scheduling import tables as t

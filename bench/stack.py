@@ -26,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "carebot.tar.gz"
 # Launcher service name -> the module `python -m` runs; a service counts as available once its module exists.
-SERVICE_MODULES = {"backend": "carebot.backend", "actions": "actions", "rasa": "rasa", "reminders": "carebot.reminders"}
+SERVICE_MODULES = {"backend": "carebot.server", "actions": "actions", "rasa": "rasa", "reminders": "carebot.reminders"}
 ALL_SERVICES = tuple(SERVICE_MODULES)
 
 
@@ -191,10 +191,10 @@ def carebot_stack(var: Path, *, model: Path = DEFAULT_MODEL, services: Sequence[
         "CAREBOT_VAR_DIR": str(var),
         "RASA_API_TOKEN": uuid.uuid4().hex,
         "ACTION_SERVER_TOKEN": uuid.uuid4().hex,
-        "SCHEDULING_TOKEN": uuid.uuid4().hex,
+        "CAREBOT_BACKEND_TOKEN": uuid.uuid4().hex,
         "RASA_ENDPOINTS": str(endpoints),
         "RASA_MODEL": str(model),
-        "SCHEDULING_DATABASE_URL": f"sqlite:///{var / 'carebot.db'}",
+        "CAREBOT_DATABASE_URL": f"sqlite:///{var / 'carebot.db'}",
         "SCHEDULING_URL": f"http://127.0.0.1:{ports['BACKEND_PORT']}/fhir",
         "BACKEND_URL": f"http://127.0.0.1:{ports['BACKEND_PORT']}",
         "RASA_URL": f"http://127.0.0.1:{ports['RASA_PORT']}",
@@ -204,7 +204,7 @@ def carebot_stack(var: Path, *, model: Path = DEFAULT_MODEL, services: Sequence[
     return CarebotStack(
         rasa_url=env["RASA_URL"], backend_url=env["BACKEND_URL"],
         action_url=f"http://127.0.0.1:{ports['ACTION_SERVER_PORT']}",
-        rasa_token=env["RASA_API_TOKEN"], backend_token=env["SCHEDULING_TOKEN"], env=env, services=list(services),
+        rasa_token=env["RASA_API_TOKEN"], backend_token=env["CAREBOT_BACKEND_TOKEN"], env=env, services=list(services),
     )
 
 

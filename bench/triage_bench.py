@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import List
 
 from carebot.nlu.findings import build_findings_pipeline, current_ids, denied_ids, extract_findings, profile_from
-from carebot.triage.cases import load_cases, run_case, score
+from evaluation.cases import load_cases, run_case, score
 from carebot.triage.engine import PATTERNS_DIR, default_protocols
 from carebot.triage.simulate import simulate
 

@@ -19,9 +19,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from carebot.nlu.components import PatternEntityExtractor, RedFlagClassifier
-from carebot.nlu.patterns import load_patterns
+from carebot.lexicon.patterns import load_patterns
 from bench.timing import timings_ms
-from carebot.triage.cases import load_cases
+from evaluation.cases import load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "carebot.tar.gz"

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from carebot import settings
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-DEFAULT_CLINIC_FILE = Path(__file__).resolve().parent.parent / "clinic.yml"
 _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 DATE_ORDERS = ("DMY", "MDY", "YMD")
 # Where patients write month-first numeric dates (03/12 = 12 March); everywhere else day-first is the safer default.
@@ -275,7 +276,7 @@ def _parse(path: Path) -> Tuple[Any, Optional[yaml.Node]]:
 
 def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
     """Read and validate the clinic file (`CLINIC_FILE` env var, else ./clinic.yml of the project)."""
-    file = Path(path or os.environ.get("CLINIC_FILE") or DEFAULT_CLINIC_FILE)
+    file = Path(path or settings.current().clinic_file)
     if not file.exists():
         raise ClinicConfigError(file, None, "clinic file not found")
     data, root = _parse(file)

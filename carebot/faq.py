@@ -1,7 +1,8 @@
 """Answers to practical clinic questions, computed from `clinic.yml` (the one source of truth for clinic facts).
 
 Nothing here is written into `domain.yml`: a clinic that changes its hours or parking edits `clinic.yml` and every
-answer follows; the words around the facts are in `data/messages/faq.yml`. Times are computed in the clinic's timezone from an aware `now`, so a server running in UTC, a
+answer follows; the words around the facts are in `data/messages/faq.yml`. Times are computed in the clinic's timezone
+from an aware `now`, so a server running in UTC, a
 weekend, a bank holiday or a daylight-saving change never shifts an opening time. Texts stay short for WhatsApp.
 """
 from __future__ import annotations

@@ -16,7 +16,9 @@ from typing import Any, Dict, FrozenSet, Iterable, Mapping, Optional, Set, Tuple
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from carebot.settings import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 ANSWERS_FILE = ROOT / "data" / "forms" / "answers.yml"
 DOMAIN_FILE = ROOT / "domain.yml"
 # Intents no text can be an answer to: screened before any form (red_flag), or sent by the channel for a photo,

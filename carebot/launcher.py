@@ -10,14 +10,13 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, List, Optional
 
 from carebot.clinic import ClinicConfigError, load_clinic
-from carebot import tokens
+from carebot import settings, tokens
 from carebot.mode import ModeError, check_bind
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = settings.PROJECT_ROOT
 COLOURS = ("\033[36m", "\033[33m", "\033[35m", "\033[32m")
 RESET = "\033[0m"
 
@@ -30,18 +29,17 @@ class Service:
 
 def services(python: str, env: Dict[str, str]) -> List[Service]:
     """The processes of one Carebot installation, all bound to loopback unless the environment says otherwise."""
-    rasa_host = env.get("RASA_HOST", "127.0.0.1")
-    rasa_port = env.get("RASA_PORT", "5005")
+    config = settings.load(env)
     return [
-        Service("backend", [python, "-m", "carebot.backend"]),
+        Service("backend", [python, "-m", "carebot.server"]),
         Service("actions", [python, "-m", "actions"]),
         Service("rasa", [
             # The API token reaches Rasa through RASA_API_TOKEN (carebot.rasa_server), never argv: `ps` shows argv.
             python, "-m", "carebot.rasa_server", "run", "--enable-api",
-            "--interface", rasa_host, "--port", rasa_port,
-            "--model", env.get("RASA_MODEL", "models/carebot.tar.gz"),
-            "--endpoints", env.get("RASA_ENDPOINTS", "endpoints.yml"),
-            "--credentials", env.get("RASA_CREDENTIALS", "credentials.yml"),
+            "--interface", config.rasa_host, "--port", str(config.rasa_port),
+            "--model", config.rasa_model,
+            "--endpoints", str(config.rasa_endpoints),
+            "--credentials", config.rasa_credentials,
         ]),
         Service("reminders", [python, "-m", "carebot.reminders"]),
     ]
@@ -55,7 +53,8 @@ def prepare_environment() -> Dict[str, str]:
     env = dict(os.environ)
     env["RASA_API_TOKEN"] = tokens.token(*tokens.RASA_API)
     env["ACTION_SERVER_TOKEN"] = tokens.token(*tokens.ACTION_SERVER)
-    env["SCHEDULING_TOKEN"] = tokens.token(*tokens.SCHEDULING)
+    env.pop("CAREBOT_BACKEND_TOKEN", None)  # renamed: the services read the new name
+    env[tokens.SCHEDULING[0]] = tokens.token(*tokens.SCHEDULING)
     env["HANDOFF_CHANNEL_TOKEN"] = tokens.token(*tokens.HANDOFF_CHANNEL)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")

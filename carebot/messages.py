@@ -14,7 +14,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-DEFAULT_MESSAGES_DIR = Path(__file__).resolve().parent.parent / "data" / "messages"
+from carebot.settings import PROJECT_ROOT
+
+DEFAULT_MESSAGES_DIR = PROJECT_ROOT / "data" / "messages"
 
 
 class MessageCatalogueError(ValueError):

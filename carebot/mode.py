@@ -11,7 +11,8 @@ import ipaddress
 import os
 from typing import Mapping
 
-MODE_ENV = "CAREBOT_MODE"
+from carebot.settings import load
+
 TLS_ENV = "CAREBOT_TLS_TERMINATED"
 PRODUCTION = "production"
 MIN_PRODUCTION_SECRET_CHARS = 32  # a generated token is 43 characters; 32 still gives ≥ 190 bits of base64
@@ -22,11 +23,7 @@ class ModeError(RuntimeError):
 
 
 def is_production(environ: Mapping[str, str] = os.environ) -> bool:
-    return environ.get(MODE_ENV, "").strip().lower() == PRODUCTION
-
-
-def _flag(environ: Mapping[str, str], name: str) -> bool:
-    return environ.get(name, "").strip().lower() in ("1", "true", "yes")
+    return load(environ).carebot_mode.lower() == PRODUCTION
 
 
 def check_secret(name: str, value: str, environ: Mapping[str, str] = os.environ) -> str:
@@ -51,11 +48,11 @@ def is_loopback(host: str) -> bool:
 
 def check_bind(service: str, host: str, environ: Mapping[str, str] = os.environ) -> None:
     """In production a service listens beyond loopback only behind a TLS-terminating proxy the operator declared."""
-    if is_production(environ) and not is_loopback(host) and not _flag(environ, TLS_ENV):
+    if is_production(environ) and not is_loopback(host) and not load(environ).carebot_tls_terminated:
         raise ModeError(f"{service} would listen on {host} without TLS: put a TLS-terminating proxy in front and set "
                         f"{TLS_ENV}=1, or bind to 127.0.0.1")
 
 
 def secure_cookies(environ: Mapping[str, str] = os.environ) -> bool:
     """Cookies carry `Secure` in production always, in development when STAFF_COOKIE_SECURE says so."""
-    return is_production(environ) or _flag(environ, "STAFF_COOKIE_SECURE")
+    return is_production(environ) or load(environ).staff_cookie_secure

@@ -6,13 +6,12 @@ Configuration: RASA_URL (default http://127.0.0.1:5005) and RASA_API_TOKEN (else
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, List, Optional
 from urllib.parse import quote
 
 import aiohttp
 
-from carebot import tokens
+from carebot import settings, tokens
 
 DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -41,7 +40,7 @@ class RasaAPI:
 
     @classmethod
     def from_env(cls) -> "RasaAPI":
-        return cls(os.environ.get("RASA_URL") or DEFAULT_RASA_URL, tokens.token(*tokens.RASA_API))
+        return cls(settings.current().rasa_url, tokens.token(*tokens.RASA_API))
 
     async def close(self) -> None:
         if self._session is not None and self._owns_session:

@@ -20,6 +20,8 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Type
 
+from carebot import settings
+
 
 def _cache_action_result_validation() -> None:
     import jsonschema
@@ -71,7 +73,7 @@ def apply() -> None:
 
 def with_api_token(argv: List[str], environ: Dict[str, str]) -> List[str]:
     """`argv` plus `--auth-token` from RASA_API_TOKEN for `run --enable-api` (unless argv already names one)."""
-    token = environ.get("RASA_API_TOKEN", "").strip()
+    token = settings.load(environ).rasa_api_token
     if not token or "--auth-token" in argv or "--enable-api" not in argv:
         return argv
     return [*argv, "--auth-token", token]

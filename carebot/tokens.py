@@ -10,13 +10,14 @@ import os
 import secrets
 from pathlib import Path
 
+from carebot import settings
 from carebot.mode import check_secret
 
-DEFAULT_VAR_DIR = Path(__file__).resolve().parent.parent / "var"
-SCHEDULING = ("SCHEDULING_TOKEN", "scheduling_token")
+# (variable, file in var/): the backend's token keeps its file name; its variable was CAREBOT_BACKEND_TOKEN.
+SCHEDULING = ("CAREBOT_BACKEND_TOKEN", "scheduling_token")
 RASA_API = ("RASA_API_TOKEN", "rasa_token")
 ACTION_SERVER = ("ACTION_SERVER_TOKEN", "action_token")
-# Least privilege on the backend (carebot/backend/app.py): the WhatsApp channel may only append to handoff cases.
+# Least privilege on the backend (carebot/server/app.py): the WhatsApp channel may only append to handoff cases.
 HANDOFF_CHANNEL = ("HANDOFF_CHANNEL_TOKEN", "channel_token")
 # Signs reminder occurrence keys (carebot/reminders/store.py) so they cannot be guessed from an id and a time.
 REMINDER_KEYS = ("REMINDER_KEY_SECRET", "reminder_key_secret")
@@ -24,12 +25,12 @@ REMINDER_KEYS = ("REMINDER_KEY_SECRET", "reminder_key_secret")
 
 def var_dir() -> Path:
     """Where local state lives: `CAREBOT_VAR_DIR`, else `var/` in the project."""
-    return Path(os.environ.get("CAREBOT_VAR_DIR") or DEFAULT_VAR_DIR)
+    return settings.current().carebot_var_dir
 
 
 def token(env_name: str, file_name: str) -> str:
     """The token in `env_name`, else the one stored in var/`file_name`, else a new one written there."""
-    value = os.environ.get(env_name, "").strip()
+    value = settings.current().value_of(env_name)
     return check_secret(env_name, value) if value else stored_secret(var_dir() / file_name)
 
 

@@ -6,16 +6,16 @@ the line to fix rather than a traceback at start-up.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Callable, List, Tuple
 
+from carebot.settings import PROJECT_ROOT
 from carebot.clinic import load_clinic
 from carebot.forms import load_questions
 from carebot.messages import load_catalogue
-from carebot.nlu.patterns import load_patterns
+from carebot.lexicon.patterns import load_patterns
 from carebot.triage.loader import load_protocols
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 CHECKS: List[Tuple[str, Callable[[], object]]] = [
     ("clinic file", load_clinic),

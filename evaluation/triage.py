@@ -6,7 +6,7 @@ run's default reply, until the slot `triage_level` is set or 12 bot turns have p
 unscripted follow-up answered "I'm not sure" and then "no". Two files: the team's case file, and the holdout
 (tests/triage_holdout.csv) written from NHS/NICE sources by someone who never saw the protocols, never tuned on.
 Targets: emergency recall 100%, at most 10% of non-emergencies escalated to emergency, agreement >= 85% (holdout)
-or 90% (case file). Exits 1 when one is missed. Read by carebot.triage.cases, as the engine-only tests do.
+or 90% (case file). Exits 1 when one is missed. Read by evaluation.cases, as the engine-only tests do.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import httpx
 
-from carebot.triage.cases import Case, load_cases
+from evaluation.cases import Case, load_cases
 from carebot.triage.engine import default_protocols
 from carebot.triage.model import LEVELS, Question, level_rank
 from evaluation import bot as botlib, config

@@ -1,13 +1,16 @@
-"""Fixtures shared by every test: the clinic file, and tracker/dispatcher builders for action tests."""
+"""Fixtures shared by every test: the clinic file, tracker/dispatcher builders for action tests, a fresh database."""
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import create_engine, text
 
 from carebot.clinic import Clinic, load_clinic
 
@@ -64,3 +67,24 @@ def make_tracker() -> TrackerFactory:
         )
 
     return build
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database: a SQLite file, and a PostgreSQL schema of its own when TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scheduling.db'}"
+        return
+    base = os.environ.get("TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("TEST_POSTGRES_URL is not set")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -10,7 +10,7 @@ import pytest
 
 from evaluation import bot as botlib, config
 from evaluation.booking import span_understood
-from carebot.triage.cases import Case
+from evaluation.cases import Case
 from carebot.triage.model import Option, Question
 from evaluation.corpora import (CorpusError, date_time_spans, opening_booking_turns, read_labelled, read_turns,
                                 slot_spans)

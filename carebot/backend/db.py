@@ -1,6 +1,6 @@
 """Database engine for the backend: the ONE database that holds the clinic's data.
 
-`SCHEDULING_DATABASE_URL` picks it: a SQLite file `var/carebot.db` by default, PostgreSQL with
+`CAREBOT_DATABASE_URL` picks it: a SQLite file `var/carebot.db` by default, PostgreSQL with
 `postgresql://…` (psycopg2). Times are stored as naive UTC datetimes everywhere (`to_db` / `from_db`).
 
 Conventions other backend packages rely on:
@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import os
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
@@ -27,11 +26,9 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import QueuePool
 
+from carebot import settings
 from carebot.tokens import secure_sqlite_file
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-VAR_DIR = PROJECT_ROOT / "var"
-DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'carebot.db'}"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 metadata = MetaData()
@@ -39,11 +36,12 @@ T = TypeVar("T")
 
 
 def database_url() -> str:
-    return os.environ.get("SCHEDULING_DATABASE_URL") or DEFAULT_DATABASE_URL
+    """CAREBOT_DATABASE_URL (formerly CAREBOT_DATABASE_URL), else SQLite in the var folder."""
+    return settings.database_url()
 
 
 def make_engine(url: Optional[str] = None) -> Engine:
-    """An engine for `url` (default: `SCHEDULING_DATABASE_URL`, else var/carebot.db), tuned for concurrent writers."""
+    """An engine for `url` (default: `CAREBOT_DATABASE_URL`, else var/carebot.db), tuned for concurrent writers."""
     url = url or database_url()
     if url.startswith("sqlite"):
         return _sqlite_engine(url)

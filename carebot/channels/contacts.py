@@ -2,7 +2,8 @@
 
 Two facts: whether the patient opted out (STOP), and when they last wrote to us (WhatsApp only allows free-form
 messages within 24 hours of that; outside it only approved templates). Plus the bot's free-text messages held
-back while the window was closed: the re-open template asks the patient to reply, and the reply releases them. The Rasa channel writes them; the reminder
+back while the window was closed: the re-open template asks the patient to reply, and the reply releases them. The
+Rasa channel writes them; the reminder
 dispatcher and the staff inbox read them through `WhatsAppSender` or `is_opted_out(phone)`.
 
 Storage: tables `whatsapp_contacts` and `whatsapp_held_messages`, in the database named by `WHATSAPP_STATE_DATABASE_URL`
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -21,11 +21,11 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from carebot import migrations, settings
 from carebot.phones import normalize_phone
 from carebot.tokens import secure_sqlite_file
 
-STATE_DATABASE_ENV = "WHATSAPP_STATE_DATABASE_URL"
-DEFAULT_STATE_DATABASE = Path(__file__).resolve().parents[2] / "var" / "whatsapp.db"
+DEFAULT_STATE_DATABASE = settings.PROJECT_ROOT / "var" / "whatsapp.db"
 # WhatsApp's customer-service window, minus a margin for clock skew between us and Twilio.
 SESSION_WINDOW = dt.timedelta(hours=24) - dt.timedelta(minutes=5)
 # A held message older than this is dropped rather than delivered out of context ("your visit is tomorrow").
@@ -60,7 +60,7 @@ whatsapp_message_sids = Table(
 
 
 def state_database_url(url: Optional[str] = None) -> str:
-    return url or os.environ.get(STATE_DATABASE_ENV) or f"sqlite:///{DEFAULT_STATE_DATABASE}"
+    return url or settings.current().whatsapp_state_database_url or f"sqlite:///{DEFAULT_STATE_DATABASE}"
 
 
 def _utc_naive(moment: Optional[dt.datetime]) -> dt.datetime:
@@ -81,7 +81,7 @@ class ContactStore:
     def __init__(self, url: Optional[str] = None) -> None:
         self.url = state_database_url(url)
         self.engine = self._engine(self.url)
-        _metadata.create_all(self.engine, checkfirst=True)
+        migrations.upgrade(self.engine, migrations.CHANNEL)
 
     @staticmethod
     def _engine(url: str) -> Engine:

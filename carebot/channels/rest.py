@@ -20,6 +20,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from carebot import settings
 from carebot.mode import check_secret, is_production
 
 TOKEN_ENV = "REST_CHANNEL_TOKEN"
@@ -32,7 +33,7 @@ def refusal(request: Request, environ: Mapping[str, str] = os.environ) -> Option
     """Why production mode refuses this REST request (None: let it through). Development refuses nothing."""
     if not is_production(environ):
         return None
-    expected = environ.get(TOKEN_ENV, "")
+    expected = settings.load(environ).rest_channel_token
     if not expected.strip():
         return response.json({"error": f"the REST channel is off in production mode (set {TOKEN_ENV} to enable it)"},
                              status=403)

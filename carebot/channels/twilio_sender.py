@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional
@@ -36,6 +35,7 @@ from carebot.channels.chunking import chunk_text
 from carebot.channels.contacts import ContactStore
 from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.channels.signature import public_base_url
+from carebot.settings import current as current_settings
 from carebot.clinic import load_clinic
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ ENVIRONMENT = {
 def setting(values: Optional[Mapping[str, Any]], name: str) -> str:
     """A credentials.yml value, else its environment variable, else ''."""
     value = (values or {}).get(name)
-    return str(value).strip() if value not in (None, "") else os.environ.get(ENVIRONMENT[name], "").strip()
+    return str(value).strip() if value not in (None, "") else current_settings().value_of(ENVIRONMENT[name])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ payloads the bot issued carry intents: numbered buttons it offered to this very 
 (bare `/intent`, no entities) whose payloads the clinic fixed in its approved templates.
 
 Conversation ids are Twilio's address of the patient, normalised: `whatsapp:+447700900123` (what Rasa's stock
-connector used too); `carebot.phones.normalize_phone` turns it into the E.164 number stored elsewhere. Enable it in credentials.yml with the block `carebot.channels.whatsapp.WhatsAppInput:` (see
+connector used too); `carebot.phones.normalize_phone` turns it into the E.164 number stored elsewhere. Enable it in
+credentials.yml with the block `carebot.channels.whatsapp.WhatsAppInput:` (see
 docs/operations.md); every key falls back to its environment variable.
 """
 from __future__ import annotations
@@ -229,8 +230,8 @@ class WhatsAppInput(InputChannel):
         self._locks = _SenderLocks()
         self._tasks: Set[asyncio.Task] = set()
         # Asked before every message (is a person handling this patient?): a short timeout, so a stuck backend
-        # delays the bot by at most 2 s. BACKEND_URL, SCHEDULING_TOKEN: see carebot/handoff/client.py.
-        # Its token may only append to a case and ask whether one is open (least privilege: carebot/backend/app.py).
+        # delays the bot by at most 2 s. BACKEND_URL, CAREBOT_BACKEND_TOKEN: see carebot/handoff/client.py.
+        # Its token may only append to a case and ask whether one is open (least privilege: carebot/server/app.py).
         self.handoff = handoff or HandoffClient(timeout=2.0, connect_timeout=1.0, token_source=tokens.HANDOFF_CHANNEL)
         if not self.settings.auth_token:
             logger.warning(

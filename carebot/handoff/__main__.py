@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
-from pathlib import Path
 from typing import List, Optional
 
 from carebot.backend.db import make_engine
+from carebot.settings import current
 from carebot.handoff.sessions import StaffSessions, staff_sessions
 from carebot.handoff.auth import (
-    ACCOUNTS_FILE_ENV, DEFAULT_ACCOUNTS_FILE, NAME_PATTERN, StaffConfigError, add_account, hash_password,
+    NAME_PATTERN, StaffConfigError, add_account, hash_password,
 )
 
 MIN_PASSWORD_LENGTH = 10
@@ -44,7 +43,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     add.add_argument("name")
     add.add_argument("--print", action="store_true", help="print name:hash for STAFF_ACCOUNTS instead of writing")
     args = parser.parse_args(argv)
-    path = Path(os.environ.get(ACCOUNTS_FILE_ENV) or DEFAULT_ACCOUNTS_FILE)
+    path = current().staff_accounts_file
     try:
         if not NAME_PATTERN.match(args.name):
             raise StaffConfigError("a staff name uses letters, digits, '.', '_' or '-' (at most 64)")

@@ -12,7 +12,6 @@ JSON routes live under /api (the backend's bearer token protects them); the inbo
 from __future__ import annotations
 
 import logging
-import os
 import re
 from typing import Any, Dict, Optional
 
@@ -28,34 +27,27 @@ from carebot.handoff.service import HandoffService
 from carebot.handoff.sessions import StaffSessions
 from carebot.handoff.model import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, Reason
 from carebot.handoff.store import HandoffStore
-from carebot.privacy.audit import AuditLog
+from carebot.backend.audit import AuditLog
 from carebot.rasa_api import RasaAPI
+from carebot.settings import current
 
 log = logging.getLogger(__name__)
 
 E164 = re.compile(r"^\+\d{8,15}$")
 HANDOFF_KEY = web.AppKey("handoff", HandoffService)
-INBOX_URL_ENV = "STAFF_INBOX_URL"
-DEFAULT_INBOX_URL = "http://127.0.0.1:8080"
-
-
-def _default_sender() -> Any:
-    """The WhatsApp channel's sender (its ContactStore also answers opt-out and 24-hour-window questions)."""
-    from carebot.channels.twilio_sender import WhatsAppSender
-
-    return WhatsAppSender.from_env()
 
 
 def setup(
     app: web.Application, engine: Engine, clinic: Clinic, *,
-    service: Optional[HandoffService] = None, auth: Optional[StaffAuth] = None,
+    service: Optional[HandoffService] = None, auth: Optional[StaffAuth] = None, sender: Any = None,
 ) -> None:
-    """Register /api/handoff and /staff. Dependencies come from the environment unless passed in (tests, tools)."""
+    """Register /api/handoff and /staff. `sender` is the WhatsApp channel's sender (its ContactStore also answers
+    opt-out and 24-hour-window questions), passed in by the backend process so this package never imports the
+    channel. Other dependencies come from the environment unless passed in (tests, tools)."""
     if service is None:
-        sender = _default_sender()
         service = HandoffService(
             HandoffStore(engine), clinic, sender, sender.contacts, RasaAPI.from_env(),
-            inbox_url=os.environ.get(INBOX_URL_ENV) or DEFAULT_INBOX_URL,
+            inbox_url=current().staff_inbox_url,
         )
     app[HANDOFF_KEY] = service
     auth = auth or StaffAuth.from_env()

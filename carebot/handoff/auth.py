@@ -18,17 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, FrozenSet, Mapping, Optional
 
-from carebot.backend.db import VAR_DIR
+from carebot.settings import PROJECT_ROOT, SettingsError, load
 from carebot.mode import check_secret
 from carebot.tokens import stored_secret
 
 ACCOUNTS_ENV = "STAFF_ACCOUNTS"
-ACCOUNTS_FILE_ENV = "STAFF_ACCOUNTS_FILE"
 SECRET_ENV = "STAFF_SESSION_SECRET"
-MINUTES_ENV = "STAFF_SESSION_MINUTES"
-ADMINS_ENV = "STAFF_ADMINS"  # comma-separated staff names with the admin role (the audit log); others are staff
-DEFAULT_ACCOUNTS_FILE = VAR_DIR / "staff_accounts"
-DEFAULT_SECRET_FILE = VAR_DIR / "staff_session_secret"
+DEFAULT_ACCOUNTS_FILE = PROJECT_ROOT / "var" / "staff_accounts"
+DEFAULT_SECRET_FILE = PROJECT_ROOT / "var" / "staff_session_secret"
 DEFAULT_SESSION_MINUTES = 60
 PBKDF2_ITERATIONS = 310_000
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -87,9 +84,10 @@ def parse_accounts(text: str, source: str) -> Dict[str, str]:
 
 def load_accounts(environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
     """Staff accounts from STAFF_ACCOUNTS, else from STAFF_ACCOUNTS_FILE / var/staff_accounts (may be empty)."""
-    if environ.get(ACCOUNTS_ENV):
-        return parse_accounts(environ[ACCOUNTS_ENV], ACCOUNTS_ENV)
-    path = Path(environ.get(ACCOUNTS_FILE_ENV) or DEFAULT_ACCOUNTS_FILE)
+    config = load(environ)
+    if config.staff_accounts:
+        return parse_accounts(config.staff_accounts, ACCOUNTS_ENV)
+    path = config.staff_accounts_file
     return parse_accounts(path.read_text(encoding="utf-8"), str(path)) if path.exists() else {}
 
 
@@ -107,16 +105,17 @@ def add_account(name: str, password: str, path: Path = DEFAULT_ACCOUNTS_FILE) ->
 
 def load_secret(environ: Mapping[str, str] = os.environ, path: Path = DEFAULT_SECRET_FILE) -> bytes:
     """STAFF_SESSION_SECRET, else a random secret kept in var/ (created on first use, owner-only)."""
-    if environ.get(SECRET_ENV):
-        return check_secret(SECRET_ENV, environ[SECRET_ENV], environ).encode()
+    secret = load(environ).staff_session_secret
+    if secret:
+        return check_secret(SECRET_ENV, secret, environ).encode()
     return stored_secret(path).encode()
 
 
 def session_minutes(environ: Mapping[str, str] = os.environ) -> int:
-    raw = environ.get(MINUTES_ENV) or str(DEFAULT_SESSION_MINUTES)
-    if not raw.isdigit() or int(raw) <= 0:
-        raise StaffConfigError(f"{MINUTES_ENV} must be a whole number of minutes, found '{raw}'")
-    return int(raw)
+    try:
+        return load(environ).staff_session_minutes
+    except SettingsError as error:
+        raise StaffConfigError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ class StaffAuth:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "StaffAuth":
-        admins = frozenset(name.strip() for name in environ.get(ADMINS_ENV, "").split(",") if name.strip())
+        admins = frozenset(name.strip() for name in load(environ).staff_admins.split(",") if name.strip())
         return cls(load_accounts(environ), load_secret(environ), session_minutes(environ), admins)
 
     def check_password(self, name: str, password: str) -> bool:

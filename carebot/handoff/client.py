@@ -4,7 +4,7 @@
         opened = await handoff.open_case("whatsapp:+447700900123", "+447700900123", Reason.ASKED_FOR_HUMAN, transcript)
         case_id = await handoff.append_message("whatsapp:+447700900123", "are you still there?")
 
-Configuration: `BACKEND_URL` (default http://127.0.0.1:8080) and the backend's bearer token `SCHEDULING_TOKEN`
+Configuration: `BACKEND_URL` (default http://127.0.0.1:8080) and the backend's bearer token `CAREBOT_BACKEND_TOKEN`
 (else the file `var/scheduling_token` the backend writes, as for the scheduling client). Every call has a timeout.
 Failures raise `HandoffUnavailable` (cannot connect, timed out, 5xx, token refused: the patient must be given the
 clinic's phone instead) or its base `HandoffError` (the request itself was refused, e.g. no usable phone number).
@@ -12,16 +12,14 @@ No Rasa import: plain HTTP, like carebot.scheduling.client.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from carebot import tokens
+from carebot import settings, tokens
 
 from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable
 from carebot.handoff.model import Reason
 
-DEFAULT_BACKEND_URL = "http://127.0.0.1:8080"
 
 
 class HandoffError(BackendError):
@@ -49,7 +47,7 @@ class HandoffClient(BackendHTTPClient):
     def __init__(self, base_url: Optional[str] = None, api_token: Optional[str] = None, *,
                  timeout: float = 5.0, connect_timeout: float = 2.0,
                  token_source: Tuple[str, str] = tokens.SCHEDULING) -> None:
-        super().__init__(base_url or os.environ.get("BACKEND_URL") or DEFAULT_BACKEND_URL, api_token,
+        super().__init__(base_url or settings.current().backend_url, api_token,
                          timeout=timeout, connect_timeout=connect_timeout, token_source=token_source)
 
     async def open_case(self, conversation_id: str, patient_phone: str, reason: Reason, transcript: str) -> OpenedCase:

@@ -22,7 +22,7 @@ from carebot.handoff.auth import Session, StaffAuth
 from carebot.handoff.sessions import StaffSessions
 from carebot.handoff.service import REOPEN_TEMPLATE, HandoffService, ResumeFailed
 from carebot.handoff.model import REASON_LABELS, AlreadyResolved, Case, CaseNotFound, Delivery, Event, EventKind
-from carebot.privacy.audit import AuditLog
+from carebot.backend.audit import AuditLog
 
 SESSION_COOKIE = "carebot_staff"
 LOGIN_COOKIE = "carebot_login"

@@ -21,9 +21,9 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
-from carebot.nlu.measurements import Band, Measurement, findings_for, load_bands, read_measurements
+from carebot.lexicon.measurements import Band, Measurement, findings_for, load_bands, read_measurements
 from carebot.nlu.normalise import Normaliser, normalised_pattern, pattern_words
-from carebot.nlu.patterns import load_medicine_risks, load_patterns
+from carebot.lexicon.patterns import load_medicine_risks, load_patterns
 from carebot.triage.loader import DURATION_FINDINGS
 from carebot.triage.model import Profile
 

@@ -1,18 +1,18 @@
 """`python -m carebot.privacy purge`: apply clinic.yml `privacy.retention_days` to every store now (the reminder
 dispatcher also runs it daily). `python -m carebot.privacy verify-audit`: check the audit log's hash chain.
 
-Stores come from the same environment the services use: SCHEDULING_DATABASE_URL, WHATSAPP_STATE_DATABASE_URL and
+Stores come from the same environment the services use: CAREBOT_DATABASE_URL, WHATSAPP_STATE_DATABASE_URL and
 the tracker store of RASA_ENDPOINTS (else endpoints.yml).
 """
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from typing import List, Optional
 
-from carebot.privacy.audit import AuditLog
+from carebot import settings
+from carebot.backend.audit import AuditLog
 from carebot.privacy.purge import purge
 from carebot.privacy.settings import PrivacyConfigError, load_retention
 from carebot.privacy.stores import PatientStores
@@ -24,7 +24,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     commands.add_parser("purge", help="delete what is older than clinic.yml privacy.retention_days")
     commands.add_parser("verify-audit", help="check that no audit entry was altered or removed")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    settings.configure_logging(settings.at_start("privacy"), "%(levelname)s %(name)s: %(message)s")
     os.umask(0o077)
     try:
         retention = load_retention()

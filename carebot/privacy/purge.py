@@ -18,7 +18,7 @@ from carebot.backend.db import to_db
 from carebot.channels.contacts import whatsapp_contacts, whatsapp_held_messages, whatsapp_message_sids
 from carebot.handoff.sessions import staff_sessions
 from carebot.handoff.store import handoff_cases, handoff_events
-from carebot.privacy.audit import AuditLog
+from carebot.backend.audit import AuditLog
 from carebot.privacy.settings import Retention
 from carebot.privacy.stores import PatientStores
 

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
-from carebot.clinic import DEFAULT_CLINIC_FILE
+from carebot.settings import current
 
 
 class PrivacyConfigError(ValueError):
@@ -59,7 +59,7 @@ def retention_from(section: Mapping[str, Any], source: str = "clinic.yml") -> Re
 
 def load_retention(path: Optional[os.PathLike] = None) -> Retention:
     """The retention of the clinic file (`CLINIC_FILE`, else ./clinic.yml); defaults when it has no `privacy:`."""
-    file = Path(path or os.environ.get("CLINIC_FILE") or DEFAULT_CLINIC_FILE)
+    file = Path(path or current().clinic_file)
     data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     section = data.get("privacy") or {}
     if not isinstance(section, dict):

@@ -10,7 +10,8 @@ import yaml
 from sqlalchemy import MetaData, Table, inspect
 from sqlalchemy.engine import URL, Engine, make_url
 
-from carebot.backend.db import PROJECT_ROOT, create_tables, make_engine
+from carebot.backend.db import create_tables, make_engine
+from carebot.settings import PROJECT_ROOT, current
 from carebot.channels.contacts import ContactStore
 
 TRACKER_EVENTS_TABLE = "events"  # rasa.core.tracker_store.SQLTrackerStore.SQLEvent
@@ -23,7 +24,7 @@ def _expand(value: Any) -> Any:
 
 def tracker_database_url(endpoints: Optional[os.PathLike] = None) -> Optional[str]:
     """The SQL tracker store's URL, or None when the endpoints file configures no SQL tracker store."""
-    path = Path(endpoints or os.environ.get("RASA_ENDPOINTS") or PROJECT_ROOT / "endpoints.yml")
+    path = Path(endpoints or current().rasa_endpoints)
     if not path.is_absolute():
         path = PROJECT_ROOT / path
     config: Dict[str, Any] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("tracker_store") or {}

@@ -1,6 +1,6 @@
 """`python -m carebot.reminders`: the reminder dispatcher started by `make run` (run more than one to scale out).
 
-Reads the backend database (`SCHEDULING_DATABASE_URL`, default var/carebot.db), delivers through Rasa
+Reads the backend database (`CAREBOT_DATABASE_URL`, default var/carebot.db), delivers through Rasa
 (`RASA_URL`, `RASA_API_TOKEN` or var/rasa_token). Optional: `REMINDER_POLL_SECONDS` (default 5),
 `REMINDER_WORKER_ID` (default host:pid, shown in `claimed_by`). It also runs the daily retention purge
 (clinic.yml `privacy.retention_days`, carebot.privacy).
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 
+from carebot import migrations, settings
 from carebot.backend.db import make_engine
 from carebot.clinic import ClinicConfigError, load_clinic
 from carebot.privacy.purge import purge
@@ -20,7 +20,7 @@ from carebot.privacy.settings import load_retention
 from carebot.privacy.stores import PatientStores
 from carebot.rasa_api import RasaAPI
 from carebot.reminders.dispatcher import Dispatcher, DispatcherSettings, RasaDeliverer
-from carebot.reminders.store import ReminderStore, create_tables
+from carebot.reminders.store import ReminderStore
 
 log = logging.getLogger("carebot.reminders")
 PURGE_EVERY_SECONDS = 24 * 3600
@@ -55,20 +55,21 @@ async def serve() -> int:
         print(error, file=sys.stderr)
         return 2
     engine = make_engine()
-    await asyncio.to_thread(create_tables, engine)
+    # The dispatcher may start before the backend: it migrates too (the steps run once, under a lock).
+    await asyncio.to_thread(migrations.upgrade, engine, migrations.BACKEND)
     rasa = RasaAPI.from_env()
     if not rasa.token:
         log.warning("no RASA_API_TOKEN and no var/rasa_token: triggers will be refused if Rasa requires a token")
-    settings = DispatcherSettings.from_clinic(clinic, poll_seconds=float(os.environ.get("REMINDER_POLL_SECONDS", 5)))
+    config = settings.current()
+    dispatch = DispatcherSettings.from_clinic(clinic, poll_seconds=config.reminder_poll_seconds)
     deliverer = RasaDeliverer(rasa)
-    dispatcher = Dispatcher(ReminderStore(engine), deliverer, settings,
-                            worker_id=os.environ.get("REMINDER_WORKER_ID") or None)
+    dispatcher = Dispatcher(ReminderStore(engine), deliverer, dispatch, worker_id=config.reminder_worker_id or None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("reminder dispatcher %s polling every %.0f s (grace %s)", dispatcher.worker_id, settings.poll_seconds,
-             settings.grace)
+    log.info("reminder dispatcher %s polling every %.0f s (grace %s)", dispatcher.worker_id, dispatch.poll_seconds,
+             dispatch.grace)
     purging = asyncio.create_task(purge_daily(stop))
     try:
         await dispatcher.run_forever(stop)
@@ -80,8 +81,7 @@ async def serve() -> int:
 
 
 def main() -> int:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.configure_logging(settings.at_start("reminder dispatcher"))
     return asyncio.run(serve())
 
 

@@ -6,7 +6,7 @@
             created = await reminders.create(conversation_id, parsed.spec)
 
 Configuration: `REMINDERS_URL` (default: `SCHEDULING_URL` with /fhir replaced by /api/reminders, else
-http://127.0.0.1:8080/api/reminders) and `SCHEDULING_TOKEN` (else var/scheduling_token). Failures raise the
+http://127.0.0.1:8080/api/reminders) and `CAREBOT_BACKEND_TOKEN` (else var/scheduling_token). Failures raise the
 scheduling client's exceptions, so actions handle both backends alike: `BackendUnavailable` (unreachable, 5xx,
 token), `NotFound` (no such reminder / nothing to answer), `BackendError` (other refusals; `status == 409` when
 the patient's words match several reminders or the reminder is not in a state for that change — the message says so).
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
+from carebot import settings
 from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable, NotFound
 
 __all__ = ["BackendError", "BackendUnavailable", "NotFound", "RemindersClient", "ReminderInfo", "ParsedReminder"]
@@ -27,9 +28,10 @@ DEFAULT_URL = "http://127.0.0.1:8080/api/reminders"
 
 
 def default_url(environ: Mapping[str, str] = os.environ) -> str:
-    if environ.get("REMINDERS_URL"):
-        return environ["REMINDERS_URL"]
-    scheduling = environ.get("SCHEDULING_URL", "").rstrip("/")
+    config = settings.load(environ)
+    if config.reminders_url:
+        return config.reminders_url
+    scheduling = config.scheduling_url.rstrip("/")
     if scheduling.endswith("/fhir"):
         return scheduling[: -len("/fhir")] + "/api/reminders"
     return DEFAULT_URL

@@ -22,10 +22,12 @@ from zoneinfo import ZoneInfo
 import yaml
 from dateutil.rrule import rrulestr
 
+from carebot.settings import PROJECT_ROOT
+
 UTC = dt.timezone.utc
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-DEFAULT_MEDICINES_FILE = Path(__file__).resolve().parents[2] / "data" / "patterns" / "medicines.yml"
+DEFAULT_MEDICINES_FILE = PROJECT_ROOT / "data" / "patterns" / "medicines.yml"
 
 # Words for parts of the day, as clock times. Patients can always say an exact time instead.
 DAY_PARTS: Dict[str, Tuple[int, int]] = {
@@ -281,7 +283,7 @@ def load_medicines(path: Optional[Path] = None) -> List[MedicinePattern]:
     """Read the EntityRuler pattern file (label MEDICINE); plain-string patterns or token lists of LOWER/ORTH/TEXT."""
     file = Path(path or DEFAULT_MEDICINES_FILE)
     content = yaml.safe_load(file.read_text(encoding="utf-8")) or []
-    entries = content.get("patterns") if isinstance(content, dict) else content  # same shapes as carebot.nlu.patterns
+    entries = content.get("patterns") if isinstance(content, dict) else content  # same shapes as carebot.lexicon.patterns
     if not isinstance(entries, list):
         raise ValueError(f"{file}: expected a list of patterns like '- {{label: MEDICINE, pattern: metformin}}'")
     patterns = []

@@ -87,7 +87,7 @@ TABLES = (reminders, reminder_occurrences, reminder_deliveries)
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the reminder tables (idempotent): the dispatcher may start before the backend does."""
+    """Create the reminder tables (idempotent) for tests and tools; processes migrate (carebot.migrations)."""
     metadata.create_all(engine, tables=list(TABLES))
 
 

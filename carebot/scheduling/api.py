@@ -1,4 +1,4 @@
-"""The FHIR R4 scheduling API under `/fhir` (mounted by `carebot.backend.app.create_app`).
+"""The FHIR R4 scheduling API under `/fhir` (mounted by `carebot.server.app.create_app`).
 
 Resources: Practitioner, Schedule, Slot (read/search), Patient (read/search/create), Appointment (read/search/
 create/PUT/PATCH). Booking is `POST /fhir/Appointment` with `status: booked` and one `slot` reference (a service

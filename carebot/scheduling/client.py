@@ -5,7 +5,7 @@
         slots = await scheduling.search_free_slots("gp", start, end)
         appointment = await scheduling.book(patient.id, slots[0].id, "gp")
 
-Configuration: `SCHEDULING_URL` (default http://127.0.0.1:8080/fhir) and `SCHEDULING_TOKEN` (else the token file
+Configuration: `SCHEDULING_URL` (default http://127.0.0.1:8080/fhir) and `CAREBOT_BACKEND_TOKEN` (else the token file
 `var/scheduling_token` the backend writes). Every call has a timeout. Results are small dataclasses with aware
 datetimes in the clinic's timezone. Failures raise one of:
 
@@ -19,9 +19,9 @@ datetimes in the clinic's timezone. Failures raise one of:
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from carebot import settings
 from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable, NotFound
 from carebot.clinic import Clinic, load_clinic
 from carebot.phones import normalize_phone
@@ -30,7 +30,6 @@ from carebot.scheduling.model import SERVICE_TYPE_SYSTEM, BookedAppointment, Fre
 __all__ = ["BackendError", "BackendUnavailable", "NotFound", "SlotTaken", "SchedulingClient", "FreeSlot",
            "BookedAppointment", "PatientRecord"]
 
-DEFAULT_URL = "http://127.0.0.1:8080/fhir"
 FHIR_JSON = "application/fhir+json"
 
 
@@ -46,7 +45,7 @@ class SchedulingClient(BackendHTTPClient):
 
     def __init__(self, base_url: Optional[str] = None, token: Optional[str] = None, *,
                  clinic: Optional[Clinic] = None, timeout: float = 5.0, connect_timeout: float = 2.0) -> None:
-        super().__init__(base_url or os.environ.get("SCHEDULING_URL") or DEFAULT_URL, token,
+        super().__init__(base_url or settings.current().scheduling_url, token,
                          timeout=timeout, connect_timeout=connect_timeout)
         self._clinic = clinic
 

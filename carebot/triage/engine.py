@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from pathlib import Path
 from typing import FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
+from carebot.settings import PROJECT_ROOT
 from carebot.clinic import Clinic
 from carebot.triage.loader import load_protocols
 from carebot.triage.model import (
@@ -32,7 +32,6 @@ MAX_QUESTIONS = 12
 # (re-asks included) a triage answered "I'm not sure" throughout still ends within the contract's 12 bot turns.
 CHAT_QUESTION_BUDGET = 10
 UNREADABLE_REPLIES_BEFORE_NOT_SURE = 2
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TRIAGE_DIR = PROJECT_ROOT / "data" / "triage"
 PATTERNS_DIR = PROJECT_ROOT / "data" / "patterns"
 

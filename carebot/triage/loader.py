@@ -12,8 +12,8 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 import yaml
 
-from carebot.nlu.measurements import band_findings, load_bands
-from carebot.nlu.patterns import load_medicine_risks, load_patterns
+from carebot.lexicon.measurements import band_findings, load_bands
+from carebot.lexicon.patterns import load_medicine_risks, load_patterns
 from carebot.triage.model import (
     AGE_GROUPS, LEVELS, NOT_SURE, UNSURE_NOTHING, UNSURE_POLICIES, UNSURE_URGENT, Condition, Option, Protocol,
     ProtocolSet, Question, RedFlag, Rule, level_rank,

@@ -2,7 +2,8 @@
 
 Every question is answered from a script (`answers`: question id -> option), else with `default_reply` ("I'm not
 sure" or "no", the contract's two runs); `first_reply`, when given, is the patient's own sentence in answer to the
-first question, read for its (current, ruled-out) findings with `read_findings`. Used by the case files, the benchmarks and the tests.
+first question, read for its (current, ruled-out) findings with `read_findings`. Used by the case files, the
+benchmarks and the tests.
 """
 from __future__ import annotations
 

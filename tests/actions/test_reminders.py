@@ -14,7 +14,7 @@ from actions.reminders import (ActionAdherenceReport, ActionChangeReminder, Acti
                                ActionListReminders, ActionPauseReminder, ActionRecordReminderResponse,
                                ActionResumeReminder, ActionSaveReminder, ActionSendReminder, ActionStopReminder,
                                AskReminderRequest, ValidateReminderForm, snooze_minutes, when)
-from carebot.backend.app import create_app
+from carebot.server.app import create_app
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
 from carebot.reminders.dispatcher import trigger_entities

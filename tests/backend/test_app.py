@@ -9,8 +9,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
-from carebot.backend import app as backend_app
-from carebot.backend.app import create_app
+from carebot.server import app as backend_app
+from carebot.server.app import create_app
 from carebot.backend.db import make_engine
 from carebot.clinic import load_clinic
 

@@ -1,4 +1,4 @@
-"""`python -m carebot.backend` as a real process: serves with the token, generates slots, restarts without loss."""
+"""`python -m carebot.server` as a real process: serves with the token, generates slots, restarts without loss."""
 from __future__ import annotations
 
 import datetime as dt
@@ -38,7 +38,7 @@ def get(port: int, path: str, token: str = TOKEN):
 
 
 def start(env: dict, port: int, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "carebot.backend"], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "carebot.server"], cwd=ROOT, env=env,
                                stdout=log.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90  # a readiness wait, not a speed assertion
     while time.monotonic() < deadline:

@@ -15,7 +15,7 @@ import pytest_asyncio
 from aiohttp import web
 from sqlalchemy import delete
 
-from carebot.backend.app import create_app
+from carebot.server.app import create_app
 from carebot.backend.db import make_engine
 from carebot.handoff.api import HANDOFF_KEY
 from carebot.handoff.auth import hash_password

@@ -348,7 +348,7 @@ def nlp_without_everyday_words(tmp_path_factory):
                                      "I need a fit note, ", "the room temperature is fine but "])
 def test_everyday_words_never_hide_a_red_flag(nlp, nlp_without_everyday_words, lead_in):
     """A longer everyday pattern ('vision has gone blurry') must not swallow a red flag ('vision has gone')."""
-    from carebot.nlu.patterns import load_patterns
+    from carebot.lexicon.patterns import load_patterns
     from carebot.triage.engine import PATTERNS_DIR, default_protocols
 
     red = {f for flag in default_protocols().red_flags for group in flag.when.groups for f in group}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from carebot.nlu.findings import current_ids, extract_findings
-from carebot.nlu.measurements import Band, findings_for, read_measurements
+from carebot.lexicon.measurements import Band, findings_for, read_measurements
 from carebot.nlu.normalise import Normaliser
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from carebot.backend.app import create_app
+from carebot.server.app import create_app
 from carebot.reminders.client import RemindersClient, default_url
 from carebot.reminders.store import ReminderStore
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound

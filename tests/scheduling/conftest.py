@@ -3,15 +3,12 @@ TEST_POSTGRES_URL is set: a fresh schema per test), and the backend served over 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from carebot.backend.db import make_engine
@@ -27,26 +24,6 @@ def closed_day() -> dt.date:
 @pytest.fixture
 def sched_clinic(tmp_path: Path, closed_day: dt.date) -> Clinic:
     return write_clinic(tmp_path / "clinic.yml", closed_day)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'scheduling.db'}"
-        return
-    base = os.environ.get("TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("TEST_POSTGRES_URL is not set")
-    schema = f"sched_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

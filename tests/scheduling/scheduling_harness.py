@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from carebot.backend.app import create_app
+from carebot.server.app import create_app
 from carebot.clinic import Clinic, load_clinic
 from carebot.scheduling import tables as t
 from carebot.scheduling.slots import regenerate_slots

@@ -91,7 +91,7 @@ async def test_restart_loses_nothing_and_does_not_duplicate_slots(api, backend, 
     await backend.server.close()
     backend.engine.dispose()
     engine = make_engine(db_url)
-    restarted = await start_backend(engine, sched_clinic)  # regenerates slots, as `python -m carebot.backend` does
+    restarted = await start_backend(engine, sched_clinic)  # regenerates slots, as `python -m carebot.server` does
     try:
         assert row_counts(engine) == before
         api.base_url = restarted.url

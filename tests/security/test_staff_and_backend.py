@@ -6,10 +6,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from carebot.backend.app import create_app
+from carebot.server.app import create_app
 from carebot.backend.db import make_engine
 from carebot.handoff.inbox import LOGIN_COOKIE, SESSION_COOKIE
-from carebot.privacy.audit import AuditLog, audit_log, patient_ref
+from carebot.backend.audit import AuditLog, audit_log, patient_ref
 from tests.handoff.handoff_harness import PASSWORDS, PATIENT, csrf_of
 
 FULL_TOKEN = "actions-token-0123456789-abcdefghijklmnopqrstuvwxyz"

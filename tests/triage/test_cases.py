@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from carebot.triage.cases import DEFAULT_REPLIES, load_cases, run_case, score
+from evaluation.cases import DEFAULT_REPLIES, load_cases, run_case, score
 from carebot.triage.engine import CHAT_QUESTION_BUDGET
 
 TESTS = Path(__file__).resolve().parents[1]

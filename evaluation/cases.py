@@ -114,7 +114,7 @@ def score(results: Sequence[Result]) -> Score:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`python -m carebot.triage.cases FILE…`: each case file through findings + engine, in both reply modes —
+    """`python -m evaluation.cases FILE…`: each case file through findings + engine, in both reply modes —
     the figures the engine-level tests assert, printed (counts only: a holdout's texts are not for reading)."""
     from carebot.nlu.findings import build_findings_pipeline
     from carebot.triage.engine import PATTERNS_DIR

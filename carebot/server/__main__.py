@@ -1,4 +1,4 @@
-"""`python -m carebot.backend`: serve the backend on BACKEND_HOST:BACKEND_PORT (default 127.0.0.1:8080).
+"""`python -m carebot.server`: serve the backend on BACKEND_HOST:BACKEND_PORT (default 127.0.0.1:8080).
 
 Slots are (re)generated from clinic.yml at start and then once a day, so the booking horizon keeps rolling.
 """
@@ -13,14 +13,14 @@ from typing import AsyncIterator, Callable
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
-from carebot.backend.app import create_app
+from carebot.server.app import create_app
 from carebot.backend.db import make_engine, run_db
-from carebot import tokens
+from carebot import settings, tokens
 from carebot.clinic import Clinic, ClinicConfigError, load_clinic
 from carebot.mode import ModeError, check_bind
 from carebot.scheduling.slots import regenerate_slots
 
-log = logging.getLogger("carebot.backend")
+log = logging.getLogger("carebot.server")
 REGENERATE_EVERY_SECONDS = 24 * 60 * 60
 
 
@@ -48,15 +48,15 @@ async def _regenerate_daily(engine: Engine, clinic: Clinic) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = settings.at_start("backend")
+    settings.configure_logging(config)
     try:
         clinic = load_clinic()
     except ClinicConfigError as error:
         print(error, file=sys.stderr)
         return 2
     os.umask(0o077)  # the SQLite database and token files it creates are owner-only
-    host = os.environ.get("BACKEND_HOST", "127.0.0.1")
+    host = config.backend_host
     try:
         check_bind("backend", host)
         token = tokens.token(*tokens.SCHEDULING)
@@ -64,12 +64,12 @@ def main() -> int:
     except ModeError as error:
         print(f"backend: cannot start: {error}", file=sys.stderr)
         return 2
-    if not os.environ.get("SCHEDULING_TOKEN"):
-        print(f"backend token: {tokens.var_dir() / tokens.SCHEDULING[1]} (set SCHEDULING_TOKEN to override)")
+    if not config.carebot_backend_token:
+        print(f"backend token: {tokens.var_dir() / tokens.SCHEDULING[1]} (set {tokens.SCHEDULING[0]} to override)")
     engine = make_engine()
     app = create_app(engine, clinic, token, channel_token)
     app.cleanup_ctx.append(slot_refresher(engine, clinic))
-    port = int(os.environ.get("BACKEND_PORT", "8080"))
+    port = config.backend_port
     # No access log: query strings carry phone numbers (Patient?telecom=…), which logs must not hold.
     web.run_app(app, host=host, port=port, access_log=None, print=lambda text: log.info("%s", text))
     return 0

@@ -1,19 +1,18 @@
 """The backend aiohttp application: auth, error handling, and the registry of APIs mounted on it.
 
-To add an API, put its module in `API_MODULES`; the module exposes `setup(app, engine, clinic)` that adds its
-routes (and, if it keeps its own MetaData, creates its tables). Tables on the shared `carebot.backend.db.metadata`
-are created after all setups ran.
+To add an API, add its `setup(app, engine, clinic)` to `API_SETUPS`: it adds the module's routes. This module is
+the composition root: it imports the features (and hands the handoff API the WhatsApp sender), the features
+never import it. The database is brought to the newest migration (carebot/migrations) before serving.
 
 Paths under `/fhir` and `/api` need `Authorization: Bearer <token>` (health data). Anything else — e.g. the
 `/staff` browser page, which has its own login — is outside the bearer check. Least privilege: the full token
-(SCHEDULING_TOKEN) is the action server's; the WhatsApp channel's token (HANDOFF_CHANNEL_TOKEN) may only append a
+(CAREBOT_BACKEND_TOKEN) is the action server's; the WhatsApp channel's token (HANDOFF_CHANNEL_TOKEN) may only append a
 patient message to an open case and ask whether one is open. Every call is written to the audit log
-(carebot.privacy.audit): which token, which route (its pattern, never a phone in a path), the patient searched for.
+(carebot.backend.audit): which token, which route (its pattern, never a phone in a path), the patient searched for.
 """
 from __future__ import annotations
 
 import hmac
-import importlib
 import logging
 import re
 from typing import Awaitable, Callable, Dict, Optional, Tuple
@@ -22,19 +21,27 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from carebot.backend.db import create_tables, run_db
+from carebot import migrations
+from carebot.backend.db import run_db
 from carebot.backend.errors import ApiError, error_response
+from carebot.backend.audit import AuditLog
+from carebot.channels.twilio_sender import WhatsAppSender
 from carebot.clinic import Clinic
-from carebot.privacy.audit import AuditLog
+from carebot.handoff import api as handoff_api
+from carebot.reminders import api as reminders_api
+from carebot.scheduling import api as scheduling_api
 
 log = logging.getLogger(__name__)
 
-# Every API served by the backend: one module per line, each with `setup(app, engine, clinic)`.
-API_MODULES = (
-    "carebot.scheduling.api",
-    "carebot.handoff.api",
-    "carebot.reminders.api",
-)
+ApiSetup = Callable[[web.Application, Engine, Clinic], None]
+
+
+def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
+    handoff_api.setup(app, engine, clinic, sender=WhatsAppSender.from_env())
+
+
+# Every API served by the backend, one per line.
+API_SETUPS: Tuple[ApiSetup, ...] = (scheduling_api.setup, _handoff_setup, reminders_api.setup)
 
 PROTECTED_PREFIXES = ("/fhir", "/api")
 MAX_BODY_BYTES = 64 * 1024
@@ -119,7 +126,7 @@ def bearer_middleware(grants: Dict[str, Grant], audit: AuditLog) -> Callable:
 
 
 def create_app(engine: Engine, clinic: Clinic, token: str, channel_token: Optional[str] = None) -> web.Application:
-    """The backend application with every API in `API_MODULES` mounted and its tables created."""
+    """The backend application with every API in `API_SETUPS` mounted and its database migrated."""
     if not token:
         raise ValueError("the backend needs a non-empty bearer token")
     grants: Dict[str, Grant] = {token: ("actions", full_scope)}
@@ -131,7 +138,7 @@ def create_app(engine: Engine, clinic: Clinic, token: str, channel_token: Option
         middlewares=[error_middleware, bearer_middleware(grants, AuditLog(engine))], client_max_size=MAX_BODY_BYTES,
     )
     app[ENGINE_KEY], app[CLINIC_KEY], app[TOKEN_KEY] = engine, clinic, token
-    for module_name in API_MODULES:
-        importlib.import_module(module_name).setup(app, engine, clinic)
-    create_tables(engine)
+    for setup in API_SETUPS:
+        setup(app, engine, clinic)
+    migrations.upgrade(engine, migrations.BACKEND)
     return app

@@ -15,7 +15,7 @@ from typing import Any, Iterable, List, Optional, Tuple
 
 import yaml
 
-from carebot.nlu.patterns import MEASUREMENTS_FILE
+from carebot.lexicon.patterns import MEASUREMENTS_FILE
 
 KINDS = ("temperature_c", "blood_sugar_mmol", "ketones_mmol", "heart_rate", "oxygen_saturation", "breathing_rate",
          "age_years")

@@ -3,7 +3,7 @@
 Kept free of Rasa so the same patterns drive the NLU component, the triage tests and the evaluation scripts.
 A pattern file is a list of spaCy EntityRuler patterns (`label`, `pattern`, optional `id`), optionally under a
 `patterns:` key so a file can carry other top-level notes. `measurements.yml` (bands that turn numbers into
-findings, carebot/nlu/measurements.py) lives beside them and is not a pattern file.
+findings, carebot/lexicon/measurements.py) lives beside them and is not a pattern file.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Tuple
 
 import yaml
 
-MEASUREMENTS_FILE = "measurements.yml"  # read by carebot/nlu/measurements.py
+MEASUREMENTS_FILE = "measurements.yml"  # read by carebot/lexicon/measurements.py
 WORD_KEYS = ("LOWER", "NORM", "ORTH", "TEXT")  # token-pattern keys whose values are words
 
 

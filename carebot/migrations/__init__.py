@@ -1,0 +1,57 @@
+"""Alembic migrations for the backend database and the WhatsApp channel state, run at start by the processes that
+own them (`upgrade(engine, BACKEND)` in the backend and the dispatcher, `upgrade(engine, CHANNEL)` in the channel).
+
+Each schema is a branch of its own (revisions in `backend/`, `channel/`) with its own version table, so both may
+live in one PostgreSQL database or in separate ones. Replicas starting together take a PostgreSQL advisory lock
+(SQLite serialises on its write lock); all steps run in one transaction, so one runs each step and the others find it done. This package imports no
+feature: `python -m carebot.server.migrations revision …` supplies the tables when a new revision is written.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Optional
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection, Engine
+
+HERE = Path(__file__).resolve().parent
+BACKEND = "backend"
+CHANNEL = "channel"
+VERSION_TABLES = {BACKEND: "carebot_backend_version", CHANNEL: "carebot_channel_version"}
+_ADVISORY_LOCK = {BACKEND: 7_261_001, CHANNEL: 7_261_002}
+
+
+def config(schema: str, connection: Optional[Connection] = None, metadata: Optional[MetaData] = None) -> Config:
+    """Alembic's configuration for one schema; env.py reads the connection and metadata from its attributes."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    cfg.set_main_option("version_locations", str(HERE / schema))  # each schema sees only its own history
+    cfg.attributes.update(connection=connection, metadata=metadata, version_table=VERSION_TABLES[schema])
+    return cfg
+
+
+def upgrade(engine: Engine, schema: str) -> None:
+    """Bring `schema` in the database of `engine` to the newest revision (nothing to do: a version check)."""
+    if current_revision(engine, schema) == head(schema):
+        return
+    with engine.begin() as connection:  # one transaction: a failed step leaves the schema as it was
+        if connection.dialect.name == "postgresql":  # released at commit
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK[schema]})
+        command.upgrade(config(schema, connection), f"{schema}@head")
+
+
+def current_revision(engine: Engine, schema: str) -> Optional[str]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLES[schema]})
+        return context.get_current_revision()
+
+
+@functools.lru_cache(maxsize=None)
+def head(schema: str) -> Optional[str]:
+    revision = ScriptDirectory.from_config(config(schema)).get_revision(f"{schema}@head")
+    return revision.revision if revision else None

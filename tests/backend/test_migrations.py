@@ -1,0 +1,90 @@
+"""Alembic migrations: an empty database and one the previous release made with `create_tables` both reach the
+newest revision, keep their rows, and end with exactly the tables the code defines (SQLite, and PostgreSQL when
+TEST_POSTGRES_URL is set)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterator, List
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Engine
+
+import carebot.backend.audit  # noqa: F401 - registers its table on the shared metadata
+import carebot.handoff.sessions  # noqa: F401
+import carebot.handoff.store  # noqa: F401
+import carebot.reminders.store  # noqa: F401
+import carebot.scheduling.tables  # noqa: F401
+from carebot import migrations
+from carebot.backend.db import create_tables, make_engine, metadata
+from carebot.channels.contacts import ContactStore
+from carebot.channels.contacts import _metadata as channel_metadata
+from carebot.server.app import create_app
+
+CREATED = dt.datetime(2026, 1, 5, 9, 30)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def differences(engine: Engine, wanted: sa.MetaData) -> List[tuple]:
+    """What the database lacks or has beyond `wanted` (tables, columns, indexes), as Alembic compares them."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={
+            "include_name": lambda name, kind, _parent: kind != "table" or name in wanted.tables})
+        return compare_metadata(context, wanted)
+
+
+def test_an_empty_database_is_migrated_to_the_tables_the_code_defines(engine: Engine) -> None:
+    assert migrations.current_revision(engine, migrations.BACKEND) is None
+    migrations.upgrade(engine, migrations.BACKEND)
+    migrations.upgrade(engine, migrations.CHANNEL)
+    assert migrations.current_revision(engine, migrations.BACKEND) == migrations.head(migrations.BACKEND)
+    assert migrations.current_revision(engine, migrations.CHANNEL) == migrations.head(migrations.CHANNEL)
+    assert differences(engine, metadata) == []
+    assert differences(engine, channel_metadata) == []
+
+
+def test_a_database_of_the_previous_release_is_adopted_with_its_rows(engine: Engine, db_url: str, clinic,
+                                                                    monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("WHATSAPP_STATE_DATABASE_URL", f"sqlite:///{tmp_path / 'sender-state.db'}")
+    create_tables(engine)  # what the backend did at start before migrations
+    channel_metadata.create_all(engine)  # what the channel did
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO handoff_cases (conversation_id, patient_phone, reason, transcript, status, created_at) "
+            "VALUES ('whatsapp:+447700900123', '+447700900123', 'asked_for_human', 'hello', 'open', :at)"),
+            {"at": CREATED})
+        connection.execute(sa.text("INSERT INTO whatsapp_contacts (phone, opted_out_at) VALUES ('+447700900123', :at)"),
+                           {"at": CREATED})
+
+    create_app(engine, clinic, "a-token-for-the-migration-test")  # the backend migrates at start
+    ContactStore(db_url)  # the channel when its store opens
+
+    assert migrations.current_revision(engine, migrations.BACKEND) == migrations.head(migrations.BACKEND)
+    assert migrations.current_revision(engine, migrations.CHANNEL) == migrations.head(migrations.CHANNEL)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT conversation_id, status FROM handoff_cases")).all() == [
+            ("whatsapp:+447700900123", "open")]
+        assert connection.execute(sa.text("SELECT phone FROM whatsapp_contacts")).all() == [("+447700900123",)]
+    assert differences(engine, metadata) == []
+
+
+def test_tables_a_release_did_not_have_yet_are_added(engine: Engine) -> None:
+    metadata.create_all(engine, tables=[metadata.tables["sched_patient"], metadata.tables["sched_slot"]])
+    migrations.upgrade(engine, migrations.BACKEND)
+    assert differences(engine, metadata) == []
+
+
+def test_the_channel_store_migrates_its_database_when_it_opens(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'whatsapp.db'}"
+    store = ContactStore(url)
+    store.set_opted_out("+447700900123", True)
+    assert migrations.current_revision(store.engine, migrations.CHANNEL) == migrations.head(migrations.CHANNEL)
+    assert ContactStore(url).is_opted_out("+447700900123")

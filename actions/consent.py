@@ -17,12 +17,13 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import clinic, say
 from actions.triage import fresh_triage, state_from_message
+from carebot import clock
 from carebot.privacy.settings import load_retention
 
 
 def utc_now() -> dt.datetime:
     """When consent was answered (a function so tests can fix the time)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return clock.utc_now()
 
 
 def _answered_at() -> SlotSet:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from carebot.clock import clinic_now
 from carebot import settings
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -104,7 +105,7 @@ class Clinic:
         return ZoneInfo(self.timezone)
 
     def now(self) -> dt.datetime:
-        return dt.datetime.now(self.tz)
+        return clinic_now(self.tz)
 
     def closure_on(self, day: dt.date) -> Optional[Closure]:
         return next((c for c in self.closures if c.date == day), None)

@@ -18,6 +18,7 @@ from typing import List, Optional
 from sqlalchemy import Column, DateTime, Integer, String, Table, delete, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from carebot.clock import utc_now
 from carebot import tokens
 from carebot.backend.db import from_db, metadata, to_db
 from carebot.phones import normalize_phone
@@ -76,7 +77,7 @@ class AuditLog:
 
     def record(self, actor: str, action: str, phone: Optional[str] = None, detail: str = "",
                at: Optional[dt.datetime] = None) -> None:
-        at = (at or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
+        at = (at or utc_now()).replace(microsecond=0)
         patient, detail = patient_ref(phone), detail[:200]
         with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE already serialises writers
             if conn.dialect.name == "postgresql":

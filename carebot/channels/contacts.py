@@ -21,6 +21,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from carebot.clock import utc_now
 from carebot import migrations, settings
 from carebot.phones import normalize_phone
 from carebot.tokens import secure_sqlite_file
@@ -64,7 +65,7 @@ def state_database_url(url: Optional[str] = None) -> str:
 
 
 def _utc_naive(moment: Optional[dt.datetime]) -> dt.datetime:
-    moment = moment or dt.datetime.now(dt.timezone.utc)
+    moment = moment or utc_now()
     return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 

@@ -94,7 +94,3 @@ class Event:
     text: str
     at: dt.datetime  # aware UTC
     delivery_status: Optional[Delivery]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)

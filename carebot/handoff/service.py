@@ -11,11 +11,12 @@ import datetime as dt
 import logging
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
+from carebot.clock import utc_now
 from carebot.backend.db import run_db
 from carebot.phones import mask_phone
 from carebot.clinic import Clinic
 from carebot.faq import format_day
-from carebot.handoff.model import REASON_LABELS, Case, Delivery, Event, EventKind, Reason, utc_now
+from carebot.handoff.model import REASON_LABELS, Case, Delivery, Event, EventKind, Reason
 from carebot.handoff.store import HandoffStore
 from carebot.messages import render
 from carebot.rasa_api import RasaAPI, RasaAPIError

@@ -14,6 +14,7 @@ from typing import Optional
 from sqlalchemy import Column, DateTime, Integer, String, Table, delete, func, select
 from sqlalchemy.engine import Engine
 
+from carebot.clock import utc_now
 from carebot.backend.db import from_db, metadata, to_db
 
 MAX_FAILURES = 5
@@ -45,7 +46,7 @@ class StaffSessions:
 
     def start(self, staff: str, token: str, expires_at: dt.datetime) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(staff_sessions).where(staff_sessions.c.expires_at <= to_db(dt.datetime.now(dt.timezone.utc))))
+            conn.execute(delete(staff_sessions).where(staff_sessions.c.expires_at <= to_db(utc_now())))
             conn.execute(staff_sessions.insert().values(token_hash=_digest(token), staff=staff,
                                                         expires_at=to_db(expires_at)))
 

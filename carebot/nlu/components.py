@@ -57,10 +57,12 @@ def hash_yaml_files(*directories: Path) -> str:
 
 
 def code_digest() -> str:
-    """One digest over this package's code: what a trained component stored can depend on it, and Rasa's cache
-    only fingerprints config and data, so a changed component would otherwise be restored from the cache."""
+    """One digest over this package's code and the lexicon it reads: what a trained component stored can depend on
+    it, and Rasa's cache only fingerprints config and data, so a changed component would otherwise be restored from
+    the cache."""
     digest = hashlib.sha256()
-    for file in sorted(Path(__file__).parent.glob("*.py")):
+    carebot = Path(__file__).parent.parent
+    for file in sorted([*carebot.joinpath("nlu").glob("*.py"), *carebot.joinpath("lexicon").glob("*.py")]):
         digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()
 
@@ -69,6 +71,45 @@ def copy_yaml_files(source: Path, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for file in sorted(Path(source).glob("*.yml")):
         shutil.copy(file, target / file.name)
+
+
+class TrainedComponent(GraphComponent):
+    """The base of Carebot's trainable NLU components: `create` starts untrained, `load` rebuilds what `train` wrote
+    to the component's model storage (`from_storage`), and a change to this code retrains them (`code_digest`)."""
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 trained: Any = None) -> None:
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._set_trained(trained)
+
+    def _set_trained(self, trained: Any) -> None:
+        """Keep what training produced (None before training)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_storage(cls, config: Dict[Text, Any], directory: Path) -> Any:
+        """What `train` wrote to `directory`, ready to use."""
+        raise NotImplementedError
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        return code_digest()
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "TrainedComponent":
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "TrainedComponent":
+        with model_storage.read_from(resource) as directory:
+            return cls(config, model_storage, resource, cls.from_storage(config, directory))
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
 
 
 def entities_from(doc: spacy.tokens.Doc) -> List[Dict[str, Any]]:
@@ -83,7 +124,7 @@ def entities_from(doc: spacy.tokens.Doc) -> List[Dict[str, Any]]:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
-class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
+class PatternEntityExtractor(TrainedComponent, EntityExtractorMixin):
     """Entities from `data/patterns/*.yml`.
 
     Triage labels become findings (`symptom` / `age_group` / `pregnant`, value = finding id, `role` negated /
@@ -101,17 +142,12 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
         config = {**cls.get_default_config(), **config}  # Rasa may pass a node's config without the defaults
         return hash_yaml_files(Path(config["patterns_dir"])) + code_digest()
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 nlp: Optional[spacy.language.Language] = None) -> None:
-        self._config = config
-        self._model_storage = model_storage
-        self._resource = resource
+    def _set_trained(self, nlp: Optional[spacy.language.Language]) -> None:
         self._nlp = nlp
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "PatternEntityExtractor":
-        return cls(config, model_storage, resource)
+    def from_storage(cls, config: Dict[Text, Any], directory: Path) -> spacy.language.Language:
+        return build_findings_pipeline(directory)
 
     def train(self, training_data: TrainingData) -> Resource:
         """Copies the pattern files into the model so serving never depends on the working tree."""
@@ -120,15 +156,6 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
             copy_yaml_files(source, directory)
             self._nlp = build_findings_pipeline(directory)
         return self._resource
-
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "PatternEntityExtractor":
-        with model_storage.read_from(resource) as directory:
-            return cls(config, model_storage, resource, build_findings_pipeline(directory))
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -141,7 +168,7 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class RedFlagClassifier(GraphComponent):
+class RedFlagClassifier(TrainedComponent):
     """Last in the pipeline: the red-flag screen decides the `red_flag` intent, not the statistical classifier.
 
     - a current red flag in the message (with the age/pregnancy it states) → intent `red_flag` (confidence 1.0)
@@ -176,34 +203,20 @@ class RedFlagClassifier(GraphComponent):
         config = {**cls.get_default_config(), **config}
         return hash_yaml_files(Path(config["triage_dir"]), Path(config["patterns_dir"])) + code_digest()
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 protocols: Optional[ProtocolSet] = None) -> None:
-        self._config = config
-        self._model_storage = model_storage
-        self._resource = resource
+    def _set_trained(self, protocols: Optional[ProtocolSet]) -> None:
         self._protocols = protocols
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "RedFlagClassifier":
-        return cls(config, model_storage, resource)
+    def from_storage(cls, config: Dict[Text, Any], directory: Path) -> ProtocolSet:
+        return load_protocols(directory / "triage", directory / "patterns")
 
     def train(self, training_data: TrainingData) -> Resource:
         """Copies (and validates) the protocol and pattern files: a broken protocol fails `rasa train`."""
         with self._model_storage.write_to(self._resource) as directory:
             copy_yaml_files(Path(self._config["triage_dir"]), directory / "triage")
             copy_yaml_files(Path(self._config["patterns_dir"]), directory / "patterns")
-            self._protocols = load_protocols(directory / "triage", directory / "patterns")
+            self._protocols = self.from_storage(self._config, directory)
         return self._resource
-
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "RedFlagClassifier":
-        with model_storage.read_from(resource) as directory:
-            return cls(config, model_storage, resource, load_protocols(directory / "triage", directory / "patterns"))
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Set, Text
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Set, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.shared.nlu.constants import (ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START, INTENT,
@@ -22,7 +21,7 @@ from rasa.shared.nlu.constants import (ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_AT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from carebot.nlu.components import DECLINED_BY_GUARD, code_digest, is_complaint
+from carebot.nlu.components import DECLINED_BY_GUARD, TrainedComponent, is_complaint
 from carebot.nlu.vocabulary import Vocabulary, distinctive_words, phrases_of, vocabulary_of, words
 
 VOCABULARY_FILE = "vocabulary.json"
@@ -38,30 +37,15 @@ def _overrule(message: Message, intent_name: Text) -> None:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class VocabularyGuard(GraphComponent):
+class VocabularyGuard(TrainedComponent):
     """Learns the words of the training examples; sends messages with none of them to `nlu_fallback`."""
 
-    @classmethod
-    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        return code_digest()
-
-    def __init__(self, model_storage: ModelStorage, resource: Resource,
-                 vocabulary: Optional[Vocabulary] = None) -> None:
-        self._model_storage = model_storage
-        self._resource = resource
+    def _set_trained(self, vocabulary: Optional[Vocabulary]) -> None:
         self._vocabulary = vocabulary or Vocabulary(())
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "VocabularyGuard":
-        return cls(model_storage, resource)
-
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "VocabularyGuard":
-        with model_storage.read_from(resource) as directory:
-            known = json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8"))
-        return cls(model_storage, resource, Vocabulary(known))
+    def from_storage(cls, config: Dict[Text, Any], directory: Path) -> Vocabulary:
+        return Vocabulary(json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8")))
 
     def train(self, training_data: TrainingData) -> Resource:
         known = vocabulary_of(example.get(TEXT) or "" for example in training_data.intent_examples)
@@ -80,7 +64,7 @@ class VocabularyGuard(GraphComponent):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class DomainGuard(GraphComponent):
+class DomainGuard(TrainedComponent):
     """Demotes a clinic intent to `decline_intent` when the message shows no sign of the clinic's domain.
 
     A linear classifier matches on everyday words a clinic intent shares with anything else ("how do I", "cancel
@@ -132,19 +116,9 @@ class DomainGuard(GraphComponent):
             "qualifier_entities": ["age_group"],
         }
 
-    @classmethod
-    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        return code_digest()
-
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 learned: Optional[Dict[Text, Any]] = None) -> None:
-        self._config = config
-        self._model_storage = model_storage
-        self._resource = resource
-        self._set_learned(learned or {"intents": {}, "everyday_texts": [], "known_words": []})
-
-    def _set_learned(self, learned: Dict[Text, Any]) -> None:
+    def _set_trained(self, learned: Optional[Dict[Text, Any]]) -> None:
         """`learned`: per checked intent its words "for" and "against", the decline examples, every known word."""
+        learned = learned or {"intents": {}, "everyday_texts": [], "known_words": []}
         by_intent = learned["intents"]
         self._evidence = {intent: Vocabulary(words_of["for"], self._config["min_fuzzy_length"])
                           for intent, words_of in by_intent.items()}
@@ -153,16 +127,8 @@ class DomainGuard(GraphComponent):
         self._known = Vocabulary(learned["known_words"])
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "DomainGuard":
-        return cls(config, model_storage, resource)
-
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "DomainGuard":
-        with model_storage.read_from(resource) as directory:
-            learned = json.loads((directory / LEARNED_FILE).read_text(encoding="utf-8"))
-        return cls(config, model_storage, resource, learned)
+    def from_storage(cls, config: Dict[Text, Any], directory: Path) -> Dict[Text, Any]:
+        return json.loads((directory / LEARNED_FILE).read_text(encoding="utf-8"))
 
     def train(self, training_data: TrainingData) -> Resource:
         by_intent: Dict[Text, List[Text]] = defaultdict(list)
@@ -189,7 +155,7 @@ class DomainGuard(GraphComponent):
                    "known_words": vocabulary_of(text for texts in by_intent.values() for text in texts)}
         with self._model_storage.write_to(self._resource) as directory:
             (directory / LEARNED_FILE).write_text(json.dumps(learned, indent=1), encoding="utf-8")
-        self._set_learned(learned)
+        self._set_trained(learned)
         return self._resource
 
     def _answer_evidence(self, by_intent: Dict[Text, List[Text]], answers: List[Text]) -> Dict[Text, List[Text]]:

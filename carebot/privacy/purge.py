@@ -14,6 +14,7 @@ from typing import Dict, Optional
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Engine
 
+from carebot.clock import utc_now
 from carebot.backend.db import to_db
 from carebot.channels.contacts import whatsapp_contacts, whatsapp_held_messages, whatsapp_message_sids
 from carebot.handoff.sessions import staff_sessions
@@ -81,7 +82,7 @@ def _purge_channel(engine: Engine, retention: Retention, now: dt.datetime, repor
 
 def purge(stores: PatientStores, retention: Retention, now: Optional[dt.datetime] = None) -> PurgeReport:
     """Delete everything older than its retention; blocking (the dispatcher runs it on a worker thread)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or utc_now()
     report = PurgeReport()
     _purge_tracker(stores, now - retention.tracker_days * DAY, report)
     _purge_cases(stores.backend, now - retention.handoff_cases * DAY, report)

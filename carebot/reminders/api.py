@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
+from carebot.clock import utc_now
 from carebot.backend.db import run_db
 from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
@@ -99,62 +100,100 @@ def _reminder_id(request: web.Request) -> int:
     return int(request.match_info["reminder_id"])
 
 
+async def _transition(change: Any, request: web.Request) -> web.Response:
+    """Pause, resume or stop the reminder of the path: the reminder as it is now."""
+    return web.json_response((await _call(change, _reminder_id(request))).to_dict())
+
+
+BASE = "/api/reminders"
+ONE = BASE + r"/{reminder_id:\d+}"
+
+
 def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
     """Mount the reminders API on the backend app (tables live on the backend's shared MetaData)."""
-    store = ReminderStore(engine)
-    app[STORE_KEY] = store
-    medicines = load_medicines()
+    api = RemindersApi(ReminderStore(engine), clinic)
+    app[STORE_KEY] = api.store
+    app.router.add_routes([
+        web.post(BASE + "/parse", api.parse),
+        web.post(BASE, api.create),
+        web.get(BASE, api.list_reminders),
+        web.post(BASE + "/match", api.match),
+        web.post(BASE + "/respond", api.respond),
+        web.get(BASE + "/adherence", api.adherence),
+        web.post(BASE + "/deliveries/{key}", api.acknowledge),
+        web.post(BASE + "/appointments", api.appointment_reminders),
+        web.delete(BASE + "/appointments/{appointment_id}", api.cancel_appointment_reminders),
+        web.get(ONE, api.get_reminder),
+        web.patch(ONE, api.change),
+        web.post(ONE + "/pause", api.pause),
+        web.post(ONE + "/resume", api.resume),
+        web.post(ONE + "/stop", api.stop),
+    ])
 
-    async def parse(request: web.Request) -> web.Response:
+
+class RemindersApi:
+    """JSON handlers for the action server: parse, create, list, change and answer reminders."""
+
+    def __init__(self, store: ReminderStore, clinic: Clinic) -> None:
+        self.store = store
+        self.clinic = clinic
+        self.medicines = load_medicines()
+
+    async def parse(self, request: web.Request) -> web.Response:
         body = await json_object(request)
         text = _text(body, "text")
-        now = _moment(body, "now", clinic, required=False) or dt.datetime.now(dt.timezone.utc)
+        now = _moment(body, "now", self.clinic, required=False) or utc_now()
         try:
-            spec = parse_reminder(text, now, clinic.timezone, medicines)
+            spec = parse_reminder(text, now, self.clinic.timezone, self.medicines)
         except ReminderParseError as error:
             return web.json_response({"understood": False, "missing": error.missing, "message": str(error),
                                       "medication": error.medication, "dose": error.dose})
         upcoming = next_occurrences(spec, now, 1) or [spec.dtstart]
         return web.json_response({"understood": True, "spec": spec.to_dict(), "next_due": upcoming[0].isoformat()})
 
-    async def create(request: web.Request) -> web.Response:
+    async def create(self, request: web.Request) -> web.Response:
         body = await json_object(request)
         reminder = await _call(
-            store.create, _text(body, "conversation_id"), _text(body, "label", default=body.get("medication")),
-            _text(body, "rrule"), _moment(body, "dtstart", clinic), _text(body, "timezone", False, clinic.timezone),
+            self.store.create, _text(body, "conversation_id"), _text(body, "label", default=body.get("medication")),
+            _text(body, "rrule"), _moment(body, "dtstart", self.clinic),
+            _text(body, "timezone", False, self.clinic.timezone),
             dose=_text(body, "dose", False), kind=_text(body, "kind", False, "medication"),
             channel=_text(body, "channel", False, "whatsapp"), description=_text(body, "description", False),
         )
         return web.json_response(reminder.to_dict(), status=201)
 
-    async def list_reminders(request: web.Request) -> web.Response:
+    async def list_reminders(self, request: web.Request) -> web.Response:
         include_stopped = request.query.get("include_stopped", "") in ("1", "true", "yes")
-        found = await _call(store.list, _conversation(request), include_stopped=include_stopped)
+        found = await _call(self.store.list, _conversation(request), include_stopped=include_stopped)
         return web.json_response({"reminders": [r.to_dict() for r in found]})
 
-    async def get_reminder(request: web.Request) -> web.Response:
-        return web.json_response((await _call(store.get, _reminder_id(request))).to_dict())
+    async def get_reminder(self, request: web.Request) -> web.Response:
+        return web.json_response((await _call(self.store.get, _reminder_id(request))).to_dict())
 
-    async def match(request: web.Request) -> web.Response:
+    async def match(self, request: web.Request) -> web.Response:
         body = await json_object(request)
-        reminder = await _call(store.match, _text(body, "conversation_id"), _text(body, "text", False, ""))
+        reminder = await _call(self.store.match, _text(body, "conversation_id"), _text(body, "text", False, ""))
         return web.json_response(reminder.to_dict())
 
-    async def change(request: web.Request) -> web.Response:
+    async def change(self, request: web.Request) -> web.Response:
         body = await json_object(request)
         if "times" in body:
-            reminder = await _call(store.change_times, _reminder_id(request), _times(body["times"]))
+            reminder = await _call(self.store.change_times, _reminder_id(request), _times(body["times"]))
         else:
-            reminder = await _call(store.reschedule, _reminder_id(request), _text(body, "rrule"),
-                                   _moment(body, "dtstart", clinic), _text(body, "description", False))
+            reminder = await _call(self.store.reschedule, _reminder_id(request), _text(body, "rrule"),
+                                   _moment(body, "dtstart", self.clinic), _text(body, "description", False))
         return web.json_response(reminder.to_dict())
 
-    def transition(method: Any) -> Any:
-        async def handler(request: web.Request) -> web.Response:
-            return web.json_response((await _call(method, _reminder_id(request))).to_dict())
-        return handler
+    async def pause(self, request: web.Request) -> web.Response:
+        return await _transition(self.store.pause, request)
 
-    async def respond(request: web.Request) -> web.Response:
+    async def resume(self, request: web.Request) -> web.Response:
+        return await _transition(self.store.resume, request)
+
+    async def stop(self, request: web.Request) -> web.Response:
+        return await _transition(self.store.stop, request)
+
+    async def respond(self, request: web.Request) -> web.Response:
         body = await json_object(request)
         occurrence_id = body.get("occurrence_id")
         snooze = body.get("snooze_minutes", 30)
@@ -163,49 +202,32 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
         if not isinstance(snooze, int) or isinstance(snooze, bool):
             raise ApiError(400, "'snooze_minutes' must be a whole number of minutes")
         answered, follow_up = await _call(
-            store.record_response, _text(body, "conversation_id"), _text(body, "response"),
+            self.store.record_response, _text(body, "conversation_id"), _text(body, "response"),
             occurrence_id=int(occurrence_id) if occurrence_id is not None else None, snooze_minutes=snooze,
         )
         return web.json_response({"occurrence": answered.to_dict(),
                                   "snoozed_until": follow_up.due_at.isoformat() if follow_up else None})
 
-    async def adherence(request: web.Request) -> web.Response:
+    async def adherence(self, request: web.Request) -> web.Response:
         days = request.query.get("days", "7")
         if not days.isdigit() or not 1 <= int(days) <= 90:
             raise ApiError(400, "'days' must be a number from 1 to 90")
-        summary = await _call(store.adherence, _conversation(request), days=int(days))
+        summary = await _call(self.store.adherence, _conversation(request), days=int(days))
         return web.json_response(summary.to_dict())
 
-    async def acknowledge(request: web.Request) -> web.Response:
-        first = await _call(store.acknowledge_delivery, request.match_info["key"])
+    async def acknowledge(self, request: web.Request) -> web.Response:
+        first = await _call(self.store.acknowledge_delivery, request.match_info["key"])
         return web.json_response({"first": first})
 
-    async def appointment_reminders(request: web.Request) -> web.Response:
+    async def appointment_reminders(self, request: web.Request) -> web.Response:
         body = await json_object(request)
         reminder = await _call(
-            store.create_appointment_reminders, _text(body, "conversation_id"), _text(body, "appointment_id"),
-            _moment(body, "start", clinic), _text(body, "label"), clinic.appointment_reminder_hours,
-            clinic.timezone, channel=_text(body, "channel", False, "whatsapp"),
+            self.store.create_appointment_reminders, _text(body, "conversation_id"), _text(body, "appointment_id"),
+            _moment(body, "start", self.clinic), _text(body, "label"), self.clinic.appointment_reminder_hours,
+            self.clinic.timezone, channel=_text(body, "channel", False, "whatsapp"),
         )
         return web.json_response(reminder.to_dict(), status=201)
 
-    async def cancel_appointment_reminders(request: web.Request) -> web.Response:
-        stopped = await _call(store.cancel_appointment_reminders, request.match_info["appointment_id"])
+    async def cancel_appointment_reminders(self, request: web.Request) -> web.Response:
+        stopped = await _call(self.store.cancel_appointment_reminders, request.match_info["appointment_id"])
         return web.json_response({"stopped": stopped})
-
-    base = "/api/reminders"
-    one = base + r"/{reminder_id:\d+}"
-    app.router.add_post(base + "/parse", parse)
-    app.router.add_post(base, create)
-    app.router.add_get(base, list_reminders)
-    app.router.add_post(base + "/match", match)
-    app.router.add_post(base + "/respond", respond)
-    app.router.add_get(base + "/adherence", adherence)
-    app.router.add_post(base + "/deliveries/{key}", acknowledge)
-    app.router.add_post(base + "/appointments", appointment_reminders)
-    app.router.add_delete(base + "/appointments/{appointment_id}", cancel_appointment_reminders)
-    app.router.add_get(one, get_reminder)
-    app.router.add_patch(one, change)
-    app.router.add_post(one + "/pause", transition(store.pause))
-    app.router.add_post(one + "/resume", transition(store.resume))
-    app.router.add_post(one + "/stop", transition(store.stop))

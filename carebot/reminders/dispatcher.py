@@ -42,12 +42,13 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Protocol, Sequence, Set
 
+from carebot.clock import utc_now
 from carebot.backend.db import run_db
 from carebot.phones import mask_phone, normalize_phone
 from carebot.clinic import Clinic
 from carebot.rasa_api import RasaAPI, RasaAPIError
 from carebot.reminders.model import Occurrence
-from carebot.reminders.store import ReminderStore, utcnow
+from carebot.reminders.store import ReminderStore
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class Dispatcher:
 
     def __init__(self, store: ReminderStore, deliverer: Deliverer, settings: DispatcherSettings = DispatcherSettings(),
                  is_opted_out: OptOutCheck = whatsapp_opt_out, worker_id: Optional[str] = None,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utc_now) -> None:
         self.store, self.deliverer, self.settings = store, deliverer, settings
         self.is_opted_out = is_opted_out
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"

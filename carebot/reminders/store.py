@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from carebot.clock import utc_now
 from carebot import tokens
 from carebot.backend.db import from_db, metadata, to_db
 from carebot.reminders.model import (
@@ -91,10 +92,6 @@ def create_tables(engine: Engine) -> None:
     metadata.create_all(engine, tables=list(TABLES))
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(UTC)
-
-
 @functools.lru_cache(maxsize=1)
 def _key_secret() -> bytes:
     return tokens.token(*tokens.REMINDER_KEYS).encode()
@@ -151,7 +148,7 @@ class ReminderStore:
             row = conn.execute(select(reminders).where(reminders.c.id == reminder_id)).first()
             if row is None:
                 raise ReminderNotFound(f"no reminder with id {reminder_id}")
-            return self._with_next_due(conn, self._reminder(row), now or utcnow())
+            return self._with_next_due(conn, self._reminder(row), now or utc_now())
 
     def list(self, conversation_id: str, now: Optional[dt.datetime] = None, include_stopped: bool = False,
              kind: Optional[str] = None) -> List[Reminder]:
@@ -162,7 +159,7 @@ class ReminderStore:
         if kind:
             query = query.where(reminders.c.kind == kind)
         with self.engine.connect() as conn:
-            return [self._with_next_due(conn, self._reminder(row), now or utcnow()) for row in conn.execute(query)]
+            return [self._with_next_due(conn, self._reminder(row), now or utc_now()) for row in conn.execute(query)]
 
     def match(self, conversation_id: str, text: str, now: Optional[dt.datetime] = None) -> Reminder:
         """The reminder the patient means ("stop my vitamin D reminder"); the only one if they name none."""
@@ -183,8 +180,8 @@ class ReminderStore:
         if len(tied) > 1:
             # The same label twice (morning and evening metformin) is told apart by its times.
             same_label = len({r.label.lower() for r in tied}) == 1
-            names = [f"{r.label} ({r.description})" if same_label else r.label for r in tied]
-            raise AmbiguousReminder("Which one do you mean: " + ", ".join(names) + "?", tied)
+            labels = [f"{r.label} ({r.description})" if same_label else r.label for r in tied]
+            raise AmbiguousReminder("Which one do you mean: " + ", ".join(labels) + "?", tied)
         return best
 
     # ------------------------------------------------------------------------------------------------ writing
@@ -192,7 +189,7 @@ class ReminderStore:
                dose: Optional[str] = None, kind: str = "medication", channel: str = "whatsapp",
                description: Optional[str] = None, now: Optional[dt.datetime] = None) -> Reminder:
         """Store a reminder and materialise its first occurrences (from now on; never backfilled)."""
-        now = now or utcnow()
+        now = now or utc_now()
         if kind not in KINDS:
             raise ReminderError(f"kind must be one of {', '.join(KINDS)}")
         if not label.strip():
@@ -228,7 +225,7 @@ class ReminderStore:
     def reschedule(self, reminder_id: int, rrule: str, dtstart: dt.datetime, description: Optional[str] = None,
                    now: Optional[dt.datetime] = None) -> Reminder:
         """Replace the rule: pending sends of the old one are cancelled, the new one runs from now."""
-        now = now or utcnow()
+        now = now or utc_now()
         with self.engine.begin() as conn:
             current = self._current(conn, reminder_id)
             if current.status == "stopped":
@@ -245,7 +242,7 @@ class ReminderStore:
     def change_times(self, reminder_id: int, times: Sequence[Tuple[int, int]],
                      now: Optional[dt.datetime] = None) -> Reminder:
         """"Change my metformin to 9am": keep the rule's days and end, replace its clock times."""
-        now = now or utcnow()
+        now = now or utc_now()
         current = self.get(reminder_id, now)
         if not times:
             raise ReminderError("give at least one time")
@@ -270,7 +267,7 @@ class ReminderStore:
                                describe(schedule), now)
 
     def pause(self, reminder_id: int, now: Optional[dt.datetime] = None) -> Reminder:
-        now = now or utcnow()
+        now = now or utc_now()
         with self.engine.begin() as conn:
             current = self._current(conn, reminder_id)
             if current.status != "active":
@@ -281,7 +278,7 @@ class ReminderStore:
 
     def resume(self, reminder_id: int, now: Optional[dt.datetime] = None) -> Reminder:
         """Start again from now: sends that fell in the pause are not caught up."""
-        now = now or utcnow()
+        now = now or utc_now()
         with self.engine.begin() as conn:
             current = self._current(conn, reminder_id)
             if current.status != "paused":
@@ -292,7 +289,7 @@ class ReminderStore:
         return self.get(reminder_id, now)
 
     def stop(self, reminder_id: int, now: Optional[dt.datetime] = None) -> Reminder:
-        now = now or utcnow()
+        now = now or utc_now()
         with self.engine.begin() as conn:
             current = self._current(conn, reminder_id)
             if current.status == "stopped":
@@ -316,7 +313,7 @@ class ReminderStore:
         poll. After an outage longer than the horizon the gap is backfilled (at most MAX_BACKFILL), so the
         dispatcher can send what is still within grace and record the rest as missed.
         """
-        now = now or utcnow()
+        now = now or utc_now()
         target = now + self.horizon
         query = select(reminders).where(
             reminders.c.status == "active", reminders.c.kind == "medication",
@@ -446,7 +443,7 @@ class ReminderStore:
 
     def acknowledge_delivery(self, idempotency_key: str, now: Optional[dt.datetime] = None) -> bool:
         """The sent-log: True for the first acknowledgement of a key (speak), False for any repeat (stay silent)."""
-        now = now or utcnow()
+        now = now or utc_now()
         dialect = postgresql if self.is_postgres else sqlite
         statement = dialect.insert(reminder_deliveries).values(
             idempotency_key=idempotency_key, delivered_at=to_db(now)).on_conflict_do_nothing()
@@ -477,7 +474,7 @@ class ReminderStore:
         A snooze also creates a one-off occurrence `snooze_minutes` later (returned second); its answer then
         stands for the dose, so the adherence summary counts the dose once.
         """
-        now = now or utcnow()
+        now = now or utc_now()
         if response not in ("taken", "skipped", "snoozed"):
             raise ReminderError("response must be taken, skipped or snoozed")
         if response == "snoozed" and not 1 <= snooze_minutes <= 24 * 60:
@@ -523,7 +520,7 @@ class ReminderStore:
 
     def adherence(self, conversation_id: str, now: Optional[dt.datetime] = None, days: int = 7) -> Adherence:
         """Doses reminded over the last `days`: a snoozed send is not a dose (its follow-up is)."""
-        now = now or utcnow()
+        now = now or utc_now()
         occ = reminder_occurrences.c
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -554,7 +551,7 @@ class ReminderStore:
         Calling it again for the same appointment and start returns the existing reminder; with a new start
         (rescheduled) the old reminders are stopped and new ones made.
         """
-        now = now or utcnow()
+        now = now or utc_now()
         tz = ZoneInfo(timezone)
         with self.engine.connect() as conn:
             existing = conn.execute(select(reminders).where(
@@ -583,7 +580,7 @@ class ReminderStore:
 
     def cancel_appointment_reminders(self, appointment_id: str, now: Optional[dt.datetime] = None) -> int:
         """Stop the reminders of a cancelled appointment; returns how many reminders were stopped."""
-        now = now or utcnow()
+        now = now or utc_now()
         with self.engine.connect() as conn:
             ids = conn.execute(select(reminders.c.id).where(
                 reminders.c.appointment_id == appointment_id, reminders.c.status != "stopped")).scalars().all()

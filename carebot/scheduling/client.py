@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Dict, List, Optional, Tuple
 
+from carebot.clock import utc_now
 from carebot import settings
 from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable, NotFound
 from carebot.clinic import Clinic, load_clinic
@@ -92,7 +93,7 @@ class SchedulingClient(BackendHTTPClient):
     async def search_free_slots(self, service_id: str, start: dt.datetime, end: dt.datetime,
                                 practitioner_id: Optional[str] = None, count: int = 5) -> List[FreeSlot]:
         """The first `count` free times for a service in [start, end), earliest first (never in the past)."""
-        start = max(start, dt.datetime.now(dt.timezone.utc))
+        start = max(start, utc_now())
         params = [("status", "free"), ("service-type", service_id), ("start", "ge" + _iso(start)),
                   ("start", "lt" + _iso(end)), ("_count", str(count)), ("_include", "Slot:schedule")]
         if practitioner_id:
@@ -127,7 +128,7 @@ class SchedulingClient(BackendHTTPClient):
         """The patient's appointments, earliest first; by default only booked ones that have not started."""
         params = [("patient", f"Patient/{patient_id}"), ("_count", "100")]
         if upcoming_only:
-            params += [("status", "booked"), ("date", "ge" + _iso(dt.datetime.now(dt.timezone.utc)))]
+            params += [("status", "booked"), ("date", "ge" + _iso(utc_now()))]
         bundle = await self._request("GET", "/Appointment", params=params)
         return [self._appointment(r) for r in _resources(bundle, "Appointment")]
 
@@ -159,7 +160,7 @@ class SchedulingClient(BackendHTTPClient):
                              birth_date=dt.date.fromisoformat(birth) if birth else None)
 
     def _appointment(self, resource: Dict[str, Any]) -> BookedAppointment:
-        practitioner = next((p["actor"] for p in resource.get("participant", [])
+        practitioner: Dict[str, Any] = next((p["actor"] for p in resource.get("participant", [])
                              if p.get("actor", {}).get("reference", "").startswith("Practitioner/")), {})
         patient = next((p["actor"]["reference"] for p in resource.get("participant", [])
                         if p.get("actor", {}).get("reference", "").startswith("Patient/")), "")
@@ -184,5 +185,5 @@ def _resources(bundle: Dict[str, Any], kind: str) -> List[Dict[str, Any]]:
 
 
 def _actor(schedule: Dict[str, Any]) -> Tuple[str, str]:
-    actor = next((a for a in schedule.get("actor", []) if a.get("reference", "").startswith("Practitioner/")), {})
+    actor: Dict[str, Any] = next((a for a in schedule.get("actor", []) if a.get("reference", "").startswith("Practitioner/")), {})
     return actor.get("reference", "").rpartition("/")[2], actor.get("display", "")

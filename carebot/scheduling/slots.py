@@ -14,6 +14,7 @@ from typing import Dict, Iterator, Optional, Set, Tuple
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
+from carebot.clock import utc_now
 from carebot.clinic import Clinic, Provider
 from carebot.scheduling import tables as t
 
@@ -28,7 +29,7 @@ class RegenerationReport:
 
 def utcnow() -> dt.datetime:
     """Current time as the naive-UTC value the tables store."""
-    return dt.datetime.now(UTC).replace(tzinfo=None)
+    return utc_now().replace(tzinfo=None)
 
 
 def schedule_id(practitioner_id: str) -> str:

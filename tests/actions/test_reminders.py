@@ -19,7 +19,8 @@ from carebot.messages import render
 from carebot.reminders.client import RemindersClient
 from carebot.reminders.dispatcher import trigger_entities
 from carebot.reminders.recurrence import next_occurrences, parse_reminder
-from carebot.reminders.store import ReminderStore, utcnow
+from carebot.clock import utc_now as utcnow
+from carebot.reminders.store import ReminderStore
 from carebot.channels.buttons import ButtonMemory
 from carebot.channels.ttl_store import MemoryTTLStore
 from carebot.channels.whatsapp import WhatsAppOutput

@@ -217,8 +217,9 @@ async def find_offers(client: SlotSearch, clinic: Clinic, service_id: str, windo
                                       max(now, window.bounds[0] - _LOOK_BACK), provider_id, count)
     # The named practitioner has nothing in the window, so a search without the filter finds only the others.
     others = await _search_spans(client, service_id, spans, None, count, window.target) if provider_id else []
-    after, before, others = _share(count, after, before, others)
-    return Offers(before=_in_order(before), after=_in_order(after), other_practitioners=_in_order(others))
+    shared_after, shared_before, shared_others = _share(count, after, before, others)
+    return Offers(before=_in_order(shared_before), after=_in_order(shared_after),
+                  other_practitioners=_in_order(shared_others))
 
 
 async def _search_spans(client: SlotSearch, service_id: str, spans: Sequence[Span], provider_id: Optional[str],

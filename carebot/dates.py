@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from dateparser.date import DateDataParser
 
@@ -110,11 +110,11 @@ def _ordinal_suffix(day: int) -> str:
     return f"{day}{'th' if 10 <= day % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"
 
 
-def _ordinal(match: re.Match) -> str:
+def _ordinal(match: re.Match[str]) -> str:
     return _ordinal_suffix(_ORDINALS[match.group("ord")])
 
 
-_REWRITES: Tuple[Tuple[re.Pattern, object], ...] = tuple((re.compile(p), r) for p, r in (
+_REWRITES: Tuple[Tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), r) for p, r in (
     (r"[’‘`´]", "'"),
     (r"\ba\.m\.?", "am"),
     (r"\bp\.m\.?", "pm"),
@@ -155,7 +155,7 @@ _REWRITES: Tuple[Tuple[re.Pattern, object], ...] = tuple((re.compile(p), r) for 
 def _normalise(text: str) -> str:
     text = text.lower()
     for pattern, replacement in _REWRITES:
-        text = pattern.sub(replacement, text)  # type: ignore[arg-type]
+        text = pattern.sub(replacement, text)
     return text.strip()
 
 
@@ -285,7 +285,7 @@ class _DayAsk:
 
     options: Tuple[Tuple[dt.date, ...], ...]
     label: str
-    skip: frozenset = frozenset({"past"})
+    skip: FrozenSet[str] = frozenset({"past"})
 
 
 _WD_PREFIX = rf"(?:{_WEEKDAY},? (?:the )?)?"  # "Thursday 3rd December": the date decides, the weekday is consumed
@@ -339,7 +339,8 @@ def _calendar_date(text: str, date_order: str, iso: bool = False) -> Optional[dt
         return None
     if data is None or data.date_obj is None:
         return None
-    return data.date_obj.date()
+    born: dt.date = data.date_obj.date()
+    return born
 
 
 def _next_date(day: int, month: int, today: dt.date) -> Optional[dt.date]:
@@ -450,7 +451,7 @@ def _read_dates(text: str, today: dt.date, date_order: str) -> Tuple[List[_DayAs
     """Single written dates ("3rd of December", "03/12", "the 14th"); returns them and the text without them."""
     asks: List[_DayAsk] = []
 
-    def take(pattern: re.Pattern, handle: Callable[[re.Match], Optional[_DayAsk]]) -> None:
+    def take(pattern: re.Pattern[str], handle: Callable[[re.Match[str]], Optional[_DayAsk]]) -> None:
         nonlocal text
         for found in list(pattern.finditer(text)):
             ask = handle(found)
@@ -464,7 +465,7 @@ def _read_dates(text: str, today: dt.date, date_order: str) -> Tuple[List[_DayAs
             asks.append(ask)
             text = text[:found.start()] + " " * (found.end() - found.start()) + text[found.end():]
 
-    def written(found: re.Match, iso: bool = False) -> Optional[_DayAsk]:
+    def written(found: re.Match[str], iso: bool = False) -> Optional[_DayAsk]:
         written_text = f"{found.group('date')} {found.groupdict().get('year') or ''}".strip()
         parsed = _calendar_date(written_text, date_order, iso)
         if parsed is None:
@@ -473,7 +474,7 @@ def _read_dates(text: str, today: dt.date, date_order: str) -> Tuple[List[_DayAs
         chosen = parsed if has_year else _next_date(parsed.day, parsed.month, today)
         return _DayAsk(((chosen,),), _date_label(chosen, today), frozenset()) if chosen else None
 
-    def day_of_month(found: re.Match) -> Optional[_DayAsk]:
+    def day_of_month(found: re.Match[str]) -> Optional[_DayAsk]:
         number = int(found.group("a") or found.group("b"))
         if not 1 <= number <= 31:
             return None
@@ -483,7 +484,7 @@ def _read_dates(text: str, today: dt.date, date_order: str) -> Tuple[List[_DayAs
             except ValueError:
                 return None
             return _DayAsk(((day,),), _date_label(day, today), frozenset())
-        options = []
+        options: List[Tuple[dt.date, ...]] = []
         year, month = today.year, today.month
         while len(options) < 2 and year <= today.year + 1:
             try:

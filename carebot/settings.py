@@ -161,7 +161,7 @@ def _load(present: Tuple[Tuple[str, str], ...]) -> Settings:
         if not text:
             text = _from_old_name(name, f.metadata["old_names"], raw)
         if text:
-            values[f.name] = _convert(name, text, f.type)
+            values[f.name] = _convert(name, text, str(f.type))
     settings = Settings(**values)
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")

@@ -10,6 +10,8 @@ import asyncio
 import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
+from typing_extensions import Self
+
 import aiohttp
 
 from carebot import tokens
@@ -57,7 +59,7 @@ class BackendHTTPClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._session: Optional[aiohttp.ClientSession] = None
 
-    async def __aenter__(self) -> "BackendHTTPClient":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *_exc: Any) -> None:

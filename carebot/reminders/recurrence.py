@@ -215,7 +215,7 @@ def iter_occurrences(rrule: str, dtstart: dt.datetime, timezone: str, after: dt.
 
 def next_occurrences(spec: ReminderSpec, after: dt.datetime, n: int) -> List[dt.datetime]:
     """The next `n` due times after `after`, aware in the clinic timezone (wall clock kept across DST)."""
-    result = []
+    result: List[dt.datetime] = []
     for moment in iter_occurrences(spec.rrule, spec.dtstart, spec.timezone, after):
         if len(result) >= n:
             break
@@ -355,7 +355,7 @@ class _Phrase:
         self.lower = text.lower()
         self.mask = [False] * len(text)
 
-    def take(self, pattern: str) -> List[re.Match]:
+    def take(self, pattern: str) -> List[re.Match[str]]:
         found = []
         for match in re.finditer(pattern, self.lower):
             if any(self.mask[match.start():match.end()]):
@@ -526,7 +526,8 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
                        "'in 20 minutes' or 'every day at 8am'.")
         return spec_from_schedule(medication, dose, Schedule(freq="DAILY", dtstart=moment, count=1), timezone)
 
-    freq, interval, byday = "DAILY", 1, ()
+    freq, interval = "DAILY", 1
+    byday: Tuple[str, ...] = ()
     if every_n:
         match = every_n[0]
         unit = match.group("unit")[0]

@@ -5,7 +5,7 @@ Everything here is immutable so a `TriageState` can live in a Rasa slot (via `to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
 
 LEVELS: Tuple[str, ...] = ("self_care", "routine", "urgent", "emergency")
 AGE_GROUPS: Tuple[str, ...] = ("infant", "child", "adult")
@@ -170,7 +170,7 @@ class TriageState:
     def answer_map(self) -> Dict[str, str]:
         return dict(self.answers)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         """JSON-ready form for a Rasa slot."""
         return {
             "age_group": self.profile.age_group,
@@ -185,7 +185,7 @@ class TriageState:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "TriageState":
+    def from_dict(cls, data: Mapping[str, Any]) -> "TriageState":
         return cls(
             profile=Profile(data.get("age_group", "adult"), bool(data.get("pregnant", False))),
             findings=tuple(data.get("findings", ())),

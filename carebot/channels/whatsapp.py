@@ -298,6 +298,12 @@ class WhatsAppInput(InputChannel):
 
         return whatsapp
 
+    async def drained(self) -> None:
+        """Returns once no work a webhook started is still running: the signal that a refused or repeated request
+        has had every chance to do something (the tests wait on it, not on a sleep)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
     def _in_background(self, work: Awaitable[None]) -> None:
         """Run after the acknowledgement (Twilio gives up after 15 s); kept referenced until done."""
         task = asyncio.ensure_future(work)

@@ -94,7 +94,7 @@ async def test_bad_signatures_are_refused_and_nothing_is_processed(harness: Harn
         form["ButtonPayload"] = "/affirm"
     response = await harness.post(form, **kwargs)
     assert response.status == 403
-    await asyncio.sleep(0.05)  # give a wrongly started background task the chance to show itself
+    await harness.channel.drained()  # a wrongly started background task would have run by now
     assert harness.bot.messages == []
     assert harness.twilio.requests == []
 
@@ -136,7 +136,7 @@ async def test_twilio_retries_of_one_message_are_answered_once(harness: Harness)
     statuses = [(await harness.post(form)).status for _ in range(3)]
     assert statuses == [204, 204, 204]
     await harness.twilio.wait_for(1)
-    await asyncio.sleep(0.05)
+    await harness.channel.drained()
     assert len(harness.bot.messages) == 1
     assert harness.twilio.bodies() == ["Hello!"]
 
@@ -149,7 +149,8 @@ async def test_replicas_sharing_redis_answer_a_retried_message_once(make_harness
     form = first.message("hi")
     assert [(await h.post(form)).status for h in (first, second, first)] == [204, 204, 204]
     await first.bot.wait_for(1)
-    await asyncio.sleep(0.05)
+    await first.channel.drained()
+    await second.channel.drained()
     assert len(first.bot.messages) + len(second.bot.messages) == 1
 
 
@@ -257,7 +258,7 @@ async def test_status_callback_63016_reopens_the_conversation_with_the_template_
     assert request["ContentSid"] == [TEMPLATES["conversation_reopen"]]
     assert "Body" not in request
     assert not contacts.in_window(PATIENT)
-    await asyncio.sleep(0.05)
+    await harness.channel.drained()
     assert len(harness.twilio.requests) == 1
 
 

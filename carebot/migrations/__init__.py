@@ -2,9 +2,10 @@
 own them (`upgrade(engine, BACKEND)` in the backend and the dispatcher, `upgrade(engine, CHANNEL)` in the channel).
 
 Each schema is a branch of its own (revisions in `backend/`, `channel/`) with its own version table, so both may
-live in one PostgreSQL database or in separate ones. Replicas starting together take a PostgreSQL advisory lock
-(SQLite serialises on its write lock); all steps run in one transaction, so one runs each step and the others find it done. This package imports no
-feature: `python -m carebot.server.migrations revision …` supplies the tables when a new revision is written.
+live in one PostgreSQL database or in separate ones. All steps run in one transaction; replicas starting together
+take a PostgreSQL advisory lock (SQLite serialises on its write lock), so one runs each step and the others find it
+done. This package imports no feature: `python -m carebot.server.migrations revision …` supplies the tables when
+a new revision is written.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The WhatsApp channel's state at the first release with migrations: contacts (opt-out, 24-hour window), held messages, seen MessageSids.
+"""The WhatsApp channel's state at the first release with migrations: contacts (opt-out, 24-hour window), held
+messages, seen MessageSids.
 
 Revision 0001 is the schema `create_tables` made before migrations existed. It creates only the tables that are
 missing, so a database an earlier release created (all or some of these tables, no version row) is adopted as it

@@ -26,12 +26,12 @@ WEBHOOK = "/webhooks/whatsapp/webhook"
 
 
 def cases_of(stack: Stack, conversation: str) -> List[Any]:
-    store = HandoffStore(make_engine(stack.env["SCHEDULING_DATABASE_URL"]))
+    store = HandoffStore(make_engine(stack.env["CAREBOT_DATABASE_URL"]))
     return [case for case in store.list_open() if case.conversation_id == conversation]
 
 
 def case_events(stack: Stack, case_id: int) -> List[Any]:
-    return HandoffStore(make_engine(stack.env["SCHEDULING_DATABASE_URL"])).events(case_id)
+    return HandoffStore(make_engine(stack.env["CAREBOT_DATABASE_URL"])).events(case_id)
 
 
 def whatsapp(stack: Stack, sender: str, body: str) -> None:

@@ -21,7 +21,8 @@ import pytest
 from bench.stack import DEFAULT_MODEL, CarebotStack, carebot_stack, start
 from carebot.channels.signature import sign
 from tests.channels.whatsapp_harness import (ACCOUNT_SID, AUTH_TOKEN, CLINIC_NUMBER, PUBLIC_URL, WEBHOOK_PATH,
-                                             TwilioStandIn, inbound_form, twilio)  # noqa: F401 - twilio: fixture
+                                             TwilioStandIn, inbound_form)
+from tests.channels.whatsapp_harness import twilio  # noqa: F401 - a fixture, used as a parameter
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,8 @@
 A red flag must be answered at once wherever the patient is: a fresh chat, the consent question, the middle of a
 booking, of a reminder, or of a triage. No state may lose a red flag, so every holdout emergency the bot answers at
 once in a fresh chat must be answered at once in each other state too (mid-triage may catch more: the message is
-also read as an answer); their number is held to a floor (the triage issue's target is all of them). Failures report counts only: printing held-out texts would invite tuning on them.
+also read as an answer); their number is held to a floor (the triage issue's target is all of them). Failures
+report counts only: printing held-out texts would invite tuning on them.
 """
 from __future__ import annotations
 

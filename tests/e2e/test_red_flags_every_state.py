@@ -14,7 +14,7 @@ from typing import Dict, FrozenSet, Tuple
 
 import pytest
 
-from carebot.triage.cases import load_cases
+from evaluation.cases import load_cases
 from tests.e2e.conftest import ROOT
 
 HOLDOUT = ROOT / "tests" / "triage_holdout.csv"

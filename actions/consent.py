@@ -1,6 +1,6 @@
 """Consent to process health information (issue 6): asked once, before the first health question.
 
-The answer is kept in the slots `consent_given` (contract: true once given) and `consent_time` (ISO 8601, UTC),
+Consent can be withdrawn ("I withdraw consent", `ActionWithdrawConsent`). The answer is kept in the slots `consent_given` (contract: true once given) and `consent_time` (ISO 8601, UTC),
 which carry over to new sessions, so it is asked once per patient. The symptoms told before consent are kept in
 `triage_state`, so after "yes" triage carries on with them. Red flags never come here: RedFlagPolicy answers them
 before any consent. Texts: data/messages/consent.yml.
@@ -17,6 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import clinic, say
 from actions.triage import fresh_triage, state_from_message
+from carebot.privacy.model import FORGET_CONVERSATION
 from carebot.privacy.settings import load_retention
 
 
@@ -61,4 +62,18 @@ class ActionDeclineConsent(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         facts = clinic()
         say(dispatcher, "consent_declined", clinic_phone=facts.phone, emergency_number=facts.emergency_number)
+        return [SlotSet("consent_given", False), _answered_at(), *fresh_triage(None)]
+
+
+class ActionWithdrawConsent(Action):
+    """Consent withdrawn: no more health questions, and the triage records go with the conversation that holds them
+    (symptoms told, answers, levels): the tracker store deletes it instead of saving this turn. The next health
+    question asks for consent again; appointments and reminders stay ("delete my data" erases those)."""
+
+    def name(self) -> Text:
+        return "action_withdraw_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "consent_withdrawn", emergency_number=clinic().emergency_number)
+        dispatcher.utter_message(json_message={FORGET_CONVERSATION: True})
         return [SlotSet("consent_given", False), _answered_at(), *fresh_triage(None)]

@@ -34,6 +34,7 @@ API_MODULES = (
     "carebot.scheduling.api",
     "carebot.handoff.api",
     "carebot.reminders.api",
+    "carebot.privacy.api",
 )
 
 PROTECTED_PREFIXES = ("/fhir", "/api")

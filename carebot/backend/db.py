@@ -95,6 +95,21 @@ def from_db(moment: Optional[dt.datetime]) -> Optional[dt.datetime]:
     return moment.replace(tzinfo=dt.timezone.utc) if moment is not None else None
 
 
+def secure_delete(conn: Any) -> None:
+    """Zero what SQLite deletes on this connection (no-op elsewhere): erased words must not stay readable in the
+    file's free pages (a Connection or an ORM session's connection)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
+
+
+def checkpoint(engine: Engine) -> None:
+    """After an erasure on SQLite in WAL mode: copy the log into the file and empty it, so the erased rows' old
+    pages do not linger in the -wal file (no-op elsewhere)."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def create_tables(engine: Engine) -> None:
     """Create every table registered on the shared `metadata` (idempotent)."""
     metadata.create_all(engine)

@@ -14,6 +14,7 @@ from carebot.backend.db import PROJECT_ROOT, create_tables, make_engine
 from carebot.channels.contacts import ContactStore
 
 TRACKER_EVENTS_TABLE = "events"  # rasa.core.tracker_store.SQLTrackerStore.SQLEvent
+SQL_TRACKER_TYPES = ("SQL", "CAREBOT.PRIVACY.TRACKER_STORE.PROTECTEDSQLTRACKERSTORE")
 
 
 def _expand(value: Any) -> Any:
@@ -27,7 +28,7 @@ def tracker_database_url(endpoints: Optional[os.PathLike] = None) -> Optional[st
     if not path.is_absolute():
         path = PROJECT_ROOT / path
     config: Dict[str, Any] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("tracker_store") or {}
-    if str(config.get("type", "")).upper() != "SQL":
+    if str(config.get("type", "")).upper() not in SQL_TRACKER_TYPES:
         return None
     config = {key: _expand(value) for key, value in config.items()}
     dialect = config.get("dialect") or "sqlite"

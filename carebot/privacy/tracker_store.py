@@ -19,7 +19,7 @@ from rasa.shared.core.events import BotUttered, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from carebot.backend.db import secure_delete
+from carebot.backend.db import checkpoint, secure_delete
 from carebot.privacy.model import FORGET_CONVERSATION
 from carebot.privacy.sealing import event_data, seal
 
@@ -34,19 +34,20 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
         await self.stream_events(tracker)
         with self.session_scope() as session:
             events = list(self._additional_events(session, tracker))
-            if asks_to_forget(events):
+            forget = asks_to_forget(events)
+            if forget:
                 secure_delete(session.connection())
                 session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == tracker.sender_id).delete(
                     synchronize_session=False)
-                session.commit()
-                return
-            for event in events:
+            for event in [] if forget else events:
                 data = event.as_dict()
                 session.add(self.SQLEvent(
                     sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
                     intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
                     action_name=data.get("name"), data=seal(data)))
             session.commit()
+        if forget:
+            checkpoint(self.engine)  # a SQLite file in WAL mode: the deleted rows' old pages leave the log too
 
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool
                         ) -> Optional[DialogueStateTracker]:

@@ -420,7 +420,7 @@ class ActionSendReminder(Action):
             return await ActionListReminders().run(dispatcher, tracker, domain)
         try:
             async with reminders_client() as reminders:
-                first = await reminders.acknowledge_delivery(key)
+                first = await reminders.acknowledge_delivery(key, tracker.sender_id)
         except (BackendError, NotFound) as error:
             # Unconfirmed means maybe already said: a duplicated medication reminder can cause a double dose.
             logger.error("reminder %s not spoken: its delivery could not be recorded (%s)", key, error)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -23,6 +25,10 @@ from carebot.handoff.sessions import StaffSessions
 from carebot.handoff.service import REOPEN_TEMPLATE, HandoffService, ResumeFailed
 from carebot.handoff.store import REASON_LABELS, AlreadyResolved, Case, CaseNotFound, Delivery, Event, EventKind
 from carebot.privacy.audit import AuditLog
+from carebot.privacy.erasure import erase_everywhere, notices
+from carebot.privacy.export import dumps, export_bundle
+from carebot.privacy.settings import load_kept_after_erasure
+from carebot.privacy.stores import PatientStores
 
 SESSION_COOKIE = "carebot_staff"
 LOGIN_COOKIE = "carebot_login"
@@ -56,7 +62,11 @@ NOTICES = {
     "empty": ("error", "Nothing to send: the text was empty."),
     "too_long": ("error", f"Too long: keep it under {MAX_TEXT_CHARS} characters."),
     "closed": ("warn", "This case is already resolved: nothing was sent."),
+    "erased": ("ok", "Erased from every store. Upcoming appointments were cancelled and are listed on the inbox page."),
+    "not_confirmed": ("error", "Nothing erased: tick the box to confirm the erasure."),
+    "bad_phone": ("error", "Nothing done: give the number in international form, e.g. +447700900123."),
 }
+PHONE_FORM = re.compile(r"^\+[1-9]\d{6,14}$")
 KIND_LABELS = {
     EventKind.PATIENT_MESSAGE: "message", EventKind.STAFF_REPLY: "reply",
     EventKind.NOTE: "note", EventKind.RESOLVED: "resolved",
@@ -86,6 +96,10 @@ class StaffInbox:
         self.service, self.auth, self.clinic, self.sessions, self.audit = service, auth, clinic, sessions, audit
         self.secure_cookies = secure_cookies
 
+    def _stores(self) -> PatientStores:
+        """Every store with patient data (the tracker store and channel state as configured for the services)."""
+        return PatientStores(self.audit.engine)
+
     def routes(self) -> list:
         return [
             web.get("/staff", self.list_cases),
@@ -94,6 +108,8 @@ class StaffInbox:
             web.post("/staff/logout", self.logout),
             web.get("/staff/cases/{id:\\d+}", self.show_case),
             web.get("/staff/audit", self.show_audit),
+            web.get("/staff/privacy/export", self.export_patient),
+            web.post("/staff/privacy/erase", self.erase_patient),
             web.post("/staff/cases/{id:\\d+}/reply", self.reply),
             web.post("/staff/cases/{id:\\d+}/reopen", self.reopen),
             web.post("/staff/cases/{id:\\d+}/note", self.note),
@@ -224,8 +240,10 @@ class StaffInbox:
         session = await self._require(request)
         now = self.service.clock()
         cases = await run_db(self.service.store.list_open)
+        staff_notices = [(self._local(at), text) for at, text in await run_db(notices, self.audit.engine)]
         return self._page("inbox.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
-                          cases=[self._case_view(c, now) for c in cases], notice=self._notice(request))
+                          cases=[self._case_view(c, now) for c in cases], notice=self._notice(request),
+                          staff_notices=staff_notices)
 
     async def _case(self, request: web.Request, session: Session, action: str) -> Case:
         """The case of the URL, after recording in the audit log that `session`'s staff member did `action` on it."""
@@ -254,18 +272,60 @@ class StaffInbox:
             bot_messages=bot_messages, opted_out=opted_out, in_window=in_window, reopen_template=REOPEN_TEMPLATE,
         )
 
+    def _admin(self, session: Session) -> Session:
+        if session.staff not in self.auth.admins:
+            raise web.HTTPForbidden(text="Only an administrator can do this (the audit log, erasure and export).")
+        return session
+
     async def show_audit(self, request: web.Request) -> web.Response:
         """The audit log, for admins only (STAFF_ADMINS); looking at it is itself recorded."""
-        session = await self._require(request)
-        if session.staff not in self.auth.admins:
-            raise web.HTTPForbidden(text="Only an administrator can read the audit log.")
+        session = self._admin(await self._require(request))
         await run_db(self.audit.record, f"staff:{session.staff}", "read audit log")
         entries, broken = await run_db(self.audit.entries), await run_db(self.audit.verify)
         chain = "Hash chain intact." if broken is None else f"Hash chain broken at entry {broken}: entries were altered."
         return self._page("audit.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
-                          intact=broken is None, chain=chain,
+                          intact=broken is None, chain=chain, notice=self._notice(request),
                           entries=[dict(e.__dict__, at=self._local(e.at), patient=(e.patient or "")[:12])
                                    for e in entries])
+
+    # ---- a patient's request, handled by an admin -------------------------------------------------------------------
+
+    def _erase_and_export(self, staff: str, phone: str, erase: bool) -> str:
+        """Blocking: the export (JSON) or the erasure report, recorded in the audit log as this admin's act."""
+        stores = self._stores()
+        try:
+            if not erase:
+                self.audit.record(f"staff:{staff}", "export", phone)
+                return dumps(export_bundle(stores, self.clinic, phone))
+            report = erase_everywhere(stores, self.clinic, phone, load_kept_after_erasure(),
+                                      os.environ.get("WHATSAPP_REDIS_URL") or None)
+            self.audit.record(f"staff:{staff}", "erase", phone, report.describe())
+            return report.describe()
+        finally:
+            stores.close()
+
+    async def export_patient(self, request: web.Request) -> web.StreamResponse:
+        """A subject access request: everything held about the number, as a FHIR Bundle download."""
+        session = self._admin(await self._require(request))
+        phone = request.query.get("phone", "").strip()
+        if not PHONE_FORM.match(phone):
+            raise web.HTTPSeeOther("/staff/audit?done=bad_phone", headers=SECURITY_HEADERS)
+        bundle = await run_db(self._erase_and_export, session.staff, phone, False)
+        return web.Response(text=bundle, content_type="application/fhir+json", headers={
+            **SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="patient-export.json"'})
+
+    async def erase_patient(self, request: web.Request) -> web.Response:
+        session, form = await self._require_post(request)
+        self._admin(session)
+        phone = str(form.get("phone") or "").strip()
+        if not PHONE_FORM.match(phone):
+            code = "bad_phone"
+        elif form.get("confirm") != "yes":
+            code = "not_confirmed"
+        else:
+            await run_db(self._erase_and_export, session.staff, phone, True)
+            code = "erased"
+        return web.HTTPSeeOther(f"/staff/audit?done={code}", headers=SECURITY_HEADERS)
 
     # ---- actions ---------------------------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from carebot.privacy.stores import PatientStores
 from carebot.privacy.tracker_store import ProtectedSQLTrackerStore
 from carebot.reminders.store import ReminderStore
 from carebot.scheduling import tables as t
+from tests.handoff.handoff_harness import csrf_of
 from tests.security.store_search import found_in_databases, found_in_files
 
 PATIENT = "+447700900555"
@@ -195,4 +196,47 @@ async def test_the_operator_cli_exports_then_erases(tmp_path, monkeypatch, capsy
     stores = PatientStores()
     assert found_in_databases([stores.backend, stores.channel, stores.tracker], [ONLY_THEIRS, PATIENT]) == {}
     assert [e.action for e in AuditLog(stores.backend).entries(phone=PATIENT)] == ["erase", "export"]
+    stores.close()
+
+
+@pytest.fixture
+def staff_admins(monkeypatch, tmp_path) -> None:
+    """alice is an admin; the services' tracker store is a fresh file (set before the backend starts)."""
+    monkeypatch.setenv("STAFF_ADMINS", "alice")
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(f"tracker_store:\n  type: carebot.privacy.tracker_store.ProtectedSQLTrackerStore\n"
+                         f"  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n")
+    monkeypatch.setenv("RASA_ENDPOINTS", str(endpoints))
+
+
+@pytest.fixture
+async def admin_backend(staff_admins, backend):
+    return backend
+
+
+async def test_an_admin_exports_and_erases_from_the_inbox_and_staff_see_the_freed_time(admin_backend, tmp_path):
+    tracker_url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    await save_chat(tracker_url, BYSTANDER, "hello")
+    stores = PatientStores(admin_backend.service.store.engine)
+    await seed(stores, tracker_url, PATIENT, ONLY_THEIRS)
+    staff, _, _ = await admin_backend.login("bob")
+    assert (await admin_backend.page(staff, f"/staff/privacy/export?phone=%2B{PATIENT[1:]}"))[0] == 403
+    admin, _, _ = await admin_backend.login("alice")
+
+    status, exported, _ = await admin_backend.page(admin, f"/staff/privacy/export?phone=%2B{PATIENT[1:]}")
+    assert status == 200 and json.loads(exported)["entry"][0]["resource"]["telecom"][0]["value"] == PATIENT
+    _, audit_page, _ = await admin_backend.page(admin, "/staff/audit")
+    unconfirmed = await admin_backend.post_form(admin, "/staff/privacy/erase",
+                                                {"phone": PATIENT, "csrf": csrf_of(audit_page)})
+    assert unconfirmed[2] == "/staff/audit?done=not_confirmed"
+    assert set(found_in_databases([stores.backend], [ONLY_THEIRS])) >= {"sched_patient", "reminders"}
+    erased = await admin_backend.post_form(admin, "/staff/privacy/erase",
+                                           {"phone": PATIENT, "confirm": "yes", "csrf": csrf_of(audit_page)})
+    assert erased[2] == "/staff/audit?done=erased"
+
+    assert found_in_databases([stores.backend, stores.channel, stores.tracker], [ONLY_THEIRS, PATIENT]) == {}
+    assert [e.action for e in AuditLog(stores.backend).entries(phone=PATIENT)] == ["erase", "export"]
+    assert {e.actor for e in AuditLog(stores.backend).entries(phone=PATIENT)} == {"staff:alice"}
+    _, inbox, _ = await admin_backend.page(staff, "/staff")
+    assert "Cancelled: GP appointment with Dr Asha Patel" in inbox and "The time is free again." in inbox
     stores.close()

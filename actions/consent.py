@@ -77,3 +77,33 @@ class ActionWithdrawConsent(Action):
         say(dispatcher, "consent_withdrawn", emergency_number=clinic().emergency_number)
         dispatcher.utter_message(json_message={FORGET_CONVERSATION: True})
         return [SlotSet("consent_given", False), _answered_at(), *fresh_triage(None)]
+
+
+class ActionAskReminderConsent(Action):
+    """Medicine names are health data: before the first reminder, ask to keep them (once; the answer carries over).
+    The request is kept in `reminder_draft`, so "yes" sets up the reminder asked for."""
+
+    def name(self) -> Text:
+        return "action_ask_reminder_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "reminder_consent_request", clinic_name=clinic().name)
+        return [SlotSet("reminder_draft", tracker.latest_message.get("text") or None)]
+
+
+class ActionGiveReminderConsent(Action):
+    def name(self) -> Text:
+        return "action_give_reminder_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "consent_thanks")
+        return [SlotSet("reminder_consent_given", True)]
+
+
+class ActionDeclineReminderConsent(Action):
+    def name(self) -> Text:
+        return "action_decline_reminder_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "reminder_consent_declined", clinic_phone=clinic().phone)
+        return [SlotSet("reminder_consent_given", False), SlotSet("reminder_draft", None)]

@@ -96,6 +96,8 @@ async def test_after_erasure_on_whatsapp_no_store_holds_the_patient(twilio: Twil
         await book_for(stack, phone)
         await patient_says(stack, phone, f"hello, {ONLY_THEIRS} here")
         await patient_says(stack, phone, "remind me to take ibuprofen every day at 9am")
+        await wait_for_body(twilio, lambda body: "keep the names of your medicines" in body, timeout=30)
+        await patient_says(stack, phone, "1")  # "1. Yes, I agree"
         await wait_for_body(twilio, lambda body: "remind you to take ibuprofen" in body, timeout=60)
 
         engines = [sa.create_engine(database or f"sqlite:///{var / name}")

@@ -219,6 +219,10 @@ class StaffInbox:
         if not await asyncio.to_thread(self.auth.check_password, name, password):
             await run_db(self.sessions.record_failure, name, now)
             return self._login_page({"level": "error", "text": "Wrong name or password."}, 401, name=name)
+        if not self.auth.check_code(name, str(form.get("code", "")), now):  # counts towards the lockout too
+            await run_db(self.sessions.record_failure, name, now)
+            return self._login_page({"level": "error", "text": "Wrong or expired code from your authenticator "
+                                     "app."}, 401, name=name)
         await run_db(self.sessions.clear_failures, name)
         session = self.auth.issue(name, now)
         await run_db(self.sessions.start, name, session.token, session.expires_at)

@@ -25,11 +25,12 @@ from carebot.privacy import __main__ as cli
 from carebot.privacy.audit import AuditLog, patient_ref
 from carebot.privacy.erasure import erase_everywhere, notices
 from carebot.privacy.export import export_bundle
-from carebot.privacy.model import PAST_APPOINTMENTS
+from carebot.privacy.model import FORGET_CONVERSATION, FORGET_NUMBER, PAST_APPOINTMENTS
 from carebot.privacy.stores import PatientStores
 from carebot.privacy.tracker_store import ProtectedSQLTrackerStore
 from carebot.reminders.store import ReminderStore
 from carebot.scheduling import tables as t
+from tests.channels.whatsapp_harness import PATIENT as SENDER
 from tests.handoff.handoff_harness import csrf_of
 from tests.security.store_search import found_in_databases, found_in_files
 
@@ -240,3 +241,24 @@ async def test_an_admin_exports_and_erases_from_the_inbox_and_staff_see_the_free
     _, inbox, _ = await admin_backend.page(staff, "/staff")
     assert "Cancelled: GP appointment with Dr Asha Patel" in inbox and "The time is free again." in inbox
     stores.close()
+
+
+async def test_the_whatsapp_channel_forgets_the_number_once_the_erasing_reply_has_left(harness, contacts) -> None:
+    """The bot's last reply of an erasure carries forget_number: after it, the channel's window, held messages
+    and remembered buttons of the number are gone (the next message shows it: nothing held is delivered, "1"
+    means nothing)."""
+    async def something_held_meanwhile(message) -> None:
+        contacts.hold_message(SENDER, f"Time for your {ONLY_THEIRS}mycin")
+
+    harness.bot.before_reply = something_held_meanwhile
+    harness.bot.respond = lambda message: [] if len(harness.bot.messages) > 1 else [
+        {"text": "Done: erased.", "buttons": [{"title": "Book", "payload": "/book_appointment"}]},
+        {"custom": {FORGET_CONVERSATION: True, FORGET_NUMBER: True}}]
+    await harness.post(harness.message("yes, erase it"))
+    await harness.twilio.wait_for(1)
+    harness.bot.before_reply = None
+    await harness.post(harness.message("1"))
+
+    _, second = await harness.bot.wait_for(2)
+    assert second.text == "1"  # the buttons offered before the erasure were forgotten
+    assert harness.twilio.bodies() == ["Done: erased.\n\n1. Book"]  # the held message was erased, not delivered

@@ -10,7 +10,7 @@ erased and the patient is told so. Texts: data/messages/privacy.yml.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -19,13 +19,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import clinic, patient_phone, say
 from carebot.channels.phones import mask_phone
 from carebot.privacy.client import PrivacyClient, PrivacyError
-from carebot.privacy.model import FORGET_CONVERSATION, FORGET_NUMBER, ErasureReport
+from carebot.privacy.model import FORGET_CONVERSATION, FORGET_NUMBER, DataSummary, ErasureReport
 from carebot.privacy.settings import load_retention
 
 log = logging.getLogger(__name__)
 
 
 def _unavailable(dispatcher: CollectingDispatcher, key: str, error: PrivacyError, phone: str) -> List[EventType]:
+    """Nothing looked up or erased: say so, with the clinic's phone (a patient never meets silence)."""
     log.error("privacy: request of %s failed: %s", mask_phone(phone), error)
     say(dispatcher, key, clinic_phone=clinic().phone)
     return []
@@ -37,6 +38,17 @@ def say_what_was_kept(dispatcher: CollectingDispatcher, report: ErasureReport) -
         say(dispatcher, f"erasure_kept_{kind}", count=report.kept[kind])
 
 
+async def held_about(dispatcher: CollectingDispatcher, tracker: Tracker, unavailable: str) -> Optional[DataSummary]:
+    """What the backend holds about the patient, or None after telling them it cannot be looked up now."""
+    phone = patient_phone(tracker)
+    try:
+        async with PrivacyClient() as privacy:
+            return await privacy.summary(phone)
+    except PrivacyError as error:
+        _unavailable(dispatcher, unavailable, error, phone)
+        return None
+
+
 class ActionTellMyData(Action):
     """What is held about this number, in counts, and how long conversations are kept."""
 
@@ -44,14 +56,10 @@ class ActionTellMyData(Action):
         return "action_tell_my_data"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        phone = patient_phone(tracker)
-        try:
-            async with PrivacyClient() as privacy:
-                held = await privacy.summary(phone)
-        except PrivacyError as error:
-            return _unavailable(dispatcher, "data_summary_unavailable", error, phone)
-        say(dispatcher, "data_summary", clinic_name=clinic().name, retention_days=load_retention().conversations,
-            **held.to_json())
+        held = await held_about(dispatcher, tracker, "data_summary_unavailable")
+        if held is not None:
+            say(dispatcher, "data_summary", clinic_name=clinic().name,
+                retention_days=load_retention().conversations, **held.to_json())
         return []
 
 
@@ -62,14 +70,10 @@ class ActionAskErasure(Action):
         return "action_ask_erasure"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        phone = patient_phone(tracker)
-        try:
-            async with PrivacyClient() as privacy:
-                held = await privacy.summary(phone)
-        except PrivacyError as error:
-            return _unavailable(dispatcher, "erasure_unavailable", error, phone)
-        key = "erasure_confirm_with_appointments" if held.upcoming_appointments else "erasure_confirm"
-        say(dispatcher, key, clinic_name=clinic().name, upcoming_appointments=held.upcoming_appointments)
+        held = await held_about(dispatcher, tracker, "erasure_unavailable")
+        if held is not None:
+            key = "erasure_confirm_with_appointments" if held.upcoming_appointments else "erasure_confirm"
+            say(dispatcher, key, clinic_name=clinic().name, upcoming_appointments=held.upcoming_appointments)
         return []
 
 

@@ -27,7 +27,7 @@ from carebot.privacy.model import (
 from carebot.privacy.stores import PatientStores
 from carebot.reminders.store import reminder_deliveries, reminder_occurrences, reminders
 from carebot.scheduling import tables as t
-from carebot.scheduling.store import FREE, BUSY
+from carebot.scheduling.store import BUSY, FREE
 
 UPCOMING = ("proposed", "pending", "booked", "waitlist", "arrived", "checked-in")
 

@@ -89,6 +89,11 @@ async def seed(stores: PatientStores, tracker_url: str, phone: str, word: str, h
     await save_chat(tracker_url, phone, f"my {word} rash is back")
 
 
+def sqlite_urls(folder: Path) -> dict:
+    return {store: f"sqlite:///{folder / name}" for store, name in
+            (("backend", "carebot.db"), ("channel", "whatsapp.db"), ("tracker", "tracker.db"))}
+
+
 def postgres_param():
     return pytest.param("postgres", id="postgres", marks=pytest.mark.skipif(
         not os.environ.get("TEST_POSTGRES_URL"), reason="TEST_POSTGRES_URL not set"))
@@ -98,8 +103,7 @@ def postgres_param():
 def store_urls(request, tmp_path) -> Iterator[dict]:
     """Backend, channel and tracker databases: three SQLite files, or one fresh PostgreSQL database for all."""
     if request.param == "sqlite":
-        yield {"backend": f"sqlite:///{tmp_path / 'carebot.db'}", "channel": f"sqlite:///{tmp_path / 'whatsapp.db'}",
-               "tracker": f"sqlite:///{tmp_path / 'tracker.db'}"}
+        yield sqlite_urls(tmp_path)
         return
     admin = sa.create_engine(os.environ["TEST_POSTGRES_URL"], isolation_level="AUTOCOMMIT")
     name = f"carebot_erasure_{uuid.uuid4().hex[:8]}"
@@ -139,29 +143,28 @@ async def test_erasure_leaves_no_trace_of_the_patient_in_any_store(store_urls, c
     stores.close()
 
 
-async def test_what_the_clinic_must_keep_is_kept_and_reported(tmp_path, clinic) -> None:
-    urls = {"backend": f"sqlite:///{tmp_path / 'carebot.db'}", "channel": f"sqlite:///{tmp_path / 'whatsapp.db'}",
-            "tracker": f"sqlite:///{tmp_path / 'tracker.db'}"}
-    await save_chat(urls["tracker"], BYSTANDER, "hello")
+@pytest.fixture
+async def seeded(tmp_path) -> PatientStores:
+    """Three SQLite stores holding PATIENT's data."""
+    urls = sqlite_urls(tmp_path)
+    await save_chat(urls["tracker"], BYSTANDER, "hello")  # the tracker store exists before the stores open
     stores = PatientStores(urls["backend"], urls["channel"], urls["tracker"])
     await seed(stores, urls["tracker"], PATIENT, ONLY_THEIRS)
+    yield stores
+    stores.close()
 
+
+async def test_what_the_clinic_must_keep_is_kept_and_reported(seeded, clinic) -> None:
+    stores = seeded
     report = erase_everywhere(stores, clinic, PATIENT, kept=(PAST_APPOINTMENTS,))
 
     assert report.kept == {PAST_APPOINTMENTS: 1} and report.deleted["upcoming appointments"] == 1
     assert found_in_databases([stores.backend, stores.channel, stores.tracker], [ONLY_THEIRS]) == {
         "sched_patient": [ONLY_THEIRS]}  # the name on the kept appointment; reminders, cases, chat are gone
-    stores.close()
 
 
-async def test_export_is_a_valid_fhir_bundle_with_the_transcript(tmp_path, clinic) -> None:
-    urls = {"backend": f"sqlite:///{tmp_path / 'carebot.db'}", "channel": f"sqlite:///{tmp_path / 'whatsapp.db'}",
-            "tracker": f"sqlite:///{tmp_path / 'tracker.db'}"}
-    await save_chat(urls["tracker"], BYSTANDER, "hello")
-    stores = PatientStores(urls["backend"], urls["channel"], urls["tracker"])
-    await seed(stores, urls["tracker"], PATIENT, ONLY_THEIRS)
-
-    bundle = export_bundle(stores, clinic, PATIENT)
+async def test_export_is_a_valid_fhir_bundle_with_the_transcript(seeded, clinic) -> None:
+    bundle = export_bundle(seeded, clinic, PATIENT)
 
     Bundle.parse_obj(bundle)  # FHIR R4 validation of every entry
     kinds = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
@@ -173,7 +176,6 @@ async def test_export_is_a_valid_fhir_bundle_with_the_transcript(tmp_path, clini
     assert f"patient: my {ONLY_THEIRS} rash is back" in text and "bot: Thanks, noted." in text
     assert f"patient (staff case): {ONLY_THEIRS} again" in text
     assert "Brindlewick" not in json.dumps(bundle) and "hello" not in text
-    stores.close()
 
 
 async def test_the_operator_cli_exports_then_erases(tmp_path, monkeypatch, capsys) -> None:

@@ -1,6 +1,6 @@
 """Consent to process health information (issue 6): asked once, before the first health question.
 
-The answer is kept in the slots `consent_given` (contract: true once given) and `consent_time` (ISO 8601, UTC),
+Consent can be withdrawn ("I withdraw consent", `ActionWithdrawConsent`). The answer is kept in the slots `consent_given` (contract: true once given) and `consent_time` (ISO 8601, UTC),
 which carry over to new sessions, so it is asked once per patient. The symptoms told before consent are kept in
 `triage_state`, so after "yes" triage carries on with them. Red flags never come here: RedFlagPolicy answers them
 before any consent. Texts: data/messages/consent.yml.
@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import clinic, say
 from actions.triage import fresh_triage, state_from_message
 from carebot import clock
+from carebot.payloads import FORGET_CONVERSATION
 from carebot.privacy.settings import load_retention
 
 
@@ -63,3 +64,47 @@ class ActionDeclineConsent(Action):
         facts = clinic()
         say(dispatcher, "consent_declined", clinic_phone=facts.phone, emergency_number=facts.emergency_number)
         return [SlotSet("consent_given", False), _answered_at(), *fresh_triage(None)]
+
+
+class ActionWithdrawConsent(Action):
+    """Consent withdrawn: no more health questions, and the triage records go with the conversation that holds them
+    (symptoms told, answers, levels): the tracker store deletes it instead of saving this turn. The next health
+    question asks for consent again; appointments and reminders stay ("delete my data" erases those)."""
+
+    def name(self) -> Text:
+        return "action_withdraw_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "consent_withdrawn", emergency_number=clinic().emergency_number)
+        dispatcher.utter_message(json_message={FORGET_CONVERSATION: True})
+        return [SlotSet("consent_given", False), _answered_at(), *fresh_triage(None)]
+
+
+class ActionAskReminderConsent(Action):
+    """Medicine names are health data: before the first reminder, ask to keep them (once; the answer carries over).
+    The request is kept in `reminder_draft`, so "yes" sets up the reminder asked for."""
+
+    def name(self) -> Text:
+        return "action_ask_reminder_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "reminder_consent_request", clinic_name=clinic().name)
+        return [SlotSet("reminder_draft", tracker.latest_message.get("text") or None)]
+
+
+class ActionGiveReminderConsent(Action):
+    def name(self) -> Text:
+        return "action_give_reminder_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "consent_thanks")
+        return [SlotSet("reminder_consent_given", True)]
+
+
+class ActionDeclineReminderConsent(Action):
+    def name(self) -> Text:
+        return "action_decline_reminder_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        say(dispatcher, "reminder_consent_declined", clinic_phone=clinic().phone)
+        return [SlotSet("reminder_consent_given", False), SlotSet("reminder_draft", None)]

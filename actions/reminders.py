@@ -110,8 +110,10 @@ class ValidateReminderForm(Action):
         return "validate_reminder_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if tracker.get_slot("requested_slot") is None:  # the form starts: the opening message is the request
-            request = tracker.latest_message.get("text") or ""
+        if tracker.get_slot("requested_slot") is None:  # the form starts: the opening message is the request,
+            request = tracker.latest_message.get("text") or ""  # or, right after consent, the one kept meanwhile
+            if latest_intent(tracker) == "affirm":
+                request = tracker.get_slot("reminder_draft") or ""
             if missing_part(request) is None:
                 return [SlotSet("reminder_draft", None), SlotSet("reminder_request", request)]
             return [SlotSet("reminder_draft", request), SlotSet("reminder_request", None)]
@@ -420,7 +422,7 @@ class ActionSendReminder(Action):
             return await ActionListReminders().run(dispatcher, tracker, domain)
         try:
             async with reminders_client() as reminders:
-                first = await reminders.acknowledge_delivery(key)
+                first = await reminders.acknowledge_delivery(key, tracker.sender_id)
         except (BackendError, NotFound) as error:
             # Unconfirmed means maybe already said: a duplicated medication reminder can cause a double dose.
             logger.error("reminder %s not spoken: its delivery could not be recorded (%s)", key, error)

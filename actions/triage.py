@@ -21,7 +21,7 @@ from actions.handoff import open_handoff
 from carebot.handoff.client import HandoffClient
 from carebot.handoff.model import Reason
 from carebot.messages import render
-from carebot.triage.engine import (CHAT_QUESTION_BUDGET, SIMPLER, UNREADABLE, add_findings, default_protocols,
+from carebot.triage.engine import (CHAT_QUESTION_BUDGET, UNREADABLE, add_findings, default_protocols,
                                    fill, next_question, outcome, screen_red_flags, start, take_reply)
 from carebot.triage.model import Outcome, Profile, Question, RedFlag, TriageState
 

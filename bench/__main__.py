@@ -33,6 +33,7 @@ SECTIONS: Dict[str, tuple] = {
     "booking": ("booking_bench", "Booking, rescheduling and cancelling through the whole stack"),
     "triage": ("triage_bench", "Triage: findings and decision engine (no Rasa)"),
     "triage_nlu": ("triage_nlu_bench", "Triage: NLU components' cost per message (findings, red-flag screen)"),
+    "tracker_store": ("tracker_store_bench", "Tracker store: encryption at rest per message"),
 }
 SECTION_BLOCK = re.compile(r"<!-- section:(\w+) -->\n.*?<!-- /section:\1 -->\n", re.S)
 

@@ -173,6 +173,9 @@ class CarebotStack:
             self.running.stop()
 
 
+PROTECTED_TRACKER_STORE = "carebot.privacy.tracker_store.ProtectedSQLTrackerStore"
+
+
 def carebot_stack(var: Path, *, model: Path = DEFAULT_MODEL, services: Sequence[str] = ALL_SERVICES) -> CarebotStack:
     """A stack description on fresh ports with throwaway tokens and SQLite files under `var` (not started yet)."""
     var.mkdir(parents=True, exist_ok=True)
@@ -182,7 +185,7 @@ def carebot_stack(var: Path, *, model: Path = DEFAULT_MODEL, services: Sequence[
         "action_endpoint:\n"
         f"  url: http://127.0.0.1:{ports['ACTION_SERVER_PORT']}/webhook\n"
         "  token: ${ACTION_SERVER_TOKEN}\n  enable_selective_domain: true\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {var / 'tracker.db'}\n"
+        f"tracker_store:\n  type: {PROTECTED_TRACKER_STORE}\n  dialect: sqlite\n  db: {var / 'tracker.db'}\n"
         "lock_store:\n  type: in_memory\n"
     )
     env = {

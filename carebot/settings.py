@@ -71,6 +71,12 @@ class Settings:
                                                                              "`var/staff_session_secret`")
     staff_session_minutes: int = _var(60, "staff inbox session lifetime in minutes")
     staff_admins: str = _var("", "comma-separated staff names with the admin role (the audit log)", shown="none")
+    staff_totp: str = _var("", "staff TOTP secrets `name:secret,…` (optional second factor, docs/staff-inbox.md)",
+                           shown="read from `STAFF_TOTP_FILE`")
+    staff_totp_file: Path = _var(PROJECT_ROOT / "var" / "staff_totp", "the TOTP secrets file "
+                                 "`python -m carebot.handoff add-totp` writes", shown="`var/staff_totp`")
+    tracker_encryption_key: str = _var("", "Fernet key of the tracker store's event encryption; losing it makes stored "
+                                       "conversations unreadable", shown="generated into `var/tracker_key`")
     staff_cookie_secure: bool = _var(False, "`1`: staff cookies only over HTTPS (always in production)")
     staff_inbox_url: str = _var("http://127.0.0.1:8080", "the inbox address in staff alerts")
     # Clients of the backend (action server, channel, dispatcher)

@@ -13,12 +13,14 @@ from carebot.clinic import load_clinic
 from carebot.forms import load_questions
 from carebot.messages import load_catalogue
 from carebot.lexicon.patterns import load_patterns
+from carebot.privacy.settings import load_kept_after_erasure, load_retention
 from carebot.triage.loader import load_protocols
 
 ROOT = PROJECT_ROOT
 
 CHECKS: List[Tuple[str, Callable[[], object]]] = [
     ("clinic file", load_clinic),
+    ("privacy settings of the clinic file", lambda: (load_retention(), load_kept_after_erasure())),
     ("entity patterns", lambda: load_patterns(ROOT / "data" / "patterns")),
     ("action messages", lambda: load_catalogue(ROOT / "data" / "messages")),
     ("free-text questions of the forms", load_questions),

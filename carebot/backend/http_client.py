@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from typing_extensions import Self
@@ -17,6 +18,12 @@ import aiohttp
 from carebot import tokens
 
 JSON = "application/json"
+DEFAULT_BACKEND_URL = "http://127.0.0.1:8080"
+
+
+def backend_url(given: Optional[str] = None) -> str:
+    """The backend's base URL: `given`, else `BACKEND_URL`, else the local default."""
+    return given or os.environ.get("BACKEND_URL") or DEFAULT_BACKEND_URL
 
 
 class BackendError(Exception):

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from carebot.clock import utc_now
+from carebot.erasing import checkpoint, secure_delete
 from carebot import migrations, settings
 from carebot.phones import normalize_phone
 from carebot.tokens import secure_sqlite_file
@@ -175,3 +176,16 @@ def _shared_store(url: str) -> ContactStore:
 def is_opted_out(phone: str, database_url: Optional[str] = None) -> bool:
     """Whether the patient sent STOP (and not START since). For the reminder dispatcher and the staff inbox."""
     return _shared_store(state_database_url(database_url)).is_opted_out(phone)
+
+
+def forget_number(engine: Engine, phone: str) -> Dict[str, int]:
+    """The patient's erasure, the channel's own tables: the number's 24-hour window and opt-out, and the messages
+    held for it (an erased number has no reminders left, so forgetting an opt-out sends nothing; a new STOP is
+    honoured as ever). How many rows of each went, for the erasure report."""
+    with engine.begin() as conn:
+        secure_delete(conn)
+        held = conn.execute(delete(whatsapp_held_messages).where(whatsapp_held_messages.c.phone == phone)).rowcount
+        contact = conn.execute(delete(whatsapp_contacts).where(whatsapp_contacts.c.phone == phone)).rowcount
+    checkpoint(engine)
+    return {"held messages": held, "channel contact": contact}
+

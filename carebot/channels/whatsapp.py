@@ -31,12 +31,14 @@ from sanic.response import HTTPResponse
 
 from carebot import tokens
 from carebot.channels.buttons import ButtonMemory, buttons_from_rasa, render_numbered
+from carebot.channels.contacts import forget_number
 from carebot.channels.optout import OptCommand, opt_command
 from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.channels.signature import FormParams, is_valid_signature, parse_form, signed_url
 from carebot.channels.ttl_store import TTLStore, ttl_store_from_url
 from carebot.channels.twilio_sender import OUTSIDE_WINDOW_ERROR, SendResult, WhatsAppSender, setting
 from carebot.handoff.client import HandoffClient, HandoffError
+from carebot.payloads import FORGET_NUMBER
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ class WhatsAppOutput(OutputChannel):
     def __init__(self, sender: WhatsAppSender, buttons: ButtonMemory) -> None:
         self.sender = sender
         self.buttons = buttons
+        self.to_forget: Set[str] = set()  # numbers whose erasure the bot confirmed in the turn being handled
 
     async def _send(self, recipient_id: Text, **message: Any) -> SendResult:
         result = await self.sender.send(recipient_id, **message)
@@ -90,7 +93,12 @@ class WhatsAppOutput(OutputChannel):
 
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
         """`{"template": name, "variables": {...}, "text": "…", "buttons": [...]}`: inside the window the text (with
-        numbered buttons), outside it the template — how a reminder speaks. Or `{"media_url": url, "text": caption}`."""
+        numbered buttons), outside it the template — how a reminder speaks. Or `{"media_url": url, "text": caption}`.
+        Or `{"forget_number": true}`: the patient's erasure is done, forget the number after this turn (other
+        keys of that payload are for the tracker store)."""
+        if json_message.get(FORGET_NUMBER):
+            self.to_forget.add(normalize_phone(recipient_id))
+            return
         if not any(json_message.get(key) for key in ("text", "template", "media_url")):
             logger.debug("WhatsApp: custom payload with nothing WhatsApp can show, skipped: %s", sorted(json_message))
             return
@@ -366,6 +374,17 @@ class WhatsAppInput(InputChannel):
                 metadata=metadata,
             )
         )
+        if phone in self.output.to_forget:
+            await self._forget(phone)
+
+    async def _forget(self, phone: str) -> None:
+        """The patient's erasure, the channel's part, once the last reply has left: the 24-hour window, opt-out,
+        held messages, the buttons offered and the re-open guard."""
+        self.output.to_forget.discard(phone)
+        await asyncio.to_thread(forget_number, self.sender.contacts.engine, phone)
+        await self.buttons.forget(phone)
+        await self.store.delete(f"reopen:{phone}")
+        logger.info("WhatsApp: %s erased from the channel's state at the patient's request", mask_phone(phone))
 
     async def _held_for_staff(self, phone: str, text: str, metadata: Mapping[str, Any]) -> bool:
         """True when staff have this patient's conversation (an open handoff case): the message was added to the

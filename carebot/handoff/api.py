@@ -22,7 +22,7 @@ from carebot.backend.errors import ApiError, json_object
 from carebot.phones import normalize_phone
 from carebot.clinic import Clinic
 from carebot.handoff.auth import StaffAuth
-from carebot.handoff.inbox import StaffInbox
+from carebot.handoff.inbox import PatientRequests, StaffInbox
 from carebot.handoff.service import HandoffService
 from carebot.handoff.sessions import StaffSessions
 from carebot.handoff.model import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, Reason
@@ -40,6 +40,7 @@ HANDOFF_KEY = web.AppKey("handoff", HandoffService)
 def setup(
     app: web.Application, engine: Engine, clinic: Clinic, *,
     service: Optional[HandoffService] = None, auth: Optional[StaffAuth] = None, sender: Any = None,
+    patient_requests: Optional[PatientRequests] = None,
 ) -> None:
     """Register /api/handoff and /staff. `sender` is the WhatsApp channel's sender (its ContactStore also answers
     opt-out and 24-hour-window questions), passed in by the backend process so this package never imports the
@@ -54,7 +55,8 @@ def setup(
     if not auth.accounts:
         log.warning("staff inbox: no staff accounts (set STAFF_ACCOUNTS or run: python -m carebot.handoff add-staff NAME)")
     api = HandoffApi(service)
-    inbox = StaffInbox(service, auth, clinic, StaffSessions(engine), AuditLog(engine))
+    inbox = StaffInbox(service, auth, clinic, StaffSessions(engine), AuditLog(engine),
+                       patient_requests=patient_requests)
     app.router.add_routes([
         web.post("/api/handoff/cases", api.create_case),
         web.post("/api/handoff/messages", api.patient_message),

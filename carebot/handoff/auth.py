@@ -1,9 +1,12 @@
-"""Staff logins for the inbox: PBKDF2 password hashes, signed expiring session cookies and CSRF tokens.
+"""Staff logins for the inbox: PBKDF2 password hashes, an optional TOTP second factor, signed expiring session
+cookies and CSRF tokens.
 
 Accounts come from `STAFF_ACCOUNTS` (`name:hash,name:hash`) or, if unset, from the file `var/staff_accounts`
 (`name:hash` per line, written by `python -m carebot.handoff add-staff NAME`). Sessions are HMAC-signed
 `name|expiry` values that open the inbox only while their server-side session lives (carebot.handoff.sessions:
 logout and password changes end it). An empty secret is refused, a short one too in production mode.
+A second factor is optional per person: `STAFF_TOTP` (`name:BASE32,…`) or the file `var/staff_totp`, written by
+`python -m carebot.handoff add-totp NAME`; a name listed there needs the 6-digit code of its authenticator app.
 """
 from __future__ import annotations
 
@@ -16,16 +19,26 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, FrozenSet, Mapping, Optional
+from typing import Callable, Dict, FrozenSet, Mapping, Optional
+
+import pyotp
 
 from carebot.settings import PROJECT_ROOT, SettingsError, load
 from carebot.mode import check_secret
 from carebot.tokens import stored_secret
 
 ACCOUNTS_ENV = "STAFF_ACCOUNTS"
+ACCOUNTS_FILE_ENV = "STAFF_ACCOUNTS_FILE"
 SECRET_ENV = "STAFF_SESSION_SECRET"
-DEFAULT_ACCOUNTS_FILE = PROJECT_ROOT / "var" / "staff_accounts"
-DEFAULT_SECRET_FILE = PROJECT_ROOT / "var" / "staff_session_secret"
+MINUTES_ENV = "STAFF_SESSION_MINUTES"
+ADMINS_ENV = "STAFF_ADMINS"  # comma-separated staff names with the admin role (the audit log); others are staff
+VAR_DIR = PROJECT_ROOT / "var"
+DEFAULT_ACCOUNTS_FILE = VAR_DIR / "staff_accounts"
+TOTP_ENV = "STAFF_TOTP"
+TOTP_FILE_ENV = "STAFF_TOTP_FILE"
+DEFAULT_TOTP_FILE = VAR_DIR / "staff_totp"
+TOTP_ISSUER = "Carebot staff inbox"
+DEFAULT_SECRET_FILE = VAR_DIR / "staff_session_secret"
 DEFAULT_SESSION_MINUTES = 60
 PBKDF2_ITERATIONS = 310_000
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -65,30 +78,54 @@ def verify_password(password: str, encoded: str) -> bool:
 _DUMMY_HASH = hash_password("not-a-staff-password", salt=b"carebot-dummy-salt")
 
 
-def parse_accounts(text: str, source: str) -> Dict[str, str]:
-    """`name:hash` entries separated by commas or newlines; '#' starts a comment line."""
-    accounts: Dict[str, str] = {}
+def _parse_entries(text: str, source: str, is_value: Callable[[str], bool], expected: str) -> Dict[str, str]:
+    """`name:value` entries separated by commas or newlines; '#' starts a comment line."""
+    entries: Dict[str, str] = {}
     for number, entry in enumerate(re.split(r"[,\n]", text), start=1):
         entry = entry.strip()
         if not entry or entry.startswith("#"):
             continue
-        name, sep, encoded = entry.partition(":")
-        if not sep or not NAME_PATTERN.match(name) or not encoded.startswith("pbkdf2_sha256$"):
-            raise StaffConfigError(
-                f"{source}: entry {number} is not 'name:pbkdf2_sha256$…' "
-                "(create one with: python -m carebot.handoff add-staff NAME)"
-            )
-        accounts[name] = encoded
-    return accounts
+        name, sep, value = entry.partition(":")
+        if not sep or not NAME_PATTERN.match(name) or not is_value(value):
+            raise StaffConfigError(f"{source}: entry {number} is not {expected}")
+        entries[name] = value
+    return entries
+
+
+def parse_accounts(text: str, source: str) -> Dict[str, str]:
+    return _parse_entries(text, source, lambda value: value.startswith("pbkdf2_sha256$"),
+                          "'name:pbkdf2_sha256$…' (create one with: python -m carebot.handoff add-staff NAME)")
+
+
+def parse_totp(text: str, source: str) -> Dict[str, str]:
+    return _parse_entries(text, source, lambda value: bool(re.fullmatch(r"[A-Z2-7]{16,}", value)),
+                          "'name:BASE32SECRET' (create one with: python -m carebot.handoff add-totp NAME)")
+
+
+def _from_env_or_file(environ: Mapping[str, str], env: str, file_env: str, default: Path,
+                      parse: Callable[[str, str], Dict[str, str]]) -> Dict[str, str]:
+    if environ.get(env):
+        return parse(environ[env], env)
+    path = Path(environ.get(file_env) or default)
+    return parse(path.read_text(encoding="utf-8"), str(path)) if path.exists() else {}
 
 
 def load_accounts(environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
     """Staff accounts from STAFF_ACCOUNTS, else from STAFF_ACCOUNTS_FILE / var/staff_accounts (may be empty)."""
-    config = load(environ)
-    if config.staff_accounts:
-        return parse_accounts(config.staff_accounts, ACCOUNTS_ENV)
-    path = config.staff_accounts_file
-    return parse_accounts(path.read_text(encoding="utf-8"), str(path)) if path.exists() else {}
+    return _from_env_or_file(environ, ACCOUNTS_ENV, ACCOUNTS_FILE_ENV, DEFAULT_ACCOUNTS_FILE, parse_accounts)
+
+
+def load_totp(environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
+    """TOTP secrets of the staff who have a second factor: STAFF_TOTP, else STAFF_TOTP_FILE / var/staff_totp."""
+    return _from_env_or_file(environ, TOTP_ENV, TOTP_FILE_ENV, DEFAULT_TOTP_FILE, parse_totp)
+
+
+def _write_entries(path: Path, entries: Dict[str, str]) -> None:
+    """The whole file, owner-only (it holds password hashes or TOTP secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("".join(f"{name}:{value}\n" for name, value in sorted(entries.items())))
 
 
 def add_account(name: str, password: str, path: Path = DEFAULT_ACCOUNTS_FILE) -> None:
@@ -97,10 +134,17 @@ def add_account(name: str, password: str, path: Path = DEFAULT_ACCOUNTS_FILE) ->
         raise StaffConfigError("a staff name uses letters, digits, '.', '_' or '-' (at most 64)")
     accounts = parse_accounts(path.read_text(encoding="utf-8"), str(path)) if path.exists() else {}
     accounts[name] = hash_password(password)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{user}:{encoded}\n" for user, encoded in sorted(accounts.items())))
+    _write_entries(path, accounts)
+
+
+def add_totp(name: str, path: Path = DEFAULT_TOTP_FILE) -> str:
+    """Give `name` a new TOTP secret (replacing any old one); the otpauth:// URI for the authenticator app."""
+    if not NAME_PATTERN.match(name):
+        raise StaffConfigError("a staff name uses letters, digits, '.', '_' or '-' (at most 64)")
+    secrets_by_name = parse_totp(path.read_text(encoding="utf-8"), str(path)) if path.exists() else {}
+    secrets_by_name[name] = pyotp.random_base32()
+    _write_entries(path, secrets_by_name)
+    return pyotp.TOTP(secrets_by_name[name]).provisioning_uri(name=name, issuer_name=TOTP_ISSUER)
 
 
 def load_secret(environ: Mapping[str, str] = os.environ, path: Path = DEFAULT_SECRET_FILE) -> bytes:
@@ -129,13 +173,20 @@ class StaffAuth:
     """Checks passwords and issues/validates session and CSRF tokens."""
 
     def __init__(self, accounts: Dict[str, str], secret: bytes, minutes: int = DEFAULT_SESSION_MINUTES,
-                 admins: FrozenSet[str] = frozenset()) -> None:
+                 admins: FrozenSet[str] = frozenset(), totp: Optional[Dict[str, str]] = None) -> None:
         self.accounts, self.secret, self.minutes, self.admins = accounts, secret, minutes, admins
+        self.totp = totp or {}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "StaffAuth":
-        admins = frozenset(name.strip() for name in load(environ).staff_admins.split(",") if name.strip())
-        return cls(load_accounts(environ), load_secret(environ), session_minutes(environ), admins)
+        admins = frozenset(name.strip() for name in environ.get(ADMINS_ENV, "").split(",") if name.strip())
+        return cls(load_accounts(environ), load_secret(environ), session_minutes(environ), admins,
+                   load_totp(environ))
+
+    def check_code(self, name: str, code: str, now: dt.datetime) -> bool:
+        """The second factor: True when `name` has none, else when `code` is its app's code of now (±30 s)."""
+        secret = self.totp.get(name)
+        return secret is None or pyotp.TOTP(secret).verify(code.strip(), for_time=now, valid_window=1)
 
     def check_password(self, name: str, password: str) -> bool:
         encoded = self.accounts.get(name)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import secrets
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Protocol
 
 import jinja2
 from aiohttp import web
@@ -56,7 +57,11 @@ NOTICES = {
     "empty": ("error", "Nothing to send: the text was empty."),
     "too_long": ("error", f"Too long: keep it under {MAX_TEXT_CHARS} characters."),
     "closed": ("warn", "This case is already resolved: nothing was sent."),
+    "erased": ("ok", "Erased from every store. Upcoming appointments were cancelled and are listed on the inbox page."),
+    "not_confirmed": ("error", "Nothing erased: tick the box to confirm the erasure."),
+    "bad_phone": ("error", "Nothing done: give the number in international form, e.g. +447700900123."),
 }
+PHONE_FORM = re.compile(r"^\+[1-9]\d{6,14}$")
 KIND_LABELS = {
     EventKind.PATIENT_MESSAGE: "message", EventKind.STAFF_REPLY: "reply",
     EventKind.NOTE: "note", EventKind.RESOLVED: "resolved",
@@ -78,13 +83,25 @@ def waiting_time(since: dt.datetime, now: dt.datetime) -> str:
     return f"{hours // 24} d {hours % 24} h"
 
 
+class PatientRequests(Protocol):
+    """A patient's export or erasure request handled by an admin (carebot.privacy.admin implements it; the backend
+    passes it in, so this package never imports privacy). Blocking calls."""
+
+    def notices(self) -> List[tuple]: ...
+
+    def export(self, staff: str, phone: str) -> str: ...
+
+    def erase(self, staff: str, phone: str) -> str: ...
+
+
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
     def __init__(self, service: HandoffService, auth: StaffAuth, clinic: Clinic, sessions: StaffSessions,
-                 audit: AuditLog, secure_cookies: bool = False) -> None:
+                 audit: AuditLog, secure_cookies: bool = False,
+                 patient_requests: Optional[PatientRequests] = None) -> None:
         self.service, self.auth, self.clinic, self.sessions, self.audit = service, auth, clinic, sessions, audit
-        self.secure_cookies = secure_cookies
+        self.secure_cookies, self.patient_requests = secure_cookies, patient_requests
 
     def routes(self) -> list:
         return [
@@ -94,6 +111,8 @@ class StaffInbox:
             web.post("/staff/logout", self.logout),
             web.get("/staff/cases/{id:\\d+}", self.show_case),
             web.get("/staff/audit", self.show_audit),
+            web.get("/staff/privacy/export", self.export_patient),
+            web.post("/staff/privacy/erase", self.erase_patient),
             web.post("/staff/cases/{id:\\d+}/reply", self.reply),
             web.post("/staff/cases/{id:\\d+}/reopen", self.reopen),
             web.post("/staff/cases/{id:\\d+}/note", self.note),
@@ -203,6 +222,10 @@ class StaffInbox:
         if not await asyncio.to_thread(self.auth.check_password, name, password):
             await run_db(self.sessions.record_failure, name, now)
             return self._login_page({"level": "error", "text": "Wrong name or password."}, 401, name=name)
+        if not self.auth.check_code(name, str(form.get("code", "")), now):  # counts towards the lockout too
+            await run_db(self.sessions.record_failure, name, now)
+            return self._login_page({"level": "error", "text": "Wrong or expired code from your authenticator "
+                                     "app."}, 401, name=name)
         await run_db(self.sessions.clear_failures, name)
         session = self.auth.issue(name, now)
         await run_db(self.sessions.start, name, session.token, session.expires_at)
@@ -224,8 +247,11 @@ class StaffInbox:
         session = await self._require(request)
         now = self.service.clock()
         cases = await run_db(self.service.store.list_open)
+        held = await run_db(self.patient_requests.notices) if self.patient_requests else []
+        staff_notices = [(self._local(at), text) for at, text in held]
         return self._page("inbox.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
-                          cases=[self._case_view(c, now) for c in cases], notice=self._notice(request))
+                          cases=[self._case_view(c, now) for c in cases], notice=self._notice(request),
+                          staff_notices=staff_notices)
 
     async def _case(self, request: web.Request, session: Session, action: str) -> Case:
         """The case of the URL, after recording in the audit log that `session`'s staff member did `action` on it."""
@@ -254,18 +280,51 @@ class StaffInbox:
             bot_messages=bot_messages, opted_out=opted_out, in_window=in_window, reopen_template=REOPEN_TEMPLATE,
         )
 
+    def _admin(self, session: Session) -> Session:
+        if session.staff not in self.auth.admins:
+            raise web.HTTPForbidden(text="Only an administrator can do this (the audit log, erasure and export).")
+        return session
+
     async def show_audit(self, request: web.Request) -> web.Response:
         """The audit log, for admins only (STAFF_ADMINS); looking at it is itself recorded."""
-        session = await self._require(request)
-        if session.staff not in self.auth.admins:
-            raise web.HTTPForbidden(text="Only an administrator can read the audit log.")
+        session = self._admin(await self._require(request))
         await run_db(self.audit.record, f"staff:{session.staff}", "read audit log")
         entries, broken = await run_db(self.audit.entries), await run_db(self.audit.verify)
         chain = "Hash chain intact." if broken is None else f"Hash chain broken at entry {broken}: entries were altered."
         return self._page("audit.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
-                          intact=broken is None, chain=chain,
+                          intact=broken is None, chain=chain, notice=self._notice(request),
                           entries=[dict(e.__dict__, at=self._local(e.at), patient=(e.patient or "")[:12])
                                    for e in entries])
+
+    # ---- a patient's request, handled by an admin -------------------------------------------------------------------
+
+    def _requests(self) -> PatientRequests:
+        if self.patient_requests is None:
+            raise web.HTTPNotFound(text="Patient requests are not available here.", headers=SECURITY_HEADERS)
+        return self.patient_requests
+
+    async def export_patient(self, request: web.Request) -> web.StreamResponse:
+        """A subject access request: everything held about the number, as a FHIR Bundle download."""
+        session = self._admin(await self._require(request))
+        phone = request.query.get("phone", "").strip()
+        if not PHONE_FORM.match(phone):
+            raise web.HTTPSeeOther("/staff/audit?done=bad_phone", headers=SECURITY_HEADERS)
+        bundle = await run_db(self._requests().export, session.staff, phone)
+        return web.Response(text=bundle, content_type="application/fhir+json", headers={
+            **SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="patient-export.json"'})
+
+    async def erase_patient(self, request: web.Request) -> web.Response:
+        session, form = await self._require_post(request)
+        self._admin(session)
+        phone = str(form.get("phone") or "").strip()
+        if not PHONE_FORM.match(phone):
+            code = "bad_phone"
+        elif form.get("confirm") != "yes":
+            code = "not_confirmed"
+        else:
+            await run_db(self._requests().erase, session.staff, phone)
+            code = "erased"
+        return web.HTTPSeeOther(f"/staff/audit?done={code}", headers=SECURITY_HEADERS)
 
     # ---- actions ---------------------------------------------------------------------------------------------------
 

@@ -8,18 +8,21 @@
         channel_state: 30     # WhatsApp 24-hour window, held messages, seen MessageSids (opt-outs are kept)
         media_links: 7        # links to photos/files patients sent, held for delivery
         audit: 365            # the audit log itself
+      kept_after_erasure: [past_appointments]   # what the law makes the clinic keep when a patient asks for erasure
 
 Every kind is required to be a whole number ≥ 0 when given; a missing kind takes the default above.
+`kept_after_erasure` names kinds from carebot.privacy.model.KEEPABLE (default: none, everything is erased).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Tuple
 
 import yaml
 
+from carebot.privacy.model import KEEPABLE
 from carebot.settings import current
 
 
@@ -57,11 +60,27 @@ def retention_from(section: Mapping[str, Any], source: str = "clinic.yml") -> Re
     return Retention(**days)
 
 
-def load_retention(path: Optional[os.PathLike] = None) -> Retention:
-    """The retention of the clinic file (`CLINIC_FILE`, else ./clinic.yml); defaults when it has no `privacy:`."""
+def kept_from(section: Mapping[str, Any], source: str = "clinic.yml") -> Tuple[str, ...]:
+    kept = section.get("kept_after_erasure") or []
+    if not isinstance(kept, list) or any(kind not in KEEPABLE for kind in kept):
+        raise PrivacyConfigError(f"{source}: privacy.kept_after_erasure must be a list of: {', '.join(KEEPABLE)}")
+    return tuple(kept)
+
+
+def _privacy_section(path: Optional[os.PathLike]) -> Tuple[Mapping[str, Any], str]:
     file = Path(path or current().clinic_file)
     data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     section = data.get("privacy") or {}
     if not isinstance(section, dict):
         raise PrivacyConfigError(f"{file}: privacy must be a mapping")
-    return retention_from(section, str(file))
+    return section, str(file)
+
+
+def load_retention(path: Optional[os.PathLike] = None) -> Retention:
+    """The retention of the clinic file (`CLINIC_FILE`, else ./clinic.yml); defaults when it has no `privacy:`."""
+    return retention_from(*_privacy_section(path))
+
+
+def load_kept_after_erasure(path: Optional[os.PathLike] = None) -> Tuple[str, ...]:
+    """What the clinic keeps when a patient asks for erasure (clinic.yml `privacy.kept_after_erasure`)."""
+    return kept_from(*_privacy_section(path))

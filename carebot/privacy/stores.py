@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 import yaml
 from sqlalchemy import MetaData, Table, inspect
@@ -15,6 +15,7 @@ from carebot.settings import PROJECT_ROOT, current
 from carebot.channels.contacts import ContactStore
 
 TRACKER_EVENTS_TABLE = "events"  # rasa.core.tracker_store.SQLTrackerStore.SQLEvent
+SQL_TRACKER_TYPES = ("SQL", "CAREBOT.PRIVACY.TRACKER_STORE.PROTECTEDSQLTRACKERSTORE")
 
 
 def _expand(value: Any) -> Any:
@@ -28,7 +29,7 @@ def tracker_database_url(endpoints: Optional[os.PathLike] = None) -> Optional[st
     if not path.is_absolute():
         path = PROJECT_ROOT / path
     config: Dict[str, Any] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("tracker_store") or {}
-    if str(config.get("type", "")).upper() != "SQL":
+    if str(config.get("type", "")).upper() not in SQL_TRACKER_TYPES:
         return None
     config = {key: _expand(value) for key, value in config.items()}
     dialect = config.get("dialect") or "sqlite"
@@ -44,9 +45,10 @@ def tracker_database_url(endpoints: Optional[os.PathLike] = None) -> Optional[st
 class PatientStores:
     """Engines of every database that holds patient data, created on first use and disposed by `close()`."""
 
-    def __init__(self, backend_url: Optional[str] = None, channel_url: Optional[str] = None,
+    def __init__(self, backend_url: Union[str, Engine, None] = None, channel_url: Optional[str] = None,
                  tracker_url: Optional[str] = None) -> None:
-        self.backend = make_engine(backend_url)
+        self._owns_backend = not isinstance(backend_url, Engine)  # the backend process lends its own engine
+        self.backend = make_engine(backend_url) if self._owns_backend else backend_url
         create_tables(self.backend)  # a backend that never started has nothing to purge, but the queries need tables
         self.channel = ContactStore(channel_url).engine
         url = tracker_url or tracker_database_url()
@@ -57,7 +59,7 @@ class PatientStores:
         return Table(TRACKER_EVENTS_TABLE, MetaData(), autoload_with=self.tracker)
 
     def close(self) -> None:
-        for engine in (self.backend, self.channel, self.tracker):
+        for engine in (self.backend if self._owns_backend else None, self.channel, self.tracker):
             if engine is not None:
                 engine.dispose()
 

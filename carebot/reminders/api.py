@@ -10,7 +10,8 @@ Routes, all JSON, under /api/reminders:
   POST   /{id}/pause | /resume | /stop
   POST   /respond                  {conversation_id, response: taken|skipped|snoozed, occurrence_id?, snooze_minutes?}
   GET    /adherence?conversation_id=…[&days=7]
-  POST   /deliveries/{key}         → {first: bool}: the sent-log; the reminder action speaks only when first is true
+  POST   /deliveries/{key}         {conversation_id} → {first: bool}: the sent-log; the reminder action speaks only
+                                   when first is true; 404 for a key not issued to that conversation
   POST   /appointments             {conversation_id, appointment_id, start, label, channel?}  (clinic.yml hours)
   DELETE /appointments/{appointment_id}
 A phrase the parser cannot read is not an HTTP error: /parse answers `understood: false` with the question to ask.
@@ -216,7 +217,9 @@ class RemindersApi:
         return web.json_response(summary.to_dict())
 
     async def acknowledge(self, request: web.Request) -> web.Response:
-        first = await _call(self.store.acknowledge_delivery, request.match_info["key"])
+        body = await json_object(request)
+        first = await _call(self.store.acknowledge_delivery, request.match_info["key"],
+                            _text(body, "conversation_id"))
         return web.json_response({"first": first})
 
     async def appointment_reminders(self, request: web.Request) -> web.Response:

@@ -138,9 +138,11 @@ class RemindersClient(BackendHTTPClient):
         return await self._request("GET", "/adherence", params=[("conversation_id", conversation_id),
                                                                 ("days", str(days))])
 
-    async def acknowledge_delivery(self, key: str) -> bool:
-        """True the first time a reminder key is acknowledged: only then may the reminder be spoken."""
-        answer = await self._request("POST", f"/deliveries/{quote(key, safe='')}")
+    async def acknowledge_delivery(self, key: str, conversation_id: str) -> bool:
+        """True the first time a reminder key is acknowledged: only then may the reminder be spoken. NotFound when
+        the key was not issued to this conversation."""
+        answer = await self._request("POST", f"/deliveries/{quote(key, safe='')}",
+                                     json_body={"conversation_id": conversation_id})
         return bool(answer["first"])
 
     async def create_appointment_reminders(self, conversation_id: str, appointment_id: str, start: dt.datetime,

@@ -441,13 +441,22 @@ class ReminderStore:
             return conn.execute(update(reminder_occurrences).where(
                 occ.status == "pending", occ.due_at < to_db(now - grace)).values(status="missed")).rowcount
 
-    def acknowledge_delivery(self, idempotency_key: str, now: Optional[dt.datetime] = None) -> bool:
-        """The sent-log: True for the first acknowledgement of a key (speak), False for any repeat (stay silent)."""
+    def acknowledge_delivery(self, idempotency_key: str, conversation_id: str,
+                             now: Optional[dt.datetime] = None) -> bool:
+        """The sent-log: True for the first acknowledgement of a key (speak), False for any repeat (stay silent).
+        The key must name a dose of a reminder of `conversation_id`: a key issued to another conversation is refused
+        (ReminderNotFound), so it can never silence someone else's reminder."""
         now = now or utc_now()
         dialect = postgresql if self.is_postgres else sqlite
         statement = dialect.insert(reminder_deliveries).values(
             idempotency_key=idempotency_key, delivered_at=to_db(now)).on_conflict_do_nothing()
+        issued_here = (select(reminder_occurrences.c.id)
+                       .join(reminders, reminders.c.id == reminder_occurrences.c.reminder_id)
+                       .where(reminder_occurrences.c.idempotency_key == idempotency_key,
+                              reminders.c.conversation_id == conversation_id))
         with self.engine.begin() as conn:
+            if conn.execute(issued_here).first() is None:
+                raise ReminderNotFound("no reminder of this conversation has that key")
             return bool(conn.execute(statement).rowcount)
 
     def delivered_keys(self, keys: Sequence[str]) -> Set[str]:

@@ -28,6 +28,8 @@ from carebot.backend.audit import AuditLog
 from carebot.channels.twilio_sender import WhatsAppSender
 from carebot.clinic import Clinic
 from carebot.handoff import api as handoff_api
+from carebot.privacy import api as privacy_api
+from carebot.privacy.admin import PatientRequests
 from carebot.reminders import api as reminders_api
 from carebot.scheduling import api as scheduling_api
 
@@ -37,11 +39,12 @@ ApiSetup = Callable[[web.Application, Engine, Clinic], None]
 
 
 def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
-    handoff_api.setup(app, engine, clinic, sender=WhatsAppSender.from_env())
+    handoff_api.setup(app, engine, clinic, sender=WhatsAppSender.from_env(),
+                      patient_requests=PatientRequests(engine, clinic))
 
 
 # Every API served by the backend, one per line.
-API_SETUPS: Tuple[ApiSetup, ...] = (scheduling_api.setup, _handoff_setup, reminders_api.setup)
+API_SETUPS: Tuple[ApiSetup, ...] = (scheduling_api.setup, _handoff_setup, reminders_api.setup, privacy_api.setup)
 
 PROTECTED_PREFIXES = ("/fhir", "/api")
 MAX_BODY_BYTES = 64 * 1024

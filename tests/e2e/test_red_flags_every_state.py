@@ -27,7 +27,7 @@ STATES: Tuple[Tuple[str, Tuple[str, ...], str], ...] = (
     ("fresh", (), ""),
     ("before consent", ("I have a headache",), "Before I ask about your health"),
     ("mid-booking", ("I'd like to book a GP appointment",), "When would you like to come in?"),
-    ("mid-reminder", ("remind me to take my tablets",), "When should I remind you?"),
+    ("mid-reminder", ("remind me to take my tablets", "yes"), "When should I remind you?"),  # yes: medicine consent
     ("mid-triage", ("I have a sore throat", "yes"), "Are you short of breath"),
 )
 

@@ -72,6 +72,8 @@ async def test_a_reminder_survives_a_restart_arrives_once_on_time_and_taken_is_r
     try:
         await asyncio.to_thread(lambda: start(stack, tmp_path / "first-run.log").wait_ready())
         await patient_says(stack, phone, "remind me to take ibuprofen in 2 minutes")
+        await wait_for_body(twilio, lambda body: "keep the names of your medicines" in body, timeout=30)
+        await patient_says(stack, phone, "yes")  # medicine names are health data: the first reminder asks (issue 14)
         await wait_for_body(twilio, lambda body: "remind you to take ibuprofen" in body, timeout=30)
         [reminder] = stack.backend("/api/reminders", conversation_id=conversation)["reminders"]
         due = dt.datetime.fromisoformat(reminder["next_due"])

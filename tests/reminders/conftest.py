@@ -54,7 +54,7 @@ class RecordingDeliverer:
 
     async def deliver(self, occurrence) -> None:  # noqa: ANN001 - an Occurrence
         self.triggers.append(occurrence.idempotency_key)
-        if self.store.acknowledge_delivery(occurrence.idempotency_key):
+        if self.store.acknowledge_delivery(occurrence.idempotency_key, occurrence.conversation_id):
             self.spoken.append(occurrence.idempotency_key)
 
 

@@ -13,6 +13,8 @@ from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound
 
 from .conftest import PATIENT, UTC
 
+NOW = dt.datetime(2026, 11, 28, 7, 10, tzinfo=UTC)
+
 TOKEN = "test-token"
 
 
@@ -115,10 +117,15 @@ async def test_respond_snooze_and_adherence(served, engine):
     assert summary["doses"] == 1 and summary["taken"] == 1 and "took 1 of 1" in summary["text"]
 
 
-async def test_delivery_acknowledgement_is_first_once(served):
+async def test_delivery_acknowledgement_is_first_once_and_refused_to_another_sender(served, engine):
     reminders, _ = served
-    assert await reminders.acknowledge_delivery("r1v1@20261128T080000Z") is True
-    assert await reminders.acknowledge_delivery("r1v1@20261128T080000Z") is False
+    created = await reminders.create(PATIENT, (await reminders.parse("remind me to take metformin at 8am every day",
+                                                                     now=NOW)).spec)
+    key = ReminderStore(engine).occurrences(created.id)[0].idempotency_key
+    with pytest.raises(NotFound):
+        await reminders.acknowledge_delivery(key, "whatsapp:+447700900999")
+    assert await reminders.acknowledge_delivery(key, PATIENT) is True
+    assert await reminders.acknowledge_delivery(key, PATIENT) is False
 
 
 async def test_appointment_reminders_follow_clinic_hours(served, clinic):

@@ -201,7 +201,14 @@ def test_appointment_reminders_are_not_adherence(store):
         store.record_response(PATIENT, "taken", NOW + dt.timedelta(hours=2))
 
 
-def test_sent_log_acknowledges_a_key_once(store):
-    assert store.acknowledge_delivery("r1v1@20261128T080000Z", NOW) is True
-    assert store.acknowledge_delivery("r1v1@20261128T080000Z", NOW) is False
-    assert store.delivered_keys(["r1v1@20261128T080000Z", "other"]) == {"r1v1@20261128T080000Z"}
+def test_sent_log_acknowledges_a_key_once_and_only_for_its_own_conversation(store):
+    reminder = create(store, "remind me to take metformin at 8am every day")
+    key = store.occurrences(reminder.id)[0].idempotency_key
+    with pytest.raises(ReminderNotFound):  # another sender's conversation cannot silence this dose
+        store.acknowledge_delivery(key, "+447700900999", NOW)
+    assert store.delivered_keys([key]) == set()
+    assert store.acknowledge_delivery(key, PATIENT, NOW) is True
+    assert store.acknowledge_delivery(key, PATIENT, NOW) is False
+    assert store.delivered_keys([key, "other"]) == {key}
+
+

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, List
 
-import aiohttp
 import pytest
 
 from carebot.channels import whatsapp
 from carebot.channels.ttl_store import MemoryTTLStore
-from tests.channels.whatsapp_harness import PATIENT, WEBHOOK_PATH, Harness
+from tests.channels.whatsapp_harness import PATIENT, Harness
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from carebot.backend.db import to_db
 from carebot.channels.contacts import ContactStore, whatsapp_held_messages, whatsapp_message_sids
 from carebot.handoff.store import handoff_cases, handoff_events
 from carebot.privacy.purge import purge
-from carebot.privacy.settings import Retention, retention_from
+from carebot.privacy.settings import Retention, kept_from, retention_from
 from carebot.privacy.stores import PatientStores
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,3 +109,6 @@ def test_a_wrong_retention_is_refused_with_the_kind_named() -> None:
         retention_from({"retention_days": {"conversations": -1}})
     with pytest.raises(ValueError, match="unknown kind 'chats'"):
         retention_from({"retention_days": {"chats": 3}})
+    with pytest.raises(ValueError, match="privacy.kept_after_erasure must be a list of: past_appointments, "
+                                         "handoff_cases"):
+        kept_from({"kept_after_erasure": ["conversations"]})

@@ -1,7 +1,6 @@
 """Finding 4 (databases readable by everyone) and finding 9 (empty secrets accepted, Rasa's token in `ps`)."""
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 

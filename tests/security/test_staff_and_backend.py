@@ -3,6 +3,7 @@ of who read a case) and finding 7 (one backend token does everything, the whole 
 from __future__ import annotations
 
 import aiohttp
+import pyotp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -106,3 +107,54 @@ async def test_the_channel_token_only_appends_to_handoff_cases(scoped_backend) -
 async def test_the_whole_patient_list_is_never_served(scoped_backend) -> None:
     assert await call(scoped_backend, "GET", "/fhir/Patient", FULL_TOKEN) == 400
     assert await call(scoped_backend, "GET", "/fhir/Patient?telecom=%2B447700900123", FULL_TOKEN) == 200
+
+
+ALICE_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DP"
+
+
+@pytest.fixture
+def alice_has_a_second_factor(monkeypatch) -> None:
+    monkeypatch.setenv("STAFF_TOTP", f"alice:{ALICE_TOTP}")  # read when the backend starts
+
+
+@pytest.fixture
+async def totp_backend(alice_has_a_second_factor, backend):
+    return backend
+
+
+def wrong_code() -> str:
+    return f"{(int(pyotp.TOTP(ALICE_TOTP).now()) + 1) % 1_000_000:06d}"
+
+
+async def login_with_code(backend, name: str, code: str):
+    client = backend.browser()
+    async with client.get(backend.url + "/staff/login") as page:
+        form = {"name": name, "password": PASSWORDS[name], "code": code, "csrf": csrf_of(await page.text())}
+    async with client.post(backend.url + "/staff/login", data=form, allow_redirects=False) as response:
+        return response.status, await response.text()
+
+
+async def test_a_second_factor_is_required_of_the_staff_who_have_one(totp_backend) -> None:
+    status, html = await login_with_code(totp_backend, "alice", "")
+    assert status == 401 and "Wrong or expired code from your authenticator app." in html
+    assert (await login_with_code(totp_backend, "alice", wrong_code()))[0] == 401
+    assert (await login_with_code(totp_backend, "alice", pyotp.TOTP(ALICE_TOTP).now()))[0] == 303
+    assert (await login_with_code(totp_backend, "bob", ""))[0] == 303  # bob has no second factor
+
+
+async def test_wrong_codes_count_towards_the_lockout(totp_backend) -> None:
+    for _ in range(5):
+        await login_with_code(totp_backend, "alice", wrong_code())
+    status, html = await login_with_code(totp_backend, "alice", pyotp.TOTP(ALICE_TOTP).now())
+    assert status == 429 and "Too many wrong passwords for this name" in html
+
+
+def test_add_totp_writes_an_owner_only_secret_and_prints_the_app_link(tmp_path, monkeypatch, capsys) -> None:
+    from carebot.handoff import __main__ as handoff_cli
+    from carebot.handoff.auth import load_totp
+
+    monkeypatch.setenv("STAFF_TOTP_FILE", str(tmp_path / "staff_totp"))
+    assert handoff_cli.main(["add-totp", "carol"]) == 0
+    assert "otpauth://totp/Carebot%20staff%20inbox:carol?secret=" in capsys.readouterr().out
+    assert (tmp_path / "staff_totp").stat().st_mode & 0o777 == 0o600
+    assert list(load_totp({"STAFF_TOTP_FILE": str(tmp_path / "staff_totp")})) == ["carol"]

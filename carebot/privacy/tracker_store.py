@@ -1,0 +1,59 @@
+"""Rasa's SQL tracker store (SQLite or PostgreSQL) with two protections, named in endpoints*.yml as
+`type: carebot.privacy.tracker_store.ProtectedSQLTrackerStore` (same keys as `type: SQL`).
+
+- **Encryption at rest.** Each event's JSON (message texts, entities such as medicine names, slots) is stored as a
+  Fernet token under a key from `TRACKER_ENCRYPTION_KEY` (else the owner-only file var/tracker_key). Only the
+  columns Rasa queries by stay clear: sender id, event type, timestamp, intent and action names. Rows written
+  before encryption was switched on are still read.
+- **Erasure.** When the turn being saved holds the bot's `forget_conversation` payload (actions/privacy.py after
+  the patient confirmed "delete my data"; actions/consent.py when consent is withdrawn), every event of that
+  conversation is deleted instead of saved: the action cannot do it itself, because Rasa saves the turn after the
+  action ran.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional, Text
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import BotUttered, Event
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from carebot.erasing import checkpoint, secure_delete
+from carebot.payloads import FORGET_CONVERSATION
+from carebot.privacy.sealing import event_data, seal
+
+def asks_to_forget(events: Iterable[Event]) -> bool:
+    return any(isinstance(e, BotUttered) and (e.data.get("custom") or {}).get(FORGET_CONVERSATION) for e in events)
+
+
+class ProtectedSQLTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore whose event data is encrypted and whose conversations can be erased by the bot."""
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            events = list(self._additional_events(session, tracker))
+            forget = asks_to_forget(events)
+            if forget:
+                secure_delete(session.connection())
+                session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == tracker.sender_id).delete(
+                    synchronize_session=False)
+            for event in [] if forget else events:
+                data = event.as_dict()
+                session.add(self.SQLEvent(
+                    sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    action_name=data.get("name"), data=seal(data)))
+            session.commit()
+        if forget:
+            checkpoint(self.engine)  # a SQLite file in WAL mode: the deleted rows' old pages leave the log too
+
+    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool
+                        ) -> Optional[DialogueStateTracker]:
+        with self.session_scope() as session:
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions).all()
+            events = [event_data(row.data) for row in rows]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+
+import yaml
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text
 
@@ -24,6 +26,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from carebot.clinic import load_clinic
 from carebot.nlu.findings import Finding, build_findings_pipeline, current_ids, profile_from
 from carebot.triage.engine import screen_red_flags
 from carebot.triage.loader import DURATION_FINDINGS, load_protocols
@@ -33,6 +36,12 @@ from carebot.triage.model import ProtocolSet
 # except EVERYDAY: phrases that only exist to keep their symptom words from making a finding ("a fit note").
 TRIAGE_LABELS = frozenset({"SYMPTOM", "SEVERITY", "RISK", "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"})
 EVERYDAY_LABEL = "EVERYDAY"
+# The services of clinic.yml as entities: `clinic_service` (value: the service id) for what it offers, by name and
+# alias, and `unoffered_service` (value: the entry's id) for what it lists under `not_offered`. Written into the
+# model as one more pattern file, so the model stays self-contained.
+SERVICE_LABEL = "CLINIC_SERVICE"
+UNOFFERED_LABEL = "UNOFFERED_SERVICE"
+SERVICES_FILE = "clinic_services.yml"
 FINDINGS = "carebot_findings"  # message property: the Finding tuple, read by RedFlagClassifier (not output)
 # Message property set by DomainGuard when it declined a message whose only health words are everyday ones ("set the
 # oven temperature"): RedFlagClassifier then leaves it declined instead of reading a complaint into it.
@@ -65,6 +74,17 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
+def write_service_patterns(clinic_file: Path, target: Path) -> None:
+    """One pattern per name and alias of clinic.yml's services ("jab" → clinic_service: nurse) and per alias of
+    its `not_offered` ones ("dentist" → unoffered_service: dental)."""
+    clinic = load_clinic(clinic_file)
+    offered = [(SERVICE_LABEL, s.id, word) for s in clinic.services for word in (s.name, *s.aliases)]
+    unoffered = [(UNOFFERED_LABEL, s.id, word) for s in clinic.not_offered for word in s.aliases]
+    patterns = [{"label": label, "id": service_id, "pattern": word.lower()} for label, service_id, word in
+                offered + unoffered]
+    (target / SERVICES_FILE).write_text(yaml.safe_dump(patterns, sort_keys=False), encoding="utf-8")
+
+
 def copy_yaml_files(source: Path, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for file in sorted(Path(source).glob("*.yml")):
@@ -88,18 +108,21 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     Triage labels become findings (`symptom` / `age_group` / `pregnant`, value = finding id, `role` negated /
     family / historical / hypothetical when not current), one entity per finding; any other label is the pattern's
-    label in lower case with its `id` as value (`medicine: metformin`).
+    label in lower case with its `id` as value (`medicine: metformin`). With `clinic_file`, that clinic's services
+    are patterns too (`clinic_service: nurse`), and those it does not offer (`unoffered_service: dental`).
     """
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"patterns_dir": "data/patterns"}
+        return {"patterns_dir": "data/patterns", "clinic_file": None}
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Pattern files are not Rasa training data: hashing them makes `rasa train` retrain when they change."""
         config = {**cls.get_default_config(), **config}  # Rasa may pass a node's config without the defaults
-        return hash_yaml_files(Path(config["patterns_dir"])) + code_digest()
+        clinic_file = config["clinic_file"]
+        clinic = hashlib.sha256(Path(clinic_file).read_bytes()).hexdigest() if clinic_file else ""
+        return hash_yaml_files(Path(config["patterns_dir"])) + clinic + code_digest()
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  nlp: Optional[spacy.language.Language] = None) -> None:
@@ -118,6 +141,8 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
         source = Path(self._config["patterns_dir"])
         with self._model_storage.write_to(self._resource) as directory:
             copy_yaml_files(source, directory)
+            if self._config.get("clinic_file"):
+                write_service_patterns(Path(self._config["clinic_file"]), directory)
             self._nlp = build_findings_pipeline(directory)
         return self._resource
 

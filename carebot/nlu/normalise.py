@@ -28,7 +28,8 @@ MIN_LISTED_MISSPELLING_LENGTH = 6  # "copd", "gtn", "calpol": short listed words
 SAME_STEM_PREFIX = 3  # a lemma must keep the word's first letters to count as an inflection of it
 # Words whose lemma merges two things a clinician keeps apart ("fits" is a seizure, "fit" is healthy).
 KEEP_AS_WRITTEN = frozenset({"fits", "fitting", "passing", "passed", "left", "lying", "feeling", "needs", "worse", "worst",
-                             "drops", "dropped", "dropping", "limping", "stops", "banging", "spotting", "gasps"})
+                             "drops", "dropped", "dropping", "limping", "stops", "banging", "spotting", "gasps",
+                             "number", "numbers"})  # "number" is not "more numb": "what's your phone number"
 # Pieces of contractions as the tokenizer splits them ("can't" -> "ca" "n't", "cant" -> "ca" "nt"), written one way.
 CONTRACTIONS = {"n't": "not", "nt": "not", "ca": "can", "wo": "will", "'m": "am", "’m": "am", "'ve": "have",
                 "'re": "are", "'ll": "will", "’ll": "will", "n’t": "not", "sha": "shall", "m": "am",

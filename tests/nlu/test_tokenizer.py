@@ -24,7 +24,7 @@ def tokens(text: str) -> List[str]:
     ("what’s the surgery’s postcode", ["what", "the", "surgery", "postcode"]),  # curly apostrophes too
     ("whats ur address", ["what", "is", "your", "address"]),
     ("can u move my appt", ["can", "you", "move", "my", "appointment"]),
-    ("I don't know, I'm here", ["i", "do", "not", "know", "i", "am", "here"]),  # a clitic's words in lower case
+    ("I don't know, I'm here", ["I", "do", "not", "know", "i", "am", "here"]),  # a clitic's words: lower case
     ("we won't come, we can't", ["we", "will", "not", "come", "we", "can", "not"]),
     ("you're late, they've gone", ["you", "are", "late", "they", "have", "gone"]),
 ])

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text
 
 import spacy
+from spacy.matcher import PhraseMatcher
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -38,10 +39,11 @@ TRIAGE_LABELS = frozenset({"SYMPTOM", "SEVERITY", "RISK", "BODY_SITE", "PAIN", "
 EVERYDAY_LABEL = "EVERYDAY"
 # The services of clinic.yml as entities: `clinic_service` (value: the service id) for what it offers, by name and
 # alias, and `unoffered_service` (value: the entry's id) for what it lists under `not_offered`. Written into the
-# model as one more pattern file, so the model stays self-contained.
+# model (so it stays self-contained) and matched on their own, apart from the findings pipeline: service words must
+# not change how symptoms are read (its typo correction is against the pattern words).
 SERVICE_LABEL = "CLINIC_SERVICE"
 UNOFFERED_LABEL = "UNOFFERED_SERVICE"
-SERVICES_FILE = "clinic_services.yml"
+SERVICES_FILE = "services/clinic_services.yml"  # in a folder of its own: not a file of the findings pipeline
 FINDINGS = "carebot_findings"  # message property: the Finding tuple, read by RedFlagClassifier (not output)
 # Message property set by DomainGuard when it declined a message whose only health words are everyday ones ("set the
 # oven temperature"): RedFlagClassifier then leaves it declined instead of reading a complaint into it.
@@ -75,14 +77,37 @@ def code_digest() -> str:
 
 
 def write_service_patterns(clinic_file: Path, target: Path) -> None:
-    """One pattern per name and alias of clinic.yml's services ("jab" → clinic_service: nurse) and per alias of
+    """One phrase per name and alias of clinic.yml's services ("jab" → clinic_service: nurse) and per alias of
     its `not_offered` ones ("dentist" → unoffered_service: dental)."""
     clinic = load_clinic(clinic_file)
     offered = [(SERVICE_LABEL, s.id, word) for s in clinic.services for word in (s.name, *s.aliases)]
     unoffered = [(UNOFFERED_LABEL, s.id, word) for s in clinic.not_offered for word in s.aliases]
     patterns = [{"label": label, "id": service_id, "pattern": word.lower()} for label, service_id, word in
                 offered + unoffered]
+    (target / SERVICES_FILE).parent.mkdir(exist_ok=True)
     (target / SERVICES_FILE).write_text(yaml.safe_dump(patterns, sort_keys=False), encoding="utf-8")
+
+
+def service_matcher(nlp: spacy.language.Language, directory: Path) -> Optional[PhraseMatcher]:
+    """The services file of a trained model as a phrase matcher on normalised words ("jabs" is "jab"); None when
+    there is none."""
+    file = directory / SERVICES_FILE
+    if not file.exists():
+        return None
+    matcher = PhraseMatcher(nlp.vocab, attr="NORM")
+    for entry in yaml.safe_load(file.read_text(encoding="utf-8")) or []:
+        matcher.add(f"{entry['label']}|{entry['id']}", [nlp(entry["pattern"])])
+    return matcher
+
+
+def service_entities(matcher: Optional[PhraseMatcher], doc: spacy.tokens.Doc) -> List[Dict[str, Any]]:
+    """The services a message names, longest match first where they overlap ("practice nurse" over "nurse")."""
+    if matcher is None:
+        return []
+    spans = spacy.util.filter_spans([spacy.tokens.Span(doc, start, end, label=key)
+                                     for key, start, end in matcher(doc)])
+    return [{"entity": span.label_.split("|")[0].lower(), "value": span.label_.split("|")[1],
+             "start": span.start_char, "end": span.end_char, "confidence": 1.0} for span in spans]
 
 
 def copy_yaml_files(source: Path, target: Path) -> None:
@@ -130,6 +155,7 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
         self._model_storage = model_storage
         self._resource = resource
         self._nlp = nlp
+        self._services: Optional[PhraseMatcher] = None
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -144,13 +170,16 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
             if self._config.get("clinic_file"):
                 write_service_patterns(Path(self._config["clinic_file"]), directory)
             self._nlp = build_findings_pipeline(directory)
+            self._services = service_matcher(self._nlp, directory)
         return self._resource
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "PatternEntityExtractor":
         with model_storage.read_from(resource) as directory:
-            return cls(config, model_storage, resource, build_findings_pipeline(directory))
+            extractor = cls(config, model_storage, resource, build_findings_pipeline(directory))
+            extractor._services = service_matcher(extractor._nlp, directory)
+            return extractor
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -159,7 +188,7 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
         for message in messages:
             text = message.get(TEXT) or ""
             doc = self._nlp(text) if text.strip() else None
-            found = entities_from(doc) if doc is not None else []
+            found = entities_from(doc) + service_entities(self._services, doc) if doc is not None else []
             message.set(FINDINGS, tuple(doc._.findings) if doc is not None else ())
             message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(found), add_to_output=True)
         return messages

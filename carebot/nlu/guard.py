@@ -149,6 +149,7 @@ class DomainGuard(GraphComponent):
             "clarify_intents": [],
             "max_guesses": 2,
             "services_intent": "ask_services",
+            "symptom_entity": "symptom",
             "unoffered_from": ["out_of_scope", "nlu_fallback", "faq", "help", "ask_human", "inform", "choose_option"],
             # An answer of a retrieval intent ("faq/cost") gets no evidence from words in more than this share of
             # all training examples.
@@ -234,8 +235,11 @@ class DomainGuard(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = (message.get(INTENT) or {}).get("name")
-            if intent in self._config["unoffered_from"] and any(
-                    e.get("entity") == self._config["unoffered_entity"] for e in message.get(ENTITIES) or []):
+            found_entities = message.get(ENTITIES) or []
+            complaint = any(e.get("entity") == self._config["symptom_entity"] and not e.get("role")
+                            for e in found_entities)  # a current complaint is triaged, whatever service it names
+            if intent in self._config["unoffered_from"] and not complaint and any(
+                    e.get("entity") == self._config["unoffered_entity"] for e in found_entities):
                 _overrule(message, self._config["services_intent"])
                 continue
             text = message.get(TEXT) or ""

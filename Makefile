@@ -12,7 +12,7 @@ RASA_ENV = ACTION_SERVER_TOKEN="$$($(PY) -m carebot.tokens ACTION_SERVER_TOKEN a
 # Rasa reads only these folders: data/ also holds triage protocols, patterns and messages that are not Rasa data.
 RASA_DATA := data/nlu data/rules data/stories data/responses
 # The custom NLU components' code too: what they store when trained depends on it (they fingerprint it for Rasa).
-TRAIN_INPUTS := config.yml domain.yml $(shell find $(RASA_DATA) data/patterns data/triage -name '*.yml' 2>/dev/null) \
+TRAIN_INPUTS := config.yml domain.yml clinic.yml $(shell find $(RASA_DATA) data/patterns data/triage -name '*.yml' 2>/dev/null) \
 	$(wildcard carebot/nlu/*.py carebot/lexicon/*.py)
 MODEL := models/carebot.tar.gz
 

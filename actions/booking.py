@@ -16,12 +16,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, latest_entity, latest_intent, patient_phone, say, send, step_aside
+from actions.common import UNOFFERED_ENTITY, clinic, latest_entity, latest_intent, patient_phone, say, send, step_aside
 from carebot.booking import (BIRTH_DATE_EXAMPLES, AskedWindow, Change, Choice, NoPhoneNumber, Offers, Patient,
                              asked_window, choices_from_slot, clean_name, find_offers, find_patient_id, long_when,
                              make_change, next_page_start, offer_subject, offer_text, parse_birth_date, pick,
                              provider_name, service_name, short_when, upcoming, wants_another_day, wants_earlier)
 from carebot.dates import DateProblem, interpret_when
+from carebot.faq import not_offered
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, SchedulingClient, SlotTaken
@@ -154,6 +155,9 @@ class ValidateAppointmentForm(FormValidationAction):
                 if service is None and len(provider.services) == 1:
                     service = facts.service(provider.services[0])
             values["booking_service"] = service.id if service else None
+            unoffered = facts.unoffered(latest_entity(tracker, UNOFFERED_ENTITY) or "")
+            if service is None and unoffered is not None:  # "book me in with a dentist": say so, then ask
+                dispatcher.utter_message(text=not_offered(unoffered))
             if interpret_when(text, facts, now()).problem is not DateProblem.UNPARSEABLE:
                 values["booking_when"] = text
         else:

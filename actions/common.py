@@ -37,6 +37,10 @@ def latest_intent(tracker: Tracker) -> Optional[str]:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
+# The entity the NLU gives a service clinic.yml lists under `not_offered` (value: that entry's id).
+UNOFFERED_ENTITY = "unoffered_service"
+
+
 def latest_entity(tracker: Tracker, name: str) -> Any:
     """The first `name` entity of the latest message, as the NLU or a button payload gave it
     (`/choose_option{"option": "2"}`); None when there is none."""

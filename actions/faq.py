@@ -14,9 +14,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import clinic, latest_intent, say
+from actions.common import UNOFFERED_ENTITY, clinic, latest_entity, latest_intent, say
 from carebot.clinic import Clinic
-from carebot.faq import Topic, answer, resolve_day
+from carebot.faq import Topic, answer, not_offered_answer, resolve_day
 
 log = logging.getLogger(__name__)
 
@@ -69,5 +69,9 @@ class ActionAnswerClinicQuestion(Action):
             log.warning("faq: no clinic answer for intent %s", intent)
             say(dispatcher, "faq_no_answer", clinic_phone=facts.phone)
             return []
-        dispatcher.utter_message(text=answer(topic, facts, now, day))
+        unoffered = facts.unoffered(latest_entity(tracker, UNOFFERED_ENTITY) or "")
+        if topic is Topic.SERVICES and unoffered is not None:
+            dispatcher.utter_message(text=not_offered_answer(facts, unoffered, now))
+        else:
+            dispatcher.utter_message(text=answer(topic, facts, now, day))
         return []

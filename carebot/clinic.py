@@ -58,6 +58,16 @@ class Service:
 
 
 @dataclass(frozen=True)
+class NotOffered:
+    """A service patients ask for that the clinic does not offer; `instead` says where to go (may be empty)."""
+
+    id: str
+    name: str
+    aliases: Tuple[str, ...]
+    instead: str = ""
+
+
+@dataclass(frozen=True)
 class Provider:
     id: str
     name: str
@@ -99,6 +109,7 @@ class Clinic:
     templates: Dict[str, str]
     info: Dict[str, str] = field(default_factory=dict)
     date_order: str = "DMY"
+    not_offered: Tuple[NotOffered, ...] = ()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -150,6 +161,9 @@ class Clinic:
 
     def service(self, service_id: str) -> Optional[Service]:
         return next((s for s in self.services if s.id == service_id), None)
+
+    def unoffered(self, service_id: str) -> Optional[NotOffered]:
+        return next((s for s in self.not_offered if s.id == service_id), None)
 
     def provider(self, provider_id: str) -> Optional[Provider]:
         return next((p for p in self.providers if p.id == provider_id), None)
@@ -311,6 +325,8 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
     if not services:
         raise r.fail(["services"], "list at least one service")
 
+    not_offered = _not_offered(r, services)
+
     providers = []
     for i, _ in enumerate(r.get(["providers"], list)):
         offered = tuple(str(s) for s in r.get(["providers", i, "services"], list))
@@ -368,4 +384,24 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         templates={str(k): str(v) for k, v in templates.items()},
         info={k: str(data["clinic"][k]) for k in info_keys if data["clinic"].get(k)},
         date_order=date_order,
+        not_offered=not_offered,
     )
+
+
+def _not_offered(r: _Reader, services: Sequence[Service]) -> Tuple[NotOffered, ...]:
+    """The `not_offered:` section; an alias that also names an offered service would turn real requests away."""
+    offered = {a.lower() for s in services for a in (s.id, s.name, *s.aliases)}
+    found = []
+    for i, _ in enumerate(r.get(["not_offered"], list, default=[], required=False) or []):
+        aliases = tuple(str(a) for a in r.get(["not_offered", i, "aliases"], list))
+        if not aliases:
+            raise r.fail(["not_offered", i, "aliases"], "list the words patients use for this service")
+        for j, alias in enumerate(aliases):
+            if alias.lower() in offered:
+                raise r.fail(["not_offered", i, "aliases", j], f"'{alias}' also names a service the clinic offers")
+        found.append(NotOffered(id=r.get(["not_offered", i, "id"], str), name=r.get(["not_offered", i, "name"], str),
+                                aliases=aliases, instead=r.get(["not_offered", i, "instead"], str, default="",
+                                                               required=False)))
+    if len({s.id for s in found}) != len(found):
+        raise r.fail(["not_offered"], "two entries share an id")
+    return tuple(found)

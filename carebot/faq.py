@@ -12,7 +12,7 @@ import re
 from enum import Enum
 from typing import Callable, Dict, Optional, Tuple
 
-from carebot.clinic import WEEKDAYS, Clinic, Interval
+from carebot.clinic import WEEKDAYS, Clinic, Interval, NotOffered
 from carebot.messages import render
 
 # A long closure (refurbishment, holidays back to back) can hide the next opening; beyond this we send people to the phone.
@@ -219,6 +219,16 @@ def _services(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
         lines.append(_say("faq_service_for", service=service.name, who_for=service.who_for) if service.who_for
                      else _say("faq_service", service=service.name))
     return "\n".join(lines)
+
+
+def not_offered(item: NotOffered) -> str:
+    """"We don't offer dental care" with where to go instead (clinic.yml `not_offered`)."""
+    return _say("faq_not_offered", service=item.name, instead=item.instead).strip()
+
+
+def not_offered_answer(clinic: Clinic, item: NotOffered, now: dt.datetime) -> str:
+    """The answer to a question about a service the clinic does not offer: that, then what it does offer."""
+    return f"{not_offered(item)}\n{_services(clinic, now, None)}"
 
 
 def _info(key: str, message: str) -> Callable[[Clinic, dt.datetime, Optional[dt.date]], str]:

@@ -1,8 +1,9 @@
 """`make eval` (`python -m evaluation`): Carebot on external corpora, through the real bot on free ports.
 
-Booking openings and date/time spans (SGD, issue 5), declining and small talk (CLINC150, issue 8), symptom
-descriptions (issue 6). Prints a table and a few failing examples, writes the figures (counts only) into the
-`eval` block of docs/benchmarks.md, and exits 1 when a target is missed.
+Booking openings and date/time spans (SGD, issue 5), declining and small talk (CLINC150, issue 8), clinic requests
+that must not be declined (the frozen in-scope holdout, issue 20), symptom descriptions (issue 6). Prints a table
+and a few failing examples, writes the figures (counts only) into the `eval` block of docs/benchmarks.md, and exits
+1 when a target is missed.
 """
 from __future__ import annotations
 
@@ -12,17 +13,17 @@ import time
 from typing import Dict, List, Optional
 
 from carebot.clinic import load_clinic
-from evaluation import booking, clinc, config, corpora, symptoms
+from evaluation import booking, clinc, config, corpora, inscope, symptoms
 from evaluation.bot import Bot, StackError, running_bot
 from evaluation.metrics import missed
 from evaluation.report import Section, block, console, markdown, write_block
 
-PARTS = ("booking", "clinc", "symptoms")
+PARTS = ("booking", "clinc", "inscope", "symptoms")
 
 
 def measure_live(bot: Bot, parts: List[str], turns: List[corpora.Turn], scope: List[corpora.Labelled],
-                 others: List[corpora.Labelled], symptom_texts: List[corpora.Labelled], rest_sample: int
-                 ) -> List[Section]:
+                 others: List[corpora.Labelled], inscope_texts: List[corpora.Labelled],
+                 symptom_texts: List[corpora.Labelled], rest_sample: int) -> List[Section]:
     """The measures that need the running bot; NLU answers are cached (corpora repeat some queries)."""
     cache: Dict[str, Dict] = {}
 
@@ -43,6 +44,8 @@ def measure_live(bot: Bot, parts: List[str], turns: List[corpora.Turn], scope: L
         sections.append(clinc.measure_declines(oos, others, parse))
         sections.append(clinc.measure_declines_rest(oos, others, bot))
         sections.append(clinc.measure_in_scope(scope, parse))
+    if "inscope" in parts:
+        sections.append(inscope.measure(inscope_texts, parse))
     if "symptoms" in parts:
         sections.append(symptoms.measure(symptom_texts, parse))
     return sections
@@ -63,6 +66,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         others = corpora.read_labelled(folder / config.CLINC_OTHER_FILE, "utterance", "intent",
                                        "possibly_confusable_with_health_bot")
         symptom_texts = corpora.read_labelled(folder / config.SYMPTOM_FILE, "text", "category")
+        inscope_texts = corpora.read_labelled(config.INSCOPE_HOLDOUT, "text", "expected")
     except corpora.CorpusError as error:
         print(f"eval: {error}", file=sys.stderr)
         return 2
@@ -70,7 +74,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     started = time.monotonic()
     try:
         with running_bot() as bot:
-            sections = measure_live(bot, parts, turns, scope, others, symptom_texts, args.rest_sample)
+            sections = measure_live(bot, parts, turns, scope, others, inscope_texts, symptom_texts, args.rest_sample)
     except StackError as error:
         print(f"eval: the stack did not start: {error}", file=sys.stderr)
         return 2

@@ -158,6 +158,11 @@ def intent_name(parse: Dict[str, Any]) -> str:
     return (parse.get("intent") or {}).get("name") or "none"
 
 
+def guesses(parse: Dict[str, Any]) -> List[str]:
+    """What the bot asks "Do you mean …?" about instead of declining (DomainGuard's guesses, intent names)."""
+    return [e.get("value") for e in parse.get("entities") or [] if e.get("entity") == config.GUESS_ENTITY]
+
+
 def intent_label(parse: Dict[str, Any]) -> str:
     """The intent, with the retrieval answer for a retrieval intent ("faq/cost"), so a failure names its owner."""
     name = intent_name(parse)

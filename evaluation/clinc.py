@@ -37,6 +37,8 @@ def measure_declines(oos: Sequence[Labelled], others: Sequence[Labelled], parse:
         predicted = predict(queries, parse)
         ok = _declined(predicted)
         section.rates.append(rate(name, ok, config.TARGET))
+        asked = [bool(botlib.guesses(parse(q.text))) for q, good in zip(queries, ok) if good]
+        section.rates.append(rate("… of which asked \"Do you mean …?\" (a clinic topic offered)", asked))
         if queries is others:
             flagged = [good for query, good in zip(queries, ok) if query.flag == "1"]
             section.rates.append(rate("… of which flagged possibly confusable with a health bot", flagged))

@@ -51,6 +51,21 @@ CLINC_TO_CAREBOT: Dict[str, str] = {
     "no": "deny",
 }
 
+# --- clinic requests that must not be declined (issue 20) --------------------------------------------------------
+# Written from clinic.yml and the list of what the bot does, before tuning; frozen (its own commit), never trained on.
+INSCOPE_HOLDOUT = ROOT / "tests" / "fixtures" / "inscope_holdout.csv"
+# The expected label of a question about a service the clinic does not offer: it must reach one of these intents
+# with the entity their answer reads ("we don't offer that", then what the clinic does offer).
+NOT_OFFERED = "not_offered"
+NOT_OFFERED_INTENTS: FrozenSet[str] = frozenset({"ask_services", "book_appointment"})  # the form says so too
+NOT_OFFERED_ENTITY = "unoffered_service"
+# What the bot asks "Do you mean …?" about when the guard was unsure (value: an intent; carebot/nlu/guard.py).
+GUESS_ENTITY = "clinic_guess"
+# Expected label -> every intent that handles it (an emergency in a symptom description is handled by red_flag).
+HANDLED_AS: Dict[str, FrozenSet[str]] = {"describe_symptoms": frozenset({"describe_symptoms", "red_flag"})}
+INSCOPE_TARGET = 0.97  # handled, all texts
+INSCOPE_INTENT_TARGET = 0.90  # handled, per expected label
+
 # --- symptoms and triage (issue 6) ------------------------------------------------------------------------------
 SYMPTOM_FILE = "symptom_utterances.csv"
 TRIAGE_INTENTS: FrozenSet[str] = frozenset({"describe_symptoms", "red_flag"})

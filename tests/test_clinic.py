@@ -60,6 +60,8 @@ def test_next_staff_time_out_of_hours_is_the_next_opening(clinic):
         ('monday: ["08:00-12:30", "13:30-18:30"]', 'monday: ["08:00-12:30", "12:00-18:30"]', "overlap"),
         ('saturday: ["09:00-12:00"]', 'saturday: ["9 till 12"]', "'9 till 12' is not an interval"),
         ("services: [gp, child]", "services: [gp, dentist]", "unknown service 'dentist'"),
+        ("aliases: [dentist, dentists,", "aliases: [dentist, doctor,", "'doctor' also names a service the clinic offers"),
+        ("  - id: eyes\n", "  - id: dental\n", "two entries share an id"),
         ("slot_minutes: 15", "slot_minutes: 7", "slot_minutes must divide an hour"),
         ("  number: \"999\"\n", "", "'emergency.number' is missing"),
     ],

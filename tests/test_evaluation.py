@@ -291,3 +291,24 @@ def test_a_reply_counts_as_declined_only_when_the_bot_declined_and_started_nothi
     assert declined_over_rest(_ScriptedBot(["action_fallback"]), "x")[0]
     assert not declined_over_rest(_ScriptedBot(["action_ask_consent"]), "x")[0]
     assert not declined_over_rest(_ScriptedBot(["action_fallback"], active_loop="appointment_form"), "x")[0]
+
+
+def test_an_in_scope_text_is_handled_asked_about_declined_or_sent_elsewhere():
+    from evaluation.inscope import ASKED, DECLINED, ELSEWHERE, HANDLED, outcome
+
+    def parse(intent: str, *entities: Dict[str, Any], answer: str = "") -> Dict[str, Any]:
+        selector = {intent: {"response": {"intent_response_key": answer}}} if answer else {}
+        return {"intent": {"name": intent}, "entities": list(entities), "response_selector": selector}
+
+    guess = {"entity": "clinic_guess", "value": "ask_address"}
+    dentist = {"entity": "unoffered_service", "value": "dental"}
+    assert outcome("ask_address", parse("ask_address")) == HANDLED
+    assert outcome("faq/cost", parse("faq", answer="faq/cost")) == HANDLED
+    assert outcome("faq/cost", parse("faq", answer="faq/sick_note")) == ELSEWHERE
+    assert outcome("describe_symptoms", parse("red_flag")) == HANDLED
+    assert outcome("not_offered", parse("ask_services", dentist)) == HANDLED
+    assert outcome("not_offered", parse("book_appointment", dentist)) == HANDLED
+    assert outcome("not_offered", parse("ask_services")) == ELSEWHERE  # the plain list says nothing of the dentist
+    assert outcome("ask_address", parse("nlu_fallback", guess)) == ASKED
+    assert outcome("ask_phone", parse("nlu_fallback", guess)) == DECLINED  # the question offers the wrong answer
+    assert outcome("ask_phone", parse("out_of_scope")) == DECLINED

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+
+import yaml
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 import spacy
+from spacy.matcher import PhraseMatcher
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -24,6 +27,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from carebot.clinic import load_clinic
 from carebot.nlu.findings import Finding, build_findings_pipeline, current_ids, profile_from
 from carebot.triage.engine import screen_red_flags
 from carebot.triage.loader import DURATION_FINDINGS, load_protocols
@@ -33,6 +37,13 @@ from carebot.triage.model import ProtocolSet
 # except EVERYDAY: phrases that only exist to keep their symptom words from making a finding ("a fit note").
 TRIAGE_LABELS = frozenset({"SYMPTOM", "SEVERITY", "RISK", "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"})
 EVERYDAY_LABEL = "EVERYDAY"
+# The services of clinic.yml as entities: `clinic_service` (value: the service id) for what it offers, by name and
+# alias, and `unoffered_service` (value: the entry's id) for what it lists under `not_offered`. Written into the
+# model (so it stays self-contained) and matched on their own, apart from the findings pipeline: service words must
+# not change how symptoms are read (its typo correction is against the pattern words).
+SERVICE_LABEL = "CLINIC_SERVICE"
+UNOFFERED_LABEL = "UNOFFERED_SERVICE"
+SERVICES_FILE = "services/clinic_services.yml"  # in a folder of its own: not a file of the findings pipeline
 FINDINGS = "carebot_findings"  # message property: the Finding tuple, read by RedFlagClassifier (not output)
 # Message property set by DomainGuard when it declined a message whose only health words are everyday ones ("set the
 # oven temperature"): RedFlagClassifier then leaves it declined instead of reading a complaint into it.
@@ -65,6 +76,40 @@ def code_digest() -> str:
     for file in sorted([*carebot.joinpath("nlu").glob("*.py"), *carebot.joinpath("lexicon").glob("*.py")]):
         digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()
+
+
+def write_service_patterns(clinic_file: Path, target: Path) -> None:
+    """One phrase per name and alias of clinic.yml's services ("jab" → clinic_service: nurse) and per alias of
+    its `not_offered` ones ("dentist" → unoffered_service: dental)."""
+    clinic = load_clinic(clinic_file)
+    offered = [(SERVICE_LABEL, s.id, word) for s in clinic.services for word in (s.name, *s.aliases)]
+    unoffered = [(UNOFFERED_LABEL, s.id, word) for s in clinic.not_offered for word in s.aliases]
+    patterns = [{"label": label, "id": service_id, "pattern": word.lower()} for label, service_id, word in
+                offered + unoffered]
+    (target / SERVICES_FILE).parent.mkdir(exist_ok=True)
+    (target / SERVICES_FILE).write_text(yaml.safe_dump(patterns, sort_keys=False), encoding="utf-8")
+
+
+def service_matcher(nlp: spacy.language.Language, directory: Path) -> Optional[PhraseMatcher]:
+    """The services file of a trained model as a phrase matcher on normalised words ("jabs" is "jab"); None when
+    there is none."""
+    file = directory / SERVICES_FILE
+    if not file.exists():
+        return None
+    matcher = PhraseMatcher(nlp.vocab, attr="NORM")
+    for entry in yaml.safe_load(file.read_text(encoding="utf-8")) or []:
+        matcher.add(f"{entry['label']}|{entry['id']}", [nlp(entry["pattern"])])
+    return matcher
+
+
+def service_entities(matcher: Optional[PhraseMatcher], doc: spacy.tokens.Doc) -> List[Dict[str, Any]]:
+    """The services a message names, longest match first where they overlap ("practice nurse" over "nurse")."""
+    if matcher is None:
+        return []
+    spans = spacy.util.filter_spans([spacy.tokens.Span(doc, start, end, label=key)
+                                     for key, start, end in matcher(doc)])
+    return [{"entity": span.label_.split("|")[0].lower(), "value": span.label_.split("|")[1],
+             "start": span.start_char, "end": span.end_char, "confidence": 1.0} for span in spans]
 
 
 def copy_yaml_files(source: Path, target: Path) -> None:
@@ -129,39 +174,47 @@ class PatternEntityExtractor(TrainedComponent, EntityExtractorMixin):
 
     Triage labels become findings (`symptom` / `age_group` / `pregnant`, value = finding id, `role` negated /
     family / historical / hypothetical when not current), one entity per finding; any other label is the pattern's
-    label in lower case with its `id` as value (`medicine: metformin`).
+    label in lower case with its `id` as value (`medicine: metformin`). With `clinic_file`, that clinic's services
+    are patterns too (`clinic_service: nurse`), and those it does not offer (`unoffered_service: dental`).
     """
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"patterns_dir": "data/patterns"}
+        return {"patterns_dir": "data/patterns", "clinic_file": None}
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Pattern files are not Rasa training data: hashing them makes `rasa train` retrain when they change."""
         config = {**cls.get_default_config(), **config}  # Rasa may pass a node's config without the defaults
-        return hash_yaml_files(Path(config["patterns_dir"])) + code_digest()
+        clinic_file = config["clinic_file"]
+        clinic = hashlib.sha256(Path(clinic_file).read_bytes()).hexdigest() if clinic_file else ""
+        return hash_yaml_files(Path(config["patterns_dir"])) + clinic + code_digest()
 
-    def _set_trained(self, nlp: Optional[spacy.language.Language]) -> None:
-        self._nlp = nlp
+    def _set_trained(self, trained: Optional[Tuple[spacy.language.Language, Optional[PhraseMatcher]]]) -> None:
+        """The findings pipeline and the clinic-service matcher built from the stored pattern files."""
+        self._nlp, self._services = trained if trained is not None else (None, None)
 
     @classmethod
-    def from_storage(cls, config: Dict[Text, Any], directory: Path) -> spacy.language.Language:
-        return build_findings_pipeline(directory)
+    def from_storage(cls, config: Dict[Text, Any], directory: Path
+                     ) -> Tuple[spacy.language.Language, Optional[PhraseMatcher]]:
+        nlp = build_findings_pipeline(directory)
+        return nlp, service_matcher(nlp, directory)
 
     def train(self, training_data: TrainingData) -> Resource:
         """Copies the pattern files into the model so serving never depends on the working tree."""
         source = Path(self._config["patterns_dir"])
         with self._model_storage.write_to(self._resource) as directory:
             copy_yaml_files(source, directory)
-            self._nlp = build_findings_pipeline(directory)
+            if self._config.get("clinic_file"):
+                write_service_patterns(Path(self._config["clinic_file"]), directory)
+            self._set_trained(self.from_storage(self._config, directory))
         return self._resource
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
             doc = self._nlp(text) if text.strip() else None
-            found = entities_from(doc) if doc is not None else []
+            found = entities_from(doc) + service_entities(self._services, doc) if doc is not None else []
             message.set(FINDINGS, tuple(doc._.findings) if doc is not None else ())
             message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(found), add_to_output=True)
         return messages

@@ -10,22 +10,27 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Text
+from typing import Any, Dict, List, Optional, Sequence, Set, Text, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
-from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
+from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME, TOKENS_NAMES
 from rasa.shared.nlu.constants import (ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START, INTENT,
                                       INTENT_RANKING_KEY, INTENT_RESPONSE_KEY, TEXT)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from carebot.nlu.components import DECLINED_BY_GUARD, TrainedComponent, is_complaint
-from carebot.nlu.vocabulary import Vocabulary, distinctive_words, phrases_of, vocabulary_of, words
+from carebot.nlu.vocabulary import Vocabulary, Words, distinctive_words, phrases_of, vocabulary_of, words
 
 VOCABULARY_FILE = "vocabulary.json"
 LEARNED_FILE = "domain_guard.json"
+
+
+def message_words(message: Message) -> List[str]:
+    """The words of the message as the tokenizer read them ("whats ur" → "what is your", "clinic's" → "clinic")."""
+    return [w for token in message.get(TOKENS_NAMES[TEXT]) or [] for w in words(token.text)]
 
 
 def _overrule(message: Message, intent_name: Text) -> None:
@@ -48,7 +53,7 @@ class VocabularyGuard(TrainedComponent):
         return Vocabulary(json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8")))
 
     def train(self, training_data: TrainingData) -> Resource:
-        known = vocabulary_of(example.get(TEXT) or "" for example in training_data.intent_examples)
+        known = vocabulary_of(message_words(example) for example in training_data.intent_examples)
         with self._model_storage.write_to(self._resource) as directory:
             (directory / VOCABULARY_FILE).write_text(json.dumps(known), encoding="utf-8")
         self._vocabulary = Vocabulary(known)
@@ -56,8 +61,7 @@ class VocabularyGuard(TrainedComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            text = message.get(TEXT) or ""
-            if message.get(ENTITIES) or self._vocabulary.knows_any(text):
+            if message.get(ENTITIES) or self._vocabulary.knows_any(message_words(message)):
                 continue
             _overrule(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
         return messages
@@ -86,7 +90,16 @@ class DomainGuard(TrainedComponent):
     message that fails is marked `DECLINED_BY_GUARD` so RedFlagClassifier does not read a complaint into it. A
     retrieval intent (`faq`) is weighed twice: as a whole, and for the answer the ResponseSelector picked
     (`faq/cost` needs cost words, not just any clinic word). For `unknown_words_against` intents, a word no
-    training example uses counts as counter-evidence.
+    training example uses counts as counter-evidence, at `unknown_word_weight` (less than a known word for the
+    intent: "what's the clinic's postcode" keeps its intent, "where is the colosseum in rome" does not).
+
+    When the guard is unsure (the message has the intent's words, but as much against them), the message gets
+    `unsure_intent` (the fallback, which repairs) with `clarify_entity` entities naming the `clarify_intents` it
+    might mean (the demoted one first, then any other the classifier ranked that the words hold up), so the bot
+    asks "Do you mean our address or opening hours?" instead of declining.
+
+    A service the clinic does not offer (`unoffered_entity`, from clinic.yml) turns a decline or a vaguer intent
+    (`unoffered_from`) into `services_intent`, whose answer says so and lists what the clinic does offer.
     """
 
     @staticmethod
@@ -109,6 +122,19 @@ class DomainGuard(TrainedComponent):
             # Intents for which a word no training example uses counts against ("where is the colosseum" is not the
             # clinic's address). Not for intents whose requests name people and places the data cannot list.
             "unknown_words_against": [],
+            # What an unknown word weighs against the intent; a distinctive word weighs 1.
+            "unknown_word_weight": 0.5,
+            # A service the clinic does not offer ("do you have a dentist"): the entity, the intent that answers it,
+            # and the intents it overrules. Booking keeps its intent: the booking form says so and asks what to book.
+            "unoffered_entity": "unoffered_service",
+            # An unsure decline names up to `max_guesses` of these intents (entity `clarify_entity`) to ask about.
+            "clarify_entity": "clinic_guess",
+            "unsure_intent": DEFAULT_NLU_FALLBACK_INTENT_NAME,
+            "clarify_intents": [],
+            "max_guesses": 2,
+            "services_intent": "ask_services",
+            "symptom_entity": "symptom",
+            "unoffered_from": ["out_of_scope", "nlu_fallback", "faq", "help", "ask_human", "inform", "choose_option"],
             # An answer of a retrieval intent ("faq/cost") gets no evidence from words in more than this share of
             # all training examples.
             "answer_max_share": 0.01,
@@ -131,9 +157,9 @@ class DomainGuard(TrainedComponent):
         return json.loads((directory / LEARNED_FILE).read_text(encoding="utf-8"))
 
     def train(self, training_data: TrainingData) -> Resource:
-        by_intent: Dict[Text, List[Text]] = defaultdict(list)
+        by_intent: Dict[Text, List[Words]] = defaultdict(list)
         for example in training_data.intent_examples:
-            text = example.get(TEXT) or ""
+            text = message_words(example)
             by_intent[example.get(INTENT)].append(text)
             if example.get(INTENT_RESPONSE_KEY):  # "faq/cost": also weighed on its own
                 by_intent[example.get(INTENT_RESPONSE_KEY)].append(text)
@@ -158,11 +184,11 @@ class DomainGuard(TrainedComponent):
         self._set_trained(learned)
         return self._resource
 
-    def _answer_evidence(self, by_intent: Dict[Text, List[Text]], answers: List[Text]) -> Dict[Text, List[Text]]:
+    def _answer_evidence(self, by_intent: Dict[Text, List[Words]], answers: List[Text]) -> Dict[Text, List[Text]]:
         """An answer has a few examples, so it is weighed against everything else said to the bot, and words common
         across all the examples ("your", "get", "when") are no evidence for it however its few examples use them."""
         every_text = [text for intent, texts in by_intent.items() if "/" not in intent for text in texts]
-        in_examples = Counter(w for text in every_text for w in set(words(text)))
+        in_examples = Counter(w for text in every_text for w in set(text))
         common = {w for w, count in in_examples.items() if count > self._config["answer_max_share"] * len(every_text)}
         evidence = {}
         for key in answers:
@@ -175,6 +201,13 @@ class DomainGuard(TrainedComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = (message.get(INTENT) or {}).get("name")
+            found_entities = message.get(ENTITIES) or []
+            complaint = any(e.get("entity") == self._config["symptom_entity"] and not e.get("role")
+                            for e in found_entities)  # a current complaint is triaged, whatever service it names
+            if intent in self._config["unoffered_from"] and not complaint and any(
+                    e.get("entity") == self._config["unoffered_entity"] for e in found_entities):
+                _overrule(message, self._config["services_intent"])
+                continue
             text = message.get(TEXT) or ""
             health_terms = [text[e.get(ENTITY_ATTRIBUTE_START, 0):e.get(ENTITY_ATTRIBUTE_END, 0)]
                             for e in message.get(ENTITIES) or [] if self._is_health_term(e)]
@@ -185,11 +218,13 @@ class DomainGuard(TrainedComponent):
             # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
             weighed = [name for name in (self._weighed_as(intent, everyday), self._answer_key(message, intent))
                        if name in self._evidence]
-            found = [w for w in words(text) if not w.isdigit()]
+            found = [w for w in message_words(message) if not w.isdigit()]
             granted = {w for term in everyday for w in words(term)}
             if any(self._outweighed(name, found, granted) for name in weighed):
                 if intent in self._evidence:
-                    _overrule(message, self._config["decline_intent"])
+                    guesses = self._guesses(message, found, granted)
+                    _overrule(message, self._config["unsure_intent" if guesses else "decline_intent"])
+                    message.set(ENTITIES, message.get(ENTITIES, []) + guesses, add_to_output=True)
                 message.set(DECLINED_BY_GUARD, True)
         return messages
 
@@ -199,15 +234,41 @@ class DomainGuard(TrainedComponent):
             return intent
         return self._config["symptom_intent"] if everyday else None
 
-    def _outweighed(self, intent: Text, found: List[Text], granted: Set[Text]) -> bool:
-        """No evidence (unless lenient), or at least as much counter-evidence as evidence. `granted` words (of an
-        everyday health term) count as evidence."""
+    def _weights(self, intent: Text, found: List[Text], granted: Set[Text]) -> Tuple[float, float]:
+        """(evidence, counter-evidence) for the intent. `granted` words (of an everyday health term) count for it."""
         evidence = sum(w in granted or self._evidence[intent].knows(w) for w in found)
         strange = intent.split("/")[0] in self._config["unknown_words_against"]
-        against = sum(w in self._counter[intent] or (strange and not self._known.knows(w)) for w in found)
+        unknown = sum(strange and not self._known.knows(w) for w in found)
+        return evidence, sum(w in self._counter[intent] for w in found) + self._config["unknown_word_weight"] * unknown
+
+    def _outweighed(self, intent: Text, found: List[Text], granted: Set[Text]) -> bool:
+        """No evidence (unless lenient), or at least as much counter-evidence as evidence."""
+        evidence, against = self._weights(intent, found, granted)
         if evidence == 0 and intent not in self._config["lenient_intents"]:
             return True
         return against > 0 and against >= evidence
+
+    def _guesses(self, message: Message, found: List[Text], granted: Set[Text]) -> List[Dict[Text, Any]]:
+        """What an unsure decline asks about: the demoted intent when its words balance what speaks against them,
+        then other ranked clarify intents whose words at least balance theirs; nothing when the demoted intent is
+        not one to ask about or is plainly outweighed."""
+        ranked = [r.get("name") for r in message.get(INTENT_RANKING_KEY) or []]
+        chosen = (message.get(INTENT) or {}).get("name")
+        names: List[Text] = []
+        for name in [chosen, *(r for r in ranked if r != chosen)]:
+            if name not in self._config["clarify_intents"] or name not in self._evidence:
+                if name == chosen:
+                    return []
+                continue
+            evidence, against = self._weights(name, found, granted)
+            if evidence > 0 and against <= evidence:
+                names.append(name)
+            elif name == chosen:
+                return []
+        length = len(message.get(TEXT) or "")
+        return [{"entity": self._config["clarify_entity"], "value": name, "start": 0, "end": length,
+                 "confidence": 1.0, "extractor": self.__class__.__name__}
+                for name in names[:self._config["max_guesses"]]]
 
     def _is_health_term(self, entity: Dict[Text, Any]) -> bool:
         """An entity from the patterns other than a qualifier: a duration ("today") or an age ("my son") alone is not."""

@@ -27,8 +27,9 @@ MIN_CORRECTABLE_LENGTH = 4  # "pls", "ur", "wk": too short to tell a typo from a
 MIN_LISTED_MISSPELLING_LENGTH = 6  # "copd", "gtn", "calpol": short listed words are names, not typos
 SAME_STEM_PREFIX = 3  # a lemma must keep the word's first letters to count as an inflection of it
 # Words whose lemma merges two things a clinician keeps apart ("fits" is a seizure, "fit" is healthy).
-KEEP_AS_WRITTEN = frozenset({"bit", "fits", "fitting", "passing", "passed", "left", "lying", "feeling", "needs", "worse", "worst",
-                             "drops", "dropped", "dropping", "limping", "stops", "banging", "spotting", "gasps"})
+KEEP_AS_WRITTEN = frozenset({"bit", "fits", "fitting", "passing", "passed", "left", "lying", "feeling", "needs", "worse",
+                             "worst", "drops", "dropped", "dropping", "limping", "stops", "banging", "spotting", "gasps",
+                             "number", "numbers"})  # "a bit" is not a bite; "number" is not "more numb"
 # Pieces of contractions as the tokenizer splits them ("can't" -> "ca" "n't", "cant" -> "ca" "nt"), written one way.
 CONTRACTIONS = {"n't": "not", "nt": "not", "ca": "can", "wo": "will", "'m": "am", "’m": "am", "'ve": "have",
                 "'re": "are", "'ll": "will", "’ll": "will", "n’t": "not", "sha": "shall", "m": "am",

@@ -1,13 +1,17 @@
-"""Rasa's whitespace tokenizer, reading the emoji patients answer with as the words they stand for.
+"""Rasa's whitespace tokenizer, reading emoji, text-speak and contractions as the words they stand for.
 
 Rasa's tokenizer drops emoji, so "👍", "🙏" and "😊" all reached the classifier as the same empty message. Here each
 emoji listed in config.yml (`emoji_words`) becomes a token with its word ("👍" → "ok", "🙏" → "thanks") at the emoji's
-place in the text; the message text itself is untouched. Skin tones and the emoji variation selector are ignored.
+place in the text. Text-speak listed in `word_forms` ("ur" → "your", "whats" → "what is") becomes its words, and a
+clitic becomes the word it stands for ("don't" → "do not", "we're" → "we are") or, for "'s" ("the clinic's address",
+"what's"), nothing: Rasa would otherwise leave a stray "s" or "t" token, and the guards (carebot/nlu/guard.py) read
+these tokens, so "clinic's" is the known word "clinic", not an unknown one. The message text itself is untouched.
+Skin tones and the emoji variation selector are ignored.
 """
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -19,15 +23,22 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 _DECORATION = "[\U0001F3FB-\U0001F3FF\uFE0F]*"  # skin tones, emoji presentation selector
+# A word with its clitic ("clinic's", "don't", "can’t"); curly apostrophes are read as straight ones.
+_CLITIC = re.compile(r"\b([a-z]+)['’](s|t|re|m|ll|ve|d)\b", re.IGNORECASE)
+# What each clitic stands for ("" = nothing the meaning needs); "n't" is handled with its verb.
+_CLITIC_WORDS = {"s": "", "re": "are", "m": "am", "ll": "will", "ve": "have", "d": "would"}
+_NOT_STEMS = {"won": "will", "can": "can", "shan": "shall", "ain": "is"}  # "won't" → "will not"; else "don't" → "do"
+
+Span = Tuple[int, int, Text]  # start, end, the words read there
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class EmojiWordTokenizer(WhitespaceTokenizer):
-    """Whitespace tokens plus one word token per known emoji."""
+    """Whitespace tokens, with known emoji, text-speak and clitics replaced by the words they stand for."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**WhitespaceTokenizer.get_default_config(), "emoji_words": {}}
+        return {**WhitespaceTokenizer.get_default_config(), "emoji_words": {}, "word_forms": {}}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
@@ -35,6 +46,8 @@ class EmojiWordTokenizer(WhitespaceTokenizer):
         self._emoji_words = emoji_words
         alternatives = "|".join(re.escape(e) for e in sorted(emoji_words, key=len, reverse=True))
         self._emoji = re.compile(f"({alternatives}){_DECORATION}") if emoji_words else None
+        self._word_forms = {str(form).lower(): str(words).lower()
+                            for form, words in (config.get("word_forms") or {}).items()}
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -44,11 +57,35 @@ class EmojiWordTokenizer(WhitespaceTokenizer):
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         tokens = super().tokenize(message, attribute)
         text = message.get(attribute) or ""
-        if attribute != TEXT or self._emoji is None:
+        if attribute != TEXT:
             return tokens
-        found = [(m.start(), m.end(), self._emoji_words[m.group(1)]) for m in self._emoji.finditer(text)]
-        if not found:
-            return tokens
-        # Rasa keeps a message made only of emoji as one token of the whole text: the words replace it.
-        kept = [t for t in tokens if not any(t.start < end and start < t.end for start, end, _ in found)]
-        return sorted(kept + [Token(word, start, end) for start, end, word in found], key=lambda t: t.start)
+        read = self._emoji_spans(text) + self._clitic_spans(text)
+        kept = [t for t in tokens if not any(t.start < end and start < t.end for start, end, _ in read)]
+        kept = [token for t in kept for token in self._word_form(t)]
+        words = [Token(word, start, end) for start, end, said in read for word in said.split()]
+        if not kept and not words:
+            return tokens  # only punctuation or unknown emoji: Rasa's own token of the whole text
+        return sorted(kept + words, key=lambda t: t.start)
+
+    def _emoji_spans(self, text: Text) -> List[Span]:
+        if self._emoji is None:
+            return []
+        return [(m.start(), m.end(), self._emoji_words[m.group(1)]) for m in self._emoji.finditer(text)]
+
+    def _clitic_spans(self, text: Text) -> List[Span]:
+        spans = []
+        for match in _CLITIC.finditer(text):
+            word, clitic = match.group(1).lower(), match.group(2).lower()
+            if clitic == "t" and word.endswith("n"):  # "don't", "can't", "won't"
+                said = f"{_NOT_STEMS.get(word, word[:-1])} not"
+            else:
+                said = f"{self._word_forms.get(word, word)} {_CLITIC_WORDS.get(clitic, '')}"
+            spans.append((match.start(), match.end(), said))
+        return spans
+
+    def _word_form(self, token: Token) -> List[Token]:
+        """The token, or the words its text-speak form stands for, each spanning the original token."""
+        words = self._word_forms.get(token.text.lower())
+        if words is None:
+            return [token]
+        return [Token(word, token.start, token.end) for word in words.split()]

@@ -2,7 +2,8 @@
 
 A linear intent classifier must pick some intent for every message, and keyboard mashing ("zxqv blorp") lands on
 one with a confidence above any safe fallback threshold. A message none of whose words is known, even allowing a
-typo, is out of scope whatever the classifier says.
+typo, is out of scope whatever the classifier says. The guards pass the words the tokenizer read (text-speak and
+clitics already resolved, carebot/nlu/tokenizer.py); `words` splits plain text the same simple way for the rest.
 """
 from __future__ import annotations
 
@@ -13,20 +14,22 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Set
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
 
 
+Words = Sequence[str]  # one text's words, in order
+
+
 def words(text: str) -> List[str]:
     return WORD.findall(text.lower())
 
 
-def vocabulary_of(texts: Iterable[str]) -> List[str]:
+def vocabulary_of(texts: Iterable[Words]) -> List[str]:
     """Every word of the texts, sorted: what a guard stores of its training examples."""
-    return sorted({w for text in texts for w in words(text)})
+    return sorted({w for text in texts for w in text})
 
 
-def phrases_of(texts: Iterable[str]) -> Set[str]:
+def phrases_of(texts: Iterable[Words]) -> Set[str]:
     """Every run of consecutive words of the texts, space-joined: "boil an egg" gives "boil", "boil an", …"""
     found: Set[str] = set()
-    for text in texts:
-        found_words = words(text)
+    for found_words in texts:
         found.update(" ".join(found_words[i:j]) for i in range(len(found_words))
                      for j in range(i + 1, len(found_words) + 1))
     return found
@@ -55,13 +58,12 @@ class Vocabulary:
             return True
         return any(d in self.known or d in self._deleted for d in _deletions(word))  # added or changed letter
 
-    def knows_any(self, text: str) -> bool:
+    def knows_any(self, found: Words) -> bool:
         """True when the text has no words at all (emoji, punctuation) — nothing to judge — or a known one."""
-        found = words(text)
         return not found or any(self.knows(w) for w in found)
 
 
-def distinctive_words(examples_by_intent: Mapping[str, Sequence[str]], background: Sequence[str],
+def distinctive_words(examples_by_intent: Mapping[str, Sequence[Words]], background: Sequence[Words],
                       min_ratio: float) -> Dict[str, List[str]]:
     """Each intent's words that are at least `min_ratio` times more frequent in its examples than in `background`.
 
@@ -69,8 +71,8 @@ def distinctive_words(examples_by_intent: Mapping[str, Sequence[str]], backgroun
     background is not infinitely distinctive on one example. "pain" or "prescription" survive for the clinic
     intents; "how", "my" or "need", which the out-of-scope examples use as often, do not.
     """
-    def shares(texts: Sequence[str]) -> Counter:
-        return Counter(w for text in texts for w in set(words(text)))
+    def shares(texts: Sequence[Words]) -> Counter:
+        return Counter(w for text in texts for w in set(text))
 
     in_background = shares(background)
     background_size = len(background) + 1

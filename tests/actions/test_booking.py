@@ -122,6 +122,17 @@ async def test_naming_a_single_service_provider_implies_the_service(make_tracker
     assert slots["requested_slot"] == "booking_when"
 
 
+async def test_a_service_the_clinic_does_not_offer_is_said_so_before_asking_what_to_book(make_tracker, dispatcher,
+                                                                                        domain, backend):
+    dentist = [{"entity": "unoffered_service", "value": "dental", "start": 20, "end": 27}]
+    tracker = make_tracker(text="can I book in with a dentist", intent="book_appointment", entities=dentist,
+                           sender_id=SENDER)
+    slots = await validate(tracker, dispatcher, domain)
+    assert slots["booking_service"] is None and slots["requested_slot"] == "booking_service"
+    assert texts(dispatcher) == ["Sorry, we don't offer dental care at this clinic. For a dentist, search "
+                                 "\"find a dentist\" on nhs.uk, or call 111 for urgent dental care."]
+
+
 async def test_a_provider_with_several_services_still_asks_which(make_tracker, dispatcher, domain, backend):
     slots = await validate(opening(make_tracker, "appointment with Dr Patel please", "book_appointment"),
                            dispatcher, domain)

@@ -114,3 +114,28 @@ def test_every_ask_intent_in_the_domain_and_the_nlu_data_has_an_answer(domain):
     in_nlu = {item["intent"] for item in nlu if item["intent"].startswith("ask_") or item["intent"] == "share_location"}
     assert in_nlu == set(INTENT_TOPICS)
     assert set(INTENT_TOPICS) <= set(domain["intents"])
+
+
+async def test_a_service_the_clinic_does_not_offer_is_said_so_with_what_it_does_offer(make_tracker, dispatcher,
+                                                                                       domain):
+    text = "do you have a dentist"
+    tracker = make_tracker(text=text, intent="ask_services", events=[user_event(text, "ask_services", FRIDAY_EVENING)],
+                           entities=[{"entity": "unoffered_service", "value": "dental", "start": 14, "end": 21}])
+    await ActionAnswerClinicQuestion().run(dispatcher, tracker, domain)
+    [message] = dispatcher.messages
+    assert message["text"] == "\n".join([
+        "Sorry, we don't offer dental care at this clinic. For a dentist, search \"find a dentist\" on nhs.uk.",
+        "We offer:",
+        "• GP appointment — Adults and children of any age.",
+        "• Practice nurse — Adults and children; dressings, blood pressure, smear tests and vaccinations.",
+        "• Child health clinic — Babies and children under 16, with a parent or carer.",
+        "• Physiotherapy — Adults with muscle, joint or back problems.",
+    ])
+
+
+async def test_a_service_without_advice_is_said_so_in_one_sentence(make_tracker, dispatcher, domain):
+    tracker = make_tracker(text="botox?", intent="ask_services",
+                           entities=[{"entity": "unoffered_service", "value": "cosmetic", "start": 0, "end": 5}])
+    await ActionAnswerClinicQuestion().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["text"].splitlines()[:2] == [
+        "Sorry, we don't offer cosmetic treatments at this clinic.", "We offer:"]

@@ -144,3 +144,16 @@ def test_protocol_changes_change_the_fingerprint(tmp_path):
     assert RedFlagClassifier.fingerprint_addon(config) != before
     assert PatternEntityExtractor.fingerprint_addon({}) == PatternEntityExtractor.fingerprint_addon(
         {"patterns_dir": "data/patterns"})
+
+
+def test_clinic_services_are_entities_matched_apart_from_the_findings(tmp_path, nlp):
+    from carebot.nlu.components import service_entities, service_matcher, write_service_patterns
+
+    write_service_patterns(ROOT / "clinic.yml", tmp_path)
+    matcher = service_matcher(nlp, tmp_path)
+    named = lambda text: [(e["entity"], e["value"]) for e in service_entities(matcher, nlp(text))]  # noqa: E731
+    assert named("do you do jabs") == [("clinic_service", "nurse")]  # an inflection of an alias
+    assert named("can I see the practice nurse") == [("clinic_service", "nurse")]  # the longest match, once
+    assert named("have you got dentists") == [("unoffered_service", "dental")]
+    assert named("my head hurts") == []
+    assert not list(tmp_path.glob("*.yml"))  # nothing the findings pipeline would read as its own patterns

@@ -12,7 +12,17 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from carebot.nlu.components import DECLINED_BY_GUARD
 from carebot.nlu.guard import DomainGuard
-from carebot.nlu.vocabulary import distinctive_words
+from carebot.nlu.tokenizer import EmojiWordTokenizer
+from carebot.nlu.vocabulary import distinctive_words, words
+
+# The guard reads the tokenizer's words, as in the pipeline ("clinic's" → "clinic", "whats" → "what is").
+TOKENIZER = EmojiWordTokenizer({**EmojiWordTokenizer.get_default_config(), "word_forms": {"whats": "what is"}})
+
+
+def tokenized(text: str, **data) -> Message:
+    message = Message(data={"text": text, **data})
+    TOKENIZER.process([message])
+    return message
 
 HELP = ["what can you do", "help", "what can I ask"]
 FAQ = ["how do I order a repeat prescription", "how do I get a sick note", "how do I register with the practice",
@@ -27,11 +37,11 @@ FAQ_ANSWERS = [("faq/cost", "how much does it cost to see the doctor"), ("faq/co
 
 
 def training_data() -> TrainingData:
-    examples = [Message(data={"text": text, "intent": intent})
+    examples = [tokenized(text, intent=intent)
                 for intent, texts in (("faq", FAQ), ("describe_symptoms", SYMPTOMS), ("help", HELP),
                                       ("out_of_scope", OUT_OF_SCOPE))
                 for text in texts]
-    examples += [Message(data={"text": text, "intent": "faq", "intent_response_key": key})
+    examples += [tokenized(text, intent="faq", intent_response_key=key)
                  for key, text in FAQ_ANSWERS]
     return TrainingData(training_examples=examples)
 
@@ -54,7 +64,7 @@ def guard(tmp_path_factory) -> DomainGuard:
 
 def judged_message(guard: DomainGuard, text: str, intent: str, entities: Optional[List[Dict]] = None,
                    answer: Optional[str] = None) -> Message:
-    message = Message(data={"text": text})
+    message = tokenized(text)
     message.set("intent", {"name": intent, "confidence": 0.9})
     message.set("intent_ranking", [{"name": intent, "confidence": 0.9}])
     message.set("entities", entities or [])
@@ -75,7 +85,7 @@ def symptom(text: str, term: str, value: str) -> List[Dict]:
 
 
 def test_distinctive_words_drop_words_the_background_uses_as_often():
-    found = distinctive_words({"faq": FAQ}, OUT_OF_SCOPE, min_ratio=3.0)["faq"]
+    found = distinctive_words({"faq": [words(t) for t in FAQ]}, [words(t) for t in OUT_OF_SCOPE], min_ratio=3.0)["faq"]
     assert {"prescription", "sick", "register", "results"} <= set(found)
     assert not {"how", "do", "i", "get"} & set(found)
 
@@ -116,7 +126,7 @@ def test_intents_not_listed_are_left_alone(guard):
 
 
 def test_the_demoted_intent_leads_the_ranking_and_keeps_the_guess_below(guard):
-    message = Message(data={"text": "my bike is broken"})
+    message = tokenized("my bike is broken")
     message.set("intent", {"name": "describe_symptoms", "confidence": 0.9})
     message.set("intent_ranking", [{"name": "describe_symptoms", "confidence": 0.9}])
     guard.process([message])
@@ -162,7 +172,40 @@ def test_a_retrieval_answer_needs_evidence_of_its_own(guard):
 def test_words_no_example_uses_count_against_the_listed_intents_only(tmp_path):
     guard = trained_guard(tmp_path, unknown_words_against=["faq"])
     assert judged(guard, "how do I register with the practice", "faq") == "faq"
-    assert judged(guard, "how do I register my narwhal", "faq") == "out_of_scope"  # "narwhal": as much against
+    assert judged(guard, "how do I register my narwhal", "faq") == "faq"  # one unknown word weighs half a known one
+    assert judged(guard, "how do I register my narwhal zebra", "faq") == "out_of_scope"  # two: as much against
     assert judged(guard, "how do I register with the practice in Zanzibar", "faq") == "faq"  # more for than against
     # symptoms are not listed: names and places the examples never saw say nothing against them
     assert judged(guard, "I have a pounding head since Zanzibar", "describe_symptoms") == "describe_symptoms"
+
+
+def test_a_possessive_or_text_speak_is_read_as_the_known_word_it_stands_for(tmp_path):
+    guard = trained_guard(tmp_path, unknown_words_against=["faq"])
+    assert judged(guard, "how do I register with the practice's nurse", "faq") == "faq"
+    assert judged(guard, "whats the way to register with the practice", "faq") == "faq"
+
+
+def test_a_service_the_clinic_does_not_offer_is_a_question_about_its_services(guard):
+    text = "do you have a dentist"
+    dentist = [{"entity": "unoffered_service", "value": "dental", "start": 14, "end": 21}]
+    assert judged(guard, text, "out_of_scope", dentist) == "ask_services"
+    assert judged(guard, "book me in with a dentist", "book_appointment", dentist) == "book_appointment"
+
+
+def guesses(message: Message) -> List[str]:
+    return [e["value"] for e in message.get("entities") if e["entity"] == "clinic_guess"]
+
+
+def test_an_unsure_decline_names_what_the_message_might_mean(tmp_path):
+    guard = trained_guard(tmp_path, unknown_words_against=["faq"], clarify_intents=["faq", "describe_symptoms"])
+    unsure = judged_message(guard, "how do I register my narwhal zebra", "faq")  # as much against as for
+    assert unsure.get("intent")["name"] == "nlu_fallback" and guesses(unsure) == ["faq"]  # the repair asks
+    plain = judged_message(guard, "how do I register my narwhal zebra giraffe", "faq")  # more against: no question
+    assert plain.get("intent")["name"] == "out_of_scope" and guesses(plain) == []
+    elsewhere = judged_message(guard, "how do I get a new passport", "faq")  # no words for it at all
+    assert guesses(elsewhere) == []
+
+
+def test_an_unsure_decline_of_an_intent_not_to_ask_about_asks_nothing(tmp_path):
+    guard = trained_guard(tmp_path, unknown_words_against=["faq"], clarify_intents=["describe_symptoms"])
+    assert guesses(judged_message(guard, "how do I register my narwhal zebra", "faq")) == []

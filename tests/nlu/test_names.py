@@ -7,8 +7,6 @@ through the form's two decisions: is it an interruption (data/forms/answers.yml)
 """
 from __future__ import annotations
 
-import asyncio
-import os
 from pathlib import Path
 from typing import Dict, List
 
@@ -19,7 +17,6 @@ from carebot.forms import Reading, read_message
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ROOT / "tests" / "fixtures" / "names.txt"
-MODEL = Path(os.environ.get("RASA_MODEL") or ROOT / "models" / "carebot.tar.gz")
 INTRODUCTIONS = ("my name", "my name's", "it's", "it’s", "i'm", "i am", "the patient's name", "her name", "his name",
                  "their name", "name:", "call me", "this is", "she is", "he's")
 
@@ -30,17 +27,9 @@ def names() -> List[str]:
 
 
 @pytest.fixture(scope="module")
-def parsed() -> Dict[str, Dict]:
-    if not MODEL.exists():
-        pytest.skip(f"no trained model at {MODEL}: run `make train` (or set RASA_MODEL)")
-    from rasa.core.agent import Agent
-
-    agent = Agent.load(str(MODEL))
-
-    async def parse_all() -> Dict[str, Dict]:
-        return {text: await agent.parse_message(text) for text in names()}
-
-    return asyncio.run(parse_all())
+def parsed(parse_all) -> Dict[str, Dict]:
+    texts = names()
+    return dict(zip(texts, parse_all(texts)))
 
 
 def test_the_list_is_long_and_varied():

@@ -3,6 +3,7 @@
 rasa-sdk's own `rasa run actions` binds 0.0.0.0 and accepts anyone; the Rasa server sends the token as the
 `token` query parameter (endpoints.yml `action_endpoint.token`), so only it can run actions.
 """
+
 from __future__ import annotations
 
 import hmac

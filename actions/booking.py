@@ -4,6 +4,7 @@ The form's validation action does the work that can fail (reading dates, asking 
 becomes a clear message and a repeated question instead of a dead end: a slot taken meanwhile re-offers fresh times,
 an unreachable backend keeps every answer so "try again" carries on. Texts live in data/messages/booking.yml.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,11 +17,43 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import UNOFFERED_ENTITY, clinic, latest_entity, latest_intent, patient_phone, say, send, step_aside
-from carebot.booking import (BIRTH_DATE_EXAMPLES, AskedWindow, Change, Choice, NoPhoneNumber, Offers, Patient,
-                             asked_window, choices_from_slot, clean_name, find_offers, find_patient_id, long_when,
-                             make_change, next_page_start, offer_subject, offer_text, parse_birth_date, pick,
-                             provider_name, service_name, short_when, upcoming, wants_another_day, wants_earlier)
+from actions.common import (
+    UNOFFERED_ENTITY,
+    clinic,
+    latest_entity,
+    latest_intent,
+    patient_phone,
+    say,
+    send,
+    step_aside,
+)
+from carebot.booking import (
+    BIRTH_DATE_EXAMPLES,
+    AskedWindow,
+    Change,
+    Choice,
+    NoPhoneNumber,
+    Offers,
+    Patient,
+    asked_window,
+    choices_from_slot,
+    clean_name,
+    find_offers,
+    find_patient_id,
+    long_when,
+    make_change,
+    next_page_start,
+    offer_subject,
+    offer_text,
+    parse_birth_date,
+    pick,
+    provider_name,
+    service_name,
+    short_when,
+    upcoming,
+    wants_another_day,
+    wants_earlier,
+)
 from carebot.dates import DateProblem, interpret_when
 from carebot.faq import not_offered
 from carebot.messages import render
@@ -29,19 +62,41 @@ from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound
 
 logger = logging.getLogger(__name__)
 
-TASK_BY_INTENT = {"book_appointment": "book", "reschedule_appointment": "reschedule",
-                  "cancel_appointment": "cancel"}
+TASK_BY_INTENT = {
+    "book_appointment": "book",
+    "reschedule_appointment": "reschedule",
+    "cancel_appointment": "cancel",
+}
 # Everything one run of the form remembers; cleared when it starts and when it ends (patient_id is kept).
-FORM_STATE = ("appointment_task", "booking_service", "booking_provider", "booking_when", "booking_window",
-              "booking_when_failures", "booking_offers", "booking_search_from", "booking_slot", "patient_name",
-              "patient_birth_date", "appointment_choice", "appointments", "booking_confirmed", "booking_result")
+FORM_STATE = (
+    "appointment_task",
+    "booking_service",
+    "booking_provider",
+    "booking_when",
+    "booking_window",
+    "booking_when_failures",
+    "booking_offers",
+    "booking_search_from",
+    "booking_slot",
+    "patient_name",
+    "patient_birth_date",
+    "appointment_choice",
+    "appointments",
+    "booking_confirmed",
+    "booking_result",
+)
 # Answers the opening message may already hold ("physio on Friday"; the only appointment there is to cancel).
 PREFILLABLE = ("booking_service", "booking_when", "appointment_choice")
 UNREADABLE_BEFORE_OFFERING_FIRST_FREE = 2
-FIRST_FREE = "first free slot"  # read by carebot.dates as "the first available time"; also the button's payload
+FIRST_FREE = (
+    "first free slot"  # read by carebot.dates as "the first available time"; also the button's payload
+)
 # A closed day is no problem to explain: it becomes a window of its own, and the times around it are offered.
-_WHEN_PROBLEM_MESSAGE = {DateProblem.PAST: "booking_when_past", DateProblem.OUTSIDE_HOURS: "booking_when_outside_hours",
-                         DateProblem.TOO_FAR: "booking_when_too_far"}
+_WHEN_PROBLEM_MESSAGE = {
+    DateProblem.PAST: "booking_when_past",
+    DateProblem.OUTSIDE_HOURS: "booking_when_outside_hours",
+    DateProblem.TOO_FAR: "booking_when_too_far",
+}
 
 
 def scheduling_client() -> SchedulingClient:
@@ -87,7 +142,9 @@ def reset_form_state() -> List[EventType]:
     return [SlotSet(name, None) for name in FORM_STATE]
 
 
-def say_backend_problem(dispatcher: CollectingDispatcher, error: BackendError, answers_kept: bool = True) -> None:
+def say_backend_problem(
+    dispatcher: CollectingDispatcher, error: BackendError, answers_kept: bool = True
+) -> None:
     """Say what happened: no phone number, the booking system refused this request (its reason), or it could not
     be reached (only timeouts, connection errors, 5xx and a refused token: try again)."""
     phone = clinic().phone
@@ -112,8 +169,12 @@ class ValidateAppointmentForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_appointment_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if tracker.get_slot("requested_slot") is None:  # the form is starting: forget the last run, read the request
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        if (
+            tracker.get_slot("requested_slot") is None
+        ):  # the form is starting: forget the last run, read the request
             started = await self.start(dispatcher, tracker)
             tracker.slots.update({event["name"]: event["value"] for event in started})
             # Only answers go through validation: rasa-sdk drops other slots that appear among the candidates.
@@ -127,8 +188,9 @@ class ValidateAppointmentForm(FormValidationAction):
             return [SlotSet("booking_result", {"kind": "stopped"}), SlotSet("requested_slot", None)]
         return await super().run(dispatcher, tracker, domain)
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> List[Text]:
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
         if tracker.get_slot("booking_result") is not None:
             return []  # done (or nothing to do): the form ends
         task = tracker.get_slot("appointment_task") or "book"
@@ -137,8 +199,13 @@ class ValidateAppointmentForm(FormValidationAction):
         if task == "reschedule":
             return ["appointment_choice", "booking_when", "booking_slot", "booking_confirmed"]
         first_visit = tracker.get_slot("booking_slot") is not None and not tracker.get_slot("patient_id")
-        return ["booking_service", "booking_when", "booking_slot",
-                *(["patient_name", "patient_birth_date"] if first_visit else []), "booking_confirmed"]
+        return [
+            "booking_service",
+            "booking_when",
+            "booking_slot",
+            *(["patient_name", "patient_birth_date"] if first_visit else []),
+            "booking_confirmed",
+        ]
 
     async def start(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         """Fresh state for this run, with what the opening message already said ("physio on Friday morning")."""
@@ -177,13 +244,17 @@ class ValidateAppointmentForm(FormValidationAction):
         # An appointment reminder's "Reschedule"/"Cancel" button names its appointment (`appointment_id` entity).
         named = latest_entity(tracker, "appointment_id")
         preselected = next((a.id for a in appointments if a.id == named), None)
-        return {"patient_id": patient_id, "appointments": [a.to_slot() for a in appointments],
-                "appointment_choice": preselected or (appointments[0].id if len(appointments) == 1 else None)}
+        return {
+            "patient_id": patient_id,
+            "appointments": [a.to_slot() for a in appointments],
+            "appointment_choice": preselected or (appointments[0].id if len(appointments) == 1 else None),
+        }
 
     # ---- what to book ----
 
-    async def validate_booking_service(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                       domain: DomainDict) -> Dict[Text, Any]:
+    async def validate_booking_service(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if value is None:
             return {"booking_service": None}
         facts = clinic()
@@ -203,8 +274,9 @@ class ValidateAppointmentForm(FormValidationAction):
 
     # ---- when ----
 
-    async def validate_booking_when(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> Dict[Text, Any]:
+    async def validate_booking_when(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if value is None:
             return {"booking_when": None}
         failures = int(tracker.get_slot("booking_when_failures") or 0)
@@ -222,8 +294,9 @@ class ValidateAppointmentForm(FormValidationAction):
 
     # ---- which time ----
 
-    async def validate_booking_slot(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> Dict[Text, Any]:
+    async def validate_booking_slot(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if value is None:
             return {"booking_slot": None}
         choices = offered(tracker)
@@ -232,8 +305,9 @@ class ValidateAppointmentForm(FormValidationAction):
         text = str(value)
         if choices and latest_intent(tracker) == "more_options":
             if wants_earlier(text):
-                return self.new_window(asked_window(interpret_when(FIRST_FREE, clinic(), now()), FIRST_FREE,
-                                                    clinic()))
+                return self.new_window(
+                    asked_window(interpret_when(FIRST_FREE, clinic(), now()), FIRST_FREE, clinic())
+                )
             start = next_page_start(choices, clinic(), wants_another_day(text))
             return {"booking_slot": None, "booking_offers": None, "booking_search_from": start.isoformat()}
         index = pick(text, latest_option(tracker), choices, clinic())
@@ -253,11 +327,17 @@ class ValidateAppointmentForm(FormValidationAction):
     @staticmethod
     def new_window(window: AskedWindow) -> Dict[Text, Any]:
         """Search again in another window; the times shown so far are forgotten."""
-        return {"booking_slot": None, "booking_when": window.label, "booking_window": window.to_slot(),
-                "booking_offers": None, "booking_search_from": None}
+        return {
+            "booking_slot": None,
+            "booking_when": window.label,
+            "booking_window": window.to_slot(),
+            "booking_offers": None,
+            "booking_search_from": None,
+        }
 
-    async def take_choice(self, choice: Choice, dispatcher: CollectingDispatcher,
-                          tracker: Tracker) -> Dict[Text, Any]:
+    async def take_choice(
+        self, choice: Choice, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[Text, Any]:
         """A new patient books once: find out now whether this phone is registered, so we know whether to ask."""
         if tracker.get_slot("appointment_task") != "book" or tracker.get_slot("patient_id"):
             return {"booking_slot": choice.id}
@@ -271,8 +351,9 @@ class ValidateAppointmentForm(FormValidationAction):
 
     # ---- who (first booking) ----
 
-    async def validate_patient_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> Dict[Text, Any]:
+    async def validate_patient_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if value is None:
             return {"patient_name": None}
         name = clean_name(str(value))
@@ -280,8 +361,9 @@ class ValidateAppointmentForm(FormValidationAction):
             say(dispatcher, "booking_name_invalid")
         return {"patient_name": name}
 
-    async def validate_patient_birth_date(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                          domain: DomainDict) -> Dict[Text, Any]:
+    async def validate_patient_birth_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if value is None:
             return {"patient_birth_date": None}
         try:
@@ -295,8 +377,9 @@ class ValidateAppointmentForm(FormValidationAction):
 
     # ---- which appointment (reschedule, cancel) ----
 
-    async def validate_appointment_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                          domain: DomainDict) -> Dict[Text, Any]:
+    async def validate_appointment_choice(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if value is None:
             return {"appointment_choice": None}
         appointments = choices_from_slot(tracker.get_slot("appointments"))
@@ -311,8 +394,9 @@ class ValidateAppointmentForm(FormValidationAction):
 
     # ---- yes / no, and the change itself ----
 
-    async def validate_booking_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                         domain: DomainDict) -> Dict[Text, Any]:
+    async def validate_booking_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if value is None:
             return {"booking_confirmed": None}
         intent = latest_intent(tracker)
@@ -324,7 +408,11 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"booking_confirmed": None, "booking_slot": None}
         if intent != "affirm":
             choices = offered(tracker) if task != "cancel" else []
-            index = pick(str(value), latest_option(tracker), choices, clinic()) if intent == "choose_option" else None
+            index = (
+                pick(str(value), latest_option(tracker), choices, clinic())
+                if intent == "choose_option"
+                else None
+            )
             if index is not None:  # "actually, the 11:15 one": confirm that one instead
                 return {"booking_confirmed": None, "booking_slot": choices[index].id}
             say(dispatcher, "booking_yes_or_no")
@@ -341,8 +429,13 @@ class ValidateAppointmentForm(FormValidationAction):
             logger.info("slot no longer free at confirmation: %s", error)
             say(dispatcher, "booking_slot_taken")
             # patient_id is looked up again at the next pick: a 404 may also mean a remembered patient is gone.
-            return {"booking_confirmed": None, "booking_slot": None, "booking_offers": None,
-                    "booking_search_from": None, "patient_id": None}
+            return {
+                "booking_confirmed": None,
+                "booking_slot": None,
+                "booking_offers": None,
+                "booking_search_from": None,
+                "patient_id": None,
+            }
         except BackendError as error:
             logger.warning("booking backend failed at confirmation: %s", error)
             say_backend_problem(dispatcher, error)
@@ -352,21 +445,28 @@ class ValidateAppointmentForm(FormValidationAction):
     def change(task: str, tracker: Tracker) -> Change:
         """The confirmed form's answers, as the change to make."""
         birth = tracker.get_slot("patient_birth_date")
-        return Change(task, service_id=tracker.get_slot("booking_service"),
-                      offer=chosen(tracker, "booking_slot", "booking_offers"),
-                      appointment_id=tracker.get_slot("appointment_choice"),
-                      appointment=chosen(tracker, "appointment_choice", "appointments"),
-                      name=tracker.get_slot("patient_name"), birth_date=dt.date.fromisoformat(birth) if birth else None)
+        return Change(
+            task,
+            service_id=tracker.get_slot("booking_service"),
+            offer=chosen(tracker, "booking_slot", "booking_offers"),
+            appointment_id=tracker.get_slot("appointment_choice"),
+            appointment=chosen(tracker, "appointment_choice", "appointments"),
+            name=tracker.get_slot("patient_name"),
+            birth_date=dt.date.fromisoformat(birth) if birth else None,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The form's questions.
 
+
 class AskBookingService(Action):
     def name(self) -> Text:
         return "action_ask_booking_service"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         facts = clinic()
         provider = facts.provider(tracker.get_slot("booking_provider") or "")
         services = [s for s in facts.services if provider is None or s.id in provider.services]
@@ -378,7 +478,9 @@ class AskBookingWhen(Action):
     def name(self) -> Text:
         return "action_ask_booking_when"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         failures = int(tracker.get_slot("booking_when_failures") or 0)
         if failures >= UNREADABLE_BEFORE_OFFERING_FIRST_FREE:
             say(dispatcher, "booking_ask_when_offer_first")
@@ -386,8 +488,12 @@ class AskBookingWhen(Action):
             say(dispatcher, "booking_when_unreadable")
         elif tracker.get_slot("appointment_task") == "reschedule":
             appointment = chosen(tracker, "appointment_choice", "appointments")
-            say(dispatcher, "booking_ask_when_reschedule", service=service_name(appointment.service_id, clinic()),
-                when=long_when(appointment.start, clinic(), now().date()))
+            say(
+                dispatcher,
+                "booking_ask_when_reschedule",
+                service=service_name(appointment.service_id, clinic()),
+                when=long_when(appointment.start, clinic(), now().date()),
+            )
         else:
             say(dispatcher, "booking_ask_when")
         return []
@@ -400,7 +506,9 @@ class AskBookingSlot(Action):
     def name(self) -> Text:
         return "action_ask_booking_slot"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         facts = clinic()
         service_id, provider_id = tracker.get_slot("booking_service"), tracker.get_slot("booking_provider")
         window = AskedWindow.from_slot(tracker.get_slot("booking_window"))
@@ -412,8 +520,14 @@ class AskBookingSlot(Action):
         try:
             async with scheduling_client() as client:
                 offers = await find_offers(
-                    client, facts, service_id, window, now=now(), provider_id=provider_id,
-                    start_from=dt.datetime.fromisoformat(start_from) if start_from else None)
+                    client,
+                    facts,
+                    service_id,
+                    window,
+                    now=now(),
+                    provider_id=provider_id,
+                    start_from=dt.datetime.fromisoformat(start_from) if start_from else None,
+                )
         except BackendError as error:
             logger.warning("free-slot search failed: %s", error)
             say_backend_problem(dispatcher, error)
@@ -423,19 +537,37 @@ class AskBookingSlot(Action):
             if start_from:
                 say(dispatcher, "booking_no_more_slots", service=service)
                 return [SlotSet("booking_search_from", None)]
-            say(dispatcher, "booking_no_slots", service=service, weeks=facts.horizon_weeks, clinic_phone=facts.phone)
+            say(
+                dispatcher,
+                "booking_no_slots",
+                service=service,
+                weeks=facts.horizon_weeks,
+                clinic_phone=facts.phone,
+            )
             return []
         show_offers(dispatcher, tracker, offers, offers.choices, window)
         return [SlotSet("booking_offers", [c.to_slot() for c in offers.choices])]
 
 
-def show_offers(dispatcher: CollectingDispatcher, tracker: Tracker, offers: Offers, listed: List[Choice],
-                window: AskedWindow) -> None:
+def show_offers(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    offers: Offers,
+    listed: List[Choice],
+    window: AskedWindow,
+) -> None:
     """The numbered times under words built from them (carebot.booking.offer_text), never from the day asked."""
     facts = clinic()
     subject = offer_subject(tracker.get_slot("booking_service"), tracker.get_slot("booking_provider"), facts)
-    text = offer_text(offers, listed, window, subject, facts, now().date(),
-                      paging=bool(tracker.get_slot("booking_search_from")))
+    text = offer_text(
+        offers,
+        listed,
+        window,
+        subject,
+        facts,
+        now().date(),
+        paging=bool(tracker.get_slot("booking_search_from")),
+    )
     dispatcher.utter_message(text=text, buttons=option_buttons(listed))
 
 
@@ -443,7 +575,9 @@ class AskPatientName(Action):
     def name(self) -> Text:
         return "action_ask_patient_name"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, "booking_ask_name")
         return []
 
@@ -452,9 +586,16 @@ class AskPatientBirthDate(Action):
     def name(self) -> Text:
         return "action_ask_patient_birth_date"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         first_name = (tracker.get_slot("patient_name") or "the patient").split()[0]
-        say(dispatcher, "booking_ask_birth_date", name=first_name, example=BIRTH_DATE_EXAMPLES[clinic().date_order])
+        say(
+            dispatcher,
+            "booking_ask_birth_date",
+            name=first_name,
+            example=BIRTH_DATE_EXAMPLES[clinic().date_order],
+        )
         return []
 
 
@@ -462,7 +603,9 @@ class AskAppointmentChoice(Action):
     def name(self) -> Text:
         return "action_ask_appointment_choice"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         appointments = choices_from_slot(tracker.get_slot("appointments"))
         send(dispatcher, "booking_which_appointment", option_buttons(appointments, with_service=True))
         return []
@@ -474,20 +617,35 @@ class AskBookingConfirmed(Action):
     def name(self) -> Text:
         return "action_ask_booking_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         facts = clinic()
         task = tracker.get_slot("appointment_task") or "book"
         appointment = chosen(tracker, "appointment_choice", "appointments")
         if task == "cancel":
-            say(dispatcher, "booking_confirm_cancel", service=service_name(appointment.service_id, facts),
-                provider=provider_name(appointment, facts), when=long_when(appointment.start, facts, now().date()))
+            say(
+                dispatcher,
+                "booking_confirm_cancel",
+                service=service_name(appointment.service_id, facts),
+                provider=provider_name(appointment, facts),
+                when=long_when(appointment.start, facts, now().date()),
+            )
             return []
         offer = chosen(tracker, "booking_slot", "booking_offers")
-        values = {"service": service_name(offer.service_id, facts), "provider": provider_name(offer, facts),
-                  "when": long_when(offer.start, facts, now().date()), "address": facts.address}
+        values = {
+            "service": service_name(offer.service_id, facts),
+            "provider": provider_name(offer, facts),
+            "when": long_when(offer.start, facts, now().date()),
+            "address": facts.address,
+        }
         if task == "reschedule":
-            say(dispatcher, "booking_confirm_reschedule", old_when=long_when(appointment.start, facts, now().date()),
-                **values)
+            say(
+                dispatcher,
+                "booking_confirm_reschedule",
+                old_when=long_when(appointment.start, facts, now().date()),
+                **values,
+            )
         else:
             say(dispatcher, "booking_confirm", **values)
         return []
@@ -496,13 +654,16 @@ class AskBookingConfirmed(Action):
 # ---------------------------------------------------------------------------------------------------------------
 # Ends of the form, and the list.
 
+
 class ActionAppointmentDone(Action):
     """Tells the patient what changed, sets or clears the appointment's reminders, and clears the form's state."""
 
     def name(self) -> Text:
         return "action_appointment_done"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         facts = clinic()
         outcome = tracker.get_slot("booking_result") or {}
         kind = outcome.get("kind")
@@ -512,15 +673,23 @@ class ActionAppointmentDone(Action):
             say(dispatcher, "booking_stopped")
         elif kind in ("booked", "rescheduled", "cancelled"):
             appointment = Choice.from_slot_value(outcome["appointment"])
-            say(dispatcher, f"booking_{kind}", service=service_name(appointment.service_id, facts),
-                provider=provider_name(appointment, facts), when=long_when(appointment.start, facts, now().date()),
-                address=facts.address)
-            await update_reminders(tracker, kind, outcome["appointment_id"], appointment, outcome.get("previous_id"))
+            say(
+                dispatcher,
+                f"booking_{kind}",
+                service=service_name(appointment.service_id, facts),
+                provider=provider_name(appointment, facts),
+                when=long_when(appointment.start, facts, now().date()),
+                address=facts.address,
+            )
+            await update_reminders(
+                tracker, kind, outcome["appointment_id"], appointment, outcome.get("previous_id")
+            )
         return reset_form_state()
 
 
-async def update_reminders(tracker: Tracker, kind: str, appointment_id: str, appointment: Choice,
-                           previous_id: Optional[str] = None) -> None:
+async def update_reminders(
+    tracker: Tracker, kind: str, appointment_id: str, appointment: Choice, previous_id: Optional[str] = None
+) -> None:
     """Reminders before the appointment (clinic.yml hours). A reminder failure never undoes a booking: it is logged
     for staff, and the patient already has the confirmation with the date and time."""
     label = f"{service_name(appointment.service_id, clinic())} with {provider_name(appointment, clinic())}"
@@ -531,8 +700,9 @@ async def update_reminders(tracker: Tracker, kind: str, appointment_id: str, app
             if kind == "rescheduled" and previous_id:
                 await reminders.cancel_appointment_reminders(previous_id)
             if kind in ("booked", "rescheduled"):
-                await reminders.create_appointment_reminders(tracker.sender_id, appointment_id, appointment.start,
-                                                             label)
+                await reminders.create_appointment_reminders(
+                    tracker.sender_id, appointment_id, appointment.start, label
+                )
     except BackendError as error:
         logger.warning("appointment %s: reminders not updated (%s)", appointment_id, error)
 
@@ -541,7 +711,9 @@ class ActionAppointmentStop(Action):
     def name(self) -> Text:
         return "action_appointment_stop"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, "booking_stopped")
         return reset_form_state()
 
@@ -550,7 +722,9 @@ class ActionListAppointments(Action):
     def name(self) -> Text:
         return "action_list_appointments"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         facts = clinic()
         try:
             async with scheduling_client() as client:
@@ -561,8 +735,16 @@ class ActionListAppointments(Action):
         if not appointments:
             say(dispatcher, "booking_no_appointments")
         else:
-            lines = "\n".join(render("booking_appointment_line", {
-                "when": long_when(a.start, facts, now().date()), "service": service_name(a.service_id, facts),
-                "provider": provider_name(a, facts)}).text for a in appointments)
+            lines = "\n".join(
+                render(
+                    "booking_appointment_line",
+                    {
+                        "when": long_when(a.start, facts, now().date()),
+                        "service": service_name(a.service_id, facts),
+                        "provider": provider_name(a, facts),
+                    },
+                ).text
+                for a in appointments
+            )
             say(dispatcher, "booking_appointments_list", appointments=lines)
         return [SlotSet("patient_id", patient_id)] if patient_id else []

@@ -1,5 +1,6 @@
 """What every action module shares: the clinic file (loaded once per action-server process), the message
 catalogue, and readers of the latest message."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -44,8 +45,10 @@ UNOFFERED_ENTITY = "unoffered_service"
 def latest_entity(tracker: Tracker, name: str) -> Any:
     """The first `name` entity of the latest message, as the NLU or a button payload gave it
     (`/choose_option{"option": "2"}`); None when there is none."""
-    return next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name),
-                None)
+    return next(
+        (e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name),
+        None,
+    )
 
 
 def patient_phone(tracker: Tracker) -> str:
@@ -67,8 +70,13 @@ def patient_phone(tracker: Tracker) -> str:
 def form_reading(tracker: Tracker, form: str) -> Reading:
     """How the latest message counts at the form's open question: its answer, an interruption, or neither."""
     intent = tracker.latest_message.get("intent") or {}
-    return read_message(form, tracker.get_slot("requested_slot"), tracker.latest_message.get("text") or "",
-                        intent.get("name"), float(intent.get("confidence") or 0.0))
+    return read_message(
+        form,
+        tracker.get_slot("requested_slot"),
+        tracker.latest_message.get("text") or "",
+        intent.get("name"),
+        float(intent.get("confidence") or 0.0),
+    )
 
 
 def step_aside(tracker: Tracker, form: str) -> Optional[List[EventType]]:

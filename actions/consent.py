@@ -1,10 +1,11 @@
 """Consent to process health information (issue 6): asked once, before the first health question.
 
-Consent can be withdrawn ("I withdraw consent", `ActionWithdrawConsent`). The answer is kept in the slots `consent_given` (contract: true once given) and `consent_time` (ISO 8601, UTC),
-which carry over to new sessions, so it is asked once per patient. The symptoms told before consent are kept in
+Consent can be withdrawn ("I withdraw consent", `ActionWithdrawConsent`). The answer is kept in the slots
+`consent_given` (contract: true once given) and `consent_time` (ISO 8601, UTC), which carry over to new sessions, so it is asked once per patient. The symptoms told before consent are kept in
 `triage_state`, so after "yes" triage carries on with them. Red flags never come here: RedFlagPolicy answers them
 before any consent. Texts: data/messages/consent.yml.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,11 +38,18 @@ class ActionAskConsent(Action):
     def name(self) -> Text:
         return "action_ask_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         facts = clinic()
         state = state_from_message(tracker)
-        say(dispatcher, "consent_request", clinic_name=facts.name, clinic_phone=facts.phone,
-            retention_days=load_retention().conversations)
+        say(
+            dispatcher,
+            "consent_request",
+            clinic_name=facts.name,
+            clinic_phone=facts.phone,
+            retention_days=load_retention().conversations,
+        )
         return fresh_triage(state if state.findings or state.denied else None)
 
 
@@ -49,7 +57,9 @@ class ActionGiveConsent(Action):
     def name(self) -> Text:
         return "action_give_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, "consent_thanks")
         return [SlotSet("consent_given", True), _answered_at()]
 
@@ -60,7 +70,9 @@ class ActionDeclineConsent(Action):
     def name(self) -> Text:
         return "action_decline_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         facts = clinic()
         say(dispatcher, "consent_declined", clinic_phone=facts.phone, emergency_number=facts.emergency_number)
         return [SlotSet("consent_given", False), _answered_at(), *fresh_triage(None)]
@@ -74,7 +86,9 @@ class ActionWithdrawConsent(Action):
     def name(self) -> Text:
         return "action_withdraw_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, "consent_withdrawn", emergency_number=clinic().emergency_number)
         dispatcher.utter_message(json_message={FORGET_CONVERSATION: True})
         return [SlotSet("consent_given", False), _answered_at(), *fresh_triage(None)]
@@ -87,7 +101,9 @@ class ActionAskReminderConsent(Action):
     def name(self) -> Text:
         return "action_ask_reminder_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, "reminder_consent_request", clinic_name=clinic().name)
         return [SlotSet("reminder_draft", tracker.latest_message.get("text") or None)]
 
@@ -96,7 +112,9 @@ class ActionGiveReminderConsent(Action):
     def name(self) -> Text:
         return "action_give_reminder_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, "consent_thanks")
         return [SlotSet("reminder_consent_given", True)]
 
@@ -105,6 +123,8 @@ class ActionDeclineReminderConsent(Action):
     def name(self) -> Text:
         return "action_decline_reminder_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, "reminder_consent_declined", clinic_phone=clinic().phone)
         return [SlotSet("reminder_consent_given", False), SlotSet("reminder_draft", None)]

@@ -12,6 +12,7 @@ history for it, so long WhatsApp conversations slow down. This action only answe
 "In a row" is read from the tracker's events rather than kept in a slot: a slot would have to be reset by every
 other action, and a forgotten reset would leave a patient with the wrong answer.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence, Text
@@ -52,11 +53,13 @@ def misunderstood_in_a_row(events: Sequence[Dict[str, Any]]) -> int:
 
 
 def ask_which(dispatcher: CollectingDispatcher, guesses: Sequence[str]) -> None:
-    """"Do you mean our address or opening hours?", a button per guess and one for neither (issue 20). A guess
+    """ "Do you mean our address or opening hours?", a button per guess and one for neither (issue 20). A guess
     is asked about, never answered: the patient's words did not settle it."""
     topics = [render(f"clarify_{intent}").text for intent in guesses]
-    buttons = [{"title": topic[:1].upper() + topic[1:], "payload": f"/{intent}"}
-               for intent, topic in zip(guesses, topics)]
+    buttons = [
+        {"title": topic[:1].upper() + topic[1:], "payload": f"/{intent}"}
+        for intent, topic in zip(guesses, topics)
+    ]
     buttons.append({"title": render("clarify_neither").text, "payload": "/deny"})
     send(dispatcher, "clarify_question", buttons, options=" or ".join(topics))
 
@@ -65,10 +68,15 @@ class ActionFallback(Action):
     def name(self) -> Text:
         return ACTION_NAME
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
         repeated = misunderstood_in_a_row(tracker.events) >= OFFER_WAYS_ON_AFTER
-        guesses = [e.get("value") for e in tracker.latest_message.get("entities") or []
-                   if e.get("entity") == GUESS_ENTITY]
+        guesses = [
+            e.get("value")
+            for e in tracker.latest_message.get("entities") or []
+            if e.get("entity") == GUESS_ENTITY
+        ]
         if guesses and not repeated:
             ask_which(dispatcher, guesses)
         else:
@@ -76,4 +84,3 @@ class ActionFallback(Action):
         # Rasa also runs this action when no rule fits the situation (core fallback); it must then wait for the
         # patient, or the policies would pick it again and again in the same turn.
         return [FollowupAction("action_listen")]
-

@@ -4,6 +4,7 @@ The answer is computed by carebot.faq at the time the patient wrote (their messa
 timezone), so "are you open now?" is right even when the action server is slow or runs in UTC. Free-form Q&A
 (retrieval intent faq/…) needs no action: the ResponseSelector picks the answer and a rule sends `utter_faq`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,7 +45,9 @@ def message_time(tracker: Tracker, facts: Clinic) -> dt.datetime:
     return facts.now()
 
 
-def choose_topic(intent: str, text: str, facts: Clinic, now: dt.datetime) -> Tuple[Optional[Topic], Optional[dt.date]]:
+def choose_topic(
+    intent: str, text: str, facts: Clinic, now: dt.datetime
+) -> Tuple[Optional[Topic], Optional[dt.date]]:
     """The carebot.faq topic and day for a message. "Are you open on Saturday?" asks about Saturday's hours whether
     the NLU called it opening hours or open-now; "are you open today?" stays an open-now question."""
     topic = INTENT_TOPICS.get(intent)
@@ -60,7 +63,9 @@ class ActionAnswerClinicQuestion(Action):
     def name(self) -> Text:
         return "action_answer_clinic_question"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
         facts = clinic()
         intent = latest_intent(tracker) or ""
         now = message_time(tracker, facts)

@@ -7,6 +7,7 @@ resolve the case, which resumes the conversation through Rasa's HTTP API; while 
 the patient's messages to the case. If the backend cannot record the case nothing is paused: the patient gets the
 clinic's phone number instead of a promise nobody will keep.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,13 +18,15 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import clinic, latest_intent, patient_phone, say
-from carebot.phones import mask_phone
 from carebot.handoff.client import HandoffClient, HandoffError
 from carebot.handoff.model import TRANSCRIPT_MAX_CHARS, Reason
+from carebot.phones import mask_phone
 
 log = logging.getLogger(__name__)
 
-TRANSCRIPT_MESSAGES = 12  # enough for staff to see what led here; the case page also shows Rasa's full tracker
+TRANSCRIPT_MESSAGES = (
+    12  # enough for staff to see what led here; the case page also shows Rasa's full tracker
+)
 REASON_BY_INTENT = {"ask_human": Reason.ASKED_FOR_HUMAN, "send_media": Reason.MEDIA}
 LEAD_MESSAGES = {Reason.MEDIA: "handoff_lead_media"}
 
@@ -52,7 +55,9 @@ def transcript_excerpt(tracker: Tracker, limit: int = TRANSCRIPT_MESSAGES) -> st
 
 
 async def open_handoff(
-    tracker: Tracker, reason: Reason, dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reason: Reason,
+    dispatcher: CollectingDispatcher,
     client_factory: Callable[[], HandoffClient] = HandoffClient,
 ) -> List[EventType]:
     """Open (or add to) the conversation's case, tell the patient what happens next, and pause the bot.
@@ -73,11 +78,21 @@ async def open_handoff(
     except HandoffError as error:
         log.error("handoff: no case for %s (%s): %s", mask_phone(phone), reason.value, error)
         facts = clinic()
-        say(dispatcher, "handoff_unavailable", clinic_phone=facts.phone, emergency_number=facts.emergency_number,
-            urgent_line=facts.urgent_advice_line or facts.emergency_number)
+        say(
+            dispatcher,
+            "handoff_unavailable",
+            clinic_phone=facts.phone,
+            emergency_number=facts.emergency_number,
+            urgent_line=facts.urgent_advice_line or facts.emergency_number,
+        )
         return []
-    log.info("handoff: case %s %s for %s (%s)", opened.case_id, "opened" if opened.created else "reused",
-             mask_phone(phone), reason.value)
+    log.info(
+        "handoff: case %s %s for %s (%s)",
+        opened.case_id,
+        "opened" if opened.created else "reused",
+        mask_phone(phone),
+        reason.value,
+    )
     dispatcher.utter_message(text=opened.patient_notice)
     return [ConversationPaused(), ActionExecuted("action_listen")]
 
@@ -93,5 +108,7 @@ class ActionHandOffToStaff(Action):
     def name(self) -> Text:
         return "action_hand_off_to_staff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
         return await open_handoff(tracker, reason_for(latest_intent(tracker)), dispatcher)

@@ -7,6 +7,7 @@ except what clinic.yml `privacy.kept_after_erasure` keeps). The action's last me
 it, and the WhatsApp channel forgets its own state of the number after the reply has left. If the backend fails, nothing is
 erased and the patient is told so. Texts: data/messages/privacy.yml.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,16 +18,18 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import clinic, patient_phone, say
+from carebot.payloads import FORGET_CONVERSATION, FORGET_NUMBER
 from carebot.phones import mask_phone
 from carebot.privacy.client import PrivacyClient, PrivacyError
-from carebot.payloads import FORGET_CONVERSATION, FORGET_NUMBER
 from carebot.privacy.model import DataSummary, ErasureReport
 from carebot.privacy.settings import load_retention
 
 log = logging.getLogger(__name__)
 
 
-def _unavailable(dispatcher: CollectingDispatcher, key: str, error: PrivacyError, phone: str) -> List[EventType]:
+def _unavailable(
+    dispatcher: CollectingDispatcher, key: str, error: PrivacyError, phone: str
+) -> List[EventType]:
     """Nothing looked up or erased: say so, with the clinic's phone (a patient never meets silence)."""
     log.error("privacy: request of %s failed: %s", mask_phone(phone), error)
     say(dispatcher, key, clinic_phone=clinic().phone)
@@ -39,7 +42,9 @@ def say_what_was_kept(dispatcher: CollectingDispatcher, report: ErasureReport) -
         say(dispatcher, f"erasure_kept_{kind}", count=report.kept[kind])
 
 
-async def held_about(dispatcher: CollectingDispatcher, tracker: Tracker, unavailable: str) -> Optional[DataSummary]:
+async def held_about(
+    dispatcher: CollectingDispatcher, tracker: Tracker, unavailable: str
+) -> Optional[DataSummary]:
     """What the backend holds about the patient, or None after telling them it cannot be looked up now."""
     phone = patient_phone(tracker)
     try:
@@ -56,11 +61,18 @@ class ActionTellMyData(Action):
     def name(self) -> Text:
         return "action_tell_my_data"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
         held = await held_about(dispatcher, tracker, "data_summary_unavailable")
         if held is not None:
-            say(dispatcher, "data_summary", clinic_name=clinic().name,
-                retention_days=load_retention().conversations, **held.to_json())
+            say(
+                dispatcher,
+                "data_summary",
+                clinic_name=clinic().name,
+                retention_days=load_retention().conversations,
+                **held.to_json(),
+            )
         return []
 
 
@@ -70,7 +82,9 @@ class ActionAskErasure(Action):
     def name(self) -> Text:
         return "action_ask_erasure"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
         held = await held_about(dispatcher, tracker, "erasure_unavailable")
         if held is not None:
             key = "erasure_confirm_with_appointments" if held.upcoming_appointments else "erasure_confirm"
@@ -84,7 +98,9 @@ class ActionEraseMyData(Action):
     def name(self) -> Text:
         return "action_erase_my_data"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
         phone = patient_phone(tracker)
         try:
             async with PrivacyClient() as privacy:
@@ -92,8 +108,11 @@ class ActionEraseMyData(Action):
         except PrivacyError as error:
             return _unavailable(dispatcher, "erasure_unavailable", error, phone)
         log.info("privacy: %s erased at their request: %s", mask_phone(phone), report.describe())
-        say(dispatcher, "erasure_done_with_cancellations" if report.cancelled else "erasure_done",
-            cancelled=len(report.cancelled))
+        say(
+            dispatcher,
+            "erasure_done_with_cancellations" if report.cancelled else "erasure_done",
+            cancelled=len(report.cancelled),
+        )
         say_what_was_kept(dispatcher, report)
         dispatcher.utter_message(json_message={FORGET_CONVERSATION: True, FORGET_NUMBER: True})
         return []

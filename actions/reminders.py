@@ -10,6 +10,7 @@ idempotency key first and says nothing unless that was the first acknowledgement
 see carebot/reminders/dispatcher.py). It speaks as a WhatsApp custom payload: text plus numbered options inside
 the 24-hour window, the clinic.yml template outside it (carebot/channels/whatsapp.py `send_custom_json`).
 """
+
 from __future__ import annotations
 
 import abc
@@ -29,16 +30,25 @@ from carebot.booking import long_when
 from carebot.messages import render
 from carebot.reminders.client import ReminderInfo, RemindersClient
 from carebot.reminders.model import MATCH_THRESHOLD, label_score
-from carebot.reminders.recurrence import (ReminderParseError, ReminderSpec, next_occurrences, parse_reminder,
-                                          parse_times)
+from carebot.reminders.recurrence import (
+    ReminderParseError,
+    ReminderSpec,
+    next_occurrences,
+    parse_reminder,
+    parse_times,
+)
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SNOOZE_MINUTES = 30  # what "3" (snooze) means; "snooze 45" or "snooze an hour" says otherwise
 MAX_SNOOZE_MINUTES = 24 * 60
-DONE_MESSAGE = {"stop": "reminder_stopped", "pause": "reminder_paused", "resume": "reminder_resumed",
-                "change": "reminder_changed"}
+DONE_MESSAGE = {
+    "stop": "reminder_stopped",
+    "pause": "reminder_paused",
+    "resume": "reminder_resumed",
+    "change": "reminder_changed",
+}
 RESPONSE_OF_INTENT = {"reminder_taken": "taken", "reminder_skipped": "skipped", "reminder_snooze": "snoozed"}
 
 
@@ -109,9 +119,13 @@ class ValidateReminderForm(Action):
     def name(self) -> Text:
         return "validate_reminder_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         if tracker.get_slot("requested_slot") is None:  # the form starts: the opening message is the request,
-            request = tracker.latest_message.get("text") or ""  # or, right after consent, the one kept meanwhile
+            request = (
+                tracker.latest_message.get("text") or ""
+            )  # or, right after consent, the one kept meanwhile
             if latest_intent(tracker) == "affirm":
                 request = tracker.get_slot("reminder_draft") or ""
             if missing_part(request) is None:
@@ -119,7 +133,9 @@ class ValidateReminderForm(Action):
             return [SlotSet("reminder_draft", request), SlotSet("reminder_request", None)]
         aside = step_aside(tracker, "reminder_form")
         if aside is not None:
-            return aside  # not an answer ("cancel that", a photo): the rules for leaving or answering it apply
+            return (
+                aside  # not an answer ("cancel that", a photo): the rules for leaving or answering it apply
+            )
         if "reminder_request" not in tracker.slots_to_validate():
             return []
         draft = tracker.get_slot("reminder_draft") or ""
@@ -138,7 +154,9 @@ class AskReminderRequest(Action):
     def name(self) -> Text:
         return "action_ask_reminder_request"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         missing = missing_part(tracker.get_slot("reminder_draft") or "")
         if missing is not None and missing.missing == "time":
             say(dispatcher, "reminder_ask_time", problem=str(missing))
@@ -153,7 +171,9 @@ class ActionSaveReminder(Action):
     def name(self) -> Text:
         return "action_save_reminder"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         request = tracker.get_slot("reminder_request") or ""
         try:
             spec = parse(request)
@@ -162,14 +182,21 @@ class ActionSaveReminder(Action):
             return [SlotSet("reminder_request", None)]
         try:
             async with reminders_client() as reminders:
-                created = await reminders.create(tracker.sender_id, spec.to_dict(), channel=output_channel(tracker))
+                created = await reminders.create(
+                    tracker.sender_id, spec.to_dict(), channel=output_channel(tracker)
+                )
         except (BackendError, NotFound) as error:
             logger.warning("reminder not saved: %s", error)
             say(dispatcher, "reminder_not_saved", clinic_phone=clinic().phone)
             return [SlotSet("reminder_request", None)]
         upcoming = created.next_due or (next_occurrences(spec, now(), 1) or [None])[0]
-        say(dispatcher, "reminder_set", what=what(created.label, created.dose), schedule=created.description,
-            next=when(upcoming))
+        say(
+            dispatcher,
+            "reminder_set",
+            what=what(created.label, created.dose),
+            schedule=created.description,
+            next=when(upcoming),
+        )
         return [SlotSet("reminder_request", None)]
 
 
@@ -177,7 +204,9 @@ class ActionStopReminderForm(Action):
     def name(self) -> Text:
         return "action_reminder_form_stopped"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, "reminder_form_stopped")
         return [SlotSet("reminder_draft", None), SlotSet("reminder_request", None)]
 
@@ -187,7 +216,9 @@ class ActionListReminders(Action):
     def name(self) -> Text:
         return "action_list_reminders"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         try:
             async with reminders_client() as reminders:
                 found = await reminders.list(tracker.sender_id)
@@ -196,8 +227,13 @@ class ActionListReminders(Action):
         if not found:
             say(dispatcher, "reminder_none")
             return []
-        lines = "\n".join(render("reminder_paused_line" if r.status == "paused" else "reminder_line", {
-            "what": what(r.label, r.dose), "schedule": r.description, "next": when(r.next_due)}).text for r in found)
+        lines = "\n".join(
+            render(
+                "reminder_paused_line" if r.status == "paused" else "reminder_line",
+                {"what": what(r.label, r.dose), "schedule": r.description, "next": when(r.next_due)},
+            ).text
+            for r in found
+        )
         say(dispatcher, "reminder_list", lines=lines)
         return []
 
@@ -210,8 +246,13 @@ def _clock(text: str) -> Tuple[int, int]:
 
 def which_buttons(intent: str, candidates: List[ReminderInfo], extra: Dict[str, str]) -> List[Dict[str, str]]:
     """One button per reminder; the payload repeats the request with the reminder's id, so the choice completes it."""
-    return [{"title": f"{what(r.label, r.dose)} ({r.description})",
-             "payload": f"/{intent}" + json.dumps({"reminder_id": str(r.id), **extra})} for r in candidates]
+    return [
+        {
+            "title": f"{what(r.label, r.dose)} ({r.description})",
+            "payload": f"/{intent}" + json.dumps({"reminder_id": str(r.id), **extra}),
+        }
+        for r in candidates
+    ]
 
 
 class ReminderChange(Action, abc.ABC):
@@ -227,7 +268,9 @@ class ReminderChange(Action, abc.ABC):
     def name(self) -> Text:
         """One action per task, so rules read naturally."""
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         text = tracker.latest_message.get("text") or ""
         extra: Dict[str, str] = {}
         times: List[Tuple[int, int]] = []
@@ -260,12 +303,24 @@ class ReminderChange(Action, abc.ABC):
                 say(dispatcher, "reminder_not_possible", problem=str(error))
                 return []
             return unavailable(dispatcher)
-        say(dispatcher, DONE_MESSAGE[self.task], what=what(reminder.label, reminder.dose), label=reminder.label,
-            schedule=reminder.description, next=when(reminder.next_due))
+        say(
+            dispatcher,
+            DONE_MESSAGE[self.task],
+            what=what(reminder.label, reminder.dose),
+            label=reminder.label,
+            schedule=reminder.description,
+            next=when(reminder.next_due),
+        )
         return []
 
-    async def find(self, reminders: RemindersClient, tracker: Tracker, text: str, dispatcher: CollectingDispatcher,
-                   extra: Dict[str, str]) -> Optional[ReminderInfo]:
+    async def find(
+        self,
+        reminders: RemindersClient,
+        tracker: Tracker,
+        text: str,
+        dispatcher: CollectingDispatcher,
+        extra: Dict[str, str],
+    ) -> Optional[ReminderInfo]:
         """The reminder meant, or None after asking which one (or saying there are none)."""
         mine = [r for r in await reminders.list(tracker.sender_id) if r.kind == "medication"]
         if not mine:
@@ -325,12 +380,14 @@ class ActionChangeReminder(ReminderChange):
 
 # ------------------------------------------------------------------------------------------------ adherence
 class ActionAdherenceReport(Action):
-    """"How am I doing": the last 7 days of answered medication reminders, in total and per medicine."""
+    """ "How am I doing": the last 7 days of answered medication reminders, in total and per medicine."""
 
     def name(self) -> Text:
         return "action_adherence_report"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         try:
             async with reminders_client() as reminders:
                 summary = await reminders.adherence(tracker.sender_id, days=7)
@@ -339,12 +396,21 @@ class ActionAdherenceReport(Action):
         if not summary["doses"]:
             say(dispatcher, "reminder_adherence_none", days=summary["days"])
             return []
-        lines = "\n".join(render("reminder_adherence_line", {"label": label, **counts}).text
-                          for label, counts in sorted(summary["by_label"].items()))
+        lines = "\n".join(
+            render("reminder_adherence_line", {"label": label, **counts}).text
+            for label, counts in sorted(summary["by_label"].items())
+        )
         answered = summary["doses"] - summary["awaiting"]
         percent = f"{summary['percent_taken']}%" if summary["percent_taken"] is not None else "-"
-        say(dispatcher, "reminder_adherence", days=summary["days"], taken=summary["taken"], answered=answered,
-            percent=percent, lines=lines)
+        say(
+            dispatcher,
+            "reminder_adherence",
+            days=summary["days"],
+            taken=summary["taken"],
+            answered=answered,
+            percent=percent,
+            lines=lines,
+        )
         return []
 
 
@@ -370,7 +436,9 @@ class ActionRecordReminderResponse(Action):
     def name(self) -> Text:
         return "action_record_reminder_response"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         intent = latest_intent(tracker) or ""
         response = RESPONSE_OF_INTENT.get(intent)
         if response is None:
@@ -382,7 +450,9 @@ class ActionRecordReminderResponse(Action):
         try:
             async with reminders_client() as reminders:
                 try:
-                    snoozed_until = await reminders.respond(tracker.sender_id, response, occurrence_id, minutes)
+                    snoozed_until = await reminders.respond(
+                        tracker.sender_id, response, occurrence_id, minutes
+                    )
                 except NotFound:
                     if occurrence_id is None:
                         raise
@@ -412,7 +482,9 @@ class ActionSendReminder(Action):
     def name(self) -> Text:
         return "action_send_reminder"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         key = entity(tracker, "reminder_key")
         intent = latest_intent(tracker)
         if not key:  # the patient's own words ("what was that reminder?"), not the dispatcher's trigger
@@ -445,26 +517,38 @@ class ActionSendReminder(Action):
     def _medication(medicine: str, due: dt.datetime) -> Dict[str, Any]:
         local = due.astimezone(clinic().tz)
         rendered = render("reminder_medication", {"what": medicine, "time": f"{local:%H:%M}"})
-        return {"text": rendered.text, "buttons": rendered.buttons, "template": "medication_reminder",
-                "variables": {"1": medicine, "2": f"{local:%H:%M}"}}
+        return {
+            "text": rendered.text,
+            "buttons": rendered.buttons,
+            "template": "medication_reminder",
+            "variables": {"1": medicine, "2": f"{local:%H:%M}"},
+        }
 
     @staticmethod
     def _appointment(label: str, appointment_id: str, tracker: Tracker) -> Dict[str, Any]:
         start = entity(tracker, "appointment_start")
         words = when(dt.datetime.fromisoformat(start)) if start else render("reminder_appointment_soon").text
         # The buttons lead into the booking flows with this appointment already chosen (actions/booking.py).
-        rendered = render("reminder_appointment", {"what": label, "when": words,
-                                                   "appointment": json.dumps({"appointment_id": appointment_id})})
-        return {"text": rendered.text, "buttons": rendered.buttons, "template": "appointment_reminder",
-                "variables": {"1": label, "2": words}}
+        rendered = render(
+            "reminder_appointment",
+            {"what": label, "when": words, "appointment": json.dumps({"appointment_id": appointment_id})},
+        )
+        return {
+            "text": rendered.text,
+            "buttons": rendered.buttons,
+            "template": "appointment_reminder",
+            "variables": {"1": label, "2": words},
+        }
 
 
 class ActionConfirmAppointment(Action):
-    """"1" (confirm) after an appointment reminder: nothing to change, the patient is told we expect them."""
+    """ "1" (confirm) after an appointment reminder: nothing to change, the patient is told we expect them."""
 
     def name(self) -> Text:
         return "action_confirm_appointment"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, "reminder_appointment_confirmed")
         return []

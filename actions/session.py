@@ -1,4 +1,5 @@
 """Session start: fills the clinic-fact slots that responses quote, and carries remembered slots over."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -22,7 +23,9 @@ class ActionSessionStart(Action):
     def name(self) -> Text:
         return "action_session_start"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
         facts = clinic()
         transient = _form_slots(domain) | {"requested_slot"}
         carried = [

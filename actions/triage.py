@@ -7,6 +7,7 @@ message. `triage_form` asks `triage_answer` again and again: `validate_triage_fo
 next question (`triage_question`) or, when there is none, fills the slot so the form ends and
 `action_triage_outcome` gives the result. Texts: data/messages/triage.yml.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
@@ -21,8 +22,18 @@ from actions.handoff import open_handoff
 from carebot.handoff.client import HandoffClient
 from carebot.handoff.model import Reason
 from carebot.messages import render
-from carebot.triage.engine import (CHAT_QUESTION_BUDGET, UNREADABLE, add_findings, default_protocols,
-                                   fill, next_question, outcome, screen_red_flags, start, take_reply)
+from carebot.triage.engine import (
+    CHAT_QUESTION_BUDGET,
+    UNREADABLE,
+    add_findings,
+    default_protocols,
+    fill,
+    next_question,
+    outcome,
+    screen_red_flags,
+    start,
+    take_reply,
+)
 from carebot.triage.model import Outcome, Profile, Question, RedFlag, TriageState
 
 DONE = "done"  # triage_answer once no question is left: the form's only slot is filled, so the form ends
@@ -31,6 +42,7 @@ TRIAGE_SLOTS = ("triage_state", "triage_question", "triage_answer", "triage_retr
 
 
 # --- reading the NLU's findings ----------------------------------------------------------------------------------
+
 
 def _entities(tracker: Tracker) -> List[Dict[str, Any]]:
     return list(tracker.latest_message.get("entities") or [])
@@ -70,14 +82,18 @@ def forget_triage() -> List[EventType]:
 def fresh_triage(state: Optional[TriageState]) -> List[EventType]:
     """Slots for a new triage: the opening message's findings (None: ask for the symptoms first)."""
     return [SlotSet(name, None) for name in TRIAGE_SLOTS if name != "triage_state"] + [
-        SlotSet("triage_state", state.to_dict() if state else None)]
+        SlotSet("triage_state", state.to_dict() if state else None)
+    ]
 
 
 # --- asking --------------------------------------------------------------------------------------------------------
 
+
 def question_buttons(question: Question) -> List[Dict[str, str]]:
     """One button per option; the payload is its number, which the engine reads like the option's words."""
-    return [{"title": option.text, "payload": str(number)} for number, option in enumerate(question.options, 1)]
+    return [
+        {"title": option.text, "payload": str(number)} for number, option in enumerate(question.options, 1)
+    ]
 
 
 def next_step(state: TriageState) -> Optional[Question]:
@@ -90,8 +106,9 @@ def next_step(state: TriageState) -> Optional[Question]:
 def _is_bare_choice(question: Question, reply: str) -> bool:
     """The reply is only an option (its number or words): it carries no extra findings to merge."""
     words = " ".join(reply.lower().replace("'", "").replace(".", " ").split())
-    texts = {o.text.lower().replace("'", "") for o in question.options} | {o.id.replace("_", " ")
-                                                                        for o in question.options}
+    texts = {o.text.lower().replace("'", "") for o in question.options} | {
+        o.id.replace("_", " ") for o in question.options
+    }
     return words.isdigit() or words in texts
 
 
@@ -101,7 +118,9 @@ class ValidateTriageForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_triage_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         state = load_state(tracker)
         reply = tracker.get_slot("triage_answer")
         if tracker.get_slot("requested_slot") is None:  # the form is starting
@@ -112,8 +131,9 @@ class ValidateTriageForm(FormValidationAction):
             return self._advance(state_from_message(tracker), retries=0)
         return self._take_reply(dispatcher, tracker, state, str(reply))
 
-    def _take_reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: TriageState,
-                    reply: str) -> List[EventType]:
+    def _take_reply(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, state: TriageState, reply: str
+    ) -> List[EventType]:
         """Read the reply as the engine does (engine.take_reply): findings in it are merged and can answer the
         question; an unreadable reply is asked again; "not sure" to an emergency question is asked once more."""
         question = default_protocols().questions.get(tracker.get_slot("triage_question") or "")
@@ -131,16 +151,22 @@ class ValidateTriageForm(FormValidationAction):
             return self._advance(turn.state, retries=0)
         if turn.say == UNREADABLE:
             say(dispatcher, "triage_unreadable_answer")
-        return [SlotSet("triage_state", turn.state.to_dict()), SlotSet("triage_question", question.id),
-                SlotSet("triage_retries", retries + 1 if turn.say == UNREADABLE else 0),
-                SlotSet("triage_answer", None)]  # the form asks again: the simpler wording after SIMPLER
+        return [
+            SlotSet("triage_state", turn.state.to_dict()),
+            SlotSet("triage_question", question.id),
+            SlotSet("triage_retries", retries + 1 if turn.say == UNREADABLE else 0),
+            SlotSet("triage_answer", None),
+        ]  # the form asks again: the simpler wording after SIMPLER
 
     @staticmethod
     def _advance(state: TriageState, retries: int) -> List[EventType]:
         question = next_step(state)
-        return [SlotSet("triage_state", state.to_dict()), SlotSet("triage_retries", retries),
-                SlotSet("triage_question", question.id if question else None),
-                SlotSet("triage_answer", None if question else DONE)]
+        return [
+            SlotSet("triage_state", state.to_dict()),
+            SlotSet("triage_retries", retries),
+            SlotSet("triage_question", question.id if question else None),
+            SlotSet("triage_answer", None if question else DONE),
+        ]
 
 
 class AskTriageAnswer(Action):
@@ -149,7 +175,9 @@ class AskTriageAnswer(Action):
     def name(self) -> Text:
         return "action_ask_triage_answer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         question = default_protocols().questions.get(tracker.get_slot("triage_question") or "")
         if question is None:
             say(dispatcher, "triage_ask_symptoms")
@@ -167,11 +195,14 @@ class ActionTriageStart(Action):
     def name(self) -> Text:
         return "action_triage_start"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         return fresh_triage(state_from_message(tracker))
 
 
 # --- the result ------------------------------------------------------------------------------------------------------
+
 
 def handoff_client() -> HandoffClient:
     """The staff-inbox client (tests replace this factory with a fake)."""
@@ -183,8 +214,14 @@ def result_text(result: Outcome) -> str:
     facts = clinic()
     disposition = default_protocols().dispositions.get(result.level, "")
     advice = [fill(line, facts) for line in result.advice if line != disposition]
-    return render("triage_result", {"disposition": fill(disposition, facts), "reason": fill(result.reason, facts),
-                                    "advice": "".join(f"\n• {line}" for line in advice)}).text
+    return render(
+        "triage_result",
+        {
+            "disposition": fill(disposition, facts),
+            "reason": fill(result.reason, facts),
+            "advice": "".join(f"\n• {line}" for line in advice),
+        },
+    ).text
 
 
 class ActionTriageOutcome(Action):
@@ -193,12 +230,17 @@ class ActionTriageOutcome(Action):
     def name(self) -> Text:
         return "action_triage_outcome"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         state = load_state(tracker) or start([], Profile())
         result = outcome(state)
         dispatcher.utter_message(text=result_text(result))
-        events: List[EventType] = [SlotSet("triage_level", result.level), SlotSet("triage_question", None),
-                                   SlotSet("triage_retries", None)]
+        events: List[EventType] = [
+            SlotSet("triage_level", result.level),
+            SlotSet("triage_question", None),
+            SlotSet("triage_retries", None),
+        ]
         if result.level == "emergency":
             return events
         if result.callback:  # unresolved answers or the protocol asks for it: a clinician calls back
@@ -216,12 +258,15 @@ class ActionTriageStop(Action):
     def name(self) -> Text:
         return "action_triage_stop"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, "triage_stopped", emergency_number=clinic().emergency_number)
         return forget_triage()
 
 
 # --- red flags -------------------------------------------------------------------------------------------------------
+
 
 def raised_flag(tracker: Tracker) -> Optional[RedFlag]:
     """The flag the NLU named (`red_flag` entity), else the screen over the message's findings and the triage's."""
@@ -242,14 +287,26 @@ class ActionRedFlag(Action):
     def name(self) -> Text:
         return "action_red_flag"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         facts = clinic()
         flag = raised_flag(tracker)
         level = flag.level if flag else "emergency"  # the NLU saw a red flag: never less than an emergency
         reason = fill(flag.reason, facts) if flag else ""
         if flag is not None and flag.kind == "crisis":
-            say(dispatcher, "red_flag_crisis", reason=reason, emergency_number=facts.emergency_number,
-                crisis_line=f"{facts.crisis_line_name} on {facts.crisis_line_number}")
+            say(
+                dispatcher,
+                "red_flag_crisis",
+                reason=reason,
+                emergency_number=facts.emergency_number,
+                crisis_line=f"{facts.crisis_line_name} on {facts.crisis_line_number}",
+            )
         else:
             say(dispatcher, "red_flag_emergency", reason=reason, emergency_number=facts.emergency_number)
-        return [ActiveLoop(None), SlotSet("requested_slot", None), *forget_triage(), SlotSet("triage_level", level)]
+        return [
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            *forget_triage(),
+            SlotSet("triage_level", level),
+        ]

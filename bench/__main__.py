@@ -4,6 +4,7 @@ Sections run one after another, never together: on a small machine they would st
 every figure would be wrong. The load average before and after each section is recorded because the machine
 may be shared (other processes skew figures; the reader deserves to know).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,10 @@ SECTIONS: Dict[str, tuple] = {
     "dates": ("dates_bench", "Date and time understanding"),
     "booking": ("booking_bench", "Booking, rescheduling and cancelling through the whole stack"),
     "triage": ("triage_bench", "Triage: findings and decision engine (no Rasa)"),
-    "triage_nlu": ("triage_nlu_bench", "Triage: NLU components' cost per message (findings, red-flag screen)"),
+    "triage_nlu": (
+        "triage_nlu_bench",
+        "Triage: NLU components' cost per message (findings, red-flag screen)",
+    ),
     "tracker_store": ("tracker_store_bench", "Tracker store: encryption at rest per message"),
 }
 SECTION_BLOCK = re.compile(r"<!-- section:(\w+) -->\n.*?<!-- /section:\1 -->\n", re.S)
@@ -43,12 +47,17 @@ def machine() -> str:
     model = platform.processor() or "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
         model = names[0] if names else model
     ram = psutil.virtual_memory().total / 2**30
-    return (f"{os.cpu_count()} CPUs ({model}), {ram:.1f} GiB RAM, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {ram:.1f} GiB RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def _load() -> str:
@@ -69,8 +78,10 @@ def run_section(name: str) -> Optional[tuple]:
     except Exception:  # noqa: BLE001 - one broken section must not cost the others their figures
         body, ok = f"**This section failed:**\n\n```\n{traceback.format_exc()[-3000:]}```", False
     elapsed = time.monotonic() - started
-    meta = (f"_Measured {started_at} in {elapsed:.0f} s; load average (1/5/15 min) before {load_before}, "
-            f"after {_load()}._")
+    meta = (
+        f"_Measured {started_at} in {elapsed:.0f} s; load average (1/5/15 min) before {load_before}, "
+        f"after {_load()}._"
+    )
     block = f"<!-- section:{name} -->\n## {title}\n\n{meta}\n\n{body}\n<!-- /section:{name} -->\n"
     print(block)
     return block, ok
@@ -78,8 +89,11 @@ def run_section(name: str) -> Optional[tuple]:
 
 def write_doc(blocks: Dict[str, str], command: str) -> None:
     """Writes the document; sections not run this time keep their previous text."""
-    kept = {match.group(1): match.group(0) for match in SECTION_BLOCK.finditer(DOC.read_text())} \
-        if DOC.exists() else {}
+    kept = (
+        {match.group(1): match.group(0) for match in SECTION_BLOCK.finditer(DOC.read_text())}
+        if DOC.exists()
+        else {}
+    )
     kept.update(blocks)
     header = (
         "# Benchmarks\n\n"
@@ -96,8 +110,13 @@ def write_doc(blocks: Dict[str, str], command: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), metavar="NAME",
-                        help=f"run only these sections ({', '.join(SECTIONS)})")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(SECTIONS),
+        metavar="NAME",
+        help=f"run only these sections ({', '.join(SECTIONS)})",
+    )
     args = parser.parse_args(argv)
     chosen = args.only or list(SECTIONS)
     blocks: Dict[str, str] = {}
@@ -112,8 +131,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             failed.append(name)
     command = "make bench" if not args.only else f".venv/bin/python -m bench --only {' '.join(args.only)}"
     write_doc(blocks, command)
-    print(f"bench: wrote {DOC.relative_to(ROOT)}" + (f"; failed: {', '.join(failed)}" if failed else ""),
-          file=sys.stderr)
+    print(
+        f"bench: wrote {DOC.relative_to(ROOT)}" + (f"; failed: {', '.join(failed)}" if failed else ""),
+        file=sys.stderr,
+    )
     return 1 if failed else 0
 
 

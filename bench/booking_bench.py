@@ -7,6 +7,7 @@ validation action and one to three backend calls. Conversations run one after an
 bot); the figures are per reply. Run alone with `python -m bench.booking_bench [--model PATH]`, or as the `booking`
 section of `make bench`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,13 +69,19 @@ def report(timings: Dict[str, List[float]]) -> str:
     every = [ms for values in timings.values() for ms in values]
     rows = ["| step | replies | median ms | p95 ms | max ms |", "|---|---:|---:|---:|---:|"]
     for step, values in timings.items():
-        rows.append(f"| {step} | {len(values)} | {statistics.median(values):.0f} | "
-                    f"{_percentile(values, 0.95):.0f} | {max(values):.0f} |")
-    rows.append(f"| **every reply** | {len(every)} | {statistics.median(every):.0f} | "
-                f"{_percentile(every, 0.95):.0f} | {max(every):.0f} |")
-    return ("Each row: the time from the patient's message to the bot's reply over the REST channel, through "
-            f"Rasa, the action server and the scheduling backend (SQLite), {CONVERSATIONS} conversations of "
-            f"{len(SCRIPT)} messages each (steps with the same name are pooled).\n\n" + "\n".join(rows) + "\n")
+        rows.append(
+            f"| {step} | {len(values)} | {statistics.median(values):.0f} | "
+            f"{_percentile(values, 0.95):.0f} | {max(values):.0f} |"
+        )
+    rows.append(
+        f"| **every reply** | {len(every)} | {statistics.median(every):.0f} | "
+        f"{_percentile(every, 0.95):.0f} | {max(every):.0f} |"
+    )
+    return (
+        "Each row: the time from the patient's message to the bot's reply over the REST channel, through "
+        f"Rasa, the action server and the scheduling backend (SQLite), {CONVERSATIONS} conversations of "
+        f"{len(SCRIPT)} messages each (steps with the same name are pooled).\n\n" + "\n".join(rows) + "\n"
+    )
 
 
 def run(model: Path = DEFAULT_MODEL) -> str:

@@ -5,6 +5,7 @@ apart because dateparser loads its language data lazily. For scale, the same phr
 `dateparser.parse` call with per-call settings (what a naive wrapper would do, and still wrong on half of them).
 Run alone with `python -m bench.dates_bench`, or as the `dates` section of `make bench`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,9 +33,11 @@ def _phrasings() -> List[str]:
 
 def _first_call_ms() -> float:
     """A fresh interpreter's first parse (imports excluded): the cost the first patient of the day pays."""
-    code = ("import time, datetime as dt; from carebot.clinic import load_clinic; from carebot.dates import "
-            "interpret_when; c = load_clinic(); n = dt.datetime.now(c.tz); t = time.perf_counter(); "
-            "interpret_when('3rd of December', c, n); print((time.perf_counter() - t) * 1000)")
+    code = (
+        "import time, datetime as dt; from carebot.clinic import load_clinic; from carebot.dates import "
+        "interpret_when; c = load_clinic(); n = dt.datetime.now(c.tz); t = time.perf_counter(); "
+        "interpret_when('3rd of December', c, n); print((time.perf_counter() - t) * 1000)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
@@ -51,24 +54,39 @@ def run() -> str:
     first = _first_call_ms()
     ours = timings_ms(lambda text: interpret_when(text, clinic, now), texts, ROUNDS)
     naive_now = now.replace(tzinfo=None)
-    plain = timings_ms(lambda text: dateparser.parse(text, languages=["en"], settings={
-        "DATE_ORDER": clinic.date_order, "PREFER_DATES_FROM": "future", "RELATIVE_BASE": naive_now}), texts, 3)
+    plain = timings_ms(
+        lambda text: dateparser.parse(
+            text,
+            languages=["en"],
+            settings={
+                "DATE_ORDER": clinic.date_order,
+                "PREFER_DATES_FROM": "future",
+                "RELATIVE_BASE": naive_now,
+            },
+        ),
+        texts,
+        3,
+    )
 
     def row(name: str, values: List[float]) -> str:
         ordered = sorted(values)
         p95 = ordered[int(len(ordered) * 0.95) - 1]
-        return (f"| {name} | {len(values)} | {statistics.mean(values):.3f} | {statistics.median(values):.3f} "
-                f"| {p95:.3f} | {ordered[-1]:.3f} |")
+        return (
+            f"| {name} | {len(values)} | {statistics.mean(values):.3f} | {statistics.median(values):.3f} "
+            f"| {p95:.3f} | {ordered[-1]:.3f} |"
+        )
 
-    return "\n".join([
-        "### Date and time parsing (`carebot/dates.py`)\n",
-        f"{len(texts)} phrasings from tests/test_dates.py, {ROUNDS} rounds, one process, warm. "
-        f"First call in a fresh process: {first:.1f} ms (dateparser loads its English data once).\n",
-        "| parser | calls | mean ms | p50 ms | p95 ms | max ms |",
-        "|---|---|---|---|---|---|",
-        row("interpret_when (clinic rules + cached dateparser)", ours),
-        row("dateparser.parse alone, settings per call (for scale)", plain),
-    ])
+    return "\n".join(
+        [
+            "### Date and time parsing (`carebot/dates.py`)\n",
+            f"{len(texts)} phrasings from tests/test_dates.py, {ROUNDS} rounds, one process, warm. "
+            f"First call in a fresh process: {first:.1f} ms (dateparser loads its English data once).\n",
+            "| parser | calls | mean ms | p50 ms | p95 ms | max ms |",
+            "|---|---|---|---|---|---|",
+            row("interpret_when (clinic rules + cached dateparser)", ours),
+            row("dateparser.parse alone, settings per call (for scale)", plain),
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ The second part sends 400 messages in ONE conversation: Rasa rebuilds the conver
 of the session on each turn, so a bot whose per-message cost climbs with length slows down for exactly the
 patients who chat most.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,21 +36,36 @@ CONVERSATIONS: Tuple[Tuple[str, ...], ...] = (
     ("hi", "I'd like to book an appointment", "thanks", "bye"),
     ("hello there", "I have a headache", "what can you do?", "thank you so much", "goodbye"),
     ("good morning", "remind me to take my pills at 8pm", "asdkjh qwpoe zzz", "help", "bye"),
-    ("hey", "what's the weather like tomorrow?", "are you a bot?", "can you order me a pizza", "thanks",
-     "see you later"),
+    (
+        "hey",
+        "what's the weather like tomorrow?",
+        "are you a bot?",
+        "can you order me a pizza",
+        "thanks",
+        "see you later",
+    ),
     ("hi", "xqzt vrrbl plonk", "help", "ok bye"),
 )
 # The long-conversation mix: 12 lines, 4 of them (1/3) gibberish meant for the fallback. No line starts a flow
 # (booking, triage, reminders): a form would take every later line as its answer, and this measures how the
 # cost of an ordinary message grows with the length of the conversation, fallbacks included.
 LONG_MIX: Tuple[str, ...] = (
-    "hi", "asdkjh qwpoe zzz", "thanks", "what can you do?", "xqzt vrrbl plonk", "are you a bot?",
-    "what's the weather like tomorrow?", "blorp fizzle wham", "help", "good morning", "mmmh kkkk jjjj",
+    "hi",
+    "asdkjh qwpoe zzz",
+    "thanks",
+    "what can you do?",
+    "xqzt vrrbl plonk",
+    "are you a bot?",
+    "what's the weather like tomorrow?",
+    "blorp fizzle wham",
+    "help",
+    "good morning",
+    "mmmh kkkk jjjj",
     "thank you so much",
 )
-LATENCY_ROUNDS = 5          # each conversation this many times, each time as a new patient (~120 messages)
+LATENCY_ROUNDS = 5  # each conversation this many times, each time as a new patient (~120 messages)
 THROUGHPUT_SENDERS = 8
-THROUGHPUT_MESSAGES = 40    # per sender
+THROUGHPUT_MESSAGES = 40  # per sender
 LONG_MESSAGES = 400
 BLOCK = 100
 FALLBACK_ACTIONS = {"action_fallback", "action_default_fallback"}
@@ -101,6 +117,7 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 # ---- load generation ---------------------------------------------------------------------------------------
 
+
 async def _send(session: aiohttp.ClientSession, url: str, sender: str, text: str) -> float:
     """One REST round trip in milliseconds; a non-200 answer aborts the benchmark rather than skewing it."""
     started = time.perf_counter()
@@ -127,8 +144,10 @@ async def _throughput(session: aiohttp.ClientSession, url: str) -> Tuple[float, 
 
     async def patient(number: int) -> List[float]:
         sender = f"load-{number}-{uuid.uuid4().hex[:6]}"
-        return [await _send(session, url, sender, flat[(number + i) % len(flat)])
-                for i in range(THROUGHPUT_MESSAGES)]
+        return [
+            await _send(session, url, sender, flat[(number + i) % len(flat)])
+            for i in range(THROUGHPUT_MESSAGES)
+        ]
 
     started = time.perf_counter()
     results = await asyncio.gather(*(patient(n) for n in range(THROUGHPUT_SENDERS)))
@@ -136,19 +155,24 @@ async def _throughput(session: aiohttp.ClientSession, url: str) -> Tuple[float, 
     return THROUGHPUT_SENDERS * THROUGHPUT_MESSAGES / elapsed, [ms for result in results for ms in result]
 
 
-async def _long_conversation(session: aiohttp.ClientSession, url: str, sender: str, first: int,
-                             count: int) -> List[float]:
+async def _long_conversation(
+    session: aiohttp.ClientSession, url: str, sender: str, first: int, count: int
+) -> List[float]:
     """Messages `first` .. `first + count - 1` of one patient's long conversation."""
-    return [await _send(session, url, sender, LONG_MIX[i % len(LONG_MIX)]) for i in range(first, first + count)]
+    return [
+        await _send(session, url, sender, LONG_MIX[i % len(LONG_MIX)]) for i in range(first, first + count)
+    ]
 
 
-async def _conversation_shape(figures: BotFigures, session: aiohttp.ClientSession, rasa_url: str, token: str,
-                              sender: str) -> None:
+async def _conversation_shape(
+    figures: BotFigures, session: aiohttp.ClientSession, rasa_url: str, token: str, sender: str
+) -> None:
     """How the bot handled the long conversation, from its tracker: the share of messages answered by a fallback
     action and the share that arrived while a form was active (a form runs custom actions on every turn, which
     costs far more than a rule's response, so the figures mean something else then)."""
-    async with session.get(f"{rasa_url}/conversations/{sender}/tracker",
-                           params={"token": token, "include_events": "ALL"}) as reply:
+    async with session.get(
+        f"{rasa_url}/conversations/{sender}/tracker", params={"token": token, "include_events": "ALL"}
+    ) as reply:
         events = (await reply.json())["events"]
     users = fallbacks = in_form = 0
     active: Optional[str] = None
@@ -174,8 +198,13 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-async def exercise(figures: BotFigures, rasa_url: str, token: str, rasa_process: psutil.Process,
-                   stack_root: Optional[psutil.Process]) -> None:
+async def exercise(
+    figures: BotFigures,
+    rasa_url: str,
+    token: str,
+    rasa_process: psutil.Process,
+    stack_root: Optional[psutil.Process],
+) -> None:
     """The whole measurement against one running bot, in a fixed order (first reply, latency, load, length)."""
     url = f"{rasa_url}/webhooks/rest/webhook"
     timeout = aiohttp.ClientTimeout(total=60)
@@ -184,7 +213,9 @@ async def exercise(figures: BotFigures, rasa_url: str, token: str, rasa_process:
         figures.first_reply_ms = await _send(session, url, f"first-{uuid.uuid4().hex[:6]}", "hi")
         cpu_before = cpu_seconds(rasa_process)
         figures.latencies_ms = await _conversations(session, url, LATENCY_ROUNDS, "latency")
-        figures.cpu_ms_per_message = (cpu_seconds(rasa_process) - cpu_before) * 1000 / len(figures.latencies_ms)
+        figures.cpu_ms_per_message = (
+            (cpu_seconds(rasa_process) - cpu_before) * 1000 / len(figures.latencies_ms)
+        )
         figures.throughput, concurrent = await _throughput(session, url)
         figures.throughput_p50_ms = percentile(concurrent, 50)
         figures.rasa_rss_mb = rasa_process.memory_info().rss / 2**20
@@ -218,9 +249,14 @@ def _service_name(cmdline: List[str]) -> str:
         return "rasa"
     if "-m" in cmdline:
         module = cmdline[cmdline.index("-m") + 1]
-        return {"carebot.launcher": "launcher", "bench.stack": "launcher", "actions": "actions",
-                "carebot.server": "backend", "carebot.reminders": "reminders",
-                "carebot.rasa_server": "rasa"}.get(module, module)
+        return {
+            "carebot.launcher": "launcher",
+            "bench.stack": "launcher",
+            "actions": "actions",
+            "carebot.server": "backend",
+            "carebot.reminders": "reminders",
+            "carebot.rasa_server": "rasa",
+        }.get(module, module)
     return " ".join(cmdline[:3])
 
 
@@ -232,6 +268,7 @@ def _rasa_child(root: psutil.Process) -> psutil.Process:
 
 
 # ---- the two bots -------------------------------------------------------------------------------------------
+
 
 def _python_env(**extra: str) -> Dict[str, str]:
     return {**os.environ, **QUIET_ENV, **extra}
@@ -264,13 +301,31 @@ def measure_stock(work: Path) -> BotFigures:
     project = work / "stock"
     create_initial_project(str(project))  # the files `rasa init --no-prompt` writes before it trains
     python = sys.executable
-    figures.train_s, figures.train_cpu_s = cold_train([python, "-m", "rasa", "train"], project,
-                                                      work / "cache-stock", work / "stock-train.log")
+    figures.train_s, figures.train_cpu_s = cold_train(
+        [python, "-m", "rasa", "train"], project, work / "cache-stock", work / "stock-train.log"
+    )
     port, token = free_port(), uuid.uuid4().hex
     rasa_url = f"http://127.0.0.1:{port}"
-    server = spawn([python, "-m", "rasa", "run", "--enable-api", "--auth-token", token, "--interface", "127.0.0.1",
-                    "--port", str(port), "--model", "models"], env=_python_env(), log=work / "stock-run.log",
-                   cwd=project)
+    server = spawn(
+        [
+            python,
+            "-m",
+            "rasa",
+            "run",
+            "--enable-api",
+            "--auth-token",
+            token,
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--model",
+            "models",
+        ],
+        env=_python_env(),
+        log=work / "stock-run.log",
+        cwd=project,
+    )
     try:
         figures.ready_s = server.wait_until(lambda: rasa_is_ready(rasa_url, token), 300, "the stock bot")
         rasa_process = psutil.Process(server.process.pid)
@@ -287,9 +342,23 @@ def measure_carebot(work: Path) -> BotFigures:
     python = sys.executable
     models = work / "carebot-models"
     figures.train_s, figures.train_cpu_s = cold_train(
-        [python, "-m", "rasa", "train", "--force", "--fixed-model-name", "carebot", "--out", str(models),
-         "--data", *[folder for folder in RASA_DATA if (ROOT / folder).is_dir()]],
-        ROOT, work / "cache-carebot", work / "carebot-train.log")
+        [
+            python,
+            "-m",
+            "rasa",
+            "train",
+            "--force",
+            "--fixed-model-name",
+            "carebot",
+            "--out",
+            str(models),
+            "--data",
+            *[folder for folder in RASA_DATA if (ROOT / folder).is_dir()],
+        ],
+        ROOT,
+        work / "cache-carebot",
+        work / "carebot-train.log",
+    )
     services = available_services()
     missing = [name for name in ("backend", "actions", "rasa", "reminders") if name not in services]
     if missing:
@@ -310,12 +379,17 @@ def measure_carebot(work: Path) -> BotFigures:
 
 # ---- report ---------------------------------------------------------------------------------------------------
 
+
 def _ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:.2f}" if theirs else "–"
 
 
 def _verdict(key: str, value: float) -> str:
-    return ("met" if value <= TARGETS[key] else "**missed**") + f" (≤ {TARGETS[key]:g})" if key in TARGETS else ""
+    return (
+        ("met" if value <= TARGETS[key] else "**missed**") + f" (≤ {TARGETS[key]:g})"
+        if key in TARGETS
+        else ""
+    )
 
 
 def render(stock: BotFigures, carebot: BotFigures) -> str:
@@ -329,8 +403,12 @@ def render(stock: BotFigures, carebot: BotFigures) -> str:
         ("REST round trip p95 (ms)", "p95_ms", stock.p95_ms, carebot.p95_ms),
         ("… Rasa server CPU time per message (ms)", "", stock.cpu_ms_per_message, carebot.cpu_ms_per_message),
         (f"throughput, {THROUGHPUT_SENDERS} senders (msg/s)", "", stock.throughput, carebot.throughput),
-        (f"round trip p50 under {THROUGHPUT_SENDERS} senders (ms)", "", stock.throughput_p50_ms,
-         carebot.throughput_p50_ms),
+        (
+            f"round trip p50 under {THROUGHPUT_SENDERS} senders (ms)",
+            "",
+            stock.throughput_p50_ms,
+            carebot.throughput_p50_ms,
+        ),
         ("Rasa server RSS (MB)", "", stock.rasa_rss_mb, carebot.rasa_rss_mb),
     ]
     lines = [
@@ -338,7 +416,9 @@ def render(stock: BotFigures, carebot: BotFigures) -> str:
         "|---|---:|---:|---:|---|",
     ]
     for label, key, theirs, ours in rows:
-        lines.append(f"| {label} | {theirs:.1f} | {ours:.1f} | {_ratio(ours, theirs)} | {_verdict(key, ours)} |")
+        lines.append(
+            f"| {label} | {theirs:.1f} | {ours:.1f} | {_ratio(ours, theirs)} | {_verdict(key, ours)} |"
+        )
     stack_total = sum(carebot.stack_rss_mb.values())
     per_service = ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(carebot.stack_rss_mb.items()))
     lines += [
@@ -363,9 +443,11 @@ def render(stock: BotFigures, carebot: BotFigures) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for index in range(len(carebot.block_p50_ms)):
-        lines.append(f"| {index * BLOCK}–{index * BLOCK + BLOCK - 1} | {stock.block_p50_ms[index]:.1f} "
-                     f"| {stock.block_cpu_ms[index]:.1f} | {carebot.block_p50_ms[index]:.1f} "
-                     f"| {carebot.block_cpu_ms[index]:.1f} |")
+        lines.append(
+            f"| {index * BLOCK}–{index * BLOCK + BLOCK - 1} | {stock.block_p50_ms[index]:.1f} "
+            f"| {stock.block_cpu_ms[index]:.1f} | {carebot.block_p50_ms[index]:.1f} "
+            f"| {carebot.block_cpu_ms[index]:.1f} |"
+        )
     lines += [
         f"| growth, last block / first | {_ratio(stock.block_p50_ms[-1], stock.block_p50_ms[0])} "
         f"| {_ratio(stock.block_cpu_ms[-1], stock.block_cpu_ms[0])} "
@@ -375,8 +457,12 @@ def render(stock: BotFigures, carebot: BotFigures) -> str:
         f"Messages answered by a fallback action: stock {stock.fallback_share:.0%}, "
         f"Carebot {carebot.fallback_share:.0%}. Messages that arrived while a form was active: stock "
         f"{stock.in_form_share:.0%}, Carebot {carebot.in_form_share:.0%}"
-        + (f" ({', '.join(carebot.forms)}: a line of the mix was understood as the start of a flow)"
-           if carebot.forms else "") + ".",
+        + (
+            f" ({', '.join(carebot.forms)}: a line of the mix was understood as the start of a flow)"
+            if carebot.forms
+            else ""
+        )
+        + ".",
     ]
     return "\n".join(lines)
 

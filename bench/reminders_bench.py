@@ -11,6 +11,7 @@ PostgreSQL runs when `BENCH_POSTGRES_URL` (or `TEST_POSTGRES_URL`) is set or `--
 schema dropped afterwards; otherwise a temporary SQLite file. Run alone with
 `python -m bench.reminders_bench [--postgres URL] [--count N]`, or as the `reminders` section of `make bench`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,13 @@ from carebot.backend.db import make_engine
 from carebot.rasa_api import RasaAPI
 from carebot.reminders.dispatcher import Dispatcher, DispatcherSettings, RasaDeliverer
 from carebot.reminders.store import (
-    ReminderStore, create_tables, occurrence_key, reminder_deliveries, reminder_occurrences, reminders, to_db,
+    ReminderStore,
+    create_tables,
+    occurrence_key,
+    reminder_deliveries,
+    reminder_occurrences,
+    reminders,
+    to_db,
 )
 
 COUNT = 10_000
@@ -63,8 +70,13 @@ def _standin(port_queue: "multiprocessing.Queue[int]") -> None:
         return web.json_response({"tracker": {"sender_id": request.match_info["conversation_id"]}})
 
     async def stats(_request: web.Request) -> web.Response:
-        return web.json_response({"triggers": sum(per_key.values()), "keys": len(per_key),
-                                  "duplicated_keys": sum(1 for n in per_key.values() if n > 1)})
+        return web.json_response(
+            {
+                "triggers": sum(per_key.values()),
+                "keys": len(per_key),
+                "duplicated_keys": sum(1 for n in per_key.values() if n > 1),
+            }
+        )
 
     async def reset(request: web.Request) -> web.Response:
         per_key.clear()
@@ -87,20 +99,32 @@ def _standin(port_queue: "multiprocessing.Queue[int]") -> None:
 
 
 # ---------------------------------------------------------------------------------------------- a dispatcher
-def _dispatcher(db_url: str, rasa_url: str, worker: str, go: Any, results: "multiprocessing.Queue[Dict]") -> None:
+def _dispatcher(
+    db_url: str, rasa_url: str, worker: str, go: Any, results: "multiprocessing.Queue[Dict]"
+) -> None:
     async def drain() -> Dict[str, Any]:
         engine = make_engine(db_url)
         api = RasaAPI(rasa_url, token=TOKEN)
-        dispatcher = Dispatcher(ReminderStore(engine), RasaDeliverer(api), DispatcherSettings(),
-                                is_opted_out=lambda _conversation: False, worker_id=worker)
+        dispatcher = Dispatcher(
+            ReminderStore(engine),
+            RasaDeliverer(api),
+            DispatcherSettings(),
+            is_opted_out=lambda _conversation: False,
+            worker_id=worker,
+        )
         await asyncio.to_thread(go.wait)
         started = time.monotonic()
         report = await dispatcher.drain()
         elapsed = time.monotonic() - started
         await api.close()
         engine.dispose()
-        return {"worker": worker, "sent": report.sent, "claimed": report.claimed, "failed": report.failed,
-                "seconds": elapsed}
+        return {
+            "worker": worker,
+            "sent": report.sent,
+            "claimed": report.claimed,
+            "failed": report.failed,
+            "seconds": elapsed,
+        }
 
     results.put(asyncio.run(drain()))
 
@@ -113,18 +137,44 @@ def _seed(engine: Any, count: int) -> None:
         conn.execute(delete(reminder_deliveries))
         conn.execute(delete(reminder_occurrences))
         conn.execute(delete(reminders))
-        conn.execute(reminders.insert(), [{
-            "id": n + 1, "conversation_id": f"+4477{n:08d}", "channel": "whatsapp", "kind": "medication",
-            "label": "metformin", "dose": "500mg", "rrule": "RRULE:FREQ=DAILY;COUNT=1",
-            "dtstart": to_db(now - dt.timedelta(seconds=60 * n / count + 1)), "tz": "Europe/London",
-            "description": "once", "status": "active", "revision": 1, "materialised_until": to_db(now),
-            "created_at": to_db(now), "updated_at": to_db(now),
-        } for n in range(count)])
+        conn.execute(
+            reminders.insert(),
+            [
+                {
+                    "id": n + 1,
+                    "conversation_id": f"+4477{n:08d}",
+                    "channel": "whatsapp",
+                    "kind": "medication",
+                    "label": "metformin",
+                    "dose": "500mg",
+                    "rrule": "RRULE:FREQ=DAILY;COUNT=1",
+                    "dtstart": to_db(now - dt.timedelta(seconds=60 * n / count + 1)),
+                    "tz": "Europe/London",
+                    "description": "once",
+                    "status": "active",
+                    "revision": 1,
+                    "materialised_until": to_db(now),
+                    "created_at": to_db(now),
+                    "updated_at": to_db(now),
+                }
+                for n in range(count)
+            ],
+        )
         due = [now - dt.timedelta(seconds=60 * n / count + 1) for n in range(count)]
-        conn.execute(reminder_occurrences.insert(), [{
-            "reminder_id": n + 1, "revision": 1, "due_at": to_db(due[n]), "status": "pending", "attempts": 0,
-            "idempotency_key": occurrence_key(n + 1, 1, due[n]),
-        } for n in range(count)])
+        conn.execute(
+            reminder_occurrences.insert(),
+            [
+                {
+                    "reminder_id": n + 1,
+                    "revision": 1,
+                    "due_at": to_db(due[n]),
+                    "status": "pending",
+                    "attempts": 0,
+                    "idempotency_key": occurrence_key(n + 1, 1, due[n]),
+                }
+                for n in range(count)
+            ],
+        )
 
 
 def _sent_in_db(engine: Any) -> int:
@@ -132,13 +182,17 @@ def _sent_in_db(engine: Any) -> int:
         return conn.execute(text("SELECT count(*) FROM reminder_occurrences WHERE status = 'sent'")).scalar()
 
 
-def _run_round(ctx: Any, db_url: str, rasa_url: str, workers: int, count: int, latency_ms: int) -> Dict[str, Any]:
+def _run_round(
+    ctx: Any, db_url: str, rasa_url: str, workers: int, count: int, latency_ms: int
+) -> Dict[str, Any]:
     engine = make_engine(db_url)
     _seed(engine, count)
     asyncio.run(_post(f"{rasa_url}/reset?latency_ms={latency_ms}"))
     go, results = ctx.Event(), ctx.Queue()
-    processes = [ctx.Process(target=_dispatcher, args=(db_url, rasa_url, f"bench-{i}", go, results))
-                 for i in range(workers)]
+    processes = [
+        ctx.Process(target=_dispatcher, args=(db_url, rasa_url, f"bench-{i}", go, results))
+        for i in range(workers)
+    ]
     for process in processes:
         process.start()
     time.sleep(3)  # let every process import and connect before the clock starts
@@ -151,8 +205,15 @@ def _run_round(ctx: Any, db_url: str, rasa_url: str, workers: int, count: int, l
     stats = asyncio.run(_get(f"{rasa_url}/stats"))
     sent = _sent_in_db(engine)
     engine.dispose()
-    return {"workers": workers, "latency_ms": latency_ms, "seconds": elapsed, "per_second": count / elapsed, "stats": stats,
-            "sent_in_db": sent, "reports": reports}
+    return {
+        "workers": workers,
+        "latency_ms": latency_ms,
+        "seconds": elapsed,
+        "per_second": count / elapsed,
+        "stats": stats,
+        "sent_in_db": sent,
+        "reports": reports,
+    }
 
 
 async def _get(url: str) -> Dict[str, Any]:
@@ -221,10 +282,15 @@ def run(postgres_url: Optional[str] = None, count: int = COUNT, latencies: tuple
     for result in rounds:
         stats = result["stats"]
         split = " / ".join(str(r["sent"]) for r in sorted(result["reports"], key=lambda r: r["worker"]))
-        lines.append(f"| {result['latency_ms']} ms | {result['workers']} | {result['seconds']:.1f} | {result['per_second']:.0f} | "
-                     f"{stats['triggers']} | {stats['keys']} | {stats['duplicated_keys']} | {result['sent_in_db']} | "
-                     f"{split} |")
-    lines += ["", "Raw: `" + json.dumps([{k: v for k, v in r.items() if k != "reports"} for r in rounds]) + "`"]
+        lines.append(
+            f"| {result['latency_ms']} ms | {result['workers']} | {result['seconds']:.1f} | {result['per_second']:.0f} | "
+            f"{stats['triggers']} | {stats['keys']} | {stats['duplicated_keys']} | {result['sent_in_db']} | "
+            f"{split} |"
+        )
+    lines += [
+        "",
+        "Raw: `" + json.dumps([{k: v for k, v in r.items() if k != "reports"} for r in rounds]) + "`",
+    ]
     return "\n".join(lines)
 
 
@@ -232,7 +298,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", help="PostgreSQL URL (a fresh schema is used and dropped)")
     parser.add_argument("--count", type=int, default=COUNT, help="due reminders per round")
-    parser.add_argument("--latency-ms", type=int, nargs="+", default=list(LATENCIES_MS),
-                        help="stand-in answer times to measure (default: 0 100)")
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        nargs="+",
+        default=list(LATENCIES_MS),
+        help="stand-in answer times to measure (default: 0 100)",
+    )
     arguments = parser.parse_args()
     print(run(arguments.postgres, arguments.count, tuple(arguments.latency_ms)))

@@ -7,6 +7,7 @@ booking distinct free slots. PostgreSQL runs when `BENCH_POSTGRES_URL` (or `TEST
 `--postgres URL` is given; it uses a fresh schema that is dropped afterwards.
 Run alone with `python -m bench.scheduling_bench [--postgres URL]`, or as the `scheduling` section of `make bench`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,12 +25,12 @@ from typing import List, Optional, Tuple
 from aiohttp import web
 from sqlalchemy import create_engine, func, select, text
 
-from carebot.server.app import create_app
 from carebot.backend.db import make_engine
 from carebot.clinic import Clinic, load_clinic
 from carebot.scheduling import tables as t
 from carebot.scheduling.client import SchedulingClient
 from carebot.scheduling.slots import regenerate_slots, utcnow
+from carebot.server.app import create_app
 
 TOKEN = "bench-token"
 SEARCHES = 300
@@ -48,8 +49,10 @@ services:
   - {{id: nurse, name: Practice nurse, duration_minutes: 15}}
   - {{id: physio, name: Physiotherapy, duration_minutes: 30}}
 providers:
-""" + "".join(f"  - {{id: p{n}, name: Practitioner {n}, services: [{['gp', 'nurse', 'physio, gp'][n % 3]}]}}\n"
-              for n in range(10))
+""" + "".join(
+    f"  - {{id: p{n}, name: Practitioner {n}, services: [{['gp', 'nurse', 'physio, gp'][n % 3]}]}}\n"
+    for n in range(10)
+)
 
 
 def _clinic(directory: Path) -> Clinic:
@@ -89,13 +92,24 @@ async def _search_latencies(url: str, clinic: Clinic) -> List[float]:
 
 async def _booking_rate(url: str, clinic: Clinic, engine) -> Tuple[float, int]:
     with engine.connect() as conn:
-        free = [row.id for row in conn.execute(
-            select(t.slot.c.id).where((t.slot.c.status == "free") & (t.slot.c.start > utcnow() + dt.timedelta(hours=2))
-                                      & t.slot.c.practitioner_id.in_(["p0", "p3", "p6", "p9"]))
-            .order_by(t.slot.c.start).limit(BOOKINGS))]
+        free = [
+            row.id
+            for row in conn.execute(
+                select(t.slot.c.id)
+                .where(
+                    (t.slot.c.status == "free")
+                    & (t.slot.c.start > utcnow() + dt.timedelta(hours=2))
+                    & t.slot.c.practitioner_id.in_(["p0", "p3", "p6", "p9"])
+                )
+                .order_by(t.slot.c.start)
+                .limit(BOOKINGS)
+            )
+        ]
     clients = [SchedulingClient(url, TOKEN, clinic=clinic) for _ in range(CLIENTS)]
     try:
-        patients = [await c.create_patient(f"Bench Patient{n}", f"+4477009{n:05d}") for n, c in enumerate(clients)]
+        patients = [
+            await c.create_patient(f"Bench Patient{n}", f"+4477009{n:05d}") for n, c in enumerate(clients)
+        ]
 
         async def worker(index: int) -> int:
             booked = 0
@@ -116,7 +130,9 @@ async def _booking_rate(url: str, clinic: Clinic, engine) -> Tuple[float, int]:
     return done / elapsed, done
 
 
-async def _measure(url_for_db: str, clinic: Clinic, with_search: bool) -> Tuple[Optional[List[float]], float, int, int]:
+async def _measure(
+    url_for_db: str, clinic: Clinic, with_search: bool
+) -> Tuple[Optional[List[float]], float, int, int]:
     engine = make_engine(url_for_db)
     try:
         runner, url = await _serve(engine, clinic)
@@ -140,10 +156,14 @@ async def _run(postgres_url: Optional[str]) -> str:
         latencies, rate, booked, slots = await _measure(f"sqlite:///{tmp}/bench.db", clinic, with_search=True)
         assert latencies is not None
         verdict = "meets" if _p95(latencies) <= SEARCH_TARGET_MS else "MISSES"
-        rows.append(f"| free-slot search, SQLite ({SEARCHES} queries) | p50 {statistics.median(latencies):.1f} ms, "
-                    f"p95 {_p95(latencies):.1f} ms, max {max(latencies):.1f} ms | ≤ {SEARCH_TARGET_MS:.0f} ms p95 "
-                    f"({verdict}) |")
-        rows.append(f"| bookings, SQLite, {CLIENTS} concurrent clients ({booked} bookings) | {rate:.0f} /s | — |")
+        rows.append(
+            f"| free-slot search, SQLite ({SEARCHES} queries) | p50 {statistics.median(latencies):.1f} ms, "
+            f"p95 {_p95(latencies):.1f} ms, max {max(latencies):.1f} ms | ≤ {SEARCH_TARGET_MS:.0f} ms p95 "
+            f"({verdict}) |"
+        )
+        rows.append(
+            f"| bookings, SQLite, {CLIENTS} concurrent clients ({booked} bookings) | {rate:.0f} /s | — |"
+        )
         if postgres_url:
             schema = f"bench_{uuid.uuid4().hex[:10]}"
             admin = create_engine(postgres_url)
@@ -152,28 +172,37 @@ async def _run(postgres_url: Optional[str]) -> str:
             try:
                 separator = "&" if "?" in postgres_url else "?"
                 _, pg_rate, pg_booked, _ = await _measure(
-                    f"{postgres_url}{separator}options=-csearch_path%3D{schema}", clinic, with_search=False)
-                rows.append(f"| bookings, PostgreSQL, {CLIENTS} concurrent clients ({pg_booked} bookings) "
-                            f"| {pg_rate:.0f} /s | — |")
+                    f"{postgres_url}{separator}options=-csearch_path%3D{schema}", clinic, with_search=False
+                )
+                rows.append(
+                    f"| bookings, PostgreSQL, {CLIENTS} concurrent clients ({pg_booked} bookings) "
+                    f"| {pg_rate:.0f} /s | — |"
+                )
             finally:
                 with admin.begin() as conn:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
                 admin.dispose()
         else:
-            rows.append("| bookings, PostgreSQL | not run (set BENCH_POSTGRES_URL or TEST_POSTGRES_URL) | — |")
-    return "\n".join([
-        "### Scheduling backend (`carebot/scheduling`, over HTTP on loopback with `SchedulingClient`)\n",
-        f"{slots} slots: 10 practitioners × 8 weeks of 15-minute slots. Search = free slots for a service in a "
-        "one-week window at a random day, first 5, with `_include=Slot:schedule`. Bookings = each client books "
-        "its own distinct free slots one after another (conditional UPDATE + insert, one transaction each).\n",
-        "| measure | result | target |",
-        "|---|---|---|",
-        *rows,
-    ])
+            rows.append(
+                "| bookings, PostgreSQL | not run (set BENCH_POSTGRES_URL or TEST_POSTGRES_URL) | — |"
+            )
+    return "\n".join(
+        [
+            "### Scheduling backend (`carebot/scheduling`, over HTTP on loopback with `SchedulingClient`)\n",
+            f"{slots} slots: 10 practitioners × 8 weeks of 15-minute slots. Search = free slots for a service in a "
+            "one-week window at a random day, first 5, with `_include=Slot:schedule`. Bookings = each client books "
+            "its own distinct free slots one after another (conditional UPDATE + insert, one transaction each).\n",
+            "| measure | result | target |",
+            "|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 def run(postgres_url: Optional[str] = None) -> str:
-    return asyncio.run(_run(postgres_url or os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")))
+    return asyncio.run(
+        _run(postgres_url or os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL"))
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Keeping it in one place means the tests and the figures in docs/benchmarks.md ru
 `python -m bench.stack SERVICE...` runs a subset of the launcher's services (e.g. `actions rasa`) with the
 launcher's own process-group handling; it is how a partial stack starts while a service is still being written.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -26,7 +27,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "carebot.tar.gz"
 # Launcher service name -> the module `python -m` runs; a service counts as available once its module exists.
-SERVICE_MODULES = {"backend": "carebot.server", "actions": "actions", "rasa": "rasa", "reminders": "carebot.reminders"}
+SERVICE_MODULES = {
+    "backend": "carebot.server",
+    "actions": "actions",
+    "rasa": "rasa",
+    "reminders": "carebot.reminders",
+}
 ALL_SERVICES = tuple(SERVICE_MODULES)
 
 
@@ -65,7 +71,9 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{what} exited early with code {self.process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{what} exited early with code {self.process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 if is_ready():
                     return time.monotonic() - self.started
@@ -94,8 +102,9 @@ def spawn(argv: Sequence[str], *, env: Dict[str, str], log: Path, cwd: Path = RO
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         started = time.monotonic()
-        process = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return ManagedProcess(process, log, started)
 
 
@@ -135,8 +144,11 @@ class CarebotStack:
 
     def say(self, sender: str, text: str, metadata: Dict[str, Any] | None = None) -> List[Dict[str, Any]]:
         """One patient message through the REST channel; the bot's replies."""
-        reply = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook",
-                           json={"sender": sender, "message": text, "metadata": metadata or {}}, timeout=30)
+        reply = httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text, "metadata": metadata or {}},
+            timeout=30,
+        )
         reply.raise_for_status()
         return reply.json()
 
@@ -144,14 +156,19 @@ class CarebotStack:
         return "\n".join(m.get("text", "") for m in self.say(sender, text))
 
     def tracker(self, sender: str) -> Dict[str, Any]:
-        reply = httpx.get(f"{self.rasa_url}/conversations/{sender}/tracker",
-                          params={"token": self.rasa_token}, timeout=10)
+        reply = httpx.get(
+            f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": self.rasa_token}, timeout=10
+        )
         reply.raise_for_status()
         return reply.json()
 
     def backend(self, path: str, **params: Any) -> Dict[str, Any]:
-        reply = httpx.get(f"{self.backend_url}{path}", params=params,
-                          headers={"Authorization": f"Bearer {self.backend_token}"}, timeout=10)
+        reply = httpx.get(
+            f"{self.backend_url}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {self.backend_token}"},
+            timeout=10,
+        )
         reply.raise_for_status()
         return reply.json()
 
@@ -166,7 +183,9 @@ class CarebotStack:
     def wait_ready(self, timeout: float = 180) -> float:
         """Seconds from process start until every started service answered."""
         assert self.running is not None
-        return self.running.wait_until(self.is_ready, timeout, f"the Carebot stack ({', '.join(self.services)})")
+        return self.running.wait_until(
+            self.is_ready, timeout, f"the Carebot stack ({', '.join(self.services)})"
+        )
 
     def stop(self) -> None:
         if self.running is not None:
@@ -176,7 +195,9 @@ class CarebotStack:
 PROTECTED_TRACKER_STORE = "carebot.privacy.tracker_store.ProtectedSQLTrackerStore"
 
 
-def carebot_stack(var: Path, *, model: Path = DEFAULT_MODEL, services: Sequence[str] = ALL_SERVICES) -> CarebotStack:
+def carebot_stack(
+    var: Path, *, model: Path = DEFAULT_MODEL, services: Sequence[str] = ALL_SERVICES
+) -> CarebotStack:
     """A stack description on fresh ports with throwaway tokens and SQLite files under `var` (not started yet)."""
     var.mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in ("RASA_PORT", "ACTION_SERVER_PORT", "BACKEND_PORT")}
@@ -205,9 +226,13 @@ def carebot_stack(var: Path, *, model: Path = DEFAULT_MODEL, services: Sequence[
         "PYTHONPATH": str(ROOT),
     }
     return CarebotStack(
-        rasa_url=env["RASA_URL"], backend_url=env["BACKEND_URL"],
+        rasa_url=env["RASA_URL"],
+        backend_url=env["BACKEND_URL"],
         action_url=f"http://127.0.0.1:{ports['ACTION_SERVER_PORT']}",
-        rasa_token=env["RASA_API_TOKEN"], backend_token=env["CAREBOT_BACKEND_TOKEN"], env=env, services=list(services),
+        rasa_token=env["RASA_API_TOKEN"],
+        backend_token=env["CAREBOT_BACKEND_TOKEN"],
+        env=env,
+        services=list(services),
     )
 
 

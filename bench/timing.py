@@ -1,4 +1,5 @@
 """Per-call timings for in-process benchmark sections (dates, NLU components)."""
+
 from __future__ import annotations
 
 import time

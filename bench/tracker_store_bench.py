@@ -6,6 +6,7 @@ reply, a slot and the listen: 5 events saved, then the conversation read back as
 Conversations are restarted every 20 messages so the figure is not the cost of a long history. Run alone with
 `python -m bench.tracker_store_bench`, or as the `tracker_store` section of `make bench`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,16 +30,23 @@ from carebot.privacy.tracker_store import ProtectedSQLTrackerStore
 MESSAGES = 300
 PER_CONVERSATION = 20
 TARGET_MS = 2.0
-DOMAIN = Domain.from_yaml("version: '3.1'\nslots:\n  reminder_draft:\n    type: text\n    mappings: [{type: custom}]\n")
+DOMAIN = Domain.from_yaml(
+    "version: '3.1'\nslots:\n  reminder_draft:\n    type: text\n    mappings: [{type: custom}]\n"
+)
 
 
 def turn(n: int) -> List[Event]:
     said = f"remind me to take my metformin 500mg at {8 + n % 12}am every day please"
     return [
-        UserUttered(said, {"name": "set_reminder", "confidence": 0.97},
-                    [{"entity": "medicine", "value": "metformin", "start": 18, "end": 27}]),
+        UserUttered(
+            said,
+            {"name": "set_reminder", "confidence": 0.97},
+            [{"entity": "medicine", "value": "metformin", "start": 18, "end": 27}],
+        ),
         ActionExecuted("action_save_reminder"),
-        BotUttered(f"OK, I'll remind you to take metformin 500mg every day at {8 + n % 12}:00.", {"elements": None}),
+        BotUttered(
+            f"OK, I'll remind you to take metformin 500mg every day at {8 + n % 12}:00.", {"elements": None}
+        ),
         SlotSet("reminder_draft", None),
         ActionExecuted("action_listen"),
     ]
@@ -68,12 +76,23 @@ async def _measure(stores: Dict[str, SQLTrackerStore]) -> Dict[str, Tuple[List[f
 
 def _stores(kind: str, folder: Path) -> Dict[str, SQLTrackerStore]:
     if kind == "SQLite":
-        return {name: cls(DOMAIN, dialect="sqlite", db=str(folder / f"{name}.db"))
-                for name, cls in (("plain", SQLTrackerStore), ("encrypted", ProtectedSQLTrackerStore))}
+        return {
+            name: cls(DOMAIN, dialect="sqlite", db=str(folder / f"{name}.db"))
+            for name, cls in (("plain", SQLTrackerStore), ("encrypted", ProtectedSQLTrackerStore))
+        }
     url = sa.engine.make_url(os.environ["BENCH_POSTGRES_URL"])
-    return {name: cls(DOMAIN, dialect="postgresql", host=url.host, port=url.port, db=url.database,
-                      username=url.username, password=url.password)
-            for name, cls in (("plain", SQLTrackerStore), ("encrypted", ProtectedSQLTrackerStore))}
+    return {
+        name: cls(
+            DOMAIN,
+            dialect="postgresql",
+            host=url.host,
+            port=url.port,
+            db=url.database,
+            username=url.username,
+            password=url.password,
+        )
+        for name, cls in (("plain", SQLTrackerStore), ("encrypted", ProtectedSQLTrackerStore))
+    }
 
 
 def _sealing_ms() -> List[float]:
@@ -90,25 +109,36 @@ def _sealing_ms() -> List[float]:
 
 def run() -> str:
     kinds = ["SQLite"] + (["PostgreSQL"] if os.environ.get("BENCH_POSTGRES_URL") else [])
-    rows = ["| store | plain save p50 (ms) | encrypted save p50 (ms) | plain read p50 (ms) | encrypted read p50 "
-            "(ms) | added per message, p50 (ms) | target |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| store | plain save p50 (ms) | encrypted save p50 (ms) | plain read p50 (ms) | encrypted read p50 "
+        "(ms) | added per message, p50 (ms) | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory() as folder:
         for kind in kinds:
             figures = asyncio.run(_measure(_stores(kind, Path(folder))))
             (plain_save, plain_read), (sealed_save, sealed_read) = figures["plain"], figures["encrypted"]
             added = statistics.median(  # message by message: the encrypted store's save + read minus the plain one's
-                ss + sr - ps - pr for ss, sr, ps, pr in zip(sealed_save, sealed_read, plain_save, plain_read))
-            rows.append(f"| {kind} | {statistics.median(plain_save):.2f} | {statistics.median(sealed_save):.2f} | "
-                        f"{statistics.median(plain_read):.2f} | {statistics.median(sealed_read):.2f} | {added:.2f} | "
-                        f"≤ {TARGET_MS:.0f} ms ({'meets' if added <= TARGET_MS else 'MISSED'}) |")
+                ss + sr - ps - pr for ss, sr, ps, pr in zip(sealed_save, sealed_read, plain_save, plain_read)
+            )
+            rows.append(
+                f"| {kind} | {statistics.median(plain_save):.2f} | {statistics.median(sealed_save):.2f} | "
+                f"{statistics.median(plain_read):.2f} | {statistics.median(sealed_read):.2f} | {added:.2f} | "
+                f"≤ {TARGET_MS:.0f} ms ({'meets' if added <= TARGET_MS else 'MISSED'}) |"
+            )
     sealing = _sealing_ms()
-    return "\n".join([
-        f"{MESSAGES} messages of 5 events each (a reminder request with a medicine entity, the action, the reply, a "
-        f"slot, the listen), conversations of {PER_CONVERSATION} messages; each message saved, then the "
-        "conversation read back (what Rasa does per message).", "", *rows, "",
-        f"- Fernet alone, sealing and opening a message's 5 events: p50 {statistics.median(sealing):.3f} ms, "
-        f"max {max(sealing):.3f} ms.",
-    ])
+    return "\n".join(
+        [
+            f"{MESSAGES} messages of 5 events each (a reminder request with a medicine entity, the action, the reply, a "
+            f"slot, the listen), conversations of {PER_CONVERSATION} messages; each message saved, then the "
+            "conversation read back (what Rasa does per message).",
+            "",
+            *rows,
+            "",
+            f"- Fernet alone, sealing and opening a message's 5 events: p50 {statistics.median(sealing):.3f} ms, "
+            f"max {max(sealing):.3f} ms.",
+        ]
+    )
 
 
 if __name__ == "__main__":

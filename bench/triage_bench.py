@@ -4,6 +4,7 @@ the case-file figures (tests/triage_cases.csv, every unscripted question answere
 The pipeline is built once per process, so the per-message figure is what a patient waits for. Run alone with
 `python -m bench.triage_bench`, or as the `triage` section of `make bench`.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -11,10 +12,16 @@ import time
 from pathlib import Path
 from typing import List
 
-from carebot.nlu.findings import build_findings_pipeline, current_ids, denied_ids, extract_findings, profile_from
-from evaluation.cases import load_cases, run_case, score
+from carebot.nlu.findings import (
+    build_findings_pipeline,
+    current_ids,
+    denied_ids,
+    extract_findings,
+    profile_from,
+)
 from carebot.triage.engine import PATTERNS_DIR, default_protocols
 from carebot.triage.simulate import simulate
+from evaluation.cases import load_cases, run_case, score
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 5
@@ -46,17 +53,19 @@ def run() -> str:
             engine_ms.append((time.perf_counter() - start) * 1000)
     figures = score([run_case(nlp, case) for case in cases])
     words = statistics.mean(len(t.split()) for t in texts)
-    return "\n".join([
-        f"- Findings pipeline built once in {build_s:.2f} s; protocols loaded and validated in {load_s:.2f} s.",
-        f"- Extraction over the {len(texts)} case messages (mean {words:.0f} words), {ROUNDS} rounds: median "
-        f"{statistics.median(extract_ms):.2f} ms, p95 {_percentile(extract_ms, 0.95):.2f} ms, "
-        f"max {max(extract_ms):.2f} ms per message.",
-        f"- Engine, a whole triage with every question answered \"I'm not sure\": median "
-        f"{statistics.median(engine_ms):.2f} ms, p95 {_percentile(engine_ms, 0.95):.2f} ms.",
-        f"- Case file, findings + engine without Rasa: {figures.total} cases, agreement "
-        f"{figures.agreement:.1%}, emergency recall {figures.emergency_recall:.1%}, "
-        f"non-emergencies escalated to emergency: {figures.over_escalated}.",
-    ])
+    return "\n".join(
+        [
+            f"- Findings pipeline built once in {build_s:.2f} s; protocols loaded and validated in {load_s:.2f} s.",
+            f"- Extraction over the {len(texts)} case messages (mean {words:.0f} words), {ROUNDS} rounds: median "
+            f"{statistics.median(extract_ms):.2f} ms, p95 {_percentile(extract_ms, 0.95):.2f} ms, "
+            f"max {max(extract_ms):.2f} ms per message.",
+            f'- Engine, a whole triage with every question answered "I\'m not sure": median '
+            f"{statistics.median(engine_ms):.2f} ms, p95 {_percentile(engine_ms, 0.95):.2f} ms.",
+            f"- Case file, findings + engine without Rasa: {figures.total} cases, agreement "
+            f"{figures.agreement:.1%}, emergency recall {figures.emergency_recall:.1%}, "
+            f"non-emergencies escalated to emergency: {figures.over_escalated}.",
+        ]
+    )
 
 
 if __name__ == "__main__":

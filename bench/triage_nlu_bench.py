@@ -3,6 +3,7 @@ red-flag screen at the end of the pipeline, against a plain EntityRuler, plus th
 
 Run alone with `python -m bench.triage_nlu_bench` (needs models/carebot.tar.gz), or as `make bench`'s `triage_nlu`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,9 +19,9 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from carebot.nlu.components import PatternEntityExtractor, RedFlagClassifier
-from carebot.lexicon.patterns import load_patterns
 from bench.timing import timings_ms
+from carebot.lexicon.patterns import load_patterns
+from carebot.nlu.components import PatternEntityExtractor, RedFlagClassifier
 from evaluation.cases import load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,15 +46,18 @@ def run() -> str:
     context = ExecutionContext(GraphSchema({}), "bench")
     storage = LocalModelStorage(Path(tempfile.mkdtemp(prefix="triage-nlu-bench-")))
     config = {"patterns_dir": str(ROOT / "data" / "patterns"), "triage_dir": str(ROOT / "data" / "triage")}
-    extractor = PatternEntityExtractor.create({**PatternEntityExtractor.get_default_config(), **config}, storage,
-                                              Resource("entities"), context)
+    extractor = PatternEntityExtractor.create(
+        {**PatternEntityExtractor.get_default_config(), **config}, storage, Resource("entities"), context
+    )
     extractor.train(TrainingData())
-    screen = RedFlagClassifier.create({**RedFlagClassifier.get_default_config(), **config}, storage,
-                                      Resource("red_flags"), context)
+    screen = RedFlagClassifier.create(
+        {**RedFlagClassifier.get_default_config(), **config}, storage, Resource("red_flags"), context
+    )
     screen.train(TrainingData())
     plain = spacy.blank("en")  # what the entity extractor did before triage: the EntityRuler alone
     plain.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"}).add_patterns(
-        load_patterns(ROOT / "data" / "patterns"))
+        load_patterns(ROOT / "data" / "patterns")
+    )
 
     def message(text: str) -> Message:
         msg = Message(data={"text": text})
@@ -62,19 +66,30 @@ def run() -> str:
 
     prepared = {text: extractor.process([message(text)])[0] for text in texts}
     rows = [
-        "| per message (ms) | median | p95 |", "|---|---|---|",
+        "| per message (ms) | median | p95 |",
+        "|---|---|---|",
         _row("EntityRuler alone (before)", _timed_ms(texts, lambda t: plain(t))),
-        _row("PatternEntityExtractor with findings + context (now)", _timed_ms(texts, lambda t: extractor.process(
-            [message(t)]))),
-        _row("RedFlagClassifier (red-flag screen)", _timed_ms(texts, lambda t: screen.process([prepared[t]]))),
+        _row(
+            "PatternEntityExtractor with findings + context (now)",
+            _timed_ms(texts, lambda t: extractor.process([message(t)])),
+        ),
+        _row(
+            "RedFlagClassifier (red-flag screen)", _timed_ms(texts, lambda t: screen.process([prepared[t]]))
+        ),
     ]
     if MODEL.exists():
         agent = Agent.load(str(MODEL))
         loop = asyncio.new_event_loop()
-        rows.append(_row("whole trained NLU pipeline (`Agent.parse_message`)",
-                         _timed_ms(texts, lambda t: loop.run_until_complete(agent.parse_message(t)))))
+        rows.append(
+            _row(
+                "whole trained NLU pipeline (`Agent.parse_message`)",
+                _timed_ms(texts, lambda t: loop.run_until_complete(agent.parse_message(t))),
+            )
+        )
         loop.close()
-    return (f"{len(texts)} messages of tests/triage_cases.csv, {ROUNDS} rounds, one process.\n\n" + "\n".join(rows))
+    return f"{len(texts)} messages of tests/triage_cases.csv, {ROUNDS} rounds, one process.\n\n" + "\n".join(
+        rows
+    )
 
 
 if __name__ == "__main__":

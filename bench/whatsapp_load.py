@@ -11,6 +11,7 @@ Two ways to run it:
       TWILIO_AUTH_TOKEN=load-test .venv/bin/python -m bench.whatsapp_load --rasa-url http://127.0.0.1:5005 \
           --standin-port 4011 --patients 50
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,17 +75,27 @@ def patient_phone(n: int) -> str:
 
 def inbound(phone: str, text: str, message_sid: Optional[str] = None) -> Dict[str, str]:
     return {
-        "SmsMessageSid": "", "NumMedia": "0", "ProfileName": "Load Test", "WaId": phone.lstrip("+"), "Body": text,
-        "To": f"whatsapp:{CLINIC_NUMBER}", "From": f"whatsapp:{phone}", "AccountSid": ACCOUNT_SID,
-        "ApiVersion": "2010-04-01", "MessageSid": message_sid or f"SM{uuid.uuid4().hex}",
+        "SmsMessageSid": "",
+        "NumMedia": "0",
+        "ProfileName": "Load Test",
+        "WaId": phone.lstrip("+"),
+        "Body": text,
+        "To": f"whatsapp:{CLINIC_NUMBER}",
+        "From": f"whatsapp:{phone}",
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "MessageSid": message_sid or f"SM{uuid.uuid4().hex}",
     }
 
 
-async def post_signed(session: aiohttp.ClientSession, rasa_url: str, public_url: str, token: str,
-                      form: Dict[str, str]) -> Tuple[int, float]:
+async def post_signed(
+    session: aiohttp.ClientSession, rasa_url: str, public_url: str, token: str, form: Dict[str, str]
+) -> Tuple[int, float]:
     """(HTTP status, seconds until the acknowledgement arrived)."""
-    headers = {"Content-Type": "application/x-www-form-urlencoded",
-               "X-Twilio-Signature": sign(token, public_url.rstrip("/") + WEBHOOK_PATH, form)}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": sign(token, public_url.rstrip("/") + WEBHOOK_PATH, form),
+    }
     started = time.monotonic()
     async with session.post(rasa_url + WEBHOOK_PATH, data=urlencode(form), headers=headers) as response:
         await response.read()
@@ -128,8 +139,9 @@ async def load(rasa_url: str, public_url: str, token: str, stand_in: StandIn, pa
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
         started = time.monotonic()
-        results = await asyncio.gather(*(post_signed(session, rasa_url, public_url, token, inbound(p, MESSAGE))
-                                         for p in phones))
+        results = await asyncio.gather(
+            *(post_signed(session, rasa_url, public_url, token, inbound(p, MESSAGE)) for p in phones)
+        )
         answered = await wait_until(lambda: all(stand_in.count(p) for p in phones), ANSWER_TIMEOUT_S)
         all_answered_s = max(stand_in.first_reply(p) for p in phones) - started if answered else None
         await wait_quiet(stand_in, QUIET_S)
@@ -145,9 +157,16 @@ async def load(rasa_url: str, public_url: str, token: str, stand_in: StandIn, pa
     statuses: Dict[int, int] = {}
     for status, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
-    return Figures(patients, statuses, [s for _, s in results], all_answered_s,
-                   sum(1 for r in replies if not r), statistics.mean(replies),
-                   stand_in.count(reference), stand_in.count(duplicate))
+    return Figures(
+        patients,
+        statuses,
+        [s for _, s in results],
+        all_answered_s,
+        sum(1 for r in replies if not r),
+        statistics.mean(replies),
+        stand_in.count(reference),
+        stand_in.count(duplicate),
+    )
 
 
 def render(figures: Figures) -> str:
@@ -155,24 +174,29 @@ def render(figures: Figures) -> str:
     p95 = acks[max(0, round(0.95 * len(acks)) - 1)]
     within = sum(1 for a in acks if a <= ACK_TARGET_S)
     dedup_ok = figures.duplicate_replies == figures.reference_replies > 0
-    answered = (f"{figures.all_answered_s:.2f} s" if figures.all_answered_s is not None
-                else f"not all within {ANSWER_TIMEOUT_S:.0f} s ({figures.unanswered} unanswered)")
-    return "\n".join([
-        f"{figures.patients} patients post a signed WhatsApp webhook at the same moment; replies go to a loopback",
-        "Twilio stand-in. Target: every acknowledgement within 1 s, every patient answered, a MessageSid delivered",
-        "3 times answered once.",
-        "",
-        "| figure | value |",
-        "|---|---|",
-        f"| HTTP statuses | {', '.join(f'{k}×{v}' for k, v in sorted(figures.statuses.items()))} |",
-        f"| acknowledged within {ACK_TARGET_S:.0f} s | {within}/{len(acks)} |",
-        f"| ack p50 / p95 / max | {statistics.median(acks) * 1000:.0f} / {p95 * 1000:.0f} / {acks[-1] * 1000:.0f} ms |",
-        f"| all {figures.patients} answered after | {answered} |",
-        f"| replies per patient (mean) | {figures.replies_per_patient:.2f} |",
-        f"| same MessageSid ×3: replies vs one plain delivery | {figures.duplicate_replies} vs "
-        f"{figures.reference_replies} ({'answered once' if dedup_ok else 'MISMATCH'}) |",
-        "",
-    ])
+    answered = (
+        f"{figures.all_answered_s:.2f} s"
+        if figures.all_answered_s is not None
+        else f"not all within {ANSWER_TIMEOUT_S:.0f} s ({figures.unanswered} unanswered)"
+    )
+    return "\n".join(
+        [
+            f"{figures.patients} patients post a signed WhatsApp webhook at the same moment; replies go to a loopback",
+            "Twilio stand-in. Target: every acknowledgement within 1 s, every patient answered, a MessageSid delivered",
+            "3 times answered once.",
+            "",
+            "| figure | value |",
+            "|---|---|",
+            f"| HTTP statuses | {', '.join(f'{k}×{v}' for k, v in sorted(figures.statuses.items()))} |",
+            f"| acknowledged within {ACK_TARGET_S:.0f} s | {within}/{len(acks)} |",
+            f"| ack p50 / p95 / max | {statistics.median(acks) * 1000:.0f} / {p95 * 1000:.0f} / {acks[-1] * 1000:.0f} ms |",
+            f"| all {figures.patients} answered after | {answered} |",
+            f"| replies per patient (mean) | {figures.replies_per_patient:.2f} |",
+            f"| same MessageSid ×3: replies vs one plain delivery | {figures.duplicate_replies} vs "
+            f"{figures.reference_replies} ({'answered once' if dedup_ok else 'MISMATCH'}) |",
+            "",
+        ]
+    )
 
 
 async def _against_own_stack(patients: int) -> str:
@@ -183,11 +207,17 @@ async def _against_own_stack(patients: int) -> str:
     token = uuid.uuid4().hex
     with tempfile.TemporaryDirectory(prefix="carebot-whatsapp-bench-") as scratch:
         stack = carebot_stack(Path(scratch), services=available_services())
-        stack.env.update({
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": token, "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
-            "TWILIO_API_BASE_URL": f"http://127.0.0.1:{port}", "WHATSAPP_WEBHOOK_URL": stack.rasa_url,
-            "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{Path(scratch) / 'whatsapp.db'}", "WHATSAPP_REDIS_URL": "",
-        })
+        stack.env.update(
+            {
+                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                "TWILIO_AUTH_TOKEN": token,
+                "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
+                "TWILIO_API_BASE_URL": f"http://127.0.0.1:{port}",
+                "WHATSAPP_WEBHOOK_URL": stack.rasa_url,
+                "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{Path(scratch) / 'whatsapp.db'}",
+                "WHATSAPP_REDIS_URL": "",
+            }
+        )
         start(stack, Path(scratch) / "stack.log")
         try:
             await asyncio.get_running_loop().run_in_executor(None, stack.wait_ready)
@@ -213,10 +243,16 @@ async def _against_running(rasa_url: str, public_url: str, token: str, port: int
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.whatsapp_load", description=__doc__.splitlines()[0])
-    parser.add_argument("--rasa-url", help="a running Carebot (e.g. http://127.0.0.1:5005); omit to start one")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.whatsapp_load", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--rasa-url", help="a running Carebot (e.g. http://127.0.0.1:5005); omit to start one"
+    )
     parser.add_argument("--public-url", help="WHATSAPP_WEBHOOK_URL of that Carebot (default: --rasa-url)")
-    parser.add_argument("--standin-port", type=int, default=4011, help="port of TWILIO_API_BASE_URL (default 4011)")
+    parser.add_argument(
+        "--standin-port", type=int, default=4011, help="port of TWILIO_API_BASE_URL (default 4011)"
+    )
     parser.add_argument("--patients", type=int, default=PATIENTS)
     args = parser.parse_args(argv)
     if args.rasa_url is None:
@@ -224,10 +260,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     token = os.environ.get("TWILIO_AUTH_TOKEN")
     if not token:
-        print("set TWILIO_AUTH_TOKEN to the value the running Carebot uses (it signs the webhooks)", file=sys.stderr)
+        print(
+            "set TWILIO_AUTH_TOKEN to the value the running Carebot uses (it signs the webhooks)",
+            file=sys.stderr,
+        )
         return 2
-    print(asyncio.run(_against_running(args.rasa_url.rstrip("/"), args.public_url or args.rasa_url, token,
-                                       args.standin_port, args.patients)))
+    print(
+        asyncio.run(
+            _against_running(
+                args.rasa_url.rstrip("/"),
+                args.public_url or args.rasa_url,
+                token,
+                args.standin_port,
+                args.patients,
+            )
+        )
+    )
     return 0
 
 

@@ -3,6 +3,7 @@
 Kept free of Rasa so it is tested on plain values. Offers and appointments travel through Rasa slots as dicts
 (`Choice.to_slot`), so a patient's "2" always means the second line *they* were shown, even after a restart.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,14 @@ _WIDE_SEARCH_COUNT = 100  # free times fetched when the closest (not the earlies
 class SlotSearch(Protocol):
     """The part of the scheduling client the offer search needs (a fake implements it in tests)."""
 
-    async def search_free_slots(self, service_id: str, start: dt.datetime, end: dt.datetime,
-                                practitioner_id: Optional[str] = None, count: int = 5) -> List[FreeSlot]: ...
+    async def search_free_slots(
+        self,
+        service_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        practitioner_id: Optional[str] = None,
+        count: int = 5,
+    ) -> List[FreeSlot]: ...
 
 
 @dataclass(frozen=True)
@@ -47,8 +54,13 @@ class Choice:
 
     @classmethod
     def from_appointment(cls, appointment: BookedAppointment) -> "Choice":
-        return cls(appointment.id, appointment.start, appointment.practitioner_id, appointment.practitioner_name,
-                   appointment.service_id)
+        return cls(
+            appointment.id,
+            appointment.start,
+            appointment.practitioner_id,
+            appointment.practitioner_name,
+            appointment.service_id,
+        )
 
     def to_slot(self) -> Dict[str, Any]:
         return {**asdict(self), "start": self.start.isoformat()}
@@ -64,6 +76,7 @@ def choices_from_slot(value: Any) -> List[Choice]:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Words for times.
+
 
 def long_when(moment: dt.datetime, clinic: Clinic, today: dt.date) -> str:
     """'Tuesday 1 December at 10:30' (the year only when it is not this year): what a confirmation must say."""
@@ -93,7 +106,9 @@ def days_of(choices: Sequence[Choice], clinic: Clinic, today: dt.date) -> str:
         day = _date_words(first.date(), today)
         return f"{day}, {parts.pop()}" if len(parts) == 1 else day
     same_month = (first.year, first.month) == (last.year, last.month)
-    return f"{_date_words(first.date(), today, with_month=not same_month)} to {_date_words(last.date(), today)}"
+    return (
+        f"{_date_words(first.date(), today, with_month=not same_month)} to {_date_words(last.date(), today)}"
+    )
 
 
 def short_when(moment: dt.datetime, clinic: Clinic) -> str:
@@ -114,6 +129,7 @@ def provider_name(choice: Choice, clinic: Clinic) -> str:
 
 # ---------------------------------------------------------------------------------------------------------------
 # The window the patient asked for travels in a slot as plain JSON.
+
 
 @dataclass(frozen=True)
 class AskedWindow:
@@ -140,18 +156,26 @@ class AskedWindow:
         return any(start <= moment < end for start, end in self.spans)
 
     def to_slot(self) -> Dict[str, Any]:
-        return {"label": self.label, "spans": [[s.isoformat(), e.isoformat()] for s, e in self.spans],
-                "bounds": [moment.isoformat() for moment in self.bounds],
-                "target": self.target.isoformat() if self.target else None, "closed": self.closed}
+        return {
+            "label": self.label,
+            "spans": [[s.isoformat(), e.isoformat()] for s, e in self.spans],
+            "bounds": [moment.isoformat() for moment in self.bounds],
+            "target": self.target.isoformat() if self.target else None,
+            "closed": self.closed,
+        }
 
     @classmethod
     def from_slot(cls, value: Dict[str, Any]) -> "AskedWindow":
         spans = tuple((dt.datetime.fromisoformat(s), dt.datetime.fromisoformat(e)) for s, e in value["spans"])
         # A window stored before `bounds` existed (a booking under way across an upgrade) always has spans.
         start, end = value.get("bounds") or (value["spans"][0][0], value["spans"][-1][1])
-        return cls(value["label"], spans, (dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)),
-                   dt.datetime.fromisoformat(value["target"]) if value.get("target") else None,
-                   value.get("closed") or "")
+        return cls(
+            value["label"],
+            spans,
+            (dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)),
+            dt.datetime.fromisoformat(value["target"]) if value.get("target") else None,
+            value.get("closed") or "",
+        )
 
 
 def asked_window(result: ParseResult, text: str, clinic: Clinic) -> Optional[AskedWindow]:
@@ -166,6 +190,7 @@ def asked_window(result: ParseResult, text: str, clinic: Clinic) -> Optional[Ask
 
 # ---------------------------------------------------------------------------------------------------------------
 # Finding times to offer.
+
 
 @dataclass(frozen=True)
 class Offers:
@@ -187,18 +212,28 @@ class Offers:
     @classmethod
     def grouped(cls, choices: Sequence[Choice], window: AskedWindow, provider_id: Optional[str]) -> "Offers":
         """The groups of times already shown, read from the times themselves (shown again after a side question)."""
+
         def wanted(choice: Choice) -> bool:
             return window.contains(choice.start) and provider_id in (None, choice.practitioner_id)
 
-        return cls(inside=tuple(c for c in choices if wanted(c)),
-                   before=tuple(c for c in choices if c.start < window.bounds[0]),
-                   after=tuple(c for c in choices if c.start >= window.bounds[0] and not window.contains(c.start)),
-                   other_practitioners=tuple(c for c in choices if window.contains(c.start) and not wanted(c)))
+        return cls(
+            inside=tuple(c for c in choices if wanted(c)),
+            before=tuple(c for c in choices if c.start < window.bounds[0]),
+            after=tuple(c for c in choices if c.start >= window.bounds[0] and not window.contains(c.start)),
+            other_practitioners=tuple(c for c in choices if window.contains(c.start) and not wanted(c)),
+        )
 
 
-async def find_offers(client: SlotSearch, clinic: Clinic, service_id: str, window: AskedWindow, *,
-                      now: dt.datetime, provider_id: Optional[str] = None,
-                      start_from: Optional[dt.datetime] = None) -> Offers:
+async def find_offers(
+    client: SlotSearch,
+    clinic: Clinic,
+    service_id: str,
+    window: AskedWindow,
+    *,
+    now: dt.datetime,
+    provider_id: Optional[str] = None,
+    start_from: Optional[dt.datetime] = None,
+) -> Offers:
     """Up to `clinic.offer_count` free times inside the window (from `start_from` on, for "later"), closest to its
     target when the patient named a time. When it has none: the nearest free times before it (not when paging
     on: those were seen) and after it, and, when a practitioner was named, the window with anyone else."""
@@ -209,21 +244,38 @@ async def find_offers(client: SlotSearch, clinic: Clinic, service_id: str, windo
     if inside:
         return Offers(inside=_in_order(inside))
     horizon = now + dt.timedelta(weeks=clinic.horizon_weeks)
-    after = await client.search_free_slots(service_id, max(window.bounds[1], start_from or now), horizon,
-                                           provider_id, count=count)
+    after = await client.search_free_slots(
+        service_id, max(window.bounds[1], start_from or now), horizon, provider_id, count=count
+    )
     before: List[FreeSlot] = []
     if start_from is None:
-        before = await _latest_before(client, clinic, service_id, window.bounds[0],
-                                      max(now, window.bounds[0] - _LOOK_BACK), provider_id, count)
+        before = await _latest_before(
+            client,
+            clinic,
+            service_id,
+            window.bounds[0],
+            max(now, window.bounds[0] - _LOOK_BACK),
+            provider_id,
+            count,
+        )
     # The named practitioner has nothing in the window, so a search without the filter finds only the others.
     others = await _search_spans(client, service_id, spans, None, count, window.target) if provider_id else []
     shared_after, shared_before, shared_others = _share(count, after, before, others)
-    return Offers(before=_in_order(shared_before), after=_in_order(shared_after),
-                  other_practitioners=_in_order(shared_others))
+    return Offers(
+        before=_in_order(shared_before),
+        after=_in_order(shared_after),
+        other_practitioners=_in_order(shared_others),
+    )
 
 
-async def _search_spans(client: SlotSearch, service_id: str, spans: Sequence[Span], provider_id: Optional[str],
-                        count: int, target: Optional[dt.datetime]) -> List[FreeSlot]:
+async def _search_spans(
+    client: SlotSearch,
+    service_id: str,
+    spans: Sequence[Span],
+    provider_id: Optional[str],
+    count: int,
+    target: Optional[dt.datetime],
+) -> List[FreeSlot]:
     """The first `count` free times in the spans, or the `count` closest to `target` when there is one."""
     found: List[FreeSlot] = []
     for start, end in spans:
@@ -237,8 +289,15 @@ async def _search_spans(client: SlotSearch, service_id: str, spans: Sequence[Spa
     return found[:count]
 
 
-async def _latest_before(client: SlotSearch, clinic: Clinic, service_id: str, end: dt.datetime,
-                         floor: dt.datetime, provider_id: Optional[str], count: int) -> List[FreeSlot]:
+async def _latest_before(
+    client: SlotSearch,
+    clinic: Clinic,
+    service_id: str,
+    end: dt.datetime,
+    floor: dt.datetime,
+    provider_id: Optional[str],
+    count: int,
+) -> List[FreeSlot]:
     """The free times closest before `end`, latest first, looking back a day at a time down to `floor`: the backend
     answers earliest first, so one query over the week would give its first morning, not its last afternoon."""
     found: List[FreeSlot] = []
@@ -246,8 +305,11 @@ async def _latest_before(client: SlotSearch, clinic: Clinic, service_id: str, en
     while slice_end > floor and len(found) < count:
         day = (slice_end - dt.timedelta(microseconds=1)).astimezone(clinic.tz).date()
         slice_start = max(floor, dt.datetime.combine(day, dt.time(0, 0), clinic.tz))
-        found += reversed(await client.search_free_slots(service_id, slice_start, slice_end, provider_id,
-                                                         count=_WIDE_SEARCH_COUNT))
+        found += reversed(
+            await client.search_free_slots(
+                service_id, slice_start, slice_end, provider_id, count=_WIDE_SEARCH_COUNT
+            )
+        )
         slice_end = slice_start
     return found[:count]
 
@@ -270,6 +332,7 @@ def _in_order(slots: Sequence[FreeSlot]) -> Tuple[Choice, ...]:
 # ---------------------------------------------------------------------------------------------------------------
 # The words above the list: they describe exactly the times listed.
 
+
 def offer_subject(service_id: str, provider_id: Optional[str], clinic: Clinic) -> str:
     """'GP appointment', or 'GP appointment with Dr Asha Patel' when the patient asked for one practitioner."""
     provider = clinic.provider(provider_id or "")
@@ -277,8 +340,15 @@ def offer_subject(service_id: str, provider_id: Optional[str], clinic: Clinic) -
     return f"{service} with {provider.name}" if provider else service
 
 
-def offer_text(offers: Offers, listed: Sequence[Choice], window: AskedWindow, subject: str, clinic: Clinic,
-               today: dt.date, paging: bool) -> str:
+def offer_text(
+    offers: Offers,
+    listed: Sequence[Choice],
+    window: AskedWindow,
+    subject: str,
+    clinic: Clinic,
+    today: dt.date,
+    paging: bool,
+) -> str:
     """The message above the numbered times. Times inside the window get one heading naming their own days; when
     the window had none, the message says so (closed, full, or no more after "later") and then names each kind of
     alternative with its line numbers and its own days."""
@@ -290,12 +360,22 @@ def offer_text(offers: Offers, listed: Sequence[Choice], window: AskedWindow, su
     else:
         key = "booking_window_no_more" if paging else "booking_window_full"
         lines = [render(key, {"service": subject, "asked": window.label}).text]
-    for key, group in (("booking_alternative_before", offers.before), ("booking_alternative_after", offers.after),
-                       ("booking_alternative_other_practitioners", offers.other_practitioners)):
+    for key, group in (
+        ("booking_alternative_before", offers.before),
+        ("booking_alternative_after", offers.after),
+        ("booking_alternative_other_practitioners", offers.other_practitioners),
+    ):
         if group:
-            lines.append(render(key, {
-                "numbers": _line_numbers(group, listed), "when": days_of(group, clinic, today),
-                "practitioners": " or ".join(dict.fromkeys(c.practitioner_name for c in group))}).text)
+            lines.append(
+                render(
+                    key,
+                    {
+                        "numbers": _line_numbers(group, listed),
+                        "when": days_of(group, clinic, today),
+                        "practitioners": " or ".join(dict.fromkeys(c.practitioner_name for c in group)),
+                    },
+                ).text
+            )
     # The waiting list (its own issue) joins here as the last alternative, before the question.
     lines.append(render("booking_alternatives_pick").text)
     return "\n".join(lines)
@@ -323,17 +403,32 @@ def wants_another_day(text: str) -> bool:
 
 
 def wants_earlier(text: str) -> bool:
-    """"Anything earlier?" / "sooner": paging forward would be wrong, the first free times are wanted."""
+    """ "Anything earlier?" / "sooner": paging forward would be wrong, the first free times are wanted."""
     return bool(re.search(r"\b(?:earlier|sooner)\b", text.lower()))
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # What the patient picked: "2", "number 3", "the first", "the 10:30 one", "Dr Patel's", "the Tuesday one".
 
-_ORDINAL_WORDS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
-                  "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "earliest": 1}
-_CLOCK = re.compile(r"\b(?P<h>\d{1,2})(?:[:.](?P<m>[0-5]\d))?\s*(?P<ap>am|pm)\b|\b(?P<h2>\d{1,2})[:.](?P<m2>[0-5]\d)\b"
-                    r"|\bat (?P<h3>\d{1,2})\b")
+_ORDINAL_WORDS = {
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "sixth": 6,
+    "6th": 6,
+    "earliest": 1,
+}
+_CLOCK = re.compile(
+    r"\b(?P<h>\d{1,2})(?:[:.](?P<m>[0-5]\d))?\s*(?P<ap>am|pm)\b|\b(?P<h2>\d{1,2})[:.](?P<m2>[0-5]\d)\b"
+    r"|\bat (?P<h3>\d{1,2})\b"
+)
 _NUMBER = re.compile(r"\b(?P<n>\d{1,2})\b")
 _WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r"|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b")
 
@@ -349,8 +444,14 @@ def pick(text: str, option: Optional[Any], choices: Sequence[Choice], clinic: Cl
             number = 0
         return number - 1 if 1 <= number <= len(choices) else None
     said = text.lower().strip()
-    for reader in (_pick_by_time, _pick_by_number, _pick_by_ordinal, _pick_by_provider, _pick_by_service,
-                   _pick_by_weekday):
+    for reader in (
+        _pick_by_time,
+        _pick_by_number,
+        _pick_by_ordinal,
+        _pick_by_provider,
+        _pick_by_service,
+        _pick_by_weekday,
+    ):
         index = reader(said, choices, clinic)
         if index is not None:
             return index
@@ -422,12 +523,17 @@ def _pick_by_weekday(said: str, choices: Sequence[Choice], clinic: Clinic) -> Op
 # ---------------------------------------------------------------------------------------------------------------
 # Who the patient is (asked once, at the first booking).
 
-_NAME_PREFIX = re.compile(r"^(?:(?:my|the patient'?s|her|his|their|the) name(?: is|'s)|name(?: is)?:?|i'm|i am"
-                          r"|it'?s|this is|it is|call me|they(?: are|'re)|she(?: is|'s)|he(?: is|'s))\s+",
-                          re.IGNORECASE)
+_NAME_PREFIX = re.compile(
+    r"^(?:(?:my|the patient'?s|her|his|their|the) name(?: is|'s)|name(?: is)?:?|i'm|i am"
+    r"|it'?s|this is|it is|call me|they(?: are|'re)|she(?: is|'s)|he(?: is|'s))\s+",
+    re.IGNORECASE,
+)
 _NAME_CHARS = re.compile(r"^[^\W\d_]+(?:(?:\.?[ '\-]|\.)[^\W\d_]+)*\.?$")  # St. Leo, O'Neil, Smith-Jones
-_BIRTH_PREFIX = re.compile(r"^(?:(?:my |her |his |their |the )?(?:date of birth|dob|d\.o\.b\.?|birthday)(?: is)?"
-                           r"|(?:i was |she was |he was )?born(?: on)?|it'?s|it is)\s*[:\-]?\s*", re.IGNORECASE)
+_BIRTH_PREFIX = re.compile(
+    r"^(?:(?:my |her |his |their |the )?(?:date of birth|dob|d\.o\.b\.?|birthday)(?: is)?"
+    r"|(?:i was |she was |he was )?born(?: on)?|it'?s|it is)\s*[:\-]?\s*",
+    re.IGNORECASE,
+)
 _WRITTEN_YEAR = re.compile(r"\d{4}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 BIRTH_DATE_EXAMPLES = {"DMY": "21/07/1980", "MDY": "07/21/1980", "YMD": "1980-07-21"}
@@ -457,9 +563,16 @@ def parse_birth_date(text: str, clinic: Clinic, today: dt.date) -> Optional[dt.d
         order = "DMY"
     else:
         order = clinic.date_order
-    parsed = dateparser.parse(cleaned, languages=["en"], settings={
-        "DATE_ORDER": order, "REQUIRE_PARTS": ["day", "month", "year"], "PREFER_DATES_FROM": "past",
-        "RETURN_AS_TIMEZONE_AWARE": False})
+    parsed = dateparser.parse(
+        cleaned,
+        languages=["en"],
+        settings={
+            "DATE_ORDER": order,
+            "REQUIRE_PARTS": ["day", "month", "year"],
+            "PREFER_DATES_FROM": "past",
+            "RETURN_AS_TIMEZONE_AWARE": False,
+        },
+    )
     if parsed is None:
         return None
     born = parsed.date()
@@ -470,6 +583,7 @@ def parse_birth_date(text: str, clinic: Clinic, today: dt.date) -> Optional[dt.d
 
 # ---------------------------------------------------------------------------------------------------------------
 # Look-ups and changes: the one place the booking flow talks to the scheduling client (actions → booking → client).
+
 
 class NoPhoneNumber(BackendError):
     """The conversation has no phone number (a REST sender such as "me"): patients are found and registered by
@@ -516,16 +630,22 @@ async def upcoming(client: SchedulingClient, patient: Patient) -> Tuple[Optional
     return patient_id, [Choice.from_appointment(a) for a in appointments]
 
 
-async def make_change(client: SchedulingClient, change: Change, patient: Patient) -> Tuple[Optional[str], Dict[str, Any]]:
+async def make_change(
+    client: SchedulingClient, change: Change, patient: Patient
+) -> Tuple[Optional[str], Dict[str, Any]]:
     """Book, move or cancel: the patient's id (when a booking found or registered them) and the result to tell the
     patient and to remind."""
     if change.task == "cancel":
         cancelled = await client.cancel(change.appointment_id)
         return None, change_result("cancelled", cancelled.id, change.appointment)
-    if change.task == "reschedule":  # the backend books the new time and cancels the old appointment in one step
+    if (
+        change.task == "reschedule"
+    ):  # the backend books the new time and cancels the old appointment in one step
         moved = await client.reschedule(change.appointment_id, change.offer.id)
-        return None, {**change_result("rescheduled", moved.id, Choice.from_appointment(moved)),
-                      "previous_id": change.appointment_id}
+        return None, {
+            **change_result("rescheduled", moved.id, Choice.from_appointment(moved)),
+            "previous_id": change.appointment_id,
+        }
     patient_id = await find_patient_id(client, patient)
     if not patient_id:
         record = await client.create_patient(change.name, patient.phone, change.birth_date)
@@ -535,5 +655,8 @@ async def make_change(client: SchedulingClient, change: Change, patient: Patient
 
 
 def change_result(kind: str, appointment_id: str, appointment: Optional[Choice]) -> Dict[str, Any]:
-    return {"kind": kind, "appointment_id": appointment_id,
-            "appointment": appointment.to_slot() if appointment else None}
+    return {
+        "kind": kind,
+        "appointment_id": appointment_id,
+        "appointment": appointment.to_slot() if appointment else None,
+    }

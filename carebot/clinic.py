@@ -3,6 +3,7 @@
 Designers edit the file by hand, so every problem is reported as `file:line: message` instead of a traceback,
 and all times are interpreted in the clinic's own timezone (appointments are local events, not UTC ones).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,16 +16,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from carebot.clock import clinic_now
 from carebot import settings
+from carebot.clock import clinic_now
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 DATE_ORDERS = ("DMY", "MDY", "YMD")
 # Where patients write month-first numeric dates (03/12 = 12 March); everywhere else day-first is the safer default.
-_MONTH_FIRST_ZONES = ("US/", "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
-                      "America/Los_Angeles", "America/Anchorage", "America/Detroit", "America/Boise",
-                      "America/Indiana/", "America/Kentucky/", "America/North_Dakota/", "Pacific/Honolulu")
+_MONTH_FIRST_ZONES = (
+    "US/",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "America/Detroit",
+    "America/Boise",
+    "America/Indiana/",
+    "America/Kentucky/",
+    "America/North_Dakota/",
+    "Pacific/Honolulu",
+)
 
 Interval = Tuple[dt.time, dt.time]
 
@@ -128,7 +141,9 @@ class Clinic:
         hours = provider.hours if provider and provider.hours else self.hours
         return hours.intervals(day.weekday())
 
-    def open_windows(self, day: dt.date, provider: Optional[Provider] = None) -> List[Tuple[dt.datetime, dt.datetime]]:
+    def open_windows(
+        self, day: dt.date, provider: Optional[Provider] = None
+    ) -> List[Tuple[dt.datetime, dt.datetime]]:
         """Opening intervals on a day as aware datetimes (handles the DST change days correctly)."""
         return [
             (dt.datetime.combine(day, start, self.tz), dt.datetime.combine(day, end, self.tz))
@@ -296,29 +311,42 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         raise ClinicConfigError(file, None, "clinic file not found")
     data, root = _parse(file)
     if not isinstance(data, dict):
-        raise ClinicConfigError(file, 1, "the clinic file must be a mapping of sections (clinic:, opening_hours:, …)")
+        raise ClinicConfigError(
+            file, 1, "the clinic file must be a mapping of sections (clinic:, opening_hours:, …)"
+        )
     r = _Reader(file, data, root)
 
     timezone = r.get(["clinic", "timezone"], str)
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise r.fail(["clinic", "timezone"], f"unknown timezone '{timezone}' (use an IANA name like Europe/London)")
+        raise r.fail(
+            ["clinic", "timezone"], f"unknown timezone '{timezone}' (use an IANA name like Europe/London)"
+        )
 
-    date_order = r.get(["clinic", "date_order"], str, default=default_date_order(timezone), required=False).upper()
+    date_order = r.get(
+        ["clinic", "date_order"], str, default=default_date_order(timezone), required=False
+    ).upper()
     if date_order not in DATE_ORDERS:
-        raise r.fail(["clinic", "date_order"], f"date_order must be one of {', '.join(DATE_ORDERS)} (DMY: 03/12 is 3 December)")
+        raise r.fail(
+            ["clinic", "date_order"],
+            f"date_order must be one of {', '.join(DATE_ORDERS)} (DMY: 03/12 is 3 December)",
+        )
 
     services = []
     for i, _ in enumerate(r.get(["services"], list)):
         sid = r.get(["services", i, "id"], str)
-        services.append(Service(
-            id=sid,
-            name=r.get(["services", i, "name"], str),
-            duration_minutes=r.get(["services", i, "duration_minutes"], int, default=15, required=False),
-            who_for=r.get(["services", i, "who_for"], str, default="", required=False),
-            aliases=tuple(str(a) for a in r.get(["services", i, "aliases"], list, default=[], required=False)),
-        ))
+        services.append(
+            Service(
+                id=sid,
+                name=r.get(["services", i, "name"], str),
+                duration_minutes=r.get(["services", i, "duration_minutes"], int, default=15, required=False),
+                who_for=r.get(["services", i, "who_for"], str, default="", required=False),
+                aliases=tuple(
+                    str(a) for a in r.get(["services", i, "aliases"], list, default=[], required=False)
+                ),
+            )
+        )
     service_ids = [s.id for s in services]
     if len(set(service_ids)) != len(service_ids):
         raise r.fail(["services"], "two services share an id")
@@ -332,13 +360,18 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         offered = tuple(str(s) for s in r.get(["providers", i, "services"], list))
         for j, sid in enumerate(offered):
             if sid not in service_ids:
-                raise r.fail(["providers", i, "services", j], f"unknown service '{sid}' (known: {', '.join(service_ids)})")
-        providers.append(Provider(
-            id=r.get(["providers", i, "id"], str),
-            name=r.get(["providers", i, "name"], str),
-            services=offered,
-            hours=r.weekly_hours(["providers", i, "opening_hours"], required=False),
-        ))
+                raise r.fail(
+                    ["providers", i, "services", j],
+                    f"unknown service '{sid}' (known: {', '.join(service_ids)})",
+                )
+        providers.append(
+            Provider(
+                id=r.get(["providers", i, "id"], str),
+                name=r.get(["providers", i, "name"], str),
+                services=offered,
+                hours=r.weekly_hours(["providers", i, "opening_hours"], required=False),
+            )
+        )
     if len({p.id for p in providers}) != len(providers):
         raise r.fail(["providers"], "two providers share an id")
 
@@ -352,7 +385,10 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         raise r.fail(["booking", "slot_minutes"], "slot_minutes must divide an hour (5, 10, 15, 20, 30, 60)")
     for i, service in enumerate(services):
         if service.duration_minutes <= 0 or service.duration_minutes % slot_minutes:
-            raise r.fail(["services", i, "duration_minutes"], f"duration must be a multiple of slot_minutes ({slot_minutes})")
+            raise r.fail(
+                ["services", i, "duration_minutes"],
+                f"duration must be a multiple of slot_minutes ({slot_minutes})",
+            )
 
     hours = r.weekly_hours(["opening_hours"])
     templates = r.get(["whatsapp", "templates"], dict, default={}, required=False) or {}
@@ -377,7 +413,8 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         on_call_whatsapp=r.get(["staff", "on_call_whatsapp"], str, default="", required=False),
         staff_reply_within_minutes=r.get(["staff", "reply_within_minutes"], int, default=30, required=False),
         appointment_reminder_hours=tuple(
-            int(h) for h in r.get(["reminders", "appointment_before_hours"], list, default=[24, 2], required=False)
+            int(h)
+            for h in r.get(["reminders", "appointment_before_hours"], list, default=[24, 2], required=False)
         ),
         reminder_grace_minutes=r.get(["reminders", "grace_minutes"], int, default=120, required=False),
         reminder_no_reply_minutes=r.get(["reminders", "no_reply_minutes"], int, default=120, required=False),
@@ -398,10 +435,17 @@ def _not_offered(r: _Reader, services: Sequence[Service]) -> Tuple[NotOffered, .
             raise r.fail(["not_offered", i, "aliases"], "list the words patients use for this service")
         for j, alias in enumerate(aliases):
             if alias.lower() in offered:
-                raise r.fail(["not_offered", i, "aliases", j], f"'{alias}' also names a service the clinic offers")
-        found.append(NotOffered(id=r.get(["not_offered", i, "id"], str), name=r.get(["not_offered", i, "name"], str),
-                                aliases=aliases, instead=r.get(["not_offered", i, "instead"], str, default="",
-                                                               required=False)))
+                raise r.fail(
+                    ["not_offered", i, "aliases", j], f"'{alias}' also names a service the clinic offers"
+                )
+        found.append(
+            NotOffered(
+                id=r.get(["not_offered", i, "id"], str),
+                name=r.get(["not_offered", i, "name"], str),
+                aliases=aliases,
+                instead=r.get(["not_offered", i, "instead"], str, default="", required=False),
+            )
+        )
     if len({s.id for s in found}) != len(found):
         raise r.fail(["not_offered"], "two entries share an id")
     return tuple(found)

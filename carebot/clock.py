@@ -3,6 +3,7 @@ edges, where patients read and write times (`clinic_now`), and the database stor
 
 Tests and tools inject another time with `use(source)` instead of patching each module's own "now".
 """
+
 from __future__ import annotations
 
 import contextlib

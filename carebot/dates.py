@@ -6,6 +6,7 @@ becomes 03:00), so the rules here decide the days and times the way a receptioni
 bare hours read against opening hours, day parts bounded by opening hours, and windows clipped to the booking
 horizon. The result says *why* nothing fits (closed day, past, outside hours, too far ahead) so the bot can answer.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -79,10 +80,33 @@ class ParseResult:
 # --------------------------------------------------------------------------------------------------------------
 # Normalisation: fold spelling variants into one vocabulary so the readers below stay small.
 
-_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_NUMBER_WORDS = (
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+)
 _ORDINAL_UNITS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
-_ORDINAL_TEENS = ("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
-                  "seventeenth", "eighteenth", "nineteenth")
+_ORDINAL_TEENS = (
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+)
 
 
 def _ordinal_words() -> Dict[str, int]:
@@ -96,13 +120,44 @@ def _ordinal_words() -> Dict[str, int]:
 
 _ORDINALS = _ordinal_words()
 _ORDINAL_RE = "|".join(sorted((re.escape(w) for w in _ORDINALS), key=len, reverse=True))
-_MONTHS = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "oct": 10,
-           "nov": 11, "dec": 12}
-_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
-          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
-_WEEKDAY_NAMES = {"mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "weds": 2, "wednesday": 2,
-                  "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4, "sat": 5, "saturday": 5,
-                  "sun": 6, "sunday": 6}
+_MONTHS = {
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "may": 5,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+}
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_WEEKDAY_NAMES = {
+    "mon": 0,
+    "monday": 0,
+    "tue": 1,
+    "tues": 1,
+    "tuesday": 1,
+    "wed": 2,
+    "weds": 2,
+    "wednesday": 2,
+    "thu": 3,
+    "thur": 3,
+    "thurs": 3,
+    "thursday": 3,
+    "fri": 4,
+    "friday": 4,
+    "sat": 5,
+    "saturday": 5,
+    "sun": 6,
+    "sunday": 6,
+}
 _WEEKDAY = "(?:" + "|".join(sorted(_WEEKDAY_NAMES, key=len, reverse=True)) + ")"
 
 
@@ -114,42 +169,51 @@ def _ordinal(match: re.Match[str]) -> str:
     return _ordinal_suffix(_ORDINALS[match.group("ord")])
 
 
-_REWRITES: Tuple[Tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), r) for p, r in (
-    (r"[’‘`´]", "'"),
-    (r"\ba\.m\.?", "am"),
-    (r"\bp\.m\.?", "pm"),
-    (r"[^a-z0-9:./\-' ]+", " "),
-    (r"\b(?:as soon as (?:possible|you can|poss)|asap|a\.s\.a\.p|(?:the )?earliest(?: possible| available)?"
-     r"|(?:the )?first (?:available|free|possible|open)(?: slot| appointment| time| one)?|soonest|urgently"
-     r"|(?:the )?next (?:available|free)(?: slot| appointment| time| one)?|any ?time|whenever)\b", " asap "),
-    (r"\b(?:tmrw|tmr|tmrow|tomoz|tommorow|tomorow|tommorrow|tomorrrow|2moro|2morrow|tomorrows)\b", "tomorrow"),
-    (r"\b(?:tonight|tonite|this evening)\b", "today evening"),
-    (r"\bthis (morning|afternoon)\b", r"today \1"),
-    (r"\b(tomorrow|today) night\b", r"\1 evening"),
-    (r"\b(morning|afternoon|evening|weekday|weekend)s\b", r"\1"),
-    (r"\bin the (morning|afternoon|evening)\b", r"\1"),
-    (r"\bweek'?s'? time\b", "weeks"),
-    (r"\bday'?s'? time\b", "days"),
-    (r"\b(?:a )?fortnight\b", "2 weeks"),
-    (r"\b(?:a couple of|couple of|a couple)\b", "2"),
-    (r"\bin an? (week|day)\b", r"in 1 \1"),
-    (r"\b(?:mid ?day|noon)\b", "12:00"),
-    (r"\blunch ?time\b", "lunchtime"),
-    (rf"\b(the\s+)(?P<ord>{_ORDINAL_RE})\b", lambda m: m.group(1) + _ordinal(m)),
-    (rf"\b(?P<ord>{_ORDINAL_RE})(?=\s+of\b)", _ordinal),
-    (rf"\b({_MONTH})\s+(?:the\s+)?(?P<ord>{_ORDINAL_RE})\b", lambda m: m.group(1) + " " + _ordinal(m)),
-    (r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", lambda m: str(_NUMBER_WORDS.index(m.group(1)) + 1)),
-    (r"\b(\d{1,2}) (?:o'?clock|o clock)\b", r"\1:00"),
-    (r"\b(\d{1,2}) thirty\b", r"\1:30"),
-    (r"\b(\d{1,2}) fifteen\b", r"\1:15"),
-    (r"\b(\d{1,2}) forty[ -]?five\b", r"\1:45"),
-    (r"\bhalf (?:past )?(\d{1,2})\b", r"\1:30"),
-    (r"\b(?:a )?quarter past (\d{1,2})\b", r"\1:15"),
-    (r"\b(\d{1,2}) (?:minutes )?past (\d{1,2})\b", lambda m: f"{m.group(2)}:{int(m.group(1)):02d}"),
-    (r"\b(?:a )?quarter to (\d{1,2})\b", lambda m: f"{(int(m.group(1)) - 2) % 12 + 1}:45"),
-    (r"\b(\d{1,2}(?:[:.]\d{2})?) ?-?ish\b", r"around \1"),
-    (r"\s+", " "),
-))
+_REWRITES: Tuple[Tuple[re.Pattern[str], Any], ...] = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"[’‘`´]", "'"),
+        (r"\ba\.m\.?", "am"),
+        (r"\bp\.m\.?", "pm"),
+        (r"[^a-z0-9:./\-' ]+", " "),
+        (
+            r"\b(?:as soon as (?:possible|you can|poss)|asap|a\.s\.a\.p|(?:the )?earliest(?: possible| available)?"
+            r"|(?:the )?first (?:available|free|possible|open)(?: slot| appointment| time| one)?|soonest|urgently"
+            r"|(?:the )?next (?:available|free)(?: slot| appointment| time| one)?|any ?time|whenever)\b",
+            " asap ",
+        ),
+        (
+            r"\b(?:tmrw|tmr|tmrow|tomoz|tommorow|tomorow|tommorrow|tomorrrow|2moro|2morrow|tomorrows)\b",
+            "tomorrow",
+        ),
+        (r"\b(?:tonight|tonite|this evening)\b", "today evening"),
+        (r"\bthis (morning|afternoon)\b", r"today \1"),
+        (r"\b(tomorrow|today) night\b", r"\1 evening"),
+        (r"\b(morning|afternoon|evening|weekday|weekend)s\b", r"\1"),
+        (r"\bin the (morning|afternoon|evening)\b", r"\1"),
+        (r"\bweek'?s'? time\b", "weeks"),
+        (r"\bday'?s'? time\b", "days"),
+        (r"\b(?:a )?fortnight\b", "2 weeks"),
+        (r"\b(?:a couple of|couple of|a couple)\b", "2"),
+        (r"\bin an? (week|day)\b", r"in 1 \1"),
+        (r"\b(?:mid ?day|noon)\b", "12:00"),
+        (r"\blunch ?time\b", "lunchtime"),
+        (rf"\b(the\s+)(?P<ord>{_ORDINAL_RE})\b", lambda m: m.group(1) + _ordinal(m)),
+        (rf"\b(?P<ord>{_ORDINAL_RE})(?=\s+of\b)", _ordinal),
+        (rf"\b({_MONTH})\s+(?:the\s+)?(?P<ord>{_ORDINAL_RE})\b", lambda m: m.group(1) + " " + _ordinal(m)),
+        (r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", lambda m: str(_NUMBER_WORDS.index(m.group(1)) + 1)),
+        (r"\b(\d{1,2}) (?:o'?clock|o clock)\b", r"\1:00"),
+        (r"\b(\d{1,2}) thirty\b", r"\1:30"),
+        (r"\b(\d{1,2}) fifteen\b", r"\1:15"),
+        (r"\b(\d{1,2}) forty[ -]?five\b", r"\1:45"),
+        (r"\bhalf (?:past )?(\d{1,2})\b", r"\1:30"),
+        (r"\b(?:a )?quarter past (\d{1,2})\b", r"\1:15"),
+        (r"\b(\d{1,2}) (?:minutes )?past (\d{1,2})\b", lambda m: f"{m.group(2)}:{int(m.group(1)):02d}"),
+        (r"\b(?:a )?quarter to (\d{1,2})\b", lambda m: f"{(int(m.group(1)) - 2) % 12 + 1}:45"),
+        (r"\b(\d{1,2}(?:[:.]\d{2})?) ?-?ish\b", r"around \1"),
+        (r"\s+", " "),
+    )
+)
 
 
 def _normalise(text: str) -> str:
@@ -161,6 +225,7 @@ def _normalise(text: str) -> str:
 
 # --------------------------------------------------------------------------------------------------------------
 # Time of day.
+
 
 @dataclass(frozen=True)
 class _TimeAsk:
@@ -183,10 +248,14 @@ _PART_RE = re.compile(r"\b(" + "|".join(_PARTS) + r")\b")
 _PART_HINT = {"first thing": "morning", "early morning": "morning", "late afternoon": "afternoon"}
 _T = r"\d{1,2}(?:[:.][0-5]\d)?(?: ?(?:am|pm))?"
 _NOT_A_TIME = r"(?![:.]?\d|(?:st|nd|rd|th)\b| ?(?:weeks?|days?|months?)\b|/)"
-_RANGE_RE = re.compile(rf"\b(?:between|from) (?P<a>{_T}) ?(?:-|to|and|till|until|til) ?(?P<b>{_T})\b{_NOT_A_TIME}"
-                       rf"|\b(?P<c>{_T}) ?(?:-|to) ?(?P<d>\d{{1,2}}(?:[:.][0-5]\d)? ?(?:am|pm)|\d{{1,2}}[:.][0-5]\d)\b")
-_PREP_RE = re.compile(rf"\b(?P<p>not before|no earlier than|no later than|later than|earlier than|after|before|"
-                      rf"around|about|approximately|approx|roughly|from|by|until|till|at) (?P<t>{_T})\b{_NOT_A_TIME}")
+_RANGE_RE = re.compile(
+    rf"\b(?:between|from) (?P<a>{_T}) ?(?:-|to|and|till|until|til) ?(?P<b>{_T})\b{_NOT_A_TIME}"
+    rf"|\b(?P<c>{_T}) ?(?:-|to) ?(?P<d>\d{{1,2}}(?:[:.][0-5]\d)? ?(?:am|pm)|\d{{1,2}}[:.][0-5]\d)\b"
+)
+_PREP_RE = re.compile(
+    rf"\b(?P<p>not before|no earlier than|no later than|later than|earlier than|after|before|"
+    rf"around|about|approximately|approx|roughly|from|by|until|till|at) (?P<t>{_T})\b{_NOT_A_TIME}"
+)
 _HOUR_BEFORE_PART_RE = re.compile(r"\b(?P<t>\d{1,2}(?:[:.][0-5]\d)?) (?:morning|afternoon|evening)\b")
 _EXPLICIT_RE = re.compile(r"\b(?P<t>\d{1,2}[:.][0-5]\d(?: ?(?:am|pm))?|\d{1,2} ?(?:am|pm))\b")
 _CLOCK_RE = re.compile(r"(?P<h>\d{1,2})(?:[:.](?P<m>\d{2}))?(?: ?(?P<ap>am|pm))?")
@@ -254,15 +323,20 @@ def _read_time(text: str, clinic: Clinic) -> Optional[_TimeAsk]:
         if clock and word in _BEFORE:
             return _TimeAsk(((dt.time(0, 0), clock),), f"before {_fmt(clock)}")
         if clock and word in _AROUND_WORDS:
-            return _TimeAsk(((_shift(clock, -_AROUND), _shift(clock, _AROUND)),), f"around {_fmt(clock)}",
-                            target=clock)
+            return _TimeAsk(
+                ((_shift(clock, -_AROUND), _shift(clock, _AROUND)),), f"around {_fmt(clock)}", target=clock
+            )
         if clock:
-            return _TimeAsk(((clock, _shift(clock, exact_end)),), f"at {_fmt(clock)}", exact=True, target=clock)
+            return _TimeAsk(
+                ((clock, _shift(clock, exact_end)),), f"at {_fmt(clock)}", exact=True, target=clock
+            )
     found = _EXPLICIT_RE.search(text) or _HOUR_BEFORE_PART_RE.search(text)
     if found:
         clock = _clock(found.group("t"), hint, span)
         if clock:
-            return _TimeAsk(((clock, _shift(clock, exact_end)),), f"at {_fmt(clock)}", exact=True, target=clock)
+            return _TimeAsk(
+                ((clock, _shift(clock, exact_end)),), f"at {_fmt(clock)}", exact=True, target=clock
+            )
     if parts:
         return _TimeAsk(tuple(_PARTS[p] for p in parts), " or ".join(parts))
     return None
@@ -279,6 +353,7 @@ def _clinic_clock_span(clinic: Clinic) -> ClockRange:
 # --------------------------------------------------------------------------------------------------------------
 # Days.
 
+
 @dataclass(frozen=True)
 class _DayAsk:
     """Candidate day sets in order of preference: the first that is not ruled out (see `skip`) is used."""
@@ -288,33 +363,53 @@ class _DayAsk:
     skip: FrozenSet[str] = frozenset({"past"})
 
 
-_WD_PREFIX = rf"(?:{_WEEKDAY},? (?:the )?)?"  # "Thursday 3rd December": the date decides, the weekday is consumed
+_WD_PREFIX = (
+    rf"(?:{_WEEKDAY},? (?:the )?)?"  # "Thursday 3rd December": the date decides, the weekday is consumed
+)
 _ISO_RE = re.compile(rf"\b{_WD_PREFIX}(?P<date>\d{{4}}-\d{{1,2}}-\d{{1,2}})\b")
-_NUMERIC_RE = re.compile(rf"\b{_WD_PREFIX}(?P<date>\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})|\d{{1,2}}/\d{{1,2}})"
-                         r"\b(?!/)")
-_DAY_MONTH_RE = re.compile(rf"\b{_WD_PREFIX}(?P<date>(?:the )?\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}\b\.?"
-                           rf"|{_MONTH}\.? (?:the )?\d{{1,2}}(?:st|nd|rd|th)?\b(?![:.]\d))(?:,? (?P<year>\d{{4}})\b)?")
-_ORDINAL_DAY_RE = re.compile(rf"(?:\b{_WD_PREFIX}(?:the )?(?P<a>\d{{1,2}})(?:st|nd|rd|th)\b"
-                             r"|\bon the (?P<b>\d{1,2})\b(?![:.]\d| ?(?:am|pm)))"  # "the 2 of us" is not a date
-                             r"(?: of (?P<rel>this|next) month\b)?")
+_NUMERIC_RE = re.compile(
+    rf"\b{_WD_PREFIX}(?P<date>\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})|\d{{1,2}}/\d{{1,2}})"
+    r"\b(?!/)"
+)
+_DAY_MONTH_RE = re.compile(
+    rf"\b{_WD_PREFIX}(?P<date>(?:the )?\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}\b\.?"
+    rf"|{_MONTH}\.? (?:the )?\d{{1,2}}(?:st|nd|rd|th)?\b(?![:.]\d))(?:,? (?P<year>\d{{4}})\b)?"
+)
+_ORDINAL_DAY_RE = re.compile(
+    rf"(?:\b{_WD_PREFIX}(?:the )?(?P<a>\d{{1,2}})(?:st|nd|rd|th)\b"
+    r"|\bon the (?P<b>\d{1,2})\b(?![:.]\d| ?(?:am|pm)))"  # "the 2 of us" is not a date
+    r"(?: of (?P<rel>this|next) month\b)?"
+)
 _WEEK_OF_RE = re.compile(r"\b(?:the )?week (?:of|commencing|beginning|starting)(?: on)?(?: the)? ?$")
-_MONTH_ALONE_RE = re.compile(rf"\b(?P<q>early|beginning of|start of|mid|middle of|late|end of|in|during)? ?"
-                             rf"(?P<m>{_MONTH})\b")
-_REL_MONTH_RE = re.compile(r"\b(?P<q>early|beginning of|start of|mid|middle of|late|end of|later)? ?(?:the )?"
-                           r"(?P<w>this|next) month\b|\b(?P<q2>end|beginning|start) of the month\b")
+_MONTH_ALONE_RE = re.compile(
+    rf"\b(?P<q>early|beginning of|start of|mid|middle of|late|end of|in|during)? ?"
+    rf"(?P<m>{_MONTH})\b"
+)
+_REL_MONTH_RE = re.compile(
+    r"\b(?P<q>early|beginning of|start of|mid|middle of|late|end of|later)? ?(?:the )?"
+    r"(?P<w>this|next) month\b|\b(?P<q2>end|beginning|start) of the month\b"
+)
 _NEXT_DAYS_RE = re.compile(r"\b(?:next|coming) (?P<n>\d{1,2}|few) days\b")
-_IN_N_RE = re.compile(r"\b(?:in (?P<n>\d{1,2}) (?P<u>days?|weeks?|months?)"
-                      r"|(?P<n2>\d{1,2}) (?P<u2>days?|weeks?) (?:from (?:now|today)|later))\b")
-_WEEK_RE = re.compile(r"\b(?P<q>early|beginning of|start of|late|later|end of)? ?(?:the )?"
-                      r"(?P<w>this|next|following) week(?! ?end)\b|\bweek after next\b|\b(?P<eow>end of the week)\b")
+_IN_N_RE = re.compile(
+    r"\b(?:in (?P<n>\d{1,2}) (?P<u>days?|weeks?|months?)"
+    r"|(?P<n2>\d{1,2}) (?P<u2>days?|weeks?) (?:from (?:now|today)|later))\b"
+)
+_WEEK_RE = re.compile(
+    r"\b(?P<q>early|beginning of|start of|late|later|end of)? ?(?:the )?"
+    r"(?P<w>this|next|following) week(?! ?end)\b|\bweek after next\b|\b(?P<eow>end of the week)\b"
+)
 _WEEKEND_RE = re.compile(r"\b(?P<q>this|next|coming)? ?weekend\b")
 _NEGATED_WEEKDAYS_RE = re.compile(
     r"\b(?:not|except|but not|apart from|excluding|other than|can'?t do|cannot do|can not do"
     rf"|(?:anything|any day|asap) but)(?: on)?(?: a)? "
-    rf"(?P<list>{_WEEKDAY}s?(?:(?:,| or| and| nor|, or|, and) {_WEEKDAY}s?)*)\b")
+    rf"(?P<list>{_WEEKDAY}s?(?:(?:,| or| and| nor|, or|, and) {_WEEKDAY}s?)*)\b"
+)
 _WEEKDAY_RE = re.compile(rf"\b(?:(?P<q>next|this|coming|this coming) )?(?P<d>{_WEEKDAY})s?\b")
-_RELATIVE_DAYS = ((re.compile(r"\b(?:the )?day after tomorrow\b|\bovermorrow\b"), 2),
-                  (re.compile(r"\btomorrow\b"), 1), (re.compile(r"\btoday\b"), 0))
+_RELATIVE_DAYS = (
+    (re.compile(r"\b(?:the )?day after tomorrow\b|\bovermorrow\b"), 2),
+    (re.compile(r"\btomorrow\b"), 1),
+    (re.compile(r"\btoday\b"), 0),
+)
 
 
 @lru_cache(maxsize=None)
@@ -323,10 +418,15 @@ def _date_reader(date_order: str) -> DateDataParser:
 
     The relative base is a leap year so "29 Feb" parses; the real year is chosen afterwards (never in the past).
     """
-    reader = DateDataParser(languages=["en"], settings={
-        "DATE_ORDER": date_order, "PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["day", "month"],
-        "RELATIVE_BASE": dt.datetime(2000, 1, 1),
-    })
+    reader = DateDataParser(
+        languages=["en"],
+        settings={
+            "DATE_ORDER": date_order,
+            "PREFER_DAY_OF_MONTH": "first",
+            "REQUIRE_PARTS": ["day", "month"],
+            "RELATIVE_BASE": dt.datetime(2000, 1, 1),
+        },
+    )
     reader.get_date_data("1 January")
     return reader
 
@@ -457,13 +557,13 @@ def _read_dates(text: str, today: dt.date, date_order: str) -> Tuple[List[_DayAs
             ask = handle(found)
             if ask is None:
                 continue
-            week_of = _WEEK_OF_RE.search(text[:found.start()])
+            week_of = _WEEK_OF_RE.search(text[: found.start()])
             if week_of:
                 day = ask.options[0][0]
                 start = day - dt.timedelta(days=day.weekday())
                 ask = _DayAsk((_week(start),), f"the week of {_date_label(start, today)}", ask.skip)
             asks.append(ask)
-            text = text[:found.start()] + " " * (found.end() - found.start()) + text[found.end():]
+            text = text[: found.start()] + " " * (found.end() - found.start()) + text[found.end() :]
 
     def written(found: re.Match[str], iso: bool = False) -> Optional[_DayAsk]:
         written_text = f"{found.group('date')} {found.groupdict().get('year') or ''}".strip()
@@ -519,8 +619,11 @@ def _read_months(text: str, today: dt.date) -> List[_DayAsk]:
 
 def _read_weekdays(text: str) -> Tuple[List[int], List[int], Optional[str]]:
     """Weekdays wanted, weekdays ruled out ("not Monday"), and the qualifier of the first wanted one ("next")."""
-    unwanted = [_WEEKDAY_NAMES[name.group("d")] for found in _NEGATED_WEEKDAYS_RE.finditer(text)
-                for name in _WEEKDAY_RE.finditer(found.group("list"))]
+    unwanted = [
+        _WEEKDAY_NAMES[name.group("d")]
+        for found in _NEGATED_WEEKDAYS_RE.finditer(text)
+        for name in _WEEKDAY_RE.finditer(found.group("list"))
+    ]
     text = _NEGATED_WEEKDAYS_RE.sub(" ", text)
     days, qualifier = [], None
     for found in _WEEKDAY_RE.finditer(text):
@@ -532,7 +635,11 @@ def _read_weekdays(text: str) -> Tuple[List[int], List[int], Optional[str]]:
 
 
 def _weekday_words(weekdays: Sequence[int]) -> str:
-    return "weekdays" if sorted(weekdays) == list(range(5)) else " or ".join(WEEKDAYS[w].capitalize() for w in weekdays)
+    return (
+        "weekdays"
+        if sorted(weekdays) == list(range(5))
+        else " or ".join(WEEKDAYS[w].capitalize() for w in weekdays)
+    )
 
 
 def _weekday_ask(weekdays: Sequence[int], qualifier: Optional[str], today: dt.date) -> List[_DayAsk]:
@@ -561,9 +668,14 @@ def _read_days(text: str, clinic: Clinic, today: dt.date, horizon: dt.date) -> T
     weekdays, unwanted, qualifier = _read_weekdays(text)
     if ranges:
         if weekdays:
-            ranges = [_DayAsk(tuple(tuple(d for d in option if d.weekday() in weekdays) for option in r.options),
-                              f"{_weekday_words(weekdays)} {r.label}", r.skip)
-                      for r in ranges]
+            ranges = [
+                _DayAsk(
+                    tuple(tuple(d for d in option if d.weekday() in weekdays) for option in r.options),
+                    f"{_weekday_words(weekdays)} {r.label}",
+                    r.skip,
+                )
+                for r in ranges
+            ]
         asks = singles + ranges
     elif singles or weekdays:
         asks = singles + _weekday_ask(weekdays, qualifier, today)
@@ -573,8 +685,14 @@ def _read_days(text: str, clinic: Clinic, today: dt.date, horizon: dt.date) -> T
     else:
         asks = []
     if unwanted:
-        asks = [_DayAsk(tuple(tuple(d for d in option if d.weekday() not in unwanted) for option in ask.options),
-                        f"{ask.label} except {_weekday_words(unwanted)}", ask.skip) for ask in asks]
+        asks = [
+            _DayAsk(
+                tuple(tuple(d for d in option if d.weekday() not in unwanted) for option in ask.options),
+                f"{ask.label} except {_weekday_words(unwanted)}",
+                ask.skip,
+            )
+            for ask in asks
+        ]
     return asks, text
 
 
@@ -584,8 +702,9 @@ def _read_days(text: str, clinic: Clinic, today: dt.date, horizon: dt.date) -> T
 _STATUS_ORDER = ("outside", "closed", "past", "too_far")
 
 
-def _day_spans(day: dt.date, time: Optional[_TimeAsk], clinic: Clinic, now: dt.datetime,
-               horizon: dt.date) -> Tuple[str, List[Span]]:
+def _day_spans(
+    day: dt.date, time: Optional[_TimeAsk], clinic: Clinic, now: dt.datetime, horizon: dt.date
+) -> Tuple[str, List[Span]]:
     """Open spans on `day` matching the asked time, or why there are none."""
     if day < now.date():
         return "past", []
@@ -595,7 +714,9 @@ def _day_spans(day: dt.date, time: Optional[_TimeAsk], clinic: Clinic, now: dt.d
     if not opening:
         return "closed", []
     ranges = time.ranges if time else ((dt.time(0, 0), END_OF_DAY),)
-    asked = [(dt.datetime.combine(day, s, clinic.tz), dt.datetime.combine(day, e, clinic.tz)) for s, e in ranges]
+    asked = [
+        (dt.datetime.combine(day, s, clinic.tz), dt.datetime.combine(day, e, clinic.tz)) for s, e in ranges
+    ]
     matching = sorted((max(a, o), min(b, c)) for a, b in asked for o, c in opening if max(a, o) < min(b, c))
     if not matching:
         return "outside", []
@@ -615,8 +736,9 @@ def _why(status: str, day: dt.date, clinic: Clinic, today: dt.date, horizon: dt.
     return f"{_date_label(day, today)} has passed" if day < today else "that time has already passed today"
 
 
-def _choose(ask: _DayAsk, evaluate: Callable[[dt.date], Tuple[str, List[Span]]]
-            ) -> Tuple[List[Span], List[Tuple[str, dt.date]]]:
+def _choose(
+    ask: _DayAsk, evaluate: Callable[[dt.date], Tuple[str, List[Span]]]
+) -> Tuple[List[Span], List[Tuple[str, dt.date]]]:
     """Spans of the first acceptable option, and the statuses of days that gave none (for the explanation)."""
     failures: List[Tuple[str, dt.date]] = []
     for option in ask.options:
@@ -661,7 +783,9 @@ def interpret_when(text: str, clinic: Clinic, now: dt.datetime) -> ParseResult:
         found, failed = _choose(ask, evaluate)
         spans.extend(found)
         failures.extend(failed)
-        if all(len(option) == 1 for option in ask.options):  # name the day actually meant ("Monday" → its date)
+        if all(
+            len(option) == 1 for option in ask.options
+        ):  # name the day actually meant ("Monday" → its date)
             chosen_labels.append(_date_label(found[0][0].date() if found else failed[0][1], today))
         else:
             chosen_labels.append(ask.label)
@@ -679,8 +803,12 @@ def interpret_when(text: str, clinic: Clinic, now: dt.datetime) -> ParseResult:
     return ParseResult(window, label=label)
 
 
-_PROBLEMS = {"past": DateProblem.PAST, "closed": DateProblem.CLOSED, "outside": DateProblem.OUTSIDE_HOURS,
-             "too_far": DateProblem.TOO_FAR}
+_PROBLEMS = {
+    "past": DateProblem.PAST,
+    "closed": DateProblem.CLOSED,
+    "outside": DateProblem.OUTSIDE_HOURS,
+    "too_far": DateProblem.TOO_FAR,
+}
 
 
 def _join_label(day_labels: Iterable[str], time: Optional[_TimeAsk]) -> str:

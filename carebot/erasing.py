@@ -1,5 +1,6 @@
 """Deleting so that deleted patient data cannot be read back from an SQLite file: shared by the backend's stores,
 the channel's own state and the tracker store (a leaf module: it imports nothing of Carebot's)."""
+
 from __future__ import annotations
 
 from typing import Any

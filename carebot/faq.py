@@ -5,6 +5,7 @@ answer follows; the words around the facts are in `data/messages/faq.yml`. Times
 from an aware `now`, so a server running in UTC, a
 weekend, a bank holiday or a daylight-saving change never shifts an opening time. Texts stay short for WhatsApp.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -184,8 +185,10 @@ def _closures(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
     if not upcoming:
         return _say("faq_no_closures")
     lines = [_say("faq_closures_title")]
-    lines += [_say("faq_closure_line", day=_capitalised(format_day(c.date, today)), reason=c.reason)
-              for c in upcoming]
+    lines += [
+        _say("faq_closure_line", day=_capitalised(format_day(c.date, today)), reason=c.reason)
+        for c in upcoming
+    ]
     return "\n".join(lines)
 
 
@@ -208,21 +211,29 @@ def _emergency(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
     sentences = [_say("faq_emergency", emergency_number=clinic.emergency_number)]
     if clinic.urgent_advice_line:
         sentences.append(_say("faq_emergency_urgent_line", urgent_line=clinic.urgent_advice_line))
-    sentences.append(_say("faq_emergency_crisis_line", crisis_line_name=clinic.crisis_line_name,
-                          crisis_line_number=clinic.crisis_line_number))
+    sentences.append(
+        _say(
+            "faq_emergency_crisis_line",
+            crisis_line_name=clinic.crisis_line_name,
+            crisis_line_number=clinic.crisis_line_number,
+        )
+    )
     return " ".join(sentences)
 
 
 def _services(clinic: Clinic, now: dt.datetime, day: Optional[dt.date]) -> str:
     lines = [_say("faq_services_title")]
     for service in clinic.services:
-        lines.append(_say("faq_service_for", service=service.name, who_for=service.who_for) if service.who_for
-                     else _say("faq_service", service=service.name))
+        lines.append(
+            _say("faq_service_for", service=service.name, who_for=service.who_for)
+            if service.who_for
+            else _say("faq_service", service=service.name)
+        )
     return "\n".join(lines)
 
 
 def not_offered(item: NotOffered) -> str:
-    """"We don't offer dental care" with where to go instead (clinic.yml `not_offered`)."""
+    """ "We don't offer dental care" with where to go instead (clinic.yml `not_offered`)."""
     return _say("faq_not_offered", service=item.name, instead=item.instead).strip()
 
 
@@ -264,9 +275,13 @@ _ANSWERS: Dict[Topic, Callable[[Clinic, dt.datetime, Optional[dt.date]], str]] =
 def answer(topic: str, clinic: Clinic, now: dt.datetime, day: Optional[dt.date] = None) -> str:
     """The answer to a fixed-fact question. `now` must be timezone-aware; `day` picks the day for HOURS_DAY/WEEK."""
     if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware (a naive time cannot be placed in the clinic's timezone)")
+        raise ValueError(
+            "now must be timezone-aware (a naive time cannot be placed in the clinic's timezone)"
+        )
     try:
         key = Topic(topic)
     except ValueError:
-        raise ValueError(f"unknown FAQ topic '{topic}' (known: {', '.join(t.value for t in Topic)})") from None
+        raise ValueError(
+            f"unknown FAQ topic '{topic}' (known: {', '.join(t.value for t in Topic)})"
+        ) from None
     return _ANSWERS[key](clinic, now, day)

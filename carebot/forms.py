@@ -5,6 +5,7 @@ one with a middling confidence ("Alex Morgan" → `stop`, 0.38). While a free-te
 interruption may take the message away from the question: a red flag, a photo, voice note or location, a stop said
 plainly, or another intent the classifier is sure of. Everything else is the answer, and the form judges it.
 """
+
 from __future__ import annotations
 
 import enum
@@ -27,8 +28,10 @@ ALWAYS_INTERRUPT = frozenset({"red_flag", "send_media", "share_location"})
 STOP_INTENT = "stop"
 SETTINGS = ("stop_phrases", "interrupting_intents", "min_confidence", "ask_again_intents")
 # Words around a plain stop that do not change it: "please cancel", "ok never mind thanks", "I want to stop".
-_FILLER = re.compile(r"^(?:(?:ok|okay|please|pls|sorry|just|actually|no|i want to|i wanna|let'?s)\s+)*|"
-                     r"(?:\s+(?:please|pls|thanks|thank you|now|then|it all|for now))*$")
+_FILLER = re.compile(
+    r"^(?:(?:ok|okay|please|pls|sorry|just|actually|no|i want to|i wanna|let'?s)\s+)*|"
+    r"(?:\s+(?:please|pls|thanks|thank you|now|then|it all|for now))*$"
+)
 _NOT_WORD = re.compile(r"[^\w' ]+")
 
 
@@ -89,7 +92,9 @@ def _settings(file: Path, where: str, raw: Any, inherited: Mapping[str, Any]) ->
         raise FormsFileError(f"{file}: {where} must be a mapping of settings")
     unknown = set(raw) - set(SETTINGS)
     if unknown:
-        raise FormsFileError(f"{file}: {where}: unknown setting(s) {sorted(unknown)}; known: {list(SETTINGS)}")
+        raise FormsFileError(
+            f"{file}: {where}: unknown setting(s) {sorted(unknown)}; known: {list(SETTINGS)}"
+        )
     settings = dict(inherited)
     settings.update({name: _setting(file, where, name, value) for name, value in raw.items()})
     missing = [name for name in SETTINGS if name not in settings]
@@ -102,7 +107,10 @@ def _domain_names(domain_file: Path) -> Tuple[Set[str], Dict[str, Set[str]]]:
     """The domain's intents, and each form's required slots."""
     domain = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
     intents = {next(iter(i)) if isinstance(i, dict) else i for i in domain.get("intents") or []}
-    forms = {name: set((form or {}).get("required_slots") or []) for name, form in (domain.get("forms") or {}).items()}
+    forms = {
+        name: set((form or {}).get("required_slots") or [])
+        for name, form in (domain.get("forms") or {}).items()
+    }
     return intents, forms
 
 
@@ -112,7 +120,9 @@ def _check_intents(file: Path, where: str, intents: Iterable[str], known: Set[st
         raise FormsFileError(f"{file}: {where}: intent(s) {unknown} are not in domain.yml")
 
 
-def load_questions(file: Path = ANSWERS_FILE, domain_file: Path = DOMAIN_FILE) -> Dict[Tuple[str, str], Question]:
+def load_questions(
+    file: Path = ANSWERS_FILE, domain_file: Path = DOMAIN_FILE
+) -> Dict[Tuple[str, str], Question]:
     """(form, slot) → Question for every free-text question; refuses names the domain does not know."""
     try:
         content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
@@ -134,7 +144,9 @@ def load_questions(file: Path = ANSWERS_FILE, domain_file: Path = DOMAIN_FILE) -
             if slot not in forms[form]:
                 raise FormsFileError(f"{file}: {where}: {form} asks no question '{slot}' in domain.yml")
             settings = _settings(file, where, raw, defaults)
-            _check_intents(file, where, settings["interrupting_intents"] | settings["ask_again_intents"], intents)
+            _check_intents(
+                file, where, settings["interrupting_intents"] | settings["ask_again_intents"], intents
+            )
             questions[(form, slot)] = Question(**settings)
     return questions
 
@@ -145,7 +157,9 @@ def free_text_questions() -> Dict[Tuple[str, str], Question]:
     return load_questions()
 
 
-def read_message(form: str, slot: Optional[str], text: str, intent: Optional[str], confidence: float) -> Reading:
+def read_message(
+    form: str, slot: Optional[str], text: str, intent: Optional[str], confidence: float
+) -> Reading:
     """How the message counts at this question; a question not listed as free text takes only answers the domain's
     slot mappings let through, so everything reaching its validation is an answer."""
     question = free_text_questions().get((form, slot or ""))

@@ -3,6 +3,7 @@
 Order: the scheduling backend, the action server, the Rasa server and the reminder dispatcher. Ctrl-C (or any
 service dying) stops them all, so a developer never leaves half a stack running on the fixed ports.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,8 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from carebot.clinic import ClinicConfigError, load_clinic
 from carebot import settings, tokens
+from carebot.clinic import ClinicConfigError, load_clinic
 from carebot.mode import ModeError, check_bind
 
 ROOT = settings.PROJECT_ROOT
@@ -33,14 +34,27 @@ def services(python: str, env: Dict[str, str]) -> List[Service]:
     return [
         Service("backend", [python, "-m", "carebot.server"]),
         Service("actions", [python, "-m", "actions"]),
-        Service("rasa", [
-            # The API token reaches Rasa through RASA_API_TOKEN (carebot.rasa_server), never argv: `ps` shows argv.
-            python, "-m", "carebot.rasa_server", "run", "--enable-api",
-            "--interface", config.rasa_host, "--port", str(config.rasa_port),
-            "--model", config.rasa_model,
-            "--endpoints", str(config.rasa_endpoints),
-            "--credentials", config.rasa_credentials,
-        ]),
+        Service(
+            "rasa",
+            [
+                # The API token reaches Rasa through RASA_API_TOKEN (carebot.rasa_server), never argv: `ps` shows argv.
+                python,
+                "-m",
+                "carebot.rasa_server",
+                "run",
+                "--enable-api",
+                "--interface",
+                config.rasa_host,
+                "--port",
+                str(config.rasa_port),
+                "--model",
+                config.rasa_model,
+                "--endpoints",
+                str(config.rasa_endpoints),
+                "--credentials",
+                config.rasa_credentials,
+            ],
+        ),
         Service("reminders", [python, "-m", "carebot.reminders"]),
     ]
 
@@ -76,7 +90,11 @@ async def run_all(stack: List[Service], env: Dict[str, str]) -> int:
     pumps = []
     for index, service in enumerate(stack):
         process = await asyncio.create_subprocess_exec(
-            *service.argv, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            *service.argv,
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         processes.append(process)
         pumps.append(asyncio.create_task(_pump(service.name, COLOURS[index % len(COLOURS)], process.stdout)))
@@ -114,15 +132,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         env = prepare_environment()
-        for service, host_env in (("Rasa", "RASA_HOST"), ("backend", "BACKEND_HOST"),
-                                  ("action server", "ACTION_SERVER_HOST")):
+        for service, host_env in (
+            ("Rasa", "RASA_HOST"),
+            ("backend", "BACKEND_HOST"),
+            ("action server", "ACTION_SERVER_HOST"),
+        ):
             check_bind(service, env.get(host_env, "127.0.0.1"), env)
     except ModeError as error:
         print(f"carebot: cannot start: {error}", file=sys.stderr)
         return 2
-    print(f"carebot: {clinic.name} — Rasa on http://{env.get('RASA_HOST', '127.0.0.1')}:{env.get('RASA_PORT', '5005')}"
-          f" (REST channel /webhooks/rest/webhook); API tokens are in {tokens.var_dir()}/ (rasa_token, scheduling_token,"
-          f" action_token). Ctrl-C stops everything.", flush=True)
+    print(
+        f"carebot: {clinic.name} — Rasa on http://{env.get('RASA_HOST', '127.0.0.1')}:{env.get('RASA_PORT', '5005')}"
+        f" (REST channel /webhooks/rest/webhook); API tokens are in {tokens.var_dir()}/ (rasa_token, scheduling_token,"
+        f" action_token). Ctrl-C stops everything.",
+        flush=True,
+    )
     return asyncio.run(run_all(services(sys.executable, env), env))
 
 

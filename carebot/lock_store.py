@@ -5,6 +5,7 @@ When one patient's messages reach two replicas at once, a write can resurrect a 
 later message then waits for it to expire (60 s): measured in tests/e2e/test_production_stores.py. Here each change
 runs under a short per-conversation Redis mutex; the tickets, their order and their lifetime are Rasa's own.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -12,7 +13,9 @@ from typing import Any, Optional
 from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
-MUTEX_SECONDS = 10  # a ticket change takes milliseconds; the mutex expires on its own if a replica dies holding it
+MUTEX_SECONDS = (
+    10  # a ticket change takes milliseconds; the mutex expires on its own if a replica dies holding it
+)
 
 
 class AtomicRedisLockStore(RedisLockStore):
@@ -24,8 +27,9 @@ class AtomicRedisLockStore(RedisLockStore):
         super().__init__(**kwargs)
 
     def _mutex(self, conversation_id: str) -> Any:
-        return self.red.lock(f"{self.key_prefix}mutex:{conversation_id}", timeout=MUTEX_SECONDS,
-                             blocking_timeout=MUTEX_SECONDS)
+        return self.red.lock(
+            f"{self.key_prefix}mutex:{conversation_id}", timeout=MUTEX_SECONDS, blocking_timeout=MUTEX_SECONDS
+        )
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         with self._mutex(conversation_id):

@@ -4,6 +4,7 @@ Why not domain responses: Rasa's validator counts a response as unused unless a 
 that only actions send (form questions, offers built from live data) would make `rasa data validate` warn.
 Rule-driven answers stay in domain.yml; everything an action composes lives here, with `{placeholders}` for data.
 """
+
 from __future__ import annotations
 
 import string
@@ -50,7 +51,9 @@ def load_catalogue(directory: Path = DEFAULT_MESSAGES_DIR) -> Dict[str, Template
             content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
-            raise MessageCatalogueError(f"{file}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None
+            raise MessageCatalogueError(
+                f"{file}{f':{mark.line + 1}' if mark else ''}: not valid YAML"
+            ) from None
         messages = content.get("messages") if isinstance(content, dict) else None
         if not isinstance(messages, dict):
             raise MessageCatalogueError(f"{file}: expected a top-level 'messages:' mapping")
@@ -69,7 +72,9 @@ def _template(file: Path, key: str, body: Any) -> Template:
     buttons = []
     for button in body.get("buttons") or []:
         if not isinstance(button, dict) or "title" not in button or "payload" not in button:
-            raise MessageCatalogueError(f"{file}: message '{key}': each button needs a 'title' and a 'payload'")
+            raise MessageCatalogueError(
+                f"{file}: message '{key}': each button needs a 'title' and a 'payload'"
+            )
         buttons.append((str(button["title"]), str(button["payload"])))
     try:
         list(string.Formatter().parse(body["text"]))
@@ -92,6 +97,8 @@ def render(key: str, values: Optional[Dict[str, Any]] = None) -> Rendered:
         raise KeyError(f"message '{key}' needs {sorted(missing)}")
     return Rendered(
         text=template.text.format(**values),
-        buttons=[{"title": title.format(**values), "payload": payload.format(**values)}
-                 for title, payload in template.buttons],
+        buttons=[
+            {"title": title.format(**values), "payload": payload.format(**values)}
+            for title, payload in template.buttons
+        ],
     )

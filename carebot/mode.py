@@ -5,6 +5,7 @@ requires what a clinic's data-protection officer signs off: no anonymous REST ch
 secrets, and no bind beyond loopback unless TLS is terminated in front (`CAREBOT_TLS_TERMINATED=1`, set by the
 operator who configured the proxy). docs/operations.md "Production mode" and docs/security.md explain each rule.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -32,8 +33,10 @@ def check_secret(name: str, value: str, environ: Mapping[str, str] = os.environ)
     if not value:
         raise ModeError(f"{name} is empty: delete it (a new one is generated) or set a random value")
     if is_production(environ) and len(value) < MIN_PRODUCTION_SECRET_CHARS:
-        raise ModeError(f"{name} has {len(value)} characters; production mode needs at least "
-                        f"{MIN_PRODUCTION_SECRET_CHARS} (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        raise ModeError(
+            f"{name} has {len(value)} characters; production mode needs at least "
+            f"{MIN_PRODUCTION_SECRET_CHARS} (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     return value
 
 
@@ -49,8 +52,10 @@ def is_loopback(host: str) -> bool:
 def check_bind(service: str, host: str, environ: Mapping[str, str] = os.environ) -> None:
     """In production a service listens beyond loopback only behind a TLS-terminating proxy the operator declared."""
     if is_production(environ) and not is_loopback(host) and not load(environ).carebot_tls_terminated:
-        raise ModeError(f"{service} would listen on {host} without TLS: put a TLS-terminating proxy in front and set "
-                        f"{TLS_ENV}=1, or bind to 127.0.0.1")
+        raise ModeError(
+            f"{service} would listen on {host} without TLS: put a TLS-terminating proxy in front and set "
+            f"{TLS_ENV}=1, or bind to 127.0.0.1"
+        )
 
 
 def secure_cookies(environ: Mapping[str, str] = os.environ) -> bool:

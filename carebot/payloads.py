@@ -4,5 +4,6 @@ channel (a leaf module, so neither depends on the other or on carebot.privacy).
 FORGET_CONVERSATION: the tracker store deletes the conversation instead of saving the turn (erasure, consent
 withdrawn). FORGET_NUMBER: the WhatsApp channel also forgets its own state of the number once the reply has left
 (erasure only: an opt-out survives a withdrawal)."""
+
 FORGET_CONVERSATION = "forget_conversation"
 FORGET_NUMBER = "forget_number"

@@ -3,6 +3,7 @@
 Twilio addresses WhatsApp users as `whatsapp:+447700900123`; everything else in Carebot (conversation ids, the
 opt-out table, the backend) uses the bare E.164 number, so conversions live in one place.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,7 @@ def normalize_phone(address: str) -> str:
     """`whatsapp:+44 7700 900123` → `+447700900123` (the form used as conversation id and storage key)."""
     bare = address.strip()
     if bare.lower().startswith(WHATSAPP_PREFIX):
-        bare = bare[len(WHATSAPP_PREFIX):]
+        bare = bare[len(WHATSAPP_PREFIX) :]
     digits = _NOT_DIGIT.sub("", bare)
     return f"+{digits}" if digits else ""
 

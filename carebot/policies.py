@@ -5,6 +5,7 @@ Rasa's RulePolicy lets an active form run before any rule ("loop happy path"), s
 action as a no-user-input prediction with a higher priority than RulePolicy, which is the one kind of prediction
 Rasa's ensemble ranks above an active form. The NLU pipeline marks such a message with the `red_flag` intent.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -29,12 +30,18 @@ class RedFlagPolicy(Policy):
     def get_default_config() -> Dict[Text, Any]:
         return {"priority": RED_FLAG_PRIORITY, "intent": "red_flag", "action": "action_red_flag"}
 
-    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+    def train(
+        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
         return self._resource
 
-    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
-                                     rule_only_data: Optional[Dict[Text, Any]] = None,
-                                     **kwargs: Any) -> PolicyPrediction:
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
         latest = self._latest_relevant_event(tracker)
         if isinstance(latest, UserUttered) and latest.intent_name == self.config["intent"]:
@@ -48,4 +55,6 @@ class RedFlagPolicy(Policy):
     @staticmethod
     def _latest_relevant_event(tracker: DialogueStateTracker) -> Optional[Any]:
         """The last user message or action (slot and other events in between do not matter)."""
-        return next((e for e in reversed(tracker.events) if isinstance(e, (UserUttered, ActionExecuted))), None)
+        return next(
+            (e for e in reversed(tracker.events) if isinstance(e, (UserUttered, ActionExecuted))), None
+        )

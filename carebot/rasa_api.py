@@ -4,6 +4,7 @@ Rasa owns conversations; other processes change them only through this API: resu
 trigger an intent (a reminder), or read the tracker to show staff what was said. No Rasa import: plain HTTP.
 Configuration: RASA_URL (default http://127.0.0.1:5005) and RASA_API_TOKEN (else the file var/rasa_token).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
@@ -29,8 +30,11 @@ class RasaAPI:
     """`append_events`, `trigger_intent`, `get_tracker` over one reusable aiohttp session."""
 
     def __init__(
-        self, base_url: str = DEFAULT_RASA_URL, token: Optional[str] = None,
-        timeout: float = DEFAULT_TIMEOUT_SECONDS, session: Optional[aiohttp.ClientSession] = None,
+        self,
+        base_url: str = DEFAULT_RASA_URL,
+        token: Optional[str] = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        session: Optional[aiohttp.ClientSession] = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -54,10 +58,14 @@ class RasaAPI:
             params = {**params, "token": self.token}
         url = f"{self.base_url}{path}"
         try:
-            async with self._session.request(method, url, params=params, json=body, timeout=self.timeout) as response:
+            async with self._session.request(
+                method, url, params=params, json=body, timeout=self.timeout
+            ) as response:
                 if response.status >= 400:
                     detail = (await response.text())[:200]
-                    raise RasaAPIError(f"Rasa answered {response.status} to {method} {path.split('/')[1]}: {detail}")
+                    raise RasaAPIError(
+                        f"Rasa answered {response.status} to {method} {path.split('/')[1]}: {detail}"
+                    )
                 return await response.json(content_type=None)
         except aiohttp.ClientError as error:
             raise RasaAPIError(f"Rasa unreachable at {self.base_url}: {error.__class__.__name__}") from error
@@ -71,19 +79,29 @@ class RasaAPI:
     async def append_events(self, conversation_id: str, events: List[Dict[str, Any]]) -> Dict[str, Any]:
         """Append events (e.g. `[{"event": "resume"}]`) to a conversation's tracker."""
         return await self._request(
-            "POST", f"{self._conversation(conversation_id)}/tracker/events", {"include_events": "NONE"}, events,
+            "POST",
+            f"{self._conversation(conversation_id)}/tracker/events",
+            {"include_events": "NONE"},
+            events,
         )
 
     async def trigger_intent(
-        self, conversation_id: str, intent: str, entities: Optional[Dict[str, Any]] = None,
+        self,
+        conversation_id: str,
+        intent: str,
+        entities: Optional[Dict[str, Any]] = None,
         output_channel: Optional[str] = None,
     ) -> Dict[str, Any]:
         """Make the bot act as if the user had sent `intent` (responses go to `output_channel`, e.g. "whatsapp")."""
         params = {"output_channel": output_channel} if output_channel else {}
         return await self._request(
-            "POST", f"{self._conversation(conversation_id)}/trigger_intent", params,
+            "POST",
+            f"{self._conversation(conversation_id)}/trigger_intent",
+            params,
             {"name": intent, "entities": entities or {}},
         )
 
     async def get_tracker(self, conversation_id: str) -> Dict[str, Any]:
-        return await self._request("GET", f"{self._conversation(conversation_id)}/tracker", {"include_events": "ALL"})
+        return await self._request(
+            "GET", f"{self._conversation(conversation_id)}/tracker", {"include_events": "ALL"}
+        )

@@ -12,6 +12,7 @@ Behaviour is unchanged: the same schema, the same classes, the same CLI.
 Two safety additions: `--auth-token` is taken from RASA_API_TOKEN inside the process (argv is visible to every
 user in `ps`), and files Rasa creates (the SQLite tracker store) are owner-only.
 """
+
 from __future__ import annotations
 
 import functools

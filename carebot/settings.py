@@ -9,6 +9,7 @@ a process at start with the variable's name and what it expects, not later with 
 still read under their old names, with a deprecation warning naming the new one. Functions that take an
 `environ` mapping (tests, subprocess environments) pass it to `load`; the rest call `current()`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,81 +43,153 @@ def _var(default: Any, meaning: str, *old_names: str, shown: str = "") -> Any:
 @dataclass(frozen=True)
 class Settings:
     # Whole installation
-    carebot_mode: str = _var("", "`production` turns on the checks of \"Production mode\" (long secrets, loopback "
-                                 "binds, secure cookies, a closed REST channel)", shown="development")
-    carebot_tls_terminated: bool = _var(False, "`1`: a TLS proxy fronts the services, so production may bind beyond "
-                                               "127.0.0.1")
-    carebot_var_dir: Path = _var(PROJECT_ROOT / "var", "local state: SQLite files, generated tokens", shown="`var/`")
+    carebot_mode: str = _var(
+        "",
+        '`production` turns on the checks of "Production mode" (long secrets, loopback '
+        "binds, secure cookies, a closed REST channel)",
+        shown="development",
+    )
+    carebot_tls_terminated: bool = _var(
+        False, "`1`: a TLS proxy fronts the services, so production may bind beyond 127.0.0.1"
+    )
+    carebot_var_dir: Path = _var(
+        PROJECT_ROOT / "var", "local state: SQLite files, generated tokens", shown="`var/`"
+    )
     clinic_file: Path = _var(PROJECT_ROOT / "clinic.yml", "the clinic file", shown="`clinic.yml`")
-    log_level: str = _var("INFO", "log level of Carebot's own processes; message bodies and full phone numbers are "
-                                  "never logged at INFO")
+    log_level: str = _var(
+        "INFO",
+        "log level of Carebot's own processes; message bodies and full phone numbers are "
+        "never logged at INFO",
+    )
     # Backend (python -m carebot.server)
     backend_host: str = _var("127.0.0.1", "the backend's bind address")
     backend_port: int = _var(8080, "the backend's port")
-    carebot_database_url: str = _var("", "the backend's database (SQLAlchemy URL)", "SCHEDULING_DATABASE_URL",
-                                     shown="`sqlite:///var/carebot.db`")
-    carebot_backend_token: str = _var("", "bearer token of the backend's `/fhir` and `/api` (the action server's, "
-                                          "full access)", "SCHEDULING_TOKEN",
-                                      shown="generated into `var/scheduling_token`")
-    handoff_channel_token: str = _var("", "the WhatsApp channel's backend token: may only append to a handoff case "
-                                          "and ask whether one is open", shown="generated into `var/channel_token`")
-    reminder_key_secret: str = _var("", "signs reminder occurrence keys",
-                                    shown="generated into `var/reminder_key_secret`")
-    audit_key: str = _var("", "keys the patient hashes of the audit log", shown="generated into `var/audit_key`")
-    staff_accounts: str = _var("", "staff inbox accounts `name:hash,…` (docs/staff-inbox.md)",
-                               shown="read from `STAFF_ACCOUNTS_FILE`")
-    staff_accounts_file: Path = _var(PROJECT_ROOT / "var" / "staff_accounts", "the staff accounts file "
-                                     "`python -m carebot.handoff add-staff` writes", shown="`var/staff_accounts`")
-    staff_session_secret: str = _var("", "signs staff inbox sessions", shown="generated into "
-                                                                             "`var/staff_session_secret`")
+    carebot_database_url: str = _var(
+        "",
+        "the backend's database (SQLAlchemy URL)",
+        "SCHEDULING_DATABASE_URL",
+        shown="`sqlite:///var/carebot.db`",
+    )
+    carebot_backend_token: str = _var(
+        "",
+        "bearer token of the backend's `/fhir` and `/api` (the action server's, full access)",
+        "SCHEDULING_TOKEN",
+        shown="generated into `var/scheduling_token`",
+    )
+    handoff_channel_token: str = _var(
+        "",
+        "the WhatsApp channel's backend token: may only append to a handoff case and ask whether one is open",
+        shown="generated into `var/channel_token`",
+    )
+    reminder_key_secret: str = _var(
+        "", "signs reminder occurrence keys", shown="generated into `var/reminder_key_secret`"
+    )
+    audit_key: str = _var(
+        "", "keys the patient hashes of the audit log", shown="generated into `var/audit_key`"
+    )
+    staff_accounts: str = _var(
+        "",
+        "staff inbox accounts `name:hash,…` (docs/staff-inbox.md)",
+        shown="read from `STAFF_ACCOUNTS_FILE`",
+    )
+    staff_accounts_file: Path = _var(
+        PROJECT_ROOT / "var" / "staff_accounts",
+        "the staff accounts file `python -m carebot.handoff add-staff` writes",
+        shown="`var/staff_accounts`",
+    )
+    staff_session_secret: str = _var(
+        "", "signs staff inbox sessions", shown="generated into `var/staff_session_secret`"
+    )
     staff_session_minutes: int = _var(60, "staff inbox session lifetime in minutes")
-    staff_admins: str = _var("", "comma-separated staff names with the admin role (the audit log)", shown="none")
-    staff_totp: str = _var("", "staff TOTP secrets `name:secret,…` (optional second factor, docs/staff-inbox.md)",
-                           shown="read from `STAFF_TOTP_FILE`")
-    staff_totp_file: Path = _var(PROJECT_ROOT / "var" / "staff_totp", "the TOTP secrets file "
-                                 "`python -m carebot.handoff add-totp` writes", shown="`var/staff_totp`")
-    tracker_encryption_key: str = _var("", "Fernet key of the tracker store's event encryption; losing it makes stored "
-                                       "conversations unreadable", shown="generated into `var/tracker_key`")
+    staff_admins: str = _var(
+        "", "comma-separated staff names with the admin role (the audit log)", shown="none"
+    )
+    staff_totp: str = _var(
+        "",
+        "staff TOTP secrets `name:secret,…` (optional second factor, docs/staff-inbox.md)",
+        shown="read from `STAFF_TOTP_FILE`",
+    )
+    staff_totp_file: Path = _var(
+        PROJECT_ROOT / "var" / "staff_totp",
+        "the TOTP secrets file `python -m carebot.handoff add-totp` writes",
+        shown="`var/staff_totp`",
+    )
+    tracker_encryption_key: str = _var(
+        "",
+        "Fernet key of the tracker store's event encryption; losing it makes stored conversations unreadable",
+        shown="generated into `var/tracker_key`",
+    )
     staff_cookie_secure: bool = _var(False, "`1`: staff cookies only over HTTPS (always in production)")
     staff_inbox_url: str = _var("http://127.0.0.1:8080", "the inbox address in staff alerts")
     # Clients of the backend (action server, channel, dispatcher)
-    backend_url: str = _var("http://127.0.0.1:8080", "where the channel and the actions reach the handoff API")
-    scheduling_url: str = _var("http://127.0.0.1:8080/fhir", "where the actions reach the FHIR scheduling API")
-    reminders_url: str = _var("", "where the actions reach the reminders API",
-                              shown="`SCHEDULING_URL` with `/fhir` → `/api/reminders`")
+    backend_url: str = _var(
+        "http://127.0.0.1:8080", "where the channel and the actions reach the handoff API"
+    )
+    scheduling_url: str = _var(
+        "http://127.0.0.1:8080/fhir", "where the actions reach the FHIR scheduling API"
+    )
+    reminders_url: str = _var(
+        "",
+        "where the actions reach the reminders API",
+        shown="`SCHEDULING_URL` with `/fhir` → `/api/reminders`",
+    )
     # Rasa and the action server
     rasa_url: str = _var("http://127.0.0.1:5005", "where the dispatcher and the staff inbox reach Rasa")
-    rasa_api_token: str = _var("", "token of Rasa's HTTP API (`?token=`)", shown="generated into `var/rasa_token`")
+    rasa_api_token: str = _var(
+        "", "token of Rasa's HTTP API (`?token=`)", shown="generated into `var/rasa_token`"
+    )
     rasa_host: str = _var("127.0.0.1", "Rasa's bind address (`make run`)")
     rasa_port: int = _var(5005, "Rasa's port (`make run`)")
     rasa_model: str = _var("models/carebot.tar.gz", "the trained model Rasa serves (`make run`)")
     rasa_credentials: str = _var("credentials.yml", "Rasa's channel credentials (`make run`)")
-    rasa_endpoints: Path = _var(Path("endpoints.yml"), "Rasa's endpoints file (`make run`; the tracker store "
-                                                       "`python -m carebot.privacy` purges)")
-    action_server_token: str = _var("", "token the Rasa server sends to the action server",
-                                    shown="generated into `var/action_token`")
+    rasa_endpoints: Path = _var(
+        Path("endpoints.yml"),
+        "Rasa's endpoints file (`make run`; the tracker store `python -m carebot.privacy` purges)",
+    )
+    action_server_token: str = _var(
+        "", "token the Rasa server sends to the action server", shown="generated into `var/action_token`"
+    )
     action_server_host: str = _var("127.0.0.1", "the action server's bind address")
     action_server_port: int = _var(5055, "the action server's port")
-    rest_channel_token: str = _var("", "`Authorization: Bearer` of the REST channel; in production the channel is "
-                                       "off without it", shown="none")
+    rest_channel_token: str = _var(
+        "",
+        "`Authorization: Bearer` of the REST channel; in production the channel is off without it",
+        shown="none",
+    )
     # WhatsApp channel: a key left empty in credentials.yml is read from these
     twilio_account_sid: str = _var("", "Twilio account (`AC…`)", shown="empty → sandbox mode")
-    twilio_auth_token: str = _var("", "Twilio auth token; also checks every webhook's `X-Twilio-Signature`",
-                                  shown="empty → every webhook is refused (403)")
-    twilio_whatsapp_number: str = _var("", "the clinic's WhatsApp sender, E.164 (`+14155238886`)",
-                                       shown="empty → sandbox mode")
+    twilio_auth_token: str = _var(
+        "",
+        "Twilio auth token; also checks every webhook's `X-Twilio-Signature`",
+        shown="empty → every webhook is refused (403)",
+    )
+    twilio_whatsapp_number: str = _var(
+        "", "the clinic's WhatsApp sender, E.164 (`+14155238886`)", shown="empty → sandbox mode"
+    )
     twilio_api_base_url: str = _var("", "Twilio's REST API base", shown="`https://api.twilio.com`")
-    whatsapp_webhook_url: str = _var("", "the public base URL Twilio calls (`https://bot.clinic.example`); needed "
-                                         "behind a proxy, because Twilio signs the URL it called",
-                                     shown="the URL of the request")
-    whatsapp_redis_url: str = _var("", "Redis for MessageSid de-duplication and the numbered-button memory; "
-                                       "**required with several Rasa replicas**", shown="in-process memory")
-    whatsapp_state_database_url: str = _var("", "SQLAlchemy URL of the channel state (opt-outs, last inbound "
-                                                "time); point every host at the same PostgreSQL",
-                                            shown="`sqlite:///var/whatsapp.db`")
+    whatsapp_webhook_url: str = _var(
+        "",
+        "the public base URL Twilio calls (`https://bot.clinic.example`); needed "
+        "behind a proxy, because Twilio signs the URL it called",
+        shown="the URL of the request",
+    )
+    whatsapp_redis_url: str = _var(
+        "",
+        "Redis for MessageSid de-duplication and the numbered-button memory; "
+        "**required with several Rasa replicas**",
+        shown="in-process memory",
+    )
+    whatsapp_state_database_url: str = _var(
+        "",
+        "SQLAlchemy URL of the channel state (opt-outs, last inbound "
+        "time); point every host at the same PostgreSQL",
+        shown="`sqlite:///var/whatsapp.db`",
+    )
     # Reminder dispatcher (python -m carebot.reminders)
     reminder_poll_seconds: float = _var(5.0, "how often the dispatcher looks for due reminders (seconds)")
-    reminder_worker_id: str = _var("", "the dispatcher's name in its leases", shown="host name and process id")
+    reminder_worker_id: str = _var(
+        "", "the dispatcher's name in its leases", shown="host name and process id"
+    )
 
     def value_of(self, variable: str) -> Any:
         """The value of a variable by its environment name (`SCHEDULING_TOKEN` finds its new name's value)."""
@@ -221,7 +294,9 @@ def at_start(process: str) -> Settings:
         raise SystemExit(f"{process}: cannot start: {error}") from None
 
 
-def configure_logging(settings: Settings, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
+def configure_logging(
+    settings: Settings, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format=fmt)
 
 

@@ -4,6 +4,7 @@ Every API in Carebot carries health data, so none runs without a token, even on 
 process of one installation (launcher, backend, actions, dispatcher, clients) reads tokens through here, so they
 always agree. An empty or (in production) short secret is refused, never used as a key.
 """
+
 from __future__ import annotations
 
 import os

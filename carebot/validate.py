@@ -3,17 +3,18 @@
 Each problem is printed as `file:line: message` and the command exits 1, so `make test` stops with a pointer to
 the line to fix rather than a traceback at start-up.
 """
+
 from __future__ import annotations
 
 import sys
 from typing import Callable, List, Tuple
 
-from carebot.settings import PROJECT_ROOT
 from carebot.clinic import load_clinic
 from carebot.forms import load_questions
-from carebot.messages import load_catalogue
 from carebot.lexicon.patterns import load_patterns
+from carebot.messages import load_catalogue
 from carebot.privacy.settings import load_kept_after_erasure, load_retention
+from carebot.settings import PROJECT_ROOT
 from carebot.triage.loader import load_protocols
 
 ROOT = PROJECT_ROOT

@@ -5,6 +5,7 @@ that must not be declined (the frozen in-scope holdout, issue 20), symptom descr
 and a few failing examples, writes the figures (counts only) into the `eval` block of docs/benchmarks.md, and exits
 1 when a target is missed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,16 @@ from evaluation.report import Section, block, console, markdown, write_block
 PARTS = ("booking", "clinc", "inscope", "symptoms")
 
 
-def measure_live(bot: Bot, parts: List[str], turns: List[corpora.Turn], scope: List[corpora.Labelled],
-                 others: List[corpora.Labelled], inscope_texts: List[corpora.Labelled],
-                 symptom_texts: List[corpora.Labelled], rest_sample: int) -> List[Section]:
+def measure_live(
+    bot: Bot,
+    parts: List[str],
+    turns: List[corpora.Turn],
+    scope: List[corpora.Labelled],
+    others: List[corpora.Labelled],
+    inscope_texts: List[corpora.Labelled],
+    symptom_texts: List[corpora.Labelled],
+    rest_sample: int,
+) -> List[Section]:
     """The measures that need the running bot; NLU answers are cached (corpora repeat some queries)."""
     cache: Dict[str, Dict] = {}
 
@@ -54,8 +62,12 @@ def measure_live(bot: Bot, parts: List[str], turns: List[corpora.Turn], scope: L
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=PARTS, help="measure only these parts")
-    parser.add_argument("--rest-sample", type=int, default=config.REST_BOOKING_SAMPLE,
-                        help="opening turns replayed as whole conversations over REST (default %(default)s)")
+    parser.add_argument(
+        "--rest-sample",
+        type=int,
+        default=config.REST_BOOKING_SAMPLE,
+        help="opening turns replayed as whole conversations over REST (default %(default)s)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
     parts = args.only or list(PARTS)
@@ -63,8 +75,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         turns = [t for name in config.SGD_FILES for t in corpora.read_turns(folder / name)]
         scope = corpora.read_labelled(folder / config.CLINC_SCOPE_FILE, "utterance", "intent")
-        others = corpora.read_labelled(folder / config.CLINC_OTHER_FILE, "utterance", "intent",
-                                       "possibly_confusable_with_health_bot")
+        others = corpora.read_labelled(
+            folder / config.CLINC_OTHER_FILE, "utterance", "intent", "possibly_confusable_with_health_bot"
+        )
         symptom_texts = corpora.read_labelled(folder / config.SYMPTOM_FILE, "text", "category")
         inscope_texts = corpora.read_labelled(config.INSCOPE_HOLDOUT, "text", "expected")
     except corpora.CorpusError as error:
@@ -74,7 +87,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     started = time.monotonic()
     try:
         with running_bot() as bot:
-            sections = measure_live(bot, parts, turns, scope, others, inscope_texts, symptom_texts, args.rest_sample)
+            sections = measure_live(
+                bot, parts, turns, scope, others, inscope_texts, symptom_texts, args.rest_sample
+            )
     except StackError as error:
         print(f"eval: the stack did not start: {error}", file=sys.stderr)
         return 2
@@ -82,14 +97,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(console(sections))
     all_rates = [r for s in sections for r in s.rates]
     failed = missed(all_rates)
-    print(f"\neval: {len(all_rates)} figures in {time.monotonic() - started:.0f} s; "
-          + (f"targets missed: {', '.join(r.name for r in failed)}" if failed else "every target met"))
+    print(
+        f"\neval: {len(all_rates)} figures in {time.monotonic() - started:.0f} s; "
+        + (f"targets missed: {', '.join(r.name for r in failed)}" if failed else "every target met")
+    )
     if not args.no_write:
         command = "make eval" if not args.only else f".venv/bin/python -m evaluation --only {' '.join(parts)}"
-        intro = (f"External corpora from `EVAL_DIR` (default `../shared/eval`), never trained on; counts only "
-                 f"here (examples are printed by the command). Date spans are read as if now were "
-                 f"{booking.REFERENCE_NOW[0]}-{booking.REFERENCE_NOW[1]:02d}-{booking.REFERENCE_NOW[2]:02d} "
-                 f"{booking.REFERENCE_NOW[3]:02d}:{booking.REFERENCE_NOW[4]:02d} clinic time.\n\n")
+        intro = (
+            f"External corpora from `EVAL_DIR` (default `../shared/eval`), never trained on; counts only "
+            f"here (examples are printed by the command). Date spans are read as if now were "
+            f"{booking.REFERENCE_NOW[0]}-{booking.REFERENCE_NOW[1]:02d}-{booking.REFERENCE_NOW[2]:02d} "
+            f"{booking.REFERENCE_NOW[3]:02d}:{booking.REFERENCE_NOW[4]:02d} clinic time.\n\n"
+        )
         write_block(config.DOC, "eval", block("eval", "Evaluation", command, intro + markdown(sections)))
         print(f"eval: wrote the `eval` block of {config.DOC.relative_to(config.ROOT)}", file=sys.stderr)
     return 1 if failed else 0

@@ -1,6 +1,7 @@
 """Issue 5 on Google SGD doctor/dentist/therapist dialogues: do opening requests start booking, and do the dates
 and times people said parse with `carebot.dates.interpret_when`?
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +13,8 @@ import httpx
 
 from carebot.clinic import Clinic
 from carebot.dates import DateProblem, interpret_when
-from evaluation import bot as botlib, config
+from evaluation import bot as botlib
+from evaluation import config
 from evaluation.corpora import Turn
 from evaluation.metrics import rate
 from evaluation.report import Section
@@ -39,11 +41,20 @@ def measure_spans(spans: Sequence[Tuple[str, str]], clinic: Clinic) -> Section:
         problems[f"{slot}: {problem}"] += 1
         if not ok:
             failures[slot].append(text)
-    section.rates.append(rate("date/time spans understood", [o for v in outcomes.values() for o in v], config.TARGET))
+    section.rates.append(
+        rate("date/time spans understood", [o for v in outcomes.values() for o in v], config.TARGET)
+    )
     section.rates += [rate(f"… {slot} spans", values) for slot, values in outcomes.items()]
-    section.breakdowns.append(("What `interpret_when` answered (a problem other than `unparseable` still counts "
-                               "as understood)", "slot: answer", dict(problems)))
-    section.examples += [(f"unparsed {slot} spans (most frequent)", _frequent(texts)) for slot, texts in failures.items()]
+    section.breakdowns.append(
+        (
+            "What `interpret_when` answered (a problem other than `unparseable` still counts as understood)",
+            "slot: answer",
+            dict(problems),
+        )
+    )
+    section.examples += [
+        (f"unparsed {slot} spans (most frequent)", _frequent(texts)) for slot, texts in failures.items()
+    ]
     return section
 
 
@@ -67,18 +78,25 @@ def measure_nlu(openings: Sequence[Turn], parse: Callable[[str], Dict]) -> Secti
             failures.setdefault(intent, []).append(turn.utterance)
     section.rates.append(rate("opening turns → booking intent (NLU, all)", outcomes, config.TARGET))
     for active in sorted(config.SGD_OPENING_INTENTS):
-        section.rates.append(rate(f"… SGD {active}", [o for o, t in zip(outcomes, openings)
-                                                      if t.active_intent == active]))
-    section.breakdowns.append(("Intents given to opening turns that missed booking (NLU)", "intent", dict(got)))
-    section.examples += [(f"NLU gave `{intent}`", texts[:4]) for intent, texts in
-                         sorted(failures.items(), key=lambda item: -len(item[1]))[:5]]
+        section.rates.append(
+            rate(f"… SGD {active}", [o for o, t in zip(outcomes, openings) if t.active_intent == active])
+        )
+    section.breakdowns.append(
+        ("Intents given to opening turns that missed booking (NLU)", "intent", dict(got))
+    )
+    section.examples += [
+        (f"NLU gave `{intent}`", texts[:4])
+        for intent, texts in sorted(failures.items(), key=lambda item: -len(item[1]))[:5]
+    ]
     return section
 
 
 def rest_sample(openings: Sequence[Turn], size: int, seed: int = 5) -> List[Turn]:
     """A fixed random sample, so reruns talk about the same dialogues."""
-    return sorted(random.Random(seed).sample(list(openings), min(size, len(openings))),
-                  key=lambda t: (t.service, t.dialogue_id))
+    return sorted(
+        random.Random(seed).sample(list(openings), min(size, len(openings))),
+        key=lambda t: (t.service, t.dialogue_id),
+    )
 
 
 def booking_over_rest(bot: botlib.Bot, text: str) -> Tuple[bool, str]:
@@ -106,9 +124,17 @@ def measure_rest(sample: Sequence[Turn], bot: botlib.Bot, section: Section) -> N
         if not ok:
             went[outcome] += 1
             failures.setdefault(outcome, []).append(turn.utterance)
-    section.rates.append(rate(f"opening turns → booking flow started (REST, sample of {len(sample)})", outcomes,
-                              config.TARGET))
-    section.breakdowns.append(("Where the sampled openings that missed booking went (REST: last intent → bot "
-                               "actions)", "intent → actions", dict(went)))
-    section.examples += [(f"REST went `{outcome}`", texts[:3]) for outcome, texts in
-                         sorted(failures.items(), key=lambda item: -len(item[1]))[:4]]
+    section.rates.append(
+        rate(f"opening turns → booking flow started (REST, sample of {len(sample)})", outcomes, config.TARGET)
+    )
+    section.breakdowns.append(
+        (
+            "Where the sampled openings that missed booking went (REST: last intent → bot actions)",
+            "intent → actions",
+            dict(went),
+        )
+    )
+    section.examples += [
+        (f"REST went `{outcome}`", texts[:3])
+        for outcome, texts in sorted(failures.items(), key=lambda item: -len(item[1]))[:4]
+    ]

@@ -1,6 +1,7 @@
 """Talking to the real bot: start the stack on free ports (bench.stack), parse with NLU, chat over REST, and
 read what the tracker says happened. The tracker readers are pure functions over Rasa's tracker JSON.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,18 +35,24 @@ class Bot:
 
     def parse(self, text: str) -> Dict[str, Any]:
         """NLU only: intent (after FallbackClassifier) and entities, no conversation state touched."""
-        reply = self._http.post(f"{self.rasa_url}/model/parse", params={"token": self.token}, json={"text": text})
+        reply = self._http.post(
+            f"{self.rasa_url}/model/parse", params={"token": self.token}, json={"text": text}
+        )
         reply.raise_for_status()
         return reply.json()
 
     def say(self, sender: str, text: str) -> List[str]:
-        reply = self._http.post(f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text})
+        reply = self._http.post(
+            f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}
+        )
         reply.raise_for_status()
         return [m.get("text", "") for m in reply.json() if m.get("text")]
 
     def tracker(self, sender: str) -> Tracker:
         # Not percent-encoded: Rasa takes the path segment as the conversation id verbatim ("whatsapp:+44…").
-        reply = self._http.get(f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": self.token})
+        reply = self._http.get(
+            f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": self.token}
+        )
         reply.raise_for_status()
         return reply.json()
 
@@ -84,8 +91,11 @@ def running_bot(model: Path = DEFAULT_MODEL) -> Iterator[Bot]:
             seconds = stack.wait_ready(float(os.environ.get("EVAL_READY_TIMEOUT", "600")))
         except RuntimeError as error:
             raise StackError(f"{error}\n(full log kept in {var / 'stack.log'})") from None
-        print(f"eval: stack ready in {seconds:.0f} s ({', '.join(stack.services)}) at {stack.rasa_url}",
-              file=sys.stderr, flush=True)
+        print(
+            f"eval: stack ready in {seconds:.0f} s ({', '.join(stack.services)}) at {stack.rasa_url}",
+            file=sys.stderr,
+            flush=True,
+        )
         bot = Bot(stack.rasa_url, stack.rasa_token)
         try:
             yield bot
@@ -114,8 +124,10 @@ def _names(event: Dict[str, Any]) -> List[str]:
 
 def booking_started(tracker: Tracker) -> bool:
     """The appointment form became active at some point, for booking (not rescheduling or cancelling)."""
-    activated = any(event.get("event") == "active_loop" and event.get("name") == config.BOOKING_FORM
-                    for event in tracker.get("events", []))
+    activated = any(
+        event.get("event") == "active_loop" and event.get("name") == config.BOOKING_FORM
+        for event in tracker.get("events", [])
+    )
     return activated and slot(tracker, config.BOOKING_TASK_SLOT) in (None, config.BOOKING_TASK)
 
 
@@ -151,7 +163,9 @@ def actions_after_last_user(tracker: Tracker) -> List[str]:
 
 def current_symptoms(entities: Sequence[Dict[str, Any]]) -> List[str]:
     """Symptom entities about the patient now: a role (negated, historical, family, hypothetical) excludes it."""
-    return [e.get("value", "") for e in entities if e.get("entity") == config.SYMPTOM_ENTITY and not e.get("role")]
+    return [
+        e.get("value", "") for e in entities if e.get("entity") == config.SYMPTOM_ENTITY and not e.get("role")
+    ]
 
 
 def intent_name(parse: Dict[str, Any]) -> str:
@@ -167,8 +181,11 @@ def intent_label(parse: Dict[str, Any]) -> str:
     """The intent, with the retrieval answer for a retrieval intent ("faq/cost"), so a failure names its owner."""
     name = intent_name(parse)
     selectors = parse.get("response_selector") or {}
-    selector = selectors.get(name) or (selectors.get("default") if name in selectors.get("all_retrieval_intents", [])
-                                       else None) or {}
+    selector = (
+        selectors.get(name)
+        or (selectors.get("default") if name in selectors.get("all_retrieval_intents", []) else None)
+        or {}
+    )
     return (selector.get("response") or {}).get("intent_response_key") or name
 
 
@@ -182,8 +199,14 @@ class Chat:
     last_replies: List[str]
 
 
-def chat_until(bot: Bot, sender: str, first: str, done: Callable[[Tracker], bool],
-               next_reply: Callable[[Tracker, List[str]], str], max_bot_turns: int) -> Chat:
+def chat_until(
+    bot: Bot,
+    sender: str,
+    first: str,
+    done: Callable[[Tracker], bool],
+    next_reply: Callable[[Tracker, List[str]], str],
+    max_bot_turns: int,
+) -> Chat:
     """Sends `first`, then keeps answering until `done(tracker)`: consent gets "yes", anything else
     `next_reply(tracker, the bot's last messages)`.
 

@@ -5,6 +5,7 @@ One row = one opening patient message, its expected level and the clinical sourc
 `answer_sentence` (a free-text reply to the first question, read the way the bot reads it). Every other
 follow-up is answered with the run's default reply: "I'm not sure" or "no", the two ways the contract is measured.
 """
+
 from __future__ import annotations
 
 import csv
@@ -82,9 +83,18 @@ def load_cases(path: Path) -> List[Case]:
                     raise ValueError(f"{path}:{line}: answers must look like question_id=option;…")
                 key, value = pair.split("=", 1)
                 answers[key.strip()] = value.strip()
-            cases.append(Case(line, row["text"], row["expected_level"], row.get("note") or "", answers,
-                              row.get("complaint") or "", row.get("population") or "",
-                              row.get("answer_sentence") or ""))
+            cases.append(
+                Case(
+                    line,
+                    row["text"],
+                    row["expected_level"],
+                    row.get("note") or "",
+                    answers,
+                    row.get("complaint") or "",
+                    row.get("population") or "",
+                    row.get("answer_sentence") or "",
+                )
+            )
     return cases
 
 
@@ -95,22 +105,43 @@ def run_case(nlp: Language, case: Case, default_reply: str = NOT_SURE) -> Result
         told = extract_findings(nlp, text)
         return current_ids(told), denied_ids(told)
 
-    outcome, asked = simulate(current_ids(findings), profile_from(findings), denied_ids(findings), case.answers,
-                              default_reply=default_reply, first_reply=case.answer_sentence,
-                              read_findings=read_findings)
+    outcome, asked = simulate(
+        current_ids(findings),
+        profile_from(findings),
+        denied_ids(findings),
+        case.answers,
+        default_reply=default_reply,
+        first_reply=case.answer_sentence,
+        read_findings=read_findings,
+    )
     return Result(case, outcome, tuple(asked))
 
 
 def score(results: Sequence[Result]) -> Score:
     emergencies = [r for r in results if r.case.expected == "emergency"]
-    recall = sum(r.outcome.level == "emergency" for r in emergencies) / len(emergencies) if emergencies else 1.0
+    recall = (
+        sum(r.outcome.level == "emergency" for r in emergencies) / len(emergencies) if emergencies else 1.0
+    )
     over = sum(r.outcome.level == "emergency" and r.case.expected != "emergency" for r in results)
     directions = Counter(r.direction for r in results)
-    by_level = {level: (sum(r.correct for r in results if r.case.expected == level),
-                        sum(r.case.expected == level for r in results)) for level in LEVELS}
-    return Score(len(results), sum(r.correct for r in results) / len(results) if results else 0.0, recall, over,
-                 len(results) - len(emergencies), directions["over"], directions["under"],
-                 tuple(r for r in results if not r.correct), by_level)
+    by_level = {
+        level: (
+            sum(r.correct for r in results if r.case.expected == level),
+            sum(r.case.expected == level for r in results),
+        )
+        for level in LEVELS
+    }
+    return Score(
+        len(results),
+        sum(r.correct for r in results) / len(results) if results else 0.0,
+        recall,
+        over,
+        len(results) - len(emergencies),
+        directions["over"],
+        directions["under"],
+        tuple(r for r in results if not r.correct),
+        by_level,
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -125,10 +156,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for reply in DEFAULT_REPLIES:
             figures = score([run_case(nlp, case, reply) for case in cases])
             emergencies = figures.total - figures.non_emergencies
-            print(f"{name} [{reply}]: agreement {figures.agreement:.1%} of {figures.total}; emergencies caught "
-                  f"{round(figures.emergency_recall * emergencies)}/{emergencies}; non-emergencies escalated "
-                  f"{figures.over_escalated}/{figures.non_emergencies}; over {figures.over_triaged}, "
-                  f"under {figures.under_triaged}")
+            print(
+                f"{name} [{reply}]: agreement {figures.agreement:.1%} of {figures.total}; emergencies caught "
+                f"{round(figures.emergency_recall * emergencies)}/{emergencies}; non-emergencies escalated "
+                f"{figures.over_escalated}/{figures.non_emergencies}; over {figures.over_triaged}, "
+                f"under {figures.under_triaged}"
+            )
     return 0
 
 

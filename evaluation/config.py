@@ -2,6 +2,7 @@
 
 Edit here when an intent, form or slot is renamed; nothing else in `evaluation/` spells these names.
 """
+
 from __future__ import annotations
 
 import os

@@ -2,6 +2,7 @@
 
 Readers take a path so tests can feed tiny files of their own; a missing file is a clear error naming EVAL_DIR.
 """
+
 from __future__ import annotations
 
 import csv
@@ -74,8 +75,14 @@ def slot_spans(raw: str) -> Dict[str, str]:
 def read_turns(path: Path) -> List[Turn]:
     columns = ("dialogue_id", "turn_idx", "service", "utterance", "active_intent", "turn_slot_spans_json")
     return [
-        Turn(row["dialogue_id"], int(row["turn_idx"]), row["service"], row["utterance"], row["active_intent"],
-             slot_spans(row["turn_slot_spans_json"]))
+        Turn(
+            row["dialogue_id"],
+            int(row["turn_idx"]),
+            row["service"],
+            row["utterance"],
+            row["active_intent"],
+            slot_spans(row["turn_slot_spans_json"]),
+        )
         for _, row in _rows(path, columns)
     ]
 
@@ -85,17 +92,23 @@ def opening_booking_turns(turns: Iterable[Turn]) -> List[Turn]:
     return [t for t in turns if t.opens_dialogue and t.active_intent in config.SGD_OPENING_INTENTS]
 
 
-def date_time_spans(turns: Iterable[Turn], slots: Sequence[str] = config.SGD_DATE_TIME_SLOTS
-                    ) -> List[Tuple[str, str]]:
+def date_time_spans(
+    turns: Iterable[Turn], slots: Sequence[str] = config.SGD_DATE_TIME_SLOTS
+) -> List[Tuple[str, str]]:
     """(slot, text) for every date or time the user said, in file order."""
     return [(slot, turn.spans[slot]) for turn in turns for slot in slots if slot in turn.spans]
 
 
-def read_labelled(path: Path, text_column: str, label_column: str, flag_column: Optional[str] = None
-                  ) -> List[Labelled]:
+def read_labelled(
+    path: Path, text_column: str, label_column: str, flag_column: Optional[str] = None
+) -> List[Labelled]:
     required = (text_column, label_column)
     return [
-        Labelled(row[text_column].strip(), row[label_column].strip(),
-                 (row.get(flag_column) or "").strip() if flag_column else "")
-        for _, row in _rows(path, required) if row[text_column].strip()
+        Labelled(
+            row[text_column].strip(),
+            row[label_column].strip(),
+            (row.get(flag_column) or "").strip() if flag_column else "",
+        )
+        for _, row in _rows(path, required)
+        if row[text_column].strip()
     ]

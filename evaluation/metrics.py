@@ -1,4 +1,5 @@
 """Shares, targets, confusion matrices and their Markdown rendering (pure, so the arithmetic is unit-tested)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -83,5 +84,7 @@ def confusion_table(matrix: Dict[Tuple[str, str], int], labels: Sequence[str]) -
 
 def console_table(rates: Sequence[Rate]) -> str:
     width = max((len(r.name) for r in rates), default=10)
-    return "\n".join(f"  {r.name:<{width}}  {r.figure():>22}  target {r.target_text():<6} {r.verdict().strip('*')}"
-                     for r in rates)
+    return "\n".join(
+        f"  {r.name:<{width}}  {r.figure():>22}  target {r.target_text():<6} {r.verdict().strip('*')}"
+        for r in rates
+    )

@@ -4,6 +4,7 @@ docs/benchmarks.md is shared (benchmarks write other blocks), so a run replaces 
 markers, read-modify-write, using the `<!-- section:NAME -->` … `<!-- /section:NAME -->` convention of bench/.
 The doc gets figures and failure counts only, never a corpus utterance; examples go to the console.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,9 @@ class Section:
     title: str
     rates: List[Rate] = field(default_factory=list)
     breakdowns: List[Tuple[str, str, Dict[str, int]]] = field(default_factory=list)  # (caption, key, counts)
-    tables: List[Tuple[str, str]] = field(default_factory=list)  # (caption, ready Markdown) e.g. a confusion matrix
+    tables: List[Tuple[str, str]] = field(
+        default_factory=list
+    )  # (caption, ready Markdown) e.g. a confusion matrix
     examples: List[Tuple[str, List[str]]] = field(default_factory=list)  # console only
     notes: List[str] = field(default_factory=list)
 
@@ -36,8 +39,11 @@ def markdown(sections: Sequence[Section]) -> str:
         parts.append(f"### {section.title}\n\n{rates_table(section.rates)}\n")
         parts += [f"{note}\n" for note in section.notes]
         parts += [f"{caption}:\n\n{table}\n" for caption, table in section.tables]
-        parts += [f"{caption}:\n\n{counts_table(counts, key)}\n" for caption, key, counts in section.breakdowns
-                  if counts]
+        parts += [
+            f"{caption}:\n\n{counts_table(counts, key)}\n"
+            for caption, key, counts in section.breakdowns
+            if counts
+        ]
     return "\n".join(parts)
 
 
@@ -49,26 +55,37 @@ def console(sections: Sequence[Section]) -> str:
             lines += [f"  {caption}:", *("    " + row for row in table.splitlines())]
         for caption, key, counts in section.breakdowns:
             if counts:
-                lines += [f"  {caption}:"] + [f"    {count:5d}  {name}" for name, count in
-                                             sorted(counts.items(), key=lambda item: -item[1])[:10]]
+                lines += [f"  {caption}:"] + [
+                    f"    {count:5d}  {name}"
+                    for name, count in sorted(counts.items(), key=lambda item: -item[1])[:10]
+                ]
         for caption, texts in section.examples:
             if texts:
                 lines += [f"  e.g. {caption}:"] + [f"      {text}" for text in texts]
     return "\n".join(lines)
 
 
-def block(name: str, title: str, command: str, body: str, model: Path = MODEL, now: datetime | None = None) -> str:
+def block(
+    name: str, title: str, command: str, body: str, model: Path = MODEL, now: datetime | None = None
+) -> str:
     """The doc block; it names the model's training time, since every figure belongs to one model."""
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
-    trained = datetime.fromtimestamp(model.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") \
-        if model.exists() else "unknown"
-    return (f"<!-- section:{name} -->\n## {title}\n\n_Measured {stamp} with `{command}` against "
-            f"models/{model.name} (trained {trained})._\n\n{body.strip()}\n<!-- /section:{name} -->\n")
+    trained = (
+        datetime.fromtimestamp(model.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        if model.exists()
+        else "unknown"
+    )
+    return (
+        f"<!-- section:{name} -->\n## {title}\n\n_Measured {stamp} with `{command}` against "
+        f"models/{model.name} (trained {trained})._\n\n{body.strip()}\n<!-- /section:{name} -->\n"
+    )
 
 
 def replace_block(document: str, name: str, new_block: str) -> str:
     """The document with block `name` replaced, or appended when it has none; everything else untouched."""
-    pattern = re.compile(rf"<!-- section:{re.escape(name)} -->\n.*?<!-- /section:{re.escape(name)} -->\n?", re.S)
+    pattern = re.compile(
+        rf"<!-- section:{re.escape(name)} -->\n.*?<!-- /section:{re.escape(name)} -->\n?", re.S
+    )
     if pattern.search(document):
         return pattern.sub(lambda _: new_block, document, count=1)
     if not document.strip():

@@ -1,10 +1,12 @@
 """Issue 6 on patients' own symptom descriptions: does the message start triage with a current symptom found?"""
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from typing import Callable, Dict, List, Sequence
 
-from evaluation import bot as botlib, config
+from evaluation import bot as botlib
+from evaluation import config
 from evaluation.corpora import Labelled
 from evaluation.metrics import rate
 from evaluation.report import Section
@@ -41,11 +43,15 @@ def measure(utterances: Sequence[Labelled], parse: Callable[[str], Dict]) -> Sec
     section.rates.append(rate("start triage with ≥ 1 current symptom", outcomes))
     section.rates.append(rate("… triage intent", intents))
     section.rates.append(rate("… ≥ 1 current `symptom` entity", entities))
-    section.notes.append(f"Triage intents: {', '.join(sorted(config.TRIAGE_INTENTS))}; a symptom entity with a role "
-                         "(negated, historical, family, hypothetical) does not count.")
+    section.notes.append(
+        f"Triage intents: {', '.join(sorted(config.TRIAGE_INTENTS))}; a symptom entity with a role "
+        "(negated, historical, family, hypothetical) does not count."
+    )
     section.breakdowns.append(("Why the others did not", "reason", dict(why)))
-    section.breakdowns.append(("Categories (the corpus's noisy labels) most often missed", "category",
-                               dict(missed_category)))
-    section.examples += [(reason, texts[:4]) for reason, texts in sorted(examples.items(),
-                                                                        key=lambda item: -len(item[1]))[:5]]
+    section.breakdowns.append(
+        ("Categories (the corpus's noisy labels) most often missed", "category", dict(missed_category))
+    )
+    section.examples += [
+        (reason, texts[:4]) for reason, texts in sorted(examples.items(), key=lambda item: -len(item[1]))[:5]
+    ]
     return section

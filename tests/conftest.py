@@ -1,4 +1,5 @@
 """Fixtures shared by every test: the clinic file, tracker/dispatcher builders for action tests, a fresh database."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Serve an aiohttp app (a stand-in for Twilio, Rasa or the backend) on a free loopback port for one test."""
+
 from __future__ import annotations
 
 from typing import Tuple

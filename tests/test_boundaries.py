@@ -3,6 +3,7 @@
 Each test copies the code and the contracts to a temporary directory, adds one forbidden import to the copy and runs
 `lint-imports` there: a contract that cannot fail would pass these tests' first check and fail the second.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,14 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=tree, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(tree)}, timeout=300)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        timeout=300,
+    )
 
 
 def with_line(tree: Path, module: str, line: str) -> Path:
@@ -47,15 +54,18 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
 
 
 def test_an_action_importing_a_store_breaks_the_rasa_side_contract(tree: Path) -> None:
-    result = lint_imports(with_line(tree, "actions/reminders.py",
-                                    "from carebot.reminders.store import ReminderStore  # noqa"))
+    result = lint_imports(
+        with_line(tree, "actions/reminders.py", "from carebot.reminders.store import ReminderStore  # noqa")
+    )
     assert result.returncode == 1
     assert "The Rasa side (actions, channels, NLU) reaches the backend only through clients" in result.stdout
     assert "actions.reminders -> carebot.reminders.store" in result.stdout
 
 
 def test_a_client_importing_its_store_breaks_the_client_contract(tree: Path) -> None:
-    result = lint_imports(with_line(tree, "carebot/handoff/client.py", "import carebot.handoff.store  # noqa"))
+    result = lint_imports(
+        with_line(tree, "carebot/handoff/client.py", "import carebot.handoff.store  # noqa")
+    )
     assert result.returncode == 1
     assert "Clients import only their model and the shared HTTP base BROKEN" in result.stdout
 

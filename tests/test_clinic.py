@@ -1,4 +1,5 @@
 """The clinic file loader: what designers write is read right, and what they break is reported with a line."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -60,10 +61,14 @@ def test_next_staff_time_out_of_hours_is_the_next_opening(clinic):
         ('monday: ["08:00-12:30", "13:30-18:30"]', 'monday: ["08:00-12:30", "12:00-18:30"]', "overlap"),
         ('saturday: ["09:00-12:00"]', 'saturday: ["9 till 12"]', "'9 till 12' is not an interval"),
         ("services: [gp, child]", "services: [gp, dentist]", "unknown service 'dentist'"),
-        ("aliases: [dentist, dentists,", "aliases: [dentist, doctor,", "'doctor' also names a service the clinic offers"),
+        (
+            "aliases: [dentist, dentists,",
+            "aliases: [dentist, doctor,",
+            "'doctor' also names a service the clinic offers",
+        ),
         ("  - id: eyes\n", "  - id: dental\n", "two entries share an id"),
         ("slot_minutes: 15", "slot_minutes: 7", "slot_minutes must divide an hour"),
-        ("  number: \"999\"\n", "", "'emergency.number' is missing"),
+        ('  number: "999"\n', "", "'emergency.number' is missing"),
     ],
 )
 def test_broken_clinic_files_are_reported_with_the_line_to_fix(tmp_path, old, new, expected):

@@ -1,4 +1,5 @@
 """The one clock: aware UTC inside, the clinic's zone at the edges, and one place to inject a time."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,7 +24,6 @@ def test_an_injected_time_is_what_every_reader_sees_until_the_block_ends(clinic:
         assert clinic.now() == SUMMER_MORNING
         assert (clinic.now().tzinfo, clinic.now().hour, clinic.now().minute) == (clinic.tz, 8, 30)
         assert clock.clinic_now(LONDON).isoformat() == "2026-07-01T08:30:00+01:00"
-
 
 
 def test_a_block_restores_the_time_that_was_injected_before_it():

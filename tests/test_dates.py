@@ -3,6 +3,7 @@
 Opening hours used for the expectations: Mon–Wed 08:00–12:30 + 13:30–18:30, Thu until 20:00, Fri until 17:00,
 Sat 09:00–12:00, Sunday closed; closures 25/26 December and 1 January; horizon 8 weeks.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -183,22 +184,46 @@ def test_any_evening_next_week_keeps_only_evenings_the_clinic_is_open() -> None:
 
 def test_lunch_break_is_not_offered() -> None:
     window = parse_when("tomorrow", CLINIC, NOW)
-    assert window.spans == ((at("2026-11-26 08:00"), at("2026-11-26 12:30")),
-                            (at("2026-11-26 13:30"), at("2026-11-26 20:00")))
+    assert window.spans == (
+        (at("2026-11-26 08:00"), at("2026-11-26 12:30")),
+        (at("2026-11-26 13:30"), at("2026-11-26 20:00")),
+    )
     assert not window.contains(at("2026-11-26 12:45"))
 
 
 def test_weekday_list_covers_exactly_those_days() -> None:
-    assert parse_when("mon, wed or fri", CLINIC, NOW).days == (dt.date(2026, 11, 25), dt.date(2026, 11, 27),
-                                                                 dt.date(2026, 11, 30))
+    assert parse_when("mon, wed or fri", CLINIC, NOW).days == (
+        dt.date(2026, 11, 25),
+        dt.date(2026, 11, 27),
+        dt.date(2026, 11, 30),
+    )
 
 
-@pytest.mark.parametrize("text,days", [
-    ("any day next week except friday", {dt.date(2026, 11, 30), dt.date(2026, 12, 1), dt.date(2026, 12, 2),
-                                         dt.date(2026, 12, 3), dt.date(2026, 12, 5)}),
-    ("anything but saturday next week", {dt.date(2026, 11, 30), dt.date(2026, 12, 1), dt.date(2026, 12, 2),
-                                         dt.date(2026, 12, 3), dt.date(2026, 12, 4)}),
-])
+@pytest.mark.parametrize(
+    "text,days",
+    [
+        (
+            "any day next week except friday",
+            {
+                dt.date(2026, 11, 30),
+                dt.date(2026, 12, 1),
+                dt.date(2026, 12, 2),
+                dt.date(2026, 12, 3),
+                dt.date(2026, 12, 5),
+            },
+        ),
+        (
+            "anything but saturday next week",
+            {
+                dt.date(2026, 11, 30),
+                dt.date(2026, 12, 1),
+                dt.date(2026, 12, 2),
+                dt.date(2026, 12, 3),
+                dt.date(2026, 12, 4),
+            },
+        ),
+    ],
+)
 def test_ruled_out_weekdays_are_left_out(text: str, days: set) -> None:
     assert set(parse_when(text, CLINIC, NOW).days) == days
 
@@ -218,42 +243,70 @@ def test_specific_time_is_exact_with_a_target() -> None:
     assert not parse_when("next week", CLINIC, NOW).exact
 
 
-@pytest.mark.parametrize("text,label", [
-    ("next Tuesday morning", "Tuesday 1 December, morning"),
-    ("tomorrow after 3", "Thursday 26 November, after 15:00"),
-    ("Monday", "Monday 30 November"),
-    ("any evening next week", "next week, evening"),
-    ("as soon as possible", "the first available time"),
-    ("January 2nd", "Saturday 2 January 2027"),
-    ("monday or tuesday next week", "Monday or Tuesday next week"),
-])
+@pytest.mark.parametrize(
+    "text,label",
+    [
+        ("next Tuesday morning", "Tuesday 1 December, morning"),
+        ("tomorrow after 3", "Thursday 26 November, after 15:00"),
+        ("Monday", "Monday 30 November"),
+        ("any evening next week", "next week, evening"),
+        ("as soon as possible", "the first available time"),
+        ("January 2nd", "Saturday 2 January 2027"),
+        ("monday or tuesday next week", "Monday or Tuesday next week"),
+    ],
+)
 def test_label_says_what_was_understood_in_plain_words(text: str, label: str) -> None:
     assert parse_when(text, CLINIC, NOW).label == label
 
 
-@pytest.mark.parametrize("text,problem,reason,day", [
-    ("sunday", DateProblem.CLOSED, "closed on Sundays", dt.date(2026, 11, 29)),
-    ("sunday at 10", DateProblem.CLOSED, "closed on Sundays", dt.date(2026, 11, 29)),
-    ("25th december", DateProblem.CLOSED, "Christmas Day", dt.date(2026, 12, 25)),
-    ("26/12", DateProblem.CLOSED, "Boxing Day", dt.date(2026, 12, 26)),
-    ("1st January", DateProblem.CLOSED, "New Year's Day", dt.date(2027, 1, 1)),
-    ("today at 9", DateProblem.PAST, "that time has already passed today", dt.date(2026, 11, 25)),
-    ("this morning at 8", DateProblem.PAST, "that time has already passed today", dt.date(2026, 11, 25)),
-    ("2025-01-01", DateProblem.PAST, "Wednesday 1 January 2025 has passed", dt.date(2025, 1, 1)),
-    ("25/11/2025", DateProblem.PAST, "Tuesday 25 November 2025 has passed", dt.date(2025, 11, 25)),
-    ("saturday afternoon", DateProblem.OUTSIDE_HOURS, "open 09:00–12:00 on Saturday 28 November",
-     dt.date(2026, 11, 28)),
-    ("friday evening", DateProblem.OUTSIDE_HOURS, "open 08:00–12:30 and 13:30–17:00 on Friday 27 November",
-     dt.date(2026, 11, 27)),
-    ("at 9pm", DateProblem.OUTSIDE_HOURS, "open 08:00–12:30 and 13:30–18:30 on Wednesday 25 November",
-     dt.date(2026, 11, 25)),
-    ("March 3rd", DateProblem.TOO_FAR, "bookings open up to 8 weeks ahead (until Wednesday 20 January 2027)",
-     dt.date(2027, 3, 3)),
-    ("the 20th of this month", DateProblem.PAST, "Friday 20 November has passed", dt.date(2026, 11, 20)),
-    ("in 3 months", DateProblem.TOO_FAR, "bookings open up to 8 weeks ahead (until Wednesday 20 January 2027)",
-     dt.date(2027, 2, 1)),
-])
-def test_problem_is_reported_with_its_reason(text: str, problem: DateProblem, reason: str, day: dt.date) -> None:
+@pytest.mark.parametrize(
+    "text,problem,reason,day",
+    [
+        ("sunday", DateProblem.CLOSED, "closed on Sundays", dt.date(2026, 11, 29)),
+        ("sunday at 10", DateProblem.CLOSED, "closed on Sundays", dt.date(2026, 11, 29)),
+        ("25th december", DateProblem.CLOSED, "Christmas Day", dt.date(2026, 12, 25)),
+        ("26/12", DateProblem.CLOSED, "Boxing Day", dt.date(2026, 12, 26)),
+        ("1st January", DateProblem.CLOSED, "New Year's Day", dt.date(2027, 1, 1)),
+        ("today at 9", DateProblem.PAST, "that time has already passed today", dt.date(2026, 11, 25)),
+        ("this morning at 8", DateProblem.PAST, "that time has already passed today", dt.date(2026, 11, 25)),
+        ("2025-01-01", DateProblem.PAST, "Wednesday 1 January 2025 has passed", dt.date(2025, 1, 1)),
+        ("25/11/2025", DateProblem.PAST, "Tuesday 25 November 2025 has passed", dt.date(2025, 11, 25)),
+        (
+            "saturday afternoon",
+            DateProblem.OUTSIDE_HOURS,
+            "open 09:00–12:00 on Saturday 28 November",
+            dt.date(2026, 11, 28),
+        ),
+        (
+            "friday evening",
+            DateProblem.OUTSIDE_HOURS,
+            "open 08:00–12:30 and 13:30–17:00 on Friday 27 November",
+            dt.date(2026, 11, 27),
+        ),
+        (
+            "at 9pm",
+            DateProblem.OUTSIDE_HOURS,
+            "open 08:00–12:30 and 13:30–18:30 on Wednesday 25 November",
+            dt.date(2026, 11, 25),
+        ),
+        (
+            "March 3rd",
+            DateProblem.TOO_FAR,
+            "bookings open up to 8 weeks ahead (until Wednesday 20 January 2027)",
+            dt.date(2027, 3, 3),
+        ),
+        ("the 20th of this month", DateProblem.PAST, "Friday 20 November has passed", dt.date(2026, 11, 20)),
+        (
+            "in 3 months",
+            DateProblem.TOO_FAR,
+            "bookings open up to 8 weeks ahead (until Wednesday 20 January 2027)",
+            dt.date(2027, 2, 1),
+        ),
+    ],
+)
+def test_problem_is_reported_with_its_reason(
+    text: str, problem: DateProblem, reason: str, day: dt.date
+) -> None:
     result = interpret_when(text, CLINIC, NOW)
     assert (result.window, result.problem, result.reason, result.day) == (None, problem, reason, day)
     assert result.label  # the bot can still say what it understood
@@ -299,11 +352,14 @@ def test_year_end_windows_skip_closures() -> None:
     assert dt.date(2027, 1, 1) not in parse_when("next week", CLINIC, YEAR_END).days
 
 
-@pytest.mark.parametrize("text,problem,reason", [
-    ("friday", DateProblem.CLOSED, "Christmas Day"),
-    ("1/1", DateProblem.CLOSED, "New Year's Day"),
-    ("03/01", DateProblem.CLOSED, "closed on Sundays"),
-])
+@pytest.mark.parametrize(
+    "text,problem,reason",
+    [
+        ("friday", DateProblem.CLOSED, "Christmas Day"),
+        ("1/1", DateProblem.CLOSED, "New Year's Day"),
+        ("03/01", DateProblem.CLOSED, "closed on Sundays"),
+    ],
+)
 def test_year_end_closures(text: str, problem: DateProblem, reason: str) -> None:
     result = interpret_when(text, CLINIC, YEAR_END)
     assert (result.problem, result.reason) == (problem, reason)
@@ -354,12 +410,34 @@ def test_date_order_in_clinic_file_is_validated(tmp_path: Path) -> None:
     assert load_clinic(bad).date_order == "DMY"
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", "hello", "yes please", "the 2 of us", "I am 45", "may I book please",
-    "31/11", "99/99", "the 45th", "at 99", "25:00",
-    "🙂🙂🙂", "📅 ⏰", "'; DROP TABLE appointments; --", "<script>alert(1)</script>", "\x00\x01\x02",
-    "a" * 5000, "tomorrow " * 600, "1" * 5000, "%s%s%n", "{{7*7}}", "../../etc/passwd",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "hello",
+        "yes please",
+        "the 2 of us",
+        "I am 45",
+        "may I book please",
+        "31/11",
+        "99/99",
+        "the 45th",
+        "at 99",
+        "25:00",
+        "🙂🙂🙂",
+        "📅 ⏰",
+        "'; DROP TABLE appointments; --",
+        "<script>alert(1)</script>",
+        "\x00\x01\x02",
+        "a" * 5000,
+        "tomorrow " * 600,
+        "1" * 5000,
+        "%s%s%n",
+        "{{7*7}}",
+        "../../etc/passwd",
+    ],
+)
 def test_hostile_or_meaningless_text_is_unparseable_and_never_raises(text: str) -> None:
     result = interpret_when(text, CLINIC, NOW)
     assert result.window is None and result.problem is DateProblem.UNPARSEABLE
@@ -382,9 +460,47 @@ def test_random_mixtures_of_date_words_never_raise() -> None:
     """Seeded fuzz: fragments the readers react to, glued at random, must give a window or a problem."""
     import random
 
-    pieces = ["the", "31st", "0th", "99", "/", ".", "-", ":", "at", "after", "between", "and", "next", "this",
-              "week", "weekend", "month", "in", "days", "feb", "29", "2027", "pm", "am", "half past", "quarter to",
-              "monday", "sun", "evening", "asap", "tomorrow", "of", "december", "00", "12", "ish", "🙂", "'", ","]
+    pieces = [
+        "the",
+        "31st",
+        "0th",
+        "99",
+        "/",
+        ".",
+        "-",
+        ":",
+        "at",
+        "after",
+        "between",
+        "and",
+        "next",
+        "this",
+        "week",
+        "weekend",
+        "month",
+        "in",
+        "days",
+        "feb",
+        "29",
+        "2027",
+        "pm",
+        "am",
+        "half past",
+        "quarter to",
+        "monday",
+        "sun",
+        "evening",
+        "asap",
+        "tomorrow",
+        "of",
+        "december",
+        "00",
+        "12",
+        "ish",
+        "🙂",
+        "'",
+        ",",
+    ]
     rng = random.Random(20261125)
     for _ in range(400):
         text = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))

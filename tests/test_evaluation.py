@@ -1,5 +1,6 @@
 """The pure parts of `evaluation/`: reading the CSV layouts, span extraction, tracker reading, metrics and the
 doc block. Fixtures are tiny files written here (never lines from the evaluation corpora)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,12 +9,19 @@ from typing import Any, Dict, List
 
 import pytest
 
-from evaluation import bot as botlib, config
+from carebot.triage.model import Option, Question
+from evaluation import bot as botlib
+from evaluation import config
 from evaluation.booking import span_understood
 from evaluation.cases import Case
-from carebot.triage.model import Option, Question
-from evaluation.corpora import (CorpusError, date_time_spans, opening_booking_turns, read_labelled, read_turns,
-                                slot_spans)
+from evaluation.corpora import (
+    CorpusError,
+    date_time_spans,
+    opening_booking_turns,
+    read_labelled,
+    read_turns,
+    slot_spans,
+)
 from evaluation.metrics import Rate, confusion, confusion_table, missed, rate
 from evaluation.report import replace_block
 from evaluation.symptoms import starts_triage
@@ -31,7 +39,9 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 # --- corpora ----------------------------------------------------------------------------------------------------
 def test_slot_spans_keep_the_said_text_and_the_first_of_several():
     assert slot_spans('{"appointment_date": "the day after", "city": ["Leeds", "York"]}') == {
-        "appointment_date": "the day after", "city": "Leeds"}
+        "appointment_date": "the day after",
+        "city": "Leeds",
+    }
     assert slot_spans("") == {} and slot_spans("{}") == {}
     assert slot_spans('{"appointment_time": "  "}') == {}
 
@@ -42,23 +52,32 @@ def test_slot_spans_reject_broken_json_with_a_clear_error():
 
 
 def test_openings_are_first_turns_asking_to_find_or_book(tmp_path):
-    path = write(tmp_path, "turns.csv", SGD_HEADER
-                 + 'a,0,S,find me a chiropodist please,FindProvider,{},train,{},INFORM_INTENT\n'
-                 + 'a,2,S,wednesday at noon,BookAppointment,{},train,"{""appointment_date"": ""wednesday"", '
-                   '""appointment_time"": ""noon""}",INFORM\n'
-                 + 'b,0,S,what is the weather,NONE,{},train,{},INFORM_INTENT\n'
-                 + 'c,0,S,book me in with a physio,BookAppointment,{},train,"{""appointment_time"": ""9am""}",X\n')
+    path = write(
+        tmp_path,
+        "turns.csv",
+        SGD_HEADER
+        + "a,0,S,find me a chiropodist please,FindProvider,{},train,{},INFORM_INTENT\n"
+        + 'a,2,S,wednesday at noon,BookAppointment,{},train,"{""appointment_date"": ""wednesday"", '
+        '""appointment_time"": ""noon""}",INFORM\n'
+        + "b,0,S,what is the weather,NONE,{},train,{},INFORM_INTENT\n"
+        + 'c,0,S,book me in with a physio,BookAppointment,{},train,"{""appointment_time"": ""9am""}",X\n',
+    )
     turns = read_turns(path)
     assert [t.dialogue_id for t in opening_booking_turns(turns)] == ["a", "c"]
-    assert date_time_spans(turns) == [("appointment_date", "wednesday"), ("appointment_time", "noon"),
-                                      ("appointment_time", "9am")]
+    assert date_time_spans(turns) == [
+        ("appointment_date", "wednesday"),
+        ("appointment_time", "noon"),
+        ("appointment_time", "9am"),
+    ]
 
 
 def test_a_missing_file_names_eval_dir_and_a_missing_column_names_the_column(tmp_path):
     with pytest.raises(CorpusError, match="EVAL_DIR"):
         read_turns(tmp_path / "absent.csv")
     with pytest.raises(CorpusError, match="active_intent"):
-        read_turns(write(tmp_path, "bad.csv", "dialogue_id,turn_idx,service,utterance,turn_slot_spans_json\n"))
+        read_turns(
+            write(tmp_path, "bad.csv", "dialogue_id,turn_idx,service,utterance,turn_slot_spans_json\n")
+        )
 
 
 def test_eval_dir_defaults_next_to_the_project_and_follows_the_environment(tmp_path):
@@ -67,26 +86,44 @@ def test_eval_dir_defaults_next_to_the_project_and_follows_the_environment(tmp_p
 
 
 def test_labelled_rows_skip_blank_text_and_keep_the_flag(tmp_path):
-    path = write(tmp_path, "q.csv", "split,intent,utterance,flag\nt,oos,how tall is a giraffe,0\nt,oos,  ,0\n"
-                                    "t,recipe,how do i poach an egg,1\n")
+    path = write(
+        tmp_path,
+        "q.csv",
+        "split,intent,utterance,flag\nt,oos,how tall is a giraffe,0\nt,oos,  ,0\n"
+        "t,recipe,how do i poach an egg,1\n",
+    )
     rows = read_labelled(path, "utterance", "intent", "flag")
-    assert [(r.text, r.label, r.flag) for r in rows] == [("how tall is a giraffe", "oos", "0"),
-                                                         ("how do i poach an egg", "recipe", "1")]
+    assert [(r.text, r.label, r.flag) for r in rows] == [
+        ("how tall is a giraffe", "oos", "0"),
+        ("how do i poach an egg", "recipe", "1"),
+    ]
 
 
 QUESTIONS = {
-    "rash_spreading": Question("rash_spreading", "Is the rash spreading quickly?",
-                               (Option("yes", "Yes"), Option("no", "No")), "rash"),
-    "rash_days": Question("rash_days", "How long have you had it?",
-                          (Option("under_3d", "Less than 3 days"), Option("3d_plus", "3 days or more")), "rash"),
+    "rash_spreading": Question(
+        "rash_spreading", "Is the rash spreading quickly?", (Option("yes", "Yes"), Option("no", "No")), "rash"
+    ),
+    "rash_days": Question(
+        "rash_days",
+        "How long have you had it?",
+        (Option("under_3d", "Less than 3 days"), Option("3d_plus", "3 days or more")),
+        "rash",
+    ),
 }
 
 
 def test_the_pending_question_comes_from_its_slot_or_from_the_bots_words():
     assert pending_question({"slots": {"triage_question": "rash_days"}}, [], QUESTIONS) == "rash_days"
-    assert pending_question({"slots": {}}, ["Thanks.", "How long have you had it?\n1. Less than 3 days"],
-                            QUESTIONS) == "rash_days"
-    assert pending_question({"slots": {"requested_slot": "booking_when"}}, ["What day suits you?"], QUESTIONS) is None
+    assert (
+        pending_question(
+            {"slots": {}}, ["Thanks.", "How long have you had it?\n1. Less than 3 days"], QUESTIONS
+        )
+        == "rash_days"
+    )
+    assert (
+        pending_question({"slots": {"requested_slot": "booking_when"}}, ["What day suits you?"], QUESTIONS)
+        is None
+    )
 
 
 def test_a_scripted_question_gets_its_options_words_and_any_other_not_sure():
@@ -106,8 +143,12 @@ def test_a_past_day_is_understood_but_words_without_a_day_or_time_are_not(clinic
 
 # --- tracker reading --------------------------------------------------------------------------------------------
 def tracker(*events: Dict[str, Any], slots: Dict[str, Any] | None = None, loop: str | None = None) -> Dict:
-    return {"events": list(events), "slots": slots or {}, "active_loop": {"name": loop} if loop else {},
-            "latest_message": {"intent": {"name": "book_appointment"}}}
+    return {
+        "events": list(events),
+        "slots": slots or {},
+        "active_loop": {"name": loop} if loop else {},
+        "latest_message": {"intent": {"name": "book_appointment"}},
+    }
 
 
 USER = {"event": "user", "text": "hi"}
@@ -120,23 +161,39 @@ def test_booking_counts_as_started_when_the_form_became_active_to_book():
     assert botlib.booking_started(tracker(USER, form, slots={task: config.BOOKING_TASK}))
     assert botlib.booking_started(tracker(USER, form, {"event": "active_loop", "name": None}, LISTEN))
     assert not botlib.booking_started(tracker(USER, form, slots={task: "cancel"}))
-    assert not botlib.booking_started(tracker(USER, {"event": "action", "name": "utter_help"},
-                                              {"event": "bot", "text": "I can book appointments"}, LISTEN))
+    assert not botlib.booking_started(
+        tracker(
+            USER,
+            {"event": "action", "name": "utter_help"},
+            {"event": "bot", "text": "I can book appointments"},
+            LISTEN,
+        )
+    )
 
 
 def test_consent_is_awaited_only_when_the_bots_latest_move_asked_for_it():
     asked = {"event": "bot", "text": "May I?", "metadata": {"utter_action": "utter_ask_consent"}}
-    assert botlib.awaiting_consent(tracker(USER, {"event": "action", "name": "action_ask_consent"}, asked, LISTEN))
+    assert botlib.awaiting_consent(
+        tracker(USER, {"event": "action", "name": "action_ask_consent"}, asked, LISTEN)
+    )
     assert botlib.awaiting_consent(tracker(USER, LISTEN, loop="consent_form"))
     assert not botlib.awaiting_consent(tracker(USER, asked, LISTEN, slots={"consent_given": True}))
-    assert not botlib.awaiting_consent(tracker(asked, USER, {"event": "action", "name": "utter_greet"}, LISTEN))
+    assert not botlib.awaiting_consent(
+        tracker(asked, USER, {"event": "action", "name": "utter_greet"}, LISTEN)
+    )
     assert not botlib.awaiting_consent(tracker(asked, USER, LISTEN))
 
 
 def test_the_reply_to_the_latest_message_names_each_step_once():
-    said = tracker(USER, {"event": "action", "name": "utter_greet"}, LISTEN,
-                   {"event": "user", "text": "order a pizza"}, {"event": "action", "name": "utter_out_of_scope"},
-                   {"event": "bot", "text": "Sorry", "metadata": {"utter_action": "utter_out_of_scope"}}, LISTEN)
+    said = tracker(
+        USER,
+        {"event": "action", "name": "utter_greet"},
+        LISTEN,
+        {"event": "user", "text": "order a pizza"},
+        {"event": "action", "name": "utter_out_of_scope"},
+        {"event": "bot", "text": "Sorry", "metadata": {"utter_action": "utter_out_of_scope"}},
+        LISTEN,
+    )
     assert botlib.actions_after_last_user(said) == ["utter_out_of_scope"]
 
 
@@ -146,17 +203,30 @@ def test_every_conversation_gets_a_new_phone_like_sender():
 
 
 def test_a_retrieval_intent_is_named_with_its_answer():
-    faq = {"intent": {"name": "faq"}, "response_selector": {
-        "all_retrieval_intents": ["faq"], "default": {"response": {"intent_response_key": "faq/cost"}}}}
+    faq = {
+        "intent": {"name": "faq"},
+        "response_selector": {
+            "all_retrieval_intents": ["faq"],
+            "default": {"response": {"intent_response_key": "faq/cost"}},
+        },
+    }
     assert botlib.intent_name(faq) == "faq" and botlib.intent_label(faq) == "faq/cost"
-    assert botlib.intent_label({"intent": {"name": "greet"}, "response_selector": {"all_retrieval_intents": ["faq"]}}
-                               ) == "greet"
+    assert (
+        botlib.intent_label(
+            {"intent": {"name": "greet"}, "response_selector": {"all_retrieval_intents": ["faq"]}}
+        )
+        == "greet"
+    )
     assert botlib.intent_label({}) == "none"
 
 
 def test_only_current_symptoms_count():
-    entities = [{"entity": "symptom", "value": "cough"}, {"entity": "symptom", "value": "fever", "role": "negated"},
-                {"entity": "symptom", "value": "stroke", "role": "family"}, {"entity": "body_site", "value": "chest"}]
+    entities = [
+        {"entity": "symptom", "value": "cough"},
+        {"entity": "symptom", "value": "fever", "role": "negated"},
+        {"entity": "symptom", "value": "stroke", "role": "family"},
+        {"entity": "body_site", "value": "chest"},
+    ]
     assert botlib.current_symptoms(entities) == ["cough"]
 
 
@@ -164,7 +234,10 @@ def test_triage_starts_only_with_the_triage_intent_and_a_current_symptom():
     intent = sorted(config.TRIAGE_INTENTS)[0]
     symptom = [{"entity": "symptom", "value": "rash"}]
     assert starts_triage({"intent": {"name": intent}, "entities": symptom}) == "ok"
-    assert starts_triage({"intent": {"name": intent}, "entities": []}) == "triage intent, no current symptom entity"
+    assert (
+        starts_triage({"intent": {"name": intent}, "entities": []})
+        == "triage intent, no current symptom entity"
+    )
     assert starts_triage({"intent": {"name": "greet"}, "entities": symptom}) == "intent `greet`"
 
 
@@ -193,16 +266,28 @@ class ScriptedBot:
 def test_a_chat_gives_consent_then_answers_until_the_level_is_set():
     bot = ScriptedBot(questions=2)
     script = iter(["no", "maybe"])
-    chat = botlib.chat_until(bot, "s", "tummy ache", lambda t: botlib.slot(t, "triage_level") is not None,
-                             lambda tracker, replies: next(script), max_bot_turns=12)
+    chat = botlib.chat_until(
+        bot,
+        "s",
+        "tummy ache",
+        lambda t: botlib.slot(t, "triage_level") is not None,
+        lambda tracker, replies: next(script),
+        max_bot_turns=12,
+    )
     assert bot.heard == ["tummy ache", "yes", "no", "maybe"]
     assert chat.bot_turns == 4 and botlib.slot(chat.tracker, "triage_level") == "urgent"
 
 
 def test_a_chat_that_never_ends_stops_at_the_turn_limit():
     bot = ScriptedBot(questions=100)
-    chat = botlib.chat_until(bot, "s", "tummy ache", lambda t: botlib.slot(t, "triage_level") is not None,
-                             lambda tracker, replies: config.NOT_SURE, max_bot_turns=12)
+    chat = botlib.chat_until(
+        bot,
+        "s",
+        "tummy ache",
+        lambda t: botlib.slot(t, "triage_level") is not None,
+        lambda tracker, replies: config.NOT_SURE,
+        max_bot_turns=12,
+    )
     assert chat.bot_turns == 12 and len(bot.heard) == 12
 
 
@@ -215,9 +300,14 @@ class HandedOffBot(ScriptedBot):
 
 
 def test_a_chat_reports_the_last_words_the_bot_said_before_going_quiet():
-    chat = botlib.chat_until(HandedOffBot(questions=100), "s", "tummy ache",
-                             lambda t: botlib.slot(t, "triage_level") is not None,
-                             lambda tracker, replies: config.NOT_SURE, max_bot_turns=5)
+    chat = botlib.chat_until(
+        HandedOffBot(questions=100),
+        "s",
+        "tummy ache",
+        lambda t: botlib.slot(t, "triage_level") is not None,
+        lambda tracker, replies: config.NOT_SURE,
+        max_bot_turns=5,
+    )
     assert chat.bot_turns == 5 and chat.last_replies == ["reply 2"]
 
 
@@ -236,13 +326,22 @@ def outcome(expected: str, got: str) -> Outcome:
 
 
 def test_triage_scores_recall_escalation_and_agreement():
-    outcomes = [outcome("emergency", "emergency"), outcome("emergency", NO_LEVEL), outcome("routine", "emergency"),
-                outcome("self_care", "self_care"), outcome("urgent", "emergency"), outcome("urgent", "routine")]
+    outcomes = [
+        outcome("emergency", "emergency"),
+        outcome("emergency", NO_LEVEL),
+        outcome("routine", "emergency"),
+        outcome("self_care", "self_care"),
+        outcome("urgent", "emergency"),
+        outcome("urgent", "routine"),
+    ]
     rates = {r.name: r for r in score(outcomes)}
     assert (rates["emergency recall"].hits, rates["emergency recall"].total) == (1, 2)
     assert rates["emergency recall"].met is False
     escalated = rates["non-emergencies escalated to emergency (at most 10%)"]
-    assert (escalated.hits, escalated.total) == (2, 4) and escalated.met is False  # routine and urgent → emergency
+    assert (escalated.hits, escalated.total) == (
+        2,
+        4,
+    ) and escalated.met is False  # routine and urgent → emergency
     assert (rates["overall agreement"].hits, rates["overall agreement"].total) == (2, 6)
     assert rates["urgent escalated to emergency (information)"].hits == 1
     assert rates["over-triaged (a more urgent level)"].hits == 2
@@ -251,7 +350,9 @@ def test_triage_scores_recall_escalation_and_agreement():
 
 
 def test_confusion_table_puts_expected_in_rows_and_adds_unexpected_columns():
-    matrix = confusion([("urgent", "urgent"), ("urgent", "none"), ("routine", "urgent"), ("urgent", "urgent")])
+    matrix = confusion(
+        [("urgent", "urgent"), ("urgent", "none"), ("routine", "urgent"), ("urgent", "urgent")]
+    )
     assert matrix == {("urgent", "urgent"): 2, ("urgent", "none"): 1, ("routine", "urgent"): 1}
     table = confusion_table(matrix, ["urgent", "routine"]).splitlines()
     assert table[0] == "| expected \\ got | urgent | routine | none |"
@@ -264,7 +365,9 @@ def test_a_run_replaces_only_its_own_block():
     old = "<!-- section:eval -->\n## Evaluation\nold\n<!-- /section:eval -->\n"
     new = "<!-- section:eval -->\n## Evaluation\nnew\n<!-- /section:eval -->\n"
     doc = "# Benchmarks\n\n" + other + old + other.replace("dates", "rasa")
-    assert replace_block(doc, "eval", new) == "# Benchmarks\n\n" + other + new + other.replace("dates", "rasa")
+    assert replace_block(doc, "eval", new) == "# Benchmarks\n\n" + other + new + other.replace(
+        "dates", "rasa"
+    )
     appended = replace_block("# Benchmarks\n\n" + other, "eval", new)
     assert appended.startswith("# Benchmarks\n\n" + other) and appended.endswith(new)
     assert replace_block("", "eval", new).startswith("# Benchmarks")
@@ -287,7 +390,10 @@ class _ScriptedBot:
 def test_a_reply_counts_as_declined_only_when_the_bot_declined_and_started_nothing():
     from evaluation.clinc import declined_over_rest
 
-    assert declined_over_rest(_ScriptedBot(["utter_out_of_scope", "action_listen"]), "x") == (True, "utter_out_of_scope")
+    assert declined_over_rest(_ScriptedBot(["utter_out_of_scope", "action_listen"]), "x") == (
+        True,
+        "utter_out_of_scope",
+    )
     assert declined_over_rest(_ScriptedBot(["action_fallback"]), "x")[0]
     assert not declined_over_rest(_ScriptedBot(["action_ask_consent"]), "x")[0]
     assert not declined_over_rest(_ScriptedBot(["action_fallback"], active_loop="appointment_form"), "x")[0]
@@ -308,7 +414,11 @@ def test_an_in_scope_text_is_handled_asked_about_declined_or_sent_elsewhere():
     assert outcome("describe_symptoms", parse("red_flag")) == HANDLED
     assert outcome("not_offered", parse("ask_services", dentist)) == HANDLED
     assert outcome("not_offered", parse("book_appointment", dentist)) == HANDLED
-    assert outcome("not_offered", parse("ask_services")) == ELSEWHERE  # the plain list says nothing of the dentist
+    assert (
+        outcome("not_offered", parse("ask_services")) == ELSEWHERE
+    )  # the plain list says nothing of the dentist
     assert outcome("ask_address", parse("nlu_fallback", guess)) == ASKED
-    assert outcome("ask_phone", parse("nlu_fallback", guess)) == DECLINED  # the question offers the wrong answer
+    assert (
+        outcome("ask_phone", parse("nlu_fallback", guess)) == DECLINED
+    )  # the question offers the wrong answer
     assert outcome("ask_phone", parse("out_of_scope")) == DECLINED

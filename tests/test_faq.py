@@ -1,4 +1,5 @@
 """FAQ answers computed from a clinic file at a fixed `now`: weekend, bank holidays and both DST changes (Europe/London)."""
+
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ def london(*args: int) -> dt.datetime:
 
 
 # --- a weekend: Friday after closing, Saturday morning only, Sunday closed -------------------------------------------
+
 
 def test_friday_evening_points_to_saturday_morning(clinic):
     now = london(2026, 11, 27, 17, 30)
@@ -54,16 +56,18 @@ def test_open_now_names_the_end_of_the_current_session_and_lunch_is_closed(clini
 
 
 def test_week_view_covers_the_weekend(clinic):
-    assert answer(Topic.HOURS_WEEK, clinic, london(2026, 11, 27, 9, 0)) == "\n".join([
-        "Our opening hours for the next 7 days:",
-        "Fri 27 Nov: 08:00–12:30 and 13:30–17:00",
-        "Sat 28 Nov: 09:00–12:00",
-        "Sun 29 Nov: closed",
-        "Mon 30 Nov: 08:00–12:30 and 13:30–18:30",
-        "Tue 1 Dec: 08:00–12:30 and 13:30–18:30",
-        "Wed 2 Dec: 08:00–12:30 and 13:30–18:30",
-        "Thu 3 Dec: 08:00–12:30 and 13:30–20:00",
-    ])
+    assert answer(Topic.HOURS_WEEK, clinic, london(2026, 11, 27, 9, 0)) == "\n".join(
+        [
+            "Our opening hours for the next 7 days:",
+            "Fri 27 Nov: 08:00–12:30 and 13:30–17:00",
+            "Sat 28 Nov: 09:00–12:00",
+            "Sun 29 Nov: closed",
+            "Mon 30 Nov: 08:00–12:30 and 13:30–18:30",
+            "Tue 1 Dec: 08:00–12:30 and 13:30–18:30",
+            "Wed 2 Dec: 08:00–12:30 and 13:30–18:30",
+            "Thu 3 Dec: 08:00–12:30 and 13:30–20:00",
+        ]
+    )
 
 
 def test_named_day_in_a_later_week(clinic):
@@ -73,6 +77,7 @@ def test_named_day_in_a_later_week(clinic):
 
 
 # --- holidays: Christmas Day, Boxing Day (a Saturday) and the Sunday after ------------------------------------------
+
 
 def test_christmas_eve_evening_skips_the_holidays(clinic):
     now = london(2026, 12, 24, 20, 30)
@@ -95,31 +100,36 @@ def test_on_the_holiday_itself_the_reason_is_given(clinic):
 
 
 def test_week_view_marks_closures_and_a_new_year(clinic):
-    assert answer(Topic.HOURS_WEEK, clinic, london(2026, 12, 27, 9, 0)) == "\n".join([
-        "Our opening hours for the next 7 days:",
-        "Sun 27 Dec: closed",
-        "Mon 28 Dec: 08:00–12:30 and 13:30–18:30",
-        "Tue 29 Dec: 08:00–12:30 and 13:30–18:30",
-        "Wed 30 Dec: 08:00–12:30 and 13:30–18:30",
-        "Thu 31 Dec: 08:00–12:30 and 13:30–20:00",
-        "Fri 1 Jan: closed (New Year's Day)",
-        "Sat 2 Jan: 09:00–12:00",
-    ])
+    assert answer(Topic.HOURS_WEEK, clinic, london(2026, 12, 27, 9, 0)) == "\n".join(
+        [
+            "Our opening hours for the next 7 days:",
+            "Sun 27 Dec: closed",
+            "Mon 28 Dec: 08:00–12:30 and 13:30–18:30",
+            "Tue 29 Dec: 08:00–12:30 and 13:30–18:30",
+            "Wed 30 Dec: 08:00–12:30 and 13:30–18:30",
+            "Thu 31 Dec: 08:00–12:30 and 13:30–20:00",
+            "Fri 1 Jan: closed (New Year's Day)",
+            "Sat 2 Jan: 09:00–12:00",
+        ]
+    )
 
 
 def test_closures_list_only_upcoming_ones(clinic):
-    assert answer(Topic.CLOSURES, clinic, london(2026, 12, 24, 9, 0)) == "\n".join([
-        "We're closed on these days:",
-        "• Tomorrow (Friday 25 December): Christmas Day",
-        "• Saturday 26 December: Boxing Day",
-        "• Friday 1 January 2027: New Year's Day",
-    ])
+    assert answer(Topic.CLOSURES, clinic, london(2026, 12, 24, 9, 0)) == "\n".join(
+        [
+            "We're closed on these days:",
+            "• Tomorrow (Friday 25 December): Christmas Day",
+            "• Saturday 26 December: Boxing Day",
+            "• Friday 1 January 2027: New Year's Day",
+        ]
+    )
     assert answer(Topic.CLOSURES, clinic, london(2027, 1, 2, 9, 0)) == (
         "We have no holiday closures planned, so our usual weekly hours apply."
     )
 
 
 # --- DST: clocks go forward on Sunday 28 March 2027 and back on Sunday 25 October 2026 -------------------------------
+
 
 def test_spring_forward_weekend_opens_at_local_eight(clinic):
     saturday_noon = london(2027, 3, 27, 12, 0)
@@ -137,9 +147,9 @@ def test_a_utc_clock_after_spring_forward_is_read_in_clinic_time(clinic):
     assert answer(Topic.OPEN_NOW, clinic, dt.datetime(2027, 3, 29, 7, 30, tzinfo=UTC)) == (
         "Yes, we're open now until 12:30."
     )
-    assert answer(Topic.HOURS_DAY, clinic, dt.datetime(2027, 3, 28, 1, 30, tzinfo=UTC), day=dt.date(2027, 3, 28)) == (
-        "We're closed today (Sunday 28 March). We open again tomorrow (Monday 29 March) at 08:00."
-    )
+    assert answer(
+        Topic.HOURS_DAY, clinic, dt.datetime(2027, 3, 28, 1, 30, tzinfo=UTC), day=dt.date(2027, 3, 28)
+    ) == ("We're closed today (Sunday 28 March). We open again tomorrow (Monday 29 March) at 08:00.")
 
 
 def test_fall_back_monday_utc_clock_is_before_opening(clinic):
@@ -152,6 +162,7 @@ def test_fall_back_monday_utc_clock_is_before_opening(clinic):
 
 
 # --- fixed facts ----------------------------------------------------------------------------------------------------
+
 
 def test_fixed_facts_come_from_the_clinic_file(clinic):
     now = london(2026, 11, 27, 9, 0)
@@ -182,9 +193,12 @@ def test_missing_fact_sends_the_patient_to_the_phone(clinic):
 
 
 def test_long_closure_falls_back_to_the_phone(clinic):
-    shut = replace(clinic, closures=tuple(
-        replace(clinic.closures[0], date=dt.date(2027, 1, 1) + dt.timedelta(days=i)) for i in range(90)
-    ))
+    shut = replace(
+        clinic,
+        closures=tuple(
+            replace(clinic.closures[0], date=dt.date(2027, 1, 1) + dt.timedelta(days=i)) for i in range(90)
+        ),
+    )
     assert answer(Topic.OPEN_NOW, shut, london(2027, 1, 1, 9, 0)) == (
         "No, we're closed today for Christmas Day. Please call us on +44 20 7946 0000 to check when we reopen."
     )
@@ -197,13 +211,16 @@ def test_bad_input_is_refused_with_a_clear_message(clinic):
         answer(Topic.OPEN_NOW, clinic, dt.datetime(2026, 11, 27, 9, 0))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("are you open today", dt.date(2026, 11, 27)),
-    ("what about tomorrow?", dt.date(2026, 11, 28)),
-    ("on Sat", dt.date(2026, 11, 28)),
-    ("open on friday?", dt.date(2026, 11, 27)),
-    ("Monday morning", dt.date(2026, 11, 30)),
-    ("sometime", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("are you open today", dt.date(2026, 11, 27)),
+        ("what about tomorrow?", dt.date(2026, 11, 28)),
+        ("on Sat", dt.date(2026, 11, 28)),
+        ("open on friday?", dt.date(2026, 11, 27)),
+        ("Monday morning", dt.date(2026, 11, 30)),
+        ("sometime", None),
+    ],
+)
 def test_resolve_day_picks_the_next_matching_date(clinic, text, expected):
     assert resolve_day(text, clinic, london(2026, 11, 27, 9, 0)) == expected

@@ -1,4 +1,5 @@
 """The action message catalogue: every shipped message renders, and broken files are refused clearly."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +16,9 @@ def test_every_shipped_message_renders_with_its_placeholders():
         rendered = render(key, {name: f"<{name}>" for name in template.placeholders})
         assert rendered.text.strip(), key
         for name in template.placeholders:
-            assert f"<{name}>" in rendered.text or any(f"<{name}>" in b["title"] + b["payload"] for b in rendered.buttons)
+            assert f"<{name}>" in rendered.text or any(
+                f"<{name}>" in b["title"] + b["payload"] for b in rendered.buttons
+            )
 
 
 def test_a_missing_placeholder_value_is_an_error_not_a_half_message(tmp_path, monkeypatch):
@@ -35,7 +38,9 @@ def test_duplicate_keys_across_files_are_refused(tmp_path):
 
 
 def test_buttons_need_a_title_and_a_payload(tmp_path):
-    (tmp_path / "a.yml").write_text("messages:\n  pick:\n    text: Pick one\n    buttons:\n      - title: One\n")
+    (tmp_path / "a.yml").write_text(
+        "messages:\n  pick:\n    text: Pick one\n    buttons:\n      - title: One\n"
+    )
     with pytest.raises(MessageCatalogueError, match="title.*payload"):
         load_catalogue(tmp_path)
 

@@ -1,4 +1,5 @@
 """The Rasa HTTP API client against a recording stand-in on loopback: paths, token, bodies, and clear errors."""
+
 import socket
 
 import pytest

@@ -1,4 +1,5 @@
 """The Rasa speed fixes keep Rasa's behaviour: same validation verdicts, same event classes."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,12 +15,17 @@ def patched():
     original_validate, original_resolve = RemoteAction._validate_action_result, Event.resolve_by_type
     rasa_server.apply()
     yield
-    RemoteAction._validate_action_result, Event.resolve_by_type = original_validate, staticmethod(original_resolve)
+    RemoteAction._validate_action_result, Event.resolve_by_type = (
+        original_validate,
+        staticmethod(original_resolve),
+    )
 
 
 def test_valid_action_results_pass_and_invalid_ones_raise_rasas_error():
     action = RemoteAction("action_x", None)
-    assert action._validate_action_result({"events": [{"event": "slot", "name": "a", "value": 1}], "responses": []})
+    assert action._validate_action_result(
+        {"events": [{"event": "slot", "name": "a", "value": 1}], "responses": []}
+    )
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
         action._validate_action_result({"events": [{"event": 42}], "responses": "not a list"})
 

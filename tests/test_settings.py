@@ -1,5 +1,6 @@
 """One settings module: typed values, clear errors, the renamed variables still read with a warning, and the table
 in docs/operations.md equal to the one the code reads."""
+
 from __future__ import annotations
 
 import logging
@@ -22,20 +23,43 @@ def test_defaults_are_typed():
 
 
 def test_values_are_converted():
-    config = settings.load({"BACKEND_PORT": "9090", "CAREBOT_TLS_TERMINATED": "yes", "REMINDER_POLL_SECONDS": "0.5",
-                            "CLINIC_FILE": "/srv/clinic.yml", "CAREBOT_DATABASE_URL": "postgresql://db/carebot"})
-    assert (config.backend_port, config.carebot_tls_terminated, config.reminder_poll_seconds) == (9090, True, 0.5)
+    config = settings.load(
+        {
+            "BACKEND_PORT": "9090",
+            "CAREBOT_TLS_TERMINATED": "yes",
+            "REMINDER_POLL_SECONDS": "0.5",
+            "CLINIC_FILE": "/srv/clinic.yml",
+            "CAREBOT_DATABASE_URL": "postgresql://db/carebot",
+        }
+    )
+    assert (config.backend_port, config.carebot_tls_terminated, config.reminder_poll_seconds) == (
+        9090,
+        True,
+        0.5,
+    )
     assert config.clinic_file == Path("/srv/clinic.yml")
     assert settings.database_url(config) == "postgresql://db/carebot"
 
 
-@pytest.mark.parametrize("environ, message", [
-    ({"BACKEND_PORT": "80880"}, "BACKEND_PORT must be a whole number from 1 to 65535, not '80880'"),
-    ({"ACTION_SERVER_PORT": "http"}, "ACTION_SERVER_PORT must be a whole number from 1 to 65535, not 'http'"),
-    ({"STAFF_SESSION_MINUTES": "0"}, "STAFF_SESSION_MINUTES must be a whole number (at least 1), not '0'"),
-    ({"REMINDER_POLL_SECONDS": "soon"}, "REMINDER_POLL_SECONDS must be a positive number of seconds, not 'soon'"),
-    ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'loud'"),
-])
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"BACKEND_PORT": "80880"}, "BACKEND_PORT must be a whole number from 1 to 65535, not '80880'"),
+        (
+            {"ACTION_SERVER_PORT": "http"},
+            "ACTION_SERVER_PORT must be a whole number from 1 to 65535, not 'http'",
+        ),
+        (
+            {"STAFF_SESSION_MINUTES": "0"},
+            "STAFF_SESSION_MINUTES must be a whole number (at least 1), not '0'",
+        ),
+        (
+            {"REMINDER_POLL_SECONDS": "soon"},
+            "REMINDER_POLL_SECONDS must be a positive number of seconds, not 'soon'",
+        ),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'loud'"),
+    ],
+)
 def test_a_bad_value_names_the_variable_and_what_it_expects(environ, message):
     with pytest.raises(SettingsError) as raised:
         settings.load(environ)
@@ -46,7 +70,10 @@ def test_a_process_with_a_bad_value_stops_with_the_message_not_a_traceback(monke
     monkeypatch.setenv("BACKEND_PORT", "eighty")
     with pytest.raises(SystemExit) as raised:
         settings.at_start("backend")
-    assert str(raised.value.code) == "backend: cannot start: BACKEND_PORT must be a whole number from 1 to 65535, not 'eighty'"
+    assert (
+        str(raised.value.code)
+        == "backend: cannot start: BACKEND_PORT must be a whole number from 1 to 65535, not 'eighty'"
+    )
 
 
 def test_the_old_backend_names_are_still_read_with_a_deprecation_warning(caplog):

@@ -1,4 +1,5 @@
 """API tokens: the environment wins, else one token per installation, created once, readable by its owner only."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ phone number (HMAC with the `audit_key` secret): an auditor holding the key can 
 a leaked table alone does not reveal numbers. Purging old entries (retention) keeps the chain checkable: the
 oldest remaining entry's `prev_hash` is trusted as the start.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,9 +19,9 @@ from typing import List, Optional
 from sqlalchemy import Column, DateTime, Integer, String, Table, delete, select, text
 from sqlalchemy.engine import Connection, Engine
 
-from carebot.clock import utc_now
 from carebot import tokens
 from carebot.backend.db import from_db, metadata, to_db
+from carebot.clock import utc_now
 from carebot.phones import normalize_phone
 
 GENESIS = "0" * 64
@@ -28,7 +29,8 @@ AUDIT_KEY = ("AUDIT_KEY", "audit_key")
 _PG_CHAIN_LOCK = 7_140_014  # one advisory lock: concurrent writers append to the chain in turn
 
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime, nullable=False, index=True),
     Column("actor", String(80), nullable=False),  # "staff:alice", "token:actions", "operator", "patient"
@@ -64,7 +66,9 @@ class AuditEntry:
     entry_hash: str
 
 
-def _entry_hash(prev_hash: str, at: dt.datetime, actor: str, action: str, patient: Optional[str], detail: str) -> str:
+def _entry_hash(
+    prev_hash: str, at: dt.datetime, actor: str, action: str, patient: Optional[str], detail: str
+) -> str:
     fields = "\x1f".join([prev_hash, to_db(at).isoformat(), actor, action, patient or "", detail])
     return hashlib.sha256(fields.encode()).hexdigest()
 
@@ -75,17 +79,31 @@ class AuditLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, actor: str, action: str, phone: Optional[str] = None, detail: str = "",
-               at: Optional[dt.datetime] = None) -> None:
+    def record(
+        self,
+        actor: str,
+        action: str,
+        phone: Optional[str] = None,
+        detail: str = "",
+        at: Optional[dt.datetime] = None,
+    ) -> None:
         at = (at or utc_now()).replace(microsecond=0)
         patient, detail = patient_ref(phone), detail[:200]
         with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE already serialises writers
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CHAIN_LOCK})
             prev = self._last_hash(conn)
-            conn.execute(audit_log.insert().values(
-                at=to_db(at), actor=actor[:80], action=action[:80], patient=patient, detail=detail, prev_hash=prev,
-                entry_hash=_entry_hash(prev, at, actor[:80], action[:80], patient, detail)))
+            conn.execute(
+                audit_log.insert().values(
+                    at=to_db(at),
+                    actor=actor[:80],
+                    action=action[:80],
+                    patient=patient,
+                    detail=detail,
+                    prev_hash=prev,
+                    entry_hash=_entry_hash(prev, at, actor[:80], action[:80], patient, detail),
+                )
+            )
 
     @staticmethod
     def _last_hash(conn: Connection) -> str:
@@ -98,8 +116,12 @@ class AuditLog:
         if phone:
             query = query.where(audit_log.c.patient == patient_ref(phone))
         with self.engine.connect() as conn:
-            return [AuditEntry(r.id, from_db(r.at), r.actor, r.action, r.patient, r.detail, r.prev_hash,
-                               r.entry_hash) for r in conn.execute(query)]
+            return [
+                AuditEntry(
+                    r.id, from_db(r.at), r.actor, r.action, r.patient, r.detail, r.prev_hash, r.entry_hash
+                )
+                for r in conn.execute(query)
+            ]
 
     def verify(self) -> Optional[int]:
         """None when the chain is intact, else the id of the first entry that was altered or follows a gap."""

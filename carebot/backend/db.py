@@ -14,6 +14,7 @@ Conventions other backend packages rely on:
 - The engine is synchronous (SQLAlchemy 1.4 Core): call it from aiohttp handlers through `await run_db(fn, ...)`,
   which runs `fn` on a worker thread so one slow query never stalls the event loop.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -3,6 +3,7 @@
 Handlers raise `ApiError(status, message, code)`; the backend's error middleware renders it. Use it from any
 backend API (scheduling, reminders, handoff) so clients see one error shape everywhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,16 @@ FHIR_JSON = "application/fhir+json"
 
 # FHIR issue-type codes (http://hl7.org/fhir/valueset-issue-type.html) for the statuses we answer with.
 _CODE_FOR_STATUS = {
-    400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-    409: "conflict", 412: "conflict", 413: "too-costly", 415: "not-supported", 422: "processing",
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "conflict",
+    412: "conflict",
+    413: "too-costly",
+    415: "not-supported",
+    422: "processing",
     503: "transient",
 }
 
@@ -23,8 +32,9 @@ _CODE_FOR_STATUS = {
 class ApiError(Exception):
     """A client-facing error: HTTP status plus a message a developer (or staff member) can act on."""
 
-    def __init__(self, status: int, message: str, code: Optional[str] = None,
-                 headers: Optional[Dict[str, str]] = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: Optional[str] = None, headers: Optional[Dict[str, str]] = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message = status, message
         self.code = code or _CODE_FOR_STATUS.get(status, "exception")
@@ -38,9 +48,14 @@ def operation_outcome(message: str, code: str = "exception", severity: str = "er
     }
 
 
-def fhir_response(body: Dict[str, Any], status: int = 200, headers: Optional[Dict[str, str]] = None) -> web.Response:
+def fhir_response(
+    body: Dict[str, Any], status: int = 200, headers: Optional[Dict[str, str]] = None
+) -> web.Response:
     return web.Response(
-        text=json.dumps(body, separators=(",", ":")), status=status, content_type=FHIR_JSON, headers=headers,
+        text=json.dumps(body, separators=(",", ":")),
+        status=status,
+        content_type=FHIR_JSON,
+        headers=headers,
     )
 
 
@@ -55,7 +70,8 @@ async def json_object(request: web.Request) -> Dict[str, Any]:
     return body
 
 
-def error_response(status: int, message: str, code: Optional[str] = None,
-                   headers: Optional[Dict[str, str]] = None) -> web.Response:
+def error_response(
+    status: int, message: str, code: Optional[str] = None, headers: Optional[Dict[str, str]] = None
+) -> web.Response:
     outcome = operation_outcome(message, code or _CODE_FOR_STATUS.get(status, "exception"))
     return fhir_response(outcome, status=status, headers=headers)

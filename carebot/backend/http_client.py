@@ -4,6 +4,7 @@ The scheduling (FHIR), reminders and handoff clients differ only in their paths 
 the same for all: `BackendUnavailable` when the patient should be told to try again later (no connection, time-out,
 5xx, a refused token), `NotFound` for 404, `BackendError` (with `.status`) for any other refusal. No Rasa import.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -11,9 +12,8 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
-from typing_extensions import Self
-
 import aiohttp
+from typing_extensions import Self
 
 from carebot import tokens
 
@@ -45,7 +45,9 @@ class NotFound(BackendError):
 def diagnostics(body: Any) -> str:
     """The text of a backend OperationOutcome (it never echoes the request's content)."""
     if isinstance(body, dict) and isinstance(body.get("issue"), list):
-        return "; ".join(str(i.get("diagnostics")) for i in body["issue"] if isinstance(i, dict) and i.get("diagnostics"))
+        return "; ".join(
+            str(i.get("diagnostics")) for i in body["issue"] if isinstance(i, dict) and i.get("diagnostics")
+        )
     return ""
 
 
@@ -58,8 +60,15 @@ class BackendHTTPClient:
     refused: Type[BackendError] = BackendError
     not_found: Type[BackendError] = NotFound
 
-    def __init__(self, base_url: str, token: Optional[str] = None, *, timeout: float = 5.0,
-                 connect_timeout: float = 2.0, token_source: Tuple[str, str] = tokens.SCHEDULING) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: Optional[str] = None,
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        token_source: Tuple[str, str] = tokens.SCHEDULING,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._token_source = token_source  # (environment variable, var/ file) of the token, read on first use
@@ -77,21 +86,31 @@ class BackendHTTPClient:
             await self._session.close()
             self._session = None
 
-    async def _request(self, method: str, path: str, *, params: Optional[Sequence[Tuple[str, str]]] = None,
-                       json_body: Union[Dict[str, Any], List[Any], None] = None, content_type: Optional[str] = None,
-                       conflict: Optional[Type[BackendError]] = None) -> Dict[str, Any]:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[Sequence[Tuple[str, str]]] = None,
+        json_body: Union[Dict[str, Any], List[Any], None] = None,
+        content_type: Optional[str] = None,
+        conflict: Optional[Type[BackendError]] = None,
+    ) -> Dict[str, Any]:
         """One call; a JSON object back, or the exception that says what the caller should tell the patient."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        if self._token is None:  # read on first use: the backend may write the shared token file after we start
+        if (
+            self._token is None
+        ):  # read on first use: the backend may write the shared token file after we start
             self._token = tokens.token(*self._token_source)
         headers = {"Accept": self.media_type, "Authorization": f"Bearer {self._token}"}
         data = None
         if json_body is not None:
             data, headers["Content-Type"] = json.dumps(json_body), content_type or self.media_type
         try:
-            async with self._session.request(method, self.base_url + path, params=params, data=data,
-                                             headers=headers) as response:
+            async with self._session.request(
+                method, self.base_url + path, params=params, data=data, headers=headers
+            ) as response:
                 status = response.status
                 try:
                     body = await response.json(content_type=None)

@@ -5,6 +5,7 @@ patient. The reply "2", the exact title ("Tuesday 10:00") or the payload itself 
 Only the buttons of the bot's latest turn are remembered: a bare "2" answering a later open question
 ("how many tablets did you miss?") must stay a number, not select a stale button.
 """
+
 from __future__ import annotations
 
 import json

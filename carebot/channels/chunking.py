@@ -3,6 +3,7 @@
 Twilio rejects bodies over 1,600 characters. Splitting on sentence ends (or line breaks) keeps every part readable;
 only a single sentence longer than the limit is cut, at a word boundary when there is one.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ def _units(text: str) -> List[str]:
     """Sentences/lines, each keeping its trailing separator so re-joining restores the text exactly."""
     units, start = [], 0
     for match in _BOUNDARY.finditer(text):
-        units.append(text[start:match.end()])
+        units.append(text[start : match.end()])
         start = match.end()
     if start < len(text):
         units.append(text[start:])

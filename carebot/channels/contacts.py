@@ -10,6 +10,7 @@ Storage: tables `whatsapp_contacts` and `whatsapp_held_messages`, in the databas
 (default: the SQLite file `var/whatsapp.db`; point it at PostgreSQL when several hosts run Carebot).
 Calls are blocking (SQLAlchemy Core); async callers wrap them with `asyncio.to_thread`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,13 +18,26 @@ import functools
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, delete, event, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from carebot import migrations, settings
 from carebot.clock import utc_now
 from carebot.erasing import checkpoint, secure_delete
-from carebot import migrations, settings
 from carebot.phones import normalize_phone
 from carebot.tokens import secure_sqlite_file
 
@@ -144,13 +158,16 @@ class ContactStore:
         """Record `message_sid`; False when it was recorded before (a retry or a replay)."""
         try:
             with self.engine.begin() as connection:
-                connection.execute(whatsapp_message_sids.insert().values(message_sid=message_sid,
-                                                                        received_at=_utc_naive(at)))
+                connection.execute(
+                    whatsapp_message_sids.insert().values(message_sid=message_sid, received_at=_utc_naive(at))
+                )
         except IntegrityError:
             return False
         return True
 
-    def hold_message(self, phone: str, body: str, media_url: Optional[str] = None, at: Optional[dt.datetime] = None) -> None:
+    def hold_message(
+        self, phone: str, body: str, media_url: Optional[str] = None, at: Optional[dt.datetime] = None
+    ) -> None:
         """Keep a message that could not be sent (window closed) until the patient writes again."""
         values = dict(phone=normalize_phone(phone), body=body, media_url=media_url, held_at=_utc_naive(at))
         with self.engine.begin() as connection:
@@ -184,8 +201,9 @@ def forget_number(engine: Engine, phone: str) -> Dict[str, int]:
     honoured as ever). How many rows of each went, for the erasure report."""
     with engine.begin() as conn:
         secure_delete(conn)
-        held = conn.execute(delete(whatsapp_held_messages).where(whatsapp_held_messages.c.phone == phone)).rowcount
+        held = conn.execute(
+            delete(whatsapp_held_messages).where(whatsapp_held_messages.c.phone == phone)
+        ).rowcount
         contact = conn.execute(delete(whatsapp_contacts).where(whatsapp_contacts.c.phone == phone)).rowcount
     checkpoint(engine)
     return {"held messages": held, "channel contact": contact}
-

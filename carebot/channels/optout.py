@@ -3,6 +3,7 @@
 Twilio's automatic STOP handling covers SMS, not WhatsApp, so Carebot must honour them itself. Only a message that
 is nothing but the keyword counts: "I want to stop my medication" is a clinical statement, not an opt-out.
 """
+
 from __future__ import annotations
 
 import re

@@ -7,6 +7,7 @@ channel is always `rest` and identity metadata is dropped, in every mode. In pro
 when that is unset) and refuses sender ids that name a phone number or a WhatsApp conversation: a REST sender can
 never address a real patient's data. Enabled in credentials.yml as `carebot.channels.rest.GuardedRestInput:`.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -35,15 +36,20 @@ def refusal(request: Request, environ: Mapping[str, str] = os.environ) -> Option
         return None
     expected = settings.load(environ).rest_channel_token
     if not expected.strip():
-        return response.json({"error": f"the REST channel is off in production mode (set {TOKEN_ENV} to enable it)"},
-                             status=403)
+        return response.json(
+            {"error": f"the REST channel is off in production mode (set {TOKEN_ENV} to enable it)"},
+            status=403,
+        )
     given = request.headers.get("Authorization", "").encode()
     if not hmac.compare_digest(given, f"Bearer {check_secret(TOKEN_ENV, expected, environ)}".encode()):
-        return response.json({"error": "missing or wrong bearer token"}, status=401,
-                             headers={"WWW-Authenticate": "Bearer"})
+        return response.json(
+            {"error": "missing or wrong bearer token"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+        )
     body = request.json if isinstance(request.json, dict) else {}
     if PATIENT_LIKE_SENDER.search(str(body.get("sender") or "")):
-        return response.json({"error": "a REST sender id may not be a phone number or a WhatsApp address"}, status=400)
+        return response.json(
+            {"error": "a REST sender id may not be a phone number or a WhatsApp address"}, status=400
+        )
     return None
 
 

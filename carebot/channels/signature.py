@@ -4,6 +4,7 @@ Sanic's `request.form` drops empty fields (a photo arrives with `Body=`), and Tw
 so the form must be re-parsed from the raw body with blank values kept or real signatures fail. Behind a proxy the
 URL Twilio signed is the public one, hence `WHATSAPP_WEBHOOK_URL`.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional

@@ -3,6 +3,7 @@
 Used for `MessageSid` de-duplication (Twilio retries a webhook it thinks failed) and for the buttons last offered
 to each patient. Both are short-lived facts, so an expiry keeps the store from growing without bound.
 """
+
 from __future__ import annotations
 
 import time
@@ -73,7 +74,9 @@ class RedisTTLStore:
     def __init__(self, url: str, prefix: str = "carebot:whatsapp:") -> None:
         import redis.asyncio as redis_asyncio  # imported here: memory mode must not need a Redis client
 
-        self._redis = redis_asyncio.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+        self._redis = redis_asyncio.from_url(
+            url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
+        )
         self._prefix = prefix
 
     async def add(self, key: str, value: str, ttl_seconds: float) -> bool:

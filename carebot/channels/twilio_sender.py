@@ -17,6 +17,7 @@ Rules applied to every message:
   message and a second POST would deliver it twice;
 - without credentials (sandbox mode) nothing is posted: the message shape is logged, masked.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,10 +34,10 @@ from twilio.rest import Client
 
 from carebot.channels.chunking import chunk_text
 from carebot.channels.contacts import ContactStore
-from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.channels.signature import public_base_url
-from carebot.settings import current as current_settings
 from carebot.clinic import load_clinic
+from carebot.phones import mask_phone, normalize_phone, whatsapp_address
+from carebot.settings import current as current_settings
 
 logger = logging.getLogger(__name__)
 # twilio-python logs a dozen INFO lines (URL, headers) per request; keep its HTTP chatter out of normal logs.
@@ -91,7 +92,9 @@ class TwilioSettings:
         """credentials.yml block (or {}) with environment fallbacks; templates default to clinic.yml's."""
         values = values or {}
         templates = values.get("templates") or load_clinic().templates
-        tuned = {name: kind(values[name]) for name, kind in _TUNABLE.items() if values.get(name) not in (None, "")}
+        tuned = {
+            name: kind(values[name]) for name, kind in _TUNABLE.items() if values.get(name) not in (None, "")
+        }
         return cls(
             account_sid=setting(values, "account_sid"),
             auth_token=setting(values, "auth_token"),
@@ -132,7 +135,9 @@ class _TimedAsyncHttpClient(AsyncTwilioHttpClient):
     """twilio 8.2.2's async client ignores its own `timeout` (create_async passes none per request, and aiohttp then
     waits forever); apply the client-wide timeout to every request instead."""
 
-    async def request(self, method: str, url: str, *args: Any, timeout: Optional[float] = None, **kwargs: Any) -> Any:
+    async def request(
+        self, method: str, url: str, *args: Any, timeout: Optional[float] = None, **kwargs: Any
+    ) -> Any:
         return await super().request(method, url, *args, timeout=timeout or self.timeout, **kwargs)
 
 
@@ -203,12 +208,18 @@ class WhatsAppSender:
                 result = await self._send_free_form(phone, text or "", media_url)
                 if result.error_code != OUTSIDE_WINDOW_ERROR:
                     return result
-                logger.info("WhatsApp: %s is outside the 24-hour window (63016), sending the template", mask_phone(phone))
+                logger.info(
+                    "WhatsApp: %s is outside the 24-hour window (63016), sending the template",
+                    mask_phone(phone),
+                )
                 await asyncio.to_thread(self.contacts.close_window, phone)
             if not template:
                 # No template carries this content: keep it for the patient's reply to the re-open template.
                 await asyncio.to_thread(self.contacts.hold_message, phone, text or "", media_url)
-                logger.info("WhatsApp: %s is outside the 24-hour window; message held, re-open template sent", mask_phone(phone))
+                logger.info(
+                    "WhatsApp: %s is outside the 24-hour window; message held, re-open template sent",
+                    mask_phone(phone),
+                )
         return await self._send_template(phone, template or self.settings.reopen_template, variables)
 
     async def deliver_held(self, phone: str) -> None:
@@ -229,10 +240,16 @@ class WhatsAppSender:
                 break
         return result
 
-    async def _send_template(self, phone: str, name: str, variables: Optional[Mapping[str, Any]]) -> SendResult:
+    async def _send_template(
+        self, phone: str, name: str, variables: Optional[Mapping[str, Any]]
+    ) -> SendResult:
         content_sid = self.settings.templates.get(name) or (name if name.startswith("HX") else "")
         if not content_sid:
-            logger.error("WhatsApp: no ContentSid configured for template %r; nothing sent to %s", name, mask_phone(phone))
+            logger.error(
+                "WhatsApp: no ContentSid configured for template %r; nothing sent to %s",
+                name,
+                mask_phone(phone),
+            )
             return SendResult("failed", via_template=True, error=f"template {name!r} not configured")
         data: Dict[str, Any] = {"content_sid": content_sid}
         if variables:
@@ -245,10 +262,17 @@ class WhatsAppSender:
         """POST one message; record its sid or the failure in `result`. False when it failed."""
         kind = "template" if "content_sid" in data else ("media" if "media_url" in data else "text")
         if self.settings.sandbox:
-            logger.info("WhatsApp sandbox: would send %s (%d chars) to %s", kind, len(data.get("body", "")), mask_phone(phone))
+            logger.info(
+                "WhatsApp sandbox: would send %s (%d chars) to %s",
+                kind,
+                len(data.get("body", "")),
+                mask_phone(phone),
+            )
             logger.debug("WhatsApp sandbox message to %s: %s", mask_phone(phone), data)
             return True
-        payload = dict(data, to=whatsapp_address(phone), from_=whatsapp_address(self.settings.whatsapp_number))
+        payload = dict(
+            data, to=whatsapp_address(phone), from_=whatsapp_address(self.settings.whatsapp_number)
+        )
         if self.settings.status_callback_url:
             payload["status_callback"] = self.settings.status_callback_url
         try:

@@ -15,6 +15,7 @@ connector used too); `carebot.phones.normalize_phone` turns it into the E.164 nu
 credentials.yml with the block `carebot.channels.whatsapp.WhatsAppInput:` (see
 docs/operations.md); every key falls back to its environment variable.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,20 @@ import contextlib
 import json
 import logging
 import re
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Text, Tuple, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Set,
+    Text,
+    Tuple,
+    Union,
+)
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -33,12 +47,12 @@ from carebot import tokens
 from carebot.channels.buttons import ButtonMemory, buttons_from_rasa, render_numbered
 from carebot.channels.contacts import forget_number
 from carebot.channels.optout import OptCommand, opt_command
-from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.channels.signature import FormParams, is_valid_signature, parse_form, signed_url
 from carebot.channels.ttl_store import TTLStore, ttl_store_from_url
 from carebot.channels.twilio_sender import OUTSIDE_WINDOW_ERROR, SendResult, WhatsAppSender, setting
 from carebot.handoff.client import HandoffClient, HandoffError
 from carebot.payloads import FORGET_NUMBER
+from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +60,9 @@ CHANNEL_NAME = "whatsapp"
 DEDUP_SECONDS = 24 * 3600  # Twilio retries within minutes; a day covers any replay by an operator too
 REOPEN_GUARD_SECONDS = 3600  # at most one re-open template per patient per hour after 63016 status callbacks
 MAX_WEBHOOK_BYTES = 64 * 1024  # Twilio's largest message form is a few KB: anything bigger is not Twilio
-TEMPLATE_PAYLOAD = re.compile(r"^/[A-Za-z_]+$")  # a quick reply of an approved template: an intent, no entities
+TEMPLATE_PAYLOAD = re.compile(
+    r"^/[A-Za-z_]+$"
+)  # a quick reply of an approved template: an intent, no entities
 SEND_MEDIA_INTENT = "send_media"
 SHARE_LOCATION_INTENT = "share_location"
 
@@ -91,7 +107,9 @@ class WhatsAppOutput(OutputChannel):
     ) -> None:
         await self._send_offering(recipient_id, text, buttons)
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+    async def send_custom_json(
+        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
+    ) -> None:
         """`{"template": name, "variables": {...}, "text": "…", "buttons": [...]}`: inside the window the text (with
         numbered buttons), outside it the template — how a reminder speaks. Or `{"media_url": url, "text": caption}`.
         Or `{"forget_number": true}`: the patient's erasure is done, forget the number after this turn (other
@@ -100,7 +118,9 @@ class WhatsAppOutput(OutputChannel):
             self.to_forget.add(normalize_phone(recipient_id))
             return
         if not any(json_message.get(key) for key in ("text", "template", "media_url")):
-            logger.debug("WhatsApp: custom payload with nothing WhatsApp can show, skipped: %s", sorted(json_message))
+            logger.debug(
+                "WhatsApp: custom payload with nothing WhatsApp can show, skipped: %s", sorted(json_message)
+            )
             return
         await self._send_offering(
             recipient_id,
@@ -231,7 +251,9 @@ class WhatsAppInput(InputChannel):
         self.settings = self.sender.settings
         redis_url = setting(credentials, "redis_url")
         self.store = store or ttl_store_from_url(redis_url)
-        self.dedup_in_store = bool(redis_url) and store is None  # else MessageSids go to the channel's database
+        self.dedup_in_store = (
+            bool(redis_url) and store is None
+        )  # else MessageSids go to the channel's database
         self.buttons = ButtonMemory(self.store)
         self.output = WhatsAppOutput(self.sender, self.buttons)
         self.replies = {key: str(credentials.get(key) or text) for key, text in DEFAULT_REPLIES.items()}
@@ -240,7 +262,9 @@ class WhatsAppInput(InputChannel):
         # Asked before every message (is a person handling this patient?): a short timeout, so a stuck backend
         # delays the bot by at most 2 s. BACKEND_URL, CAREBOT_BACKEND_TOKEN: see carebot/handoff/client.py.
         # Its token may only append to a case and ask whether one is open (least privilege: carebot/server/app.py).
-        self.handoff = handoff or HandoffClient(timeout=2.0, connect_timeout=1.0, token_source=tokens.HANDOFF_CHANNEL)
+        self.handoff = handoff or HandoffClient(
+            timeout=2.0, connect_timeout=1.0, token_source=tokens.HANDOFF_CHANNEL
+        )
         if not self.settings.auth_token:
             logger.warning(
                 "WhatsApp: TWILIO_AUTH_TOKEN is not set, so webhook signatures cannot be checked and every "
@@ -257,11 +281,14 @@ class WhatsAppInput(InputChannel):
         if signature and self.settings.auth_token:
             raw = await read_limited(request, MAX_WEBHOOK_BYTES)
             if raw is None:
-                logger.warning("WhatsApp: refused a request to %s larger than %d bytes", request.path, MAX_WEBHOOK_BYTES)
+                logger.warning(
+                    "WhatsApp: refused a request to %s larger than %d bytes", request.path, MAX_WEBHOOK_BYTES
+                )
                 return response.text("request body too large", status=413)
             form = parse_form(raw.decode("utf-8", errors="replace"))
-            if is_valid_signature(self.settings.auth_token, signed_url(request.url, self.settings.webhook_url),
-                                  form, signature):
+            if is_valid_signature(
+                self.settings.auth_token, signed_url(request.url, self.settings.webhook_url), form, signature
+            ):
                 return form
         logger.warning("WhatsApp: refused a request to %s with a missing or wrong signature", request.path)
         return response.text("invalid signature", status=403)
@@ -328,13 +355,17 @@ class WhatsAppInput(InputChannel):
             logger.exception("WhatsApp: de-duplication store unavailable; handling %s anyway", message_sid)
             return True
 
-    async def _handle_in_order(self, form: FormParams, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def _handle_in_order(
+        self, form: FormParams, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
         phone = normalize_phone(form.first("From"))
         async with self._locks.hold(phone):
             try:
                 await self._handle(form, phone, on_new_message)
             except Exception:
-                logger.exception("WhatsApp: handling %s from %s failed", form.first("MessageSid"), mask_phone(phone))
+                logger.exception(
+                    "WhatsApp: handling %s from %s failed", form.first("MessageSid"), mask_phone(phone)
+                )
                 await self._apologise(phone)
 
     async def _apologise(self, phone: str) -> None:
@@ -359,7 +390,11 @@ class WhatsAppInput(InputChannel):
         await self.sender.deliver_held(phone)  # what the re-open template announced comes before the new turn
         text, metadata = await self._user_text(form, phone)
         if not text:
-            logger.info("WhatsApp: %s from %s has no text, media or location; ignored", metadata["message_sid"], mask_phone(phone))
+            logger.info(
+                "WhatsApp: %s from %s has no text, media or location; ignored",
+                metadata["message_sid"],
+                mask_phone(phone),
+            )
             return
         if await self._held_for_staff(phone, text, metadata):
             return
@@ -384,7 +419,9 @@ class WhatsAppInput(InputChannel):
         await asyncio.to_thread(forget_number, self.sender.contacts.engine, phone)
         await self.buttons.forget(phone)
         await self.store.delete(f"reopen:{phone}")
-        logger.info("WhatsApp: %s erased from the channel's state at the patient's request", mask_phone(phone))
+        logger.info(
+            "WhatsApp: %s erased from the channel's state at the patient's request", mask_phone(phone)
+        )
 
     async def _held_for_staff(self, phone: str, text: str, metadata: Mapping[str, Any]) -> bool:
         """True when staff have this patient's conversation (an open handoff case): the message was added to the
@@ -393,18 +430,29 @@ class WhatsAppInput(InputChannel):
         try:
             case_id = await self.handoff.append_message(whatsapp_address(phone), _case_text(text, metadata))
         except HandoffError as error:
-            logger.warning("WhatsApp: handoff state of %s unknown (%s); passing the message to Rasa", mask_phone(phone), error)
+            logger.warning(
+                "WhatsApp: handoff state of %s unknown (%s); passing the message to Rasa",
+                mask_phone(phone),
+                error,
+            )
             return False
         if case_id is None:
             return False
-        logger.info("WhatsApp: message %s from %s added to handoff case %s", metadata["message_sid"], mask_phone(phone), case_id)
+        logger.info(
+            "WhatsApp: message %s from %s added to handoff case %s",
+            metadata["message_sid"],
+            mask_phone(phone),
+            case_id,
+        )
         return True
 
     async def _apply_opt_command(self, phone: str, command: OptCommand) -> None:
         opted_out = command == "stop"
         await asyncio.to_thread(self.sender.contacts.set_opted_out, phone, opted_out)
         if opted_out:
-            await asyncio.to_thread(self.sender.contacts.take_held, phone)  # discarded: they asked for nothing more
+            await asyncio.to_thread(
+                self.sender.contacts.take_held, phone
+            )  # discarded: they asked for nothing more
         logger.info("WhatsApp: %s opted %s", mask_phone(phone), "out" if opted_out else "back in")
         reply = self.replies["opt_out_reply" if opted_out else "opt_in_reply"]
         await self.sender.send(phone, text=reply, force=True)
@@ -426,7 +474,9 @@ class WhatsAppInput(InputChannel):
         # Any new message ends the previous turn, so the remembered buttons are consumed even when unused.
         chosen = await self.buttons.take(phone, body)
         if metadata["button_payload"] and TEMPLATE_PAYLOAD.match(metadata["button_payload"]):
-            return metadata["button_payload"], metadata  # a template quick-reply whose payload is a Rasa intent
+            return metadata[
+                "button_payload"
+            ], metadata  # a template quick-reply whose payload is a Rasa intent
         if chosen:
             metadata["button_reply"] = {"text": body, "payload": chosen}
             return chosen, metadata

@@ -5,6 +5,7 @@ code to the person's authenticator app; var/staff_totp, or STAFF_TOTP_FILE; rest
 The file is var/staff_accounts (or STAFF_ACCOUNTS_FILE); STAFF_ACCOUNTS, when set, takes precedence over it.
 `--print` writes the `name:hash` entry to stdout instead, for pasting into STAFF_ACCOUNTS.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,11 +14,15 @@ import sys
 from typing import List, Optional
 
 from carebot.backend.db import make_engine
-from carebot.settings import current
-from carebot.handoff.sessions import StaffSessions, staff_sessions
 from carebot.handoff.auth import (
-    NAME_PATTERN, StaffConfigError, add_account, add_totp, hash_password,
+    NAME_PATTERN,
+    StaffConfigError,
+    add_account,
+    add_totp,
+    hash_password,
 )
+from carebot.handoff.sessions import StaffSessions, staff_sessions
+from carebot.settings import current
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -43,15 +48,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("add-staff", help="add or replace a staff login")
     add.add_argument("name")
-    add.add_argument("--print", action="store_true", help="print name:hash for STAFF_ACCOUNTS instead of writing")
+    add.add_argument(
+        "--print", action="store_true", help="print name:hash for STAFF_ACCOUNTS instead of writing"
+    )
     commands.add_parser("add-totp", help="give a staff login a TOTP second factor").add_argument("name")
     args = parser.parse_args(argv)
     path = current().staff_accounts_file
     try:
         if args.command == "add-totp":
             totp_file = current().staff_totp_file
-            print(f"add this to {args.name}'s authenticator app (as a QR code or by hand):\n"
-                  f"{add_totp(args.name, totp_file)}")
+            print(
+                f"add this to {args.name}'s authenticator app (as a QR code or by hand):\n"
+                f"{add_totp(args.name, totp_file)}"
+            )
             return 0
         if not NAME_PATTERN.match(args.name):
             raise StaffConfigError("a staff name uses letters, digits, '.', '_' or '-' (at most 64)")

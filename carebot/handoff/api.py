@@ -9,6 +9,7 @@ JSON routes live under /api (the backend's bearer token protects them); the inbo
     GET  /api/handoff/conversations/{conversation_id}
          → 200 {paused: bool, case_id: int|null}
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,16 +19,16 @@ from typing import Any, Dict, Optional
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
+from carebot.backend.audit import AuditLog
 from carebot.backend.errors import ApiError, json_object
-from carebot.phones import normalize_phone
 from carebot.clinic import Clinic
 from carebot.handoff.auth import StaffAuth
 from carebot.handoff.inbox import PatientRequests, StaffInbox
+from carebot.handoff.model import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, Reason
 from carebot.handoff.service import HandoffService
 from carebot.handoff.sessions import StaffSessions
-from carebot.handoff.model import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, Reason
 from carebot.handoff.store import HandoffStore
-from carebot.backend.audit import AuditLog
+from carebot.phones import normalize_phone
 from carebot.rasa_api import RasaAPI
 from carebot.settings import current
 
@@ -38,8 +39,13 @@ HANDOFF_KEY = web.AppKey("handoff", HandoffService)
 
 
 def setup(
-    app: web.Application, engine: Engine, clinic: Clinic, *,
-    service: Optional[HandoffService] = None, auth: Optional[StaffAuth] = None, sender: Any = None,
+    app: web.Application,
+    engine: Engine,
+    clinic: Clinic,
+    *,
+    service: Optional[HandoffService] = None,
+    auth: Optional[StaffAuth] = None,
+    sender: Any = None,
     patient_requests: Optional[PatientRequests] = None,
 ) -> None:
     """Register /api/handoff and /staff. `sender` is the WhatsApp channel's sender (its ContactStore also answers
@@ -47,22 +53,31 @@ def setup(
     channel. Other dependencies come from the environment unless passed in (tests, tools)."""
     if service is None:
         service = HandoffService(
-            HandoffStore(engine), clinic, sender, sender.contacts, RasaAPI.from_env(),
+            HandoffStore(engine),
+            clinic,
+            sender,
+            sender.contacts,
+            RasaAPI.from_env(),
             inbox_url=current().staff_inbox_url,
         )
     app[HANDOFF_KEY] = service
     auth = auth or StaffAuth.from_env()
     if not auth.accounts:
-        log.warning("staff inbox: no staff accounts (set STAFF_ACCOUNTS or run: python -m carebot.handoff add-staff NAME)")
+        log.warning(
+            "staff inbox: no staff accounts (set STAFF_ACCOUNTS or run: python -m carebot.handoff add-staff NAME)"
+        )
     api = HandoffApi(service)
-    inbox = StaffInbox(service, auth, clinic, StaffSessions(engine), AuditLog(engine),
-                       patient_requests=patient_requests)
-    app.router.add_routes([
-        web.post("/api/handoff/cases", api.create_case),
-        web.post("/api/handoff/messages", api.patient_message),
-        web.get("/api/handoff/conversations/{conversation_id}", api.conversation_state),
-        *inbox.routes(),
-    ])
+    inbox = StaffInbox(
+        service, auth, clinic, StaffSessions(engine), AuditLog(engine), patient_requests=patient_requests
+    )
+    app.router.add_routes(
+        [
+            web.post("/api/handoff/cases", api.create_case),
+            web.post("/api/handoff/messages", api.patient_message),
+            web.get("/api/handoff/conversations/{conversation_id}", api.conversation_state),
+            *inbox.routes(),
+        ]
+    )
 
     async def close_clients(_: web.Application) -> None:
         await service.rasa.close()
@@ -75,7 +90,9 @@ def setup(
 def _text_field(body: Dict[str, Any], name: str, limit: int, required: bool = True) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or (required and not value.strip()):
-        raise ApiError(400, f"'{name}' must be a non-empty string" if required else f"'{name}' must be a string")
+        raise ApiError(
+            400, f"'{name}' must be a non-empty string" if required else f"'{name}' must be a string"
+        )
     if len(value) > limit:
         raise ApiError(400, f"'{name}' is longer than {limit} characters")
     return value
@@ -96,11 +113,14 @@ class HandoffApi:
             raise ApiError(400, f"'reason' must be one of {', '.join(r.value for r in Reason)}") from None
         phone = normalize_phone(_text_field(body, "patient_phone", 64, required=False) or conversation_id)
         if not E164.match(phone):
-            raise ApiError(400, "'patient_phone' (or a phone-number conversation id) must be a number like +447700900123")
+            raise ApiError(
+                400, "'patient_phone' (or a phone-number conversation id) must be a number like +447700900123"
+            )
         transcript = _text_field(body, "transcript", TRANSCRIPT_MAX_CHARS * 4, required=False)
         case, created, notice = await self.service.open_case(conversation_id, phone, reason, transcript)
         return web.json_response(
-            {"case": case.to_json(), "created": created, "patient_notice": notice}, status=201 if created else 200,
+            {"case": case.to_json(), "created": created, "patient_notice": notice},
+            status=201 if created else 200,
         )
 
     async def patient_message(self, request: web.Request) -> web.Response:

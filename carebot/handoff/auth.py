@@ -8,6 +8,7 @@ logout and password changes end it). An empty secret is refused, a short one too
 A second factor is optional per person: `STAFF_TOTP` (`name:BASE32,…`) or the file `var/staff_totp`, written by
 `python -m carebot.handoff add-totp NAME`; a name listed there needs the 6-digit code of its authenticator app.
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,15 +24,17 @@ from typing import Callable, Dict, FrozenSet, Mapping, Optional
 
 import pyotp
 
-from carebot.settings import PROJECT_ROOT, SettingsError, load
 from carebot.mode import check_secret
+from carebot.settings import PROJECT_ROOT, SettingsError, load
 from carebot.tokens import stored_secret
 
 ACCOUNTS_ENV = "STAFF_ACCOUNTS"
 ACCOUNTS_FILE_ENV = "STAFF_ACCOUNTS_FILE"
 SECRET_ENV = "STAFF_SESSION_SECRET"
 MINUTES_ENV = "STAFF_SESSION_MINUTES"
-ADMINS_ENV = "STAFF_ADMINS"  # comma-separated staff names with the admin role (the audit log); others are staff
+ADMINS_ENV = (
+    "STAFF_ADMINS"  # comma-separated staff names with the admin role (the audit log); others are staff
+)
 VAR_DIR = PROJECT_ROOT / "var"
 DEFAULT_ACCOUNTS_FILE = VAR_DIR / "staff_accounts"
 TOTP_ENV = "STAFF_TOTP"
@@ -93,17 +96,30 @@ def _parse_entries(text: str, source: str, is_value: Callable[[str], bool], expe
 
 
 def parse_accounts(text: str, source: str) -> Dict[str, str]:
-    return _parse_entries(text, source, lambda value: value.startswith("pbkdf2_sha256$"),
-                          "'name:pbkdf2_sha256$…' (create one with: python -m carebot.handoff add-staff NAME)")
+    return _parse_entries(
+        text,
+        source,
+        lambda value: value.startswith("pbkdf2_sha256$"),
+        "'name:pbkdf2_sha256$…' (create one with: python -m carebot.handoff add-staff NAME)",
+    )
 
 
 def parse_totp(text: str, source: str) -> Dict[str, str]:
-    return _parse_entries(text, source, lambda value: bool(re.fullmatch(r"[A-Z2-7]{16,}", value)),
-                          "'name:BASE32SECRET' (create one with: python -m carebot.handoff add-totp NAME)")
+    return _parse_entries(
+        text,
+        source,
+        lambda value: bool(re.fullmatch(r"[A-Z2-7]{16,}", value)),
+        "'name:BASE32SECRET' (create one with: python -m carebot.handoff add-totp NAME)",
+    )
 
 
-def _from_env_or_file(environ: Mapping[str, str], env: str, file_env: str, default: Path,
-                      parse: Callable[[str, str], Dict[str, str]]) -> Dict[str, str]:
+def _from_env_or_file(
+    environ: Mapping[str, str],
+    env: str,
+    file_env: str,
+    default: Path,
+    parse: Callable[[str, str], Dict[str, str]],
+) -> Dict[str, str]:
     if environ.get(env):
         return parse(environ[env], env)
     path = Path(environ.get(file_env) or default)
@@ -172,16 +188,23 @@ class Session:
 class StaffAuth:
     """Checks passwords and issues/validates session and CSRF tokens."""
 
-    def __init__(self, accounts: Dict[str, str], secret: bytes, minutes: int = DEFAULT_SESSION_MINUTES,
-                 admins: FrozenSet[str] = frozenset(), totp: Optional[Dict[str, str]] = None) -> None:
+    def __init__(
+        self,
+        accounts: Dict[str, str],
+        secret: bytes,
+        minutes: int = DEFAULT_SESSION_MINUTES,
+        admins: FrozenSet[str] = frozenset(),
+        totp: Optional[Dict[str, str]] = None,
+    ) -> None:
         self.accounts, self.secret, self.minutes, self.admins = accounts, secret, minutes, admins
         self.totp = totp or {}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "StaffAuth":
         admins = frozenset(name.strip() for name in environ.get(ADMINS_ENV, "").split(",") if name.strip())
-        return cls(load_accounts(environ), load_secret(environ), session_minutes(environ), admins,
-                   load_totp(environ))
+        return cls(
+            load_accounts(environ), load_secret(environ), session_minutes(environ), admins, load_totp(environ)
+        )
 
     def check_code(self, name: str, code: str, now: dt.datetime) -> bool:
         """The second factor: True when `name` has none, else when `code` is its app's code of now (±30 s)."""

@@ -10,16 +10,15 @@ Failures raise `HandoffUnavailable` (cannot connect, timed out, 5xx, token refus
 clinic's phone instead) or its base `HandoffError` (the request itself was refused, e.g. no usable phone number).
 No Rasa import: plain HTTP, like carebot.scheduling.client.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 from carebot import settings, tokens
-
 from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable
 from carebot.handoff.model import Reason
-
 
 
 class HandoffError(BackendError):
@@ -34,7 +33,9 @@ class HandoffUnavailable(HandoffError, BackendUnavailable):
 class OpenedCase:
     case_id: int
     created: bool  # False: the conversation already had an open case, which now also carries this trigger
-    patient_notice: str  # what to tell the patient: when a person replies, the emergency number (clinic hours)
+    patient_notice: (
+        str  # what to tell the patient: when a person replies, the emergency number (clinic hours)
+    )
 
 
 class HandoffClient(BackendHTTPClient):
@@ -44,18 +45,37 @@ class HandoffClient(BackendHTTPClient):
     unavailable = HandoffUnavailable
     refused = not_found = HandoffError
 
-    def __init__(self, base_url: Optional[str] = None, api_token: Optional[str] = None, *,
-                 timeout: float = 5.0, connect_timeout: float = 2.0,
-                 token_source: Tuple[str, str] = tokens.SCHEDULING) -> None:
-        super().__init__(base_url or settings.current().backend_url, api_token,
-                         timeout=timeout, connect_timeout=connect_timeout, token_source=token_source)
+    def __init__(
+        self,
+        base_url: Optional[str] = None,
+        api_token: Optional[str] = None,
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        token_source: Tuple[str, str] = tokens.SCHEDULING,
+    ) -> None:
+        super().__init__(
+            base_url or settings.current().backend_url,
+            api_token,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            token_source=token_source,
+        )
 
-    async def open_case(self, conversation_id: str, patient_phone: str, reason: Reason, transcript: str) -> OpenedCase:
+    async def open_case(
+        self, conversation_id: str, patient_phone: str, reason: Reason, transcript: str
+    ) -> OpenedCase:
         """Open the conversation's case (or add to its open one); the backend alerts the on-call staff phone."""
-        body = await self._request("POST", "/api/handoff/cases", json_body={
-            "conversation_id": conversation_id, "patient_phone": patient_phone, "reason": Reason(reason).value,
-            "transcript": transcript,
-        })
+        body = await self._request(
+            "POST",
+            "/api/handoff/cases",
+            json_body={
+                "conversation_id": conversation_id,
+                "patient_phone": patient_phone,
+                "reason": Reason(reason).value,
+                "transcript": transcript,
+            },
+        )
         try:
             return OpenedCase(int(body["case"]["id"]), bool(body["created"]), str(body["patient_notice"]))
         except (KeyError, TypeError, ValueError):
@@ -64,8 +84,9 @@ class HandoffClient(BackendHTTPClient):
     async def append_message(self, conversation_id: str, text: str) -> Optional[int]:
         """Add a patient message to the conversation's open case: its id, or None when staff have no open case
         (the bot is not paused and should answer)."""
-        body = await self._request("POST", "/api/handoff/messages",
-                                   json_body={"conversation_id": conversation_id, "text": text})
+        body = await self._request(
+            "POST", "/api/handoff/messages", json_body={"conversation_id": conversation_id, "text": text}
+        )
         return _case_id(body)
 
 

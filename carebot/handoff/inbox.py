@@ -3,6 +3,7 @@
 Every form POST carries a CSRF token bound to the session and answers with a redirect (post/redirect/get), so a
 reload never sends a reply twice. Outcomes are shown from fixed notice codes; names and times come from the database.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,21 +17,31 @@ import jinja2
 from aiohttp import web
 
 from carebot import mode
+from carebot.backend.audit import AuditLog
 from carebot.backend.db import run_db
-from carebot.phones import mask_phone
 from carebot.clinic import Clinic
 from carebot.handoff.auth import Session, StaffAuth
-from carebot.handoff.sessions import StaffSessions
+from carebot.handoff.model import (
+    REASON_LABELS,
+    AlreadyResolved,
+    Case,
+    CaseNotFound,
+    Delivery,
+    Event,
+    EventKind,
+)
 from carebot.handoff.service import REOPEN_TEMPLATE, HandoffService, ResumeFailed
-from carebot.handoff.model import REASON_LABELS, AlreadyResolved, Case, CaseNotFound, Delivery, Event, EventKind
-from carebot.backend.audit import AuditLog
+from carebot.handoff.sessions import StaffSessions
+from carebot.phones import mask_phone
 
 SESSION_COOKIE = "carebot_staff"
 LOGIN_COOKIE = "carebot_login"
 MAX_TEXT_CHARS = 4000
 HERE = Path(__file__).resolve().parent
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True, undefined=jinja2.StrictUndefined,
+    loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -42,33 +53,59 @@ SECURITY_HEADERS = {
 # Notice codes carried in the redirect after a POST → (level, text). Never free text from the query string.
 NOTICES = {
     Delivery.SENT.value: ("ok", "Reply sent to the patient on WhatsApp."),
-    Delivery.SANDBOX.value: ("warn", "Sandbox mode (no Twilio credentials): the reply was recorded and logged, not sent."),
-    Delivery.FAILED.value: ("error", "The reply could not be sent. It is recorded; please try again or phone the patient."),
-    Delivery.NEEDS_TEMPLATE.value: ("warn", "Not sent: more than 24 hours since the patient last wrote. "
-                                            "WhatsApp needs an approved template first (button below)."),
-    Delivery.OPTED_OUT.value: ("warn", "Not sent: the patient has opted out of WhatsApp messages. The reply is recorded."),
-    Delivery.TEMPLATE_INSTEAD.value: ("warn", "WhatsApp's 24-hour window had closed, so the re-open template was sent "
-                                              "instead of your text. Reply again when the patient writes back."),
+    Delivery.SANDBOX.value: (
+        "warn",
+        "Sandbox mode (no Twilio credentials): the reply was recorded and logged, not sent.",
+    ),
+    Delivery.FAILED.value: (
+        "error",
+        "The reply could not be sent. It is recorded; please try again or phone the patient.",
+    ),
+    Delivery.NEEDS_TEMPLATE.value: (
+        "warn",
+        "Not sent: more than 24 hours since the patient last wrote. "
+        "WhatsApp needs an approved template first (button below).",
+    ),
+    Delivery.OPTED_OUT.value: (
+        "warn",
+        "Not sent: the patient has opted out of WhatsApp messages. The reply is recorded.",
+    ),
+    Delivery.TEMPLATE_INSTEAD.value: (
+        "warn",
+        "WhatsApp's 24-hour window had closed, so the re-open template was sent "
+        "instead of your text. Reply again when the patient writes back.",
+    ),
     "note": ("ok", "Note added."),
     "resolved": ("ok", "Case resolved. The bot is answering this patient again."),
-    "resume_failed": ("error", "Case resolved, but the bot could not be resumed (Rasa is not reachable). "
-                               "Press “Resume bot again” in a moment."),
+    "resume_failed": (
+        "error",
+        "Case resolved, but the bot could not be resumed (Rasa is not reachable). "
+        "Press “Resume bot again” in a moment.",
+    ),
     "resumed": ("ok", "The bot is answering this patient again."),
     "empty": ("error", "Nothing to send: the text was empty."),
     "too_long": ("error", f"Too long: keep it under {MAX_TEXT_CHARS} characters."),
     "closed": ("warn", "This case is already resolved: nothing was sent."),
-    "erased": ("ok", "Erased from every store. Upcoming appointments were cancelled and are listed on the inbox page."),
+    "erased": (
+        "ok",
+        "Erased from every store. Upcoming appointments were cancelled and are listed on the inbox page.",
+    ),
     "not_confirmed": ("error", "Nothing erased: tick the box to confirm the erasure."),
     "bad_phone": ("error", "Nothing done: give the number in international form, e.g. +447700900123."),
 }
 PHONE_FORM = re.compile(r"^\+[1-9]\d{6,14}$")
 KIND_LABELS = {
-    EventKind.PATIENT_MESSAGE: "message", EventKind.STAFF_REPLY: "reply",
-    EventKind.NOTE: "note", EventKind.RESOLVED: "resolved",
+    EventKind.PATIENT_MESSAGE: "message",
+    EventKind.STAFF_REPLY: "reply",
+    EventKind.NOTE: "note",
+    EventKind.RESOLVED: "resolved",
 }
 DELIVERY_LABELS = {
-    Delivery.SENT: "sent", Delivery.SANDBOX: "sandbox: not sent", Delivery.FAILED: "failed",
-    Delivery.NEEDS_TEMPLATE: "not sent: template needed", Delivery.OPTED_OUT: "not sent: opted out",
+    Delivery.SENT: "sent",
+    Delivery.SANDBOX: "sandbox: not sent",
+    Delivery.FAILED: "failed",
+    Delivery.NEEDS_TEMPLATE: "not sent: template needed",
+    Delivery.OPTED_OUT: "not sent: opted out",
     Delivery.TEMPLATE_INSTEAD: "template sent instead",
 }
 
@@ -97,10 +134,23 @@ class PatientRequests(Protocol):
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
-    def __init__(self, service: HandoffService, auth: StaffAuth, clinic: Clinic, sessions: StaffSessions,
-                 audit: AuditLog, secure_cookies: bool = False,
-                 patient_requests: Optional[PatientRequests] = None) -> None:
-        self.service, self.auth, self.clinic, self.sessions, self.audit = service, auth, clinic, sessions, audit
+    def __init__(
+        self,
+        service: HandoffService,
+        auth: StaffAuth,
+        clinic: Clinic,
+        sessions: StaffSessions,
+        audit: AuditLog,
+        secure_cookies: bool = False,
+        patient_requests: Optional[PatientRequests] = None,
+    ) -> None:
+        self.service, self.auth, self.clinic, self.sessions, self.audit = (
+            service,
+            auth,
+            clinic,
+            sessions,
+            audit,
+        )
         self.secure_cookies, self.patient_requests = secure_cookies, patient_requests
 
     def routes(self) -> list:
@@ -142,18 +192,28 @@ class StaffInbox:
 
     def _case_view(self, case: Case, now: dt.datetime) -> Dict[str, Any]:
         return {
-            "id": case.id, "status": case.status, "is_open": case.is_open, "patient_phone": case.patient_phone,
-            "masked_phone": mask_phone(case.patient_phone), "reason": case.reason.value,
-            "reason_label": REASON_LABELS[case.reason], "transcript": case.transcript,
-            "created": self._local(case.created_at), "since_iso": case.created_at.isoformat(),
-            "waiting": waiting_time(case.created_at, now), "resolved_by": case.resolved_by,
+            "id": case.id,
+            "status": case.status,
+            "is_open": case.is_open,
+            "patient_phone": case.patient_phone,
+            "masked_phone": mask_phone(case.patient_phone),
+            "reason": case.reason.value,
+            "reason_label": REASON_LABELS[case.reason],
+            "transcript": case.transcript,
+            "created": self._local(case.created_at),
+            "since_iso": case.created_at.isoformat(),
+            "waiting": waiting_time(case.created_at, now),
+            "resolved_by": case.resolved_by,
             "resolved": self._local(case.resolved_at),
         }
 
     def _event_view(self, event: Event) -> Dict[str, Any]:
         return {
-            "kind": event.kind.value, "kind_label": KIND_LABELS[event.kind], "author": event.author,
-            "text": event.text, "at": self._local(event.at),
+            "kind": event.kind.value,
+            "kind_label": KIND_LABELS[event.kind],
+            "author": event.author,
+            "text": event.text,
+            "at": self._local(event.at),
             "delivery_status": event.delivery_status.value if event.delivery_status else "",
             "delivery": DELIVERY_LABELS[event.delivery_status] if event.delivery_status else "",
         }
@@ -185,24 +245,39 @@ class StaffInbox:
         session = await self._require(request)
         form = await request.post()
         if not self.auth.check_csrf(session.token, form.get("csrf")):
-            raise web.HTTPForbidden(text="The form expired or did not come from this page. Go back, reload and try again.")
+            raise web.HTTPForbidden(
+                text="The form expired or did not come from this page. Go back, reload and try again."
+            )
         return session, form
 
     def _cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
-        response.set_cookie(name, value, max_age=max_age, path="/staff", httponly=True, samesite="Strict",
-                            secure=self.secure_cookies or mode.secure_cookies())
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path="/staff",
+            httponly=True,
+            samesite="Strict",
+            secure=self.secure_cookies or mode.secure_cookies(),
+        )
 
     # ---- login -----------------------------------------------------------------------------------------------------
 
     async def login_form(self, request: web.Request) -> web.Response:
-        notice = {"level": "warn", "text": "Your session has expired. Please log in again."} \
-            if request.query.get("expired") else None
+        notice = (
+            {"level": "warn", "text": "Your session has expired. Please log in again."}
+            if request.query.get("expired")
+            else None
+        )
         return self._login_page(notice=notice)
 
-    def _login_page(self, notice: Optional[Dict[str, str]] = None, status: int = 200, name: str = "") -> web.Response:
+    def _login_page(
+        self, notice: Optional[Dict[str, str]] = None, status: int = 200, name: str = ""
+    ) -> web.Response:
         nonce = secrets.token_urlsafe(16)
-        response = self._page("login.html", status=status, notice=notice, name=name,
-                              csrf=self.auth.csrf_token(f"login|{nonce}"))
+        response = self._page(
+            "login.html", status=status, notice=notice, name=name, csrf=self.auth.csrf_token(f"login|{nonce}")
+        )
         self._cookie(response, LOGIN_COOKIE, nonce, max_age=3600)
         return response
 
@@ -210,22 +285,34 @@ class StaffInbox:
         form = await request.post()
         nonce = request.cookies.get(LOGIN_COOKIE, "")
         if not nonce or not self.auth.check_csrf(f"login|{nonce}", form.get("csrf")):
-            return self._login_page({"level": "error", "text": "The login form expired. Please try again."}, 403)
+            return self._login_page(
+                {"level": "error", "text": "The login form expired. Please try again."}, 403
+            )
         name, password = str(form.get("name", "")).strip()[:64], str(form.get("password", ""))
         now = self.service.clock()
         locked_until = await run_db(self.sessions.locked_until, name, now)
         if locked_until is not None:
             minutes = max(1, -int((now - locked_until).total_seconds() // 60))
-            return self._login_page({"level": "error", "text": f"Too many wrong passwords for this name. "
-                                     f"Try again in {minutes} min, or ask an administrator."}, 429, name=name)
+            return self._login_page(
+                {
+                    "level": "error",
+                    "text": f"Too many wrong passwords for this name. "
+                    f"Try again in {minutes} min, or ask an administrator.",
+                },
+                429,
+                name=name,
+            )
         # PBKDF2 is deliberately slow (~0.2 s): keep it off the event loop so other staff pages stay responsive.
         if not await asyncio.to_thread(self.auth.check_password, name, password):
             await run_db(self.sessions.record_failure, name, now)
             return self._login_page({"level": "error", "text": "Wrong name or password."}, 401, name=name)
         if not self.auth.check_code(name, str(form.get("code", "")), now):  # counts towards the lockout too
             await run_db(self.sessions.record_failure, name, now)
-            return self._login_page({"level": "error", "text": "Wrong or expired code from your authenticator "
-                                     "app."}, 401, name=name)
+            return self._login_page(
+                {"level": "error", "text": "Wrong or expired code from your authenticator app."},
+                401,
+                name=name,
+            )
         await run_db(self.sessions.clear_failures, name)
         session = self.auth.issue(name, now)
         await run_db(self.sessions.start, name, session.token, session.expires_at)
@@ -249,9 +336,14 @@ class StaffInbox:
         cases = await run_db(self.service.store.list_open)
         held = await run_db(self.patient_requests.notices) if self.patient_requests else []
         staff_notices = [(self._local(at), text) for at, text in held]
-        return self._page("inbox.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
-                          cases=[self._case_view(c, now) for c in cases], notice=self._notice(request),
-                          staff_notices=staff_notices)
+        return self._page(
+            "inbox.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            cases=[self._case_view(c, now) for c in cases],
+            notice=self._notice(request),
+            staff_notices=staff_notices,
+        )
 
     async def _case(self, request: web.Request, session: Session, action: str) -> Case:
         """The case of the URL, after recording in the audit log that `session`'s staff member did `action` on it."""
@@ -259,7 +351,9 @@ class StaffInbox:
             case = await run_db(self.service.store.get, int(request.match_info["id"]))
         except CaseNotFound:
             raise web.HTTPNotFound(text="No such case. It may have been typed wrongly: go back to /staff.")
-        await run_db(self.audit.record, f"staff:{session.staff}", action, case.patient_phone, f"case {case.id}")
+        await run_db(
+            self.audit.record, f"staff:{session.staff}", action, case.patient_phone, f"case {case.id}"
+        )
         return case
 
     async def show_case(self, request: web.Request) -> web.Response:
@@ -273,16 +367,28 @@ class StaffInbox:
             bot_messages = [dict(m, at=self._local(m["at"])) for m in bot_messages]
         notice = self._notice(request)
         if request.query.get("done") == "already_resolved":
-            notice = {"level": "warn", "text": f"Already resolved by {case.resolved_by} at {self._local(case.resolved_at)}."}
+            notice = {
+                "level": "warn",
+                "text": f"Already resolved by {case.resolved_by} at {self._local(case.resolved_at)}.",
+            }
         return self._page(
-            "case.html", staff=session.staff, csrf=self.auth.csrf_token(session.token), notice=notice,
-            case=self._case_view(case, now), events=[self._event_view(e) for e in events],
-            bot_messages=bot_messages, opted_out=opted_out, in_window=in_window, reopen_template=REOPEN_TEMPLATE,
+            "case.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            notice=notice,
+            case=self._case_view(case, now),
+            events=[self._event_view(e) for e in events],
+            bot_messages=bot_messages,
+            opted_out=opted_out,
+            in_window=in_window,
+            reopen_template=REOPEN_TEMPLATE,
         )
 
     def _admin(self, session: Session) -> Session:
         if session.staff not in self.auth.admins:
-            raise web.HTTPForbidden(text="Only an administrator can do this (the audit log, erasure and export).")
+            raise web.HTTPForbidden(
+                text="Only an administrator can do this (the audit log, erasure and export)."
+            )
         return session
 
     async def show_audit(self, request: web.Request) -> web.Response:
@@ -290,11 +396,20 @@ class StaffInbox:
         session = self._admin(await self._require(request))
         await run_db(self.audit.record, f"staff:{session.staff}", "read audit log")
         entries, broken = await run_db(self.audit.entries), await run_db(self.audit.verify)
-        chain = "Hash chain intact." if broken is None else f"Hash chain broken at entry {broken}: entries were altered."
-        return self._page("audit.html", staff=session.staff, csrf=self.auth.csrf_token(session.token),
-                          intact=broken is None, chain=chain, notice=self._notice(request),
-                          entries=[dict(e.__dict__, at=self._local(e.at), patient=(e.patient or "")[:12])
-                                   for e in entries])
+        chain = (
+            "Hash chain intact."
+            if broken is None
+            else f"Hash chain broken at entry {broken}: entries were altered."
+        )
+        return self._page(
+            "audit.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            intact=broken is None,
+            chain=chain,
+            notice=self._notice(request),
+            entries=[dict(e.__dict__, at=self._local(e.at), patient=(e.patient or "")[:12]) for e in entries],
+        )
 
     # ---- a patient's request, handled by an admin -------------------------------------------------------------------
 
@@ -310,8 +425,11 @@ class StaffInbox:
         if not PHONE_FORM.match(phone):
             raise web.HTTPSeeOther("/staff/audit?done=bad_phone", headers=SECURITY_HEADERS)
         bundle = await run_db(self._requests().export, session.staff, phone)
-        return web.Response(text=bundle, content_type="application/fhir+json", headers={
-            **SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="patient-export.json"'})
+        return web.Response(
+            text=bundle,
+            content_type="application/fhir+json",
+            headers={**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="patient-export.json"'},
+        )
 
     async def erase_patient(self, request: web.Request) -> web.Response:
         session, form = await self._require_post(request)

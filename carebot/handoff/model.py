@@ -2,6 +2,7 @@
 
 Pure (no SQLAlchemy, no HTTP): the Rasa and action processes import this, never the store.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,10 +35,14 @@ class Delivery(str, Enum):
 
     SENT = "sent"
     FAILED = "failed"
-    NEEDS_TEMPLATE = "needs_template"  # outside WhatsApp's 24-hour window: only an approved template may be sent
+    NEEDS_TEMPLATE = (
+        "needs_template"  # outside WhatsApp's 24-hour window: only an approved template may be sent
+    )
     OPTED_OUT = "opted_out"  # the patient sent STOP: nothing is sent
     SANDBOX = "sandbox"  # no Twilio credentials: logged, not sent
-    TEMPLATE_INSTEAD = "template_instead"  # Twilio reported the window closed; the re-open template went instead
+    TEMPLATE_INSTEAD = (
+        "template_instead"  # Twilio reported the window closed; the re-open template went instead
+    )
 
 
 REASON_LABELS = {
@@ -78,8 +83,11 @@ class Case:
 
     def to_json(self) -> dict:
         return {
-            "id": self.id, "conversation_id": self.conversation_id, "reason": self.reason.value,
-            "status": self.status, "created_at": self.created_at.isoformat(),
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "reason": self.reason.value,
+            "status": self.status,
+            "created_at": self.created_at.isoformat(),
             "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
             "resolved_by": self.resolved_by,
         }

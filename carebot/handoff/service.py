@@ -4,6 +4,7 @@ The HTTP layers (`api.py` for the action server, `inbox.py` for staff) stay thin
 are checked here *before* sending so the page can say exactly why a reply did not leave: an opted-out patient gets
 nothing, and outside the 24-hour window only an approved template may be sent (staff choose to send it).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -11,14 +12,14 @@ import datetime as dt
 import logging
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
-from carebot.clock import utc_now
 from carebot.backend.db import run_db
-from carebot.phones import mask_phone
 from carebot.clinic import Clinic
+from carebot.clock import utc_now
 from carebot.faq import format_day
 from carebot.handoff.model import REASON_LABELS, Case, Delivery, Event, EventKind, Reason
 from carebot.handoff.store import HandoffStore
 from carebot.messages import render
+from carebot.phones import mask_phone
 from carebot.rasa_api import RasaAPI, RasaAPIError
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,11 @@ class Messenger(Protocol):
     """What the handoff needs from `carebot.channels.twilio_sender.WhatsAppSender`."""
 
     async def send(
-        self, to: str, text: Optional[str] = None, *, template: Optional[str] = None,
+        self,
+        to: str,
+        text: Optional[str] = None,
+        *,
+        template: Optional[str] = None,
         variables: Optional[Dict[str, Any]] = None,
     ) -> SendOutcome: ...
 
@@ -58,16 +63,23 @@ class ResumeFailed(RuntimeError):
 def patient_notice(clinic: Clinic, now: dt.datetime) -> str:
     """What the bot tells the patient after a handoff: when a person will reply, and the emergency number."""
     if clinic.staff_available_at(now):
-        return render("handoff_in_hours", {
-            "reply_minutes": clinic.staff_reply_within_minutes, "emergency_number": clinic.emergency_number,
-        }).text
+        return render(
+            "handoff_in_hours",
+            {
+                "reply_minutes": clinic.staff_reply_within_minutes,
+                "emergency_number": clinic.emergency_number,
+            },
+        ).text
     back = clinic.next_staff_time(now)
     today = now.astimezone(clinic.tz).date()
-    return render("handoff_out_of_hours", {
-        "staff_back": f"{_on(format_day(back.date(), today))} from {back:%H:%M}",
-        "emergency_number": clinic.emergency_number,
-        "urgent_line": clinic.urgent_advice_line or clinic.emergency_number,
-    }).text
+    return render(
+        "handoff_out_of_hours",
+        {
+            "staff_back": f"{_on(format_day(back.date(), today))} from {back:%H:%M}",
+            "emergency_number": clinic.emergency_number,
+            "urgent_line": clinic.urgent_advice_line or clinic.emergency_number,
+        },
+    ).text
 
 
 def _on(label: str) -> str:
@@ -78,20 +90,32 @@ class HandoffService:
     """Handoff operations over the store, the WhatsApp sender and Rasa's HTTP API."""
 
     def __init__(
-        self, store: HandoffStore, clinic: Clinic, sender: Optional[Messenger], contacts: Optional[Contacts],
-        rasa: RasaAPI, clock: Callable[[], dt.datetime] = utc_now, inbox_url: str = "",
+        self,
+        store: HandoffStore,
+        clinic: Clinic,
+        sender: Optional[Messenger],
+        contacts: Optional[Contacts],
+        rasa: RasaAPI,
+        clock: Callable[[], dt.datetime] = utc_now,
+        inbox_url: str = "",
     ) -> None:
         self.store, self.clinic, self.sender, self.contacts, self.rasa = store, clinic, sender, contacts, rasa
         self.clock = clock
         self.inbox_url = inbox_url.rstrip("/")
 
     async def open_case(
-        self, conversation_id: str, patient_phone: str, reason: Reason, transcript: str,
+        self,
+        conversation_id: str,
+        patient_phone: str,
+        reason: Reason,
+        transcript: str,
     ) -> Tuple[Case, bool, str]:
         """Open (or append to) the conversation's case; alert the on-call phone for a new one.
         Returns (case, created, the text the bot should send the patient)."""
         now = self.clock()
-        case, created = await run_db(self.store.open_case, conversation_id, patient_phone, reason, transcript, now)
+        case, created = await run_db(
+            self.store.open_case, conversation_id, patient_phone, reason, transcript, now
+        )
         if created:
             await self._alert_staff(case)
         return case, created, patient_notice(self.clinic, now)
@@ -101,14 +125,20 @@ class HandoffService:
         if not (self.sender and self.clinic.on_call_whatsapp):
             return
         url = f"{self.inbox_url}/staff/cases/{case.id}"
-        text = render("handoff_staff_alert", {
-            "case_id": case.id, "reason": REASON_LABELS[case.reason], "masked_phone": mask_phone(case.patient_phone),
-            "case_url": url,
-        }).text
+        text = render(
+            "handoff_staff_alert",
+            {
+                "case_id": case.id,
+                "reason": REASON_LABELS[case.reason],
+                "masked_phone": mask_phone(case.patient_phone),
+                "case_url": url,
+            },
+        ).text
         variables = {"1": str(case.id), "2": REASON_LABELS[case.reason], "3": url}
         try:  # free text inside the on-call phone's 24-hour window, else the approved alert template
-            outcome = await self.sender.send(self.clinic.on_call_whatsapp, text, template=STAFF_ALERT_TEMPLATE,
-                                             variables=variables)
+            outcome = await self.sender.send(
+                self.clinic.on_call_whatsapp, text, template=STAFF_ALERT_TEMPLATE, variables=variables
+            )
             if outcome.status == "failed":
                 log.warning("handoff: alert for case %s not delivered: %s", case.id, outcome.error)
         except Exception:  # noqa: BLE001 - the case stays in the inbox whatever the alert channel does
@@ -138,7 +168,9 @@ class HandoffService:
             delivery = Delivery.NEEDS_TEMPLATE
         else:
             delivery = await self._send(case, text=text)
-        return await run_db(self.store.add_event, case_id, EventKind.STAFF_REPLY, staff, text, self.clock(), delivery)
+        return await run_db(
+            self.store.add_event, case_id, EventKind.STAFF_REPLY, staff, text, self.clock(), delivery
+        )
 
     async def send_reopen_template(self, case_id: int, staff: str) -> Event:
         """Outside the window: send the approved re-open template so the patient can write back."""
@@ -146,7 +178,9 @@ class HandoffService:
         opted_out, _ = await self.contact_state(case.patient_phone)
         delivery = Delivery.OPTED_OUT if opted_out else await self._send(case, template=REOPEN_TEMPLATE)
         text = f"[template {REOPEN_TEMPLATE}]"
-        return await run_db(self.store.add_event, case_id, EventKind.STAFF_REPLY, staff, text, self.clock(), delivery)
+        return await run_db(
+            self.store.add_event, case_id, EventKind.STAFF_REPLY, staff, text, self.clock(), delivery
+        )
 
     async def _send(self, case: Case, text: Optional[str] = None, template: Optional[str] = None) -> Delivery:
         if self.sender is None:
@@ -164,7 +198,9 @@ class HandoffService:
         if outcome.status == "sandbox":
             return Delivery.SANDBOX
         if outcome.via_template and template is None:
-            return Delivery.TEMPLATE_INSTEAD  # Twilio said the window had closed; the sender sent the template
+            return (
+                Delivery.TEMPLATE_INSTEAD
+            )  # Twilio said the window had closed; the sender sent the template
         return Delivery.SENT
 
     async def note(self, case_id: int, staff: str, text: str) -> Event:
@@ -182,10 +218,21 @@ class HandoffService:
             await self.rasa.append_events(case.conversation_id, [{"event": "resume"}])
         except RasaAPIError as error:
             log.error("handoff: could not resume the bot after case %s: %s", case.id, error)
-            await run_db(self.store.add_event, case.id, EventKind.NOTE, "carebot",
-                         "The bot could not be resumed (Rasa unreachable). Press 'Resume bot' to retry.", self.clock())
+            await run_db(
+                self.store.add_event,
+                case.id,
+                EventKind.NOTE,
+                "carebot",
+                "The bot could not be resumed (Rasa unreachable). Press 'Resume bot' to retry.",
+                self.clock(),
+            )
             raise ResumeFailed(str(error)) from error
-        log.info("handoff: case %s resolved by %s, bot resumed for %s", case.id, staff, mask_phone(case.patient_phone))
+        log.info(
+            "handoff: case %s resolved by %s, bot resumed for %s",
+            case.id,
+            staff,
+            mask_phone(case.patient_phone),
+        )
 
     async def bot_conversation(self, case: Case) -> Optional[List[Dict[str, Any]]]:
         """The user/bot messages from Rasa's tracker (latest last), or None when Rasa is not reachable."""
@@ -195,8 +242,14 @@ class HandoffService:
             log.info("handoff: tracker for case %s unavailable: %s", case.id, error)
             return None
         messages = [
-            {"who": "patient" if e["event"] == "user" else "bot", "text": e.get("text") or "",
-             "at": dt.datetime.fromtimestamp(e["timestamp"], dt.timezone.utc) if e.get("timestamp") else None}
-            for e in tracker.get("events") or [] if e.get("event") in ("user", "bot") and e.get("text")
+            {
+                "who": "patient" if e["event"] == "user" else "bot",
+                "text": e.get("text") or "",
+                "at": dt.datetime.fromtimestamp(e["timestamp"], dt.timezone.utc)
+                if e.get("timestamp")
+                else None,
+            }
+            for e in tracker.get("events") or []
+            if e.get("event") in ("user", "bot") and e.get("text")
         ]
         return messages[-TRACKER_MESSAGES_SHOWN:]

@@ -5,6 +5,7 @@ live: logout deletes it, a password change (`python -m carebot.handoff add-staff
 that name, and several backend processes sharing the database agree. Only a SHA-256 of the cookie is stored, so
 the table cannot be replayed as cookies. Repeated wrong passwords for one name lock that name for a while.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,20 +15,22 @@ from typing import Optional
 from sqlalchemy import Column, DateTime, Integer, String, Table, delete, func, select
 from sqlalchemy.engine import Engine
 
-from carebot.clock import utc_now
 from carebot.backend.db import from_db, metadata, to_db
+from carebot.clock import utc_now
 
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
 
 staff_sessions = Table(
-    "staff_sessions", metadata,
+    "staff_sessions",
+    metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("staff", String(64), nullable=False, index=True),
     Column("expires_at", DateTime, nullable=False),
 )
 staff_login_failures = Table(
-    "staff_login_failures", metadata,
+    "staff_login_failures",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("staff", String(64), nullable=False, index=True),
     Column("failed_at", DateTime, nullable=False),
@@ -47,8 +50,11 @@ class StaffSessions:
     def start(self, staff: str, token: str, expires_at: dt.datetime) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(staff_sessions).where(staff_sessions.c.expires_at <= to_db(utc_now())))
-            conn.execute(staff_sessions.insert().values(token_hash=_digest(token), staff=staff,
-                                                        expires_at=to_db(expires_at)))
+            conn.execute(
+                staff_sessions.insert().values(
+                    token_hash=_digest(token), staff=staff, expires_at=to_db(expires_at)
+                )
+            )
 
     def is_live(self, token: str, now: dt.datetime) -> bool:
         query = select(staff_sessions.c.expires_at).where(staff_sessions.c.token_hash == _digest(token))
@@ -67,15 +73,18 @@ class StaffSessions:
 
     def locked_until(self, staff: str, now: dt.datetime) -> Optional[dt.datetime]:
         """When `staff` may try again after MAX_FAILURES wrong passwords within LOCKOUT; None when not locked."""
-        query = (select(func.count(), func.max(staff_login_failures.c.failed_at))
-                 .where(staff_login_failures.c.staff == staff, staff_login_failures.c.failed_at > to_db(now - LOCKOUT)))
+        query = select(func.count(), func.max(staff_login_failures.c.failed_at)).where(
+            staff_login_failures.c.staff == staff, staff_login_failures.c.failed_at > to_db(now - LOCKOUT)
+        )
         with self.engine.connect() as conn:
             count, latest = conn.execute(query).one()
         return from_db(latest) + LOCKOUT if count >= MAX_FAILURES else None
 
     def record_failure(self, staff: str, now: dt.datetime) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(staff_login_failures).where(staff_login_failures.c.failed_at <= to_db(now - LOCKOUT)))
+            conn.execute(
+                delete(staff_login_failures).where(staff_login_failures.c.failed_at <= to_db(now - LOCKOUT))
+            )
             conn.execute(staff_login_failures.insert().values(staff=staff, failed_at=to_db(now)))
 
     def clear_failures(self, staff: str) -> None:

@@ -4,6 +4,7 @@ Two rules the rest of Carebot relies on are enforced by the database itself, so 
 - one *open* case per conversation (a partial unique index): a second trigger appends to the open case;
 - a case is resolved once (a conditional UPDATE): when two staff resolve together, exactly one wins.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,12 +17,21 @@ from sqlalchemy.exc import IntegrityError
 
 from carebot.backend.db import from_db, metadata, to_db
 from carebot.handoff.model import (
-    REASON_LABELS, TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, AlreadyResolved, Case, CaseNotFound, Delivery, Event, EventKind,
+    REASON_LABELS,
+    TEXT_MAX_CHARS,
+    TRANSCRIPT_MAX_CHARS,
+    AlreadyResolved,
+    Case,
+    CaseNotFound,
+    Delivery,
+    Event,
+    EventKind,
     Reason,
 )
 
 handoff_cases = Table(
-    "handoff_cases", metadata,
+    "handoff_cases",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("conversation_id", String(128), nullable=False),
     Column("patient_phone", String(32), nullable=False),
@@ -33,13 +43,17 @@ handoff_cases = Table(
     Column("resolved_by", String(64), nullable=True),
     Index("ix_handoff_cases_status_created", "status", "created_at"),
     Index(
-        "uq_handoff_cases_one_open", "conversation_id", unique=True,
-        sqlite_where=sql_text("status = 'open'"), postgresql_where=sql_text("status = 'open'"),
+        "uq_handoff_cases_one_open",
+        "conversation_id",
+        unique=True,
+        sqlite_where=sql_text("status = 'open'"),
+        postgresql_where=sql_text("status = 'open'"),
     ),
 )
 
 handoff_events = Table(
-    "handoff_events", metadata,
+    "handoff_events",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("case_id", Integer, ForeignKey("handoff_cases.id"), nullable=False, index=True),
     Column("kind", String(24), nullable=False),
@@ -52,16 +66,27 @@ handoff_events = Table(
 
 def _case(row) -> Case:
     return Case(
-        id=row.id, conversation_id=row.conversation_id, patient_phone=row.patient_phone, reason=Reason(row.reason),
-        transcript=row.transcript or "", status=row.status, created_at=from_db(row.created_at),
-        resolved_at=from_db(row.resolved_at), resolved_by=row.resolved_by,
+        id=row.id,
+        conversation_id=row.conversation_id,
+        patient_phone=row.patient_phone,
+        reason=Reason(row.reason),
+        transcript=row.transcript or "",
+        status=row.status,
+        created_at=from_db(row.created_at),
+        resolved_at=from_db(row.resolved_at),
+        resolved_by=row.resolved_by,
     )
 
 
 def _event(row) -> Event:
     return Event(
-        id=row.id, case_id=row.case_id, kind=EventKind(row.kind), author=row.author, text=row.text or "",
-        at=from_db(row.at), delivery_status=Delivery(row.delivery_status) if row.delivery_status else None,
+        id=row.id,
+        case_id=row.case_id,
+        kind=EventKind(row.kind),
+        author=row.author,
+        text=row.text or "",
+        at=from_db(row.at),
+        delivery_status=Delivery(row.delivery_status) if row.delivery_status else None,
     )
 
 
@@ -72,7 +97,12 @@ class HandoffStore:
         self.engine = engine
 
     def open_case(
-        self, conversation_id: str, patient_phone: str, reason: Reason, transcript: str, now: dt.datetime,
+        self,
+        conversation_id: str,
+        patient_phone: str,
+        reason: Reason,
+        transcript: str,
+        now: dt.datetime,
     ) -> Tuple[Case, bool]:
         """Open a case, or append to the conversation's open one. Returns (case, created)."""
         reason = Reason(reason)
@@ -81,10 +111,16 @@ class HandoffStore:
             if existing is None:
                 try:
                     with conn.begin_nested():
-                        case_id = conn.execute(handoff_cases.insert().values(
-                            conversation_id=conversation_id, patient_phone=patient_phone, reason=reason.value,
-                            transcript=transcript[-TRANSCRIPT_MAX_CHARS:], status="open", created_at=to_db(now),
-                        )).inserted_primary_key[0]
+                        case_id = conn.execute(
+                            handoff_cases.insert().values(
+                                conversation_id=conversation_id,
+                                patient_phone=patient_phone,
+                                reason=reason.value,
+                                transcript=transcript[-TRANSCRIPT_MAX_CHARS:],
+                                status="open",
+                                created_at=to_db(now),
+                            )
+                        ).inserted_primary_key[0]
                     return self._get(conn, case_id), True
                 except IntegrityError:  # another process opened it between our read and insert
                     existing = self._open_case(conn, conversation_id)
@@ -114,19 +150,30 @@ class HandoffStore:
 
     def list_open(self) -> List[Case]:
         """Open cases, longest-waiting first."""
-        query = select(handoff_cases).where(handoff_cases.c.status == "open").order_by(
-            handoff_cases.c.created_at, handoff_cases.c.id)
+        query = (
+            select(handoff_cases)
+            .where(handoff_cases.c.status == "open")
+            .order_by(handoff_cases.c.created_at, handoff_cases.c.id)
+        )
         with self.engine.connect() as conn:
             return [_case(row) for row in conn.execute(query)]
 
     def events(self, case_id: int) -> List[Event]:
-        query = select(handoff_events).where(handoff_events.c.case_id == case_id).order_by(
-            handoff_events.c.at, handoff_events.c.id)
+        query = (
+            select(handoff_events)
+            .where(handoff_events.c.case_id == case_id)
+            .order_by(handoff_events.c.at, handoff_events.c.id)
+        )
         with self.engine.connect() as conn:
             return [_event(row) for row in conn.execute(query)]
 
     def add_event(
-        self, case_id: int, kind: EventKind, author: str, text: str, now: dt.datetime,
+        self,
+        case_id: int,
+        kind: EventKind,
+        author: str,
+        text: str,
+        now: dt.datetime,
         delivery: Optional[Delivery] = None,
     ) -> Event:
         with self.engine.begin() as conn:
@@ -151,8 +198,11 @@ class HandoffStore:
 
     @staticmethod
     def _open_case(conn: Connection, conversation_id: str) -> Optional[Case]:
-        row = conn.execute(select(handoff_cases).where(and_(
-            handoff_cases.c.conversation_id == conversation_id, handoff_cases.c.status == "open"))).first()
+        row = conn.execute(
+            select(handoff_cases).where(
+                and_(handoff_cases.c.conversation_id == conversation_id, handoff_cases.c.status == "open")
+            )
+        ).first()
         return _case(row) if row else None
 
     @staticmethod
@@ -164,10 +214,21 @@ class HandoffStore:
 
     @staticmethod
     def _insert_event(
-        conn: Connection, case_id: int, kind: EventKind, author: str, text: str, now: dt.datetime,
+        conn: Connection,
+        case_id: int,
+        kind: EventKind,
+        author: str,
+        text: str,
+        now: dt.datetime,
         delivery: Optional[Delivery] = None,
     ) -> int:
-        return conn.execute(handoff_events.insert().values(
-            case_id=case_id, kind=EventKind(kind).value, author=author, text=text[:TEXT_MAX_CHARS],
-            at=to_db(now), delivery_status=delivery.value if delivery else None,
-        )).inserted_primary_key[0]
+        return conn.execute(
+            handoff_events.insert().values(
+                case_id=case_id,
+                kind=EventKind(kind).value,
+                author=author,
+                text=text[:TEXT_MAX_CHARS],
+                at=to_db(now),
+                delivery_status=delivery.value if delivery else None,
+            )
+        ).inserted_primary_key[0]

@@ -6,6 +6,7 @@ makes ("temperature_c from 38: fever"), with its clinical source, so thresholds 
 Units: temperatures in °C (°F converted; a bare number is read by its range), blood glucose in mmol/L (mg/dL
 divided by 18; a bare number over 35 is taken as mg/dL), heart and breathing rate per minute, oxygen saturation %.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,15 @@ import yaml
 
 from carebot.lexicon.patterns import MEASUREMENTS_FILE
 
-KINDS = ("temperature_c", "blood_sugar_mmol", "ketones_mmol", "heart_rate", "oxygen_saturation", "breathing_rate",
-         "age_years")
+KINDS = (
+    "temperature_c",
+    "blood_sugar_mmol",
+    "ketones_mmol",
+    "heart_rate",
+    "oxygen_saturation",
+    "breathing_rate",
+    "age_years",
+)
 MG_PER_DL_PER_MMOL = 18.0
 
 
@@ -44,25 +52,44 @@ class Band:
     below: Optional[float]
 
     def holds(self, value: float) -> bool:
-        return (self.from_value is None or value >= self.from_value) and (self.below is None or value < self.below)
+        return (self.from_value is None or value >= self.from_value) and (
+            self.below is None or value < self.below
+        )
 
 
 _NUMBER = r"(\d{1,3}(?:[.,]\d{1,2})?)"
 _GAP = r"[^\d\n]{0,22}?"  # words between a label and its number ("temperature this morning was")
-_TEMPERATURE_UNIT = re.compile(_NUMBER + r"\s*(?:°|º|degrees?|deg)?\s*(c|f|celsius|centigrade|fahrenheit)\b", re.I)
-_TEMPERATURE_LABEL = re.compile(r"\b(?:temp|temps|temperature|temprature|fever|thermometer|hot|feverish|burning up|running)\b"
-                                + _GAP + _NUMBER
-                                + r"(?!\s*(?:%|mmol|mg|bpm|beats|breaths|days?|weeks?|hours?|months?|years?))", re.I)
-_SUGAR_LABEL = re.compile(r"\b(?:sugars?|glucose|bms?|glucometer|blood levels?)\b" + _GAP + _NUMBER
-                          + r"\s*(mmol(?:/l)?|mg\s*/?\s*dl|mg)?", re.I)
+_TEMPERATURE_UNIT = re.compile(
+    _NUMBER + r"\s*(?:°|º|degrees?|deg)?\s*(c|f|celsius|centigrade|fahrenheit)\b", re.I
+)
+_TEMPERATURE_LABEL = re.compile(
+    r"\b(?:temp|temps|temperature|temprature|fever|thermometer|hot|feverish|burning up|running)\b"
+    + _GAP
+    + _NUMBER
+    + r"(?!\s*(?:%|mmol|mg|bpm|beats|breaths|days?|weeks?|hours?|months?|years?))",
+    re.I,
+)
+_SUGAR_LABEL = re.compile(
+    r"\b(?:sugars?|glucose|bms?|glucometer|blood levels?)\b"
+    + _GAP
+    + _NUMBER
+    + r"\s*(mmol(?:/l)?|mg\s*/?\s*dl|mg)?",
+    re.I,
+)
 _SUGAR_UNIT = re.compile(_NUMBER + r"\s*(mmol(?:/l)?|mg\s*/\s*dl|mgdl)\b", re.I)
-_HEART_LABEL = re.compile(r"\b(?:heart\s*rate|heartrate|pulse|heart\s*beat|heartbeat|hr)\b" + _GAP
-                          + r"(\d{2,3})(?!\s*%)", re.I)
+_HEART_LABEL = re.compile(
+    r"\b(?:heart\s*rate|heartrate|pulse|heart\s*beat|heartbeat|hr)\b" + _GAP + r"(\d{2,3})(?!\s*%)", re.I
+)
 _HEART_UNIT = re.compile(r"(\d{2,3})\s*(?:bpm|beats\s*(?:a|per)\s*min)", re.I)
-_HEART_RACING = re.compile(r"\bheart(?:'s|\s+is|\s+was|\s+has)?\s+(?:been\s+)?(?:racing|pounding|beating|going|running|thumping)"
-                           r"\s+(?:at\s+)?(?:about\s+|around\s+|over\s+|like\s+)?(\d{2,3})(?!\s*%)", re.I)
-_OXYGEN_LABEL = re.compile(r"\b(?:sats|saturations?|oxygen(?:\s*levels?)?|o2|spo2|oximeter|pulse\s*ox)\b" + _GAP
-                           + r"(\d{2,3})\s*%?", re.I)
+_HEART_RACING = re.compile(
+    r"\bheart(?:'s|\s+is|\s+was|\s+has)?\s+(?:been\s+)?(?:racing|pounding|beating|going|running|thumping)"
+    r"\s+(?:at\s+)?(?:about\s+|around\s+|over\s+|like\s+)?(\d{2,3})(?!\s*%)",
+    re.I,
+)
+_OXYGEN_LABEL = re.compile(
+    r"\b(?:sats|saturations?|oxygen(?:\s*levels?)?|o2|spo2|oximeter|pulse\s*ox)\b" + _GAP + r"(\d{2,3})\s*%?",
+    re.I,
+)
 _OXYGEN_UNIT = re.compile(r"(\d{2,3})\s*%\s*(?:oxygen|o2|sats|saturation)", re.I)
 _BREATHING = re.compile(r"(\d{2})\s*breaths", re.I)
 _KETONES = re.compile(r"\bketones?\b" + _GAP + r"(\d{1,2}(?:[.,]\d{1,2})?)", re.I)
@@ -105,7 +132,9 @@ def read_measurements(doc: Any) -> List[Measurement]:
         add("heart_rate", _rate(_float(match.group(1))), match)
     for match in _TEMPERATURE_LABEL.finditer(text):
         add("temperature_c", _celsius(_float(match.group(1)), None), match)
-    for match in _FOLLOW_UP.finditer(text):  # "sugar was 3.6 … it's 6.1 now": a later reading of the same kind
+    for match in _FOLLOW_UP.finditer(
+        text
+    ):  # "sugar was 3.6 … it's 6.1 now": a later reading of the same kind
         earlier = [m for m in found if m.end <= match.start()]
         if earlier:
             kind = max(earlier, key=lambda m: m.end).kind
@@ -114,15 +143,19 @@ def read_measurements(doc: Any) -> List[Measurement]:
 
 
 def _latest_of_each_kind(found: List[Measurement]) -> List[Measurement]:
-    """"sugar was 3.2, now 5.8": the last reading of a kind is the patient's state now."""
+    """ "sugar was 3.2, now 5.8": the last reading of a kind is the patient's state now."""
     latest = {}
     for measurement in sorted(found, key=lambda m: m.start):
         latest[measurement.kind] = measurement
     return sorted(latest.values(), key=lambda m: m.start)
 
 
-_FOLLOW_UP = re.compile(r"\b(?:now|back to|down to|up to|it'?s|its|went to|came to|gone to)\s+(?:at\s+|about\s+)?"
-                        + _NUMBER + r"(?!\s*(?:%|hours?|hrs?|mins?|minutes?|days?|weeks?|years?|times))", re.I)
+_FOLLOW_UP = re.compile(
+    r"\b(?:now|back to|down to|up to|it'?s|its|went to|came to|gone to)\s+(?:at\s+|about\s+)?"
+    + _NUMBER
+    + r"(?!\s*(?:%|hours?|hrs?|mins?|minutes?|days?|weeks?|years?|times))",
+    re.I,
+)
 
 
 def _celsius(value: float, unit: Optional[str]) -> Optional[float]:
@@ -183,9 +216,12 @@ def _band(path: Path, kind: str, entry: Any) -> Band:
     if not isinstance(entry, dict) or not isinstance(entry.get("finding"), str):
         raise MeasurementFileError(f"{path}: {kind}: each band needs a 'finding'")
     limits = {key: entry.get(key) for key in ("from", "below")}
-    if all(v is None for v in limits.values()) or not all(v is None or isinstance(v, (int, float))
-                                                         for v in limits.values()):
-        raise MeasurementFileError(f"{path}: {kind} -> {entry['finding']}: give 'from' and/or 'below' as numbers")
+    if all(v is None for v in limits.values()) or not all(
+        v is None or isinstance(v, (int, float)) for v in limits.values()
+    ):
+        raise MeasurementFileError(
+            f"{path}: {kind} -> {entry['finding']}: give 'from' and/or 'below' as numbers"
+        )
     return Band(kind, entry["finding"], limits["from"], limits["below"])
 
 

@@ -5,6 +5,7 @@ A pattern file is a list of spaCy EntityRuler patterns (`label`, `pattern`, opti
 `patterns:` key so a file can carry other top-level notes. `measurements.yml` (bands that turn numbers into
 findings, carebot/lexicon/measurements.py) lives beside them and is not a pattern file.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -27,23 +28,36 @@ def load_patterns(directory: Path) -> List[Dict[str, Any]]:
     for file, content in _pattern_files(directory):
         entries = content.get("patterns") if isinstance(content, dict) else content
         if not isinstance(entries, list):
-            raise PatternFileError(f"{file}: expected a list of patterns (optionally under a 'patterns:' key)")
+            raise PatternFileError(
+                f"{file}: expected a list of patterns (optionally under a 'patterns:' key)"
+            )
         for index, entry in enumerate(entries):
-            if not isinstance(entry, dict) or not isinstance(entry.get("label"), str) or not entry.get("pattern"):
+            if (
+                not isinstance(entry, dict)
+                or not isinstance(entry.get("label"), str)
+                or not entry.get("pattern")
+            ):
                 raise PatternFileError(f"{file}: pattern #{index + 1} needs a 'label' and a 'pattern'")
             if not isinstance(entry["pattern"], (str, list)):
-                raise PatternFileError(f"{file}: pattern #{index + 1}: 'pattern' must be text or a token list")
+                raise PatternFileError(
+                    f"{file}: pattern #{index + 1}: 'pattern' must be text or a token list"
+                )
             if isinstance(entry["pattern"], list) and _has_yes_no_word(entry["pattern"]):
-                raise PatternFileError(f"{file}: pattern #{index + 1} ({entry.get('id')}): YAML reads on/off/yes/no "
-                                       f"without quotes as true/false; write them in quotes (\"on\")")
+                raise PatternFileError(
+                    f"{file}: pattern #{index + 1} ({entry.get('id')}): YAML reads on/off/yes/no "
+                    f'without quotes as true/false; write them in quotes ("on")'
+                )
             patterns.append({k: entry[k] for k in ("label", "pattern", "id") if k in entry})
     return patterns
 
 
 def _pattern_files(directory: Path) -> List[Tuple[Path, Any]]:
     """(file, parsed content) of every pattern file, measurements.yml aside; each parsed once per change."""
-    return [(file, _parsed(str(file), file.stat().st_mtime_ns))
-            for file in sorted(Path(directory).glob("*.yml")) if file.name != MEASUREMENTS_FILE]
+    return [
+        (file, _parsed(str(file), file.stat().st_mtime_ns))
+        for file in sorted(Path(directory).glob("*.yml"))
+        if file.name != MEASUREMENTS_FILE
+    ]
 
 
 @lru_cache(maxsize=128)

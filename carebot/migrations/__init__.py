@@ -7,6 +7,7 @@ take a PostgreSQL advisory lock (SQLite serialises on its write lock), so one ru
 done. This package imports no feature: `python -m carebot.server.migrations revision …` supplies the tables when
 a new revision is written.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,7 +28,9 @@ VERSION_TABLES = {BACKEND: "carebot_backend_version", CHANNEL: "carebot_channel_
 _ADVISORY_LOCK = {BACKEND: 7_261_001, CHANNEL: 7_261_002}
 
 
-def config(schema: str, connection: Optional[Connection] = None, metadata: Optional[MetaData] = None) -> Config:
+def config(
+    schema: str, connection: Optional[Connection] = None, metadata: Optional[MetaData] = None
+) -> Config:
     """Alembic's configuration for one schema; env.py reads the connection and metadata from its attributes."""
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))

@@ -7,17 +7,16 @@ an emergency with the `red_flag` intent whatever the classifier thought, so RedF
 Pattern and protocol files are copied into the trained model at training time, so a model is self-contained and a
 running server never reads `data/` again.
 """
+
 from __future__ import annotations
 
 import hashlib
 import shutil
-
-import yaml
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 import spacy
-from spacy.matcher import PhraseMatcher
+import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -26,6 +25,7 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from spacy.matcher import PhraseMatcher
 
 from carebot.clinic import load_clinic
 from carebot.nlu.findings import Finding, build_findings_pipeline, current_ids, profile_from
@@ -35,7 +35,9 @@ from carebot.triage.model import ProtocolSet
 
 # Labels the findings pipeline owns (with context roles); any other label (MEDICINE, …) stays a plain entity,
 # except EVERYDAY: phrases that only exist to keep their symptom words from making a finding ("a fit note").
-TRIAGE_LABELS = frozenset({"SYMPTOM", "SEVERITY", "RISK", "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"})
+TRIAGE_LABELS = frozenset(
+    {"SYMPTOM", "SEVERITY", "RISK", "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY"}
+)
 EVERYDAY_LABEL = "EVERYDAY"
 # The services of clinic.yml as entities: `clinic_service` (value: the service id) for what it offers, by name and
 # alias, and `unoffered_service` (value: the entry's id) for what it lists under `not_offered`. Written into the
@@ -84,8 +86,10 @@ def write_service_patterns(clinic_file: Path, target: Path) -> None:
     clinic = load_clinic(clinic_file)
     offered = [(SERVICE_LABEL, s.id, word) for s in clinic.services for word in (s.name, *s.aliases)]
     unoffered = [(UNOFFERED_LABEL, s.id, word) for s in clinic.not_offered for word in s.aliases]
-    patterns = [{"label": label, "id": service_id, "pattern": word.lower()} for label, service_id, word in
-                offered + unoffered]
+    patterns = [
+        {"label": label, "id": service_id, "pattern": word.lower()}
+        for label, service_id, word in offered + unoffered
+    ]
     (target / SERVICES_FILE).parent.mkdir(exist_ok=True)
     (target / SERVICES_FILE).write_text(yaml.safe_dump(patterns, sort_keys=False), encoding="utf-8")
 
@@ -106,10 +110,19 @@ def service_entities(matcher: Optional[PhraseMatcher], doc: spacy.tokens.Doc) ->
     """The services a message names, longest match first where they overlap ("practice nurse" over "nurse")."""
     if matcher is None:
         return []
-    spans = spacy.util.filter_spans([spacy.tokens.Span(doc, start, end, label=key)
-                                     for key, start, end in matcher(doc)])
-    return [{"entity": span.label_.split("|")[0].lower(), "value": span.label_.split("|")[1],
-             "start": span.start_char, "end": span.end_char, "confidence": 1.0} for span in spans]
+    spans = spacy.util.filter_spans(
+        [spacy.tokens.Span(doc, start, end, label=key) for key, start, end in matcher(doc)]
+    )
+    return [
+        {
+            "entity": span.label_.split("|")[0].lower(),
+            "value": span.label_.split("|")[1],
+            "start": span.start_char,
+            "end": span.end_char,
+            "confidence": 1.0,
+        }
+        for span in spans
+    ]
 
 
 def copy_yaml_files(source: Path, target: Path) -> None:
@@ -122,8 +135,9 @@ class TrainedComponent(GraphComponent):
     """The base of Carebot's trainable NLU components: `create` starts untrained, `load` rebuilds what `train` wrote
     to the component's model storage (`from_storage`), and a change to this code retrains them (`code_digest`)."""
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 trained: Any = None) -> None:
+    def __init__(
+        self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, trained: Any = None
+    ) -> None:
         self._config = config
         self._model_storage = model_storage
         self._resource = resource
@@ -143,13 +157,24 @@ class TrainedComponent(GraphComponent):
         return code_digest()
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "TrainedComponent":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "TrainedComponent":
         return cls(config, model_storage, resource)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "TrainedComponent":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "TrainedComponent":
         with model_storage.read_from(resource) as directory:
             return cls(config, model_storage, resource, cls.from_storage(config, directory))
 
@@ -161,9 +186,15 @@ def entities_from(doc: spacy.tokens.Doc) -> List[Dict[str, Any]]:
     """Findings as entities (with their role when not current), then every non-triage match as it is."""
     entities = [finding.as_entity() for finding in doc._.findings]
     entities += [
-        {"entity": ent.label_.lower(), "value": ent.ent_id_ or ent.text.lower(), "start": ent.start_char,
-         "end": ent.end_char, "confidence": 1.0}
-        for ent in doc.ents if ent.label_ not in TRIAGE_LABELS and ent.label_ != EVERYDAY_LABEL
+        {
+            "entity": ent.label_.lower(),
+            "value": ent.ent_id_ or ent.text.lower(),
+            "start": ent.start_char,
+            "end": ent.end_char,
+            "confidence": 1.0,
+        }
+        for ent in doc.ents
+        if ent.label_ not in TRIAGE_LABELS and ent.label_ != EVERYDAY_LABEL
     ]
     return sorted(entities, key=lambda e: e["start"])
 
@@ -190,13 +221,16 @@ class PatternEntityExtractor(TrainedComponent, EntityExtractorMixin):
         clinic = hashlib.sha256(Path(clinic_file).read_bytes()).hexdigest() if clinic_file else ""
         return hash_yaml_files(Path(config["patterns_dir"])) + clinic + code_digest()
 
-    def _set_trained(self, trained: Optional[Tuple[spacy.language.Language, Optional[PhraseMatcher]]]) -> None:
+    def _set_trained(
+        self, trained: Optional[Tuple[spacy.language.Language, Optional[PhraseMatcher]]]
+    ) -> None:
         """The findings pipeline and the clinic-service matcher built from the stored pattern files."""
         self._nlp, self._services = trained if trained is not None else (None, None)
 
     @classmethod
-    def from_storage(cls, config: Dict[Text, Any], directory: Path
-                     ) -> Tuple[spacy.language.Language, Optional[PhraseMatcher]]:
+    def from_storage(
+        cls, config: Dict[Text, Any], directory: Path
+    ) -> Tuple[spacy.language.Language, Optional[PhraseMatcher]]:
         nlp = build_findings_pipeline(directory)
         return nlp, service_matcher(nlp, directory)
 
@@ -216,7 +250,9 @@ class PatternEntityExtractor(TrainedComponent, EntityExtractorMixin):
             doc = self._nlp(text) if text.strip() else None
             found = entities_from(doc) + service_entities(self._services, doc) if doc is not None else []
             message.set(FINDINGS, tuple(doc._.findings) if doc is not None else ())
-            message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(found), add_to_output=True)
+            message.set(
+                ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(found), add_to_output=True
+            )
         return messages
 
 
@@ -242,12 +278,29 @@ class RedFlagClassifier(TrainedComponent):
             "patterns_dir": "data/patterns",
             "intent": "red_flag",
             "symptom_intent": "describe_symptoms",
-            "symptom_overrides": ["nlu_fallback", "out_of_scope", "greet", "goodbye", "thank", "help", "inform",
-                                  "affirm", "deny", "choose_option", "more_options", "bot_challenge"],
+            "symptom_overrides": [
+                "nlu_fallback",
+                "out_of_scope",
+                "greet",
+                "goodbye",
+                "thank",
+                "help",
+                "inform",
+                "affirm",
+                "deny",
+                "choose_option",
+                "more_options",
+                "bot_challenge",
+            ],
             "override_below": 0.6,
             # Requests that may name a symptom and still mean what they say ("book the GP about my back").
-            "never_override": ["book_appointment", "reschedule_appointment", "cancel_appointment", "set_reminder",
-                               "ask_human"],
+            "never_override": [
+                "book_appointment",
+                "reschedule_appointment",
+                "cancel_appointment",
+                "set_reminder",
+                "ask_human",
+            ],
         }
 
     @classmethod
@@ -279,22 +332,35 @@ class RedFlagClassifier(TrainedComponent):
             intent = message.get(INTENT) or {}
             if flag is not None:
                 self._set_intent(message, self._config["intent"])
-                entity = {"entity": "red_flag", "value": flag.id, "start": 0, "end": len(message.get(TEXT) or ""),
-                          "confidence": 1.0, "extractor": self.__class__.__name__}
+                entity = {
+                    "entity": "red_flag",
+                    "value": flag.id,
+                    "start": 0,
+                    "end": len(message.get(TEXT) or ""),
+                    "confidence": 1.0,
+                    "extractor": self.__class__.__name__,
+                }
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
-            elif intent.get("name") == self._config["intent"] \
-                    or self._misread_complaint(current, intent, bool(message.get(DECLINED_BY_GUARD))):
+            elif intent.get("name") == self._config["intent"] or self._misread_complaint(
+                current, intent, bool(message.get(DECLINED_BY_GUARD))
+            ):
                 self._set_intent(message, self._config["symptom_intent"])
         return messages
 
     def _misread_complaint(self, current: Sequence[str], intent: Dict[str, Any], declined: bool) -> bool:
         """A current complaint told, and the classifier's intent cannot hold one or is a guess."""
         name = intent.get("name")
-        if not any(is_complaint(f) for f in current) or name == self._config["symptom_intent"] \
-                or name in self._config["never_override"] or declined:
+        if (
+            not any(is_complaint(f) for f in current)
+            or name == self._config["symptom_intent"]
+            or name in self._config["never_override"]
+            or declined
+        ):
             return False
-        return (intent.get("name") in self._config["symptom_overrides"]
-                or float(intent.get("confidence") or 0.0) < self._config["override_below"])
+        return (
+            intent.get("name") in self._config["symptom_overrides"]
+            or float(intent.get("confidence") or 0.0) < self._config["override_below"]
+        )
 
     @staticmethod
     def _set_intent(message: Message, name: str) -> None:

@@ -9,6 +9,7 @@ top to bottom, and importing medspaCy costs seconds per process.
 Only current, affirmed findings about the patient count for triage; the others are kept, flagged, so the Rasa
 component can emit them with a role (negated / historical / family / hypothetical).
 """
+
 from __future__ import annotations
 
 import re
@@ -22,107 +23,485 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from carebot.lexicon.measurements import Band, Measurement, findings_for, load_bands, read_measurements
-from carebot.nlu.normalise import Normaliser, normalised_pattern, pattern_words
 from carebot.lexicon.patterns import load_medicine_risks, load_patterns
+from carebot.nlu.normalise import Normaliser, normalised_pattern, pattern_words
 from carebot.triage.loader import DURATION_FINDINGS
 from carebot.triage.model import Profile
 
-FINDING_LABELS = {"SYMPTOM", "SEVERITY", "RISK"}  # RISK: data/patterns/risk_factors.yml (ids start with risk_)
-SITE, PAIN, AGE, DURATION, PREGNANCY, MEDICINE = "BODY_SITE", "PAIN", "AGE", "DURATION", "PREGNANCY", "MEDICINE"
+FINDING_LABELS = {
+    "SYMPTOM",
+    "SEVERITY",
+    "RISK",
+}  # RISK: data/patterns/risk_factors.yml (ids start with risk_)
+SITE, PAIN, AGE, DURATION, PREGNANCY, MEDICINE = (
+    "BODY_SITE",
+    "PAIN",
+    "AGE",
+    "DURATION",
+    "PREGNANCY",
+    "MEDICINE",
+)
 IMPLIES = {"high_fever": ("fever",)}
 MODIFIERS = ("sudden_onset", "worsening", "severity_severe")  # read even inside a longer finding
 # Signs that still count when they have passed ("his speech was slurred for 15 minutes, now back to normal" is a
 # TIA: NHS.uk says call 999 even if the symptoms go away), so a later "gone"/"normal" does not rule them out.
-NOT_UNDONE_BY_PASSING = frozenset({"slurred_speech", "face_drooping", "limb_weakness", "vision_loss", "arm_cannot_lift"})  # "a temperature of 39.5" is a fever too, for every rule that asks for one
+NOT_UNDONE_BY_PASSING = frozenset(
+    {"slurred_speech", "face_drooping", "limb_weakness", "vision_loss", "arm_cannot_lift"}
+)  # "a temperature of 39.5" is a fever too, for every rule that asks for one
 VAGUE_BABY_WORDS = frozenset({"baby", "my baby", "the baby", "our baby", "babies", "baby boy", "baby girl"})
 OLDER_RISK = "risk_age_65_plus"  # also a band of measurements.yml (age_years from 65)
 ROLES = ("negated", "family", "historical", "hypothetical")  # first that applies is the Rasa role
 
 # --- context rules (lower-case phrases, tokenised like the text) ----------------------------------------------
 NEGATION_BEFORE = [
-    "no", "not", "n't", "nt", "never", "without", "denies", "deny", "denied", "none", "nothing", "nor", "neither",
+    "no",
+    "not",
+    "n't",
+    "nt",
+    "never",
+    "without",
+    "denies",
+    "deny",
+    "denied",
+    "none",
+    "nothing",
+    "nor",
+    "neither",
     "dont",
-    "doesnt", "didnt", "havent", "hasnt", "isnt", "arent", "wasnt", "aint", "free of", "negative for",
-    "no sign of", "no signs of", "ruled out", "no longer", "no more", "absence of", "zero",
+    "doesnt",
+    "didnt",
+    "havent",
+    "hasnt",
+    "isnt",
+    "arent",
+    "wasnt",
+    "aint",
+    "free of",
+    "negative for",
+    "no sign of",
+    "no signs of",
+    "ruled out",
+    "no longer",
+    "no more",
+    "absence of",
+    "zero",
 ]
 NEGATION_AFTER = [
-    "is gone", "are gone", "now gone", "all gone", "has gone", "went away", "gone away", "resolved", "stopped",
-    "has stopped", "cleared", "cleared up", "settled", "has settled", "has passed", "passed now", "is normal",
-    "normal", "better now", "fine now", "has eased", "eased off", "subsided", "is fine", "are fine",
+    "is gone",
+    "are gone",
+    "now gone",
+    "all gone",
+    "has gone",
+    "went away",
+    "gone away",
+    "resolved",
+    "stopped",
+    "has stopped",
+    "cleared",
+    "cleared up",
+    "settled",
+    "has settled",
+    "has passed",
+    "passed now",
+    "is normal",
+    "normal",
+    "better now",
+    "fine now",
+    "has eased",
+    "eased off",
+    "subsided",
+    "is fine",
+    "are fine",
 ]
 HISTORY_BOTH = [
-    "last year", "years ago", "year ago", "yrs ago", "yr ago", "years back", "months ago", "month ago", "in the past", "a while ago",
-    "a long time ago", "as a child", "when i was", "when i was younger", "history of", "hx of", "h/o",
-    "used to", "previously", "previous", "once had", "back in", "last month", "weeks ago", "last week",
-    "few weeks ago", "last summer", "last winter", "in 20",
+    "last year",
+    "years ago",
+    "year ago",
+    "yrs ago",
+    "yr ago",
+    "years back",
+    "months ago",
+    "month ago",
+    "in the past",
+    "a while ago",
+    "a long time ago",
+    "as a child",
+    "when i was",
+    "when i was younger",
+    "history of",
+    "hx of",
+    "h/o",
+    "used to",
+    "previously",
+    "previous",
+    "once had",
+    "back in",
+    "last month",
+    "weeks ago",
+    "last week",
+    "few weeks ago",
+    "last summer",
+    "last winter",
+    "in 20",
 ]
 HISTORY_WEAK = {"weeks ago", "last week", "few weeks ago", "last month", "month ago", "months ago"}
-HISTORY_CANCELLED_BY = {"since", "for", "from", "over", "started", "began", "starting", "ongoing", "still",
-                        "every", "each", "again"}
+HISTORY_CANCELLED_BY = {
+    "since",
+    "for",
+    "from",
+    "over",
+    "started",
+    "began",
+    "starting",
+    "ongoing",
+    "still",
+    "every",
+    "each",
+    "again",
+}
 RELATIVES = {
-    "mum", "mom", "mother", "dad", "father", "brother", "sister", "grandmother", "grandma", "grandad",
-    "grandfather", "granddad", "nan", "nana", "uncle", "aunt", "auntie", "aunty", "cousin", "parents", "parent",
-    "sibling", "siblings", "family", "relatives", "relative", "grandparents", "granny",
+    "mum",
+    "mom",
+    "mother",
+    "dad",
+    "father",
+    "brother",
+    "sister",
+    "grandmother",
+    "grandma",
+    "grandad",
+    "grandfather",
+    "granddad",
+    "nan",
+    "nana",
+    "uncle",
+    "aunt",
+    "auntie",
+    "aunty",
+    "cousin",
+    "parents",
+    "parent",
+    "sibling",
+    "siblings",
+    "family",
+    "relatives",
+    "relative",
+    "grandparents",
+    "granny",
 }
 SELF = {"i", "im", "me", "myself", "'m"}
 FAMILY_VERBS = {"had", "died", "passed", "suffered", "history", "runs", "run", "has had"}
-FAMILY_PHRASES = ["family history of", "family history", "runs in the family", "runs in my family",
-                  "in my family", "in the family", "genetic"]
-RECENT = {"just", "today", "now", "tonight", "currently", "moment", "morning", "minutes", "hours", "yesterday",
-          "suddenly", "right", "days", "weeks", "week", "night"}
-HYPOTHETICAL_BEFORE = [
-    "if", "in case", "what if", "whether", "signs of", "sign of", "symptoms of", "risk of", "prevent",
-    "avoid", "could i get", "might get", "worried about getting", "afraid of getting", "scared of getting",
-    "chance of", "should i worry about", "how do i know if", "how to tell if", "is it normal to",
-    "what are the signs", "can you get", "how do you treat", "how to treat", "information about",
-    "leaflet about", "tell me about", "what causes", "what is", "what's",
+FAMILY_PHRASES = [
+    "family history of",
+    "family history",
+    "runs in the family",
+    "runs in my family",
+    "in my family",
+    "in the family",
+    "genetic",
 ]
-HYPOTHETICAL_AFTER = ["jab", "jabs", "vaccine", "vaccines", "vaccination", "vaccinations", "shot", "booster",
-                      "test", "tests", "testing", "screening", "check", "check up", "checkup", "leaflet"]
+RECENT = {
+    "just",
+    "today",
+    "now",
+    "tonight",
+    "currently",
+    "moment",
+    "morning",
+    "minutes",
+    "hours",
+    "yesterday",
+    "suddenly",
+    "right",
+    "days",
+    "weeks",
+    "week",
+    "night",
+}
+HYPOTHETICAL_BEFORE = [
+    "if",
+    "in case",
+    "what if",
+    "whether",
+    "signs of",
+    "sign of",
+    "symptoms of",
+    "risk of",
+    "prevent",
+    "avoid",
+    "could i get",
+    "might get",
+    "worried about getting",
+    "afraid of getting",
+    "scared of getting",
+    "chance of",
+    "should i worry about",
+    "how do i know if",
+    "how to tell if",
+    "is it normal to",
+    "what are the signs",
+    "can you get",
+    "how do you treat",
+    "how to treat",
+    "information about",
+    "leaflet about",
+    "tell me about",
+    "what causes",
+    "what is",
+    "what's",
+]
+HYPOTHETICAL_AFTER = [
+    "jab",
+    "jabs",
+    "vaccine",
+    "vaccines",
+    "vaccination",
+    "vaccinations",
+    "shot",
+    "booster",
+    "test",
+    "tests",
+    "testing",
+    "screening",
+    "check",
+    "check up",
+    "checkup",
+    "leaflet",
+]
 PSEUDO = [
-    "not sure", "not sure if", "not sure whether", "not certain", "not only", "not just", "no better",
-    "not better", "not improving", "not getting better", "not stopping", "no relief", "not go away",
-    "not gone away", "not gone", "hasn't gone", "haven't gone", "hasnt gone", "not going away", "won't go",
-    "wont go", "doesn't go", "doesnt go", "isn't going", "can't stop", "cant stop", "cannot stop", "won't stop",
-    "wont stop", "doesn't stop", "doesnt stop", "not stopped", "hasn't stopped", "hasnt stopped",
-    "haven't stopped", "didn't stop", "not coming down", "won't come down", "not going down", "not settling",
-    "won't settle", "not helping", "isn't helping", "didn't help", "doesn't help", "not working",
-    "didn't work", "no idea", "no idea if", "don't know if", "dont know if", "don't know whether", "unsure if",
-    "wondering if", "can't tell", "cant tell", "not right", "not normal", "as if", "even if", "no change",
-    "not eased", "hasn't eased", "haven't eased", "not cleared", "hasn't cleared", "no matter", "than normal",
+    "not sure",
+    "not sure if",
+    "not sure whether",
+    "not certain",
+    "not only",
+    "not just",
+    "no better",
+    "not better",
+    "not improving",
+    "not getting better",
+    "not stopping",
+    "no relief",
+    "not go away",
+    "not gone away",
+    "not gone",
+    "hasn't gone",
+    "haven't gone",
+    "hasnt gone",
+    "not going away",
+    "won't go",
+    "wont go",
+    "doesn't go",
+    "doesnt go",
+    "isn't going",
+    "can't stop",
+    "cant stop",
+    "cannot stop",
+    "won't stop",
+    "wont stop",
+    "doesn't stop",
+    "doesnt stop",
+    "not stopped",
+    "hasn't stopped",
+    "hasnt stopped",
+    "haven't stopped",
+    "didn't stop",
+    "not coming down",
+    "won't come down",
+    "not going down",
+    "not settling",
+    "won't settle",
+    "not helping",
+    "isn't helping",
+    "didn't help",
+    "doesn't help",
+    "not working",
+    "didn't work",
+    "no idea",
+    "no idea if",
+    "don't know if",
+    "dont know if",
+    "don't know whether",
+    "unsure if",
+    "wondering if",
+    "can't tell",
+    "cant tell",
+    "not right",
+    "not normal",
+    "as if",
+    "even if",
+    "no change",
+    "not eased",
+    "hasn't eased",
+    "haven't eased",
+    "not cleared",
+    "hasn't cleared",
+    "no matter",
+    "than normal",
     "than usual",
 ]
-HARD_BREAKS = {",", ";", ":", ".", "!", "?", "(", ")", "but", "however", "although", "though", "except",
-               "yet", "whereas", "apart", "besides", "otherwise", "instead", "which", "—", "–", "/", "&"}
+HARD_BREAKS = {
+    ",",
+    ";",
+    ":",
+    ".",
+    "!",
+    "?",
+    "(",
+    ")",
+    "but",
+    "however",
+    "although",
+    "though",
+    "except",
+    "yet",
+    "whereas",
+    "apart",
+    "besides",
+    "otherwise",
+    "instead",
+    "which",
+    "—",
+    "–",
+    "/",
+    "&",
+}
 # A new subject or verb ends a negation's reach: "denies fever has chest pain", "no fever I have a cough".
-SOFT_BREAKS = {"i", "he", "she", "they", "we", "has", "have", "got", "having", "am", "is", "are", "its", "it",
-               "im", "also", "plus", "'s", "'m"}
+SOFT_BREAKS = {
+    "i",
+    "he",
+    "she",
+    "they",
+    "we",
+    "has",
+    "have",
+    "got",
+    "having",
+    "am",
+    "is",
+    "are",
+    "its",
+    "it",
+    "im",
+    "also",
+    "plus",
+    "'s",
+    "'m",
+}
 NEW_SUBJECT = {"her", "his", "my", "their", "our", "the", "she", "he", "i", "it", "they", "we", "now", "then"}
-POST_BREAKS = {"and", "but", "i", "he", "she", "they", "we", "since", "because", "after", "when", "until", "so"}
+POST_BREAKS = {
+    "and",
+    "but",
+    "i",
+    "he",
+    "she",
+    "they",
+    "we",
+    "since",
+    "because",
+    "after",
+    "when",
+    "until",
+    "so",
+}
 PRE_WINDOW, POST_WINDOW = 7, 5
 LIST_WORDS = frozenset({"or", "nor", "and", "any", "a"})
 
 # --- numbers for age and duration ---------------------------------------------------------------------------
 _WORD_NUMBERS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "eighteen": 18, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90, "couple": 2, "few": 3, "several": 4,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "eighteen": 18,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "couple": 2,
+    "few": 3,
+    "several": 4,
 }
 _UNIT_DAYS = {
-    "minute": 1 / 1440, "min": 1 / 1440, "hour": 1 / 24, "hr": 1 / 24, "day": 1, "night": 1, "week": 7,
-    "wk": 7, "fortnight": 14, "month": 30, "mth": 30, "mo": 30, "year": 365, "yr": 365, "y": 365, "yo": 365,
+    "minute": 1 / 1440,
+    "min": 1 / 1440,
+    "hour": 1 / 24,
+    "hr": 1 / 24,
+    "day": 1,
+    "night": 1,
+    "week": 7,
+    "wk": 7,
+    "fortnight": 14,
+    "month": 30,
+    "mth": 30,
+    "mo": 30,
+    "year": 365,
+    "yr": 365,
+    "y": 365,
+    "yo": 365,
 }
 _WORD_DAYS = {
-    "yesterday": 1, "overnight": 0.5, "today": 0.3, "tonight": 0.2, "morning": 0.3, "night": 0.7,
-    "evening": 0.2, "afternoon": 0.2, "lunchtime": 0.2, "lunch": 0.2, "breakfast": 0.3, "dinner": 0.1,
-    "teatime": 0.1, "hours": 0.3, "day": 0.5, "weekend": 3, "days": 4, "week": 7, "weeks": 14, "month": 30,
+    "yesterday": 1,
+    "overnight": 0.5,
+    "today": 0.3,
+    "tonight": 0.2,
+    "morning": 0.3,
+    "night": 0.7,
+    "evening": 0.2,
+    "afternoon": 0.2,
+    "lunchtime": 0.2,
+    "lunch": 0.2,
+    "breakfast": 0.3,
+    "dinner": 0.1,
+    "teatime": 0.1,
+    "hours": 0.3,
+    "day": 0.5,
+    "weekend": 3,
+    "days": 4,
+    "week": 7,
+    "weeks": 14,
+    "month": 30,
     "months": 60,
-    "ages": 30, "yonks": 90, "year": 365, "years": 730, "ever": 730, "christmas": 30, "birth": 30,
-    "monday": 4, "tuesday": 4, "wednesday": 4, "thursday": 4, "friday": 4, "saturday": 4, "sunday": 4,
+    "ages": 30,
+    "yonks": 90,
+    "year": 365,
+    "years": 730,
+    "ever": 730,
+    "christmas": 30,
+    "birth": 30,
+    "monday": 4,
+    "tuesday": 4,
+    "wednesday": 4,
+    "thursday": 4,
+    "friday": 4,
+    "saturday": 4,
+    "sunday": 4,
 }
-_DURATION_LIMITS = ((3, "duration_under_3d"), (5, "duration_3d_to_5d"), (7, "duration_5d_to_1w"),
-                    (21, "duration_1w_to_3w"), (42, "duration_3w_to_6w"), (float("inf"), "duration_6w_plus"))
+_DURATION_LIMITS = (
+    (3, "duration_under_3d"),
+    (5, "duration_3d_to_5d"),
+    (7, "duration_5d_to_1w"),
+    (21, "duration_1w_to_3w"),
+    (42, "duration_3w_to_6w"),
+    (float("inf"), "duration_6w_plus"),
+)
 INFANT_MAX_DAYS = 90  # under 3 months
 YOUNG_BABY_MAX_DAYS = 183  # under 6 months
 CHILD_MAX_YEARS = 16
@@ -157,8 +536,13 @@ class Finding:
         return self.role is None
 
     def as_entity(self) -> Dict[str, Any]:
-        entity = {"entity": self.entity, "value": "true" if self.entity == "pregnant" else self.id,
-                  "start": self.start, "end": self.end, "confidence": 1.0}
+        entity = {
+            "entity": self.entity,
+            "value": "true" if self.entity == "pregnant" else self.id,
+            "start": self.start,
+            "end": self.end,
+            "confidence": 1.0,
+        }
         if self.role:
             entity["role"] = self.role
         return entity
@@ -214,8 +598,11 @@ def profile_from(findings: Iterable[Finding], default: Profile = Profile()) -> P
     findings = list(findings)
     pregnant = [f for f in findings if f.entity == "pregnant"]
     is_pregnant = any(f.current for f in pregnant) if pregnant else default.pregnant
-    ages = [f.id for f in findings if f.entity == "age_group" and f.current
-            and not (is_pregnant and "baby" in f.text.lower())]  # when pregnant, "the baby" is not the patient
+    ages = [
+        f.id
+        for f in findings
+        if f.entity == "age_group" and f.current and not (is_pregnant and "baby" in f.text.lower())
+    ]  # when pregnant, "the baby" is not the patient
     return Profile(age_group=ages[0] if ages else default.age_group, pregnant=is_pregnant)
 
 
@@ -262,19 +649,28 @@ class ContextComponent:
     bands: Tuple = ()
     modifiers: Optional[PhraseMatcher] = None
     medicine_risks: Dict[str, str] = {}  # medicine id -> risk finding ("warfarin" -> risk_anticoagulant)
-    site_alone_is_a_complaint = True  # a body part named with no known complaint word becomes that part's finding
+    site_alone_is_a_complaint = (
+        True  # a body part named with no known complaint word becomes that part's finding
+    )
 
     def __init__(self, nlp: Language) -> None:
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-        for key, phrases in (("NEG_PRE", NEGATION_BEFORE), ("NEG_POST", NEGATION_AFTER),
-                             ("HIST", HISTORY_BOTH), ("FAM", FAMILY_PHRASES), ("HYPO_PRE", HYPOTHETICAL_BEFORE),
-                             ("HYPO_POST", HYPOTHETICAL_AFTER), ("PSEUDO", PSEUDO)):
+        for key, phrases in (
+            ("NEG_PRE", NEGATION_BEFORE),
+            ("NEG_POST", NEGATION_AFTER),
+            ("HIST", HISTORY_BOTH),
+            ("FAM", FAMILY_PHRASES),
+            ("HYPO_PRE", HYPOTHETICAL_BEFORE),
+            ("HYPO_POST", HYPOTHETICAL_AFTER),
+            ("PSEUDO", PSEUDO),
+        ):
             self.matcher.add(key, [nlp.make_doc(p) for p in phrases])
 
     def __call__(self, doc: Doc) -> Doc:
         # Words inside a finding ("can't breathe") are not triggers; words of a duration ("2 years ago") may be.
-        inside = frozenset(i for ent in doc.ents if ent.label_ not in (DURATION, AGE)
-                           for i in range(ent.start, ent.end))
+        inside = frozenset(
+            i for ent in doc.ents if ent.label_ not in (DURATION, AGE) for i in range(ent.start, ent.end)
+        )
         triggers = _Triggers(self._triggers(doc), inside)
         findings: List[Finding] = []
         for kind, span, gap in self._candidates(doc):
@@ -347,9 +743,11 @@ class ContextComponent:
             for site in _sites_near(doc, ents, i, used):
                 used |= {i, site}
                 first, second = sorted((ent, ents[site]), key=lambda e: e.start)
-                span = doc[first.start:second.end]
+                span = doc[first.start : second.end]
                 out.append((ents[site].ent_id_, span, tuple(range(first.end, second.start))))
-            if ent.ent_id_ == "severe":  # "in agony", "killing me": the pain is severe, joined to a site or not
+            if (
+                ent.ent_id_ == "severe"
+            ):  # "in agony", "killing me": the pain is severe, joined to a site or not
                 out.append(("severity_severe", ent, ()))
         for i, ent in enumerate(ents):
             if i in used or ent.label_ in (PAIN, SITE):
@@ -361,7 +759,9 @@ class ContextComponent:
         if self.site_alone_is_a_complaint and not any(_is_complaint(found) for found, _, _ in out):
             # "when I carry heavy things I feel like breaking my back": a body part named with no complaint word
             # the patterns know is still where the problem is, so its protocol (and its red flags) can run.
-            out.extend((ent.ent_id_, ent, ()) for i, ent in enumerate(ents) if ent.label_ == SITE and i not in used)
+            out.extend(
+                (ent.ent_id_, ent, ()) for i, ent in enumerate(ents) if ent.label_ == SITE and i not in used
+            )
         return out
 
     def _triggers(self, doc: Doc) -> Dict[str, List[Tuple[int, int]]]:
@@ -377,8 +777,16 @@ class ContextComponent:
             found.setdefault(key, []).append((start, end))
         return found
 
-    def _finding(self, fid: str, entity: str, span: Span, gap: Sequence[int],
-                 triggers: Dict[str, List[Tuple[int, int]]], doc: Doc, context: bool = True) -> Finding:
+    def _finding(
+        self,
+        fid: str,
+        entity: str,
+        span: Span,
+        gap: Sequence[int],
+        triggers: Dict[str, List[Tuple[int, int]]],
+        doc: Doc,
+        context: bool = True,
+    ) -> Finding:
         flags = dict.fromkeys(ROLES, False)
         if context:
             flags["negated"] = self._negated(doc, span, gap, triggers, fid)
@@ -442,7 +850,11 @@ class ContextComponent:
 
     def _hypothetical(self, doc: Doc, span: Span, triggers) -> bool:
         for start, end in triggers.get("HYPO_PRE", []):
-            if self._usable(start, end, (), triggers) and end <= span.start and _same_clause(doc, end, span.start):
+            if (
+                self._usable(start, end, (), triggers)
+                and end <= span.start
+                and _same_clause(doc, end, span.start)
+            ):
                 return True
         for start, end in triggers.get("HYPO_POST", []):
             if self._usable(start, end, (), triggers) and span.end <= start <= span.end + 1:
@@ -451,30 +863,36 @@ class ContextComponent:
 
 
 def _is_pregnancy_stage(doc: Doc, span: Span) -> bool:
-    """"20 weeks pregnant", "pregnant 16 weeks": how far along a pregnancy is, not how long a symptom has lasted."""
+    """ "20 weeks pregnant", "pregnant 16 weeks": how far along a pregnancy is, not how long a symptom has lasted."""
     near = {doc[i].lower_ for i in (span.start - 1, span.end) if 0 <= i < len(doc)}
     return bool(near & {"pregnant", "pregnancy", "preg", "gestation"})
 
 
 def _without_vague_baby_age(findings: List[Finding]) -> List[Finding]:
-    """"baby 2 weeks old": the stated age decides; "baby" alone (a child of unknown age) then says nothing."""
+    """ "baby 2 weeks old": the stated age decides; "baby" alone (a child of unknown age) then says nothing."""
     vague = [f for f in findings if f.entity == "age_group" and f.text.lower() in VAGUE_BABY_WORDS]
     if not vague or len(vague) == len([f for f in findings if f.entity == "age_group"]):
         return findings
     starts = {f.start for f in vague}
-    return [f for f in findings
-            if not (f.start in starts and (f.entity == "age_group" or f.id == "baby_age_unknown"))]
+    return [
+        f
+        for f in findings
+        if not (f.start in starts and (f.entity == "age_group" or f.id == "baby_age_unknown"))
+    ]
 
 
-def _without_normal_temperature(findings: List[Finding], measurements: Sequence[Measurement],
-                                bands: Sequence[Band]) -> List[Finding]:
-    """"temp 37.4" names a normal temperature (one no band of measurements.yml makes a finding of): a fever word
+def _without_normal_temperature(
+    findings: List[Finding], measurements: Sequence[Measurement], bands: Sequence[Band]
+) -> List[Finding]:
+    """ "temp 37.4" names a normal temperature (one no band of measurements.yml makes a finding of): a fever word
     inside that reading, or told before it ("39.2 this morning, now 37.5"), is not a fever now (measurements keep
     only the latest reading of a kind)."""
     normal = [m for m in measurements if m.kind == "temperature_c" and not findings_for(m, bands)]
     if not normal:
         return findings
-    return [f for f in findings if not (f.id in ("fever", "high_fever") and any(f.start < m.end for m in normal))]
+    return [
+        f for f in findings if not (f.id in ("fever", "high_fever") and any(f.start < m.end for m in normal))
+    ]
 
 
 def _sites_near(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -> List[int]:
@@ -498,7 +916,9 @@ def _sites_near(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -> 
 
 def _is_complaint(found: str) -> bool:
     """A candidate that says what is wrong, not only how, since when, or who (modifiers, durations, risk factors)."""
-    return found not in MODIFIERS and found not in (AGE, DURATION, PREGNANCY) and not found.startswith("risk_")
+    return (
+        found not in MODIFIERS and found not in (AGE, DURATION, PREGNANCY) and not found.startswith("risk_")
+    )
 
 
 def _is_break(token) -> bool:
@@ -537,7 +957,7 @@ def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
 
 
 def _still_pregnant(entity: str, span: Span) -> bool:
-    """"a positive test last week", "my period is 3 weeks late": past words, a pregnancy now."""
+    """ "a positive test last week", "my period is 3 weeks late": past words, a pregnancy now."""
     return entity == "pregnant" and any(t.lower_ in ("positive", "late", "missed") for t in span)
 
 
@@ -545,14 +965,17 @@ def _is_negated_list(doc: Doc, trigger_end: int, target: int) -> bool:
     """Between a negation and the target only other findings, commas and or/nor/and: one negated list."""
     between = range(trigger_end, target)
     return any(doc[t].text == "," for t in between) and all(
-        doc[t].text == "," or doc[t].lower_ in LIST_WORDS or doc[t].ent_type_ for t in between)
+        doc[t].text == "," or doc[t].lower_ in LIST_WORDS or doc[t].ent_type_ for t in between
+    )
 
 
 def _in_scope_before(doc: Doc, target_end: int, trigger_start: int) -> bool:
     """'the headache has gone' — but not 'a headache for 2 days since I stopped coffee' (a new subject)."""
     if trigger_start - target_end > POST_WINDOW:
         return False
-    return not any(_is_break(doc[t]) or doc[t].lower_ in POST_BREAKS for t in range(target_end, trigger_start))
+    return not any(
+        _is_break(doc[t]) or doc[t].lower_ in POST_BREAKS for t in range(target_end, trigger_start)
+    )
 
 
 def _has_present_perfect(clause: Span) -> bool:

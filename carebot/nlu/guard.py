@@ -5,19 +5,27 @@
 distinctive words is out of scope ("how do I register my car" is not `faq`, "my boiler is leaking" is not a symptom).
 Both sit after FallbackClassifier and before the red-flag check, which outranks everything.
 """
+
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set, Text, Tuple
+from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME, TOKENS_NAMES
-from rasa.shared.nlu.constants import (ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START, INTENT,
-                                      INTENT_RANKING_KEY, INTENT_RESPONSE_KEY, TEXT)
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    INTENT,
+    INTENT_RANKING_KEY,
+    INTENT_RESPONSE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -134,7 +142,15 @@ class DomainGuard(TrainedComponent):
             "max_guesses": 2,
             "services_intent": "ask_services",
             "symptom_entity": "symptom",
-            "unoffered_from": ["out_of_scope", "nlu_fallback", "faq", "help", "ask_human", "inform", "choose_option"],
+            "unoffered_from": [
+                "out_of_scope",
+                "nlu_fallback",
+                "faq",
+                "help",
+                "ask_human",
+                "inform",
+                "choose_option",
+            ],
             # An answer of a retrieval intent ("faq/cost") gets no evidence from words in more than this share of
             # all training examples.
             "answer_max_share": 0.01,
@@ -146,8 +162,10 @@ class DomainGuard(TrainedComponent):
         """`learned`: per checked intent its words "for" and "against", the decline examples, every known word."""
         learned = learned or {"intents": {}, "everyday_texts": [], "known_words": []}
         by_intent = learned["intents"]
-        self._evidence = {intent: Vocabulary(words_of["for"], self._config["min_fuzzy_length"])
-                          for intent, words_of in by_intent.items()}
+        self._evidence = {
+            intent: Vocabulary(words_of["for"], self._config["min_fuzzy_length"])
+            for intent, words_of in by_intent.items()
+        }
         self._counter = {intent: frozenset(words_of["against"]) for intent, words_of in by_intent.items()}
         self._everyday_phrases = phrases_of(learned["everyday_texts"])
         self._known = Vocabulary(learned["known_words"])
@@ -167,33 +185,51 @@ class DomainGuard(TrainedComponent):
         listed = [*self._config["intents"], *self._config["lenient_intents"]]
         answers = [key for key in by_intent if key.split("/")[0] in listed and "/" in key]
         checked = {intent: by_intent[intent] for intent in [*listed, *answers]}
-        evidence = distinctive_words({intent: by_intent[intent] for intent in listed}, by_intent[decline],
-                                     self._config["min_ratio"])
+        evidence = distinctive_words(
+            {intent: by_intent[intent] for intent in listed}, by_intent[decline], self._config["min_ratio"]
+        )
         evidence.update(self._answer_evidence(by_intent, answers))
         everything_checked = [text for texts in checked.values() for text in texts]
-        declined_words = distinctive_words({decline: by_intent[decline]}, everything_checked,
-                                           self._config["counter_min_ratio"])[decline]
+        declined_words = distinctive_words(
+            {decline: by_intent[decline]}, everything_checked, self._config["counter_min_ratio"]
+        )[decline]
         intents = {}
         for intent, texts in checked.items():
             used = set(vocabulary_of(texts))
-            intents[intent] = {"for": evidence[intent], "against": [w for w in declined_words if w not in used]}
-        learned = {"intents": intents, "everyday_texts": by_intent[decline],
-                   "known_words": vocabulary_of(text for texts in by_intent.values() for text in texts)}
+            intents[intent] = {
+                "for": evidence[intent],
+                "against": [w for w in declined_words if w not in used],
+            }
+        learned = {
+            "intents": intents,
+            "everyday_texts": by_intent[decline],
+            "known_words": vocabulary_of(text for texts in by_intent.values() for text in texts),
+        }
         with self._model_storage.write_to(self._resource) as directory:
             (directory / LEARNED_FILE).write_text(json.dumps(learned, indent=1), encoding="utf-8")
         self._set_trained(learned)
         return self._resource
 
-    def _answer_evidence(self, by_intent: Dict[Text, List[Words]], answers: List[Text]) -> Dict[Text, List[Text]]:
+    def _answer_evidence(
+        self, by_intent: Dict[Text, List[Words]], answers: List[Text]
+    ) -> Dict[Text, List[Text]]:
         """An answer has a few examples, so it is weighed against everything else said to the bot, and words common
         across all the examples ("your", "get", "when") are no evidence for it however its few examples use them."""
         every_text = [text for intent, texts in by_intent.items() if "/" not in intent for text in texts]
         in_examples = Counter(w for text in every_text for w in set(text))
-        common = {w for w, count in in_examples.items() if count > self._config["answer_max_share"] * len(every_text)}
+        common = {
+            w
+            for w, count in in_examples.items()
+            if count > self._config["answer_max_share"] * len(every_text)
+        }
         evidence = {}
         for key in answers:
-            rest = [text for intent, texts in by_intent.items() if "/" not in intent and intent != key.split("/")[0]
-                    for text in texts] + [text for other in answers if other != key for text in by_intent[other]]
+            rest = [
+                text
+                for intent, texts in by_intent.items()
+                if "/" not in intent and intent != key.split("/")[0]
+                for text in texts
+            ] + [text for other in answers if other != key for text in by_intent[other]]
             found = distinctive_words({key: by_intent[key]}, rest, self._config["min_ratio"])[key]
             evidence[key] = [w for w in found if w not in common]
         return evidence
@@ -202,22 +238,33 @@ class DomainGuard(TrainedComponent):
         for message in messages:
             intent = (message.get(INTENT) or {}).get("name")
             found_entities = message.get(ENTITIES) or []
-            complaint = any(e.get("entity") == self._config["symptom_entity"] and not e.get("role")
-                            for e in found_entities)  # a current complaint is triaged, whatever service it names
-            if intent in self._config["unoffered_from"] and not complaint and any(
-                    e.get("entity") == self._config["unoffered_entity"] for e in found_entities):
+            complaint = any(
+                e.get("entity") == self._config["symptom_entity"] and not e.get("role")
+                for e in found_entities
+            )  # a current complaint is triaged, whatever service it names
+            if (
+                intent in self._config["unoffered_from"]
+                and not complaint
+                and any(e.get("entity") == self._config["unoffered_entity"] for e in found_entities)
+            ):
                 _overrule(message, self._config["services_intent"])
                 continue
             text = message.get(TEXT) or ""
-            health_terms = [text[e.get(ENTITY_ATTRIBUTE_START, 0):e.get(ENTITY_ATTRIBUTE_END, 0)]
-                            for e in message.get(ENTITIES) or [] if self._is_health_term(e)]
+            health_terms = [
+                text[e.get(ENTITY_ATTRIBUTE_START, 0) : e.get(ENTITY_ATTRIBUTE_END, 0)]
+                for e in message.get(ENTITIES) or []
+                if self._is_health_term(e)
+            ]
             everyday = [term for term in health_terms if self._is_everyday(term)]
             if len(everyday) < len(health_terms):
                 continue  # a health term no everyday request uses: clinic business
             # Not a checked intent, but an everyday health word the red-flag step would read a complaint into
             # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
-            weighed = [name for name in (self._weighed_as(intent, everyday), self._answer_key(message, intent))
-                       if name in self._evidence]
+            weighed = [
+                name
+                for name in (self._weighed_as(intent, everyday), self._answer_key(message, intent))
+                if name in self._evidence
+            ]
             found = [w for w in message_words(message) if not w.isdigit()]
             granted = {w for term in everyday for w in words(term)}
             if any(self._outweighed(name, found, granted) for name in weighed):
@@ -239,7 +286,9 @@ class DomainGuard(TrainedComponent):
         evidence = sum(w in granted or self._evidence[intent].knows(w) for w in found)
         strange = intent.split("/")[0] in self._config["unknown_words_against"]
         unknown = sum(strange and not self._known.knows(w) for w in found)
-        return evidence, sum(w in self._counter[intent] for w in found) + self._config["unknown_word_weight"] * unknown
+        return evidence, sum(w in self._counter[intent] for w in found) + self._config[
+            "unknown_word_weight"
+        ] * unknown
 
     def _outweighed(self, intent: Text, found: List[Text], granted: Set[Text]) -> bool:
         """No evidence (unless lenient), or at least as much counter-evidence as evidence."""
@@ -266,14 +315,23 @@ class DomainGuard(TrainedComponent):
             elif name == chosen:
                 return []
         length = len(message.get(TEXT) or "")
-        return [{"entity": self._config["clarify_entity"], "value": name, "start": 0, "end": length,
-                 "confidence": 1.0, "extractor": self.__class__.__name__}
-                for name in names[:self._config["max_guesses"]]]
+        return [
+            {
+                "entity": self._config["clarify_entity"],
+                "value": name,
+                "start": 0,
+                "end": length,
+                "confidence": 1.0,
+                "extractor": self.__class__.__name__,
+            }
+            for name in names[: self._config["max_guesses"]]
+        ]
 
     def _is_health_term(self, entity: Dict[Text, Any]) -> bool:
         """An entity from the patterns other than a qualifier: a duration ("today") or an age ("my son") alone is not."""
-        return entity.get("entity") not in self._config["qualifier_entities"] \
-            and is_complaint(str(entity.get("value")))
+        return entity.get("entity") not in self._config["qualifier_entities"] and is_complaint(
+            str(entity.get("value"))
+        )
 
     def _is_everyday(self, term: Text) -> bool:
         """The decline examples say it too ("boil" in "how long do I boil an egg")."""
@@ -284,4 +342,3 @@ class DomainGuard(TrainedComponent):
         """The retrieval answer the ResponseSelector picked for `intent` ("faq/cost"), if it is one."""
         selected = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(intent) or {}
         return (selected.get("response") or {}).get(INTENT_RESPONSE_KEY)
-

@@ -9,6 +9,7 @@ without a misspelling list per word. Two rules keep this safe:
   ("worst" -> "wrong", "left" -> "leave" in spaCy's lookup table).
 English words and lemmas come from spaCy's lookup tables (package `spacy-lookups-data`); no model download.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -27,17 +28,62 @@ MIN_CORRECTABLE_LENGTH = 4  # "pls", "ur", "wk": too short to tell a typo from a
 MIN_LISTED_MISSPELLING_LENGTH = 6  # "copd", "gtn", "calpol": short listed words are names, not typos
 SAME_STEM_PREFIX = 3  # a lemma must keep the word's first letters to count as an inflection of it
 # Words whose lemma merges two things a clinician keeps apart ("fits" is a seizure, "fit" is healthy).
-KEEP_AS_WRITTEN = frozenset({"bit", "fits", "fitting", "passing", "passed", "left", "lying", "feeling", "needs", "worse",
-                             "worst", "drops", "dropped", "dropping", "limping", "stops", "banging", "spotting", "gasps",
-                             "number", "numbers"})  # "a bit" is not a bite; "number" is not "more numb"
+KEEP_AS_WRITTEN = frozenset(
+    {
+        "bit",
+        "fits",
+        "fitting",
+        "passing",
+        "passed",
+        "left",
+        "lying",
+        "feeling",
+        "needs",
+        "worse",
+        "worst",
+        "drops",
+        "dropped",
+        "dropping",
+        "limping",
+        "stops",
+        "banging",
+        "spotting",
+        "gasps",
+        "number",
+        "numbers",
+    }
+)  # "a bit" is not a bite; "number" is not "more numb"
 # Pieces of contractions as the tokenizer splits them ("can't" -> "ca" "n't", "cant" -> "ca" "nt"), written one way.
-CONTRACTIONS = {"n't": "not", "nt": "not", "ca": "can", "wo": "will", "'m": "am", "’m": "am", "'ve": "have",
-                "'re": "are", "'ll": "will", "’ll": "will", "n’t": "not", "sha": "shall", "m": "am",
-                # written in capitals, the tokenizer leaves these whole: "DON'T fade"
-                "don't": "not", "doesn't": "not", "didn't": "not", "isn't": "not", "hasn't": "not",
-                "haven't": "not", "wasn't": "not", "aren't": "not",
-                # text-speak spellings too short or too far from the word for typo correction to reach
-                "thru": "through", "thro": "through", "tonite": "tonight", "nite": "night", "yday": "yesterday"}
+CONTRACTIONS = {
+    "n't": "not",
+    "nt": "not",
+    "ca": "can",
+    "wo": "will",
+    "'m": "am",
+    "’m": "am",
+    "'ve": "have",
+    "'re": "are",
+    "'ll": "will",
+    "’ll": "will",
+    "n’t": "not",
+    "sha": "shall",
+    "m": "am",
+    # written in capitals, the tokenizer leaves these whole: "DON'T fade"
+    "don't": "not",
+    "doesn't": "not",
+    "didn't": "not",
+    "isn't": "not",
+    "hasn't": "not",
+    "haven't": "not",
+    "wasn't": "not",
+    "aren't": "not",
+    # text-speak spellings too short or too far from the word for typo correction to reach
+    "thru": "through",
+    "thro": "through",
+    "tonite": "tonight",
+    "nite": "night",
+    "yday": "yesterday",
+}
 
 
 def _table(name: str) -> Any:
@@ -112,8 +158,9 @@ class Normaliser:
             candidates, reach = self.english_vocabulary, 1
         else:
             candidates, reach = self.vocabulary, (1 if len(word) < 8 else 2)
-        matches = process.extract(word, candidates, scorer=DamerauLevenshtein.distance,
-                                  score_cutoff=reach, limit=3)
+        matches = process.extract(
+            word, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=reach, limit=3
+        )
         if not matches:
             return word
         best = min(score for _, score, _ in matches)
@@ -144,6 +191,8 @@ def _normalised_token(token: Dict[str, Any], normaliser: Normaliser) -> Dict[str
         return {**rest, "NORM": normaliser.norm(value.lower())}
     if isinstance(value, dict) and isinstance(value.get("IN"), list):
         rest = {k: v for k, v in token.items() if k != "LOWER"}
-        words = [normaliser.norm(str(v).lower()) for v in value["IN"]]  # YAML reads 4 as a number: it is a word
+        words = [
+            normaliser.norm(str(v).lower()) for v in value["IN"]
+        ]  # YAML reads 4 as a number: it is a word
         return {**rest, "NORM": {**value, "IN": list(dict.fromkeys(words))}}
     return token

@@ -8,10 +8,11 @@ clitic becomes the word it stands for ("don't" → "do not", "we're" → "we are
 these tokens, so "clinic's" is the known word "clinic", not an unknown one. The message text itself is untouched.
 Skin tones and the emoji variation selector are ignored.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -22,12 +23,17 @@ from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-_DECORATION = "[\U0001F3FB-\U0001F3FF\uFE0F]*"  # skin tones, emoji presentation selector
+_DECORATION = "[\U0001f3fb-\U0001f3ff\ufe0f]*"  # skin tones, emoji presentation selector
 # A word with its clitic ("clinic's", "don't", "can’t"); curly apostrophes are read as straight ones.
 _CLITIC = re.compile(r"\b([a-z]+)['’](s|t|re|m|ll|ve|d)\b", re.IGNORECASE)
 # What each clitic stands for ("" = nothing the meaning needs); "n't" is handled with its verb.
 _CLITIC_WORDS = {"s": "", "re": "are", "m": "am", "ll": "will", "ve": "have", "d": "would"}
-_NOT_STEMS = {"won": "will", "can": "can", "shan": "shall", "ain": "is"}  # "won't" → "will not"; else "don't" → "do"
+_NOT_STEMS = {
+    "won": "will",
+    "can": "can",
+    "shan": "shall",
+    "ain": "is",
+}  # "won't" → "will not"; else "don't" → "do"
 
 Span = Tuple[int, int, Text]  # start, end, the words read there
 
@@ -42,16 +48,25 @@ class EmojiWordTokenizer(WhitespaceTokenizer):
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
-        emoji_words = {emoji.replace("\uFE0F", ""): str(word) for emoji, word in (config.get("emoji_words") or {}).items()}
+        emoji_words = {
+            emoji.replace("\ufe0f", ""): str(word)
+            for emoji, word in (config.get("emoji_words") or {}).items()
+        }
         self._emoji_words = emoji_words
         alternatives = "|".join(re.escape(e) for e in sorted(emoji_words, key=len, reverse=True))
         self._emoji = re.compile(f"({alternatives}){_DECORATION}") if emoji_words else None
-        self._word_forms = {str(form).lower(): str(words).lower()
-                            for form, words in (config.get("word_forms") or {}).items()}
+        self._word_forms = {
+            str(form).lower(): str(words).lower() for form, words in (config.get("word_forms") or {}).items()
+        }
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "EmojiWordTokenizer":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "EmojiWordTokenizer":
         return cls(config)
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:

@@ -5,6 +5,7 @@ one with a confidence above any safe fallback threshold. A message none of whose
 typo, is out of scope whatever the classifier says. The guards pass the words the tokenizer read (text-speak and
 clitics already resolved, carebot/nlu/tokenizer.py); `words` splits plain text the same simple way for the rest.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,13 +31,16 @@ def phrases_of(texts: Iterable[Words]) -> Set[str]:
     """Every run of consecutive words of the texts, space-joined: "boil an egg" gives "boil", "boil an", …"""
     found: Set[str] = set()
     for found_words in texts:
-        found.update(" ".join(found_words[i:j]) for i in range(len(found_words))
-                     for j in range(i + 1, len(found_words) + 1))
+        found.update(
+            " ".join(found_words[i:j])
+            for i in range(len(found_words))
+            for j in range(i + 1, len(found_words) + 1)
+        )
     return found
 
 
 def _deletions(word: str) -> Set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))}
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 class Vocabulary:
@@ -63,14 +67,16 @@ class Vocabulary:
         return not found or any(self.knows(w) for w in found)
 
 
-def distinctive_words(examples_by_intent: Mapping[str, Sequence[Words]], background: Sequence[Words],
-                      min_ratio: float) -> Dict[str, List[str]]:
+def distinctive_words(
+    examples_by_intent: Mapping[str, Sequence[Words]], background: Sequence[Words], min_ratio: float
+) -> Dict[str, List[str]]:
     """Each intent's words that are at least `min_ratio` times more frequent in its examples than in `background`.
 
     Frequencies are the share of examples containing the word, add-half smoothed so a word never seen in the
     background is not infinitely distinctive on one example. "pain" or "prescription" survive for the clinic
     intents; "how", "my" or "need", which the out-of-scope examples use as often, do not.
     """
+
     def shares(texts: Sequence[Words]) -> Counter:
         return Counter(w for text in texts for w in set(text))
 
@@ -80,7 +86,8 @@ def distinctive_words(examples_by_intent: Mapping[str, Sequence[Words]], backgro
     for intent, texts in examples_by_intent.items():
         size = len(texts) + 1
         result[intent] = sorted(
-            w for w, count in shares(texts).items()
+            w
+            for w, count in shares(texts).items()
             if (count + 0.5) / size >= min_ratio * (in_background[w] + 0.5) / background_size
         )
     return result

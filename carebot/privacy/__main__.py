@@ -7,6 +7,7 @@ dispatcher also runs it daily). `python -m carebot.privacy verify-audit`: check 
 Stores come from the same environment the services use: CAREBOT_DATABASE_URL, WHATSAPP_STATE_DATABASE_URL,
 WHATSAPP_REDIS_URL and the tracker store of RASA_ENDPOINTS (else endpoints.yml).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,8 @@ from typing import List, Optional
 
 from carebot import settings
 from carebot.backend.audit import AuditLog
-from carebot.phones import normalize_phone
 from carebot.clinic import load_clinic
+from carebot.phones import normalize_phone
 from carebot.privacy.erasure import erase_everywhere
 from carebot.privacy.export import dumps, export_bundle
 from carebot.privacy.purge import purge
@@ -40,12 +41,15 @@ def _run(args: argparse.Namespace, stores: PatientStores) -> int:
         text = dumps(export_bundle(stores, load_clinic(), phone))
         audit.record("operator", "export", phone)
         if args.out:
-            Path(args.out).write_text(text, encoding="utf-8")  # umask 077: owner-only, like everything in var/
+            Path(args.out).write_text(
+                text, encoding="utf-8"
+            )  # umask 077: owner-only, like everything in var/
         else:
             print(text)
         return 0
-    report = erase_everywhere(stores, load_clinic(), phone, load_kept_after_erasure(),
-                              settings.current().whatsapp_redis_url or None)
+    report = erase_everywhere(
+        stores, load_clinic(), phone, load_kept_after_erasure(), settings.current().whatsapp_redis_url or None
+    )
     audit.record("operator", "erase", phone, report.describe())
     print(f"erased: {report.describe()}")
     return 0

@@ -7,6 +7,7 @@ backend's middleware; this module adds the audit entry that names what was erase
 Only the backend's database is erased here; the conversation and the channel's state are erased by the tracker
 store and the WhatsApp channel after the bot's last reply (carebot/privacy/erasure.py says who erases what).
 """
+
 from __future__ import annotations
 
 import re
@@ -14,10 +15,10 @@ import re
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
+from carebot.backend.audit import AuditLog
 from carebot.backend.db import run_db
 from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
-from carebot.backend.audit import AuditLog
 from carebot.privacy.erasure import erase_backend, summarise
 from carebot.privacy.settings import load_kept_after_erasure
 
@@ -26,7 +27,9 @@ E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 def checked_phone(value: object) -> str:
     raw = str(value or "")
-    phone = "+" + raw[1:] if raw.startswith(" ") else raw.strip()  # an unencoded "+" in a query arrives as " "
+    phone = (
+        "+" + raw[1:] if raw.startswith(" ") else raw.strip()
+    )  # an unencoded "+" in a query arrives as " "
     if not E164.match(phone):
         raise ApiError(400, "phone must be an E.164 number such as +447700900123")
     return phone
@@ -43,13 +46,17 @@ class PrivacyApi:
     async def erase(self, request: web.Request) -> web.Response:
         phone = checked_phone((await json_object(request)).get("phone"))
         report = await run_db(erase_backend, self.engine, self.clinic, phone, load_kept_after_erasure())
-        await run_db(self.audit.record, "patient", "erase (own request on WhatsApp)", phone, report.describe())
+        await run_db(
+            self.audit.record, "patient", "erase (own request on WhatsApp)", phone, report.describe()
+        )
         return web.json_response(report.to_json())
 
 
 def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
     api = PrivacyApi(engine, clinic)
-    app.router.add_routes([
-        web.get("/api/privacy/summary", api.summary),
-        web.post("/api/privacy/erasure", api.erase),
-    ])
+    app.router.add_routes(
+        [
+            web.get("/api/privacy/summary", api.summary),
+            web.post("/api/privacy/erasure", api.erase),
+        ]
+    )

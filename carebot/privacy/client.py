@@ -1,5 +1,6 @@
 """The async client the action server uses for a patient's own privacy requests ("what do you keep about me",
 "delete my data"). Configuration and errors as for every backend client (carebot/backend/http_client.py)."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -21,12 +22,17 @@ class PrivacyClient(BackendHTTPClient):
     unavailable = PrivacyUnavailable
     refused = not_found = PrivacyError
 
-    def __init__(self, base_url: Optional[str] = None, api_token: Optional[str] = None, *,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: Optional[str] = None, api_token: Optional[str] = None, *, timeout: float = 10.0
+    ) -> None:
         super().__init__(backend_url(base_url), api_token, timeout=timeout)
 
     async def summary(self, phone: str) -> DataSummary:
-        return DataSummary.from_json(await self._request("GET", "/api/privacy/summary", params=[("phone", phone)]))
+        return DataSummary.from_json(
+            await self._request("GET", "/api/privacy/summary", params=[("phone", phone)])
+        )
 
     async def erase(self, phone: str) -> ErasureReport:
-        return ErasureReport.from_json(await self._request("POST", "/api/privacy/erasure", json_body={"phone": phone}))
+        return ErasureReport.from_json(
+            await self._request("POST", "/api/privacy/erasure", json_body={"phone": phone})
+        )

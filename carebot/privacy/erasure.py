@@ -9,6 +9,7 @@ the turn that asked for it (carebot/privacy/tracker_store.py). Operators and adm
 
 SQLite deletes run with `secure_delete`, so the erased text does not linger in free pages of the file.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,12 +19,17 @@ from sqlalchemy import Column, DateTime, Integer, String, Table, delete, func, o
 from sqlalchemy.engine import Connection, Engine
 
 from carebot.backend.db import from_db, metadata, to_db
-from carebot.erasing import checkpoint, secure_delete
 from carebot.channels.contacts import forget_number
 from carebot.clinic import Clinic
+from carebot.erasing import checkpoint, secure_delete
 from carebot.handoff.store import handoff_cases, handoff_events
 from carebot.privacy.model import (
-    ERASURE_REASON, HANDOFF_CASES, PAST_APPOINTMENTS, DataSummary, ErasureReport, conversation_ids,
+    ERASURE_REASON,
+    HANDOFF_CASES,
+    PAST_APPOINTMENTS,
+    DataSummary,
+    ErasureReport,
+    conversation_ids,
 )
 from carebot.privacy.stores import PatientStores
 from carebot.reminders.store import reminder_deliveries, reminder_occurrences, reminders
@@ -34,7 +40,8 @@ UPCOMING = ("proposed", "pending", "booked", "waitlist", "arrived", "checked-in"
 
 # What staff must know after an erasure (a freed appointment time), worded without naming the patient.
 staff_notices = Table(
-    "staff_notices", metadata,
+    "staff_notices",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime, nullable=False),
     Column("text", String(300), nullable=False),
@@ -45,8 +52,10 @@ def _describe(clinic: Clinic, row) -> str:
     service = clinic.service(row.service_id)
     provider = clinic.provider(row.practitioner_id)
     start = from_db(row.start).astimezone(clinic.tz)
-    return (f"{service.name if service else row.service_id} with {provider.name if provider else row.practitioner_id}"
-            f", {start:%a %d %b %Y %H:%M}")
+    return (
+        f"{service.name if service else row.service_id} with {provider.name if provider else row.practitioner_id}"
+        f", {start:%a %d %b %Y %H:%M}"
+    )
 
 
 def _patient_ids(conn: Connection, phone: str) -> List[str]:
@@ -59,37 +68,65 @@ def summarise(engine: Engine, phone: str, now: Optional[dt.datetime] = None) -> 
     conversations = conversation_ids(phone)
     with engine.connect() as conn:
         patients = _patient_ids(conn, phone)
-        appointments = conn.execute(select(t.appointment.c.start, t.appointment.c.status)
-                                    .where(t.appointment.c.patient_id.in_(patients))).fetchall()
-        reminder_count = conn.execute(select(func.count()).select_from(reminders).where(
-            reminders.c.conversation_id.in_(conversations), reminders.c.status != "stopped")).scalar()
-        cases = conn.execute(select(func.count()).select_from(handoff_cases).where(or_(
-            handoff_cases.c.patient_phone == phone, handoff_cases.c.conversation_id.in_(conversations)))).scalar()
+        appointments = conn.execute(
+            select(t.appointment.c.start, t.appointment.c.status).where(
+                t.appointment.c.patient_id.in_(patients)
+            )
+        ).fetchall()
+        reminder_count = conn.execute(
+            select(func.count())
+            .select_from(reminders)
+            .where(reminders.c.conversation_id.in_(conversations), reminders.c.status != "stopped")
+        ).scalar()
+        cases = conn.execute(
+            select(func.count())
+            .select_from(handoff_cases)
+            .where(
+                or_(
+                    handoff_cases.c.patient_phone == phone, handoff_cases.c.conversation_id.in_(conversations)
+                )
+            )
+        ).scalar()
     upcoming = sum(1 for a in appointments if a.start > now_db and a.status in UPCOMING)
-    return DataSummary(len(patients), upcoming, sum(1 for a in appointments if a.start <= now_db), reminder_count,
-                       cases)
+    return DataSummary(
+        len(patients), upcoming, sum(1 for a in appointments if a.start <= now_db), reminder_count, cases
+    )
 
 
-def _cancel_upcoming(conn: Connection, clinic: Clinic, patients: Sequence[str], now: dt.datetime,
-                     report: ErasureReport) -> None:
+def _cancel_upcoming(
+    conn: Connection, clinic: Clinic, patients: Sequence[str], now: dt.datetime, report: ErasureReport
+) -> None:
     """Cancel future appointments (their slots freed for others) and tell staff which times came free."""
-    rows = conn.execute(select(t.appointment).where(
-        t.appointment.c.patient_id.in_(patients), t.appointment.c.start > to_db(now),
-        t.appointment.c.status.in_(UPCOMING)).with_for_update()).fetchall()
+    rows = conn.execute(
+        select(t.appointment)
+        .where(
+            t.appointment.c.patient_id.in_(patients),
+            t.appointment.c.start > to_db(now),
+            t.appointment.c.status.in_(UPCOMING),
+        )
+        .with_for_update()
+    ).fetchall()
     for row in rows:
-        conn.execute(update(t.slot).where(t.slot.c.id.in_(row.slot_ids.split()), t.slot.c.status == BUSY)
-                     .values(status=FREE, version=t.slot.c.version + 1, last_updated=to_db(now)))
+        conn.execute(
+            update(t.slot)
+            .where(t.slot.c.id.in_(row.slot_ids.split()), t.slot.c.status == BUSY)
+            .values(status=FREE, version=t.slot.c.version + 1, last_updated=to_db(now))
+        )
         what = _describe(clinic, row)
-        conn.execute(staff_notices.insert().values(
-            at=to_db(now), text=f"Cancelled: {what}. Reason: {ERASURE_REASON}. The time is free again."))
+        conn.execute(
+            staff_notices.insert().values(
+                at=to_db(now), text=f"Cancelled: {what}. Reason: {ERASURE_REASON}. The time is free again."
+            )
+        )
         report.cancelled.append(what)
     if rows:
         conn.execute(delete(t.appointment).where(t.appointment.c.id.in_([row.id for row in rows])))
         report.add("upcoming appointments", len(rows))
 
 
-def _erase_appointments(conn: Connection, clinic: Clinic, phone: str, kept: Sequence[str], now: dt.datetime,
-                        report: ErasureReport) -> None:
+def _erase_appointments(
+    conn: Connection, clinic: Clinic, phone: str, kept: Sequence[str], now: dt.datetime, report: ErasureReport
+) -> None:
     patients = _patient_ids(conn, phone)
     if not patients:
         return
@@ -102,12 +139,17 @@ def _erase_appointments(conn: Connection, clinic: Clinic, phone: str, kept: Sequ
             return  # the appointments name their patient: the record they point to stays with them
     else:
         report.add("past appointments", conn.execute(delete(t.appointment).where(past)).rowcount)
-    report.add("patient records", conn.execute(delete(t.patient).where(t.patient.c.id.in_(patients))).rowcount)
+    report.add(
+        "patient records", conn.execute(delete(t.patient).where(t.patient.c.id.in_(patients))).rowcount
+    )
 
 
 def _erase_reminders(conn: Connection, phone: str, report: ErasureReport) -> None:
-    ids = list(conn.execute(select(reminders.c.id).where(
-        reminders.c.conversation_id.in_(conversation_ids(phone)))).scalars())
+    ids = list(
+        conn.execute(
+            select(reminders.c.id).where(reminders.c.conversation_id.in_(conversation_ids(phone)))
+        ).scalars()
+    )
     if not ids:
         return
     keys = select(reminder_occurrences.c.idempotency_key).where(reminder_occurrences.c.reminder_id.in_(ids))
@@ -117,18 +159,33 @@ def _erase_reminders(conn: Connection, phone: str, report: ErasureReport) -> Non
 
 
 def _erase_cases(conn: Connection, phone: str, kept: Sequence[str], report: ErasureReport) -> None:
-    cases = list(conn.execute(select(handoff_cases.c.id).where(or_(
-        handoff_cases.c.patient_phone == phone, handoff_cases.c.conversation_id.in_(conversation_ids(phone)))))
-        .scalars())
+    cases = list(
+        conn.execute(
+            select(handoff_cases.c.id).where(
+                or_(
+                    handoff_cases.c.patient_phone == phone,
+                    handoff_cases.c.conversation_id.in_(conversation_ids(phone)),
+                )
+            )
+        ).scalars()
+    )
     if HANDOFF_CASES in kept:
         report.keep(HANDOFF_CASES, len(cases))
     elif cases:
         conn.execute(delete(handoff_events).where(handoff_events.c.case_id.in_(cases)))
-        report.add("staff cases", conn.execute(delete(handoff_cases).where(handoff_cases.c.id.in_(cases))).rowcount)
+        report.add(
+            "staff cases", conn.execute(delete(handoff_cases).where(handoff_cases.c.id.in_(cases))).rowcount
+        )
 
 
-def erase_backend(engine: Engine, clinic: Clinic, phone: str, kept: Sequence[str],
-                  now: Optional[dt.datetime] = None, report: Optional[ErasureReport] = None) -> ErasureReport:
+def erase_backend(
+    engine: Engine,
+    clinic: Clinic,
+    phone: str,
+    kept: Sequence[str],
+    now: Optional[dt.datetime] = None,
+    report: Optional[ErasureReport] = None,
+) -> ErasureReport:
     """Erase the patient from the backend database in one transaction: appointments (future ones cancelled, staff
     told), the patient record, reminders with their doses, staff cases; except what `kept` names."""
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -151,14 +208,17 @@ def erase_channel_state(engine: Engine, phone: str, report: Optional[ErasureRepo
     return report
 
 
-def erase_conversations(engine: Engine, events: Table, phone: str, report: Optional[ErasureReport] = None
-                        ) -> ErasureReport:
+def erase_conversations(
+    engine: Engine, events: Table, phone: str, report: Optional[ErasureReport] = None
+) -> ErasureReport:
     """Every event of the patient's conversations in an SQL tracker store (Rasa's `events` table)."""
     report = report or ErasureReport()
     with engine.begin() as conn:
         secure_delete(conn)
-        report.add("conversation events", conn.execute(delete(events).where(
-            events.c.sender_id.in_(conversation_ids(phone)))).rowcount)
+        report.add(
+            "conversation events",
+            conn.execute(delete(events).where(events.c.sender_id.in_(conversation_ids(phone)))).rowcount,
+        )
     checkpoint(engine)
     return report
 
@@ -176,15 +236,23 @@ def forget_keys(redis_url: str, phone: str, report: Optional[ErasureReport] = No
     report = report or ErasureReport()
     client = redis.Redis.from_url(redis_url)
     try:
-        names = redis_keys_of((key.decode() for key in client.scan_iter(match=f"*{phone.lstrip('+')}*")), phone)
+        names = redis_keys_of(
+            (key.decode() for key in client.scan_iter(match=f"*{phone.lstrip('+')}*")), phone
+        )
         report.add("redis keys", client.delete(*names) if names else 0)
     finally:
         client.close()
     return report
 
 
-def erase_everywhere(stores: PatientStores, clinic: Clinic, phone: str, kept: Sequence[str],
-                     redis_url: Optional[str] = None, now: Optional[dt.datetime] = None) -> ErasureReport:
+def erase_everywhere(
+    stores: PatientStores,
+    clinic: Clinic,
+    phone: str,
+    kept: Sequence[str],
+    redis_url: Optional[str] = None,
+    now: Optional[dt.datetime] = None,
+) -> ErasureReport:
     """Every store at once, for operators and admins (the patient's own request goes store by store)."""
     report = erase_backend(stores.backend, clinic, phone, kept, now)
     erase_channel_state(stores.channel, phone, report)
@@ -200,4 +268,3 @@ def notices(engine: Engine, limit: int = 20) -> List[tuple]:
     with engine.connect() as conn:
         rows = conn.execute(select(staff_notices).order_by(staff_notices.c.id.desc()).limit(limit)).fetchall()
     return [(from_db(row.at), row.text) for row in rows]
-

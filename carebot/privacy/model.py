@@ -2,6 +2,7 @@
 
 No database and no HTTP here: the action server imports this through `carebot.privacy.client` only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,8 +10,12 @@ from typing import Any, Dict, List, Mapping, Tuple
 
 # What a clinic may be legally bound to keep after a patient asks for erasure (clinic.yml
 # `privacy.kept_after_erasure`). Everything else that names the patient is deleted.
-PAST_APPOINTMENTS = "past_appointments"  # attended/missed appointments, with the name, birth date and number on them
-HANDOFF_CASES = "handoff_cases"  # conversations with staff, when the clinic files them as clinical correspondence
+PAST_APPOINTMENTS = (
+    "past_appointments"  # attended/missed appointments, with the name, birth date and number on them
+)
+HANDOFF_CASES = (
+    "handoff_cases"  # conversations with staff, when the clinic files them as clinical correspondence
+)
 KEEPABLE: Tuple[str, ...] = (PAST_APPOINTMENTS, HANDOFF_CASES)
 ERASURE_REASON = "patient asked for their data to be erased"
 
@@ -47,7 +52,9 @@ class ErasureReport:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> "ErasureReport":
-        return cls(dict(body.get("deleted") or {}), list(body.get("cancelled") or []), dict(body.get("kept") or {}))
+        return cls(
+            dict(body.get("deleted") or {}), list(body.get("cancelled") or []), dict(body.get("kept") or {})
+        )
 
 
 @dataclass(frozen=True)

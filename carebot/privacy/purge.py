@@ -4,6 +4,7 @@ Run daily by the reminder dispatcher and on demand by `python -m carebot.privacy
 whatever their age (the patient asked not to be messaged; forgetting that would message them again). The WhatsApp
 channel's Redis keys (button memory, MessageSids) carry their own expiry of at most 24 hours.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,12 +15,12 @@ from typing import Dict, Optional
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Engine
 
-from carebot.clock import utc_now
+from carebot.backend.audit import AuditLog
 from carebot.backend.db import to_db
 from carebot.channels.contacts import whatsapp_contacts, whatsapp_held_messages, whatsapp_message_sids
+from carebot.clock import utc_now
 from carebot.handoff.sessions import staff_sessions
 from carebot.handoff.store import handoff_cases, handoff_events
-from carebot.backend.audit import AuditLog
 from carebot.privacy.settings import Retention
 from carebot.privacy.stores import PatientStores
 
@@ -45,18 +46,27 @@ def _purge_tracker(stores: PatientStores, cutoff: dt.datetime, report: PurgeRepo
         return
     events = stores.tracker_events()
     with stores.tracker.begin() as conn:
-        report.add("conversation events", conn.execute(delete(events).where(events.c.timestamp < cutoff.timestamp()))
-                   .rowcount)
+        report.add(
+            "conversation events",
+            conn.execute(delete(events).where(events.c.timestamp < cutoff.timestamp())).rowcount,
+        )
 
 
 def _purge_cases(engine: Engine, cutoff: dt.datetime, report: PurgeReport) -> None:
     """Cases with no activity since the cut-off go, with their messages; a case still being written to stays."""
-    latest_event = (select(handoff_events.c.case_id, func.max(handoff_events.c.at).label("last_at"))
-                    .group_by(handoff_events.c.case_id).subquery())
-    stale = (select(handoff_cases.c.id)
-             .outerjoin(latest_event, latest_event.c.case_id == handoff_cases.c.id)
-             .where(handoff_cases.c.created_at < to_db(cutoff),
-                    or_(latest_event.c.last_at.is_(None), latest_event.c.last_at < to_db(cutoff))))
+    latest_event = (
+        select(handoff_events.c.case_id, func.max(handoff_events.c.at).label("last_at"))
+        .group_by(handoff_events.c.case_id)
+        .subquery()
+    )
+    stale = (
+        select(handoff_cases.c.id)
+        .outerjoin(latest_event, latest_event.c.case_id == handoff_cases.c.id)
+        .where(
+            handoff_cases.c.created_at < to_db(cutoff),
+            or_(latest_event.c.last_at.is_(None), latest_event.c.last_at < to_db(cutoff)),
+        )
+    )
     with engine.begin() as conn:
         ids = list(conn.execute(stale).scalars())
         if ids:
@@ -66,18 +76,43 @@ def _purge_cases(engine: Engine, cutoff: dt.datetime, report: PurgeReport) -> No
 
 
 def _purge_channel(engine: Engine, retention: Retention, now: dt.datetime, report: PurgeReport) -> None:
-    state_cutoff, media_cutoff = to_db(now - retention.channel_state * DAY), to_db(now - retention.media_links * DAY)
+    state_cutoff, media_cutoff = (
+        to_db(now - retention.channel_state * DAY),
+        to_db(now - retention.media_links * DAY),
+    )
     held = whatsapp_held_messages.c
     contacts = whatsapp_contacts.c
     with engine.begin() as conn:
-        report.add("held messages", conn.execute(delete(whatsapp_held_messages).where(or_(
-            held.held_at < state_cutoff, and_(held.media_url.isnot(None), held.held_at < media_cutoff)))).rowcount)
-        report.add("message ids", conn.execute(delete(whatsapp_message_sids).where(
-            whatsapp_message_sids.c.received_at < state_cutoff)).rowcount)
-        conn.execute(update(whatsapp_contacts).where(contacts.last_inbound_at < state_cutoff)
-                     .values(last_inbound_at=None))
-        report.add("contacts", conn.execute(delete(whatsapp_contacts).where(
-            contacts.last_inbound_at.is_(None), contacts.opted_out_at.is_(None))).rowcount)
+        report.add(
+            "held messages",
+            conn.execute(
+                delete(whatsapp_held_messages).where(
+                    or_(
+                        held.held_at < state_cutoff,
+                        and_(held.media_url.isnot(None), held.held_at < media_cutoff),
+                    )
+                )
+            ).rowcount,
+        )
+        report.add(
+            "message ids",
+            conn.execute(
+                delete(whatsapp_message_sids).where(whatsapp_message_sids.c.received_at < state_cutoff)
+            ).rowcount,
+        )
+        conn.execute(
+            update(whatsapp_contacts)
+            .where(contacts.last_inbound_at < state_cutoff)
+            .values(last_inbound_at=None)
+        )
+        report.add(
+            "contacts",
+            conn.execute(
+                delete(whatsapp_contacts).where(
+                    contacts.last_inbound_at.is_(None), contacts.opted_out_at.is_(None)
+                )
+            ).rowcount,
+        )
 
 
 def purge(stores: PatientStores, retention: Retention, now: Optional[dt.datetime] = None) -> PurgeReport:

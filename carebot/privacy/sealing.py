@@ -1,5 +1,6 @@
 """Encryption of tracker-store event data (Fernet, key from the environment): used by the tracker store Rasa runs
 (carebot/privacy/tracker_store.py) and by the export, which reads conversations without Rasa."""
+
 from __future__ import annotations
 
 import base64

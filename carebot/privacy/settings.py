@@ -13,6 +13,7 @@
 Every kind is required to be a whole number ≥ 0 when given; a missing kind takes the default above.
 `kept_after_erasure` names kinds from carebot.privacy.model.KEEPABLE (default: none, everything is erased).
 """
+
 from __future__ import annotations
 
 import os
@@ -52,18 +53,24 @@ def retention_from(section: Mapping[str, Any], source: str = "clinic.yml") -> Re
     known = {f.name for f in fields(Retention)}
     unknown = sorted(set(days) - known)
     if unknown:
-        raise PrivacyConfigError(f"{source}: privacy.retention_days has an unknown kind '{unknown[0]}' "
-                                 f"(known: {', '.join(sorted(known))})")
+        raise PrivacyConfigError(
+            f"{source}: privacy.retention_days has an unknown kind '{unknown[0]}' "
+            f"(known: {', '.join(sorted(known))})"
+        )
     for kind, value in days.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise PrivacyConfigError(f"{source}: privacy.retention_days.{kind} must be a whole number of days ≥ 0")
+            raise PrivacyConfigError(
+                f"{source}: privacy.retention_days.{kind} must be a whole number of days ≥ 0"
+            )
     return Retention(**days)
 
 
 def kept_from(section: Mapping[str, Any], source: str = "clinic.yml") -> Tuple[str, ...]:
     kept = section.get("kept_after_erasure") or []
     if not isinstance(kept, list) or any(kind not in KEEPABLE for kind in kept):
-        raise PrivacyConfigError(f"{source}: privacy.kept_after_erasure must be a list of: {', '.join(KEEPABLE)}")
+        raise PrivacyConfigError(
+            f"{source}: privacy.kept_after_erasure must be a list of: {', '.join(KEEPABLE)}"
+        )
     return tuple(kept)
 
 

@@ -10,6 +10,7 @@
   conversation is deleted instead of saved: the action cannot do it itself, because Rasa saves the turn after the
   action ran.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Optional, Text
@@ -23,8 +24,11 @@ from carebot.erasing import checkpoint, secure_delete
 from carebot.payloads import FORGET_CONVERSATION
 from carebot.privacy.sealing import event_data, seal
 
+
 def asks_to_forget(events: Iterable[Event]) -> bool:
-    return any(isinstance(e, BotUttered) and (e.data.get("custom") or {}).get(FORGET_CONVERSATION) for e in events)
+    return any(
+        isinstance(e, BotUttered) and (e.data.get("custom") or {}).get(FORGET_CONVERSATION) for e in events
+    )
 
 
 class ProtectedSQLTrackerStore(SQLTrackerStore):
@@ -38,19 +42,29 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
             if forget:
                 secure_delete(session.connection())
                 session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == tracker.sender_id).delete(
-                    synchronize_session=False)
+                    synchronize_session=False
+                )
             for event in [] if forget else events:
                 data = event.as_dict()
-                session.add(self.SQLEvent(
-                    sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                    action_name=data.get("name"), data=seal(data)))
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=seal(data),
+                    )
+                )
             session.commit()
         if forget:
-            checkpoint(self.engine)  # a SQLite file in WAL mode: the deleted rows' old pages leave the log too
+            checkpoint(
+                self.engine
+            )  # a SQLite file in WAL mode: the deleted rows' old pages leave the log too
 
-    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool
-                        ) -> Optional[DialogueStateTracker]:
+    async def _retrieve(
+        self, sender_id: Text, fetch_events_from_all_sessions: bool
+    ) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
             rows = self._event_query(session, sender_id, fetch_events_from_all_sessions).all()
             events = [event_data(row.data) for row in rows]

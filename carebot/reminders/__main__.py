@@ -5,6 +5,7 @@ Reads the backend database (`CAREBOT_DATABASE_URL`, default var/carebot.db), del
 `REMINDER_WORKER_ID` (default host:pid, shown in `claimed_by`). It also runs the daily retention purge
 (clinic.yml `privacy.retention_days`, carebot.privacy).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -59,17 +60,25 @@ async def serve() -> int:
     await asyncio.to_thread(migrations.upgrade, engine, migrations.BACKEND)
     rasa = RasaAPI.from_env()
     if not rasa.token:
-        log.warning("no RASA_API_TOKEN and no var/rasa_token: triggers will be refused if Rasa requires a token")
+        log.warning(
+            "no RASA_API_TOKEN and no var/rasa_token: triggers will be refused if Rasa requires a token"
+        )
     config = settings.current()
     dispatch = DispatcherSettings.from_clinic(clinic, poll_seconds=config.reminder_poll_seconds)
     deliverer = RasaDeliverer(rasa)
-    dispatcher = Dispatcher(ReminderStore(engine), deliverer, dispatch, worker_id=config.reminder_worker_id or None)
+    dispatcher = Dispatcher(
+        ReminderStore(engine), deliverer, dispatch, worker_id=config.reminder_worker_id or None
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("reminder dispatcher %s polling every %.0f s (grace %s)", dispatcher.worker_id, dispatch.poll_seconds,
-             dispatch.grace)
+    log.info(
+        "reminder dispatcher %s polling every %.0f s (grace %s)",
+        dispatcher.worker_id,
+        dispatch.poll_seconds,
+        dispatch.grace,
+    )
     purging = asyncio.create_task(purge_daily(stop))
     try:
         await dispatcher.run_forever(stop)

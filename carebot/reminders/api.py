@@ -16,6 +16,7 @@ Routes, all JSON, under /api/reminders:
   DELETE /appointments/{appointment_id}
 A phrase the parser cannot read is not an HTTP error: /parse answers `understood: false` with the question to ask.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,14 +26,18 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
-from carebot.clock import utc_now
 from carebot.backend.db import run_db
 from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
-from carebot.reminders.recurrence import ReminderParseError, load_medicines, next_occurrences, parse_reminder
+from carebot.clock import utc_now
 from carebot.reminders.model import (
-    AmbiguousReminder, InvalidReminderState, NothingToAnswer, ReminderError, ReminderNotFound,
+    AmbiguousReminder,
+    InvalidReminderState,
+    NothingToAnswer,
+    ReminderError,
+    ReminderNotFound,
 )
+from carebot.reminders.recurrence import ReminderParseError, load_medicines, next_occurrences, parse_reminder
 from carebot.reminders.store import ReminderStore
 
 STORE_KEY = web.AppKey("reminder_store", ReminderStore)
@@ -55,7 +60,9 @@ async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(_status_for(error), str(error)) from None
 
 
-def _text(body: Dict[str, Any], name: str, required: bool = True, default: Optional[str] = None) -> Optional[str]:
+def _text(
+    body: Dict[str, Any], name: str, required: bool = True, default: Optional[str] = None
+) -> Optional[str]:
     value = body.get(name, default)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -74,13 +81,15 @@ def _moment(body: Dict[str, Any], name: str, clinic: Clinic, required: bool = Tr
     try:
         moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise ApiError(400, f"'{name}' must be an ISO 8601 date-time like 2026-12-01T08:00:00+00:00") from None
+        raise ApiError(
+            400, f"'{name}' must be an ISO 8601 date-time like 2026-12-01T08:00:00+00:00"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=clinic.tz)
 
 
 def _times(values: Any) -> List[Tuple[int, int]]:
     if not isinstance(values, list) or not values:
-        raise ApiError(400, "'times' must be a non-empty list like [\"09:00\", \"21:00\"]")
+        raise ApiError(400, '\'times\' must be a non-empty list like ["09:00", "21:00"]')
     parsed = []
     for value in values:
         match = _CLOCK_TIME.match(str(value))
@@ -114,22 +123,24 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
     """Mount the reminders API on the backend app (tables live on the backend's shared MetaData)."""
     api = RemindersApi(ReminderStore(engine), clinic)
     app[STORE_KEY] = api.store
-    app.router.add_routes([
-        web.post(BASE + "/parse", api.parse),
-        web.post(BASE, api.create),
-        web.get(BASE, api.list_reminders),
-        web.post(BASE + "/match", api.match),
-        web.post(BASE + "/respond", api.respond),
-        web.get(BASE + "/adherence", api.adherence),
-        web.post(BASE + "/deliveries/{key}", api.acknowledge),
-        web.post(BASE + "/appointments", api.appointment_reminders),
-        web.delete(BASE + "/appointments/{appointment_id}", api.cancel_appointment_reminders),
-        web.get(ONE, api.get_reminder),
-        web.patch(ONE, api.change),
-        web.post(ONE + "/pause", api.pause),
-        web.post(ONE + "/resume", api.resume),
-        web.post(ONE + "/stop", api.stop),
-    ])
+    app.router.add_routes(
+        [
+            web.post(BASE + "/parse", api.parse),
+            web.post(BASE, api.create),
+            web.get(BASE, api.list_reminders),
+            web.post(BASE + "/match", api.match),
+            web.post(BASE + "/respond", api.respond),
+            web.get(BASE + "/adherence", api.adherence),
+            web.post(BASE + "/deliveries/{key}", api.acknowledge),
+            web.post(BASE + "/appointments", api.appointment_reminders),
+            web.delete(BASE + "/appointments/{appointment_id}", api.cancel_appointment_reminders),
+            web.get(ONE, api.get_reminder),
+            web.patch(ONE, api.change),
+            web.post(ONE + "/pause", api.pause),
+            web.post(ONE + "/resume", api.resume),
+            web.post(ONE + "/stop", api.stop),
+        ]
+    )
 
 
 class RemindersApi:
@@ -147,19 +158,33 @@ class RemindersApi:
         try:
             spec = parse_reminder(text, now, self.clinic.timezone, self.medicines)
         except ReminderParseError as error:
-            return web.json_response({"understood": False, "missing": error.missing, "message": str(error),
-                                      "medication": error.medication, "dose": error.dose})
+            return web.json_response(
+                {
+                    "understood": False,
+                    "missing": error.missing,
+                    "message": str(error),
+                    "medication": error.medication,
+                    "dose": error.dose,
+                }
+            )
         upcoming = next_occurrences(spec, now, 1) or [spec.dtstart]
-        return web.json_response({"understood": True, "spec": spec.to_dict(), "next_due": upcoming[0].isoformat()})
+        return web.json_response(
+            {"understood": True, "spec": spec.to_dict(), "next_due": upcoming[0].isoformat()}
+        )
 
     async def create(self, request: web.Request) -> web.Response:
         body = await json_object(request)
         reminder = await _call(
-            self.store.create, _text(body, "conversation_id"), _text(body, "label", default=body.get("medication")),
-            _text(body, "rrule"), _moment(body, "dtstart", self.clinic),
+            self.store.create,
+            _text(body, "conversation_id"),
+            _text(body, "label", default=body.get("medication")),
+            _text(body, "rrule"),
+            _moment(body, "dtstart", self.clinic),
             _text(body, "timezone", False, self.clinic.timezone),
-            dose=_text(body, "dose", False), kind=_text(body, "kind", False, "medication"),
-            channel=_text(body, "channel", False, "whatsapp"), description=_text(body, "description", False),
+            dose=_text(body, "dose", False),
+            kind=_text(body, "kind", False, "medication"),
+            channel=_text(body, "channel", False, "whatsapp"),
+            description=_text(body, "description", False),
         )
         return web.json_response(reminder.to_dict(), status=201)
 
@@ -173,7 +198,9 @@ class RemindersApi:
 
     async def match(self, request: web.Request) -> web.Response:
         body = await json_object(request)
-        reminder = await _call(self.store.match, _text(body, "conversation_id"), _text(body, "text", False, ""))
+        reminder = await _call(
+            self.store.match, _text(body, "conversation_id"), _text(body, "text", False, "")
+        )
         return web.json_response(reminder.to_dict())
 
     async def change(self, request: web.Request) -> web.Response:
@@ -181,8 +208,13 @@ class RemindersApi:
         if "times" in body:
             reminder = await _call(self.store.change_times, _reminder_id(request), _times(body["times"]))
         else:
-            reminder = await _call(self.store.reschedule, _reminder_id(request), _text(body, "rrule"),
-                                   _moment(body, "dtstart", self.clinic), _text(body, "description", False))
+            reminder = await _call(
+                self.store.reschedule,
+                _reminder_id(request),
+                _text(body, "rrule"),
+                _moment(body, "dtstart", self.clinic),
+                _text(body, "description", False),
+            )
         return web.json_response(reminder.to_dict())
 
     async def pause(self, request: web.Request) -> web.Response:
@@ -203,11 +235,18 @@ class RemindersApi:
         if not isinstance(snooze, int) or isinstance(snooze, bool):
             raise ApiError(400, "'snooze_minutes' must be a whole number of minutes")
         answered, follow_up = await _call(
-            self.store.record_response, _text(body, "conversation_id"), _text(body, "response"),
-            occurrence_id=int(occurrence_id) if occurrence_id is not None else None, snooze_minutes=snooze,
+            self.store.record_response,
+            _text(body, "conversation_id"),
+            _text(body, "response"),
+            occurrence_id=int(occurrence_id) if occurrence_id is not None else None,
+            snooze_minutes=snooze,
         )
-        return web.json_response({"occurrence": answered.to_dict(),
-                                  "snoozed_until": follow_up.due_at.isoformat() if follow_up else None})
+        return web.json_response(
+            {
+                "occurrence": answered.to_dict(),
+                "snoozed_until": follow_up.due_at.isoformat() if follow_up else None,
+            }
+        )
 
     async def adherence(self, request: web.Request) -> web.Response:
         days = request.query.get("days", "7")
@@ -218,16 +257,22 @@ class RemindersApi:
 
     async def acknowledge(self, request: web.Request) -> web.Response:
         body = await json_object(request)
-        first = await _call(self.store.acknowledge_delivery, request.match_info["key"],
-                            _text(body, "conversation_id"))
+        first = await _call(
+            self.store.acknowledge_delivery, request.match_info["key"], _text(body, "conversation_id")
+        )
         return web.json_response({"first": first})
 
     async def appointment_reminders(self, request: web.Request) -> web.Response:
         body = await json_object(request)
         reminder = await _call(
-            self.store.create_appointment_reminders, _text(body, "conversation_id"), _text(body, "appointment_id"),
-            _moment(body, "start", self.clinic), _text(body, "label"), self.clinic.appointment_reminder_hours,
-            self.clinic.timezone, channel=_text(body, "channel", False, "whatsapp"),
+            self.store.create_appointment_reminders,
+            _text(body, "conversation_id"),
+            _text(body, "appointment_id"),
+            _moment(body, "start", self.clinic),
+            _text(body, "label"),
+            self.clinic.appointment_reminder_hours,
+            self.clinic.timezone,
+            channel=_text(body, "channel", False, "whatsapp"),
         )
         return web.json_response(reminder.to_dict(), status=201)
 

@@ -11,6 +11,7 @@ scheduling client's exceptions, so actions handle both backends alike: `BackendU
 token), `NotFound` (no such reminder / nothing to answer), `BackendError` (other refusals; `status == 409` when
 the patient's words match several reminders or the reminder is not in a state for that change — the message says so).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +23,14 @@ from urllib.parse import quote
 from carebot import settings
 from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable, NotFound
 
-__all__ = ["BackendError", "BackendUnavailable", "NotFound", "RemindersClient", "ReminderInfo", "ParsedReminder"]
+__all__ = [
+    "BackendError",
+    "BackendUnavailable",
+    "NotFound",
+    "RemindersClient",
+    "ReminderInfo",
+    "ParsedReminder",
+]
 
 DEFAULT_URL = "http://127.0.0.1:8080/api/reminders"
 
@@ -55,9 +63,17 @@ class ReminderInfo:
 
     @classmethod
     def from_json(cls, body: Dict[str, Any]) -> "ReminderInfo":
-        return cls(id=body["id"], label=body["label"], dose=body.get("dose"), kind=body["kind"],
-                   status=body["status"], description=body["description"], next_due=_time(body.get("next_due")),
-                   rrule=body["rrule"], dtstart=dt.datetime.fromisoformat(body["dtstart"]))
+        return cls(
+            id=body["id"],
+            label=body["label"],
+            dose=body.get("dose"),
+            kind=body["kind"],
+            status=body["status"],
+            description=body["description"],
+            next_due=_time(body.get("next_due")),
+            rrule=body["rrule"],
+            dtstart=dt.datetime.fromisoformat(body["dtstart"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -81,8 +97,14 @@ class RemindersClient(BackendHTTPClient):
 
     service = "reminders backend"
 
-    def __init__(self, base_url: Optional[str] = None, token: Optional[str] = None, *, timeout: float = 5.0,
-                 connect_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        base_url: Optional[str] = None,
+        token: Optional[str] = None,
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+    ) -> None:
         super().__init__(base_url or default_url(), token, timeout=timeout, connect_timeout=connect_timeout)
 
     async def parse(self, text: str, now: Optional[dt.datetime] = None) -> ParsedReminder:
@@ -90,15 +112,29 @@ class RemindersClient(BackendHTTPClient):
         if now is not None:
             body["now"] = now.isoformat()
         answer = await self._request("POST", "/parse", json_body=body)
-        return ParsedReminder(understood=answer["understood"], spec=answer.get("spec") or {},
-                              next_due=_time(answer.get("next_due")), missing=answer.get("missing"),
-                              message=answer.get("message"), medication=answer.get("medication"))
+        return ParsedReminder(
+            understood=answer["understood"],
+            spec=answer.get("spec") or {},
+            next_due=_time(answer.get("next_due")),
+            missing=answer.get("missing"),
+            message=answer.get("message"),
+            medication=answer.get("medication"),
+        )
 
-    async def create(self, conversation_id: str, spec: Dict[str, Any], channel: str = "whatsapp") -> ReminderInfo:
+    async def create(
+        self, conversation_id: str, spec: Dict[str, Any], channel: str = "whatsapp"
+    ) -> ReminderInfo:
         """Store a parsed spec (the `spec` of `parse`) for this patient."""
-        body = {"conversation_id": conversation_id, "label": spec["medication"], "dose": spec.get("dose"),
-                "rrule": spec["rrule"], "dtstart": spec["dtstart"], "timezone": spec.get("timezone"),
-                "description": spec.get("description"), "channel": channel}
+        body = {
+            "conversation_id": conversation_id,
+            "label": spec["medication"],
+            "dose": spec.get("dose"),
+            "rrule": spec["rrule"],
+            "dtstart": spec["dtstart"],
+            "timezone": spec.get("timezone"),
+            "description": spec.get("description"),
+            "channel": channel,
+        }
         return ReminderInfo.from_json(await self._request("POST", "", json_body=body))
 
     async def list(self, conversation_id: str) -> List[ReminderInfo]:
@@ -123,11 +159,19 @@ class RemindersClient(BackendHTTPClient):
     async def stop(self, reminder_id: int) -> ReminderInfo:
         return ReminderInfo.from_json(await self._request("POST", f"/{reminder_id}/stop"))
 
-    async def respond(self, conversation_id: str, response: str, occurrence_id: Optional[int] = None,
-                      snooze_minutes: int = 30) -> Optional[dt.datetime]:
+    async def respond(
+        self,
+        conversation_id: str,
+        response: str,
+        occurrence_id: Optional[int] = None,
+        snooze_minutes: int = 30,
+    ) -> Optional[dt.datetime]:
         """Record taken/skipped/snoozed; returns when a snoozed reminder will come back (else None)."""
-        body: Dict[str, Any] = {"conversation_id": conversation_id, "response": response,
-                                "snooze_minutes": snooze_minutes}
+        body: Dict[str, Any] = {
+            "conversation_id": conversation_id,
+            "response": response,
+            "snooze_minutes": snooze_minutes,
+        }
         if occurrence_id is not None:
             body["occurrence_id"] = occurrence_id
         answer = await self._request("POST", "/respond", json_body=body)
@@ -135,23 +179,29 @@ class RemindersClient(BackendHTTPClient):
 
     async def adherence(self, conversation_id: str, days: int = 7) -> Dict[str, Any]:
         """Counts per outcome and per medicine, plus `text`: the summary in plain words."""
-        return await self._request("GET", "/adherence", params=[("conversation_id", conversation_id),
-                                                                ("days", str(days))])
+        return await self._request(
+            "GET", "/adherence", params=[("conversation_id", conversation_id), ("days", str(days))]
+        )
 
     async def acknowledge_delivery(self, key: str, conversation_id: str) -> bool:
         """True the first time a reminder key is acknowledged: only then may the reminder be spoken. NotFound when
         the key was not issued to this conversation."""
-        answer = await self._request("POST", f"/deliveries/{quote(key, safe='')}",
-                                     json_body={"conversation_id": conversation_id})
+        answer = await self._request(
+            "POST", f"/deliveries/{quote(key, safe='')}", json_body={"conversation_id": conversation_id}
+        )
         return bool(answer["first"])
 
-    async def create_appointment_reminders(self, conversation_id: str, appointment_id: str, start: dt.datetime,
-                                           label: str) -> ReminderInfo:
-        body = {"conversation_id": conversation_id, "appointment_id": appointment_id,
-                "start": start.isoformat(), "label": label}
+    async def create_appointment_reminders(
+        self, conversation_id: str, appointment_id: str, start: dt.datetime, label: str
+    ) -> ReminderInfo:
+        body = {
+            "conversation_id": conversation_id,
+            "appointment_id": appointment_id,
+            "start": start.isoformat(),
+            "label": label,
+        }
         return ReminderInfo.from_json(await self._request("POST", "/appointments", json_body=body))
 
     async def cancel_appointment_reminders(self, appointment_id: str) -> int:
         answer = await self._request("DELETE", f"/appointments/{quote(appointment_id, safe='')}")
         return int(answer["stopped"])
-

@@ -30,6 +30,7 @@ recorded `missed` instead of sent late; opted-out patients, paused/stopped remin
 schedule are `cancelled`. Housekeeping (every minute) materialises the rolling window, expires stale pending rows
 and records "no reply" for medication reminders left unanswered (`reminders.no_reply_minutes`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,10 +43,10 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Protocol, Sequence, Set
 
-from carebot.clock import utc_now
 from carebot.backend.db import run_db
-from carebot.phones import mask_phone, normalize_phone
 from carebot.clinic import Clinic
+from carebot.clock import utc_now
+from carebot.phones import mask_phone, normalize_phone
 from carebot.rasa_api import RasaAPI, RasaAPIError
 from carebot.reminders.model import Occurrence
 from carebot.reminders.store import ReminderStore
@@ -92,7 +93,9 @@ class RasaDeliverer:
     async def deliver(self, occurrence: Occurrence) -> None:
         try:
             await self.rasa.trigger_intent(
-                occurrence.conversation_id, INTENT_FOR_KIND[occurrence.kind], trigger_entities(occurrence),
+                occurrence.conversation_id,
+                INTENT_FOR_KIND[occurrence.kind],
+                trigger_entities(occurrence),
                 output_channel=occurrence.channel,
             )
         except RasaAPIError as error:
@@ -128,8 +131,11 @@ class DispatcherSettings:
 
     @classmethod
     def from_clinic(cls, clinic: Clinic, **overrides: Any) -> "DispatcherSettings":
-        return cls(grace=dt.timedelta(minutes=clinic.reminder_grace_minutes),
-                   no_reply_after=dt.timedelta(minutes=clinic.reminder_no_reply_minutes), **overrides)
+        return cls(
+            grace=dt.timedelta(minutes=clinic.reminder_grace_minutes),
+            no_reply_after=dt.timedelta(minutes=clinic.reminder_no_reply_minutes),
+            **overrides,
+        )
 
     def sending_lease(self, count: int) -> dt.timedelta:
         """Long enough for every call of a batch to time out in turn, so no live send is ever re-claimed."""
@@ -154,9 +160,15 @@ class DispatchReport:
 class Dispatcher:
     """One worker; run several (processes or hosts) against the same database to scale out."""
 
-    def __init__(self, store: ReminderStore, deliverer: Deliverer, settings: DispatcherSettings = DispatcherSettings(),
-                 is_opted_out: OptOutCheck = whatsapp_opt_out, worker_id: Optional[str] = None,
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        store: ReminderStore,
+        deliverer: Deliverer,
+        settings: DispatcherSettings = DispatcherSettings(),
+        is_opted_out: OptOutCheck = whatsapp_opt_out,
+        worker_id: Optional[str] = None,
+        clock: Clock = utc_now,
+    ) -> None:
         self.store, self.deliverer, self.settings = store, deliverer, settings
         self.is_opted_out = is_opted_out
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -169,13 +181,19 @@ class Dispatcher:
         expired = await run_db(self.store.expire_pending, now, self.settings.grace)
         no_reply = await run_db(self.store.mark_no_reply, now, self.settings.no_reply_after)
         if created or expired or no_reply:
-            log.info("housekeeping: %d occurrences materialised, %d missed (past grace), %d marked no reply",
-                     created, expired, no_reply)
+            log.info(
+                "housekeeping: %d occurrences materialised, %d missed (past grace), %d marked no reply",
+                created,
+                expired,
+                no_reply,
+            )
 
     async def run_once(self) -> DispatchReport:
         """Claim one batch and settle every occurrence in it (sent, retried, missed or cancelled)."""
         now = self.clock()
-        batch = await run_db(self.store.claim, self.worker_id, now, self.settings.batch_size, self.settings.lease)
+        batch = await run_db(
+            self.store.claim, self.worker_id, now, self.settings.batch_size, self.settings.lease
+        )
         report = DispatchReport(claimed=len(batch))
         if not batch:
             return report
@@ -198,17 +216,27 @@ class Dispatcher:
         report.missed = await run_db(self.store.mark_missed, missed)
         report.cancelled = await run_db(self.store.mark_cancelled, cancelled)
         if to_send:
-            await run_db(self.store.mark_sending, [o.id for o in to_send], now,
-                         self.settings.sending_lease(len(to_send)))
+            await run_db(
+                self.store.mark_sending,
+                [o.id for o in to_send],
+                now,
+                self.settings.sending_lease(len(to_send)),
+            )
             outcomes = await asyncio.gather(*(self._deliver(o) for o in to_send))
             sent = [o.id for o, ok in zip(to_send, outcomes) if ok]
             failed = [o.id for o, ok in zip(to_send, outcomes) if not ok]
             report.sent = await run_db(self.store.mark_sent, sent, self.clock())
             await run_db(self.store.retry_later, failed, self.clock() + self.settings.retry_after)
             report.failed = len(failed)
-        log.info("dispatched %d: %d sent, %d already delivered, %d failed (will retry), %d missed, %d cancelled",
-                 report.claimed, report.sent, report.already_delivered, report.failed, report.missed,
-                 report.cancelled)
+        log.info(
+            "dispatched %d: %d sent, %d already delivered, %d failed (will retry), %d missed, %d cancelled",
+            report.claimed,
+            report.sent,
+            report.already_delivered,
+            report.failed,
+            report.missed,
+            report.cancelled,
+        )
         return report
 
     def _opted_out(self, conversation_ids: Sequence[str]) -> Set[str]:
@@ -220,9 +248,12 @@ class Dispatcher:
                 await asyncio.wait_for(self.deliverer.deliver(occurrence), self.settings.delivery_timeout)
                 return True
             except (DeliveryError, asyncio.TimeoutError) as error:
-                log.warning("reminder %d for %s not delivered: %s", occurrence.id,
-                            mask_phone(occurrence.conversation_id), error.__class__.__name__ if not str(error)
-                            else str(error))
+                log.warning(
+                    "reminder %d for %s not delivered: %s",
+                    occurrence.id,
+                    mask_phone(occurrence.conversation_id),
+                    error.__class__.__name__ if not str(error) else str(error),
+                )
                 return False
 
     async def drain(self) -> DispatchReport:

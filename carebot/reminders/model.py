@@ -2,6 +2,7 @@
 
 Pure (no SQLAlchemy, no HTTP): the action server imports this, never the store.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,10 +66,19 @@ class Reminder:
 
     def to_dict(self) -> Dict[str, Any]:
         return {
-            "id": self.id, "conversation_id": self.conversation_id, "channel": self.channel, "kind": self.kind,
-            "label": self.label, "dose": self.dose, "rrule": self.rrule, "dtstart": self.dtstart.isoformat(),
-            "timezone": self.timezone, "description": self.description, "appointment_id": self.appointment_id,
-            "status": self.status, "next_due": self.next_due.isoformat() if self.next_due else None,
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "channel": self.channel,
+            "kind": self.kind,
+            "label": self.label,
+            "dose": self.dose,
+            "rrule": self.rrule,
+            "dtstart": self.dtstart.isoformat(),
+            "timezone": self.timezone,
+            "description": self.description,
+            "appointment_id": self.appointment_id,
+            "status": self.status,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
         }
 
 
@@ -97,9 +107,15 @@ class Occurrence:
 
     def to_dict(self) -> Dict[str, Any]:
         return {
-            "id": self.id, "reminder_id": self.reminder_id, "due_at": self.due_at.isoformat(), "status": self.status,
-            "idempotency_key": self.idempotency_key, "label": self.label, "dose": self.dose,
-            "response": self.response, "kind": self.kind,
+            "id": self.id,
+            "reminder_id": self.reminder_id,
+            "due_at": self.due_at.isoformat(),
+            "status": self.status,
+            "idempotency_key": self.idempotency_key,
+            "label": self.label,
+            "dose": self.dose,
+            "response": self.response,
+            "kind": self.kind,
         }
 
 
@@ -126,15 +142,29 @@ class Adherence:
             return f"No medication reminders were due in the last {self.days} days."
         text = f"In the last {self.days} days you took {self.taken} of {self.doses - self.awaiting} reminded doses"
         text += f" ({self.percent_taken}%)." if self.percent_taken is not None else "."
-        extras = [f"{n} {what}" for n, what in ((self.skipped, "skipped"), (self.no_reply, "without a reply"),
-                                                 (self.missed, "not sent")) if n]
+        extras = [
+            f"{n} {what}"
+            for n, what in (
+                (self.skipped, "skipped"),
+                (self.no_reply, "without a reply"),
+                (self.missed, "not sent"),
+            )
+            if n
+        ]
         return text + (" " + ", ".join(extras) + "." if extras else "")
 
     def to_dict(self) -> Dict[str, Any]:
         return {
-            "days": self.days, "doses": self.doses, "taken": self.taken, "skipped": self.skipped,
-            "no_reply": self.no_reply, "missed": self.missed, "awaiting": self.awaiting,
-            "percent_taken": self.percent_taken, "by_label": self.by_label, "text": self.describe(),
+            "days": self.days,
+            "doses": self.doses,
+            "taken": self.taken,
+            "skipped": self.skipped,
+            "no_reply": self.no_reply,
+            "missed": self.missed,
+            "awaiting": self.awaiting,
+            "percent_taken": self.percent_taken,
+            "by_label": self.by_label,
+            "text": self.describe(),
         }
 
 

@@ -9,6 +9,7 @@ are about elapsed time (an antibiotic every 8 hours needs 8 real hours between d
 A rule may hold several RRULE lines, because one RRULE cannot say "08:30 and 20:00" without also producing
 08:00 and 20:30 (BYHOUR x BYMINUTE); times are grouped by minute, one line per group.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,20 +32,58 @@ DEFAULT_MEDICINES_FILE = PROJECT_ROOT / "data" / "patterns" / "medicines.yml"
 
 # Words for parts of the day, as clock times. Patients can always say an exact time instead.
 DAY_PARTS: Dict[str, Tuple[int, int]] = {
-    "morning": (8, 0), "breakfast": (8, 0), "noon": (12, 0), "midday": (12, 0), "lunchtime": (12, 0),
-    "lunch": (12, 0), "afternoon": (14, 0), "evening": (18, 0), "dinner": (18, 0), "supper": (18, 0),
-    "night": (21, 0), "tonight": (21, 0), "bedtime": (22, 0), "midnight": (0, 0),
+    "morning": (8, 0),
+    "breakfast": (8, 0),
+    "noon": (12, 0),
+    "midday": (12, 0),
+    "lunchtime": (12, 0),
+    "lunch": (12, 0),
+    "afternoon": (14, 0),
+    "evening": (18, 0),
+    "dinner": (18, 0),
+    "supper": (18, 0),
+    "night": (21, 0),
+    "tonight": (21, 0),
+    "bedtime": (22, 0),
+    "midnight": (0, 0),
 }
 # "twice a day" and friends: conventional dosing times, said back to the patient so they can change them.
 TIMES_PER_DAY: Dict[int, Tuple[Tuple[int, int], ...]] = {
-    1: ((8, 0),), 2: ((8, 0), (20, 0)), 3: ((8, 0), (14, 0), (20, 0)), 4: ((8, 0), (12, 0), (16, 0), (20, 0)),
+    1: ((8, 0),),
+    2: ((8, 0), (20, 0)),
+    3: ((8, 0), (14, 0), (20, 0)),
+    4: ((8, 0), (12, 0), (16, 0), (20, 0)),
 }
 DEFAULT_TIME = DAY_PARTS["morning"]
 NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "once": 1, "two": 2, "twice": 2, "three": 3, "thrice": 3, "four": 4, "five": 5,
-    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14,
-    "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "forty-five": 45, "sixty": 60, "ninety": 90,
-    "other": 2, "second": 2, "third": 3,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "once": 1,
+    "two": 2,
+    "twice": 2,
+    "three": 3,
+    "thrice": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fourteen": 14,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "forty-five": 45,
+    "sixty": 60,
+    "ninety": 90,
+    "other": 2,
+    "second": 2,
+    "third": 3,
 }
 _NUM = r"(?:\d+|" + "|".join(sorted(map(re.escape, NUMBER_WORDS), key=len, reverse=True)) + r")"
 _DAYS = r"(?:monday|tuesday|tues|wednesday|thursday|thurs|friday|saturday|sunday)"
@@ -63,7 +102,9 @@ _DOSE = re.compile(
 class ReminderParseError(ValueError):
     """The phrasing did not say what or when; `missing` tells the bot which question to ask next."""
 
-    def __init__(self, message: str, missing: str, medication: Optional[str] = None, dose: Optional[str] = None):
+    def __init__(
+        self, message: str, missing: str, medication: Optional[str] = None, dose: Optional[str] = None
+    ):
         super().__init__(message)
         self.missing, self.medication, self.dose = missing, medication, dose
 
@@ -105,7 +146,8 @@ class Schedule:
         for hour, minute in sorted(self.times):
             by_minute.setdefault(minute, []).append(hour)
         return "\n".join(
-            "RRULE:" + ";".join(base + [f"BYHOUR={','.join(map(str, hours))}", f"BYMINUTE={minute}", "BYSECOND=0"])
+            "RRULE:"
+            + ";".join(base + [f"BYHOUR={','.join(map(str, hours))}", f"BYMINUTE={minute}", "BYSECOND=0"])
             for minute, hours in sorted(by_minute.items(), key=lambda item: min(item[1]))
         )
 
@@ -125,11 +167,19 @@ class Schedule:
             for hour in filter(None, parts.get("BYHOUR", "").split(",")):
                 for minute in (parts.get("BYMINUTE") or "0").split(","):
                     times.add((int(hour), int(minute)))
-        until = dt.datetime.strptime(first["UNTIL"].rstrip("Z")[:15], "%Y%m%dT%H%M%S") if "UNTIL" in first else None
+        until = (
+            dt.datetime.strptime(first["UNTIL"].rstrip("Z")[:15], "%Y%m%dT%H%M%S")
+            if "UNTIL" in first
+            else None
+        )
         return cls(
-            freq=first["FREQ"], dtstart=dtstart.replace(tzinfo=None), interval=int(first.get("INTERVAL", 1)),
-            byday=tuple(d for d in first.get("BYDAY", "").split(",") if d), times=tuple(sorted(times)),
-            until=until, count=int(first["COUNT"]) if "COUNT" in first else None,
+            freq=first["FREQ"],
+            dtstart=dtstart.replace(tzinfo=None),
+            interval=int(first.get("INTERVAL", 1)),
+            byday=tuple(d for d in first.get("BYDAY", "").split(",") if d),
+            times=tuple(sorted(times)),
+            until=until,
+            count=int(first["COUNT"]) if "COUNT" in first else None,
         )
 
 
@@ -153,19 +203,32 @@ class ReminderSpec:
 
     def to_dict(self) -> Dict[str, object]:
         return {
-            "medication": self.medication, "dose": self.dose, "rrule": self.rrule,
-            "dtstart": self.dtstart.isoformat(), "timezone": self.timezone,
-            "until": self.until.isoformat() if self.until else None, "count": self.count,
-            "one_off": self.one_off, "description": self.description,
+            "medication": self.medication,
+            "dose": self.dose,
+            "rrule": self.rrule,
+            "dtstart": self.dtstart.isoformat(),
+            "timezone": self.timezone,
+            "until": self.until.isoformat() if self.until else None,
+            "count": self.count,
+            "one_off": self.one_off,
+            "description": self.description,
         }
 
 
-def spec_from_schedule(medication: str, dose: Optional[str], schedule: Schedule, timezone: str) -> ReminderSpec:
+def spec_from_schedule(
+    medication: str, dose: Optional[str], schedule: Schedule, timezone: str
+) -> ReminderSpec:
     tz = ZoneInfo(timezone)
     return ReminderSpec(
-        medication=medication, dose=dose, rrule=schedule.to_rrule(), dtstart=_place(schedule.dtstart, tz),
-        timezone=timezone, until=_place(schedule.until, tz) if schedule.until else None, count=schedule.count,
-        one_off=schedule.one_off, description=describe(schedule),
+        medication=medication,
+        dose=dose,
+        rrule=schedule.to_rrule(),
+        dtstart=_place(schedule.dtstart, tz),
+        timezone=timezone,
+        until=_place(schedule.until, tz) if schedule.until else None,
+        count=schedule.count,
+        one_off=schedule.one_off,
+        description=describe(schedule),
     )
 
 
@@ -183,8 +246,9 @@ def normalise_rrule(rrule: str) -> str:
     return "\n".join(line if line.upper().startswith("RRULE:") else f"RRULE:{line}" for line in lines)
 
 
-def iter_occurrences(rrule: str, dtstart: dt.datetime, timezone: str, after: dt.datetime,
-                     inclusive: bool = False) -> Iterator[dt.datetime]:
+def iter_occurrences(
+    rrule: str, dtstart: dt.datetime, timezone: str, after: dt.datetime, inclusive: bool = False
+) -> Iterator[dt.datetime]:
     """Occurrences strictly after `after` (or at it, if inclusive), aware in the clinic zone, in order."""
     tz = ZoneInfo(timezone)
     after = after.astimezone(tz)
@@ -192,7 +256,9 @@ def iter_occurrences(rrule: str, dtstart: dt.datetime, timezone: str, after: dt.
     lines = normalise_rrule(rrule)
     if schedule.sub_daily:
         start_utc = dtstart.astimezone(UTC).replace(tzinfo=None)
-        until_utc = _place(schedule.until, tz).astimezone(UTC).replace(tzinfo=None) if schedule.until else None
+        until_utc = (
+            _place(schedule.until, tz).astimezone(UTC).replace(tzinfo=None) if schedule.until else None
+        )
         if until_utc is not None:
             lines = re.sub(r"UNTIL=[0-9T]+Z?", f"UNTIL={until_utc:%Y%m%dT%H%M%S}", lines)
         rule = rrulestr(lines, dtstart=start_utc, forceset=True)
@@ -239,7 +305,9 @@ def _day(moment: dt.datetime) -> str:
 def describe(schedule: Schedule) -> str:
     """Plain words for a rule, e.g. "every day at 08:00 and 20:00" or "once, on Sat 28 Nov at 07:10"."""
     if schedule.one_off:
-        return f"once, on {_day(schedule.dtstart)} at {_clock(schedule.dtstart.hour, schedule.dtstart.minute)}"
+        return (
+            f"once, on {_day(schedule.dtstart)} at {_clock(schedule.dtstart.hour, schedule.dtstart.minute)}"
+        )
     at = " at " + _join([_clock(h, m) for h, m in schedule.times]) if schedule.times else ""
     if schedule.freq in ("HOURLY", "MINUTELY"):
         unit = "hour" if schedule.freq == "HOURLY" else "minute"
@@ -253,7 +321,9 @@ def describe(schedule: Schedule) -> str:
             text = "at weekends"
         else:
             names = _join([WEEKDAY_NAMES[d] for d in sorted(days)])
-            text = f"every {names}" if schedule.interval == 1 else f"every {schedule.interval} weeks on {names}"
+            text = (
+                f"every {names}" if schedule.interval == 1 else f"every {schedule.interval} weeks on {names}"
+            )
         text += at
     elif schedule.freq == "MONTHLY":
         text = f"every month on day {schedule.dtstart.day}{at}"
@@ -283,9 +353,13 @@ def load_medicines(path: Optional[Path] = None) -> List[MedicinePattern]:
     """Read the EntityRuler pattern file (label MEDICINE); plain-string patterns or token lists of LOWER/ORTH/TEXT."""
     file = Path(path or DEFAULT_MEDICINES_FILE)
     content = yaml.safe_load(file.read_text(encoding="utf-8")) or []
-    entries = content.get("patterns") if isinstance(content, dict) else content  # same shapes as carebot.lexicon.patterns
+    entries = (
+        content.get("patterns") if isinstance(content, dict) else content
+    )  # same shapes as carebot.lexicon.patterns
     if not isinstance(entries, list):
-        raise ValueError(f"{file}: expected a list of patterns like '- {{label: MEDICINE, pattern: metformin}}'")
+        raise ValueError(
+            f"{file}: expected a list of patterns like '- {{label: MEDICINE, pattern: metformin}}'"
+        )
     patterns = []
     for index, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or entry.get("label") != "MEDICINE" or "pattern" not in entry:
@@ -294,9 +368,14 @@ def load_medicines(path: Optional[Path] = None) -> List[MedicinePattern]:
         if isinstance(pattern, list):
             words = []
             for token in pattern:
-                value = next((token[k] for k in ("LOWER", "ORTH", "TEXT") if isinstance(token, dict) and k in token), None)
+                value = next(
+                    (token[k] for k in ("LOWER", "ORTH", "TEXT") if isinstance(token, dict) and k in token),
+                    None,
+                )
                 if not isinstance(value, str):
-                    raise ValueError(f"{file}: entry {index}: token patterns may only use LOWER, ORTH or TEXT strings")
+                    raise ValueError(
+                        f"{file}: entry {index}: token patterns may only use LOWER, ORTH or TEXT strings"
+                    )
                 words.append(value)
             pattern = " ".join(words)
         phrase = str(pattern).lower().strip()
@@ -310,7 +389,9 @@ def _default_medicines() -> Tuple[MedicinePattern, ...]:
     return tuple(load_medicines())
 
 
-def find_medicine(text: str, medicines: Sequence[MedicinePattern]) -> Optional[Tuple[int, int, MedicinePattern]]:
+def find_medicine(
+    text: str, medicines: Sequence[MedicinePattern]
+) -> Optional[Tuple[int, int, MedicinePattern]]:
     """The longest known medicine named in the text (case-insensitive, whole words)."""
     lowered = text.lower()
     best: Optional[Tuple[int, int, MedicinePattern]] = None
@@ -333,7 +414,11 @@ def _parse_clock(token: str, evening: bool = False) -> Tuple[int, int]:
     match = re.match(r"^(\d{1,2})(?:[:.](\d{2}))?(a\.?m\.?|p\.?m\.?|o'?clock|h)?$", token)
     if not match:
         raise ValueError(token)
-    hour, minute, suffix = int(match.group(1)), int(match.group(2) or 0), (match.group(3) or "").replace(".", "")
+    hour, minute, suffix = (
+        int(match.group(1)),
+        int(match.group(2) or 0),
+        (match.group(3) or "").replace(".", ""),
+    )
     if hour > 23 or minute > 59 or (suffix in ("am", "pm") and not 1 <= hour <= 12):
         raise ValueError(token)
     if suffix == "pm" and hour != 12:
@@ -358,7 +443,7 @@ class _Phrase:
     def take(self, pattern: str) -> List[re.Match[str]]:
         found = []
         for match in re.finditer(pattern, self.lower):
-            if any(self.mask[match.start():match.end()]):
+            if any(self.mask[match.start() : match.end()]):
                 continue
             found.append(match)
             for i in range(match.start(), match.end()):
@@ -376,8 +461,11 @@ _LEAD = re.compile(
     r"giving|inject|apply|do|get)\s+)?(?:(?:my|the|a|an|some|of)\s+)*",
     re.I,
 )
-_TRAIL = re.compile(r"(?:\b(?:please|pls|thanks|thank you|tablets?|pills?|medicines?|medication|meds|dose|"
-                    r"reminder|and|then|each|every|on|at|for|from|starting|to|a|the|of|time|times)\b|[\s,.;:!?-])+$", re.I)
+_TRAIL = re.compile(
+    r"(?:\b(?:please|pls|thanks|thank you|tablets?|pills?|medicines?|medication|meds|dose|"
+    r"reminder|and|then|each|every|on|at|for|from|starting|to|a|the|of|time|times)\b|[\s,.;:!?-])+$",
+    re.I,
+)
 
 
 def _medication(leftover: str, medicines: Sequence[MedicinePattern]) -> Optional[str]:
@@ -385,23 +473,28 @@ def _medication(leftover: str, medicines: Sequence[MedicinePattern]) -> Optional
     text = re.sub(r"\s+", " ", leftover).strip()
     text = _LEAD.sub("", text)
     cue = re.search(r"\b(?:take|taking|use|using|about|for)\s+(.+)$", text, re.I)
-    if cue and not find_medicine(text[:cue.start()], medicines):
+    if cue and not find_medicine(text[: cue.start()], medicines):
         text = cue.group(1)
     # Cut at the first connective that starts a new clause ("... and check my sugar" stays in).
     text = re.split(r"\s+(?:at|every|each|on|from|starting|until|till|in|with|when)\s*$", text, flags=re.I)[0]
     trimmed = _TRAIL.sub("", text).strip(" ,.;:-")
-    text = trimmed or re.sub(r"\b(?:and|then|each|every|on|at|for|from|to|a|the|of)\s*$", "", text, flags=re.I).strip()
+    text = (
+        trimmed
+        or re.sub(r"\b(?:and|then|each|every|on|at|for|from|to|a|the|of)\s*$", "", text, flags=re.I).strip()
+    )
     text = re.sub(r"^(?:(?:my|the|a|an|some|of|to|take)\s+)+", "", text, flags=re.I).strip()
     if not text:
         known = find_medicine(leftover, medicines)
         return known[2].name if known else None
     if len(text.split()) > 6:
         known = find_medicine(text, medicines)
-        return leftover[known[0]:known[1]] if known else None
+        return leftover[known[0] : known[1]] if known else None
     return text
 
 
-def _next_at(now: dt.datetime, times: Sequence[Tuple[int, int]], day: Optional[dt.date] = None) -> dt.datetime:
+def _next_at(
+    now: dt.datetime, times: Sequence[Tuple[int, int]], day: Optional[dt.date] = None
+) -> dt.datetime:
     """The first of `times` after now (today, else tomorrow), or on a given day; naive local."""
     local = now.replace(tzinfo=None)
     days = [day] if day else [local.date(), local.date() + dt.timedelta(days=1)]
@@ -413,8 +506,9 @@ def _next_at(now: dt.datetime, times: Sequence[Tuple[int, int]], day: Optional[d
     raise AssertionError("unreachable: tomorrow always has the time")
 
 
-def parse_reminder(text: str, now: dt.datetime, timezone: str,
-                   medicines: Optional[Sequence[MedicinePattern]] = None) -> ReminderSpec:
+def parse_reminder(
+    text: str, now: dt.datetime, timezone: str, medicines: Optional[Sequence[MedicinePattern]] = None
+) -> ReminderSpec:
     """Parse "remind me to take metformin 500mg at 8am and 8pm every day" into a ReminderSpec.
 
     Raises ReminderParseError(missing="medication"|"time") with a sentence the bot can say when the phrasing
@@ -425,26 +519,44 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
     medicines = _default_medicines() if medicines is None else medicines
     phrase = _Phrase(text)
 
-    delay = phrase.take(rf"\bin\s+(?:(?P<half>half an? hour)|(?P<n>{_NUM})\s*(?:and a half\s*)?"
-                        r"(?P<unit>minutes?|mins?|hours?|hrs?|h|days?)(?P<plushalf> and a half)?)\b")
-    every_n = phrase.take(rf"\bevery\s+(?:(?P<n>{_NUM})\s*)?(?P<unit>minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\b")
-    per_day = phrase.take(rf"\b(?:(?P<n>{_NUM})\s+times|(?P<n2>once|twice|thrice)|(?P<n3>\d)\s*x)\s+"
-                          r"(?:(?:a|per|each|every)\s+day|daily)\b")
+    delay = phrase.take(
+        rf"\bin\s+(?:(?P<half>half an? hour)|(?P<n>{_NUM})\s*(?:and a half\s*)?"
+        r"(?P<unit>minutes?|mins?|hours?|hrs?|h|days?)(?P<plushalf> and a half)?)\b"
+    )
+    every_n = phrase.take(
+        rf"\bevery\s+(?:(?P<n>{_NUM})\s*)?(?P<unit>minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\b"
+    )
+    per_day = phrase.take(
+        rf"\b(?:(?P<n>{_NUM})\s+times|(?P<n2>once|twice|thrice)|(?P<n3>\d)\s*x)\s+"
+        r"(?:(?:a|per|each|every)\s+day|daily)\b"
+    )
     counted = phrase.take(r"\b(?:for\s+)?(?P<n>\d+)\s+(?:doses|times)\b")
-    duration = phrase.take(rf"\bfor\s+(?:the\s+)?(?:next\s+)?(?P<n>{_NUM})?\s*(?P<unit>days?|weeks?|months?)\b")
-    until = phrase.take(r"\b(?:until|till|til|up to)\s+(?P<when>(?:the\s+)?(?:end of the (?:week|month)|tomorrow|"
-                        + _DAYS + r"|\d{1,2}(?:st|nd|rd|th)?\s+[a-z]{3,9}|[a-z]{3,9}\s+\d{1,2}(?:st|nd|rd|th)?|"
-                        r"\d{1,2}/\d{1,2}(?:/\d{2,4})?))")
+    duration = phrase.take(
+        rf"\bfor\s+(?:the\s+)?(?:next\s+)?(?P<n>{_NUM})?\s*(?P<unit>days?|weeks?|months?)\b"
+    )
+    until = phrase.take(
+        r"\b(?:until|till|til|up to)\s+(?P<when>(?:the\s+)?(?:end of the (?:week|month)|tomorrow|"
+        + _DAYS
+        + r"|\d{1,2}(?:st|nd|rd|th)?\s+[a-z]{3,9}|[a-z]{3,9}\s+\d{1,2}(?:st|nd|rd|th)?|"
+        r"\d{1,2}/\d{1,2}(?:/\d{2,4})?))"
+    )
     weekdays = phrase.take(r"\b(?:on\s+|every\s+|each\s+)?(?:week\s?days?|monday to friday|mon-fri)\b")
     weekends = phrase.take(r"\b(?:on\s+|at\s+|every\s+)?(?:the\s+)?weekends?\b")
-    days = phrase.take(rf"\b(?P<prefix>(?:on|every|each)\s+)?(?P<day>{_DAYS})(?P<plural>s)?\b"
-                       rf"(?:\s*(?:,|and|&)\s*(?:on\s+)?(?P<more>{_DAYS}s?(?:\s*(?:,|and|&)\s*{_DAYS}s?)*))?")
+    days = phrase.take(
+        rf"\b(?P<prefix>(?:on|every|each)\s+)?(?P<day>{_DAYS})(?P<plural>s)?\b"
+        rf"(?:\s*(?:,|and|&)\s*(?:on\s+)?(?P<more>{_DAYS}s?(?:\s*(?:,|and|&)\s*{_DAYS}s?)*))?"
+    )
     start_day = phrase.take(r"\b(?:starting|from|beginning)?\s*(?P<word>tomorrow|today|tonight)\b")
-    parts = phrase.take(r"\b(?:(?P<every>every|each)\s+|(?:in the|at|before|after|with)\s+)?(?P<part>"
-                        + "|".join(sorted(DAY_PARTS, key=len, reverse=True)) + r")s?\b"
-                        r"(?:\s*(?:,|and|&)\s*(?:in the\s+|at\s+)?(?P<part2>morning|afternoon|evening|night|bedtime)s?)?")
+    parts = phrase.take(
+        r"\b(?:(?P<every>every|each)\s+|(?:in the|at|before|after|with)\s+)?(?P<part>"
+        + "|".join(sorted(DAY_PARTS, key=len, reverse=True))
+        + r")s?\b"
+        r"(?:\s*(?:,|and|&)\s*(?:in the\s+|at\s+)?(?P<part2>morning|afternoon|evening|night|bedtime)s?)?"
+    )
     clock_lists = phrase.take(r"\bat\s+" + _CLOCK + _LIST + r"|\b" + _STRICT_CLOCK + _LIST)
-    daily = phrase.take(r"\b(?:every\s*day|everyday|each day|daily|every single day|day by day|a day|per day)\b")
+    daily = phrase.take(
+        r"\b(?:every\s*day|everyday|each day|daily|every single day|day by day|a day|per day)\b"
+    )
     weekly = phrase.take(r"\b(?:every|each|once a)\s+week\b|\bweekly\b")
     monthly = phrase.take(r"\b(?:every|each|once a)\s+month\b|\bmonthly\b")
 
@@ -455,12 +567,16 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
             try:
                 times.append(_parse_clock(token, evening=evening_context and not re.search(r"am\b", token)))
             except ValueError:
-                raise ReminderParseError(f"I couldn't read the time '{token.strip()}'. Try something like 8am or 20:00.",
-                                         missing="time") from None
+                raise ReminderParseError(
+                    f"I couldn't read the time '{token.strip()}'. Try something like 8am or 20:00.",
+                    missing="time",
+                ) from None
     recurring_parts = False
     every_part_times: List[Tuple[int, int]] = []
     for match in parts:
-        named = [DAY_PARTS[match.group("part")]] + ([DAY_PARTS[match.group("part2")]] if match.group("part2") else [])
+        named = [DAY_PARTS[match.group("part")]] + (
+            [DAY_PARTS[match.group("part2")]] if match.group("part2") else []
+        )
         every = bool(match.group("every")) or bool(re.search(r"(?:ing|ght|ime)s\b", match.group(0)))
         # "every night" says how often; it names the time only when no other time was given ("at bedtime every night").
         (every_part_times if every else times).extend(named)
@@ -470,8 +586,11 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
     for match in per_day:
         count = _number(match.group("n") or match.group("n2") or match.group("n3"))
         if count not in TIMES_PER_DAY:
-            raise ReminderParseError(f"I can set up to {max(TIMES_PER_DAY)} times a day with words; for more, "
-                                     "tell me the times (e.g. at 6am, 10am, 2pm, 6pm and 10pm).", missing="time")
+            raise ReminderParseError(
+                f"I can set up to {max(TIMES_PER_DAY)} times a day with words; for more, "
+                "tell me the times (e.g. at 6am, 10am, 2pm, 6pm and 10pm).",
+                missing="time",
+            )
         if not times:
             times.extend(TIMES_PER_DAY[count])
     times = sorted(set(times))
@@ -483,7 +602,9 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
         medication = re.sub(r"\s+", " ", _DOSE.sub(" ", medication)).strip(" ,.")
         medication = re.sub(r"^(?:of|my|the)\s+", "", medication, flags=re.I) or None
     if not medication:
-        raise ReminderParseError("What would you like me to remind you to take?", missing="medication", dose=dose)
+        raise ReminderParseError(
+            "What would you like me to remind you to take?", missing="medication", dose=dose
+        )
 
     # ---- when
     start_date: Optional[dt.date] = None
@@ -496,8 +617,12 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
     for match in days:
         words = [match.group("day")] + re.findall(_DAYS, match.group("more") or "")
         day_list.extend(_DAY_INDEX[w[:3]] for w in words)
-        plural_days = plural_days or bool(match.group("prefix") and match.group("prefix").strip() in ("every", "each")) \
-            or bool(match.group("plural")) or bool(re.search(_DAYS + "s", match.group(0)))
+        plural_days = (
+            plural_days
+            or bool(match.group("prefix") and match.group("prefix").strip() in ("every", "each"))
+            or bool(match.group("plural"))
+            or bool(re.search(_DAYS + "s", match.group(0)))
+        )
     if weekdays:
         day_list.extend(range(5))
         plural_days = True
@@ -516,14 +641,19 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
         else:
             amount = float(_number(match.group("n"))) + (0.5 if "half" in match.group(0) else 0)
             unit = match.group("unit")[0]
-            delta = dt.timedelta(minutes=amount) if unit == "m" else (
-                dt.timedelta(hours=amount) if unit == "h" else dt.timedelta(days=amount))
+            delta = (
+                dt.timedelta(minutes=amount)
+                if unit == "m"
+                else (dt.timedelta(hours=amount) if unit == "h" else dt.timedelta(days=amount))
+            )
         if delta < dt.timedelta(minutes=1) or delta > dt.timedelta(days=365):
             raise fail("I can set a reminder from 1 minute to a year ahead.")
         moment = (now.astimezone(UTC) + delta).astimezone(tz).replace(second=0, microsecond=0, tzinfo=None)
         if times or every_n or per_day or day_list:
-            raise fail("Do you want a single reminder or a repeating one? Say for example "
-                       "'in 20 minutes' or 'every day at 8am'.")
+            raise fail(
+                "Do you want a single reminder or a repeating one? Say for example "
+                "'in 20 minutes' or 'every day at 8am'."
+            )
         return spec_from_schedule(medication, dose, Schedule(freq="DAILY", dtstart=moment, count=1), timezone)
 
     freq, interval = "DAILY", 1
@@ -532,7 +662,11 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
         match = every_n[0]
         unit = match.group("unit")[0]
         interval = _number(match.group("n")) if match.group("n") else 1
-        freq = {"m": "MINUTELY", "h": "HOURLY", "d": "DAILY", "w": "WEEKLY"}[unit] if not match.group("unit").startswith("mo") else "MONTHLY"
+        freq = (
+            {"m": "MINUTELY", "h": "HOURLY", "d": "DAILY", "w": "WEEKLY"}[unit]
+            if not match.group("unit").startswith("mo")
+            else "MONTHLY"
+        )
         if freq == "MINUTELY" and interval < 15:
             raise fail("The shortest repeat I can set is every 15 minutes.")
         if interval < 1:
@@ -545,14 +679,28 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
         freq = "MONTHLY"
     if day_list:
         if freq in ("HOURLY", "MINUTELY"):
-            raise fail("I can repeat every few hours, or on some days of the week, but not both in one reminder.")
+            raise fail(
+                "I can repeat every few hours, or on some days of the week, but not both in one reminder."
+            )
         freq, byday = "WEEKLY", tuple(WEEKDAY_CODES[d] for d in day_list)
 
-    recurring = bool(every_n or per_day or daily or weekly or monthly or duration or until or counted or recurring_parts
-                     or (day_list and plural_days))
+    recurring = bool(
+        every_n
+        or per_day
+        or daily
+        or weekly
+        or monthly
+        or duration
+        or until
+        or counted
+        or recurring_parts
+        or (day_list and plural_days)
+    )
     if not recurring:
         if not times and not day_list:
-            raise fail("When should I remind you? For example 'every day at 8am', 'every 8 hours' or 'in 20 minutes'.")
+            raise fail(
+                "When should I remind you? For example 'every day at 8am', 'every 8 hours' or 'in 20 minutes'."
+            )
         day = start_date
         if day_list:  # "on Monday at 9": the next such day
             ahead = (day_list[0] - now_local.weekday()) % 7
@@ -586,7 +734,9 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
     for match in until:
         end = dt.datetime.combine(_until_day(match.group("when"), now_local.date()), dt.time(23, 59, 59))
 
-    schedule = Schedule(freq=freq, dtstart=anchor, interval=interval, byday=byday, times=tuple(times), until=end)
+    schedule = Schedule(
+        freq=freq, dtstart=anchor, interval=interval, byday=byday, times=tuple(times), until=end
+    )
     if not schedule.sub_daily or anchor <= now_local.replace(tzinfo=None):
         # DTSTART becomes the first real occurrence (RFC 5545 counts DTSTART as one), keeping the rule's phase.
         after = max(now_local, _place(anchor, tz) - dt.timedelta(seconds=1))
@@ -596,7 +746,9 @@ def parse_reminder(text: str, now: dt.datetime, timezone: str,
         schedule = replace(schedule, dtstart=first[0].replace(tzinfo=None))
     if counted:
         count = int(counted[0].group("n"))
-        if len(schedule.to_rrule().splitlines()) > 1:  # COUNT is per RRULE line: turn it into an end time instead
+        if (
+            len(schedule.to_rrule().splitlines()) > 1
+        ):  # COUNT is per RRULE line: turn it into an end time instead
             last = _take(schedule, tz, count, _place(schedule.dtstart, tz) - dt.timedelta(seconds=1))[-1]
             schedule = replace(schedule, until=last.replace(tzinfo=None))
         else:
@@ -628,8 +780,11 @@ def _until_day(words: str, today: dt.date) -> dt.date:
     from dateutil import parser  # only here: free-form dates are rare in reminder phrasings
 
     try:
-        day = parser.parse(re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", words), dayfirst=True,
-                           default=dt.datetime.combine(today, dt.time())).date()
+        day = parser.parse(
+            re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", words),
+            dayfirst=True,
+            default=dt.datetime.combine(today, dt.time()),
+        ).date()
     except (ValueError, OverflowError):
         raise ReminderParseError(f"I couldn't read the end date '{words}'.", missing="time") from None
     return day if day >= today else day.replace(year=day.year + 1)
@@ -645,7 +800,9 @@ def parse_times(text: str) -> List[Tuple[int, int]]:
     lowered = text.lower()
     evening = bool(re.search(r"\b(?:pm|evening|night|tonight|bedtime)\b", lowered))
     times: List[Tuple[int, int]] = []
-    for match in re.finditer(r"\b(?:at|to|for)\s+" + _CLOCK + _LIST + r"|\b" + _STRICT_CLOCK + _LIST, lowered):
+    for match in re.finditer(
+        r"\b(?:at|to|for)\s+" + _CLOCK + _LIST + r"|\b" + _STRICT_CLOCK + _LIST, lowered
+    ):
         for token in re.findall(_CLOCK, match.group(0)):
             times.append(_parse_clock(token, evening=evening and not re.search(r"am\b", token)))
     if not times:

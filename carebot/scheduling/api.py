@@ -9,6 +9,7 @@ it cancels the old appointment (reason "rescheduled") and answers 201 with the n
 Updates honour `If-Match: W/"<versionId>"` (412 on mismatch). Unknown search parameters are a 400, not ignored,
 so a typo never widens a search over health data.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,18 +29,36 @@ from carebot.backend.db import run_db
 from carebot.backend.errors import ApiError, fhir_response
 from carebot.clinic import Clinic
 from carebot.scheduling import store
+from carebot.scheduling import tables as t
 from carebot.scheduling.fhir_json import type_problem
 from carebot.scheduling.model import E164, SERVICE_TYPE_SYSTEM
-from carebot.scheduling import tables as t
 from carebot.scheduling.resources import (
-    appointment_resource, bundle, comma_values, date_range, paging,
-    patient_resource, practitioner_resource, reference_id, schedule_resource, slot_resource,
+    appointment_resource,
+    bundle,
+    comma_values,
+    date_range,
+    paging,
+    patient_resource,
+    practitioner_resource,
+    reference_id,
+    schedule_resource,
+    slot_resource,
 )
 
 JSON_TYPES = ("application/fhir+json", "application/json")
 JSON_PATCH = "application/json-patch+json"
-APPOINTMENT_STATUSES = {"proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
-                        "entered-in-error", "checked-in", "waitlist"}
+APPOINTMENT_STATUSES = {
+    "proposed",
+    "pending",
+    "booked",
+    "arrived",
+    "fulfilled",
+    "cancelled",
+    "noshow",
+    "entered-in-error",
+    "checked-in",
+    "waitlist",
+}
 GENDERS = {"male", "female", "other", "unknown"}
 MAX_NAME = 200
 
@@ -47,27 +66,30 @@ MAX_NAME = 200
 def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
     """Register the /fhir routes (the tables live on the shared backend metadata)."""
     api = SchedulingApi(engine, clinic)
-    app.router.add_routes([
-        web.get("/fhir/metadata", api.capabilities),
-        web.get("/fhir/Practitioner", api.search_practitioners),
-        web.get("/fhir/Practitioner/{id}", api.read_practitioner),
-        web.get("/fhir/Schedule", api.search_schedules),
-        web.get("/fhir/Schedule/{id}", api.read_schedule),
-        web.get("/fhir/Slot", api.search_slots),
-        web.get("/fhir/Slot/{id}", api.read_slot),
-        web.get("/fhir/Patient", api.search_patients),
-        web.post("/fhir/Patient", api.create_patient),
-        web.get("/fhir/Patient/{id}", api.read_patient),
-        web.get("/fhir/Appointment", api.search_appointments),
-        web.post("/fhir/Appointment", api.create_appointment),
-        web.get("/fhir/Appointment/{id}", api.read_appointment),
-        web.put("/fhir/Appointment/{id}", api.put_appointment),
-        web.patch("/fhir/Appointment/{id}", api.patch_appointment),
-        web.post("/fhir/Appointment/{id}/$reschedule", api.reschedule_appointment),
-    ])
+    app.router.add_routes(
+        [
+            web.get("/fhir/metadata", api.capabilities),
+            web.get("/fhir/Practitioner", api.search_practitioners),
+            web.get("/fhir/Practitioner/{id}", api.read_practitioner),
+            web.get("/fhir/Schedule", api.search_schedules),
+            web.get("/fhir/Schedule/{id}", api.read_schedule),
+            web.get("/fhir/Slot", api.search_slots),
+            web.get("/fhir/Slot/{id}", api.read_slot),
+            web.get("/fhir/Patient", api.search_patients),
+            web.post("/fhir/Patient", api.create_patient),
+            web.get("/fhir/Patient/{id}", api.read_patient),
+            web.get("/fhir/Appointment", api.search_appointments),
+            web.post("/fhir/Appointment", api.create_appointment),
+            web.get("/fhir/Appointment/{id}", api.read_appointment),
+            web.put("/fhir/Appointment/{id}", api.put_appointment),
+            web.patch("/fhir/Appointment/{id}", api.patch_appointment),
+            web.post("/fhir/Appointment/{id}/$reschedule", api.reschedule_appointment),
+        ]
+    )
 
 
 # ---- request helpers ---------------------------------------------------------------------------------------------
+
 
 def query_params(request: web.Request, allowed: Sequence[str]) -> Dict[str, List[str]]:
     params: Dict[str, List[str]] = {}
@@ -138,7 +160,9 @@ def slot_reference(reference: Any) -> str:
 def concept_text(concept: Any) -> Optional[str]:
     if concept is None:
         return None
-    text = concept.text or next((c.display or c.code for c in concept.coding or [] if c.display or c.code), None)
+    text = concept.text or next(
+        (c.display or c.code for c in concept.coding or [] if c.display or c.code), None
+    )
     return (text or "")[:MAX_NAME] or None
 
 
@@ -158,8 +182,15 @@ class SchedulingApi:
         # Built by hand: request.url fails on "host:port" Host headers with the locked aiohttp/yarl pair.
         return f"{request.scheme}://{request.host}"
 
-    def searchset(self, request: web.Request, resources: List[Dict[str, Any]], total: int, count: int, offset: int,
-                  included: Sequence[Dict[str, Any]] = ()) -> web.Response:
+    def searchset(
+        self,
+        request: web.Request,
+        resources: List[Dict[str, Any]],
+        total: int,
+        count: int,
+        offset: int,
+        included: Sequence[Dict[str, Any]] = (),
+    ) -> web.Response:
         origin, url = self.origin(request), request.rel_url
         links = {"self": f"{origin}{url}"}
         if count and offset + count < total:
@@ -170,10 +201,14 @@ class SchedulingApi:
         return fhir_response(bundle(resources, total, self.base_url(request), links, included))
 
     def single_resource(self, resource: Dict[str, Any], status: int = 200) -> web.Response:
-        headers = {"ETag": f'W/"{resource["meta"]["versionId"]}"', "Last-Modified": resource["meta"]["lastUpdated"]}
+        headers = {
+            "ETag": f'W/"{resource["meta"]["versionId"]}"',
+            "Last-Modified": resource["meta"]["lastUpdated"],
+        }
         if status == 201:
-            headers["Location"] = (f"/fhir/{resource['resourceType']}/{resource['id']}"
-                                   f"/_history/{resource['meta']['versionId']}")
+            headers["Location"] = (
+                f"/fhir/{resource['resourceType']}/{resource['id']}/_history/{resource['meta']['versionId']}"
+            )
         return fhir_response(resource, status=status, headers=headers)
 
     async def names(self) -> Dict[str, str]:
@@ -192,7 +227,9 @@ class SchedulingApi:
 
     async def appointment_response(self, row: Any, status: int = 200) -> web.Response:
         names = await self.names()
-        return self.single_resource(appointment_resource(self.clinic, row, names.get(row.practitioner_id)), status)
+        return self.single_resource(
+            appointment_resource(self.clinic, row, names.get(row.practitioner_id)), status
+        )
 
     # -- capability --
 
@@ -205,14 +242,25 @@ class SchedulingApi:
             {"type": "Schedule", "interaction": interactions("read", "search-type")},
             {"type": "Slot", "interaction": interactions("read", "search-type")},
             {"type": "Patient", "interaction": interactions("read", "search-type", "create")},
-            {"type": "Appointment", "interaction": interactions("read", "search-type", "create", "update", "patch"),
-             "operation": [{"name": "reschedule", "definition": "urn:carebot:OperationDefinition/reschedule"}]},
+            {
+                "type": "Appointment",
+                "interaction": interactions("read", "search-type", "create", "update", "patch"),
+                "operation": [
+                    {"name": "reschedule", "definition": "urn:carebot:OperationDefinition/reschedule"}
+                ],
+            },
         ]
-        return fhir_response({
-            "resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
-            "date": dt.date.today().isoformat(), "fhirVersion": "4.0.1", "format": ["json"],
-            "rest": [{"mode": "server", "resource": resources}],
-        })
+        return fhir_response(
+            {
+                "resourceType": "CapabilityStatement",
+                "status": "active",
+                "kind": "instance",
+                "date": dt.date.today().isoformat(),
+                "fhirVersion": "4.0.1",
+                "format": ["json"],
+                "rest": [{"mode": "server", "resource": resources}],
+            }
+        )
 
     # -- practitioners and schedules --
 
@@ -222,7 +270,9 @@ class SchedulingApi:
         return self.searchset(request, [practitioner_resource(r) for r in rows], len(rows), len(rows), 0)
 
     async def read_practitioner(self, request: web.Request) -> web.Response:
-        row = await run_db(store.get_row, self.engine, t.practitioner, request.match_info["id"], "Practitioner")
+        row = await run_db(
+            store.get_row, self.engine, t.practitioner, request.match_info["id"], "Practitioner"
+        )
         return self.single_resource(practitioner_resource(row))
 
     async def search_schedules(self, request: web.Request) -> web.Response:
@@ -244,8 +294,19 @@ class SchedulingApi:
     # -- slots --
 
     async def search_slots(self, request: web.Request) -> web.Response:
-        params = query_params(request, ("status", "start", "schedule", "schedule.actor", "service-type",
-                                        "_count", "_offset", "_include"))
+        params = query_params(
+            request,
+            (
+                "status",
+                "start",
+                "schedule",
+                "schedule.actor",
+                "service-type",
+                "_count",
+                "_offset",
+                "_include",
+            ),
+        )
         count, offset = paging(params)
         statuses = comma_values(params.get("status", []))
         if any(s not in (store.FREE, store.BUSY) for s in statuses):
@@ -262,9 +323,12 @@ class SchedulingApi:
             statuses=statuses,
             start_ranges=[date_range(self.clinic, v) for v in params.get("start", [])],
             schedule_ids=[reference_id(v, "Schedule") for v in comma_values(params.get("schedule", []))],
-            practitioner_ids=[reference_id(v, "Practitioner")
-                              for v in comma_values(params.get("schedule.actor", []))],
-            service_id=service, count=count, offset=offset,
+            practitioner_ids=[
+                reference_id(v, "Practitioner") for v in comma_values(params.get("schedule.actor", []))
+            ],
+            service_id=service,
+            count=count,
+            offset=offset,
         )
         rows, total = await run_db(store.search_slots, self.engine, self.clinic, query)
         services = await self.services()
@@ -305,9 +369,18 @@ class SchedulingApi:
         if name is not None and not 0 < len(name.strip()) <= MAX_NAME:
             raise ApiError(400, "name must be 1 to 200 characters")
         if phone is None and birth_date is None and name is None:
-            raise ApiError(400, "search patients by telecom, birthdate or name: the whole patient list is never served")
-        rows, total = await run_db(store.search_patients, self.engine, phone, birth_date,
-                                   name.strip() if name else None, count, offset)
+            raise ApiError(
+                400, "search patients by telecom, birthdate or name: the whole patient list is never served"
+            )
+        rows, total = await run_db(
+            store.search_patients,
+            self.engine,
+            phone,
+            birth_date,
+            name.strip() if name else None,
+            count,
+            offset,
+        )
         return self.searchset(request, [patient_resource(r) for r in rows], total, count, offset)
 
     async def read_patient(self, request: web.Request) -> web.Response:
@@ -323,7 +396,11 @@ class SchedulingApi:
         given = " ".join(g.strip() for g in name.given or [] if g and g.strip())
         if not (family or given) or len(family) > MAX_NAME or len(given) > MAX_NAME:
             raise ApiError(422, "the patient's name must be 1 to 200 characters")
-        phones = [c.value.replace(" ", "") for c in resource.telecom or [] if c.system in ("phone", "sms") and c.value]
+        phones = [
+            c.value.replace(" ", "")
+            for c in resource.telecom or []
+            if c.system in ("phone", "sms") and c.value
+        ]
         if not phones or not E164.match(phones[0]):
             raise ApiError(422, "a Patient needs a phone telecom in E.164 form, like +447700900123")
         birth_date = resource.birthDate
@@ -334,7 +411,9 @@ class SchedulingApi:
                 raise ApiError(422, "birthDate is not a plausible date of birth")
         if resource.gender is not None and resource.gender not in GENDERS:
             raise ApiError(422, f"gender must be one of {', '.join(sorted(GENDERS))}")
-        row = await run_db(store.create_patient, self.engine, family, given, phones[0], birth_date, resource.gender)
+        row = await run_db(
+            store.create_patient, self.engine, family, given, phones[0], birth_date, resource.gender
+        )
         return self.single_resource(patient_resource(row), status=201)
 
     # -- appointments --
@@ -345,11 +424,19 @@ class SchedulingApi:
         patient = single(params, "patient")
         statuses = comma_values(params.get("status", []))
         if any(s not in APPOINTMENT_STATUSES for s in statuses):
-            raise ApiError(400, f"appointment status must be one of {', '.join(sorted(APPOINTMENT_STATUSES))}")
+            raise ApiError(
+                400, f"appointment status must be one of {', '.join(sorted(APPOINTMENT_STATUSES))}"
+            )
         ranges = [date_range(self.clinic, v) for v in params.get("date", [])]
-        rows, total = await run_db(store.search_appointments, self.engine,
-                                   reference_id(patient, "Patient") if patient else None, statuses, ranges,
-                                   count, offset)
+        rows, total = await run_db(
+            store.search_appointments,
+            self.engine,
+            reference_id(patient, "Patient") if patient else None,
+            statuses,
+            ranges,
+            count,
+            offset,
+        )
         names = await self.names()
         resources = [appointment_resource(self.clinic, r, names.get(r.practitioner_id)) for r in rows]
         return self.searchset(request, resources, total, count, offset)
@@ -365,16 +452,25 @@ class SchedulingApi:
         if len(resource.slot or []) != 1:
             raise ApiError(422, "reference exactly one Slot (the first slot of the appointment)")
         slot_id = slot_reference(resource.slot[0])
-        patients = [p.actor.reference for p in resource.participant
-                    if p.actor is not None and (p.actor.reference or "").startswith("Patient/")]
+        patients = [
+            p.actor.reference
+            for p in resource.participant
+            if p.actor is not None and (p.actor.reference or "").startswith("Patient/")
+        ]
         if len(patients) != 1:
             raise ApiError(422, "name exactly one Patient participant (actor Patient/<id>)")
         patient_id = reference_id(patients[0], "Patient")
-        codes = [c.code for concept in resource.serviceType or [] for c in concept.coding or []
-                 if c.code and c.system in (None, SERVICE_TYPE_SYSTEM)]
+        codes = [
+            c.code
+            for concept in resource.serviceType or []
+            for c in concept.coding or []
+            if c.code and c.system in (None, SERVICE_TYPE_SYSTEM)
+        ]
         if len(set(codes)) > 1:
             raise ApiError(422, "give at most one serviceType")
-        row = await run_db(store.book, self.engine, self.clinic, patient_id, slot_id, codes[0] if codes else None)
+        row = await run_db(
+            store.book, self.engine, self.clinic, patient_id, slot_id, codes[0] if codes else None
+        )
         return await self.appointment_response(row, status=201)
 
     async def put_appointment(self, request: web.Request) -> web.Response:
@@ -389,12 +485,23 @@ class SchedulingApi:
         names = await self.names()
         stored = appointment_resource(self.clinic, current, names.get(current.practitioner_id))
         mutable = ("meta", "status", "cancelationReason")
-        changed = sorted(k for k in set(body) | set(stored) if k not in mutable and body.get(k) != stored.get(k))
+        changed = sorted(
+            k for k in set(body) | set(stored) if k not in mutable and body.get(k) != stored.get(k)
+        )
         if changed:
-            raise ApiError(422, f"only status and cancelationReason can change (not {', '.join(changed)}); "
-                                "use $reschedule to move an appointment")
-        row = await run_db(store.change_status, self.engine, appointment_id, resource.status,
-                           concept_text(resource.cancelationReason), version)
+            raise ApiError(
+                422,
+                f"only status and cancelationReason can change (not {', '.join(changed)}); "
+                "use $reschedule to move an appointment",
+            )
+        row = await run_db(
+            store.change_status,
+            self.engine,
+            appointment_id,
+            resource.status,
+            concept_text(resource.cancelationReason),
+            version,
+        )
         return await self.appointment_response(row)
 
     async def patch_appointment(self, request: web.Request) -> web.Response:
@@ -427,9 +534,12 @@ class SchedulingApi:
         appointment_id = request.match_info["id"]
         version = if_match(request)
         parameters = parse_resource(Parameters, await read_json(request))
-        slots = [p.valueReference for p in parameters.parameter or [] if p.name == "slot" and p.valueReference]
+        slots = [
+            p.valueReference for p in parameters.parameter or [] if p.name == "slot" and p.valueReference
+        ]
         if len(slots) != 1 or len(parameters.parameter) != 1:
             raise ApiError(422, "give exactly one parameter 'slot' with valueReference Slot/<id>")
-        _old, new = await run_db(store.reschedule, self.engine, self.clinic, appointment_id,
-                                 slot_reference(slots[0]), version)
+        _old, new = await run_db(
+            store.reschedule, self.engine, self.clinic, appointment_id, slot_reference(slots[0]), version
+        )
         return await self.appointment_response(new, status=201)

@@ -3,6 +3,7 @@
 pydantic 1 turns `"birthDate": 42` into 1970-01-01 and `"family": 42` into "42"; FHIR JSON requires strings,
 numbers and booleans to be exactly those JSON types, and a health record must not store a guess.
 """
+
 from __future__ import annotations
 
 import decimal

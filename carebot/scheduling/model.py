@@ -2,6 +2,7 @@
 
 Pure (no SQLAlchemy, no HTTP, no Rasa): the action server imports this and the client, never the store or the API.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -2,6 +2,7 @@
 
 Times leave the service in the clinic's timezone (with its UTC offset), because appointments are local events.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,31 +49,53 @@ def service_concepts(clinic: Clinic, service_ids: Sequence[str]) -> List[Dict[st
 
 
 def practitioner_resource(row: Any) -> Dict[str, Any]:
-    return {"resourceType": "Practitioner", "id": row.id, "meta": meta(row), "active": bool(row.active),
-            "name": [{"text": row.name}]}
+    return {
+        "resourceType": "Practitioner",
+        "id": row.id,
+        "meta": meta(row),
+        "active": bool(row.active),
+        "name": [{"text": row.name}],
+    }
 
 
 def schedule_resource(clinic: Clinic, row: Any, practitioner_name: Optional[str]) -> Dict[str, Any]:
     actor = {"reference": f"Practitioner/{row.practitioner_id}"}
     if practitioner_name:
         actor["display"] = practitioner_name
-    return {"resourceType": "Schedule", "id": row.id, "meta": meta(row), "active": bool(row.active),
-            "serviceType": service_concepts(clinic, row.service_ids.split()), "actor": [actor]}
+    return {
+        "resourceType": "Schedule",
+        "id": row.id,
+        "meta": meta(row),
+        "active": bool(row.active),
+        "serviceType": service_concepts(clinic, row.service_ids.split()),
+        "actor": [actor],
+    }
 
 
 def slot_resource(clinic: Clinic, row: Any, service_ids: Sequence[str]) -> Dict[str, Any]:
-    return {"resourceType": "Slot", "id": row.id, "meta": meta(row),
-            "serviceType": service_concepts(clinic, service_ids),
-            "schedule": {"reference": f"Schedule/{row.schedule_id}"}, "status": row.status,
-            "start": local_iso(clinic, row.start), "end": local_iso(clinic, row.end)}
+    return {
+        "resourceType": "Slot",
+        "id": row.id,
+        "meta": meta(row),
+        "serviceType": service_concepts(clinic, service_ids),
+        "schedule": {"reference": f"Schedule/{row.schedule_id}"},
+        "status": row.status,
+        "start": local_iso(clinic, row.start),
+        "end": local_iso(clinic, row.end),
+    }
 
 
 def patient_resource(row: Any) -> Dict[str, Any]:
     name: Dict[str, Any] = {"family": row.family} if row.family else {}
     if row.given:
         name["given"] = row.given.split(" ")
-    resource = {"resourceType": "Patient", "id": row.id, "meta": meta(row), "name": [name],
-                "telecom": [{"system": "phone", "value": row.phone, "use": "mobile"}]}
+    resource = {
+        "resourceType": "Patient",
+        "id": row.id,
+        "meta": meta(row),
+        "name": [name],
+        "telecom": [{"system": "phone", "value": row.phone, "use": "mobile"}],
+    }
     if row.birth_date:
         resource["birthDate"] = row.birth_date.isoformat()
     if row.gender:
@@ -85,14 +108,22 @@ def appointment_resource(clinic: Clinic, row: Any, practitioner_name: Optional[s
     if practitioner_name:
         practitioner["display"] = practitioner_name
     resource = {
-        "resourceType": "Appointment", "id": row.id, "meta": meta(row), "status": row.status,
+        "resourceType": "Appointment",
+        "id": row.id,
+        "meta": meta(row),
+        "status": row.status,
         "serviceType": service_concepts(clinic, [row.service_id]),
-        "start": local_iso(clinic, row.start), "end": local_iso(clinic, row.end),
+        "start": local_iso(clinic, row.start),
+        "end": local_iso(clinic, row.end),
         "minutesDuration": int((row.end - row.start).total_seconds() // 60),
         "slot": [{"reference": f"Slot/{sid}"} for sid in row.slot_ids.split()],
         "created": local_iso(clinic, row.created),
         "participant": [
-            {"actor": {"reference": f"Patient/{row.patient_id}"}, "required": "required", "status": "accepted"},
+            {
+                "actor": {"reference": f"Patient/{row.patient_id}"},
+                "required": "required",
+                "status": "accepted",
+            },
             {"actor": practitioner, "required": "required", "status": "accepted"},
         ],
     }
@@ -103,20 +134,31 @@ def appointment_resource(clinic: Clinic, row: Any, practitioner_name: Optional[s
     return resource
 
 
-def bundle(entries: List[Dict[str, Any]], total: int, base_url: str, links: Dict[str, str],
-           included: Sequence[Dict[str, Any]] = ()) -> Dict[str, Any]:
+def bundle(
+    entries: List[Dict[str, Any]],
+    total: int,
+    base_url: str,
+    links: Dict[str, str],
+    included: Sequence[Dict[str, Any]] = (),
+) -> Dict[str, Any]:
     def entry(resource: Dict[str, Any], mode: str) -> Dict[str, Any]:
-        return {"fullUrl": f"{base_url}/{resource['resourceType']}/{resource['id']}", "resource": resource,
-                "search": {"mode": mode}}
+        return {
+            "fullUrl": f"{base_url}/{resource['resourceType']}/{resource['id']}",
+            "resource": resource,
+            "search": {"mode": mode},
+        }
 
     return {
-        "resourceType": "Bundle", "type": "searchset", "total": total,
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
         "link": [{"relation": relation, "url": url} for relation, url in links.items()],
         "entry": [entry(r, "match") for r in entries] + [entry(r, "include") for r in included],
     }
 
 
 # ---- search parameters -------------------------------------------------------------------------------------------
+
 
 def reference_id(value: str, resource_type: str) -> str:
     """`Patient/abc` or `abc` -> `abc`; anything else is a 400."""
@@ -127,7 +169,9 @@ def reference_id(value: str, resource_type: str) -> str:
             raise ApiError(400, f"expected a {resource_type} reference, got '{value[:80]}'")
         value = ident
     if not FHIR_ID.match(value):
-        raise ApiError(400, f"'{value[:80]}' is not a valid {resource_type} id (letters, digits, '-' and '.')")
+        raise ApiError(
+            400, f"'{value[:80]}' is not a valid {resource_type} id (letters, digits, '-' and '.')"
+        )
     return value
 
 
@@ -173,13 +217,17 @@ def date_condition(column: Any, date_range_: DateRange) -> Any:
     """The SQL condition on `column` for one parsed FHIR date search value."""
     prefix, lo, hi = date_range_
     return {
-        "eq": (column >= lo) & (column < hi), "ge": column >= lo, "gt": column >= hi,
-        "lt": column < lo, "le": column < hi,
+        "eq": (column >= lo) & (column < hi),
+        "ge": column >= lo,
+        "gt": column >= hi,
+        "lt": column < lo,
+        "le": column < hi,
     }[prefix]
 
 
 def paging(query: Dict[str, List[str]], default_count: int = 20, max_count: int = 100) -> Tuple[int, int]:
     """(_count, _offset) from the query, validated."""
+
     def number(name: str, default: int, low: int, high: int) -> int:
         values = query.get(name)
         if not values:

@@ -5,6 +5,7 @@ the number of slots the service needs: the database, not the application, decide
 for many processes on SQLite (BEGIN IMMEDIATE) and PostgreSQL (row locks re-check the WHERE after a wait).
 Every write runs in one transaction; any ApiError raised inside rolls the whole transaction back.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,7 +52,10 @@ def new_id() -> str:
 
 def schedule_services(conn: Connection) -> Dict[str, List[str]]:
     """Schedule id -> service ids (a handful of rows; read per request so clinic.yml changes show at once)."""
-    return {row.id: row.service_ids.split() for row in conn.execute(select(t.schedule.c.id, t.schedule.c.service_ids))}
+    return {
+        row.id: row.service_ids.split()
+        for row in conn.execute(select(t.schedule.c.id, t.schedule.c.service_ids))
+    }
 
 
 def practitioner_names(conn: Connection) -> Dict[str, str]:
@@ -61,7 +65,9 @@ def practitioner_names(conn: Connection) -> Dict[str, str]:
 def slots_needed(clinic: Clinic, service_id: str) -> int:
     service = clinic.service(service_id)
     if service is None:
-        raise ApiError(422, f"unknown service '{service_id[:60]}' (known: {', '.join(s.id for s in clinic.services)})")
+        raise ApiError(
+            422, f"unknown service '{service_id[:60]}' (known: {', '.join(s.id for s in clinic.services)})"
+        )
     return max(1, service.duration_minutes // clinic.slot_minutes)
 
 
@@ -79,15 +85,22 @@ def search_slots(engine: Engine, clinic: Clinic, query: SlotQuery) -> Tuple[List
     source: Any = s0
     with engine.connect() as conn:
         if query.service_id is not None:
-            offering = [sid for sid, services in schedule_services(conn).items() if query.service_id in services]
+            offering = [
+                sid for sid, services in schedule_services(conn).items() if query.service_id in services
+            ]
             conditions.append(s0.c.schedule_id.in_(offering))
             if list(query.statuses) == [FREE]:
                 previous = s0
                 for index in range(1, slots_needed(clinic, query.service_id)):
                     following = t.slot.alias(f"s{index}")
-                    source = source.join(following, and_(
-                        following.c.practitioner_id == previous.c.practitioner_id,
-                        following.c.start == previous.c.end, following.c.status == FREE))
+                    source = source.join(
+                        following,
+                        and_(
+                            following.c.practitioner_id == previous.c.practitioner_id,
+                            following.c.start == previous.c.end,
+                            following.c.status == FREE,
+                        ),
+                    )
                     previous = following
         where = and_(*conditions) if conditions else None
         total_query = select(func.count()).select_from(source)
@@ -109,18 +122,34 @@ def get_row(engine: Engine, table: Any, ident: str, kind: str) -> Any:
 
 # ---- patients ------------------------------------------------------------------------------------------------------
 
-def create_patient(engine: Engine, family: str, given: str, phone: str, birth_date: Optional[dt.date],
-                   gender: Optional[str]) -> Any:
+
+def create_patient(
+    engine: Engine, family: str, given: str, phone: str, birth_date: Optional[dt.date], gender: Optional[str]
+) -> Any:
     now = utcnow()
-    values = dict(id=new_id(), family=family, given=given, phone=phone, birth_date=birth_date, gender=gender,
-                  version=1, last_updated=now)
+    values = dict(
+        id=new_id(),
+        family=family,
+        given=given,
+        phone=phone,
+        birth_date=birth_date,
+        gender=gender,
+        version=1,
+        last_updated=now,
+    )
     with engine.begin() as conn:
         conn.execute(insert(t.patient).values(**values))
         return conn.execute(select(t.patient).where(t.patient.c.id == values["id"])).one()
 
 
-def search_patients(engine: Engine, phone: Optional[str], birth_date: Optional[dt.date], name: Optional[str],
-                    count: int, offset: int) -> Tuple[List[Any], int]:
+def search_patients(
+    engine: Engine,
+    phone: Optional[str],
+    birth_date: Optional[dt.date],
+    name: Optional[str],
+    count: int,
+    offset: int,
+) -> Tuple[List[Any], int]:
     conditions = []
     if phone:
         conditions.append(t.patient.c.phone == phone)
@@ -128,20 +157,42 @@ def search_patients(engine: Engine, phone: Optional[str], birth_date: Optional[d
         conditions.append(t.patient.c.birth_date == birth_date)
     if name:
         prefix = name.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(or_(func.lower(t.patient.c.family).like(prefix, escape="\\"),
-                              func.lower(t.patient.c.given).like(prefix, escape="\\")))
+        conditions.append(
+            or_(
+                func.lower(t.patient.c.family).like(prefix, escape="\\"),
+                func.lower(t.patient.c.given).like(prefix, escape="\\"),
+            )
+        )
     where = and_(*conditions) if conditions else true()
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(t.patient).where(where)).scalar_one()
-        rows = list(conn.execute(select(t.patient).where(where).order_by(t.patient.c.last_updated, t.patient.c.id)
-                                 .limit(count).offset(offset))) if count else []
+        rows = (
+            list(
+                conn.execute(
+                    select(t.patient)
+                    .where(where)
+                    .order_by(t.patient.c.last_updated, t.patient.c.id)
+                    .limit(count)
+                    .offset(offset)
+                )
+            )
+            if count
+            else []
+        )
     return rows, total
 
 
 # ---- appointments --------------------------------------------------------------------------------------------------
 
-def search_appointments(engine: Engine, patient_id: Optional[str], statuses: Sequence[str],
-                        start_ranges: Sequence[DateRange], count: int, offset: int) -> Tuple[List[Any], int]:
+
+def search_appointments(
+    engine: Engine,
+    patient_id: Optional[str],
+    statuses: Sequence[str],
+    start_ranges: Sequence[DateRange],
+    count: int,
+    offset: int,
+) -> Tuple[List[Any], int]:
     conditions = [date_condition(t.appointment.c.start, date_range) for date_range in start_ranges]
     if patient_id:
         conditions.append(t.appointment.c.patient_id == patient_id)
@@ -150,9 +201,19 @@ def search_appointments(engine: Engine, patient_id: Optional[str], statuses: Seq
     where = and_(*conditions) if conditions else true()
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(t.appointment).where(where)).scalar_one()
-        rows = list(conn.execute(select(t.appointment).where(where)
-                                 .order_by(t.appointment.c.start, t.appointment.c.id)
-                                 .limit(count).offset(offset))) if count else []
+        rows = (
+            list(
+                conn.execute(
+                    select(t.appointment)
+                    .where(where)
+                    .order_by(t.appointment.c.start, t.appointment.c.id)
+                    .limit(count)
+                    .offset(offset)
+                )
+            )
+            if count
+            else []
+        )
     return rows, total
 
 
@@ -175,8 +236,14 @@ def book(engine: Engine, clinic: Clinic, patient_id: str, slot_id: str, service_
     return in_transaction(engine, lambda conn: _book(conn, clinic, patient_id, slot_id, service_id, None))
 
 
-def _book(conn: Connection, clinic: Clinic, patient_id: str, slot_id: str, service_id: Optional[str],
-          replaces_id: Optional[str]) -> Any:
+def _book(
+    conn: Connection,
+    clinic: Clinic,
+    patient_id: str,
+    slot_id: str,
+    service_id: Optional[str],
+    replaces_id: Optional[str],
+) -> Any:
     if conn.execute(select(t.patient.c.id).where(t.patient.c.id == patient_id)).first() is None:
         raise ApiError(422, f"Patient/{patient_id[:100]} does not exist")
     first = conn.execute(select(t.slot).where(t.slot.c.id == slot_id)).first()
@@ -193,43 +260,74 @@ def _book(conn: Connection, clinic: Clinic, patient_id: str, slot_id: str, servi
     now = utcnow()
     if first.start <= now:
         raise ApiError(422, f"Slot/{slot_id} has already started")
-    run = list(conn.execute(
-        select(t.slot).where(and_(t.slot.c.practitioner_id == first.practitioner_id, t.slot.c.start >= first.start))
-        .order_by(t.slot.c.start).limit(needed)))
+    run = list(
+        conn.execute(
+            select(t.slot)
+            .where(and_(t.slot.c.practitioner_id == first.practitioner_id, t.slot.c.start >= first.start))
+            .order_by(t.slot.c.start)
+            .limit(needed)
+        )
+    )
     contiguous = len(run) == needed and all(a.end == b.start for a, b in zip(run, run[1:]))
     if not contiguous:
-        raise ApiError(409, f"Slot/{slot_id} does not start {needed} consecutive slots, as '{service_id}' needs")
+        raise ApiError(
+            409, f"Slot/{slot_id} does not start {needed} consecutive slots, as '{service_id}' needs"
+        )
     ids = [row.id for row in run]
     claimed = conn.execute(
-        update(t.slot).where(and_(t.slot.c.id.in_(ids), t.slot.c.status == FREE))
-        .values(status=BUSY, version=t.slot.c.version + 1, last_updated=now)).rowcount
+        update(t.slot)
+        .where(and_(t.slot.c.id.in_(ids), t.slot.c.status == FREE))
+        .values(status=BUSY, version=t.slot.c.version + 1, last_updated=now)
+    ).rowcount
     if claimed != needed:
         raise ApiError(409, f"Slot/{slot_id} is no longer free")
-    values = dict(id=new_id(), status="booked", patient_id=patient_id, practitioner_id=first.practitioner_id,
-                  service_id=service_id, slot_ids=" ".join(ids), start=run[0].start, end=run[-1].end,
-                  cancellation_reason=None, replaces_id=replaces_id, created=now, version=1, last_updated=now)
+    values = dict(
+        id=new_id(),
+        status="booked",
+        patient_id=patient_id,
+        practitioner_id=first.practitioner_id,
+        service_id=service_id,
+        slot_ids=" ".join(ids),
+        start=run[0].start,
+        end=run[-1].end,
+        cancellation_reason=None,
+        replaces_id=replaces_id,
+        created=now,
+        version=1,
+        last_updated=now,
+    )
     conn.execute(insert(t.appointment).values(**values))
     return conn.execute(select(t.appointment).where(t.appointment.c.id == values["id"])).one()
 
 
 def _locked_appointment(conn: Connection, appointment_id: str, if_match: Optional[int]) -> Any:
-    row = conn.execute(select(t.appointment).where(t.appointment.c.id == appointment_id).with_for_update()).first()
+    row = conn.execute(
+        select(t.appointment).where(t.appointment.c.id == appointment_id).with_for_update()
+    ).first()
     if row is None:
         raise ApiError(404, f"Appointment/{appointment_id[:100]} not found")
     if if_match is not None and row.version != if_match:
-        raise ApiError(412, f"Appointment/{appointment_id} is at version {row.version}, not {if_match}; "
-                            "read it again before changing it")
+        raise ApiError(
+            412,
+            f"Appointment/{appointment_id} is at version {row.version}, not {if_match}; "
+            "read it again before changing it",
+        )
     return row
 
 
 def _free_slots(conn: Connection, slot_ids: Sequence[str], now: dt.datetime) -> None:
-    conn.execute(update(t.slot).where(and_(t.slot.c.id.in_(list(slot_ids)), t.slot.c.status == BUSY))
-                 .values(status=FREE, version=t.slot.c.version + 1, last_updated=now))
+    conn.execute(
+        update(t.slot)
+        .where(and_(t.slot.c.id.in_(list(slot_ids)), t.slot.c.status == BUSY))
+        .values(status=FREE, version=t.slot.c.version + 1, last_updated=now)
+    )
 
 
-def change_status(engine: Engine, appointment_id: str, status: str, reason: Optional[str],
-                  if_match: Optional[int]) -> Any:
+def change_status(
+    engine: Engine, appointment_id: str, status: str, reason: Optional[str], if_match: Optional[int]
+) -> Any:
     """Move an appointment to `status`; cancelling frees its slots in the same transaction."""
+
     def work(conn: Connection) -> Any:
         row = _locked_appointment(conn, appointment_id, if_match)
         if status == row.status:
@@ -239,25 +337,42 @@ def change_status(engine: Engine, appointment_id: str, status: str, reason: Opti
         now = utcnow()
         if status == "cancelled":
             _free_slots(conn, row.slot_ids.split(), now)
-        conn.execute(update(t.appointment).where(t.appointment.c.id == appointment_id).values(
-            status=status, cancellation_reason=reason if status == "cancelled" else None,
-            version=row.version + 1, last_updated=now))
+        conn.execute(
+            update(t.appointment)
+            .where(t.appointment.c.id == appointment_id)
+            .values(
+                status=status,
+                cancellation_reason=reason if status == "cancelled" else None,
+                version=row.version + 1,
+                last_updated=now,
+            )
+        )
         return conn.execute(select(t.appointment).where(t.appointment.c.id == appointment_id)).one()
 
     return in_transaction(engine, work)
 
 
-def reschedule(engine: Engine, clinic: Clinic, appointment_id: str, new_slot_id: str,
-               if_match: Optional[int]) -> Tuple[Any, Any]:
+def reschedule(
+    engine: Engine, clinic: Clinic, appointment_id: str, new_slot_id: str, if_match: Optional[int]
+) -> Tuple[Any, Any]:
     """Cancel an appointment and book the same patient and service at `new_slot_id`, all or nothing."""
+
     def work(conn: Connection) -> Tuple[Any, Any]:
         old = _locked_appointment(conn, appointment_id, if_match)
         if old.status != "booked":
             raise ApiError(409, f"only a booked appointment can be rescheduled; this one is '{old.status}'")
         now = utcnow()
         _free_slots(conn, old.slot_ids.split(), now)
-        conn.execute(update(t.appointment).where(t.appointment.c.id == appointment_id).values(
-            status="cancelled", cancellation_reason="rescheduled", version=old.version + 1, last_updated=now))
+        conn.execute(
+            update(t.appointment)
+            .where(t.appointment.c.id == appointment_id)
+            .values(
+                status="cancelled",
+                cancellation_reason="rescheduled",
+                version=old.version + 1,
+                last_updated=now,
+            )
+        )
         new = _book(conn, clinic, old.patient_id, new_slot_id, old.service_id, replaces_id=appointment_id)
         old = conn.execute(select(t.appointment).where(t.appointment.c.id == appointment_id)).one()
         return old, new

@@ -3,6 +3,7 @@
 Appointments copy their start, end, practitioner and slot ids, so they stay readable after slot regeneration
 removes freed slots (slot ids are references, not foreign keys, for that reason).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
@@ -10,7 +11,8 @@ from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, 
 from carebot.backend.db import metadata
 
 practitioner = Table(
-    "sched_practitioner", metadata,
+    "sched_practitioner",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
@@ -19,7 +21,8 @@ practitioner = Table(
 )
 
 schedule = Table(
-    "sched_schedule", metadata,
+    "sched_schedule",
+    metadata,
     Column("id", String(80), primary_key=True),
     Column("practitioner_id", String(64), nullable=False, unique=True),
     Column("service_ids", Text, nullable=False),  # space-separated service ids from clinic.yml
@@ -29,8 +32,11 @@ schedule = Table(
 )
 
 slot = Table(
-    "sched_slot", metadata,
-    Column("id", String(100), primary_key=True),  # "<practitioner>-<UTC yyyymmddhhmm>": stable across regenerations
+    "sched_slot",
+    metadata,
+    Column(
+        "id", String(100), primary_key=True
+    ),  # "<practitioner>-<UTC yyyymmddhhmm>": stable across regenerations
     Column("schedule_id", String(80), nullable=False),
     Column("practitioner_id", String(64), nullable=False),
     Column("start", DateTime, nullable=False),
@@ -43,7 +49,8 @@ slot = Table(
 )
 
 patient = Table(
-    "sched_patient", metadata,
+    "sched_patient",
+    metadata,
     Column("id", String(40), primary_key=True),
     Column("family", String(200), nullable=False),
     Column("given", String(200), nullable=False),
@@ -55,13 +62,16 @@ patient = Table(
 )
 
 appointment = Table(
-    "sched_appointment", metadata,
+    "sched_appointment",
+    metadata,
     Column("id", String(40), primary_key=True),
     Column("status", String(20), nullable=False),
     Column("patient_id", String(40), nullable=False, index=True),
     Column("practitioner_id", String(64), nullable=False),
     Column("service_id", String(64), nullable=False),
-    Column("slot_ids", Text, nullable=False),  # space-separated; a 30-minute service holds two 15-minute slots
+    Column(
+        "slot_ids", Text, nullable=False
+    ),  # space-separated; a 30-minute service holds two 15-minute slots
     Column("start", DateTime, nullable=False, index=True),
     Column("end", DateTime, nullable=False),
     Column("cancellation_reason", String(200), nullable=True),

@@ -2,6 +2,7 @@
 
 Slots are (re)generated from clinic.yml at start and then once a day, so the booking horizon keeps rolling.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,12 +14,12 @@ from typing import AsyncIterator, Callable
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
-from carebot.server.app import create_app
-from carebot.backend.db import make_engine, run_db
 from carebot import settings, tokens
+from carebot.backend.db import make_engine, run_db
 from carebot.clinic import Clinic, ClinicConfigError, load_clinic
 from carebot.mode import ModeError, check_bind
 from carebot.scheduling.slots import regenerate_slots
+from carebot.server.app import create_app
 
 log = logging.getLogger("carebot.server")
 REGENERATE_EVERY_SECONDS = 24 * 60 * 60
@@ -65,7 +66,9 @@ def main() -> int:
         print(f"backend: cannot start: {error}", file=sys.stderr)
         return 2
     if not config.carebot_backend_token:
-        print(f"backend token: {tokens.var_dir() / tokens.SCHEDULING[1]} (set {tokens.SCHEDULING[0]} to override)")
+        print(
+            f"backend token: {tokens.var_dir() / tokens.SCHEDULING[1]} (set {tokens.SCHEDULING[0]} to override)"
+        )
     engine = make_engine()
     app = create_app(engine, clinic, token, channel_token)
     app.cleanup_ctx.append(slot_refresher(engine, clinic))

@@ -10,6 +10,7 @@ Paths under `/fhir` and `/api` need `Authorization: Bearer <token>` (health data
 patient message to an open case and ask whether one is open. Every call is written to the audit log
 (carebot.backend.audit): which token, which route (its pattern, never a phone in a path), the patient searched for.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -22,9 +23,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from carebot import migrations
+from carebot.backend.audit import AuditLog
 from carebot.backend.db import run_db
 from carebot.backend.errors import ApiError, error_response
-from carebot.backend.audit import AuditLog
 from carebot.channels.twilio_sender import WhatsAppSender
 from carebot.clinic import Clinic
 from carebot.handoff import api as handoff_api
@@ -39,12 +40,22 @@ ApiSetup = Callable[[web.Application, Engine, Clinic], None]
 
 
 def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
-    handoff_api.setup(app, engine, clinic, sender=WhatsAppSender.from_env(),
-                      patient_requests=PatientRequests(engine, clinic))
+    handoff_api.setup(
+        app,
+        engine,
+        clinic,
+        sender=WhatsAppSender.from_env(),
+        patient_requests=PatientRequests(engine, clinic),
+    )
 
 
 # Every API served by the backend, one per line.
-API_SETUPS: Tuple[ApiSetup, ...] = (scheduling_api.setup, _handoff_setup, reminders_api.setup, privacy_api.setup)
+API_SETUPS: Tuple[ApiSetup, ...] = (
+    scheduling_api.setup,
+    _handoff_setup,
+    reminders_api.setup,
+    privacy_api.setup,
+)
 
 PROTECTED_PREFIXES = ("/fhir", "/api")
 MAX_BODY_BYTES = 64 * 1024
@@ -84,8 +95,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(error.status, error.reason or "request failed")
     except OperationalError:
         log.exception("database unavailable during %s %s", request.method, request.path)
-        return error_response(503, "the database is busy or unavailable, please retry shortly",
-                              headers={"Retry-After": "2"})
+        return error_response(
+            503, "the database is busy or unavailable, please retry shortly", headers={"Retry-After": "2"}
+        )
     except Exception:  # noqa: BLE001 - the last line of defence: never leak a traceback to a client
         log.exception("unhandled error during %s %s", request.method, request.path)
         return error_response(500, "internal error; the request was not applied")
@@ -112,23 +124,37 @@ def bearer_middleware(grants: Dict[str, Grant], audit: AuditLog) -> Callable:
             return await handler(request)
         grant = _grant_of(request.headers.get("Authorization", "").encode(), grants)
         if grant is None:
-            return error_response(401, "missing or wrong bearer token", "login",
-                                  headers={"WWW-Authenticate": "Bearer"})
+            return error_response(
+                401, "missing or wrong bearer token", "login", headers={"WWW-Authenticate": "Bearer"}
+            )
         holder, scope = grant
         if not scope(request.method, request.path):
-            await run_db(audit.record, f"token:{holder}", f"{request.method} {_route_pattern(request)}",
-                         detail="refused: outside this token's scope")
+            await run_db(
+                audit.record,
+                f"token:{holder}",
+                f"{request.method} {_route_pattern(request)}",
+                detail="refused: outside this token's scope",
+            )
             return error_response(403, "this token may not use this API", "forbidden")
         response = await handler(request)
-        phone = request.query.get("telecom") or request.query.get("phone") or request.query.get("patient_phone")
-        await run_db(audit.record, f"token:{holder}", f"{request.method} {_route_pattern(request)}",
-                     phone.rpartition("|")[2].replace(" ", "+") if phone else None, f"status {response.status}")
+        phone = (
+            request.query.get("telecom") or request.query.get("phone") or request.query.get("patient_phone")
+        )
+        await run_db(
+            audit.record,
+            f"token:{holder}",
+            f"{request.method} {_route_pattern(request)}",
+            phone.rpartition("|")[2].replace(" ", "+") if phone else None,
+            f"status {response.status}",
+        )
         return response
 
     return check_bearer
 
 
-def create_app(engine: Engine, clinic: Clinic, token: str, channel_token: Optional[str] = None) -> web.Application:
+def create_app(
+    engine: Engine, clinic: Clinic, token: str, channel_token: Optional[str] = None
+) -> web.Application:
     """The backend application with every API in `API_SETUPS` mounted and its database migrated."""
     if not token:
         raise ValueError("the backend needs a non-empty bearer token")
@@ -138,7 +164,8 @@ def create_app(engine: Engine, clinic: Clinic, token: str, channel_token: Option
             raise ValueError("the channel's token must differ from the backend's full token")
         grants[channel_token] = ("whatsapp-channel", channel_scope)
     app = web.Application(
-        middlewares=[error_middleware, bearer_middleware(grants, AuditLog(engine))], client_max_size=MAX_BODY_BYTES,
+        middlewares=[error_middleware, bearer_middleware(grants, AuditLog(engine))],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[ENGINE_KEY], app[CLINIC_KEY], app[TOKEN_KEY] = engine, clinic, token
     for setup in API_SETUPS:

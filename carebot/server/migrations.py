@@ -4,6 +4,7 @@ comparing a database at the newest revision with the tables the code defines; `u
 Here, not in carebot.migrations, because writing a revision needs every feature's tables and only the
 composition root may import them all. Read and adjust what Alembic writes before committing it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,13 @@ def revision(schema: str, message: str) -> None:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.db'}")
         migrations.upgrade(engine, schema)
         with engine.begin() as connection:
-            command.revision(migrations.config(schema, connection, wanted), message, autogenerate=True,
-                             head=f"{schema}@head", version_path=str(migrations.HERE / schema))
+            command.revision(
+                migrations.config(schema, connection, wanted),
+                message,
+                autogenerate=True,
+                head=f"{schema}@head",
+                version_path=str(migrations.HERE / schema),
+            )
         engine.dispose()
 
 

@@ -12,6 +12,7 @@ Safety rules the functions keep, whatever the protocol files say:
 - cross-cutting escalations (escalations.yml) raise any triage, whatever protocol the complaint selected;
 - at most MAX_QUESTIONS questions, never one that the findings already answered, never the same one twice.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,11 +20,21 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
-from carebot.settings import PROJECT_ROOT
 from carebot.clinic import Clinic
+from carebot.settings import PROJECT_ROOT
 from carebot.triage.loader import load_protocols
 from carebot.triage.model import (
-    NOT_SURE, UNSURE_URGENT, Condition, Outcome, Profile, Protocol, ProtocolSet, Question, RedFlag, Rule, TriageState,
+    NOT_SURE,
+    UNSURE_URGENT,
+    Condition,
+    Outcome,
+    Profile,
+    Protocol,
+    ProtocolSet,
+    Question,
+    RedFlag,
+    Rule,
+    TriageState,
     level_rank,
 )
 
@@ -35,19 +46,119 @@ UNREADABLE_REPLIES_BEFORE_NOT_SURE = 2
 TRIAGE_DIR = PROJECT_ROOT / "data" / "triage"
 PATTERNS_DIR = PROJECT_ROOT / "data" / "patterns"
 
-_YES = {"yes", "y", "yeah", "yep", "yup", "ya", "yea", "yeh", "yh", "ye", "aye", "yes it is", "yes they are", "correct",
-        "true", "i do", "it is", "it does", "he is", "she is", "they are", "he does", "she does", "he has", "she has",
-        "i have", "i am", "im", "definitely", "absolutely", "sure", "of course", "i think so", "think so", "it has",
-        "they do", "always", "very much", "yess", "yesss", "ok yes", "affirmative", "👍"}
-_NO = {"no", "n", "nope", "nah", "naw", "not really", "no it isnt", "no it is not", "i dont", "none", "neither",
-       "false", "not at all", "i dont think so", "dont think so", "it doesnt", "it isnt", "he isnt", "she isnt",
-       "he doesnt", "she doesnt", "they dont", "i havent", "i am not", "im not", "never", "no way", "nothing like that",
-       "not that i know of", "not that ive noticed", "noo", "nooo", "no no"}
-_UNSURE = {"not sure", "im not sure", "i am not sure", "unsure", "dont know", "i dont know", "idk", "dunno",
-           "no idea", "maybe", "possibly", "not certain", "cant tell", "i cant tell", "?", "hard to say",
-           "i cant say", "perhaps", "i guess", "not sure really", "im unsure"}
-_EMOJI = {"👍": "yes", "👌": "yes", "✅": "yes", "👎": "no", "❌": "no", "🤷": NOT_SURE, "🤷‍♀️": NOT_SURE,
-          "🤷‍♂️": NOT_SURE}
+_YES = {
+    "yes",
+    "y",
+    "yeah",
+    "yep",
+    "yup",
+    "ya",
+    "yea",
+    "yeh",
+    "yh",
+    "ye",
+    "aye",
+    "yes it is",
+    "yes they are",
+    "correct",
+    "true",
+    "i do",
+    "it is",
+    "it does",
+    "he is",
+    "she is",
+    "they are",
+    "he does",
+    "she does",
+    "he has",
+    "she has",
+    "i have",
+    "i am",
+    "im",
+    "definitely",
+    "absolutely",
+    "sure",
+    "of course",
+    "i think so",
+    "think so",
+    "it has",
+    "they do",
+    "always",
+    "very much",
+    "yess",
+    "yesss",
+    "ok yes",
+    "affirmative",
+    "👍",
+}
+_NO = {
+    "no",
+    "n",
+    "nope",
+    "nah",
+    "naw",
+    "not really",
+    "no it isnt",
+    "no it is not",
+    "i dont",
+    "none",
+    "neither",
+    "false",
+    "not at all",
+    "i dont think so",
+    "dont think so",
+    "it doesnt",
+    "it isnt",
+    "he isnt",
+    "she isnt",
+    "he doesnt",
+    "she doesnt",
+    "they dont",
+    "i havent",
+    "i am not",
+    "im not",
+    "never",
+    "no way",
+    "nothing like that",
+    "not that i know of",
+    "not that ive noticed",
+    "noo",
+    "nooo",
+    "no no",
+}
+_UNSURE = {
+    "not sure",
+    "im not sure",
+    "i am not sure",
+    "unsure",
+    "dont know",
+    "i dont know",
+    "idk",
+    "dunno",
+    "no idea",
+    "maybe",
+    "possibly",
+    "not certain",
+    "cant tell",
+    "i cant tell",
+    "?",
+    "hard to say",
+    "i cant say",
+    "perhaps",
+    "i guess",
+    "not sure really",
+    "im unsure",
+}
+_EMOJI = {
+    "👍": "yes",
+    "👌": "yes",
+    "✅": "yes",
+    "👎": "no",
+    "❌": "no",
+    "🤷": NOT_SURE,
+    "🤷‍♀️": NOT_SURE,
+    "🤷‍♂️": NOT_SURE,
+}
 
 
 class InvalidAnswer(ValueError):
@@ -65,6 +176,7 @@ def _set(protocols: Optional[ProtocolSet]) -> ProtocolSet:
 
 
 # --- what is known ---------------------------------------------------------------------------------------------
+
 
 def _known(state: TriageState, ps: ProtocolSet) -> Tuple[FrozenSet[str], FrozenSet[str]]:
     """(present, ruled out) findings from the text and the answers; present wins over ruled out (safer)."""
@@ -101,14 +213,17 @@ def _route(findings: Iterable[str], profile: Profile, ps: ProtocolSet) -> Tuple[
     return tuple(choice[-1] for choice in sorted(chosen))  # the fallback's questions come last
 
 
-def _decide(state: TriageState, ps: ProtocolSet) -> Tuple[str, Optional[Rule], Optional[Protocol], Optional[RedFlag]]:
+def _decide(
+    state: TriageState, ps: ProtocolSet
+) -> Tuple[str, Optional[Rule], Optional[Protocol], Optional[RedFlag]]:
     """(level, deciding rule, its protocol, red flag raised); the rule is None when the red flag decides."""
     present, _ = _known(state, ps)
     return _decide_on(present, state, ps, _unsure_floor(state, present, ps))
 
 
-def _decide_on(present: FrozenSet[str], state: TriageState, ps: ProtocolSet, extra: Tuple[Rule, ...] = ()
-               ) -> Tuple[str, Optional[Rule], Optional[Protocol], Optional[RedFlag]]:
+def _decide_on(
+    present: FrozenSet[str], state: TriageState, ps: ProtocolSet, extra: Tuple[Rule, ...] = ()
+) -> Tuple[str, Optional[Rule], Optional[Protocol], Optional[RedFlag]]:
     flag = screen_red_flags(present, state.profile, ps)
     best: Tuple[str, Optional[Rule], Optional[Protocol]] = ("self_care", None, None)
     for protocol_id in state.protocols:
@@ -121,20 +236,33 @@ def _decide_on(present: FrozenSet[str], state: TriageState, ps: ProtocolSet, ext
                 best = (rule.level, rule, protocol)
     lead = best[2]  # cross-cutting rules and the unsure floor speak through the leading protocol's advice
     for rule in ps.escalations + extra:
-        if lead is not None and rule.when.matches(present, state.profile) and level_rank(rule.level) > level_rank(
-                best[0]):
+        if (
+            lead is not None
+            and rule.when.matches(present, state.profile)
+            and level_rank(rule.level) > level_rank(best[0])
+        ):
             best = (rule.level, rule, lead)
     if flag and level_rank(flag.level) >= level_rank(best[0]):
         return flag.level, None, best[2], flag
     return best[0], best[1], best[2], flag
 
 
-def unsure_emergency_questions(state: TriageState, present: FrozenSet[str], ps: ProtocolSet) -> Tuple[Question, ...]:
+def unsure_emergency_questions(
+    state: TriageState, present: FrozenSet[str], ps: ProtocolSet
+) -> Tuple[Question, ...]:
     """Questions answered "I'm not sure" (after the simpler re-ask) whose "yes" would have meant an emergency."""
-    unsure = [ps.questions[q] for q, option in state.answers
-              if option == NOT_SURE and q in ps.questions and ps.questions[q].if_unsure]
-    return tuple(q for q in unsure if q.findings and not q.findings <= present
-                 and _decide_on(present | q.findings, state, ps)[0] == "emergency")
+    unsure = [
+        ps.questions[q]
+        for q, option in state.answers
+        if option == NOT_SURE and q in ps.questions and ps.questions[q].if_unsure
+    ]
+    return tuple(
+        q
+        for q in unsure
+        if q.findings
+        and not q.findings <= present
+        and _decide_on(present | q.findings, state, ps)[0] == "emergency"
+    )
 
 
 def _unsure_floor(state: TriageState, present: FrozenSet[str], ps: ProtocolSet) -> Tuple[Rule, ...]:
@@ -143,13 +271,21 @@ def _unsure_floor(state: TriageState, present: FrozenSet[str], ps: ProtocolSet) 
     if not unsure:
         return ()
     reason = ps.dispositions.get("unsure_reason", "")
-    return (Rule("unsure_emergency_question", "urgent", _ALWAYS, reason.format(question=unsure[0].text,
-                                                                                  emergency_number="{emergency_number}"),
-                 ("docs/conversation-design.md, Uncertainty policy",), callback=True),)
+    return (
+        Rule(
+            "unsure_emergency_question",
+            "urgent",
+            _ALWAYS,
+            reason.format(question=unsure[0].text, emergency_number="{emergency_number}"),
+            ("docs/conversation-design.md, Uncertainty policy",),
+            callback=True,
+        ),
+    )
 
 
-def _potential(question: Question, state: TriageState, present: FrozenSet[str], denied: FrozenSet[str],
-               ps: ProtocolSet) -> int:
+def _potential(
+    question: Question, state: TriageState, present: FrozenSet[str], denied: FrozenSet[str], ps: ProtocolSet
+) -> int:
     """The highest level an answer to `question` could still lead to (-1 when it cannot change anything)."""
     rules: List[Tuple[str, object]] = [(f.level, f.when) for f in ps.red_flags]
     for protocol_id in state.protocols:
@@ -168,13 +304,17 @@ _ALWAYS = Condition()
 
 
 def _answered(question: Question, present: FrozenSet[str], denied: FrozenSet[str]) -> bool:
-    return bool(question.answering_findings & present) or (question.denies is not None and question.denies in denied)
+    return bool(question.answering_findings & present) or (
+        question.denies is not None and question.denies in denied
+    )
 
 
 # --- public API -------------------------------------------------------------------------------------------------
 
-def screen_red_flags(findings: Iterable[str], profile: Profile,
-                     protocols: Optional[ProtocolSet] = None) -> Optional[RedFlag]:
+
+def screen_red_flags(
+    findings: Iterable[str], profile: Profile, protocols: Optional[ProtocolSet] = None
+) -> Optional[RedFlag]:
     """The first red flag the findings raise: emergencies before crisis-only flags, then file order."""
     present = frozenset(findings)
     matched = [f for f in _set(protocols).red_flags if f.when.matches(present, profile)]
@@ -183,8 +323,12 @@ def screen_red_flags(findings: Iterable[str], profile: Profile,
     return max(matched, key=lambda f: level_rank(f.level))  # max keeps the first of equal levels
 
 
-def start(findings: Iterable[str], profile: Profile, denied: Iterable[str] = (),
-          protocols: Optional[ProtocolSet] = None) -> TriageState:
+def start(
+    findings: Iterable[str],
+    profile: Profile,
+    denied: Iterable[str] = (),
+    protocols: Optional[ProtocolSet] = None,
+) -> TriageState:
     """A new triage from the opening message: current affirmed findings and the ones the patient ruled out."""
     ps = _set(protocols)
     told = tuple(dict.fromkeys(findings))
@@ -198,16 +342,26 @@ def _with_routes(state: TriageState, ps: ProtocolSet) -> TriageState:
     return replace(state, protocols=_route(ordered, state.profile, ps))
 
 
-def add_findings(state: TriageState, findings: Iterable[str], denied: Iterable[str] = (),
-                 profile: Optional[Profile] = None, protocols: Optional[ProtocolSet] = None) -> TriageState:
+def add_findings(
+    state: TriageState,
+    findings: Iterable[str],
+    denied: Iterable[str] = (),
+    profile: Optional[Profile] = None,
+    protocols: Optional[ProtocolSet] = None,
+) -> TriageState:
     """Merge what a later message said (any reply can carry a red flag); a denial never erases a finding."""
     ps = _set(protocols)
     present, _ = _known(state, ps)
     new = tuple(f for f in dict.fromkeys(findings) if f not in state.findings)
     denied = frozenset(denied)
     contradicted = state.contradicted | (denied & present) | (frozenset(new) & state.denied)
-    merged = replace(state, profile=profile or state.profile, findings=state.findings + new,
-                     denied=(state.denied | denied) - frozenset(state.findings + new), contradicted=contradicted)
+    merged = replace(
+        state,
+        profile=profile or state.profile,
+        findings=state.findings + new,
+        denied=(state.denied | denied) - frozenset(state.findings + new),
+        contradicted=contradicted,
+    )
     return _with_routes(merged, ps)
 
 
@@ -247,7 +401,10 @@ def parse_reply(question: Question, reply: str) -> str:
     if text.isdigit() and 1 <= int(text) <= len(ids):
         return ids[int(text) - 1]
     for option in question.options:
-        if text in (option.id.replace("_", " "), re.sub(r"[^a-z0-9 ]", "", option.text.lower().replace("'", ""))):
+        if text in (
+            option.id.replace("_", " "),
+            re.sub(r"[^a-z0-9 ]", "", option.text.lower().replace("'", "")),
+        ):
             return option.id
     emoji = _EMOJI.get(reply.strip())
     if emoji in ids:
@@ -272,7 +429,9 @@ def _plain_answer(text: str) -> Optional[str]:
     return best[1]
 
 
-def read_reply(question: Question, reply: str, current: Iterable[str] = (), denied: Iterable[str] = ()) -> str:
+def read_reply(
+    question: Question, reply: str, current: Iterable[str] = (), denied: Iterable[str] = ()
+) -> str:
     """The option a free-text reply means: its words (parse_reply), else what it tells about the question's
     findings ("it won't stop bleeding" to a bleeding question is yes; "no temperature" to a fever question is no).
     Raises InvalidAnswer when neither settles it."""
@@ -284,13 +443,15 @@ def read_reply(question: Question, reply: str, current: Iterable[str] = (), deni
         if chosen:
             return chosen[-1]  # the last (most specific) option the reply states
         if "no" in [o.id for o in question.options] and (
-                (question.denies and question.denies in ruled_out) or question.findings & ruled_out):
+            (question.denies and question.denies in ruled_out) or question.findings & ruled_out
+        ):
             return "no"
         raise
 
 
-def answer(state: TriageState, question_id: str, reply: str,
-           protocols: Optional[ProtocolSet] = None) -> TriageState:
+def answer(
+    state: TriageState, question_id: str, reply: str, protocols: Optional[ProtocolSet] = None
+) -> TriageState:
     """Record one answer (number, option id or words); raises InvalidAnswer for a reply that fits no option."""
     ps = _set(protocols)
     question = ps.questions.get(question_id)
@@ -299,7 +460,9 @@ def answer(state: TriageState, question_id: str, reply: str,
     if question_id in state.asked:
         raise ValueError(f"question {question_id!r} was already answered")
     option_id = parse_reply(question, reply)
-    answered = replace(state, asked=state.asked + (question_id,), answers=state.answers + ((question_id, option_id),))
+    answered = replace(
+        state, asked=state.asked + (question_id,), answers=state.answers + ((question_id, option_id),)
+    )
     return _with_routes(answered, ps)
 
 
@@ -315,9 +478,16 @@ class Turn:
 UNREADABLE, SIMPLER = "unreadable", "simpler"
 
 
-def take_reply(state: TriageState, question: Question, reply: str, current: Sequence[str] = (),
-               denied: Sequence[str] = (), profile: Optional[Profile] = None, unreadable_so_far: int = 0,
-               protocols: Optional[ProtocolSet] = None) -> Turn:
+def take_reply(
+    state: TriageState,
+    question: Question,
+    reply: str,
+    current: Sequence[str] = (),
+    denied: Sequence[str] = (),
+    profile: Optional[Profile] = None,
+    unreadable_so_far: int = 0,
+    protocols: Optional[ProtocolSet] = None,
+) -> Turn:
     """One reply to `question`, read the way the chat reads it: findings merged, words or findings answer it,
     an unreadable reply asked again (then "not sure"), "not sure" to an emergency question asked once more."""
     ps = _set(protocols)
@@ -340,8 +510,12 @@ def take_reply(state: TriageState, question: Question, reply: str, current: Sequ
 
 def should_reask(state: TriageState, question: Question, option_id: str) -> bool:
     """'Not sure' to an emergency question is asked once more, in simpler words, before it counts."""
-    return (option_id == NOT_SURE and question.if_unsure is not None and question.simpler is not None
-            and question.id not in state.reasked)
+    return (
+        option_id == NOT_SURE
+        and question.if_unsure is not None
+        and question.simpler is not None
+        and question.id not in state.reasked
+    )
 
 
 def reask(state: TriageState, question_id: str) -> TriageState:
@@ -356,22 +530,39 @@ def outcome(state: TriageState, protocols: Optional[ProtocolSet] = None) -> Outc
     current = level_rank(level)
     answers = state.answer_map
     uncertain = tuple(
-        q.id for q in _candidates(state, ps)
-        if not _answered(q, present, denied) and (answers.get(q.id) == NOT_SURE or q.id not in answers)
+        q.id
+        for q in _candidates(state, ps)
+        if not _answered(q, present, denied)
+        and (answers.get(q.id) == NOT_SURE or q.id not in answers)
         and (not q.ask_if or q.ask_if.matches(present, state.profile))
         and _potential(q, state, present, denied, ps) > current
     )
     disposition = ps.dispositions.get(level, "")
     flag_advice = flag.advice if flag is not None else ()  # a crisis line is named even when a rule decides
     if level != "emergency":  # the emergency advice of every unsure emergency question comes first
-        flag_advice = tuple(ps.dispositions.get("unsure_advice", "").format(
-            question=q.text, emergency_number="{emergency_number}")
-            for q in unsure_emergency_questions(state, present, ps)) + flag_advice
+        flag_advice = (
+            tuple(
+                ps.dispositions.get("unsure_advice", "").format(
+                    question=q.text, emergency_number="{emergency_number}"
+                )
+                for q in unsure_emergency_questions(state, present, ps)
+            )
+            + flag_advice
+        )
     if rule is None:  # the red flag decides; an urgent (crisis) one still offers a same-day booking
         assert flag is not None and protocol is not None
         advice = flag_advice + (disposition,) + (protocol.seek_help if level != "emergency" else ())
-        return Outcome(level, flag.reason, _unique(advice), None if level == "emergency" else protocol.service,
-                       True, protocol.id, None, flag.id, uncertain)
+        return Outcome(
+            level,
+            flag.reason,
+            _unique(advice),
+            None if level == "emergency" else protocol.service,
+            True,
+            protocol.id,
+            None,
+            flag.id,
+            uncertain,
+        )
     assert protocol is not None  # a routed protocol always has a base rule
     advice: Tuple[str, ...] = flag_advice + (disposition,) + rule.advice
     if level == "self_care":
@@ -380,8 +571,17 @@ def outcome(state: TriageState, protocols: Optional[ProtocolSet] = None) -> Outc
         advice += protocol.seek_help
     service = None if level in ("emergency", "self_care") else (rule.service or protocol.service)
     callback = rule.callback or bool(uncertain) or bool(state.contradicted) or flag is not None
-    return Outcome(level, rule.reason, _unique(advice), service, callback, protocol.id,
-                   None if rule.id == "base" else rule.id, flag.id if flag else None, uncertain)
+    return Outcome(
+        level,
+        rule.reason,
+        _unique(advice),
+        service,
+        callback,
+        protocol.id,
+        None if rule.id == "base" else rule.id,
+        flag.id if flag else None,
+        uncertain,
+    )
 
 
 def _unique(texts: Iterable[str]) -> Tuple[str, ...]:

@@ -4,6 +4,7 @@ Every mistake is reported as `file:line: message` and all of them at once, so a 
 and never reaches a patient. Finding ids are checked against the NLU vocabulary (`data/patterns/*.yml`) so a
 rule can never wait for a finding that the text understanding cannot produce and no question can ask for.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -15,8 +16,20 @@ import yaml
 from carebot.lexicon.measurements import band_findings, load_bands
 from carebot.lexicon.patterns import load_medicine_risks, load_patterns
 from carebot.triage.model import (
-    AGE_GROUPS, LEVELS, NOT_SURE, UNSURE_NOTHING, UNSURE_POLICIES, UNSURE_URGENT, Condition, Option, Protocol,
-    ProtocolSet, Question, RedFlag, Rule, level_rank,
+    AGE_GROUPS,
+    LEVELS,
+    NOT_SURE,
+    UNSURE_NOTHING,
+    UNSURE_POLICIES,
+    UNSURE_URGENT,
+    Condition,
+    Option,
+    Protocol,
+    ProtocolSet,
+    Question,
+    RedFlag,
+    Rule,
+    level_rank,
 )
 
 RED_FLAGS_FILE = "red_flags.yml"
@@ -27,7 +40,11 @@ UNSURE_TEXTS: Tuple[str, ...] = ("unsure_reason", "unsure_advice")
 DISPOSITION_KEYS: Tuple[str, ...] = LEVELS + UNSURE_TEXTS
 # Duration findings the NLU derives from "for 3 days", "since last week" … (see carebot/nlu/findings.py).
 DURATION_FINDINGS: Tuple[str, ...] = (
-    "duration_under_3d", "duration_3d_to_5d", "duration_5d_to_1w", "duration_1w_to_3w", "duration_3w_to_6w",
+    "duration_under_3d",
+    "duration_3d_to_5d",
+    "duration_5d_to_1w",
+    "duration_1w_to_3w",
+    "duration_3w_to_6w",
     "duration_6w_plus",
 )
 # Findings the NLU derives in code rather than from one pattern: durations, a baby whose age was not given, and
@@ -80,7 +97,9 @@ def read_yaml(path: Path) -> Any:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        raise ProtocolError([f"{path}:{line}: not valid YAML: {getattr(error, 'problem', None) or error}"]) from None
+        raise ProtocolError(
+            [f"{path}:{line}: not valid YAML: {getattr(error, 'problem', None) or error}"]
+        ) from None
 
 
 def finding_vocabulary(patterns_dir: Path) -> FrozenSet[str]:
@@ -163,8 +182,10 @@ class _Reader:
             return Condition()
         unknown = set(node) - {"any", "all", "age_group", "pregnant"}
         if unknown:
-            self.problem(node, f"{where}: unknown condition key(s) {sorted(unknown)}; "
-                               f"use any, all, age_group, pregnant")
+            self.problem(
+                node,
+                f"{where}: unknown condition key(s) {sorted(unknown)}; use any, all, age_group, pregnant",
+            )
         ages = node.get("age_group")
         age_groups = None
         if ages is not None:
@@ -192,9 +213,17 @@ class _Reader:
         if not isinstance(callback, bool):
             self.problem(node, f"{where}: 'callback' must be true or false")
             callback = False
-        return Rule(rule_id, self.level(node, where), when, self.text(node, "reason", where),
-                    self.texts(node, "source", where, required=True), self.texts(node, "advice", where),
-                    callback, node.get("service"), node.line)
+        return Rule(
+            rule_id,
+            self.level(node, where),
+            when,
+            self.text(node, "reason", where),
+            self.texts(node, "source", where, required=True),
+            self.texts(node, "advice", where),
+            callback,
+            node.get("service"),
+            node.line,
+        )
 
     def question(self, node: Any, protocol_id: str) -> Optional[Question]:
         if not isinstance(node, dict):
@@ -206,15 +235,23 @@ class _Reader:
         if yes_finding is not None:
             if "options" in node:
                 self.problem(node, f"{where}: give either 'yes_finding' or 'options', not both")
-            options = (Option("yes", "Yes", yes_finding), Option("no", "No"), Option(NOT_SURE, "I'm not sure"))
+            options = (
+                Option("yes", "Yes", yes_finding),
+                Option("no", "No"),
+                Option(NOT_SURE, "I'm not sure"),
+            )
         else:
             raw = node.get("options")
             if not isinstance(raw, list) or len(raw) < 2:
-                self.problem(node, f"{where}: needs 'yes_finding' or an 'options' list of at least two answers")
+                self.problem(
+                    node, f"{where}: needs 'yes_finding' or an 'options' list of at least two answers"
+                )
                 return None
             options = tuple(
                 Option(str(o.get("id")), self.text(o, "text", f"{where} option"), o.get("finding"))
-                for o in raw if isinstance(o, dict))
+                for o in raw
+                if isinstance(o, dict)
+            )
             ids = [o.id for o in options]
             if len(set(ids)) != len(ids):
                 self.problem(raw, f"{where}: option ids must be unique, got {ids}")
@@ -227,19 +264,47 @@ class _Reader:
         answered_by = self.finding_list(node, "answered_by", where)
         if_unsure = node.get("if_unsure")
         if if_unsure is not None and if_unsure not in UNSURE_POLICIES + (UNSURE_NOTHING,):
-            self.problem(node, f"{where}: 'if_unsure' must be one of {', '.join(UNSURE_POLICIES)}, {UNSURE_NOTHING}")
+            self.problem(
+                node, f"{where}: 'if_unsure' must be one of {', '.join(UNSURE_POLICIES)}, {UNSURE_NOTHING}"
+            )
         simpler = self.text(node, "simpler", where, required=False) or None
-        return Question(qid, self.text(node, "text", where), options, protocol_id,
-                        yes_finding, if_not_sure, ask_if, answered_by, node.line, if_unsure, simpler)
+        return Question(
+            qid,
+            self.text(node, "text", where),
+            options,
+            protocol_id,
+            yes_finding,
+            if_not_sure,
+            ask_if,
+            answered_by,
+            node.line,
+            if_unsure,
+            simpler,
+        )
 
 
 def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Protocol]:
     reader = _Reader(path, problems)
     if not isinstance(data, dict):
-        reader.problem(data, "a protocol file must be a mapping (id, title, routes, base, questions, escalations)")
+        reader.problem(
+            data, "a protocol file must be a mapping (id, title, routes, base, questions, escalations)"
+        )
         return None
-    known = {"id", "title", "routes", "applies_to", "base", "questions", "escalations", "service",
-             "self_care_advice", "seek_help", "fallback", "source", "if_unsure"}
+    known = {
+        "id",
+        "title",
+        "routes",
+        "applies_to",
+        "base",
+        "questions",
+        "escalations",
+        "service",
+        "self_care_advice",
+        "seek_help",
+        "fallback",
+        "source",
+        "if_unsure",
+    }
     for key in sorted(set(data) - known):
         reader.problem(data, f"unknown key '{key}'")
     pid = reader.text(data, "id", "protocol")
@@ -252,7 +317,9 @@ def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Proto
     applies = reader.condition(data["applies_to"], "applies_to") if "applies_to" in data else Condition()
     base = reader.rule(data.get("base"), "base", need_when=False)
     questions = [q for q in (reader.question(n, pid) for n in data.get("questions") or []) if q]
-    default_unsure = data.get("if_unsure", UNSURE_URGENT)  # a question's own policy, else the protocol's, else urgent
+    default_unsure = data.get(
+        "if_unsure", UNSURE_URGENT
+    )  # a question's own policy, else the protocol's, else urgent
     if default_unsure not in UNSURE_POLICIES + (UNSURE_NOTHING,):
         reader.problem(data, f"'if_unsure' must be one of {', '.join(UNSURE_POLICIES)}, {UNSURE_NOTHING}")
         default_unsure = UNSURE_URGENT
@@ -260,10 +327,20 @@ def _load_protocol(path: Path, data: Any, problems: List[str]) -> Optional[Proto
     rules = [r for r in (reader.rule(n, "rule") for n in data.get("escalations") or []) if r]
     if base is None:
         return None
-    return Protocol(pid, reader.text(data, "title", "protocol"), routes, applies, base, tuple(questions),
-                    tuple(rules), str(data.get("service", "gp")),
-                    reader.texts(data, "self_care_advice", "protocol", required=base.level == "self_care"),
-                    reader.texts(data, "seek_help", "protocol", required=True), fallback, str(path))
+    return Protocol(
+        pid,
+        reader.text(data, "title", "protocol"),
+        routes,
+        applies,
+        base,
+        tuple(questions),
+        tuple(rules),
+        str(data.get("service", "gp")),
+        reader.texts(data, "self_care_advice", "protocol", required=base.level == "self_care"),
+        reader.texts(data, "seek_help", "protocol", required=True),
+        fallback,
+        str(path),
+    )
 
 
 def _top_level_list(reader: "_Reader", data: Any, key: str) -> List[Any]:
@@ -290,8 +367,11 @@ def _load_red_flags(path: Path, data: Any, problems: List[str]) -> List[RedFlag]
             reader.problem(node, f"red flag '{rule.id}': an emergency red flag must have level emergency")
         if rule.level not in ("emergency", "urgent"):
             reader.problem(node, f"red flag '{rule.id}': a red flag must be emergency or urgent")
-        flags.append(RedFlag(rule.id, str(kind), rule.level, rule.reason, rule.when, rule.source, rule.advice,
-                             rule.line))
+        flags.append(
+            RedFlag(
+                rule.id, str(kind), rule.level, rule.reason, rule.when, rule.source, rule.advice, rule.line
+            )
+        )
     return flags
 
 
@@ -302,8 +382,11 @@ def _load_escalations(path: Path, data: Any, problems: List[str]) -> List[Rule]:
     rules = [r for r in (reader.rule(node, "escalation") for node in entries) if r]
     for rule in rules:
         if rule.level == "emergency":
-            reader.problem(entries, f"escalation '{rule.id}': an emergency belongs in {RED_FLAGS_FILE}, where it "
-                                    f"is answered at once from any state")
+            reader.problem(
+                entries,
+                f"escalation '{rule.id}': an emergency belongs in {RED_FLAGS_FILE}, where it "
+                f"is answered at once from any state",
+            )
     return rules
 
 
@@ -313,8 +396,12 @@ def _unsure_policy(policy: str) -> Optional[str]:
     return None if policy == UNSURE_NOTHING else policy
 
 
-def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], services: Optional[Set[str]],
-           problems: List[str]) -> None:
+def _check(
+    protocol_set: ProtocolSet,
+    vocabulary: Optional[FrozenSet[str]],
+    services: Optional[Set[str]],
+    problems: List[str],
+) -> None:
     """Cross-file checks: unknown findings, unreachable rules, unknown services, duplicate ids."""
     asked_findings: Set[str] = set()
     for protocol in protocol_set.protocols:
@@ -332,18 +419,26 @@ def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], serv
             return
         missing = sorted(set(findings) - producible)
         if missing:
-            problems.append(f"{file}:{line}: {where}: unknown finding id(s) {missing} (not in data/patterns and "
-                            f"not produced by any question)")
+            problems.append(
+                f"{file}:{line}: {where}: unknown finding id(s) {missing} (not in data/patterns and "
+                f"not produced by any question)"
+            )
 
     for flag in protocol_set.red_flags:
         unknown(flag.when.findings, _red_flags_path(protocol_set), flag.line, f"red flag '{flag.id}'")
     for rule in protocol_set.escalations:
-        unknown(rule.when.findings, str(Path(_triage_dir(protocol_set)) / ESCALATIONS_FILE), rule.line,
-                f"escalation '{rule.id}'")
+        unknown(
+            rule.when.findings,
+            str(Path(_triage_dir(protocol_set)) / ESCALATIONS_FILE),
+            rule.line,
+            f"escalation '{rule.id}'",
+        )
     fallbacks = [p for p in protocol_set.protocols if p.fallback]
     if len(fallbacks) != 1:
-        problems.append(f"{_triage_dir(protocol_set)}: exactly one protocol must say 'fallback: true' "
-                        f"(used when no other protocol fits), found {len(fallbacks)}")
+        problems.append(
+            f"{_triage_dir(protocol_set)}: exactly one protocol must say 'fallback: true' "
+            f"(used when no other protocol fits), found {len(fallbacks)}"
+        )
     for protocol in protocol_set.protocols:
         file = protocol.file
         unknown(protocol.routes, file, 1, "routes")
@@ -352,14 +447,18 @@ def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], serv
         own_findings = protocol.routes | set().union(*(q.findings for q in protocol.questions))
         for question in protocol.questions:
             if question.id in seen_questions:
-                problems.append(f"{file}:{question.line}: question id '{question.id}' is also used in "
-                                f"{seen_questions[question.id]}; question ids must be unique")
+                problems.append(
+                    f"{file}:{question.line}: question id '{question.id}' is also used in "
+                    f"{seen_questions[question.id]}; question ids must be unique"
+                )
             seen_questions[question.id] = file
             unknown(question.answering_findings, file, question.line, f"question '{question.id}'")
             idle = sorted(question.findings - decisive)
             if idle:
-                problems.append(f"{file}:{question.line}: question '{question.id}' can never change the outcome: "
-                                f"no rule or red flag uses {idle}")
+                problems.append(
+                    f"{file}:{question.line}: question '{question.id}' can never change the outcome: "
+                    f"no rule or red flag uses {idle}"
+                )
             if question.ask_if:
                 unknown(question.ask_if.findings, file, question.line, f"question '{question.id}' ask_if")
         rule_ids: Set[str] = set()
@@ -372,19 +471,31 @@ def _check(protocol_set: ProtocolSet, vocabulary: Optional[FrozenSet[str]], serv
             if rule.service is not None and services is not None and rule.service not in services:
                 problems.append(f"{file}:{rule.line}: {where}: service '{rule.service}' is not in clinic.yml")
             if level_rank(rule.level) <= level_rank(protocol.base.level):
-                problems.append(f"{file}:{rule.line}: {where} is unreachable: its level {rule.level} is not above "
-                                f"the protocol's base level {protocol.base.level}, so it can never decide")
+                problems.append(
+                    f"{file}:{rule.line}: {where} is unreachable: its level {rule.level} is not above "
+                    f"the protocol's base level {protocol.base.level}, so it can never decide"
+                )
             if not _profiles_overlap(protocol.applies_to, rule.when):
-                problems.append(f"{file}:{rule.line}: {where} is unreachable: its age group/pregnancy never "
-                                f"fits the protocol's 'applies_to'")
-            stuck = [sorted(g) for g in rule.when.groups if not g & (own_findings | (vocabulary or frozenset()))]
+                problems.append(
+                    f"{file}:{rule.line}: {where} is unreachable: its age group/pregnancy never "
+                    f"fits the protocol's 'applies_to'"
+                )
+            stuck = [
+                sorted(g) for g in rule.when.groups if not g & (own_findings | (vocabulary or frozenset()))
+            ]
             if vocabulary is not None and stuck:
-                problems.append(f"{file}:{rule.line}: {where} is unreachable: nothing in this protocol asks "
-                                f"about {stuck} and the text cannot say it")
+                problems.append(
+                    f"{file}:{rule.line}: {where} is unreachable: nothing in this protocol asks "
+                    f"about {stuck} and the text cannot say it"
+                )
 
 
 def _profiles_overlap(applies: Condition, when: Condition) -> bool:
-    if applies.age_groups is not None and when.age_groups is not None and not (applies.age_groups & when.age_groups):
+    if (
+        applies.age_groups is not None
+        and when.age_groups is not None
+        and not (applies.age_groups & when.age_groups)
+    ):
         return False
     return applies.pregnant is None or when.pregnant is None or applies.pregnant == when.pregnant
 
@@ -397,8 +508,9 @@ def _triage_dir(protocol_set: ProtocolSet) -> str:
     return str(Path(protocol_set.protocols[0].file).parent) if protocol_set.protocols else "data/triage"
 
 
-def load_protocols(triage_dir: Path, patterns_dir: Optional[Path] = None,
-                   services: Optional[Iterable[str]] = None) -> ProtocolSet:
+def load_protocols(
+    triage_dir: Path, patterns_dir: Optional[Path] = None, services: Optional[Iterable[str]] = None
+) -> ProtocolSet:
     """Every protocol, the red-flag screen and the disposition texts; raises ProtocolError listing all problems.
 
     `patterns_dir` enables the unknown-finding and reachability checks against the NLU vocabulary; `services`
@@ -426,11 +538,15 @@ def load_protocols(triage_dir: Path, patterns_dir: Optional[Path] = None,
         elif path.name == DISPOSITIONS_FILE:
             reader = _Reader(path, problems)
             if not isinstance(data, dict) or not set(LEVELS) <= set(data) <= set(DISPOSITION_KEYS):
-                reader.problem(data, f"must give the text for each level: {', '.join(LEVELS)} "
-                                     f"(and may give {', '.join(UNSURE_TEXTS)})")
+                reader.problem(
+                    data,
+                    f"must give the text for each level: {', '.join(LEVELS)} "
+                    f"(and may give {', '.join(UNSURE_TEXTS)})",
+                )
             else:
-                dispositions = {key: reader.text(data, key, "dispositions") for key in DISPOSITION_KEYS
-                                if key in data}
+                dispositions = {
+                    key: reader.text(data, key, "dispositions") for key in DISPOSITION_KEYS if key in data
+                }
         else:
             protocol = _load_protocol(path, data, problems)
             if protocol:
@@ -440,7 +556,9 @@ def load_protocols(triage_dir: Path, patterns_dir: Optional[Path] = None,
     if not dispositions and not any(DISPOSITIONS_FILE in p for p in problems):
         problems.append(f"{triage_dir / DISPOSITIONS_FILE}:1: the disposition texts are missing")
     questions = {q.id: q for p in protocols for q in p.questions}
-    protocol_set = ProtocolSet(tuple(protocols), tuple(red_flags), dispositions, questions, tuple(escalations))
+    protocol_set = ProtocolSet(
+        tuple(protocols), tuple(red_flags), dispositions, questions, tuple(escalations)
+    )
     vocabulary = finding_vocabulary(patterns_dir) if patterns_dir is not None else None
     _check(protocol_set, vocabulary, set(services) if services is not None else None, problems)
     if problems:

@@ -2,6 +2,7 @@
 
 Everything here is immutable so a `TriageState` can live in a Rasa slot (via `to_dict`) and be replayed safely.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -75,9 +76,13 @@ class Question:
     options: Tuple[Option, ...]
     protocol_id: str
     denies: Optional[str] = None  # the finding a "no" rules out (yes/no questions)
-    if_not_sure: Optional[str] = None  # option id that "I'm not sure" counts as, chosen by the author as safer
+    if_not_sure: Optional[str] = (
+        None  # option id that "I'm not sure" counts as, chosen by the author as safer
+    )
     ask_if: Optional[Condition] = None
-    answered_by: FrozenSet[str] = frozenset()  # findings that already answer it ("for 3 days" answers "how long?")
+    answered_by: FrozenSet[str] = (
+        frozenset()
+    )  # findings that already answer it ("for 3 days" answers "how long?")
     line: int = 0
     if_unsure: Optional[str] = None  # UNSURE_URGENT / UNSURE_ADVICE / None (not sure changes nothing)
     simpler: Optional[str] = None  # the question again in simpler words, asked once after "I'm not sure"
@@ -147,7 +152,9 @@ class ProtocolSet:
     red_flags: Tuple[RedFlag, ...]
     dispositions: Mapping[str, str]  # level -> what to do, in plain words, with {placeholders}
     questions: Mapping[str, Question] = field(default_factory=dict)
-    escalations: Tuple[Rule, ...] = ()  # cross-cutting rules that apply whatever the complaint (escalations.yml)
+    escalations: Tuple[
+        Rule, ...
+    ] = ()  # cross-cutting rules that apply whatever the complaint (escalations.yml)
 
     def protocol(self, protocol_id: str) -> Protocol:
         return next(p for p in self.protocols if p.id == protocol_id)

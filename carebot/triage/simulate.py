@@ -5,6 +5,7 @@ sure" or "no", the contract's two runs); `first_reply`, when given, is the patie
 first question, read for its (current, ruled-out) findings with `read_findings`. Used by the case files, the
 benchmarks and the tests.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -13,11 +14,17 @@ from carebot.triage.engine import CHAT_QUESTION_BUDGET, UNREADABLE, next_questio
 from carebot.triage.model import NOT_SURE, Outcome, Profile, ProtocolSet
 
 
-def simulate(findings: Iterable[str], profile: Profile, denied: Iterable[str] = (),
-             answers: Optional[Mapping[str, str]] = None, protocols: Optional[ProtocolSet] = None,
-             default_reply: str = NOT_SURE, first_reply: str = "",
-             read_findings: Optional[Callable[[str], Tuple[Sequence[str], Sequence[str]]]] = None,
-             budget: int = CHAT_QUESTION_BUDGET) -> Tuple[Outcome, List[str]]:
+def simulate(
+    findings: Iterable[str],
+    profile: Profile,
+    denied: Iterable[str] = (),
+    answers: Optional[Mapping[str, str]] = None,
+    protocols: Optional[ProtocolSet] = None,
+    default_reply: str = NOT_SURE,
+    first_reply: str = "",
+    read_findings: Optional[Callable[[str], Tuple[Sequence[str], Sequence[str]]]] = None,
+    budget: int = CHAT_QUESTION_BUDGET,
+) -> Tuple[Outcome, List[str]]:
     """The outcome and the question ids asked (a re-asked question appears twice)."""
     state = start(findings, profile, denied, protocols)
     asked: List[str] = []
@@ -32,7 +39,11 @@ def simulate(findings: Iterable[str], profile: Profile, denied: Iterable[str] = 
         current: Sequence[str] = ()
         denied_now: Sequence[str] = ()
         if pending_sentence and read_findings is not None:
-            (current, denied_now), reply, pending_sentence = read_findings(pending_sentence), pending_sentence, ""
+            (current, denied_now), reply, pending_sentence = (
+                read_findings(pending_sentence),
+                pending_sentence,
+                "",
+            )
         turn = take_reply(state, question, reply, current, denied_now, None, unreadable, protocols)
         unreadable = unreadable + 1 if turn.say == UNREADABLE else 0
         state = turn.state

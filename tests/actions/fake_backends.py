@@ -1,5 +1,6 @@
 """In-memory stand-ins for the scheduling and reminders clients: the same methods and exceptions, with state to
 assert on. The real HTTP client and backend are exercised by tests/scheduling and tests/e2e."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +10,14 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from carebot.clinic import Clinic
 from carebot.phones import normalize_phone
-from carebot.scheduling.client import (BackendUnavailable, BookedAppointment, FreeSlot, NotFound, PatientRecord,
-                                       SlotTaken)
+from carebot.scheduling.client import (
+    BackendUnavailable,
+    BookedAppointment,
+    FreeSlot,
+    NotFound,
+    PatientRecord,
+    SlotTaken,
+)
 
 
 class FakeScheduling:
@@ -52,19 +59,28 @@ class FakeScheduling:
 
     # ---- the client's methods ----
 
-    async def find_patient_by_phone(self, phone: str, name: Optional[str] = None,
-                                    birth_date: Optional[dt.date] = None) -> Optional[PatientRecord]:
+    async def find_patient_by_phone(
+        self, phone: str, name: Optional[str] = None, birth_date: Optional[dt.date] = None
+    ) -> Optional[PatientRecord]:
         self._reachable()
         return next((p for p in self.patients.values() if p.phone == normalize_phone(phone)), None)
 
-    async def create_patient(self, name: str, phone: str, birth_date: Optional[dt.date] = None) -> PatientRecord:
+    async def create_patient(
+        self, name: str, phone: str, birth_date: Optional[dt.date] = None
+    ) -> PatientRecord:
         self._reachable()
         patient = PatientRecord(f"patient-{next(self._ids)}", name, birth_date, normalize_phone(phone))
         self.patients[patient.id] = patient
         return patient
 
-    async def search_free_slots(self, service_id: str, start: dt.datetime, end: dt.datetime,
-                                practitioner_id: Optional[str] = None, count: int = 5) -> List[FreeSlot]:
+    async def search_free_slots(
+        self,
+        service_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        practitioner_id: Optional[str] = None,
+        count: int = 5,
+    ) -> List[FreeSlot]:
         self._reachable()
         self.searches.append((service_id, start, end, practitioner_id))
         start = max(start, self.now)
@@ -93,8 +109,12 @@ class FakeScheduling:
 
     async def list_appointments(self, patient_id: str, upcoming_only: bool = True) -> List[BookedAppointment]:
         self._reachable()
-        mine = [a for a in self.appointments.values() if a.patient_id == patient_id
-                and (not upcoming_only or (a.status == "booked" and a.start >= self.now))]
+        mine = [
+            a
+            for a in self.appointments.values()
+            if a.patient_id == patient_id
+            and (not upcoming_only or (a.status == "booked" and a.start >= self.now))
+        ]
         return sorted(mine, key=lambda a: a.start)
 
     async def cancel(self, appointment_id: str, reason: str = "cancelled by patient") -> BookedAppointment:
@@ -120,11 +140,22 @@ class FakeScheduling:
         self.appointments[moved.id] = moved
         return moved
 
-    def _appointment(self, appointment_id: str, slot_id: str, service_id: str, patient_id: str) -> BookedAppointment:
+    def _appointment(
+        self, appointment_id: str, slot_id: str, service_id: str, patient_id: str
+    ) -> BookedAppointment:
         start, who = self.slots[slot_id]
         duration = dt.timedelta(minutes=self.clinic.service(service_id).duration_minutes)
-        return BookedAppointment(appointment_id, slot_id, start, start + duration, self.clinic.provider(who).name,
-                                 service_id, "booked", who, patient_id)
+        return BookedAppointment(
+            appointment_id,
+            slot_id,
+            start,
+            start + duration,
+            self.clinic.provider(who).name,
+            service_id,
+            "booked",
+            who,
+            patient_id,
+        )
 
 
 class FakeReminders:
@@ -141,8 +172,9 @@ class FakeReminders:
     async def __aexit__(self, *_exc: Any) -> None:
         return None
 
-    async def create_appointment_reminders(self, conversation_id: str, appointment_id: str, start: dt.datetime,
-                                           label: str) -> Dict[str, Any]:
+    async def create_appointment_reminders(
+        self, conversation_id: str, appointment_id: str, start: dt.datetime, label: str
+    ) -> Dict[str, Any]:
         if self.down:
             raise BackendUnavailable("reminders backend unreachable")
         self.created.append((conversation_id, appointment_id, start, label))

@@ -1,10 +1,10 @@
 """Triage and consent actions (actions/triage.py, actions/consent.py): exact events and messages, with
 entities from the real findings pipeline."""
+
 from __future__ import annotations
 
-from collections import Counter
-
 import datetime as dt
+from collections import Counter
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -13,7 +13,15 @@ import actions.consent as consent
 import actions.triage as triage
 from carebot.handoff.client import HandoffUnavailable, OpenedCase
 from carebot.nlu.findings import build_findings_pipeline, extract_findings
-from carebot.triage.engine import CHAT_QUESTION_BUDGET, PATTERNS_DIR, answer, default_protocols, next_question, outcome, start
+from carebot.triage.engine import (
+    CHAT_QUESTION_BUDGET,
+    PATTERNS_DIR,
+    answer,
+    default_protocols,
+    next_question,
+    outcome,
+    start,
+)
 from carebot.triage.model import Profile
 
 
@@ -50,9 +58,14 @@ async def validate(tracker, dispatcher, domain) -> Dict[str, Any]:
 
 # --- reading the NLU's findings -----------------------------------------------------------------------------------
 
+
 def test_only_current_symptoms_count_and_negated_ones_are_ruled_out(nlp):
-    entities = [f.as_entity() for f in extract_findings(
-        nlp, "no chest pain, my dad had a stroke, but I have a headache and a fever")]
+    entities = [
+        f.as_entity()
+        for f in extract_findings(
+            nlp, "no chest pain, my dad had a stroke, but I have a headache and a fever"
+        )
+    ]
     current, denied = triage.told_findings(entities)
     assert current == ["headache", "fever"]
     assert denied == ["chest_pain"]
@@ -67,8 +80,13 @@ def test_profile_keeps_what_the_message_does_not_state(nlp):
 
 # --- consent ----------------------------------------------------------------------------------------------------------
 
-async def test_consent_is_asked_with_what_is_stored_and_the_symptoms_are_kept(told, dispatcher, domain, clinic):
-    events = await consent.ActionAskConsent().run(dispatcher, told("I've had a sore throat for 2 days"), domain)
+
+async def test_consent_is_asked_with_what_is_stored_and_the_symptoms_are_kept(
+    told, dispatcher, domain, clinic
+):
+    events = await consent.ActionAskConsent().run(
+        dispatcher, told("I've had a sore throat for 2 days"), domain
+    )
     kept = slots(events)["triage_state"]
     assert kept["findings"] == ["sore_throat", "duration_under_3d"]
     assert slots(events)["triage_level"] is None
@@ -84,13 +102,16 @@ async def test_consent_without_symptoms_keeps_no_state(told, dispatcher, domain)
 
 async def test_consent_given_is_recorded_with_its_time(make_tracker, dispatcher, domain, monkeypatch):
     monkeypatch.setattr(consent, "utc_now", lambda: dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone.utc))
-    events = await consent.ActionGiveConsent().run(dispatcher, make_tracker(text="yes", intent="affirm"), domain)
+    events = await consent.ActionGiveConsent().run(
+        dispatcher, make_tracker(text="yes", intent="affirm"), domain
+    )
     assert slots(events) == {"consent_given": True, "consent_time": "2026-03-02T09:30:00+00:00"}
     assert dispatcher.messages[0]["text"] == "Thank you, that's noted."
 
 
 async def test_declined_consent_says_what_is_still_possible_and_forgets_the_symptoms(
-        make_tracker, dispatcher, domain, clinic):
+    make_tracker, dispatcher, domain, clinic
+):
     tracker = make_tracker(text="no", intent="deny", slots={"triage_state": state_slot(["cough"])})
     events = await consent.ActionDeclineConsent().run(dispatcher, tracker, domain)
     assert slots(events)["consent_given"] is False and slots(events)["triage_state"] is None
@@ -100,11 +121,15 @@ async def test_declined_consent_says_what_is_still_possible_and_forgets_the_symp
 
 # --- the questions ----------------------------------------------------------------------------------------------------
 
+
 async def test_form_start_asks_the_first_question_the_findings_left_open(make_tracker, dispatcher, domain):
     tracker = make_tracker(slots={"triage_state": state_slot(["chest_pain"])})
     assert await validate(tracker, dispatcher, domain) == {
-        "triage_state": state_slot(["chest_pain"]), "triage_retries": 0,
-        "triage_question": "chest_pain_spreading", "triage_answer": None}
+        "triage_state": state_slot(["chest_pain"]),
+        "triage_retries": 0,
+        "triage_question": "chest_pain_spreading",
+        "triage_answer": None,
+    }
 
 
 async def test_findings_already_told_are_not_asked_again(make_tracker, dispatcher, domain):
@@ -113,67 +138,107 @@ async def test_findings_already_told_are_not_asked_again(make_tracker, dispatche
     asked = []
     while values["triage_answer"] != triage.DONE:
         asked.append(values["triage_question"])
-        values = await validate(make_tracker(text="2", slots={**values, "requested_slot": "triage_answer",
-                                                              "triage_answer": "2"}), dispatcher, domain)
+        values = await validate(
+            make_tracker(text="2", slots={**values, "requested_slot": "triage_answer", "triage_answer": "2"}),
+            dispatcher,
+            domain,
+        )
     assert "chest_pain_sweating" not in asked and "chest_pain_spreading" in asked
 
 
 async def test_a_yes_that_makes_it_an_emergency_ends_the_questions(make_tracker, dispatcher, domain):
-    tracker = make_tracker(text="1", slots={"triage_state": state_slot(["chest_pain"]), "requested_slot":
-                                            "triage_answer", "triage_answer": "1",
-                                            "triage_question": "chest_pain_spreading"})
+    tracker = make_tracker(
+        text="1",
+        slots={
+            "triage_state": state_slot(["chest_pain"]),
+            "requested_slot": "triage_answer",
+            "triage_answer": "1",
+            "triage_question": "chest_pain_spreading",
+        },
+    )
     result = await validate(tracker, dispatcher, domain)
     assert result["triage_answer"] == triage.DONE and result["triage_question"] is None
     assert result["triage_state"]["answers"] == [["chest_pain_spreading", "yes"]]
 
 
 async def test_a_free_text_answer_adds_the_new_symptoms(told, dispatcher, domain):
-    tracker = told("no, but now I'm sweating a lot", intent="deny",
-                   slots={"triage_state": state_slot(["chest_pain"]), "requested_slot": "triage_answer",
-                          "triage_answer": "no, but now I'm sweating a lot", "triage_question": "chest_pain_spreading"})
+    tracker = told(
+        "no, but now I'm sweating a lot",
+        intent="deny",
+        slots={
+            "triage_state": state_slot(["chest_pain"]),
+            "requested_slot": "triage_answer",
+            "triage_answer": "no, but now I'm sweating a lot",
+            "triage_question": "chest_pain_spreading",
+        },
+    )
     result = await validate(tracker, dispatcher, domain)
     assert "sweating" in result["triage_state"]["findings"]
-    assert result["triage_answer"] == triage.DONE  # chest pain with sweating: heart attack signs, no more questions
+    assert (
+        result["triage_answer"] == triage.DONE
+    )  # chest pain with sweating: heart attack signs, no more questions
 
 
 async def test_an_unreadable_answer_is_asked_again_then_counts_as_not_sure(make_tracker, dispatcher, domain):
-    base = {"triage_state": state_slot(["chest_pain"]), "requested_slot": "triage_answer",
-            "triage_answer": "purple", "triage_question": "chest_pain_spreading"}
+    base = {
+        "triage_state": state_slot(["chest_pain"]),
+        "requested_slot": "triage_answer",
+        "triage_answer": "purple",
+        "triage_question": "chest_pain_spreading",
+    }
     first = await validate(make_tracker(text="purple", slots=base), dispatcher, domain)
-    assert first == {"triage_state": base["triage_state"], "triage_question": "chest_pain_spreading",
-                     "triage_retries": 1, "triage_answer": None}
+    assert first == {
+        "triage_state": base["triage_state"],
+        "triage_question": "chest_pain_spreading",
+        "triage_retries": 1,
+        "triage_answer": None,
+    }
     assert dispatcher.messages[0]["text"].startswith("Sorry, I didn't understand that answer.")
-    second = await validate(make_tracker(text="purple", slots={**base, "triage_retries": 1}), dispatcher, domain)
+    second = await validate(
+        make_tracker(text="purple", slots={**base, "triage_retries": 1}), dispatcher, domain
+    )
     assert second["triage_state"]["answers"] == [["chest_pain_spreading", "not_sure"]]
     assert second["triage_retries"] == 0 and second["triage_question"] != "chest_pain_spreading"
 
 
 async def test_a_message_that_is_not_an_answer_is_left_to_the_rules(make_tracker, dispatcher, domain):
-    tracker = make_tracker(text="stop", intent="stop", slots={"triage_state": state_slot(["cough"]),
-                                                             "requested_slot": "triage_answer"})
+    tracker = make_tracker(
+        text="stop",
+        intent="stop",
+        slots={"triage_state": state_slot(["cough"]), "requested_slot": "triage_answer"},
+    )
     assert await triage.ValidateTriageForm().run(dispatcher, tracker, domain) == []
 
 
 async def test_symptoms_asked_for_when_none_were_kept_then_triage_starts_from_the_reply(
-        told, make_tracker, dispatcher, domain):
+    told, make_tracker, dispatcher, domain
+):
     await triage.AskTriageAnswer().run(dispatcher, make_tracker(), domain)
     assert dispatcher.messages[0]["text"].startswith("Please tell me your symptoms")
-    reply = told("I have a rash on my leg", intent="describe_symptoms",
-                 slots={"requested_slot": "triage_answer", "triage_answer": "I have a rash on my leg"})
+    reply = told(
+        "I have a rash on my leg",
+        intent="describe_symptoms",
+        slots={"requested_slot": "triage_answer", "triage_answer": "I have a rash on my leg"},
+    )
     result = await validate(reply, dispatcher, domain)
     assert result["triage_state"]["findings"] == ["rash"]
     assert result["triage_question"] in {q.id for q in default_protocols().protocol("rash").questions}
 
 
-@pytest.mark.parametrize("opening", [["chest_pain"], ["headache"], ["hives"], ["fever"], ["back_pain"], ["unwell"]])
+@pytest.mark.parametrize(
+    "opening", [["chest_pain"], ["headache"], ["hives"], ["fever"], ["back_pain"], ["unwell"]]
+)
 async def test_all_not_sure_ends_within_the_chat_budget_asking_each_question_at_most_twice(
-        opening, make_tracker, dispatcher, domain):
+    opening, make_tracker, dispatcher, domain
+):
     values = await validate(make_tracker(slots={"triage_state": state_slot(opening)}), dispatcher, domain)
     asked: List[Optional[str]] = []
     while values["triage_answer"] != triage.DONE:
         asked.append(values["triage_question"])
-        tracker = make_tracker(text="I'm not sure", slots={**values, "requested_slot": "triage_answer",
-                                                          "triage_answer": "I'm not sure"})
+        tracker = make_tracker(
+            text="I'm not sure",
+            slots={**values, "requested_slot": "triage_answer", "triage_answer": "I'm not sure"},
+        )
         values = await validate(tracker, dispatcher, domain)
     assert len(asked) <= CHAT_QUESTION_BUDGET
     assert max(Counter(asked).values()) <= 2  # a question is asked again at most once, in simpler words
@@ -182,23 +247,29 @@ async def test_all_not_sure_ends_within_the_chat_budget_asking_each_question_at_
 
 
 async def test_the_question_goes_out_with_numbered_options(make_tracker, dispatcher, domain):
-    await triage.AskTriageAnswer().run(dispatcher, make_tracker(slots={"triage_question": "chest_pain_spreading"}),
-                                       domain)
+    await triage.AskTriageAnswer().run(
+        dispatcher, make_tracker(slots={"triage_question": "chest_pain_spreading"}), domain
+    )
     [message] = dispatcher.messages
     assert message["text"] == "Does the pain spread to your arms, back, neck or jaw?"
-    assert message["buttons"] == [{"title": "Yes", "payload": "1"}, {"title": "No", "payload": "2"},
-                                  {"title": "I'm not sure", "payload": "3"}]
+    assert message["buttons"] == [
+        {"title": "Yes", "payload": "1"},
+        {"title": "No", "payload": "2"},
+        {"title": "I'm not sure", "payload": "3"},
+    ]
 
 
 async def test_triage_start_resets_the_last_triage(told, dispatcher, domain):
     events = await triage.ActionTriageStart().run(
-        dispatcher, told("my ear hurts", slots={"triage_level": "urgent", "triage_answer": "done"}), domain)
+        dispatcher, told("my ear hurts", slots={"triage_level": "urgent", "triage_answer": "done"}), domain
+    )
     values = slots(events)
     assert values["triage_level"] is None and values["triage_answer"] is None
     assert values["triage_state"]["findings"] == ["earache"]
 
 
 # --- the result -------------------------------------------------------------------------------------------------------
+
 
 class FakeHandoff:
     opened: List[tuple] = []
@@ -227,9 +298,18 @@ def handoff(monkeypatch):
 
 
 async def test_urgent_result_gives_reason_and_offers_booking_with_the_service(
-        make_tracker, dispatcher, domain, handoff):
-    answered = [(q, "no") for q in ("chest_pain_spreading", "chest_pain_heavy", "chest_pain_sweating",
-                                    "chest_pain_breathless", "chest_pain_lasting")]
+    make_tracker, dispatcher, domain, handoff
+):
+    answered = [
+        (q, "no")
+        for q in (
+            "chest_pain_spreading",
+            "chest_pain_heavy",
+            "chest_pain_sweating",
+            "chest_pain_breathless",
+            "chest_pain_lasting",
+        )
+    ]
     tracker = make_tracker(slots={"triage_state": state_slot(["chest_pain"], answers=answered)})
     events = await triage.ActionTriageOutcome().run(dispatcher, tracker, domain)
     assert slots(events) == {"triage_level": "urgent", "triage_question": None, "triage_retries": None}
@@ -237,13 +317,17 @@ async def test_urgent_result_gives_reason_and_offers_booking_with_the_service(
     assert result["text"].startswith("You need to be seen today.")
     assert "Why: Chest pain needs to be checked by a clinician today" in result["text"]
     assert "This is not a diagnosis." in result["text"] and "{" not in result["text"]
-    assert offer["buttons"][0] == {"title": "Book GP appointment", "payload": '/book_appointment{"service": "gp"}'}
+    assert offer["buttons"][0] == {
+        "title": "Book GP appointment",
+        "payload": '/book_appointment{"service": "gp"}',
+    }
     assert handoff.opened == []
 
 
 async def test_an_uncertain_result_opens_a_staff_call_back(make_tracker, dispatcher, domain, handoff):
-    tracker = make_tracker(slots={"triage_state": state_slot(["chest_pain"], answers=[
-        ("chest_pain_spreading", "not_sure")])})
+    tracker = make_tracker(
+        slots={"triage_state": state_slot(["chest_pain"], answers=[("chest_pain_spreading", "not_sure")])}
+    )
     events = await triage.ActionTriageOutcome().run(dispatcher, tracker, domain)
     assert slots(events)["triage_level"] == "urgent"
     assert [e["event"] for e in events][-2:] == ["pause", "action"]
@@ -256,17 +340,20 @@ async def test_self_care_result_gives_advice_and_when_to_come_back(make_tracker,
     while (question := next_question(state)) is not None:
         state = answer(state, question.id, "no")
     assert outcome(state).level == "self_care"
-    events = await triage.ActionTriageOutcome().run(dispatcher, make_tracker(slots={"triage_state": state.to_dict()}),
-                                                    domain)
+    events = await triage.ActionTriageOutcome().run(
+        dispatcher, make_tracker(slots={"triage_state": state.to_dict()}), domain
+    )
     assert slots(events)["triage_level"] == "self_care"
     [message] = dispatcher.messages
     assert message["text"].startswith("You can probably look after this at home") and "•" in message["text"]
 
 
 async def test_emergency_from_the_answers_names_the_number_and_opens_no_case(
-        make_tracker, dispatcher, domain, handoff, clinic):
-    tracker = make_tracker(slots={"triage_state": state_slot(["chest_pain"], answers=[
-        ("chest_pain_spreading", "yes")])})
+    make_tracker, dispatcher, domain, handoff, clinic
+):
+    tracker = make_tracker(
+        slots={"triage_state": state_slot(["chest_pain"], answers=[("chest_pain_spreading", "yes")])}
+    )
     events = await triage.ActionTriageOutcome().run(dispatcher, tracker, domain)
     assert slots(events)["triage_level"] == "emergency"
     assert dispatcher.messages[0]["text"].startswith(f"Call {clinic.emergency_number} now")
@@ -275,25 +362,39 @@ async def test_emergency_from_the_answers_names_the_number_and_opens_no_case(
 
 # --- red flags --------------------------------------------------------------------------------------------------------
 
+
 async def test_red_flag_is_short_names_the_number_and_ends_any_form(make_tracker, dispatcher, domain, clinic):
-    tracker = make_tracker(text="his face has dropped", intent="red_flag", active_loop="appointment_form",
-                           entities=[{"entity": "red_flag", "value": "stroke_signs"}],
-                           slots={"requested_slot": "booking_when"})
+    tracker = make_tracker(
+        text="his face has dropped",
+        intent="red_flag",
+        active_loop="appointment_form",
+        entities=[{"entity": "red_flag", "value": "stroke_signs"}],
+        slots={"requested_slot": "booking_when"},
+    )
     events = await triage.ActionRedFlag().run(dispatcher, tracker, domain)
     assert events[0] == {"event": "active_loop", "timestamp": None, "name": None}
     assert slots(events)["requested_slot"] is None and slots(events)["triage_level"] == "emergency"
     [message] = dispatcher.messages
-    assert message["text"].startswith("⚠️ A drooping face") and f"Call {clinic.emergency_number} now" in message["text"]
+    assert (
+        message["text"].startswith("⚠️ A drooping face")
+        and f"Call {clinic.emergency_number} now" in message["text"]
+    )
 
 
 async def test_self_harm_names_the_crisis_line_at_the_engine_level(make_tracker, dispatcher, domain, clinic):
-    tracker = make_tracker(text="I keep thinking about ending my life", intent="red_flag",
-                           entities=[{"entity": "red_flag", "value": "suicidal_thoughts"}])
+    tracker = make_tracker(
+        text="I keep thinking about ending my life",
+        intent="red_flag",
+        entities=[{"entity": "red_flag", "value": "suicidal_thoughts"}],
+    )
     events = await triage.ActionRedFlag().run(dispatcher, tracker, domain)
     flag = next(f for f in default_protocols().red_flags if f.id == "suicidal_thoughts")
     assert slots(events)["triage_level"] == flag.level
     text = dispatcher.messages[0]["text"]
-    assert f"{clinic.crisis_line_name} on {clinic.crisis_line_number}" in text and clinic.emergency_number in text
+    assert (
+        f"{clinic.crisis_line_name} on {clinic.crisis_line_number}" in text
+        and clinic.emergency_number in text
+    )
 
 
 async def test_red_flag_from_findings_told_across_messages(told, dispatcher, domain):

@@ -1,4 +1,5 @@
 """The backend composition: bearer auth, error shapes, body limit, the /staff exemption, engine and token setup."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,10 +10,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
-from carebot.server import app as backend_app
-from carebot.server.app import create_app
 from carebot.backend.db import make_engine
 from carebot.clinic import load_clinic
+from carebot.server import app as backend_app
+from carebot.server.app import create_app
 
 TOKEN = "backend-test-token"
 
@@ -42,8 +43,9 @@ async def server(engine):
     await running.close()
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong", "Basic abc", f"bearer {TOKEN}", TOKEN,
-                                           f"Bearer {TOKEN}x"])
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong", "Basic abc", f"bearer {TOKEN}", TOKEN, f"Bearer {TOKEN}x"]
+)
 async def test_fhir_and_api_need_the_exact_bearer_token(server, authorization):
     headers = {"Authorization": authorization} if authorization else {}
     async with aiohttp.ClientSession() as session:
@@ -57,7 +59,9 @@ async def test_fhir_and_api_need_the_exact_bearer_token(server, authorization):
 
 async def test_the_right_token_passes_and_pages_outside_the_apis_need_none(server):
     async with aiohttp.ClientSession() as session:
-        async with session.get(server + "/fhir/Practitioner", headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+        async with session.get(
+            server + "/fhir/Practitioner", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as r:
             assert r.status == 200
         async with session.get(server + "/public-test") as response:
             assert response.status == 200 and await response.text() == "public page"
@@ -80,8 +84,9 @@ async def test_unknown_routes_and_oversized_bodies_are_operation_outcomes(server
             assert response.status == 404
             assert (await response.json(content_type=None))["resourceType"] == "OperationOutcome"
         big = b"{" + b" " * (backend_app.MAX_BODY_BYTES + 10) + b"}"
-        async with session.post(server + "/fhir/Patient", data=big,
-                                headers={"Content-Type": "application/fhir+json"}) as response:
+        async with session.post(
+            server + "/fhir/Patient", data=big, headers={"Content-Type": "application/fhir+json"}
+        ) as response:
             assert response.status == 413
             assert (await response.json(content_type=None))["resourceType"] == "OperationOutcome"
 

@@ -1,4 +1,5 @@
 """`python -m carebot.server` as a real process: serves with the token, generates slots, restarts without loss."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,9 @@ def free_port() -> int:
 
 
 def get(port: int, path: str, token: str = TOKEN):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
@@ -38,8 +41,13 @@ def get(port: int, path: str, token: str = TOKEN):
 
 
 def start(env: dict, port: int, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "carebot.server"], cwd=ROOT, env=env,
-                               stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "carebot.server"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 90  # a readiness wait, not a speed assertion
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -65,8 +73,13 @@ def stop(process: subprocess.Popen) -> None:
 @pytest.mark.slow
 def test_the_backend_process_serves_and_restarts_without_duplicating_slots(tmp_path):
     port = free_port()
-    env = {**os.environ, "SCHEDULING_TOKEN": TOKEN, "BACKEND_PORT": str(port), "BACKEND_HOST": "127.0.0.1",
-           "SCHEDULING_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'carebot.db'}"}
+    env = {
+        **os.environ,
+        "SCHEDULING_TOKEN": TOKEN,
+        "BACKEND_PORT": str(port),
+        "BACKEND_HOST": "127.0.0.1",
+        "SCHEDULING_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'carebot.db'}",
+    }
     log = tmp_path / "backend.log"
     process = start(env, port, log)
     try:

@@ -1,6 +1,7 @@
 """Alembic migrations: an empty database and one the previous release made with `create_tables` both reach the
 newest revision, keep their rows, and end with exactly the tables the code defines (SQLite, and PostgreSQL when
 TEST_POSTGRES_URL is set)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,10 @@ def engine(db_url: str) -> Iterator[Engine]:
 def differences(engine: Engine, wanted: sa.MetaData) -> List[tuple]:
     """What the database lacks or has beyond `wanted` (tables, columns, indexes), as Alembic compares them."""
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={
-            "include_name": lambda name, kind, _parent: kind != "table" or name in wanted.tables})
+        context = MigrationContext.configure(
+            connection,
+            opts={"include_name": lambda name, kind, _parent: kind != "table" or name in wanted.tables},
+        )
         return compare_metadata(context, wanted)
 
 
@@ -51,18 +54,24 @@ def test_an_empty_database_is_migrated_to_the_tables_the_code_defines(engine: En
     assert differences(engine, channel_metadata) == []
 
 
-def test_a_database_of_the_previous_release_is_adopted_with_its_rows(engine: Engine, db_url: str, clinic,
-                                                                    monkeypatch, tmp_path) -> None:
+def test_a_database_of_the_previous_release_is_adopted_with_its_rows(
+    engine: Engine, db_url: str, clinic, monkeypatch, tmp_path
+) -> None:
     monkeypatch.setenv("WHATSAPP_STATE_DATABASE_URL", f"sqlite:///{tmp_path / 'sender-state.db'}")
     create_tables(engine)  # what the backend did at start before migrations
     channel_metadata.create_all(engine)  # what the channel did
     with engine.begin() as connection:
-        connection.execute(sa.text(
-            "INSERT INTO handoff_cases (conversation_id, patient_phone, reason, transcript, status, created_at) "
-            "VALUES ('whatsapp:+447700900123', '+447700900123', 'asked_for_human', 'hello', 'open', :at)"),
-            {"at": CREATED})
-        connection.execute(sa.text("INSERT INTO whatsapp_contacts (phone, opted_out_at) VALUES ('+447700900123', :at)"),
-                           {"at": CREATED})
+        connection.execute(
+            sa.text(
+                "INSERT INTO handoff_cases (conversation_id, patient_phone, reason, transcript, status, created_at) "
+                "VALUES ('whatsapp:+447700900123', '+447700900123', 'asked_for_human', 'hello', 'open', :at)"
+            ),
+            {"at": CREATED},
+        )
+        connection.execute(
+            sa.text("INSERT INTO whatsapp_contacts (phone, opted_out_at) VALUES ('+447700900123', :at)"),
+            {"at": CREATED},
+        )
 
     create_app(engine, clinic, "a-token-for-the-migration-test")  # the backend migrates at start
     ContactStore(db_url)  # the channel when its store opens
@@ -71,8 +80,11 @@ def test_a_database_of_the_previous_release_is_adopted_with_its_rows(engine: Eng
     assert migrations.current_revision(engine, migrations.CHANNEL) == migrations.head(migrations.CHANNEL)
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT conversation_id, status FROM handoff_cases")).all() == [
-            ("whatsapp:+447700900123", "open")]
-        assert connection.execute(sa.text("SELECT phone FROM whatsapp_contacts")).all() == [("+447700900123",)]
+            ("whatsapp:+447700900123", "open")
+        ]
+        assert connection.execute(sa.text("SELECT phone FROM whatsapp_contacts")).all() == [
+            ("+447700900123",)
+        ]
     assert differences(engine, metadata) == []
 
 
@@ -86,5 +98,7 @@ def test_the_channel_store_migrates_its_database_when_it_opens(tmp_path) -> None
     url = f"sqlite:///{tmp_path / 'whatsapp.db'}"
     store = ContactStore(url)
     store.set_opted_out("+447700900123", True)
-    assert migrations.current_revision(store.engine, migrations.CHANNEL) == migrations.head(migrations.CHANNEL)
+    assert migrations.current_revision(store.engine, migrations.CHANNEL) == migrations.head(
+        migrations.CHANNEL
+    )
     assert ContactStore(url).is_opted_out("+447700900123")

@@ -6,6 +6,7 @@ twilio-python) send a repeated plain `MediaUrl`. A loopback relay renames the sp
 passes everything else through untouched, so the rest of each request is validated exactly as sent.
 
 Prism comes from `scripts/install_prism.sh` (into .tools/), `$PRISM_BIN`, or `prism` on PATH."""
+
 from __future__ import annotations
 
 import os
@@ -41,7 +42,9 @@ def prism_binary() -> Optional[str]:
 def prism_url() -> Iterator[str]:
     binary = prism_binary()
     if binary is None:
-        pytest.skip("Prism is not installed: run scripts/install_prism.sh (npm @stoplight/prism-cli@5 into .tools/)")
+        pytest.skip(
+            "Prism is not installed: run scripts/install_prism.sh (npm @stoplight/prism-cli@5 into .tools/)"
+        )
     if not SPEC.exists():
         pytest.skip(f"Twilio OpenAPI spec not found at {SPEC}")
     with socket.socket() as probe:
@@ -83,9 +86,15 @@ class PrismRelay:
     async def forward(self, request: web.Request) -> web.Response:
         fields = parse_qsl((await request.read()).decode(), keep_blank_values=True)
         renamed = [(f"{k}[]" if k in ARRAY_FIELDS else k, v) for k, v in fields]
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type", "accept")}
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() in ("authorization", "content-type", "accept")
+        }
         async with aiohttp.ClientSession() as session:
-            async with session.post(self.prism_url + request.path, data=urlencode(renamed), headers=headers) as answer:
+            async with session.post(
+                self.prism_url + request.path, data=urlencode(renamed), headers=headers
+            ) as answer:
                 body, status = await answer.read(), answer.status
         self.exchanges.append((fields, status))
         return web.Response(body=body, status=status, content_type="application/json")
@@ -101,17 +110,23 @@ async def relay(prism_url: str) -> AsyncIterator[Tuple[PrismRelay, str]]:
     await runner.cleanup()
 
 
-async def test_every_outbound_shape_is_accepted_by_the_spec(relay: Tuple[PrismRelay, str], tmp_path: Path) -> None:
+async def test_every_outbound_shape_is_accepted_by_the_spec(
+    relay: Tuple[PrismRelay, str], tmp_path: Path
+) -> None:
     recorder, relay_url = relay
     contacts = ContactStore(f"sqlite:///{tmp_path / 'state.db'}")
     sender = WhatsAppSender(make_settings(relay_url), contacts)
     try:
         contacts.record_inbound(PATIENT)
         text = await sender.send(PATIENT, text="Your appointment is confirmed. " * 80)  # two chunks
-        media = await sender.send(PATIENT, text="Our location", media_url="https://clinic.example.org/map.png")
+        media = await sender.send(
+            PATIENT, text="Our location", media_url="https://clinic.example.org/map.png"
+        )
         image_only = await sender.send(PATIENT, media_url="https://clinic.example.org/map.png")
         contacts.close_window(PATIENT)
-        template = await sender.send(PATIENT, template="medication_reminder", variables={"1": "Ramipril", "2": "08:00"})
+        template = await sender.send(
+            PATIENT, template="medication_reminder", variables={"1": "Ramipril", "2": "08:00"}
+        )
         reopen = await sender.send(PATIENT, text="free text outside the window becomes the re-open template")
     finally:
         await sender.close()
@@ -123,7 +138,12 @@ async def test_every_outbound_shape_is_accepted_by_the_spec(relay: Tuple[PrismRe
     sent = [dict(fields) for fields, status in recorder.exchanges]
     assert all(200 <= status < 300 for _, status in recorder.exchanges)
     assert [sorted(set(f) - {"To", "From", "StatusCallback"}) for f in sent] == [
-        ["Body"], ["Body"], ["Body", "MediaUrl"], ["MediaUrl"], ["ContentSid", "ContentVariables"], ["ContentSid"],
+        ["Body"],
+        ["Body"],
+        ["Body", "MediaUrl"],
+        ["MediaUrl"],
+        ["ContentSid", "ContentVariables"],
+        ["ContentSid"],
     ]
 
 

@@ -1,5 +1,6 @@
 """While staff have a patient's conversation (an open handoff case), the channel adds the patient's messages to
 the case and keeps them from the bot; otherwise, or when the backend cannot say, messages reach Rasa as usual."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,9 +8,9 @@ from typing import Any, AsyncIterator, Dict, List, Set
 
 import pytest_asyncio
 from aiohttp import web
-from tests.channels.whatsapp_harness import PATIENT, Harness
 
 from carebot.handoff.client import HandoffClient
+from tests.channels.whatsapp_harness import PATIENT, Harness
 from tests.loopback import start
 
 TOKEN = "backend-token"
@@ -57,7 +58,9 @@ async def settle(harness: Harness) -> None:
         await asyncio.wait(set(harness.channel._tasks))
 
 
-async def test_a_message_while_a_case_is_open_joins_the_case_and_gets_no_bot_reply(channel: Harness, backend) -> None:
+async def test_a_message_while_a_case_is_open_joins_the_case_and_gets_no_bot_reply(
+    channel: Harness, backend
+) -> None:
     stand_in, _ = backend
     stand_in.open_cases[ADDRESS] = 7
     assert (await channel.post(channel.message("are you still there?"))).status == 204

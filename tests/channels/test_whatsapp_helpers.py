@@ -1,5 +1,6 @@
 """The pure parts of the WhatsApp channel: chunking, opt-out words, button matching, masking, TTL stores,
 the persisted contact state and the signature helpers."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,9 +13,9 @@ from carebot.channels.buttons import Button, ButtonMemory, match_button, render_
 from carebot.channels.chunking import chunk_text
 from carebot.channels.contacts import ContactStore, in_session_window, is_opted_out
 from carebot.channels.optout import opt_command
-from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.channels.signature import is_valid_signature, parse_form, sign, signed_url
 from carebot.channels.ttl_store import MemoryTTLStore, RedisTTLStore
+from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 
 
 @pytest.mark.parametrize(
@@ -75,8 +76,17 @@ BUTTONS = [Button("Tuesday 10:00", "/slot_t"), Button("Wednesday", "/slot_w")]
 
 @pytest.mark.parametrize(
     "reply, payload",
-    [("1", "/slot_t"), ("2.", "/slot_w"), ("(2)", "/slot_w"), (" tuesday  10:00 ", "/slot_t"), ("/slot_w", "/slot_w"),
-     ("3", None), ("0", None), ("Thursday", None), ("", None)],
+    [
+        ("1", "/slot_t"),
+        ("2.", "/slot_w"),
+        ("(2)", "/slot_w"),
+        (" tuesday  10:00 ", "/slot_t"),
+        ("/slot_w", "/slot_w"),
+        ("3", None),
+        ("0", None),
+        ("Thursday", None),
+        ("", None),
+    ],
 )
 def test_replies_map_back_to_button_payloads(reply: str, payload: str) -> None:
     assert match_button(reply, BUTTONS) == payload
@@ -165,7 +175,9 @@ def test_signature_checks_every_field_including_blank_ones() -> None:
     signature = sign("token", url, fields)
     raw = "Body=&NumMedia=1&From=whatsapp%3A%2B447700900123"
     assert is_valid_signature("token", url, parse_form(raw), signature)
-    assert not is_valid_signature("token", url, parse_form("NumMedia=1&From=whatsapp%3A%2B447700900123"), signature)
+    assert not is_valid_signature(
+        "token", url, parse_form("NumMedia=1&From=whatsapp%3A%2B447700900123"), signature
+    )
     assert not is_valid_signature("", url, parse_form(raw), signature)
 
 
@@ -174,7 +186,10 @@ def test_signature_checks_every_field_including_blank_ones() -> None:
     [
         ("https://clinic.example.org", "https://clinic.example.org/webhooks/whatsapp/webhook?x=1"),
         ("https://clinic.example.org/", "https://clinic.example.org/webhooks/whatsapp/webhook?x=1"),
-        ("https://clinic.example.org/webhooks/whatsapp/webhook", "https://clinic.example.org/webhooks/whatsapp/webhook?x=1"),
+        (
+            "https://clinic.example.org/webhooks/whatsapp/webhook",
+            "https://clinic.example.org/webhooks/whatsapp/webhook?x=1",
+        ),
         ("", "http://10.0.0.5:5005/webhooks/whatsapp/webhook?x=1"),
     ],
 )

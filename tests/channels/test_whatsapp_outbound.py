@@ -1,5 +1,6 @@
 """Outbound side over real HTTP against the recording Twilio stand-in: chunking, media, the 24-hour window and
 templates, error 63016, retries (429 / connection drop) versus no retry (5xx), sandbox mode and log masking."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,14 @@ async def test_5000_character_reply_leaves_in_order_in_sentence_chunks(harness: 
     assert len(bodies) == 4 and all(len(body) <= 1600 for body in bodies)
     assert all(body.endswith("visit.") for body in bodies)
     assert " ".join(bodies) == text
-    assert all(r["To"] == [f"whatsapp:{PATIENT}"] and r["From"] == [f"whatsapp:{CLINIC_NUMBER}"] for r in harness.twilio.requests)
-    assert all(r["StatusCallback"] == ["https://carebot.example.org/webhooks/whatsapp/status"] for r in harness.twilio.requests)
+    assert all(
+        r["To"] == [f"whatsapp:{PATIENT}"] and r["From"] == [f"whatsapp:{CLINIC_NUMBER}"]
+        for r in harness.twilio.requests
+    )
+    assert all(
+        r["StatusCallback"] == ["https://carebot.example.org/webhooks/whatsapp/status"]
+        for r in harness.twilio.requests
+    )
 
 
 async def test_image_is_sent_as_media_url(harness: Harness) -> None:
@@ -67,7 +74,10 @@ async def test_outside_the_window_the_template_is_sent_without_body(
     sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore
 ) -> None:
     result = await sender_factory().send(
-        f"whatsapp:{PATIENT}", text="Take 1 tablet now", template="medication_reminder", variables={"1": "Ramipril", "2": "08:00"}
+        f"whatsapp:{PATIENT}",
+        text="Take 1 tablet now",
+        template="medication_reminder",
+        variables={"1": "Ramipril", "2": "08:00"},
     )
     [request] = twilio.requests
     assert result.status == "sent" and result.via_template
@@ -91,14 +101,18 @@ async def test_error_63016_falls_back_to_the_template(
 ) -> None:
     contacts.record_inbound(PATIENT)  # we believe the window is open; Twilio knows better
     twilio.script = [twilio_error(400, 63016)]
-    result = await sender_factory().send(PATIENT, text="Your results are ready", template="medication_reminder")
+    result = await sender_factory().send(
+        PATIENT, text="Your results are ready", template="medication_reminder"
+    )
     assert [("Body" in r, "ContentSid" in r) for r in twilio.requests] == [(True, False), (False, True)]
     assert result.status == "sent" and result.via_template
     assert not contacts.in_window(PATIENT)
 
 
 async def test_template_sent_by_the_bot_as_custom_payload(harness: Harness) -> None:
-    harness.bot.respond = lambda message: [{"custom": {"template": "medication_reminder", "variables": {"1": "x"}}}]
+    harness.bot.respond = lambda message: [
+        {"custom": {"template": "medication_reminder", "variables": {"1": "x"}}}
+    ]
     await harness.post(harness.message("hi"))
     [request] = await harness.twilio.wait_for(1)
     assert request["ContentSid"] == [TEMPLATES["medication_reminder"]]
@@ -131,7 +145,9 @@ async def test_custom_payload_for_another_channel_is_skipped(harness: Harness) -
     assert harness.twilio.requests == []
 
 
-async def test_unknown_template_is_a_reported_failure_not_a_post(sender_factory: SenderFactory, twilio: TwilioStandIn) -> None:
+async def test_unknown_template_is_a_reported_failure_not_a_post(
+    sender_factory: SenderFactory, twilio: TwilioStandIn
+) -> None:
     result = await sender_factory().send(PATIENT, template="no_such_template")
     assert result.status == "failed" and "no_such_template" in (result.error or "")
     assert twilio.requests == []
@@ -150,7 +166,9 @@ async def test_429_is_retried_with_backoff_then_succeeds(
     assert 0.005 <= first <= 0.015 and 0.01 <= second <= 0.03  # exponential, with jitter of ±50%
 
 
-async def test_429_retries_are_bounded(sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore) -> None:
+async def test_429_retries_are_bounded(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore
+) -> None:
     contacts.record_inbound(PATIENT)
     twilio.script = [twilio_error(429, 20429)] * 10
     result = await sender_factory(max_attempts=3).send(PATIENT, text="hello")
@@ -158,7 +176,9 @@ async def test_429_retries_are_bounded(sender_factory: SenderFactory, twilio: Tw
     assert len(twilio.requests) == 3
 
 
-async def test_dropped_connection_is_retried(sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore) -> None:
+async def test_dropped_connection_is_retried(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore
+) -> None:
     contacts.record_inbound(PATIENT)
     twilio.script = [TwilioStandIn.DISCONNECT]
     result = await sender_factory().send(PATIENT, text="hello")
@@ -166,9 +186,13 @@ async def test_dropped_connection_is_retried(sender_factory: SenderFactory, twil
     assert len(twilio.requests) == 2
 
 
-async def test_refused_connection_is_retried_then_reported(sender_factory: SenderFactory, contacts: ContactStore) -> None:
+async def test_refused_connection_is_retried_then_reported(
+    sender_factory: SenderFactory, contacts: ContactStore
+) -> None:
     contacts.record_inbound(PATIENT)
-    sender = sender_factory(api_base_url="http://127.0.0.1:9", max_attempts=2)  # discard port: nothing listens
+    sender = sender_factory(
+        api_base_url="http://127.0.0.1:9", max_attempts=2
+    )  # discard port: nothing listens
     result = await sender.send(PATIENT, text="hello")
     assert result.status == "failed" and "gave up after 2 attempts" in (result.error or "")
     assert len(sender.sleeps) == 1  # type: ignore[attr-defined]
@@ -226,7 +250,9 @@ async def test_logs_at_info_hold_no_bodies_media_urls_or_full_numbers(
     harness.bot.respond = lambda message: [{"text": "Please call 999 now, this could be serious."}]
     harness.twilio.script = [twilio_error(429, 20429), twilio_error(500, 20500)]
     with caplog.at_level(logging.INFO):
-        await harness.post(harness.message(secret_text, NumMedia="1", MediaUrl0=media_url, MediaContentType0="image/jpeg"))
+        await harness.post(
+            harness.message(secret_text, NumMedia="1", MediaUrl0=media_url, MediaContentType0="image/jpeg")
+        )
         await harness.twilio.wait_for(2)
         await harness.post(harness.message("STOP"))
         await harness.twilio.wait_for(3)

@@ -1,5 +1,6 @@
 """The channel as Rasa itself builds it: the project's credentials.yml read by Rasa's channel loader (settings
 from environment variables), mounted by `rasa.core.run.configure_app` next to Rasa's HTTP API."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,19 @@ from rasa.core.run import configure_app, create_http_input_channels
 from sanic import Sanic
 
 from carebot.channels.whatsapp import WhatsAppInput
-from tests.channels.whatsapp_harness import ACCOUNT_SID, AUTH_TOKEN, CLINIC_NUMBER, PATIENT, PUBLIC_URL, FakeAgent, Harness, ScriptedBot, TwilioStandIn, serve, stop
+from tests.channels.whatsapp_harness import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CLINIC_NUMBER,
+    PATIENT,
+    PUBLIC_URL,
+    FakeAgent,
+    Harness,
+    ScriptedBot,
+    TwilioStandIn,
+    serve,
+    stop,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.asyncio
@@ -70,11 +83,21 @@ async def test_a_message_goes_through_rasas_own_app_and_the_reply_reaches_twilio
 async def test_without_any_credentials_the_channel_starts_in_sandbox_mode(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_NUMBER", "TWILIO_API_BASE_URL",
-                 "WHATSAPP_WEBHOOK_URL", "WHATSAPP_REDIS_URL"):
+    for name in (
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_WHATSAPP_NUMBER",
+        "TWILIO_API_BASE_URL",
+        "WHATSAPP_WEBHOOK_URL",
+        "WHATSAPP_REDIS_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WHATSAPP_STATE_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
-    [whatsapp] = [c for c in create_http_input_channels(None, str(ROOT / "credentials.yml")) if isinstance(c, WhatsAppInput)]
+    [whatsapp] = [
+        c
+        for c in create_http_input_channels(None, str(ROOT / "credentials.yml"))
+        if isinstance(c, WhatsAppInput)
+    ]
     assert whatsapp.settings.sandbox
     Sanic.test_mode = True
     app = configure_app([whatsapp], use_uvloop=False, enable_api=False)

@@ -1,5 +1,6 @@
 """Inbound side of the WhatsApp channel over real HTTP: signatures, acknowledgement, de-duplication, media,
 location, buttons, opt-out words and per-patient ordering."""
+
 from __future__ import annotations
 
 import asyncio
@@ -50,7 +51,9 @@ async def test_photo_without_caption_passes_signature_and_becomes_media_intent(h
 
 
 async def test_photo_with_caption_keeps_the_caption_as_text(harness: Harness) -> None:
-    form = harness.message(body="my rash", NumMedia="1", MediaUrl0="https://x/ME1", MediaContentType0="image/png")
+    form = harness.message(
+        body="my rash", NumMedia="1", MediaUrl0="https://x/ME1", MediaContentType0="image/png"
+    )
     assert (await harness.post(form)).status == 204
     [message] = await harness.bot.wait_for(1)
     assert message.text == "my rash"
@@ -58,7 +61,9 @@ async def test_photo_with_caption_keeps_the_caption_as_text(harness: Harness) ->
 
 
 async def test_location_without_text_becomes_share_location_intent(harness: Harness) -> None:
-    form = harness.message(body="", Latitude="51.5072", Longitude="-0.1276", Address="Trafalgar Sq", Label="Home")
+    form = harness.message(
+        body="", Latitude="51.5072", Longitude="-0.1276", Address="Trafalgar Sq", Label="Home"
+    )
     assert (await harness.post(form)).status == 204
     [message] = await harness.bot.wait_for(1)
     assert message.text == "/share_location"
@@ -106,7 +111,9 @@ async def test_signature_over_the_explicit_default_port_is_accepted(harness: Har
     assert (await harness.bot.wait_for(1))[0].text == "hello"
 
 
-async def test_without_public_url_the_request_url_is_what_twilio_signed(make_harness: Callable[..., Any]) -> None:
+async def test_without_public_url_the_request_url_is_what_twilio_signed(
+    make_harness: Callable[..., Any],
+) -> None:
     harness = await make_harness(webhook_url="")
     form = harness.message("hello")
     assert (await harness.post(form)).status == 403  # signed for the public URL, which is not configured
@@ -177,7 +184,11 @@ async def test_buttons_are_numbered_and_a_number_title_or_payload_selects_them(h
     harness.bot.respond = lambda message: (
         [{"text": "Which time suits you?", "buttons": buttons}] if message.text == "book" else []
     )
-    for reply, expected in [("2", buttons[1]["payload"]), ("tuesday 10:00", buttons[0]["payload"]), ("/deny", "/deny")]:
+    for reply, expected in [
+        ("2", buttons[1]["payload"]),
+        ("tuesday 10:00", buttons[0]["payload"]),
+        ("/deny", "/deny"),
+    ]:
         count = len(harness.bot.messages)
         await harness.post(harness.message("book"))
         await harness.bot.wait_for(count + 1)
@@ -263,7 +274,9 @@ async def test_status_callback_63016_reopens_the_conversation_with_the_template_
 
 
 async def test_status_callback_needs_a_valid_signature(harness: Harness) -> None:
-    response = await harness.post({"MessageSid": "SM1", "ErrorCode": "63016", "To": "whatsapp:+1"}, path=STATUS_PATH, signature="x")
+    response = await harness.post(
+        {"MessageSid": "SM1", "ErrorCode": "63016", "To": "whatsapp:+1"}, path=STATUS_PATH, signature="x"
+    )
     assert response.status == 403
 
 
@@ -282,7 +295,9 @@ async def test_signed_request_that_is_not_a_message_is_a_clear_400(harness: Harn
     assert response.status == 400
 
 
-async def test_template_quick_reply_payload_that_is_an_intent_goes_to_rasa_as_that_intent(harness: Harness) -> None:
+async def test_template_quick_reply_payload_that_is_an_intent_goes_to_rasa_as_that_intent(
+    harness: Harness,
+) -> None:
     form = harness.message("Taken", ButtonPayload="/taken", ButtonText="Taken")
     await harness.post(form)
     [message] = await harness.bot.wait_for(1)

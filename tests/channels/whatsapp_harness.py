@@ -1,5 +1,6 @@
 """Loopback harness for the WhatsApp channel: a recording stand-in for Twilio's REST API, the channel mounted in
 a real Sanic server the way Rasa mounts it, a scripted bot, and a client that signs webhooks like Twilio."""
+
 from __future__ import annotations
 
 import asyncio
@@ -172,7 +173,9 @@ def inbound_form(body: str = "hello", sender: str = PATIENT, **fields: str) -> D
 class Harness:
     """A running channel plus what the tests drive it with."""
 
-    def __init__(self, channel: WhatsAppInput, bot: ScriptedBot, twilio: TwilioStandIn, base_url: str) -> None:
+    def __init__(
+        self, channel: WhatsAppInput, bot: ScriptedBot, twilio: TwilioStandIn, base_url: str
+    ) -> None:
         self.channel, self.bot, self.twilio, self.base_url = channel, bot, twilio, base_url
         self.sleeps: List[float] = []
         self._sids = itertools.count(1)

@@ -5,6 +5,7 @@ because Rasa takes seconds to load a model; each test uses its own sender id, so
 The stack itself (ports, tokens, endpoints file, readiness) is bench/stack.py, shared with benchmarks and
 evaluation so all three run exactly the same thing.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -12,7 +13,8 @@ from typing import Iterator
 
 import pytest
 
-from bench.stack import DEFAULT_MODEL as MODEL, ROOT, CarebotStack, carebot_stack, free_port, start
+from bench.stack import DEFAULT_MODEL as MODEL
+from bench.stack import ROOT, CarebotStack, carebot_stack, free_port, start
 from carebot.handoff.auth import hash_password
 
 Stack = CarebotStack
@@ -26,15 +28,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.fail("no trained model: run `make train` (make test does it first)")
     var = tmp_path_factory.mktemp("stack-var")
     stack = carebot_stack(var)
-    stack.env.update({
-        # The WhatsApp webhook accepts requests signed with this token (no Twilio account: replies are logged, not
-        # sent), and one staff account can use the inbox: tests/e2e/test_handoff_e2e.py needs both.
-        "TWILIO_AUTH_TOKEN": uuid.uuid4().hex,
-        "WHATSAPP_WEBHOOK_URL": stack.rasa_url,
-        "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{var / 'whatsapp.db'}",
-        "STAFF_ACCOUNTS": f"{STAFF_NAME}:{hash_password(STAFF_PASSWORD, iterations=1000)}",
-        "STAFF_SESSION_SECRET": uuid.uuid4().hex,
-    })
+    stack.env.update(
+        {
+            # The WhatsApp webhook accepts requests signed with this token (no Twilio account: replies are logged, not
+            # sent), and one staff account can use the inbox: tests/e2e/test_handoff_e2e.py needs both.
+            "TWILIO_AUTH_TOKEN": uuid.uuid4().hex,
+            "WHATSAPP_WEBHOOK_URL": stack.rasa_url,
+            "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{var / 'whatsapp.db'}",
+            "STAFF_ACCOUNTS": f"{STAFF_NAME}:{hash_password(STAFF_PASSWORD, iterations=1000)}",
+            "STAFF_SESSION_SECRET": uuid.uuid4().hex,
+        }
+    )
     running = start(stack, var / "stack.log")
     try:
         running.wait_ready()

@@ -1,4 +1,5 @@
 """The foundation's promise: `make run` serves, and the REST channel answers sensibly."""
+
 from __future__ import annotations
 
 import httpx
@@ -29,8 +30,11 @@ def test_the_http_api_refuses_requests_without_the_token(stack, sender):
 
 
 def test_the_action_server_refuses_calls_without_the_token(stack):
-    reply = httpx.post(f"http://127.0.0.1:{stack.env['ACTION_SERVER_PORT']}/webhook",
-                       json={"next_action": "action_fallback", "tracker": {}, "domain": {}}, timeout=10)
+    reply = httpx.post(
+        f"http://127.0.0.1:{stack.env['ACTION_SERVER_PORT']}/webhook",
+        json={"next_action": "action_fallback", "tracker": {}, "domain": {}},
+        timeout=10,
+    )
     assert reply.status_code == 401
 
 

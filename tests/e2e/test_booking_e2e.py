@@ -3,6 +3,7 @@
 After each step the backend itself is asked what happened (FHIR Appointment status, Slot busy/free, the
 appointment's reminders), so the test proves the conversation changed the clinic's diary, not just the replies.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -36,7 +37,9 @@ def offer_and_pick(stack, sender: str, when: str, pick: str) -> str:
     offers = stack.say(sender, when)
     offered = buttons(offers)
     assert 1 <= len(offered) <= 5, text(offers)
-    assert [b["payload"] for b in offered] == [f'/choose_option{{"option": "{n}"}}' for n in range(1, len(offered) + 1)]
+    assert [b["payload"] for b in offered] == [
+        f'/choose_option{{"option": "{n}"}}' for n in range(1, len(offered) + 1)
+    ]
     return stack.texts(sender, pick)
 
 
@@ -63,12 +66,16 @@ def test_book_reschedule_and_cancel_change_the_backend(stack, sender, clinic):
     assert active_reminders(stack, sender, appointment["id"])
 
     # ---- reschedule: the only appointment is chosen for the patient; the old time is freed
-    assert "When would you like to move your appointment" in stack.texts(sender, "can I change my appointment")
+    assert "When would you like to move your appointment" in stack.texts(
+        sender, "can I change my appointment"
+    )
     assert offer_and_pick(stack, sender, "next Thursday afternoon", "2").startswith("Move your appointment")
     assert stack.texts(sender, "yes").startswith("Done: your appointment")
 
     assert stack.backend(f"/fhir/Appointment/{appointment['id']}")["status"] == "cancelled"
-    (moved,) = resources(stack.backend("/fhir/Appointment", patient=f"Patient/{patient['id']}", status="booked"))
+    (moved,) = resources(
+        stack.backend("/fhir/Appointment", patient=f"Patient/{patient['id']}", status="booked")
+    )
     new_slot = moved["slot"][0]["reference"]
     assert new_slot != first_slot
     assert slot_status(stack, first_slot) == "free"
@@ -78,7 +85,9 @@ def test_book_reschedule_and_cancel_change_the_backend(stack, sender, clinic):
     assert "Thursday" in stack.texts(sender, "when is my appointment")
 
     # ---- cancel: confirmed first, then the slot is free and the reminders stop
-    assert stack.texts(sender, "please cancel my appointment").startswith("Cancel your appointment: GP appointment")
+    assert stack.texts(sender, "please cancel my appointment").startswith(
+        "Cancel your appointment: GP appointment"
+    )
     assert stack.texts(sender, "yes").startswith("Cancelled: GP appointment")
 
     assert stack.backend(f"/fhir/Appointment/{moved['id']}")["status"] == "cancelled"

@@ -1,14 +1,16 @@
 """Consent withdrawn (issue 14): "I withdraw consent" in the middle of a symptom check stops the questions, and the
 triage record (symptoms, answers, level) is deleted with the conversation that held it; the next health message
 asks for consent again instead of asking a health question. Through the real stack over REST (tests/e2e/conftest)."""
+
 from __future__ import annotations
 
 from carebot.messages import render
 
 
 def test_withdrawing_consent_stops_health_questions_and_deletes_the_triage_record(stack, sender):
-    consent_question = render("consent_request", {"clinic_name": "x", "clinic_phone": "x", "retention_days": 1}
-                              ).text.split(":", 1)[0]  # "Before I ask about your health"
+    consent_question = render(
+        "consent_request", {"clinic_name": "x", "clinic_phone": "x", "retention_days": 1}
+    ).text.split(":", 1)[0]  # "Before I ask about your health"
     assert stack.texts(sender, "I've had an earache since Tuesday").startswith(consent_question)
     first_question = stack.texts(sender, "yes")
     assert first_question.startswith("Thank you, that's noted.") and "?" in first_question
@@ -20,4 +22,6 @@ def test_withdrawing_consent_stops_health_questions_and_deletes_the_triage_recor
     tracker = stack.tracker(sender)
     assert [e for e in tracker["events"] if e["event"] in ("user", "bot")] == []  # a fresh conversation
     assert tracker["slots"]["triage_state"] is None and tracker["slots"]["consent_given"] is None
-    assert stack.texts(sender, "my throat is sore").startswith(consent_question)  # asked again, no health question
+    assert stack.texts(sender, "my throat is sore").startswith(
+        consent_question
+    )  # asked again, no health question

@@ -5,6 +5,7 @@ Only the audit log keeps entries, naming the patient by a keyed hash. Staff are 
 
 The whole stack runs as `make run` starts it (bench/stack.py), Twilio replaced by the recording stand-in.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,12 +21,18 @@ import pytest
 import sqlalchemy as sa
 
 from bench.stack import CarebotStack, carebot_stack, start
-from carebot.privacy.erasure import notices
-from carebot.privacy import sealing
 from carebot.backend.audit import AuditLog
+from carebot.privacy import sealing
+from carebot.privacy.erasure import notices
 from carebot.scheduling.client import SchedulingClient
-from tests.channels.whatsapp_harness import (ACCOUNT_SID, AUTH_TOKEN, CLINIC_NUMBER, PUBLIC_URL, TwilioStandIn,
-                                             twilio)  # noqa: F401 - twilio: fixture
+from tests.channels.whatsapp_harness import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CLINIC_NUMBER,
+    PUBLIC_URL,
+    TwilioStandIn,
+    twilio,  # noqa: F401 - twilio: fixture
+)
 from tests.e2e.test_reminders_e2e import model, patient_says, wait_for_body
 from tests.security.store_search import found_in_databases, found_in_files, found_in_redis
 
@@ -41,15 +48,24 @@ def production_stores(stack: CarebotStack, var: Path) -> str:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url, pg, redis = str(sa.engine.make_url(POSTGRES_URL).set(database=name)), urlparse(POSTGRES_URL), urlparse(REDIS_URL)
+    url, pg, redis = (
+        str(sa.engine.make_url(POSTGRES_URL).set(database=name)),
+        urlparse(POSTGRES_URL),
+        urlparse(REDIS_URL),
+    )
     endpoints = Path(stack.env["RASA_ENDPOINTS"])
-    endpoints.write_text(endpoints.read_text().split("tracker_store:")[0] + (
-        "tracker_store:\n  type: carebot.privacy.tracker_store.ProtectedSQLTrackerStore\n  dialect: postgresql\n"
-        f"  url: {pg.hostname}\n  port: {pg.port or 5432}\n  db: {name}\n  username: {pg.username}\n"
-        f"lock_store:\n  type: carebot.lock_store.AtomicRedisLockStore\n  url: {redis.hostname}\n"
-        f"  port: {redis.port or 6379}\n  db: {(redis.path or '/0').strip('/') or '0'}\n  key_prefix: carebot\n"))
-    stack.env.update({"SCHEDULING_DATABASE_URL": url, "WHATSAPP_STATE_DATABASE_URL": url,
-                      "WHATSAPP_REDIS_URL": REDIS_URL})
+    endpoints.write_text(
+        endpoints.read_text().split("tracker_store:")[0]
+        + (
+            "tracker_store:\n  type: carebot.privacy.tracker_store.ProtectedSQLTrackerStore\n  dialect: postgresql\n"
+            f"  url: {pg.hostname}\n  port: {pg.port or 5432}\n  db: {name}\n  username: {pg.username}\n"
+            f"lock_store:\n  type: carebot.lock_store.AtomicRedisLockStore\n  url: {redis.hostname}\n"
+            f"  port: {redis.port or 6379}\n  db: {(redis.path or '/0').strip('/') or '0'}\n  key_prefix: carebot\n"
+        )
+    )
+    stack.env.update(
+        {"SCHEDULING_DATABASE_URL": url, "WHATSAPP_STATE_DATABASE_URL": url, "WHATSAPP_REDIS_URL": REDIS_URL}
+    )
     return url
 
 
@@ -63,7 +79,9 @@ async def book_for(stack: CarebotStack, phone: str) -> str:
     return booked.id
 
 
-async def wait_until_clean(find: Callable[[], Dict[str, List[str]]], timeout: float = 20) -> Dict[str, List[str]]:
+async def wait_until_clean(
+    find: Callable[[], Dict[str, List[str]]], timeout: float = 20
+) -> Dict[str, List[str]]:
     """The channel and the tracker store erase right after the last reply: wait for that, then report."""
     deadline = time.monotonic() + timeout
     while (found := await asyncio.to_thread(find)) and time.monotonic() < deadline:
@@ -71,21 +89,37 @@ async def wait_until_clean(find: Callable[[], Dict[str, List[str]]], timeout: fl
     return found
 
 
-@pytest.mark.parametrize("stores", [pytest.param("sqlite", id="sqlite"), pytest.param(
-    "postgres", id="postgres+redis", marks=pytest.mark.skipif(not (POSTGRES_URL and REDIS_URL),
-                                                             reason="needs TEST_POSTGRES_URL and TEST_REDIS_URL"))])
-async def test_after_erasure_on_whatsapp_no_store_holds_the_patient(twilio: TwilioStandIn, tmp_path, stores,
-                                                                   monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "stores",
+    [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            "postgres",
+            id="postgres+redis",
+            marks=pytest.mark.skipif(
+                not (POSTGRES_URL and REDIS_URL), reason="needs TEST_POSTGRES_URL and TEST_REDIS_URL"
+            ),
+        ),
+    ],
+)
+async def test_after_erasure_on_whatsapp_no_store_holds_the_patient(
+    twilio: TwilioStandIn, tmp_path, stores, monkeypatch
+) -> None:
     if not model().exists():
         pytest.fail(f"no trained model at {model()}: run `make train` (or set RASA_MODEL)")
     var = tmp_path / "var"
     stack = carebot_stack(var, model=model())
-    stack.env.update({
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
-        "TWILIO_API_BASE_URL": twilio.url, "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
-        "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{var / 'whatsapp.db'}",
-        "TRACKER_ENCRYPTION_KEY": uuid.uuid4().hex,
-    })
+    stack.env.update(
+        {
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
+            "TWILIO_API_BASE_URL": twilio.url,
+            "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
+            "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{var / 'whatsapp.db'}",
+            "TRACKER_ENCRYPTION_KEY": uuid.uuid4().hex,
+        }
+    )
     monkeypatch.setenv("TRACKER_ENCRYPTION_KEY", stack.env["TRACKER_ENCRYPTION_KEY"])  # the search decrypts
     sealing.cipher.cache_clear()
     database: Optional[str] = production_stores(stack, var) if stores == "postgres" else None
@@ -100,18 +134,27 @@ async def test_after_erasure_on_whatsapp_no_store_holds_the_patient(twilio: Twil
         await patient_says(stack, phone, "1")  # "1. Yes, I agree"
         await wait_for_body(twilio, lambda body: "remind you to take ibuprofen" in body, timeout=60)
 
-        engines = [sa.create_engine(database or f"sqlite:///{var / name}")
-                   for name in ([None] if database else ["carebot.db", "whatsapp.db", "tracker.db"])]
+        engines = [
+            sa.create_engine(database or f"sqlite:///{var / name}")
+            for name in ([None] if database else ["carebot.db", "whatsapp.db", "tracker.db"])
+        ]
         needles = [ONLY_THEIRS, digits]
         before = found_in_databases(engines, needles)
-        assert {"events", "sched_patient", "reminders", "whatsapp_contacts"} <= set(before)  # the search can find
+        assert {"events", "sched_patient", "reminders", "whatsapp_contacts"} <= set(
+            before
+        )  # the search can find
 
         await patient_says(stack, phone, "delete my data")
         await wait_for_body(twilio, lambda body: "cancels your 1 upcoming appointment(s)" in body, timeout=30)
         await patient_says(stack, phone, "1")  # "1. Yes, erase it"
-        await wait_for_body(twilio, lambda body: body.startswith("Done: your details, reminders and our chat are "
-                                                                 "erased, and 1 upcoming appointment(s) cancelled"),
-                            timeout=30)
+        await wait_for_body(
+            twilio,
+            lambda body: body.startswith(
+                "Done: your details, reminders and our chat are "
+                "erased, and 1 upcoming appointment(s) cancelled"
+            ),
+            timeout=30,
+        )
 
         assert await wait_until_clean(lambda: found_in_databases(engines, needles)) == {}
         if database:
@@ -120,8 +163,12 @@ async def test_after_erasure_on_whatsapp_no_store_holds_the_patient(twilio: Twil
             assert found_in_files(var.glob("*.db"), needles) == {}
         [(_, notice)] = notices(engines[0])
         assert notice.startswith("Cancelled: GP appointment with ") and digits not in notice
-        [erased] = [e for e in AuditLog(engines[0]).entries() if e.action == "erase (own request on WhatsApp)"]
-        assert erased.actor == "patient" and len(erased.patient) == 64 and erased.detail.startswith("deleted ")
+        [erased] = [
+            e for e in AuditLog(engines[0]).entries() if e.action == "erase (own request on WhatsApp)"
+        ]
+        assert (
+            erased.actor == "patient" and len(erased.patient) == 64 and erased.detail.startswith("deleted ")
+        )
         for engine in engines:
             engine.dispose()
     finally:

@@ -3,6 +3,7 @@
 "I want to talk to a person" creates exactly one case and pauses the bot; while paused the bot answers nothing
 and a WhatsApp message joins the case; a staff member resolving the case in the inbox resumes the bot.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,6 @@ from carebot.backend.db import make_engine
 from carebot.channels.signature import sign
 from carebot.handoff.model import EventKind, Reason
 from carebot.handoff.store import HandoffStore
-
 from tests.e2e.conftest import ROOT, STAFF_NAME, STAFF_PASSWORD, Stack
 
 pytestmark = pytest.mark.slow
@@ -37,10 +37,19 @@ def case_events(stack: Stack, case_id: int) -> List[Any]:
 def whatsapp(stack: Stack, sender: str, body: str) -> None:
     """One message through the WhatsApp webhook, signed as Twilio would; it is handled after the 204."""
     phone = sender.split(":", 1)[1]
-    form = {"MessageSid": f"SM{uuid.uuid4().hex}", "From": sender, "To": "whatsapp:+14155238886", "Body": body,
-            "WaId": phone.lstrip("+"), "NumMedia": "0", "ProfileName": "E2E Patient"}
+    form = {
+        "MessageSid": f"SM{uuid.uuid4().hex}",
+        "From": sender,
+        "To": "whatsapp:+14155238886",
+        "Body": body,
+        "WaId": phone.lstrip("+"),
+        "NumMedia": "0",
+        "ProfileName": "E2E Patient",
+    }
     signature = sign(stack.env["TWILIO_AUTH_TOKEN"], stack.env["WHATSAPP_WEBHOOK_URL"] + WEBHOOK, form)
-    reply = httpx.post(stack.rasa_url + WEBHOOK, data=form, headers={"X-Twilio-Signature": signature}, timeout=10)
+    reply = httpx.post(
+        stack.rasa_url + WEBHOOK, data=form, headers={"X-Twilio-Signature": signature}, timeout=10
+    )
     assert reply.status_code == 204, reply.text
 
 
@@ -62,8 +71,14 @@ def csrf(html: str) -> str:
 
 def resolve_in_the_inbox(stack: Stack, case_id: int) -> None:
     with httpx.Client(base_url=stack.backend_url, timeout=10) as browser:
-        login = browser.post("/staff/login", data={"name": STAFF_NAME, "password": STAFF_PASSWORD,
-                                                   "csrf": csrf(browser.get("/staff/login").text)})
+        login = browser.post(
+            "/staff/login",
+            data={
+                "name": STAFF_NAME,
+                "password": STAFF_PASSWORD,
+                "csrf": csrf(browser.get("/staff/login").text),
+            },
+        )
         assert login.status_code == 303, login.text
         page = browser.get(f"/staff/cases/{case_id}")
         assert page.status_code == 200
@@ -87,8 +102,10 @@ def test_asking_for_a_person_pauses_the_bot_until_staff_resolve(stack: Stack, se
 
     assert stack.say(sender, "hello? anyone there?") == []  # paused: Rasa records it and says nothing
     whatsapp(stack, sender, "my arm is still swollen")  # the WhatsApp channel puts it on the case instead
-    messages = wait_for(lambda: [e for e in case_events(stack, case.id) if e.kind == EventKind.PATIENT_MESSAGE],
-                        "the WhatsApp message on the case")
+    messages = wait_for(
+        lambda: [e for e in case_events(stack, case.id) if e.kind == EventKind.PATIENT_MESSAGE],
+        "the WhatsApp message on the case",
+    )
     assert [e.text for e in messages] == ["my arm is still swollen"]
     assert "my arm is still swollen" not in user_texts(stack.tracker(sender))
     assert len(cases_of(stack, sender)) == 1  # every message went to the one case
@@ -96,14 +113,19 @@ def test_asking_for_a_person_pauses_the_bot_until_staff_resolve(stack: Stack, se
     resolve_in_the_inbox(stack, case.id)
     assert stack.backend(f"/api/handoff/conversations/{sender}") == {"paused": False, "case_id": None}
     assert stack.tracker(sender)["paused"] is False
-    assert stack.texts(sender, "what are your opening hours").startswith("Our opening hours for the next 7 days:")
+    assert stack.texts(sender, "what are your opening hours").startswith(
+        "Our opening hours for the next 7 days:"
+    )
 
 
 def test_clinic_questions_are_answered_from_the_clinic_file_and_the_faq(stack: Stack, sender: str) -> None:
     assert "Saturday" in stack.texts(sender, "are you open on saturday?")
     assert "12 River Street" in stack.texts(sender, "what's your address")
     answers = yaml.safe_load((ROOT / "data" / "responses" / "faq.yml").read_text())["responses"]
-    assert stack.texts(sender, "how do I get a sick note for my employer") == answers["utter_faq/sick_note"][0]["text"]
+    assert (
+        stack.texts(sender, "how do I get a sick note for my employer")
+        == answers["utter_faq/sick_note"][0]["text"]
+    )
     # Designers' answers quote clinic facts through slots filled from clinic.yml at session start.
     assert "If it's an emergency call 999." in stack.texts(sender, "can a doctor come to my house")
     help_text = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]["utter_help"][0]["text"]

@@ -3,6 +3,7 @@
 A patient's messages may land on either replica behind a load balancer; the conversation must carry on as one
 (slots, history) and every event must be in PostgreSQL. Runs when TEST_POSTGRES_URL and TEST_REDIS_URL are set.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,8 @@ from tests.e2e.conftest import MODEL, ROOT, free_port
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 pytestmark = [
-    pytest.mark.postgres, pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.redis,
     pytest.mark.skipif(not (POSTGRES_URL and REDIS_URL), reason="needs TEST_POSTGRES_URL and TEST_REDIS_URL"),
 ]
 
@@ -38,15 +40,20 @@ def production_env(tmp_path: Path, action_port: int) -> Dict[str, str]:
     admin.dispose()
     return {
         **os.environ,
-        "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "PYTHONWARNINGS": "ignore",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "CAREBOT_VAR_DIR": str(tmp_path),
         "ACTION_SERVER_PORT": str(action_port),
         "ACTION_SERVER_TOKEN": uuid.uuid4().hex,
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
-        "TRACKER_DB_HOST": pg.hostname or "127.0.0.1", "TRACKER_DB_PORT": str(pg.port or 5432),
-        "TRACKER_DB_NAME": database, "TRACKER_DB_USER": pg.username or "postgres",
+        "TRACKER_DB_HOST": pg.hostname or "127.0.0.1",
+        "TRACKER_DB_PORT": str(pg.port or 5432),
+        "TRACKER_DB_NAME": database,
+        "TRACKER_DB_USER": pg.username or "postgres",
         "TRACKER_DB_PASSWORD": pg.password or "",
-        "REDIS_HOST": redis.hostname or "127.0.0.1", "REDIS_PORT": str(redis.port or 6379),
+        "REDIS_HOST": redis.hostname or "127.0.0.1",
+        "REDIS_PORT": str(redis.port or 6379),
         "REDIS_DB": (redis.path or "/0").strip("/") or "0",
     }
 
@@ -72,15 +79,45 @@ def replicas(tmp_path_factory) -> Iterator[Dict[str, object]]:
     env = production_env(tmp, action_port)
     token = uuid.uuid4().hex
     ports = [free_port(), free_port()]
-    processes = [subprocess.Popen([sys.executable, "-m", "actions"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "actions"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    ]
     for port in ports:
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "carebot.rasa_server", "run", "--enable-api", "--auth-token", token, "--interface", "127.0.0.1",
-             "--port", str(port), "--model", str(MODEL), "--endpoints", "endpoints.production.yml",
-             "--credentials", "credentials.yml"],
-            cwd=ROOT, env=env, stdout=open(tmp / f"rasa-{port}.log", "w"), stderr=subprocess.STDOUT,
-            start_new_session=True))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "carebot.rasa_server",
+                    "run",
+                    "--enable-api",
+                    "--auth-token",
+                    token,
+                    "--interface",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--model",
+                    str(MODEL),
+                    "--endpoints",
+                    "endpoints.production.yml",
+                    "--credentials",
+                    "credentials.yml",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=open(tmp / f"rasa-{port}.log", "w"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
     try:
         wait_for(f"http://127.0.0.1:{action_port}/health", processes)
         for port in ports:
@@ -99,23 +136,27 @@ def test_a_conversation_alternating_between_replicas_is_one_conversation(replica
     urls: List[str] = replicas["urls"]
     said = ["hi", "what can you do", "thanks", "bye"]
     for index, text in enumerate(said):
-        reply = httpx.post(f"{urls[index % 2]}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                           timeout=30)
+        reply = httpx.post(
+            f"{urls[index % 2]}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
+        )
         assert reply.status_code == 200 and reply.json(), text
 
     # Both replicas see the whole conversation, in order, from the shared store.
     for url in urls:
-        tracker = httpx.get(f"{url}/conversations/{sender}/tracker", params={"token": replicas["token"]},
-                            timeout=10).json()
+        tracker = httpx.get(
+            f"{url}/conversations/{sender}/tracker", params={"token": replicas["token"]}, timeout=10
+        ).json()
         assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == said
         assert tracker["slots"]["clinic_name"]
 
     env = replicas["env"]
     engine = sa.create_engine(
-        f"postgresql://{env['TRACKER_DB_USER']}@{env['TRACKER_DB_HOST']}:{env['TRACKER_DB_PORT']}/{env['TRACKER_DB_NAME']}")
+        f"postgresql://{env['TRACKER_DB_USER']}@{env['TRACKER_DB_HOST']}:{env['TRACKER_DB_PORT']}/{env['TRACKER_DB_NAME']}"
+    )
     with engine.connect() as connection:
         user_events = connection.execute(
-            sa.text("SELECT count(*) FROM events WHERE sender_id = :s AND type_name = 'user'"), {"s": sender}).scalar()
+            sa.text("SELECT count(*) FROM events WHERE sender_id = :s AND type_name = 'user'"), {"s": sender}
+        ).scalar()
     engine.dispose()
     assert user_events == len(said)
 
@@ -128,13 +169,20 @@ def test_concurrent_messages_of_one_patient_are_processed_one_at_a_time(replicas
     urls: List[str] = replicas["urls"]
     texts = [f"thanks {i}" for i in range(8)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        replies = list(pool.map(
-            lambda pair: httpx.post(f"{urls[pair[0] % 2]}/webhooks/rest/webhook",
-                                    json={"sender": sender, "message": pair[1]}, timeout=60),
-            enumerate(texts)))
+        replies = list(
+            pool.map(
+                lambda pair: httpx.post(
+                    f"{urls[pair[0] % 2]}/webhooks/rest/webhook",
+                    json={"sender": sender, "message": pair[1]},
+                    timeout=60,
+                ),
+                enumerate(texts),
+            )
+        )
     assert all(r.status_code == 200 for r in replies)
-    tracker = httpx.get(f"{urls[0]}/conversations/{sender}/tracker", params={"token": replicas["token"]},
-                        timeout=10).json()
+    tracker = httpx.get(
+        f"{urls[0]}/conversations/{sender}/tracker", params={"token": replicas["token"]}, timeout=10
+    ).json()
     events = tracker["events"]
     users = [e["text"] for e in events if e["event"] == "user"]
     assert sorted(users) == sorted(texts)

@@ -6,6 +6,7 @@ once in a fresh chat must be answered at once in each other state too (mid-triag
 also read as an answer); their number is held to a floor (the triage issue's target is all of them). Failures
 report counts only: printing held-out texts would invite tuning on them.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -27,7 +28,11 @@ STATES: Tuple[Tuple[str, Tuple[str, ...], str], ...] = (
     ("fresh", (), ""),
     ("before consent", ("I have a headache",), "Before I ask about your health"),
     ("mid-booking", ("I'd like to book a GP appointment",), "When would you like to come in?"),
-    ("mid-reminder", ("remind me to take my tablets", "yes"), "When should I remind you?"),  # yes: medicine consent
+    (
+        "mid-reminder",
+        ("remind me to take my tablets", "yes"),
+        "When should I remind you?",
+    ),  # yes: medicine consent
     ("mid-triage", ("I have a sore throat", "yes"), "Are you short of breath"),
 )
 
@@ -51,9 +56,16 @@ def answered_at_once(stack, emergency_number: str, prefix: Tuple[str, ...], proo
 @pytest.mark.slow
 def test_holdout_emergencies_are_answered_at_once_in_every_state(stack, clinic):
     caught: Dict[str, FrozenSet[int]] = {
-        state: answered_at_once(stack, clinic.emergency_number, prefix, proof) for state, prefix, proof in STATES
+        state: answered_at_once(stack, clinic.emergency_number, prefix, proof)
+        for state, prefix, proof in STATES
     }
     counts = {state: len(indexes) for state, indexes in caught.items()}
-    lost = {state: len(caught["fresh"] - indexes) for state, indexes in caught.items() if caught["fresh"] - indexes}
+    lost = {
+        state: len(caught["fresh"] - indexes)
+        for state, indexes in caught.items()
+        if caught["fresh"] - indexes
+    }
     assert not lost, f"red flags answered in a fresh chat but not in these states: {lost} ({counts})"
-    assert counts["fresh"] >= ANSWERED_AT_ONCE_FLOOR, f"{counts['fresh']} of {len(EMERGENCIES)} answered at once"
+    assert counts["fresh"] >= ANSWERED_AT_ONCE_FLOOR, (
+        f"{counts['fresh']} of {len(EMERGENCIES)} answered at once"
+    )

@@ -5,6 +5,7 @@ The whole stack is started with the launcher (bench/stack.py) on free ports, wit
 recording stand-in of the channel tests; webhooks are signed like Twilio's. The dispatcher polls every second
 (`REMINDER_POLL_SECONDS`). The model is `RASA_MODEL` if set, else models/carebot.tar.gz (`make train`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,9 +21,16 @@ import pytest
 
 from bench.stack import DEFAULT_MODEL, CarebotStack, carebot_stack, start
 from carebot.channels.signature import sign
-from tests.channels.whatsapp_harness import (ACCOUNT_SID, AUTH_TOKEN, CLINIC_NUMBER, PUBLIC_URL, WEBHOOK_PATH,
-                                             TwilioStandIn, inbound_form)
-from tests.channels.whatsapp_harness import twilio  # noqa: F401 - a fixture, used as a parameter
+from tests.channels.whatsapp_harness import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CLINIC_NUMBER,
+    PUBLIC_URL,
+    WEBHOOK_PATH,
+    TwilioStandIn,
+    inbound_form,
+    twilio,  # noqa: F401 - a fixture, used as a parameter
+)
 
 pytestmark = pytest.mark.slow
 
@@ -61,19 +69,26 @@ async def test_a_reminder_survives_a_restart_arrives_once_on_time_and_taken_is_r
     if not model().exists():
         pytest.fail(f"no trained model at {model()}: run `make train` (or set RASA_MODEL)")
     stack = carebot_stack(tmp_path / "var", model=model())
-    stack.env.update({
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
-        "TWILIO_API_BASE_URL": twilio.url, "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
-        "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'whatsapp.db'}",
-        "REMINDER_POLL_SECONDS": str(POLL_SECONDS),
-    })
+    stack.env.update(
+        {
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
+            "TWILIO_API_BASE_URL": twilio.url,
+            "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
+            "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'whatsapp.db'}",
+            "REMINDER_POLL_SECONDS": str(POLL_SECONDS),
+        }
+    )
     phone = f"+4477009{uuid.uuid4().int % 100000:05d}"
     conversation = f"whatsapp:{phone}"  # the WhatsApp channel's conversation id for this patient
     try:
         await asyncio.to_thread(lambda: start(stack, tmp_path / "first-run.log").wait_ready())
         await patient_says(stack, phone, "remind me to take ibuprofen in 2 minutes")
         await wait_for_body(twilio, lambda body: "keep the names of your medicines" in body, timeout=30)
-        await patient_says(stack, phone, "yes")  # medicine names are health data: the first reminder asks (issue 14)
+        await patient_says(
+            stack, phone, "yes"
+        )  # medicine names are health data: the first reminder asks (issue 14)
         await wait_for_body(twilio, lambda body: "remind you to take ibuprofen" in body, timeout=30)
         [reminder] = stack.backend("/api/reminders", conversation_id=conversation)["reminders"]
         due = dt.datetime.fromisoformat(reminder["next_due"])
@@ -85,7 +100,9 @@ async def test_a_reminder_survives_a_restart_arrives_once_on_time_and_taken_is_r
         wait = (due - dt.datetime.now(UTC)).total_seconds() + 90
         arrived = await wait_for_body(twilio, lambda body: "Time for your ibuprofen" in body, timeout=wait)
         delay = (arrived - due).total_seconds()
-        print(f"\nreminder due {due.isoformat()}, arrived {arrived.isoformat()}: {delay:.1f} s after its due time")
+        print(
+            f"\nreminder due {due.isoformat()}, arrived {arrived.isoformat()}: {delay:.1f} s after its due time"
+        )
         assert 0 <= delay <= 60
         await asyncio.sleep(3 * POLL_SECONDS + 1)  # further dispatcher rounds must not send it again
         assert len(bodies_with(twilio, "Time for your ibuprofen")) == 1

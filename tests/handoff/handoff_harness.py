@@ -1,5 +1,6 @@
 """Loopback harness for the handoff: recording stand-ins for Twilio's REST API and Rasa's HTTP API, and the real
 backend (`create_app`) configured through the same environment variables production uses."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,11 +16,11 @@ import pytest_asyncio
 from aiohttp import web
 from sqlalchemy import delete
 
-from carebot.server.app import create_app
 from carebot.backend.db import make_engine
 from carebot.handoff.api import HANDOFF_KEY
 from carebot.handoff.auth import hash_password
 from carebot.handoff.store import handoff_cases, handoff_events
+from carebot.server.app import create_app
 from tests.loopback import start
 
 API_TOKEN = "backend-test-token"
@@ -89,11 +90,21 @@ class Backend:
         async with self.http.request(method, self.url + path, json=body, headers=headers) as response:
             return response.status, await response.json(content_type=None)
 
-    async def open_case(self, conversation: str = PATIENT, reason: str = "asked_for_human",
-                        transcript: str = "patient: can I talk to someone") -> Dict[str, Any]:
-        status, body = await self.api("POST", "/api/handoff/cases", {
-            "conversation_id": conversation, "reason": reason, "transcript": transcript,
-        })
+    async def open_case(
+        self,
+        conversation: str = PATIENT,
+        reason: str = "asked_for_human",
+        transcript: str = "patient: can I talk to someone",
+    ) -> Dict[str, Any]:
+        status, body = await self.api(
+            "POST",
+            "/api/handoff/cases",
+            {
+                "conversation_id": conversation,
+                "reason": reason,
+                "transcript": transcript,
+            },
+        )
         assert status in (200, 201), body
         return body
 
@@ -103,8 +114,12 @@ class Backend:
         self.clients.append(client)
         return client
 
-    async def login(self, name: str = "alice", password: Optional[str] = None,
-                    client: Optional[aiohttp.ClientSession] = None) -> Tuple[aiohttp.ClientSession, int, str]:
+    async def login(
+        self,
+        name: str = "alice",
+        password: Optional[str] = None,
+        client: Optional[aiohttp.ClientSession] = None,
+    ) -> Tuple[aiohttp.ClientSession, int, str]:
         client = client or self.browser()
         async with client.get(self.url + "/staff/login") as page:
             csrf = csrf_of(await page.text())
@@ -115,11 +130,15 @@ class Backend:
     async def page(self, client: aiohttp.ClientSession, path: str) -> Tuple[int, str, str]:
         """(status, html, final path) after following redirects."""
         async with client.get(self.url + path) as response:
-            return response.status, await response.text(), response.url.path + (
-                f"?{response.url.query_string}" if response.url.query_string else "")
+            return (
+                response.status,
+                await response.text(),
+                response.url.path + (f"?{response.url.query_string}" if response.url.query_string else ""),
+            )
 
-    async def post_form(self, client: aiohttp.ClientSession, path: str, data: Dict[str, str],
-                        csrf_from: Optional[str] = None) -> Tuple[int, str, str]:
+    async def post_form(
+        self, client: aiohttp.ClientSession, path: str, data: Dict[str, str], csrf_from: Optional[str] = None
+    ) -> Tuple[int, str, str]:
         """POST a form the way the page does: the CSRF token is read from the page at `csrf_from` (default: path's case)."""
         if "csrf" not in data:
             _, html, _ = await self.page(client, csrf_from or path.rsplit("/", 1)[0])
@@ -159,8 +178,15 @@ def backend_env(tmp_path: Any, twilio_url: str, rasa_url: str) -> Dict[str, str]
 
 def database_urls() -> List[Any]:
     urls = [pytest.param("sqlite", id="sqlite")]
-    urls.append(pytest.param(os.environ.get("TEST_POSTGRES_URL"), id="postgres", marks=pytest.mark.skipif(
-        not os.environ.get("TEST_POSTGRES_URL"), reason="TEST_POSTGRES_URL not set")))
+    urls.append(
+        pytest.param(
+            os.environ.get("TEST_POSTGRES_URL"),
+            id="postgres",
+            marks=pytest.mark.skipif(
+                not os.environ.get("TEST_POSTGRES_URL"), reason="TEST_POSTGRES_URL not set"
+            ),
+        )
+    )
     return urls
 
 

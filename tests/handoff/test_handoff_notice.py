@@ -1,4 +1,5 @@
 """What the bot tells the patient after a handoff, in and out of staff hours (clinic time, closures included)."""
+
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,8 @@ def test_out_of_hours_names_when_and_the_emergency_numbers(clinic):
 
 def test_early_morning_says_today_and_holidays_are_skipped(clinic):
     assert "reply here today (Friday 27 November) from 08:00" in patient_notice(
-        clinic, dt.datetime(2026, 11, 27, 6, 30, tzinfo=LONDON))
+        clinic, dt.datetime(2026, 11, 27, 6, 30, tzinfo=LONDON)
+    )
     assert "reply here on Monday 28 December from 08:00" in patient_notice(
-        clinic, dt.datetime(2026, 12, 24, 21, 0, tzinfo=LONDON))
+        clinic, dt.datetime(2026, 12, 24, 21, 0, tzinfo=LONDON)
+    )

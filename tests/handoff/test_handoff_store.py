@@ -1,4 +1,5 @@
 """The handoff store on SQLite and (with TEST_POSTGRES_URL) PostgreSQL: one open case per conversation, one winner."""
+
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,7 +20,9 @@ def store(request, tmp_path):
 
 
 def test_a_second_trigger_appends_to_the_open_case(store):
-    first, created = store.open_case("+447700900001", "+447700900001", Reason.ASKED_FOR_HUMAN, "hi\nhuman please", NOW)
+    first, created = store.open_case(
+        "+447700900001", "+447700900001", Reason.ASKED_FOR_HUMAN, "hi\nhuman please", NOW
+    )
     again, created_again = store.open_case("+447700900001", "+447700900001", Reason.MEDIA, "[photo]", NOW)
     assert (created, created_again) == (True, False)
     assert again.id == first.id and again.reason is Reason.ASKED_FOR_HUMAN
@@ -61,8 +64,11 @@ def test_resolve_once_then_a_new_trigger_opens_a_new_case(store):
 
 def test_concurrent_triggers_and_resolves_keep_the_invariants(store):
     with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(
-            lambda reason: store.open_case("conv-x", "+447700900009", reason, "", NOW), list(Reason) * 2))
+        results = list(
+            pool.map(
+                lambda reason: store.open_case("conv-x", "+447700900009", reason, "", NOW), list(Reason) * 2
+            )
+        )
     assert sum(created for _, created in results) == 1
     assert len({case.id for case, _ in results}) == 1
     case_id = results[0][0].id

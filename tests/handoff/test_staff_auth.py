@@ -1,4 +1,5 @@
 """Staff accounts and sessions: hashes, the account list formats, the CLI, session expiry and tampering."""
+
 import datetime as dt
 import io
 import stat
@@ -7,8 +8,15 @@ import pytest
 
 from carebot.handoff import __main__ as cli
 from carebot.handoff.auth import (
-    StaffAuth, StaffConfigError, add_account, hash_password, load_accounts, load_secret, parse_accounts,
-    session_minutes, verify_password,
+    StaffAuth,
+    StaffConfigError,
+    add_account,
+    hash_password,
+    load_accounts,
+    load_secret,
+    parse_accounts,
+    session_minutes,
+    verify_password,
 )
 
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone.utc)
@@ -27,7 +35,10 @@ def test_accounts_from_env_take_precedence_over_the_file(tmp_path):
     file = tmp_path / "staff_accounts"
     add_account("carol", "carol-password", file)
     env_value = f"alice:{hash_password('a', iterations=1000)},bob:{hash_password('b', iterations=1000)}"
-    assert sorted(load_accounts({"STAFF_ACCOUNTS": env_value, "STAFF_ACCOUNTS_FILE": str(file)})) == ["alice", "bob"]
+    assert sorted(load_accounts({"STAFF_ACCOUNTS": env_value, "STAFF_ACCOUNTS_FILE": str(file)})) == [
+        "alice",
+        "bob",
+    ]
     assert sorted(load_accounts({"STAFF_ACCOUNTS_FILE": str(file)})) == ["carol"]
     assert load_accounts({"STAFF_ACCOUNTS_FILE": str(tmp_path / "none")}) == {}
 

@@ -1,14 +1,14 @@
 """The staff inbox over real HTTP: login, sessions, CSRF, replies through the Twilio stand-in, resolve → Rasa resume."""
+
 import asyncio
 import datetime as dt
 import os
 
-from yarl import URL
 from handoff_harness import PATIENT, RASA_TOKEN, SESSION_SECRET, TEMPLATE_REOPEN, csrf_of, hours_ago
+from yarl import URL
 
 from carebot.handoff.auth import StaffAuth, parse_accounts
 from carebot.handoff.inbox import SESSION_COOKIE, waiting_time
-
 
 
 async def logged_in(backend, name="alice"):
@@ -38,8 +38,11 @@ async def test_wrong_password_and_unknown_name_are_refused_alike(backend):
 
 async def test_login_without_the_form_token_is_refused(backend):
     client = backend.browser()
-    async with client.post(backend.url + "/staff/login", data={"name": "alice", "password": "alice-password-1"},
-                           allow_redirects=False) as response:
+    async with client.post(
+        backend.url + "/staff/login",
+        data={"name": "alice", "password": "alice-password-1"},
+        allow_redirects=False,
+    ) as response:
         assert response.status == 403 and "The login form expired" in await response.text()
 
 
@@ -65,8 +68,11 @@ async def test_session_cookie_is_httponly_strict_and_expires(backend):
     client = backend.browser()
     async with client.get(backend.url + "/staff/login") as page:
         csrf = csrf_of(await page.text())
-    async with client.post(backend.url + "/staff/login", allow_redirects=False, data={
-            "name": "alice", "password": "alice-password-1", "csrf": csrf}) as response:
+    async with client.post(
+        backend.url + "/staff/login",
+        allow_redirects=False,
+        data={"name": "alice", "password": "alice-password-1", "csrf": csrf},
+    ) as response:
         cookie = response.cookies[SESSION_COOKIE]
     assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/staff"
     assert cookie["max-age"] == str(60 * 60)
@@ -76,8 +82,9 @@ async def test_reply_reaches_the_patient_through_twilio_and_is_recorded(backend)
     backend.service.contacts.record_inbound(PATIENT)
     case_id = (await backend.open_case(PATIENT))["case"]["id"]
     client = await logged_in(backend)
-    status, _, location = await backend.post_form(client, f"/staff/cases/{case_id}/reply",
-                                                  {"text": "Hello, this is Alice from reception."})
+    status, _, location = await backend.post_form(
+        client, f"/staff/cases/{case_id}/reply", {"text": "Hello, this is Alice from reception."}
+    )
     assert (status, location) == (303, f"/staff/cases/{case_id}?done=sent")
     [message] = backend.twilio.to(PATIENT)
     assert message["Body"] == "Hello, this is Alice from reception."
@@ -94,7 +101,9 @@ async def test_reply_after_24_hours_says_a_template_is_needed(backend):
     client = await logged_in(backend)
     _, html, _ = await backend.page(client, f"/staff/cases/{case_id}")
     assert "WhatsApp only allows an approved template now" in html
-    status, _, location = await backend.post_form(client, f"/staff/cases/{case_id}/reply", {"text": "Are you ok?"})
+    status, _, location = await backend.post_form(
+        client, f"/staff/cases/{case_id}/reply", {"text": "Are you ok?"}
+    )
     assert location.endswith("?done=needs_template")
     assert backend.twilio.to(PATIENT) == []
     _, html, _ = await backend.page(client, location)
@@ -127,7 +136,9 @@ async def test_a_note_is_recorded_with_author_and_not_sent(backend):
     backend.service.contacts.record_inbound(PATIENT)
     case_id = (await backend.open_case(PATIENT))["case"]["id"]
     client = await logged_in(backend, "bob")
-    _, _, location = await backend.post_form(client, f"/staff/cases/{case_id}/note", {"text": "Called, no answer."})
+    _, _, location = await backend.post_form(
+        client, f"/staff/cases/{case_id}/note", {"text": "Called, no answer."}
+    )
     assert location.endswith("?done=note")
     _, html, _ = await backend.page(client, location)
     assert "Called, no answer." in html and "note · bob ·" in html
@@ -152,7 +163,10 @@ async def test_resolve_resumes_the_bot_through_rasa(backend):
     _, _, location = await backend.post_form(client, f"/staff/cases/{case_id}/resolve", {})
     assert location.endswith("?done=resolved")
     assert backend.rasa.appended == [(PATIENT, RASA_TOKEN, [{"event": "resume"}])]
-    assert await backend.api("GET", f"/api/handoff/conversations/{PATIENT}") == (200, {"paused": False, "case_id": None})
+    assert await backend.api("GET", f"/api/handoff/conversations/{PATIENT}") == (
+        200,
+        {"paused": False, "case_id": None},
+    )
     case = backend.service.store.get(case_id)
     assert (case.status, case.resolved_by) == ("resolved", "alice")
     _, html, _ = await backend.page(client, "/staff")
@@ -166,11 +180,17 @@ async def test_two_staff_resolving_at_once_one_wins_the_other_is_told(backend):
     for client in (alice, bob):
         _, html, _ = await backend.page(client, f"/staff/cases/{case_id}")
         tokens.append(csrf_of(html))
-    results = await asyncio.gather(*(
-        backend.post_form(client, f"/staff/cases/{case_id}/resolve", {"csrf": token})
-        for client, token in zip((alice, bob), tokens)))
+    results = await asyncio.gather(
+        *(
+            backend.post_form(client, f"/staff/cases/{case_id}/resolve", {"csrf": token})
+            for client, token in zip((alice, bob), tokens)
+        )
+    )
     locations = sorted(location for _, _, location in results)
-    assert locations == [f"/staff/cases/{case_id}?done=already_resolved", f"/staff/cases/{case_id}?done=resolved"]
+    assert locations == [
+        f"/staff/cases/{case_id}?done=already_resolved",
+        f"/staff/cases/{case_id}?done=resolved",
+    ]
     winner = backend.service.store.get(case_id).resolved_by
     loser = bob if winner == "alice" else alice
     _, html, _ = await backend.page(loser, f"/staff/cases/{case_id}?done=already_resolved")
@@ -200,7 +220,9 @@ async def test_case_page_shows_the_bot_conversation_and_patient_messages(backend
         {"event": "bot", "text": "Can you send a photo?", "timestamp": 1795773601.0},
     ]
     case_id = (await backend.open_case(PATIENT, "media", transcript="patient: [photo]"))["case"]["id"]
-    await backend.api("POST", "/api/handoff/messages", {"conversation_id": PATIENT, "text": "is anyone there <b>?"})
+    await backend.api(
+        "POST", "/api/handoff/messages", {"conversation_id": PATIENT, "text": "is anyone there <b>?"}
+    )
     client = await logged_in(backend)
     _, html, _ = await backend.page(client, f"/staff/cases/{case_id}")
     assert "I cut my hand" in html and "Can you send a photo?" in html and "action_listen" not in html
@@ -212,7 +234,9 @@ async def test_case_page_shows_the_bot_conversation_and_patient_messages(backend
 async def test_logout_ends_the_session_cookie(backend):
     client = await logged_in(backend)
     _, html, _ = await backend.page(client, "/staff")
-    async with client.post(backend.url + "/staff/logout", data={"csrf": csrf_of(html)}, allow_redirects=False) as r:
+    async with client.post(
+        backend.url + "/staff/logout", data={"csrf": csrf_of(html)}, allow_redirects=False
+    ) as r:
         assert r.status == 303 and r.headers["Location"] == "/staff/login"
     _, _, path = await backend.page(client, "/staff")
     assert path == "/staff/login"

@@ -4,6 +4,7 @@ Needs `scripts/install_browser.sh` (run by `make test` and .ci/run). Screenshots
 directory; with UPDATE_SCREENSHOTS=1 they also replace docs/staff-inbox.png and docs/staff-case.png (the README's
 pictures), so an ordinary test run never changes tracked files.
 """
+
 import asyncio
 import datetime as dt
 import json
@@ -26,7 +27,9 @@ pytestmark = pytest.mark.slow
 
 
 def _require_browser() -> None:
-    missing = [str(p) for p in (CHROMIUM, PLAYWRIGHT) if not p.exists()] + ([] if shutil.which("node") else ["node"])
+    missing = [str(p) for p in (CHROMIUM, PLAYWRIGHT) if not p.exists()] + (
+        [] if shutil.which("node") else ["node"]
+    )
     if missing:
         message = f"browser test needs {', '.join(missing)}: run scripts/install_browser.sh"
         if os.environ.get("CI"):
@@ -40,27 +43,51 @@ async def test_staff_inbox_in_headless_chromium(backend, tmp_path):
     backend.service.contacts.record_inbound(PATIENT)
     backend.rasa.trackers[PATIENT] = [
         {"event": "user", "text": "I burnt my arm on the oven yesterday", "timestamp": now.timestamp() - 300},
-        {"event": "bot", "text": "I'm sorry to hear that. Can you send a photo of the burn?", "timestamp": now.timestamp() - 290},
+        {
+            "event": "bot",
+            "text": "I'm sorry to hear that. Can you send a photo of the burn?",
+            "timestamp": now.timestamp() - 290,
+        },
         {"event": "user", "text": "[photo]", "timestamp": now.timestamp() - 240},
     ]
-    await backend.open_case("+447700900311", "triage_callback", transcript="patient: dizzy since this morning")
+    await backend.open_case(
+        "+447700900311", "triage_callback", transcript="patient: dizzy since this morning"
+    )
     case = await backend.open_case(PATIENT, "media", transcript="patient: [photo of a burn on the forearm]")
-    await backend.open_case("+447700900422", "asked_for_human", transcript="patient: can I speak to reception")
-    await backend.api("POST", "/api/handoff/messages", {"conversation_id": PATIENT, "text": "Is it infected?"})
+    await backend.open_case(
+        "+447700900422", "asked_for_human", transcript="patient: can I speak to reception"
+    )
+    await backend.api(
+        "POST", "/api/handoff/messages", {"conversation_id": PATIENT, "text": "Is it infected?"}
+    )
     case_id = case["case"]["id"]
 
     auth = StaffAuth(parse_accounts(os.environ["STAFF_ACCOUNTS"], "env"), SESSION_SECRET.encode(), 60)
     expired = auth.issue("alice", now - dt.timedelta(minutes=61)).token
-    env = {**os.environ, "BASE_URL": backend.url, "CASE_ID": str(case_id), "STAFF_NAME": "alice",
-           "STAFF_PASSWORD": PASSWORDS["alice"], "EXPIRED_COOKIE": expired, "PLAYWRIGHT_CORE": str(PLAYWRIGHT),
-           "SCREENSHOT_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "BASE_URL": backend.url,
+        "CASE_ID": str(case_id),
+        "STAFF_NAME": "alice",
+        "STAFF_PASSWORD": PASSWORDS["alice"],
+        "EXPIRED_COOKIE": expired,
+        "PLAYWRIGHT_CORE": str(PLAYWRIGHT),
+        "SCREENSHOT_DIR": str(tmp_path),
+    }
     process = await asyncio.create_subprocess_exec(
-        "node", str(SCRIPT), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "node", str(SCRIPT), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, stderr.decode()[-2000:]
     steps = [json.loads(line)["step"] for line in stdout.decode().splitlines() if line.startswith("{")]
-    assert steps == ["wrong_password_refused", "expired_session_refused", "logged_in", "case_opened",
-                     "replied", "resolved"]
+    assert steps == [
+        "wrong_password_refused",
+        "expired_session_refused",
+        "logged_in",
+        "case_opened",
+        "replied",
+        "resolved",
+    ]
 
     # What the browser did reached the patient on WhatsApp and resumed the bot.
     [reply] = backend.twilio.to(PATIENT)
@@ -69,7 +96,12 @@ async def test_staff_inbox_in_headless_chromium(backend, tmp_path):
     resolved = backend.service.store.get(case_id)
     assert (resolved.status, resolved.resolved_by) == ("resolved", "alice")
     kinds = [(e.kind.value, e.author) for e in backend.service.store.events(case_id)]
-    assert kinds == [("patient_message", "patient"), ("staff_reply", "alice"), ("note", "alice"), ("resolved", "alice")]
+    assert kinds == [
+        ("patient_message", "patient"),
+        ("staff_reply", "alice"),
+        ("note", "alice"),
+        ("resolved", "alice"),
+    ]
     assert len(backend.twilio.to(ON_CALL)) == 3  # one alert per new case
     assert all((tmp_path / name).stat().st_size > 10_000 for name in SCREENSHOTS)
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":

@@ -3,6 +3,7 @@
 Sweeps every rule and story (data/ and tests/stories/) and every action that can open a case: a misunderstanding,
 a "yes" after a finished flow or a photo in the middle of a form must never reach the staff inbox.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,17 +17,25 @@ HANDOFF_ACTION = "action_hand_off_to_staff"
 # The patient asks for a person; a photo or document outside a form goes to a person (data/rules/handoff.yml).
 SENT_TO_A_PERSON_BY = {"ask_human", "send_media"}
 # Who may call open_handoff, and with which reason: the rule-driven action, and triage's call-back protocol.
-CASE_OPENERS = {"actions/handoff.py": "reason_for(latest_intent(tracker))",
-                "actions/triage.py": "Reason.TRIAGE_CALLBACK"}
+CASE_OPENERS = {
+    "actions/handoff.py": "reason_for(latest_intent(tracker))",
+    "actions/triage.py": "Reason.TRIAGE_CALLBACK",
+}
 
 
 def conversations() -> Iterator[Tuple[str, Dict[str, Any]]]:
-    files = [*(ROOT / "data" / "rules").glob("*.yml"), *(ROOT / "data" / "stories").glob("*.yml"),
-             *(ROOT / "tests" / "stories").glob("*.yml")]
+    files = [
+        *(ROOT / "data" / "rules").glob("*.yml"),
+        *(ROOT / "data" / "stories").glob("*.yml"),
+        *(ROOT / "tests" / "stories").glob("*.yml"),
+    ]
     for file in sorted(files):
         content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         for conversation in (content.get("rules") or []) + (content.get("stories") or []):
-            yield f"{file.relative_to(ROOT)}: {conversation.get('rule') or conversation.get('story')}", conversation
+            yield (
+                f"{file.relative_to(ROOT)}: {conversation.get('rule') or conversation.get('story')}",
+                conversation,
+            )
 
 
 def intents_of(step: Dict[str, Any]) -> List[str]:

@@ -1,4 +1,5 @@
 """The Rasa NLU components: findings as entities with roles, and the red-flag screen deciding the red_flag intent."""
+
 from __future__ import annotations
 
 import shutil
@@ -34,28 +35,41 @@ def components(storage, context):
     extractor_resource, screen_resource = Resource("entities"), Resource("red_flags")
     extractor_config = {**PatternEntityExtractor.get_default_config(), "patterns_dir": CONFIG["patterns_dir"]}
     screen_config = {**RedFlagClassifier.get_default_config(), **CONFIG}
-    PatternEntityExtractor.create(extractor_config, storage, extractor_resource, context).train(TrainingData())
+    PatternEntityExtractor.create(extractor_config, storage, extractor_resource, context).train(
+        TrainingData()
+    )
     RedFlagClassifier.create(screen_config, storage, screen_resource, context).train(TrainingData())
-    return (PatternEntityExtractor.load(extractor_config, storage, extractor_resource, context),
-            RedFlagClassifier.load(screen_config, storage, screen_resource, context))
+    return (
+        PatternEntityExtractor.load(extractor_config, storage, extractor_resource, context),
+        RedFlagClassifier.load(screen_config, storage, screen_resource, context),
+    )
 
 
-def parse(components, text: str, intent: str = "describe_symptoms", confidence: float = 0.8,
-          declined_by_guard: bool = False) -> Message:
+def parse(
+    components,
+    text: str,
+    intent: str = "describe_symptoms",
+    confidence: float = 0.8,
+    declined_by_guard: bool = False,
+) -> Message:
     extractor, screen = components
     message = Message(data={"text": text})
     if declined_by_guard:
         message.set(DECLINED_BY_GUARD, True)
     message.set("intent", {"name": intent, "confidence": confidence})
-    message.set("intent_ranking", [{"name": intent, "confidence": confidence},
-                                   {"name": "greet", "confidence": 1 - confidence}])
+    message.set(
+        "intent_ranking",
+        [{"name": intent, "confidence": confidence}, {"name": "greet", "confidence": 1 - confidence}],
+    )
     extractor.process([message])
     screen.process([message])
     return message
 
 
 def entity(message: Message, name: str, value: Optional[str] = None):
-    return [e for e in message.get("entities") if e["entity"] == name and (value is None or e["value"] == value)]
+    return [
+        e for e in message.get("entities") if e["entity"] == name and (value is None or e["value"] == value)
+    ]
 
 
 def test_symptoms_come_with_roles_and_without_duplicates(components):
@@ -81,8 +95,12 @@ def test_other_labels_stay_plain_entities(components):
 
 
 def test_hidden_red_flag_sets_the_red_flag_intent_and_names_the_flag(components):
-    message = parse(components, "can I book for Friday, also my husband's face has dropped on one side",
-                    intent="book_appointment", confidence=0.9)
+    message = parse(
+        components,
+        "can I book for Friday, also my husband's face has dropped on one side",
+        intent="book_appointment",
+        confidence=0.9,
+    )
     assert message.get("intent") == {"name": "red_flag", "confidence": 1.0}
     assert message.get("intent_ranking")[0] == {"name": "red_flag", "confidence": 1.0}
     assert [r["name"] for r in message.get("intent_ranking")] == ["red_flag", "book_appointment", "greet"]
@@ -96,7 +114,10 @@ def test_a_negated_red_flag_is_not_one(components):
 
 
 def test_a_past_or_family_red_flag_is_not_one(components):
-    for text in ("I had a seizure years ago, now I have a sore throat", "my mum had a stroke, I have a cough"):
+    for text in (
+        "I had a seizure years ago, now I have a sore throat",
+        "my mum had a stroke, I have a cough",
+    ):
         message = parse(components, text)
         assert message.get("intent")["name"] == "describe_symptoms", text
 
@@ -110,7 +131,9 @@ def test_a_symptom_the_classifier_could_not_place_starts_triage(components):
     assert parse(components, "hi, my ear hurts", intent="greet").get("intent")["name"] == "describe_symptoms"
     assert parse(components, "qwerty asdf", intent="nlu_fallback").get("intent")["name"] == "nlu_fallback"
     # a body part named with words the patterns do not know is still the complaint's place: triage asks about it
-    assert parse(components, "qwerty my ear", intent="nlu_fallback").get("intent")["name"] == "describe_symptoms"
+    assert (
+        parse(components, "qwerty my ear", intent="nlu_fallback").get("intent")["name"] == "describe_symptoms"
+    )
     booking = parse(components, "book a physio for my back pain", intent="book_appointment", confidence=0.4)
     assert booking.get("intent")["name"] == "book_appointment"
 
@@ -129,7 +152,9 @@ def test_a_message_the_domain_guard_declined_stays_declined_unless_it_holds_a_re
     assert parse(components, text, intent="out_of_scope").get("intent")["name"] == "describe_symptoms"
     declined = parse(components, text, intent="out_of_scope", declined_by_guard=True)
     assert declined.get("intent")["name"] == "out_of_scope"
-    red = parse(components, "the oven temperature, and I can't breathe", intent="out_of_scope", declined_by_guard=True)
+    red = parse(
+        components, "the oven temperature, and I can't breathe", intent="out_of_scope", declined_by_guard=True
+    )
     assert red.get("intent")["name"] == "red_flag"
 
 
@@ -143,7 +168,8 @@ def test_protocol_changes_change_the_fingerprint(tmp_path):
     flags.write_text(flags.read_text() + "\n# edited\n")
     assert RedFlagClassifier.fingerprint_addon(config) != before
     assert PatternEntityExtractor.fingerprint_addon({}) == PatternEntityExtractor.fingerprint_addon(
-        {"patterns_dir": "data/patterns"})
+        {"patterns_dir": "data/patterns"}
+    )
 
 
 def test_clinic_services_are_entities_matched_apart_from_the_findings(tmp_path, nlp):

@@ -1,4 +1,5 @@
 """DomainGuard: a clinic intent needs evidence in the message (a health entity or one of its distinctive words)."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional
@@ -16,7 +17,9 @@ from carebot.nlu.tokenizer import EmojiWordTokenizer
 from carebot.nlu.vocabulary import distinctive_words, words
 
 # The guard reads the tokenizer's words, as in the pipeline ("clinic's" → "clinic", "whats" → "what is").
-TOKENIZER = EmojiWordTokenizer({**EmojiWordTokenizer.get_default_config(), "word_forms": {"whats": "what is"}})
+TOKENIZER = EmojiWordTokenizer(
+    {**EmojiWordTokenizer.get_default_config(), "word_forms": {"whats": "what is"}}
+)
 
 
 def tokenized(text: str, **data) -> Message:
@@ -24,25 +27,49 @@ def tokenized(text: str, **data) -> Message:
     TOKENIZER.process([message])
     return message
 
+
 HELP = ["what can you do", "help", "what can I ask"]
-FAQ = ["how do I order a repeat prescription", "how do I get a sick note", "how do I register with the practice",
-       "can I see my medical records", "how do I get my test results"]
+FAQ = [
+    "how do I order a repeat prescription",
+    "how do I get a sick note",
+    "how do I register with the practice",
+    "can I see my medical records",
+    "how do I get my test results",
+]
 SYMPTOMS = ["my head hurts", "I have a sore throat", "my back hurts when I bend", "I feel sick and dizzy"]
-OUT_OF_SCOPE = ["how do I cook rice", "how do I change a tyre", "my car is broken", "how do I reset my router",
-                "what's the weather", "my boiler is broken", "how do I get to the station", "I feel like pizza",
-                "how long do I boil an egg", "set the oven to 200", "where can I get a taxi"]
+OUT_OF_SCOPE = [
+    "how do I cook rice",
+    "how do I change a tyre",
+    "my car is broken",
+    "how do I reset my router",
+    "what's the weather",
+    "my boiler is broken",
+    "how do I get to the station",
+    "I feel like pizza",
+    "how long do I boil an egg",
+    "set the oven to 200",
+    "where can I get a taxi",
+]
 # Retrieval answers: `faq/cost` is weighed on its own examples too.
-FAQ_ANSWERS = [("faq/cost", "how much does it cost to see the doctor"), ("faq/cost", "do you charge money to print letters"),
-               ("faq/records", "can I see my medical records")]
+FAQ_ANSWERS = [
+    ("faq/cost", "how much does it cost to see the doctor"),
+    ("faq/cost", "do you charge money to print letters"),
+    ("faq/records", "can I see my medical records"),
+]
 
 
 def training_data() -> TrainingData:
-    examples = [tokenized(text, intent=intent)
-                for intent, texts in (("faq", FAQ), ("describe_symptoms", SYMPTOMS), ("help", HELP),
-                                      ("out_of_scope", OUT_OF_SCOPE))
-                for text in texts]
-    examples += [tokenized(text, intent="faq", intent_response_key=key)
-                 for key, text in FAQ_ANSWERS]
+    examples = [
+        tokenized(text, intent=intent)
+        for intent, texts in (
+            ("faq", FAQ),
+            ("describe_symptoms", SYMPTOMS),
+            ("help", HELP),
+            ("out_of_scope", OUT_OF_SCOPE),
+        )
+        for text in texts
+    ]
+    examples += [tokenized(text, intent="faq", intent_response_key=key) for key, text in FAQ_ANSWERS]
     return TrainingData(training_examples=examples)
 
 
@@ -50,8 +77,14 @@ def trained_guard(folder, **config_overrides) -> DomainGuard:
     """Trained, then loaded back from the model storage as the server would."""
     storage = LocalModelStorage(folder)
     context = ExecutionContext(GraphSchema({}), "test")
-    config = {**DomainGuard.get_default_config(), "intents": ["faq", "describe_symptoms"],
-              "lenient_intents": ["help"], "min_ratio": 3.0, "answer_max_share": 0.1, **config_overrides}
+    config = {
+        **DomainGuard.get_default_config(),
+        "intents": ["faq", "describe_symptoms"],
+        "lenient_intents": ["help"],
+        "min_ratio": 3.0,
+        "answer_max_share": 0.1,
+        **config_overrides,
+    }
     resource = Resource("domain_guard")
     DomainGuard.create(config, storage, resource, context).train(training_data())
     return DomainGuard.load(config, storage, resource, context)
@@ -62,8 +95,13 @@ def guard(tmp_path_factory) -> DomainGuard:
     return trained_guard(tmp_path_factory.mktemp("model"))
 
 
-def judged_message(guard: DomainGuard, text: str, intent: str, entities: Optional[List[Dict]] = None,
-                   answer: Optional[str] = None) -> Message:
+def judged_message(
+    guard: DomainGuard,
+    text: str,
+    intent: str,
+    entities: Optional[List[Dict]] = None,
+    answer: Optional[str] = None,
+) -> Message:
     message = tokenized(text)
     message.set("intent", {"name": intent, "confidence": 0.9})
     message.set("intent_ranking", [{"name": intent, "confidence": 0.9}])
@@ -74,8 +112,13 @@ def judged_message(guard: DomainGuard, text: str, intent: str, entities: Optiona
     return message
 
 
-def judged(guard: DomainGuard, text: str, intent: str, entities: Optional[List[Dict]] = None,
-           answer: Optional[str] = None) -> str:
+def judged(
+    guard: DomainGuard,
+    text: str,
+    intent: str,
+    entities: Optional[List[Dict]] = None,
+    answer: Optional[str] = None,
+) -> str:
     return judged_message(guard, text, intent, entities, answer).get("intent")["name"]
 
 
@@ -85,24 +128,32 @@ def symptom(text: str, term: str, value: str) -> List[Dict]:
 
 
 def test_distinctive_words_drop_words_the_background_uses_as_often():
-    found = distinctive_words({"faq": [words(t) for t in FAQ]}, [words(t) for t in OUT_OF_SCOPE], min_ratio=3.0)["faq"]
+    found = distinctive_words(
+        {"faq": [words(t) for t in FAQ]}, [words(t) for t in OUT_OF_SCOPE], min_ratio=3.0
+    )["faq"]
     assert {"prescription", "sick", "register", "results"} <= set(found)
     assert not {"how", "do", "i", "get"} & set(found)
 
 
-@pytest.mark.parametrize("text, intent", [
-    ("how do I register as a new patient", "faq"),
-    ("I have a pounding head", "describe_symptoms"),
-])
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("how do I register as a new patient", "faq"),
+        ("I have a pounding head", "describe_symptoms"),
+    ],
+)
 def test_a_distinctive_word_is_evidence(guard, text, intent):
     assert judged(guard, text, intent) == intent
 
 
-@pytest.mark.parametrize("text, intent", [
-    ("how do I get a new passport", "faq"),
-    ("my bike is broken", "describe_symptoms"),
-    ("how do I renew my insurance 2024", "faq"),  # numbers are no evidence
-])
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("how do I get a new passport", "faq"),
+        ("my bike is broken", "describe_symptoms"),
+        ("how do I renew my insurance 2024", "faq"),  # numbers are no evidence
+    ],
+)
 def test_a_clinic_intent_without_evidence_is_declined(guard, text, intent):
     assert judged(guard, text, intent) == "out_of_scope"
 
@@ -135,7 +186,9 @@ def test_the_demoted_intent_leads_the_ranking_and_keeps_the_guess_below(guard):
 
 def test_counter_evidence_outweighing_evidence_declines(guard):
     assert judged(guard, "how do I get my test results", "faq") == "faq"
-    assert judged(guard, "how do I get my car results", "faq") == "out_of_scope"  # "car": as much against as for
+    assert (
+        judged(guard, "how do I get my car results", "faq") == "out_of_scope"
+    )  # "car": as much against as for
 
 
 def test_a_lenient_intent_needs_no_evidence_but_yields_to_counter_evidence(guard):
@@ -147,7 +200,9 @@ def test_a_health_word_the_declined_examples_use_is_evidence_not_proof(guard):
     text = "how long do I boil eggs for"
     assert judged(guard, text, "describe_symptoms", symptom(text, "boil", "cellulitis")) == "out_of_scope"
     text = "I have a boil on my neck"  # "boil" counts as evidence and nothing speaks against it
-    assert judged(guard, text, "describe_symptoms", symptom(text, "boil", "cellulitis")) == "describe_symptoms"
+    assert (
+        judged(guard, text, "describe_symptoms", symptom(text, "boil", "cellulitis")) == "describe_symptoms"
+    )
     text = "a rash on my car seat"  # "rash" is no everyday word here: proof, whatever else the message says
     assert judged(guard, text, "describe_symptoms", symptom(text, "rash", "rash")) == "describe_symptoms"
 
@@ -172,9 +227,15 @@ def test_a_retrieval_answer_needs_evidence_of_its_own(guard):
 def test_words_no_example_uses_count_against_the_listed_intents_only(tmp_path):
     guard = trained_guard(tmp_path, unknown_words_against=["faq"])
     assert judged(guard, "how do I register with the practice", "faq") == "faq"
-    assert judged(guard, "how do I register my narwhal", "faq") == "faq"  # one unknown word weighs half a known one
-    assert judged(guard, "how do I register my narwhal zebra", "faq") == "out_of_scope"  # two: as much against
-    assert judged(guard, "how do I register with the practice in Zanzibar", "faq") == "faq"  # more for than against
+    assert (
+        judged(guard, "how do I register my narwhal", "faq") == "faq"
+    )  # one unknown word weighs half a known one
+    assert (
+        judged(guard, "how do I register my narwhal zebra", "faq") == "out_of_scope"
+    )  # two: as much against
+    assert (
+        judged(guard, "how do I register with the practice in Zanzibar", "faq") == "faq"
+    )  # more for than against
     # symptoms are not listed: names and places the examples never saw say nothing against them
     assert judged(guard, "I have a pounding head since Zanzibar", "describe_symptoms") == "describe_symptoms"
 
@@ -197,10 +258,14 @@ def guesses(message: Message) -> List[str]:
 
 
 def test_an_unsure_decline_names_what_the_message_might_mean(tmp_path):
-    guard = trained_guard(tmp_path, unknown_words_against=["faq"], clarify_intents=["faq", "describe_symptoms"])
+    guard = trained_guard(
+        tmp_path, unknown_words_against=["faq"], clarify_intents=["faq", "describe_symptoms"]
+    )
     unsure = judged_message(guard, "how do I register my narwhal zebra", "faq")  # as much against as for
     assert unsure.get("intent")["name"] == "nlu_fallback" and guesses(unsure) == ["faq"]  # the repair asks
-    plain = judged_message(guard, "how do I register my narwhal zebra giraffe", "faq")  # more against: no question
+    plain = judged_message(
+        guard, "how do I register my narwhal zebra giraffe", "faq"
+    )  # more against: no question
     assert plain.get("intent")["name"] == "out_of_scope" and guesses(plain) == []
     elsewhere = judged_message(guard, "how do I get a new passport", "faq")  # no words for it at all
     assert guesses(elsewhere) == []

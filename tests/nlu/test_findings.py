@@ -3,6 +3,7 @@
 Each phrasing states the current findings it must yield, and the findings it must keep out of triage with
 their role (negated / historical / family / hypothetical).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -49,7 +50,11 @@ PHRASINGS = [
     ("light hurts my eyes", {"photophobia"}, {}),
     ("her face is drooping on one side", {"face_drooping"}, {}),
     ("his speech is slurred", {"slurred_speech"}, {}),
-    ("I can't lift my arm", {"arm_cannot_lift"}, {}),  # a stroke sign when sudden or with speech or face changes
+    (
+        "I can't lift my arm",
+        {"arm_cannot_lift"},
+        {},
+    ),  # a stroke sign when sudden or with speech or face changes
     ("she had a fit", {"seizure"}, {}),
     ("he collapsed", {"collapsed"}, {}),
     ("my baby is floppy", {"floppy"}, {}),
@@ -245,13 +250,23 @@ PHRASINGS = [
     ("my mum had high blood pressure", set(), {"high_blood_pressure": F}),
     ("what are the signs of varicose veins", set(), {"varicose_veins": Y}),
     # several symptoms and a red flag hidden mid-sentence in one long message
-    ("Hi, sorry to bother you, I've had a sore throat and a runny nose since Monday, no fever, and this "
-     "morning while I was making breakfast my lips went blue for a bit, but I feel ok now, should I book?",
-     {"sore_throat", "cold_symptoms", "blue_lips"}, {"fever": N}),
-    ("My son has had diarrhoea and vomiting for 3 days, he's not drinking much and he seems really drowsy "
-     "today, no rash though", {"diarrhoea", "vomiting", "not_feeding", "drowsy"}, {"rash": N}),
-    ("had back pain for years which is normal for me but now I cant control my bladder", {"back_pain", "incontinence"},
-     {}),
+    (
+        "Hi, sorry to bother you, I've had a sore throat and a runny nose since Monday, no fever, and this "
+        "morning while I was making breakfast my lips went blue for a bit, but I feel ok now, should I book?",
+        {"sore_throat", "cold_symptoms", "blue_lips"},
+        {"fever": N},
+    ),
+    (
+        "My son has had diarrhoea and vomiting for 3 days, he's not drinking much and he seems really drowsy "
+        "today, no rash though",
+        {"diarrhoea", "vomiting", "not_feeding", "drowsy"},
+        {"rash": N},
+    ),
+    (
+        "had back pain for years which is normal for me but now I cant control my bladder",
+        {"back_pain", "incontinence"},
+        {},
+    ),
 ]
 
 
@@ -269,23 +284,26 @@ def test_enough_phrasings():
     assert len(PHRASINGS) >= 100
 
 
-@pytest.mark.parametrize("text,profile", [
-    ("my 6 week old has a temperature", Profile("infant")),
-    ("my 6-week-old is not feeding", Profile("infant")),
-    ("my 2 month old baby has a cough", Profile("infant")),
-    ("my newborn is very sleepy", Profile("infant")),
-    ("my 4 year old has a rash", Profile("child")),
-    ("my 18 month old has diarrhoea", Profile("child")),
-    ("my son is 7 and has earache", Profile("child")),
-    ("my daughter has a temperature", Profile("child")),
-    ("I'm 70 and feel dizzy", Profile("adult")),
-    ("aged 45, back pain", Profile("adult")),
-    ("I'm 30 weeks pregnant and have a headache", Profile("adult", True)),
-    ("I'm pregnant and bleeding", Profile("adult", True)),
-    ("I'm not pregnant, just have a cough", Profile("adult", False)),
-    ("when I was pregnant I had headaches, now I have a cough", Profile("adult", False)),
-    ("I'm 23 weeks pregnant and worried about the baby", Profile("adult", True)),
-])
+@pytest.mark.parametrize(
+    "text,profile",
+    [
+        ("my 6 week old has a temperature", Profile("infant")),
+        ("my 6-week-old is not feeding", Profile("infant")),
+        ("my 2 month old baby has a cough", Profile("infant")),
+        ("my newborn is very sleepy", Profile("infant")),
+        ("my 4 year old has a rash", Profile("child")),
+        ("my 18 month old has diarrhoea", Profile("child")),
+        ("my son is 7 and has earache", Profile("child")),
+        ("my daughter has a temperature", Profile("child")),
+        ("I'm 70 and feel dizzy", Profile("adult")),
+        ("aged 45, back pain", Profile("adult")),
+        ("I'm 30 weeks pregnant and have a headache", Profile("adult", True)),
+        ("I'm pregnant and bleeding", Profile("adult", True)),
+        ("I'm not pregnant, just have a cough", Profile("adult", False)),
+        ("when I was pregnant I had headaches, now I have a cough", Profile("adult", False)),
+        ("I'm 23 weeks pregnant and worried about the baby", Profile("adult", True)),
+    ],
+)
 def test_age_group_and_pregnancy(nlp, text, profile):
     assert profile_from(extract_findings(nlp, text)) == profile
 
@@ -293,13 +311,15 @@ def test_age_group_and_pregnancy(nlp, text, profile):
 def test_findings_map_onto_rasa_entities_with_roles(nlp):
     findings = extract_findings(nlp, "my 4 year old has a fever but no rash, I'm pregnant")
     entities = [f.as_entity() for f in findings]
-    assert {"entity": "symptom", "value": "fever"}.items() <= entities[1].items() and "role" not in entities[1]
+    assert {"entity": "symptom", "value": "fever"}.items() <= entities[1].items() and "role" not in entities[
+        1
+    ]
     rash = next(e for e in entities if e["value"] == "rash")
     assert rash["role"] == "negated" and rash["entity"] == "symptom"
     assert any(e["entity"] == "age_group" and e["value"] == "child" for e in entities)
     assert any(e["entity"] == "pregnant" and e["value"] == "true" and "role" not in e for e in entities)
     text = "my 4 year old has a fever but no rash, I'm pregnant"
-    assert all(text[e["start"]:e["end"]] for e in entities)
+    assert all(text[e["start"] : e["end"]] for e in entities)
     assert denied_ids(findings) == ["rash"]
 
 
@@ -309,17 +329,19 @@ def test_empty_and_unrelated_messages_give_nothing(nlp):
     assert current_ids(extract_findings(nlp, "what time do you open on Saturday?")) == []
 
 
-
-@pytest.mark.parametrize("text, current", [
-    ("can I get a fit note for my employer", set()),
-    ("he had a fit this morning and needs a fit note", {"seizure", "duration_under_3d"}),
-    ("how many sick days do I have left", set()),
-    ("how long do I boil eggs for", set()),
-    ("I have a boil on my neck", {"cellulitis"}),
-    ("set the oven temperature to 200", set()),
-    ("she has a temperature of 39", {"high_fever", "fever"}),
-    ("the room temperature is fine but he has a temperature", {"fever"}),
-])
+@pytest.mark.parametrize(
+    "text, current",
+    [
+        ("can I get a fit note for my employer", set()),
+        ("he had a fit this morning and needs a fit note", {"seizure", "duration_under_3d"}),
+        ("how many sick days do I have left", set()),
+        ("how long do I boil eggs for", set()),
+        ("I have a boil on my neck", {"cellulitis"}),
+        ("set the oven temperature to 200", set()),
+        ("she has a temperature of 39", {"high_fever", "fever"}),
+        ("the room temperature is fine but he has a temperature", {"fever"}),
+    ],
+)
 def test_everyday_phrases_make_no_finding_but_leave_the_complaint_beside_them(nlp, text, current):
     from carebot.nlu.components import entities_from
 
@@ -344,16 +366,29 @@ def nlp_without_everyday_words(tmp_path_factory):
     return pipeline
 
 
-@pytest.mark.parametrize("lead_in", ["", "my hair is falling out and ", "I feel cold all the time, piles and ",
-                                     "I need a fit note, ", "the room temperature is fine but "])
+@pytest.mark.parametrize(
+    "lead_in",
+    [
+        "",
+        "my hair is falling out and ",
+        "I feel cold all the time, piles and ",
+        "I need a fit note, ",
+        "the room temperature is fine but ",
+    ],
+)
 def test_everyday_words_never_hide_a_red_flag(nlp, nlp_without_everyday_words, lead_in):
     """A longer everyday pattern ('vision has gone blurry') must not swallow a red flag ('vision has gone')."""
     from carebot.lexicon.patterns import load_patterns
     from carebot.triage.engine import PATTERNS_DIR, default_protocols
 
     red = {f for flag in default_protocols().red_flags for group in flag.when.groups for f in group}
-    phrases = sorted({e["pattern"] for e in load_patterns(PATTERNS_DIR)
-                      if e["label"] == "SYMPTOM" and isinstance(e["pattern"], str) and e.get("id") in red})
+    phrases = sorted(
+        {
+            e["pattern"]
+            for e in load_patterns(PATTERNS_DIR)
+            if e["label"] == "SYMPTOM" and isinstance(e["pattern"], str) and e.get("id") in red
+        }
+    )
     assert len(phrases) > 300
     hidden = []
     for phrase in phrases:

@@ -6,6 +6,7 @@ Each runs through the trained model; "handled" is judged as `make eval` judges i
 out-of-scope side of the trade-off keeps its own floors in test_scope.py. Floors sit at the measured level
 (docs/benchmarks.md), so they catch a regression; the issue's targets are 97% handled, 90% per kind.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -22,9 +23,22 @@ from evaluation.inscope import DECLINED, HANDLED, outcome
 HANDLED_FLOOR = 0.88
 KIND_FLOOR = 0.60  # the least handled kind of request
 FALSE_DECLINE_CEILING = 0.06  # declined ("can't help with that") or not understood
-CLINIC_INTENTS = {"ask_opening_hours", "ask_address", "ask_phone", "ask_parking", "ask_accessibility", "ask_services",
-                  "book_appointment", "reschedule_appointment", "cancel_appointment", "list_appointments",
-                  "set_reminder", "ask_human", "describe_symptoms", config.NOT_OFFERED}
+CLINIC_INTENTS = {
+    "ask_opening_hours",
+    "ask_address",
+    "ask_phone",
+    "ask_parking",
+    "ask_accessibility",
+    "ask_services",
+    "book_appointment",
+    "reschedule_appointment",
+    "cancel_appointment",
+    "list_appointments",
+    "set_reminder",
+    "ask_human",
+    "describe_symptoms",
+    config.NOT_OFFERED,
+}
 
 
 @pytest.fixture(scope="module")
@@ -54,5 +68,7 @@ def test_every_kind_of_request_is_mostly_handled(judged):
     by_kind: Dict[str, List[bool]] = defaultdict(list)
     for label, did in judged:
         by_kind[label].append(did == HANDLED)
-    weakest = {label: sum(oks) / len(oks) for label, oks in by_kind.items() if sum(oks) / len(oks) < KIND_FLOOR}
+    weakest = {
+        label: sum(oks) / len(oks) for label, oks in by_kind.items() if sum(oks) / len(oks) < KIND_FLOOR
+    }
     assert weakest == {}

@@ -5,6 +5,7 @@ Slavic, hyphens, apostrophes, single names, all lower case, "it's …"/"my name 
 through the trained model (`RASA_MODEL`, else models/carebot.tar.gz from `make train`) as Rasa would parse it, then
 through the form's two decisions: is it an interruption (data/forms/answers.yml), and is it a name (clean_name).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,23 @@ from carebot.forms import Reading, read_message
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ROOT / "tests" / "fixtures" / "names.txt"
-INTRODUCTIONS = ("my name", "my name's", "it's", "it’s", "i'm", "i am", "the patient's name", "her name", "his name",
-                 "their name", "name:", "call me", "this is", "she is", "he's")
+INTRODUCTIONS = (
+    "my name",
+    "my name's",
+    "it's",
+    "it’s",
+    "i'm",
+    "i am",
+    "the patient's name",
+    "her name",
+    "his name",
+    "their name",
+    "name:",
+    "call me",
+    "this is",
+    "she is",
+    "he's",
+)
 
 
 def names() -> List[str]:
@@ -48,7 +64,9 @@ def test_every_name_is_taken_as_the_name_at_the_name_question(parsed):
         reading = read_message("appointment_form", "patient_name", text, intent["name"], intent["confidence"])
         name = clean_name(text)
         if reading is not Reading.ANSWER or name is None:
-            refused.append(f"{text!r}: {reading.value} ({intent['name']} {intent['confidence']:.2f}), name {name!r}")
+            refused.append(
+                f"{text!r}: {reading.value} ({intent['name']} {intent['confidence']:.2f}), name {name!r}"
+            )
     assert refused == []
 
 

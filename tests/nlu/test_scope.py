@@ -5,6 +5,7 @@ entertainment, weather, sports, tech support, errands) must be declined; "what c
 help answer; ~80 clinic requests (booking, symptoms, FAQ, handoff, reminders) must keep their intent. Runs the
 trained model (`RASA_MODEL`, else models/carebot.tar.gz from `make train`) through Rasa's own NLU path.
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,7 +50,10 @@ def test_the_dev_set_covers_every_kind_of_line():
 
 
 def test_general_assistant_requests_are_declined(predicted):
-    assert share([intent in DECLINED for expected, intent in predicted if expected == "out_of_scope"]) >= DECLINE_FLOOR
+    assert (
+        share([intent in DECLINED for expected, intent in predicted if expected == "out_of_scope"])
+        >= DECLINE_FLOOR
+    )
 
 
 def test_what_can_you_do_questions_get_the_help_answer(predicted):
@@ -57,6 +61,8 @@ def test_what_can_you_do_questions_get_the_help_answer(predicted):
 
 
 def test_clinic_requests_are_not_declined_and_keep_their_intent(predicted):
-    clinic = [(expected, intent) for expected, intent in predicted if expected not in ("out_of_scope", "help")]
+    clinic = [
+        (expected, intent) for expected, intent in predicted if expected not in ("out_of_scope", "help")
+    ]
     assert share([intent not in DECLINED for _, intent in clinic]) >= IN_SCOPE_KEPT_FLOOR
     assert share([intent == expected for expected, intent in clinic]) >= IN_SCOPE_RIGHT_FLOOR

@@ -1,4 +1,5 @@
 """The vocabulary guard: mashing is unknown, real words (and one-letter typos of them) are known."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,9 +14,20 @@ def test_keyboard_mashing_is_not_known(text):
     assert not VOCABULARY.knows_any(words(text))
 
 
-@pytest.mark.parametrize("text", [
-    "hello", "HELLO!!", "helo", "helllo", "hallo", "appointmnet tomorow", "2", "I need a doctor", "thanks xyzzy",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hello",
+        "HELLO!!",
+        "helo",
+        "helllo",
+        "hallo",
+        "appointmnet tomorow",
+        "2",
+        "I need a doctor",
+        "thanks xyzzy",
+    ],
+)
 def test_known_words_and_one_letter_typos_are_known(text):
     assert VOCABULARY.knows_any(words(text))
 

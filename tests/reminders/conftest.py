@@ -1,4 +1,5 @@
 """Database fixtures for the reminder tests: a fresh SQLite file per test, and PostgreSQL when TEST_POSTGRES_URL is set."""
+
 from __future__ import annotations
 
 import datetime as dt

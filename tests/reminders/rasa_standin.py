@@ -1,4 +1,5 @@
 """A local HTTP stand-in for Rasa's trigger_intent endpoint that records every call (tests and the benchmark)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -28,7 +29,12 @@ class RasaStandIn:
             self.fail_next -= 1
             return web.json_response({"status": "failure", "reason": "ConversationError"}, status=500)
         body = await request.json()
-        self.calls.append({"conversation_id": request.match_info["conversation_id"],
-                           "output_channel": request.query.get("output_channel"), **body})
+        self.calls.append(
+            {
+                "conversation_id": request.match_info["conversation_id"],
+                "output_channel": request.query.get("output_channel"),
+                **body,
+            }
+        )
         self.per_key[body["entities"]["reminder_key"]] += 1
         return web.json_response({"tracker": {"sender_id": request.match_info["conversation_id"]}})

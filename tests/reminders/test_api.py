@@ -1,4 +1,5 @@
 """The /api/reminders routes on the real backend app, driven through the async client the actions use."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,10 +7,10 @@ import datetime as dt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from carebot.server.app import create_app
 from carebot.reminders.client import RemindersClient, default_url
 from carebot.reminders.store import ReminderStore
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound
+from carebot.server.app import create_app
 
 from .conftest import PATIENT, UTC
 
@@ -30,8 +31,10 @@ async def served(engine, clinic):
 
 async def test_parse_create_list_change_pause_resume_stop(served):
     reminders, _ = served
-    parsed = await reminders.parse("remind me to take metformin 500mg at 8am and 8pm every day",
-                                   now=dt.datetime(2026, 11, 28, 7, 10, tzinfo=UTC))
+    parsed = await reminders.parse(
+        "remind me to take metformin 500mg at 8am and 8pm every day",
+        now=dt.datetime(2026, 11, 28, 7, 10, tzinfo=UTC),
+    )
     assert parsed.understood and parsed.description == "every day at 08:00 and 20:00"
     assert parsed.next_due == dt.datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
     created = await reminders.create(PATIENT, parsed.spec)
@@ -86,9 +89,11 @@ async def test_bad_bodies_get_clear_messages(served):
         headers = {"Authorization": f"Bearer {TOKEN}"}
         answer = await http.post("/api/reminders", data="not json", headers=headers)
         assert answer.status == 400 and "JSON" in (await answer.json())["issue"][0]["diagnostics"]
-        answer = await http.post("/api/reminders", json={"conversation_id": PATIENT, "label": "x",
-                                                         "rrule": "FREQ=DAILY", "dtstart": "tomorrow"},
-                                 headers=headers)
+        answer = await http.post(
+            "/api/reminders",
+            json={"conversation_id": PATIENT, "label": "x", "rrule": "FREQ=DAILY", "dtstart": "tomorrow"},
+            headers=headers,
+        )
         assert answer.status == 400 and "ISO 8601" in (await answer.json())["issue"][0]["diagnostics"]
         answer = await http.get("/api/reminders", headers=headers)
         assert answer.status == 400 and "conversation_id" in (await answer.json())["issue"][0]["diagnostics"]
@@ -100,8 +105,14 @@ async def test_respond_snooze_and_adherence(served, engine):
     now = dt.datetime.now(UTC)
     store = ReminderStore(engine)
     due = now - dt.timedelta(minutes=5)
-    reminder = store.create(PATIENT, "metformin", "RRULE:FREQ=DAILY;COUNT=1", due, "Europe/London",
-                            now=due - dt.timedelta(minutes=1))
+    reminder = store.create(
+        PATIENT,
+        "metformin",
+        "RRULE:FREQ=DAILY;COUNT=1",
+        due,
+        "Europe/London",
+        now=due - dt.timedelta(minutes=1),
+    )
     [occurrence] = store.claim("t", due, 10, dt.timedelta(minutes=1))
     store.mark_sending([occurrence.id], due, dt.timedelta(minutes=1))
     store.mark_sent([occurrence.id], due)
@@ -119,8 +130,9 @@ async def test_respond_snooze_and_adherence(served, engine):
 
 async def test_delivery_acknowledgement_is_first_once_and_refused_to_another_sender(served, engine):
     reminders, _ = served
-    created = await reminders.create(PATIENT, (await reminders.parse("remind me to take metformin at 8am every day",
-                                                                     now=NOW)).spec)
+    created = await reminders.create(
+        PATIENT, (await reminders.parse("remind me to take metformin at 8am every day", now=NOW)).spec
+    )
     key = ReminderStore(engine).occurrences(created.id)[0].idempotency_key
     with pytest.raises(NotFound):
         await reminders.acknowledge_delivery(key, "whatsapp:+447700900999")

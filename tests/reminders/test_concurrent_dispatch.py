@@ -1,6 +1,7 @@
 """Two dispatchers (separate connection pools, as two processes would have) draining the same 500 due reminders:
 each reaches the bot exactly once. On PostgreSQL this exercises FOR UPDATE SKIP LOCKED; on SQLite the single
 writer lock."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,14 @@ def make_due(engine: Engine, reminders: int, each: int) -> int:
     """`reminders` reminders every 15 minutes, `each` occurrences apiece due by T0 + each*15 min."""
     store = ReminderStore(engine, horizon=dt.timedelta(minutes=15 * each))
     for number in range(reminders):
-        store.create(f"+4477009{number:05d}", f"medicine {number}", "RRULE:FREQ=MINUTELY;INTERVAL=15",
-                     T0 + dt.timedelta(minutes=15), LONDON, now=T0)
+        store.create(
+            f"+4477009{number:05d}",
+            f"medicine {number}",
+            "RRULE:FREQ=MINUTELY;INTERVAL=15",
+            T0 + dt.timedelta(minutes=15),
+            LONDON,
+            now=T0,
+        )
     return reminders * each
 
 
@@ -38,8 +45,17 @@ async def test_two_dispatchers_deliver_each_occurrence_exactly_once(engine):
     settings = DispatcherSettings(grace=dt.timedelta(days=1), batch_size=20, concurrency=10)
     engines = [make_engine(str(engine.url.render_as_string(hide_password=False))) for _ in range(2)]
     apis = [RasaAPI(str(server.make_url("")), token=standin.token) for _ in range(2)]
-    workers = [Dispatcher(ReminderStore(e), RasaDeliverer(api), settings, is_opted_out=lambda c: False,
-                          worker_id=f"worker-{i}", clock=clock) for i, (e, api) in enumerate(zip(engines, apis))]
+    workers = [
+        Dispatcher(
+            ReminderStore(e),
+            RasaDeliverer(api),
+            settings,
+            is_opted_out=lambda c: False,
+            worker_id=f"worker-{i}",
+            clock=clock,
+        )
+        for i, (e, api) in enumerate(zip(engines, apis))
+    ]
     try:
         reports = await asyncio.gather(*(w.drain() for w in workers))
     finally:

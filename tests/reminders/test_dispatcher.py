@@ -1,5 +1,6 @@
 """The dispatcher: delivery through Rasa's trigger_intent, no duplicate after a crash, recovery inside/outside the
 grace period, opt-out, retries and "no reply" marking. Time is a settable clock; nothing sleeps."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +11,11 @@ from aiohttp.test_utils import TestServer
 
 from carebot.rasa_api import RasaAPI
 from carebot.reminders.dispatcher import (
-    DeliveryError, Dispatcher, DispatcherSettings, RasaDeliverer, whatsapp_opt_out,
+    DeliveryError,
+    Dispatcher,
+    DispatcherSettings,
+    RasaDeliverer,
+    whatsapp_opt_out,
 )
 from carebot.reminders.recurrence import parse_reminder
 from carebot.reminders.store import ReminderStore
@@ -19,13 +24,19 @@ from .conftest import LONDON, PATIENT, UTC, Clock, RecordingDeliverer
 from .rasa_standin import RasaStandIn
 
 T0 = dt.datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
-SETTINGS = DispatcherSettings(grace=dt.timedelta(minutes=120), no_reply_after=dt.timedelta(minutes=120),
-                              lease=dt.timedelta(seconds=60), retry_after=dt.timedelta(seconds=30))
+SETTINGS = DispatcherSettings(
+    grace=dt.timedelta(minutes=120),
+    no_reply_after=dt.timedelta(minutes=120),
+    lease=dt.timedelta(seconds=60),
+    retry_after=dt.timedelta(seconds=30),
+)
 
 
 def create(store: ReminderStore, text: str, patient: str = PATIENT, now: dt.datetime = T0):
     spec = parse_reminder(text, now, LONDON)
-    return store.create(patient, spec.medication, spec.rrule, spec.dtstart, spec.timezone, dose=spec.dose, now=now)
+    return store.create(
+        patient, spec.medication, spec.rrule, spec.dtstart, spec.timezone, dose=spec.dose, now=now
+    )
 
 
 def dispatcher(store, deliverer, clock, worker="w1", opted_out=lambda conversation: False, settings=SETTINGS):
@@ -58,8 +69,11 @@ async def test_delivers_through_trigger_intent_and_marks_sent(store, rasa):
     assert call["conversation_id"] == PATIENT and call["output_channel"] == "whatsapp"
     assert call["name"] == "medication_reminder"
     assert call["entities"] == {
-        "reminder_label": "metformin", "reminder_dose": "500mg", "reminder_occurrence": str(occurrence.id),
-        "reminder_key": occurrence.idempotency_key, "reminder_due": "2026-11-28T08:00:00+00:00",
+        "reminder_label": "metformin",
+        "reminder_dose": "500mg",
+        "reminder_occurrence": str(occurrence.id),
+        "reminder_key": occurrence.idempotency_key,
+        "reminder_due": "2026-11-28T08:00:00+00:00",
     }
     assert occurrence.status == "sent" and occurrence.sent_at == clock.now
     assert (await dispatcher(store, deliverer, clock).drain()).claimed == 0  # nothing left, nothing resent
@@ -68,14 +82,17 @@ async def test_delivers_through_trigger_intent_and_marks_sent(store, rasa):
 async def test_not_yet_due_is_not_sent(store, rasa):
     standin, deliverer = rasa
     create(store, "remind me to take metformin at 8am every day")
-    assert (await dispatcher(store, deliverer, Clock(dt.datetime(2026, 11, 28, 7, 59, tzinfo=UTC))).drain()).claimed == 0
+    assert (
+        await dispatcher(store, deliverer, Clock(dt.datetime(2026, 11, 28, 7, 59, tzinfo=UTC))).drain()
+    ).claimed == 0
     assert standin.calls == []
 
 
 async def test_appointment_reminder_uses_its_intent(store, rasa):
     standin, deliverer = rasa
-    store.create_appointment_reminders(PATIENT, "appt-9", T0 + dt.timedelta(hours=26), "GP appointment", (24, 2),
-                                       LONDON, now=T0)
+    store.create_appointment_reminders(
+        PATIENT, "appt-9", T0 + dt.timedelta(hours=26), "GP appointment", (24, 2), LONDON, now=T0
+    )
     await dispatcher(store, deliverer, Clock(T0 + dt.timedelta(hours=2, seconds=5))).drain()
     [call] = standin.calls
     assert call["name"] == "appointment_reminder" and call["entities"]["appointment_id"] == "appt-9"
@@ -194,7 +211,9 @@ async def test_recovery_after_downtime_inside_and_outside_grace(store):
 
 async def test_recovery_after_downtime_longer_than_the_window(store):
     """Down for three days (past the 48 h window): the gap is filled, recent doses sent, older ones missed."""
-    reminder = create(store, "remind me to take amoxicillin every 8 hours starting at 6am")  # 14:00, 22:00, 06:00…
+    reminder = create(
+        store, "remind me to take amoxicillin every 8 hours starting at 6am"
+    )  # 14:00, 22:00, 06:00…
     deliverer = RecordingDeliverer(store)
     clock = Clock(dt.datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
     worker = dispatcher(store, deliverer, clock)
@@ -227,7 +246,12 @@ async def test_opted_out_patients_get_nothing(store):
     clock = Clock(dt.datetime(2026, 11, 28, 8, 0, 5, tzinfo=UTC))
     report = await dispatcher(store, deliverer, clock, opted_out=lambda c: c == "+447700900001").drain()
     assert (report.sent, report.cancelled) == (1, 1)
-    [sent] = [o for r in store.list("+447700900002", clock.now) for o in store.occurrences(r.id) if o.status == "sent"]
+    [sent] = [
+        o
+        for r in store.list("+447700900002", clock.now)
+        for o in store.occurrences(r.id)
+        if o.status == "sent"
+    ]
     assert deliverer.spoken == [sent.idempotency_key]
 
 

@@ -1,5 +1,6 @@
 """Recurrence expansion in the clinic timezone: wall-clock rules keep their local time across DST, interval rules
 keep their real spacing, and end dates / counts end the series."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from carebot.reminders.recurrence import (
-    ReminderSpec, Schedule, describe, iter_occurrences, next_occurrences, spec_from_schedule,
+    ReminderSpec,
+    Schedule,
+    describe,
+    iter_occurrences,
+    next_occurrences,
+    spec_from_schedule,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -39,18 +45,30 @@ def test_twice_daily_with_different_minutes_adds_no_stray_times():
 def test_every_n_hours():
     every8 = spec("HOURLY", dt.datetime(2026, 11, 2, 6, 0), interval=8)
     got = next_occurrences(every8, local(2026, 11, 2, 5, 0), 4)
-    assert got == [local(2026, 11, 2, 6), local(2026, 11, 2, 14), local(2026, 11, 2, 22), local(2026, 11, 3, 6)]
+    assert got == [
+        local(2026, 11, 2, 6),
+        local(2026, 11, 2, 14),
+        local(2026, 11, 2, 22),
+        local(2026, 11, 3, 6),
+    ]
 
 
 def test_weekdays_skip_the_weekend():
-    weekdays = spec("WEEKLY", dt.datetime(2026, 11, 27, 9, 0), byday=("MO", "TU", "WE", "TH", "FR"), times=((9, 0),))
+    weekdays = spec(
+        "WEEKLY", dt.datetime(2026, 11, 27, 9, 0), byday=("MO", "TU", "WE", "TH", "FR"), times=((9, 0),)
+    )
     got = next_occurrences(weekdays, local(2026, 11, 27, 0, 0), 3)  # a Friday
     assert [m.strftime("%a %H:%M") for m in got] == ["Fri 09:00", "Mon 09:00", "Tue 09:00"]
     assert describe(weekdays.schedule) == "on weekdays at 09:00"
 
 
 def test_until_ends_the_series_inclusively():
-    week = spec("DAILY", dt.datetime(2026, 11, 28, 21, 0), times=((21, 0),), until=dt.datetime(2026, 12, 4, 23, 59, 59))
+    week = spec(
+        "DAILY",
+        dt.datetime(2026, 11, 28, 21, 0),
+        times=((21, 0),),
+        until=dt.datetime(2026, 12, 4, 23, 59, 59),
+    )
     got = next_occurrences(week, local(2026, 11, 28, 0, 0), 10)
     assert len(got) == 7
     assert got[-1] == local(2026, 12, 4, 21)
@@ -69,12 +87,15 @@ def test_one_off_occurs_once():
     assert describe(once.schedule) == "once, on Sat 28 Nov at 07:30"
 
 
-@pytest.mark.parametrize("start,after,expected_utc_hours", [
-    # Spring forward (Sun 29 Mar 2026): 08:00 GMT is 08:00Z, 08:00 BST is 07:00Z.
-    (dt.datetime(2026, 3, 27, 8, 0), local(2026, 3, 27, 0, 0), [8, 8, 7, 7]),
-    # Fall back (Sun 25 Oct 2026): 08:00 BST is 07:00Z, 08:00 GMT is 08:00Z.
-    (dt.datetime(2026, 10, 23, 8, 0), local(2026, 10, 23, 0, 0), [7, 7, 8, 8]),
-])
+@pytest.mark.parametrize(
+    "start,after,expected_utc_hours",
+    [
+        # Spring forward (Sun 29 Mar 2026): 08:00 GMT is 08:00Z, 08:00 BST is 07:00Z.
+        (dt.datetime(2026, 3, 27, 8, 0), local(2026, 3, 27, 0, 0), [8, 8, 7, 7]),
+        # Fall back (Sun 25 Oct 2026): 08:00 BST is 07:00Z, 08:00 GMT is 08:00Z.
+        (dt.datetime(2026, 10, 23, 8, 0), local(2026, 10, 23, 0, 0), [7, 7, 8, 8]),
+    ],
+)
 def test_daily_wall_clock_survives_dst_changes(start, after, expected_utc_hours):
     daily = spec("DAILY", start, times=((8, 0),))
     got = next_occurrences(daily, after, 4)
@@ -97,7 +118,9 @@ def test_repeated_hour_in_autumn_is_sent_once():
     got = next_occurrences(nightly, local(2026, 10, 24, 0, 0), 3)
     on_change_day = [m for m in got if m.astimezone(LONDON).date() == dt.date(2026, 10, 25)]
     assert len(on_change_day) == 1
-    assert on_change_day[0].astimezone(UTC) == dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # the first 01:30 (BST)
+    assert on_change_day[0].astimezone(UTC) == dt.datetime(
+        2026, 10, 25, 0, 30, tzinfo=UTC
+    )  # the first 01:30 (BST)
 
 
 @pytest.mark.parametrize("start", [dt.datetime(2026, 3, 28, 20, 0), dt.datetime(2026, 10, 24, 20, 0)])
@@ -109,12 +132,23 @@ def test_every_n_hours_keeps_real_spacing_across_dst(start):
 
 
 def test_schedule_round_trips_through_rrule():
-    schedule = Schedule(freq="WEEKLY", dtstart=dt.datetime(2026, 11, 30, 8, 30), byday=("MO", "TH"),
-                        times=((8, 30), (20, 0)), until=dt.datetime(2026, 12, 31, 23, 59, 59))
+    schedule = Schedule(
+        freq="WEEKLY",
+        dtstart=dt.datetime(2026, 11, 30, 8, 30),
+        byday=("MO", "TH"),
+        times=((8, 30), (20, 0)),
+        until=dt.datetime(2026, 12, 31, 23, 59, 59),
+    )
     assert Schedule.from_rrule(schedule.to_rrule(), schedule.dtstart) == schedule
 
 
 def test_iter_occurrences_accepts_bare_rule_lines():
-    got = list(iter_occurrences("FREQ=DAILY;COUNT=2;BYHOUR=9;BYMINUTE=0", local(2026, 11, 2, 9), "Europe/London",
-                                local(2026, 11, 1)))
+    got = list(
+        iter_occurrences(
+            "FREQ=DAILY;COUNT=2;BYHOUR=9;BYMINUTE=0",
+            local(2026, 11, 2, 9),
+            "Europe/London",
+            local(2026, 11, 1),
+        )
+    )
     assert got == [local(2026, 11, 2, 9), local(2026, 11, 3, 9)]

@@ -1,14 +1,19 @@
 """The reminder store on SQLite and PostgreSQL: lifecycle, materialisation, replies, adherence, appointments."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
 
-from carebot.reminders.recurrence import parse_reminder
 from carebot.reminders.model import (
-    AmbiguousReminder, InvalidReminderState, NothingToAnswer, ReminderError, ReminderNotFound,
+    AmbiguousReminder,
+    InvalidReminderState,
+    NothingToAnswer,
+    ReminderError,
+    ReminderNotFound,
 )
+from carebot.reminders.recurrence import parse_reminder
 from carebot.reminders.store import ReminderStore
 
 from .conftest import LONDON, PATIENT, UTC
@@ -18,8 +23,16 @@ NOW = dt.datetime(2026, 11, 28, 7, 10, tzinfo=UTC)  # London is on GMT: local ==
 
 def create(store: ReminderStore, text: str, now: dt.datetime = NOW, patient: str = PATIENT):
     spec = parse_reminder(text, now, LONDON)
-    return store.create(patient, spec.medication, spec.rrule, spec.dtstart, spec.timezone, dose=spec.dose,
-                        description=spec.description, now=now)
+    return store.create(
+        patient,
+        spec.medication,
+        spec.rrule,
+        spec.dtstart,
+        spec.timezone,
+        dose=spec.dose,
+        description=spec.description,
+        now=now,
+    )
 
 
 def send_all_due(store: ReminderStore, now: dt.datetime) -> list:
@@ -32,7 +45,11 @@ def send_all_due(store: ReminderStore, now: dt.datetime) -> list:
 
 def test_create_materialises_the_window_and_lists_with_next_due(store):
     reminder = create(store, "remind me to take metformin 500mg at 8am and 8pm every day")
-    assert (reminder.label, reminder.dose, reminder.description) == ("metformin", "500mg", "every day at 08:00 and 20:00")
+    assert (reminder.label, reminder.dose, reminder.description) == (
+        "metformin",
+        "500mg",
+        "every day at 08:00 and 20:00",
+    )
     assert reminder.next_due == dt.datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
     occurrences = store.occurrences(reminder.id)
     assert [o.due_at.hour for o in occurrences] == [8, 20, 8, 20]  # 48 hours ahead
@@ -139,8 +156,9 @@ def test_responses_adherence_and_no_reply(store):
     assert store.mark_no_reply(dt.datetime(2026, 11, 28, 22, 1, tzinfo=UTC), dt.timedelta(hours=2)) == 1
     # Day 2: metformin 08:00 snoozed then taken.
     send_all_due(store, dt.datetime(2026, 11, 29, 8, 0, 30, tzinfo=UTC))
-    _, follow_up = store.record_response(PATIENT, "snoozed", dt.datetime(2026, 11, 29, 8, 2, tzinfo=UTC),
-                                         snooze_minutes=30)
+    _, follow_up = store.record_response(
+        PATIENT, "snoozed", dt.datetime(2026, 11, 29, 8, 2, tzinfo=UTC), snooze_minutes=30
+    )
     assert follow_up.due_at == dt.datetime(2026, 11, 29, 8, 32, tzinfo=UTC) and follow_up.status == "pending"
     sent = send_all_due(store, dt.datetime(2026, 11, 29, 8, 32, 30, tzinfo=UTC))
     assert [o.id for o in sent] == [follow_up.id]
@@ -148,7 +166,13 @@ def test_responses_adherence_and_no_reply(store):
     assert answered.id == follow_up.id
 
     summary = store.adherence(PATIENT, dt.datetime(2026, 11, 29, 8, 45, tzinfo=UTC))
-    assert (summary.doses, summary.taken, summary.skipped, summary.no_reply, summary.awaiting) == (4, 2, 1, 1, 0)
+    assert (summary.doses, summary.taken, summary.skipped, summary.no_reply, summary.awaiting) == (
+        4,
+        2,
+        1,
+        1,
+        0,
+    )
     assert summary.percent_taken == 50
     assert summary.by_label["metformin"]["taken"] == 2 and summary.by_label["vitamin D"]["skipped"] == 1
     assert summary.describe().startswith("In the last 7 days you took 2 of 4 reminded doses (50%).")
@@ -174,19 +198,24 @@ def test_answer_without_a_recent_reminder(store):
 
 def test_appointment_reminders_24h_and_2h_before(store):
     start = dt.datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-    reminder = store.create_appointment_reminders(PATIENT, "appt-1", start, "GP appointment with Dr Patel", (24, 2),
-                                                  LONDON, now=NOW)
+    reminder = store.create_appointment_reminders(
+        PATIENT, "appt-1", start, "GP appointment with Dr Patel", (24, 2), LONDON, now=NOW
+    )
     assert reminder.kind == "appointment" and reminder.appointment_id == "appt-1"
     assert reminder.description == "24 hours and 2 hours before Tue 1 Dec at 10:00"
-    assert [o.due_at for o in store.occurrences(reminder.id)] == [start - dt.timedelta(hours=24),
-                                                                   start - dt.timedelta(hours=2)]
+    assert [o.due_at for o in store.occurrences(reminder.id)] == [
+        start - dt.timedelta(hours=24),
+        start - dt.timedelta(hours=2),
+    ]
     # Booking flow retries: same appointment and time → same reminder, no extra occurrences.
-    again = store.create_appointment_reminders(PATIENT, "appt-1", start, "GP appointment with Dr Patel", (24, 2),
-                                               LONDON, now=NOW)
+    again = store.create_appointment_reminders(
+        PATIENT, "appt-1", start, "GP appointment with Dr Patel", (24, 2), LONDON, now=NOW
+    )
     assert again.id == reminder.id and len(store.occurrences(reminder.id)) == 2
     # Rescheduled: old reminders stopped, new ones made; a reminder time already past is skipped.
-    moved = store.create_appointment_reminders(PATIENT, "appt-1", NOW + dt.timedelta(hours=5), "GP appointment",
-                                               (24, 2), LONDON, now=NOW)
+    moved = store.create_appointment_reminders(
+        PATIENT, "appt-1", NOW + dt.timedelta(hours=5), "GP appointment", (24, 2), LONDON, now=NOW
+    )
     assert store.get(reminder.id).status == "stopped"
     assert [o.due_at for o in store.occurrences(moved.id)] == [NOW + dt.timedelta(hours=3)]
     assert store.cancel_appointment_reminders("appt-1", NOW) == 1
@@ -194,7 +223,9 @@ def test_appointment_reminders_24h_and_2h_before(store):
 
 
 def test_appointment_reminders_are_not_adherence(store):
-    store.create_appointment_reminders(PATIENT, "appt-2", NOW + dt.timedelta(hours=3), "Nurse", (2,), LONDON, now=NOW)
+    store.create_appointment_reminders(
+        PATIENT, "appt-2", NOW + dt.timedelta(hours=3), "Nurse", (2,), LONDON, now=NOW
+    )
     send_all_due(store, NOW + dt.timedelta(hours=1, minutes=1))
     assert store.adherence(PATIENT, NOW + dt.timedelta(hours=2)).doses == 0
     with pytest.raises(NothingToAnswer):
@@ -210,5 +241,3 @@ def test_sent_log_acknowledges_a_key_once_and_only_for_its_own_conversation(stor
     assert store.acknowledge_delivery(key, PATIENT, NOW) is True
     assert store.acknowledge_delivery(key, PATIENT, NOW) is False
     assert store.delivered_keys([key, "other"]) == {key}
-
-

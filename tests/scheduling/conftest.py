@@ -1,5 +1,6 @@
 """Fixtures for the scheduling service: a small clinic, a database per test (SQLite, and PostgreSQL when
 TEST_POSTGRES_URL is set: a fresh schema per test), and the backend served over real HTTP on loopback."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,11 +10,11 @@ from typing import AsyncIterator, Iterator
 import aiohttp
 import pytest
 import pytest_asyncio
+from scheduling_harness import Api, Backend, start_backend, write_clinic
 from sqlalchemy.engine import Engine
 
 from carebot.backend.db import make_engine
 from carebot.clinic import Clinic
-from scheduling_harness import Api, Backend, start_backend, write_clinic
 
 
 @pytest.fixture

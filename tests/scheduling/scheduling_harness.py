@@ -1,5 +1,6 @@
 """Helpers for the scheduling tests (a uniquely named module, so `from scheduling_harness import …` never picks
 up another directory's conftest): the test clinic, request bodies, an HTTP helper and row fingerprints."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,10 +14,10 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from carebot.server.app import create_app
 from carebot.clinic import Clinic, load_clinic
 from carebot.scheduling import tables as t
 from carebot.scheduling.slots import regenerate_slots
+from carebot.server.app import create_app
 
 TOKEN = "test-token-" + "x" * 20
 CLINIC_YAML = """
@@ -63,22 +64,35 @@ class Api:
     def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
         self.session, self.base_url = session, base_url
 
-    async def call(self, method: str, path: str, json: Any = None, headers: Optional[Dict[str, str]] = None,
-                   params: Any = None, data: Any = None) -> Tuple[int, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        headers: Optional[Dict[str, str]] = None,
+        params: Any = None,
+        data: Any = None,
+    ) -> Tuple[int, Any]:
         merged = {"Authorization": f"Bearer {TOKEN}", **(headers or {})}
         if json is not None:
             data = jsonlib.dumps(json)
             merged.setdefault("Content-Type", "application/fhir+json")
-        async with self.session.request(method, self.base_url + path, data=data, headers=merged,
-                                        params=params) as response:
+        async with self.session.request(
+            method, self.base_url + path, data=data, headers=merged, params=params
+        ) as response:
             body = await response.json(content_type=None) if await response.read() else None
             return response.status, body
 
     async def free_slot(self, service: str = "gp", skip: int = 0, **extra: str) -> Dict[str, Any]:
         """A free slot for `service` starting tomorrow or later (never one about to start)."""
         tomorrow = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        params = [("status", "free"), ("service-type", service), ("start", f"ge{tomorrow}"),
-                  ("_count", str(skip + 1)), *extra.items()]
+        params = [
+            ("status", "free"),
+            ("service-type", service),
+            ("start", f"ge{tomorrow}"),
+            ("_count", str(skip + 1)),
+            *extra.items(),
+        ]
         status, bundle = await self.call("GET", "/Slot", params=params)
         assert status == 200, bundle
         return bundle["entry"][skip]["resource"]
@@ -93,13 +107,19 @@ class Api:
 
 
 def patient_json(phone: str = "+447700900001", family: str = "Smith") -> Dict[str, Any]:
-    return {"resourceType": "Patient", "name": [{"family": family, "given": ["Jo"]}],
-            "telecom": [{"system": "phone", "value": phone}], "birthDate": "1980-05-17"}
+    return {
+        "resourceType": "Patient",
+        "name": [{"family": family, "given": ["Jo"]}],
+        "telecom": [{"system": "phone", "value": phone}],
+        "birthDate": "1980-05-17",
+    }
 
 
 def appointment_json(patient_id: str, slot_id: str, service: Optional[str] = "gp") -> Dict[str, Any]:
     resource: Dict[str, Any] = {
-        "resourceType": "Appointment", "status": "booked", "slot": [{"reference": f"Slot/{slot_id}"}],
+        "resourceType": "Appointment",
+        "status": "booked",
+        "slot": [{"reference": f"Slot/{slot_id}"}],
         "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
     }
     if service:
@@ -110,10 +130,13 @@ def appointment_json(patient_id: str, slot_id: str, service: Optional[str] = "gp
 def row_counts(engine: Engine) -> Dict[str, Any]:
     """Rows per table plus the busy-slot count: the fingerprint "nothing was written" compares."""
     with engine.connect() as conn:
-        counts = {table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-                  for table in (t.patient, t.appointment, t.slot, t.practitioner, t.schedule)}
-        counts["busy"] = conn.execute(select(func.count()).select_from(t.slot)
-                                      .where(t.slot.c.status == "busy")).scalar_one()
+        counts = {
+            table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (t.patient, t.appointment, t.slot, t.practitioner, t.schedule)
+        }
+        counts["busy"] = conn.execute(
+            select(func.count()).select_from(t.slot).where(t.slot.c.status == "busy")
+        ).scalar_one()
         counts["versions"] = conn.execute(select(func.sum(t.slot.c.version))).scalar_one()
     return counts
 

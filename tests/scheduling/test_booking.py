@@ -1,4 +1,5 @@
 """Booking, cancelling, rescheduling and searching over real HTTP, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,12 +48,18 @@ async def test_free_search_for_a_long_service_skips_slots_without_a_free_followe
     patient = await api.new_patient()
     first = await api.free_slot("child")
     follower_start = first["end"]
-    status, bundle = await api.call("GET", "/Slot", params=[("schedule.actor", "dr-a"), ("status", "free"),
-                                                            ("start", "eq" + follower_start)])
+    status, bundle = await api.call(
+        "GET",
+        "/Slot",
+        params=[("schedule.actor", "dr-a"), ("status", "free"), ("start", "eq" + follower_start)],
+    )
     follower = bundle["entry"][0]["resource"]
     assert (await api.book(patient["id"], follower["id"], "gp"))[0] == 201
-    status, bundle = await api.call("GET", "/Slot", params=[("status", "free"), ("service-type", "child"),
-                                                            ("start", "eq" + first["start"])])
+    status, bundle = await api.call(
+        "GET",
+        "/Slot",
+        params=[("status", "free"), ("service-type", "child"), ("start", "eq" + first["start"])],
+    )
     assert status == 200
     assert first["id"] not in [e["resource"]["id"] for e in bundle["entry"]]
     assert (await api.book(patient["id"], first["id"], "child"))[0] == 409
@@ -64,17 +71,20 @@ async def test_cancel_by_put_frees_the_slot_and_honours_if_match(api):
     slot = await api.free_slot("gp")
     _, appointment = await api.book(patient["id"], slot["id"])
     cancelled = {**appointment, "status": "cancelled"}
-    status, outcome = await api.call("PUT", f"/Appointment/{appointment['id']}", json=cancelled,
-                                     headers={"If-Match": 'W/"7"'})
+    status, outcome = await api.call(
+        "PUT", f"/Appointment/{appointment['id']}", json=cancelled, headers={"If-Match": 'W/"7"'}
+    )
     assert status == 412 and outcome["resourceType"] == "OperationOutcome"
     assert await slot_status(api, slot["id"]) == "busy"
-    status, body = await api.call("PUT", f"/Appointment/{appointment['id']}", json=cancelled,
-                                  headers={"If-Match": 'W/"1"'})
+    status, body = await api.call(
+        "PUT", f"/Appointment/{appointment['id']}", json=cancelled, headers={"If-Match": 'W/"1"'}
+    )
     assert status == 200, body
     assert body["status"] == "cancelled" and body["meta"]["versionId"] == "2"
     assert await slot_status(api, slot["id"]) == "free"
-    status, _ = await api.call("PUT", f"/Appointment/{appointment['id']}", json=cancelled,
-                               headers={"If-Match": 'W/"1"'})
+    status, _ = await api.call(
+        "PUT", f"/Appointment/{appointment['id']}", json=cancelled, headers={"If-Match": 'W/"1"'}
+    )
     assert status == 412  # the version moved on
 
 
@@ -82,17 +92,27 @@ async def test_cancel_by_json_patch_records_the_reason(api):
     patient = await api.new_patient()
     slot = await api.free_slot("gp")
     _, appointment = await api.book(patient["id"], slot["id"])
-    patch = [{"op": "replace", "path": "/status", "value": "cancelled"},
-             {"op": "add", "path": "/cancelationReason", "value": {"text": "feeling better"}}]
-    status, body = await api.call("PATCH", f"/Appointment/{appointment['id']}", json=patch,
-                                  headers={"Content-Type": "application/json-patch+json"})
+    patch = [
+        {"op": "replace", "path": "/status", "value": "cancelled"},
+        {"op": "add", "path": "/cancelationReason", "value": {"text": "feeling better"}},
+    ]
+    status, body = await api.call(
+        "PATCH",
+        f"/Appointment/{appointment['id']}",
+        json=patch,
+        headers={"Content-Type": "application/json-patch+json"},
+    )
     assert status == 200, body
     assert body["status"] == "cancelled" and body["cancelationReason"]["text"] == "feeling better"
     assert await slot_status(api, slot["id"]) == "free"
     # A cancelled appointment cannot come back to life; the slot may now belong to someone else.
     revive = [{"op": "replace", "path": "/status", "value": "booked"}]
-    status, _ = await api.call("PATCH", f"/Appointment/{appointment['id']}", json=revive,
-                               headers={"Content-Type": "application/json-patch+json"})
+    status, _ = await api.call(
+        "PATCH",
+        f"/Appointment/{appointment['id']}",
+        json=revive,
+        headers={"Content-Type": "application/json-patch+json"},
+    )
     assert status == 409
 
 
@@ -110,8 +130,10 @@ async def test_reschedule_moves_the_booking_in_one_step(api):
     patient = await api.new_patient()
     old_slot, new_slot = await api.free_slot("gp"), await api.free_slot("gp", skip=1)
     _, old = await api.book(patient["id"], old_slot["id"])
-    body = {"resourceType": "Parameters",
-            "parameter": [{"name": "slot", "valueReference": {"reference": f"Slot/{new_slot['id']}"}}]}
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "slot", "valueReference": {"reference": f"Slot/{new_slot['id']}"}}],
+    }
     status, new = await api.call("POST", f"/Appointment/{old['id']}/$reschedule", json=body)
     assert status == 201, new
     assert new["slot"] == [{"reference": f"Slot/{new_slot['id']}"}] and new["status"] == "booked"
@@ -128,8 +150,10 @@ async def test_a_failed_reschedule_leaves_the_old_booking_intact(api, backend):
     _, old = await api.book(patient["id"], old_slot["id"])
     assert (await api.book(rival["id"], taken_slot["id"]))[0] == 201
     for target in (taken_slot["id"], "no-such-slot"):
-        body = {"resourceType": "Parameters",
-                "parameter": [{"name": "slot", "valueReference": {"reference": f"Slot/{target}"}}]}
+        body = {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "slot", "valueReference": {"reference": f"Slot/{target}"}}],
+        }
         status, outcome = await api.call("POST", f"/Appointment/{old['id']}/$reschedule", json=body)
         assert status in (404, 409) and outcome["resourceType"] == "OperationOutcome"
     _, unchanged = await api.call("GET", f"/Appointment/{old['id']}")
@@ -164,10 +188,13 @@ async def test_appointment_search_by_patient_status_and_date(api):
     status, bundle = await api.call("GET", "/Appointment", params={"patient": f"Patient/{me['id']}"})
     assert status == 200 and bundle["total"] == 2
     assert [e["resource"]["id"] for e in bundle["entry"]] == [a2["id"], a1["id"]]  # sorted by start
-    status, bundle = await api.call("GET", "/Appointment", params=[("patient", me["id"]),
-                                                                   ("date", "gt" + first["start"])])
+    status, bundle = await api.call(
+        "GET", "/Appointment", params=[("patient", me["id"]), ("date", "gt" + first["start"])]
+    )
     assert [e["resource"]["id"] for e in bundle["entry"]] == [a1["id"]]
-    status, bundle = await api.call("GET", "/Appointment", params={"patient": me["id"], "status": "cancelled"})
+    status, bundle = await api.call(
+        "GET", "/Appointment", params={"patient": me["id"], "status": "cancelled"}
+    )
     assert bundle["total"] == 0
 
 
@@ -178,7 +205,7 @@ async def test_slot_search_is_sorted_and_paged(api):
     starts = [dt.datetime.fromisoformat(e["resource"]["start"]) for e in page1["entry"]]
     assert starts == sorted(starts)
     links = {link["relation"]: link["url"] for link in page1["link"]}
-    status, page2 = await api.call("GET", links["next"][len(api.base_url):])
+    status, page2 = await api.call("GET", links["next"][len(api.base_url) :])
     assert status == 200
     assert dt.datetime.fromisoformat(page2["entry"][0]["resource"]["start"]) > starts[-1]
     assert "previous" in {link["relation"] for link in page2["link"]}
@@ -188,7 +215,9 @@ async def test_slot_search_by_schedule_and_busy_status(api):
     patient = await api.new_patient()
     slot = await api.free_slot("gp", **{"schedule.actor": "dr-b"})
     await api.book(patient["id"], slot["id"])
-    status, bundle = await api.call("GET", "/Slot", params={"status": "busy", "schedule": "Schedule/sched-dr-b"})
+    status, bundle = await api.call(
+        "GET", "/Slot", params={"status": "busy", "schedule": "Schedule/sched-dr-b"}
+    )
     assert status == 200 and [e["resource"]["id"] for e in bundle["entry"]] == [slot["id"]]
 
 

@@ -1,4 +1,5 @@
 """The async client the actions use: typed results against a live backend, and clear exceptions."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,11 +7,18 @@ import datetime as dt
 import socket
 
 import pytest
+from scheduling_harness import TOKEN
 
 from carebot.scheduling.client import (
-    BackendError, BackendUnavailable, BookedAppointment, FreeSlot, NotFound, PatientRecord, SchedulingClient, SlotTaken,
+    BackendError,
+    BackendUnavailable,
+    BookedAppointment,
+    FreeSlot,
+    NotFound,
+    PatientRecord,
+    SchedulingClient,
+    SlotTaken,
 )
-from scheduling_harness import TOKEN
 
 
 @pytest.fixture
@@ -26,7 +34,9 @@ def window(days: int = 7):
 
 async def test_patient_round_trip_by_whatsapp_number(client):
     assert await client.find_patient_by_phone("whatsapp:+447700900321") is None
-    created = await client.create_patient("Mary Jane Watson", "whatsapp:+44 7700 900321", dt.date(1990, 4, 21))
+    created = await client.create_patient(
+        "Mary Jane Watson", "whatsapp:+44 7700 900321", dt.date(1990, 4, 21)
+    )
     assert isinstance(created, PatientRecord) and created.phone == "+447700900321"
     sibling = await client.create_patient("Peter Watson", "+447700900321", dt.date(2015, 1, 2))
     found = await client.find_patient_by_phone("whatsapp:+447700900321")
@@ -42,15 +52,21 @@ async def test_search_book_list_reschedule_cancel(client, sched_clinic):
     slots = await client.search_free_slots("child", *window(), count=3)
     assert len(slots) == 3 and all(isinstance(s, FreeSlot) for s in slots)
     assert [s.start for s in slots] == sorted(s.start for s in slots)
-    assert all(s.start.tzinfo is sched_clinic.tz and s.end - s.start == dt.timedelta(minutes=30) for s in slots)
+    assert all(
+        s.start.tzinfo is sched_clinic.tz and s.end - s.start == dt.timedelta(minutes=30) for s in slots
+    )
     assert {s.practitioner_id for s in slots} == {"dr-a"} and slots[0].practitioner_name == "Dr Alice Able"
     only_b = await client.search_free_slots("gp", *window(), practitioner_id="dr-b", count=2)
     assert {s.practitioner_id for s in only_b} == {"dr-b"}
 
     booked = await client.book(patient.id, slots[0].id, "child")
     assert isinstance(booked, BookedAppointment)
-    assert (booked.status, booked.slot_id, booked.start, booked.service_id) == ("booked", slots[0].id,
-                                                                                 slots[0].start, "child")
+    assert (booked.status, booked.slot_id, booked.start, booked.service_id) == (
+        "booked",
+        slots[0].id,
+        slots[0].start,
+        "child",
+    )
     assert booked.practitioner_name == "Dr Alice Able" and booked.patient_id == patient.id
     assert await client.list_appointments(patient.id) == [booked]
 
@@ -86,7 +102,9 @@ async def test_backend_down_raises_backend_unavailable(sched_clinic):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    async with SchedulingClient(f"http://127.0.0.1:{port}/fhir", TOKEN, clinic=sched_clinic, timeout=2) as client:
+    async with SchedulingClient(
+        f"http://127.0.0.1:{port}/fhir", TOKEN, clinic=sched_clinic, timeout=2
+    ) as client:
         with pytest.raises(BackendUnavailable):
             await client.search_free_slots("gp", *window())
         with pytest.raises(BackendUnavailable):
@@ -101,8 +119,9 @@ async def test_a_hanging_backend_times_out_as_unavailable(sched_clinic):
     server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with SchedulingClient(f"http://127.0.0.1:{port}/fhir", TOKEN, clinic=sched_clinic,
-                                    timeout=0.3) as client:
+        async with SchedulingClient(
+            f"http://127.0.0.1:{port}/fhir", TOKEN, clinic=sched_clinic, timeout=0.3
+        ) as client:
             with pytest.raises(BackendUnavailable):
                 await client.find_patient_by_phone("+447700900325")
     finally:

@@ -1,5 +1,6 @@
 """500 seeded random malformed or hostile requests: no 5xx, every write attempt gets a 4xx OperationOutcome, and
 nothing is written. (A hostile-looking but well-formed search may answer 200 with an empty Bundle.)"""
+
 from __future__ import annotations
 
 import copy
@@ -9,15 +10,33 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from scheduling_harness import appointment_json, patient_json, row_counts
 
-SQLISH = ["'; DROP TABLE sched_slot; --", "1 OR 1=1", "\" OR \"\"=\"", "x'); DELETE FROM sched_patient; --",
-          "%' UNION SELECT * FROM sched_patient --", "\\x00", "Robert'); --"]
-BAD_DATES = ["2026-13-01", "2026-02-30", "ge2026-1-1", "yesterday", "ge", "ge2026-12-01T25:00:00Z",
-             "ne2026-12-01", "ge99999-01-01", "ge2026-12-01T10:00:00+99:99", "' OR 1=1"]
+SQLISH = [
+    "'; DROP TABLE sched_slot; --",
+    "1 OR 1=1",
+    '" OR ""="',
+    "x'); DELETE FROM sched_patient; --",
+    "%' UNION SELECT * FROM sched_patient --",
+    "\\x00",
+    "Robert'); --",
+]
+BAD_DATES = [
+    "2026-13-01",
+    "2026-02-30",
+    "ge2026-1-1",
+    "yesterday",
+    "ge",
+    "ge2026-12-01T25:00:00Z",
+    "ne2026-12-01",
+    "ge99999-01-01",
+    "ge2026-12-01T10:00:00+99:99",
+    "' OR 1=1",
+]
 Request = Tuple[str, str, Dict[str, Any]]  # method, path, aiohttp request kwargs
 
 
-def hostile_requests(rng: random.Random, appointment: Dict[str, Any], slot_id: str,
-                     patient_id: str) -> List[Request]:
+def hostile_requests(
+    rng: random.Random, appointment: Dict[str, Any], slot_id: str, patient_id: str
+) -> List[Request]:
     appt_path = f"/Appointment/{appointment['id']}"
     fhir = {"Content-Type": "application/fhir+json"}
 
@@ -70,44 +89,142 @@ def hostile_requests(rng: random.Random, appointment: Dict[str, Any], slot_id: s
         return resource
 
     makers: List[Callable[[], Request]] = [
-        lambda: ("POST", "/Patient", raw(rng.choice([b"{", b"[1,2", b"\xff\xfe\x00", b"", b"null", b"nan",
-                                                      b'{"resourceType": "Patient",}']))),
+        lambda: (
+            "POST",
+            "/Patient",
+            raw(
+                rng.choice(
+                    [b"{", b"[1,2", b"\xff\xfe\x00", b"", b"null", b"nan", b'{"resourceType": "Patient",}']
+                )
+            ),
+        ),
         lambda: ("POST", "/Appointment", raw(b"[" * rng.randint(1000, 20000))),
         lambda: ("POST", rng.choice(["/Patient", "/Appointment"]), raw(b'{"a": "' + b"x" * 70_000 + b'"}')),
         lambda: ("POST", "/Patient", body(invalid_patient())),
         lambda: ("POST", "/Appointment", body(invalid_appointment())),
-        lambda: ("POST", "/Appointment", raw(json.dumps(appointment_json(patient_id, slot_id)).encode(),
-                                             rng.choice(["text/plain", "application/xml", "multipart/form-data"]))),
-        lambda: ("POST", "/Patient", body(rng.choice([[], 1, "Patient", None, {"resourceType": "Appointment"}]))),
-        lambda: ("GET", "/Slot", {"params": {rng.choice(["start", "status", "_count", "schedule.actor",
-                                                          "service-type", "_offset", "bogus", "start:missing"]):
-                                             rng.choice(SQLISH + BAD_DATES + ["-1", "1000000", "busy'", "²", "٣"])}}),
-        lambda: ("GET", "/Appointment", {"params": {rng.choice(["date", "status", "patient", "_count"]):
-                                                    rng.choice(SQLISH + BAD_DATES)}}),
+        lambda: (
+            "POST",
+            "/Appointment",
+            raw(
+                json.dumps(appointment_json(patient_id, slot_id)).encode(),
+                rng.choice(["text/plain", "application/xml", "multipart/form-data"]),
+            ),
+        ),
+        lambda: (
+            "POST",
+            "/Patient",
+            body(rng.choice([[], 1, "Patient", None, {"resourceType": "Appointment"}])),
+        ),
+        lambda: (
+            "GET",
+            "/Slot",
+            {
+                "params": {
+                    rng.choice(
+                        [
+                            "start",
+                            "status",
+                            "_count",
+                            "schedule.actor",
+                            "service-type",
+                            "_offset",
+                            "bogus",
+                            "start:missing",
+                        ]
+                    ): rng.choice(SQLISH + BAD_DATES + ["-1", "1000000", "busy'", "²", "٣"])
+                }
+            },
+        ),
+        lambda: (
+            "GET",
+            "/Appointment",
+            {"params": {rng.choice(["date", "status", "patient", "_count"]): rng.choice(SQLISH + BAD_DATES)}},
+        ),
         lambda: ("GET", "/Patient", {"params": {"telecom": rng.choice(SQLISH + ["12345", "+0123"])}}),
-        lambda: ("GET", f"/{rng.choice(['Slot', 'Appointment', 'Patient'])}/{rng.choice(SQLISH).replace('/', '')}",
-                 {}),
-        lambda: ("PUT", appt_path, body(rng.choice([
-            {**appointment, "id": "someone-else", "status": "cancelled"},
-            {**appointment, "status": "no-such-status"},
-            {**appointment, "status": "cancelled", "surprise": 1},
-            mutate(appointment)]))),
-        lambda: ("PUT", appt_path, {"data": json.dumps({**appointment, "status": "cancelled"}),
-                                    "headers": {**fhir, "If-Match": rng.choice(['W/"99"', "banana", 'W/"0"', '""', 'W/"²"'])}}),
-        lambda: ("PATCH", appt_path, {"data": json.dumps(rng.choice([
-            [{"op": "remove", "path": "/status"}], [{"op": "replace", "path": "/slot", "value": []}],
-            [{"op": "replace", "path": "/status", "value": "booked'--"}], {"status": "cancelled"}, [],
-            [{"op": "replace", "path": "/status", "value": "cancelled"}] * 11])),
-            "headers": {"Content-Type": rng.choice(["application/json-patch+json", "application/json"])}}),
-        lambda: ("POST", f"{appt_path}/$reschedule", body(rng.choice([
-            {"resourceType": "Parameters"}, {"resourceType": "Parameters", "parameter": [
-                {"name": "slot", "valueReference": {"reference": f"Slot/{rng.choice(SQLISH)}"}}]},
-            {"resourceType": "Parameters", "parameter": [{"name": "slot", "valueString": slot_id}]},
-            {"resourceType": "Parameters", "parameter": [
-                {"name": "slot", "valueReference": {"reference": f"Slot/{slot_id}"}}, {"name": "x"}]},
-            appointment]))),
+        lambda: (
+            "GET",
+            f"/{rng.choice(['Slot', 'Appointment', 'Patient'])}/{rng.choice(SQLISH).replace('/', '')}",
+            {},
+        ),
+        lambda: (
+            "PUT",
+            appt_path,
+            body(
+                rng.choice(
+                    [
+                        {**appointment, "id": "someone-else", "status": "cancelled"},
+                        {**appointment, "status": "no-such-status"},
+                        {**appointment, "status": "cancelled", "surprise": 1},
+                        mutate(appointment),
+                    ]
+                )
+            ),
+        ),
+        lambda: (
+            "PUT",
+            appt_path,
+            {
+                "data": json.dumps({**appointment, "status": "cancelled"}),
+                "headers": {**fhir, "If-Match": rng.choice(['W/"99"', "banana", 'W/"0"', '""', 'W/"²"'])},
+            },
+        ),
+        lambda: (
+            "PATCH",
+            appt_path,
+            {
+                "data": json.dumps(
+                    rng.choice(
+                        [
+                            [{"op": "remove", "path": "/status"}],
+                            [{"op": "replace", "path": "/slot", "value": []}],
+                            [{"op": "replace", "path": "/status", "value": "booked'--"}],
+                            {"status": "cancelled"},
+                            [],
+                            [{"op": "replace", "path": "/status", "value": "cancelled"}] * 11,
+                        ]
+                    )
+                ),
+                "headers": {"Content-Type": rng.choice(["application/json-patch+json", "application/json"])},
+            },
+        ),
+        lambda: (
+            "POST",
+            f"{appt_path}/$reschedule",
+            body(
+                rng.choice(
+                    [
+                        {"resourceType": "Parameters"},
+                        {
+                            "resourceType": "Parameters",
+                            "parameter": [
+                                {
+                                    "name": "slot",
+                                    "valueReference": {"reference": f"Slot/{rng.choice(SQLISH)}"},
+                                }
+                            ],
+                        },
+                        {
+                            "resourceType": "Parameters",
+                            "parameter": [{"name": "slot", "valueString": slot_id}],
+                        },
+                        {
+                            "resourceType": "Parameters",
+                            "parameter": [
+                                {"name": "slot", "valueReference": {"reference": f"Slot/{slot_id}"}},
+                                {"name": "x"},
+                            ],
+                        },
+                        appointment,
+                    ]
+                )
+            ),
+        ),
         lambda: (rng.choice(["DELETE", "PUT", "PATCH"]), rng.choice(["/Slot", "/Patient", "/Slot/x"]), {}),
-        lambda: ("POST", "/Patient", {**body(patient_json()), "headers": {**fhir, "Authorization": "Bearer wrong"}}),
+        lambda: (
+            "POST",
+            "/Patient",
+            {**body(patient_json()), "headers": {**fhir, "Authorization": "Bearer wrong"}},
+        ),
     ]
     return [rng.choice(makers)() for _ in range(500)]
 
@@ -146,7 +263,10 @@ async def test_unicode_digits_are_not_numbers(api):
     for value in ("²", "٣"):
         status, _ = await api.call("GET", "/Slot", params={"_count": value})
         assert status == 400
-        status, _ = await api.call("PATCH", f"/Appointment/{appointment['id']}",
-                                   json=[{"op": "replace", "path": "/status", "value": "cancelled"}],
-                                   headers={"Content-Type": "application/json-patch+json", "If-Match": f'W/"{value}"'})
+        status, _ = await api.call(
+            "PATCH",
+            f"/Appointment/{appointment['id']}",
+            json=[{"op": "replace", "path": "/status", "value": "cancelled"}],
+            headers={"Content-Type": "application/json-patch+json", "If-Match": f'W/"{value}"'},
+        )
         assert status == 400

@@ -1,4 +1,5 @@
 """Store details that HTTP tests cannot force: retrying a transaction PostgreSQL aborted to break a deadlock."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,6 +20,7 @@ def failing_work(pgcode: str, failures: int, calls: list):
         if len(calls) <= failures:
             raise OperationalError("UPDATE sched_slot", {}, DriverError(pgcode))
         return "done"
+
     return work
 
 

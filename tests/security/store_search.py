@@ -1,6 +1,7 @@
 """Search every store for traces of a patient: each table of each database row by row (tracker-store event data
 decrypted first, so encryption cannot hide a leftover), the raw bytes of SQLite files, and every Redis key and
 value. What the audit log holds is reported apart: its entries name patients only by a keyed hash."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -60,8 +61,11 @@ def found_in_redis(url: Optional[str], needles: Iterable[str]) -> Dict[str, List
         for key in client.scan_iter():
             kind = client.type(key).decode()
             value = client.get(key) if kind == "string" else str(client.dump(key))
-            text = key.decode(errors="replace") + " " + (value.decode(errors="replace") if isinstance(value, bytes)
-                                                         else str(value))
+            text = (
+                key.decode(errors="replace")
+                + " "
+                + (value.decode(errors="replace") if isinstance(value, bytes) else str(value))
+            )
             found = [needle for needle in needles if needle in text]
             if found:
                 hits[key.decode(errors="replace")] = found

@@ -1,4 +1,5 @@
 """Finding 8: webhook bodies are limited and signatures required before parsing; a replay after a restart is refused."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, List
@@ -24,7 +25,9 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> List[int]:
     return sizes
 
 
-async def test_an_unsigned_post_is_refused_before_its_body_is_parsed(harness: Harness, parsed: List[int]) -> None:
+async def test_an_unsigned_post_is_refused_before_its_body_is_parsed(
+    harness: Harness, parsed: List[int]
+) -> None:
     response = await harness.post({**harness.message("hello"), "padding": "x" * 500_000}, signature=None)
     assert response.status == 403
     assert parsed == []

@@ -1,5 +1,6 @@
 """Finding 4 (at rest): message texts and medicine names in the tracker store are encrypted with a key from the
 environment (carebot/privacy/tracker_store.py), on SQLite and (TEST_POSTGRES_URL) PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,17 @@ SAID = "remind me to take my warfarin at 6pm"
 ENTITY = {"entity": "medicine", "value": "warfarin", "start": 21, "end": 29}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
-    not os.environ.get("TEST_POSTGRES_URL"), reason="TEST_POSTGRES_URL not set"))])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=pytest.mark.skipif(
+                not os.environ.get("TEST_POSTGRES_URL"), reason="TEST_POSTGRES_URL not set"
+            ),
+        ),
+    ]
+)
 def store_kwargs(request, tmp_path, monkeypatch):
     monkeypatch.setenv("TRACKER_ENCRYPTION_KEY", "a-tracker-key-from-the-environment-0123456789")
     sealing.cipher.cache_clear()
@@ -30,15 +40,26 @@ def store_kwargs(request, tmp_path, monkeypatch):
         yield {"dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
     else:
         url = sa.engine.make_url(os.environ["TEST_POSTGRES_URL"])
-        yield {"dialect": "postgresql", "host": url.host, "port": url.port, "db": url.database,
-               "username": url.username, "password": url.password}
+        yield {
+            "dialect": "postgresql",
+            "host": url.host,
+            "port": url.port,
+            "db": url.database,
+            "username": url.username,
+            "password": url.password,
+        }
     sealing.cipher.cache_clear()
 
 
 def conversation(sender: str) -> DialogueStateTracker:
-    return DialogueStateTracker.from_events(sender, [
-        ActionExecuted("action_listen"), UserUttered(SAID, {"name": "set_reminder", "confidence": 0.9}, [ENTITY]),
-        BotUttered("OK, warfarin every day at 18:00.")])
+    return DialogueStateTracker.from_events(
+        sender,
+        [
+            ActionExecuted("action_listen"),
+            UserUttered(SAID, {"name": "set_reminder", "confidence": 0.9}, [ENTITY]),
+            BotUttered("OK, warfarin every day at 18:00."),
+        ],
+    )
 
 
 def stored_data(store: SQLTrackerStore, sender: str) -> list:

@@ -1,5 +1,6 @@
 """Erasure and export of one patient across every store (issue 14, "Erasure and export"): the operator's
 `python -m carebot.privacy erase|export PHONE` path, on SQLite and (TEST_POSTGRES_URL) PostgreSQL."""
+
 from __future__ import annotations
 
 import base64
@@ -18,14 +19,14 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import func, select
 
+from carebot.backend.audit import AuditLog, patient_ref
 from carebot.backend.db import to_db
 from carebot.channels.contacts import ContactStore
 from carebot.handoff.store import handoff_cases, handoff_events
+from carebot.payloads import FORGET_CONVERSATION, FORGET_NUMBER
 from carebot.privacy import __main__ as cli
-from carebot.backend.audit import AuditLog, patient_ref
 from carebot.privacy.erasure import erase_everywhere, notices
 from carebot.privacy.export import export_bundle
-from carebot.payloads import FORGET_CONVERSATION, FORGET_NUMBER
 from carebot.privacy.model import PAST_APPOINTMENTS
 from carebot.privacy.stores import PatientStores
 from carebot.privacy.tracker_store import ProtectedSQLTrackerStore
@@ -47,25 +48,54 @@ def tracker_store(url: str) -> ProtectedSQLTrackerStore:
     parsed = sa.engine.make_url(url)
     if parsed.drivername.startswith("sqlite"):
         return ProtectedSQLTrackerStore(Domain.empty(), dialect="sqlite", db=parsed.database)
-    return ProtectedSQLTrackerStore(Domain.empty(), dialect="postgresql", host=parsed.host, port=parsed.port,
-                                    db=parsed.database, username=parsed.username, password=parsed.password)
+    return ProtectedSQLTrackerStore(
+        Domain.empty(),
+        dialect="postgresql",
+        host=parsed.host,
+        port=parsed.port,
+        db=parsed.database,
+        username=parsed.username,
+        password=parsed.password,
+    )
 
 
 async def save_chat(url: str, phone: str, said: str) -> None:
-    tracker = DialogueStateTracker.from_events(f"whatsapp:{phone}", [
-        ActionExecuted("action_listen"), UserUttered(said), BotUttered("Thanks, noted.")])
+    tracker = DialogueStateTracker.from_events(
+        f"whatsapp:{phone}",
+        [ActionExecuted("action_listen"), UserUttered(said), BotUttered("Thanks, noted.")],
+    )
     await tracker_store(url).save(tracker)
 
 
 def add_appointment(conn, patient_id: str, start: dt.datetime, ident: str) -> None:
     slot_id = f"dr-patel-{start:%Y%m%d%H%M}"
-    conn.execute(t.slot.insert().values(id=slot_id, schedule_id="sched-dr-patel", practitioner_id="dr-patel",
-                                        start=to_db(start), end=to_db(start + dt.timedelta(minutes=15)),
-                                        status="busy", version=1, last_updated=to_db(NOW)))
-    conn.execute(t.appointment.insert().values(
-        id=ident, status="booked", patient_id=patient_id, practitioner_id="dr-patel", service_id="gp",
-        slot_ids=slot_id, start=to_db(start), end=to_db(start + dt.timedelta(minutes=15)), created=to_db(NOW),
-        version=1, last_updated=to_db(NOW)))
+    conn.execute(
+        t.slot.insert().values(
+            id=slot_id,
+            schedule_id="sched-dr-patel",
+            practitioner_id="dr-patel",
+            start=to_db(start),
+            end=to_db(start + dt.timedelta(minutes=15)),
+            status="busy",
+            version=1,
+            last_updated=to_db(NOW),
+        )
+    )
+    conn.execute(
+        t.appointment.insert().values(
+            id=ident,
+            status="booked",
+            patient_id=patient_id,
+            practitioner_id="dr-patel",
+            service_id="gp",
+            slot_ids=slot_id,
+            start=to_db(start),
+            end=to_db(start + dt.timedelta(minutes=15)),
+            created=to_db(NOW),
+            version=1,
+            last_updated=to_db(NOW),
+        )
+    )
 
 
 async def seed(stores: PatientStores, tracker_url: str, phone: str, word: str, hour: int = 0) -> None:
@@ -73,17 +103,42 @@ async def seed(stores: PatientStores, tracker_url: str, phone: str, word: str, h
     channel's window and a held message, and a conversation."""
     patient_id = uuid.uuid4().hex[:12]
     with stores.backend.begin() as conn:
-        conn.execute(t.patient.insert().values(id=patient_id, family=f"{word}son", given="Ada", phone=phone,
-                                               birth_date=dt.date(1980, 5, 1), version=1, last_updated=to_db(NOW)))
+        conn.execute(
+            t.patient.insert().values(
+                id=patient_id,
+                family=f"{word}son",
+                given="Ada",
+                phone=phone,
+                birth_date=dt.date(1980, 5, 1),
+                version=1,
+                last_updated=to_db(NOW),
+            )
+        )
         add_appointment(conn, patient_id, NOW - dt.timedelta(days=20, hours=hour), f"past-{patient_id}")
         add_appointment(conn, patient_id, NOW + dt.timedelta(days=3, hours=hour), f"next-{patient_id}")
-        case_id = conn.execute(handoff_cases.insert().values(
-            conversation_id=f"whatsapp:{phone}", patient_phone=phone, reason="asked_for_human",
-            transcript=f"Patient: my {word} rash", status="resolved", created_at=to_db(NOW))).inserted_primary_key[0]
-        conn.execute(handoff_events.insert().values(case_id=case_id, kind="patient_message", author="patient",
-                                                    text=f"{word} again", at=to_db(NOW)))
-    ReminderStore(stores.backend).create(f"whatsapp:{phone}", f"{word}mycin", "FREQ=DAILY;BYHOUR=9;BYMINUTE=0",
-                                         NOW, "Europe/London", dose="1 tablet")
+        case_id = conn.execute(
+            handoff_cases.insert().values(
+                conversation_id=f"whatsapp:{phone}",
+                patient_phone=phone,
+                reason="asked_for_human",
+                transcript=f"Patient: my {word} rash",
+                status="resolved",
+                created_at=to_db(NOW),
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            handoff_events.insert().values(
+                case_id=case_id, kind="patient_message", author="patient", text=f"{word} again", at=to_db(NOW)
+            )
+        )
+    ReminderStore(stores.backend).create(
+        f"whatsapp:{phone}",
+        f"{word}mycin",
+        "FREQ=DAILY;BYHOUR=9;BYMINUTE=0",
+        NOW,
+        "Europe/London",
+        dose="1 tablet",
+    )
     channel = ContactStore(str(stores.channel.url))
     channel.record_inbound(phone)
     channel.hold_message(phone, f"Time for your {word}mycin")
@@ -91,13 +146,18 @@ async def seed(stores: PatientStores, tracker_url: str, phone: str, word: str, h
 
 
 def sqlite_urls(folder: Path) -> dict:
-    return {store: f"sqlite:///{folder / name}" for store, name in
-            (("backend", "carebot.db"), ("channel", "whatsapp.db"), ("tracker", "tracker.db"))}
+    return {
+        store: f"sqlite:///{folder / name}"
+        for store, name in (("backend", "carebot.db"), ("channel", "whatsapp.db"), ("tracker", "tracker.db"))
+    }
 
 
 def postgres_param():
-    return pytest.param("postgres", id="postgres", marks=pytest.mark.skipif(
-        not os.environ.get("TEST_POSTGRES_URL"), reason="TEST_POSTGRES_URL not set"))
+    return pytest.param(
+        "postgres",
+        id="postgres",
+        marks=pytest.mark.skipif(not os.environ.get("TEST_POSTGRES_URL"), reason="TEST_POSTGRES_URL not set"),
+    )
 
 
 @pytest.fixture(params=[pytest.param("sqlite", id="sqlite"), postgres_param()])
@@ -118,13 +178,20 @@ def store_urls(request, tmp_path) -> Iterator[dict]:
 
 
 async def test_erasure_leaves_no_trace_of_the_patient_in_any_store(store_urls, clinic, tmp_path) -> None:
-    await save_chat(store_urls["tracker"], BYSTANDER, "hello")  # the tracker store exists before the stores open
+    await save_chat(
+        store_urls["tracker"], BYSTANDER, "hello"
+    )  # the tracker store exists before the stores open
     stores = PatientStores(store_urls["backend"], store_urls["channel"], store_urls["tracker"])
     await seed(stores, store_urls["tracker"], PATIENT, ONLY_THEIRS)
     await seed(stores, store_urls["tracker"], OTHER, "Brindlewick", hour=1)
     engines = [stores.backend, stores.channel, stores.tracker]
-    assert set(found_in_databases(engines, [ONLY_THEIRS])) >= {"sched_patient", "reminders", "handoff_events",
-                                                               "whatsapp_held_messages", "events"}
+    assert set(found_in_databases(engines, [ONLY_THEIRS])) >= {
+        "sched_patient",
+        "reminders",
+        "handoff_events",
+        "whatsapp_held_messages",
+        "events",
+    }
 
     report = erase_everywhere(stores, clinic, PATIENT, kept=())
     AuditLog(stores.backend).record("operator", "erase", PATIENT, report.describe())
@@ -139,7 +206,9 @@ async def test_erasure_leaves_no_trace_of_the_patient_in_any_store(store_urls, c
     [(_, notice)] = notices(stores.backend)
     assert notice.startswith("Cancelled: GP appointment with Dr Asha Patel, ") and "erased" in notice
     with stores.backend.connect() as conn:
-        freed = conn.execute(select(func.count()).select_from(t.slot).where(t.slot.c.status == "free")).scalar()
+        freed = conn.execute(
+            select(func.count()).select_from(t.slot).where(t.slot.c.status == "free")
+        ).scalar()
     assert freed == 1  # the cancelled appointment's time can be booked by someone else
     stores.close()
 
@@ -161,7 +230,8 @@ async def test_what_the_clinic_must_keep_is_kept_and_reported(seeded, clinic) ->
 
     assert report.kept == {PAST_APPOINTMENTS: 1} and report.deleted["upcoming appointments"] == 1
     assert found_in_databases([stores.backend, stores.channel, stores.tracker], [ONLY_THEIRS]) == {
-        "sched_patient": [ONLY_THEIRS]}  # the name on the kept appointment; reminders, cases, chat are gone
+        "sched_patient": [ONLY_THEIRS]
+    }  # the name on the kept appointment; reminders, cases, chat are gone
 
 
 async def test_export_is_a_valid_fhir_bundle_with_the_transcript(seeded, clinic) -> None:
@@ -172,7 +242,9 @@ async def test_export_is_a_valid_fhir_bundle_with_the_transcript(seeded, clinic)
     assert kinds == ["Patient", "Appointment", "Appointment", "MedicationRequest", "DocumentReference"]
     medication = bundle["entry"][3]["resource"]
     assert medication["medicationCodeableConcept"]["text"] == f"{ONLY_THEIRS}mycin"
-    assert medication["dosageInstruction"][0]["timing"]["code"]["text"] == "RRULE:FREQ=DAILY;BYHOUR=9;BYMINUTE=0"
+    assert (
+        medication["dosageInstruction"][0]["timing"]["code"]["text"] == "RRULE:FREQ=DAILY;BYHOUR=9;BYMINUTE=0"
+    )
     text = base64.b64decode(bundle["entry"][4]["resource"]["content"][0]["attachment"]["data"]).decode()
     assert f"patient: my {ONLY_THEIRS} rash is back" in text and "bot: Thanks, noted." in text
     assert f"patient (staff case): {ONLY_THEIRS} again" in text
@@ -184,8 +256,10 @@ async def test_the_operator_cli_exports_then_erases(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("SCHEDULING_DATABASE_URL", f"sqlite:///{backend}")
     monkeypatch.setenv("WHATSAPP_STATE_DATABASE_URL", f"sqlite:///{channel}")
     endpoints = tmp_path / "endpoints.yml"
-    endpoints.write_text(f"tracker_store:\n  type: carebot.privacy.tracker_store.ProtectedSQLTrackerStore\n"
-                         f"  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n")
+    endpoints.write_text(
+        f"tracker_store:\n  type: carebot.privacy.tracker_store.ProtectedSQLTrackerStore\n"
+        f"  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n"
+    )
     monkeypatch.setenv("RASA_ENDPOINTS", str(endpoints))
     await save_chat(f"sqlite:///{tmp_path / 'tracker.db'}", BYSTANDER, "hello")
     stores = PatientStores()
@@ -208,8 +282,10 @@ def staff_admins(monkeypatch, tmp_path) -> None:
     """alice is an admin; the services' tracker store is a fresh file (set before the backend starts)."""
     monkeypatch.setenv("STAFF_ADMINS", "alice")
     endpoints = tmp_path / "endpoints.yml"
-    endpoints.write_text(f"tracker_store:\n  type: carebot.privacy.tracker_store.ProtectedSQLTrackerStore\n"
-                         f"  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n")
+    endpoints.write_text(
+        f"tracker_store:\n  type: carebot.privacy.tracker_store.ProtectedSQLTrackerStore\n"
+        f"  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n"
+    )
     monkeypatch.setenv("RASA_ENDPOINTS", str(endpoints))
 
 
@@ -218,7 +294,9 @@ async def admin_backend(staff_admins, backend):
     return backend
 
 
-async def test_an_admin_exports_and_erases_from_the_inbox_and_staff_see_the_freed_time(admin_backend, tmp_path):
+async def test_an_admin_exports_and_erases_from_the_inbox_and_staff_see_the_freed_time(
+    admin_backend, tmp_path
+):
     tracker_url = f"sqlite:///{tmp_path / 'tracker.db'}"
     await save_chat(tracker_url, BYSTANDER, "hello")
     stores = PatientStores(admin_backend.service.store.engine)
@@ -230,12 +308,14 @@ async def test_an_admin_exports_and_erases_from_the_inbox_and_staff_see_the_free
     status, exported, _ = await admin_backend.page(admin, f"/staff/privacy/export?phone=%2B{PATIENT[1:]}")
     assert status == 200 and json.loads(exported)["entry"][0]["resource"]["telecom"][0]["value"] == PATIENT
     _, audit_page, _ = await admin_backend.page(admin, "/staff/audit")
-    unconfirmed = await admin_backend.post_form(admin, "/staff/privacy/erase",
-                                                {"phone": PATIENT, "csrf": csrf_of(audit_page)})
+    unconfirmed = await admin_backend.post_form(
+        admin, "/staff/privacy/erase", {"phone": PATIENT, "csrf": csrf_of(audit_page)}
+    )
     assert unconfirmed[2] == "/staff/audit?done=not_confirmed"
     assert set(found_in_databases([stores.backend], [ONLY_THEIRS])) >= {"sched_patient", "reminders"}
-    erased = await admin_backend.post_form(admin, "/staff/privacy/erase",
-                                           {"phone": PATIENT, "confirm": "yes", "csrf": csrf_of(audit_page)})
+    erased = await admin_backend.post_form(
+        admin, "/staff/privacy/erase", {"phone": PATIENT, "confirm": "yes", "csrf": csrf_of(audit_page)}
+    )
     assert erased[2] == "/staff/audit?done=erased"
 
     assert found_in_databases([stores.backend, stores.channel, stores.tracker], [ONLY_THEIRS, PATIENT]) == {}
@@ -246,17 +326,25 @@ async def test_an_admin_exports_and_erases_from_the_inbox_and_staff_see_the_free
     stores.close()
 
 
-async def test_the_whatsapp_channel_forgets_the_number_once_the_erasing_reply_has_left(harness, contacts) -> None:
+async def test_the_whatsapp_channel_forgets_the_number_once_the_erasing_reply_has_left(
+    harness, contacts
+) -> None:
     """The bot's last reply of an erasure carries forget_number: after it, the channel's window, held messages
     and remembered buttons of the number are gone (the next message shows it: nothing held is delivered, "1"
     means nothing)."""
+
     async def something_held_meanwhile(message) -> None:
         contacts.hold_message(SENDER, f"Time for your {ONLY_THEIRS}mycin")
 
     harness.bot.before_reply = something_held_meanwhile
-    harness.bot.respond = lambda message: [] if len(harness.bot.messages) > 1 else [
-        {"text": "Done: erased.", "buttons": [{"title": "Book", "payload": "/book_appointment"}]},
-        {"custom": {FORGET_CONVERSATION: True, FORGET_NUMBER: True}}]
+    harness.bot.respond = lambda message: (
+        []
+        if len(harness.bot.messages) > 1
+        else [
+            {"text": "Done: erased.", "buttons": [{"title": "Book", "payload": "/book_appointment"}]},
+            {"custom": {FORGET_CONVERSATION: True, FORGET_NUMBER: True}},
+        ]
+    )
     await harness.post(harness.message("yes, erase it"))
     await harness.twilio.wait_for(1)
     harness.bot.before_reply = None
@@ -264,4 +352,6 @@ async def test_the_whatsapp_channel_forgets_the_number_once_the_erasing_reply_ha
 
     _, second = await harness.bot.wait_for(2)
     assert second.text == "1"  # the buttons offered before the erasure were forgotten
-    assert harness.twilio.bodies() == ["Done: erased.\n\n1. Book"]  # the held message was erased, not delivered
+    assert harness.twilio.bodies() == [
+        "Done: erased.\n\n1. Book"
+    ]  # the held message was erased, not delivered

@@ -1,4 +1,5 @@
 """Finding 1 (impersonation over REST) and finding 2 (intent injection from WhatsApp text)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,7 +50,9 @@ async def test_production_refuses_the_rest_channel_without_credentials(rest_chan
     assert await post_rest(base_url, message) == 401
     assert await post_rest(base_url, message, token="a-wrong-token-of-sufficient-length-000000") == 401
     monkeypatch.delenv("REST_CHANNEL_TOKEN")
-    assert await post_rest(base_url, message, token=REST_TOKEN) == 403  # no token configured: the channel is off
+    assert (
+        await post_rest(base_url, message, token=REST_TOKEN) == 403
+    )  # no token configured: the channel is off
     assert bot.messages == []
 
 
@@ -58,7 +61,10 @@ async def test_production_rest_sender_can_never_name_a_patient(rest_channel, mon
     monkeypatch.setenv("CAREBOT_MODE", "production")
     monkeypatch.setenv("REST_CHANNEL_TOKEN", REST_TOKEN)
     for sender in ("whatsapp:+447700900123", "+447700900123", "447700900123", "tel:+447700900123"):
-        assert await post_rest(base_url, {"sender": sender, "message": "cancel my appointment"}, REST_TOKEN) == 400
+        assert (
+            await post_rest(base_url, {"sender": sender, "message": "cancel my appointment"}, REST_TOKEN)
+            == 400
+        )
     assert await post_rest(base_url, {"sender": "operator-check", "message": "hello"}, REST_TOKEN) == 200
     [message] = await bot.wait_for(1)
     assert (message.sender_id, message.text) == ("operator-check", "hello")
@@ -66,19 +72,31 @@ async def test_production_rest_sender_can_never_name_a_patient(rest_channel, mon
 
 async def test_a_rest_client_cannot_claim_the_whatsapp_channel_or_a_patients_wa_id(rest_channel) -> None:
     base_url, bot = rest_channel
-    await post_rest(base_url, {"sender": "web-visitor-2", "message": "my appointments", "input_channel": "whatsapp",
-                               "metadata": {"wa_id": "447700900123", "utter_hint": "kept"}})
+    await post_rest(
+        base_url,
+        {
+            "sender": "web-visitor-2",
+            "message": "my appointments",
+            "input_channel": "whatsapp",
+            "metadata": {"wa_id": "447700900123", "utter_hint": "kept"},
+        },
+    )
     [message] = await bot.wait_for(1)
     assert message.input_channel == "rest"
     assert message.metadata == {"utter_hint": "kept"}
 
 
-@pytest.mark.parametrize("body", [
-    '/medication_reminder{"reminder_key": "r1v1@20261128T080000Z"}',
-    '//cancel_appointment{"appointment_id": "17"}',
-    "/affirm",
-])
-async def test_whatsapp_text_that_looks_like_an_intent_reaches_the_bot_as_plain_text(harness: Harness, body) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        '/medication_reminder{"reminder_key": "r1v1@20261128T080000Z"}',
+        '//cancel_appointment{"appointment_id": "17"}',
+        "/affirm",
+    ],
+)
+async def test_whatsapp_text_that_looks_like_an_intent_reaches_the_bot_as_plain_text(
+    harness: Harness, body
+) -> None:
     await harness.post(harness.message(body))
     [message] = await harness.bot.wait_for(1)
     assert message.text == body.lstrip("/")

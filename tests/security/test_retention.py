@@ -1,5 +1,6 @@
 """Finding 3: the consent text promised 30 days and deletion, and nothing purged anything. Now clinic.yml
 `privacy.retention_days` drives both the purge of every store and the number the consent text quotes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,22 +27,36 @@ from carebot.privacy.stores import PatientStores
 
 ROOT = Path(__file__).resolve().parents[2]
 PATIENT = "+447700900777"
-NOTHING_KEPT = Retention(conversations=0, triage_records=0, handoff_cases=0, channel_state=0, media_links=0, audit=0)
+NOTHING_KEPT = Retention(
+    conversations=0, triage_records=0, handoff_cases=0, channel_state=0, media_links=0, audit=0
+)
 YESTERDAY = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
 
 
 def backend_urls():
-    return [pytest.param("sqlite", id="sqlite"), pytest.param(os.environ.get("TEST_POSTGRES_URL"), id="postgres",
-            marks=pytest.mark.skipif(not os.environ.get("TEST_POSTGRES_URL"), reason="TEST_POSTGRES_URL not set"))]
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            os.environ.get("TEST_POSTGRES_URL"),
+            id="postgres",
+            marks=pytest.mark.skipif(
+                not os.environ.get("TEST_POSTGRES_URL"), reason="TEST_POSTGRES_URL not set"
+            ),
+        ),
+    ]
 
 
 async def save_conversation(url: str, sender: str, said: str) -> None:
     """A conversation in Rasa's own SQL tracker store, written by Rasa's own code, a day old."""
-    store = SQLTrackerStore(Domain.empty(), db=url.split("///", 1)[1], dialect="sqlite") if url.startswith("sqlite") \
+    store = (
+        SQLTrackerStore(Domain.empty(), db=url.split("///", 1)[1], dialect="sqlite")
+        if url.startswith("sqlite")
         else SQLTrackerStore(Domain.empty(), host=url)
+    )
     stamp = YESTERDAY.timestamp()
-    tracker = DialogueStateTracker.from_events(sender, [
-        ActionExecuted("action_listen", timestamp=stamp), UserUttered(said, timestamp=stamp)])
+    tracker = DialogueStateTracker.from_events(
+        sender, [ActionExecuted("action_listen", timestamp=stamp), UserUttered(said, timestamp=stamp)]
+    )
     await store.save(tracker)
 
 
@@ -54,16 +69,33 @@ def count(engine, table) -> int:
 async def test_purge_with_zero_days_leaves_nothing_older_than_the_cut_off(tmp_path, backend_url) -> None:
     tracker_url = f"sqlite:///{tmp_path / 'tracker.db'}"
     await save_conversation(tracker_url, f"whatsapp:{PATIENT}", "my knee hurts since the fall")
-    stores = PatientStores(f"sqlite:///{tmp_path / 'carebot.db'}" if backend_url == "sqlite" else backend_url,
-                           f"sqlite:///{tmp_path / 'whatsapp.db'}", tracker_url)
+    stores = PatientStores(
+        f"sqlite:///{tmp_path / 'carebot.db'}" if backend_url == "sqlite" else backend_url,
+        f"sqlite:///{tmp_path / 'whatsapp.db'}",
+        tracker_url,
+    )
     with stores.backend.begin() as conn:
         conn.execute(delete(handoff_events))
         conn.execute(delete(handoff_cases))
-        case_id = conn.execute(handoff_cases.insert().values(
-            conversation_id=f"whatsapp:{PATIENT}", patient_phone=PATIENT, reason="asked_for_human",
-            transcript="patient: my knee hurts", status="resolved", created_at=to_db(YESTERDAY))).inserted_primary_key[0]
-        conn.execute(handoff_events.insert().values(case_id=case_id, kind="patient_message", author="patient",
-                                                    text="still hurts", at=to_db(YESTERDAY)))
+        case_id = conn.execute(
+            handoff_cases.insert().values(
+                conversation_id=f"whatsapp:{PATIENT}",
+                patient_phone=PATIENT,
+                reason="asked_for_human",
+                transcript="patient: my knee hurts",
+                status="resolved",
+                created_at=to_db(YESTERDAY),
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            handoff_events.insert().values(
+                case_id=case_id,
+                kind="patient_message",
+                author="patient",
+                text="still hurts",
+                at=to_db(YESTERDAY),
+            )
+        )
     channel = ContactStore(f"sqlite:///{tmp_path / 'whatsapp.db'}")
     channel.record_inbound(PATIENT, at=YESTERDAY)
     channel.hold_message(PATIENT, "Your reminder", media_url="https://api.twilio.com/media/ME1", at=YESTERDAY)
@@ -74,7 +106,10 @@ async def test_purge_with_zero_days_leaves_nothing_older_than_the_cut_off(tmp_pa
 
     assert count(stores.tracker, stores.tracker_events()) == 0
     assert count(stores.backend, handoff_cases) == 0 and count(stores.backend, handoff_events) == 0
-    assert count(stores.channel, whatsapp_held_messages) == 0 and count(stores.channel, whatsapp_message_sids) == 0
+    assert (
+        count(stores.channel, whatsapp_held_messages) == 0
+        and count(stores.channel, whatsapp_message_sids) == 0
+    )
     assert channel.last_inbound(PATIENT) is None
     assert channel.is_opted_out("+447700900888")  # an opt-out is kept: forgetting it would message them again
     assert report.removed["conversation events"] == 2 and report.removed["handoff cases"] == 1
@@ -82,8 +117,11 @@ async def test_purge_with_zero_days_leaves_nothing_older_than_the_cut_off(tmp_pa
 
 
 def test_purge_keeps_what_is_younger_than_its_retention(tmp_path) -> None:
-    stores = PatientStores(f"sqlite:///{tmp_path / 'carebot.db'}", f"sqlite:///{tmp_path / 'whatsapp.db'}",
-                           f"sqlite:///{tmp_path / 'no-tracker.db'}")
+    stores = PatientStores(
+        f"sqlite:///{tmp_path / 'carebot.db'}",
+        f"sqlite:///{tmp_path / 'whatsapp.db'}",
+        f"sqlite:///{tmp_path / 'no-tracker.db'}",
+    )
     channel = ContactStore(f"sqlite:///{tmp_path / 'whatsapp.db'}")
     channel.first_delivery("SM-yesterday", at=YESTERDAY)
     purge(stores, Retention(channel_state=2))
@@ -97,18 +135,29 @@ async def test_the_consent_text_quotes_the_configured_retention(tmp_path, monkey
     (tmp_path / "clinic.yml").write_text(yaml.safe_dump(clinic_file))
     monkeypatch.setenv("CLINIC_FILE", str(tmp_path / "clinic.yml"))
     dispatcher = CollectingDispatcher()
-    tracker = Tracker("whatsapp:+447700900777", {}, {"text": "check my symptoms", "intent": {"name": "check_symptoms"},
-                                                     "entities": []}, [], False, None, {}, "action_listen")
+    tracker = Tracker(
+        "whatsapp:+447700900777",
+        {},
+        {"text": "check my symptoms", "intent": {"name": "check_symptoms"}, "entities": []},
+        [],
+        False,
+        None,
+        {},
+        "action_listen",
+    )
     await consent.ActionAskConsent().run(dispatcher, tracker, domain)
     [message] = dispatcher.messages
     assert "it is kept for 14 days" in message["text"]
 
 
 def test_a_wrong_retention_is_refused_with_the_kind_named() -> None:
-    with pytest.raises(ValueError, match="privacy.retention_days.conversations must be a whole number of days"):
+    with pytest.raises(
+        ValueError, match="privacy.retention_days.conversations must be a whole number of days"
+    ):
         retention_from({"retention_days": {"conversations": -1}})
     with pytest.raises(ValueError, match="unknown kind 'chats'"):
         retention_from({"retention_days": {"chats": 3}})
-    with pytest.raises(ValueError, match="privacy.kept_after_erasure must be a list of: past_appointments, "
-                                         "handoff_cases"):
+    with pytest.raises(
+        ValueError, match="privacy.kept_after_erasure must be a list of: past_appointments, handoff_cases"
+    ):
         kept_from({"kept_after_erasure": ["conversations"]})

@@ -1,4 +1,5 @@
 """Finding 4 (databases readable by everyone) and finding 9 (empty secrets accepted, Rasa's token in `ps`)."""
+
 from __future__ import annotations
 
 import stat

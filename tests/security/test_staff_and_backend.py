@@ -1,5 +1,6 @@
 """Finding 5 (sessions that outlive logout, unlimited password guesses, cookies not Secure), finding 6 (no record
 of who read a case) and finding 7 (one backend token does everything, the whole patient list on request)."""
+
 from __future__ import annotations
 
 import aiohttp
@@ -7,10 +8,10 @@ import pyotp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from carebot.server.app import create_app
+from carebot.backend.audit import AuditLog, audit_log, patient_ref
 from carebot.backend.db import make_engine
 from carebot.handoff.inbox import LOGIN_COOKIE, SESSION_COOKIE
-from carebot.backend.audit import AuditLog, audit_log, patient_ref
+from carebot.server.app import create_app
 from tests.handoff.handoff_harness import PASSWORDS, PATIENT, csrf_of
 
 FULL_TOKEN = "actions-token-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -43,12 +44,18 @@ async def test_five_wrong_passwords_lock_the_name_even_for_the_right_password(ba
 
 async def test_production_session_cookies_are_secure(backend, monkeypatch) -> None:
     monkeypatch.setenv("CAREBOT_MODE", "production")
-    client = backend.browser()  # plain http: it holds Secure cookies back, so the test hands the login nonce over
+    client = (
+        backend.browser()
+    )  # plain http: it holds Secure cookies back, so the test hands the login nonce over
     async with client.get(backend.url + "/staff/login") as page:
         form = {"name": "alice", "password": PASSWORDS["alice"], "csrf": csrf_of(await page.text())}
         login_cookie = page.cookies[LOGIN_COOKIE]
-    async with client.post(backend.url + "/staff/login", data=form, allow_redirects=False,
-                           headers={"Cookie": f"{LOGIN_COOKIE}={login_cookie.value}"}) as response:
+    async with client.post(
+        backend.url + "/staff/login",
+        data=form,
+        allow_redirects=False,
+        headers={"Cookie": f"{LOGIN_COOKIE}={login_cookie.value}"},
+    ) as response:
         session_cookie = response.cookies[SESSION_COOKIE]
     assert login_cookie["secure"] is True
     assert response.status == 303 and session_cookie["secure"] is True and session_cookie["httponly"] is True
@@ -89,19 +96,39 @@ async def scoped_backend(tmp_path, clinic):
 
 async def call(base: str, method: str, path: str, token: str, body=None) -> int:
     async with aiohttp.ClientSession() as session:
-        async with session.request(method, base + path, json=body,
-                                   headers={"Authorization": f"Bearer {token}"}) as response:
+        async with session.request(
+            method, base + path, json=body, headers={"Authorization": f"Bearer {token}"}
+        ) as response:
             return response.status
 
 
 async def test_the_channel_token_only_appends_to_handoff_cases(scoped_backend) -> None:
-    assert await call(scoped_backend, "POST", "/api/handoff/messages", CHANNEL_TOKEN,
-                      {"conversation_id": "whatsapp:+447700900123", "text": "hello"}) == 200
-    assert await call(scoped_backend, "GET", "/api/handoff/conversations/whatsapp:+447700900123", CHANNEL_TOKEN) == 200
+    assert (
+        await call(
+            scoped_backend,
+            "POST",
+            "/api/handoff/messages",
+            CHANNEL_TOKEN,
+            {"conversation_id": "whatsapp:+447700900123", "text": "hello"},
+        )
+        == 200
+    )
+    assert (
+        await call(scoped_backend, "GET", "/api/handoff/conversations/whatsapp:+447700900123", CHANNEL_TOKEN)
+        == 200
+    )
     assert await call(scoped_backend, "GET", "/fhir/Patient?telecom=%2B447700900123", CHANNEL_TOKEN) == 403
     assert await call(scoped_backend, "GET", "/fhir/Appointment", CHANNEL_TOKEN) == 403
-    assert await call(scoped_backend, "POST", "/api/handoff/cases", CHANNEL_TOKEN,
-                      {"conversation_id": "whatsapp:+447700900123", "reason": "asked_for_human"}) == 403
+    assert (
+        await call(
+            scoped_backend,
+            "POST",
+            "/api/handoff/cases",
+            CHANNEL_TOKEN,
+            {"conversation_id": "whatsapp:+447700900123", "reason": "asked_for_human"},
+        )
+        == 403
+    )
 
 
 async def test_the_whole_patient_list_is_never_served(scoped_backend) -> None:

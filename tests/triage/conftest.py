@@ -1,4 +1,5 @@
 """Shared fixtures: the project's protocols (validated once) and the findings pipeline (built once)."""
+
 from __future__ import annotations
 
 import pytest

@@ -5,6 +5,7 @@ The team's case file (tests/triage_cases.csv) was written alongside the protocol
 (tests/triage_holdout.csv) was written from NHS/NICE sources by someone who never saw them and is never tuned on.
 Floors here are the Done-when of the triage issue; `make eval-triage` reports the full breakdown.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.cases import DEFAULT_REPLIES, load_cases, run_case, score
 from carebot.triage.engine import CHAT_QUESTION_BUDGET
+from evaluation.cases import DEFAULT_REPLIES, load_cases, run_case, score
 
 TESTS = Path(__file__).resolve().parents[1]
 CASES = TESTS / "triage_cases.csv"
@@ -51,14 +52,20 @@ def test_holdout_is_big_varied_and_sourced():
 
 
 def test_every_emergency_in_the_case_file_is_recognised(case_results):
-    missed = [(r.case.line, r.case.text, r.outcome.level) for r in case_results
-              if r.case.expected == "emergency" and r.outcome.level != "emergency"]
+    missed = [
+        (r.case.line, r.case.text, r.outcome.level)
+        for r in case_results
+        if r.case.expected == "emergency" and r.outcome.level != "emergency"
+    ]
     assert not missed
 
 
 def test_no_case_file_non_emergency_is_escalated_to_emergency(case_results):
-    escalated = [(r.case.line, r.case.text, r.case.expected) for r in case_results
-                 if r.case.expected != "emergency" and r.outcome.level == "emergency"]
+    escalated = [
+        (r.case.line, r.case.text, r.case.expected)
+        for r in case_results
+        if r.case.expected != "emergency" and r.outcome.level == "emergency"
+    ]
     assert not escalated
 
 
@@ -71,7 +78,9 @@ def test_case_file_agreement_is_at_least_95_percent(case_results):
 def test_holdout_emergency_recall_floor(holdout_results):
     """Failures report counts only: printing the held-out texts would invite tuning on them."""
     figures = score(holdout_results)
-    assert figures.emergency_recall >= HOLDOUT_EMERGENCY_RECALL_FLOOR, f"emergency recall {figures.emergency_recall:.3f}"
+    assert figures.emergency_recall >= HOLDOUT_EMERGENCY_RECALL_FLOOR, (
+        f"emergency recall {figures.emergency_recall:.3f}"
+    )
 
 
 def test_holdout_escalates_at_most_10_percent_of_non_emergencies(holdout_results):
@@ -87,7 +96,9 @@ def test_holdout_agreement_floor(holdout_results):
 def test_every_case_ends_within_the_chat_budget_asking_each_question_at_most_twice(case_results):
     for result in case_results:
         assert len(result.asked) <= CHAT_QUESTION_BUDGET, result.case.text
-        assert max(Counter(result.asked).values(), default=0) <= 2, result.case.text  # asked, then re-asked once
+        assert max(Counter(result.asked).values(), default=0) <= 2, (
+            result.case.text
+        )  # asked, then re-asked once
 
 
 def test_scripted_answers_name_real_questions_and_options(case_results, protocols):

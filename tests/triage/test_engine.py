@@ -1,4 +1,5 @@
 """The decision engine's safety properties, checked over every protocol, rule, question and red flag."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,15 +10,36 @@ import pytest
 
 from carebot.clinic import load_clinic
 from carebot.triage.engine import (
-    MAX_QUESTIONS, PATTERNS_DIR, InvalidAnswer, add_findings, answer, fill, next_question, outcome, parse_reply,
-    screen_red_flags, start,
+    MAX_QUESTIONS,
+    PATTERNS_DIR,
+    InvalidAnswer,
+    add_findings,
+    answer,
+    fill,
+    next_question,
+    outcome,
+    parse_reply,
+    screen_red_flags,
+    start,
 )
 from carebot.triage.loader import finding_vocabulary
-from carebot.triage.model import AGE_GROUPS, Condition, Profile, Protocol, ProtocolSet, TriageState, level_rank
+from carebot.triage.model import (
+    AGE_GROUPS,
+    Condition,
+    Profile,
+    Protocol,
+    ProtocolSet,
+    TriageState,
+    level_rank,
+)
 from carebot.triage.simulate import simulate
 
-PROFILES = [Profile(age, pregnant) for age in AGE_GROUPS for pregnant in (False, True)
-            if not (pregnant and age != "adult")]
+PROFILES = [
+    Profile(age, pregnant)
+    for age in AGE_GROUPS
+    for pregnant in (False, True)
+    if not (pregnant and age != "adult")
+]
 
 
 def _profile_for(condition: Condition, protocol: Protocol) -> Profile:
@@ -27,7 +49,9 @@ def _profile_for(condition: Condition, protocol: Protocol) -> Profile:
     return Profile(age, pregnant)
 
 
-def _witness(condition: Condition, protocols: ProtocolSet, text_ids: Set[str]) -> Tuple[List[str], Dict[str, str]]:
+def _witness(
+    condition: Condition, protocols: ProtocolSet, text_ids: Set[str]
+) -> Tuple[List[str], Dict[str, str]]:
     """Findings the text can carry, plus answers for the question-only ones, that satisfy `condition`."""
     findings: List[str] = []
     answers: Dict[str, str] = {}
@@ -36,8 +60,9 @@ def _witness(condition: Condition, protocols: ProtocolSet, text_ids: Set[str]) -
         if sayable:
             findings.append(sayable[0])
             continue
-        question, option = next((q, o) for q in protocols.questions.values() for o in q.options
-                                if o.finding in group)
+        question, option = next(
+            (q, o) for q in protocols.questions.values() for o in q.options if o.finding in group
+        )
         answers[question.id] = option.id
         if question.ask_if:
             findings += [sorted(g)[0] for g in question.ask_if.groups]
@@ -54,8 +79,9 @@ def test_every_rule_is_reachable_from_text_or_answers(protocols, text_ids):
         for rule in protocol.rules:
             findings, answers = _witness(rule.when, protocols, text_ids)
             route = sorted(protocol.routes)[:1]
-            result, _ = simulate(route + findings, _profile_for(rule.when, protocol), answers=answers,
-                                 protocols=protocols)
+            result, _ = simulate(
+                route + findings, _profile_for(rule.when, protocol), answers=answers, protocols=protocols
+            )
             assert level_rank(result.level) >= level_rank(rule.level), (protocol.id, rule.id, result)
             if result.level == rule.level and result.red_flag is None:
                 assert result.protocol_id is not None
@@ -65,13 +91,17 @@ def test_every_red_flag_fires_alone_and_with_any_protocol(protocols, text_ids):
     for flag in protocols.red_flags:
         findings, answers = _witness(flag.when, protocols, text_ids)
         assert not answers, f"red flag {flag.id} must be sayable in text"
-        profile = Profile(sorted(flag.when.age_groups)[0] if flag.when.age_groups else "adult",
-                          bool(flag.when.pregnant))
+        profile = Profile(
+            sorted(flag.when.age_groups)[0] if flag.when.age_groups else "adult", bool(flag.when.pregnant)
+        )
         assert screen_red_flags(findings, profile, protocols) is not None
         for protocol in protocols.protocols:
             combined = sorted(protocol.routes)[:2] + findings
             found = screen_red_flags(combined, profile, protocols)
-            assert found is not None and level_rank(found.level) >= level_rank(flag.level), (flag.id, protocol.id)
+            assert found is not None and level_rank(found.level) >= level_rank(flag.level), (
+                flag.id,
+                protocol.id,
+            )
             result = outcome(start(combined, profile, protocols=protocols), protocols)
             assert level_rank(result.level) >= level_rank(flag.level)
             assert result.red_flag is not None
@@ -104,7 +134,9 @@ def _asked_at_most_twice(asked: List[str]) -> bool:
     return all(count <= 2 for count in Counter(asked).values())
 
 
-@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: f"{p.age_group}-{'pregnant' if p.pregnant else 'not'}")
+@pytest.mark.parametrize(
+    "profile", PROFILES, ids=lambda p: f"{p.age_group}-{'pregnant' if p.pregnant else 'not'}"
+)
 def test_all_not_sure_ends_within_twelve_questions_and_never_repeats(protocols, profile):
     for protocol in protocols.protocols:
         _, asked = simulate(sorted(protocol.routes), profile, protocols=protocols)
@@ -133,8 +165,9 @@ def _all_questions(findings, denied, profile, protocols) -> List[str]:
     asked = []
     while (question := next_question(state, protocols)) is not None:
         asked.append(question.id)
-        state = answer(state, question.id, "no" if "no" in [o.id for o in question.options] else "not sure",
-                       protocols)
+        state = answer(
+            state, question.id, "no" if "no" in [o.id for o in question.options] else "not sure", protocols
+        )
     return asked
 
 
@@ -174,8 +207,12 @@ def test_if_not_sure_counts_as_the_safer_option(protocols):
     assert next_question(state, protocols).id == "fever_child_baby_age"
     state = answer(state, "fever_child_baby_age", "I'm not sure", protocols)
     assert outcome(state, protocols).level == "urgent"
-    older = answer(start(["fever", "baby_age_unknown"], Profile("child"), protocols=protocols),
-                   "fever_child_baby_age", "older", protocols)
+    older = answer(
+        start(["fever", "baby_age_unknown"], Profile("child"), protocols=protocols),
+        "fever_child_baby_age",
+        "older",
+        protocols,
+    )
     assert outcome(older, protocols).level == "self_care"
 
 
@@ -218,7 +255,9 @@ def test_a_question_cannot_be_answered_twice(protocols):
 
 
 def test_state_survives_a_round_trip_through_a_slot(protocols):
-    state = answer(start(["fever", "rash"], Profile("child"), ["cough"], protocols), "rash_glass", "1", protocols)
+    state = answer(
+        start(["fever", "rash"], Profile("child"), ["cough"], protocols), "rash_glass", "1", protocols
+    )
     assert TriageState.from_dict(state.to_dict()) == state
 
 
@@ -240,7 +279,9 @@ def test_several_complaints_are_triaged_together_to_the_safest(protocols):
 
 
 def test_crisis_line_is_named_even_when_a_protocol_rule_decides(protocols):
-    result = outcome(start(["corrosive_or_battery", "suicidal_thoughts"], Profile(), protocols=protocols), protocols)
+    result = outcome(
+        start(["corrosive_or_battery", "suicidal_thoughts"], Profile(), protocols=protocols), protocols
+    )
     assert result.level == "emergency" and result.rule_id == "battery_or_magnet"
     assert result.red_flag == "suicidal_thoughts" and any("{crisis_line}" in line for line in result.advice)
 

@@ -1,4 +1,5 @@
 """The protocol files load, and the validator names file and line for every kind of mistake."""
+
 from __future__ import annotations
 
 import shutil
@@ -11,9 +12,24 @@ from carebot.triage.engine import PATTERNS_DIR, TRIAGE_DIR
 from carebot.triage.loader import ProtocolError, finding_vocabulary, load_protocols
 
 REQUIRED = {
-    "chest_pain", "breathing_difficulty", "abdominal_pain", "headache", "fever_adult", "fever_child",
-    "fever_infant", "rash", "injury", "back_pain", "urinary", "cough_cold_sore_throat", "vomiting_diarrhoea",
-    "dizziness_fainting", "pregnancy", "mental_health", "allergic_reaction", "overdose_poisoning",
+    "chest_pain",
+    "breathing_difficulty",
+    "abdominal_pain",
+    "headache",
+    "fever_adult",
+    "fever_child",
+    "fever_infant",
+    "rash",
+    "injury",
+    "back_pain",
+    "urinary",
+    "cough_cold_sore_throat",
+    "vomiting_diarrhoea",
+    "dizziness_fainting",
+    "pregnancy",
+    "mental_health",
+    "allergic_reaction",
+    "overdose_poisoning",
 }
 
 
@@ -24,7 +40,14 @@ def test_every_protocol_file_loads_with_services_from_clinic_yml(protocols):
     assert {p.id for p in loaded.protocols} == files
     assert REQUIRED <= files
     assert loaded.red_flags and loaded.escalations
-    assert set(loaded.dispositions) == {"emergency", "urgent", "routine", "self_care", "unsure_reason", "unsure_advice"}
+    assert set(loaded.dispositions) == {
+        "emergency",
+        "urgent",
+        "routine",
+        "self_care",
+        "unsure_reason",
+        "unsure_advice",
+    }
 
 
 def test_every_red_flag_and_rule_cites_a_source(protocols):
@@ -83,7 +106,9 @@ def test_unknown_finding_is_reported_at_its_rule(broken_dir):
 def test_unknown_finding_in_red_flags_is_reported(broken_dir):
     path = broken_dir / "red_flags.yml"
     _edit(path, "when: {any: [seizure]}", "when: {any: [siezure]}")
-    assert f"{path}:{_line_of(path, 'id: seizure')}: red flag 'seizure': unknown finding" in _problems(broken_dir)
+    assert f"{path}:{_line_of(path, 'id: seizure')}: red flag 'seizure': unknown finding" in _problems(
+        broken_dir
+    )
 
 
 def test_rule_that_can_never_decide_is_unreachable(broken_dir):
@@ -95,8 +120,11 @@ def test_rule_that_can_never_decide_is_unreachable(broken_dir):
 
 def test_rule_for_a_profile_the_protocol_never_sees_is_unreachable(broken_dir):
     path = broken_dir / "fever_infant.yml"
-    _edit(path, "when: {all: [[fever, high_fever], [rash, seizure]]}",
-          "when: {all: [[fever, high_fever], [rash, seizure]], age_group: [adult]}")
+    _edit(
+        path,
+        "when: {all: [[fever, high_fever], [rash, seizure]]}",
+        "when: {all: [[fever, high_fever], [rash, seizure]], age_group: [adult]}",
+    )
     assert "rule 'infant_fever_with_rash' is unreachable: its age group" in _problems(broken_dir)
 
 
@@ -104,8 +132,10 @@ def test_if_not_sure_naming_an_unknown_option_is_rejected(broken_dir):
     path = broken_dir / "fever_child.yml"
     _edit(path, "if_not_sure: under_3m", "if_not_sure: under_three_months")
     line = _line_of(path, "id: fever_child_baby_age")
-    assert f"{path}:{line}: question 'fever_child_baby_age': 'if_not_sure' refers to unknown option" in \
-        _problems(broken_dir)
+    assert (
+        f"{path}:{line}: question 'fever_child_baby_age': 'if_not_sure' refers to unknown option"
+        in _problems(broken_dir)
+    )
 
 
 def test_question_without_not_sure_is_rejected(broken_dir):
@@ -118,8 +148,9 @@ def test_question_without_not_sure_is_rejected(broken_dir):
 def test_unknown_level_and_service_are_rejected(broken_dir):
     path = broken_dir / "urinary.yml"
     _edit(path, "  - id: cannot_pee\n    level: urgent", "  - id: cannot_pee\n    level: soon")
-    assert f"{path}:{_line_of(path, 'id: cannot_pee')}: rule 'cannot_pee': level must be one of" in \
-        _problems(broken_dir)
+    assert f"{path}:{_line_of(path, 'id: cannot_pee')}: rule 'cannot_pee': level must be one of" in _problems(
+        broken_dir
+    )
     _edit(broken_dir / "back_pain.yml", "service: physio", "service: chiropractor")
     with pytest.raises(ProtocolError) as error:
         load_protocols(broken_dir, PATTERNS_DIR, ["gp", "physio"])
@@ -140,5 +171,11 @@ def test_every_problem_is_reported_at_once(broken_dir):
 
 def test_vocabulary_comes_from_pattern_files_and_body_sites():
     vocabulary = finding_vocabulary(PATTERNS_DIR)
-    assert {"chest_pain", "cant_breathe", "severity_severe", "abdominal_pain", "duration_3w_to_6w"} <= vocabulary
+    assert {
+        "chest_pain",
+        "cant_breathe",
+        "severity_severe",
+        "abdominal_pain",
+        "duration_3w_to_6w",
+    } <= vocabulary
     assert "chest" not in vocabulary  # a body site alone is not a finding

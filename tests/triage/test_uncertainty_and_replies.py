@@ -1,15 +1,29 @@
 """The uncertainty policy and free-text replies, on the project's protocols (docs/conversation-design.md)."""
+
 from __future__ import annotations
 
 import pytest
 
-from carebot.triage.engine import (SIMPLER, InvalidAnswer, add_findings, answer, next_question, outcome, read_reply,
-                                   start, take_reply)
+from carebot.triage.engine import (
+    SIMPLER,
+    InvalidAnswer,
+    add_findings,
+    answer,
+    next_question,
+    outcome,
+    read_reply,
+    start,
+    take_reply,
+)
 from carebot.triage.model import NOT_SURE, Profile
 
 
-def test_not_sure_to_an_emergency_question_raises_the_outcome_to_urgent_with_the_emergency_advice_first(protocols):
-    state = start(["chest_pain"], Profile(), protocols=protocols)  # chest pain protocol: if_unsure urgent (default)
+def test_not_sure_to_an_emergency_question_raises_the_outcome_to_urgent_with_the_emergency_advice_first(
+    protocols,
+):
+    state = start(
+        ["chest_pain"], Profile(), protocols=protocols
+    )  # chest pain protocol: if_unsure urgent (default)
     state = answer(state, "chest_pain_spreading", NOT_SURE, protocols)
     result = outcome(state, protocols)
     assert result.level == "urgent"

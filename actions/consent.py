@@ -2,8 +2,9 @@
 
 Consent can be withdrawn ("I withdraw consent", `ActionWithdrawConsent`). The answer is kept in the slots
 `consent_given` (contract: true once given) and `consent_time` (ISO 8601, UTC), which carry over to new
-sessions, so it is asked once per patient. The symptoms told before consent are kept in `triage_state`, so after "yes" triage carries on with them. Red flags never come here: RedFlagPolicy answers them
-before any consent. Texts: data/messages/consent.yml.
+sessions, so it is asked once per patient. The symptoms told before consent are kept in `triage_state`, so after
+"yes" triage carries on with them. Red flags never come here: RedFlagPolicy answers them before any consent.
+Texts: data/messages/consent.yml.
 """
 
 from __future__ import annotations

@@ -225,7 +225,8 @@ class PatternEntityExtractor(TrainedComponent, EntityExtractorMixin):
         self, trained: Optional[Tuple[spacy.language.Language, Optional[PhraseMatcher]]]
     ) -> None:
         """The findings pipeline and the clinic-service matcher built from the stored pattern files."""
-        self._nlp, self._services = trained if trained is not None else (None, None)
+        self._nlp: Optional[spacy.language.Language] = trained[0] if trained is not None else None
+        self._services: Optional[PhraseMatcher] = trained[1] if trained is not None else None
 
     @classmethod
     def from_storage(

@@ -525,6 +525,9 @@ class Finding:
     historical: bool = False
     family: bool = False
     hypothetical: bool = False
+    # Only a body part was named ("…breaking my back"): the part's complaint for triage, but not evidence enough
+    # to override what the intent classifier thought the message was about.
+    site_only: bool = False
 
     @property
     def role(self) -> Optional[str]:
@@ -793,7 +796,8 @@ class ContextComponent:
             flags["historical"] = self._historical(doc, span, triggers) and not _still_pregnant(entity, span)
             flags["family"] = self._family(doc, span, triggers)
             flags["hypothetical"] = self._hypothetical(doc, span, triggers)
-        return Finding(fid, entity, span.text, span.start_char, span.end_char, **flags)
+        site_only = getattr(span, "label_", "") == SITE  # a whole-entity span is a bare site; joins have no label
+        return Finding(fid, entity, span.text, span.start_char, span.end_char, **flags, site_only=site_only)
 
     @staticmethod
     def _usable(start: int, end: int, gap: Sequence[int], triggers: "_Triggers") -> bool:

@@ -343,7 +343,9 @@ class RedFlagClassifier(TrainedComponent):
                 }
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
             elif intent.get("name") == self._config["intent"] or self._misread_complaint(
-                current_ids(f for f in findings if not f.site_only), intent, bool(message.get(DECLINED_BY_GUARD))
+                current_ids(f for f in findings if not f.site_only),
+                intent,
+                bool(message.get(DECLINED_BY_GUARD)),
             ):
                 self._set_intent(message, self._config["symptom_intent"])
         return messages

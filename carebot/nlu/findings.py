@@ -796,7 +796,8 @@ class ContextComponent:
             flags["historical"] = self._historical(doc, span, triggers) and not _still_pregnant(entity, span)
             flags["family"] = self._family(doc, span, triggers)
             flags["hypothetical"] = self._hypothetical(doc, span, triggers)
-        site_only = getattr(span, "label_", "") == SITE  # a whole-entity span is a bare site; joins have no label
+        # A whole-entity span is a bare site (joins of a pain word and a site have no label).
+        site_only = getattr(span, "label_", "") == SITE
         return Finding(fid, entity, span.text, span.start_char, span.end_char, **flags, site_only=site_only)
 
     @staticmethod

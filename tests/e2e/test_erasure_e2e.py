@@ -64,7 +64,7 @@ def production_stores(stack: CarebotStack, var: Path) -> str:
         )
     )
     stack.env.update(
-        {"SCHEDULING_DATABASE_URL": url, "WHATSAPP_STATE_DATABASE_URL": url, "WHATSAPP_REDIS_URL": REDIS_URL}
+        {"CAREBOT_DATABASE_URL": url, "WHATSAPP_STATE_DATABASE_URL": url, "WHATSAPP_REDIS_URL": REDIS_URL}
     )
     return url
 

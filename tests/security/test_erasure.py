@@ -253,7 +253,7 @@ async def test_export_is_a_valid_fhir_bundle_with_the_transcript(seeded, clinic)
 
 async def test_the_operator_cli_exports_then_erases(tmp_path, monkeypatch, capsys) -> None:
     backend, channel = tmp_path / "carebot.db", tmp_path / "whatsapp.db"
-    monkeypatch.setenv("SCHEDULING_DATABASE_URL", f"sqlite:///{backend}")
+    monkeypatch.setenv("CAREBOT_DATABASE_URL", f"sqlite:///{backend}")
     monkeypatch.setenv("WHATSAPP_STATE_DATABASE_URL", f"sqlite:///{channel}")
     endpoints = tmp_path / "endpoints.yml"
     endpoints.write_text(

@@ -384,6 +384,11 @@ SOFT_BREAKS = {
     "im",
     "also",
     "plus",
+    "says",  # a reported clause starts afresh: "can't bear the light and says her neck hurts"
+    "said",
+    "saying",
+    "complains",
+    "complaining",
     "'s",
     "'m",
 }

@@ -132,6 +132,13 @@ PHRASINGS = [
     ("burning in my chest after a massive curry", {"heartburn"}, {}),
     ("a tight band round my head", {"headache"}, {}),
     ("my 10yo gets sick in the car", {"motion_sickness"}, {}),
+    ("period pains are killing me, same as every month", {"period_pain", "severity_severe"}, {}),
+    ("constant ringing in both ears", {"tinnitus"}, {}),
+    ("dad keeps turning the telly right up and can't follow conversations", {"hearing_loss"}, {}),
+    ("mum is getting more forgetful and repeating herself", {"memory_problems"}, {}),
+    ("I've lost about a stone without trying", {"weight_loss"}, {}),
+    ("thoughts about not wanting to be here, no plan", {"suicidal_thoughts"}, {}),
+    ("she can't bear the light and says her neck hurts when she bends it", {"stiff_neck"}, {}),
     ("I took a double dose by mistake", {"double_dose"}, {}),
     # negation: scope, terminators, post-negation
     ("no chest pain", set(), {"chest_pain": N}),

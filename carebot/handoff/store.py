@@ -10,7 +10,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import List, Optional, Tuple
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, and_, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +54,9 @@ handoff_cases = Table(
     Column("created_at", DateTime, nullable=False),
     Column("resolved_at", DateTime, nullable=True),
     Column("resolved_by", String(64), nullable=True),
+    Column(
+        "assigned_to", String(64), nullable=True
+    ),  # who took the case (carebot.handoff.model.Case.visible_to)
     Index("ix_handoff_cases_status_created", "status", "created_at"),
     Index(
         "uq_handoff_cases_one_open",
@@ -75,6 +91,7 @@ def _case(row) -> Case:
         created_at=from_db(row.created_at),
         resolved_at=from_db(row.resolved_at),
         resolved_by=row.resolved_by,
+        assigned_to=row.assigned_to,
     )
 
 
@@ -148,15 +165,40 @@ class HandoffStore:
         with self.engine.connect() as conn:
             return self._get(conn, case_id)
 
-    def list_open(self) -> List[Case]:
-        """Open cases, longest-waiting first."""
+    def list_open(self, visible_to: Optional[str] = None) -> List[Case]:
+        """Open cases, longest-waiting first; with `visible_to`, only that staff member's and those nobody took."""
         query = (
             select(handoff_cases)
             .where(handoff_cases.c.status == "open")
             .order_by(handoff_cases.c.created_at, handoff_cases.c.id)
         )
+        if visible_to is not None:
+            query = query.where(
+                or_(handoff_cases.c.assigned_to.is_(None), handoff_cases.c.assigned_to == visible_to)
+            )
         with self.engine.connect() as conn:
             return [_case(row) for row in conn.execute(query)]
+
+    def take(self, case_id: int, staff: str) -> Case:
+        """Give an open case nobody has taken to `staff` (one conditional UPDATE: when two open it together, one
+        gets it); the case as it now is, whoever holds it."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(handoff_cases)
+                .where(
+                    handoff_cases.c.id == case_id,
+                    handoff_cases.c.status == "open",
+                    handoff_cases.c.assigned_to.is_(None),
+                )
+                .values(assigned_to=staff)
+            )
+            return self._get(conn, case_id)
+
+    def put_back(self, case_id: int) -> Case:
+        """Return the case to the queue, where every staff member sees it again."""
+        with self.engine.begin() as conn:
+            conn.execute(update(handoff_cases).where(handoff_cases.c.id == case_id).values(assigned_to=None))
+            return self._get(conn, case_id)
 
     def events(self, case_id: int) -> List[Event]:
         query = (

@@ -22,6 +22,7 @@ from carebot.backend.db import from_db, metadata, to_db
 from carebot.channels.contacts import forget_number
 from carebot.clinic import Clinic
 from carebot.erasing import checkpoint, secure_delete
+from carebot.handoff.model import Reason
 from carebot.handoff.store import handoff_cases, handoff_events
 from carebot.privacy.model import (
     ERASURE_REASON,
@@ -176,6 +177,44 @@ def _erase_cases(conn: Connection, phone: str, kept: Sequence[str], report: Eras
         report.add(
             "staff cases", conn.execute(delete(handoff_cases).where(handoff_cases.c.id.in_(cases))).rowcount
         )
+
+
+WITHDRAWN_TRANSCRIPT = "(removed: the patient withdrew consent; the chat with the bot was deleted)"
+
+
+def withdraw_consent(
+    engine: Engine, conversation_id: str, kept: Sequence[str], report: Optional[ErasureReport] = None
+) -> ErasureReport:
+    """The backend's part of "I withdraw consent" (the tracker store deletes the conversation itself): the staff
+    cases a triage of this conversation opened (they hold the symptoms and the level) are deleted with their
+    timelines, and the copy of the bot chat in its other cases is removed, as the consent text promises; unless the
+    clinic keeps staff cases as clinical correspondence (clinic.yml `privacy.kept_after_erasure`)."""
+    report = report or ErasureReport()
+    with engine.begin() as conn:
+        secure_delete(conn)
+        rows = conn.execute(
+            select(handoff_cases.c.id, handoff_cases.c.reason).where(
+                handoff_cases.c.conversation_id == conversation_id
+            )
+        ).fetchall()
+        if HANDOFF_CASES in kept:
+            report.keep(HANDOFF_CASES, len(rows))
+            return report
+        triage = [row.id for row in rows if row.reason == Reason.TRIAGE_CALLBACK.value]
+        if triage:
+            conn.execute(delete(handoff_events).where(handoff_events.c.case_id.in_(triage)))
+            conn.execute(delete(handoff_cases).where(handoff_cases.c.id.in_(triage)))
+            report.add("staff cases from triage", len(triage))
+        others = [row.id for row in rows if row.id not in triage]
+        if others:
+            removed = conn.execute(
+                update(handoff_cases)
+                .where(handoff_cases.c.id.in_(others), handoff_cases.c.transcript != "")
+                .values(transcript=WITHDRAWN_TRANSCRIPT)
+            ).rowcount
+            report.add("chat copies in staff cases", removed)
+    checkpoint(engine)
+    return report
 
 
 def erase_backend(

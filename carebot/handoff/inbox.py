@@ -16,7 +16,7 @@ import datetime as dt
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Protocol
+from typing import Any, Dict, Optional, Protocol
 
 import jinja2
 from aiohttp import web
@@ -24,6 +24,7 @@ from aiohttp import web
 from carebot import mode
 from carebot.backend.audit import AuditLog
 from carebot.backend.db import run_db
+from carebot.backend.notices import notices
 from carebot.clinic import Clinic
 from carebot.handoff.auth import Session, StaffAuth
 from carebot.handoff.model import (
@@ -129,8 +130,6 @@ def waiting_time(since: dt.datetime, now: dt.datetime) -> str:
 class PatientRequests(Protocol):
     """A patient's export or erasure request handled by an admin (carebot.privacy.admin implements it; the backend
     passes it in, so this package never imports privacy). Blocking calls."""
-
-    def notices(self) -> List[tuple]: ...
 
     def export(self, staff: str, phone: str) -> str: ...
 
@@ -358,7 +357,7 @@ class StaffInbox:
         cases = await run_db(self.service.store.list_open, visible_to)
         shown = ", ".join(str(case.id) for case in cases) or "none"
         await run_db(self.audit.record, f"staff:{session.staff}", "list cases", detail=f"open cases {shown}")
-        held = await run_db(self.patient_requests.notices) if self.patient_requests else []
+        held = await run_db(notices, self.service.store.engine)
         staff_notices = [(self._local(at), text) for at, text in held]
         return self._page(
             "inbox.html",

@@ -53,6 +53,20 @@ REASON_LABELS = {
 }
 
 
+class PrivacyRequest(str, Enum):
+    """A patient's privacy request that arrived while staff had the conversation: the bot carries it out (with its
+    confirmation and its erasure in every store), so the case is closed and the bot takes the conversation back."""
+
+    ERASURE = "erasure"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+
+
+PRIVACY_REQUEST_LABELS = {
+    PrivacyRequest.ERASURE: "asked for their data to be erased",
+    PrivacyRequest.CONSENT_WITHDRAWN: "withdrew their consent",
+}
+
+
 class CaseNotFound(LookupError):
     pass
 

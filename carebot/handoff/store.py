@@ -29,7 +29,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from carebot.backend.db import from_db, metadata, to_db
+from carebot.backend.notices import add_notice
 from carebot.handoff.model import (
+    PRIVACY_REQUEST_LABELS,
     REASON_LABELS,
     TEXT_MAX_CHARS,
     TRANSCRIPT_MAX_CHARS,
@@ -39,8 +41,11 @@ from carebot.handoff.model import (
     Delivery,
     Event,
     EventKind,
+    PrivacyRequest,
     Reason,
 )
+
+CAREBOT = "carebot"  # the author of what the bot itself records on a case
 
 handoff_cases = Table(
     "handoff_cases",
@@ -178,6 +183,40 @@ class HandoffStore:
             )
         with self.engine.connect() as conn:
             return [_case(row) for row in conn.execute(query)]
+
+    def close_for_privacy(
+        self, conversation_id: str, request: PrivacyRequest, now: dt.datetime
+    ) -> Optional[Case]:
+        """Close the conversation's open case because the patient made a privacy request the bot carries out; staff
+        get a notice without the patient's name or number. None when no case was open."""
+        label = PRIVACY_REQUEST_LABELS[PrivacyRequest(request)]
+        with self.engine.begin() as conn:
+            case = self._open_case(conn, conversation_id)
+            if case is None:
+                return None
+            closed = conn.execute(
+                update(handoff_cases)
+                .where(and_(handoff_cases.c.id == case.id, handoff_cases.c.status == "open"))
+                .values(status="resolved", resolved_at=to_db(now), resolved_by=CAREBOT)
+            ).rowcount
+            if not closed:  # a member of staff resolved it at this very moment: the bot has it back anyway
+                return self._get(conn, case.id)
+            self._insert_event(
+                conn,
+                case.id,
+                EventKind.NOTE,
+                CAREBOT,
+                f"Closed: the patient {label}; the bot handles it.",
+                now,
+            )
+            self._insert_event(conn, case.id, EventKind.RESOLVED, CAREBOT, "", now)
+            add_notice(
+                conn,
+                now,
+                f"Case #{case.id} ({REASON_LABELS[case.reason]}) was closed: the patient {label}, "
+                "and the bot is handling the request.",
+            )
+            return self._get(conn, case.id)
 
     def take(self, case_id: int, staff: str) -> Case:
         """Give an open case nobody has taken to `staff` (one conditional UPDATE: when two open it together, one

@@ -15,10 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable, List, Optional, Sequence
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from carebot.backend.db import from_db, metadata, to_db
+from carebot.backend.db import from_db, to_db
+from carebot.backend.notices import add_notice
 from carebot.channels.contacts import forget_number
 from carebot.clinic import Clinic
 from carebot.erasing import checkpoint, secure_delete
@@ -38,15 +39,6 @@ from carebot.scheduling import tables as t
 from carebot.scheduling.store import BUSY, FREE
 
 UPCOMING = ("proposed", "pending", "booked", "waitlist", "arrived", "checked-in")
-
-# What staff must know after an erasure (a freed appointment time), worded without naming the patient.
-staff_notices = Table(
-    "staff_notices",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime, nullable=False),
-    Column("text", String(300), nullable=False),
-)
 
 
 def _describe(clinic: Clinic, row) -> str:
@@ -114,11 +106,7 @@ def _cancel_upcoming(
             .values(status=FREE, version=t.slot.c.version + 1, last_updated=to_db(now))
         )
         what = _describe(clinic, row)
-        conn.execute(
-            staff_notices.insert().values(
-                at=to_db(now), text=f"Cancelled: {what}. Reason: {ERASURE_REASON}. The time is free again."
-            )
-        )
+        add_notice(conn, now, f"Cancelled: {what}. Reason: {ERASURE_REASON}. The time is free again.")
         report.cancelled.append(what)
     if rows:
         conn.execute(delete(t.appointment).where(t.appointment.c.id.in_([row.id for row in rows])))
@@ -300,10 +288,3 @@ def erase_everywhere(
     if redis_url:
         forget_keys(redis_url, phone, report)
     return report
-
-
-def notices(engine: Engine, limit: int = 20) -> List[tuple]:
-    """The newest staff notices as (time, text)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(staff_notices).order_by(staff_notices.c.id.desc()).limit(limit)).fetchall()
-    return [(from_db(row.at), row.text) for row in rows]

@@ -121,6 +121,16 @@ async def test_the_channel_token_only_appends_to_handoff_cases(scoped_backend) -
         await call(scoped_backend, "GET", "/api/handoff/conversations/whatsapp:+447700900123", CHANNEL_TOKEN)
         == 200
     )
+    assert (
+        await call(
+            scoped_backend,
+            "POST",
+            "/api/handoff/conversations/whatsapp:+447700900123/privacy-request",
+            CHANNEL_TOKEN,
+            {"request": "erasure"},
+        )
+        == 200
+    )
     assert await call(scoped_backend, "GET", "/fhir/Patient?telecom=%2B447700900123", CHANNEL_TOKEN) == 403
     assert await call(scoped_backend, "GET", "/fhir/Appointment", CHANNEL_TOKEN) == 403
     assert (

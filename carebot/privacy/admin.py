@@ -1,5 +1,6 @@
-"""A patient's request (export, erasure) handled by an admin in the staff inbox. The backend's composition root (carebot/server/app.py) hands this to the inbox, which knows it only as
-`handoff.inbox.PatientRequests`: the handoff package never imports privacy (no package loop)."""
+"""A patient's request (export, erasure) handled by an admin in the staff inbox. The backend's composition root
+(carebot/server/app.py) hands this to the inbox, which knows it only as `handoff.inbox.PatientRequests`: the handoff
+package never imports privacy (no package loop)."""
 
 from __future__ import annotations
 

@@ -7,8 +7,9 @@ never import it. The database is brought to the newest migration (carebot/migrat
 Paths under `/fhir` and `/api` need `Authorization: Bearer <token>` (health data). Anything else — e.g. the
 `/staff` browser page, which has its own login — is outside the bearer check. Least privilege: the full token
 (CAREBOT_BACKEND_TOKEN) is the action server's; the WhatsApp channel's token (HANDOFF_CHANNEL_TOKEN) may only append a
-patient message to an open case, ask whether one is open, and close it for a privacy request the bot carries out. Every call is written to the audit log
-(carebot.backend.audit): which token, which route (its pattern, never a phone in a path), the patient searched for.
+patient message to an open case, ask whether one is open, and close it for a privacy request the bot carries out.
+Every call is written to the audit log (carebot.backend.audit): which token, which route (its pattern, never a phone
+in a path), the patient searched for.
 """
 
 from __future__ import annotations

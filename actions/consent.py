@@ -22,7 +22,7 @@ from actions.common import clinic, say
 from actions.privacy import say_what_was_kept
 from actions.triage import fresh_triage, state_from_message
 from carebot import clock
-from carebot.payloads import FORGET_CONVERSATION
+from carebot.payloads import FORGET_CONVERSATION, FORGET_SINCE
 from carebot.phones import mask_phone
 from carebot.privacy.client import PrivacyClient, PrivacyError
 from carebot.privacy.model import ErasureReport
@@ -140,7 +140,22 @@ class ActionGiveReminderConsent(Action):
         return [SlotSet("reminder_consent_given", True)]
 
 
+def reminder_request_time(tracker: Tracker) -> Optional[float]:
+    """When the patient asked for the reminder that led to the consent question (the user message before the
+    latest `action_ask_reminder_consent`), or None when it cannot be found."""
+    asked = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "action" and event.get("name") == "action_ask_reminder_consent":
+            asked = True
+        elif asked and event.get("event") == "user" and isinstance(event.get("timestamp"), (int, float)):
+            return float(event["timestamp"])
+    return None
+
+
 class ActionDeclineReminderConsent(Action):
+    """No consent to keep medicine names: the request that named the medicine leaves the stored conversation (the
+    tracker store deletes it, and everything after it, before saving this turn), as the reply promises."""
+
     def name(self) -> Text:
         return "action_decline_reminder_consent"
 
@@ -148,4 +163,7 @@ class ActionDeclineReminderConsent(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         say(dispatcher, "reminder_consent_declined", clinic_phone=clinic().phone)
+        since = reminder_request_time(tracker)
+        if since is not None:
+            dispatcher.utter_message(json_message={FORGET_SINCE: since})
         return [SlotSet("reminder_consent_given", False), SlotSet("reminder_draft", None)]

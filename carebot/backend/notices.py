@@ -5,7 +5,7 @@ staff inbox's front page; written by the privacy and handoff features, so the ta
 from __future__ import annotations
 
 import datetime as dt
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from sqlalchemy import Column, DateTime, Integer, String, Table, select
 from sqlalchemy.engine import Connection, Engine
@@ -26,7 +26,7 @@ def add_notice(conn: Connection, at: dt.datetime, text: str) -> None:
     conn.execute(staff_notices.insert().values(at=to_db(at), text=text[:300]))
 
 
-def notices(engine: Engine, limit: int = 20) -> List[Tuple[dt.datetime, str]]:
+def notices(engine: Engine, limit: int = 20) -> List[Tuple[Optional[dt.datetime], str]]:
     """The newest staff notices as (time, text)."""
     with engine.connect() as conn:
         rows = conn.execute(select(staff_notices).order_by(staff_notices.c.id.desc()).limit(limit)).fetchall()

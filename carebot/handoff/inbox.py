@@ -313,9 +313,8 @@ class StaffInbox:
         if not await asyncio.to_thread(self.auth.check_password, name, password):
             await run_db(self.sessions.record_failure, name, now)
             return self._login_page({"level": "error", "text": "Wrong name or password."}, 401, name=name)
-        if not await self._second_factor(
-            name, str(form.get("code", "")), now
-        ):  # counts towards the lockout too
+        # A wrong or replayed code counts towards the lockout too.
+        if not await self._second_factor(name, str(form.get("code", "")), now):
             await run_db(self.sessions.record_failure, name, now)
             return self._login_page(
                 {"level": "error", "text": "Wrong or expired code from your authenticator app."},
@@ -377,9 +376,8 @@ class StaffInbox:
             raise web.HTTPNotFound(text="No such case. It may have been typed wrongly: go back to /staff.")
         actor, admin = f"staff:{session.staff}", self._is_admin(session)
         if case.visible_to(session.staff, admin) and case.assigned_to is None and case.is_open:
-            case = await run_db(
-                self.service.store.take, case.id, session.staff
-            )  # a colleague may win the race
+            # A colleague may take it at the same moment: the case comes back as it now is, with its taker.
+            case = await run_db(self.service.store.take, case.id, session.staff)
             if case.assigned_to == session.staff:
                 await run_db(self.audit.record, actor, "take case", case.patient_phone, f"case {case.id}")
         if not case.visible_to(session.staff, admin):

@@ -39,7 +39,7 @@ from carebot.reminders.recurrence import next_occurrences, parse_reminder
 from carebot.reminders.store import ReminderStore
 from carebot.server.app import create_app
 from tests.actions.fake_backends import FakeScheduling
-from tests.channels.whatsapp_harness import PATIENT, TEMPLATES, contacts, sender_factory, twilio  # noqa: F401 - fixtures
+from tests.channels.whatsapp_harness import PATIENT, TEMPLATES, clock, contacts, sender_factory, twilio  # noqa: F401 - fixtures
 from tests.reminders.conftest import fresh_engine
 
 TOKEN = "test-token"

@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import itertools
 import random
+import time
 from dataclasses import dataclass
 from email.utils import format_datetime
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
@@ -78,6 +79,8 @@ class TwilioStandIn:
         always_fail: Optional[Set[str]] = None,
     ) -> None:
         self.requests: List[Dict[str, List[str]]] = []
+        self.posted_at: List[float] = []  # monotonic time of each POST (pacing is measured here)
+        self.ok: List[bool] = []  # whether each POST was accepted
         self.accepted: List[Accepted] = []
         self.script: List[Reply] = []
         self.fail_rate, self.clock, self.hang_seconds = fail_rate, clock, hang_seconds
@@ -135,12 +138,15 @@ class TwilioStandIn:
         return 201, {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()  # before the body is parsed: what Twilio's rate limit would count
         form = await request.post()
         fields = {key: [str(v) for v in form.getall(key)] for key in set(form.keys())}
         async with self._changed:
             self.requests.append(fields)
             self._changed.notify_all()
         status, body = self._reply(str(form.get("To", "")))
+        self.posted_at.append(arrived)
+        self.ok.append(status in (201, -2))
         if (status, body) == self.DISCONNECT:
             request.transport.close()  # type: ignore[union-attr]  # the client sees the connection drop
             return web.Response()

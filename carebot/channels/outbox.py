@@ -130,6 +130,7 @@ class OutboxMessage:
     delivery_status: Optional[str] = None
     error: Optional[str] = None
     error_code: Optional[int] = None
+    settled_at: Optional[dt.datetime] = None
     sids: List[str] = field(default_factory=list)
 
 
@@ -160,6 +161,7 @@ def _message(row: Any, sids: Sequence[str] = ()) -> OutboxMessage:
         delivery_status=row.delivery_status,
         error=row.error,
         error_code=row.error_code,
+        settled_at=_aware(row.settled_at),
         sids=list(sids),
     )
 
@@ -221,11 +223,18 @@ class OutboxStore:
             return int(existing)
 
     def claim_head(
-        self, phone: str, worker: str, lease: dt.timedelta, now: Optional[dt.datetime] = None
+        self,
+        phone: str,
+        worker: str,
+        lease: dt.timedelta,
+        now: Optional[dt.datetime] = None,
+        retries_due_by: Optional[dt.datetime] = None,
     ) -> Optional[OutboxMessage]:
         """Lease the patient's oldest unsettled message if it is due and nobody holds it; None otherwise. A queued
         row becomes `sending` (a crash from here on is a "maybe sent"); a `sending` row whose lease lapsed (its
-        worker died mid-POST) becomes `unknown`; the caller reconciles an unknown row before any resend."""
+        worker died mid-POST) becomes `unknown`; the caller reconciles an unknown row before any resend. With
+        `retries_due_by`, a row already tried is claimed only if it was due by then: a caller draining a queue does
+        not pick up again the retry it has just scheduled (that is the relay's), but does send what others wrote."""
         t = whatsapp_outbox.c
         moment = _utc_naive(now)
         token = f"{worker}:{uuid.uuid4().hex[:12]}"
@@ -242,6 +251,7 @@ class OutboxStore:
                     t.state.in_(ACTIVE),
                     t.next_attempt_at <= moment,
                     or_(t.lease_until.is_(None), t.lease_until < moment),
+                    or_(t.attempts == 0, t.next_attempt_at <= _utc_naive(retries_due_by or now)),
                 )
                 .values(
                     claimed_by=token,
@@ -365,7 +375,7 @@ class OutboxStore:
         with self.engine.begin() as conn:
             if conn.execute(
                 update(whatsapp_outbox)
-                .where(t.id == message.id, t.claimed_by == message.claim)
+                .where(t.id == message.id, t.claimed_by == message.claim, t.state.in_(ACTIVE))
                 .values(state="held", settled_at=moment, lease_until=None, text=None, media_url=None)
             ).rowcount:
                 conn.execute(whatsapp_held_messages.insert().values(**held))
@@ -412,6 +422,17 @@ class OutboxStore:
                 update(whatsapp_outbox)
                 .where(t.phone == normalize_phone(phone), t.state == "queued", t.lease_until.is_(None))
                 .values(state="cancelled", settled_at=_utc_naive(now), error=reason)
+            ).rowcount
+
+    def release_backoff(self, now: Optional[dt.datetime] = None) -> int:
+        """After an outage: every queued message waiting on its backoff is due now (the pacer spreads them)."""
+        t = whatsapp_outbox.c
+        moment = _utc_naive(now)
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(whatsapp_outbox)
+                .where(t.state == "queued", t.next_attempt_at > moment)
+                .values(next_attempt_at=moment)
             ).rowcount
 
     def expire(self, now: Optional[dt.datetime] = None) -> int:
@@ -564,12 +585,13 @@ class OutboxStore:
         return _message(row, list(sids))
 
     def _update(self, message: OutboxMessage, **values: Any) -> None:
-        """Change the row only while this worker's claim holds (a lapsed lease means someone else owns it)."""
+        """Change the row only while this worker's claim holds and it is unsettled: a lapsed lease means someone
+        else owns it, and a status callback may have accepted it while this worker's POST timed out."""
         t = whatsapp_outbox.c
         with self.engine.begin() as conn:
             conn.execute(
                 update(whatsapp_outbox)
-                .where(t.id == message.id, t.claimed_by == message.claim)
+                .where(t.id == message.id, t.claimed_by == message.claim, t.state.in_(ACTIVE))
                 .values(**values)
             )
 

@@ -25,6 +25,9 @@ from carebot.channels.contacts import _metadata
 # A slot is taken 2% further apart than 1/rate: the network adds a few milliseconds of jitter between the moment a
 # send is released and the moment it reaches Twilio, and that jitter must not squeeze rate+1 sends into a second.
 SPACING_MARGIN = 1.02
+# With slots 1.02/rate apart, a send at most this late after its slot keeps every one-second window within `rate`
+# (the sends of a window then have slots inside 1 + 0.015 s, which holds fewer than rate + 1 slots).
+LATE_TOLERANCE = 0.015
 
 whatsapp_pacing = Table(
     "whatsapp_pacing",
@@ -108,15 +111,23 @@ class Pacer:
         self.interval = SPACING_MARGIN / rate
 
     async def wait(self) -> float:
-        """Take the next slot and sleep until it; returns the slot."""
-        if inspect.iscoroutinefunction(self.slots.take):
-            slot = float(await self.slots.take(self.sender, self.clock(), self.interval))
-        else:
-            slot = float(await asyncio.to_thread(self.slots.take, self.sender, self.clock(), self.interval))
-        delay = slot - self.clock()
-        if delay > 0:
-            await self.sleep(delay)
-        return slot
+        """Take the next slot and sleep until it; returns the slot. A caller that wakes more than LATE_TOLERANCE
+        after its slot (a busy event loop) gives the slot up and takes another: sending late would bunch its POST
+        with the next caller's, and a second could then hold more than `rate`."""
+        while True:
+            if inspect.iscoroutinefunction(self.slots.take):
+                slot = float(await self.slots.take(self.sender, self.clock(), self.interval))
+            else:
+                slot = float(await asyncio.to_thread(self._take_now))
+            delay = slot - self.clock()
+            if delay > 0:
+                await self.sleep(delay)
+            if self.clock() - slot <= LATE_TOLERANCE:
+                return slot
+
+    def _take_now(self) -> float:
+        """On the worker thread, so `now` is read when the slot is taken, not before waiting for the thread."""
+        return float(self.slots.take(self.sender, self.clock(), self.interval))
 
     async def close(self) -> None:
         close: Optional[Callable[[], Awaitable[Any]]] = getattr(self.slots, "close", None)

@@ -58,6 +58,7 @@ http_logger.setLevel(logging.WARNING)
 
 OUTSIDE_WINDOW_ERROR = 63016
 TOO_MANY_REQUESTS_ERROR = 20429
+OUTAGE_FAILURES = 3
 STATUS_CALLBACK_PATH = "/webhooks/whatsapp/status"
 # Setting name → environment variable used when credentials.yml leaves the setting empty.
 ENVIRONMENT = {
@@ -205,6 +206,10 @@ class WhatsAppSender:
         self._jitter = jitter
         self.clock = clock
         self._client: Optional[Client] = None
+        self.outcomes: Dict[str, int] = {}  # POST outcomes since the relay last looked (accepted, retry, …)
+        # Failed POSTs in a row, any patient: from OUTAGE_FAILURES on, Twilio looks down, and a message gets one
+        # attempt where it is written (no backoff sleeps holding a reply); the relay probes until it is back.
+        self.consecutive_failures = 0
 
     @classmethod
     def from_env(cls, credentials: Optional[Mapping[str, Any]] = None) -> "WhatsAppSender":
@@ -283,9 +288,10 @@ class WhatsAppSender:
     async def drain(self, phone: str) -> None:
         """Send the patient's due messages in order until none is left that may go now (a retry not yet due, or
         a message another process holds, stops it: that one carries on with the rest)."""
+        started = self.clock()
         while True:
             message = await asyncio.to_thread(
-                self.outbox.claim_head, phone, self.worker_id, self.lease, self.clock()
+                self.outbox.claim_head, phone, self.worker_id, self.lease, self.clock(), started
             )
             if message is None:
                 return
@@ -417,7 +423,7 @@ class WhatsAppSender:
                 await asyncio.to_thread(self.outbox.settle, message, "dead", reason, code, self.clock())
                 return
             attempt = message.attempts + tries - 1
-            if tries < self.settings.max_attempts:
+            if tries < self.settings.max_attempts and self.consecutive_failures < OUTAGE_FAILURES:
                 delay = self._backoff(attempt, self.settings.max_backoff_seconds)
                 if self.clock() + dt.timedelta(seconds=delay) < message.deadline_at:
                     logger.warning(
@@ -432,17 +438,18 @@ class WhatsAppSender:
     async def _retry_later(
         self, message: OutboxMessage, attempt: int, reason: str, code: Optional[int]
     ) -> None:
-        """Leave it to the relay after a backoff, or make it a dead letter when that would pass its deadline."""
-        later = self.clock() + dt.timedelta(
-            seconds=self._backoff(attempt, self.settings.relay_max_backoff_seconds)
-        )
-        if later >= message.deadline_at:
+        """Leave it to the relay after a backoff (the last try at its deadline); once the deadline has passed it
+        becomes a dead letter with the last error as its reason."""
+        now = self.clock()
+        if now >= message.deadline_at:
             dead = f"deadline passed after {message.attempts} attempts; last error: {reason}"
             logger.error(
                 "WhatsApp: message %d to %s is a dead letter: %s", message.id, mask_phone(message.phone), dead
             )
-            await asyncio.to_thread(self.outbox.settle, message, "dead", dead, code, self.clock())
+            await asyncio.to_thread(self.outbox.settle, message, "dead", dead, code, now)
             return
+        backoff = dt.timedelta(seconds=self._backoff(attempt, self.settings.relay_max_backoff_seconds))
+        later = min(now + backoff, message.deadline_at)
         await asyncio.to_thread(self.outbox.retry_at, message, "queued", later, reason, code)
 
     def _backoff(self, attempt: int, cap: float) -> float:
@@ -462,9 +469,12 @@ class WhatsAppSender:
         await self.pacer.wait()
         try:
             created = await self._twilio().messages.create_async(**payload)
+            outcome: Outcome = ("accepted", str(created.sid), None, "")
         except (TwilioRestException, asyncio.TimeoutError, aiohttp.ClientError) as error:
-            return _classify(error)
-        return "accepted", str(created.sid), None, ""
+            outcome = _classify(error)
+        self.outcomes[outcome[0]] = self.outcomes.get(outcome[0], 0) + 1
+        self.consecutive_failures = 0 if outcome[0] == "accepted" else self.consecutive_failures + 1
+        return outcome
 
     async def _reconcile(self, message: OutboxMessage) -> Optional[OutboxMessage]:
         """The last POST's outcome is unknown: find it at Twilio before posting again. Only this worker may send
@@ -520,26 +530,54 @@ def replace_route(message: OutboxMessage, route: str, parts_total: int) -> Outbo
 class OutboxRelay:
     """Sends what the callers could not: retries when due, reconciliations, messages of crashed workers, held
     messages' re-open templates. Run one or more (the reminder dispatcher's process runs one); they share the work
-    through the outbox's claims and the pace through the sender's limiter."""
+    through the outbox's claims and the pace through the sender's limiter.
+
+    When a whole pass fails (Twilio down), the relay stops retrying every message and sends one probe per interval
+    (doubling to `relay_max_backoff_seconds`), so an outage does not spend the sender's rate on doomed POSTs; the
+    first accepted probe makes everything waiting due at once, and the pacer spreads the backlog."""
 
     def __init__(self, sender: WhatsAppSender, concurrency: int = 20, poll_seconds: float = 1.0) -> None:
         self.sender = sender
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self._slots = asyncio.Semaphore(concurrency)
+        self.probe_until: Optional[dt.datetime] = None  # in an outage: no pass before this
+        self._probe_interval = 0.0
 
     async def run_once(self) -> int:
-        """One pass: expire what is past its deadline, then drain every patient with a message due. Returns how
-        many patients were drained."""
+        """One pass: expire what is past its deadline, then drain every patient with a message due (one, as a
+        probe, during an outage). Returns how many patients were drained."""
         now = self.sender.clock()
         expired = await asyncio.to_thread(self.sender.outbox.expire, now)
         if expired:
             logger.warning(
                 "WhatsApp outbox: %d messages passed their deadline unsent (dead letters)", expired
             )
+        if self.probe_until is not None and now < self.probe_until:
+            return 0
         phones = await asyncio.to_thread(self.sender.outbox.due_phones, self.concurrency * 10, now)
+        if self.probe_until is not None:
+            phones = phones[:1]
+        self.sender.outcomes.clear()
         await asyncio.gather(*(self._drain(phone) for phone in phones))
+        await self._watch_for_outage(now)
         return len(phones)
+
+    async def _watch_for_outage(self, now: dt.datetime) -> None:
+        accepted = self.sender.outcomes.get("accepted", 0)
+        failed = self.sender.outcomes.get("retry", 0) + self.sender.outcomes.get("unknown", 0)
+        if accepted and self.probe_until is not None:
+            released = await asyncio.to_thread(self.sender.outbox.release_backoff, self.sender.clock())
+            logger.warning("WhatsApp outbox: Twilio answers again; %d waiting messages are due now", released)
+            self.probe_until, self._probe_interval = None, 0.0
+        elif not accepted and (failed >= OUTAGE_FAILURES or (failed and self.probe_until is not None)):
+            self._probe_interval = min(
+                self.sender.settings.relay_max_backoff_seconds, max(5.0, self._probe_interval * 2)
+            )
+            self.probe_until = now + dt.timedelta(seconds=self._probe_interval)
+            logger.warning(
+                "WhatsApp outbox: Twilio is failing every send; probing every %.0f s", self._probe_interval
+            )
 
     async def _drain(self, phone: str) -> None:
         async with self._slots:

@@ -82,6 +82,14 @@ NOTICES = {
         "Case resolved, but the bot could not be resumed (Rasa is not reachable). "
         "Press “Resume bot again” in a moment.",
     ),
+    Delivery.QUEUED.value: (
+        "warn",
+        "Twilio did not take the reply yet; it is queued and retried automatically. If it cannot be sent it "
+        "appears under “Messages WhatsApp did not take” on the inbox page.",
+    ),
+    "outbox_retried": ("ok", "The message is queued again and will be sent within a few seconds."),
+    "outbox_dismissed": ("ok", "The message is dismissed: it will not be sent."),
+    "outbox_gone": ("warn", "That message was already retried or dismissed."),
     "resumed": ("ok", "The bot is answering this patient again."),
     "empty": ("error", "Nothing to send: the text was empty."),
     "too_long": ("error", f"Too long: keep it under {MAX_TEXT_CHARS} characters."),
@@ -107,6 +115,15 @@ DELIVERY_LABELS = {
     Delivery.NEEDS_TEMPLATE: "not sent: template needed",
     Delivery.OPTED_OUT: "not sent: opted out",
     Delivery.TEMPLATE_INSTEAD: "template sent instead",
+    Delivery.QUEUED: "queued: retrying",
+}
+OUTBOX_KIND_LABELS = {
+    "reply": "bot reply",
+    "staff_reply": "staff reply",
+    "template": "template",
+    "notice": "notice",
+    "medication_reminder": "medication reminder",
+    "appointment_reminder": "appointment reminder",
 }
 
 
@@ -131,6 +148,27 @@ class PatientRequests(Protocol):
     def erase(self, staff: str, phone: str) -> str: ...
 
 
+class DeadLetter(Protocol):
+    id: int
+    phone: str
+    kind: str
+    created_at: dt.datetime
+    text: Optional[str]
+    template: Optional[str]
+    error: Optional[str]
+
+
+class DeadLetters(Protocol):
+    """The WhatsApp outbox's messages that could not be sent (carebot.channels.outbox.OutboxStore implements it;
+    the backend passes it in, so this package never imports the channel). Blocking calls."""
+
+    def dead_letters(self, limit: int = 100) -> List[Any]: ...
+
+    def retry_dead(self, message_id: int, now: Optional[dt.datetime] = None) -> bool: ...
+
+    def dismiss(self, message_id: int, now: Optional[dt.datetime] = None) -> bool: ...
+
+
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
@@ -143,6 +181,7 @@ class StaffInbox:
         audit: AuditLog,
         secure_cookies: bool = False,
         patient_requests: Optional[PatientRequests] = None,
+        dead_letters: Optional[DeadLetters] = None,
     ) -> None:
         self.service, self.auth, self.clinic, self.sessions, self.audit = (
             service,
@@ -152,6 +191,7 @@ class StaffInbox:
             audit,
         )
         self.secure_cookies, self.patient_requests = secure_cookies, patient_requests
+        self.dead_letters = dead_letters
 
     def routes(self) -> list:
         return [
@@ -168,6 +208,7 @@ class StaffInbox:
             web.post("/staff/cases/{id:\\d+}/note", self.note),
             web.post("/staff/cases/{id:\\d+}/resolve", self.resolve),
             web.post("/staff/cases/{id:\\d+}/resume", self.resume),
+            web.post("/staff/outbox/{id:\\d+}/{action:retry|dismiss}", self.outbox_action),
             web.static("/staff/static", HERE / "static", append_version=False),
         ]
 
@@ -336,6 +377,7 @@ class StaffInbox:
         cases = await run_db(self.service.store.list_open)
         held = await run_db(self.patient_requests.notices) if self.patient_requests else []
         staff_notices = [(self._local(at), text) for at, text in held]
+        dead = await asyncio.to_thread(self.dead_letters.dead_letters) if self.dead_letters else []
         return self._page(
             "inbox.html",
             staff=session.staff,
@@ -343,7 +385,41 @@ class StaffInbox:
             cases=[self._case_view(c, now) for c in cases],
             notice=self._notice(request),
             staff_notices=staff_notices,
+            dead_letters=[self._dead_letter_view(d) for d in dead],
         )
+
+    def _dead_letter_view(self, message: DeadLetter) -> Dict[str, Any]:
+        words = message.text or (f"[template {message.template}]" if message.template else "")
+        return {
+            "id": message.id,
+            "masked_phone": mask_phone(message.phone),
+            "kind": OUTBOX_KIND_LABELS.get(message.kind, message.kind),
+            "at": self._local(message.created_at),
+            "reason": message.error or "unknown",
+            "preview": words if len(words) <= 160 else words[:157] + "…",
+        }
+
+    async def outbox_action(self, request: web.Request) -> web.Response:
+        """Retry (queued again with a fresh deadline; the relay sends it) or dismiss a dead letter."""
+        session, _form = await self._require_post(request)
+        if self.dead_letters is None:
+            raise web.HTTPNotFound(
+                text="The WhatsApp outbox is not available here.", headers=SECURITY_HEADERS
+            )
+        message_id, action = int(request.match_info["id"]), request.match_info["action"]
+        change = self.dead_letters.retry_dead if action == "retry" else self.dead_letters.dismiss
+        done = await asyncio.to_thread(change, message_id, self.service.clock())
+        if done:
+            await run_db(
+                self.audit.record,
+                session.staff,
+                f"outbox {action}",
+                None,
+                f"message {message_id}",
+                self.service.clock(),
+            )
+        code = ("outbox_retried" if action == "retry" else "outbox_dismissed") if done else "outbox_gone"
+        raise web.HTTPSeeOther(f"/staff?done={code}", headers=SECURITY_HEADERS)
 
     async def _case(self, request: web.Request, session: Session, action: str) -> Case:
         """The case of the URL, after recording in the audit log that `session`'s staff member did `action` on it."""

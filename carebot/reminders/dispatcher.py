@@ -111,12 +111,14 @@ class RasaDeliverer:
 _PHONE_LIKE = re.compile(r"^(?:whatsapp:)?\+?[\d\s()-]{7,}$")
 
 
-def whatsapp_outbox_states(keys: Sequence[str]) -> Dict[str, str]:
-    """The WhatsApp outbox's state of each reminder message, by occurrence key (a key with no message is absent)."""
+def whatsapp_outbox_states(keys: Sequence[str], engine: Any = None) -> Dict[str, str]:
+    """The WhatsApp outbox's state of each reminder message, by occurrence key (a key with no message is absent);
+    in the channel's database, or the one of `engine`."""
     from carebot.channels.contacts import shared_engine  # the channel's store; imported only when used
     from carebot.channels.outbox import OutboxStore
 
-    return {key: message.state for key, message in OutboxStore(shared_engine()).states_by_key(keys).items()}
+    store = OutboxStore(engine or shared_engine())
+    return {key: message.state for key, message in store.states_by_key(keys).items()}
 
 
 def whatsapp_opt_out(conversation_id: str) -> bool:

@@ -217,14 +217,17 @@ def is_opted_out(phone: str, database_url: Optional[str] = None) -> bool:
 
 
 def forget_number(engine: Engine, phone: str) -> Dict[str, int]:
-    """The patient's erasure, the channel's own tables: the number's 24-hour window and opt-out, and the messages
-    held for it (an erased number has no reminders left, so forgetting an opt-out sends nothing; a new STOP is
-    honoured as ever). How many rows of each went, for the erasure report."""
+    """The patient's erasure, the channel's own tables: the number's 24-hour window and opt-out, its outbox
+    messages and the messages held for it (an erased number has no reminders left, so forgetting an opt-out sends
+    nothing; a new STOP is honoured as ever). How many rows of each went, for the erasure report."""
+    from carebot.channels.outbox import forget_outbox  # the outbox's tables build on this module's metadata
+
     with engine.begin() as conn:
         secure_delete(conn)
         held = conn.execute(
             delete(whatsapp_held_messages).where(whatsapp_held_messages.c.phone == phone)
         ).rowcount
         contact = conn.execute(delete(whatsapp_contacts).where(whatsapp_contacts.c.phone == phone)).rowcount
+        outbox = forget_outbox(conn, phone)
     checkpoint(engine)
-    return {"held messages": held, "channel contact": contact}
+    return {"held messages": held, "channel contact": contact, "outbox messages": outbox}

@@ -6,8 +6,10 @@ back while the window was closed: the re-open template asks the patient to reply
 Rasa channel writes them; the reminder
 dispatcher and the staff inbox read them through `WhatsAppSender` or `is_opted_out(phone)`.
 
-Storage: tables `whatsapp_contacts` and `whatsapp_held_messages`, in the database named by `WHATSAPP_STATE_DATABASE_URL`
-(default: the SQLite file `var/whatsapp.db`; point it at PostgreSQL when several hosts run Carebot).
+Storage: tables `whatsapp_contacts` and `whatsapp_held_messages` (and the outbox's tables, defined here with the rest
+of the channel's schema and used by carebot/channels/outbox.py), in the database named by
+`WHATSAPP_STATE_DATABASE_URL` (default: the SQLite file `var/whatsapp.db`; point it at PostgreSQL when several hosts
+run Carebot).
 Calls are blocking (SQLAlchemy Core); async callers wrap them with `asyncio.to_thread`.
 """
 
@@ -19,8 +21,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -73,6 +77,49 @@ whatsapp_message_sids = Table(
     _metadata,
     Column("message_sid", String(64), primary_key=True),
     Column("received_at", DateTime, nullable=False, index=True),  # naive UTC
+)
+
+
+# The outbox (carebot/channels/outbox.py): every outbound message until its fate is known.
+whatsapp_outbox = Table(
+    "whatsapp_outbox",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("phone", String(32), nullable=False),  # E.164
+    Column("kind", String(24), nullable=False),  # a key of DEADLINES
+    Column("idempotency_key", String(128), nullable=True, unique=True),  # a reminder occurrence's key
+    Column("text", Text, nullable=True),  # cleared once accepted: bodies are kept only while needed
+    Column("media_url", Text, nullable=True),
+    Column("template", String(64), nullable=True),
+    Column("variables", Text, nullable=True),  # JSON
+    Column("force", Boolean, nullable=False, default=False),  # skips the opt-out check (STOP's own reply)
+    Column("state", String(16), nullable=False),
+    Column("route", String(16), nullable=True),  # free | template, fixed at the first attempt
+    Column("parts_total", Integer, nullable=False, default=0),
+    Column("parts_done", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime, nullable=False),  # naive UTC, as every time here
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("deadline_at", DateTime, nullable=False),
+    Column("attempt_started_at", DateTime, nullable=True),
+    Column("lease_until", DateTime, nullable=True),
+    Column("claimed_by", String(80), nullable=True),
+    Column("settled_at", DateTime, nullable=True),  # accepted, dead, cancelled or dismissed
+    Column("delivery_status", String(16), nullable=True),  # Twilio's, from the status callback
+    Column("delivery_at", DateTime, nullable=True),
+    Column("error", Text, nullable=True),  # the last failure; a dead letter's reason
+    Column("error_code", Integer, nullable=True),
+    Index("ix_whatsapp_outbox_phone_state", "phone", "state", "id"),
+    Index("ix_whatsapp_outbox_state_next", "state", "next_attempt_at"),
+)
+# One row per message Twilio accepted (a long text is several): the status callback finds its row by SID.
+whatsapp_outbox_sids = Table(
+    "whatsapp_outbox_sids",
+    _metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("outbox_id", Integer, nullable=False, index=True),
+    Column("part", Integer, nullable=False),
+    Column("status", String(16), nullable=True),
 )
 
 
@@ -220,14 +267,14 @@ def forget_number(engine: Engine, phone: str) -> Dict[str, int]:
     """The patient's erasure, the channel's own tables: the number's 24-hour window and opt-out, its outbox
     messages and the messages held for it (an erased number has no reminders left, so forgetting an opt-out sends
     nothing; a new STOP is honoured as ever). How many rows of each went, for the erasure report."""
-    from carebot.channels.outbox import forget_outbox  # the outbox's tables build on this module's metadata
-
     with engine.begin() as conn:
         secure_delete(conn)
         held = conn.execute(
             delete(whatsapp_held_messages).where(whatsapp_held_messages.c.phone == phone)
         ).rowcount
         contact = conn.execute(delete(whatsapp_contacts).where(whatsapp_contacts.c.phone == phone)).rowcount
-        outbox = forget_outbox(conn, phone)
+        mine = select(whatsapp_outbox.c.id).where(whatsapp_outbox.c.phone == phone)
+        conn.execute(delete(whatsapp_outbox_sids).where(whatsapp_outbox_sids.c.outbox_id.in_(mine)))
+        outbox = conn.execute(delete(whatsapp_outbox).where(whatsapp_outbox.c.phone == phone)).rowcount
     checkpoint(engine)
     return {"held messages": held, "channel contact": contact, "outbox messages": outbox}

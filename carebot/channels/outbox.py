@@ -27,14 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
     case,
     delete,
     func,
@@ -45,7 +37,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from carebot.channels.contacts import HELD_MAX_AGE, _metadata, _utc_naive, whatsapp_held_messages
+from carebot.channels.contacts import (
+    HELD_MAX_AGE,
+    _utc_naive,
+    whatsapp_held_messages,
+    whatsapp_outbox,
+    whatsapp_outbox_sids,
+)
 from carebot.phones import normalize_phone
 
 ACTIVE = ("queued", "sending", "unknown")  # not yet settled: the patient's head is the lowest id among these
@@ -62,47 +60,6 @@ DEADLINES = {
     "medication_reminder": dt.timedelta(hours=2),
     "appointment_reminder": dt.timedelta(hours=12),
 }
-
-whatsapp_outbox = Table(
-    "whatsapp_outbox",
-    _metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("phone", String(32), nullable=False),  # E.164
-    Column("kind", String(24), nullable=False),  # a key of DEADLINES
-    Column("idempotency_key", String(128), nullable=True, unique=True),  # a reminder occurrence's key
-    Column("text", Text, nullable=True),  # cleared once accepted: bodies are kept only while needed
-    Column("media_url", Text, nullable=True),
-    Column("template", String(64), nullable=True),
-    Column("variables", Text, nullable=True),  # JSON
-    Column("force", Boolean, nullable=False, default=False),  # skips the opt-out check (STOP's own reply)
-    Column("state", String(16), nullable=False),
-    Column("route", String(16), nullable=True),  # free | template, fixed at the first attempt
-    Column("parts_total", Integer, nullable=False, default=0),
-    Column("parts_done", Integer, nullable=False, default=0),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("created_at", DateTime, nullable=False),  # naive UTC, as every time here
-    Column("next_attempt_at", DateTime, nullable=False),
-    Column("deadline_at", DateTime, nullable=False),
-    Column("attempt_started_at", DateTime, nullable=True),
-    Column("lease_until", DateTime, nullable=True),
-    Column("claimed_by", String(80), nullable=True),
-    Column("settled_at", DateTime, nullable=True),  # accepted, dead, cancelled or dismissed
-    Column("delivery_status", String(16), nullable=True),  # Twilio's, from the status callback
-    Column("delivery_at", DateTime, nullable=True),
-    Column("error", Text, nullable=True),  # the last failure; a dead letter's reason
-    Column("error_code", Integer, nullable=True),
-    Index("ix_whatsapp_outbox_phone_state", "phone", "state", "id"),
-    Index("ix_whatsapp_outbox_state_next", "state", "next_attempt_at"),
-)
-# One row per message Twilio accepted (a long text is several): the status callback finds its row by SID.
-whatsapp_outbox_sids = Table(
-    "whatsapp_outbox_sids",
-    _metadata,
-    Column("sid", String(64), primary_key=True),
-    Column("outbox_id", Integer, nullable=False, index=True),
-    Column("part", Integer, nullable=False),
-    Column("status", String(16), nullable=True),
-)
 
 
 @dataclass(frozen=True)
@@ -144,8 +101,8 @@ def _message(row: Any, sids: Sequence[str] = ()) -> OutboxMessage:
         phone=row.phone,
         kind=row.kind,
         state=row.state,
-        created_at=_aware(row.created_at),  # type: ignore[arg-type]
-        deadline_at=_aware(row.deadline_at),  # type: ignore[arg-type]
+        created_at=_aware(row.created_at),
+        deadline_at=_aware(row.deadline_at),
         text=row.text,
         media_url=row.media_url,
         template=row.template,
@@ -603,10 +560,3 @@ def _advances(current: Optional[str], status: str) -> bool:
     if status in FINAL_DELIVERY:
         return True
     return DELIVERY_RANK.get(status, -1) > DELIVERY_RANK.get(current or "queued", 0)
-
-
-def forget_outbox(conn: Connection, phone: str) -> int:
-    """The patient's erasure: every outbox row for the number (bodies, SIDs, statuses)."""
-    ids = select(whatsapp_outbox.c.id).where(whatsapp_outbox.c.phone == phone)
-    conn.execute(delete(whatsapp_outbox_sids).where(whatsapp_outbox_sids.c.outbox_id.in_(ids)))
-    return conn.execute(delete(whatsapp_outbox).where(whatsapp_outbox.c.phone == phone)).rowcount

@@ -17,8 +17,13 @@ from sqlalchemy.engine import Engine
 
 from carebot.backend.audit import AuditLog
 from carebot.backend.db import to_db
-from carebot.channels.contacts import whatsapp_contacts, whatsapp_held_messages, whatsapp_message_sids
-from carebot.channels.outbox import whatsapp_outbox, whatsapp_outbox_sids
+from carebot.channels.contacts import (
+    whatsapp_contacts,
+    whatsapp_held_messages,
+    whatsapp_message_sids,
+    whatsapp_outbox,
+    whatsapp_outbox_sids,
+)
 from carebot.clock import utc_now
 from carebot.handoff.sessions import staff_sessions
 from carebot.handoff.store import handoff_cases, handoff_events

@@ -217,7 +217,11 @@ class Dispatcher:
         acknowledged = await run_db(self.store.delivered_keys, maybe_sent) if maybe_sent else set()
         in_outbox = await self._outbox([o for o in batch if o.idempotency_key in acknowledged])
         opted_out = await run_db(self._opted_out, {o.conversation_id for o in batch})
-        done, missed, cancelled, to_send, waiting = [], [], [], [], []
+        done: List[int] = []
+        missed: List[int] = []
+        cancelled: List[int] = []
+        waiting: List[int] = []
+        to_send: List[Occurrence] = []
         for occurrence in batch:
             if occurrence.idempotency_key in acknowledged and occurrence.id in in_outbox:
                 # The bot spoke; the outbox says whether WhatsApp has it.

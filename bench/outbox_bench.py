@@ -356,7 +356,7 @@ def run(postgres_url: Optional[str] = None, count: int = 10_000) -> str:
     with tempfile.TemporaryDirectory() as scratch:
         url = lambda name: f"sqlite:///{Path(scratch) / name}"  # noqa: E731
         first = asyncio.run(faults(url("faults.db"), count))
-        second = asyncio.run(outage(url("outage.db"), 2000, rate=100.0))
+        second = asyncio.run(outage(url("outage.db"), 2000, rate=50.0))
         third = [asyncio.run(pacing(url("pacing.db"), 300))]
         if redis_url:
             third.append(asyncio.run(pacing(url("pacing_redis.db"), 300, redis_url=redis_url)))

@@ -111,14 +111,27 @@ class RasaDeliverer:
 _PHONE_LIKE = re.compile(r"^(?:whatsapp:)?\+?[\d\s()-]{7,}$")
 
 
-def whatsapp_outbox_states(keys: Sequence[str], engine: Any = None) -> Dict[str, str]:
-    """The WhatsApp outbox's state of each reminder message, by occurrence key (a key with no message is absent);
-    in the channel's database, or the one of `engine`."""
+def _outbox_messages(keys: Sequence[str], engine: Any) -> Dict[str, Any]:
     from carebot.channels.contacts import shared_engine  # the channel's store; imported only when used
     from carebot.channels.outbox import OutboxStore
 
-    store = OutboxStore(engine or shared_engine())
-    return {key: message.state for key, message in store.states_by_key(keys).items()}
+    return OutboxStore(engine or shared_engine()).states_by_key(keys)
+
+
+def whatsapp_outbox_states(keys: Sequence[str], engine: Any = None) -> Dict[str, str]:
+    """The WhatsApp outbox's state of each reminder message, by occurrence key (a key with no message is absent);
+    in the channel's database, or the one of `engine`."""
+    return {key: message.state for key, message in _outbox_messages(keys, engine).items()}
+
+
+def whatsapp_delivery_statuses(keys: Sequence[str], engine: Any = None) -> Dict[str, Optional[str]]:
+    """Twilio's delivery status (sent, delivered, read, failed …; None before the first callback) of each reminder
+    message Twilio accepted, by occurrence key: the adherence figures staff see."""
+    return {
+        key: message.delivery_status
+        for key, message in _outbox_messages(keys, engine).items()
+        if message.state == "accepted"
+    }
 
 
 def whatsapp_opt_out(conversation_id: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import pytest
 
 from carebot.channels.twilio_sender import OutboxRelay, WhatsAppSender
-from carebot.reminders.dispatcher import Dispatcher, whatsapp_outbox_states
+from carebot.reminders.dispatcher import Dispatcher, whatsapp_delivery_statuses, whatsapp_outbox_states
 from carebot.reminders.store import ReminderStore
 from tests.channels.whatsapp_harness import (  # noqa: F401 - fixtures
     ManualClock,
@@ -116,3 +116,26 @@ async def test_a_reminder_whatsapp_never_accepted_is_missed_after_its_grace(
     await dispatcher.drain()
     assert store.occurrences(reminder.id)[0].status == "missed"
     assert twilio.accepted == []
+
+
+async def test_adherence_counts_the_reminders_whatsapp_delivered_and_read(
+    store: ReminderStore,
+    sender_factory: Callable[..., WhatsAppSender],
+    twilio: TwilioStandIn,
+    clock: ManualClock,
+) -> None:
+    create(store, "remind me to take metformin at 8am and 8pm every day")
+    sender = sender_factory()
+    dispatcher = build(store, sender, clock)
+    await dispatcher.run_once()  # 08:00
+    clock.advance(12 * 3600)
+    await dispatcher.run_once()  # 20:00
+    morning, evening = twilio.accepted
+    sender.outbox.record_status(morning.sid, "read")
+    sender.outbox.record_status(evening.sid, "delivered")
+    statuses = functools.partial(whatsapp_delivery_statuses, engine=sender.contacts.engine)
+    summary = store.adherence(PATIENT, clock(), delivery=statuses)
+    assert (summary.doses, summary.sent_on_whatsapp, summary.delivered, summary.read) == (2, 2, 2, 1)
+    assert (summary.percent_delivered, summary.percent_read) == (100, 50)
+    assert summary.to_dict()["percent_read"] == 50
+    assert store.adherence(PATIENT, clock()).sent_on_whatsapp == 0  # without the outbox: no claim either way

@@ -23,7 +23,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -80,6 +80,7 @@ class Rig:
     sender: WhatsAppSender
     clock: SimClock
     runner: web.AppRunner
+    sends: List[float] = field(default_factory=list)
 
     async def close(self) -> None:
         await self.twilio.stop()
@@ -139,7 +140,22 @@ async def rig(database_url: str, rate: float, fail_rate: float = 0.0, doomed: Se
     )
     pacer = Pacer(CLINIC_NUMBER, rate, DatabaseSlots(contacts.engine))
     sender = WhatsAppSender(settings, contacts, clock=clock, pacer=pacer)
-    return Rig(twilio, sender, clock, receiver_runner)
+    rig_ = Rig(twilio, sender, clock, receiver_runner)
+    note_sends(pacer, rig_.sends)
+    return rig_
+
+
+def note_sends(pacer: Pacer, sends: List[float]) -> None:
+    """Record the moment the pacer releases each POST (wall clock): what the limiter controls, before the
+    stand-in's own scheduling on a shared machine adds jitter to the arrival times."""
+    released = pacer.wait
+
+    async def wait_and_note() -> float:
+        slot = await released()
+        sends.append(time.time())
+        return slot
+
+    pacer.wait = wait_and_note  # type: ignore[method-assign]
 
 
 async def write_all(
@@ -249,6 +265,7 @@ async def outage(database_url: str, count: int, rate: float, down_seconds: float
         )
         await settle(rig_, OutboxRelay(rig_.sender, concurrency=50), on_tick=reopen_when_due)
         times = [t for t, ok in zip(rig_.twilio.posted_at, rig_.twilio.ok) if ok]
+        drained = rig_.sends[-len(times) :] if times else []  # the accepted POSTs are the last ones released
         per_marker = rig_.twilio.accepted_per_marker()
         counts = await asyncio.to_thread(rig_.sender.outbox.counts)
         span = max(times) - min(times) if len(times) > 1 else 0.0
@@ -262,8 +279,11 @@ async def outage(database_url: str, count: int, rate: float, down_seconds: float
             "states": counts,
             "configured rate (msg/s)": rate,
             "drain rate (msg/s)": round((len(times) - 1) / span, 1) if span else 0.0,
-            "max POSTs in any second": max_in_any_second(times),
-            "simulated minutes": round(rig_.clock.offset.total_seconds() / 60, 1),
+            "max sends in any second (at the sender)": max_in_any_second(drained),
+            "max POSTs in any second (arrival at the stand-in)": max_in_any_second(times),
+            "minutes from the first reply to the last accepted": round(
+                (rig_.clock() - now).total_seconds() / 60, 1
+            ),
         }
     finally:
         await rig_.close()
@@ -286,14 +306,7 @@ def _relay_process(database_url: str, twilio_url: str, rate: float, redis_url: s
         )
         pacer = Pacer(CLINIC_NUMBER, rate, slots)
         sender = WhatsAppSender(settings, contacts, pacer=pacer)
-        released = pacer.wait
-
-        async def wait_and_note() -> float:  # the moment each POST is released: what the limiter controls
-            slot = await released()
-            sends.append(time.time())
-            return slot
-
-        pacer.wait = wait_and_note  # type: ignore[method-assign]
+        note_sends(pacer, sends)
         relay = OutboxRelay(sender, concurrency=10)
         while await relay.run_once() or await asyncio.to_thread(sender.outbox.next_due):
             await asyncio.sleep(0.05)

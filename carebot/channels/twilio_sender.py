@@ -556,10 +556,11 @@ class OutboxRelay:
         if self.probe_until is not None and now < self.probe_until:
             return 0
         phones = await asyncio.to_thread(self.sender.outbox.due_phones, self.concurrency * 10, now)
-        if self.probe_until is not None:
+        probing = self.probe_until is not None or self.sender.consecutive_failures >= OUTAGE_FAILURES
+        if probing:
             phones = phones[:1]
         self.sender.outcomes.clear()
-        await asyncio.gather(*(self._drain(phone) for phone in phones))
+        await asyncio.gather(*(self._drain(phone, probing) for phone in phones))
         await self._watch_for_outage(now)
         return len(phones)
 
@@ -570,7 +571,11 @@ class OutboxRelay:
             released = await asyncio.to_thread(self.sender.outbox.release_backoff, self.sender.clock())
             logger.warning("WhatsApp outbox: Twilio answers again; %d waiting messages are due now", released)
             self.probe_until, self._probe_interval = None, 0.0
-        elif not accepted and (failed >= OUTAGE_FAILURES or (failed and self.probe_until is not None)):
+        elif (
+            not accepted
+            and failed
+            and (self.sender.consecutive_failures >= OUTAGE_FAILURES or self.probe_until)
+        ):
             self._probe_interval = min(
                 self.sender.settings.relay_max_backoff_seconds, max(5.0, self._probe_interval * 2)
             )
@@ -579,8 +584,10 @@ class OutboxRelay:
                 "WhatsApp outbox: Twilio is failing every send; probing every %.0f s", self._probe_interval
             )
 
-    async def _drain(self, phone: str) -> None:
+    async def _drain(self, phone: str, probing: bool) -> None:
         async with self._slots:
+            if not probing and self.sender.consecutive_failures >= OUTAGE_FAILURES:
+                return  # Twilio started failing during this pass: the rest waits for the probe
             try:
                 await self.sender.drain(phone)
             except Exception:  # noqa: BLE001 - one patient's failure must not stop the others' messages

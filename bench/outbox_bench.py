@@ -380,7 +380,9 @@ def run(postgres_url: Optional[str] = None, count: int = 10_000) -> str:
         "**Outage**: Twilio answering 503 to everything for 10 simulated minutes while 2,000 replies are written "
         "(the relay probes; no message gets more than one attempt once the outage is seen), then back.",
         _table(second),
-        "**Pacing**: 300 messages in the outbox, two relay processes, limit 20 msg/s, POST times at the stand-in.",
+        "**Pacing**: 300 messages in the outbox, two relay processes, limit 20 msg/s. Sends are counted where the "
+        "limiter releases them (wall clock, both processes) and where the stand-in receives them; the second adds the "
+        "stand-in process's own scheduling delay on a shared machine, which can bunch two arrivals.",
         *(_table(t) for t in third),
     ]
     return "\n\n".join(parts) + "\n"

@@ -1,17 +1,16 @@
 """The outbox's promises at small scale, through the same scenarios `make bench` runs at full scale
 (bench/outbox_bench.py): a Twilio failing 20% of POSTs, a Twilio down for 10 (simulated) minutes, and one rate limit
-shared by two relays. SQLite by default; PostgreSQL too when TEST_POSTGRES_URL is set; Redis pacing when
-TEST_REDIS_URL is set."""
+shared by two relays. SQLite by default; PostgreSQL too when TEST_POSTGRES_URL is set (`db_url`, a fresh schema);
+Redis pacing when TEST_REDIS_URL is set."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bench import outbox_bench
 from bench.twilio_standin import TwilioStandIn
@@ -23,32 +22,8 @@ from carebot.channels.twilio_sender import OutboxRelay, TwilioSettings, WhatsApp
 pytestmark = pytest.mark.asyncio
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'whatsapp.db'}"
-        return
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("TEST_POSTGRES_URL not set")
-    engine = create_engine(url)
-    with engine.begin() as conn:  # a fresh channel schema for each test
-        for table in (
-            "whatsapp_outbox_sids",
-            "whatsapp_outbox",
-            "whatsapp_pacing",
-            "whatsapp_held_messages",
-            "whatsapp_message_sids",
-            "whatsapp_contacts",
-            "carebot_channel_version",
-        ):
-            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-    engine.dispose()
-    yield url
-
-
-async def test_a_twilio_failing_20_percent_loses_and_duplicates_nothing(database_url: str) -> None:
-    figures = await outbox_bench.faults(database_url, count=120, doomed_every=40)
+async def test_a_twilio_failing_20_percent_loses_and_duplicates_nothing(db_url: str) -> None:
+    figures = await outbox_bench.faults(db_url, count=120, doomed_every=40)
     assert sum(figures["failures injected"].values()) > 10  # the faults really happened
     assert figures["failures injected"].get("accept_then_hang", 0) > 0
     assert figures["duplicates"] == 0 and figures["lost (neither)"] == 0
@@ -60,9 +35,9 @@ async def test_a_twilio_failing_20_percent_loses_and_duplicates_nothing(database
 
 
 async def test_ten_minutes_of_twilio_down_then_back_drains_everything_once_within_the_rate(
-    database_url: str,
+    db_url: str,
 ) -> None:
-    figures = await outbox_bench.outage(database_url, count=60, rate=30.0)
+    figures = await outbox_bench.outage(db_url, count=60, rate=30.0)
     assert figures["POSTs refused while down"] >= 60  # every reply met the outage
     assert figures["states"] == {"accepted": 60}
     assert figures["duplicates"] == 0 and figures["lost"] == 0

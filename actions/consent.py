@@ -10,7 +10,8 @@ Texts: data/messages/consent.yml.
 from __future__ import annotations
 
 import datetime as dt
-from typing import List, Text
+import logging
+from typing import List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -18,10 +19,16 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import clinic, say
+from actions.privacy import say_what_was_kept
 from actions.triage import fresh_triage, state_from_message
 from carebot import clock
-from carebot.payloads import FORGET_CONVERSATION
+from carebot.payloads import FORGET_CONVERSATION, FORGET_SINCE
+from carebot.phones import mask_phone
+from carebot.privacy.client import PrivacyClient, PrivacyError
+from carebot.privacy.model import ErasureReport
 from carebot.privacy.settings import load_retention
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> dt.datetime:
@@ -81,8 +88,10 @@ class ActionDeclineConsent(Action):
 
 class ActionWithdrawConsent(Action):
     """Consent withdrawn: no more health questions, and the triage records go with the conversation that holds them
-    (symptoms told, answers, levels): the tracker store deletes it instead of saving this turn. The next health
-    question asks for consent again; appointments and reminders stay ("delete my data" erases those)."""
+    (symptoms told, answers, levels): the tracker store deletes it instead of saving this turn, and the backend
+    deletes the staff cases its triage opened and the copies of the chat in other cases (unless the clinic keeps
+    cases by law, which the patient is told). The next health question asks for consent again; appointments and
+    reminders stay ("delete my data" erases those)."""
 
     def name(self) -> Text:
         return "action_withdraw_consent"
@@ -90,7 +99,18 @@ class ActionWithdrawConsent(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        say(dispatcher, "consent_withdrawn", emergency_number=clinic().emergency_number)
+        facts = clinic()
+        try:
+            async with PrivacyClient() as privacy:
+                report: Optional[ErasureReport] = await privacy.withdraw_consent(tracker.sender_id)
+        except PrivacyError as error:
+            log.error("consent: staff cases of %s not cleared: %s", mask_phone(tracker.sender_id), error)
+            report = None
+        say(dispatcher, "consent_withdrawn", emergency_number=facts.emergency_number)
+        if report is None:
+            say(dispatcher, "consent_withdrawn_cases_unavailable", clinic_phone=facts.phone)
+        else:
+            say_what_was_kept(dispatcher, report)
         dispatcher.utter_message(json_message={FORGET_CONVERSATION: True})
         return [SlotSet("consent_given", False), _answered_at(), *fresh_triage(None)]
 
@@ -120,7 +140,22 @@ class ActionGiveReminderConsent(Action):
         return [SlotSet("reminder_consent_given", True)]
 
 
+def reminder_request_time(tracker: Tracker) -> Optional[float]:
+    """When the patient asked for the reminder that led to the consent question (the user message before the
+    latest `action_ask_reminder_consent`), or None when it cannot be found."""
+    asked = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "action" and event.get("name") == "action_ask_reminder_consent":
+            asked = True
+        elif asked and event.get("event") == "user" and isinstance(event.get("timestamp"), (int, float)):
+            return float(event["timestamp"])
+    return None
+
+
 class ActionDeclineReminderConsent(Action):
+    """No consent to keep medicine names: the request that named the medicine leaves the stored conversation (the
+    tracker store deletes it, and everything after it, before saving this turn), as the reply promises."""
+
     def name(self) -> Text:
         return "action_decline_reminder_consent"
 
@@ -128,4 +163,7 @@ class ActionDeclineReminderConsent(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         say(dispatcher, "reminder_consent_declined", clinic_phone=clinic().phone)
+        since = reminder_request_time(tracker)
+        if since is not None:
+            dispatcher.utter_message(json_message={FORGET_SINCE: since})
         return [SlotSet("reminder_consent_given", False), SlotSet("reminder_draft", None)]

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from carebot import settings, tokens
 from carebot.clinic import ClinicConfigError, load_clinic
@@ -26,6 +26,20 @@ RESET = "\033[0m"
 class Service:
     name: str
     argv: List[str]
+    withheld: Tuple[str, ...] = ()  # variables this process must not hold (least privilege)
+
+    def environment(self, env: Dict[str, str]) -> Dict[str, str]:
+        return {key: value for key, value in env.items() if key not in self.withheld}
+
+
+# The dispatcher reads the database and triggers intents with its own token: no API token of another process.
+API_TOKENS = (
+    "RASA_API_TOKEN",
+    "ACTION_SERVER_TOKEN",
+    "CAREBOT_BACKEND_TOKEN",
+    "SCHEDULING_TOKEN",
+    "HANDOFF_CHANNEL_TOKEN",
+)
 
 
 def services(python: str, env: Dict[str, str]) -> List[Service]:
@@ -55,7 +69,7 @@ def services(python: str, env: Dict[str, str]) -> List[Service]:
                 config.rasa_credentials,
             ],
         ),
-        Service("reminders", [python, "-m", "carebot.reminders"]),
+        Service("reminders", [python, "-m", "carebot.reminders"], withheld=API_TOKENS),
     ]
 
 
@@ -70,6 +84,7 @@ def prepare_environment() -> Dict[str, str]:
     env.pop("CAREBOT_BACKEND_TOKEN", None)  # renamed: the services read the new name
     env[tokens.SCHEDULING[0]] = tokens.token(*tokens.SCHEDULING)
     env["HANDOFF_CHANNEL_TOKEN"] = tokens.token(*tokens.HANDOFF_CHANNEL)
+    env["REMINDER_DISPATCH_TOKEN"] = tokens.token(*tokens.REMINDER_DISPATCH)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("PYTHONWARNINGS", "ignore")
@@ -92,7 +107,7 @@ async def run_all(stack: List[Service], env: Dict[str, str]) -> int:
         process = await asyncio.create_subprocess_exec(
             *service.argv,
             cwd=ROOT,
-            env=env,
+            env=service.environment(env),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )

@@ -9,19 +9,26 @@ Profiled on this project (docs/benchmarks.md):
   components makes start-up seconds faster.
 Behaviour is unchanged: the same schema, the same classes, the same CLI.
 
-Two safety additions: `--auth-token` is taken from RASA_API_TOKEN inside the process (argv is visible to every
-user in `ps`), and files Rasa creates (the SQLite tracker store) are owner-only.
+Three safety additions: `--auth-token` is taken from RASA_API_TOKEN inside the process (argv is visible to every
+user in `ps`); files Rasa creates (the SQLite tracker store) are owner-only; and the reminder dispatcher's own token
+(REMINDER_DISPATCH_TOKEN) is accepted by `POST /conversations/{id}/trigger_intent` and nothing else, so the
+dispatcher cannot read a tracker, append events or replace the model with it (least privilege).
 """
 
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import os
 import sys
+from inspect import isawaitable
 from typing import Any, Dict, List, Optional, Type
 
-from carebot import settings
+from carebot import settings, tokens
+
+# Rasa's route handlers (by function name) the dispatcher's token may call: delivering a reminder, nothing more.
+DISPATCH_ROUTES = frozenset({"trigger_intent"})
 
 
 def _cache_action_result_validation() -> None:
@@ -65,6 +72,37 @@ def _memoise_event_types() -> None:
     events.Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
+def allow_dispatch_token(dispatch_token: str) -> None:
+    """Let `dispatch_token` through Rasa's token check on DISPATCH_ROUTES only. Rasa has one API token for every
+    route; this wraps its `requires_auth` (used when `create_app` declares the routes), so any other route still
+    needs RASA_API_TOKEN and refuses the dispatcher's with Rasa's own 401."""
+    import rasa.server
+
+    original = rasa.server.requires_auth
+    expected = dispatch_token.encode()
+
+    def requires_auth(app: Any, token: Optional[str] = None) -> Any:
+        check = original(app, token)
+
+        def decorator(f: Any) -> Any:
+            checked = check(f)
+            if f.__name__ not in DISPATCH_ROUTES:
+                return checked
+
+            @functools.wraps(checked)
+            async def decorated(request: Any, *args: Any, **kwargs: Any) -> Any:
+                if hmac.compare_digest(str(request.args.get("token", "")).encode(), expected):
+                    result = f(request, *args, **kwargs)
+                    return await result if isawaitable(result) else result
+                return await checked(request, *args, **kwargs)
+
+            return decorated
+
+        return decorator
+
+    rasa.server.requires_auth = requires_auth
+
+
 def apply() -> None:
     import skops.io  # noqa: F401  - builds its trusted-type tables while few modules are loaded
 
@@ -86,6 +124,8 @@ def main() -> None:
     from rasa.__main__ import main as rasa_main
 
     sys.argv = with_api_token(["rasa", *sys.argv[1:]], dict(os.environ))
+    if "--enable-api" in sys.argv:
+        allow_dispatch_token(tokens.token(*tokens.REMINDER_DISPATCH))
     rasa_main()
 
 

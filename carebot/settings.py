@@ -78,7 +78,8 @@ class Settings:
     )
     handoff_channel_token: str = _var(
         "",
-        "the WhatsApp channel's backend token: may only append to a handoff case and ask whether one is open",
+        "the WhatsApp channel's backend token: may only append to a handoff case, ask whether one is open, and "
+        "hand a privacy request made during a case back to the bot",
         shown="generated into `var/channel_token`",
     )
     reminder_key_secret: str = _var(
@@ -102,7 +103,7 @@ class Settings:
     )
     staff_session_minutes: int = _var(60, "staff inbox session lifetime in minutes")
     staff_admins: str = _var(
-        "", "comma-separated staff names with the admin role (the audit log)", shown="none"
+        "", "comma-separated staff names with the admin role (every staff case, the audit log)", shown="none"
     )
     staff_totp: str = _var(
         "",
@@ -137,6 +138,11 @@ class Settings:
     rasa_url: str = _var("http://127.0.0.1:5005", "where the dispatcher and the staff inbox reach Rasa")
     rasa_api_token: str = _var(
         "", "token of Rasa's HTTP API (`?token=`)", shown="generated into `var/rasa_token`"
+    )
+    reminder_dispatch_token: str = _var(
+        "",
+        "the reminder dispatcher's Rasa token: accepted only by `POST /conversations/{id}/trigger_intent`",
+        shown="generated into `var/dispatch_token`",
     )
     rasa_host: str = _var("127.0.0.1", "Rasa's bind address (`make run`)")
     rasa_port: int = _var(5005, "Rasa's port (`make run`)")

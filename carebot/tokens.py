@@ -20,6 +20,8 @@ RASA_API = ("RASA_API_TOKEN", "rasa_token")
 ACTION_SERVER = ("ACTION_SERVER_TOKEN", "action_token")
 # Least privilege on the backend (carebot/server/app.py): the WhatsApp channel may only append to handoff cases.
 HANDOFF_CHANNEL = ("HANDOFF_CHANNEL_TOKEN", "channel_token")
+# Least privilege on Rasa (carebot/rasa_server.py): the reminder dispatcher may only trigger an intent.
+REMINDER_DISPATCH = ("REMINDER_DISPATCH_TOKEN", "dispatch_token")
 # Signs reminder occurrence keys (carebot/reminders/store.py) so they cannot be guessed from an id and a time.
 REMINDER_KEYS = ("REMINDER_KEY_SECRET", "reminder_key_secret")
 

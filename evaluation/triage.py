@@ -139,12 +139,22 @@ def by_complaint(outcomes: Sequence[Outcome]) -> str:
     return "\n".join(rows)
 
 
+def _shown(case: Case, texts_shown: bool) -> str:
+    if texts_shown:
+        return case.text.replace("|", "/")
+    return (
+        f"(holdout: {case.complaint or 'complaint not given'}, {case.population or 'population not given'})"
+    )
+
+
 def section(
     outcomes: Sequence[Outcome],
     source: str,
     reply: str = config.NOT_SURE,
     agreement_target: float = config.TARGET,
+    texts_shown: bool = True,
 ) -> Section:
+    """The figures of one run; `texts_shown=False` for a holdout, whose texts must not become tuning material."""
     result = Section(
         f'Triage cases ({source}, {len(outcomes)} cases, follow-ups answered "{reply}")',
         rates=score(outcomes, agreement_target),
@@ -162,8 +172,7 @@ def section(
     if disagreements:
         rows = ["| line | case | expected | got | bot turns |", "|---|---|---|---|---|"]
         rows += [
-            f"| {o.case.line} | {o.case.text.replace('|', '/')} | {o.case.expected} | {o.level} | "
-            f"{o.bot_turns} |"
+            f"| {o.case.line} | {_shown(o.case, texts_shown)} | {o.case.expected} | {o.level} | {o.bot_turns} |"
             for o in disagreements
         ]
         result.tables.append(("Disagreements", "\n".join(rows)))
@@ -220,7 +229,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 target = config.TRIAGE_AGREEMENT_TARGETS.get(config.ROOT / name, config.TARGET)
                 for reply in config.TRIAGE_REPLIES:
                     outcomes = run_file(bot, cases, questions, reply, name)
-                    sections.append(section(outcomes, name, reply, target))
+                    texts_shown = config.ROOT / name != config.TRIAGE_HOLDOUT
+                    sections.append(section(outcomes, name, reply, target, texts_shown))
     except botlib.StackError as error:
         print(f"eval-triage: the stack did not start: {error}", file=sys.stderr)
         return 2

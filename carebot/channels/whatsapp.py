@@ -53,6 +53,7 @@ from carebot.channels.signature import FormParams, is_valid_signature, parse_for
 from carebot.channels.ttl_store import TTLStore, ttl_store_from_url
 from carebot.channels.twilio_sender import OUTSIDE_WINDOW_ERROR, SendResult, WhatsAppSender, setting
 from carebot.handoff.client import HandoffClient, HandoffError
+from carebot.handoff.model import PrivacyRequest
 from carebot.payloads import FORGET_NUMBER
 from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 
@@ -65,6 +66,13 @@ MAX_WEBHOOK_BYTES = 64 * 1024  # Twilio's largest message form is a few KB: anyt
 TEMPLATE_PAYLOAD = re.compile(
     r"^/[A-Za-z_]+$"
 )  # a quick reply of an approved template: an intent, no entities
+# A patient's privacy request is the bot's to carry out (confirmation, erasure in every store), also while staff
+# have the conversation: the channel hands the conversation back instead of adding the message to the case.
+PRIVACY_INTENTS = {
+    "erase_my_data": PrivacyRequest.ERASURE,
+    "withdraw_consent": PrivacyRequest.CONSENT_WITHDRAWN,
+}
+IntentOf = Callable[[str], Awaitable[Optional[str]]]
 SEND_MEDIA_INTENT = "send_media"
 SHARE_LOCATION_INTENT = "share_location"
 
@@ -235,6 +243,25 @@ async def read_limited(request: Request, limit: int) -> Optional[bytes]:
     return b"".join(chunks)
 
 
+async def no_intent(_text: str) -> Optional[str]:
+    return None
+
+
+def intent_reader(app: Any) -> IntentOf:
+    """The intent Rasa's own NLU gives a text (the agent of the Sanic app the channel is mounted on); None when no
+    model is loaded. Asked only while staff have the conversation, so other messages are understood once."""
+
+    async def intent_of(text: str) -> Optional[str]:
+        agent = getattr(app.ctx, "agent", None)
+        parse = getattr(agent, "parse_message", None)
+        if parse is None or not agent.is_ready():
+            return None
+        parsed = await parse(text)
+        return (parsed.get("intent") or {}).get("name")
+
+    return intent_of
+
+
 def _case_text(text: str, metadata: Mapping[str, Any]) -> str:
     """What staff read in a handoff case: the patient's own words (not a /intent payload) and what they attached."""
     words = (metadata.get("button_reply") or {}).get("text") or ("" if text.startswith("/") else text)
@@ -329,7 +356,7 @@ class WhatsAppInput(InputChannel):
             if not await self._first_delivery(message_sid):
                 logger.info("WhatsApp: duplicate delivery of %s ignored", message_sid)
                 return response.empty()
-            self._in_background(self._handle_in_order(form, on_new_message))
+            self._in_background(self._handle_in_order(form, on_new_message, intent_reader(request.app)))
             return response.empty()
 
         @whatsapp.route("/status", methods=["POST"], stream=True)
@@ -374,12 +401,15 @@ class WhatsAppInput(InputChannel):
             return True
 
     async def _handle_in_order(
-        self, form: FormParams, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+        self,
+        form: FormParams,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        intent_of: Optional[IntentOf] = None,
     ) -> None:
         phone = normalize_phone(form.first("From"))
         async with self._locks.hold(phone):
             try:
-                await self._handle(form, phone, on_new_message)
+                await self._handle(form, phone, on_new_message, intent_of or no_intent)
             except Exception:
                 logger.exception(
                     "WhatsApp: handling %s from %s failed", form.first("MessageSid"), mask_phone(phone)
@@ -394,7 +424,11 @@ class WhatsAppInput(InputChannel):
             logger.exception("WhatsApp: could not tell %s about the failure", mask_phone(phone))
 
     async def _handle(
-        self, form: FormParams, phone: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+        self,
+        form: FormParams,
+        phone: str,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        intent_of: IntentOf,
     ) -> None:
         contacts = self.sender.contacts
         await asyncio.to_thread(contacts.record_inbound, phone)
@@ -414,7 +448,7 @@ class WhatsAppInput(InputChannel):
                 mask_phone(phone),
             )
             return
-        if await self._held_for_staff(phone, text, metadata):
+        if await self._held_for_staff(phone, text, metadata, intent_of):
             return
         logger.info("WhatsApp: message %s from %s", metadata["message_sid"], mask_phone(phone))
         await on_new_message(
@@ -441,12 +475,21 @@ class WhatsAppInput(InputChannel):
             "WhatsApp: %s erased from the channel's state at the patient's request", mask_phone(phone)
         )
 
-    async def _held_for_staff(self, phone: str, text: str, metadata: Mapping[str, Any]) -> bool:
+    async def _held_for_staff(
+        self, phone: str, text: str, metadata: Mapping[str, Any], intent_of: IntentOf
+    ) -> bool:
         """True when staff have this patient's conversation (an open handoff case): the message was added to the
-        case and must not reach Rasa, whose paused conversation would record it and answer nothing. If the backend
-        cannot be asked, the message goes to Rasa: a paused bot stays silent, a running one answers."""
+        case and must not reach Rasa, whose paused conversation would record it and answer nothing. A privacy
+        request ("delete my data", "I withdraw consent") is not added: the case is closed (staff get a notice without
+        the patient's name) and the resumed bot carries the request out. If the backend cannot be asked, the message
+        goes to Rasa: a paused bot stays silent, a running one answers."""
+        conversation = whatsapp_address(phone)
         try:
-            case_id = await self.handoff.append_message(whatsapp_address(phone), _case_text(text, metadata))
+            if await self.handoff.open_case_of(conversation) is None:
+                return False
+            if await self._handed_back_for_privacy(conversation, text, intent_of):
+                return False
+            case_id = await self.handoff.append_message(conversation, _case_text(text, metadata))
         except HandoffError as error:
             logger.warning(
                 "WhatsApp: handoff state of %s unknown (%s); passing the message to Rasa",
@@ -460,6 +503,28 @@ class WhatsAppInput(InputChannel):
             "WhatsApp: message %s from %s added to handoff case %s",
             metadata["message_sid"],
             mask_phone(phone),
+            case_id,
+        )
+        return True
+
+    async def _handed_back_for_privacy(self, conversation: str, text: str, intent_of: IntentOf) -> bool:
+        """True when `text` is a privacy request and the backend closed the case and resumed the bot for it. If the
+        backend cannot, the message stays with staff (added to the case), who then handle the request."""
+        request = PRIVACY_INTENTS.get(await intent_of(text) or "")
+        if request is None:
+            return False
+        try:
+            case_id = await self.handoff.privacy_request(conversation, request)
+        except HandoffError as error:
+            logger.warning(
+                "WhatsApp: could not hand %s back to the bot for a privacy request (%s); it goes to staff",
+                mask_phone(conversation),
+                error,
+            )
+            return False
+        logger.info(
+            "WhatsApp: privacy request from %s: handoff case %s closed, the bot handles it",
+            mask_phone(conversation),
             case_id,
         )
         return True

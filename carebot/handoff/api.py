@@ -8,6 +8,9 @@ JSON routes live under /api (the backend's bearer token protects them); the inbo
          → 200 {paused: true, case_id} when a case is open (message appended), else {paused: false, case_id: null}
     GET  /api/handoff/conversations/{conversation_id}
          → 200 {paused: bool, case_id: int|null}
+    POST /api/handoff/conversations/{conversation_id}/privacy-request   {request: "erasure"|"consent_withdrawn"}
+         → 200 {closed: bool, case_id}: the open case is closed (staff get an anonymous notice) and the bot resumed,
+           so the bot carries the request out; 503 when the bot could not be resumed
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
 from carebot.handoff.auth import StaffAuth
 from carebot.handoff.inbox import DeadLetters, PatientRequests, StaffInbox
-from carebot.handoff.model import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, Reason
-from carebot.handoff.service import HandoffService
+from carebot.handoff.model import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, PrivacyRequest, Reason
+from carebot.handoff.service import HandoffService, ResumeFailed
 from carebot.handoff.sessions import StaffSessions
 from carebot.handoff.store import HandoffStore
 from carebot.phones import normalize_phone
@@ -82,6 +85,7 @@ def setup(
             web.post("/api/handoff/cases", api.create_case),
             web.post("/api/handoff/messages", api.patient_message),
             web.get("/api/handoff/conversations/{conversation_id}", api.conversation_state),
+            web.post("/api/handoff/conversations/{conversation_id}/privacy-request", api.privacy_request),
             *inbox.routes(),
         ]
     )
@@ -140,3 +144,17 @@ class HandoffApi:
     async def conversation_state(self, request: web.Request) -> web.Response:
         case = await self.service.open_case_for(request.match_info["conversation_id"])
         return web.json_response({"paused": case is not None, "case_id": case.id if case else None})
+
+    async def privacy_request(self, request: web.Request) -> web.Response:
+        body = await json_object(request)
+        try:
+            kind = PrivacyRequest(body.get("request"))
+        except ValueError:
+            raise ApiError(
+                400, f"'request' must be one of {', '.join(r.value for r in PrivacyRequest)}"
+            ) from None
+        try:
+            case = await self.service.close_for_privacy(request.match_info["conversation_id"], kind)
+        except ResumeFailed:
+            raise ApiError(503, "the case is closed but the bot could not be resumed; retry") from None
+        return web.json_response({"closed": case is not None, "case_id": case.id if case else None})

@@ -206,10 +206,22 @@ class StaffAuth:
             load_accounts(environ), load_secret(environ), session_minutes(environ), admins, load_totp(environ)
         )
 
-    def check_code(self, name: str, code: str, now: dt.datetime) -> bool:
-        """The second factor: True when `name` has none, else when `code` is its app's code of now (±30 s)."""
+    def needs_code(self, name: str) -> bool:
+        return name in self.totp
+
+    def code_step(self, name: str, code: str, now: dt.datetime) -> Optional[int]:
+        """The 30-second time step whose code `code` is (now, or one step either side for clock drift), or None.
+        The caller accepts a step only once per person (StaffSessions.accept_code_step): a code seen over a
+        shoulder or in a proxy log cannot be typed again within its window."""
         secret = self.totp.get(name)
-        return secret is None or pyotp.TOTP(secret).verify(code.strip(), for_time=now, valid_window=1)
+        if secret is None:
+            return None
+        totp, given = pyotp.TOTP(secret), code.strip()
+        step = totp.timecode(now)
+        for candidate in (step - 1, step, step + 1):
+            if hmac.compare_digest(totp.generate_otp(candidate), given):
+                return candidate
+        return None
 
     def check_password(self, name: str, password: str) -> bool:
         encoded = self.accounts.get(name)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
+from urllib.parse import quote
 
 from carebot import settings, tokens
 from carebot.backend.http_client import BackendError, BackendHTTPClient, BackendUnavailable
-from carebot.handoff.model import Reason
+from carebot.handoff.model import PrivacyRequest, Reason
 
 
 class HandoffError(BackendError):
@@ -88,6 +89,21 @@ class HandoffClient(BackendHTTPClient):
             "POST", "/api/handoff/messages", json_body={"conversation_id": conversation_id, "text": text}
         )
         return _case_id(body)
+
+    async def open_case_of(self, conversation_id: str) -> Optional[int]:
+        """The id of the conversation's open case (staff have the conversation), else None."""
+        body = await self._request("GET", f"/api/handoff/conversations/{quote(conversation_id, safe=':+@')}")
+        return _case_id(body)
+
+    async def privacy_request(self, conversation_id: str, request: PrivacyRequest) -> Optional[int]:
+        """The patient asked for erasure or withdrew consent while staff had the conversation: the backend closes
+        the case (an anonymous notice to staff) and resumes the bot. The closed case's id, or None if none was open."""
+        body = await self._request(
+            "POST",
+            f"/api/handoff/conversations/{quote(conversation_id, safe=':+@')}/privacy-request",
+            json_body={"request": PrivacyRequest(request).value},
+        )
+        return int(body["case_id"]) if body.get("closed") and body.get("case_id") is not None else None
 
 
 def _case_id(body: Dict[str, Any]) -> Optional[int]:

@@ -1,5 +1,10 @@
 """The staff inbox at /staff: server-rendered pages with their own login (outside the backend's bearer token).
 
+Who sees which case (carebot.handoff.model.Case.visible_to): open cases nobody has taken wait in everyone's queue
+(masked number, reason, waiting time); opening one takes it, and from then on only its taker and the admins
+(`STAFF_ADMINS`) can read or act on it, until the taker puts it back in the queue. Every access to a case, a
+refused one too, and every look at the queue is written to the audit log.
+
 Every form POST carries a CSRF token bound to the session and answers with a redirect (post/redirect/get), so a
 reload never sends a reply twice. Outcomes are shown from fixed notice codes; names and times come from the database.
 """
@@ -19,6 +24,7 @@ from aiohttp import web
 from carebot import mode
 from carebot.backend.audit import AuditLog
 from carebot.backend.db import run_db
+from carebot.backend.notices import notices
 from carebot.clinic import Clinic
 from carebot.handoff.auth import Session, StaffAuth
 from carebot.handoff.model import (
@@ -91,6 +97,7 @@ NOTICES = {
     "outbox_dismissed": ("ok", "The message is dismissed: it will not be sent."),
     "outbox_gone": ("warn", "That message was already retried or dismissed."),
     "resumed": ("ok", "The bot is answering this patient again."),
+    "released": ("ok", "The case is back in the queue: every staff member sees it again."),
     "empty": ("error", "Nothing to send: the text was empty."),
     "too_long": ("error", f"Too long: keep it under {MAX_TEXT_CHARS} characters."),
     "closed": ("warn", "This case is already resolved: nothing was sent."),
@@ -140,8 +147,6 @@ def waiting_time(since: dt.datetime, now: dt.datetime) -> str:
 class PatientRequests(Protocol):
     """A patient's export or erasure request handled by an admin (carebot.privacy.admin implements it; the backend
     passes it in, so this package never imports privacy). Blocking calls."""
-
-    def notices(self) -> List[tuple]: ...
 
     def export(self, staff: str, phone: str) -> str: ...
 
@@ -209,6 +214,7 @@ class StaffInbox:
             web.post("/staff/cases/{id:\\d+}/resolve", self.resolve),
             web.post("/staff/cases/{id:\\d+}/resume", self.resume),
             web.post("/staff/outbox/{id:\\d+}/{action:retry|dismiss}", self.outbox_action),
+            web.post("/staff/cases/{id:\\d+}/release", self.release),
             web.static("/staff/static", HERE / "static", append_version=False),
         ]
 
@@ -246,6 +252,7 @@ class StaffInbox:
             "waiting": waiting_time(case.created_at, now),
             "resolved_by": case.resolved_by,
             "resolved": self._local(case.resolved_at),
+            "assigned_to": case.assigned_to or "",
         }
 
     def _event_view(self, event: Event) -> Dict[str, Any]:
@@ -347,7 +354,8 @@ class StaffInbox:
         if not await asyncio.to_thread(self.auth.check_password, name, password):
             await run_db(self.sessions.record_failure, name, now)
             return self._login_page({"level": "error", "text": "Wrong name or password."}, 401, name=name)
-        if not self.auth.check_code(name, str(form.get("code", "")), now):  # counts towards the lockout too
+        # A wrong or replayed code counts towards the lockout too.
+        if not await self._second_factor(name, str(form.get("code", "")), now):
             await run_db(self.sessions.record_failure, name, now)
             return self._login_page(
                 {"level": "error", "text": "Wrong or expired code from your authenticator app."},
@@ -362,6 +370,13 @@ class StaffInbox:
         response.del_cookie(LOGIN_COOKIE, path="/staff")
         raise response
 
+    async def _second_factor(self, name: str, code: str, now: dt.datetime) -> bool:
+        """True when `name` has no second factor, or `code` is a current code not used before (no replay)."""
+        if not self.auth.needs_code(name):
+            return True
+        step = self.auth.code_step(name, code, now)
+        return step is not None and await run_db(self.sessions.accept_code_step, name, step)
+
     async def logout(self, request: web.Request) -> web.Response:
         session, _ = await self._require_post(request)
         await run_db(self.sessions.end, session.token)
@@ -371,11 +386,18 @@ class StaffInbox:
 
     # ---- pages -----------------------------------------------------------------------------------------------------
 
+    def _is_admin(self, session: Session) -> bool:
+        return session.staff in self.auth.admins
+
     async def list_cases(self, request: web.Request) -> web.Response:
+        """The queue: open cases nobody took and the viewer's own (an admin's: every open case)."""
         session = await self._require(request)
         now = self.service.clock()
-        cases = await run_db(self.service.store.list_open)
-        held = await run_db(self.patient_requests.notices) if self.patient_requests else []
+        visible_to = None if self._is_admin(session) else session.staff
+        cases = await run_db(self.service.store.list_open, visible_to)
+        shown = ", ".join(str(case.id) for case in cases) or "none"
+        await run_db(self.audit.record, f"staff:{session.staff}", "list cases", detail=f"open cases {shown}")
+        held = await run_db(notices, self.service.store.engine)
         staff_notices = [(self._local(at), text) for at, text in held]
         dead = await asyncio.to_thread(self.dead_letters.dead_letters) if self.dead_letters else []
         return self._page(
@@ -422,14 +444,26 @@ class StaffInbox:
         raise web.HTTPSeeOther(f"/staff?done={code}", headers=SECURITY_HEADERS)
 
     async def _case(self, request: web.Request, session: Session, action: str) -> Case:
-        """The case of the URL, after recording in the audit log that `session`'s staff member did `action` on it."""
+        """The case of the URL if `session`'s staff member may see it (an open case nobody has taken becomes
+        theirs), after recording in the audit log that they did `action` on it; a refusal is recorded too."""
         try:
             case = await run_db(self.service.store.get, int(request.match_info["id"]))
         except CaseNotFound:
             raise web.HTTPNotFound(text="No such case. It may have been typed wrongly: go back to /staff.")
-        await run_db(
-            self.audit.record, f"staff:{session.staff}", action, case.patient_phone, f"case {case.id}"
-        )
+        actor, admin = f"staff:{session.staff}", self._is_admin(session)
+        if case.visible_to(session.staff, admin) and case.assigned_to is None and case.is_open:
+            # A colleague may take it at the same moment: the case comes back as it now is, with its taker.
+            case = await run_db(self.service.store.take, case.id, session.staff)
+            if case.assigned_to == session.staff:
+                await run_db(self.audit.record, actor, "take case", case.patient_phone, f"case {case.id}")
+        if not case.visible_to(session.staff, admin):
+            await run_db(self.audit.record, actor, f"{action} refused", case.patient_phone, f"case {case.id}")
+            raise web.HTTPForbidden(
+                text=f"Case #{case.id} is handled by {case.assigned_to or 'another member of staff'}; "
+                "only they and an administrator can open it. Go back to /staff.",
+                headers=SECURITY_HEADERS,
+            )
+        await run_db(self.audit.record, actor, action, case.patient_phone, f"case {case.id}")
         return case
 
     async def show_case(self, request: web.Request) -> web.Response:
@@ -582,3 +616,10 @@ class StaffInbox:
         except ResumeFailed:
             raise self._back(case, "resume_failed")
         raise self._back(case, "resumed")
+
+    async def release(self, request: web.Request) -> web.Response:
+        """Put a taken case back in the queue (its taker, or an admin), e.g. at the end of a shift."""
+        session, _ = await self._require_post(request)
+        case = await self._case(request, session, "return to queue")
+        await run_db(self.service.store.put_back, case.id)
+        raise web.HTTPSeeOther("/staff?done=released", headers=SECURITY_HEADERS)

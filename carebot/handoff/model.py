@@ -54,6 +54,20 @@ REASON_LABELS = {
 }
 
 
+class PrivacyRequest(str, Enum):
+    """A patient's privacy request that arrived while staff had the conversation: the bot carries it out (with its
+    confirmation and its erasure in every store), so the case is closed and the bot takes the conversation back."""
+
+    ERASURE = "erasure"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+
+
+PRIVACY_REQUEST_LABELS = {
+    PrivacyRequest.ERASURE: "asked for their data to be erased",
+    PrivacyRequest.CONSENT_WITHDRAWN: "withdrew their consent",
+}
+
+
 class CaseNotFound(LookupError):
     pass
 
@@ -77,10 +91,17 @@ class Case:
     created_at: dt.datetime  # aware UTC
     resolved_at: Optional[dt.datetime]
     resolved_by: Optional[str]
+    assigned_to: Optional[str] = None  # the staff member who took the case; None while it waits in the queue
 
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+    def visible_to(self, staff: str, is_admin: bool) -> bool:
+        """Who may read or act on a case: admins every case; other staff the cases they took, and open cases nobody
+        has taken yet (the queue; opening one takes it). So a case's conversation is read by one person and the
+        admins, and a case taken by a colleague stays theirs until they put it back in the queue."""
+        return is_admin or self.assigned_to == staff or (self.assigned_to is None and self.is_open)
 
     def to_json(self) -> dict:
         return {
@@ -91,6 +112,7 @@ class Case:
             "created_at": self.created_at.isoformat(),
             "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
             "resolved_by": self.resolved_by,
+            "assigned_to": self.assigned_to,
         }
 
 

@@ -16,7 +16,7 @@ from carebot.backend.db import run_db
 from carebot.clinic import Clinic
 from carebot.clock import utc_now
 from carebot.faq import format_day
-from carebot.handoff.model import REASON_LABELS, Case, Delivery, Event, EventKind, Reason
+from carebot.handoff.model import REASON_LABELS, Case, Delivery, Event, EventKind, PrivacyRequest, Reason
 from carebot.handoff.store import HandoffStore
 from carebot.messages import render
 from carebot.phones import mask_phone
@@ -216,6 +216,15 @@ class HandoffService:
         Raises ResumeFailed when the case is closed but Rasa could not be reached."""
         case = await run_db(self.store.resolve, case_id, staff, self.clock())
         await self.resume_bot(case, staff)
+        return case
+
+    async def close_for_privacy(self, conversation_id: str, request: PrivacyRequest) -> Optional[Case]:
+        """The patient's privacy request arrived while staff had the conversation: close the case (staff get an
+        anonymous notice) and resume the bot, which carries the request out. Raises ResumeFailed when Rasa could
+        not be reached; None when no case was open."""
+        case = await run_db(self.store.close_for_privacy, conversation_id, request, self.clock())
+        if case is not None:
+            await self.resume_bot(case, "carebot")
         return case
 
     async def resume_bot(self, case: Case, staff: str) -> None:

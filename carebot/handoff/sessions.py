@@ -3,7 +3,8 @@
 A session cookie is still HMAC-signed (carebot.handoff.auth), but it opens the inbox only while its row here is
 live: logout deletes it, a password change (`python -m carebot.handoff add-staff NAME`) deletes every session of
 that name, and several backend processes sharing the database agree. Only a SHA-256 of the cookie is stored, so
-the table cannot be replayed as cookies. Repeated wrong passwords for one name lock that name for a while.
+the table cannot be replayed as cookies. Repeated wrong passwords for one name lock that name for a while. The last
+accepted TOTP time step per person is kept here too, so a second-factor code is accepted once (no replay).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import datetime as dt
 import hashlib
 from typing import Optional
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, delete, func, select
+from sqlalchemy import Column, DateTime, Integer, String, Table, delete, func, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from carebot.backend.db import from_db, metadata, to_db
 from carebot.clock import utc_now
@@ -34,6 +36,12 @@ staff_login_failures = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("staff", String(64), nullable=False, index=True),
     Column("failed_at", DateTime, nullable=False),
+)
+staff_totp_steps = Table(
+    "staff_totp_steps",
+    metadata,
+    Column("staff", String(64), primary_key=True),
+    Column("last_step", Integer, nullable=False),
 )
 
 
@@ -90,3 +98,21 @@ class StaffSessions:
     def clear_failures(self, staff: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(staff_login_failures).where(staff_login_failures.c.staff == staff))
+
+    def accept_code_step(self, staff: str, step: int) -> bool:
+        """Record that `staff` used the TOTP code of `step`; False when that step (or a later one) was already
+        used. One conditional statement per outcome, so two backends seeing the same code accept it once."""
+        with self.engine.begin() as conn:
+            newer = conn.execute(
+                update(staff_totp_steps)
+                .where(staff_totp_steps.c.staff == staff, staff_totp_steps.c.last_step < step)
+                .values(last_step=step)
+            ).rowcount
+            if newer:
+                return True
+            try:
+                with conn.begin_nested():
+                    conn.execute(staff_totp_steps.insert().values(staff=staff, last_step=step))
+            except IntegrityError:  # a row exists with this step or a later one: a replay
+                return False
+            return True

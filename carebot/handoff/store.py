@@ -10,13 +10,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import List, Optional, Tuple
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, and_, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from carebot.backend.db import from_db, metadata, to_db
+from carebot.backend.notices import add_notice
 from carebot.handoff.model import (
+    PRIVACY_REQUEST_LABELS,
     REASON_LABELS,
     TEXT_MAX_CHARS,
     TRANSCRIPT_MAX_CHARS,
@@ -26,8 +41,11 @@ from carebot.handoff.model import (
     Delivery,
     Event,
     EventKind,
+    PrivacyRequest,
     Reason,
 )
+
+CAREBOT = "carebot"  # the author of what the bot itself records on a case
 
 handoff_cases = Table(
     "handoff_cases",
@@ -41,6 +59,9 @@ handoff_cases = Table(
     Column("created_at", DateTime, nullable=False),
     Column("resolved_at", DateTime, nullable=True),
     Column("resolved_by", String(64), nullable=True),
+    Column(
+        "assigned_to", String(64), nullable=True
+    ),  # who took the case (carebot.handoff.model.Case.visible_to)
     Index("ix_handoff_cases_status_created", "status", "created_at"),
     Index(
         "uq_handoff_cases_one_open",
@@ -75,6 +96,7 @@ def _case(row) -> Case:
         created_at=from_db(row.created_at),
         resolved_at=from_db(row.resolved_at),
         resolved_by=row.resolved_by,
+        assigned_to=row.assigned_to,
     )
 
 
@@ -148,15 +170,74 @@ class HandoffStore:
         with self.engine.connect() as conn:
             return self._get(conn, case_id)
 
-    def list_open(self) -> List[Case]:
-        """Open cases, longest-waiting first."""
+    def list_open(self, visible_to: Optional[str] = None) -> List[Case]:
+        """Open cases, longest-waiting first; with `visible_to`, only that staff member's and those nobody took."""
         query = (
             select(handoff_cases)
             .where(handoff_cases.c.status == "open")
             .order_by(handoff_cases.c.created_at, handoff_cases.c.id)
         )
+        if visible_to is not None:
+            query = query.where(
+                or_(handoff_cases.c.assigned_to.is_(None), handoff_cases.c.assigned_to == visible_to)
+            )
         with self.engine.connect() as conn:
             return [_case(row) for row in conn.execute(query)]
+
+    def close_for_privacy(
+        self, conversation_id: str, request: PrivacyRequest, now: dt.datetime
+    ) -> Optional[Case]:
+        """Close the conversation's open case because the patient made a privacy request the bot carries out; staff
+        get a notice without the patient's name or number. None when no case was open."""
+        label = PRIVACY_REQUEST_LABELS[PrivacyRequest(request)]
+        with self.engine.begin() as conn:
+            case = self._open_case(conn, conversation_id)
+            if case is None:
+                return None
+            closed = conn.execute(
+                update(handoff_cases)
+                .where(and_(handoff_cases.c.id == case.id, handoff_cases.c.status == "open"))
+                .values(status="resolved", resolved_at=to_db(now), resolved_by=CAREBOT)
+            ).rowcount
+            if not closed:  # a member of staff resolved it at this very moment: the bot has it back anyway
+                return self._get(conn, case.id)
+            self._insert_event(
+                conn,
+                case.id,
+                EventKind.NOTE,
+                CAREBOT,
+                f"Closed: the patient {label}; the bot handles it.",
+                now,
+            )
+            self._insert_event(conn, case.id, EventKind.RESOLVED, CAREBOT, "", now)
+            add_notice(
+                conn,
+                now,
+                f"Case #{case.id} ({REASON_LABELS[case.reason]}) was closed: the patient {label}, "
+                "and the bot is handling the request.",
+            )
+            return self._get(conn, case.id)
+
+    def take(self, case_id: int, staff: str) -> Case:
+        """Give an open case nobody has taken to `staff` (one conditional UPDATE: when two open it together, one
+        gets it); the case as it now is, whoever holds it."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(handoff_cases)
+                .where(
+                    handoff_cases.c.id == case_id,
+                    handoff_cases.c.status == "open",
+                    handoff_cases.c.assigned_to.is_(None),
+                )
+                .values(assigned_to=staff)
+            )
+            return self._get(conn, case_id)
+
+    def put_back(self, case_id: int) -> Case:
+        """Return the case to the queue, where every staff member sees it again."""
+        with self.engine.begin() as conn:
+            conn.execute(update(handoff_cases).where(handoff_cases.c.id == case_id).values(assigned_to=None))
+            return self._get(conn, case_id)
 
     def events(self, case_id: int) -> List[Event]:
         query = (

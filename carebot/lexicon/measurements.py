@@ -66,7 +66,8 @@ _TEMPERATURE_LABEL = re.compile(
     r"\b(?:temp|temps|temperature|temprature|fever|thermometer|hot|feverish|burning up|running)\b"
     + _GAP
     + _NUMBER
-    + r"(?!\s*(?:%|mmol|mg|bpm|beats|breaths|days?|weeks?|hours?|months?|years?))",
+    # …and not an age told as "33M", "33yo" or "33 years": "I've got a temp. 33M" is a 33-year-old man
+    + r"(?!\s*(?:%|mmol|mg|bpm|beats|breaths|days?|weeks?|hours?|months?|years?|yrs?\b|y/?o\b|m\b|male|female))",
     re.I,
 )
 _SUGAR_LABEL = re.compile(

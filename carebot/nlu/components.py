@@ -11,6 +11,7 @@ running server never reads `data/` again.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
@@ -54,6 +55,14 @@ DECLINED_BY_GUARD = "carebot_declined_by_guard"
 # ("I'm on warfarin", ids starting with RISK_PREFIX) too.
 NOT_A_COMPLAINT = frozenset(DURATION_FINDINGS) | {"baby_age_unknown", "age_3_to_6_months"}
 RISK_PREFIX = "risk_"
+
+
+# "my ear", "his left knee", "mum's back": a body part someone's own, not "a joint account" or "the splinter site".
+_OWNED_BEFORE = re.compile(r"\b(?:my|his|her|their|our|your|\w+'s)\s+(?:\w+\s+)?$")
+
+
+def _told_as_own(text: str, finding: Finding) -> bool:
+    return bool(_OWNED_BEFORE.search(text[: finding.start].lower()))
 
 
 def is_complaint(finding_id: str) -> bool:
@@ -294,6 +303,8 @@ class RedFlagClassifier(TrainedComponent):
                 "bot_challenge",
             ],
             "override_below": 0.6,
+            # Intents a body part alone overrides: the declines.
+            "site_overrides": ["nlu_fallback", "out_of_scope"],
             # Requests that may name a symptom and still mean what they say ("book the GP about my back").
             "never_override": [
                 "book_appointment",
@@ -344,22 +355,24 @@ class RedFlagClassifier(TrainedComponent):
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
             elif intent.get("name") == self._config["intent"] or self._misread_complaint(
                 current_ids(f for f in findings if not f.site_only),
+                current_ids(f for f in findings if f.site_only and _told_as_own(message.get(TEXT) or "", f)),
                 intent,
                 bool(message.get(DECLINED_BY_GUARD)),
             ):
                 self._set_intent(message, self._config["symptom_intent"])
         return messages
 
-    def _misread_complaint(self, current: Sequence[str], intent: Dict[str, Any], declined: bool) -> bool:
-        """A current complaint told, and the classifier's intent cannot hold one or is a guess."""
+    def _misread_complaint(
+        self, current: Sequence[str], sites: Sequence[str], intent: Dict[str, Any], declined: bool
+    ) -> bool:
+        """A current complaint told, and the classifier's intent cannot hold one or is a guess. A body part named
+        with no complaint word the patterns know ("my shoulder won't move right") counts only against an intent
+        that declines: a message about one's own body is not out of scope, but it does not overrule a request."""
         name = intent.get("name")
-        if (
-            not any(is_complaint(f) for f in current)
-            or name == self._config["symptom_intent"]
-            or name in self._config["never_override"]
-            or declined
-        ):
+        if name == self._config["symptom_intent"] or name in self._config["never_override"] or declined:
             return False
+        if not any(is_complaint(f) for f in current):
+            return bool(sites) and name in self._config["site_overrides"]
         return (
             intent.get("name") in self._config["symptom_overrides"]
             or float(intent.get("confidence") or 0.0) < self._config["override_below"]

@@ -384,6 +384,11 @@ SOFT_BREAKS = {
     "im",
     "also",
     "plus",
+    "says",  # a reported clause starts afresh: "can't bear the light and says her neck hurts"
+    "said",
+    "saying",
+    "complains",
+    "complaining",
     "'s",
     "'m",
 }
@@ -405,6 +410,7 @@ POST_BREAKS = {
 }
 PRE_WINDOW, POST_WINDOW = 7, 5
 LIST_WORDS = frozenset({"or", "nor", "and", "any", "a"})
+NOT_WORDS = frozenset({"not", "n't", "nt"})  # a bare "not" negates one thing, unless a list says or/nor
 
 # --- numbers for age and duration ---------------------------------------------------------------------------
 _WORD_NUMBERS = {
@@ -967,8 +973,15 @@ def _still_pregnant(entity: str, span: Span) -> bool:
 
 
 def _is_negated_list(doc: Doc, trigger_end: int, target: int) -> bool:
-    """Between a negation and the target only other findings, commas and or/nor/and: one negated list."""
+    """Between a negation and the target only other findings, commas and or/nor/and: one negated list. After a
+    bare "not" the list must say or/nor: "not sweating, confused" is two things, one of them denied."""
     between = range(trigger_end, target)
+    if (
+        trigger_end
+        and doc[trigger_end - 1].lower_ in NOT_WORDS
+        and not any(doc[t].lower_ in ("or", "nor") for t in between)
+    ):
+        return False
     return any(doc[t].text == "," for t in between) and all(
         doc[t].text == "," or doc[t].lower_ in LIST_WORDS or doc[t].ent_type_ for t in between
     )

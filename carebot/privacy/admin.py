@@ -1,16 +1,16 @@
-"""A patient's request (export, erasure) handled by an admin in the staff inbox, and the staff notices erasure
-leaves. The backend's composition root (carebot/server/app.py) hands this to the inbox, which knows it only as
-`handoff.inbox.PatientRequests`: the handoff package never imports privacy (no package loop)."""
+"""A patient's request (export, erasure) handled by an admin in the staff inbox. The backend's composition root
+(carebot/server/app.py) hands this to the inbox, which knows it only as `handoff.inbox.PatientRequests`: the handoff
+package never imports privacy (no package loop)."""
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 from sqlalchemy.engine import Engine
 
 from carebot.backend.audit import AuditLog
 from carebot.clinic import Clinic
-from carebot.privacy.erasure import erase_everywhere, notices
+from carebot.privacy.erasure import erase_everywhere
 from carebot.privacy.export import dumps, export_bundle
 from carebot.privacy.settings import load_kept_after_erasure
 from carebot.privacy.stores import PatientStores
@@ -23,9 +23,6 @@ class PatientRequests:
     def __init__(self, engine: Engine, clinic: Clinic, redis_url: Optional[str] = None) -> None:
         self.engine, self.clinic, self.audit = engine, clinic, AuditLog(engine)
         self.redis_url = redis_url if redis_url is not None else (current().whatsapp_redis_url or None)
-
-    def notices(self) -> List[tuple]:
-        return notices(self.engine)
 
     def export(self, staff: str, phone: str) -> str:
         """Everything held about the number, as FHIR R4 Bundle JSON."""

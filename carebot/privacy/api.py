@@ -3,6 +3,9 @@ backend's middleware; this module adds the audit entry that names what was erase
 
   GET  /api/privacy/summary?phone=+44…   → DataSummary: what is held about the number
   POST /api/privacy/erasure {phone}       → ErasureReport: the backend's part of the patient's own erasure request
+  POST /api/privacy/consent-withdrawal {conversation_id}
+                                          → ErasureReport: staff cases from that conversation's triage deleted, the
+                                            chat copied into its other cases removed
 
 Only the backend's database is erased here; the conversation and the channel's state are erased by the tracker
 store and the WhatsApp channel after the bot's last reply (carebot/privacy/erasure.py says who erases what).
@@ -19,7 +22,7 @@ from carebot.backend.audit import AuditLog
 from carebot.backend.db import run_db
 from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
-from carebot.privacy.erasure import erase_backend, summarise
+from carebot.privacy.erasure import erase_backend, summarise, withdraw_consent
 from carebot.privacy.settings import load_kept_after_erasure
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -51,6 +54,21 @@ class PrivacyApi:
         )
         return web.json_response(report.to_json())
 
+    async def withdraw(self, request: web.Request) -> web.Response:
+        conversation_id = str((await json_object(request)).get("conversation_id") or "").strip()
+        if not conversation_id or len(conversation_id) > 128:
+            raise ApiError(400, "conversation_id must be the conversation's id (at most 128 characters)")
+        report = await run_db(withdraw_consent, self.engine, conversation_id, load_kept_after_erasure())
+        phone = conversation_id.removeprefix("whatsapp:")
+        await run_db(
+            self.audit.record,
+            "patient",
+            "consent withdrawn",
+            phone if E164.match(phone) else None,
+            report.describe(),
+        )
+        return web.json_response(report.to_json())
+
 
 def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
     api = PrivacyApi(engine, clinic)
@@ -58,5 +76,6 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
         [
             web.get("/api/privacy/summary", api.summary),
             web.post("/api/privacy/erasure", api.erase),
+            web.post("/api/privacy/consent-withdrawal", api.withdraw),
         ]
     )

@@ -1,5 +1,5 @@
 """The async client the action server uses for a patient's own privacy requests ("what do you keep about me",
-"delete my data"). Configuration and errors as for every backend client (carebot/backend/http_client.py)."""
+"delete my data", "I withdraw consent"). Configuration and errors as for every backend client (carebot/backend/http_client.py)."""
 
 from __future__ import annotations
 
@@ -35,4 +35,11 @@ class PrivacyClient(BackendHTTPClient):
     async def erase(self, phone: str) -> ErasureReport:
         return ErasureReport.from_json(
             await self._request("POST", "/api/privacy/erasure", json_body={"phone": phone})
+        )
+
+    async def withdraw_consent(self, conversation_id: str) -> ErasureReport:
+        return ErasureReport.from_json(
+            await self._request(
+                "POST", "/api/privacy/consent-withdrawal", json_body={"conversation_id": conversation_id}
+            )
         )

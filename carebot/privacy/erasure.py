@@ -15,13 +15,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable, List, Optional, Sequence
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from carebot.backend.db import from_db, metadata, to_db
+from carebot.backend.db import from_db, to_db
+from carebot.backend.notices import add_notice
 from carebot.channels.contacts import forget_number
 from carebot.clinic import Clinic
 from carebot.erasing import checkpoint, secure_delete
+from carebot.handoff.model import Reason
 from carebot.handoff.store import handoff_cases, handoff_events
 from carebot.privacy.model import (
     ERASURE_REASON,
@@ -37,15 +39,6 @@ from carebot.scheduling import tables as t
 from carebot.scheduling.store import BUSY, FREE
 
 UPCOMING = ("proposed", "pending", "booked", "waitlist", "arrived", "checked-in")
-
-# What staff must know after an erasure (a freed appointment time), worded without naming the patient.
-staff_notices = Table(
-    "staff_notices",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime, nullable=False),
-    Column("text", String(300), nullable=False),
-)
 
 
 def _describe(clinic: Clinic, row) -> str:
@@ -113,11 +106,7 @@ def _cancel_upcoming(
             .values(status=FREE, version=t.slot.c.version + 1, last_updated=to_db(now))
         )
         what = _describe(clinic, row)
-        conn.execute(
-            staff_notices.insert().values(
-                at=to_db(now), text=f"Cancelled: {what}. Reason: {ERASURE_REASON}. The time is free again."
-            )
-        )
+        add_notice(conn, now, f"Cancelled: {what}. Reason: {ERASURE_REASON}. The time is free again.")
         report.cancelled.append(what)
     if rows:
         conn.execute(delete(t.appointment).where(t.appointment.c.id.in_([row.id for row in rows])))
@@ -176,6 +165,44 @@ def _erase_cases(conn: Connection, phone: str, kept: Sequence[str], report: Eras
         report.add(
             "staff cases", conn.execute(delete(handoff_cases).where(handoff_cases.c.id.in_(cases))).rowcount
         )
+
+
+WITHDRAWN_TRANSCRIPT = "(removed: the patient withdrew consent; the chat with the bot was deleted)"
+
+
+def withdraw_consent(
+    engine: Engine, conversation_id: str, kept: Sequence[str], report: Optional[ErasureReport] = None
+) -> ErasureReport:
+    """The backend's part of "I withdraw consent" (the tracker store deletes the conversation itself): the staff
+    cases a triage of this conversation opened (they hold the symptoms and the level) are deleted with their
+    timelines, and the copy of the bot chat in its other cases is removed, as the consent text promises; unless the
+    clinic keeps staff cases as clinical correspondence (clinic.yml `privacy.kept_after_erasure`)."""
+    report = report or ErasureReport()
+    with engine.begin() as conn:
+        secure_delete(conn)
+        rows = conn.execute(
+            select(handoff_cases.c.id, handoff_cases.c.reason).where(
+                handoff_cases.c.conversation_id == conversation_id
+            )
+        ).fetchall()
+        if HANDOFF_CASES in kept:
+            report.keep(HANDOFF_CASES, len(rows))
+            return report
+        triage = [row.id for row in rows if row.reason == Reason.TRIAGE_CALLBACK.value]
+        if triage:
+            conn.execute(delete(handoff_events).where(handoff_events.c.case_id.in_(triage)))
+            conn.execute(delete(handoff_cases).where(handoff_cases.c.id.in_(triage)))
+            report.add("staff cases from triage", len(triage))
+        others = [row.id for row in rows if row.id not in triage]
+        if others:
+            removed = conn.execute(
+                update(handoff_cases)
+                .where(handoff_cases.c.id.in_(others), handoff_cases.c.transcript != "")
+                .values(transcript=WITHDRAWN_TRANSCRIPT)
+            ).rowcount
+            report.add("chat copies in staff cases", removed)
+    checkpoint(engine)
+    return report
 
 
 def erase_backend(
@@ -261,10 +288,3 @@ def erase_everywhere(
     if redis_url:
         forget_keys(redis_url, phone, report)
     return report
-
-
-def notices(engine: Engine, limit: int = 20) -> List[tuple]:
-    """The newest staff notices as (time, text)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(staff_notices).order_by(staff_notices.c.id.desc()).limit(limit)).fetchall()
-    return [(from_db(row.at), row.text) for row in rows]

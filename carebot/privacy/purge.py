@@ -58,6 +58,25 @@ def _purge_tracker(stores: PatientStores, cutoff: dt.datetime, report: PurgeRepo
         )
 
 
+CHAT_COPY_EXPIRED = "(removed: older than the clinic keeps chats with the bot)"
+
+
+def _purge_chat_copies(engine: Engine, cutoff: dt.datetime, report: PurgeReport) -> None:
+    """The copy of the bot chat a case was opened with (symptoms told, the bot's answers) is kept no longer than the
+    chat itself, as the consent text promises; the case and its timeline with staff keep their own retention."""
+    with engine.begin() as conn:
+        removed = conn.execute(
+            update(handoff_cases)
+            .where(
+                handoff_cases.c.created_at < to_db(cutoff),
+                handoff_cases.c.transcript != "",
+                handoff_cases.c.transcript.notlike("(removed:%"),
+            )
+            .values(transcript=CHAT_COPY_EXPIRED)
+        ).rowcount
+    report.add("chat copies in staff cases", removed)
+
+
 def _purge_cases(engine: Engine, cutoff: dt.datetime, report: PurgeReport) -> None:
     """Cases with no activity since the cut-off go, with their messages; a case still being written to stays."""
     latest_event = (
@@ -134,6 +153,7 @@ def purge(stores: PatientStores, retention: Retention, now: Optional[dt.datetime
     report = PurgeReport()
     _purge_tracker(stores, now - retention.tracker_days * DAY, report)
     _purge_cases(stores.backend, now - retention.handoff_cases * DAY, report)
+    _purge_chat_copies(stores.backend, now - retention.tracker_days * DAY, report)
     _purge_channel(stores.channel, retention, now, report)
     with stores.backend.begin() as conn:
         conn.execute(delete(staff_sessions).where(staff_sessions.c.expires_at <= to_db(now)))

@@ -4,7 +4,7 @@
       retention_days:
         conversations: 30     # the tracker store: what the patient and the bot said
         triage_records: 30    # triage answers and outcomes (slots in the tracker store)
-        handoff_cases: 90     # staff inbox cases and their messages
+        handoff_cases: 90     # staff inbox cases and their messages (the bot chat copied into a case: conversations)
         channel_state: 30     # WhatsApp 24-hour window, held messages, seen MessageSids (opt-outs are kept)
         media_links: 7        # links to photos/files patients sent, held for delivery
         audit: 365            # the audit log itself

@@ -8,7 +8,8 @@
 - **Erasure.** When the turn being saved holds the bot's `forget_conversation` payload (actions/privacy.py after
   the patient confirmed "delete my data"; actions/consent.py when consent is withdrawn), every event of that
   conversation is deleted instead of saved: the action cannot do it itself, because Rasa saves the turn after the
-  action ran.
+  action ran. The `forget_since` payload (actions/consent.py, medicine-reminder consent declined) deletes the stored
+  events from that time on instead: the request that named the medicine and the question about it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from carebot.erasing import checkpoint, secure_delete
-from carebot.payloads import FORGET_CONVERSATION
+from carebot.payloads import FORGET_CONVERSATION, FORGET_SINCE
 from carebot.privacy.sealing import event_data, seal
 
 
@@ -31,6 +32,18 @@ def asks_to_forget(events: Iterable[Event]) -> bool:
     )
 
 
+def forget_since(events: Iterable[Event]) -> Optional[float]:
+    """The earliest `forget_since` timestamp a bot message of the turn carries, or None."""
+    found = [
+        float(custom[FORGET_SINCE])
+        for e in events
+        if isinstance(e, BotUttered)
+        and isinstance(custom := e.data.get("custom") or {}, dict)
+        and isinstance(custom.get(FORGET_SINCE), (int, float))
+    ]
+    return min(found) if found else None
+
+
 class ProtectedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore whose event data is encrypted and whose conversations can be erased by the bot."""
 
@@ -38,12 +51,13 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
         await self.stream_events(tracker)
         with self.session_scope() as session:
             events = list(self._additional_events(session, tracker))
-            forget = asks_to_forget(events)
-            if forget:
+            forget, since = asks_to_forget(events), forget_since(events)
+            if forget or since is not None:
                 secure_delete(session.connection())
-                session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == tracker.sender_id).delete(
-                    synchronize_session=False
-                )
+                doomed = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == tracker.sender_id)
+                if not forget:
+                    doomed = doomed.filter(self.SQLEvent.timestamp >= since)
+                doomed.delete(synchronize_session=False)
             for event in [] if forget else events:
                 data = event.as_dict()
                 session.add(
@@ -57,7 +71,7 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
-        if forget:
+        if forget or since is not None:
             checkpoint(
                 self.engine
             )  # a SQLite file in WAL mode: the deleted rows' old pages leave the log too

@@ -1,10 +1,12 @@
 """`python -m carebot.reminders`: the reminder dispatcher started by `make run` (run more than one to scale out).
 
 Reads the backend database (`CAREBOT_DATABASE_URL`, default var/carebot.db), delivers through Rasa
-(`RASA_URL`, `RASA_API_TOKEN` or var/rasa_token); a WhatsApp reminder counts as sent once the channel's outbox
-says Twilio accepted its message. Optional: `REMINDER_POLL_SECONDS` (default 5), `REMINDER_WORKER_ID` (default
-host:pid, shown in `claimed_by`). It also runs the WhatsApp outbox relay (retries, reconciliations: carebot/channels/
-twilio_sender.py `OutboxRelay`) and the daily retention purge (clinic.yml `privacy.retention_days`, carebot.privacy).
+(`RASA_URL`) with its own token (`REMINDER_DISPATCH_TOKEN` or var/dispatch_token), which Rasa accepts for
+`trigger_intent` only (carebot/rasa_server.py): the dispatcher cannot read conversations. A WhatsApp reminder counts
+as sent once the channel's outbox says Twilio accepted its message. Optional: `REMINDER_POLL_SECONDS` (default 5),
+`REMINDER_WORKER_ID` (default host:pid, shown in `claimed_by`). It also runs the WhatsApp outbox relay (retries,
+reconciliations: carebot/channels/twilio_sender.py `OutboxRelay`) and the daily retention purge (clinic.yml
+`privacy.retention_days`, carebot.privacy).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import signal
 import sys
 
-from carebot import migrations, settings
+from carebot import migrations, settings, tokens
 from carebot.backend.db import make_engine
 from carebot.channels.twilio_sender import OutboxRelay, WhatsAppSender
 from carebot.clinic import ClinicConfigError, load_clinic
@@ -69,12 +71,8 @@ async def serve() -> int:
     engine = make_engine()
     # The dispatcher may start before the backend: it migrates too (the steps run once, under a lock).
     await asyncio.to_thread(migrations.upgrade, engine, migrations.BACKEND)
-    rasa = RasaAPI.from_env()
-    if not rasa.token:
-        log.warning(
-            "no RASA_API_TOKEN and no var/rasa_token: triggers will be refused if Rasa requires a token"
-        )
     config = settings.current()
+    rasa = RasaAPI(config.rasa_url, tokens.token(*tokens.REMINDER_DISPATCH))
     dispatch = DispatcherSettings.from_clinic(clinic, poll_seconds=config.reminder_poll_seconds)
     deliverer = RasaDeliverer(rasa)
     dispatcher = Dispatcher(

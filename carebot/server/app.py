@@ -7,8 +7,9 @@ never import it. The database is brought to the newest migration (carebot/migrat
 Paths under `/fhir` and `/api` need `Authorization: Bearer <token>` (health data). Anything else — e.g. the
 `/staff` browser page, which has its own login — is outside the bearer check. Least privilege: the full token
 (CAREBOT_BACKEND_TOKEN) is the action server's; the WhatsApp channel's token (HANDOFF_CHANNEL_TOKEN) may only append a
-patient message to an open case and ask whether one is open. Every call is written to the audit log
-(carebot.backend.audit): which token, which route (its pattern, never a phone in a path), the patient searched for.
+patient message to an open case, ask whether one is open, and close it for a privacy request the bot carries out.
+Every call is written to the audit log (carebot.backend.audit): which token, which route (its pattern, never a phone
+in a path), the patient searched for.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ TOKEN_KEY = web.AppKey("token", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Scope = Callable[[str, str], bool]  # (method, path) → allowed
 Grant = Tuple[str, Scope]  # the token holder's name in the audit log, and what it may call
-_CHANNEL_ROUTES = re.compile(r"^(POST /api/handoff/messages|GET /api/handoff/conversations/[^/]+)$")
+_CHANNEL_ROUTES = re.compile(
+    r"^(POST /api/handoff/messages|GET /api/handoff/conversations/[^/]+"
+    r"|POST /api/handoff/conversations/[^/]+/privacy-request)$"
+)
 
 
 def full_scope(_method: str, _path: str) -> bool:
@@ -74,7 +78,8 @@ def full_scope(_method: str, _path: str) -> bool:
 
 
 def channel_scope(method: str, path: str) -> bool:
-    """What the WhatsApp channel needs of the backend: append to an open case, ask whether one is open."""
+    """What the WhatsApp channel needs of the backend: append to an open case, ask whether one is open, and hand a
+    patient's privacy request made during a case back to the bot."""
     return bool(_CHANNEL_ROUTES.match(f"{method} {path}"))
 
 

@@ -9,6 +9,7 @@ from typing import Iterator, List
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
@@ -105,3 +106,21 @@ def test_the_channel_store_migrates_its_database_when_it_opens(tmp_path) -> None
         migrations.CHANNEL
     )
     assert ContactStore(url).is_opted_out("+447700900123")
+
+
+def test_a_database_before_case_takers_gains_them_and_keeps_its_cases(engine: Engine) -> None:
+    with engine.begin() as connection:  # the previous release's schema, made by its own migrations
+        command.upgrade(migrations.config(migrations.BACKEND, connection), "backend_0002")
+        connection.execute(
+            sa.text(
+                "INSERT INTO handoff_cases (conversation_id, patient_phone, reason, transcript, status, created_at) "
+                "VALUES ('whatsapp:+447700900123', '+447700900123', 'asked_for_human', 'hello', 'open', :at)"
+            ),
+            {"at": CREATED},
+        )
+    migrations.upgrade(engine, migrations.BACKEND)
+    assert differences(engine, metadata) == []
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT status, assigned_to FROM handoff_cases")).all() == [
+            ("open", None)
+        ]

@@ -1,6 +1,7 @@
 """Consent withdrawn (issue 14): "I withdraw consent" in the middle of a symptom check stops the questions, and the
 triage record (symptoms, answers, level) is deleted with the conversation that held it; the next health message
-asks for consent again instead of asking a health question. Through the real stack over REST (tests/e2e/conftest)."""
+asks for consent again instead of asking a health question. Declining the medicine-reminder consent leaves no
+medicine name in the stored conversation. Through the real stack over REST (tests/e2e/conftest)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,13 @@ def test_withdrawing_consent_stops_health_questions_and_deletes_the_triage_recor
     assert stack.texts(sender, "my throat is sore").startswith(
         consent_question
     )  # asked again, no health question
+
+
+def test_declining_the_reminder_consent_keeps_no_medicine_name(stack, sender):
+    assert stack.texts(sender, "remind me to take metformin 500mg at 8am every day").startswith(
+        "To remind you,"
+    )
+    assert stack.texts(sender, "no").startswith("That's fine, I won't keep any medicine names")
+    stored = stack.tracker(sender)  # read back from the tracker store
+    assert "metformin" not in str(stored["events"]) and stored["slots"]["reminder_draft"] is None
+    assert [e["text"] for e in stored["events"] if e["event"] == "user"] == ["no"]

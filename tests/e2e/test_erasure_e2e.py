@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 from bench.stack import CarebotStack, carebot_stack, start
 from carebot.backend.audit import AuditLog
+from carebot.backend.notices import notices
 from carebot.privacy import sealing
-from carebot.privacy.erasure import notices
 from carebot.scheduling.client import SchedulingClient
 from tests.channels.whatsapp_harness import (
     ACCOUNT_SID,

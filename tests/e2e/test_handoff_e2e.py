@@ -1,7 +1,8 @@
 """Clinic answers and the handoff through the whole stack: REST and the WhatsApp webhook in, the staff inbox out.
 
 "I want to talk to a person" creates exactly one case and pauses the bot; while paused the bot answers nothing
-and a WhatsApp message joins the case; a staff member resolving the case in the inbox resumes the bot.
+and a WhatsApp message joins the case; a staff member resolving the case in the inbox resumes the bot. "Delete my
+data" on WhatsApp during a case closes it (staff get an anonymous notice) and the bot asks to confirm the erasure.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any, Dict, List
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from carebot.backend.db import make_engine
+from carebot.backend.notices import staff_notices
 from carebot.channels.signature import sign
 from carebot.handoff.model import EventKind, Reason
 from carebot.handoff.store import HandoffStore
@@ -116,6 +119,31 @@ def test_asking_for_a_person_pauses_the_bot_until_staff_resolve(stack: Stack, se
     assert stack.texts(sender, "what are your opening hours").startswith(
         "Our opening hours for the next 7 days:"
     )
+
+
+def bot_texts(tracker: Dict[str, Any]) -> List[str]:
+    return [e.get("text") or "" for e in tracker["events"] if e["event"] == "bot"]
+
+
+def test_delete_my_data_during_a_case_goes_to_the_bot_and_closes_the_case(stack: Stack, sender: str) -> None:
+    stack.say(sender, "I want to talk to a person")
+    [case] = cases_of(stack, sender)
+
+    whatsapp(stack, sender, "please delete my data")  # read by Rasa's own NLU inside the channel
+    wait_for(lambda: not cases_of(stack, sender), "the case closed for the privacy request")
+    confirm = wait_for(
+        lambda: [t for t in bot_texts(stack.tracker(sender)) if t.startswith("This erases what")],
+        "the bot asking to confirm the erasure",
+    )
+    assert confirm and stack.tracker(sender)["paused"] is False
+    assert [e.text for e in case_events(stack, case.id) if e.kind == EventKind.PATIENT_MESSAGE] == []
+    with make_engine(stack.env["CAREBOT_DATABASE_URL"]).connect() as conn:
+        texts = [row.text for row in conn.execute(sa.select(staff_notices))]
+    assert (
+        f"Case #{case.id} (asked for a person) was closed: the patient asked for their data to be erased"
+        in (" ".join(texts))
+    )
+    assert sender.split(":", 1)[1] not in " ".join(texts)
 
 
 def test_clinic_questions_are_answered_from_the_clinic_file_and_the_faq(stack: Stack, sender: str) -> None:

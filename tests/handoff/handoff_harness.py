@@ -191,11 +191,13 @@ def database_urls() -> List[Any]:
 
 
 def engine_for(url: str, tmp_path: Any) -> Any:
-    """A backend engine on a fresh SQLite file, or on PostgreSQL with the handoff tables emptied."""
-    from carebot.backend.db import create_tables
+    """A backend engine on a fresh SQLite file, or on PostgreSQL with the handoff tables emptied (both migrated)."""
+    from carebot import migrations
 
     engine = make_engine(f"sqlite:///{tmp_path / 'carebot.db'}" if url == "sqlite" else url)
-    create_tables(engine)
+    migrations.upgrade(
+        engine, migrations.BACKEND
+    )  # a PostgreSQL test database of an older release is brought up
     with engine.begin() as conn:
         conn.execute(delete(handoff_events))
         conn.execute(delete(handoff_cases))

@@ -4,6 +4,7 @@ import asyncio
 import datetime as dt
 import os
 
+import pytest
 from handoff_harness import PATIENT, RASA_TOKEN, SESSION_SECRET, TEMPLATE_REOPEN, csrf_of, hours_ago
 from yarl import URL
 
@@ -173,9 +174,17 @@ async def test_resolve_resumes_the_bot_through_rasa(backend):
     assert f"/staff/cases/{case_id}" not in html
 
 
-async def test_two_staff_resolving_at_once_one_wins_the_other_is_told(backend):
+@pytest.fixture
+def bob_is_admin(monkeypatch):
+    monkeypatch.setenv("STAFF_ADMINS", "bob")  # read when the backend starts
+
+
+async def test_the_taker_and_an_admin_resolving_at_once_one_wins_the_other_is_told(bob_is_admin, backend):
     case_id = (await backend.open_case(PATIENT))["case"]["id"]
-    alice, bob = await logged_in(backend, "alice"), await logged_in(backend, "bob")
+    alice, bob = (
+        await logged_in(backend, "alice"),
+        await logged_in(backend, "bob"),
+    )  # alice opens it first: hers
     tokens = []
     for client in (alice, bob):
         _, html, _ = await backend.page(client, f"/staff/cases/{case_id}")

@@ -129,11 +129,22 @@ def test_red_flag_depends_on_the_age_the_message_states(components):
 
 def test_a_symptom_the_classifier_could_not_place_starts_triage(components):
     assert parse(components, "hi, my ear hurts", intent="greet").get("intent")["name"] == "describe_symptoms"
-    # a body part named with words the patterns do not know is the complaint's place for triage (an entity), but
-    # not evidence enough to override the classifier
-    site_only = parse(components, "qwerty my ear", intent="nlu_fallback")
-    assert site_only.get("intent")["name"] == "nlu_fallback"
-    assert [e["value"] for e in site_only.get("entities") if e["entity"] == "symptom"] == ["earache"]
+    # someone's own body part, told with words the patterns do not know, is not out of scope: it starts triage
+    # (the part picks the protocol), but it does not overrule a request the classifier placed
+    own_ear = parse(
+        components, "there's a ringing noise in my left ear", intent="out_of_scope", confidence=0.7
+    )
+    assert own_ear.get("intent") == {"name": "describe_symptoms", "confidence": 1.0}
+    assert [e["value"] for e in own_ear.get("entities") if e["entity"] == "symptom"] == ["earache"]
+    assert (
+        parse(components, "qwerty my ear", intent="nlu_fallback").get("intent")["name"] == "describe_symptoms"
+    )
+    not_owned = parse(components, "how do I open a joint account", intent="out_of_scope", confidence=0.9)
+    assert not_owned.get("intent")["name"] == "out_of_scope"
+    asked_elsewhere = parse(
+        components, "where do I park for my knee clinic", intent="ask_parking", confidence=0.9
+    )
+    assert asked_elsewhere.get("intent")["name"] == "ask_parking"
     booking = parse(components, "book a physio for my back pain", intent="book_appointment", confidence=0.4)
     assert booking.get("intent")["name"] == "book_appointment"
 

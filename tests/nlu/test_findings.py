@@ -114,6 +114,31 @@ PHRASINGS = [
     ("I took a whole packet of paracetamol", {"overdose"}, {}),
     ("he took 30 paracetamol", {"overdose"}, {}),
     ("my son drank some bleach", {"poisoning"}, {}),
+    ("my 3 year old drank some blue screenwash", {"poisoning"}, {}),
+    ("he took something at a festival", {"poisoning"}, {}),
+    # lay words for emergencies (NHS pages named in data/patterns/lay_findings.yml)
+    ("bitten by an adder on the heath", {"snake_bite"}, {}),
+    ("got hit by a car reversing", {"major_trauma"}, {}),
+    ("an erection that won't go down for 5 hours", {"priapism", "duration_under_3d"}, {}),
+    ("his leg is pale and cold", {"cold_white_limb"}, {}),
+    ("my bum and between my legs has gone numb", {"saddle_numbness"}, {}),
+    ("the hernia is hard and won't go back in", {"trapped_hernia"}, {}),
+    ("a headache like an explosion", {"headache", "thunderclap_headache"}, {}),
+    ("after the sting his throat feels funny", {"airway_symptoms"}, {}),
+    ("baby has been moving much less today", {"reduced_fetal_movement"}, {}),
+    ("she won't keep any milk down", {"cant_keep_fluids"}, {}),
+    ("diarrhoea and there's blood in it", {"blood_in_stool"}, {}),
+    # lay words for everyday problems: a longer match that keeps them out of the alarming protocols
+    ("burning in my chest after a massive curry", {"heartburn"}, {}),
+    ("a tight band round my head", {"headache"}, {}),
+    ("my 10yo gets sick in the car", {"motion_sickness"}, {}),
+    ("period pains are killing me, same as every month", {"period_pain", "severity_severe"}, {}),
+    ("constant ringing in both ears", {"tinnitus"}, {}),
+    ("dad keeps turning the telly right up and can't follow conversations", {"hearing_loss"}, {}),
+    ("mum is getting more forgetful and repeating herself", {"memory_problems"}, {}),
+    ("I've lost about a stone without trying", {"weight_loss"}, {}),
+    ("thoughts about not wanting to be here, no plan", {"suicidal_thoughts"}, {}),
+    ("she can't bear the light and says her neck hurts when she bends it", {"stiff_neck"}, {}),
     ("I took a double dose by mistake", {"double_dose"}, {}),
     # negation: scope, terminators, post-negation
     ("no chest pain", set(), {"chest_pain": N}),
@@ -125,6 +150,13 @@ PHRASINGS = [
     ("not short of breath", set(), {"breathless": N}),
     ("without any vomiting", set(), {"vomiting": N}),
     ("no fever or rash", set(), {"fever": N, "rash": N}),
+    # a bare "not" denies one thing; only or/nor carries it down a list
+    (
+        "she is very hot but not sweating, confused and drowsy",
+        {"fever", "confusion", "drowsy"},
+        {"sweating": N},
+    ),
+    ("not sweating or confused", set(), {"sweating": N, "confusion": N}),
     ("my chest doesn't hurt but my tummy does hurt", {"abdominal_pain"}, {"chest_pain": N}),
     ("the headache has gone now", set(), {"headache": N}),
     ("his temperature is normal", set(), {"fever": N}),
@@ -278,6 +310,29 @@ def test_findings_and_their_context(nlp, text, current, not_current):
     for finding_id, role in not_current.items():
         assert finding_id not in told, f"{finding_id} should be {role}; got {findings}"
         assert any(f.id == finding_id and f.role == role for f in findings), findings
+
+
+@pytest.mark.parametrize(
+    "text,absent",
+    [
+        (
+            "burning in my chest after a massive curry",
+            {"chest_pain"},
+        ),  # heartburn, not the chest-pain protocol
+        ("I can see the end of the splinter", {"blurred_vision"}),  # "can see" is not "can't see"
+        ("my testicle aches and I've got a temp. 33M", {"low_body_temperature"}),  # 33M is the man's age
+        ("small painful blisters on my genitals", {"severe_burn"}),  # blisters without a burn are not a burn
+        ("my gum is swollen with a pus spot", {"swelling_mouth_throat"}),  # a dental abscess, not anaphylaxis
+        (
+            "he gets really sick in the car and on boats",
+            {"co_exposure"},
+        ),  # a car, not an engine running indoors
+        ("how do I open a joint account", set()),
+    ],
+)
+def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):
+    told = set(current_ids(extract_findings(nlp, text)))
+    assert not told & absent, told
 
 
 def test_enough_phrasings():

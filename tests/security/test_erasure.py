@@ -21,12 +21,13 @@ from sqlalchemy import func, select
 
 from carebot.backend.audit import AuditLog, patient_ref
 from carebot.backend.db import to_db
+from carebot.backend.notices import notices
 from carebot.channels.contacts import ContactStore
 from carebot.channels.outbox import OutboxStore
 from carebot.handoff.store import handoff_cases, handoff_events
 from carebot.payloads import FORGET_CONVERSATION, FORGET_NUMBER
 from carebot.privacy import __main__ as cli
-from carebot.privacy.erasure import erase_everywhere, notices
+from carebot.privacy.erasure import erase_everywhere
 from carebot.privacy.export import export_bundle
 from carebot.privacy.model import PAST_APPOINTMENTS
 from carebot.privacy.stores import PatientStores

@@ -22,7 +22,7 @@ from carebot.backend.db import to_db
 from carebot.channels.contacts import ContactStore, whatsapp_held_messages, whatsapp_message_sids
 from carebot.channels.outbox import OutboxStore
 from carebot.handoff.store import handoff_cases, handoff_events
-from carebot.privacy.purge import purge
+from carebot.privacy.purge import CHAT_COPY_EXPIRED, purge
 from carebot.privacy.settings import Retention, kept_from, retention_from
 from carebot.privacy.stores import PatientStores
 
@@ -122,6 +122,39 @@ async def test_purge_with_zero_days_leaves_nothing_older_than_the_cut_off(tmp_pa
     assert channel.last_inbound(PATIENT) is None
     assert channel.is_opted_out("+447700900888")  # an opt-out is kept: forgetting it would message them again
     assert report.removed["conversation events"] == 2 and report.removed["handoff cases"] == 1
+    stores.close()
+
+
+@pytest.mark.parametrize("backend_url", backend_urls())
+def test_the_chat_copied_into_a_case_is_kept_no_longer_than_the_chat(tmp_path, backend_url) -> None:
+    stores = PatientStores(
+        f"sqlite:///{tmp_path / 'carebot.db'}" if backend_url == "sqlite" else backend_url,
+        f"sqlite:///{tmp_path / 'whatsapp.db'}",
+        f"sqlite:///{tmp_path / 'no-tracker.db'}",
+    )
+    now = dt.datetime.now(dt.timezone.utc)
+    with stores.backend.begin() as conn:
+        conn.execute(delete(handoff_events))
+        conn.execute(delete(handoff_cases))
+        for days, conversation in ((40, "whatsapp:+447700900771"), (10, "whatsapp:+447700900772")):
+            conn.execute(
+                handoff_cases.insert().values(
+                    conversation_id=conversation,
+                    patient_phone=conversation[9:],
+                    reason="triage_callback",
+                    transcript="Patient: my chest feels tight",
+                    status="resolved",
+                    created_at=to_db(now - dt.timedelta(days=days)),
+                )
+            )
+
+    report = purge(stores, Retention(conversations=30, triage_records=30, handoff_cases=90), now=now)
+
+    with stores.backend.connect() as conn:
+        rows = conn.execute(select(handoff_cases.c.transcript).order_by(handoff_cases.c.created_at)).scalars()
+        assert list(rows) == [CHAT_COPY_EXPIRED, "Patient: my chest feels tight"]  # both cases stay (90 days)
+    assert report.removed["chat copies in staff cases"] == 1
+    assert purge(stores, Retention(), now=now).removed["chat copies in staff cases"] == 0  # once
     stores.close()
 
 

@@ -3,16 +3,20 @@ of who read a case) and finding 7 (one backend token does everything, the whole 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import aiohttp
 import pyotp
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import delete
 
 from carebot.backend.audit import AuditLog, audit_log, patient_ref
 from carebot.backend.db import make_engine
 from carebot.handoff.inbox import LOGIN_COOKIE, SESSION_COOKIE
+from carebot.handoff.sessions import StaffSessions, staff_totp_steps
 from carebot.server.app import create_app
-from tests.handoff.handoff_harness import PASSWORDS, PATIENT, csrf_of
+from tests.handoff.handoff_harness import PASSWORDS, PATIENT, csrf_of, database_urls, engine_for
 
 FULL_TOKEN = "actions-token-0123456789-abcdefghijklmnopqrstuvwxyz"
 CHANNEL_TOKEN = "channel-token-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -117,6 +121,16 @@ async def test_the_channel_token_only_appends_to_handoff_cases(scoped_backend) -
         await call(scoped_backend, "GET", "/api/handoff/conversations/whatsapp:+447700900123", CHANNEL_TOKEN)
         == 200
     )
+    assert (
+        await call(
+            scoped_backend,
+            "POST",
+            "/api/handoff/conversations/whatsapp:+447700900123/privacy-request",
+            CHANNEL_TOKEN,
+            {"request": "erasure"},
+        )
+        == 200
+    )
     assert await call(scoped_backend, "GET", "/fhir/Patient?telecom=%2B447700900123", CHANNEL_TOKEN) == 403
     assert await call(scoped_backend, "GET", "/fhir/Appointment", CHANNEL_TOKEN) == 403
     assert (
@@ -185,3 +199,30 @@ def test_add_totp_writes_an_owner_only_secret_and_prints_the_app_link(tmp_path, 
     assert "otpauth://totp/Carebot%20staff%20inbox:carol?secret=" in capsys.readouterr().out
     assert (tmp_path / "staff_totp").stat().st_mode & 0o777 == 0o600
     assert list(load_totp({"STAFF_TOTP_FILE": str(tmp_path / "staff_totp")})) == ["carol"]
+
+
+async def test_a_used_code_cannot_be_typed_again_within_its_window(totp_backend) -> None:
+    code = pyotp.TOTP(ALICE_TOTP).now()
+    assert (await login_with_code(totp_backend, "alice", code))[0] == 303
+    status, html = await login_with_code(
+        totp_backend, "alice", code
+    )  # seen over a shoulder, replayed at once
+    assert status == 401 and "Wrong or expired code from your authenticator app." in html
+    earlier = pyotp.TOTP(ALICE_TOTP).at(dt.datetime.now(dt.timezone.utc), counter_offset=-1)
+    assert (await login_with_code(totp_backend, "alice", earlier))[
+        0
+    ] == 401  # still in the drift window, older
+
+
+@pytest.mark.parametrize("url", database_urls())
+def test_the_used_time_step_is_kept_in_the_database_for_every_backend(url, tmp_path) -> None:
+    engine = engine_for(url, tmp_path)
+    with engine.begin() as conn:
+        conn.execute(delete(staff_totp_steps))
+    assert StaffSessions(engine).accept_code_step("alice", 1000)
+    restarted = StaffSessions(engine)  # another backend process, or this one after a restart
+    assert not restarted.accept_code_step("alice", 1000)
+    assert not restarted.accept_code_step("alice", 999)
+    assert restarted.accept_code_step("bob", 1000)  # per person
+    assert restarted.accept_code_step("alice", 1001)
+    engine.dispose()

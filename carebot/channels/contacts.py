@@ -116,9 +116,9 @@ whatsapp_outbox = Table(
 whatsapp_outbox_sids = Table(
     "whatsapp_outbox_sids",
     _metadata,
-    Column("sid", String(64), primary_key=True),
-    Column("outbox_id", Integer, nullable=False, index=True),
-    Column("part", Integer, nullable=False),
+    Column("outbox_id", Integer, primary_key=True),
+    Column("part", Integer, primary_key=True),  # one SID per part of a message: recorded once, however learnt
+    Column("sid", String(64), nullable=False, index=True),
     Column("status", String(16), nullable=True),
 )
 

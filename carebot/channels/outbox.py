@@ -253,12 +253,14 @@ class OutboxStore:
 
     def record_part(self, message_id: int, part: int, sid: str, now: Optional[dt.datetime] = None) -> bool:
         """Twilio accepted `part` as `sid`. True when that was the last part (the row is then `accepted`, its
-        body cleared). Idempotent: a callback and a reconciliation finding the same SID record it once."""
+        body cleared). Idempotent: a part is recorded once, whether the POST's answer, its status callback or a
+        reconciliation told us first."""
         t = whatsapp_outbox.c
         moment = _utc_naive(now)
         with self.engine.begin() as conn:
+            sids = whatsapp_outbox_sids.c
             known = conn.execute(
-                select(whatsapp_outbox_sids.c.outbox_id).where(whatsapp_outbox_sids.c.sid == sid)
+                select(sids.sid).where(sids.outbox_id == message_id, sids.part == part)
             ).scalar()
             if known is None:
                 try:

@@ -510,6 +510,14 @@ async def test_the_reminder_is_spoken_once_per_key_with_options_and_its_template
             "buttons": expected.buttons,
             "template": "medication_reminder",
             "variables": {"1": "metformin 500mg", "2": local},
+            # For the WhatsApp outbox: one message per occurrence, retried until the grace period ends.
+            "outbox": {
+                "key": occurrence.idempotency_key,
+                "kind": "medication_reminder",
+                "deadline": (
+                    occurrence.due_at + dt.timedelta(minutes=clinic.reminder_grace_minutes)
+                ).isoformat(),
+            },
         }
     ]
     assert [b["payload"] for b in expected.buttons] == [

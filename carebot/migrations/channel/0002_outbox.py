@@ -51,15 +51,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "whatsapp_outbox_sids",
-        sa.Column("sid", sa.String(length=64), nullable=False),
         sa.Column("outbox_id", sa.Integer(), nullable=False),
         sa.Column("part", sa.Integer(), nullable=False),
+        sa.Column("sid", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=True),
-        sa.PrimaryKeyConstraint("sid"),
+        sa.PrimaryKeyConstraint("outbox_id", "part"),
     )
-    op.create_index(
-        op.f("ix_whatsapp_outbox_sids_outbox_id"), "whatsapp_outbox_sids", ["outbox_id"], unique=False
-    )
+    op.create_index(op.f("ix_whatsapp_outbox_sids_sid"), "whatsapp_outbox_sids", ["sid"], unique=False)
     op.create_table(
         "whatsapp_pacing",
         sa.Column("sender", sa.String(length=32), nullable=False),

@@ -26,6 +26,8 @@ KINDS = (
     "oxygen_saturation",
     "breathing_rate",
     "age_years",
+    "systolic_bp",
+    "diastolic_bp",
 )
 MG_PER_DL_PER_MMOL = 18.0
 
@@ -92,6 +94,11 @@ _OXYGEN_LABEL = re.compile(
     re.I,
 )
 _OXYGEN_UNIT = re.compile(r"(\d{2,3})\s*%\s*(?:oxygen|o2|sats|saturation)", re.I)
+# "bp 220/130", "blood pressure was 185 over 95": both numbers, each a reading of its own kind.
+_BLOOD_PRESSURE = re.compile(
+    r"\b(?:bp|b\.p\.?|blood\s*pressure|blood\s*pressures?)\b" + _GAP + r"(\d{2,3})\s*(?:/|over)\s*(\d{2,3})",
+    re.I,
+)
 _BREATHING = re.compile(r"(\d{2})\s*breaths", re.I)
 _KETONES = re.compile(r"\bketones?\b" + _GAP + r"(\d{1,2}(?:[.,]\d{1,2})?)", re.I)
 
@@ -123,6 +130,11 @@ def read_measurements(doc: Any) -> List[Measurement]:
         add("oxygen_saturation", _percent(_float(match.group(1))), match)
     for match in (*_HEART_UNIT.finditer(text), *_HEART_RACING.finditer(text)):
         add("heart_rate", _rate(_float(match.group(1))), match)
+    for match in _BLOOD_PRESSURE.finditer(text):
+        systolic, diastolic = _float(match.group(1)), _float(match.group(2))
+        if 60 <= systolic <= 300 and 30 <= diastolic <= 200 and diastolic < systolic:
+            add("systolic_bp", systolic, match, 1)
+            add("diastolic_bp", diastolic, match, 2)
     for match in _BREATHING.finditer(text):
         add("breathing_rate", _rate(_float(match.group(1))), match)
     for match in _OXYGEN_LABEL.finditer(text):

@@ -365,7 +365,9 @@ class RedFlagClassifier(TrainedComponent):
     def _misread_complaint(
         self, current: Sequence[str], sites: Sequence[str], intent: Dict[str, Any], declined: bool
     ) -> bool:
-        """A current complaint told, and the classifier's intent cannot hold one or is a guess. A body part named
+        """A current complaint told, and the classifier's intent cannot hold one, is a guess, or is not a request
+        while the message tells how long the complaint has lasted ("can't sleep for 3 months": not a question about
+        costs, whatever the classifier says). A body part named
         with no complaint word the patterns know ("my shoulder won't move right") counts only against an intent
         that declines: a message about one's own body is not out of scope, but it does not overrule a request."""
         name = intent.get("name")
@@ -376,6 +378,9 @@ class RedFlagClassifier(TrainedComponent):
         return (
             intent.get("name") in self._config["symptom_overrides"]
             or float(intent.get("confidence") or 0.0) < self._config["override_below"]
+            or any(
+                f in DURATION_FINDINGS for f in current
+            )  # a complaint with its time course is a symptom story
         )
 
     @staticmethod

@@ -799,7 +799,12 @@ class ContextComponent:
         flags = dict.fromkeys(ROLES, False)
         if context:
             flags["negated"] = self._negated(doc, span, gap, triggers, fid)
-            flags["historical"] = self._historical(doc, span, triggers) and not _still_pregnant(entity, span)
+            # A risk factor is past by nature ("gave birth last week", "had a heart attack in 2019"): never history.
+            flags["historical"] = (
+                not fid.startswith("risk_")
+                and self._historical(doc, span, triggers)
+                and not _still_pregnant(entity, span)
+            )
             flags["family"] = self._family(doc, span, triggers)
             flags["hypothetical"] = self._hypothetical(doc, span, triggers)
         # A whole-entity span is a bare site (joins of a pain word and a site have no label).

@@ -132,7 +132,7 @@ def test_a_symptom_the_classifier_could_not_place_starts_triage(components):
     # someone's own body part, told with words the patterns do not know, is not out of scope: it starts triage
     # (the part picks the protocol), but it does not overrule a request the classifier placed
     own_ear = parse(
-        components, "there's a ringing noise in my left ear", intent="out_of_scope", confidence=0.7
+        components, "there's a strange crackle in my left ear", intent="out_of_scope", confidence=0.7
     )
     assert own_ear.get("intent") == {"name": "describe_symptoms", "confidence": 1.0}
     assert [e["value"] for e in own_ear.get("entities") if e["entity"] == "symptom"] == ["earache"]

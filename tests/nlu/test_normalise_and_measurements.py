@@ -55,6 +55,18 @@ def test_the_latest_reading_of_a_kind_is_the_one_that_counts():
     assert [(r.kind, r.value) for r in readings] == [("blood_sugar_mmol", 6.1)]
 
 
+def test_blood_pressure_is_two_readings():
+    readings = read_measurements("bp machine says 220/130 and I feel awful")
+    assert [(r.kind, r.value) for r in readings] == [("systolic_bp", 220.0), ("diastolic_bp", 130.0)]
+    assert read_measurements("blood pressure was 120 over 80")[0].value == 120.0
+    assert read_measurements("see you on 12/05") == []  # a date, not a pressure
+
+
+def test_an_age_told_after_a_temperature_word_is_not_a_temperature():
+    assert read_measurements("I've got a temp. 33M") == []
+    assert read_measurements("temp 38.4, 29F") == [read_measurements("temp 38.4")[0]]
+
+
 def test_weeks_of_pregnancy_and_durations_are_not_readings():
     assert read_measurements("I'm 38 weeks pregnant and have had a cough for 3 days") == []
 
@@ -81,6 +93,9 @@ def test_bands_turn_a_value_into_findings():
         ("I'm 20 weeks pregnant with a cold", {"cold_symptoms"}, {"duration_6w_plus"}),
         ("I want to end my life", {"suicide_plan"}, set()),
         ("my feet have suddenly swollen", {"swelling_hands_feet", "sudden_onset"}, set()),
+        ("bp 220/130, pounding headache", {"very_high_blood_pressure", "headache"}, set()),
+        ("my bp is 150/95", {"high_blood_pressure"}, {"very_high_blood_pressure"}),
+        ("he's being sick and his pulse is 38", {"slow_heart_rate", "vomiting"}, set()),
     ],
 )
 def test_findings_from_everyday_words_and_numbers(nlp, text, present, absent):

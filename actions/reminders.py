@@ -510,6 +510,9 @@ class ActionSendReminder(Action):
             message = self._appointment(label, appointment, tracker)
         else:
             message = self._medication(what(label, entity(tracker, "reminder_dose")), due_time)
+        # For the WhatsApp outbox: one message per occurrence, retried no later than the reminder is worth sending.
+        deadline = due_time + dt.timedelta(minutes=clinic().reminder_grace_minutes)
+        message["outbox"] = {"key": key, "kind": intent, "deadline": deadline.isoformat()}
         dispatcher.utter_message(json_message=message)
         return []
 

@@ -30,6 +30,7 @@ SECTIONS: Dict[str, tuple] = {
     "scheduling": ("scheduling_bench", "Scheduling backend"),
     "reminders": ("reminders_bench", "Reminder dispatcher"),
     "whatsapp": ("whatsapp_load", "WhatsApp channel under load"),
+    "outbox": ("outbox_bench", "WhatsApp outbox: Twilio failing, Twilio down, shared pacing"),
     "dates": ("dates_bench", "Date and time understanding"),
     "booking": ("booking_bench", "Booking, rescheduling and cancelling through the whole stack"),
     "triage": ("triage_bench", "Triage: findings and decision engine (no Rasa)"),

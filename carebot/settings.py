@@ -191,6 +191,11 @@ class Settings:
         "time); point every host at the same PostgreSQL",
         shown="`sqlite:///var/whatsapp.db`",
     )
+    whatsapp_rate_per_second: float = _var(
+        80.0,
+        "messages per second the clinic's WhatsApp sender may send, shared by every process "
+        '(Twilio\'s default; see "Pacing" below)',
+    )
     # Reminder dispatcher (python -m carebot.reminders)
     reminder_poll_seconds: float = _var(5.0, "how often the dispatcher looks for due reminders (seconds)")
     reminder_worker_id: str = _var(

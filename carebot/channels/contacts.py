@@ -6,8 +6,10 @@ back while the window was closed: the re-open template asks the patient to reply
 Rasa channel writes them; the reminder
 dispatcher and the staff inbox read them through `WhatsAppSender` or `is_opted_out(phone)`.
 
-Storage: tables `whatsapp_contacts` and `whatsapp_held_messages`, in the database named by `WHATSAPP_STATE_DATABASE_URL`
-(default: the SQLite file `var/whatsapp.db`; point it at PostgreSQL when several hosts run Carebot).
+Storage: tables `whatsapp_contacts` and `whatsapp_held_messages` (and the outbox's tables, defined here with the rest
+of the channel's schema and used by carebot/channels/outbox.py), in the database named by
+`WHATSAPP_STATE_DATABASE_URL` (default: the SQLite file `var/whatsapp.db`; point it at PostgreSQL when several hosts
+run Carebot).
 Calls are blocking (SQLAlchemy Core); async callers wrap them with `asyncio.to_thread`.
 """
 
@@ -19,8 +21,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -34,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import QueuePool
 
 from carebot import migrations, settings
 from carebot.clock import utc_now
@@ -75,6 +80,49 @@ whatsapp_message_sids = Table(
 )
 
 
+# The outbox (carebot/channels/outbox.py): every outbound message until its fate is known.
+whatsapp_outbox = Table(
+    "whatsapp_outbox",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("phone", String(32), nullable=False),  # E.164
+    Column("kind", String(24), nullable=False),  # a key of DEADLINES
+    Column("idempotency_key", String(128), nullable=True, unique=True),  # a reminder occurrence's key
+    Column("text", Text, nullable=True),  # cleared once accepted: bodies are kept only while needed
+    Column("media_url", Text, nullable=True),
+    Column("template", String(64), nullable=True),
+    Column("variables", Text, nullable=True),  # JSON
+    Column("force", Boolean, nullable=False, default=False),  # skips the opt-out check (STOP's own reply)
+    Column("state", String(16), nullable=False),
+    Column("route", String(16), nullable=True),  # free | template, fixed at the first attempt
+    Column("parts_total", Integer, nullable=False, default=0),
+    Column("parts_done", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime, nullable=False),  # naive UTC, as every time here
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("deadline_at", DateTime, nullable=False),
+    Column("attempt_started_at", DateTime, nullable=True),
+    Column("lease_until", DateTime, nullable=True),
+    Column("claimed_by", String(80), nullable=True),
+    Column("settled_at", DateTime, nullable=True),  # accepted, dead, cancelled or dismissed
+    Column("delivery_status", String(16), nullable=True),  # Twilio's, from the status callback
+    Column("delivery_at", DateTime, nullable=True),
+    Column("error", Text, nullable=True),  # the last failure; a dead letter's reason
+    Column("error_code", Integer, nullable=True),
+    Index("ix_whatsapp_outbox_phone_state", "phone", "state", "id"),
+    Index("ix_whatsapp_outbox_state_next", "state", "next_attempt_at"),
+)
+# One row per message Twilio accepted (a long text is several): the status callback finds its row by SID.
+whatsapp_outbox_sids = Table(
+    "whatsapp_outbox_sids",
+    _metadata,
+    Column("outbox_id", Integer, primary_key=True),
+    Column("part", Integer, primary_key=True),  # one SID per part of a message: recorded once, however learnt
+    Column("sid", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=True),
+)
+
+
 def state_database_url(url: Optional[str] = None) -> str:
     return url or settings.current().whatsapp_state_database_url or f"sqlite:///{DEFAULT_STATE_DATABASE}"
 
@@ -106,11 +154,26 @@ class ContactStore:
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
             secure_sqlite_file(Path(database))
-        engine = create_engine(url, future=True, connect_args={"timeout": 15, "check_same_thread": False})
+        # One kept connection, taken in turn: SQLite allows one writer, and threads queueing for the pool's
+        # connection are served in order, where threads racing for the file lock back off in sleeps of up to
+        # 100 ms; and no connect per transaction (SQLAlchemy's default for SQLite files). With the outbox
+        # writing several rows per message, the two cost 30x in throughput.
+        engine = create_engine(
+            url,
+            future=True,
+            connect_args={"timeout": 15, "check_same_thread": False},
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+        )
 
         @event.listens_for(engine, "connect")
         def _wal(dbapi_connection: Any, _record: Any) -> None:  # readers (dispatcher) never block the channel
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            # Commits without an fsync each (the WAL is synced at checkpoints): a crashed process loses nothing, a
+            # power cut may lose the last commits, which the outbox reconciles with Twilio's list.
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
         return engine
 
@@ -190,20 +253,28 @@ def _shared_store(url: str) -> ContactStore:
     return ContactStore(url)
 
 
+def shared_engine(database_url: Optional[str] = None) -> Engine:
+    """The channel database's engine for processes that only read it (the reminder dispatcher)."""
+    return _shared_store(state_database_url(database_url)).engine
+
+
 def is_opted_out(phone: str, database_url: Optional[str] = None) -> bool:
     """Whether the patient sent STOP (and not START since). For the reminder dispatcher and the staff inbox."""
     return _shared_store(state_database_url(database_url)).is_opted_out(phone)
 
 
 def forget_number(engine: Engine, phone: str) -> Dict[str, int]:
-    """The patient's erasure, the channel's own tables: the number's 24-hour window and opt-out, and the messages
-    held for it (an erased number has no reminders left, so forgetting an opt-out sends nothing; a new STOP is
-    honoured as ever). How many rows of each went, for the erasure report."""
+    """The patient's erasure, the channel's own tables: the number's 24-hour window and opt-out, its outbox
+    messages and the messages held for it (an erased number has no reminders left, so forgetting an opt-out sends
+    nothing; a new STOP is honoured as ever). How many rows of each went, for the erasure report."""
     with engine.begin() as conn:
         secure_delete(conn)
         held = conn.execute(
             delete(whatsapp_held_messages).where(whatsapp_held_messages.c.phone == phone)
         ).rowcount
         contact = conn.execute(delete(whatsapp_contacts).where(whatsapp_contacts.c.phone == phone)).rowcount
+        mine = select(whatsapp_outbox.c.id).where(whatsapp_outbox.c.phone == phone)
+        conn.execute(delete(whatsapp_outbox_sids).where(whatsapp_outbox_sids.c.outbox_id.in_(mine)))
+        outbox = conn.execute(delete(whatsapp_outbox).where(whatsapp_outbox.c.phone == phone)).rowcount
     checkpoint(engine)
-    return {"held messages": held, "channel contact": contact}
+    return {"held messages": held, "channel contact": contact, "outbox messages": outbox}

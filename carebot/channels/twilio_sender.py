@@ -1,31 +1,40 @@
 """Send WhatsApp messages through Twilio's REST API: the one place that knows WhatsApp's sending rules.
 
-Used by the Rasa output channel and, without Rasa, by the reminder dispatcher and the staff inbox:
+Used by the Rasa output channel and, without Rasa, by the staff inbox and the outbox relay:
 
     sender = WhatsAppSender.from_env()
     result = await sender.send("+447700900123", text="…", template="medication_reminder", variables={"1": "…"})
     await sender.close()
 
-Rules applied to every message:
+Every message is first written to the outbox (`carebot/channels/outbox.py`), then sent at once by the caller while
+it holds the patient's head of the queue; what cannot leave now is left queued for the relay (`OutboxRelay`, run by
+the reminder dispatcher's process). Rules applied to every message:
 - opted-out numbers (STOP) receive nothing;
 - free-form text only inside the 24-hour window since the patient last wrote; outside it (or when Twilio answers
   error 63016) the approved template is sent instead (`ContentSid` + `ContentVariables`, no `Body`); without a
   caller's template, the re-open template goes out and the text is held until the patient replies;
-- text longer than 1,600 characters leaves as several ordered messages split on sentence boundaries;
-- retried only when Twilio says "too many requests" (HTTP 429 / error 20429) or the connection could not be made,
-  with exponential backoff and jitter; never after a 5xx or a timeout, because Twilio may already have accepted the
-  message and a second POST would deliver it twice;
+- text longer than 1,600 characters leaves as several ordered messages split on sentence boundaries, and a
+  patient's messages leave one at a time in the order they were written, whichever process wrote them;
+- every POST waits for its slot of the sender's shared rate limit (`pacing.py`);
+- HTTP 429, 5xx and connection failures are retried with jittered exponential backoff until the message's deadline,
+  then it becomes a dead letter (staff inbox); a timeout or a dropped connection leaves the outcome unknown, so the
+  message is reconciled (its status callback, or Twilio's message list for that recipient since the attempt) before
+  it may be posted again: a second POST of an accepted message would deliver it twice;
 - without credentials (sandbox mode) nothing is posted: the message shape is logged, masked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import json
 import logging
+import os
 import random
+import socket
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -34,8 +43,11 @@ from twilio.rest import Client
 
 from carebot.channels.chunking import chunk_text
 from carebot.channels.contacts import ContactStore
+from carebot.channels.outbox import OutboxMessage, OutboxStore
+from carebot.channels.pacing import DatabaseSlots, Pacer, RedisSlots
 from carebot.channels.signature import public_base_url
 from carebot.clinic import load_clinic
+from carebot.clock import utc_now
 from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.settings import current as current_settings
 
@@ -46,6 +58,7 @@ http_logger.setLevel(logging.WARNING)
 
 OUTSIDE_WINDOW_ERROR = 63016
 TOO_MANY_REQUESTS_ERROR = 20429
+OUTAGE_FAILURES = 3
 STATUS_CALLBACK_PATH = "/webhooks/whatsapp/status"
 # Setting name → environment variable used when credentials.yml leaves the setting empty.
 ENVIRONMENT = {
@@ -75,9 +88,12 @@ class TwilioSettings:
     templates: Mapping[str, str] = field(default_factory=dict)  # name → ContentSid (HX…)
     reopen_template: str = "conversation_reopen"  # sent when free text cannot be (outside the window)
     timeout_seconds: float = 10.0
-    max_attempts: int = 4
+    max_attempts: int = 4  # attempts made at once by the caller; later ones are the relay's
     backoff_seconds: float = 0.5
-    max_backoff_seconds: float = 8.0
+    max_backoff_seconds: float = 8.0  # between the caller's attempts
+    relay_max_backoff_seconds: float = 60.0  # between the relay's attempts (a Twilio outage)
+    reconcile_after_seconds: float = 20.0  # after a timeout, time for Twilio to finish and call back
+    rate_per_second: float = 80.0  # the sender's WhatsApp throughput (WHATSAPP_RATE_PER_SECOND)
 
     @property
     def sandbox(self) -> bool:
@@ -102,7 +118,7 @@ class TwilioSettings:
             api_base_url=setting(values, "api_base_url"),
             webhook_url=setting(values, "webhook_url"),
             templates={str(k): str(v) for k, v in templates.items()},
-            **tuned,
+            **{"rate_per_second": current_settings().whatsapp_rate_per_second, **tuned},
         )
 
 
@@ -113,22 +129,26 @@ _TUNABLE = {
     "max_attempts": int,
     "backoff_seconds": float,
     "max_backoff_seconds": float,
+    "relay_max_backoff_seconds": float,
+    "reconcile_after_seconds": float,
 }
 
 
 @dataclass
 class SendResult:
-    """What happened to one `send` call; `status` is sent, sandbox, opted_out or failed."""
+    """What happened to one `send` call; `status` is sent, sandbox, opted_out, queued (in the outbox, retried by
+    the relay), held (window closed: the re-open template went) or failed (a dead letter, or nothing to send)."""
 
     status: str
     message_sids: List[str] = field(default_factory=list)
     via_template: bool = False
     error_code: Optional[int] = None
     error: Optional[str] = None
+    outbox_id: Optional[int] = None
 
     @property
     def ok(self) -> bool:
-        return self.status in ("sent", "sandbox", "opted_out")
+        return self.status != "failed"
 
 
 class _TimedAsyncHttpClient(AsyncTwilioHttpClient):
@@ -141,14 +161,28 @@ class _TimedAsyncHttpClient(AsyncTwilioHttpClient):
         return await super().request(method, url, *args, timeout=timeout or self.timeout, **kwargs)
 
 
-class _SendFailed(Exception):
-    def __init__(self, code: Optional[int], message: str) -> None:
-        super().__init__(message)
-        self.code = code
+# How one POST ended: accepted (with its SID), retry (nothing reached Twilio or Twilio refused for now), unknown
+# (Twilio may have it), window (63016: outside the 24-hour window) or fatal (Twilio will never take it).
+Outcome = Tuple[str, Optional[str], Optional[int], str]  # (kind, sid, error code, reason)
+
+
+def _classify(error: BaseException) -> Outcome:
+    if isinstance(error, TwilioRestException):
+        code = error.code if isinstance(error.code, int) else None
+        reason = f"HTTP {error.status}, Twilio error {error.code}"
+        if code == OUTSIDE_WINDOW_ERROR:
+            return "window", None, code, reason
+        if error.status == 429 or code == TOO_MANY_REQUESTS_ERROR or error.status >= 500:
+            return "retry", None, code, reason
+        return "fatal", None, code, reason
+    if isinstance(error, aiohttp.ClientConnectorError):  # never connected: nothing reached Twilio
+        return "retry", None, None, f"connection error {type(error).__name__}"
+    # A timeout or a connection dropped after the request went out: Twilio may have accepted the message.
+    return "unknown", None, None, f"{type(error).__name__ or 'timeout'} after sending; outcome unknown"
 
 
 class WhatsAppSender:
-    """Sends to one patient at a time following WhatsApp's rules (see module docstring)."""
+    """Sends to patients following WhatsApp's rules, through the outbox (see module docstring)."""
 
     def __init__(
         self,
@@ -156,12 +190,26 @@ class WhatsAppSender:
         contacts: ContactStore,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], dt.datetime] = utc_now,
+        pacer: Optional[Pacer] = None,
+        worker_id: str = "",
     ) -> None:
         self.settings = settings
         self.contacts = contacts
+        self.outbox = OutboxStore(contacts.engine)
+        self.pacer = pacer or Pacer(
+            settings.whatsapp_number or "sandbox", settings.rate_per_second, DatabaseSlots(contacts.engine)
+        )
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease = dt.timedelta(seconds=settings.max_attempts * (settings.timeout_seconds + 8) + 60)
         self._sleep = sleep
         self._jitter = jitter
+        self.clock = clock
         self._client: Optional[Client] = None
+        self.outcomes: Dict[str, int] = {}  # POST outcomes since the relay last looked (accepted, retry, …)
+        # Failed POSTs in a row, any patient: from OUTAGE_FAILURES on, Twilio looks down, and a message gets one
+        # attempt where it is written (no backoff sleeps holding a reply); the relay probes until it is back.
+        self.consecutive_failures = 0
 
     @classmethod
     def from_env(cls, credentials: Optional[Mapping[str, Any]] = None) -> "WhatsAppSender":
@@ -169,7 +217,14 @@ class WhatsAppSender:
         settings = TwilioSettings.from_mapping(credentials)
         if settings.sandbox:
             logger.warning("WhatsApp sandbox mode: Twilio credentials missing, messages are logged, not sent")
-        return cls(settings, ContactStore(setting(credentials, "state_database_url") or None))
+        contacts = ContactStore(setting(credentials, "state_database_url") or None)
+        redis_url = setting(credentials, "redis_url")
+        slots = RedisSlots(redis_url) if redis_url else DatabaseSlots(contacts.engine)
+        return cls(
+            settings,
+            contacts,
+            pacer=Pacer(settings.whatsapp_number or "sandbox", settings.rate_per_second, slots),
+        )
 
     def _twilio(self) -> Client:
         """Created on first use, inside the running event loop (aiohttp sessions belong to one loop)."""
@@ -184,7 +239,9 @@ class WhatsAppSender:
         if self._client is not None:
             await self._client.http_client.close()
             self._client = None
+        await self.pacer.close()
 
+    # ------------------------------------------------------------------------------------------ the callers' API
     async def send(
         self,
         to: str,
@@ -194,120 +251,362 @@ class WhatsAppSender:
         variables: Optional[Mapping[str, Any]] = None,
         media_url: Optional[str] = None,
         force: bool = False,
+        kind: str = "reply",
+        key: Optional[str] = None,
+        deadline: Optional[dt.datetime] = None,
     ) -> SendResult:
-        """Send text/media inside the window, the template outside it. `force` skips the opt-out check (only for
-        confirming STOP itself)."""
+        """Write the message to the outbox, then send the patient's queue as far as it can go now. Text/media go
+        inside the window, the template outside it. `force` skips the opt-out check (only for confirming STOP
+        itself); `kind` sets how long it is retried, unless `deadline` says; `key` makes a repeat a no-op."""
         if not (text or media_url or template):
             raise ValueError("nothing to send: give text, media_url or template")
         phone = normalize_phone(to)
         if not force and await asyncio.to_thread(self.contacts.is_opted_out, phone):
             logger.info("WhatsApp: %s opted out, nothing sent", mask_phone(phone))
             return SendResult("opted_out")
-        if text or media_url:
-            if await asyncio.to_thread(self.contacts.in_window, phone):
-                result = await self._send_free_form(phone, text or "", media_url)
-                if result.error_code != OUTSIDE_WINDOW_ERROR:
-                    return result
-                logger.info(
-                    "WhatsApp: %s is outside the 24-hour window (63016), sending the template",
-                    mask_phone(phone),
-                )
-                await asyncio.to_thread(self.contacts.close_window, phone)
-            if not template:
-                # No template carries this content: keep it for the patient's reply to the re-open template.
-                await asyncio.to_thread(self.contacts.hold_message, phone, text or "", media_url)
-                logger.info(
-                    "WhatsApp: %s is outside the 24-hour window; message held, re-open template sent",
-                    mask_phone(phone),
-                )
-        return await self._send_template(phone, template or self.settings.reopen_template, variables)
+        message_id = await asyncio.to_thread(
+            self.outbox.enqueue,
+            phone,
+            kind,
+            text=text,
+            media_url=media_url,
+            template=template,
+            variables=variables,
+            force=force,
+            key=key,
+            deadline=deadline,
+            now=self.clock(),
+        )
+        await self.drain(phone)
+        return self._result(await asyncio.to_thread(self.outbox.get, message_id))
 
     async def deliver_held(self, phone: str) -> None:
-        """Send what was held while the window was closed; called when the patient writes (window open again)."""
-        for body, media_url in await asyncio.to_thread(self.contacts.take_held, phone):
-            await self._send_free_form(normalize_phone(phone), body, media_url)
+        """Queue what was held while the window was closed, then send it; called when the patient writes."""
+        if await asyncio.to_thread(self.outbox.release_held, phone, self.clock()):
+            await self.drain(normalize_phone(phone))
 
-    async def _send_free_form(self, phone: str, text: str, media_url: Optional[str]) -> SendResult:
-        parts = chunk_text(text) if text.strip() else [""]
-        result = SendResult("sandbox" if self.settings.sandbox else "sent")
-        for index, part in enumerate(parts):
-            data: Dict[str, Any] = {}
-            if part:
-                data["body"] = part
-            if media_url and index == 0:
-                data["media_url"] = [media_url]
-            if not await self._deliver(phone, data, result):
-                break
-        return result
-
-    async def _send_template(
-        self, phone: str, name: str, variables: Optional[Mapping[str, Any]]
-    ) -> SendResult:
-        content_sid = self.settings.templates.get(name) or (name if name.startswith("HX") else "")
-        if not content_sid:
-            logger.error(
-                "WhatsApp: no ContentSid configured for template %r; nothing sent to %s",
-                name,
-                mask_phone(phone),
+    async def drain(self, phone: str) -> None:
+        """Send the patient's due messages in order until none is left that may go now (a retry not yet due, or
+        a message another process holds, stops it: that one carries on with the rest)."""
+        started = self.clock()
+        while True:
+            message = await asyncio.to_thread(
+                self.outbox.claim_head, phone, self.worker_id, self.lease, self.clock(), started
             )
-            return SendResult("failed", via_template=True, error=f"template {name!r} not configured")
-        data: Dict[str, Any] = {"content_sid": content_sid}
-        if variables:
-            data["content_variables"] = json.dumps({str(k): str(v) for k, v in variables.items()})
-        result = SendResult("sandbox" if self.settings.sandbox else "sent", via_template=True)
-        await self._deliver(phone, data, result)
-        return result
+            if message is None:
+                return
+            await self._work(message)
 
-    async def _deliver(self, phone: str, data: Dict[str, Any], result: SendResult) -> bool:
-        """POST one message; record its sid or the failure in `result`. False when it failed."""
-        kind = "template" if "content_sid" in data else ("media" if "media_url" in data else "text")
+    def _result(self, message: OutboxMessage) -> SendResult:
+        status = {
+            "accepted": "sent",
+            "sandbox": "sandbox",
+            "cancelled": "opted_out",
+            "held": "held",
+            "dead": "failed",
+        }.get(message.state, "queued")
+        return SendResult(
+            status,
+            message_sids=message.sids,
+            via_template=message.route == "template" or message.state == "held",
+            error_code=message.error_code,
+            error=message.error,
+            outbox_id=message.id,
+        )
+
+    # ------------------------------------------------------------------------------------------ one message
+    async def _work(self, message: OutboxMessage) -> None:
+        """Take one claimed message as far as it goes: reconciled if its last attempt's outcome is unknown, then
+        routed (text, template or held), then posted part by part."""
+        if message.state == "unknown":
+            reconciled = await self._reconcile(message)
+            if reconciled is None:
+                return
+            message = reconciled
+        if not message.force and await asyncio.to_thread(self.contacts.is_opted_out, message.phone):
+            await asyncio.to_thread(self.outbox.settle, message, "cancelled", "patient opted out")
+            return
+        if message.route is None:
+            routed = await self._route(message)
+            if routed is None:
+                return
+            message = routed
         if self.settings.sandbox:
+            self._log_sandbox(message)
+            await asyncio.to_thread(self.outbox.settle, message, "sandbox", None, None, self.clock())
+            return
+        await self._post_parts(message)
+
+    async def _route(self, message: OutboxMessage, window_closed: bool = False) -> Optional[OutboxMessage]:
+        """Free text inside the window, else the caller's template, else hold it and send the re-open template."""
+        phone = message.phone
+        if (message.text or message.media_url) and not window_closed:
+            if await asyncio.to_thread(self.contacts.in_window, phone, self.clock()):
+                parts = len(chunk_text(message.text)) if (message.text or "").strip() else 1
+                await asyncio.to_thread(self.outbox.set_route, message, "free", parts)
+                return replace_route(message, "free", parts)
+        if message.template:
+            if not self._content_sid(message.template):
+                reason = f"template {message.template!r} not configured"
+                logger.error("WhatsApp: %s; nothing sent to %s", reason, mask_phone(phone))
+                await asyncio.to_thread(self.outbox.settle, message, "dead", reason, None, self.clock())
+                return None
+            await asyncio.to_thread(self.outbox.set_route, message, "template", 1)
+            return replace_route(message, "template", 1)
+        # No template carries this content: keep it for the patient's reply to the re-open template.
+        await asyncio.to_thread(self.outbox.hold, message, self.clock())
+        logger.info(
+            "WhatsApp: %s is outside the 24-hour window; message held, re-open template queued",
+            mask_phone(phone),
+        )
+        await asyncio.to_thread(
+            self.outbox.enqueue, phone, "template", template=self.settings.reopen_template, now=self.clock()
+        )
+        return None
+
+    def _content_sid(self, name: str) -> str:
+        return self.settings.templates.get(name) or (name if name.startswith("HX") else "")
+
+    def _part(self, message: OutboxMessage, index: int) -> Dict[str, Any]:
+        if message.route == "template":
+            data: Dict[str, Any] = {"content_sid": self._content_sid(message.template or "")}
+            if message.variables:
+                data["content_variables"] = json.dumps(message.variables)
+            return data
+        parts = chunk_text(message.text or "") if (message.text or "").strip() else [""]
+        data = {"body": parts[index]} if parts[index] else {}
+        if message.media_url and index == 0:
+            data["media_url"] = [message.media_url]
+        return data
+
+    def _log_sandbox(self, message: OutboxMessage) -> None:
+        for index in range(message.parts_total):
+            data = self._part(message, index)
+            kind = "template" if "content_sid" in data else ("media" if "media_url" in data else "text")
             logger.info(
                 "WhatsApp sandbox: would send %s (%d chars) to %s",
                 kind,
                 len(data.get("body", "")),
-                mask_phone(phone),
+                mask_phone(message.phone),
             )
-            logger.debug("WhatsApp sandbox message to %s: %s", mask_phone(phone), data)
-            return True
+            logger.debug("WhatsApp sandbox message to %s: %s", mask_phone(message.phone), data)
+
+    async def _post_parts(self, message: OutboxMessage) -> None:
+        tries = 1
+        while True:
+            index = message.parts_done
+            kind, sid, code, reason = await self._post(message, index)
+            if kind == "accepted" and sid:
+                logger.info("WhatsApp: sent %s %s to %s", message.route, sid, mask_phone(message.phone))
+                if await asyncio.to_thread(self.outbox.record_part, message.id, index, sid, self.clock()):
+                    return
+                message = await asyncio.to_thread(self.outbox.get, message.id)
+                continue
+            if kind == "window" and index == 0 and message.route == "free":
+                logger.info(
+                    "WhatsApp: %s is outside the 24-hour window (63016), sending the template",
+                    mask_phone(message.phone),
+                )
+                await asyncio.to_thread(self.contacts.close_window, message.phone)
+                routed = await self._route(message, window_closed=True)
+                if routed is None:
+                    return
+                message = routed
+                continue
+            level = logging.WARNING if kind in ("retry", "unknown") else logging.ERROR
+            logger.log(level, "WhatsApp: message %d to %s: %s", message.id, mask_phone(message.phone), reason)
+            if kind == "unknown":
+                later = self.clock() + dt.timedelta(seconds=self.settings.reconcile_after_seconds)
+                await asyncio.to_thread(self.outbox.retry_at, message, "unknown", later, reason, code)
+                return
+            if kind != "retry":
+                await asyncio.to_thread(self.outbox.settle, message, "dead", reason, code, self.clock())
+                return
+            attempt = message.attempts + tries - 1
+            if tries < self.settings.max_attempts and self.consecutive_failures < OUTAGE_FAILURES:
+                delay = self._backoff(attempt, self.settings.max_backoff_seconds)
+                if self.clock() + dt.timedelta(seconds=delay) < message.deadline_at:
+                    logger.warning(
+                        "WhatsApp: retrying message %d in %.2fs (attempt %d)", message.id, delay, tries + 1
+                    )
+                    await self._sleep(delay)
+                    tries += 1
+                    continue
+            await self._retry_later(message, attempt, reason, code)
+            return
+
+    async def _retry_later(
+        self, message: OutboxMessage, attempt: int, reason: str, code: Optional[int]
+    ) -> None:
+        """Leave it to the relay after a backoff (the last try at its deadline); once the deadline has passed it
+        becomes a dead letter with the last error as its reason."""
+        now = self.clock()
+        if now >= message.deadline_at:
+            dead = f"deadline passed after {message.attempts} attempts; last error: {reason}"
+            logger.error(
+                "WhatsApp: message %d to %s is a dead letter: %s", message.id, mask_phone(message.phone), dead
+            )
+            await asyncio.to_thread(self.outbox.settle, message, "dead", dead, code, now)
+            return
+        backoff = dt.timedelta(seconds=self._backoff(attempt, self.settings.relay_max_backoff_seconds))
+        later = min(now + backoff, message.deadline_at)
+        await asyncio.to_thread(self.outbox.retry_at, message, "queued", later, reason, code)
+
+    def _backoff(self, attempt: int, cap: float) -> float:
+        delay = min(cap, self.settings.backoff_seconds * 2 ** max(0, attempt - 1))
+        return delay * (0.5 + self._jitter())
+
+    async def _post(self, message: OutboxMessage, index: int) -> Outcome:
+        """One POST of one part, after its pacing slot."""
         payload = dict(
-            data, to=whatsapp_address(phone), from_=whatsapp_address(self.settings.whatsapp_number)
+            self._part(message, index),
+            to=whatsapp_address(message.phone),
+            from_=whatsapp_address(self.settings.whatsapp_number),
         )
         if self.settings.status_callback_url:
-            payload["status_callback"] = self.settings.status_callback_url
+            # The marker lets the callback name the message even when the POST's answer was lost (a timeout).
+            payload["status_callback"] = f"{self.settings.status_callback_url}?outbox={message.id}.{index}"
+        await self.pacer.wait()
         try:
-            sid = await self._create_with_retry(payload)
-        except _SendFailed as failure:
-            level = logging.INFO if failure.code == OUTSIDE_WINDOW_ERROR else logging.ERROR
-            logger.log(level, "WhatsApp: %s to %s failed: %s", kind, mask_phone(phone), failure)
-            result.status, result.error_code, result.error = "failed", failure.code, str(failure)
-            return False
-        result.message_sids.append(sid)
-        logger.info("WhatsApp: sent %s %s to %s", kind, sid, mask_phone(phone))
-        return True
+            created = await self._twilio().messages.create_async(**payload)
+            outcome: Outcome = ("accepted", str(created.sid), None, "")
+        except (TwilioRestException, asyncio.TimeoutError, aiohttp.ClientError) as error:
+            outcome = _classify(error)
+        self.outcomes[outcome[0]] = self.outcomes.get(outcome[0], 0) + 1
+        self.consecutive_failures = 0 if outcome[0] == "accepted" else self.consecutive_failures + 1
+        return outcome
 
-    async def _create_with_retry(self, payload: Dict[str, Any]) -> str:
-        attempt = 0
-        while True:
-            attempt += 1
+    async def _reconcile(self, message: OutboxMessage) -> Optional[OutboxMessage]:
+        """The last POST's outcome is unknown: find it at Twilio before posting again. Only this worker may send
+        to the patient now, so a message Twilio lists for them since the attempt began, and not yet recorded, is
+        this one. Returns the message ready to (re)post, or None when it is settled or must wait."""
+        started = (message.attempt_started_at or message.created_at) - dt.timedelta(seconds=5)
+        try:
+            listed = await self._twilio().messages.list_async(
+                to=whatsapp_address(message.phone),
+                from_=whatsapp_address(self.settings.whatsapp_number),
+                limit=20,
+            )
+        except (TwilioRestException, asyncio.TimeoutError, aiohttp.ClientError) as error:
+            reason = f"outcome unknown and Twilio's message list unavailable ({type(error).__name__})"
+            if self.clock() >= message.deadline_at:
+                await asyncio.to_thread(
+                    self.outbox.settle, message, "dead", reason + "; may have been sent", None, self.clock()
+                )
+            else:
+                later = self.clock() + dt.timedelta(
+                    seconds=self._backoff(message.attempts, self.settings.relay_max_backoff_seconds)
+                )
+                await asyncio.to_thread(self.outbox.retry_at, message, "unknown", later, reason)
+            return None
+        recent = [m for m in listed if m.date_created is not None and m.date_created >= started]
+        known = set(await asyncio.to_thread(self.outbox.known_sids, [str(m.sid) for m in recent]))
+        found = sorted((m for m in recent if str(m.sid) not in known), key=lambda m: m.date_created)
+        if found:
+            logger.info("WhatsApp: message %d reconciled: Twilio has it as %s", message.id, found[0].sid)
+            if await asyncio.to_thread(
+                self.outbox.record_part, message.id, message.parts_done, str(found[0].sid), self.clock()
+            ):
+                return None
+            return await asyncio.to_thread(self.outbox.get, message.id)  # the next part is still to go
+        if self.clock() >= message.deadline_at:
+            await asyncio.to_thread(
+                self.outbox.settle,
+                message,
+                "dead",
+                "deadline passed; the last attempt never reached Twilio",
+                None,
+                self.clock(),
+            )
+            return None
+        logger.info("WhatsApp: message %d never reached Twilio; sending it again", message.id)
+        return await asyncio.to_thread(self.outbox.restart, message, self.clock())
+
+
+def replace_route(message: OutboxMessage, route: str, parts_total: int) -> OutboxMessage:
+    return dataclasses.replace(message, route=route, parts_total=parts_total)
+
+
+class OutboxRelay:
+    """Sends what the callers could not: retries when due, reconciliations, messages of crashed workers, held
+    messages' re-open templates. Run one or more (the reminder dispatcher's process runs one); they share the work
+    through the outbox's claims and the pace through the sender's limiter.
+
+    When a whole pass fails (Twilio down), the relay stops retrying every message and sends one probe per interval
+    (doubling to `relay_max_backoff_seconds`), so an outage does not spend the sender's rate on doomed POSTs; the
+    first accepted probe makes everything waiting due at once, and the pacer spreads the backlog."""
+
+    def __init__(self, sender: WhatsAppSender, concurrency: int = 20, poll_seconds: float = 1.0) -> None:
+        self.sender = sender
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self._slots = asyncio.Semaphore(concurrency)
+        self.probe_until: Optional[dt.datetime] = None  # in an outage: no pass before this
+        self._probe_interval = 0.0
+
+    async def run_once(self) -> int:
+        """One pass: expire what is past its deadline, then drain every patient with a message due (one, as a
+        probe, during an outage). Returns how many patients were drained."""
+        now = self.sender.clock()
+        expired = await asyncio.to_thread(self.sender.outbox.expire, now)
+        if expired:
+            logger.warning(
+                "WhatsApp outbox: %d messages passed their deadline unsent (dead letters)", expired
+            )
+        if self.probe_until is not None and now < self.probe_until:
+            return 0
+        phones = await asyncio.to_thread(self.sender.outbox.due_phones, self.concurrency * 10, now)
+        probing = self.probe_until is not None or self.sender.consecutive_failures >= OUTAGE_FAILURES
+        if probing:
+            phones = phones[:1]
+        self.sender.outcomes.clear()
+        await asyncio.gather(*(self._drain(phone, probing) for phone in phones))
+        await self._watch_for_outage(now)
+        return len(phones)
+
+    async def _watch_for_outage(self, now: dt.datetime) -> None:
+        accepted = self.sender.outcomes.get("accepted", 0)
+        failed = self.sender.outcomes.get("retry", 0) + self.sender.outcomes.get("unknown", 0)
+        if accepted and self.probe_until is not None:
+            released = await asyncio.to_thread(self.sender.outbox.release_backoff, self.sender.clock())
+            logger.warning("WhatsApp outbox: Twilio answers again; %d waiting messages are due now", released)
+            self.probe_until, self._probe_interval = None, 0.0
+        elif (
+            not accepted
+            and failed
+            and (self.sender.consecutive_failures >= OUTAGE_FAILURES or self.probe_until)
+        ):
+            self._probe_interval = min(
+                self.sender.settings.relay_max_backoff_seconds, max(5.0, self._probe_interval * 2)
+            )
+            self.probe_until = now + dt.timedelta(seconds=self._probe_interval)
+            logger.warning(
+                "WhatsApp outbox: Twilio is failing every send; probing every %.0f s", self._probe_interval
+            )
+
+    async def _drain(self, phone: str, probing: bool) -> None:
+        async with self._slots:
+            if not probing and self.sender.consecutive_failures >= OUTAGE_FAILURES:
+                return  # Twilio started failing during this pass: the rest waits for the probe
             try:
-                message = await self._twilio().messages.create_async(**payload)
-                return str(message.sid)
-            except TwilioRestException as error:
-                retryable = error.status == 429 or error.code == TOO_MANY_REQUESTS_ERROR
-                reason, code = f"HTTP {error.status}, Twilio error {error.code}", error.code
-            except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as error:
-                # The request never reached Twilio (or the idle pooled connection was closed): safe to repeat.
-                retryable, reason, code = True, f"connection error {type(error).__name__}", None
-            except (asyncio.TimeoutError, aiohttp.ClientError) as error:
-                # Twilio may have accepted the message: repeating could deliver it twice.
-                raise _SendFailed(None, f"{type(error).__name__} after sending; not retried") from error
-            code = code if isinstance(code, int) else None
-            if not retryable:
-                raise _SendFailed(code, reason)
-            if attempt >= self.settings.max_attempts:
-                raise _SendFailed(code, f"{reason}; gave up after {attempt} attempts")
-            delay = min(self.settings.max_backoff_seconds, self.settings.backoff_seconds * 2 ** (attempt - 1))
-            delay *= 0.5 + self._jitter()
-            logger.warning("WhatsApp: %s, retrying in %.2fs (attempt %d)", reason, delay, attempt + 1)
-            await self._sleep(delay)
+                await self.sender.drain(phone)
+            except Exception:  # noqa: BLE001 - one patient's failure must not stop the others' messages
+                logger.exception(
+                    "WhatsApp outbox: sending to %s failed; its lease will lapse and it is retried",
+                    mask_phone(phone),
+                )
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Until `stop`: a pass whenever work is due, else a poll; database outages are logged, never fatal."""
+        while not stop.is_set():
+            busy = 0
+            try:
+                busy = await self.run_once()
+            except Exception:  # noqa: BLE001 - the relay must outlive a database restart
+                logger.exception("WhatsApp outbox relay pass failed; retrying in %.0f s", self.poll_seconds)
+            if busy:
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+            except asyncio.TimeoutError:
+                pass

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import re
@@ -47,6 +48,7 @@ from carebot import tokens
 from carebot.channels.buttons import ButtonMemory, buttons_from_rasa, render_numbered
 from carebot.channels.contacts import forget_number
 from carebot.channels.optout import OptCommand, opt_command
+from carebot.channels.outbox import DEADLINES
 from carebot.channels.signature import FormParams, is_valid_signature, parse_form, signed_url
 from carebot.channels.ttl_store import TTLStore, ttl_store_from_url
 from carebot.channels.twilio_sender import OUTSIDE_WINDOW_ERROR, SendResult, WhatsAppSender, setting
@@ -119,7 +121,9 @@ class WhatsAppOutput(OutputChannel):
         self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
     ) -> None:
         """`{"template": name, "variables": {...}, "text": "…", "buttons": [...]}`: inside the window the text (with
-        numbered buttons), outside it the template — how a reminder speaks. Or `{"media_url": url, "text": caption}`.
+        numbered buttons), outside it the template — how a reminder speaks, with `"outbox": {"key", "kind",
+        "deadline"}` so a repeated trigger adds nothing and retries stop at its grace period. Or
+        `{"media_url": url, "text": caption}`.
         Or `{"forget_number": true}`: the patient's erasure is done, forget the number after this turn (other
         keys of that payload are for the tracker store)."""
         if json_message.get(FORGET_NUMBER):
@@ -137,6 +141,7 @@ class WhatsAppOutput(OutputChannel):
             template=json_message.get("template"),
             variables=json_message.get("variables"),
             media_url=json_message.get("media_url"),
+            **_outbox_fields(json_message.get("outbox") or {}),
         )
 
     async def _send_offering(
@@ -150,8 +155,21 @@ class WhatsAppOutput(OutputChannel):
         phone = normalize_phone(recipient_id)
         await self.buttons.remember(phone, offered)  # before sending: the answer may come back at once
         result = await self._send(recipient_id, text=render_numbered(text or "", offered), **message)
-        if result.via_template or result.status not in ("sent", "sandbox"):
+        if result.via_template or result.status not in ("sent", "sandbox", "queued"):
             await self.buttons.forget(phone)  # the patient never saw the numbered list
+
+
+def _outbox_fields(outbox: Mapping[str, Any]) -> Dict[str, Any]:
+    """The outbox keys of a bot payload (a reminder's idempotency key, kind and deadline) as `send` arguments."""
+    fields: Dict[str, Any] = {}
+    if outbox.get("key"):
+        fields["key"] = str(outbox["key"])
+    if outbox.get("kind") in DEADLINES:
+        fields["kind"] = outbox["kind"]
+    if outbox.get("deadline"):
+        with contextlib.suppress(ValueError, TypeError):
+            fields["deadline"] = dt.datetime.fromisoformat(str(outbox["deadline"]))
+    return fields
 
 
 class _SenderLocks:
@@ -346,7 +364,7 @@ class WhatsAppInput(InputChannel):
             form = await self._verified_form(request)
             if isinstance(form, HTTPResponse):
                 return form
-            self._in_background(self._handle_status(form))
+            self._in_background(self._handle_status(form, request.args.get("outbox", "")))
             return response.empty()
 
         @whatsapp.listener("before_server_stop")
@@ -401,7 +419,7 @@ class WhatsAppInput(InputChannel):
     async def _apologise(self, phone: str) -> None:
         """A patient never meets silence: say something went wrong, even if the failure was ours."""
         try:
-            await self.sender.send(phone, text=self.replies["error_reply"])
+            await self.sender.send(phone, text=self.replies["error_reply"], kind="notice")
         except Exception:
             logger.exception("WhatsApp: could not tell %s about the failure", mask_phone(phone))
 
@@ -419,7 +437,7 @@ class WhatsAppInput(InputChannel):
             await self._apply_opt_command(phone, command)
             return
         if await asyncio.to_thread(contacts.is_opted_out, phone):
-            await self.sender.send(phone, text=self.replies["opted_out_notice"], force=True)
+            await self.sender.send(phone, text=self.replies["opted_out_notice"], force=True, kind="notice")
             return
         await self.sender.deliver_held(phone)  # what the re-open template announced comes before the new turn
         text, metadata = await self._user_text(form, phone)
@@ -514,13 +532,12 @@ class WhatsAppInput(InputChannel):
     async def _apply_opt_command(self, phone: str, command: OptCommand) -> None:
         opted_out = command == "stop"
         await asyncio.to_thread(self.sender.contacts.set_opted_out, phone, opted_out)
-        if opted_out:
-            await asyncio.to_thread(
-                self.sender.contacts.take_held, phone
-            )  # discarded: they asked for nothing more
+        if opted_out:  # they asked for nothing more: held and queued messages are discarded
+            await asyncio.to_thread(self.sender.contacts.take_held, phone)
+            await asyncio.to_thread(self.sender.outbox.cancel_unsent, phone, "patient opted out")
         logger.info("WhatsApp: %s opted %s", mask_phone(phone), "out" if opted_out else "back in")
         reply = self.replies["opt_out_reply" if opted_out else "opt_in_reply"]
-        await self.sender.send(phone, text=reply, force=True)
+        await self.sender.send(phone, text=reply, force=True, kind="notice")
 
     async def _user_text(self, form: FormParams, phone: str) -> Tuple[str, Dict[str, Any]]:
         """The text handed to Rasa and the message metadata (WaId, ProfileName, media, location, buttons)."""
@@ -554,22 +571,34 @@ class WhatsAppInput(InputChannel):
             return _intent_message(SHARE_LOCATION_INTENT, {}), metadata
         return metadata["button_text"] or "", metadata
 
-    async def _handle_status(self, form: FormParams) -> None:
-        """Log delivery outcomes; a 63016 failure means the window closed, so re-open it with the template."""
+    async def _handle_status(self, form: FormParams, marker: str) -> None:
+        """Record the delivery status in the outbox (the URL's `outbox` marker settles a message whose POST timed
+        out); a 63016 failure means the window closed, so re-open it with the template."""
         recipient = normalize_phone(form.first("To"))
         error_code = form.first("ErrorCode")
+        status = form.first("MessageStatus") or form.first("SmsStatus") or "unknown"
         logger.info(
             "WhatsApp: %s to %s is %s%s",
             form.first("MessageSid"),
             mask_phone(recipient),
-            form.first("MessageStatus") or "unknown",
+            status,
             f" (error {error_code})" if error_code else "",
         )
+        try:
+            await asyncio.to_thread(
+                self.sender.outbox.record_status,
+                form.first("MessageSid"),
+                status,
+                int(error_code) if error_code.isdigit() else None,
+                marker,
+            )
+        except Exception:  # the relay's reconciliation still finds the message; the status is only late
+            logger.exception("WhatsApp: could not record the status of %s", form.first("MessageSid"))
         if error_code != str(OUTSIDE_WINDOW_ERROR) or not recipient:
             return
         try:
             await asyncio.to_thread(self.sender.contacts.close_window, recipient)
             if await self.store.add(f"reopen:{recipient}", "1", REOPEN_GUARD_SECONDS):
-                await self.sender.send(recipient, template=self.settings.reopen_template)
+                await self.sender.send(recipient, template=self.settings.reopen_template, kind="template")
         except Exception:
             logger.exception("WhatsApp: could not re-open the conversation with %s", mask_phone(recipient))

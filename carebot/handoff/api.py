@@ -26,7 +26,7 @@ from carebot.backend.audit import AuditLog
 from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
 from carebot.handoff.auth import StaffAuth
-from carebot.handoff.inbox import PatientRequests, StaffInbox
+from carebot.handoff.inbox import DeadLetters, PatientRequests, StaffInbox
 from carebot.handoff.model import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, PrivacyRequest, Reason
 from carebot.handoff.service import HandoffService, ResumeFailed
 from carebot.handoff.sessions import StaffSessions
@@ -50,10 +50,11 @@ def setup(
     auth: Optional[StaffAuth] = None,
     sender: Any = None,
     patient_requests: Optional[PatientRequests] = None,
+    dead_letters: Optional[DeadLetters] = None,
 ) -> None:
     """Register /api/handoff and /staff. `sender` is the WhatsApp channel's sender (its ContactStore also answers
-    opt-out and 24-hour-window questions), passed in by the backend process so this package never imports the
-    channel. Other dependencies come from the environment unless passed in (tests, tools)."""
+    opt-out and 24-hour-window questions, its outbox lists the dead letters), passed in by the backend process so
+    this package never imports the channel. Other dependencies come from the environment unless passed in (tests, tools)."""
     if service is None:
         service = HandoffService(
             HandoffStore(engine),
@@ -71,7 +72,13 @@ def setup(
         )
     api = HandoffApi(service)
     inbox = StaffInbox(
-        service, auth, clinic, StaffSessions(engine), AuditLog(engine), patient_requests=patient_requests
+        service,
+        auth,
+        clinic,
+        StaffSessions(engine),
+        AuditLog(engine),
+        patient_requests=patient_requests,
+        dead_letters=dead_letters if dead_letters is not None else getattr(sender, "outbox", None),
     )
     app.router.add_routes(
         [

@@ -16,7 +16,7 @@ import datetime as dt
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Dict, Optional, Protocol
+from typing import Any, Dict, List, Optional, Protocol
 
 import jinja2
 from aiohttp import web
@@ -88,6 +88,14 @@ NOTICES = {
         "Case resolved, but the bot could not be resumed (Rasa is not reachable). "
         "Press “Resume bot again” in a moment.",
     ),
+    Delivery.QUEUED.value: (
+        "warn",
+        "Twilio did not take the reply yet; it is queued and retried automatically. If it cannot be sent it "
+        "appears under “Messages WhatsApp did not take” on the inbox page.",
+    ),
+    "outbox_retried": ("ok", "The message is queued again and will be sent within a few seconds."),
+    "outbox_dismissed": ("ok", "The message is dismissed: it will not be sent."),
+    "outbox_gone": ("warn", "That message was already retried or dismissed."),
     "resumed": ("ok", "The bot is answering this patient again."),
     "released": ("ok", "The case is back in the queue: every staff member sees it again."),
     "empty": ("error", "Nothing to send: the text was empty."),
@@ -114,6 +122,15 @@ DELIVERY_LABELS = {
     Delivery.NEEDS_TEMPLATE: "not sent: template needed",
     Delivery.OPTED_OUT: "not sent: opted out",
     Delivery.TEMPLATE_INSTEAD: "template sent instead",
+    Delivery.QUEUED: "queued: retrying",
+}
+OUTBOX_KIND_LABELS = {
+    "reply": "bot reply",
+    "staff_reply": "staff reply",
+    "template": "template",
+    "notice": "notice",
+    "medication_reminder": "medication reminder",
+    "appointment_reminder": "appointment reminder",
 }
 
 
@@ -136,6 +153,27 @@ class PatientRequests(Protocol):
     def erase(self, staff: str, phone: str) -> str: ...
 
 
+class DeadLetter(Protocol):
+    id: int
+    phone: str
+    kind: str
+    created_at: dt.datetime
+    text: Optional[str]
+    template: Optional[str]
+    error: Optional[str]
+
+
+class DeadLetters(Protocol):
+    """The WhatsApp outbox's messages that could not be sent (carebot.channels.outbox.OutboxStore implements it;
+    the backend passes it in, so this package never imports the channel). Blocking calls."""
+
+    def dead_letters(self, limit: int = 100) -> List[Any]: ...
+
+    def retry_dead(self, message_id: int, now: Optional[dt.datetime] = None) -> bool: ...
+
+    def dismiss(self, message_id: int, now: Optional[dt.datetime] = None) -> bool: ...
+
+
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
@@ -148,6 +186,7 @@ class StaffInbox:
         audit: AuditLog,
         secure_cookies: bool = False,
         patient_requests: Optional[PatientRequests] = None,
+        dead_letters: Optional[DeadLetters] = None,
     ) -> None:
         self.service, self.auth, self.clinic, self.sessions, self.audit = (
             service,
@@ -157,6 +196,7 @@ class StaffInbox:
             audit,
         )
         self.secure_cookies, self.patient_requests = secure_cookies, patient_requests
+        self.dead_letters = dead_letters
 
     def routes(self) -> list:
         return [
@@ -173,6 +213,7 @@ class StaffInbox:
             web.post("/staff/cases/{id:\\d+}/note", self.note),
             web.post("/staff/cases/{id:\\d+}/resolve", self.resolve),
             web.post("/staff/cases/{id:\\d+}/resume", self.resume),
+            web.post("/staff/outbox/{id:\\d+}/{action:retry|dismiss}", self.outbox_action),
             web.post("/staff/cases/{id:\\d+}/release", self.release),
             web.static("/staff/static", HERE / "static", append_version=False),
         ]
@@ -358,6 +399,7 @@ class StaffInbox:
         await run_db(self.audit.record, f"staff:{session.staff}", "list cases", detail=f"open cases {shown}")
         held = await run_db(notices, self.service.store.engine)
         staff_notices = [(self._local(at), text) for at, text in held]
+        dead = await asyncio.to_thread(self.dead_letters.dead_letters) if self.dead_letters else []
         return self._page(
             "inbox.html",
             staff=session.staff,
@@ -365,7 +407,41 @@ class StaffInbox:
             cases=[self._case_view(c, now) for c in cases],
             notice=self._notice(request),
             staff_notices=staff_notices,
+            dead_letters=[self._dead_letter_view(d) for d in dead],
         )
+
+    def _dead_letter_view(self, message: DeadLetter) -> Dict[str, Any]:
+        words = message.text or (f"[template {message.template}]" if message.template else "")
+        return {
+            "id": message.id,
+            "masked_phone": mask_phone(message.phone),
+            "kind": OUTBOX_KIND_LABELS.get(message.kind, message.kind),
+            "at": self._local(message.created_at),
+            "reason": message.error or "unknown",
+            "preview": words if len(words) <= 160 else words[:157] + "…",
+        }
+
+    async def outbox_action(self, request: web.Request) -> web.Response:
+        """Retry (queued again with a fresh deadline; the relay sends it) or dismiss a dead letter."""
+        session, _form = await self._require_post(request)
+        if self.dead_letters is None:
+            raise web.HTTPNotFound(
+                text="The WhatsApp outbox is not available here.", headers=SECURITY_HEADERS
+            )
+        message_id, action = int(request.match_info["id"]), request.match_info["action"]
+        change = self.dead_letters.retry_dead if action == "retry" else self.dead_letters.dismiss
+        done = await asyncio.to_thread(change, message_id, self.service.clock())
+        if done:
+            await run_db(
+                self.audit.record,
+                session.staff,
+                f"outbox {action}",
+                None,
+                f"message {message_id}",
+                self.service.clock(),
+            )
+        code = ("outbox_retried" if action == "retry" else "outbox_dismissed") if done else "outbox_gone"
+        raise web.HTTPSeeOther(f"/staff?done={code}", headers=SECURITY_HEADERS)
 
     async def _case(self, request: web.Request, session: Session, action: str) -> Case:
         """The case of the URL if `session`'s staff member may see it (an open case nobody has taken becomes

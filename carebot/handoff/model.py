@@ -43,6 +43,7 @@ class Delivery(str, Enum):
     TEMPLATE_INSTEAD = (
         "template_instead"  # Twilio reported the window closed; the re-open template went instead
     )
+    QUEUED = "queued"  # Twilio refused it for now: the outbox retries it until its deadline
 
 
 REASON_LABELS = {

@@ -30,7 +30,7 @@ TRACKER_MESSAGES_SHOWN = 40
 
 
 class SendOutcome(Protocol):
-    status: str  # sent | sandbox | opted_out | failed
+    status: str  # sent | sandbox | opted_out | queued | held | failed
     via_template: bool
     error: Optional[str]
 
@@ -45,6 +45,7 @@ class Messenger(Protocol):
         *,
         template: Optional[str] = None,
         variables: Optional[Dict[str, Any]] = None,
+        kind: str = "reply",
     ) -> SendOutcome: ...
 
 
@@ -187,7 +188,9 @@ class HandoffService:
             log.error("handoff: no WhatsApp sender configured; reply on case %s not sent", case.id)
             return Delivery.FAILED
         try:
-            outcome = await self.sender.send(case.patient_phone, text, template=template)
+            outcome = await self.sender.send(
+                case.patient_phone, text, template=template, kind="template" if template else "staff_reply"
+            )
         except Exception:  # noqa: BLE001 - the reply is recorded as failed and shown; staff can retry
             log.exception("handoff: sending on case %s failed", case.id)
             return Delivery.FAILED
@@ -197,6 +200,8 @@ class HandoffService:
             return Delivery.FAILED
         if outcome.status == "sandbox":
             return Delivery.SANDBOX
+        if outcome.status == "queued":
+            return Delivery.QUEUED
         if outcome.via_template and template is None:
             return (
                 Delivery.TEMPLATE_INSTEAD

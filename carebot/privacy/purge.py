@@ -17,7 +17,13 @@ from sqlalchemy.engine import Engine
 
 from carebot.backend.audit import AuditLog
 from carebot.backend.db import to_db
-from carebot.channels.contacts import whatsapp_contacts, whatsapp_held_messages, whatsapp_message_sids
+from carebot.channels.contacts import (
+    whatsapp_contacts,
+    whatsapp_held_messages,
+    whatsapp_message_sids,
+    whatsapp_outbox,
+    whatsapp_outbox_sids,
+)
 from carebot.clock import utc_now
 from carebot.handoff.sessions import staff_sessions
 from carebot.handoff.store import handoff_cases, handoff_events
@@ -112,6 +118,13 @@ def _purge_channel(engine: Engine, retention: Retention, now: dt.datetime, repor
                     )
                 )
             ).rowcount,
+        )
+        # Outbox rows settled before the cutoff (bodies are gone once accepted; dead letters keep theirs).
+        settled = select(whatsapp_outbox.c.id).where(whatsapp_outbox.c.settled_at < state_cutoff)
+        conn.execute(delete(whatsapp_outbox_sids).where(whatsapp_outbox_sids.c.outbox_id.in_(settled)))
+        report.add(
+            "outbox messages",
+            conn.execute(delete(whatsapp_outbox).where(whatsapp_outbox.c.settled_at < state_cutoff)).rowcount,
         )
         report.add(
             "message ids",

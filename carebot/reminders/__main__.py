@@ -2,9 +2,11 @@
 
 Reads the backend database (`CAREBOT_DATABASE_URL`, default var/carebot.db), delivers through Rasa
 (`RASA_URL`) with its own token (`REMINDER_DISPATCH_TOKEN` or var/dispatch_token), which Rasa accepts for
-`trigger_intent` only (carebot/rasa_server.py): the dispatcher cannot read conversations. Optional:
-`REMINDER_POLL_SECONDS` (default 5), `REMINDER_WORKER_ID` (default host:pid, shown in `claimed_by`). It also runs
-the daily retention purge (clinic.yml `privacy.retention_days`, carebot.privacy).
+`trigger_intent` only (carebot/rasa_server.py): the dispatcher cannot read conversations. A WhatsApp reminder counts
+as sent once the channel's outbox says Twilio accepted its message. Optional: `REMINDER_POLL_SECONDS` (default 5),
+`REMINDER_WORKER_ID` (default host:pid, shown in `claimed_by`). It also runs the WhatsApp outbox relay (retries,
+reconciliations: carebot/channels/twilio_sender.py `OutboxRelay`) and the daily retention purge (clinic.yml
+`privacy.retention_days`, carebot.privacy).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import sys
 
 from carebot import migrations, settings, tokens
 from carebot.backend.db import make_engine
+from carebot.channels.twilio_sender import OutboxRelay, WhatsAppSender
 from carebot.clinic import ClinicConfigError, load_clinic
 from carebot.privacy.purge import purge
 from carebot.privacy.settings import load_retention
 from carebot.privacy.stores import PatientStores
 from carebot.rasa_api import RasaAPI
-from carebot.reminders.dispatcher import Dispatcher, DispatcherSettings, RasaDeliverer
+from carebot.reminders.dispatcher import Dispatcher, DispatcherSettings, RasaDeliverer, whatsapp_outbox_states
 from carebot.reminders.store import ReminderStore
 
 log = logging.getLogger("carebot.reminders")
@@ -50,6 +53,15 @@ async def purge_daily(stop: asyncio.Event) -> None:
             pass
 
 
+async def relay(sender: WhatsAppSender, stop: asyncio.Event) -> None:
+    """The outbox relay, unless in sandbox mode: without credentials every message is settled (logged) where it
+    is written, and a relay without them must not settle messages a credentialed process left queued."""
+    if sender.settings.sandbox:
+        log.info("WhatsApp outbox relay off: sandbox mode (no Twilio credentials)")
+        return
+    await OutboxRelay(sender).run_forever(stop)
+
+
 async def serve() -> int:
     try:
         clinic = load_clinic()
@@ -64,8 +76,13 @@ async def serve() -> int:
     dispatch = DispatcherSettings.from_clinic(clinic, poll_seconds=config.reminder_poll_seconds)
     deliverer = RasaDeliverer(rasa)
     dispatcher = Dispatcher(
-        ReminderStore(engine), deliverer, dispatch, worker_id=config.reminder_worker_id or None
+        ReminderStore(engine),
+        deliverer,
+        dispatch,
+        worker_id=config.reminder_worker_id or None,
+        outbox_states=whatsapp_outbox_states,
     )
+    sender = WhatsAppSender.from_env()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -77,10 +94,13 @@ async def serve() -> int:
         dispatch.grace,
     )
     purging = asyncio.create_task(purge_daily(stop))
+    relaying = asyncio.create_task(relay(sender, stop))
     try:
         await dispatcher.run_forever(stop)
     finally:
         await purging
+        await relaying
+        await sender.close()
         await deliverer.close()
         engine.dispose()
     return 0

@@ -9,7 +9,7 @@ Routes, all JSON, under /api/reminders:
   PATCH  /{id}                     {times: ["09:00", …]} | {rrule, dtstart, description?}
   POST   /{id}/pause | /resume | /stop
   POST   /respond                  {conversation_id, response: taken|skipped|snoozed, occurrence_id?, snooze_minutes?}
-  GET    /adherence?conversation_id=…[&days=7]
+  GET    /adherence?conversation_id=…[&days=7]   (with WhatsApp delivered / read counts from the outbox)
   POST   /deliveries/{key}         {conversation_id} → {first: bool}: the sent-log; the reminder action speaks only
                                    when first is true; 404 for a key not issued to that conversation
   POST   /appointments             {conversation_id, appointment_id, start, label, channel?}  (clinic.yml hours)
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from aiohttp import web
 from sqlalchemy.engine import Engine
@@ -30,6 +30,7 @@ from carebot.backend.db import run_db
 from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
 from carebot.clock import utc_now
+from carebot.reminders.dispatcher import whatsapp_delivery_statuses
 from carebot.reminders.model import (
     AmbiguousReminder,
     InvalidReminderState,
@@ -120,8 +121,9 @@ ONE = BASE + r"/{reminder_id:\d+}"
 
 
 def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
-    """Mount the reminders API on the backend app (tables live on the backend's shared MetaData)."""
-    api = RemindersApi(ReminderStore(engine), clinic)
+    """Mount the reminders API on the backend app (tables live on the backend's shared MetaData); adherence reads
+    WhatsApp delivery and read receipts from the channel's outbox."""
+    api = RemindersApi(ReminderStore(engine), clinic, whatsapp_delivery_statuses)
     app[STORE_KEY] = api.store
     app.router.add_routes(
         [
@@ -146,10 +148,16 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
 class RemindersApi:
     """JSON handlers for the action server: parse, create, list, change and answer reminders."""
 
-    def __init__(self, store: ReminderStore, clinic: Clinic) -> None:
+    def __init__(
+        self,
+        store: ReminderStore,
+        clinic: Clinic,
+        delivery_statuses: Optional[Callable[[Sequence[str]], Dict[str, Optional[str]]]] = None,
+    ) -> None:
         self.store = store
         self.clinic = clinic
         self.medicines = load_medicines()
+        self.delivery_statuses = delivery_statuses  # WhatsApp delivery by occurrence key, for adherence
 
     async def parse(self, request: web.Request) -> web.Response:
         body = await json_object(request)
@@ -252,7 +260,9 @@ class RemindersApi:
         days = request.query.get("days", "7")
         if not days.isdigit() or not 1 <= int(days) <= 90:
             raise ApiError(400, "'days' must be a number from 1 to 90")
-        summary = await _call(self.store.adherence, _conversation(request), days=int(days))
+        summary = await _call(
+            self.store.adherence, _conversation(request), days=int(days), delivery=self.delivery_statuses
+        )
         return web.json_response(summary.to_dict())
 
     async def acknowledge(self, request: web.Request) -> web.Response:

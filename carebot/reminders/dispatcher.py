@@ -41,7 +41,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Protocol, Sequence, Set
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Set
 
 from carebot.backend.db import run_db
 from carebot.clinic import Clinic
@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 
 INTENT_FOR_KIND = {"medication": "medication_reminder", "appointment": "appointment_reminder"}
 OptOutCheck = Callable[[str], bool]
+OutboxStates = Callable[[Sequence[str]], Dict[str, str]]
+OUTBOX_CHANNEL = "whatsapp"  # reminders on it are delivered when the outbox's message is accepted by Twilio
+IN_FLIGHT = ("queued", "sending", "unknown")  # the outbox is still working on it
 Clock = Callable[[], dt.datetime]
 
 
@@ -108,6 +111,29 @@ class RasaDeliverer:
 _PHONE_LIKE = re.compile(r"^(?:whatsapp:)?\+?[\d\s()-]{7,}$")
 
 
+def _outbox_messages(keys: Sequence[str], engine: Any) -> Dict[str, Any]:
+    from carebot.channels.contacts import shared_engine  # the channel's store; imported only when used
+    from carebot.channels.outbox import OutboxStore
+
+    return OutboxStore(engine or shared_engine()).states_by_key(keys)
+
+
+def whatsapp_outbox_states(keys: Sequence[str], engine: Any = None) -> Dict[str, str]:
+    """The WhatsApp outbox's state of each reminder message, by occurrence key (a key with no message is absent);
+    in the channel's database, or the one of `engine`."""
+    return {key: message.state for key, message in _outbox_messages(keys, engine).items()}
+
+
+def whatsapp_delivery_statuses(keys: Sequence[str], engine: Any = None) -> Dict[str, Optional[str]]:
+    """Twilio's delivery status (sent, delivered, read, failed …; None before the first callback) of each reminder
+    message Twilio accepted, by occurrence key: the adherence figures staff see."""
+    return {
+        key: message.delivery_status
+        for key, message in _outbox_messages(keys, engine).items()
+        if message.state == "accepted"
+    }
+
+
 def whatsapp_opt_out(conversation_id: str) -> bool:
     """The WhatsApp channel's STOP list; conversations that are not phone numbers (REST tests) are never opted out."""
     if not _PHONE_LIKE.match(conversation_id.strip()):
@@ -151,6 +177,7 @@ class DispatchReport:
     failed: int = 0
     missed: int = 0
     cancelled: int = 0
+    waiting: int = 0  # triggered, but WhatsApp has not accepted the message yet
 
     def add(self, other: "DispatchReport") -> None:
         for name in self.__dataclass_fields__:
@@ -168,9 +195,11 @@ class Dispatcher:
         is_opted_out: OptOutCheck = whatsapp_opt_out,
         worker_id: Optional[str] = None,
         clock: Clock = utc_now,
+        outbox_states: Optional[OutboxStates] = None,
     ) -> None:
         self.store, self.deliverer, self.settings = store, deliverer, settings
         self.is_opted_out = is_opted_out
+        self.outbox_states = outbox_states
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.clock = clock
         self._slots = asyncio.Semaphore(settings.concurrency)
@@ -199,10 +228,20 @@ class Dispatcher:
             return report
         maybe_sent = [o.idempotency_key for o in batch if o.attempts > 0]
         acknowledged = await run_db(self.store.delivered_keys, maybe_sent) if maybe_sent else set()
+        in_outbox = await self._outbox([o for o in batch if o.idempotency_key in acknowledged])
         opted_out = await run_db(self._opted_out, {o.conversation_id for o in batch})
-        done, missed, cancelled, to_send = [], [], [], []
+        done: List[int] = []
+        missed: List[int] = []
+        cancelled: List[int] = []
+        waiting: List[int] = []
+        to_send: List[Occurrence] = []
         for occurrence in batch:
-            if occurrence.idempotency_key in acknowledged:
+            if occurrence.idempotency_key in acknowledged and occurrence.id in in_outbox:
+                # The bot spoke; the outbox says whether WhatsApp has it.
+                {"sent": done, "waiting": waiting, "cancelled": cancelled, "missed": missed}[
+                    in_outbox[occurrence.id]
+                ].append(occurrence.id)
+            elif occurrence.idempotency_key in acknowledged:
                 done.append(occurrence.id)  # the patient got it before a crash; only the mark was lost
             elif occurrence.reminder_status != "active" or not occurrence.is_current:
                 cancelled.append(occurrence.id)
@@ -215,29 +254,68 @@ class Dispatcher:
         report.already_delivered = await run_db(self.store.mark_sent, done, now)
         report.missed = await run_db(self.store.mark_missed, missed)
         report.cancelled = await run_db(self.store.mark_cancelled, cancelled)
+        report.waiting = len(waiting)
+        if waiting:  # checked again when the lease lapses, without a new trigger
+            await run_db(self.store.mark_sending, waiting, now, self.settings.lease)
+            await run_db(self.store.retry_later, waiting, now + self.settings.retry_after)
         if to_send:
-            await run_db(
-                self.store.mark_sending,
-                [o.id for o in to_send],
-                now,
-                self.settings.sending_lease(len(to_send)),
-            )
-            outcomes = await asyncio.gather(*(self._deliver(o) for o in to_send))
-            sent = [o.id for o, ok in zip(to_send, outcomes) if ok]
-            failed = [o.id for o, ok in zip(to_send, outcomes) if not ok]
-            report.sent = await run_db(self.store.mark_sent, sent, self.clock())
-            await run_db(self.store.retry_later, failed, self.clock() + self.settings.retry_after)
-            report.failed = len(failed)
+            await self._send(to_send, now, report)
         log.info(
-            "dispatched %d: %d sent, %d already delivered, %d failed (will retry), %d missed, %d cancelled",
+            "dispatched %d: %d sent, %d already delivered, %d failed (will retry), %d awaiting WhatsApp, "
+            "%d missed, %d cancelled",
             report.claimed,
             report.sent,
             report.already_delivered,
             report.failed,
+            report.waiting,
             report.missed,
             report.cancelled,
         )
         return report
+
+    async def _send(self, to_send: List[Occurrence], now: dt.datetime, report: DispatchReport) -> None:
+        """Trigger each; a reminder on the outbox's channel counts as sent once Twilio accepted its message."""
+        await run_db(
+            self.store.mark_sending, [o.id for o in to_send], now, self.settings.sending_lease(len(to_send))
+        )
+        outcomes = await asyncio.gather(*(self._deliver(o) for o in to_send))
+        triggered = [o for o, ok in zip(to_send, outcomes) if ok]
+        in_outbox = await self._outbox(triggered)
+        sent = [o.id for o in triggered if in_outbox.get(o.id, "sent") == "sent"]
+        missed = [o.id for o in triggered if in_outbox.get(o.id) == "missed"]
+        cancelled = [o.id for o in triggered if in_outbox.get(o.id) == "cancelled"]
+        # Not accepted yet (or no message: the bot could not record it): looked at again after retry_after.
+        later = [o.id for o in triggered if in_outbox.get(o.id) == "waiting"]
+        failed = [o.id for o, ok in zip(to_send, outcomes) if not ok]
+        report.sent += await run_db(self.store.mark_sent, sent, self.clock())
+        report.missed += await run_db(self.store.mark_missed, missed)
+        report.cancelled += await run_db(self.store.mark_cancelled, cancelled)
+        report.waiting += len(later)
+        await run_db(self.store.retry_later, failed + later, self.clock() + self.settings.retry_after)
+        report.failed = len(failed)
+
+    async def _outbox(self, occurrences: Sequence[Occurrence]) -> Dict[int, str]:
+        """What the WhatsApp outbox says of each occurrence's message: sent (Twilio accepted it), waiting (still
+        being sent, or no message yet), missed (a dead letter, or the bot spoke but the message was lost) or
+        cancelled (opted out meanwhile). Occurrences on channels without an outbox are left out."""
+        mine = [o for o in occurrences if o.channel == OUTBOX_CHANNEL]
+        if self.outbox_states is None or not mine:
+            return {}
+        states = await asyncio.to_thread(self.outbox_states, [o.idempotency_key for o in mine])
+        verdicts: Dict[int, str] = {}
+        for occurrence in mine:
+            state = states.get(occurrence.idempotency_key)
+            if state in ("accepted", "sandbox"):
+                verdicts[occurrence.id] = "sent"
+            elif state in IN_FLIGHT:
+                verdicts[occurrence.id] = "waiting"
+            elif state == "cancelled":
+                verdicts[occurrence.id] = "cancelled"
+            elif state is None and occurrence.attempts <= 1:
+                verdicts[occurrence.id] = "waiting"
+            else:  # dead or dismissed, or acknowledged long ago with no message: the patient did not get it
+                verdicts[occurrence.id] = "missed"
+        return verdicts
 
     def _opted_out(self, conversation_ids: Sequence[str]) -> Set[str]:
         return {c for c in conversation_ids if self.is_opted_out(c)}

@@ -131,11 +131,24 @@ class Adherence:
     missed: int  # never delivered (the system was down beyond the grace period)
     awaiting: int  # sent, no answer yet
     by_label: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    # Of the reminders sent on WhatsApp: how many Twilio reported delivered to the phone, and read (blue ticks; only
+    # when the patient shares read receipts, so a low read rate is not proof of unread reminders).
+    sent_on_whatsapp: int = 0
+    delivered: int = 0
+    read: int = 0
 
     @property
     def percent_taken(self) -> Optional[int]:
         answered = self.doses - self.awaiting
         return round(100 * self.taken / answered) if answered else None
+
+    @property
+    def percent_delivered(self) -> Optional[int]:
+        return round(100 * self.delivered / self.sent_on_whatsapp) if self.sent_on_whatsapp else None
+
+    @property
+    def percent_read(self) -> Optional[int]:
+        return round(100 * self.read / self.sent_on_whatsapp) if self.sent_on_whatsapp else None
 
     def describe(self) -> str:
         if not self.doses:
@@ -163,6 +176,11 @@ class Adherence:
             "missed": self.missed,
             "awaiting": self.awaiting,
             "percent_taken": self.percent_taken,
+            "sent_on_whatsapp": self.sent_on_whatsapp,
+            "delivered": self.delivered,
+            "read": self.read,
+            "percent_delivered": self.percent_delivered,
+            "percent_read": self.percent_read,
             "by_label": self.by_label,
             "text": self.describe(),
         }

@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import replace
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
@@ -736,13 +736,21 @@ class ReminderStore:
                 .values(response="no_reply", responded_at=to_db(now))
             ).rowcount
 
-    def adherence(self, conversation_id: str, now: Optional[dt.datetime] = None, days: int = 7) -> Adherence:
-        """Doses reminded over the last `days`: a snoozed send is not a dose (its follow-up is)."""
+    def adherence(
+        self,
+        conversation_id: str,
+        now: Optional[dt.datetime] = None,
+        days: int = 7,
+        delivery: Optional[Callable[[Sequence[str]], Dict[str, Optional[str]]]] = None,
+    ) -> Adherence:
+        """Doses reminded over the last `days`: a snoozed send is not a dose (its follow-up is). With `delivery`
+        (occurrence keys → WhatsApp delivery status, from the channel's outbox), how many sent doses reached the
+        phone and were read."""
         now = now or utc_now()
         occ = reminder_occurrences.c
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(reminders.c.label, occ.status, occ.response)
+                select(reminders.c.label, occ.status, occ.response, occ.idempotency_key)
                 .join(reminders, reminders.c.id == occ.reminder_id)
                 .where(
                     reminders.c.conversation_id == conversation_id,
@@ -754,7 +762,8 @@ class ReminderStore:
             ).fetchall()
         totals = {"doses": 0, "taken": 0, "skipped": 0, "no_reply": 0, "missed": 0, "awaiting": 0}
         by_label: Dict[str, Dict[str, int]] = {}
-        for label, status, response in rows:
+        statuses = delivery([row.idempotency_key for row in rows if row.status == "sent"]) if delivery else {}
+        for label, status, response, _key in rows:
             if response == "snoozed":
                 continue
             outcome = "missed" if status == "missed" else (response or "awaiting")
@@ -762,7 +771,15 @@ class ReminderStore:
             for bucket in (totals, per):
                 bucket["doses"] += 1
                 bucket[outcome] += 1
-        return Adherence(days=days, by_label=by_label, **totals)
+        reached = [statuses[key] for key in statuses]
+        return Adherence(
+            days=days,
+            by_label=by_label,
+            sent_on_whatsapp=len(reached),
+            delivered=sum(1 for s in reached if s in ("delivered", "read")),
+            read=reached.count("read"),
+            **totals,
+        )
 
     # ---------------------------------------------------------------------------------------- appointments
     def create_appointment_reminders(

@@ -39,7 +39,7 @@ from carebot.reminders.recurrence import next_occurrences, parse_reminder
 from carebot.reminders.store import ReminderStore
 from carebot.server.app import create_app
 from tests.actions.fake_backends import FakeScheduling
-from tests.channels.whatsapp_harness import PATIENT, TEMPLATES, contacts, sender_factory, twilio  # noqa: F401 - fixtures
+from tests.channels.whatsapp_harness import PATIENT, TEMPLATES, clock, contacts, sender_factory, twilio  # noqa: F401 - fixtures
 from tests.reminders.conftest import fresh_engine
 
 TOKEN = "test-token"
@@ -510,6 +510,14 @@ async def test_the_reminder_is_spoken_once_per_key_with_options_and_its_template
             "buttons": expected.buttons,
             "template": "medication_reminder",
             "variables": {"1": "metformin 500mg", "2": local},
+            # For the WhatsApp outbox: one message per occurrence, retried until the grace period ends.
+            "outbox": {
+                "key": occurrence.idempotency_key,
+                "kind": "medication_reminder",
+                "deadline": (
+                    occurrence.due_at + dt.timedelta(minutes=clinic.reminder_grace_minutes)
+                ).isoformat(),
+            },
         }
     ]
     assert [b["payload"] for b in expected.buttons] == [

@@ -1,5 +1,6 @@
-"""Outbound side over real HTTP against the recording Twilio stand-in: chunking, media, the 24-hour window and
-templates, error 63016, retries (429 / connection drop) versus no retry (5xx), sandbox mode and log masking."""
+"""Outbound side over real HTTP against the Twilio stand-in: chunking, media, the 24-hour window and templates,
+error 63016, retries (429, 5xx, refused connections) and reconciliation of unknown outcomes (timeouts, dropped
+connections) through the outbox, sandbox mode and log masking."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import Any, Callable
 import pytest
 
 from carebot.channels.contacts import ContactStore
-from carebot.channels.twilio_sender import WhatsAppSender
+from carebot.channels.twilio_sender import OutboxRelay, WhatsAppSender
 from tests.channels.whatsapp_harness import (
     CLINIC_NUMBER,
     PATIENT,
     TEMPLATES,
     Harness,
+    ManualClock,
     TwilioStandIn,
     twilio_error,
 )
@@ -47,10 +49,12 @@ async def test_5000_character_reply_leaves_in_order_in_sentence_chunks(harness: 
         r["To"] == [f"whatsapp:{PATIENT}"] and r["From"] == [f"whatsapp:{CLINIC_NUMBER}"]
         for r in harness.twilio.requests
     )
-    assert all(
-        r["StatusCallback"] == ["https://carebot.example.org/webhooks/whatsapp/status"]
-        for r in harness.twilio.requests
-    )
+    # Each part's callback names its outbox message and part, so a callback can settle a timed-out POST.
+    callbacks = [r["StatusCallback"][0] for r in harness.twilio.requests]
+    outbox_id = callbacks[0].split("outbox=")[1].split(".")[0]
+    assert callbacks == [
+        f"https://carebot.example.org/webhooks/whatsapp/status?outbox={outbox_id}.{part}" for part in range(4)
+    ]
 
 
 async def test_image_is_sent_as_media_url(harness: Harness) -> None:
@@ -166,27 +170,40 @@ async def test_429_is_retried_with_backoff_then_succeeds(
     assert 0.005 <= first <= 0.015 and 0.01 <= second <= 0.03  # exponential, with jitter of ±50%
 
 
-async def test_429_retries_are_bounded(
-    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore
+async def test_429_beyond_the_callers_attempts_is_left_to_the_relay_which_sends_it_once(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore, clock: ManualClock
 ) -> None:
     contacts.record_inbound(PATIENT)
-    twilio.script = [twilio_error(429, 20429)] * 10
-    result = await sender_factory(max_attempts=3).send(PATIENT, text="hello")
-    assert result.status == "failed" and result.error_code == 20429
+    twilio.script = [twilio_error(429, 20429)] * 3
+    sender = sender_factory(max_attempts=3)
+    result = await sender.send(PATIENT, text="hello")
+    assert result.status == "queued" and result.error_code == 20429
     assert len(twilio.requests) == 3
+    relay = OutboxRelay(sender)
+    assert await relay.run_once() == 0  # its backoff has not passed: nothing is posted early
+    clock.advance(120)
+    assert await relay.run_once() == 1
+    message = sender.outbox.get(result.outbox_id)
+    assert message.state == "accepted" and len(message.sids) == 1 and message.text is None  # body dropped
+    assert twilio.bodies() == ["hello"] * 4 and len(twilio.accepted) == 1
 
 
-async def test_dropped_connection_is_retried(
-    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore
+async def test_dropped_connection_is_reconciled_before_it_is_sent_again(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore, clock: ManualClock
 ) -> None:
     contacts.record_inbound(PATIENT)
     twilio.script = [TwilioStandIn.DISCONNECT]
-    result = await sender_factory().send(PATIENT, text="hello")
-    assert result.status == "sent"
-    assert len(twilio.requests) == 2
+    sender = sender_factory()
+    result = await sender.send(PATIENT, text="hello")
+    assert result.status == "queued" and "outcome unknown" in (result.error or "")
+    assert sender.outbox.get(result.outbox_id).state == "unknown"
+    clock.advance(sender.settings.reconcile_after_seconds)
+    await OutboxRelay(sender).run_once()  # Twilio's list shows nothing for the patient: safe to send again
+    assert sender.outbox.get(result.outbox_id).state == "accepted"
+    assert len(twilio.requests) == 2 and len(twilio.accepted) == 1
 
 
-async def test_refused_connection_is_retried_then_reported(
+async def test_refused_connection_is_retried_then_queued_with_its_reason(
     sender_factory: SenderFactory, contacts: ContactStore
 ) -> None:
     contacts.record_inbound(PATIENT)
@@ -194,18 +211,39 @@ async def test_refused_connection_is_retried_then_reported(
         api_base_url="http://127.0.0.1:9", max_attempts=2
     )  # discard port: nothing listens
     result = await sender.send(PATIENT, text="hello")
-    assert result.status == "failed" and "gave up after 2 attempts" in (result.error or "")
+    assert result.status == "queued" and "connection error" in (result.error or "")
     assert len(sender.sleeps) == 1  # type: ignore[attr-defined]
 
 
-async def test_a_hanging_twilio_times_out_and_is_not_posted_twice(
-    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore
+async def test_a_timeout_after_twilio_accepted_is_reconciled_from_its_list_not_posted_twice(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore, clock: ManualClock
 ) -> None:
     contacts.record_inbound(PATIENT)
-    twilio.script = [TwilioStandIn.HANG]
-    result = await sender_factory(timeout_seconds=0.2).send(PATIENT, text="hello")
-    assert result.status == "failed" and "not retried" in (result.error or "")
-    assert len(twilio.requests) == 1
+    twilio.script = [TwilioStandIn.ACCEPT_THEN_HANG]
+    sender = sender_factory(timeout_seconds=0.2)
+    result = await sender.send(PATIENT, text="hello")
+    assert result.status == "queued" and len(twilio.requests) == 1
+    later = await sender.send(PATIENT, text="and then this")  # waits behind the unknown one: order is kept
+    assert later.status == "queued" and len(twilio.requests) == 1
+    clock.advance(sender.settings.reconcile_after_seconds)
+    await OutboxRelay(sender).run_once()
+    first, second = sender.outbox.get(result.outbox_id), sender.outbox.get(later.outbox_id)
+    assert first.state == second.state == "accepted"
+    assert first.sids == [twilio.accepted[0].sid]
+    assert twilio.bodies() == ["hello", "and then this"]
+
+
+async def test_5xx_is_retried_and_the_next_message_waits_its_turn(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.twilio.script = [twilio_error(500, 20500), twilio_error(503, 20503)]
+    harness.bot.respond = lambda message: [{"text": "first"}, {"text": "second"}]
+    with caplog.at_level(logging.INFO):
+        await harness.post(harness.message("hi"))
+        await harness.twilio.wait_for(4)
+    assert harness.twilio.bodies() == ["first", "first", "first", "second"]
+    assert [a.body for a in harness.twilio.accepted] == ["first", "second"]
+    assert any("HTTP 500" in r.getMessage() for r in caplog.records)
 
 
 async def test_buttons_replaced_by_the_template_are_not_remembered(harness: Harness) -> None:
@@ -215,18 +253,6 @@ async def test_buttons_replaced_by_the_template_are_not_remembered(harness: Harn
     assert "ContentSid" in request
     await harness.post(harness.message("1"))
     assert (await harness.bot.wait_for(1))[0].text == "1"
-
-
-async def test_500_is_posted_exactly_once_and_reported(
-    harness: Harness, caplog: pytest.LogCaptureFixture
-) -> None:
-    harness.twilio.script = [twilio_error(500, 20500)]
-    harness.bot.respond = lambda message: [{"text": "first"}, {"text": "second"}]
-    with caplog.at_level(logging.INFO):
-        await harness.post(harness.message("hi"))
-        await harness.twilio.wait_for(2)
-    assert harness.twilio.bodies() == ["first", "second"]  # the failed one is not re-posted
-    assert any(r.levelno == logging.ERROR and "HTTP 500" in r.getMessage() for r in caplog.records)
 
 
 async def test_sandbox_mode_logs_instead_of_posting(

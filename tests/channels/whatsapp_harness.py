@@ -4,6 +4,7 @@ a real Sanic server the way Rasa mounts it, a scripted bot, and a client that si
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import socket
 import uuid
@@ -13,16 +14,16 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 
+from bench.twilio_standin import TwilioStandIn, twilio_error  # noqa: F401 - re-exported for the tests
 from carebot.channels.contacts import ContactStore
 from carebot.channels.signature import sign
 from carebot.channels.ttl_store import MemoryTTLStore, TTLStore
 from carebot.channels.twilio_sender import TwilioSettings, WhatsAppSender
 from carebot.channels.whatsapp import WhatsAppInput
-from tests.loopback import start
+from carebot.clock import utc_now
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token"
@@ -33,58 +34,31 @@ WEBHOOK_PATH = "/webhooks/whatsapp/webhook"
 STATUS_PATH = "/webhooks/whatsapp/status"
 TEMPLATES = {"conversation_reopen": "HX" + "a" * 32, "medication_reminder": "HX" + "b" * 32}
 
-Reply = Tuple[int, Dict[str, Any]]
 
-
-def twilio_error(status: int, code: int) -> Reply:
-    return status, {"code": code, "message": f"error {code}", "more_info": "", "status": status}
-
-
-class TwilioStandIn:
-    """Records every message POST (as a dict of field → values) and answers from a script, else 201."""
-
-    DISCONNECT: Reply = (0, {})
-    HANG: Reply = (-1, {})
+class ManualClock:
+    """The sender's and the stand-in's clock in tests: starts now, moves only when told (retries, deadlines)."""
 
     def __init__(self) -> None:
-        self.requests: List[Dict[str, List[str]]] = []
-        self.script: List[Reply] = []
-        self.url = ""
-        self._sids = itertools.count(1)
-        self._changed = asyncio.Condition()
+        self.now = utc_now()
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        form = await request.post()
-        async with self._changed:
-            self.requests.append({key: [str(v) for v in form.getall(key)] for key in set(form.keys())})
-            self._changed.notify_all()
-        status, body = self.script.pop(0) if self.script else (201, {})
-        if (status, body) == self.HANG:
-            await asyncio.sleep(30)  # longer than any client timeout in these tests; cancelled at clean-up
-        if (status, body) == self.DISCONNECT:
-            request.transport.close()  # the client sees the connection drop before any response
-            return web.Response()
-        if status == 201:
-            body = {"sid": f"SM{next(self._sids):032x}", "status": "queued", "to": form.get("To")}
-        return web.json_response(body, status=status)
+    def __call__(self) -> dt.datetime:
+        return self.now
 
-    async def wait_for(self, count: int, timeout: float = 10) -> List[Dict[str, List[str]]]:
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.requests) >= count), timeout)
-        return self.requests
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
 
-    def bodies(self) -> List[str]:
-        return [r.get("Body", [""])[0] for r in self.requests]
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest_asyncio.fixture
-async def twilio() -> AsyncIterator[TwilioStandIn]:
-    stand_in = TwilioStandIn()
-    app = web.Application()
-    app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", stand_in.handle)
-    runner, stand_in.url = await start(app)
+async def twilio(clock: ManualClock) -> AsyncIterator[TwilioStandIn]:
+    stand_in = TwilioStandIn(clock=clock, auth_token=AUTH_TOKEN)
+    await stand_in.start()
     yield stand_in
-    await runner.cleanup()
+    await stand_in.stop()
 
 
 @pytest.fixture
@@ -220,8 +194,10 @@ def make_settings(api_base_url: str, **overrides: Any) -> TwilioSettings:
 
 
 @pytest.fixture
-def sender_factory(twilio: TwilioStandIn, contacts: ContactStore) -> Callable[..., WhatsAppSender]:
-    """Senders talking to the stand-in; their back-off sleeps are recorded instead of slept."""
+def sender_factory(
+    twilio: TwilioStandIn, contacts: ContactStore, clock: ManualClock
+) -> Callable[..., WhatsAppSender]:
+    """Senders talking to the stand-in on the test's clock; their back-off sleeps are recorded instead of slept."""
     created: List[WhatsAppSender] = []
 
     def build(**overrides: Any) -> WhatsAppSender:
@@ -231,7 +207,7 @@ def sender_factory(twilio: TwilioStandIn, contacts: ContactStore) -> Callable[..
             sleeps.append(seconds)
 
         settings = make_settings(**{"api_base_url": twilio.url, **overrides})
-        sender = WhatsAppSender(settings, contacts, sleep=record_sleep)
+        sender = WhatsAppSender(settings, contacts, sleep=record_sleep, clock=clock)
         sender.sleeps = sleeps  # type: ignore[attr-defined]
         created.append(sender)
         return sender

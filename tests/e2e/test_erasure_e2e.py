@@ -31,6 +31,7 @@ from tests.channels.whatsapp_harness import (
     CLINIC_NUMBER,
     PUBLIC_URL,
     TwilioStandIn,
+    clock,  # noqa: F401 - the stand-in's clock: fixture
     twilio,  # noqa: F401 - twilio: fixture
 )
 from tests.e2e.test_reminders_e2e import model, patient_says, wait_for_body

@@ -28,6 +28,7 @@ from tests.channels.whatsapp_harness import (
     PUBLIC_URL,
     WEBHOOK_PATH,
     TwilioStandIn,
+    clock,  # noqa: F401 - the stand-in's clock: a fixture
     inbound_form,
     twilio,  # noqa: F401 - a fixture, used as a parameter
 )

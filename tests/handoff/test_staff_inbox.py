@@ -267,3 +267,37 @@ def test_waiting_time_reads_like_a_person_would_say_it():
 
 def backend_accounts() -> str:
     return os.environ["STAFF_ACCOUNTS"]
+
+
+async def test_dead_letters_are_listed_with_their_reason_and_can_be_retried_or_dismissed(backend):
+    outbox = backend.service.sender.outbox  # the WhatsApp outbox the server hands the inbox
+    reminder = outbox.enqueue(
+        PATIENT, "medication_reminder", text="Time for your metformin", deadline=hours_ago(1)
+    )
+    reply = outbox.enqueue(PATIENT, "reply", text="Your results are ready", deadline=hours_ago(1))
+    assert outbox.expire() == 2
+    client = await logged_in(backend)
+    _, html, _ = await backend.page(client, "/staff")
+    assert "Messages WhatsApp did not take" in html and "deadline passed before sending" in html
+    assert "medication reminder" in html and "Time for your metformin" in html
+    assert "…0555" in html and PATIENT not in html
+    status, _, location = await backend.post_form(
+        client, f"/staff/outbox/{reminder}/retry", {}, csrf_from="/staff"
+    )
+    assert (status, location) == (303, "/staff?done=outbox_retried")
+    assert outbox.get(reminder).state == "queued" and outbox.get(reminder).deadline_at > hours_ago(0)
+    _, _, location = await backend.post_form(client, f"/staff/outbox/{reply}/dismiss", {}, csrf_from="/staff")
+    assert location == "/staff?done=outbox_dismissed" and outbox.get(reply).state == "dismissed"
+    _, _, location = await backend.post_form(client, f"/staff/outbox/{reply}/retry", {}, csrf_from="/staff")
+    assert location == "/staff?done=outbox_gone"  # a dismissed message stays unsent
+    _, html, _ = await backend.page(client, "/staff?done=outbox_gone")
+    assert "Messages WhatsApp did not take" not in html and "already retried or dismissed" in html
+
+
+async def test_a_dead_letter_cannot_be_retried_without_the_form_token(backend):
+    outbox = backend.service.sender.outbox
+    message = outbox.enqueue(PATIENT, "reply", text="hello", deadline=hours_ago(1))
+    outbox.expire()
+    client = await logged_in(backend)
+    status, _, _ = await backend.post_form(client, f"/staff/outbox/{message}/retry", {"csrf": "forged"})
+    assert status == 403 and outbox.get(message).state == "dead"

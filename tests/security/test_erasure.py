@@ -23,6 +23,7 @@ from carebot.backend.audit import AuditLog, patient_ref
 from carebot.backend.db import to_db
 from carebot.backend.notices import notices
 from carebot.channels.contacts import ContactStore
+from carebot.channels.outbox import OutboxStore
 from carebot.handoff.store import handoff_cases, handoff_events
 from carebot.payloads import FORGET_CONVERSATION, FORGET_NUMBER
 from carebot.privacy import __main__ as cli
@@ -143,6 +144,7 @@ async def seed(stores: PatientStores, tracker_url: str, phone: str, word: str, h
     channel = ContactStore(str(stores.channel.url))
     channel.record_inbound(phone)
     channel.hold_message(phone, f"Time for your {word}mycin")
+    OutboxStore(channel.engine).enqueue(phone, "medication_reminder", text=f"Take your {word}mycin now")
     await save_chat(tracker_url, phone, f"my {word} rash is back")
 
 
@@ -191,6 +193,7 @@ async def test_erasure_leaves_no_trace_of_the_patient_in_any_store(store_urls, c
         "reminders",
         "handoff_events",
         "whatsapp_held_messages",
+        "whatsapp_outbox",
         "events",
     }
 

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select
 from actions import consent
 from carebot.backend.db import to_db
 from carebot.channels.contacts import ContactStore, whatsapp_held_messages, whatsapp_message_sids
+from carebot.channels.outbox import OutboxStore
 from carebot.handoff.store import handoff_cases, handoff_events
 from carebot.privacy.purge import CHAT_COPY_EXPIRED, purge
 from carebot.privacy.settings import Retention, kept_from, retention_from
@@ -101,6 +102,11 @@ async def test_purge_with_zero_days_leaves_nothing_older_than_the_cut_off(tmp_pa
     channel.hold_message(PATIENT, "Your reminder", media_url="https://api.twilio.com/media/ME1", at=YESTERDAY)
     assert channel.first_delivery("SM-yesterday", at=YESTERDAY)
     channel.set_opted_out("+447700900888", True, at=YESTERDAY)
+    outbox = OutboxStore(channel.engine)
+    hour = dt.timedelta(hours=1)
+    outbox.enqueue(PATIENT, "reply", text="Your results", now=YESTERDAY - 2 * hour, deadline=YESTERDAY - hour)
+    assert outbox.expire(now=YESTERDAY) == 1  # a dead letter, settled yesterday
+    live = outbox.enqueue(PATIENT, "reply", text="Being sent now")
 
     report = purge(stores, NOTHING_KEPT)
 
@@ -110,6 +116,9 @@ async def test_purge_with_zero_days_leaves_nothing_older_than_the_cut_off(tmp_pa
         count(stores.channel, whatsapp_held_messages) == 0
         and count(stores.channel, whatsapp_message_sids) == 0
     )
+    assert [m.id for m in outbox.dead_letters()] == [] and outbox.get(
+        live
+    ).state == "queued"  # unsettled stays
     assert channel.last_inbound(PATIENT) is None
     assert channel.is_opted_out("+447700900888")  # an opt-out is kept: forgetting it would message them again
     assert report.removed["conversation events"] == 2 and report.removed["handoff cases"] == 1

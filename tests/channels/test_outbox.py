@@ -1,0 +1,118 @@
+"""The outbox through the channel and the sender: status callbacks (signed, in any order, naming a message whose
+POST timed out), one patient's messages in order across two replicas, STOP cancelling what waits, held messages
+kept until they are queued, and a repeated reminder key adding nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable, Dict
+
+import pytest
+
+from carebot.channels.contacts import ContactStore
+from carebot.channels.twilio_sender import OutboxRelay, WhatsAppSender
+from tests.channels.whatsapp_harness import (
+    PATIENT,
+    STATUS_PATH,
+    Harness,
+    ManualClock,
+    TwilioStandIn,
+    twilio_error,
+)
+
+pytestmark = pytest.mark.asyncio
+
+SenderFactory = Callable[..., WhatsAppSender]
+
+
+def status_form(sid: str, status: str, **extra: str) -> Dict[str, str]:
+    return {
+        "MessageSid": sid,
+        "MessageStatus": status,
+        "To": f"whatsapp:{PATIENT}",
+        "AccountSid": "AC1",
+        **extra,
+    }
+
+
+async def test_status_callbacks_record_delivery_and_never_move_it_back(harness: Harness) -> None:
+    result = await harness.channel.sender.send(PATIENT, template="medication_reminder")
+    [sid] = result.message_sids
+    outbox = harness.channel.sender.outbox
+    for status in ("sent", "read", "delivered"):  # Twilio's callbacks may arrive out of order
+        assert (await harness.post(status_form(sid, status), path=STATUS_PATH)).status == 204
+        await harness.channel.drained()
+    assert outbox.get(result.outbox_id).delivery_status == "read"
+    forged = await harness.post(status_form(sid, "failed"), path=STATUS_PATH, signature="forged")
+    assert forged.status == 403
+    assert outbox.get(result.outbox_id).delivery_status == "read"
+
+
+async def test_a_callback_settles_a_message_whose_post_timed_out(
+    make_harness: Callable[..., Harness], contacts: ContactStore
+) -> None:
+    harness = await make_harness(timeout_seconds=0.2)
+    contacts.record_inbound(PATIENT)
+    harness.twilio.script = [TwilioStandIn.ACCEPT_THEN_HANG]
+    result = await harness.channel.sender.send(PATIENT, text="Your appointment is confirmed.")
+    assert result.status == "queued"  # the answer never came: outcome unknown
+    [accepted] = harness.twilio.accepted
+    path = f"{STATUS_PATH}?outbox={accepted.marker}"
+    assert accepted.callback.endswith(path)  # Twilio calls back the URL the message was sent with
+    assert (await harness.post(status_form(accepted.sid, "sent"), path=path)).status == 204
+    await harness.channel.drained()
+    message = harness.channel.sender.outbox.get(result.outbox_id)
+    assert (message.state, message.sids, message.delivery_status) == ("accepted", [accepted.sid], "sent")
+    assert len(harness.twilio.requests) == 1  # settled without a second POST
+
+
+async def test_one_patients_messages_leave_in_order_across_two_replicas(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore, clock: ManualClock
+) -> None:
+    contacts.record_inbound(PATIENT)
+    first_replica, second_replica = sender_factory(), sender_factory()
+    twilio.script = [twilio_error(503, 20503)] * 3  # the first message waits for a retry
+    first = await first_replica.send(PATIENT, text="Part one of your answer.")
+    second = await second_replica.send(PATIENT, text="Part two of your answer.")
+    assert (first.status, second.status) == ("queued", "queued")  # the second waits behind the first
+    assert twilio.bodies() == ["Part one of your answer."] * 3
+    clock.advance(120)
+    await OutboxRelay(second_replica).run_once()
+    assert [a.body for a in twilio.accepted] == ["Part one of your answer.", "Part two of your answer."]
+
+
+async def test_stop_cancels_what_waits_for_the_patient(harness: Harness, contacts: ContactStore) -> None:
+    contacts.record_inbound(PATIENT)
+    harness.twilio.script = [twilio_error(429, 20429)] * 3
+    waiting = await harness.channel.sender.send(PATIENT, text="A reply that Twilio throttled.")
+    assert waiting.status == "queued"
+    await harness.post(harness.message("STOP"))
+    await harness.twilio.wait_for(4)  # the STOP confirmation, which is not stuck behind the cancelled reply
+    await harness.channel.drained()
+    message = harness.channel.sender.outbox.get(waiting.outbox_id)
+    assert (message.state, message.error) == ("cancelled", "patient opted out")
+    assert "no longer receive" in harness.twilio.accepted[-1].body
+
+
+async def test_held_messages_become_queued_rows_before_they_leave(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore
+) -> None:
+    sender = sender_factory()
+    held = await sender.send(PATIENT, text="Your results are ready to discuss.")  # window closed: held
+    assert held.status == "held" and twilio.requests[0]["ContentSid"]
+    contacts.record_inbound(PATIENT)
+    twilio.script = [twilio_error(500, 20500)] * 3  # Twilio fails as the patient writes back
+    await sender.deliver_held(PATIENT)
+    assert contacts.take_held(PATIENT) == []  # moved, not lost: it is an outbox row now
+    [queued] = [m for m in sender.outbox.due_phones(10, sender.clock() + dt.timedelta(hours=1))]
+    assert queued == PATIENT and twilio.accepted[1:] == []
+
+
+async def test_a_repeated_reminder_key_adds_no_second_message(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore
+) -> None:
+    sender = sender_factory()
+    send = dict(template="medication_reminder", kind="medication_reminder", key="occurrence-1")
+    first, again = await sender.send(PATIENT, **send), await sender.send(PATIENT, **send)
+    assert first.outbox_id == again.outbox_id and again.status == "sent"
+    assert len(twilio.accepted) == 1

@@ -51,6 +51,7 @@ KEEP_AS_WRITTEN = frozenset(
         "gasps",
         "number",
         "numbers",
+        "winded",
     }
 )  # "a bit" is not a bite; "number" is not "more numb"
 # Pieces of contractions as the tokenizer splits them ("can't" -> "ca" "n't", "cant" -> "ca" "nt"), written one way.

@@ -17,11 +17,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, say
-from actions.triage import fresh_triage, state_from_message
+from actions.common import asking_again, clinic, say
+from actions.triage import fresh_triage, load_state, state_from_message, told_findings, told_profile
 from carebot import clock
 from carebot.payloads import FORGET_CONVERSATION
 from carebot.privacy.settings import load_retention
+from carebot.triage.engine import add_findings
+from carebot.triage.model import TriageState
 
 
 def utc_now() -> dt.datetime:
@@ -31,6 +33,18 @@ def utc_now() -> dt.datetime:
 
 def _answered_at() -> SlotSet:
     return SlotSet("consent_time", utc_now().isoformat(timespec="seconds"))
+
+
+def kept_symptoms(tracker: Tracker, told: TriageState) -> List[EventType]:
+    """The symptoms told before consent was asked, with any this reply adds ("and a fever")."""
+    before = load_state(tracker)
+    if not (told.findings or told.denied):
+        return []
+    if before is None:
+        return fresh_triage(told)
+    entities = tracker.latest_message.get("entities") or []
+    current, denied = told_findings(entities)
+    return fresh_triage(add_findings(before, current, denied, told_profile(entities, before.profile)))
 
 
 class ActionAskConsent(Action):
@@ -43,7 +57,10 @@ class ActionAskConsent(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         facts = clinic()
-        state = state_from_message(tracker)
+        told = state_from_message(tracker)
+        if asking_again(tracker, self.name()):  # neither yes nor no: ask in short, keep what was told before
+            say(dispatcher, "consent_again", clinic_name=facts.name)
+            return kept_symptoms(tracker, told)
         say(
             dispatcher,
             "consent_request",
@@ -51,7 +68,7 @@ class ActionAskConsent(Action):
             clinic_phone=facts.phone,
             retention_days=load_retention().conversations,
         )
-        return fresh_triage(state if state.findings or state.denied else None)
+        return fresh_triage(told if told.findings or told.denied else None)
 
 
 class ActionGiveConsent(Action):
@@ -105,6 +122,9 @@ class ActionAskReminderConsent(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        if asking_again(tracker, self.name()):  # neither yes nor no: the reminder asked for is kept
+            say(dispatcher, "reminder_consent_again", clinic_name=clinic().name)
+            return []
         say(dispatcher, "reminder_consent_request", clinic_name=clinic().name)
         return [SlotSet("reminder_draft", tracker.latest_message.get("text") or None)]
 

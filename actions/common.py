@@ -71,19 +71,22 @@ def patient_phone(tracker: Tracker) -> str:
 _KEEPS_QUESTION_OPEN = {"action_listen", "utter_media_in_form"}
 
 
-def asking_again(tracker: Tracker, question: str) -> bool:
-    """The message being answered replied to the question `question` (an action) asked just before: it was neither
-    yes nor no, and the question is asked again (the rules of data/rules/ send it back there)."""
-    past_message = False
+def times_asked_in_a_row(tracker: Tracker, question: str) -> int:
+    """How many times the question `question` (an action) was asked in a row before the message being answered:
+    0 when something else came before it, 1 when this message replies to it, 2 or more when the patient's replies
+    to it were neither yes nor no and it was asked again (the rules of data/rules/ send such replies back there)."""
+    count, past_message = 0, False
     for event in reversed(tracker.events):
         kind = event.get("event")
         if kind == "user":
-            if past_message:
-                return False
+            if past_message and count == 0:
+                break
             past_message = True
         elif kind == "action" and past_message and event.get("name") not in _KEEPS_QUESTION_OPEN:
-            return event.get("name") == question
-    return False
+            if event.get("name") != question:
+                break
+            count += 1
+    return count
 
 
 def form_reading(tracker: Tracker, form: str) -> Reading:

@@ -17,7 +17,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import asking_again, clinic, say
+from actions.common import clinic, say, times_asked_in_a_row
 from actions.triage import fresh_triage, load_state, state_from_message, told_findings, told_profile
 from carebot import clock
 from carebot.payloads import FORGET_CONVERSATION
@@ -58,8 +58,13 @@ class ActionAskConsent(Action):
     ) -> List[EventType]:
         facts = clinic()
         told = state_from_message(tracker)
-        if asking_again(tracker, self.name()):  # neither yes nor no: ask in short, keep what was told before
-            say(dispatcher, "consent_again", clinic_name=facts.name)
+        asked = times_asked_in_a_row(tracker, self.name())
+        if asked:  # neither yes nor no: ask in short (from the second miss with a person), keep the symptoms
+            say(
+                dispatcher,
+                "consent_again" if asked < 2 else "consent_again_or_person",
+                clinic_name=facts.name,
+            )
             return kept_symptoms(tracker, told)
         say(
             dispatcher,
@@ -122,8 +127,10 @@ class ActionAskReminderConsent(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        if asking_again(tracker, self.name()):  # neither yes nor no: the reminder asked for is kept
-            say(dispatcher, "reminder_consent_again", clinic_name=clinic().name)
+        asked = times_asked_in_a_row(tracker, self.name())
+        if asked:  # neither yes nor no: the reminder asked for is kept
+            key = "reminder_consent_again" if asked < 2 else "reminder_consent_again_or_person"
+            say(dispatcher, key, clinic_name=clinic().name)
             return []
         say(dispatcher, "reminder_consent_request", clinic_name=clinic().name)
         return [SlotSet("reminder_draft", tracker.latest_message.get("text") or None)]

@@ -145,7 +145,24 @@ async def test_after_a_photo_consent_is_asked_again_and_symptoms_told_meanwhile_
     )
     events = await consent.ActionAskConsent().run(dispatcher, tracker, domain)
     assert slots(events)["triage_state"]["findings"][:2] == ["sore_throat", "fever"]
-    assert dispatcher.messages[0]["text"].startswith("Sorry, I need a *yes* or *no*")
+    assert dispatcher.messages[0]["text"].startswith("Sorry, I still need a *yes* or *no*")  # the second time
+
+
+async def test_the_second_miss_in_a_row_offers_a_person_as_well(told, dispatcher, domain):
+    events = consent_asked("I have a sore throat") + [
+        {"event": "user", "text": "asdkjh"},
+        {"event": "action", "name": "action_ask_consent"},
+        {"event": "bot", "text": "Sorry, I need a *yes* or *no* to that: …"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "🤷"},
+    ]
+    tracker = told(
+        "🤷", intent="nlu_fallback", events=events, slots={"triage_state": state_slot(["sore_throat"])}
+    )
+    assert await consent.ActionAskConsent().run(dispatcher, tracker, domain) == []
+    [message] = dispatcher.messages
+    assert "or 3 to talk to a person" in message["text"]
+    assert [b["payload"] for b in message["buttons"]] == ["/affirm", "/deny", "/ask_human"]
 
 
 async def test_consent_asked_after_another_question_is_asked_in_full(told, dispatcher, domain):

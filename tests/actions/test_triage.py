@@ -111,6 +111,16 @@ def consent_asked(text: str, intent: str = "describe_symptoms") -> List[Dict[str
     ]
 
 
+def asked_again(reply: str) -> List[Dict[str, Any]]:
+    """The consent question asked again in short, and the patient's next reply to it."""
+    return [
+        {"event": "action", "name": "action_ask_consent"},
+        {"event": "bot", "text": "Sorry, I need a *yes* or *no* to that: …"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": reply},
+    ]
+
+
 @pytest.mark.parametrize(
     "reply, intent", [("asdkjh qwe", "nlu_fallback"), ("🤷", "nlu_fallback"), ("😀", "thank")]
 )
@@ -134,11 +144,7 @@ async def test_after_a_photo_consent_is_asked_again_and_symptoms_told_meanwhile_
     events = consent_asked("I have a sore throat") + [
         {"event": "user", "text": '/send_media{"media_type": "image"}'},
         {"event": "action", "name": "utter_media_in_form"},
-        {"event": "bot", "text": "I can't open photos …"},
-        {"event": "action", "name": "action_ask_consent"},
-        {"event": "bot", "text": "Sorry, I need a *yes* or *no* to that: …"},
-        {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": "and a fever since yesterday"},
+        *asked_again("and a fever since yesterday"),
     ]
     tracker = told(
         "and a fever since yesterday", events=events, slots={"triage_state": state_slot(["sore_throat"])}
@@ -149,13 +155,7 @@ async def test_after_a_photo_consent_is_asked_again_and_symptoms_told_meanwhile_
 
 
 async def test_the_second_miss_in_a_row_offers_a_person_as_well(told, dispatcher, domain):
-    events = consent_asked("I have a sore throat") + [
-        {"event": "user", "text": "asdkjh"},
-        {"event": "action", "name": "action_ask_consent"},
-        {"event": "bot", "text": "Sorry, I need a *yes* or *no* to that: …"},
-        {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": "🤷"},
-    ]
+    events = consent_asked("I have a sore throat") + [{"event": "user", "text": "asdkjh"}, *asked_again("🤷")]
     tracker = told(
         "🤷", intent="nlu_fallback", events=events, slots={"triage_state": state_slot(["sore_throat"])}
     )
@@ -296,6 +296,23 @@ async def test_an_unreadable_answer_is_asked_again_then_counts_as_not_sure(make_
     assert second["triage_retries"] == 0 and second["triage_question"] != "chest_pain_spreading"
 
 
+def at_cough_question(make_tracker, text: str, intent: str, confidence: float = 1.0, answer: Any = "same"):
+    """The tracker the triage form's validation gets for `text` at "are you short of breath?"; a free-text
+    question's slot takes every message, so the answer slot holds the text unless `answer` says otherwise."""
+    tracker = make_tracker(
+        text=text,
+        intent=intent,
+        slots={
+            "triage_state": state_slot(["cough"]),
+            "requested_slot": "triage_answer",
+            "triage_question": "cough_breathless",
+            "triage_answer": text if answer == "same" else answer,
+        },
+    )
+    tracker.latest_message["intent"]["confidence"] = confidence
+    return tracker
+
+
 @pytest.mark.parametrize(
     "text, intent, confidence",
     [
@@ -311,17 +328,7 @@ async def test_an_unreadable_answer_is_asked_again_then_counts_as_not_sure(make_
 async def test_a_message_that_is_not_an_answer_is_left_to_the_rules(
     make_tracker, dispatcher, domain, text, intent, confidence
 ):
-    tracker = make_tracker(
-        text=text,
-        intent=intent,
-        slots={
-            "triage_state": state_slot(["cough"]),
-            "requested_slot": "triage_answer",
-            "triage_question": "cough_breathless",
-            "triage_answer": text,  # a free-text question's slot takes every message
-        },
-    )
-    tracker.latest_message["intent"]["confidence"] = confidence
+    tracker = at_cough_question(make_tracker, text, intent, confidence)
     events = await triage.ValidateTriageForm().run(dispatcher, tracker, domain)
     assert [e["event"] for e in events] == ["slot", "action_execution_rejected"]
     assert slots(events) == {"triage_answer": None}  # a voice note is no "I'm not sure"
@@ -339,17 +346,7 @@ async def test_a_message_that_is_not_an_answer_is_left_to_the_rules(
 async def test_replies_that_are_not_clear_interruptions_are_read_as_answers(
     make_tracker, dispatcher, domain, text, intent, confidence
 ):
-    tracker = make_tracker(
-        text=text,
-        intent=intent,
-        slots={
-            "triage_state": state_slot(["cough"]),
-            "requested_slot": "triage_answer",
-            "triage_question": "cough_breathless",
-            "triage_answer": text,
-        },
-    )
-    tracker.latest_message["intent"]["confidence"] = confidence
+    tracker = at_cough_question(make_tracker, text, intent, confidence)
     events = await triage.ValidateTriageForm().run(dispatcher, tracker, domain)
     assert "action_execution_rejected" not in [e["event"] for e in events]
     assert "triage_state" in slots(events)
@@ -358,16 +355,8 @@ async def test_replies_that_are_not_clear_interruptions_are_read_as_answers(
 async def test_back_in_the_symptom_check_after_a_photo_the_same_question_is_asked_again(
     make_tracker, dispatcher, domain
 ):
-    tracker = make_tracker(
-        text='/send_media{"media_type": "audio"}',
-        intent="send_media",
-        slots={
-            "triage_state": state_slot(["cough"]),
-            "requested_slot": "triage_answer",
-            "triage_question": "cough_breathless",
-            "triage_answer": None,  # cleared when the voice note was turned away
-        },
-    )
+    # the answer slot was cleared when the voice note was turned away
+    tracker = at_cough_question(make_tracker, '/send_media{"media_type": "audio"}', "send_media", answer=None)
     tracker.events = [  # as Rasa hands them to the validation action: the form's run comes last
         {"event": "action", "name": "action_listen"},
         {"event": "user", "text": '/send_media{"media_type": "audio"}'},

@@ -180,12 +180,12 @@ class ValidateAppointmentForm(FormValidationAction):
             # Only answers go through validation: rasa-sdk drops other slots that appear among the candidates.
             tracker.add_slots([e for e in started if e["name"] in PREFILLABLE and e["value"] is not None])
             return started + await super().run(dispatcher, tracker, domain)
-        aside = step_aside(tracker, "appointment_form")
-        if aside is not None:
-            return aside
         if tracker.get_slot("appointment_task") == "book" and latest_intent(tracker) == "cancel_appointment":
             # "cancel" while booking means "stop booking", not "cancel an appointment I have"
             return [SlotSet("booking_result", {"kind": "stopped"}), SlotSet("requested_slot", None)]
+        aside = step_aside(tracker, "appointment_form")
+        if aside is not None:
+            return aside
         return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
@@ -213,6 +213,12 @@ class ValidateAppointmentForm(FormValidationAction):
         task = TASK_BY_INTENT.get(latest_intent(tracker) or "", "book")
         values: Dict[str, Any] = {name: None for name in FORM_STATE}
         values["appointment_task"] = task
+        if not patient(
+            tracker
+        ).identifiable:  # a REST sender such as "me": say so now, not after five questions
+            say(dispatcher, "booking_needs_phone", clinic_phone=facts.phone)
+            values["booking_result"] = {"kind": "nothing"}
+            return [SlotSet(name, value) for name, value in values.items()]
         text = tracker.latest_message.get("text") or ""
         if task == "book":
             provider = facts.match_provider(text)

@@ -67,6 +67,28 @@ def patient_phone(tracker: Tracker) -> str:
     return normalize_phone(sender) if sender.startswith(WHATSAPP_PREFIX) else sender
 
 
+# Bot actions that leave an asked question open: the "this is not an answer" reply to a photo, and listening.
+_KEEPS_QUESTION_OPEN = {"action_listen", "utter_media_in_form"}
+
+
+def times_asked_in_a_row(tracker: Tracker, question: str) -> int:
+    """How many times the question `question` (an action) was asked in a row before the message being answered:
+    0 when something else came before it, 1 when this message replies to it, 2 or more when the patient's replies
+    to it were neither yes nor no and it was asked again (the rules of data/rules/ send such replies back there)."""
+    count, past_message = 0, False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if past_message and count == 0:
+                break
+            past_message = True
+        elif kind == "action" and past_message and event.get("name") not in _KEEPS_QUESTION_OPEN:
+            if event.get("name") != question:
+                break
+            count += 1
+    return count
+
+
 def form_reading(tracker: Tracker, form: str) -> Reading:
     """How the latest message counts at the form's open question: its answer, an interruption, or neither."""
     intent = tracker.latest_message.get("intent") or {}
@@ -79,14 +101,31 @@ def form_reading(tracker: Tracker, form: str) -> Reading:
     )
 
 
+def judging_the_message(tracker: Tracker, form: str) -> bool:
+    """True when the form validates the patient's latest message; False when it comes back to its question after a
+    rule answered that message (Rasa then validates again, with the same latest message).
+
+    Rasa hands the validation action a tracker that ends with the form's own execution; the action before it says
+    which: listening (a new message), or the rule's answer ("I can't open photos…")."""
+    names = [event.get("name") for event in tracker.events if event.get("event") == "action"]
+    if names and names[-1] == form:
+        names.pop()
+    return not names or names[-1] == "action_listen"
+
+
 def step_aside(tracker: Tracker, form: str) -> Optional[List[EventType]]:
     """The events that hand the turn from the form to the rules when the message interrupts its question; an
     unclear non-answer ("yes" to "what is your name?") clears the candidate so the form asks again; None for an
-    answer."""
+    answer, and when the form comes back after a rule answered the interruption (the message was judged then).
+
+    An interruption also clears what the slot mapping took from it (a free-text question takes every message), so
+    the form asks its question again instead of reading "/send_media…" as a name."""
+    if not judging_the_message(tracker, form):
+        return None
+    question = tracker.get_slot("requested_slot")
     reading = form_reading(tracker, form)
     if reading is Reading.INTERRUPTION:
-        return [ActionExecutionRejected(form)]
+        return [SlotSet(question, None), ActionExecutionRejected(form)]
     if reading is Reading.ASK_AGAIN:
-        question = tracker.get_slot("requested_slot")
         return [SlotSet(question, None), SlotSet("requested_slot", question)]
     return None

@@ -18,15 +18,17 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, say
+from actions.common import clinic, say, times_asked_in_a_row
 from actions.privacy import say_what_was_kept
-from actions.triage import fresh_triage, state_from_message
+from actions.triage import fresh_triage, load_state, state_from_message, told_findings, told_profile
 from carebot import clock
 from carebot.payloads import FORGET_CONVERSATION, FORGET_SINCE
 from carebot.phones import mask_phone
 from carebot.privacy.client import PrivacyClient, PrivacyError
 from carebot.privacy.model import ErasureReport
 from carebot.privacy.settings import load_retention
+from carebot.triage.engine import add_findings
+from carebot.triage.model import TriageState
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,18 @@ def _answered_at() -> SlotSet:
     return SlotSet("consent_time", utc_now().isoformat(timespec="seconds"))
 
 
+def kept_symptoms(tracker: Tracker, told: TriageState) -> List[EventType]:
+    """The symptoms told before consent was asked, with any this reply adds ("and a fever")."""
+    before = load_state(tracker)
+    if not (told.findings or told.denied):
+        return []
+    if before is None:
+        return fresh_triage(told)
+    entities = tracker.latest_message.get("entities") or []
+    current, denied = told_findings(entities)
+    return fresh_triage(add_findings(before, current, denied, told_profile(entities, before.profile)))
+
+
 class ActionAskConsent(Action):
     """Keeps the symptoms just told (if any) and asks for consent: what is stored, for how long, how to delete."""
 
@@ -50,7 +64,15 @@ class ActionAskConsent(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         facts = clinic()
-        state = state_from_message(tracker)
+        told = state_from_message(tracker)
+        asked = times_asked_in_a_row(tracker, self.name())
+        if asked:  # neither yes nor no: ask in short (from the second miss with a person), keep the symptoms
+            say(
+                dispatcher,
+                "consent_again" if asked < 2 else "consent_again_or_person",
+                clinic_name=facts.name,
+            )
+            return kept_symptoms(tracker, told)
         say(
             dispatcher,
             "consent_request",
@@ -58,7 +80,7 @@ class ActionAskConsent(Action):
             clinic_phone=facts.phone,
             retention_days=load_retention().conversations,
         )
-        return fresh_triage(state if state.findings or state.denied else None)
+        return fresh_triage(told if told.findings or told.denied else None)
 
 
 class ActionGiveConsent(Action):
@@ -125,6 +147,11 @@ class ActionAskReminderConsent(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        asked = times_asked_in_a_row(tracker, self.name())
+        if asked:  # neither yes nor no: the reminder asked for is kept
+            key = "reminder_consent_again" if asked < 2 else "reminder_consent_again_or_person"
+            say(dispatcher, key, clinic_name=clinic().name)
+            return []
         say(dispatcher, "reminder_consent_request", clinic_name=clinic().name)
         return [SlotSet("reminder_draft", tracker.latest_message.get("text") or None)]
 

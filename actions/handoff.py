@@ -18,7 +18,7 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import clinic, latest_intent, patient_phone, say
-from carebot.handoff.client import HandoffClient, HandoffError
+from carebot.handoff.client import HandoffClient, HandoffError, HandoffUnavailable
 from carebot.handoff.model import TRANSCRIPT_MAX_CHARS, Reason
 from carebot.phones import mask_phone
 
@@ -80,7 +80,8 @@ async def open_handoff(
         facts = clinic()
         say(
             dispatcher,
-            "handoff_unavailable",
+            # Refused, not unreachable: this chat has no phone number for staff to reply to (a REST "me").
+            "handoff_unavailable" if isinstance(error, HandoffUnavailable) else "handoff_needs_phone",
             clinic_phone=facts.phone,
             emergency_number=facts.emergency_number,
             urgent_line=facts.urgent_advice_line or facts.emergency_number,

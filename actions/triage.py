@@ -17,7 +17,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, latest_entity, say, send
+from actions.common import clinic, latest_entity, say, send, step_aside
 from actions.handoff import open_handoff
 from carebot.handoff.client import HandoffClient
 from carebot.handoff.model import Reason
@@ -125,8 +125,11 @@ class ValidateTriageForm(FormValidationAction):
         reply = tracker.get_slot("triage_answer")
         if tracker.get_slot("requested_slot") is None:  # the form is starting
             return self._advance(state, retries=0)
-        if reply is None:
-            return []  # not an answer (e.g. "stop"): let the rules handle it, the form asks again afterwards
+        aside = step_aside(tracker, "triage_form")  # a person, a booking, a photo: data/forms/answers.yml
+        if aside is not None or reply is None:
+            return (
+                aside or []
+            )  # not an answer (e.g. "stop"): the rules handle it, the form asks again afterwards
         if state is None:  # the reply to "tell me your symptoms"
             return self._advance(state_from_message(tracker), retries=0)
         return self._take_reply(dispatcher, tracker, state, str(reply))

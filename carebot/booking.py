@@ -597,6 +597,11 @@ class Patient:
     known_id: Optional[str]
     phone: str
 
+    @property
+    def identifiable(self) -> bool:
+        """Known already, or by a phone number the backend can search and register (a REST "me" is neither)."""
+        return bool(self.known_id) or bool(E164.match(self.phone))
+
 
 @dataclass(frozen=True)
 class Change:
@@ -615,7 +620,7 @@ async def find_patient_id(client: SchedulingClient, patient: Patient) -> Optiona
     """The remembered Patient id, else the one registered with the sender's phone number (None: first visit)."""
     if patient.known_id:
         return patient.known_id
-    if not E164.match(patient.phone):
+    if not patient.identifiable:
         raise NoPhoneNumber("the conversation has no phone number", 400)
     record = await client.find_patient_by_phone(patient.phone)
     return record.id if record else None

@@ -211,7 +211,9 @@ class _LineLoader(yaml.SafeLoader):
     """A SafeLoader that keeps the node tree, so errors can point at the line a designer must fix."""
 
 
-def _node_line(root: Optional[yaml.Node], path: Sequence[Any]) -> Optional[int]:
+def node_line(root: Optional[yaml.Node], path: Sequence[Any]) -> Optional[int]:
+    """The line of the value at `path` (keys and list indexes) in a composed YAML tree; the nearest parent's line
+    when the path goes further than the file does (a missing key is reported where it belongs)."""
     node = root
     line = node.start_mark.line + 1 if node is not None else None
     for key in path:
@@ -234,7 +236,7 @@ class _Reader:
         self.path, self.data, self.root = path, data, root
 
     def fail(self, where: Sequence[Any], message: str) -> ClinicConfigError:
-        return ClinicConfigError(self.path, _node_line(self.root, where), message)
+        return ClinicConfigError(self.path, node_line(self.root, where), message)
 
     def get(self, where: Sequence[Any], kind: type, default: Any = None, required: bool = True) -> Any:
         value: Any = self.data

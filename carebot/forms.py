@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterable, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Set, Tuple
 
 import yaml
 
+from carebot.clinic import node_line
 from carebot.settings import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
@@ -75,31 +76,43 @@ class Question:
         return Reading.ANSWER
 
 
-def _setting(file: Path, where: str, name: str, value: Any) -> Any:
+class _File:
+    """The file being read and its node tree, so each mistake is reported as `file:line: where: problem`."""
+
+    def __init__(self, path: Path, root: Optional[yaml.Node]) -> None:
+        self.path, self.root = path, root
+
+    def error(self, where: Tuple[Any, ...], problem: str) -> FormsFileError:
+        line = node_line(self.root, where)
+        place = ".".join(str(part) for part in where)
+        return FormsFileError(
+            f"{self.path}{f':{line}' if line else ''}: {place + ': ' if place else ''}{problem}"
+        )
+
+
+def _setting(file: _File, where: Tuple[Any, ...], name: str, value: Any) -> Any:
     if name == "min_confidence":
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
-            raise FormsFileError(f"{file}: {where}.min_confidence must be a number in (0, 1], not {value!r}")
+            raise file.error((*where, name), f"must be a number in (0, 1], not {value!r}")
         return float(value)
     if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-        raise FormsFileError(f"{file}: {where}.{name} must be a list of words")
+        raise file.error((*where, name), "must be a list of words")
     return frozenset(normalise(item) if name == "stop_phrases" else item for item in value)
 
 
-def _settings(file: Path, where: str, raw: Any, inherited: Mapping[str, Any]) -> Dict[str, Any]:
+def _settings(file: _File, where: Tuple[Any, ...], raw: Any, inherited: Mapping[str, Any]) -> Dict[str, Any]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise FormsFileError(f"{file}: {where} must be a mapping of settings")
+        raise file.error(where, "must be a mapping of settings")
     unknown = set(raw) - set(SETTINGS)
     if unknown:
-        raise FormsFileError(
-            f"{file}: {where}: unknown setting(s) {sorted(unknown)}; known: {list(SETTINGS)}"
-        )
+        raise file.error(where, f"unknown setting(s) {sorted(unknown)}; known: {list(SETTINGS)}")
     settings = dict(inherited)
     settings.update({name: _setting(file, where, name, value) for name, value in raw.items()})
     missing = [name for name in SETTINGS if name not in settings]
     if missing:
-        raise FormsFileError(f"{file}: {where}: missing {missing} (set them under defaults:)")
+        raise file.error(where, f"missing {missing} (set them under defaults:)")
     return settings
 
 
@@ -114,39 +127,42 @@ def _domain_names(domain_file: Path) -> Tuple[Set[str], Dict[str, Set[str]]]:
     return intents, forms
 
 
-def _check_intents(file: Path, where: str, intents: Iterable[str], known: Set[str]) -> None:
-    unknown = sorted(set(intents) - known)
-    if unknown:
-        raise FormsFileError(f"{file}: {where}: intent(s) {unknown} are not in domain.yml")
+def _check_intents(file: _File, where: Tuple[Any, ...], settings: Mapping[str, Any], known: Set[str]) -> None:
+    for name in ("interrupting_intents", "ask_again_intents"):
+        unknown = sorted(set(settings.get(name) or ()) - known)
+        if unknown:
+            raise file.error((*where, name), f"intent(s) {unknown} are not in domain.yml")
 
 
 def load_questions(
     file: Path = ANSWERS_FILE, domain_file: Path = DOMAIN_FILE
 ) -> Dict[Tuple[str, str], Question]:
     """(form, slot) → Question for every free-text question; refuses names the domain does not know."""
+    text = file.read_text(encoding="utf-8")
     try:
-        content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        content = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise FormsFileError(f"{file}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None
+    source = _File(file, root)
     if not isinstance(content, dict) or set(content) - {"defaults", "questions"}:
-        raise FormsFileError(f"{file}: expected only 'defaults:' and 'questions:' at the top")
+        raise source.error((), "expected only 'defaults:' and 'questions:' at the top")
     intents, forms = _domain_names(domain_file)
-    defaults = _settings(file, "defaults", content.get("defaults"), {})
+    defaults = _settings(source, ("defaults",), content.get("defaults"), {})
+    _check_intents(source, ("defaults",), defaults, intents)
     questions: Dict[Tuple[str, str], Question] = {}
     for form, slots in (content.get("questions") or {}).items():
         if form not in forms:
-            raise FormsFileError(f"{file}: questions.{form}: no such form in domain.yml")
+            raise source.error(("questions", form), f"no such form in domain.yml (forms: {sorted(forms)})")
         if not isinstance(slots, dict) or not slots:
-            raise FormsFileError(f"{file}: questions.{form} must map its questions (slots) to settings")
+            raise source.error(("questions", form), "must map its questions (slots) to settings")
         for slot, raw in slots.items():
-            where = f"questions.{form}.{slot}"
+            where = ("questions", form, slot)
             if slot not in forms[form]:
-                raise FormsFileError(f"{file}: {where}: {form} asks no question '{slot}' in domain.yml")
-            settings = _settings(file, where, raw, defaults)
-            _check_intents(
-                file, where, settings["interrupting_intents"] | settings["ask_again_intents"], intents
-            )
+                raise source.error(where, f"{form} asks no question '{slot}' in domain.yml")
+            settings = _settings(source, where, raw, defaults)
+            _check_intents(source, where, raw or {}, intents)
             questions[(form, slot)] = Question(**settings)
     return questions
 

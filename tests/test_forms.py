@@ -107,11 +107,12 @@ DEFAULTS = """defaults:
         (
             DEFAULTS
             + "questions:\n  appointment_form:\n    patient_name: {interrupting_intents: [ask_nurse]}\n",
-            "questions.appointment_form.patient_name: intent(s) ['ask_nurse'] are not in domain.yml",
+            "answers.yml:8: questions.appointment_form.patient_name.interrupting_intents: intent(s) ['ask_nurse'] "
+            "are not in domain.yml",
         ),
         (
             DEFAULTS + "questions:\n  booking_form:\n    patient_name: {}\n",
-            "questions.booking_form: no such form",
+            "answers.yml:8: questions.booking_form: no such form",
         ),
         (
             DEFAULTS + "questions:\n  appointment_form:\n    patient_nickname: {}\n",
@@ -119,7 +120,7 @@ DEFAULTS = """defaults:
         ),
         (
             DEFAULTS + "questions:\n  appointment_form:\n    patient_name: {min_confidence: 1.5}\n",
-            "questions.appointment_form.patient_name.min_confidence must be a number in (0, 1]",
+            "answers.yml:8: questions.appointment_form.patient_name.min_confidence: must be a number in (0, 1]",
         ),
         (
             DEFAULTS + "questions:\n  appointment_form:\n    patient_name: {stop_words: [halt]}\n",
@@ -142,6 +143,7 @@ def test_the_shipped_file_lists_the_free_text_questions():
         ("appointment_form", "patient_name"),
         ("appointment_form", "patient_birth_date"),
         ("reminder_form", "reminder_request"),
+        ("triage_form", "triage_answer"),
     }
 
 

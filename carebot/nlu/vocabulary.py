@@ -63,8 +63,10 @@ class Vocabulary:
         return any(d in self.known or d in self._deleted for d in _deletions(word))  # added or changed letter
 
     def knows_any(self, found: Words) -> bool:
-        """True when the text has no words at all (emoji, punctuation) — nothing to judge — or a known one."""
-        return not found or any(self.knows(w) for w in found)
+        """True when one of the words is known. A message of no words at all ("?", "🤷", "...") is not understood
+        either: the classifier would guess from nothing (it read "?" as "yes"). Emoji the tokenizer knows reach here
+        as their words ("👍" → "ok")."""
+        return any(self.knows(w) for w in found)
 
 
 def distinctive_words(

@@ -533,6 +533,16 @@ async def test_a_rest_sender_without_a_phone_number_is_told_booking_needs_one(
     assert "booking_offers" not in slots
 
 
+async def test_a_rest_sender_without_a_phone_number_is_told_at_once_and_the_form_ends(
+    make_tracker, dispatcher, domain, backend, clinic
+):
+    tracker = make_tracker(text="book a GP appointment tomorrow", intent="book_appointment", sender_id="me")
+    slots = await validate(tracker, dispatcher, domain)
+    assert texts(dispatcher) == [said("booking_needs_phone", clinic_phone=clinic.phone)]
+    assert slots["booking_result"] == {"kind": "nothing"}  # no questions that could never end in a booking
+    assert slots["requested_slot"] is None
+
+
 async def test_the_list_for_a_rest_sender_without_a_phone_number_says_what_is_needed(
     make_tracker, dispatcher, domain, backend, clinic
 ):
@@ -665,14 +675,40 @@ async def test_a_plain_interruption_hands_the_turn_to_the_rules(
     tracker = at_question(make_tracker, three_offers, requested, text, intent, confidence)
     events = await ValidateAppointmentForm().run(dispatcher, tracker, domain)
     assert events == [
+        {"event": "slot", "name": requested, "value": None, "timestamp": None},  # not taken as the answer
         {
             "event": "action_execution_rejected",
             "name": "appointment_form",
             "policy": None,
             "confidence": None,
             "timestamp": None,
-        }
+        },
     ]
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("requested", ["patient_name", "patient_birth_date"])
+async def test_back_in_the_form_after_a_rule_answered_the_photo_the_question_is_asked_again(
+    make_tracker, dispatcher, domain, backend, three_offers, requested
+):
+    # The photo is still the latest message when the form comes back after "I can't open photos…": it was judged
+    # then, and must not be rejected a second time (that left the patient with "Sorry, I didn't understand").
+    media = '/send_media{"media_type": "image"}'
+    tracker = at_question(make_tracker, three_offers, requested, media, "send_media", 1.0)
+    tracker.slots[requested] = None  # cleared when the photo was turned away
+    tracker.events = [  # as Rasa hands them to the validation action: the form's run comes last
+        {"event": "user", "text": media},
+        {"event": "action", "name": "utter_media_in_form"},
+        {
+            "event": "bot",
+            "text": "I can't open photos, voice notes or files here, so please type your answer.",
+        },
+        {"event": "slot", "name": "requested_slot", "value": requested},
+        {"event": "action", "name": "appointment_form"},
+    ]
+    events = await ValidateAppointmentForm().run(dispatcher, tracker, domain)
+    assert not [e for e in events if e["event"] == "action_execution_rejected"]
+    assert slots_of(events)["requested_slot"] == requested
     assert dispatcher.messages == []
 
 

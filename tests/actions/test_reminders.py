@@ -203,13 +203,14 @@ async def test_an_answer_naming_the_medicine_is_kept_while_the_time_is_asked(mak
 
 
 REJECTED = [
+    {"event": "slot", "name": "reminder_request", "value": None, "timestamp": None},
     {
         "event": "action_execution_rejected",
         "name": "reminder_form",
         "policy": None,
         "confidence": None,
         "timestamp": None,
-    }
+    },
 ]
 
 

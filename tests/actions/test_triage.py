@@ -100,6 +100,101 @@ async def test_consent_without_symptoms_keeps_no_state(told, dispatcher, domain)
     assert slots(events)["triage_state"] is None
 
 
+def consent_asked(text: str, intent: str = "describe_symptoms") -> List[Dict[str, Any]]:
+    """The events of a chat where `text` was told and the consent question asked, waiting for the reply."""
+    return [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}},
+        {"event": "action", "name": "action_ask_consent"},
+        {"event": "bot", "text": "Before I ask about your health: … Do you agree?"},
+        {"event": "action", "name": "action_listen"},
+    ]
+
+
+def asked_again(reply: str) -> List[Dict[str, Any]]:
+    """The consent question asked again in short, and the patient's next reply to it."""
+    return [
+        {"event": "action", "name": "action_ask_consent"},
+        {"event": "bot", "text": "Sorry, I need a *yes* or *no* to that: …"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": reply},
+    ]
+
+
+@pytest.mark.parametrize(
+    "reply, intent", [("asdkjh qwe", "nlu_fallback"), ("🤷", "nlu_fallback"), ("😀", "thank")]
+)
+async def test_a_reply_that_is_neither_yes_nor_no_asks_consent_again_in_short_and_keeps_the_symptoms(
+    told, dispatcher, domain, clinic, reply, intent
+):
+    kept = state_slot(["sore_throat"])
+    events = consent_asked("I have a sore throat") + [{"event": "user", "text": reply}]
+    tracker = told(reply, intent=intent, events=events, slots={"triage_state": kept})
+    assert await consent.ActionAskConsent().run(dispatcher, tracker, domain) == []  # the symptoms stay
+    [message] = dispatcher.messages
+    assert (
+        message["text"].startswith("Sorry, I need a *yes* or *no* to that") and clinic.name in message["text"]
+    )
+    assert [b["payload"] for b in message["buttons"]] == ["/affirm", "/deny"]
+
+
+async def test_after_a_photo_consent_is_asked_again_and_symptoms_told_meanwhile_are_added(
+    told, dispatcher, domain
+):
+    events = consent_asked("I have a sore throat") + [
+        {"event": "user", "text": '/send_media{"media_type": "image"}'},
+        {"event": "action", "name": "utter_media_in_form"},
+        *asked_again("and a fever since yesterday"),
+    ]
+    tracker = told(
+        "and a fever since yesterday", events=events, slots={"triage_state": state_slot(["sore_throat"])}
+    )
+    events = await consent.ActionAskConsent().run(dispatcher, tracker, domain)
+    assert slots(events)["triage_state"]["findings"][:2] == ["sore_throat", "fever"]
+    assert dispatcher.messages[0]["text"].startswith("Sorry, I still need a *yes* or *no*")  # the second time
+
+
+async def test_the_second_miss_in_a_row_offers_a_person_as_well(told, dispatcher, domain):
+    events = consent_asked("I have a sore throat") + [{"event": "user", "text": "asdkjh"}, *asked_again("🤷")]
+    tracker = told(
+        "🤷", intent="nlu_fallback", events=events, slots={"triage_state": state_slot(["sore_throat"])}
+    )
+    assert await consent.ActionAskConsent().run(dispatcher, tracker, domain) == []
+    [message] = dispatcher.messages
+    assert "or 3 to talk to a person" in message["text"]
+    assert [b["payload"] for b in message["buttons"]] == ["/affirm", "/deny", "/ask_human"]
+
+
+async def test_consent_asked_after_another_question_is_asked_in_full(told, dispatcher, domain):
+    events = consent_asked("I have a sore throat") + [
+        {"event": "user", "text": "no"},
+        {"event": "action", "name": "action_decline_consent"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "I have a cough"},
+    ]
+    events = await consent.ActionAskConsent().run(dispatcher, told("I have a cough", events=events), domain)
+    assert slots(events)["triage_state"]["findings"] == ["cough"]
+    assert dispatcher.messages[0]["text"].startswith("Before I ask about your health")
+
+
+async def test_reminder_consent_asked_again_keeps_the_reminder_asked_for(make_tracker, dispatcher, domain):
+    events = [
+        {"event": "user", "text": "remind me to take metformin at 8am"},
+        {"event": "action", "name": "action_ask_reminder_consent"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "qwpoi"},
+    ]
+    tracker = make_tracker(
+        text="qwpoi",
+        intent="nlu_fallback",
+        events=events,
+        slots={"reminder_draft": "remind me to take metformin at 8am"},
+    )
+    assert await consent.ActionAskReminderConsent().run(dispatcher, tracker, domain) == []
+    assert "the names of your medicines" in dispatcher.messages[0]["text"]
+    assert dispatcher.messages[0]["text"].startswith("Sorry, I need a *yes* or *no*")
+
+
 async def test_consent_given_is_recorded_with_its_time(make_tracker, dispatcher, domain, monkeypatch):
     monkeypatch.setattr(consent, "utc_now", lambda: dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone.utc))
     events = await consent.ActionGiveConsent().run(
@@ -201,12 +296,74 @@ async def test_an_unreadable_answer_is_asked_again_then_counts_as_not_sure(make_
     assert second["triage_retries"] == 0 and second["triage_question"] != "chest_pain_spreading"
 
 
-async def test_a_message_that_is_not_an_answer_is_left_to_the_rules(make_tracker, dispatcher, domain):
+def at_cough_question(make_tracker, text: str, intent: str, confidence: float = 1.0, answer: Any = "same"):
+    """The tracker the triage form's validation gets for `text` at "are you short of breath?"; a free-text
+    question's slot takes every message, so the answer slot holds the text unless `answer` says otherwise."""
     tracker = make_tracker(
-        text="stop",
-        intent="stop",
-        slots={"triage_state": state_slot(["cough"]), "requested_slot": "triage_answer"},
+        text=text,
+        intent=intent,
+        slots={
+            "triage_state": state_slot(["cough"]),
+            "requested_slot": "triage_answer",
+            "triage_question": "cough_breathless",
+            "triage_answer": text if answer == "same" else answer,
+        },
     )
+    tracker.latest_message["intent"]["confidence"] = confidence
+    return tracker
+
+
+@pytest.mark.parametrize(
+    "text, intent, confidence",
+    [
+        ("stop", "stop", 0.9),
+        ("never mind", "nlu_fallback", 0.3),  # a plain stop, whatever the classifier made of it
+        ("can I talk to a real person", "ask_human", 1.0),
+        ("I want to book an appointment", "book_appointment", 0.99),
+        ('/send_media{"media_type": "image"}', "send_media", 1.0),
+        ('/send_media{"media_type": "audio"}', "send_media", 1.0),
+        ("/share_location", "share_location", 1.0),
+    ],
+)
+async def test_a_message_that_is_not_an_answer_is_left_to_the_rules(
+    make_tracker, dispatcher, domain, text, intent, confidence
+):
+    tracker = at_cough_question(make_tracker, text, intent, confidence)
+    events = await triage.ValidateTriageForm().run(dispatcher, tracker, domain)
+    assert [e["event"] for e in events] == ["slot", "action_execution_rejected"]
+    assert slots(events) == {"triage_answer": None}  # a voice note is no "I'm not sure"
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    "text, intent, confidence",
+    [
+        ("no thanks", "deny", 0.89),  # an answer here, not a stop
+        ("I'd like a person to check it, yes", "ask_human", 0.6),  # not said plainly enough to leave
+        ("sdfkjh qwpo", "nlu_fallback", 1.0),  # unreadable: asked again by the engine, the form goes on
+    ],
+)
+async def test_replies_that_are_not_clear_interruptions_are_read_as_answers(
+    make_tracker, dispatcher, domain, text, intent, confidence
+):
+    tracker = at_cough_question(make_tracker, text, intent, confidence)
+    events = await triage.ValidateTriageForm().run(dispatcher, tracker, domain)
+    assert "action_execution_rejected" not in [e["event"] for e in events]
+    assert "triage_state" in slots(events)
+
+
+async def test_back_in_the_symptom_check_after_a_photo_the_same_question_is_asked_again(
+    make_tracker, dispatcher, domain
+):
+    # the answer slot was cleared when the voice note was turned away
+    tracker = at_cough_question(make_tracker, '/send_media{"media_type": "audio"}', "send_media", answer=None)
+    tracker.events = [  # as Rasa hands them to the validation action: the form's run comes last
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": '/send_media{"media_type": "audio"}'},
+        {"event": "action", "name": "utter_media_in_form"},
+        {"event": "slot", "name": "requested_slot", "value": "triage_answer"},
+        {"event": "action", "name": "triage_form"},
+    ]
     assert await triage.ValidateTriageForm().run(dispatcher, tracker, domain) == []
 
 

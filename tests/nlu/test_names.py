@@ -1,4 +1,4 @@
-"""Every name of tests/fixtures/names.txt, typed at "what is the patient's full name?", is taken as the name.
+"""Every name of tests/fixtures/personal_names.txt, typed at "what is the patient's full name?", is taken as the name.
 
 340+ names from many cultures and forms (Arabic, Chinese, Vietnamese, Indian, Yoruba, Hispanic with two surnames,
 Slavic, hyphens, apostrophes, single names, all lower case, "it's …"/"my name is …"), written for Carebot. Each goes
@@ -17,7 +17,7 @@ from carebot.booking import clean_name
 from carebot.forms import Reading, read_message
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ROOT / "tests" / "fixtures" / "names.txt"
+NAMES = ROOT / "tests" / "fixtures" / "personal_names.txt"
 INTRODUCTIONS = (
     "my name",
     "my name's",

@@ -32,9 +32,11 @@ def test_known_words_and_one_letter_typos_are_known(text):
     assert VOCABULARY.knows_any(words(text))
 
 
-def test_no_words_at_all_is_left_to_the_classifier():
-    assert VOCABULARY.knows_any(words("👍"))
-    assert VOCABULARY.knows_any(words("?!"))
+@pytest.mark.parametrize("text", ["?", "?!", "...", "🤷", "🎉🎉", ""])
+def test_no_words_at_all_is_not_understood(text):
+    # The classifier would guess from nothing: "?" came out as "yes" (affirm 0.40), which at "Shall I book it?" or
+    # at the consent question is an answer the patient never gave. Known emoji reach the guard as their words.
+    assert not VOCABULARY.knows_any(words(text))
 
 
 def test_short_words_are_not_fuzzy_matched():

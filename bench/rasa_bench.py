@@ -254,7 +254,7 @@ def _service_name(cmdline: List[str]) -> str:
             "bench.stack": "launcher",
             "actions": "actions",
             "carebot.server": "backend",
-            "carebot.reminders": "reminders",
+            "carebot.dispatcher": "reminders",
             "carebot.rasa_server": "rasa",
         }.get(module, module)
     return " ".join(cmdline[:3])

@@ -31,7 +31,7 @@ SERVICE_MODULES = {
     "backend": "carebot.server",
     "actions": "actions",
     "rasa": "rasa",
-    "reminders": "carebot.reminders",
+    "reminders": "carebot.dispatcher",
 }
 ALL_SERVICES = tuple(SERVICE_MODULES)
 

@@ -69,7 +69,7 @@ def services(python: str, env: Dict[str, str]) -> List[Service]:
                 config.rasa_credentials,
             ],
         ),
-        Service("reminders", [python, "-m", "carebot.reminders"], withheld=API_TOKENS),
+        Service("reminders", [python, "-m", "carebot.dispatcher"], withheld=API_TOKENS),
     ]
 
 

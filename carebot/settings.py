@@ -196,7 +196,7 @@ class Settings:
         "messages per second the clinic's WhatsApp sender may send, shared by every process "
         '(Twilio\'s default; see "Pacing" below)',
     )
-    # Reminder dispatcher (python -m carebot.reminders)
+    # Reminder dispatcher (python -m carebot.dispatcher)
     reminder_poll_seconds: float = _var(5.0, "how often the dispatcher looks for due reminders (seconds)")
     reminder_worker_id: str = _var(
         "", "the dispatcher's name in its leases", shown="host name and process id"

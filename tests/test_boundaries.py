@@ -74,3 +74,12 @@ def test_triage_importing_the_nlu_makes_a_package_loop(tree: Path) -> None:
     result = lint_imports(with_line(tree, "carebot/triage/model.py", "import carebot.nlu.findings  # noqa"))
     assert result.returncode == 1
     assert "No package loops inside carebot BROKEN" in result.stdout
+
+
+def test_the_loop_contract_ignores_no_edge() -> None:
+    """ "No package loops" means none: an ignored edge would hide a real loop (the dispatcher once had one)."""
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    [loops] = [c for c in contracts if c["type"] == "acyclic_siblings"]
+    assert not loops.get("ignore_imports")

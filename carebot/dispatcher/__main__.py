@@ -1,4 +1,4 @@
-"""`python -m carebot.reminders`: the reminder dispatcher started by `make run` (run more than one to scale out).
+"""`python -m carebot.dispatcher`: the reminder dispatcher started by `make run` (run more than one to scale out).
 
 Reads the backend database (`CAREBOT_DATABASE_URL`, default var/carebot.db), delivers through Rasa
 (`RASA_URL`) with its own token (`REMINDER_DISPATCH_TOKEN` or var/dispatch_token), which Rasa accepts for
@@ -27,7 +27,7 @@ from carebot.rasa_api import RasaAPI
 from carebot.reminders.dispatcher import Dispatcher, DispatcherSettings, RasaDeliverer, whatsapp_outbox_states
 from carebot.reminders.store import ReminderStore
 
-log = logging.getLogger("carebot.reminders")
+log = logging.getLogger("carebot.dispatcher")
 PURGE_EVERY_SECONDS = 24 * 3600
 
 

@@ -4,7 +4,8 @@
 `Measurement` (kind, value in one canonical unit). `data/patterns/measurements.yml` says which finding a value
 makes ("temperature_c from 38: fever"), with its clinical source, so thresholds stay out of Python.
 Units: temperatures in °C (°F converted; a bare number is read by its range), blood glucose in mmol/L (mg/dL
-divided by 18; a bare number over 35 is taken as mg/dL), heart and breathing rate per minute, oxygen saturation %.
+divided by 18; a bare number over 35 is taken as mg/dL), heart and breathing rate per minute, oxygen saturation %,
+blood pressure as two readings ("bp 220/130": systolic_bp and diastolic_bp, mmHg).
 """
 
 from __future__ import annotations

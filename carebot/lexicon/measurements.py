@@ -73,6 +73,13 @@ _TEMPERATURE_LABEL = re.compile(
     + r"(?!\s*(?:%|mmol|mg|bpm|beats|breaths|days?|weeks?|hours?|months?|years?|yrs?\b|y/?o\b|m\b|male|female))",
     re.I,
 )
+# "38.2 on the thermometer": the reading told first, the instrument after.
+_TEMPERATURE_AFTER = re.compile(
+    _NUMBER
+    + r"\s*(?:°|º|degrees?)?\s*(?:on|by|with|says?|showing|according\s+to)\s+(?:the\s+|a\s+|my\s+|his\s+|her\s+)?"
+    r"(?:\w+\s+)?thermometer\b",
+    re.I,
+)
 _SUGAR_LABEL = re.compile(
     r"\b(?:sugars?|glucose|bms?|glucometer|blood levels?)\b"
     + _GAP
@@ -144,7 +151,7 @@ def read_measurements(doc: Any) -> List[Measurement]:
         add("blood_sugar_mmol", _mmol(_float(match.group(1)), match.group(2)), match)
     for match in _HEART_LABEL.finditer(text):
         add("heart_rate", _rate(_float(match.group(1))), match)
-    for match in _TEMPERATURE_LABEL.finditer(text):
+    for match in (*_TEMPERATURE_LABEL.finditer(text), *_TEMPERATURE_AFTER.finditer(text)):
         add("temperature_c", _celsius(_float(match.group(1)), None), match)
     for match in _FOLLOW_UP.finditer(
         text

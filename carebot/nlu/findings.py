@@ -42,6 +42,11 @@ SITE, PAIN, AGE, DURATION, PREGNANCY, MEDICINE = (
     "MEDICINE",
 )
 IMPLIES = {"high_fever": ("fever",)}
+# Findings only a pregnancy has ("the baby isn't kicking as much, I'm 30 weeks"): the patient is pregnant.
+SIGNS_OF_PREGNANCY = frozenset({"reduced_fetal_movement", "waters_broken"})
+PLAIN_PAIN = (
+    "pain"  # a PAIN word that says only that it hurts; other PAIN ids also say how (a finding of their own)
+)
 MODIFIERS = ("sudden_onset", "worsening", "severity_severe")  # read even inside a longer finding
 # Signs that still count when they have passed ("his speech was slurred for 15 minutes, now back to normal" is a
 # TIA: NHS.uk says call 999 even if the symptoms go away), so a later "gone"/"normal" does not rule them out.
@@ -200,8 +205,12 @@ FAMILY_PHRASES = [
     "in the family",
     "genetic",
 ]
-RECENT = {
+RECENT = {  # words that tie a relative's illness to now: a report about them, not family history
     "just",
+    "then",
+    "another",
+    "again",
+    "earlier",
     "today",
     "now",
     "tonight",
@@ -605,7 +614,7 @@ def denied_ids(findings: Iterable[Finding]) -> List[str]:
 def profile_from(findings: Iterable[Finding], default: Profile = Profile()) -> Profile:
     """Age group from the first current age mention; pregnant if a current, affirmed mention says so."""
     findings = list(findings)
-    pregnant = [f for f in findings if f.entity == "pregnant"]
+    pregnant = [f for f in findings if f.entity == "pregnant" or f.id in SIGNS_OF_PREGNANCY]
     is_pregnant = any(f.current for f in pregnant) if pregnant else default.pregnant
     ages = [
         f.id
@@ -754,10 +763,9 @@ class ContextComponent:
                 first, second = sorted((ent, ents[site]), key=lambda e: e.start)
                 span = doc[first.start : second.end]
                 out.append((ents[site].ent_id_, span, tuple(range(first.end, second.start))))
-            if (
-                ent.ent_id_ == "severe"
-            ):  # "in agony", "killing me": the pain is severe, joined to a site or not
-                out.append(("severity_severe", ent, ()))
+            if ent.ent_id_ != PLAIN_PAIN:
+                # "in agony" (severity_severe), "squeezed" (pain_crushing): how it hurts, joined to a site or not
+                out.append((ent.ent_id_, ent, ()))
         for i, ent in enumerate(ents):
             if i in used or ent.label_ in (PAIN, SITE):
                 continue

@@ -294,7 +294,7 @@ def _potential(
     for level, when in rules:
         if not (when.findings & question.findings) or not when.profile_fits(state.profile):
             continue
-        if any(group <= denied for group in when.groups):
+        if any(group <= denied for group in when.groups) or when.excluded & present:
             continue
         best = max(best, level_rank(level))
     return best

@@ -178,13 +178,13 @@ class _Reader:
 
     def condition(self, node: Any, where: str) -> Condition:
         if not isinstance(node, dict):
-            self.problem(node, f"{where}: a condition must be a mapping with any/all/age_group/pregnant")
+            self.problem(node, f"{where}: a condition must be a mapping with any/all/none/age_group/pregnant")
             return Condition()
-        unknown = set(node) - {"any", "all", "age_group", "pregnant"}
+        unknown = set(node) - {"any", "all", "none", "age_group", "pregnant"}
         if unknown:
             self.problem(
                 node,
-                f"{where}: unknown condition key(s) {sorted(unknown)}; use any, all, age_group, pregnant",
+                f"{where}: unknown condition key(s) {sorted(unknown)}; use any, all, none, age_group, pregnant",
             )
         ages = node.get("age_group")
         age_groups = None
@@ -198,7 +198,9 @@ class _Reader:
         if pregnant is not None and not isinstance(pregnant, bool):
             self.problem(node, f"{where}: 'pregnant' must be true or false")
             pregnant = None
-        return Condition(self.groups(node, where), age_groups, pregnant)
+        return Condition(
+            self.groups(node, where), age_groups, pregnant, self.finding_list(node, "none", where)
+        )
 
     def rule(self, node: Any, where: str, need_when: bool = True) -> Optional[Rule]:
         if not isinstance(node, dict):
@@ -425,10 +427,10 @@ def _check(
             )
 
     for flag in protocol_set.red_flags:
-        unknown(flag.when.findings, _red_flags_path(protocol_set), flag.line, f"red flag '{flag.id}'")
+        unknown(flag.when.named, _red_flags_path(protocol_set), flag.line, f"red flag '{flag.id}'")
     for rule in protocol_set.escalations:
         unknown(
-            rule.when.findings,
+            rule.when.named,
             str(Path(_triage_dir(protocol_set)) / ESCALATIONS_FILE),
             rule.line,
             f"escalation '{rule.id}'",
@@ -460,14 +462,14 @@ def _check(
                     f"no rule or red flag uses {idle}"
                 )
             if question.ask_if:
-                unknown(question.ask_if.findings, file, question.line, f"question '{question.id}' ask_if")
+                unknown(question.ask_if.named, file, question.line, f"question '{question.id}' ask_if")
         rule_ids: Set[str] = set()
         for rule in protocol.rules:
             where = f"rule '{rule.id}'"
             if rule.id in rule_ids:
                 problems.append(f"{file}:{rule.line}: {where}: duplicate rule id")
             rule_ids.add(rule.id)
-            unknown(rule.when.findings, file, rule.line, where)
+            unknown(rule.when.named, file, rule.line, where)
             if rule.service is not None and services is not None and rule.service not in services:
                 problems.append(f"{file}:{rule.line}: {where}: service '{rule.service}' is not in clinic.yml")
             if level_rank(rule.level) <= level_rank(protocol.base.level):

@@ -38,14 +38,16 @@ class Profile:
 
 @dataclass(frozen=True)
 class Condition:
-    """Matches when every group has one of its findings present and the profile fits.
+    """Matches when every group has one of its findings present, none of `excluded` is, and the profile fits.
 
-    In YAML `any: [a, b]` is one group; `all: [c, [d, e]]` adds the groups {c} and {d, e}.
+    In YAML `any: [a, b]` is one group; `all: [c, [d, e]]` adds the groups {c} and {d, e}; `none: [f]` names
+    a finding that explains the others away (blisters from sunburn are not a scald), as the source says.
     """
 
     groups: Tuple[FrozenSet[str], ...] = ()
     age_groups: Optional[FrozenSet[str]] = None
     pregnant: Optional[bool] = None
+    excluded: FrozenSet[str] = frozenset()
 
     def profile_fits(self, profile: Profile) -> bool:
         if self.age_groups is not None and profile.age_group not in self.age_groups:
@@ -53,11 +55,20 @@ class Condition:
         return self.pregnant is None or self.pregnant == profile.pregnant
 
     def matches(self, findings: FrozenSet[str], profile: Profile) -> bool:
-        return self.profile_fits(profile) and all(group & findings for group in self.groups)
+        return (
+            self.profile_fits(profile)
+            and all(group & findings for group in self.groups)
+            and not self.excluded & findings
+        )
 
     @property
     def findings(self) -> FrozenSet[str]:
         return frozenset().union(*self.groups)
+
+    @property
+    def named(self) -> FrozenSet[str]:
+        """Every finding id the condition mentions, the excluded ones too (for checking they exist)."""
+        return self.findings | self.excluded
 
 
 @dataclass(frozen=True)

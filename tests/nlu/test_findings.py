@@ -299,6 +299,21 @@ PHRASINGS = [
         {"back_pain", "incontinence"},
         {},
     ),
+    # a relative's illness told with "then", "another": happening now, not family history
+    ("dad had a fit then another one straight after", {"seizure"}, {}),
+    ("my dad had a fit when he was young, I have a headache", {"headache"}, {"seizure": F}),
+    # a quality of pain joined to a body part: the pain there, and how it feels
+    ("my chest feels like it's being squeezed in a vice", {"chest_pressure", "pain_crushing"}, {}),
+    ("squashed feeling across my chest", {"chest_pain", "pain_crushing"}, {}),
+    ("my head feels like it is in a vice", {"headache", "pain_crushing"}, {}),
+    ("agony in my tummy", {"abdominal_pain", "severity_severe"}, {}),
+    ("the toilet is full of blood", {"heavy_bleeding"}, {}),
+    ("been throwing up and there's bright red blood in it", {"vomiting_blood"}, {}),
+    ("baby went stiff and jerky with a temperature", {"seizure"}, {}),
+    ("he is breathing deep and fast", {"fast_breathing_rate"}, {}),
+    ("she can barely stay awake", {"drowsy"}, {}),
+    ("my 6 week old is 38.2 on the thermometer", {"fever"}, {}),
+    ("teenage son keeps thinking about hurting himself", {"self_harm_thoughts"}, {}),
 ]
 
 
@@ -328,6 +343,11 @@ def test_findings_and_their_context(nlp, text, current, not_current):
             {"co_exposure"},
         ),  # a car, not an engine running indoors
         ("how do I open a joint account", set()),
+        ("chest feels like it's in a vice", {"sudden_onset"}),  # "in a" is not "in a second"
+        ("soft bulge in my groin that goes back in", {"bulging_fontanelle"}),  # a hernia, not a baby's head
+        ("been throwing up and there's red blood in my poo", {"vaginal_bleeding"}),  # red blood, no site told
+        ("I've not felt right for a few days", {"reduced_fetal_movement"}),  # not felt the baby, not right
+        ("got really burnt on holiday, blisters on my back", {"severe_burn"}),  # sunburn, not a scald
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):
@@ -357,6 +377,8 @@ def test_enough_phrasings():
         ("I'm not pregnant, just have a cough", Profile("adult", False)),
         ("when I was pregnant I had headaches, now I have a cough", Profile("adult", False)),
         ("I'm 23 weeks pregnant and worried about the baby", Profile("adult", True)),
+        ("the baby hasn't been kicking as much today, I'm 30 weeks", Profile("adult", True)),
+        ("baby hasn't been moving as much as usual today", Profile("adult", True)),
     ],
 )
 def test_age_group_and_pregnancy(nlp, text, profile):

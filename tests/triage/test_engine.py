@@ -229,6 +229,20 @@ def test_outcome_hands_booking_the_service(protocols):
     assert outcome(start(["overdose"], Profile(), protocols=protocols), protocols).service_id is None
 
 
+def test_a_finding_that_explains_the_others_away_stops_the_rule(protocols):
+    """`none:` as the sources say: sunburn blisters are not a scald; breathless for months is not new."""
+    scald = screen_red_flags(["severe_burn"], Profile(), protocols)
+    sunburn = screen_red_flags(["severe_burn", "sunburn"], Profile(), protocols)
+    assert scald is not None and scald.id == "severe_burn"
+    assert sunburn is None
+    new, _ = simulate(["breathless"], Profile(), protocols=protocols, default_reply="no")
+    lasting, _ = simulate(
+        ["breathless", "duration_6w_plus"], Profile(), protocols=protocols, default_reply="no"
+    )
+    assert (new.level, new.rule_id) == ("urgent", "new_breathlessness")
+    assert lasting.level == "routine"
+
+
 def test_no_findings_falls_back_to_a_clinician_with_call_back(protocols):
     result, _ = simulate([], Profile(), protocols=protocols)
     assert result.level == "routine" and result.callback and result.protocol_id == "general"

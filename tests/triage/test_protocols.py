@@ -157,6 +157,15 @@ def test_unknown_level_and_service_are_rejected(broken_dir):
     assert "service 'chiropractor' is not a service in clinic.yml" in str(error.value)
 
 
+def test_unknown_finding_in_none_is_reported(broken_dir):
+    path = broken_dir / "red_flags.yml"
+    _edit(path, "none: [sunburn]", "none: [sunburnt]")
+    line = _line_of(path, "id: severe_burn")
+    assert f"{path}:{line}: red flag 'severe_burn': unknown finding id(s) ['sunburnt']" in _problems(
+        broken_dir
+    )
+
+
 def test_duplicate_question_ids_across_files_are_rejected(broken_dir):
     _edit(broken_dir / "back_pain.yml", "id: back_fever", "id: urinary_fever")
     assert "question id 'urinary_fever' is also used in" in _problems(broken_dir)

@@ -55,6 +55,14 @@ DECLINED_BY_GUARD = "carebot_declined_by_guard"
 # ("I'm on warfarin", ids starting with RISK_PREFIX) too.
 NOT_A_COMPLAINT = frozenset(DURATION_FINDINGS) | {"baby_age_unknown", "age_3_to_6_months"}
 RISK_PREFIX = "risk_"
+# How a complaint has gone: how long, getting worse, back again, not helped by treatment. With a complaint, the
+# message is a symptom story whatever a question intent the classifier guessed ("hay fever meds aren't helping").
+COURSE_FINDINGS = frozenset(DURATION_FINDINGS) | {
+    "worsening",
+    "not_improving",
+    "recurrent",
+    "treatment_not_working",
+}
 
 
 # "my ear", "his left knee", "mum's back": a body part someone's own, not "a joint account" or "the splinter site".
@@ -366,8 +374,8 @@ class RedFlagClassifier(TrainedComponent):
         self, current: Sequence[str], sites: Sequence[str], intent: Dict[str, Any], declined: bool
     ) -> bool:
         """A current complaint told, and the classifier's intent cannot hold one, is a guess, or is not a request
-        while the message tells how long the complaint has lasted ("can't sleep for 3 months": not a question about
-        costs, whatever the classifier says). A body part named
+        while the message tells how the complaint has gone ("can't sleep for 3 months", "hay fever meds aren't
+        helping": not questions about costs, whatever the classifier says). A body part named
         with no complaint word the patterns know ("my shoulder won't move right") counts only against an intent
         that declines: a message about one's own body is not out of scope, but it does not overrule a request."""
         name = intent.get("name")
@@ -378,9 +386,7 @@ class RedFlagClassifier(TrainedComponent):
         return (
             intent.get("name") in self._config["symptom_overrides"]
             or float(intent.get("confidence") or 0.0) < self._config["override_below"]
-            or any(
-                f in DURATION_FINDINGS for f in current
-            )  # a complaint with its time course is a symptom story
+            or any(f in COURSE_FINDINGS for f in current)  # a complaint with its course is a symptom story
         )
 
     @staticmethod

@@ -158,6 +158,18 @@ def test_a_complaint_the_classifier_only_guessed_at_starts_triage(components):
     assert duration_only.get("intent")["name"] == "faq"
 
 
+def test_a_complaint_told_with_how_it_has_gone_is_a_symptom_story_whatever_question_was_guessed(components):
+    for text in (
+        "hay fever meds from the pharmacy aren't doing anything",  # treatment not working
+        "my headaches keep coming back",  # back again
+        "my cough is getting worse",  # worsening
+    ):
+        message = parse(components, text, intent="faq/cost", confidence=0.9)
+        assert message.get("intent") == {"name": "describe_symptoms", "confidence": 1.0}, text
+    asked = parse(components, "how much is a hay fever prescription", intent="faq/cost", confidence=0.9)
+    assert asked.get("intent")["name"] == "faq/cost"
+
+
 def test_a_message_the_domain_guard_declined_stays_declined_unless_it_holds_a_red_flag(components):
     text = "what temperature should the bath be"
     assert parse(components, text, intent="out_of_scope").get("intent")["name"] == "describe_symptoms"

@@ -314,6 +314,13 @@ PHRASINGS = [
     ("she can barely stay awake", {"drowsy"}, {}),
     ("my 6 week old is 38.2 on the thermometer", {"fever"}, {}),
     ("teenage son keeps thinking about hurting himself", {"self_harm_thoughts"}, {}),
+    ("a heavy feeling behind my breastbone going up into my jaw", {"chest_pain", "pain_crushing"}, {}),
+    ("now my bum and privates feel numb", {"saddle_numbness"}, {}),
+    ("tingling and weakness in both legs since this morning", {"both_legs_weak"}, {}),
+    ("she hasn't opened her bowels or passed wind", {"no_wind_or_poo"}, {}),
+    ("woke up with a horrible cramp in my calf", {"leg_cramps"}, {}),
+    ("I fainted at my blood test when I saw the needle", {"fainted", "fainting_trigger"}, {}),
+    ("an itchy lump at my bottom after straining", {"piles"}, {}),
 ]
 
 
@@ -348,6 +355,7 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("been throwing up and there's red blood in my poo", {"vaginal_bleeding"}),  # red blood, no site told
         ("I've not felt right for a few days", {"reduced_fetal_movement"}),  # not felt the baby, not right
         ("got really burnt on holiday, blisters on my back", {"severe_burn"}),  # sunburn, not a scald
+        ("a horrible cramp in my calf", {"abdominal_pain"}),  # a leg cramp, not a tummy one
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

@@ -94,7 +94,7 @@ whatsapp_outbox = Table(
     Column("variables", Text, nullable=True),  # JSON
     Column("force", Boolean, nullable=False, default=False),  # skips the opt-out check (STOP's own reply)
     Column("state", String(16), nullable=False),
-    Column("route", String(16), nullable=True),  # free | template, fixed at the first attempt
+    Column("route", String(16), nullable=True),  # free | template | tap, fixed at the first attempt
     Column("parts_total", Integer, nullable=False, default=0),
     Column("parts_done", Integer, nullable=False, default=0),
     Column("attempts", Integer, nullable=False, default=0),
@@ -109,6 +109,9 @@ whatsapp_outbox = Table(
     Column("delivery_at", DateTime, nullable=True),
     Column("error", Text, nullable=True),  # the last failure; a dead letter's reason
     Column("error_code", Integer, nullable=True),
+    Column(
+        "offer", Text, nullable=True
+    ),  # JSON TapOffer: tap-to-answer buttons for `text` (its numbered form)
     Index("ix_whatsapp_outbox_phone_state", "phone", "state", "id"),
     Index("ix_whatsapp_outbox_state_next", "state", "next_attempt_at"),
 )
@@ -120,6 +123,17 @@ whatsapp_outbox_sids = Table(
     Column("part", Integer, primary_key=True),  # one SID per part of a message: recorded once, however learnt
     Column("sid", String(64), nullable=False, index=True),
     Column("status", String(16), nullable=True),
+)
+
+
+# Twilio Content API templates the sender created (carebot/channels/content.py), by the hash of their definition: made
+# once per shape and account, then read from here by every process.
+whatsapp_content_templates = Table(
+    "whatsapp_content_templates",
+    _metadata,
+    Column("definition_hash", String(64), primary_key=True),
+    Column("content_sid", String(34), nullable=False),
+    Column("created_at", DateTime, nullable=False),  # naive UTC
 )
 
 

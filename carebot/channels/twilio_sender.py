@@ -258,7 +258,7 @@ class WhatsAppSender:
         answer = await self._twilio().request_async(
             "POST",
             f"{self.settings.content_base_url}/v1/Content",
-            data=json.dumps(definition),  # type: ignore[arg-type]  # aiohttp sends a str body as it is
+            data=json.dumps(definition),  # aiohttp sends a str body as it is
             headers={"Content-Type": "application/json"},
         )
         if answer.status_code not in (200, 201):

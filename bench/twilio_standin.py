@@ -199,9 +199,12 @@ class TwilioStandIn:
 
     def shown(self, accepted: Accepted) -> Dict[str, Any]:
         """What the patient's phone shows for an accepted content message: its type's fields, variables filled."""
-        definition = self.contents[accepted.content_sid]
+        return self.show(accepted.content_sid, accepted.content_variables)
+
+    def show(self, content_sid: str, content_variables: str) -> Dict[str, Any]:
+        definition = self.contents[content_sid]
         filled = json.dumps(definition["types"])
-        for name, value in json.loads(accepted.content_variables or "{}").items():
+        for name, value in json.loads(content_variables or "{}").items():
             filled = filled.replace("{{" + name + "}}", json.dumps(value)[1:-1])
         [(kind, fields)] = json.loads(filled).items()
         return {"type": kind, **fields}
@@ -252,7 +255,15 @@ class TwilioStandIn:
         return self.requests
 
     def bodies(self) -> List[str]:
-        return [r.get("Body", [""])[0] for r in self.requests]
+        """The text each POST asked to show: its Body, or the body of a content message made here (the prompt
+        above tap-to-answer buttons)."""
+        return [self._body(r) for r in self.requests]
+
+    def _body(self, fields: Dict[str, List[str]]) -> str:
+        content_sid = fields.get("ContentSid", [""])[0]
+        if content_sid in self.contents:
+            return str(self.show(content_sid, fields.get("ContentVariables", [""])[0]).get("body", ""))
+        return fields.get("Body", [""])[0]
 
     def accepted_per_marker(self) -> Dict[str, int]:
         counts: Dict[str, int] = {}

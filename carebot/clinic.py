@@ -132,6 +132,8 @@ class Clinic:
     templates: Dict[str, str]
     info: Dict[str, str] = field(default_factory=dict)
     tap_to_answer: TapToAnswer = field(default_factory=TapToAnswer)
+    # Meta's messaging tier: unique patients per 24 h the clinic may start a conversation with (0: no limit).
+    whatsapp_daily_recipient_limit: int = 0
     date_order: str = "DMY"
     not_offered: Tuple[NotOffered, ...] = ()
 
@@ -409,6 +411,11 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
     list_button = r.get([*tap, "list_button"], str, default=TapToAnswer.list_button, required=False).strip()
     if not 0 < len(list_button) <= 20:
         raise r.fail([*tap, "list_button"], "list_button must be 1 to 20 characters (WhatsApp's limit)")
+    daily_limit = r.get(["whatsapp", "daily_recipient_limit"], int, default=0, required=False)
+    if daily_limit < 0:
+        raise r.fail(
+            ["whatsapp", "daily_recipient_limit"], "daily_recipient_limit must be 0 (no limit) or more"
+        )
     tap_to_answer = TapToAnswer(
         enabled=r.get([*tap, "enabled"], bool, default=True, required=False),
         language=r.get([*tap, "language"], str, default=TapToAnswer.language, required=False),
@@ -442,6 +449,7 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         reminder_no_reply_minutes=r.get(["reminders", "no_reply_minutes"], int, default=120, required=False),
         templates={str(k): str(v) for k, v in templates.items()},
         tap_to_answer=tap_to_answer,
+        whatsapp_daily_recipient_limit=daily_limit,
         info={k: str(data["clinic"][k]) for k in info_keys if data["clinic"].get(k)},
         date_order=date_order,
         not_offered=not_offered,

@@ -137,6 +137,17 @@ whatsapp_content_templates = Table(
 )
 
 
+# The recipients each sender opened a business-initiated conversation with (a template outside the 24-hour window)
+# in the last 24 hours: Meta's messaging tier caps how many there may be (carebot/channels/budget.py).
+whatsapp_business_initiated = Table(
+    "whatsapp_business_initiated",
+    _metadata,
+    Column("sender", String(32), primary_key=True),
+    Column("phone", String(32), primary_key=True),
+    Column("opened_at", DateTime, nullable=False, index=True),  # naive UTC
+)
+
+
 def state_database_url(url: Optional[str] = None) -> str:
     return url or settings.current().whatsapp_state_database_url or f"sqlite:///{DEFAULT_STATE_DATABASE}"
 
@@ -279,8 +290,9 @@ def is_opted_out(phone: str, database_url: Optional[str] = None) -> bool:
 
 def forget_number(engine: Engine, phone: str) -> Dict[str, int]:
     """The patient's erasure, the channel's own tables: the number's 24-hour window and opt-out, its outbox
-    messages and the messages held for it (an erased number has no reminders left, so forgetting an opt-out sends
-    nothing; a new STOP is honoured as ever). How many rows of each went, for the erasure report."""
+    messages, its place in the messaging-tier count and the messages held for it (an erased number has no
+    reminders left, so forgetting an opt-out sends nothing; a new STOP is honoured as ever). How many rows of each
+    went, for the erasure report."""
     with engine.begin() as conn:
         secure_delete(conn)
         held = conn.execute(
@@ -290,5 +302,6 @@ def forget_number(engine: Engine, phone: str) -> Dict[str, int]:
         mine = select(whatsapp_outbox.c.id).where(whatsapp_outbox.c.phone == phone)
         conn.execute(delete(whatsapp_outbox_sids).where(whatsapp_outbox_sids.c.outbox_id.in_(mine)))
         outbox = conn.execute(delete(whatsapp_outbox).where(whatsapp_outbox.c.phone == phone)).rowcount
+        conn.execute(delete(whatsapp_business_initiated).where(whatsapp_business_initiated.c.phone == phone))
     checkpoint(engine)
     return {"held messages": held, "channel contact": contact, "outbox messages": outbox}

@@ -43,6 +43,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from carebot.channels.budget import RecipientBudget
 from carebot.channels.buttons import TapOffer
 from carebot.channels.chunking import chunk_text
 from carebot.channels.contacts import ContactStore
@@ -101,6 +102,7 @@ class TwilioSettings:
     reconcile_after_seconds: float = 20.0  # after a timeout, time for Twilio to finish and call back
     rate_per_second: float = 80.0  # the sender's WhatsApp throughput (WHATSAPP_RATE_PER_SECOND)
     tap_to_answer: TapToAnswer = field(default_factory=TapToAnswer)  # clinic.yml whatsapp.tap_to_answer
+    daily_recipient_limit: int = 0  # Meta's tier (clinic.yml whatsapp.daily_recipient_limit); 0: no limit
 
     @property
     def sandbox(self) -> bool:
@@ -131,6 +133,7 @@ class TwilioSettings:
             webhook_url=setting(values, "webhook_url"),
             templates={str(k): str(v) for k, v in templates.items()},
             tap_to_answer=clinic.tap_to_answer,
+            daily_recipient_limit=clinic.whatsapp_daily_recipient_limit,
             **{"rate_per_second": current_settings().whatsapp_rate_per_second, **tuned},
         )
 
@@ -220,6 +223,9 @@ class WhatsAppSender:
         self._jitter = jitter
         self.clock = clock
         self._client: Optional[Client] = None
+        self.budget = RecipientBudget(
+            contacts.engine, settings.whatsapp_number or "sandbox", settings.daily_recipient_limit
+        )
         tap = settings.tap_to_answer
         self.content = ContentTemplates(
             contacts.engine, self._create_content, tap.language, tap.list_button, clock
@@ -391,6 +397,8 @@ class WhatsAppSender:
                 logger.error("WhatsApp: %s; nothing sent to %s", reason, mask_phone(phone))
                 await asyncio.to_thread(self.outbox.settle, message, "dead", reason, None, self.clock())
                 return None
+            if not await self._within_tier(message):
+                return None
             await asyncio.to_thread(self.outbox.set_route, message, "template", 1)
             return replace_route(message, "template", 1)
         # No template carries this content: keep it for the patient's reply to the re-open template.
@@ -403,6 +411,22 @@ class WhatsAppSender:
             self.outbox.enqueue, phone, "template", template=self.settings.reopen_template, now=self.clock()
         )
         return None
+
+    async def _within_tier(self, message: OutboxMessage) -> bool:
+        """Whether a template may open a conversation with the patient now under the sender's Meta tier; if not, the
+        message waits in the outbox until a place frees up (a dead letter if its deadline comes first)."""
+        frees_at = await asyncio.to_thread(self.budget.admit, message.phone, self.clock())
+        if frees_at is None:
+            return True
+        reason = (
+            f"Meta's limit of {self.settings.daily_recipient_limit} patients a day reached; "
+            f"waiting for a place at {frees_at:%H:%M} UTC"
+        )
+        logger.warning("WhatsApp: message %d to %s: %s", message.id, mask_phone(message.phone), reason)
+        await asyncio.to_thread(
+            self.outbox.retry_at, message, "queued", min(frees_at, message.deadline_at), reason
+        )
+        return False
 
     async def _tap_content(self, message: OutboxMessage) -> Optional[str]:
         """The ContentSid that shows the message's offer as buttons; None when it goes as numbered text."""

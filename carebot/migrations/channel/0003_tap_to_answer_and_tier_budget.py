@@ -1,5 +1,6 @@
 """Tap-to-answer WhatsApp messages: an outbox message's buttons (`whatsapp_outbox.offer`) and the Content API
-templates created for them (carebot/channels/content.py)."""
+templates created for them (carebot/channels/content.py); the recipients of business-initiated conversations in the
+last 24 hours, counted against Meta's messaging tier (carebot/channels/budget.py)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,23 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("definition_hash"),
     )
+    op.create_table(
+        "whatsapp_business_initiated",
+        sa.Column("sender", sa.String(length=32), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=False),
+        sa.Column("opened_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("sender", "phone"),
+    )
+    op.create_index(
+        op.f("ix_whatsapp_business_initiated_opened_at"),
+        "whatsapp_business_initiated",
+        ["opened_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("whatsapp_business_initiated")
     op.drop_table("whatsapp_content_templates")
     with op.batch_alter_table("whatsapp_outbox") as batch:  # SQLite drops a column by copying the table
         batch.drop_column("offer")

@@ -11,37 +11,22 @@ import time
 import uuid
 from typing import Any, Dict, List
 
-import httpx
 import pytest
 
 from bench.stack import carebot_stack, start
 from carebot.channels.buttons import QUICK_REPLY
-from carebot.channels.signature import sign
 from tests.channels.whatsapp_harness import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    CLINIC_NUMBER,
-    PUBLIC_URL,
-    WEBHOOK_PATH,
     TwilioStandIn,
     clock,  # noqa: F401 - the stand-in's clock: a fixture
-    inbound_form,
+    stack_env,
     twilio,  # noqa: F401 - a fixture, used as a parameter
 )
-from tests.e2e.test_reminders_e2e import model
+from tests.e2e.test_reminders_e2e import model, patient_says
 
 pytestmark = pytest.mark.slow
 
 CONSENT_WORDS = "keep the names of your medicines"
 AGREED_WORDS = "remind you to take ibuprofen"
-
-
-async def patient_sends(rasa_url: str, phone: str, body: str, **fields: str) -> None:
-    form = inbound_form(body, phone, **fields)
-    headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, PUBLIC_URL + WEBHOOK_PATH, form)}
-    async with httpx.AsyncClient() as client:
-        reply = await client.post(rasa_url + WEBHOOK_PATH, data=form, headers=headers, timeout=10)
-    assert reply.status_code == 204
 
 
 async def shown_to(
@@ -68,31 +53,20 @@ async def test_a_tapped_quick_reply_is_answered_like_the_typed_number(
     if not model().exists():
         pytest.fail(f"no trained model at {model()}: run `make train` (or set RASA_MODEL)")
     stack = carebot_stack(tmp_path / "var", model=model())
-    stack.env.update(
-        {
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
-            "TWILIO_API_BASE_URL": twilio.url,
-            "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
-            "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'whatsapp.db'}",
-        }
-    )
+    stack.env.update(stack_env(twilio.url, tmp_path / "var" / "whatsapp.db"))
     tapper, typist = (f"+4477009{uuid.uuid4().int % 100000:05d}" for _ in range(2))
     try:
         await asyncio.to_thread(lambda: start(stack, tmp_path / "stack.log").wait_ready())
         for phone in (tapper, typist):
-            await patient_sends(stack.rasa_url, phone, "remind me to take ibuprofen at 9pm every day")
+            await patient_says(stack, phone, "remind me to take ibuprofen at 9pm every day")
         [question] = await shown_to(twilio, tapper, CONSENT_WORDS)
         assert question["type"] == QUICK_REPLY
         yes = question["actions"][0]
         assert yes["title"] == "Yes, I agree"
         await shown_to(twilio, typist, CONSENT_WORDS)
 
-        await patient_sends(
-            stack.rasa_url, tapper, yes["title"], ButtonText=yes["title"], ButtonPayload=yes["id"]
-        )
-        await patient_sends(stack.rasa_url, typist, "1")
+        await patient_says(stack, tapper, yes["title"], ButtonText=yes["title"], ButtonPayload=yes["id"])
+        await patient_says(stack, typist, "1")
         tapped = await shown_to(twilio, tapper, AGREED_WORDS)
         typed = await shown_to(twilio, typist, AGREED_WORDS)
         assert [m["body"] for m in tapped] == [m["body"] for m in typed]

@@ -134,6 +134,8 @@ class Clinic:
     tap_to_answer: TapToAnswer = field(default_factory=TapToAnswer)
     # Meta's messaging tier: unique patients per 24 h the clinic may start a conversation with (0: no limit).
     whatsapp_daily_recipient_limit: int = 0
+    # Reminders due at one moment leave within +- this many minutes of it, spread per reminder (0: exactly on time).
+    reminder_spread_minutes: int = 5
     date_order: str = "DMY"
     not_offered: Tuple[NotOffered, ...] = ()
 
@@ -411,6 +413,9 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
     list_button = r.get([*tap, "list_button"], str, default=TapToAnswer.list_button, required=False).strip()
     if not 0 < len(list_button) <= 20:
         raise r.fail([*tap, "list_button"], "list_button must be 1 to 20 characters (WhatsApp's limit)")
+    spread_minutes = r.get(["reminders", "spread_minutes"], int, default=5, required=False)
+    if not 0 <= spread_minutes <= 30:
+        raise r.fail(["reminders", "spread_minutes"], "spread_minutes must be from 0 to 30")
     daily_limit = r.get(["whatsapp", "daily_recipient_limit"], int, default=0, required=False)
     if daily_limit < 0:
         raise r.fail(
@@ -450,6 +455,7 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         templates={str(k): str(v) for k, v in templates.items()},
         tap_to_answer=tap_to_answer,
         whatsapp_daily_recipient_limit=daily_limit,
+        reminder_spread_minutes=spread_minutes,
         info={k: str(data["clinic"][k]) for k in info_keys if data["clinic"].get(k)},
         date_order=date_order,
         not_offered=not_offered,

@@ -9,6 +9,8 @@ checking the outbox's promises rather than only timing it.
    duplicated, and the backlog drains at the configured rate (no one-second window above it).
 3. pacing: the limit at 20 messages/s and two relay processes sharing one outbox (and one pacing slot, in the
    database or in Redis): no one-second window at the stand-in holds more than 20 POSTs.
+4. tap-to-answer: N offers of three buttons inside the window cost what N numbered texts cost, with one Content API
+   call for all of them (the template is made once and then read from memory).
 
 Retries, deadlines and reconciliation run on a simulated clock (real time plus an offset the scenario advances when
 nothing is due), so minutes of backoff cost no waiting; pacing and timeouts run in real time, because those are
@@ -30,6 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from aiohttp import web
 
 from bench.twilio_standin import TwilioStandIn
+from carebot.channels.buttons import Button, render_numbered, tap_offer
 from carebot.channels.contacts import ContactStore
 from carebot.channels.outbox import OutboxStore
 from carebot.channels.pacing import DatabaseSlots, Pacer, RedisSlots
@@ -357,6 +360,36 @@ async def pacing(database_url: str, count: int, rate: float = 20.0, redis_url: s
     }
 
 
+async def tap(database_url: str, count: int) -> Dict[str, Any]:
+    """`count` numbered texts, then `count` tap-to-answer offers, each to a patient inside the window, one at a time
+    as replies are sent; milliseconds per message (write, route, POST, accept) and Content API calls."""
+    rig_ = await rig(database_url, rate=10_000.0)
+    buttons = [Button("Tuesday 10:00", "/t"), Button("Wednesday 14:30", "/w"), Button("None of these", "/n")]
+    per_message: Dict[str, List[float]] = {"numbered text": [], "quick replies": []}
+    try:
+        for n in range(2 * count):
+            await asyncio.to_thread(rig_.sender.contacts.record_inbound, phone(n), rig_.clock())
+        for n in range(2 * count):
+            shape = "numbered text" if n < count else "quick replies"
+            prompt = f"Which time suits you, patient {n}?"
+            offer = tap_offer(prompt, buttons) if shape == "quick replies" else None
+            started = time.perf_counter()
+            result = await rig_.sender.send(phone(n), text=render_numbered(prompt, buttons), offer=offer)
+            per_message[shape].append((time.perf_counter() - started) * 1000)
+            assert result.status == "sent", result.error
+        content_posts = sum(1 for r in rig_.twilio.requests if "ContentSid" in r)
+    finally:
+        await rig_.close()
+    median = {shape: sorted(times)[len(times) // 2] for shape, times in per_message.items()}
+    return {
+        "messages of each shape": count,
+        "numbered text, ms per message (median)": f"{median['numbered text']:.1f}",
+        "quick replies, ms per message (median)": f"{median['quick replies']:.1f}",
+        "messages sent as quick replies": content_posts,
+        "Content API calls": len(rig_.twilio.contents),
+    }
+
+
 def _table(figures: Dict[str, Any]) -> str:
     rows = ["| figure | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in figures.items()]
     return "\n".join(rows)
@@ -373,6 +406,7 @@ def run(postgres_url: Optional[str] = None, count: int = 10_000) -> str:
         third = [asyncio.run(pacing(url("pacing.db"), 300))]
         if redis_url:
             third.append(asyncio.run(pacing(url("pacing_redis.db"), 300, redis_url=redis_url)))
+        fourth = asyncio.run(tap(url("tap.db"), 500))
     parts = [
         f"**Faults**: {count:,} due reminders, Twilio failing 20% of POSTs (500, 503, 429, timeout after "
         "accepting), 1% of numbers failing every time (503), status callbacks on; retries on a simulated clock.",
@@ -384,6 +418,9 @@ def run(postgres_url: Optional[str] = None, count: int = 10_000) -> str:
         "limiter releases them (wall clock, both processes) and where the stand-in receives them; the second adds the "
         "stand-in process's own scheduling delay on a shared machine, which can bunch two arrivals.",
         *(_table(t) for t in third),
+        "**Tap-to-answer**: 500 replies with three options as numbered text, then 500 as quick-reply buttons, each "
+        "to a patient inside the 24-hour window, one after another on SQLite (write, route, POST to the stand-in).",
+        _table(fourth),
     ]
     return "\n\n".join(parts) + "\n"
 

@@ -1,6 +1,8 @@
 """A local stand-in for Twilio's Messages API, for the outbox tests and `make bench`: it accepts messages like
 Twilio, or fails them the ways Twilio does (500, 503, 429, a timeout *after* accepting, a dropped connection, down
 altogether), lists what it accepted (`GET Messages.json?To=&From=`, newest first) and posts signed status callbacks.
+It also creates Content API templates (`POST /v1/Content`, JSON; `contents` keeps them by ContentSid) and shows
+what a patient would see of a content message (`shown`).
 
     twilio = TwilioStandIn(fail_rate=0.2, callbacks_to="http://127.0.0.1:5005")
     await twilio.start()
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import json
 import random
 import time
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from carebot.clock import utc_now
 
 Reply = Tuple[int, Dict[str, Any]]
 MESSAGES_PATH = "/2010-04-01/Accounts/{account}/Messages.json"
+CONTENT_PATH = "/v1/Content"
 # The failures a sender meets, in equal shares of `fail_rate`.
 FAILURES = ("500", "503", "429", "accept_then_hang")
 
@@ -52,6 +56,7 @@ class Accepted:
     to: str
     body: str
     content_sid: str
+    content_variables: str
     callback: str
     at: dt.datetime
 
@@ -87,6 +92,8 @@ class TwilioStandIn:
         self.callbacks_to, self.auth_token = callbacks_to.rstrip("/"), auth_token
         self.always_fail = always_fail or set()  # recipients ("whatsapp:+…") answered 503 every time
         self.down = False  # every request answered 503
+        self.content_down = False  # the Content API answers 503
+        self.contents: Dict[str, Dict[str, Any]] = {}  # ContentSid → the create request's JSON
         self.failures: Dict[str, int] = {}
         self.url = ""
         self._random = random.Random(seed)
@@ -101,6 +108,7 @@ class TwilioStandIn:
         app = web.Application()
         app.router.add_post(MESSAGES_PATH, self.handle)
         app.router.add_get(MESSAGES_PATH, self.list_messages)
+        app.router.add_post(CONTENT_PATH, self.create_content)
         return app
 
     async def start(self, port: int = 0) -> str:
@@ -169,6 +177,7 @@ class TwilioStandIn:
             to=first.get("To", ""),
             body=first.get("Body", ""),
             content_sid=first.get("ContentSid", ""),
+            content_variables=first.get("ContentVariables", ""),
             callback=first.get("StatusCallback", ""),
             at=self.clock(),
         )
@@ -178,6 +187,27 @@ class TwilioStandIn:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return accepted
+
+    async def create_content(self, request: web.Request) -> web.Response:
+        """The Content API's create: a JSON definition in, a new ContentSid out."""
+        if self.content_down:
+            return web.json_response(ERRORS["503"][1], status=503)
+        definition = await request.json()
+        sid = f"HX{len(self.contents) + 1:032x}"
+        self.contents[sid] = definition
+        return web.json_response({"sid": sid, **definition}, status=201)
+
+    def shown(self, accepted: Accepted) -> Dict[str, Any]:
+        """What the patient's phone shows for an accepted content message: its type's fields, variables filled."""
+        return self.show(accepted.content_sid, accepted.content_variables)
+
+    def show(self, content_sid: str, content_variables: str) -> Dict[str, Any]:
+        definition = self.contents[content_sid]
+        filled = json.dumps(definition["types"])
+        for name, value in json.loads(content_variables or "{}").items():
+            filled = filled.replace("{{" + name + "}}", json.dumps(value)[1:-1])
+        [(kind, fields)] = json.loads(filled).items()
+        return {"type": kind, **fields}
 
     async def list_messages(self, request: web.Request) -> web.Response:
         """Twilio's message list, newest first, filtered by To and From (PageSize honoured)."""
@@ -225,7 +255,15 @@ class TwilioStandIn:
         return self.requests
 
     def bodies(self) -> List[str]:
-        return [r.get("Body", [""])[0] for r in self.requests]
+        """The text each POST asked to show: its Body, or the body of a content message made here (the prompt
+        above tap-to-answer buttons)."""
+        return [self._body(r) for r in self.requests]
+
+    def _body(self, fields: Dict[str, List[str]]) -> str:
+        content_sid = fields.get("ContentSid", [""])[0]
+        if content_sid in self.contents:
+            return str(self.show(content_sid, fields.get("ContentVariables", [""])[0]).get("body", ""))
+        return fields.get("Body", [""])[0]
 
     def accepted_per_marker(self) -> Dict[str, int]:
         counts: Dict[str, int] = {}

@@ -95,6 +95,16 @@ class Closure:
 
 
 @dataclass(frozen=True)
+class TapToAnswer:
+    """How WhatsApp offers buttons (carebot/channels/content.py): as buttons at all, in which language, and the
+    label of the button that opens a list picker (WhatsApp shows at most 20 characters)."""
+
+    enabled: bool = True
+    language: str = "en"
+    list_button: str = "Choose"
+
+
+@dataclass(frozen=True)
 class Clinic:
     """The validated clinic file. Query methods answer in clinic-local time."""
 
@@ -121,6 +131,11 @@ class Clinic:
     reminder_no_reply_minutes: int
     templates: Dict[str, str]
     info: Dict[str, str] = field(default_factory=dict)
+    tap_to_answer: TapToAnswer = field(default_factory=TapToAnswer)
+    # Meta's messaging tier: unique patients per 24 h the clinic may start a conversation with (0: no limit).
+    whatsapp_daily_recipient_limit: int = 0
+    # Reminders due at one moment leave within +- this many minutes of it, spread per reminder (0: exactly on time).
+    reminder_spread_minutes: int = 5
     date_order: str = "DMY"
     not_offered: Tuple[NotOffered, ...] = ()
 
@@ -394,6 +409,23 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
 
     hours = r.weekly_hours(["opening_hours"])
     templates = r.get(["whatsapp", "templates"], dict, default={}, required=False) or {}
+    tap = ["whatsapp", "tap_to_answer"]
+    list_button = r.get([*tap, "list_button"], str, default=TapToAnswer.list_button, required=False).strip()
+    if not 0 < len(list_button) <= 20:
+        raise r.fail([*tap, "list_button"], "list_button must be 1 to 20 characters (WhatsApp's limit)")
+    spread_minutes = r.get(["reminders", "spread_minutes"], int, default=5, required=False)
+    if not 0 <= spread_minutes <= 30:
+        raise r.fail(["reminders", "spread_minutes"], "spread_minutes must be from 0 to 30")
+    daily_limit = r.get(["whatsapp", "daily_recipient_limit"], int, default=0, required=False)
+    if daily_limit < 0:
+        raise r.fail(
+            ["whatsapp", "daily_recipient_limit"], "daily_recipient_limit must be 0 (no limit) or more"
+        )
+    tap_to_answer = TapToAnswer(
+        enabled=r.get([*tap, "enabled"], bool, default=True, required=False),
+        language=r.get([*tap, "language"], str, default=TapToAnswer.language, required=False),
+        list_button=list_button,
+    )
     info_keys = ("directions", "parking", "accessibility", "what_to_bring", "website")
     return Clinic(
         name=r.get(["clinic", "name"], str),
@@ -421,6 +453,9 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         reminder_grace_minutes=r.get(["reminders", "grace_minutes"], int, default=120, required=False),
         reminder_no_reply_minutes=r.get(["reminders", "no_reply_minutes"], int, default=120, required=False),
         templates={str(k): str(v) for k, v in templates.items()},
+        tap_to_answer=tap_to_answer,
+        whatsapp_daily_recipient_limit=daily_limit,
+        reminder_spread_minutes=spread_minutes,
         info={k: str(data["clinic"][k]) for k in info_keys if data["clinic"].get(k)},
         date_order=date_order,
         not_offered=not_offered,

@@ -69,6 +69,9 @@ def test_next_staff_time_out_of_hours_is_the_next_opening(clinic):
         ("  - id: eyes\n", "  - id: dental\n", "two entries share an id"),
         ("slot_minutes: 15", "slot_minutes: 7", "slot_minutes must divide an hour"),
         ('  number: "999"\n', "", "'emergency.number' is missing"),
+        ("daily_recipient_limit: 2000", "daily_recipient_limit: -1", "must be 0 (no limit) or more"),
+        ("list_button: Choose", "list_button: Choose one of these times", "1 to 20 characters"),
+        ("    enabled: true", "    enabled: sometimes", "'whatsapp.tap_to_answer.enabled' must be a bool"),
     ],
 )
 def test_broken_clinic_files_are_reported_with_the_line_to_fix(tmp_path, old, new, expected):

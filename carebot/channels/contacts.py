@@ -94,7 +94,7 @@ whatsapp_outbox = Table(
     Column("variables", Text, nullable=True),  # JSON
     Column("force", Boolean, nullable=False, default=False),  # skips the opt-out check (STOP's own reply)
     Column("state", String(16), nullable=False),
-    Column("route", String(16), nullable=True),  # free | template, fixed at the first attempt
+    Column("route", String(16), nullable=True),  # free | template | tap, fixed at the first attempt
     Column("parts_total", Integer, nullable=False, default=0),
     Column("parts_done", Integer, nullable=False, default=0),
     Column("attempts", Integer, nullable=False, default=0),
@@ -109,6 +109,9 @@ whatsapp_outbox = Table(
     Column("delivery_at", DateTime, nullable=True),
     Column("error", Text, nullable=True),  # the last failure; a dead letter's reason
     Column("error_code", Integer, nullable=True),
+    Column(
+        "offer", Text, nullable=True
+    ),  # JSON TapOffer: tap-to-answer buttons for `text` (its numbered form)
     Index("ix_whatsapp_outbox_phone_state", "phone", "state", "id"),
     Index("ix_whatsapp_outbox_state_next", "state", "next_attempt_at"),
 )
@@ -120,6 +123,28 @@ whatsapp_outbox_sids = Table(
     Column("part", Integer, primary_key=True),  # one SID per part of a message: recorded once, however learnt
     Column("sid", String(64), nullable=False, index=True),
     Column("status", String(16), nullable=True),
+)
+
+
+# Twilio Content API templates the sender created (carebot/channels/content.py), by the hash of their definition: made
+# once per shape and account, then read from here by every process.
+whatsapp_content_templates = Table(
+    "whatsapp_content_templates",
+    _metadata,
+    Column("definition_hash", String(64), primary_key=True),
+    Column("content_sid", String(34), nullable=False),
+    Column("created_at", DateTime, nullable=False),  # naive UTC
+)
+
+
+# The recipients each sender opened a business-initiated conversation with (a template outside the 24-hour window)
+# in the last 24 hours: Meta's messaging tier caps how many there may be (carebot/channels/budget.py).
+whatsapp_business_initiated = Table(
+    "whatsapp_business_initiated",
+    _metadata,
+    Column("sender", String(32), primary_key=True),
+    Column("phone", String(32), primary_key=True),
+    Column("opened_at", DateTime, nullable=False, index=True),  # naive UTC
 )
 
 
@@ -265,8 +290,9 @@ def is_opted_out(phone: str, database_url: Optional[str] = None) -> bool:
 
 def forget_number(engine: Engine, phone: str) -> Dict[str, int]:
     """The patient's erasure, the channel's own tables: the number's 24-hour window and opt-out, its outbox
-    messages and the messages held for it (an erased number has no reminders left, so forgetting an opt-out sends
-    nothing; a new STOP is honoured as ever). How many rows of each went, for the erasure report."""
+    messages, its place in the messaging-tier count and the messages held for it (an erased number has no
+    reminders left, so forgetting an opt-out sends nothing; a new STOP is honoured as ever). How many rows of each
+    went, for the erasure report."""
     with engine.begin() as conn:
         secure_delete(conn)
         held = conn.execute(
@@ -276,5 +302,6 @@ def forget_number(engine: Engine, phone: str) -> Dict[str, int]:
         mine = select(whatsapp_outbox.c.id).where(whatsapp_outbox.c.phone == phone)
         conn.execute(delete(whatsapp_outbox_sids).where(whatsapp_outbox_sids.c.outbox_id.in_(mine)))
         outbox = conn.execute(delete(whatsapp_outbox).where(whatsapp_outbox.c.phone == phone)).rowcount
+        conn.execute(delete(whatsapp_business_initiated).where(whatsapp_business_initiated.c.phone == phone))
     checkpoint(engine)
     return {"held messages": held, "channel contact": contact, "outbox messages": outbox}

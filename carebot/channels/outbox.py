@@ -6,6 +6,8 @@ A row is one logical message (a bot reply, a reminder, a staff reply, a template
     queued ──► sending ──► accepted (Twilio SID) ──► delivery_status: sent / delivered / read / failed / undelivered
        ▲          │  └──► unknown (timeout: Twilio may have it) ──► reconciled: accepted, or queued again
        └──────────┘ 429, 5xx, connection error: queued again with backoff, until the row's deadline ──► dead
+    Route (fixed when first sent): free (text/media, in chunks), template (ContentSid outside the window) or tap
+    (an offer's buttons as Twilio content inside the window; `text` keeps the numbered list as its fallback).
     held: outside the 24-hour window with no template for it: moved to the held messages, which become new
           queued rows when the patient writes
     cancelled: the patient opted out;  sandbox: no credentials, logged only;  dismissed: a dead letter staff closed
@@ -37,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from carebot.channels.buttons import TapOffer
 from carebot.channels.contacts import (
     HELD_MAX_AGE,
     _utc_naive,
@@ -89,6 +92,7 @@ class OutboxMessage:
     error_code: Optional[int] = None
     settled_at: Optional[dt.datetime] = None
     sids: List[str] = field(default_factory=list)
+    offer: Optional[TapOffer] = None
 
 
 def _aware(moment: Optional[dt.datetime]) -> Optional[dt.datetime]:
@@ -120,6 +124,7 @@ def _message(row: Any, sids: Sequence[str] = ()) -> OutboxMessage:
         error_code=row.error_code,
         settled_at=_aware(row.settled_at),
         sids=list(sids),
+        offer=TapOffer.from_json(row.offer) if row.offer else None,
     )
 
 
@@ -139,6 +144,7 @@ class OutboxStore:
         media_url: Optional[str] = None,
         template: Optional[str] = None,
         variables: Optional[Mapping[str, Any]] = None,
+        offer: Optional[TapOffer] = None,
         force: bool = False,
         key: Optional[str] = None,
         deadline: Optional[dt.datetime] = None,
@@ -154,6 +160,7 @@ class OutboxStore:
             media_url=media_url,
             template=template,
             variables=json.dumps({str(k): str(v) for k, v in variables.items()}) if variables else None,
+            offer=offer.to_json() if offer else None,
             force=force,
             state="queued",
             parts_total=0,
@@ -282,6 +289,7 @@ class OutboxStore:
                     lease_until=None,
                     text=None,
                     media_url=None,
+                    offer=None,
                     variables=None,
                     delivery_status=case((t.delivery_status.is_(None), "accepted"), else_=t.delivery_status),
                 )
@@ -303,7 +311,7 @@ class OutboxStore:
             state=state, settled_at=_utc_naive(now), lease_until=None, error=error, error_code=code
         )
         if state in ACCEPTED:
-            values.update(text=None, media_url=None, variables=None)
+            values.update(text=None, media_url=None, variables=None, offer=None)
         self._update(message, **values)
 
     def retry_at(
@@ -335,7 +343,9 @@ class OutboxStore:
             if conn.execute(
                 update(whatsapp_outbox)
                 .where(t.id == message.id, t.claimed_by == message.claim, t.state.in_(ACTIVE))
-                .values(state="held", settled_at=moment, lease_until=None, text=None, media_url=None)
+                .values(
+                    state="held", settled_at=moment, lease_until=None, text=None, media_url=None, offer=None
+                )
             ).rowcount:
                 conn.execute(whatsapp_held_messages.insert().values(**held))
 
@@ -491,6 +501,7 @@ class OutboxStore:
                         settled_at=_utc_naive(now),
                         text=None,
                         media_url=None,
+                        offer=None,
                         variables=None,
                     )
                 ).rowcount

@@ -13,6 +13,8 @@ the reminder dispatcher's process). Rules applied to every message:
 - free-form text only inside the 24-hour window since the patient last wrote; outside it (or when Twilio answers
   error 63016) the approved template is sent instead (`ContentSid` + `ContentVariables`, no `Body`); without a
   caller's template, the re-open template goes out and the text is held until the patient replies;
+- inside the window, an offer of buttons (`offer`) goes as tap-to-answer content (quick replies or a list picker,
+  `content.py`), and as its numbered text when the Content API cannot make the template or Twilio refuses it;
 - text longer than 1,600 characters leaves as several ordered messages split on sentence boundaries, and a
   patient's messages leave one at a time in the order they were written, whichever process wrote them;
 - every POST waits for its slot of the sender's shared rate limit (`pacing.py`);
@@ -41,12 +43,16 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from carebot.channels.budget import RecipientBudget
+from carebot.channels.buttons import TapOffer
 from carebot.channels.chunking import chunk_text
 from carebot.channels.contacts import ContactStore
+from carebot.channels.content import CONTENT_API_URL, ContentTemplates
+from carebot.channels.content import variables as content_variables
 from carebot.channels.outbox import OutboxMessage, OutboxStore
 from carebot.channels.pacing import DatabaseSlots, Pacer, RedisSlots
 from carebot.channels.signature import public_base_url
-from carebot.clinic import load_clinic
+from carebot.clinic import TapToAnswer, load_clinic
 from carebot.clock import utc_now
 from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 from carebot.settings import current as current_settings
@@ -84,6 +90,7 @@ class TwilioSettings:
     auth_token: str = ""
     whatsapp_number: str = ""
     api_base_url: str = ""  # empty → https://api.twilio.com
+    content_api_url: str = ""  # empty → api_base_url if set (a stand-in serves both), else content.twilio.com
     webhook_url: str = ""  # public base URL Twilio calls; also gives the status-callback URL
     templates: Mapping[str, str] = field(default_factory=dict)  # name → ContentSid (HX…)
     reopen_template: str = "conversation_reopen"  # sent when free text cannot be (outside the window)
@@ -94,10 +101,16 @@ class TwilioSettings:
     relay_max_backoff_seconds: float = 60.0  # between the relay's attempts (a Twilio outage)
     reconcile_after_seconds: float = 20.0  # after a timeout, time for Twilio to finish and call back
     rate_per_second: float = 80.0  # the sender's WhatsApp throughput (WHATSAPP_RATE_PER_SECOND)
+    tap_to_answer: TapToAnswer = field(default_factory=TapToAnswer)  # clinic.yml whatsapp.tap_to_answer
+    daily_recipient_limit: int = 0  # Meta's tier (clinic.yml whatsapp.daily_recipient_limit); 0: no limit
 
     @property
     def sandbox(self) -> bool:
         return not (self.account_sid and self.auth_token and self.whatsapp_number)
+
+    @property
+    def content_base_url(self) -> str:
+        return (self.content_api_url or self.api_base_url or CONTENT_API_URL).rstrip("/")
 
     @property
     def status_callback_url(self) -> str:
@@ -107,7 +120,8 @@ class TwilioSettings:
     def from_mapping(cls, values: Optional[Mapping[str, Any]] = None) -> "TwilioSettings":
         """credentials.yml block (or {}) with environment fallbacks; templates default to clinic.yml's."""
         values = values or {}
-        templates = values.get("templates") or load_clinic().templates
+        clinic = load_clinic()
+        templates = values.get("templates") or clinic.templates
         tuned = {
             name: kind(values[name]) for name, kind in _TUNABLE.items() if values.get(name) not in (None, "")
         }
@@ -118,6 +132,8 @@ class TwilioSettings:
             api_base_url=setting(values, "api_base_url"),
             webhook_url=setting(values, "webhook_url"),
             templates={str(k): str(v) for k, v in templates.items()},
+            tap_to_answer=clinic.tap_to_answer,
+            daily_recipient_limit=clinic.whatsapp_daily_recipient_limit,
             **{"rate_per_second": current_settings().whatsapp_rate_per_second, **tuned},
         )
 
@@ -125,6 +141,7 @@ class TwilioSettings:
 # Optional credentials.yml keys with their types (no environment variable: operators rarely need them).
 _TUNABLE = {
     "reopen_template": str,
+    "content_api_url": str,
     "timeout_seconds": float,
     "max_attempts": int,
     "backoff_seconds": float,
@@ -206,6 +223,13 @@ class WhatsAppSender:
         self._jitter = jitter
         self.clock = clock
         self._client: Optional[Client] = None
+        self.budget = RecipientBudget(
+            contacts.engine, settings.whatsapp_number or "sandbox", settings.daily_recipient_limit
+        )
+        tap = settings.tap_to_answer
+        self.content = ContentTemplates(
+            contacts.engine, self._create_content, tap.language, tap.list_button, clock
+        )
         self.outcomes: Dict[str, int] = {}  # POST outcomes since the relay last looked (accepted, retry, …)
         # Failed POSTs in a row, any patient: from OUTAGE_FAILURES on, Twilio looks down, and a message gets one
         # attempt where it is written (no backoff sleeps holding a reply); the relay probes until it is back.
@@ -235,6 +259,21 @@ class WhatsAppSender:
                 self._client.api.base_url = self.settings.api_base_url.rstrip("/")
         return self._client
 
+    async def _create_content(self, definition: Mapping[str, Any]) -> str:
+        """One Content API create (`POST /v1/Content`, JSON) through twilio-python's client; the new ContentSid."""
+        answer = await self._twilio().request_async(
+            "POST",
+            f"{self.settings.content_base_url}/v1/Content",
+            data=json.dumps(definition),  # aiohttp sends a str body as it is
+            headers={"Content-Type": "application/json"},
+        )
+        if answer.status_code not in (200, 201):
+            raise TwilioRestException(answer.status_code, "/v1/Content", answer.text[:200])
+        sid = str(json.loads(answer.text).get("sid") or "")
+        if not sid.startswith("HX"):
+            raise ValueError("the Content API answered without a ContentSid")
+        return sid
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.http_client.close()
@@ -250,13 +289,15 @@ class WhatsAppSender:
         template: Optional[str] = None,
         variables: Optional[Mapping[str, Any]] = None,
         media_url: Optional[str] = None,
+        offer: Optional[TapOffer] = None,
         force: bool = False,
         kind: str = "reply",
         key: Optional[str] = None,
         deadline: Optional[dt.datetime] = None,
     ) -> SendResult:
         """Write the message to the outbox, then send the patient's queue as far as it can go now. Text/media go
-        inside the window, the template outside it. `force` skips the opt-out check (only for confirming STOP
+        inside the window (`text` as the numbered form of an `offer`, which goes as buttons when it can), the
+        template outside it. `force` skips the opt-out check (only for confirming STOP
         itself); `kind` sets how long it is retried, unless `deadline` says; `key` makes a repeat a no-op."""
         if not (text or media_url or template):
             raise ValueError("nothing to send: give text, media_url or template")
@@ -272,6 +313,7 @@ class WhatsAppSender:
             media_url=media_url,
             template=template,
             variables=variables,
+            offer=offer,
             force=force,
             key=key,
             deadline=deadline,
@@ -326,7 +368,7 @@ class WhatsAppSender:
         if not message.force and await asyncio.to_thread(self.contacts.is_opted_out, message.phone):
             await asyncio.to_thread(self.outbox.settle, message, "cancelled", "patient opted out")
             return
-        if message.route is None:
+        if message.route in (None, "tap"):  # a tap offer is routed again: its template may need loading here
             routed = await self._route(message)
             if routed is None:
                 return
@@ -338,10 +380,14 @@ class WhatsAppSender:
         await self._post_parts(message)
 
     async def _route(self, message: OutboxMessage, window_closed: bool = False) -> Optional[OutboxMessage]:
-        """Free text inside the window, else the caller's template, else hold it and send the re-open template."""
+        """Inside the window buttons (tap) or free text, else the caller's template, else hold it and send the
+        re-open template."""
         phone = message.phone
         if (message.text or message.media_url) and not window_closed:
             if await asyncio.to_thread(self.contacts.in_window, phone, self.clock()):
+                if await self._tap_content(message):
+                    await asyncio.to_thread(self.outbox.set_route, message, "tap", 1)
+                    return replace_route(message, "tap", 1)
                 parts = len(chunk_text(message.text)) if (message.text or "").strip() else 1
                 await asyncio.to_thread(self.outbox.set_route, message, "free", parts)
                 return replace_route(message, "free", parts)
@@ -350,6 +396,8 @@ class WhatsAppSender:
                 reason = f"template {message.template!r} not configured"
                 logger.error("WhatsApp: %s; nothing sent to %s", reason, mask_phone(phone))
                 await asyncio.to_thread(self.outbox.settle, message, "dead", reason, None, self.clock())
+                return None
+            if not await self._within_tier(message):
                 return None
             await asyncio.to_thread(self.outbox.set_route, message, "template", 1)
             return replace_route(message, "template", 1)
@@ -364,10 +412,37 @@ class WhatsAppSender:
         )
         return None
 
+    async def _within_tier(self, message: OutboxMessage) -> bool:
+        """Whether a template may open a conversation with the patient now under the sender's Meta tier; if not, the
+        message waits in the outbox until a place frees up (a dead letter if its deadline comes first)."""
+        frees_at = await asyncio.to_thread(self.budget.admit, message.phone, self.clock())
+        if frees_at is None:
+            return True
+        reason = (
+            f"Meta's limit of {self.settings.daily_recipient_limit} patients a day reached; "
+            f"waiting for a place at {frees_at:%H:%M} UTC"
+        )
+        logger.warning("WhatsApp: message %d to %s: %s", message.id, mask_phone(message.phone), reason)
+        await asyncio.to_thread(
+            self.outbox.retry_at, message, "queued", min(frees_at, message.deadline_at), reason
+        )
+        return False
+
+    async def _tap_content(self, message: OutboxMessage) -> Optional[str]:
+        """The ContentSid that shows the message's offer as buttons; None when it goes as numbered text."""
+        if message.offer is None or self.settings.sandbox or not self.settings.tap_to_answer.enabled:
+            return None
+        return await self.content.sid_for(message.offer)
+
     def _content_sid(self, name: str) -> str:
         return self.settings.templates.get(name) or (name if name.startswith("HX") else "")
 
     def _part(self, message: OutboxMessage, index: int) -> Dict[str, Any]:
+        if message.route == "tap" and message.offer is not None:
+            return {
+                "content_sid": self.content.cached(message.offer),
+                "content_variables": json.dumps(content_variables(message.offer)),
+            }
         if message.route == "template":
             data: Dict[str, Any] = {"content_sid": self._content_sid(message.template or "")}
             if message.variables:
@@ -412,6 +487,12 @@ class WhatsAppSender:
                 if routed is None:
                     return
                 message = routed
+                continue
+            if kind == "fatal" and message.route == "tap" and message.offer is not None:
+                self.content.failed(message.offer, reason)  # the numbered text needs no template
+                parts = len(chunk_text(message.text or ""))
+                await asyncio.to_thread(self.outbox.set_route, message, "free", parts)
+                message = replace_route(message, "free", parts)
                 continue
             level = logging.WARNING if kind in ("retry", "unknown") else logging.ERROR
             logger.log(level, "WhatsApp: message %d to %s: %s", message.id, mask_phone(message.phone), reason)

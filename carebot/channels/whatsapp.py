@@ -45,7 +45,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from carebot import tokens
-from carebot.channels.buttons import ButtonMemory, buttons_from_rasa, render_numbered
+from carebot.channels.buttons import ButtonMemory, buttons_from_rasa, render_numbered, tap_offer
 from carebot.channels.contacts import forget_number
 from carebot.channels.optout import OptCommand, opt_command
 from carebot.channels.outbox import DEADLINES
@@ -89,7 +89,8 @@ DEFAULT_REPLIES = {
 
 
 class WhatsAppOutput(OutputChannel):
-    """Rasa responses → WhatsApp messages; buttons become a numbered list the patient answers by number."""
+    """Rasa responses → WhatsApp messages; buttons become tap-to-answer buttons or a list picker (the sender's
+    choice, inside the 24-hour window), else a numbered list; the patient answers by tap, number or title."""
 
     @classmethod
     def name(cls) -> Text:
@@ -147,14 +148,17 @@ class WhatsAppOutput(OutputChannel):
     async def _send_offering(
         self, recipient_id: Text, text: Optional[Text], buttons: List[Dict[Text, Any]], **message: Any
     ) -> None:
-        """Send, remembering the numbered buttons only if the patient actually gets the numbered list."""
+        """Send, remembering the buttons only if the patient actually gets them (tap-to-answer or numbered)."""
         if not buttons:
             await self._send(recipient_id, text=text, **message)
             return
         offered = buttons_from_rasa(buttons)
         phone = normalize_phone(recipient_id)
         await self.buttons.remember(phone, offered)  # before sending: the answer may come back at once
-        result = await self._send(recipient_id, text=render_numbered(text or "", offered), **message)
+        offer = None if message.get("media_url") else tap_offer(text or "", offered)
+        result = await self._send(
+            recipient_id, text=render_numbered(text or "", offered), offer=offer, **message
+        )
         if result.via_template or result.status not in ("sent", "sandbox", "queued"):
             await self.buttons.forget(phone)  # the patient never saw the numbered list
 
@@ -553,8 +557,10 @@ class WhatsAppInput(InputChannel):
             "button_payload": form.first("ButtonPayload") or None,
             "button_text": form.first("ButtonText") or None,
         }
-        # Any new message ends the previous turn, so the remembered buttons are consumed even when unused.
-        chosen = await self.buttons.take(phone, body)
+        # Any new message ends the previous turn, so the remembered buttons are consumed even when unused. A tapped
+        # option names itself by id: ButtonPayload for a quick reply, ListId for a list picker.
+        tapped = form.first("ButtonPayload") or form.first("ListId")
+        chosen = await self.buttons.take(phone, body, tapped)
         if metadata["button_payload"] and TEMPLATE_PAYLOAD.match(metadata["button_payload"]):
             return metadata[
                 "button_payload"

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol
 
 import jinja2
 from aiohttp import web
@@ -39,6 +40,8 @@ from carebot.handoff.model import (
 from carebot.handoff.service import REOPEN_TEMPLATE, HandoffService, ResumeFailed
 from carebot.handoff.sessions import StaffSessions
 from carebot.phones import mask_phone
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "carebot_staff"
 LOGIN_COOKIE = "carebot_login"
@@ -174,6 +177,11 @@ class DeadLetters(Protocol):
     def dismiss(self, message_id: int, now: Optional[dt.datetime] = None) -> bool: ...
 
 
+# A patient's medication-reminder adherence by conversation id (Adherence.to_dict: doses, taken, WhatsApp delivered
+# and read rates); carebot.reminders.api.adherence_for_staff implements it, passed in by the backend. Blocking.
+AdherenceOf = Callable[[str], Dict[str, Any]]
+
+
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
@@ -187,6 +195,7 @@ class StaffInbox:
         secure_cookies: bool = False,
         patient_requests: Optional[PatientRequests] = None,
         dead_letters: Optional[DeadLetters] = None,
+        adherence: Optional[AdherenceOf] = None,
     ) -> None:
         self.service, self.auth, self.clinic, self.sessions, self.audit = (
             service,
@@ -197,6 +206,7 @@ class StaffInbox:
         )
         self.secure_cookies, self.patient_requests = secure_cookies, patient_requests
         self.dead_letters = dead_letters
+        self.adherence = adherence
 
     def routes(self) -> list:
         return [
@@ -473,6 +483,7 @@ class StaffInbox:
         events = await run_db(self.service.store.events, case.id)
         opted_out, in_window = await self.service.contact_state(case.patient_phone)
         bot_messages = await self.service.bot_conversation(case)
+        adherence = await self._adherence(case)
         if bot_messages is not None:
             bot_messages = [dict(m, at=self._local(m["at"])) for m in bot_messages]
         notice = self._notice(request)
@@ -492,7 +503,18 @@ class StaffInbox:
             opted_out=opted_out,
             in_window=in_window,
             reopen_template=REOPEN_TEMPLATE,
+            adherence=adherence,
         )
+
+    async def _adherence(self, case: Case) -> Optional[Dict[str, Any]]:
+        """The patient's reminder adherence for the case page; None without reminders data (never a failed page)."""
+        if self.adherence is None:
+            return None
+        try:
+            return await run_db(self.adherence, case.conversation_id)
+        except Exception:  # noqa: BLE001 - the case must open even when the reminders' figures cannot be read
+            log.exception("staff inbox: adherence of case %s could not be read", case.id)
+            return None
 
     def _admin(self, session: Session) -> Session:
         if session.staff not in self.auth.admins:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from carebot.backend.audit import AuditLog
 from carebot.backend.db import to_db
 from carebot.channels.contacts import (
+    whatsapp_business_initiated,
     whatsapp_contacts,
     whatsapp_held_messages,
     whatsapp_message_sids,
@@ -130,6 +131,13 @@ def _purge_channel(engine: Engine, retention: Retention, now: dt.datetime, repor
             "message ids",
             conn.execute(
                 delete(whatsapp_message_sids).where(whatsapp_message_sids.c.received_at < state_cutoff)
+            ).rowcount,
+        )
+        initiated = whatsapp_business_initiated.c  # the messaging-tier count: which numbers got a template
+        report.add(
+            "messaging-tier places",
+            conn.execute(
+                delete(whatsapp_business_initiated).where(initiated.opened_at < state_cutoff)
             ).rowcount,
         )
         conn.execute(

@@ -145,6 +145,17 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
     )
 
 
+def adherence_for_staff(engine: Engine) -> Callable[[str], Dict[str, Any]]:
+    """A patient's last 7 days of medication reminders as the staff inbox shows them, with the WhatsApp delivery and
+    read rates from the channel's outbox (blocking; the backend passes it to the inbox)."""
+    store = ReminderStore(engine)
+
+    def adherence(conversation_id: str) -> Dict[str, Any]:
+        return store.adherence(conversation_id, delivery=whatsapp_delivery_statuses).to_dict()
+
+    return adherence
+
+
 class RemindersApi:
     """JSON handlers for the action server: parse, create, list, change and answer reminders."""
 

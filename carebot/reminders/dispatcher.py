@@ -154,12 +154,16 @@ class DispatcherSettings:
     retry_after: dt.timedelta = dt.timedelta(seconds=30)
     poll_seconds: float = 5.0
     housekeeping_seconds: float = 60.0
+    spread: dt.timedelta = dt.timedelta(
+        0
+    )  # reminders go out within +-spread of their due time (spread_offset)
 
     @classmethod
     def from_clinic(cls, clinic: Clinic, **overrides: Any) -> "DispatcherSettings":
         return cls(
             grace=dt.timedelta(minutes=clinic.reminder_grace_minutes),
             no_reply_after=dt.timedelta(minutes=clinic.reminder_no_reply_minutes),
+            spread=dt.timedelta(minutes=clinic.reminder_spread_minutes),
             **overrides,
         )
 
@@ -221,7 +225,12 @@ class Dispatcher:
         """Claim one batch and settle every occurrence in it (sent, retried, missed or cancelled)."""
         now = self.clock()
         batch = await run_db(
-            self.store.claim, self.worker_id, now, self.settings.batch_size, self.settings.lease
+            self.store.claim,
+            self.worker_id,
+            now,
+            self.settings.batch_size,
+            self.settings.lease,
+            self.settings.spread,
         )
         report = DispatchReport(claimed=len(batch))
         if not batch:

@@ -21,6 +21,8 @@ DEFAULT_HORIZON = dt.timedelta(hours=48)
 MAX_BACKFILL = dt.timedelta(days=7)
 # How well the patient's words must name a reminder (label_score) for "stop my metformin" to pick that one.
 MATCH_THRESHOLD = 0.75
+# Reminders due at the same moment (08:00 for thousands of patients) are spread over +-spread in steps of this.
+SPREAD_STEP = dt.timedelta(seconds=30)
 
 
 class ReminderError(Exception):
@@ -117,6 +119,19 @@ class Occurrence:
             "response": self.response,
             "kind": self.kind,
         }
+
+
+def spread_steps(spread: dt.timedelta) -> int:
+    """How many SPREAD_STEPs either side of the due time a spread of +-`spread` allows."""
+    return max(0, int(spread / SPREAD_STEP))
+
+
+def spread_offset(reminder_id: int, spread: dt.timedelta) -> dt.timedelta:
+    """When, relative to its due time, a reminder's occurrences go out under a spread of +-`spread`: fixed per
+    reminder (a patient's 08:00 reminder comes at the same minute every day), and uniform over the reminders, so a
+    burst due on the hour leaves over the whole window instead of at once (Meta's and Twilio's rates; issue 16)."""
+    steps = spread_steps(spread)
+    return ((reminder_id % (2 * steps + 1)) - steps) * SPREAD_STEP if steps else dt.timedelta(0)
 
 
 @dataclass(frozen=True)

@@ -36,13 +36,16 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    exists,
     func,
+    not_,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.expression import ColumnElement
 
 from carebot import tokens
 from carebot.backend.db import from_db, metadata, to_db
@@ -63,6 +66,8 @@ from carebot.reminders.model import (
     ReminderNotFound,
     label_score,
     meaningful_words,
+    spread_offset,
+    spread_steps,
 )
 from carebot.reminders.recurrence import Schedule, describe, iter_occurrences, normalise_rrule
 
@@ -509,8 +514,18 @@ class ReminderStore:
             reminder_start=from_db(row.reminder_dtstart),
         )
 
-    def claim(self, worker: str, now: dt.datetime, limit: int, lease: dt.timedelta) -> List[Occurrence]:
-        """Atomically take up to `limit` due occurrences (or ones whose lease ran out) for this worker.
+    def claim(
+        self,
+        worker: str,
+        now: dt.datetime,
+        limit: int,
+        lease: dt.timedelta,
+        spread: dt.timedelta = dt.timedelta(0),
+    ) -> List[Occurrence]:
+        """Atomically take up to `limit` due occurrences (or ones whose lease ran out) for this worker. With a
+        `spread`, an occurrence is due at its due time plus its reminder's `spread_offset` (one comparison per
+        30-second step, so the query stays plain SQL on SQLite and PostgreSQL); but a snoozed dose, and the doses
+        of a reminder set within the last `spread` ("remind me in 2 minutes"), go exactly when due.
 
         PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED then UPDATE, in one short transaction, so concurrent
         dispatchers each get disjoint rows without waiting on each other. SQLite has one writer at a time
@@ -518,8 +533,9 @@ class ReminderStore:
         The rows are then read back by the batch's unique claim token.
         """
         occ = reminder_occurrences.c
+        due = self._due(now, spread)
         claimable = or_(
-            and_(occ.status == "pending", occ.due_at <= to_db(now)),
+            and_(occ.status == "pending", due),
             and_(occ.status.in_(("claimed", "sending")), occ.claimed_until < to_db(now)),
         )
         token = f"{worker[:100]}#{uuid.uuid4().hex[:16]}"  # unique per batch: the rows are read back by it
@@ -544,6 +560,29 @@ class ReminderStore:
                 .order_by(occ.due_at, occ.id)
             ).fetchall()
         return [self._occurrence(row) for row in rows]
+
+    @staticmethod
+    def _due(now: dt.datetime, spread: dt.timedelta) -> ColumnElement[bool]:
+        """The pending occurrences that are due `now` under a spread of +-`spread` (see `claim`)."""
+        occ = reminder_occurrences.c
+        on_time = occ.due_at <= to_db(now)
+        buckets = 2 * spread_steps(spread) + 1
+        if buckets == 1:
+            return on_time
+        spread_out = or_(
+            *(
+                and_(
+                    occ.reminder_id % buckets == bucket,
+                    occ.due_at <= to_db(now - spread_offset(bucket, spread)),
+                )
+                for bucket in range(buckets)
+            )
+        )
+        set_earlier = exists().where(
+            reminders.c.id == occ.reminder_id, reminders.c.created_at <= to_db(now - spread)
+        )
+        spreadable = and_(occ.snoozed_from.is_(None), set_earlier)
+        return or_(and_(spreadable, spread_out), and_(not_(spreadable), on_time))
 
     def _finish(self, ids: Sequence[int], status: str, **extra: Any) -> int:
         if not ids:

@@ -47,6 +47,7 @@ def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None
         clinic,
         sender=WhatsAppSender.from_env(),
         patient_requests=PatientRequests(engine, clinic),
+        adherence=reminders_api.adherence_for_staff(engine),
     )
 
 

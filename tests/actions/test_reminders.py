@@ -534,7 +534,7 @@ async def test_the_reminder_is_spoken_once_per_key_with_options_and_its_template
 
 
 @pytest.mark.parametrize("in_window", [True, False])
-async def test_on_whatsapp_the_reminder_is_numbered_text_in_the_window_and_the_template_outside(
+async def test_on_whatsapp_the_reminder_is_quick_replies_in_the_window_and_the_template_outside(
     in_window, make_tracker, dispatcher, domain, backend, store, clinic, sender_factory, contacts, twilio
 ):
     if in_window:
@@ -556,10 +556,11 @@ async def test_on_whatsapp_the_reminder_is_numbered_text_in_the_window_and_the_t
     [sent] = twilio.requests
     local = occurrence.due_at.astimezone(clinic.tz).strftime("%H:%M")
     if in_window:
-        assert sent["Body"] == [
-            f"{said('reminder_medication', what='metformin 500mg', time=local)}\n\n"
-            "1. Taken\n2. Skip\n3. Snooze 30 min"
-        ]
+        shown = twilio.show(sent["ContentSid"][0], sent["ContentVariables"][0])
+        assert "Body" not in sent and shown["body"] == said(
+            "reminder_medication", what="metformin 500mg", time=local
+        )
+        assert [action["title"] for action in shown["actions"]] == ["Taken", "Skip", "Snooze 30 min"]
     else:
         assert sent["ContentSid"] == [TEMPLATES["medication_reminder"]] and "Body" not in sent
         assert json.loads(sent["ContentVariables"][0]) == {"1": "metformin 500mg", "2": local}

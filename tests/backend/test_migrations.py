@@ -124,3 +124,22 @@ def test_a_database_before_case_takers_gains_them_and_keeps_its_cases(engine: En
         assert connection.execute(sa.text("SELECT status, assigned_to FROM handoff_cases")).all() == [
             ("open", None)
         ]
+
+
+def test_a_channel_database_before_tap_to_answer_keeps_its_queued_messages(engine: Engine) -> None:
+    with engine.begin() as connection:  # the previous release's channel schema, with a message still queued
+        command.upgrade(migrations.config(migrations.CHANNEL, connection), "channel_0002")
+        connection.execute(
+            sa.text(
+                "INSERT INTO whatsapp_outbox (phone, kind, text, force, state, parts_total, parts_done, attempts, "
+                "created_at, next_attempt_at, deadline_at) "
+                "VALUES ('+447700900123', 'reply', 'hello', false, 'queued', 0, 0, 0, :at, :at, :at)"
+            ),
+            {"at": CREATED},
+        )
+    migrations.upgrade(engine, migrations.CHANNEL)
+    assert differences(engine, channel_metadata) == []
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT text, state, offer FROM whatsapp_outbox")).all() == [
+            ("hello", "queued", None)
+        ]

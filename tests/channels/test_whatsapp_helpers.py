@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from carebot.channels.buttons import Button, ButtonMemory, match_button, render_numbered
+from carebot.channels.buttons import Button, ButtonMemory, match_button, offer_tag, render_numbered
 from carebot.channels.chunking import chunk_text
 from carebot.channels.contacts import ContactStore, in_session_window, is_opted_out
 from carebot.channels.optout import opt_command
@@ -102,6 +102,18 @@ async def test_button_memory_is_per_patient_and_consumed_by_the_next_message() -
     assert await memory.take("+442", "1") is None
     assert await memory.take("+441", "1") == "/slot_t"
     assert await memory.take("+441", "1") is None
+
+
+async def test_a_tapped_option_selects_by_its_id_and_a_stale_tap_only_by_its_words() -> None:
+    memory = ButtonMemory(MemoryTTLStore())
+    await memory.remember("+441", BUTTONS)
+    assert await memory.take("+441", "", tapped=f"{offer_tag(BUTTONS)}.2") == BUTTONS[1].payload
+    later = [Button("Wednesday", "/other"), Button("Tuesday 10:00", "/slot_t_again")]
+    await memory.remember("+441", later)
+    stale = f"{offer_tag(BUTTONS)}.1"  # option 1 of the first offer: "Tuesday 10:00", not later[0]
+    assert await memory.take("+441", "Tuesday 10:00", tapped=stale) == "/slot_t_again"
+    await memory.remember("+441", later)
+    assert await memory.take("+441", "1", tapped=stale) is None
 
 
 async def test_memory_store_expires_keys() -> None:

@@ -123,7 +123,7 @@ async def test_template_sent_by_the_bot_as_custom_payload(harness: Harness) -> N
 
 
 @pytest.mark.parametrize("window_open", [True, False])
-async def test_reminder_payload_is_numbered_text_inside_the_window_and_the_template_outside(
+async def test_reminder_payload_is_quick_replies_inside_the_window_and_the_template_outside(
     harness: Harness, contacts: ContactStore, window_open: bool
 ) -> None:
     if window_open:
@@ -137,7 +137,10 @@ async def test_reminder_payload_is_numbered_text_inside_the_window_and_the_templ
     await harness.channel.output.send_response(f"whatsapp:{PATIENT}", {"custom": reminder})
     [request] = await harness.twilio.wait_for(1)
     if window_open:
-        assert request["Body"] == ["Time for your Ramipril 5 mg.\n\n1. Taken\n2. Snooze"]
+        shown = harness.twilio.shown(harness.twilio.accepted[0])
+        assert "Body" not in request and shown["type"] == "twilio/quick-reply"
+        assert shown["body"] == "Time for your Ramipril 5 mg."
+        assert [action["title"] for action in shown["actions"]] == ["Taken", "Snooze"]
     else:
         assert request["ContentSid"] == [TEMPLATES["medication_reminder"]] and "Body" not in request
     await harness.post(harness.message("1"))

@@ -13,6 +13,7 @@ import pytest
 from carebot.channels.contacts import ContactStore
 from carebot.channels.signature import sign
 from carebot.channels.ttl_store import RedisTTLStore
+from carebot.clinic import TapToAnswer
 from tests.channels.whatsapp_harness import (
     AUTH_TOKEN,
     PATIENT,
@@ -175,7 +176,10 @@ async def test_messages_of_one_patient_are_handled_and_answered_in_order(harness
     assert harness.twilio.bodies() == ["reply to first", "reply to second", "reply to third"]
 
 
-async def test_buttons_are_numbered_and_a_number_title_or_payload_selects_them(harness: Harness) -> None:
+async def test_buttons_are_numbered_and_a_number_title_or_payload_selects_them(
+    make_harness: Callable[..., Any],
+) -> None:
+    harness = await make_harness(tap_to_answer=TapToAnswer(enabled=False))  # the clinic turned buttons off
     buttons = [
         {"title": "Tuesday 10:00", "payload": '/choose_slot{"slot": "t1"}'},
         {"title": "Wednesday 14:30", "payload": '/choose_slot{"slot": "w1"}'},

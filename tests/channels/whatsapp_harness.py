@@ -177,6 +177,18 @@ class Harness:
                 return response
 
 
+def stack_env(twilio_url: str, state_database: Any) -> Dict[str, str]:
+    """What points a whole Carebot stack's WhatsApp channel at the stand-in, signed with AUTH_TOKEN (tests/e2e)."""
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
+        "TWILIO_API_BASE_URL": twilio_url,
+        "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
+        "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{state_database}",
+    }
+
+
 def make_settings(api_base_url: str, **overrides: Any) -> TwilioSettings:
     values: Dict[str, Any] = dict(
         account_sid=ACCOUNT_SID,

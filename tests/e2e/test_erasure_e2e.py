@@ -26,12 +26,9 @@ from carebot.backend.notices import notices
 from carebot.privacy import sealing
 from carebot.scheduling.client import SchedulingClient
 from tests.channels.whatsapp_harness import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    CLINIC_NUMBER,
-    PUBLIC_URL,
     TwilioStandIn,
     clock,  # noqa: F401 - the stand-in's clock: fixture
+    stack_env,
     twilio,  # noqa: F401 - twilio: fixture
 )
 from tests.e2e.test_reminders_e2e import model, patient_says, wait_for_body
@@ -110,17 +107,7 @@ async def test_after_erasure_on_whatsapp_no_store_holds_the_patient(
         pytest.fail(f"no trained model at {model()}: run `make train` (or set RASA_MODEL)")
     var = tmp_path / "var"
     stack = carebot_stack(var, model=model())
-    stack.env.update(
-        {
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
-            "TWILIO_API_BASE_URL": twilio.url,
-            "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
-            "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{var / 'whatsapp.db'}",
-            "TRACKER_ENCRYPTION_KEY": uuid.uuid4().hex,
-        }
-    )
+    stack.env.update(stack_env(twilio.url, var / "whatsapp.db"), TRACKER_ENCRYPTION_KEY=uuid.uuid4().hex)
     monkeypatch.setenv("TRACKER_ENCRYPTION_KEY", stack.env["TRACKER_ENCRYPTION_KEY"])  # the search decrypts
     sealing.cipher.cache_clear()
     database: Optional[str] = production_stores(stack, var) if stores == "postgres" else None

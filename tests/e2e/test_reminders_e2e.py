@@ -22,14 +22,13 @@ import pytest
 from bench.stack import DEFAULT_MODEL, CarebotStack, carebot_stack, start
 from carebot.channels.signature import sign
 from tests.channels.whatsapp_harness import (
-    ACCOUNT_SID,
     AUTH_TOKEN,
-    CLINIC_NUMBER,
     PUBLIC_URL,
     WEBHOOK_PATH,
     TwilioStandIn,
     clock,  # noqa: F401 - the stand-in's clock: a fixture
     inbound_form,
+    stack_env,
     twilio,  # noqa: F401 - a fixture, used as a parameter
 )
 
@@ -43,9 +42,10 @@ def model() -> Path:
     return Path(os.environ.get("RASA_MODEL") or DEFAULT_MODEL)
 
 
-async def patient_says(stack: CarebotStack, phone: str, text: str) -> None:
-    """One inbound WhatsApp message, signed as Twilio signs it (for the public URL the channel is told about)."""
-    form = inbound_form(text, phone)
+async def patient_says(stack: CarebotStack, phone: str, text: str, **fields: str) -> None:
+    """One inbound WhatsApp message (with any further Twilio fields: a tapped button's), signed as Twilio signs it
+    (for the public URL the channel is told about)."""
+    form = inbound_form(text, phone, **fields)
     headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, PUBLIC_URL + WEBHOOK_PATH, form)}
     async with httpx.AsyncClient() as client:
         reply = await client.post(stack.rasa_url + WEBHOOK_PATH, data=form, headers=headers, timeout=10)
@@ -71,15 +71,7 @@ async def test_a_reminder_survives_a_restart_arrives_once_on_time_and_taken_is_r
         pytest.fail(f"no trained model at {model()}: run `make train` (or set RASA_MODEL)")
     stack = carebot_stack(tmp_path / "var", model=model())
     stack.env.update(
-        {
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
-            "TWILIO_API_BASE_URL": twilio.url,
-            "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
-            "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'whatsapp.db'}",
-            "REMINDER_POLL_SECONDS": str(POLL_SECONDS),
-        }
+        stack_env(twilio.url, tmp_path / "var" / "whatsapp.db"), REMINDER_POLL_SECONDS=str(POLL_SECONDS)
     )
     phone = f"+4477009{uuid.uuid4().int % 100000:05d}"
     conversation = f"whatsapp:{phone}"  # the WhatsApp channel's conversation id for this patient

@@ -10,6 +10,7 @@ from yarl import URL
 
 from carebot.handoff.auth import StaffAuth, parse_accounts
 from carebot.handoff.inbox import SESSION_COOKIE, waiting_time
+from carebot.reminders.api import STORE_KEY
 
 
 async def logged_in(backend, name="alice"):
@@ -301,3 +302,32 @@ async def test_a_dead_letter_cannot_be_retried_without_the_form_token(backend):
     client = await logged_in(backend)
     status, _, _ = await backend.post_form(client, f"/staff/outbox/{message}/retry", {"csrf": "forged"})
     assert status == 403 and outbox.get(message).state == "dead"
+
+
+async def test_the_case_page_shows_the_patients_reminder_delivery_and_read_rates(backend):
+    """Staff see, per patient, how many reminders WhatsApp delivered and the patient read (from the outbox)."""
+    store, outbox = backend.app[STORE_KEY], backend.service.sender.outbox
+    first_due = hours_ago(30)
+    store.create(
+        PATIENT,
+        "metformin",
+        "RRULE:FREQ=DAILY;COUNT=2",
+        first_due,
+        "Europe/London",
+        now=first_due - dt.timedelta(minutes=1),
+    )
+    occurrences = store.claim("t", hours_ago(0), 10, dt.timedelta(minutes=1))
+    store.mark_sending([o.id for o in occurrences], hours_ago(0), dt.timedelta(minutes=1))
+    store.mark_sent([o.id for o in occurrences], hours_ago(0))
+    for number, (occurrence, status) in enumerate(zip(occurrences, ("read", "sent"))):
+        message = outbox.enqueue(
+            PATIENT, "medication_reminder", text="metformin", key=occurrence.idempotency_key
+        )
+        outbox.record_part(message, 0, f"SM{number:032x}")
+        outbox.record_status(f"SM{number:032x}", status)
+    case_id = (await backend.open_case(PATIENT))["case"]["id"]
+    client = await logged_in(backend)
+    _, html, _ = await backend.page(client, f"/staff/cases/{case_id}")
+    assert "Medication reminders, last 7 days" in html
+    assert "1 of 2 sent on WhatsApp (50%)" in html  # delivered: the read one (the other is only "sent")
+    assert 'class="read-rate">1 of 2 (50%)' in html

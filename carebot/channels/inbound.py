@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 
 from carebot.channels.contacts import _metadata, _utc_naive, whatsapp_message_sids
 from carebot.channels.signature import FormParams
+from carebot.erasing import secure_delete
 from carebot.phones import normalize_phone
 
 whatsapp_inbound = Table(
@@ -166,8 +167,10 @@ class InboundQueue:
             )
 
     def done(self, message: InboundMessage) -> None:
-        """The turn is handled (answered, or apologised for): the row and the patient's words go."""
+        """The turn is handled (answered, or apologised for): the row and the patient's words go, zeroed in an
+        SQLite file (an erasure's checkpoint then leaves none of them behind)."""
         with self.engine.begin() as conn:
+            secure_delete(conn)
             conn.execute(delete(whatsapp_inbound).where(whatsapp_inbound.c.id == message.id))
 
     def waiting(self) -> int:

@@ -461,6 +461,10 @@ class WhatsAppInput(InputChannel):
                     await asyncio.to_thread(self.inbound.done, message)
                 finally:
                     self._holding.discard(message.id)
+                if (
+                    phone in self.output.to_forget
+                ):  # after `done`: the erasure's checkpoint takes the inbox row too
+                    await self._forget(phone)
         finally:
             del self._working[phone]
 
@@ -516,8 +520,6 @@ class WhatsAppInput(InputChannel):
                 metadata=metadata,
             )
         )
-        if phone in self.output.to_forget:
-            await self._forget(phone)
 
     async def _forget(self, phone: str) -> None:
         """The patient's erasure, the channel's part, once the last reply has left: the 24-hour window, opt-out,

@@ -27,9 +27,10 @@ class Service:
     name: str
     argv: List[str]
     withheld: Tuple[str, ...] = ()  # variables this process must not hold (least privilege)
+    own: Tuple[Tuple[str, str], ...] = ()  # variables of this process alone (a replica's port)
 
     def environment(self, env: Dict[str, str]) -> Dict[str, str]:
-        return {key: value for key, value in env.items() if key not in self.withheld}
+        return {**{key: value for key, value in env.items() if key not in self.withheld}, **dict(self.own)}
 
 
 # The dispatcher reads the database and triggers intents with its own token: no API token of another process.
@@ -48,29 +49,19 @@ def services(python: str, env: Dict[str, str]) -> List[Service]:
     return [
         Service("backend", [python, "-m", "carebot.server"]),
         Service("actions", [python, "-m", "actions"]),
-        Service(
-            "rasa",
-            [
-                # The API token reaches Rasa through RASA_API_TOKEN (carebot.rasa_server), never argv: `ps` shows argv.
-                python,
-                "-m",
-                "carebot.rasa_server",
-                "run",
-                "--enable-api",
-                "--interface",
-                config.rasa_host,
-                "--port",
-                str(config.rasa_port),
-                "--model",
-                config.rasa_model,
-                "--endpoints",
-                str(config.rasa_endpoints),
-                "--credentials",
-                config.rasa_credentials,
-            ],
-        ),
+        rasa_service("rasa", python, config, config.rasa_port),
         Service("reminders", [python, "-m", "carebot.dispatcher"], withheld=API_TOKENS),
     ]
+
+
+def rasa_service(
+    name: str, python: str, config: settings.Settings, port: int, own: Tuple[Tuple[str, str], ...] = ()
+) -> Service:
+    """A Rasa server on `port`. The API token reaches it through RASA_API_TOKEN (carebot.rasa_server), never argv:
+    `ps` shows argv."""
+    argv = [python, "-m", "carebot.rasa_server", "run", "--enable-api", "--interface", config.rasa_host]
+    argv += ["--port", str(port), "--model", config.rasa_model, "--endpoints", str(config.rasa_endpoints)]
+    return Service(name, [*argv, "--credentials", config.rasa_credentials], own=own)
 
 
 def prepare_environment() -> Dict[str, str]:

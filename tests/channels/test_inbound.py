@@ -24,8 +24,9 @@ def form(body: str, sender: str = PATIENT) -> FormParams:
 
 
 @pytest.fixture
-def queue(contacts: ContactStore) -> InboundQueue:
-    return InboundQueue(contacts.engine, LEASE)
+def queue(db_url: str) -> InboundQueue:
+    """On SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set (the production channel database)."""
+    return InboundQueue(ContactStore(db_url).engine, LEASE)
 
 
 def test_a_message_is_kept_once_with_its_form(queue: InboundQueue) -> None:

@@ -13,6 +13,7 @@ the others (carebot/channels/inbound.py); conversations live in PostgreSQL, so n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import string
 import sys
 import time
@@ -92,13 +93,11 @@ def stack(python: str, config: settings.Settings) -> List[launcher.Service]:
     """The backend, the replicas (Rasa and its action server), the dispatcher and nginx."""
     services = [launcher.Service("backend", [python, "-m", "carebot.server"])]
     for index, (rasa_port, action_port) in enumerate(replica_ports(config), start=1):
-        services.append(
-            launcher.Service(
-                "actions", [python, "-m", "actions"], own=(("ACTION_SERVER_PORT", str(action_port)),)
-            )
-        )
+        own = (("ACTION_SERVER_PORT", str(action_port)),)
+        services.append(launcher.Service("actions", [python, "-m", "actions"], own=own, restart=True))
         endpoint = (("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{action_port}/webhook"),)
-        services.append(launcher.rasa_service(f"rasa-{index}", python, config, rasa_port, own=endpoint))
+        rasa = launcher.rasa_service(f"rasa-{index}", python, config, rasa_port, own=endpoint)
+        services.append(dataclasses.replace(rasa, restart=True))
     services.append(
         launcher.Service("reminders", [python, "-m", "carebot.dispatcher"], withheld=launcher.API_TOKENS)
     )

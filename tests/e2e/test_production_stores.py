@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
 import httpx
@@ -141,8 +141,9 @@ def replicas(request, tmp_path_factory) -> Iterator[Dict[str, object]]:
             process.wait(timeout=30)
 
 
-def behind_nginx(tmp: Path) -> Iterator[Dict[str, object]]:
-    """`make run-production`'s stack on free ports; both "replicas" are nginx, which alternates between them."""
+def behind_nginx(tmp: Path, extra: Optional[Dict[str, str]] = None) -> Iterator[Dict[str, object]]:
+    """`make run-production`'s stack on free ports; both "replicas" are nginx, which alternates between them.
+    Also yields the stack's database URL, its first Rasa port and its log (tests/e2e/test_replica_crash.py)."""
     database = str(sa.engine.make_url(POSTGRES_URL).set(database=fresh_database()))
     token = uuid.uuid4().hex
     nginx_port = free_port()
@@ -160,6 +161,7 @@ def behind_nginx(tmp: Path) -> Iterator[Dict[str, object]]:
         "BACKEND_PORT": str(free_port()),
         "RASA_MODEL": str(MODEL),
         "RASA_API_TOKEN": token,
+        **(extra or {}),
     }
     log = tmp / "run-production.log"
     process = subprocess.Popen(
@@ -180,7 +182,14 @@ def behind_nginx(tmp: Path) -> Iterator[Dict[str, object]]:
             "TRACKER_DB_PORT": str(pg.port or 5432),
             "TRACKER_DB_NAME": pg.path.lstrip("/"),
         }
-        yield {"urls": [url, url], "token": token, "env": tracker}
+        yield {
+            "urls": [url, url],
+            "token": token,
+            "env": tracker,
+            "database": database,
+            "rasa_port": int(env["RASA_PORT"]),
+            "log": log,
+        }
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

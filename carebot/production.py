@@ -57,6 +57,13 @@ def store_environment(config: settings.Settings) -> Dict[str, str]:
     }
 
 
+def backend_environment(config: settings.Settings, env: Dict[str, str]) -> Dict[str, str]:
+    """Where the channel and the actions reach the backend, unless the environment says: its BACKEND_PORT."""
+    base = f"http://127.0.0.1:{config.backend_port}"
+    wanted = {"BACKEND_URL": base, "SCHEDULING_URL": f"{base}/fhir"}  # REMINDERS_URL follows SCHEDULING_URL
+    return {name: env.get(name) or value for name, value in wanted.items()}
+
+
 def replica_ports(config: settings.Settings) -> List[Tuple[int, int]]:
     """(Rasa port, action server port) of each replica: RASA_PORT, ACTION_SERVER_PORT and the ports after them."""
     return [
@@ -144,6 +151,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         load_clinic()
         env = launcher.prepare_environment()
         env.update(store_environment(settings.load(env)))
+        env.update(backend_environment(settings.load(env), env))
         config = settings.load(env)
     except (ClinicConfigError, ProductionConfigError, settings.SettingsError) as error:
         print(f"carebot: cannot start the production stack: {error}", file=sys.stderr)

@@ -51,6 +51,16 @@ def test_the_stores_reach_rasa_as_endpoints_production_reads_them(tmp_path: Path
     assert env["RASA_URL"] == "http://127.0.0.1:7000"  # the dispatcher and staff inbox go through nginx too
 
 
+def test_the_replicas_reach_the_backend_on_its_port_unless_told_otherwise(tmp_path: Path) -> None:
+    moved = config(tmp_path, BACKEND_PORT="7080")
+    assert production.backend_environment(moved, {}) == {
+        "BACKEND_URL": "http://127.0.0.1:7080",
+        "SCHEDULING_URL": "http://127.0.0.1:7080/fhir",
+    }
+    told = production.backend_environment(moved, {"BACKEND_URL": "http://backend.internal:80"})
+    assert told["BACKEND_URL"] == "http://backend.internal:80"
+
+
 def test_each_replica_has_its_own_port_and_action_server(tmp_path: Path) -> None:
     services = production.stack("python", config(tmp_path))
     rasa = [s for s in services if s.name.startswith("rasa-")]

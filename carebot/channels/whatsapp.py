@@ -68,6 +68,7 @@ CHANNEL_NAME = "whatsapp"
 # How long a worker's claim on a message lasts unless renewed (every third of it while the worker lives): a dead
 # worker's messages are taken over after at most this long. A turn may take longer; only death stops the renewal.
 INBOUND_LEASE_SECONDS = 30.0
+INBOUND_MAX_ATTEMPTS = 3  # claims of one message before it counts as the cause of its workers' deaths
 REOPEN_GUARD_SECONDS = 3600  # at most one re-open template per patient per hour after 63016 status callbacks
 MAX_WEBHOOK_BYTES = 64 * 1024  # Twilio's largest message form is a few KB: anything bigger is not Twilio
 TEMPLATE_PAYLOAD = re.compile(
@@ -470,6 +471,17 @@ class WhatsAppInput(InputChannel):
 
     async def _process(self, message: InboundMessage, app: Any) -> None:
         output = TurnOutput(self.output, message.message_sid)
+        if (
+            message.attempts > INBOUND_MAX_ATTEMPTS
+        ):  # its turn killed every worker that took it: stop the loop
+            logger.error(
+                "WhatsApp: %s from %s was claimed %d times without finishing; given up",
+                message.message_sid,
+                mask_phone(message.phone),
+                message.attempts - 1,
+            )
+            await self._apologise(message.phone, output)
+            return
         try:
             if message.replayed and await _turn_recorded(app, message):
                 logger.info("WhatsApp: %s was answered before its worker stopped", message.message_sid)

@@ -12,6 +12,7 @@ import pytest
 from carebot.channels.contacts import ContactStore
 from carebot.channels.inbound import InboundQueue, reply_key
 from carebot.channels.signature import FormParams
+from carebot.channels.whatsapp import DEFAULT_REPLIES
 from carebot.clock import utc_now
 from tests.channels.whatsapp_harness import PATIENT, Harness, inbound_form
 
@@ -102,4 +103,22 @@ async def test_a_replayed_turn_rasa_recorded_is_not_run_again_and_the_next_messa
     await harness.channel.drained()
     assert harness.bot.texts() == ["next one"]
     assert harness.twilio.bodies() == ["answer to next one"]
+    assert queue.waiting() == 0
+
+
+async def test_a_message_whose_turn_killed_every_worker_is_apologised_for_and_dropped(
+    harness: Harness,
+) -> None:
+    harness.bot.respond = lambda message: [{"text": f"answer to {message.text}"}]
+    poison, following = form("the message that crashes"), form("next one")
+    harness.channel.sender.contacts.record_inbound(PATIENT)  # the patient wrote: the apology may be free text
+    queue = harness.channel.inbound
+    for message in (poison, following):
+        queue.accept(message.first("MessageSid"), message)
+    for lapsed in (8, 6, 4):  # three workers took it and died before their leases ran out
+        assert queue.claim_next(PATIENT, f"dead-worker-{lapsed}", now=utc_now() - LEASE * lapsed) is not None
+    harness.channel._take_up(PATIENT, SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace())))
+    await harness.channel.drained()
+    assert harness.bot.texts() == ["next one"]
+    assert harness.twilio.bodies() == [DEFAULT_REPLIES["error_reply"], "answer to next one"]
     assert queue.waiting() == 0

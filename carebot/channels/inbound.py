@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Optional
+from typing import Any, Iterable, List, Optional, Union
 
 from sqlalchemy import (
     Column,
@@ -76,10 +76,10 @@ class InboundMessage:
         return self.attempts > 1
 
 
-def reply_key(message_sid: str, ordinal: int) -> str:
-    """The outbox key of the `ordinal`-th message the bot sends in answer to `message_sid`: a replayed turn sends
-    its replies under the same keys, and the outbox adds nothing for a key it has."""
-    return f"in:{message_sid}:{ordinal}"
+def reply_key(message_sid: str, part: Union[int, str]) -> str:
+    """The outbox key of the `part`-th message the bot sends in answer to `message_sid` (or of a named one, the
+    apology): a replayed turn sends its replies under the same keys, and the outbox adds nothing for a key it has."""
+    return f"in:{message_sid}:{part}"
 
 
 class InboundQueue:

@@ -194,9 +194,11 @@ class TurnOutput(WhatsAppOutput):
         message.setdefault("key", reply_key(self.message_sid, next(self._sent)))
         return await super()._send(recipient_id, **message)
 
-    async def send_notice(self, phone: str, text: str, force: bool = False) -> None:
-        """A channel notice (opt-out confirmation, apology) in this turn, keyed like the bot's replies."""
-        await self._send(phone, text=text, force=force, kind="notice")
+    async def send_notice(self, phone: str, text: str, force: bool = False, part: str = "") -> None:
+        """A channel notice (opt-out confirmation, apology) in this turn, keyed like the bot's replies, or by `part`
+        when it may follow replies a dead worker sent (an apology must not take the key of one of them)."""
+        keyed = {"key": reply_key(self.message_sid, part)} if part else {}
+        await self._send(phone, text=text, force=force, kind="notice", **keyed)
 
 
 def _media(form: FormParams) -> List[Dict[str, str]]:
@@ -246,10 +248,6 @@ async def read_limited(request: Request, limit: int) -> Optional[bytes]:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-async def no_intent(_text: str) -> Optional[str]:
-    return None
 
 
 def intent_reader(app: Any) -> IntentOf:
@@ -462,9 +460,8 @@ class WhatsAppInput(InputChannel):
                     await asyncio.to_thread(self.inbound.done, message)
                 finally:
                     self._holding.discard(message.id)
-                if (
-                    phone in self.output.to_forget
-                ):  # after `done`: the erasure's checkpoint takes the inbox row too
+                # After `done`, so that the erasure's checkpoint takes the inbox row too.
+                if phone in self.output.to_forget:
                     await self._forget(phone)
         finally:
             del self._working[phone]
@@ -496,7 +493,7 @@ class WhatsAppInput(InputChannel):
     async def _apologise(self, phone: str, output: TurnOutput) -> None:
         """A patient never meets silence: say something went wrong, even if the failure was ours."""
         try:
-            await output.send_notice(phone, self.replies["error_reply"])
+            await output.send_notice(phone, self.replies["error_reply"], part="sorry")
         except Exception:
             logger.exception("WhatsApp: could not tell %s about the failure", mask_phone(phone))
 

@@ -117,8 +117,17 @@ async def test_a_message_whose_turn_killed_every_worker_is_apologised_for_and_dr
         queue.accept(message.first("MessageSid"), message)
     for lapsed in (8, 6, 4):  # three workers took it and died before their leases ran out
         assert queue.claim_next(PATIENT, f"dead-worker-{lapsed}", now=utc_now() - LEASE * lapsed) is not None
+    first_reply = reply_key(poison.first("MessageSid"), 0)
+    await harness.channel.sender.send(PATIENT, text="what the first worker said", key=first_reply)
     harness.channel._take_up(PATIENT, SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace())))
     await harness.channel.drained()
     assert harness.bot.texts() == ["next one"]
-    assert harness.twilio.bodies() == [DEFAULT_REPLIES["error_reply"], "answer to next one"]
+    assert (
+        harness.twilio.bodies()
+        == [  # the apology has a key of its own: the first reply's does not hide it
+            "what the first worker said",
+            DEFAULT_REPLIES["error_reply"],
+            "answer to next one",
+        ]
+    )
     assert queue.waiting() == 0

@@ -27,7 +27,11 @@ COPY --from=model /app/models /app/models
 RUN useradd --system --uid 10001 --home-dir /app carebot \
     && mkdir -p /var/lib/carebot && chown carebot /var/lib/carebot
 USER 10001
+# The root filesystem is read-only in deploy/: home, caches and Rasa's model unpacking go to the writable mounts.
 ENV CAREBOT_VAR_DIR=/var/lib/carebot \
+    HOME=/tmp \
+    MPLCONFIGDIR=/tmp \
+    RASA_TELEMETRY_ENABLED=false \
     CAREBOT_MODE=production \
     CAREBOT_TLS_TERMINATED=1 \
     RASA_MODEL=models/carebot.tar.gz \

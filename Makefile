@@ -16,7 +16,7 @@ TRAIN_INPUTS := config.yml domain.yml clinic.yml $(shell find $(RASA_DATA) data/
 	$(wildcard carebot/nlu/*.py carebot/lexicon/*.py)
 MODEL := models/carebot.tar.gz
 
-.PHONY: run test lint validate train pytest rasa-test bench eval eval-triage lock tools clean
+.PHONY: run run-production test lint validate train pytest rasa-test bench eval eval-triage lock tools clean
 
 $(VENV)/.installed: requirements/lock.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ $(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
 ## run: train if the data changed, then start backend, action server, Rasa and reminder dispatcher (Ctrl-C stops all)
 run: $(MODEL)
 	$(PY) -m carebot.launcher
+
+## run-production: the production topology on this machine: PostgreSQL (CAREBOT_DATABASE_URL) and Redis
+## (WHATSAPP_REDIS_URL) must be running; CAREBOT_RASA_REPLICAS Rasa replicas and action servers behind nginx
+run-production: $(MODEL) tools
+	$(PY) -m carebot.production
 
 train: $(MODEL)
 

@@ -20,6 +20,7 @@ from carebot.mode import ModeError, check_bind
 ROOT = settings.PROJECT_ROOT
 COLOURS = ("\033[36m", "\033[33m", "\033[35m", "\033[32m")
 RESET = "\033[0m"
+RESTART_AFTER_SECONDS = 30.0  # a replica that dies sooner after its start is not started again
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,11 @@ class Service:
     name: str
     argv: List[str]
     withheld: Tuple[str, ...] = ()  # variables this process must not hold (least privilege)
+    own: Tuple[Tuple[str, str], ...] = ()  # variables of this process alone (a replica's port)
+    restart: bool = False  # one of several replicas: started again when it exits, the stack carries on
 
     def environment(self, env: Dict[str, str]) -> Dict[str, str]:
-        return {key: value for key, value in env.items() if key not in self.withheld}
+        return {**{key: value for key, value in env.items() if key not in self.withheld}, **dict(self.own)}
 
 
 # The dispatcher reads the database and triggers intents with its own token: no API token of another process.
@@ -48,29 +51,19 @@ def services(python: str, env: Dict[str, str]) -> List[Service]:
     return [
         Service("backend", [python, "-m", "carebot.server"]),
         Service("actions", [python, "-m", "actions"]),
-        Service(
-            "rasa",
-            [
-                # The API token reaches Rasa through RASA_API_TOKEN (carebot.rasa_server), never argv: `ps` shows argv.
-                python,
-                "-m",
-                "carebot.rasa_server",
-                "run",
-                "--enable-api",
-                "--interface",
-                config.rasa_host,
-                "--port",
-                str(config.rasa_port),
-                "--model",
-                config.rasa_model,
-                "--endpoints",
-                str(config.rasa_endpoints),
-                "--credentials",
-                config.rasa_credentials,
-            ],
-        ),
+        rasa_service("rasa", python, config, config.rasa_port),
         Service("reminders", [python, "-m", "carebot.dispatcher"], withheld=API_TOKENS),
     ]
+
+
+def rasa_service(
+    name: str, python: str, config: settings.Settings, port: int, own: Tuple[Tuple[str, str], ...] = ()
+) -> Service:
+    """A Rasa server on `port`. The API token reaches it through RASA_API_TOKEN (carebot.rasa_server), never argv:
+    `ps` shows argv."""
+    argv = [python, "-m", "carebot.rasa_server", "run", "--enable-api", "--interface", config.rasa_host]
+    argv += ["--port", str(port), "--model", config.rasa_model, "--endpoints", str(config.rasa_endpoints)]
+    return Service(name, [*argv, "--credentials", config.rasa_credentials], own=own)
 
 
 def prepare_environment() -> Dict[str, str]:
@@ -100,10 +93,15 @@ async def _pump(name: str, colour: str, stream: asyncio.StreamReader) -> None:
 
 
 async def run_all(stack: List[Service], env: Dict[str, str]) -> int:
-    """Runs the services until Ctrl-C or until one exits; then stops the others and returns an exit code."""
+    """Runs the services until Ctrl-C or until one that may not be restarted exits (then stops the others and
+    returns 1); a replica (`restart`) that exits is started again, the others carrying its load meanwhile, unless
+    it ran less than RESTART_AFTER_SECONDS (it cannot start: a port taken, a bad setting)."""
     processes: List[asyncio.subprocess.Process] = []
     pumps = []
-    for index, service in enumerate(stack):
+    started: Dict["asyncio.Task[int]", float] = {}
+
+    async def start(index: int) -> "asyncio.Task[int]":
+        service = stack[index]
         process = await asyncio.create_subprocess_exec(
             *service.argv,
             cwd=ROOT,
@@ -113,19 +111,32 @@ async def run_all(stack: List[Service], env: Dict[str, str]) -> int:
         )
         processes.append(process)
         pumps.append(asyncio.create_task(_pump(service.name, COLOURS[index % len(COLOURS)], process.stdout)))
+        task = asyncio.create_task(process.wait())
+        started[task] = loop.time()
+        return task
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    waits = {await start(index): index for index in range(len(stack))}
+    stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    waits = {asyncio.create_task(p.wait()): s.name for p, s in zip(processes, stack)}
     stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([stopper, *waits], return_when=asyncio.FIRST_COMPLETED)
     exit_code = 0
-    if stopper not in done:
-        ended = next(task for task in done if task in waits)
-        print(f"carebot: {waits[ended]} exited with code {ended.result()}; stopping the others", flush=True)
-        exit_code = 1
+    while not stop.is_set():
+        done, _ = await asyncio.wait([stopper, *waits], return_when=asyncio.FIRST_COMPLETED)
+        for ended in (task for task in done if task in waits):
+            index = waits.pop(ended)
+            service = stack[index]
+            if not service.restart or loop.time() - started.pop(ended) < RESTART_AFTER_SECONDS:
+                print(
+                    f"carebot: {service.name} exited with code {ended.result()}; stopping the others",
+                    flush=True,
+                )
+                exit_code = 1
+                stop.set()
+                break
+            print(f"carebot: {service.name} exited with code {ended.result()}; starting it again", flush=True)
+            waits[await start(index)] = index
     for process in processes:
         if process.returncode is None:
             process.terminate()

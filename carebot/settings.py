@@ -181,13 +181,13 @@ class Settings:
     )
     whatsapp_redis_url: str = _var(
         "",
-        "Redis for MessageSid de-duplication and the numbered-button memory; "
+        "Redis for the numbered-button memory, the re-open guard and the pacing slot; "
         "**required with several Rasa replicas**",
         shown="in-process memory",
     )
     whatsapp_state_database_url: str = _var(
         "",
-        "SQLAlchemy URL of the channel state (opt-outs, last inbound "
+        "SQLAlchemy URL of the channel state (the inbox, the outbox, opt-outs, last inbound "
         "time); point every host at the same PostgreSQL",
         shown="`sqlite:///var/whatsapp.db`",
     )
@@ -195,6 +195,14 @@ class Settings:
         80.0,
         "messages per second the clinic's WhatsApp sender may send, shared by every process "
         '(Twilio\'s default; see "Pacing" below)',
+    )
+    # make run-production (python -m carebot.production)
+    carebot_rasa_replicas: int = _var(
+        2, "Rasa replicas of `make run-production`, each with its own action server, behind nginx"
+    )
+    carebot_nginx_port: int = _var(
+        8000,
+        "where nginx listens (127.0.0.1) in `make run-production`: the webhooks, Rasa's API, the staff inbox",
     )
     # Reminder dispatcher (python -m carebot.dispatcher)
     reminder_poll_seconds: float = _var(5.0, "how often the dispatcher looks for due reminders (seconds)")

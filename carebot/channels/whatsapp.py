@@ -2,9 +2,12 @@
 
 Replaces Rasa's stock `twilio` connector, which is unsafe for patients (see issue 4). One message's path:
 signature header present (else 403 before a byte is read) → body read up to 64 KB (else 413) → signature check on
-the raw body → de-duplication by MessageSid (Redis, else the channel's database: a replay after a restart is still
-refused) → 204 at once → in the background, in arrival
-order per patient: opt-out words, button replies, media/location → `UserMessage` → replies via `WhatsAppSender`.
+the raw body → the message kept in the inbox (`carebot/channels/inbound.py`, the channel's database), which refuses
+a MessageSid it has seen (a replay after a restart too) → 204 → in the background, in arrival order per patient
+across replicas: opt-out words, button replies, media/location → `UserMessage` → replies via `WhatsAppSender`, each
+under a key of its MessageSid → the message leaves the inbox. A process that dies mid-turn leaves the message in
+the inbox; its lease lapses and a replica (or the restarted process) replays the turn: what was already sent is not
+sent again, and a turn Rasa had already recorded is not run again.
 
 What a patient types is always text: a body like `/medication_reminder{…}` never reaches Rasa as an intent. Only
 payloads the bot issued carry intents: numbered buttons it offered to this very number, and template quick replies
@@ -21,12 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import itertools
 import json
 import logging
 import re
 from typing import (
     Any,
-    AsyncIterator,
     Awaitable,
     Callable,
     Dict,
@@ -40,6 +43,7 @@ from typing import (
 )
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -47,6 +51,7 @@ from sanic.response import HTTPResponse
 from carebot import tokens
 from carebot.channels.buttons import ButtonMemory, buttons_from_rasa, render_numbered, tap_offer
 from carebot.channels.contacts import forget_number
+from carebot.channels.inbound import InboundMessage, InboundQueue, reply_key
 from carebot.channels.optout import OptCommand, opt_command
 from carebot.channels.outbox import DEADLINES
 from carebot.channels.signature import FormParams, is_valid_signature, parse_form, signed_url
@@ -60,7 +65,10 @@ from carebot.phones import mask_phone, normalize_phone, whatsapp_address
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "whatsapp"
-DEDUP_SECONDS = 24 * 3600  # Twilio retries within minutes; a day covers any replay by an operator too
+# How long a worker's claim on a message lasts unless renewed (every third of it while the worker lives): a dead
+# worker's messages are taken over after at most this long. A turn may take longer; only death stops the renewal.
+INBOUND_LEASE_SECONDS = 30.0
+INBOUND_MAX_ATTEMPTS = 3  # claims of one message before it counts as the cause of its workers' deaths
 REOPEN_GUARD_SECONDS = 3600  # at most one re-open template per patient per hour after 63016 status callbacks
 MAX_WEBHOOK_BYTES = 64 * 1024  # Twilio's largest message form is a few KB: anything bigger is not Twilio
 TEMPLATE_PAYLOAD = re.compile(
@@ -176,26 +184,25 @@ def _outbox_fields(outbox: Mapping[str, Any]) -> Dict[str, Any]:
     return fields
 
 
-class _SenderLocks:
-    """One FIFO lock per patient, dropped when unused: a patient's messages are handled in arrival order while
-    different patients are handled concurrently."""
+class TurnOutput(WhatsAppOutput):
+    """The output of one inbound message's turn: every message it sends carries the turn's next reply key, so a
+    turn replayed after a crash sends only what the dead worker had not (the outbox adds nothing for a known key)."""
 
-    def __init__(self) -> None:
-        self._locks: Dict[str, Tuple[asyncio.Lock, int]] = {}
+    def __init__(self, base: WhatsAppOutput, message_sid: str) -> None:
+        super().__init__(base.sender, base.buttons)
+        self.to_forget = base.to_forget
+        self.message_sid = message_sid
+        self._sent = itertools.count()
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+    async def _send(self, recipient_id: Text, **message: Any) -> SendResult:
+        message.setdefault("key", reply_key(self.message_sid, next(self._sent)))
+        return await super()._send(recipient_id, **message)
+
+    async def send_notice(self, phone: str, text: str, force: bool = False, part: str = "") -> None:
+        """A channel notice (opt-out confirmation, apology) in this turn, keyed like the bot's replies, or by `part`
+        when it may follow replies a dead worker sent (an apology must not take the key of one of them)."""
+        keyed = {"key": reply_key(self.message_sid, part)} if part else {}
+        await self._send(phone, text=text, force=force, kind="notice", **keyed)
 
 
 def _media(form: FormParams) -> List[Dict[str, str]]:
@@ -247,10 +254,6 @@ async def read_limited(request: Request, limit: int) -> Optional[bytes]:
     return b"".join(chunks)
 
 
-async def no_intent(_text: str) -> Optional[str]:
-    return None
-
-
 def intent_reader(app: Any) -> IntentOf:
     """The intent Rasa's own NLU gives a text (the agent of the Sanic app the channel is mounted on); None when no
     model is loaded. Asked only while staff have the conversation, so other messages are understood once."""
@@ -264,6 +267,22 @@ def intent_reader(app: Any) -> IntentOf:
         return (parsed.get("intent") or {}).get("name")
 
     return intent_of
+
+
+async def _no_handler(message: UserMessage) -> None:
+    raise RuntimeError("the WhatsApp channel handles messages only once Rasa has mounted its blueprint")
+
+
+async def _turn_recorded(app: Any, message: InboundMessage) -> bool:
+    """True when Rasa's tracker already holds this message: the worker died after Rasa saved the turn (so after
+    every reply was in the outbox), and running it again would record the patient's words twice."""
+    store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
+    if store is None:
+        return False
+    tracker = await store.retrieve(whatsapp_address(message.phone))
+    return tracker is not None and any(
+        isinstance(event, UserUttered) and event.message_id == message.message_sid for event in tracker.events
+    )
 
 
 def _case_text(text: str, metadata: Mapping[str, Any]) -> str:
@@ -298,15 +317,16 @@ class WhatsAppInput(InputChannel):
         credentials = credentials or {}
         self.sender = sender or WhatsAppSender.from_env(credentials)
         self.settings = self.sender.settings
-        redis_url = setting(credentials, "redis_url")
-        self.store = store or ttl_store_from_url(redis_url)
-        self.dedup_in_store = (
-            bool(redis_url) and store is None
-        )  # else MessageSids go to the channel's database
+        self.store = store or ttl_store_from_url(setting(credentials, "redis_url"))
         self.buttons = ButtonMemory(self.store)
         self.output = WhatsAppOutput(self.sender, self.buttons)
         self.replies = {key: str(credentials.get(key) or text) for key, text in DEFAULT_REPLIES.items()}
-        self._locks = _SenderLocks()
+        lease = float(credentials.get("inbound_lease_seconds") or INBOUND_LEASE_SECONDS)
+        self.inbound = InboundQueue(self.sender.contacts.engine, dt.timedelta(seconds=lease))
+        self._on_new_message: Callable[[UserMessage], Awaitable[Any]] = _no_handler
+        self._working: Dict[str, bool] = {}  # patients this process works on → a message came meanwhile
+        self._holding: Set[int] = set()  # inbox rows this process is handling (their leases are renewed)
+        self._watcher: Optional[asyncio.Task] = None
         self._tasks: Set[asyncio.Task] = set()
         # Asked before every message (is a person handling this patient?): a short timeout, so a stuck backend
         # delays the bot by at most 2 s. BACKEND_URL, CAREBOT_BACKEND_TOKEN: see carebot/handoff/client.py.
@@ -344,6 +364,7 @@ class WhatsAppInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         whatsapp = Blueprint("whatsapp_webhook", __name__)
+        self._on_new_message = on_new_message
 
         @whatsapp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -357,10 +378,15 @@ class WhatsAppInput(InputChannel):
             message_sid = form.first("MessageSid") or form.first("SmsMessageSid")
             if not message_sid or not form.first("From"):
                 return response.text("not a message: MessageSid and From are required", status=400)
-            if not await self._first_delivery(message_sid):
+            try:
+                first = await asyncio.to_thread(self.inbound.accept, message_sid, form)
+            except Exception:  # not kept, so not acknowledged: Twilio's fallback or retry still has it
+                logger.exception("WhatsApp: could not keep %s in the inbox", message_sid)
+                return response.text("message not stored, try again", status=503)
+            if not first:
                 logger.info("WhatsApp: duplicate delivery of %s ignored", message_sid)
                 return response.empty()
-            self._in_background(self._handle_in_order(form, on_new_message, intent_reader(request.app)))
+            self._take_up(normalize_phone(form.first("From")), request.app)
             return response.empty()
 
         @whatsapp.route("/status", methods=["POST"], stream=True)
@@ -371,9 +397,16 @@ class WhatsAppInput(InputChannel):
             self._in_background(self._handle_status(form, request.args.get("outbox", "")))
             return response.empty()
 
+        @whatsapp.listener("after_server_start")
+        async def watch(app: Any, *_: Any) -> None:
+            self._watcher = asyncio.ensure_future(self._watch(app))
+
         @whatsapp.listener("before_server_stop")
         async def finish(*_: Any) -> None:
-            """Let replies already being prepared leave before the process exits."""
+            """Let replies already being prepared leave before the process exits; what is left stays in the inbox
+            and is taken over when its lease lapses."""
+            if self._watcher is not None:
+                self._watcher.cancel()
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=10)
             await self.sender.close()
@@ -394,54 +427,89 @@ class WhatsAppInput(InputChannel):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _first_delivery(self, message_sid: str) -> bool:
-        """Both stores outlive a restart: Redis when configured (shared by replicas), else the channel's database."""
-        try:
-            if self.dedup_in_store:
-                return await self.store.add(f"sid:{message_sid}", "1", DEDUP_SECONDS)
-            return await asyncio.to_thread(self.sender.contacts.first_delivery, message_sid)
-        except Exception:  # a Redis outage must not silence patients: risk a duplicate answer instead
-            logger.exception("WhatsApp: de-duplication store unavailable; handling %s anyway", message_sid)
-            return True
-
-    async def _handle_in_order(
-        self,
-        form: FormParams,
-        on_new_message: Callable[[UserMessage], Awaitable[Any]],
-        intent_of: Optional[IntentOf] = None,
-    ) -> None:
-        phone = normalize_phone(form.first("From"))
-        async with self._locks.hold(phone):
+    async def _watch(self, app: Any) -> None:
+        """While the process lives: renew the leases of the messages it handles, and take up the messages nobody
+        holds (their replica could not claim them, or died handling them)."""
+        pause = self.inbound.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(pause)
             try:
-                await self._handle(form, phone, on_new_message, intent_of or no_intent)
-            except Exception:
-                logger.exception(
-                    "WhatsApp: handling %s from %s failed", form.first("MessageSid"), mask_phone(phone)
-                )
-                await self._apologise(phone)
+                await asyncio.to_thread(self.inbound.renew, self.sender.worker_id, sorted(self._holding))
+                for phone in await asyncio.to_thread(self.inbound.claimable_phones):
+                    self._take_up(phone, app)
+            except Exception:  # the database is away: try again next round, nothing is lost
+                logger.exception("WhatsApp: could not look after the inbox")
 
-    async def _apologise(self, phone: str) -> None:
+    def _take_up(self, phone: str, app: Any) -> None:
+        """Work through the patient's inbox unless this process already does (then it looks once more)."""
+        if phone in self._working:
+            self._working[phone] = True
+            return
+        self._working[phone] = False
+        self._in_background(self._work_through(phone, app))
+
+    async def _work_through(self, phone: str, app: Any) -> None:
+        """The patient's messages one at a time, oldest first, for as long as this process can claim the head."""
+        try:
+            while True:
+                self._working[phone] = False
+                message = await asyncio.to_thread(self.inbound.claim_next, phone, self.sender.worker_id)
+                if message is None:
+                    if self._working[phone]:
+                        continue
+                    return
+                self._holding.add(message.id)
+                try:
+                    await self._process(message, app)
+                    await asyncio.to_thread(self.inbound.done, message)
+                finally:
+                    self._holding.discard(message.id)
+                # After `done`, so that the erasure's checkpoint takes the inbox row too.
+                if phone in self.output.to_forget:
+                    await self._forget(phone)
+        finally:
+            del self._working[phone]
+
+    async def _process(self, message: InboundMessage, app: Any) -> None:
+        output = TurnOutput(self.output, message.message_sid)
+        if (
+            message.attempts > INBOUND_MAX_ATTEMPTS
+        ):  # its turn killed every worker that took it: stop the loop
+            logger.error(
+                "WhatsApp: %s from %s was claimed %d times without finishing; given up",
+                message.message_sid,
+                mask_phone(message.phone),
+                message.attempts - 1,
+            )
+            await self._apologise(message.phone, output)
+            return
+        try:
+            if message.replayed and await _turn_recorded(app, message):
+                logger.info("WhatsApp: %s was answered before its worker stopped", message.message_sid)
+                return
+            await self._handle(message.form, message.phone, output, intent_reader(app))
+        except Exception:
+            logger.exception(
+                "WhatsApp: handling %s from %s failed", message.message_sid, mask_phone(message.phone)
+            )
+            await self._apologise(message.phone, output)
+
+    async def _apologise(self, phone: str, output: TurnOutput) -> None:
         """A patient never meets silence: say something went wrong, even if the failure was ours."""
         try:
-            await self.sender.send(phone, text=self.replies["error_reply"], kind="notice")
+            await output.send_notice(phone, self.replies["error_reply"], part="sorry")
         except Exception:
             logger.exception("WhatsApp: could not tell %s about the failure", mask_phone(phone))
 
-    async def _handle(
-        self,
-        form: FormParams,
-        phone: str,
-        on_new_message: Callable[[UserMessage], Awaitable[Any]],
-        intent_of: IntentOf,
-    ) -> None:
+    async def _handle(self, form: FormParams, phone: str, output: TurnOutput, intent_of: IntentOf) -> None:
         contacts = self.sender.contacts
         await asyncio.to_thread(contacts.record_inbound, phone)
         command = opt_command(form.first("Body"))
         if command:
-            await self._apply_opt_command(phone, command)
+            await self._apply_opt_command(phone, command, output)
             return
         if await asyncio.to_thread(contacts.is_opted_out, phone):
-            await self.sender.send(phone, text=self.replies["opted_out_notice"], force=True, kind="notice")
+            await output.send_notice(phone, self.replies["opted_out_notice"], force=True)
             return
         await self.sender.deliver_held(phone)  # what the re-open template announced comes before the new turn
         text, metadata = await self._user_text(form, phone)
@@ -455,18 +523,16 @@ class WhatsAppInput(InputChannel):
         if await self._held_for_staff(phone, text, metadata, intent_of):
             return
         logger.info("WhatsApp: message %s from %s", metadata["message_sid"], mask_phone(phone))
-        await on_new_message(
+        await self._on_new_message(
             UserMessage(
                 text,
-                self.output,
+                output,
                 whatsapp_address(phone),
                 input_channel=CHANNEL_NAME,
                 message_id=metadata["message_sid"],
                 metadata=metadata,
             )
         )
-        if phone in self.output.to_forget:
-            await self._forget(phone)
 
     async def _forget(self, phone: str) -> None:
         """The patient's erasure, the channel's part, once the last reply has left: the 24-hour window, opt-out,
@@ -533,15 +599,16 @@ class WhatsAppInput(InputChannel):
         )
         return True
 
-    async def _apply_opt_command(self, phone: str, command: OptCommand) -> None:
+    async def _apply_opt_command(self, phone: str, command: OptCommand, output: TurnOutput) -> None:
         opted_out = command == "stop"
         await asyncio.to_thread(self.sender.contacts.set_opted_out, phone, opted_out)
         if opted_out:  # they asked for nothing more: held and queued messages are discarded
             await asyncio.to_thread(self.sender.contacts.take_held, phone)
             await asyncio.to_thread(self.sender.outbox.cancel_unsent, phone, "patient opted out")
         logger.info("WhatsApp: %s opted %s", mask_phone(phone), "out" if opted_out else "back in")
-        reply = self.replies["opt_out_reply" if opted_out else "opt_in_reply"]
-        await self.sender.send(phone, text=reply, force=True, kind="notice")
+        await output.send_notice(
+            phone, self.replies["opt_out_reply" if opted_out else "opt_in_reply"], force=True
+        )
 
     async def _user_text(self, form: FormParams, phone: str) -> Tuple[str, Dict[str, Any]]:
         """The text handed to Rasa and the message metadata (WaId, ProfileName, media, location, buttons)."""

@@ -20,6 +20,7 @@ import re
 from typing import Awaitable, Callable, Dict, Optional, Tuple
 
 from aiohttp import web
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -158,6 +159,22 @@ def bearer_middleware(grants: Dict[str, Grant], audit: AuditLog) -> Callable:
     return check_bearer
 
 
+async def health(request: web.Request) -> web.Response:
+    """`GET /health` (no token, no patient data): 200 while the database answers, else 503. The load balancer and
+    the container probes route traffic by it (carebot/healthcheck.py)."""
+    engine: Engine = request.app[ENGINE_KEY]
+    try:
+        await run_db(_ping, engine)
+    except OperationalError:
+        return web.json_response({"status": "database unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+def _ping(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
 def create_app(
     engine: Engine, clinic: Clinic, token: str, channel_token: Optional[str] = None
 ) -> web.Application:
@@ -176,5 +193,6 @@ def create_app(
     app[ENGINE_KEY], app[CLINIC_KEY], app[TOKEN_KEY] = engine, clinic, token
     for setup in API_SETUPS:
         setup(app, engine, clinic)
+    app.router.add_get("/health", health)
     migrations.upgrade(engine, migrations.BACKEND)
     return app

@@ -16,6 +16,7 @@ from alembic import command
 from sqlalchemy import MetaData
 
 import carebot.backend.audit  # noqa: F401 - each import registers its tables on the shared metadata
+import carebot.channels.inbound  # noqa: F401
 import carebot.handoff.sessions  # noqa: F401
 import carebot.handoff.store  # noqa: F401
 import carebot.reminders.store  # noqa: F401

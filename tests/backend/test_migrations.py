@@ -15,6 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 import carebot.backend.audit  # noqa: F401 - registers its table on the shared metadata
+import carebot.channels.inbound  # noqa: F401
 import carebot.handoff.sessions  # noqa: F401
 import carebot.handoff.store  # noqa: F401
 import carebot.reminders.store  # noqa: F401

@@ -1,7 +1,9 @@
 """Production mode: two Rasa replicas share a PostgreSQL tracker store and a Redis lock store.
 
 A patient's messages may land on either replica behind a load balancer; the conversation must carry on as one
-(slots, history) and every event must be in PostgreSQL. Runs when TEST_POSTGRES_URL and TEST_REDIS_URL are set.
+(slots, history) and every event must be in PostgreSQL. Runs when TEST_POSTGRES_URL and TEST_REDIS_URL are set,
+twice: against two replicas started here, each addressed in turn, and through nginx in front of the stack
+`make run-production` starts (`python -m carebot.production`: two replicas, each with its action server).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
 import httpx
@@ -31,13 +33,18 @@ pytestmark = [
 ]
 
 
-def production_env(tmp_path: Path, action_port: int) -> Dict[str, str]:
-    pg, redis = urlparse(POSTGRES_URL), urlparse(REDIS_URL)
+def fresh_database() -> str:
     database = f"carebot_tracker_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
     admin.dispose()
+    return database
+
+
+def production_env(tmp_path: Path, action_port: int) -> Dict[str, str]:
+    pg, redis = urlparse(POSTGRES_URL), urlparse(REDIS_URL)
+    database = fresh_database()
     return {
         **os.environ,
         "PYTHONWARNINGS": "ignore",
@@ -72,8 +79,11 @@ def wait_for(url: str, processes: List[subprocess.Popen], timeout: float = 150) 
     raise RuntimeError(f"{url} not ready in {timeout:.0f}s")
 
 
-@pytest.fixture(scope="module")
-def replicas(tmp_path_factory) -> Iterator[Dict[str, object]]:
+@pytest.fixture(scope="module", params=["replicas", "nginx"])
+def replicas(request, tmp_path_factory) -> Iterator[Dict[str, object]]:
+    if request.param == "nginx":
+        yield from behind_nginx(tmp_path_factory.mktemp("run-production"))
+        return
     tmp = tmp_path_factory.mktemp("production")
     action_port = free_port()
     env = production_env(tmp, action_port)
@@ -129,6 +139,71 @@ def replicas(tmp_path_factory) -> Iterator[Dict[str, object]]:
                 os.killpg(process.pid, signal.SIGTERM)
         for process in processes:
             process.wait(timeout=30)
+
+
+def behind_nginx(tmp: Path, extra: Optional[Dict[str, str]] = None) -> Iterator[Dict[str, object]]:
+    """`make run-production`'s stack on free ports; both "replicas" are nginx, which alternates between them.
+    Also yields the stack's database URL, its first Rasa port and its log (tests/e2e/test_replica_crash.py)."""
+    database = str(sa.engine.make_url(POSTGRES_URL).set(database=fresh_database()))
+    token = uuid.uuid4().hex
+    nginx_port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "CAREBOT_VAR_DIR": str(tmp),
+        "CAREBOT_DATABASE_URL": database,
+        "WHATSAPP_REDIS_URL": REDIS_URL,
+        "CAREBOT_RASA_REPLICAS": "2",
+        "CAREBOT_NGINX_PORT": str(nginx_port),
+        "RASA_PORT": str(free_port()),
+        "ACTION_SERVER_PORT": str(free_port()),
+        "BACKEND_PORT": str(free_port()),
+        "RASA_MODEL": str(MODEL),
+        "RASA_API_TOKEN": token,
+        **(extra or {}),
+    }
+    log = tmp / "run-production.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "carebot.production"],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_line(log, "carebot: ready in", process)
+        url = f"http://127.0.0.1:{nginx_port}"
+        pg = urlparse(database)
+        tracker = {
+            "TRACKER_DB_USER": pg.username or "postgres",
+            "TRACKER_DB_HOST": pg.hostname or "127.0.0.1",
+            "TRACKER_DB_PORT": str(pg.port or 5432),
+            "TRACKER_DB_NAME": pg.path.lstrip("/"),
+        }
+        yield {
+            "urls": [url, url],
+            "token": token,
+            "env": tracker,
+            "database": database,
+            "rasa_port": int(env["RASA_PORT"]),
+            "log": log,
+        }
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def wait_for_line(log: Path, line: str, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in log.read_text():
+        if process.poll() is not None:
+            raise RuntimeError(f"run-production exited early:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"run-production not ready in {timeout:.0f}s")
+        time.sleep(0.5)
 
 
 def test_a_conversation_alternating_between_replicas_is_one_conversation(replicas):

@@ -123,6 +123,11 @@ class Clinic:
     info: Dict[str, str] = field(default_factory=dict)
     date_order: str = "DMY"
     not_offered: Tuple[NotOffered, ...] = ()
+    # The waitlist (carebot.waitlist): offer a freed slot to one patient at a time, held for `hold_minutes`
+    # ("hold"), or to `offer_at_once` patients together, the first "yes" booking it ("first_tap_wins").
+    waitlist_mode: str = "hold"
+    waitlist_hold_minutes: int = 15
+    waitlist_offer_at_once: int = 3
 
     @property
     def tz(self) -> ZoneInfo:
@@ -424,7 +429,25 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         info={k: str(data["clinic"][k]) for k in info_keys if data["clinic"].get(k)},
         date_order=date_order,
         not_offered=not_offered,
+        **_waitlist(r),
     )
+
+
+WAITLIST_MODES = ("hold", "first_tap_wins")
+
+
+def _waitlist(r: _Reader) -> Dict[str, Any]:
+    """clinic.yml `waitlist:` (optional): mode, hold_minutes, offer_at_once, each checked with its line."""
+    mode = r.get(["waitlist", "mode"], str, default="hold", required=False)
+    if mode not in WAITLIST_MODES:
+        raise r.fail(["waitlist", "mode"], f"waitlist.mode must be one of {', '.join(WAITLIST_MODES)}")
+    values = {"waitlist_mode": mode}
+    for key, default, low, high in (("hold_minutes", 15, 1, 24 * 60), ("offer_at_once", 3, 1, 50)):
+        number = r.get(["waitlist", key], int, default=default, required=False)
+        if not low <= number <= high:
+            raise r.fail(["waitlist", key], f"waitlist.{key} must be from {low} to {high}")
+        values[f"waitlist_{key}"] = number
+    return values
 
 
 def _not_offered(r: _Reader, services: Sequence[Service]) -> Tuple[NotOffered, ...]:

@@ -236,6 +236,11 @@ def book(engine: Engine, clinic: Clinic, patient_id: str, slot_id: str, service_
     return in_transaction(engine, lambda conn: _book(conn, clinic, patient_id, slot_id, service_id, None))
 
 
+def book_in(conn: Connection, clinic: Clinic, patient_id: str, slot_id: str, service_id: str) -> Any:
+    """Book inside the caller's transaction (the waitlist accepts an offer and closes it in one): 409 if taken."""
+    return _book(conn, clinic, patient_id, slot_id, service_id, None)
+
+
 def _book(
     conn: Connection,
     clinic: Clinic,
@@ -316,11 +321,14 @@ def _locked_appointment(conn: Connection, appointment_id: str, if_match: Optiona
 
 
 def _free_slots(conn: Connection, slot_ids: Sequence[str], now: dt.datetime) -> None:
-    conn.execute(
+    """Free the slots and log the run's first one as freed (the waitlist offers it), in the caller's transaction."""
+    freed = conn.execute(
         update(t.slot)
         .where(and_(t.slot.c.id.in_(list(slot_ids)), t.slot.c.status == BUSY))
         .values(status=FREE, version=t.slot.c.version + 1, last_updated=now)
-    )
+    ).rowcount
+    if freed and slot_ids:
+        conn.execute(insert(t.slot_freed).values(slot_id=slot_ids[0], at=now))
 
 
 def change_status(

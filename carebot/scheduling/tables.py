@@ -80,3 +80,13 @@ appointment = Table(
     Column("version", Integer, nullable=False, default=1),
     Column("last_updated", DateTime, nullable=False),
 )
+
+# Slots freed by a cancellation or a reschedule, written in the same transaction: the waitlist's offer worker
+# (carebot.waitlist) takes them in id order, so scheduling never needs to know the waitlist exists.
+slot_freed = Table(
+    "sched_slot_freed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slot_id", String(100), nullable=False),
+    Column("at", DateTime, nullable=False),
+)

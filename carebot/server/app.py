@@ -34,6 +34,7 @@ from carebot.privacy import api as privacy_api
 from carebot.privacy.admin import PatientRequests
 from carebot.reminders import api as reminders_api
 from carebot.scheduling import api as scheduling_api
+from carebot.waitlist import api as waitlist_api
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ API_SETUPS: Tuple[ApiSetup, ...] = (
     _handoff_setup,
     reminders_api.setup,
     privacy_api.setup,
+    waitlist_api.setup,
 )
 
 PROTECTED_PREFIXES = ("/fhir", "/api")

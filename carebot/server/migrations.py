@@ -20,6 +20,7 @@ import carebot.handoff.sessions  # noqa: F401
 import carebot.handoff.store  # noqa: F401
 import carebot.reminders.store  # noqa: F401
 import carebot.scheduling.tables  # noqa: F401
+import carebot.waitlist.tables  # noqa: F401
 from carebot import migrations
 from carebot.backend.db import make_engine, metadata
 from carebot.channels.contacts import _metadata as channel_metadata

@@ -22,6 +22,7 @@ from actions.common import (
     clinic,
     latest_entity,
     latest_intent,
+    output_channel,
     patient_phone,
     say,
     send,
@@ -29,6 +30,7 @@ from actions.common import (
 )
 from carebot.booking import (
     BIRTH_DATE_EXAMPLES,
+    WAITLIST,
     AskedWindow,
     Change,
     Choice,
@@ -40,6 +42,7 @@ from carebot.booking import (
     clean_name,
     find_offers,
     find_patient_id,
+    join_waitlist,
     long_when,
     make_change,
     next_page_start,
@@ -59,6 +62,7 @@ from carebot.faq import not_offered
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, SchedulingClient, SlotTaken
+from carebot.waitlist.client import WaitlistClient
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ TASK_BY_INTENT = {
     "book_appointment": "book",
     "reschedule_appointment": "reschedule",
     "cancel_appointment": "cancel",
+    "join_waitlist": "waitlist",  # asks what and when like a booking, then joins instead of offering times
 }
 # Everything one run of the form remembers; cleared when it starts and when it ends (patient_id is kept).
 FORM_STATE = (
@@ -106,6 +111,10 @@ def scheduling_client() -> SchedulingClient:
 
 def reminders_client() -> RemindersClient:
     return RemindersClient()
+
+
+def waitlist_client() -> WaitlistClient:
+    return WaitlistClient()
 
 
 def now() -> dt.datetime:
@@ -220,7 +229,7 @@ class ValidateAppointmentForm(FormValidationAction):
             values["booking_result"] = {"kind": "nothing"}
             return [SlotSet(name, value) for name, value in values.items()]
         text = tracker.latest_message.get("text") or ""
-        if task == "book":
+        if task in ("book", "waitlist"):
             provider = facts.match_provider(text)
             service = facts.match_service(text)
             if provider:
@@ -292,7 +301,12 @@ class ValidateAppointmentForm(FormValidationAction):
         result = interpret_when(text, clinic(), now())
         window = asked_window(result, text, clinic())
         if window is not None:
-            return {**self.new_window(window), "booking_when_failures": 0}
+            chosen_list = {}
+            if (
+                tracker.get_slot("appointment_task") == "waitlist"
+            ):  # no times to offer: the list is the choice
+                chosen_list = await self.take_choice(WAITLIST, dispatcher, tracker)
+            return {**self.new_window(window), "booking_when_failures": 0, **chosen_list}
         if result.problem is DateProblem.UNPARSEABLE:
             return {"booking_when": None, "booking_when_failures": failures + 1}  # the question says why
         say(dispatcher, _WHEN_PROBLEM_MESSAGE[result.problem], reason=result.reason)
@@ -306,8 +320,10 @@ class ValidateAppointmentForm(FormValidationAction):
         if value is None:
             return {"booking_slot": None}
         choices = offered(tracker)
-        if any(choice.id == value for choice in choices):
+        if value == WAITLIST or any(choice.id == value for choice in choices):
             return {"booking_slot": value}  # already an id (set by this action before)
+        if latest_intent(tracker) == "join_waitlist":  # nothing fits: wait for a time to free up
+            return await self.take_choice(WAITLIST, dispatcher, tracker)
         text = str(value)
         if choices and latest_intent(tracker) == "more_options":
             if wants_earlier(text):
@@ -318,7 +334,7 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"booking_slot": None, "booking_offers": None, "booking_search_from": start.isoformat()}
         index = pick(text, latest_option(tracker), choices, clinic())
         if index is not None:
-            return await self.take_choice(choices[index], dispatcher, tracker)
+            return await self.take_choice(choices[index].id, dispatcher, tracker)
         result = interpret_when(text, clinic(), now())
         window = asked_window(result, text, clinic())
         if window is not None:  # "actually, Friday instead"
@@ -342,18 +358,19 @@ class ValidateAppointmentForm(FormValidationAction):
         }
 
     async def take_choice(
-        self, choice: Choice, dispatcher: CollectingDispatcher, tracker: Tracker
+        self, chosen_id: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        """A new patient books once: find out now whether this phone is registered, so we know whether to ask."""
-        if tracker.get_slot("appointment_task") != "book" or tracker.get_slot("patient_id"):
-            return {"booking_slot": choice.id}
+        """A time (its Slot id) or the waitlist: a new patient books or joins once, so find out now whether this
+        phone is registered, to know whether to ask who the patient is."""
+        if tracker.get_slot("appointment_task") not in ("book", "waitlist") or tracker.get_slot("patient_id"):
+            return {"booking_slot": chosen_id}
         try:
             async with scheduling_client() as client:
                 patient_id = await find_patient_id(client, patient(tracker))
         except BackendError as error:
             say_backend_problem(dispatcher, error)
             return {"booking_slot": None}
-        return {"booking_slot": choice.id, "patient_id": patient_id}
+        return {"booking_slot": chosen_id, "patient_id": patient_id}
 
     # ---- who (first booking) ----
 
@@ -407,8 +424,9 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"booking_confirmed": None}
         intent = latest_intent(tracker)
         task = tracker.get_slot("appointment_task") or "book"
+        waiting = tracker.get_slot("booking_slot") == WAITLIST
         if intent == "deny":
-            if task == "cancel":
+            if task == "cancel" or waiting:
                 return {"booking_confirmed": False, "booking_result": {"kind": "kept"}}
             say(dispatcher, "booking_declined")
             return {"booking_confirmed": None, "booking_slot": None}
@@ -423,9 +441,24 @@ class ValidateAppointmentForm(FormValidationAction):
                 return {"booking_confirmed": None, "booking_slot": choices[index].id}
             say(dispatcher, "booking_yes_or_no")
             return {"booking_confirmed": None}
+        patient_id: Optional[str]
         try:
             async with scheduling_client() as client:
-                patient_id, outcome = await make_change(client, self.change(task, tracker), patient(tracker))
+                if waiting:
+                    async with waitlist_client() as waitlist:
+                        patient_id, outcome = await join_waitlist(
+                            client,
+                            waitlist,
+                            self.change(task, tracker),
+                            patient(tracker),
+                            tracker.sender_id,
+                            output_channel(tracker),
+                            clinic(),
+                        )
+                else:
+                    patient_id, outcome = await make_change(
+                        client, self.change(task, tracker), patient(tracker)
+                    )
             patient_slot = {"patient_id": patient_id} if patient_id else {}
             return {"booking_confirmed": True, "booking_result": outcome, **patient_slot}
         except (SlotTaken, NotFound) as error:
@@ -459,6 +492,8 @@ class ValidateAppointmentForm(FormValidationAction):
             appointment=chosen(tracker, "appointment_choice", "appointments"),
             name=tracker.get_slot("patient_name"),
             birth_date=dt.date.fromisoformat(birth) if birth else None,
+            window=AskedWindow.from_slot(window) if (window := tracker.get_slot("booking_window")) else None,
+            provider_id=tracker.get_slot("booking_provider"),
         )
 
 
@@ -638,6 +673,13 @@ class AskBookingConfirmed(Action):
                 when=long_when(appointment.start, facts, now().date()),
             )
             return []
+        if tracker.get_slot("booking_slot") == WAITLIST:
+            window = AskedWindow.from_slot(tracker.get_slot("booking_window"))
+            subject = offer_subject(
+                tracker.get_slot("booking_service"), tracker.get_slot("booking_provider"), facts
+            )
+            say(dispatcher, "booking_confirm_waitlist", service=subject, asked=window.label)
+            return []
         offer = chosen(tracker, "booking_slot", "booking_offers")
         values = {
             "service": service_name(offer.service_id, facts),
@@ -677,6 +719,13 @@ class ActionAppointmentDone(Action):
             say(dispatcher, "booking_kept")
         elif kind == "stopped":
             say(dispatcher, "booking_stopped")
+        elif kind == "waitlisted":
+            say(
+                dispatcher,
+                "booking_waitlisted",
+                service=service_name(outcome["service_id"], facts),
+                asked=outcome["asked"],
+            )
         elif kind in ("booked", "rescheduled", "cancelled"):
             appointment = Choice.from_slot_value(outcome["appointment"])
             say(

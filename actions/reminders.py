@@ -25,7 +25,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, latest_entity, latest_intent, say, send, step_aside
+from actions.common import clinic, latest_entity, latest_intent, output_channel, say, send, step_aside
 from carebot.booking import long_when
 from carebot.messages import render
 from carebot.reminders.client import ReminderInfo, RemindersClient
@@ -59,11 +59,6 @@ def reminders_client() -> RemindersClient:
 
 def now() -> dt.datetime:
     return clinic().now()
-
-
-def output_channel(tracker: Tracker) -> str:
-    """The channel the reminder will be spoken on: the one the patient asked on (WhatsApp unless a test says so)."""
-    return tracker.get_latest_input_channel() or "whatsapp"
 
 
 def entity(tracker: Tracker, name: str) -> Optional[str]:

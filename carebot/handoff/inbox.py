@@ -174,6 +174,14 @@ class DeadLetters(Protocol):
     def dismiss(self, message_id: int, now: Optional[dt.datetime] = None) -> bool: ...
 
 
+class WaitingList(Protocol):
+    """The waitlist's open entries, oldest first (carebot.waitlist.store.waiting_patients, bound by the backend, so
+    this package never imports the waitlist). Blocking; each item has patient_name, phone, service_name, date_from,
+    date_to, day_parts, state and joined."""
+
+    def __call__(self) -> List[Any]: ...
+
+
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
@@ -187,6 +195,7 @@ class StaffInbox:
         secure_cookies: bool = False,
         patient_requests: Optional[PatientRequests] = None,
         dead_letters: Optional[DeadLetters] = None,
+        waiting_list: Optional[WaitingList] = None,
     ) -> None:
         self.service, self.auth, self.clinic, self.sessions, self.audit = (
             service,
@@ -196,7 +205,7 @@ class StaffInbox:
             audit,
         )
         self.secure_cookies, self.patient_requests = secure_cookies, patient_requests
-        self.dead_letters = dead_letters
+        self.dead_letters, self.waiting_list = dead_letters, waiting_list
 
     def routes(self) -> list:
         return [
@@ -400,6 +409,7 @@ class StaffInbox:
         held = await run_db(notices, self.service.store.engine)
         staff_notices = [(self._local(at), text) for at, text in held]
         dead = await asyncio.to_thread(self.dead_letters.dead_letters) if self.dead_letters else []
+        waiting = await run_db(self.waiting_list) if self.waiting_list else []
         return self._page(
             "inbox.html",
             staff=session.staff,
@@ -408,7 +418,22 @@ class StaffInbox:
             notice=self._notice(request),
             staff_notices=staff_notices,
             dead_letters=[self._dead_letter_view(d) for d in dead],
+            waiting=[self._waiting_view(w) for w in waiting],
         )
+
+    def _waiting_view(self, waiting: Any) -> Dict[str, Any]:
+        days = waiting.date_from.strftime("%a %d %b")
+        if waiting.date_to != waiting.date_from:
+            days += " – " + waiting.date_to.strftime("%a %d %b")
+        return {
+            "name": waiting.patient_name,
+            "masked_phone": mask_phone(waiting.phone),
+            "service": waiting.service_name,
+            "days": days,
+            "times": ", ".join(waiting.day_parts) if len(waiting.day_parts) < 3 else "any time",
+            "state": "offer out" if waiting.state == "offered" else "waiting",
+            "joined": self._local(waiting.joined),
+        }
 
     def _dead_letter_view(self, message: DeadLetter) -> Dict[str, Any]:
         words = message.text or (f"[template {message.template}]" if message.template else "")

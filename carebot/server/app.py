@@ -14,6 +14,7 @@ in a path), the patient searched for.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import re
@@ -35,6 +36,7 @@ from carebot.privacy.admin import PatientRequests
 from carebot.reminders import api as reminders_api
 from carebot.scheduling import api as scheduling_api
 from carebot.waitlist import api as waitlist_api
+from carebot.waitlist import store as waitlist_store
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None
         clinic,
         sender=WhatsAppSender.from_env(),
         patient_requests=PatientRequests(engine, clinic),
+        waiting_list=functools.partial(waitlist_store.waiting_patients, engine, clinic),
     )
 
 

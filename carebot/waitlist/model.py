@@ -110,3 +110,28 @@ class OfferDelivery:
     start: dt.datetime  # aware UTC
     expires: dt.datetime  # aware UTC
     kind: str = "offer"  # "offer": speak it; "gone": tell the patient another patient took it first
+
+
+@dataclass(frozen=True)
+class AcceptedOffer:
+    """The appointment an accepted offer booked (what the patient is told and reminded of)."""
+
+    appointment_id: str
+    start: dt.datetime  # aware, clinic timezone
+    service_id: str
+    practitioner_id: str
+    practitioner_name: str
+
+
+@dataclass(frozen=True)
+class WaitingPatient:
+    """One line of the staff inbox's waiting list: who waits for what, since when, and whether an offer is out."""
+
+    patient_name: str
+    phone: str  # E.164; the inbox masks it
+    service_name: str
+    date_from: dt.date
+    date_to: dt.date
+    day_parts: Tuple[str, ...]
+    state: str  # active (waiting) or offered (an offer is out)
+    joined: dt.datetime  # aware UTC

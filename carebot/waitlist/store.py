@@ -29,7 +29,9 @@ from carebot.waitlist.model import (
     DAY_PARTS,
     OPEN_ENTRY_STATES,
     OfferDelivery,
+    WaitingPatient,
     WaitlistSettings,
+    day_parts_names,
     part_of_day,
 )
 
@@ -194,6 +196,34 @@ def _locked(conn: Connection, table: Any, ident: str, kind: str) -> Any:
     if row is None:
         raise ApiError(404, f"{kind} {ident[:100]} not found")
     return row
+
+
+def waiting_patients(engine: Engine, clinic: Clinic, limit: int = 200) -> List[WaitingPatient]:
+    """The open entries in the order they are offered (oldest first), with each patient's name: the staff's view."""
+    joined = t.entry.join(sched.patient, sched.patient.c.id == t.entry.c.patient_id)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.entry, sched.patient.c.given, sched.patient.c.family, sched.patient.c.phone)
+            .select_from(joined)
+            .where(t.entry.c.state.in_(OPEN_ENTRY_STATES))
+            .order_by(t.entry.c.created, t.entry.c.id)
+            .limit(limit)
+        ).fetchall()
+    return [
+        WaitingPatient(
+            patient_name=" ".join(part for part in (row.given, row.family) if part),
+            phone=row.phone,
+            service_name=(
+                clinic.service(row.service_id).name if clinic.service(row.service_id) else row.service_id
+            ),
+            date_from=row.date_from,
+            date_to=row.date_to,
+            day_parts=day_parts_names(row.day_parts),
+            state=row.state,
+            joined=from_db(row.created),
+        )
+        for row in rows
+    ]
 
 
 # ---- offering freed slots ----------------------------------------------------------------------------------------
@@ -369,7 +399,7 @@ def accept(engine: Engine, clinic: Clinic, offer_id: str) -> Tuple[Any, bool]:
     """Book the offered slot for the patient: (the appointment, True) the first time; (the same appointment,
     False) for a repeated tap of the same offer. 409 when the offer ended or another patient took the slot."""
 
-    lost_race = []  # set when the slot itself was taken: the offer is then over for good
+    lost_race: List[bool] = []  # set when the slot itself was taken: the offer is then over for good
 
     def work(conn: Connection) -> Tuple[Any, bool]:
         lost_race.clear()

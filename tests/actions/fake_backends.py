@@ -18,6 +18,8 @@ from carebot.scheduling.client import (
     PatientRecord,
     SlotTaken,
 )
+from carebot.waitlist.client import OfferGone
+from carebot.waitlist.model import AcceptedOffer, WaitlistEntry
 
 
 class FakeScheduling:
@@ -185,3 +187,79 @@ class FakeReminders:
             raise BackendUnavailable("reminders backend unreachable")
         self.cancelled.append(appointment_id)
         return 2
+
+
+class FakeWaitlist:
+    """The waitlist client in memory: entries joined, offers that can be accepted once (OfferGone after that or
+    when `gone` names them), and what was declined or left."""
+
+    def __init__(self, scheduling: "FakeScheduling") -> None:
+        self.scheduling = scheduling
+        self.joined: List[Dict[str, Any]] = []
+        self.offers: Dict[str, Tuple[str, str, str]] = {}  # offer id -> (patient id, slot id, service id)
+        self.gone: Set[str] = set()
+        self.declined: List[str] = []
+        self.left: List[str] = []
+        self.down = False
+
+    async def __aenter__(self) -> "FakeWaitlist":
+        return self
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        return None
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise BackendUnavailable("waitlist unreachable: ClientConnectorError")
+
+    async def join(
+        self,
+        patient_id,
+        service_id,
+        first_day,
+        last_day,
+        day_parts,
+        conversation_id,
+        channel,
+        practitioner_id=None,
+    ):
+        self._reachable()
+        entry = WaitlistEntry(
+            f"entry-{len(self.joined) + 1}",
+            patient_id,
+            service_id,
+            first_day,
+            last_day,
+            frozenset(day_parts),
+            "active",
+            practitioner_id,
+        )
+        self.joined.append({"entry": entry, "conversation_id": conversation_id, "channel": channel})
+        return entry
+
+    async def entries(self, patient_id: str) -> List[WaitlistEntry]:
+        self._reachable()
+        return [
+            j["entry"]
+            for j in self.joined
+            if j["entry"].patient_id == patient_id and j["entry"].id not in self.left
+        ]
+
+    async def leave(self, entry_id: str) -> None:
+        self._reachable()
+        self.left.append(entry_id)
+
+    async def accept(self, offer_id: str) -> AcceptedOffer:
+        self._reachable()
+        if offer_id in self.gone or offer_id not in self.offers:
+            raise OfferGone("this offer has ended (gone)", 409)
+        patient_id, slot_id, service_id = self.offers[offer_id]
+        booked = await self.scheduling.book(patient_id, slot_id, service_id)
+        self.gone.add(offer_id)
+        return AcceptedOffer(
+            booked.id, booked.start, service_id, booked.practitioner_id, booked.practitioner_name
+        )
+
+    async def decline(self, offer_id: str) -> None:
+        self._reachable()
+        self.declined.append(offer_id)

@@ -10,6 +10,8 @@ from yarl import URL
 
 from carebot.handoff.auth import StaffAuth, parse_accounts
 from carebot.handoff.inbox import SESSION_COOKIE, waiting_time
+from carebot.scheduling import store as scheduling_store
+from carebot.waitlist import store as waitlist_store
 
 
 async def logged_in(backend, name="alice"):
@@ -301,3 +303,19 @@ async def test_a_dead_letter_cannot_be_retried_without_the_form_token(backend):
     client = await logged_in(backend)
     status, _, _ = await backend.post_form(client, f"/staff/outbox/{message}/retry", {"csrf": "forged"})
     assert status == 403 and outbox.get(message).state == "dead"
+
+
+async def test_the_waiting_list_is_shown_to_staff_in_offer_order(backend, clinic):
+    """Staff see who waits for what (name, masked number, days, times of day), in the order offers go out."""
+    engine = backend.service.store.engine
+    day = clinic.now().date() + dt.timedelta(days=3)
+    for family, parts in (("First", 1), ("Second", 7)):
+        patient = scheduling_store.create_patient(engine, family, "Jo", "+447700900888", None, None)
+        waitlist_store.join(
+            engine, clinic, patient.id, "gp", day, day, parts, None, "whatsapp:+447700900888", "whatsapp"
+        )
+    client = await logged_in(backend)
+    _, html, _ = await backend.page(client, "/staff")
+    assert "Waiting list" in html and "+447700900888" not in html and "…0888" in html
+    assert html.index("Jo First") < html.index("Jo Second")
+    assert "morning" in html and "any time" in html

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -15,10 +16,12 @@ from scheduling_harness import CLINIC_YAML, start_backend
 from sqlalchemy import func, select, update
 
 from carebot.clinic import Clinic, load_clinic
+from carebot.rasa_api import RasaAPIError
 from carebot.scheduling import tables as sched
 from carebot.waitlist import store
 from carebot.waitlist import tables as t
 from carebot.waitlist.model import CHANNEL_URL, CONVERSATION_URL, STATE_URL, TIMES_OF_DAY_URL
+from carebot.waitlist.worker import OfferWorker, trigger_entities
 
 WAITLIST, OFFER = "/Appointment/$waitlist", "/Appointment/$offer"
 
@@ -75,7 +78,7 @@ async def booked_then_cancelled(api, slot: Dict[str, Any]) -> None:
     status, body = await api.call(
         "PATCH",
         f"/Appointment/{appointment['id']}",
-        data=__import__("json").dumps(patch),
+        data=json.dumps(patch),
         headers={"Content-Type": "application/json-patch+json"},
     )
     assert status == 200, body
@@ -231,3 +234,38 @@ async def test_waitlist_requests_are_checked_and_other_appointment_routes_still_
     assert status == 404 and "Appointment/not-there" in body["issue"][0]["diagnostics"]
     with backend.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.entry)).scalar_one() == 0
+
+
+class RecordingDeliverer:
+    """Stands in for Rasa's trigger_intent: records what the bot was asked to say; `fail` refuses calls."""
+
+    def __init__(self) -> None:
+        self.spoken: List[Any] = []
+        self.fail = False
+
+    async def deliver(self, delivery) -> None:
+        if self.fail:
+            raise RasaAPIError("Rasa unreachable")
+        self.spoken.append(delivery)
+
+
+async def test_the_worker_offers_a_cancelled_slot_in_one_round_and_retries_a_failed_delivery(api, backend):
+    slot = await api.free_slot("gp")
+    waiting = await api.new_patient("+447700900771", "Worker")
+    await join(api, waiting["id"], slot_day(slot))
+    deliverer = RecordingDeliverer()
+    worker = OfferWorker(backend.engine, backend.clinic, deliverer)
+    await booked_then_cancelled(api, slot)
+    deliverer.fail = True
+    report = await worker.run_once()
+    assert (report.offered, report.delivered, report.failed) == (1, 0, 1)
+    deliverer.fail = False
+    report = await worker.run_once()  # the next round (5 s later in the dispatcher) delivers it
+    assert (report.offered, report.delivered) == (0, 1)
+    [spoken] = deliverer.spoken
+    assert spoken.kind == "offer" and spoken.conversation_id.startswith("whatsapp:+44")
+    entities = trigger_entities(spoken)
+    assert entities["waitlist_service"] == "gp" and dt.datetime.fromisoformat(
+        entities["appointment_start"]
+    ) == (dt.datetime.fromisoformat(slot["start"]))
+    assert (await worker.run_once()).delivered == 0  # spoken once

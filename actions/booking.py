@@ -28,6 +28,7 @@ from actions.common import (
     send,
     step_aside,
 )
+from actions.identity import IDENTITY_SLOTS, check_birth_date, identity_status, locked_out
 from carebot.booking import (
     BIRTH_DATE_EXAMPLES,
     WAITLIST,
@@ -59,6 +60,7 @@ from carebot.booking import (
 )
 from carebot.dates import DateProblem, interpret_when
 from carebot.faq import not_offered
+from carebot.identity.model import LOCKED, NEEDED, VERIFIED
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, SchedulingClient, SlotTaken
@@ -89,6 +91,8 @@ FORM_STATE = (
     "appointments",
     "booking_confirmed",
     "booking_result",
+    "identity_birth_date",
+    "identity_result",
 )
 # Answers the opening message may already hold ("physio on Friday"; the only appointment there is to cancel).
 PREFILLABLE = ("booking_service", "booking_when", "appointment_choice")
@@ -203,10 +207,11 @@ class ValidateAppointmentForm(FormValidationAction):
         if tracker.get_slot("booking_result") is not None:
             return []  # done (or nothing to do): the form ends
         task = tracker.get_slot("appointment_task") or "book"
+        identity = ["identity_birth_date"] if tracker.get_slot("identity_result") else []
         if task == "cancel":
-            return ["appointment_choice", "booking_confirmed"]
+            return [*identity, "appointment_choice", "booking_confirmed"]
         if task == "reschedule":
-            return ["appointment_choice", "booking_when", "booking_slot", "booking_confirmed"]
+            return [*identity, "appointment_choice", "booking_when", "booking_slot", "booking_confirmed"]
         first_visit = tracker.get_slot("booking_slot") is not None and not tracker.get_slot("patient_id")
         return [
             "booking_service",
@@ -243,8 +248,37 @@ class ValidateAppointmentForm(FormValidationAction):
             if interpret_when(text, facts, now()).problem is not DateProblem.UNPARSEABLE:
                 values["booking_when"] = text
         else:
-            values.update(await self.load_appointments(dispatcher, tracker))
+            values.update(await self.check_identity_first(dispatcher, tracker))
         return [SlotSet(name, value) for name, value in values.items()]
+
+    async def check_identity_first(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[str, Any]:
+        """Appointments are shown for changing only after the date of birth, when the backend asks for it."""
+        try:
+            found = await identity_status(tracker)
+        except BackendError as error:
+            say_backend_problem(dispatcher, error, answers_kept=False)
+            return {"booking_result": {"kind": "nothing"}}
+        if found.state == LOCKED:
+            say(dispatcher, "identity_still_locked", clinic_phone=clinic().phone)
+            return {"booking_result": {"kind": "nothing"}}
+        if found.state == NEEDED:
+            return {"identity_result": NEEDED}  # the form asks identity_birth_date first
+        return await self.load_appointments(dispatcher, tracker)
+
+    async def validate_identity_birth_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        checked = await check_birth_date(value, dispatcher, tracker)
+        result = checked.get("identity_result")
+        if result == VERIFIED:
+            return {**checked, **await self.load_appointments(dispatcher, tracker)}
+        if result == LOCKED:
+            return {**checked, "booking_result": {"kind": "identity_locked"}}
+        if result is not None:  # the backend could not check it: nothing is shown
+            return {**checked, "booking_result": {"kind": "nothing"}}
+        return checked
 
     async def load_appointments(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any]:
         try:
@@ -258,11 +292,14 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"booking_result": {"kind": "nothing"}, "patient_id": patient_id}
         # An appointment reminder's "Reschedule"/"Cancel" button names its appointment (`appointment_id` entity).
         named = latest_entity(tracker, "appointment_id")
-        preselected = next((a.id for a in appointments if a.id == named), None)
+        preselected = next((a for a in appointments if a.id == named), None)
+        choice = preselected or (appointments[0] if len(appointments) == 1 else None)
         return {
             "patient_id": patient_id,
             "appointments": [a.to_slot() for a in appointments],
-            "appointment_choice": preselected or (appointments[0].id if len(appointments) == 1 else None),
+            "appointment_choice": choice.id if choice else None,
+            # as validate_appointment_choice sets it: a choice made after the date of birth is not validated again
+            "booking_service": choice.service_id if choice else None,
         }
 
     # ---- what to book ----
@@ -719,6 +756,8 @@ class ActionAppointmentDone(Action):
             say(dispatcher, "booking_kept")
         elif kind == "stopped":
             say(dispatcher, "booking_stopped")
+        elif kind == "identity_locked":
+            return reset_form_state() + await locked_out(dispatcher, tracker)
         elif kind == "waitlisted":
             say(
                 dispatcher,
@@ -774,32 +813,71 @@ class ActionAppointmentStop(Action):
 
 
 class ActionListAppointments(Action):
+    """The upcoming appointments, once the number has confirmed a date of birth when the backend asks for one (outside
+    a form the identity_form asks it, then action_identity_done lists; inside one, the patient is told to ask after)."""
+
     def name(self) -> Text:
         return "action_list_appointments"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        facts = clinic()
         try:
-            async with scheduling_client() as client:
-                patient_id, appointments = await upcoming(client, patient(tracker))
+            found = await identity_status(tracker)
         except BackendError as error:
             say_backend_problem(dispatcher, error, answers_kept=False)
             return []
-        if not appointments:
-            say(dispatcher, "booking_no_appointments")
-        else:
-            lines = "\n".join(
-                render(
-                    "booking_appointment_line",
-                    {
-                        "when": long_when(a.start, facts, now().date()),
-                        "service": service_name(a.service_id, facts),
-                        "provider": provider_name(a, facts),
-                    },
-                ).text
-                for a in appointments
-            )
-            say(dispatcher, "booking_appointments_list", appointments=lines)
-        return [SlotSet("patient_id", patient_id)] if patient_id else []
+        if found.state == LOCKED:
+            say(dispatcher, "identity_still_locked", clinic_phone=clinic().phone)
+            return []
+        if found.state == NEEDED:
+            if tracker.active_loop.get("name"):
+                say(dispatcher, "identity_first")
+                return []
+            return [SlotSet("identity_for", "list")]
+        return await list_appointments(dispatcher, tracker)
+
+
+async def list_appointments(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """Say the patient's upcoming appointments (or that there are none)."""
+    facts = clinic()
+    try:
+        async with scheduling_client() as client:
+            patient_id, appointments = await upcoming(client, patient(tracker))
+    except BackendError as error:
+        say_backend_problem(dispatcher, error, answers_kept=False)
+        return []
+    if not appointments:
+        say(dispatcher, "booking_no_appointments")
+    else:
+        lines = "\n".join(
+            render(
+                "booking_appointment_line",
+                {
+                    "when": long_when(a.start, facts, now().date()),
+                    "service": service_name(a.service_id, facts),
+                    "provider": provider_name(a, facts),
+                },
+            ).text
+            for a in appointments
+        )
+        say(dispatcher, "booking_appointments_list", appointments=lines)
+    return [SlotSet("patient_id", patient_id)] if patient_id else []
+
+
+class ActionIdentityDone(Action):
+    """The date-of-birth question was answered: list the appointments that waited for it, or lock and hand over."""
+
+    def name(self) -> Text:
+        return "action_identity_done"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        result = tracker.get_slot("identity_result")
+        reset: List[EventType] = [SlotSet(name, None) for name in IDENTITY_SLOTS]
+        if result == LOCKED:
+            return reset + await locked_out(dispatcher, tracker)
+        if result == VERIFIED and tracker.get_slot("identity_for") == "list":
+            return reset + await list_appointments(dispatcher, tracker)
+        return reset

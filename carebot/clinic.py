@@ -128,6 +128,12 @@ class Clinic:
     waitlist_mode: str = "hold"
     waitlist_hold_minutes: int = 15
     waitlist_offer_at_once: int = 3
+    # The identity check (carebot.identity): a date of birth before appointments are shown or changed, again after
+    # `recheck_days`; `attempts` wrong answers lock appointment access for `lock_minutes` and open a staff case.
+    identity_check_enabled: bool = True
+    identity_recheck_days: int = 90
+    identity_attempts: int = 3
+    identity_lock_minutes: int = 60
 
     @property
     def tz(self) -> ZoneInfo:
@@ -430,10 +436,25 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         date_order=date_order,
         not_offered=not_offered,
         **_waitlist(r),
+        **_identity_check(r),
     )
 
 
 WAITLIST_MODES = ("hold", "first_tap_wins")
+
+
+def _identity_check(r: _Reader) -> Dict[str, Any]:
+    """clinic.yml `identity_check:` (optional): enabled, recheck_days, attempts, lock_minutes, each with its line."""
+    values: Dict[str, Any] = {
+        "identity_check_enabled": r.get(["identity_check", "enabled"], bool, default=True, required=False)
+    }
+    limits = (("recheck_days", 90, 0, 3650), ("attempts", 3, 1, 10), ("lock_minutes", 60, 1, 7 * 24 * 60))
+    for key, default, low, high in limits:
+        number = r.get(["identity_check", key], int, default=default, required=False)
+        if not low <= number <= high:
+            raise r.fail(["identity_check", key], f"identity_check.{key} must be from {low} to {high}")
+        values[f"identity_{key}"] = number
+    return values
 
 
 def _waitlist(r: _Reader) -> Dict[str, Any]:

@@ -31,6 +31,7 @@ from carebot.backend.errors import ApiError, error_response
 from carebot.channels.twilio_sender import WhatsAppSender
 from carebot.clinic import Clinic
 from carebot.handoff import api as handoff_api
+from carebot.identity import api as identity_api
 from carebot.privacy import api as privacy_api
 from carebot.privacy.admin import PatientRequests
 from carebot.reminders import api as reminders_api
@@ -61,6 +62,7 @@ API_SETUPS: Tuple[ApiSetup, ...] = (
     reminders_api.setup,
     privacy_api.setup,
     waitlist_api.setup,
+    identity_api.setup,
 )
 
 PROTECTED_PREFIXES = ("/fhir", "/api")

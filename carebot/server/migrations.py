@@ -18,6 +18,7 @@ from sqlalchemy import MetaData
 import carebot.backend.audit  # noqa: F401 - each import registers its tables on the shared metadata
 import carebot.handoff.sessions  # noqa: F401
 import carebot.handoff.store  # noqa: F401
+import carebot.identity.store  # noqa: F401
 import carebot.reminders.store  # noqa: F401
 import carebot.scheduling.tables  # noqa: F401
 import carebot.waitlist.tables  # noqa: F401

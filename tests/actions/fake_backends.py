@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from carebot.clinic import Clinic
+from carebot.identity.model import LOCKED, NEEDED, NOT_NEEDED, VERIFIED, IdentityStatus
 from carebot.phones import normalize_phone
 from carebot.scheduling.client import (
     BackendUnavailable,
@@ -263,3 +264,45 @@ class FakeWaitlist:
     async def decline(self, offer_id: str) -> None:
         self._reachable()
         self.declined.append(offer_id)
+
+
+class FakeIdentity:
+    """The identity check in memory: `births` are the dates of birth registered with the number (none: no check);
+    `attempts` wrong answers lock; `checked` records every answer the backend was asked to compare."""
+
+    def __init__(self, attempts: int = 3) -> None:
+        self.births: Set[dt.date] = set()
+        self.verified = False
+        self.failures = 0
+        self.attempts = attempts
+        self.checked: List[dt.date] = []
+        self.down = False
+
+    async def __aenter__(self) -> "FakeIdentity":
+        return self
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        return None
+
+    def _now(self) -> IdentityStatus:
+        if not self.births:
+            return IdentityStatus(NOT_NEEDED)
+        if self.failures >= self.attempts:
+            return IdentityStatus(LOCKED, 0, dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
+        return IdentityStatus(VERIFIED if self.verified else NEEDED, self.attempts - self.failures)
+
+    async def status(self, phone: str) -> IdentityStatus:
+        if self.down:
+            raise BackendUnavailable("identity check unreachable")
+        return self._now()
+
+    async def check(self, phone: str, birth_date: dt.date) -> IdentityStatus:
+        if self.down:
+            raise BackendUnavailable("identity check unreachable")
+        self.checked.append(birth_date)
+        if self._now().state == NEEDED:
+            if birth_date in self.births:
+                self.verified, self.failures = True, 0
+            else:
+                self.failures += 1
+        return self._now()

@@ -60,18 +60,13 @@ def check(engine: Engine, clinic: Clinic, phone: str, birth_date: dt.date) -> Id
     """Record one answer: VERIFIED when it is the date of birth of a patient of the number, else NEEDED with the
     tries left, or LOCKED when that was the last one (the lock starts now)."""
 
+    _ensure_row(engine, phone)
+
     def work(conn: Connection) -> IdentityStatus:
         now = utcnow()
         row = conn.execute(
             select(identity_check).where(identity_check.c.phone == phone).with_for_update()
-        ).first()
-        if row is None:
-            conn.execute(
-                insert(identity_check).values(phone=phone, verified_at=None, failures=0, locked_until=None)
-            )
-            row = conn.execute(
-                select(identity_check).where(identity_check.c.phone == phone).with_for_update()
-            ).one()
+        ).one()
         births = _births(conn, phone)
         current = _status(clinic, row, bool(births), now)
         if current.state in (NOT_NEEDED, LOCKED):

@@ -134,6 +134,8 @@ class Clinic:
     identity_recheck_days: int = 90
     identity_attempts: int = 3
     identity_lock_minutes: int = 60
+    # An appointment not confirmed (the reminder's "Confirm") this many hours before its start is shown to staff.
+    confirm_cutoff_hours: int = 12
 
     @property
     def tz(self) -> ZoneInfo:
@@ -431,6 +433,7 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         ),
         reminder_grace_minutes=r.get(["reminders", "grace_minutes"], int, default=120, required=False),
         reminder_no_reply_minutes=r.get(["reminders", "no_reply_minutes"], int, default=120, required=False),
+        confirm_cutoff_hours=r.get(["reminders", "confirm_cutoff_hours"], int, default=12, required=False),
         templates={str(k): str(v) for k, v in templates.items()},
         info={k: str(data["clinic"][k]) for k in info_keys if data["clinic"].get(k)},
         date_order=date_order,

@@ -86,6 +86,7 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
             web.put(APPOINTMENT, api.put_appointment),
             web.patch(APPOINTMENT, api.patch_appointment),
             web.post(APPOINTMENT + "/$reschedule", api.reschedule_appointment),
+            web.post(APPOINTMENT + "/$confirm-attendance", api.confirm_attendance),
         ]
     )
 
@@ -530,6 +531,11 @@ class SchedulingApi:
         if status is None:
             raise ApiError(422, "the patch must set /status")
         row = await run_db(store.change_status, self.engine, appointment_id, status, reason, version)
+        return await self.appointment_response(row)
+
+    async def confirm_attendance(self, request: web.Request) -> web.Response:
+        """The patient confirmed they will come (extension ATTENDANCE_URL); 409 unless the appointment is booked."""
+        row = await run_db(store.confirm_attendance, self.engine, request.match_info["id"])
         return await self.appointment_response(row)
 
     async def reschedule_appointment(self, request: web.Request) -> web.Response:

@@ -76,6 +76,8 @@ appointment = Table(
     Column("end", DateTime, nullable=False),
     Column("cancellation_reason", String(200), nullable=True),
     Column("replaces_id", String(40), nullable=True),
+    # When the patient confirmed they will come (the reminder's "Confirm"); unconfirmed near the start: staff see it.
+    Column("attendance_confirmed", DateTime, nullable=True),
     Column("created", DateTime, nullable=False),
     Column("version", Integer, nullable=False, default=1),
     Column("last_updated", DateTime, nullable=False),

@@ -36,6 +36,7 @@ from carebot.privacy import api as privacy_api
 from carebot.privacy.admin import PatientRequests
 from carebot.reminders import api as reminders_api
 from carebot.scheduling import api as scheduling_api
+from carebot.scheduling import store as scheduling_store
 from carebot.waitlist import api as waitlist_api
 from carebot.waitlist import store as waitlist_store
 
@@ -52,6 +53,7 @@ def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None
         sender=WhatsAppSender.from_env(),
         patient_requests=PatientRequests(engine, clinic),
         waiting_list=functools.partial(waitlist_store.waiting_patients, engine, clinic),
+        attendance=scheduling_store.StaffAttendance(engine, clinic),
     )
 
 

@@ -35,6 +35,7 @@ class FakeScheduling:
         self.appointments: Dict[str, BookedAppointment] = {}
         self.down = False
         self.taken_by_someone_else: Set[str] = set()
+        self.confirmed: Set[str] = set()  # appointments the patient confirmed they will attend
         self.searches: List[Tuple[str, dt.datetime, dt.datetime, Optional[str]]] = []
         self._ids = itertools.count(1)
 
@@ -109,6 +110,13 @@ class FakeScheduling:
         appointment = self._appointment(f"appt-{next(self._ids)}", slot_id, service_id, patient_id)
         self.appointments[appointment.id] = appointment
         return appointment
+
+    async def confirm_attendance(self, appointment_id: str) -> BookedAppointment:
+        self._reachable()
+        if appointment_id not in self.appointments:
+            raise NotFound(f"Appointment/{appointment_id} not found", 404)
+        self.confirmed.add(appointment_id)
+        return self.appointments[appointment_id]
 
     async def list_appointments(self, patient_id: str, upcoming_only: bool = True) -> List[BookedAppointment]:
         self._reachable()

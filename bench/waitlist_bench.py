@@ -23,10 +23,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
-from sqlalchemy import create_engine, delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, update
 
+from bench.reminders_bench import _database
 from bench.scheduling_bench import _clinic, _p95
 from carebot import migrations
 from carebot.backend.db import make_engine
@@ -127,26 +128,23 @@ def _row(name: str, timings: List[float], offered: int) -> str:
     )
 
 
+def _databases(postgres_url: Optional[str]) -> Iterator[Tuple[str, str]]:
+    """(url, label) of a temporary SQLite file, then of a fresh PostgreSQL schema when a URL is given."""
+    with _database(None) as sqlite:
+        yield sqlite
+    if postgres_url:
+        with _database(postgres_url) as postgres:
+            yield postgres
+
+
 def run(postgres_url: Optional[str] = None) -> str:
     postgres_url = postgres_url or os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         clinic = _clinic(Path(tmp))
-        rows.append(_row("SQLite", *_measure(f"sqlite:///{tmp}/bench.db", clinic)))
-        if postgres_url:
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(postgres_url)
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            try:
-                separator = "&" if "?" in postgres_url else "?"
-                url = f"{postgres_url}{separator}options=-csearch_path%3D{schema}"
-                rows.append(_row("PostgreSQL", *_measure(url, clinic)))
-            finally:
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
-        else:
+        for url, label in _databases(postgres_url):
+            rows.append(_row(label, *_measure(url, clinic)))
+        if not postgres_url:
             rows.append("| PostgreSQL | not run (set BENCH_POSTGRES_URL or TEST_POSTGRES_URL) | — | — |")
     return "\n".join(
         [

@@ -146,49 +146,36 @@ def search_entries(
     count: int,
     offset: int,
 ) -> Tuple[List[Any], int]:
-    conditions = []
-    if patient_id:
-        conditions.append(t.entry.c.patient_id == patient_id)
-    if states:
-        conditions.append(t.entry.c.state.in_(list(states)))
+    conditions = _common_conditions(t.entry, patient_id, states)
     if service_id:
         conditions.append(t.entry.c.service_id == service_id)
-    where = and_(*conditions) if conditions else true()
-    with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(t.entry).where(where)).scalar_one()
-        rows = list(
-            conn.execute(
-                select(t.entry)
-                .where(where)
-                .order_by(t.entry.c.created, t.entry.c.id)
-                .limit(count)
-                .offset(offset)
-            )
-        )
-    return rows, total
+    return _search(engine, t.entry, conditions, count, offset)
 
 
 def search_offers(
     engine: Engine, patient_id: Optional[str], states: Sequence[str], count: int, offset: int
 ) -> Tuple[List[Any], int]:
+    return _search(engine, t.offer, _common_conditions(t.offer, patient_id, states), count, offset)
+
+
+def _common_conditions(table: Any, patient_id: Optional[str], states: Sequence[str]) -> List[Any]:
     conditions = []
     if patient_id:
-        conditions.append(t.offer.c.patient_id == patient_id)
+        conditions.append(table.c.patient_id == patient_id)
     if states:
-        conditions.append(t.offer.c.state.in_(list(states)))
+        conditions.append(table.c.state.in_(list(states)))
+    return conditions
+
+
+def _search(
+    engine: Engine, table: Any, conditions: List[Any], count: int, offset: int
+) -> Tuple[List[Any], int]:
+    """A page of `table`'s rows matching every condition, oldest first, and how many match in all."""
     where = and_(*conditions) if conditions else true()
     with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(t.offer).where(where)).scalar_one()
-        rows = list(
-            conn.execute(
-                select(t.offer)
-                .where(where)
-                .order_by(t.offer.c.created, t.offer.c.id)
-                .limit(count)
-                .offset(offset)
-            )
-        )
-    return rows, total
+        total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+        query = select(table).where(where).order_by(table.c.created, table.c.id).limit(count).offset(offset)
+        return list(conn.execute(query)), total
 
 
 def _locked(conn: Connection, table: Any, ident: str, kind: str) -> Any:

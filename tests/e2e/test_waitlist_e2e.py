@@ -3,7 +3,8 @@ the chat; another patient's cancellation (through the FHIR API) reaches them as 
 offer worker, the bot and the WhatsApp channel (Twilio stand-in); "1" books it.
 
 The whole stack is started with the launcher (bench/stack.py) on free ports; the dispatcher, which runs the offer
-worker, polls every second (`REMINDER_POLL_SECONDS`). The model is `RASA_MODEL` if set, else models/carebot.tar.gz.
+worker, polls every second (`REMINDER_POLL_SECONDS`, set by `whatsapp_stack`). The model is `RASA_MODEL` if set,
+else models/carebot.tar.gz.
 """
 
 from __future__ import annotations
@@ -18,17 +19,13 @@ from typing import Any, Dict, List
 import httpx
 import pytest
 
-from bench.stack import CarebotStack, carebot_stack, start
+from bench.stack import CarebotStack, start
 from carebot.clinic import load_clinic
 from tests.channels.whatsapp_harness import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    CLINIC_NUMBER,
-    PUBLIC_URL,
     clock,  # noqa: F401 - the stand-in's clock: a fixture
     twilio,  # noqa: F401 - a fixture, used as a parameter
 )
-from tests.e2e.test_reminders_e2e import model, patient_says, wait_for_body
+from tests.e2e.test_reminders_e2e import model, patient_says, wait_for_body, whatsapp_stack
 
 pytestmark = pytest.mark.slow
 UTC = dt.timezone.utc
@@ -122,18 +119,7 @@ def open_day(days_ahead: int = 3) -> dt.date:
 async def test_a_cancellation_reaches_the_waitlisted_patient_within_60_s_and_1_books_it(twilio, tmp_path):
     if not model().exists():
         pytest.fail(f"no trained model at {model()}: run `make train` (or set RASA_MODEL)")
-    stack = carebot_stack(tmp_path / "var", model=model())
-    stack.env.update(
-        {
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
-            "TWILIO_API_BASE_URL": twilio.url,
-            "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
-            "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'whatsapp.db'}",
-            "REMINDER_POLL_SECONDS": "1",
-        }
-    )
+    stack = whatsapp_stack(tmp_path, twilio)
     phone = f"+4477009{uuid.uuid4().int % 100000:05d}"
     day = open_day()
     try:

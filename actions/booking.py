@@ -22,13 +22,16 @@ from actions.common import (
     clinic,
     latest_entity,
     latest_intent,
+    output_channel,
     patient_phone,
     say,
     send,
     step_aside,
 )
+from actions.identity import IDENTITY_SLOTS, check_birth_date, identity_status, locked_out
 from carebot.booking import (
     BIRTH_DATE_EXAMPLES,
+    WAITLIST,
     AskedWindow,
     Change,
     Choice,
@@ -40,6 +43,7 @@ from carebot.booking import (
     clean_name,
     find_offers,
     find_patient_id,
+    join_waitlist,
     long_when,
     make_change,
     next_page_start,
@@ -56,9 +60,11 @@ from carebot.booking import (
 )
 from carebot.dates import DateProblem, interpret_when
 from carebot.faq import not_offered
+from carebot.identity.model import LOCKED, NEEDED, VERIFIED
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
 from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, SchedulingClient, SlotTaken
+from carebot.waitlist.client import WaitlistClient
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +72,7 @@ TASK_BY_INTENT = {
     "book_appointment": "book",
     "reschedule_appointment": "reschedule",
     "cancel_appointment": "cancel",
+    "join_waitlist": "waitlist",  # asks what and when like a booking, then joins instead of offering times
 }
 # Everything one run of the form remembers; cleared when it starts and when it ends (patient_id is kept).
 FORM_STATE = (
@@ -84,6 +91,8 @@ FORM_STATE = (
     "appointments",
     "booking_confirmed",
     "booking_result",
+    "identity_birth_date",
+    "identity_result",
 )
 # Answers the opening message may already hold ("physio on Friday"; the only appointment there is to cancel).
 PREFILLABLE = ("booking_service", "booking_when", "appointment_choice")
@@ -106,6 +115,10 @@ def scheduling_client() -> SchedulingClient:
 
 def reminders_client() -> RemindersClient:
     return RemindersClient()
+
+
+def waitlist_client() -> WaitlistClient:
+    return WaitlistClient()
 
 
 def now() -> dt.datetime:
@@ -194,10 +207,11 @@ class ValidateAppointmentForm(FormValidationAction):
         if tracker.get_slot("booking_result") is not None:
             return []  # done (or nothing to do): the form ends
         task = tracker.get_slot("appointment_task") or "book"
+        identity = ["identity_birth_date"] if tracker.get_slot("identity_result") else []
         if task == "cancel":
-            return ["appointment_choice", "booking_confirmed"]
+            return [*identity, "appointment_choice", "booking_confirmed"]
         if task == "reschedule":
-            return ["appointment_choice", "booking_when", "booking_slot", "booking_confirmed"]
+            return [*identity, "appointment_choice", "booking_when", "booking_slot", "booking_confirmed"]
         first_visit = tracker.get_slot("booking_slot") is not None and not tracker.get_slot("patient_id")
         return [
             "booking_service",
@@ -220,7 +234,7 @@ class ValidateAppointmentForm(FormValidationAction):
             values["booking_result"] = {"kind": "nothing"}
             return [SlotSet(name, value) for name, value in values.items()]
         text = tracker.latest_message.get("text") or ""
-        if task == "book":
+        if task in ("book", "waitlist"):
             provider = facts.match_provider(text)
             service = facts.match_service(text)
             if provider:
@@ -234,8 +248,37 @@ class ValidateAppointmentForm(FormValidationAction):
             if interpret_when(text, facts, now()).problem is not DateProblem.UNPARSEABLE:
                 values["booking_when"] = text
         else:
-            values.update(await self.load_appointments(dispatcher, tracker))
+            values.update(await self.check_identity_first(dispatcher, tracker))
         return [SlotSet(name, value) for name, value in values.items()]
+
+    async def check_identity_first(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[str, Any]:
+        """Appointments are shown for changing only after the date of birth, when the backend asks for it."""
+        try:
+            found = await identity_status(tracker)
+        except BackendError as error:
+            say_backend_problem(dispatcher, error, answers_kept=False)
+            return {"booking_result": {"kind": "nothing"}}
+        if found.state == LOCKED:
+            say(dispatcher, "identity_still_locked", clinic_phone=clinic().phone)
+            return {"booking_result": {"kind": "nothing"}}
+        if found.state == NEEDED:
+            return {"identity_result": NEEDED}  # the form asks identity_birth_date first
+        return await self.load_appointments(dispatcher, tracker)
+
+    async def validate_identity_birth_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        checked = await check_birth_date(value, dispatcher, tracker)
+        result = checked.get("identity_result")
+        if result == VERIFIED:
+            return {**checked, **await self.load_appointments(dispatcher, tracker)}
+        if result == LOCKED:
+            return {**checked, "booking_result": {"kind": "identity_locked"}}
+        if result is not None:  # the backend could not check it: nothing is shown
+            return {**checked, "booking_result": {"kind": "nothing"}}
+        return checked
 
     async def load_appointments(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any]:
         try:
@@ -249,11 +292,14 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"booking_result": {"kind": "nothing"}, "patient_id": patient_id}
         # An appointment reminder's "Reschedule"/"Cancel" button names its appointment (`appointment_id` entity).
         named = latest_entity(tracker, "appointment_id")
-        preselected = next((a.id for a in appointments if a.id == named), None)
+        preselected = next((a for a in appointments if a.id == named), None)
+        choice = preselected or (appointments[0] if len(appointments) == 1 else None)
         return {
             "patient_id": patient_id,
             "appointments": [a.to_slot() for a in appointments],
-            "appointment_choice": preselected or (appointments[0].id if len(appointments) == 1 else None),
+            "appointment_choice": choice.id if choice else None,
+            # as validate_appointment_choice sets it: a choice made after the date of birth is not validated again
+            "booking_service": choice.service_id if choice else None,
         }
 
     # ---- what to book ----
@@ -292,7 +338,12 @@ class ValidateAppointmentForm(FormValidationAction):
         result = interpret_when(text, clinic(), now())
         window = asked_window(result, text, clinic())
         if window is not None:
-            return {**self.new_window(window), "booking_when_failures": 0}
+            chosen_list = {}
+            if (
+                tracker.get_slot("appointment_task") == "waitlist"
+            ):  # no times to offer: the list is the choice
+                chosen_list = await self.take_choice(WAITLIST, dispatcher, tracker)
+            return {**self.new_window(window), "booking_when_failures": 0, **chosen_list}
         if result.problem is DateProblem.UNPARSEABLE:
             return {"booking_when": None, "booking_when_failures": failures + 1}  # the question says why
         say(dispatcher, _WHEN_PROBLEM_MESSAGE[result.problem], reason=result.reason)
@@ -306,8 +357,10 @@ class ValidateAppointmentForm(FormValidationAction):
         if value is None:
             return {"booking_slot": None}
         choices = offered(tracker)
-        if any(choice.id == value for choice in choices):
+        if value == WAITLIST or any(choice.id == value for choice in choices):
             return {"booking_slot": value}  # already an id (set by this action before)
+        if latest_intent(tracker) == "join_waitlist":  # nothing fits: wait for a time to free up
+            return await self.take_choice(WAITLIST, dispatcher, tracker)
         text = str(value)
         if choices and latest_intent(tracker) == "more_options":
             if wants_earlier(text):
@@ -318,7 +371,7 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"booking_slot": None, "booking_offers": None, "booking_search_from": start.isoformat()}
         index = pick(text, latest_option(tracker), choices, clinic())
         if index is not None:
-            return await self.take_choice(choices[index], dispatcher, tracker)
+            return await self.take_choice(choices[index].id, dispatcher, tracker)
         result = interpret_when(text, clinic(), now())
         window = asked_window(result, text, clinic())
         if window is not None:  # "actually, Friday instead"
@@ -342,18 +395,19 @@ class ValidateAppointmentForm(FormValidationAction):
         }
 
     async def take_choice(
-        self, choice: Choice, dispatcher: CollectingDispatcher, tracker: Tracker
+        self, chosen_id: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        """A new patient books once: find out now whether this phone is registered, so we know whether to ask."""
-        if tracker.get_slot("appointment_task") != "book" or tracker.get_slot("patient_id"):
-            return {"booking_slot": choice.id}
+        """A time (its Slot id) or the waitlist: a new patient books or joins once, so find out now whether this
+        phone is registered, to know whether to ask who the patient is."""
+        if tracker.get_slot("appointment_task") not in ("book", "waitlist") or tracker.get_slot("patient_id"):
+            return {"booking_slot": chosen_id}
         try:
             async with scheduling_client() as client:
                 patient_id = await find_patient_id(client, patient(tracker))
         except BackendError as error:
             say_backend_problem(dispatcher, error)
             return {"booking_slot": None}
-        return {"booking_slot": choice.id, "patient_id": patient_id}
+        return {"booking_slot": chosen_id, "patient_id": patient_id}
 
     # ---- who (first booking) ----
 
@@ -407,8 +461,9 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"booking_confirmed": None}
         intent = latest_intent(tracker)
         task = tracker.get_slot("appointment_task") or "book"
+        waiting = tracker.get_slot("booking_slot") == WAITLIST
         if intent == "deny":
-            if task == "cancel":
+            if task == "cancel" or waiting:
                 return {"booking_confirmed": False, "booking_result": {"kind": "kept"}}
             say(dispatcher, "booking_declined")
             return {"booking_confirmed": None, "booking_slot": None}
@@ -423,9 +478,24 @@ class ValidateAppointmentForm(FormValidationAction):
                 return {"booking_confirmed": None, "booking_slot": choices[index].id}
             say(dispatcher, "booking_yes_or_no")
             return {"booking_confirmed": None}
+        patient_id: Optional[str]
         try:
             async with scheduling_client() as client:
-                patient_id, outcome = await make_change(client, self.change(task, tracker), patient(tracker))
+                if waiting:
+                    async with waitlist_client() as waitlist:
+                        patient_id, outcome = await join_waitlist(
+                            client,
+                            waitlist,
+                            self.change(task, tracker),
+                            patient(tracker),
+                            tracker.sender_id,
+                            output_channel(tracker),
+                            clinic(),
+                        )
+                else:
+                    patient_id, outcome = await make_change(
+                        client, self.change(task, tracker), patient(tracker)
+                    )
             patient_slot = {"patient_id": patient_id} if patient_id else {}
             return {"booking_confirmed": True, "booking_result": outcome, **patient_slot}
         except (SlotTaken, NotFound) as error:
@@ -459,6 +529,8 @@ class ValidateAppointmentForm(FormValidationAction):
             appointment=chosen(tracker, "appointment_choice", "appointments"),
             name=tracker.get_slot("patient_name"),
             birth_date=dt.date.fromisoformat(birth) if birth else None,
+            window=AskedWindow.from_slot(window) if (window := tracker.get_slot("booking_window")) else None,
+            provider_id=tracker.get_slot("booking_provider"),
         )
 
 
@@ -638,6 +710,13 @@ class AskBookingConfirmed(Action):
                 when=long_when(appointment.start, facts, now().date()),
             )
             return []
+        if tracker.get_slot("booking_slot") == WAITLIST:
+            window = AskedWindow.from_slot(tracker.get_slot("booking_window"))
+            subject = offer_subject(
+                tracker.get_slot("booking_service"), tracker.get_slot("booking_provider"), facts
+            )
+            say(dispatcher, "booking_confirm_waitlist", service=subject, asked=window.label)
+            return []
         offer = chosen(tracker, "booking_slot", "booking_offers")
         values = {
             "service": service_name(offer.service_id, facts),
@@ -677,6 +756,15 @@ class ActionAppointmentDone(Action):
             say(dispatcher, "booking_kept")
         elif kind == "stopped":
             say(dispatcher, "booking_stopped")
+        elif kind == "identity_locked":
+            return reset_form_state() + await locked_out(dispatcher, tracker)
+        elif kind == "waitlisted":
+            say(
+                dispatcher,
+                "booking_waitlisted",
+                service=service_name(outcome["service_id"], facts),
+                asked=outcome["asked"],
+            )
         elif kind in ("booked", "rescheduled", "cancelled"):
             appointment = Choice.from_slot_value(outcome["appointment"])
             say(
@@ -725,32 +813,71 @@ class ActionAppointmentStop(Action):
 
 
 class ActionListAppointments(Action):
+    """The upcoming appointments, once the number has confirmed a date of birth when the backend asks for one (outside
+    a form the identity_form asks it, then action_identity_done lists; inside one, the patient is told to ask after)."""
+
     def name(self) -> Text:
         return "action_list_appointments"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        facts = clinic()
         try:
-            async with scheduling_client() as client:
-                patient_id, appointments = await upcoming(client, patient(tracker))
+            found = await identity_status(tracker)
         except BackendError as error:
             say_backend_problem(dispatcher, error, answers_kept=False)
             return []
-        if not appointments:
-            say(dispatcher, "booking_no_appointments")
-        else:
-            lines = "\n".join(
-                render(
-                    "booking_appointment_line",
-                    {
-                        "when": long_when(a.start, facts, now().date()),
-                        "service": service_name(a.service_id, facts),
-                        "provider": provider_name(a, facts),
-                    },
-                ).text
-                for a in appointments
-            )
-            say(dispatcher, "booking_appointments_list", appointments=lines)
-        return [SlotSet("patient_id", patient_id)] if patient_id else []
+        if found.state == LOCKED:
+            say(dispatcher, "identity_still_locked", clinic_phone=clinic().phone)
+            return []
+        if found.state == NEEDED:
+            if tracker.active_loop.get("name"):
+                say(dispatcher, "identity_first")
+                return []
+            return [SlotSet("identity_for", "list")]
+        return await list_appointments(dispatcher, tracker)
+
+
+async def list_appointments(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """Say the patient's upcoming appointments (or that there are none)."""
+    facts = clinic()
+    try:
+        async with scheduling_client() as client:
+            patient_id, appointments = await upcoming(client, patient(tracker))
+    except BackendError as error:
+        say_backend_problem(dispatcher, error, answers_kept=False)
+        return []
+    if not appointments:
+        say(dispatcher, "booking_no_appointments")
+    else:
+        lines = "\n".join(
+            render(
+                "booking_appointment_line",
+                {
+                    "when": long_when(a.start, facts, now().date()),
+                    "service": service_name(a.service_id, facts),
+                    "provider": provider_name(a, facts),
+                },
+            ).text
+            for a in appointments
+        )
+        say(dispatcher, "booking_appointments_list", appointments=lines)
+    return [SlotSet("patient_id", patient_id)] if patient_id else []
+
+
+class ActionIdentityDone(Action):
+    """The date-of-birth question was answered: list the appointments that waited for it, or lock and hand over."""
+
+    def name(self) -> Text:
+        return "action_identity_done"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        result = tracker.get_slot("identity_result")
+        reset: List[EventType] = [SlotSet(name, None) for name in IDENTITY_SLOTS]
+        if result == LOCKED:
+            return reset + await locked_out(dispatcher, tracker)
+        if result == VERIFIED and tracker.get_slot("identity_for") == "list":
+            return reset + await list_appointments(dispatcher, tracker)
+        return reset

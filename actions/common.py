@@ -51,6 +51,12 @@ def latest_entity(tracker: Tracker, name: str) -> Any:
     )
 
 
+def output_channel(tracker: Tracker) -> str:
+    """The channel a reminder or a waitlist offer will be spoken on: the one the patient asked on (WhatsApp unless
+    a test says so)."""
+    return tracker.get_latest_input_channel() or "whatsapp"
+
+
 def patient_phone(tracker: Tracker) -> str:
     """The patient's identity: their WhatsApp number in E.164 (`+447700900123`).
 

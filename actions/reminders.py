@@ -25,7 +25,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, latest_entity, latest_intent, say, send, step_aside
+from actions.common import clinic, latest_entity, latest_intent, output_channel, say, send, step_aside
 from carebot.booking import long_when
 from carebot.messages import render
 from carebot.reminders.client import ReminderInfo, RemindersClient
@@ -37,7 +37,7 @@ from carebot.reminders.recurrence import (
     parse_reminder,
     parse_times,
 )
-from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound
+from carebot.scheduling.client import BackendError, BackendUnavailable, NotFound, SchedulingClient
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,11 @@ DONE_MESSAGE = {
 RESPONSE_OF_INTENT = {"reminder_taken": "taken", "reminder_skipped": "skipped", "reminder_snooze": "snoozed"}
 
 
+def scheduling_client() -> SchedulingClient:
+    """A client per action run (tests replace this factory with an in-memory fake)."""
+    return SchedulingClient(clinic=clinic())
+
+
 def reminders_client() -> RemindersClient:
     """A client per action run (tests point it at a test backend)."""
     return RemindersClient()
@@ -59,11 +64,6 @@ def reminders_client() -> RemindersClient:
 
 def now() -> dt.datetime:
     return clinic().now()
-
-
-def output_channel(tracker: Tracker) -> str:
-    """The channel the reminder will be spoken on: the one the patient asked on (WhatsApp unless a test says so)."""
-    return tracker.get_latest_input_channel() or "whatsapp"
 
 
 def entity(tracker: Tracker, name: str) -> Optional[str]:
@@ -545,7 +545,8 @@ class ActionSendReminder(Action):
 
 
 class ActionConfirmAppointment(Action):
-    """ "1" (confirm) after an appointment reminder: nothing to change, the patient is told we expect them."""
+    """ "1" (confirm) after an appointment reminder: the confirmation is recorded on the appointment (staff see the
+    unconfirmed ones near their start), and the patient is told we expect them."""
 
     def name(self) -> Text:
         return "action_confirm_appointment"
@@ -553,5 +554,12 @@ class ActionConfirmAppointment(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        appointment_id = entity(tracker, "appointment_id")
+        if appointment_id:  # the reminder's button names it; words alone ("I'll be there") record nothing
+            try:
+                async with scheduling_client() as scheduling:
+                    await scheduling.confirm_attendance(appointment_id)
+            except BackendError as error:  # staff see it unconfirmed and call: nothing is lost
+                logger.warning("appointment %s: confirmation not recorded (%s)", appointment_id, error)
         say(dispatcher, "reminder_appointment_confirmed")
         return []

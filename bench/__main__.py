@@ -29,6 +29,7 @@ SECTIONS: Dict[str, tuple] = {
     "rasa": ("rasa_bench", "Rasa: stock `rasa init` bot vs Carebot"),
     "scheduling": ("scheduling_bench", "Scheduling backend"),
     "reminders": ("reminders_bench", "Reminder dispatcher"),
+    "waitlist": ("waitlist_bench", "Waitlist: matching a cancellation against 10,000 waiting patients"),
     "whatsapp": ("whatsapp_load", "WhatsApp channel under load"),
     "outbox": ("outbox_bench", "WhatsApp outbox: Twilio failing, Twilio down, shared pacing"),
     "dates": ("dates_bench", "Date and time understanding"),

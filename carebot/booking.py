@@ -18,6 +18,8 @@ from carebot.dates import DateProblem, ParseResult, TimeWindow
 from carebot.messages import render
 from carebot.scheduling.client import BackendError, SchedulingClient
 from carebot.scheduling.model import E164, BookedAppointment, FreeSlot
+from carebot.waitlist.client import WaitlistClient
+from carebot.waitlist.model import AFTERNOON_FROM, DAY_PARTS, EVENING_FROM, AcceptedOffer
 
 Span = Tuple[dt.datetime, dt.datetime]
 # How far back from a full window the nearest earlier free times are looked for.
@@ -197,7 +199,7 @@ class Offers:
     """The times to show, grouped by how they relate to the window asked for. When the window has free times they
     are `inside` and nothing else is offered; when it has none, the alternatives come in the order a receptionist
     offers them: the nearest before, the nearest after, the same window with other practitioners. (The waiting
-    list, once it exists, is the next alternative: a line after these in `offer_text`, not a time in the list.)"""
+    list is the next alternative: a line after these in `offer_text`, not a time in the list.)"""
 
     inside: Tuple[Choice, ...] = ()
     before: Tuple[Choice, ...] = ()
@@ -376,7 +378,7 @@ def offer_text(
                     },
                 ).text
             )
-    # The waiting list (its own issue) joins here as the last alternative, before the question.
+    lines.append(render("booking_alternative_waitlist").text)
     lines.append(render("booking_alternatives_pick").text)
     return "\n".join(lines)
 
@@ -614,6 +616,8 @@ class Change:
     appointment: Optional[Choice] = None
     name: Optional[str] = None
     birth_date: Optional[dt.date] = None
+    window: Optional[AskedWindow] = None  # joining the waitlist: the window nothing fitted
+    provider_id: Optional[str] = None
 
 
 async def find_patient_id(client: SchedulingClient, patient: Patient) -> Optional[str]:
@@ -665,3 +669,84 @@ def change_result(kind: str, appointment_id: str, appointment: Optional[Choice])
         "appointment_id": appointment_id,
         "appointment": appointment.to_slot() if appointment else None,
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The waitlist: joining when nothing fits, and the answer to an offer of a freed time.
+
+WAITLIST = "waitlist"  # booking_slot's value when the patient chose the waiting list instead of a time
+
+
+def waitlist_span(window: AskedWindow, clinic: Clinic) -> Tuple[dt.date, dt.date, Tuple[str, ...]]:
+    """The days (first, last, inclusive) and the parts of the day the window asked for, as the waitlist keeps them;
+    no parts means any time of day: the window covers every part the clinic is open in on those days ("Friday",
+    "next week"), or it is a closed day or reaches across midnight."""
+    first = window.bounds[0].astimezone(clinic.tz).date()
+    last = (window.bounds[1] - dt.timedelta(microseconds=1)).astimezone(clinic.tz).date()
+    asked: set = set()
+    for span_start, span_end in window.spans:
+        local_start, local_end = span_start.astimezone(clinic.tz), span_end.astimezone(clinic.tz)
+        if local_start.date() != local_end.date():
+            return first, last, ()
+        asked |= _parts_between(local_start.time(), local_end.time())
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    open_parts = {
+        part for day in days for low, high in clinic.open_intervals(day) for part in _parts_between(low, high)
+    }
+    if not asked or asked >= open_parts:
+        return first, last, ()
+    return first, last, tuple(part for part in DAY_PARTS if part in asked)
+
+
+def _parts_between(start: dt.time, end: dt.time) -> set:
+    """The parts of the day (morning, afternoon, evening) that the time range [start, end) overlaps."""
+    bounds = {"morning": (dt.time.min, AFTERNOON_FROM), "afternoon": (AFTERNOON_FROM, EVENING_FROM)}
+    return {
+        part
+        for part in DAY_PARTS
+        if start < bounds.get(part, (EVENING_FROM, dt.time.max))[1]
+        and end > bounds.get(part, (EVENING_FROM, dt.time.max))[0]
+    }
+
+
+async def join_waitlist(
+    client: SchedulingClient,
+    waitlist: WaitlistClient,
+    change: Change,
+    patient: Patient,
+    conversation_id: str,
+    channel: str,
+    clinic: Clinic,
+) -> Tuple[str, Dict[str, Any]]:
+    """Register the patient if new, then put them on the list for the window nothing fitted: their id and the
+    result to tell them."""
+    patient_id = await find_patient_id(client, patient)
+    if not patient_id:
+        patient_id = (await client.create_patient(change.name, patient.phone, change.birth_date)).id
+    first, last, parts = waitlist_span(change.window, clinic)
+    await waitlist.join(
+        patient_id, change.service_id, first, last, parts, conversation_id, channel, change.provider_id
+    )
+    return patient_id, {"kind": "waitlisted", "service_id": change.service_id, "asked": change.window.label}
+
+
+async def leave_waitlist(client: SchedulingClient, waitlist: WaitlistClient, patient: Patient) -> int:
+    """Take the patient off every list they wait on; how many entries that was."""
+    patient_id = await find_patient_id(client, patient)
+    if not patient_id:
+        return 0
+    entries = await waitlist.entries(patient_id)
+    for entry in entries:
+        await waitlist.leave(entry.id)
+    return len(entries)
+
+
+def accepted_choice(accepted: AcceptedOffer) -> Choice:
+    """The booked offer as the booking flow's own record (for the confirmation and the reminders)."""
+    return Choice(
+        accepted.appointment_id,
+        accepted.start,
+        accepted.practitioner_id,
+        accepted.practitioner_name,
+        accepted.service_id,
+    )

@@ -138,6 +138,19 @@ class Clinic:
     reminder_spread_minutes: int = 5
     date_order: str = "DMY"
     not_offered: Tuple[NotOffered, ...] = ()
+    # The waitlist (carebot.waitlist): offer a freed slot to one patient at a time, held for `hold_minutes`
+    # ("hold"), or to `offer_at_once` patients together, the first "yes" booking it ("first_tap_wins").
+    waitlist_mode: str = "hold"
+    waitlist_hold_minutes: int = 15
+    waitlist_offer_at_once: int = 3
+    # The identity check (carebot.identity): a date of birth before appointments are shown or changed, again after
+    # `recheck_days`; `attempts` wrong answers lock appointment access for `lock_minutes` and open a staff case.
+    identity_check_enabled: bool = True
+    identity_recheck_days: int = 90
+    identity_attempts: int = 3
+    identity_lock_minutes: int = 60
+    # An appointment not confirmed (the reminder's "Confirm") this many hours before its start is shown to staff.
+    confirm_cutoff_hours: int = 12
 
     @property
     def tz(self) -> ZoneInfo:
@@ -452,6 +465,7 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         ),
         reminder_grace_minutes=r.get(["reminders", "grace_minutes"], int, default=120, required=False),
         reminder_no_reply_minutes=r.get(["reminders", "no_reply_minutes"], int, default=120, required=False),
+        confirm_cutoff_hours=r.get(["reminders", "confirm_cutoff_hours"], int, default=12, required=False),
         templates={str(k): str(v) for k, v in templates.items()},
         tap_to_answer=tap_to_answer,
         whatsapp_daily_recipient_limit=daily_limit,
@@ -459,7 +473,40 @@ def load_clinic(path: Optional[os.PathLike] = None) -> Clinic:
         info={k: str(data["clinic"][k]) for k in info_keys if data["clinic"].get(k)},
         date_order=date_order,
         not_offered=not_offered,
+        **_waitlist(r),
+        **_identity_check(r),
     )
+
+
+WAITLIST_MODES = ("hold", "first_tap_wins")
+
+
+def _identity_check(r: _Reader) -> Dict[str, Any]:
+    """clinic.yml `identity_check:` (optional): enabled, recheck_days, attempts, lock_minutes, each with its line."""
+    values: Dict[str, Any] = {
+        "identity_check_enabled": r.get(["identity_check", "enabled"], bool, default=True, required=False)
+    }
+    limits = (("recheck_days", 90, 0, 3650), ("attempts", 3, 1, 10), ("lock_minutes", 60, 1, 7 * 24 * 60))
+    for key, default, low, high in limits:
+        number = r.get(["identity_check", key], int, default=default, required=False)
+        if not low <= number <= high:
+            raise r.fail(["identity_check", key], f"identity_check.{key} must be from {low} to {high}")
+        values[f"identity_{key}"] = number
+    return values
+
+
+def _waitlist(r: _Reader) -> Dict[str, Any]:
+    """clinic.yml `waitlist:` (optional): mode, hold_minutes, offer_at_once, each checked with its line."""
+    mode = r.get(["waitlist", "mode"], str, default="hold", required=False)
+    if mode not in WAITLIST_MODES:
+        raise r.fail(["waitlist", "mode"], f"waitlist.mode must be one of {', '.join(WAITLIST_MODES)}")
+    values = {"waitlist_mode": mode}
+    for key, default, low, high in (("hold_minutes", 15, 1, 24 * 60), ("offer_at_once", 3, 1, 50)):
+        number = r.get(["waitlist", key], int, default=default, required=False)
+        if not low <= number <= high:
+            raise r.fail(["waitlist", key], f"waitlist.{key} must be from {low} to {high}")
+        values[f"waitlist_{key}"] = number
+    return values
 
 
 def _not_offered(r: _Reader, services: Sequence[Service]) -> Tuple[NotOffered, ...]:

@@ -62,6 +62,7 @@ DEADLINES = {
     "notice": dt.timedelta(hours=1),  # opt-out confirmations, apologies
     "medication_reminder": dt.timedelta(hours=2),
     "appointment_reminder": dt.timedelta(hours=12),
+    "waitlist_offer": dt.timedelta(minutes=15),  # the action gives the offer's own hold as its deadline
 }
 
 

@@ -4,7 +4,8 @@ Reads the backend database (`CAREBOT_DATABASE_URL`, default var/carebot.db), del
 (`RASA_URL`) with its own token (`REMINDER_DISPATCH_TOKEN` or var/dispatch_token), which Rasa accepts for
 `trigger_intent` only (carebot/rasa_server.py): the dispatcher cannot read conversations. A WhatsApp reminder counts
 as sent once the channel's outbox says Twilio accepted its message. Optional: `REMINDER_POLL_SECONDS` (default 5),
-`REMINDER_WORKER_ID` (default host:pid, shown in `claimed_by`). It also runs the WhatsApp outbox relay (retries,
+`REMINDER_WORKER_ID` (default host:pid, shown in `claimed_by`). It also runs the waitlist's offer worker (freed
+slots offered to waiting patients, carebot/waitlist/worker.py, on the same poll),  the WhatsApp outbox relay (retries,
 reconciliations: carebot/channels/twilio_sender.py `OutboxRelay`) and the daily retention purge (clinic.yml
 `privacy.retention_days`, carebot.privacy).
 """
@@ -26,6 +27,7 @@ from carebot.privacy.stores import PatientStores
 from carebot.rasa_api import RasaAPI
 from carebot.reminders.dispatcher import Dispatcher, DispatcherSettings, RasaDeliverer, whatsapp_outbox_states
 from carebot.reminders.store import ReminderStore
+from carebot.waitlist.worker import OfferWorker, RasaOfferDeliverer
 
 log = logging.getLogger("carebot.dispatcher")
 PURGE_EVERY_SECONDS = 24 * 3600
@@ -95,11 +97,14 @@ async def serve() -> int:
     )
     purging = asyncio.create_task(purge_daily(stop))
     relaying = asyncio.create_task(relay(sender, stop))
+    offers = OfferWorker(engine, clinic, RasaOfferDeliverer(rasa), poll_seconds=dispatch.poll_seconds)
+    offering = asyncio.create_task(offers.run_forever(stop))
     try:
         await dispatcher.run_forever(stop)
     finally:
         await purging
         await relaying
+        await offering
         await sender.close()
         await deliverer.close()
         engine.dispose()

@@ -26,7 +26,7 @@ from carebot.backend.audit import AuditLog
 from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
 from carebot.handoff.auth import StaffAuth
-from carebot.handoff.inbox import AdherenceOf, DeadLetters, PatientRequests, StaffInbox
+from carebot.handoff.inbox import AdherenceOf, Attendance, DeadLetters, PatientRequests, StaffInbox, WaitingList
 from carebot.handoff.model import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, PrivacyRequest, Reason
 from carebot.handoff.service import HandoffService, ResumeFailed
 from carebot.handoff.sessions import StaffSessions
@@ -52,6 +52,8 @@ def setup(
     patient_requests: Optional[PatientRequests] = None,
     dead_letters: Optional[DeadLetters] = None,
     adherence: Optional[AdherenceOf] = None,
+    waiting_list: Optional[WaitingList] = None,
+    attendance: Optional[Attendance] = None,
 ) -> None:
     """Register /api/handoff and /staff. `sender` is the WhatsApp channel's sender (its ContactStore also answers
     opt-out and 24-hour-window questions, its outbox lists the dead letters), passed in by the backend process so
@@ -81,6 +83,8 @@ def setup(
         patient_requests=patient_requests,
         dead_letters=dead_letters if dead_letters is not None else getattr(sender, "outbox", None),
         adherence=adherence,
+        waiting_list=waiting_list,
+        attendance=attendance,
     )
     app.router.add_routes(
         [

@@ -61,6 +61,7 @@ SECURITY_HEADERS = {
 }
 # Notice codes carried in the redirect after a POST → (level, text). Never free text from the query string.
 NOTICES = {
+    "noshow": ("ok", "No-show recorded; the patient's count on this page includes it."),
     Delivery.SENT.value: ("ok", "Reply sent to the patient on WhatsApp."),
     Delivery.SANDBOX.value: (
         "warn",
@@ -182,6 +183,23 @@ class DeadLetters(Protocol):
 AdherenceOf = Callable[[str], Dict[str, Any]]
 
 
+class WaitingList(Protocol):
+    """The waitlist's open entries, oldest first (carebot.waitlist.store.waiting_patients, bound by the backend, so
+    this package never imports the waitlist). Blocking; each item has patient_name, phone, service_name, date_from,
+    date_to, day_parts, state and joined."""
+
+    def __call__(self) -> List[Any]: ...
+
+
+class Attendance(Protocol):
+    """Appointments staff should look at (unconfirmed near their start, started and still open) and recording a
+    no-show (carebot.scheduling.store.StaffAttendance, passed in by the backend). Blocking calls."""
+
+    def flags(self) -> List[Any]: ...
+
+    def no_show(self, appointment_id: str) -> Any: ...
+
+
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
@@ -196,6 +214,8 @@ class StaffInbox:
         patient_requests: Optional[PatientRequests] = None,
         dead_letters: Optional[DeadLetters] = None,
         adherence: Optional[AdherenceOf] = None,
+        waiting_list: Optional[WaitingList] = None,
+        attendance: Optional[Attendance] = None,
     ) -> None:
         self.service, self.auth, self.clinic, self.sessions, self.audit = (
             service,
@@ -205,7 +225,7 @@ class StaffInbox:
             audit,
         )
         self.secure_cookies, self.patient_requests = secure_cookies, patient_requests
-        self.dead_letters = dead_letters
+        self.dead_letters, self.waiting_list, self.attendance = dead_letters, waiting_list, attendance
         self.adherence = adherence
 
     def routes(self) -> list:
@@ -225,6 +245,7 @@ class StaffInbox:
             web.post("/staff/cases/{id:\\d+}/resume", self.resume),
             web.post("/staff/outbox/{id:\\d+}/{action:retry|dismiss}", self.outbox_action),
             web.post("/staff/cases/{id:\\d+}/release", self.release),
+            web.post("/staff/appointments/{id:[A-Za-z0-9.-]+}/noshow", self.no_show),
             web.static("/staff/static", HERE / "static", append_version=False),
         ]
 
@@ -410,6 +431,8 @@ class StaffInbox:
         held = await run_db(notices, self.service.store.engine)
         staff_notices = [(self._local(at), text) for at, text in held]
         dead = await asyncio.to_thread(self.dead_letters.dead_letters) if self.dead_letters else []
+        waiting = await run_db(self.waiting_list) if self.waiting_list else []
+        flagged = await run_db(self.attendance.flags) if self.attendance else []
         return self._page(
             "inbox.html",
             staff=session.staff,
@@ -418,7 +441,51 @@ class StaffInbox:
             notice=self._notice(request),
             staff_notices=staff_notices,
             dead_letters=[self._dead_letter_view(d) for d in dead],
+            waiting=[self._waiting_view(w) for w in waiting],
+            attendance=[self._attendance_view(f) for f in flagged],
         )
+
+    def _attendance_view(self, flag: Any) -> Dict[str, Any]:
+        service = self.clinic.service(flag.service_id)
+        return {
+            "id": flag.appointment_id,
+            "name": flag.patient_name,
+            "masked_phone": mask_phone(flag.phone),
+            "service": service.name if service else flag.service_id,
+            "when": self._local(flag.start.replace(tzinfo=dt.timezone.utc)),
+            "state": "started, not marked" if flag.started else "not confirmed",
+            "started": flag.started,
+            "no_shows": flag.no_shows,
+        }
+
+    async def no_show(self, request: web.Request) -> web.Response:
+        """Record a no-show (counted per patient on this page); every one is in the audit log."""
+        session, _form = await self._require_post(request)
+        if self.attendance is None:
+            raise web.HTTPNotFound()
+        appointment_id = request.match_info["id"]
+        await run_db(self.attendance.no_show, appointment_id)
+        await run_db(
+            self.audit.record,
+            f"staff:{session.staff}",
+            "record no-show",
+            detail=f"Appointment/{appointment_id}",
+        )
+        raise web.HTTPSeeOther("/staff?done=noshow", headers=SECURITY_HEADERS)
+
+    def _waiting_view(self, waiting: Any) -> Dict[str, Any]:
+        days = waiting.date_from.strftime("%a %d %b")
+        if waiting.date_to != waiting.date_from:
+            days += " – " + waiting.date_to.strftime("%a %d %b")
+        return {
+            "name": waiting.patient_name,
+            "masked_phone": mask_phone(waiting.phone),
+            "service": waiting.service_name,
+            "days": days,
+            "times": ", ".join(waiting.day_parts) if len(waiting.day_parts) < 3 else "any time",
+            "state": "offer out" if waiting.state == "offered" else "waiting",
+            "joined": self._local(waiting.joined),
+        }
 
     def _dead_letter_view(self, message: DeadLetter) -> Dict[str, Any]:
         words = message.text or (f"[template {message.template}]" if message.template else "")

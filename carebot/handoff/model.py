@@ -21,6 +21,7 @@ class Reason(str, Enum):
     REPEATED_FALLBACK = "repeated_fallback"
     TRIAGE_CALLBACK = "triage_callback"
     MEDIA = "media"
+    IDENTITY_LOCKED = "identity_locked"
 
 
 class EventKind(str, Enum):
@@ -51,6 +52,7 @@ REASON_LABELS = {
     Reason.REPEATED_FALLBACK: "bot did not understand twice",
     Reason.TRIAGE_CALLBACK: "triage call-back",
     Reason.MEDIA: "sent a photo or document",
+    Reason.IDENTITY_LOCKED: "wrong date of birth too often: appointments locked",
 }
 
 

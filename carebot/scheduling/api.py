@@ -45,6 +45,8 @@ from carebot.scheduling.resources import (
     slot_resource,
 )
 
+# An Appointment id in a path: FHIR ids never start with '$', which names an operation (the waitlist's).
+APPOINTMENT = "/fhir/Appointment/{id:[A-Za-z0-9.-]+}"
 JSON_TYPES = ("application/fhir+json", "application/json")
 JSON_PATCH = "application/json-patch+json"
 APPOINTMENT_STATUSES = {
@@ -80,10 +82,11 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
             web.get("/fhir/Patient/{id}", api.read_patient),
             web.get("/fhir/Appointment", api.search_appointments),
             web.post("/fhir/Appointment", api.create_appointment),
-            web.get("/fhir/Appointment/{id}", api.read_appointment),
-            web.put("/fhir/Appointment/{id}", api.put_appointment),
-            web.patch("/fhir/Appointment/{id}", api.patch_appointment),
-            web.post("/fhir/Appointment/{id}/$reschedule", api.reschedule_appointment),
+            web.get(APPOINTMENT, api.read_appointment),
+            web.put(APPOINTMENT, api.put_appointment),
+            web.patch(APPOINTMENT, api.patch_appointment),
+            web.post(APPOINTMENT + "/$reschedule", api.reschedule_appointment),
+            web.post(APPOINTMENT + "/$confirm-attendance", api.confirm_attendance),
         ]
     )
 
@@ -528,6 +531,11 @@ class SchedulingApi:
         if status is None:
             raise ApiError(422, "the patch must set /status")
         row = await run_db(store.change_status, self.engine, appointment_id, status, reason, version)
+        return await self.appointment_response(row)
+
+    async def confirm_attendance(self, request: web.Request) -> web.Response:
+        """The patient confirmed they will come (extension ATTENDANCE_URL); 409 unless the appointment is booked."""
+        row = await run_db(store.confirm_attendance, self.engine, request.match_info["id"])
         return await self.appointment_response(row)
 
     async def reschedule_appointment(self, request: web.Request) -> web.Response:

@@ -196,6 +196,12 @@ class SchedulingClient(BackendHTTPClient):
             )
         )
 
+    async def confirm_attendance(self, appointment_id: str) -> BookedAppointment:
+        """Record that the patient will come (the reminder's "Confirm"); repeating it changes nothing."""
+        return self._appointment(
+            await self._request("POST", f"/Appointment/{appointment_id}/$confirm-attendance")
+        )
+
     async def reschedule(self, appointment_id: str, new_slot_id: str) -> BookedAppointment:
         """Move a booking to another slot in one step; on SlotTaken/NotFound the old booking stays as it was."""
         parameters = {

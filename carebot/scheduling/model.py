@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 SERVICE_TYPE_SYSTEM = "urn:carebot:service-type"
+ATTENDANCE_URL = (
+    "urn:carebot:attendance-confirmed"  # Appointment extension: when the patient confirmed (dateTime)
+)
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from carebot.backend.errors import ApiError
 from carebot.clinic import Clinic
-from carebot.scheduling.model import SERVICE_TYPE_SYSTEM
+from carebot.scheduling.model import ATTENDANCE_URL, SERVICE_TYPE_SYSTEM
 
 UTC = dt.timezone.utc
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -127,6 +127,10 @@ def appointment_resource(clinic: Clinic, row: Any, practitioner_name: Optional[s
             {"actor": practitioner, "required": "required", "status": "accepted"},
         ],
     }
+    if row.attendance_confirmed:
+        resource["extension"] = [
+            {"url": ATTENDANCE_URL, "valueDateTime": local_iso(clinic, row.attendance_confirmed)}
+        ]
     if row.cancellation_reason:
         resource["cancelationReason"] = {"text": row.cancellation_reason}
     if row.replaces_id:

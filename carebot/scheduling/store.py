@@ -236,6 +236,11 @@ def book(engine: Engine, clinic: Clinic, patient_id: str, slot_id: str, service_
     return in_transaction(engine, lambda conn: _book(conn, clinic, patient_id, slot_id, service_id, None))
 
 
+def book_in(conn: Connection, clinic: Clinic, patient_id: str, slot_id: str, service_id: str) -> Any:
+    """Book inside the caller's transaction (the waitlist accepts an offer and closes it in one): 409 if taken."""
+    return _book(conn, clinic, patient_id, slot_id, service_id, None)
+
+
 def _book(
     conn: Connection,
     clinic: Clinic,
@@ -316,11 +321,14 @@ def _locked_appointment(conn: Connection, appointment_id: str, if_match: Optiona
 
 
 def _free_slots(conn: Connection, slot_ids: Sequence[str], now: dt.datetime) -> None:
-    conn.execute(
+    """Free the slots and log the run's first one as freed (the waitlist offers it), in the caller's transaction."""
+    freed = conn.execute(
         update(t.slot)
         .where(and_(t.slot.c.id.in_(list(slot_ids)), t.slot.c.status == BUSY))
         .values(status=FREE, version=t.slot.c.version + 1, last_updated=now)
-    )
+    ).rowcount
+    if freed and slot_ids:
+        conn.execute(insert(t.slot_freed).values(slot_id=slot_ids[0], at=now))
 
 
 def change_status(
@@ -350,6 +358,104 @@ def change_status(
         return conn.execute(select(t.appointment).where(t.appointment.c.id == appointment_id)).one()
 
     return in_transaction(engine, work)
+
+
+def confirm_attendance(engine: Engine, appointment_id: str) -> Any:
+    """The patient said they will come: recorded once (a repeat keeps the first time); 409 unless booked."""
+
+    def work(conn: Connection) -> Any:
+        row = _locked_appointment(conn, appointment_id, None)
+        if row.status != "booked":
+            raise ApiError(409, f"only a booked appointment can be confirmed; this one is '{row.status}'")
+        if row.attendance_confirmed is None:
+            now = utcnow()
+            conn.execute(
+                update(t.appointment)
+                .where(t.appointment.c.id == appointment_id)
+                .values(attendance_confirmed=now, version=row.version + 1, last_updated=now)
+            )
+        return conn.execute(select(t.appointment).where(t.appointment.c.id == appointment_id)).one()
+
+    return in_transaction(engine, work)
+
+
+@dataclass(frozen=True)
+class AttendanceFlag:
+    """A booked appointment staff should look at: unconfirmed with its start inside the cut-off, or started
+    without being marked (a possible no-show). `no_shows` counts the patient's earlier ones."""
+
+    appointment_id: str
+    start: dt.datetime  # naive UTC
+    service_id: str
+    patient_name: str
+    phone: str
+    confirmed: bool
+    started: bool
+    no_shows: int
+
+
+def attendance_flags(
+    engine: Engine, cutoff: dt.timedelta, looking_back: dt.timedelta
+) -> List[AttendanceFlag]:
+    """Booked appointments unconfirmed within `cutoff` of their start, and those started in the last `looking_back`
+    still booked (staff record them fulfilled or no-show), earliest first."""
+    now = utcnow()
+    no_shows = (
+        select(func.count())
+        .where(and_(t.appointment.c.patient_id == t.patient.c.id, t.appointment.c.status == "noshow"))
+        .correlate(t.patient)
+        .scalar_subquery()
+    )
+    due = and_(
+        t.appointment.c.start > now,
+        t.appointment.c.start <= now + cutoff,
+        t.appointment.c.attendance_confirmed.is_(None),
+    )
+    past = and_(t.appointment.c.start <= now, t.appointment.c.start > now - looking_back)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                t.appointment,
+                t.patient.c.given,
+                t.patient.c.family,
+                t.patient.c.phone,
+                no_shows.label("no_shows"),
+            )
+            .select_from(t.appointment.join(t.patient, t.patient.c.id == t.appointment.c.patient_id))
+            .where(and_(t.appointment.c.status == "booked", or_(due, past)))
+            .order_by(t.appointment.c.start)
+        ).fetchall()
+    return [
+        AttendanceFlag(
+            row.id,
+            row.start,
+            row.service_id,
+            " ".join(part for part in (row.given, row.family) if part),
+            row.phone,
+            row.attendance_confirmed is not None,
+            row.start <= now,
+            row.no_shows,
+        )
+        for row in rows
+    ]
+
+
+class StaffAttendance:
+    """What the staff inbox needs of attendance (it knows this only as a protocol): the flagged appointments, and
+    recording a no-show. Blocking calls."""
+
+    LOOKING_BACK = dt.timedelta(hours=24)
+
+    def __init__(self, engine: Engine, clinic: Clinic) -> None:
+        self.engine, self.clinic = engine, clinic
+
+    def flags(self) -> List[AttendanceFlag]:
+        return attendance_flags(
+            self.engine, dt.timedelta(hours=self.clinic.confirm_cutoff_hours), self.LOOKING_BACK
+        )
+
+    def no_show(self, appointment_id: str) -> Any:
+        return change_status(self.engine, appointment_id, "noshow", None, None)
 
 
 def reschedule(

@@ -76,7 +76,19 @@ appointment = Table(
     Column("end", DateTime, nullable=False),
     Column("cancellation_reason", String(200), nullable=True),
     Column("replaces_id", String(40), nullable=True),
+    # When the patient confirmed they will come (the reminder's "Confirm"); unconfirmed near the start: staff see it.
+    Column("attendance_confirmed", DateTime, nullable=True),
     Column("created", DateTime, nullable=False),
     Column("version", Integer, nullable=False, default=1),
     Column("last_updated", DateTime, nullable=False),
+)
+
+# Slots freed by a cancellation or a reschedule, written in the same transaction: the waitlist's offer worker
+# (carebot.waitlist) takes them in id order, so scheduling never needs to know the waitlist exists.
+slot_freed = Table(
+    "sched_slot_freed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slot_id", String(100), nullable=False),
+    Column("at", DateTime, nullable=False),
 )

@@ -14,6 +14,7 @@ in a path), the patient searched for.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import re
@@ -31,10 +32,14 @@ from carebot.backend.errors import ApiError, error_response
 from carebot.channels.twilio_sender import WhatsAppSender
 from carebot.clinic import Clinic
 from carebot.handoff import api as handoff_api
+from carebot.identity import api as identity_api
 from carebot.privacy import api as privacy_api
 from carebot.privacy.admin import PatientRequests
 from carebot.reminders import api as reminders_api
 from carebot.scheduling import api as scheduling_api
+from carebot.scheduling import store as scheduling_store
+from carebot.waitlist import api as waitlist_api
+from carebot.waitlist import store as waitlist_store
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,8 @@ def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None
         sender=WhatsAppSender.from_env(),
         patient_requests=PatientRequests(engine, clinic),
         adherence=reminders_api.adherence_for_staff(engine),
+        waiting_list=functools.partial(waitlist_store.waiting_patients, engine, clinic),
+        attendance=scheduling_store.StaffAttendance(engine, clinic),
     )
 
 
@@ -58,6 +65,8 @@ API_SETUPS: Tuple[ApiSetup, ...] = (
     _handoff_setup,
     reminders_api.setup,
     privacy_api.setup,
+    waitlist_api.setup,
+    identity_api.setup,
 )
 
 PROTECTED_PREFIXES = ("/fhir", "/api")

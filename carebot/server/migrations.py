@@ -19,8 +19,10 @@ import carebot.backend.audit  # noqa: F401 - each import registers its tables on
 import carebot.channels.inbound  # noqa: F401
 import carebot.handoff.sessions  # noqa: F401
 import carebot.handoff.store  # noqa: F401
+import carebot.identity.store  # noqa: F401
 import carebot.reminders.store  # noqa: F401
 import carebot.scheduling.tables  # noqa: F401
+import carebot.waitlist.tables  # noqa: F401
 from carebot import migrations
 from carebot.backend.db import make_engine, metadata
 from carebot.channels.contacts import _metadata as channel_metadata

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from carebot.clinic import Clinic
+from carebot.identity.model import LOCKED, NEEDED, NOT_NEEDED, VERIFIED, IdentityStatus
 from carebot.phones import normalize_phone
 from carebot.scheduling.client import (
     BackendUnavailable,
@@ -18,6 +19,8 @@ from carebot.scheduling.client import (
     PatientRecord,
     SlotTaken,
 )
+from carebot.waitlist.client import OfferGone
+from carebot.waitlist.model import AcceptedOffer, WaitlistEntry
 
 
 class FakeScheduling:
@@ -32,6 +35,7 @@ class FakeScheduling:
         self.appointments: Dict[str, BookedAppointment] = {}
         self.down = False
         self.taken_by_someone_else: Set[str] = set()
+        self.confirmed: Set[str] = set()  # appointments the patient confirmed they will attend
         self.searches: List[Tuple[str, dt.datetime, dt.datetime, Optional[str]]] = []
         self._ids = itertools.count(1)
 
@@ -106,6 +110,13 @@ class FakeScheduling:
         appointment = self._appointment(f"appt-{next(self._ids)}", slot_id, service_id, patient_id)
         self.appointments[appointment.id] = appointment
         return appointment
+
+    async def confirm_attendance(self, appointment_id: str) -> BookedAppointment:
+        self._reachable()
+        if appointment_id not in self.appointments:
+            raise NotFound(f"Appointment/{appointment_id} not found", 404)
+        self.confirmed.add(appointment_id)
+        return self.appointments[appointment_id]
 
     async def list_appointments(self, patient_id: str, upcoming_only: bool = True) -> List[BookedAppointment]:
         self._reachable()
@@ -185,3 +196,121 @@ class FakeReminders:
             raise BackendUnavailable("reminders backend unreachable")
         self.cancelled.append(appointment_id)
         return 2
+
+
+class FakeWaitlist:
+    """The waitlist client in memory: entries joined, offers that can be accepted once (OfferGone after that or
+    when `gone` names them), and what was declined or left."""
+
+    def __init__(self, scheduling: "FakeScheduling") -> None:
+        self.scheduling = scheduling
+        self.joined: List[Dict[str, Any]] = []
+        self.offers: Dict[str, Tuple[str, str, str]] = {}  # offer id -> (patient id, slot id, service id)
+        self.gone: Set[str] = set()
+        self.declined: List[str] = []
+        self.left: List[str] = []
+        self.down = False
+
+    async def __aenter__(self) -> "FakeWaitlist":
+        return self
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        return None
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise BackendUnavailable("waitlist unreachable: ClientConnectorError")
+
+    async def join(
+        self,
+        patient_id,
+        service_id,
+        first_day,
+        last_day,
+        day_parts,
+        conversation_id,
+        channel,
+        practitioner_id=None,
+    ):
+        self._reachable()
+        entry = WaitlistEntry(
+            f"entry-{len(self.joined) + 1}",
+            patient_id,
+            service_id,
+            first_day,
+            last_day,
+            frozenset(day_parts),
+            "active",
+            practitioner_id,
+        )
+        self.joined.append({"entry": entry, "conversation_id": conversation_id, "channel": channel})
+        return entry
+
+    async def entries(self, patient_id: str) -> List[WaitlistEntry]:
+        self._reachable()
+        return [
+            j["entry"]
+            for j in self.joined
+            if j["entry"].patient_id == patient_id and j["entry"].id not in self.left
+        ]
+
+    async def leave(self, entry_id: str) -> None:
+        self._reachable()
+        self.left.append(entry_id)
+
+    async def accept(self, offer_id: str) -> AcceptedOffer:
+        self._reachable()
+        if offer_id in self.gone or offer_id not in self.offers:
+            raise OfferGone("this offer has ended (gone)", 409)
+        patient_id, slot_id, service_id = self.offers[offer_id]
+        booked = await self.scheduling.book(patient_id, slot_id, service_id)
+        self.gone.add(offer_id)
+        return AcceptedOffer(
+            booked.id, booked.start, service_id, booked.practitioner_id, booked.practitioner_name
+        )
+
+    async def decline(self, offer_id: str) -> None:
+        self._reachable()
+        self.declined.append(offer_id)
+
+
+class FakeIdentity:
+    """The identity check in memory: `births` are the dates of birth registered with the number (none: no check);
+    `attempts` wrong answers lock; `checked` records every answer the backend was asked to compare."""
+
+    def __init__(self, attempts: int = 3) -> None:
+        self.births: Set[dt.date] = set()
+        self.verified = False
+        self.failures = 0
+        self.attempts = attempts
+        self.checked: List[dt.date] = []
+        self.down = False
+
+    async def __aenter__(self) -> "FakeIdentity":
+        return self
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        return None
+
+    def _now(self) -> IdentityStatus:
+        if not self.births:
+            return IdentityStatus(NOT_NEEDED)
+        if self.failures >= self.attempts:
+            return IdentityStatus(LOCKED, 0, dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
+        return IdentityStatus(VERIFIED if self.verified else NEEDED, self.attempts - self.failures)
+
+    async def status(self, phone: str) -> IdentityStatus:
+        if self.down:
+            raise BackendUnavailable("identity check unreachable")
+        return self._now()
+
+    async def check(self, phone: str, birth_date: dt.date) -> IdentityStatus:
+        if self.down:
+            raise BackendUnavailable("identity check unreachable")
+        self.checked.append(birth_date)
+        if self._now().state == NEEDED:
+            if birth_date in self.births:
+                self.verified, self.failures = True, 0
+            else:
+                self.failures += 1
+        return self._now()

@@ -36,6 +36,7 @@ from tests.actions.fake_backends import FakeReminders, FakeScheduling
 PHONE = "+447700900001"
 SENDER = f"whatsapp:{PHONE}"
 ADDRESS = "12 River Street, London SE1 9RT"
+WAITLIST_LINE = "None of these? Reply *waitlist* and I'll message you if a time frees up then."
 
 
 @pytest.fixture
@@ -1189,6 +1190,7 @@ async def test_nothing_free_in_the_window_offers_the_nearest_times(
     assert texts(dispatcher) == [
         "Sorry, nothing is free for GP appointment (Tuesday 8 December, morning).\n"
         "• 1–2: the nearest after, Tuesday 8 to Thursday 10 December\n"
+        "None of these? Reply *waitlist* and I'll message you if a time frees up then.\n"
         "Which would you like? Or tell me another day."
     ]
     assert [o["start"] for o in slots_of(events)["booking_offers"]] == [
@@ -1423,7 +1425,9 @@ async def test_nothing_free_where_asked_says_so_and_offers_the_alternatives_in_o
     for day, clock, doctor in free:
         backend.add_slot(at(day, clock), doctor)
     message = await offer_message(dispatcher, make_tracker, domain, clinic, now, when, **asked)
-    assert message["text"] == "\n".join([*text, "Which would you like? Or tell me another day."])
+    assert message["text"] == "\n".join(
+        [*text, WAITLIST_LINE, "Which would you like? Or tell me another day."]
+    )
     assert titles(message) == listed
 
 
@@ -1460,6 +1464,7 @@ async def test_a_holiday_says_why_and_offers_the_open_days_around_it(
         "Sorry, we're closed then (Christmas Day).\n"
         "• 1: the nearest before, Thursday 24 December, evening\n"
         "• 2: the nearest after, Monday 28 December, morning\n"
+        "None of these? Reply *waitlist* and I'll message you if a time frees up then.\n"
         "Which would you like? Or tell me another day."
     )
     assert titles(message) == ["Thu 24 Dec, 17:30 · Dr Daniel Okafor", "Mon 28 Dec, 08:00 · Dr Asha Patel"]

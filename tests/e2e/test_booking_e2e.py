@@ -65,10 +65,11 @@ def test_book_reschedule_and_cancel_change_the_backend(stack, sender, clinic):
     assert slot_status(stack, first_slot) == "busy"
     assert active_reminders(stack, sender, appointment["id"])
 
-    # ---- reschedule: the only appointment is chosen for the patient; the old time is freed
-    assert "When would you like to move your appointment" in stack.texts(
-        sender, "can I change my appointment"
-    )
+    # ---- reschedule: the first look at the appointments asks the date of birth (identity check, issue 18), a
+    # wrong one counts; then the only appointment is chosen for the patient; the old time is freed
+    assert "confirm the date of birth" in stack.texts(sender, "can I change my appointment")
+    assert "doesn't match our records. 2 tries left" in stack.texts(sender, "22/07/1980")
+    assert "When would you like to move your appointment" in stack.texts(sender, "21/07/1980")
     assert offer_and_pick(stack, sender, "next Thursday afternoon", "2").startswith("Move your appointment")
     assert stack.texts(sender, "yes").startswith("Done: your appointment")
 

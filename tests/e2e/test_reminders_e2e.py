@@ -66,13 +66,20 @@ def bodies_with(twilio: TwilioStandIn, words: str) -> List[str]:
     return [body for body in twilio.bodies() if words in body]
 
 
-async def test_a_reminder_survives_a_restart_arrives_once_on_time_and_taken_is_recorded(twilio, tmp_path):
-    if not model().exists():
-        pytest.fail(f"no trained model at {model()}: run `make train` (or set RASA_MODEL)")
+def whatsapp_stack(tmp_path: Path, twilio: TwilioStandIn) -> CarebotStack:
+    """The whole stack (not started) with WhatsApp going to the Twilio stand-in and the dispatcher polling every
+    `POLL_SECONDS`."""
     stack = carebot_stack(tmp_path / "var", model=model())
     stack.env.update(
         stack_env(twilio.url, tmp_path / "var" / "whatsapp.db"), REMINDER_POLL_SECONDS=str(POLL_SECONDS)
     )
+    return stack
+
+
+async def test_a_reminder_survives_a_restart_arrives_once_on_time_and_taken_is_recorded(twilio, tmp_path):
+    if not model().exists():
+        pytest.fail(f"no trained model at {model()}: run `make train` (or set RASA_MODEL)")
+    stack = whatsapp_stack(tmp_path, twilio)
     phone = f"+4477009{uuid.uuid4().int % 100000:05d}"
     conversation = f"whatsapp:{phone}"  # the WhatsApp channel's conversation id for this patient
     try:

@@ -84,7 +84,7 @@ async def test_the_api_needs_the_bearer_token(backend):
         ({"reason": "media"}, "'conversation_id' must be a non-empty string"),
         (
             {"conversation_id": PATIENT, "reason": "bored"},
-            "'reason' must be one of asked_for_human, repeated_fallback, triage_callback, media",
+            "'reason' must be one of asked_for_human, repeated_fallback, triage_callback, media, identity_locked",
         ),
         (
             {"conversation_id": "web-chat-7", "reason": "media"},

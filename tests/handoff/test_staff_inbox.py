@@ -6,11 +6,15 @@ import os
 
 import pytest
 from handoff_harness import PATIENT, RASA_TOKEN, SESSION_SECRET, TEMPLATE_REOPEN, csrf_of, hours_ago
+from sqlalchemy import select
 from yarl import URL
 
 from carebot.handoff.auth import StaffAuth, parse_accounts
 from carebot.handoff.inbox import SESSION_COOKIE, waiting_time
 from carebot.reminders.api import STORE_KEY
+from carebot.scheduling import store as scheduling_store
+from carebot.scheduling import tables as sched
+from carebot.waitlist import store as waitlist_store
 
 
 async def logged_in(backend, name="alice"):
@@ -331,3 +335,58 @@ async def test_the_case_page_shows_the_patients_reminder_delivery_and_read_rates
     assert "Medication reminders, last 7 days" in html
     assert "1 of 2 sent on WhatsApp (50%)" in html  # delivered: the read one (the other is only "sent")
     assert 'class="read-rate">1 of 2 (50%)' in html
+
+
+async def test_the_waiting_list_is_shown_to_staff_in_offer_order(backend, clinic):
+    """Staff see who waits for what (name, masked number, days, times of day), in the order offers go out."""
+    engine = backend.service.store.engine
+    day = clinic.now().date() + dt.timedelta(days=3)
+    for family, parts in (("First", 1), ("Second", 7)):
+        patient = scheduling_store.create_patient(engine, family, "Jo", "+447700900888", None, None)
+        waitlist_store.join(
+            engine, clinic, patient.id, "gp", day, day, parts, None, "whatsapp:+447700900888", "whatsapp"
+        )
+    client = await logged_in(backend)
+    _, html, _ = await backend.page(client, "/staff")
+    assert "Waiting list" in html and "+447700900888" not in html and "…0888" in html
+    assert html.index("Jo First") < html.index("Jo Second")
+    assert "morning" in html and "any time" in html
+
+
+async def test_staff_see_an_unmarked_appointment_record_a_no_show_and_the_count_follows(backend, clinic):
+    engine = backend.service.store.engine
+    patient = scheduling_store.create_patient(engine, "Absent", "Al", "+447700900999", None, None)
+    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=1)
+    with engine.begin() as conn:
+        conn.execute(
+            sched.appointment.insert().values(
+                id="appt-missed",
+                status="booked",
+                patient_id=patient.id,
+                practitioner_id="dr-patel",
+                service_id="gp",
+                slot_ids="",
+                start=started,
+                end=started + dt.timedelta(minutes=15),
+                created=started,
+                version=1,
+                last_updated=started,
+            )
+        )
+    client = await logged_in(backend)
+    _, html, _ = await backend.page(client, "/staff")
+    assert "Appointments to check" in html and "Al Absent" in html and "started, not marked" in html
+    assert "0 earlier no-shows" in html
+    status, _, location = await backend.post_form(
+        client, "/staff/appointments/appt-missed/noshow", {}, csrf_from="/staff"
+    )
+    assert status == 303 and location == "/staff?done=noshow"
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                select(sched.appointment.c.status).where(sched.appointment.c.id == "appt-missed")
+            ).scalar()
+            == "noshow"
+        )
+    _, html, _ = await backend.page(client, location)
+    assert "No-show recorded" in html and "Al Absent" not in html  # marked: no longer to check

@@ -1,4 +1,5 @@
-"""A staff case opens only when the patient asked for a person, or a rule or protocol sends one (issue 13).
+"""A staff case opens only when the patient asked for a person, or a rule or protocol sends one (issue 13), or the
+identity check locked the number (issue 18).
 
 Sweeps every rule and story (data/ and tests/stories/) and every action that can open a case: a misunderstanding,
 a "yes" after a finished flow or a photo in the middle of a form must never reach the staff inbox.
@@ -16,9 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 HANDOFF_ACTION = "action_hand_off_to_staff"
 # The patient asks for a person; a photo or document outside a form goes to a person (data/rules/handoff.yml).
 SENT_TO_A_PERSON_BY = {"ask_human", "send_media"}
-# Who may call open_handoff, and with which reason: the rule-driven action, and triage's call-back protocol.
+# Who may call open_handoff, and with which reason: the rule-driven action, triage's call-back protocol, and the
+# identity check once a number gave a wrong date of birth too often (issue 18: staff contact the patient).
 CASE_OPENERS = {
     "actions/handoff.py": "reason_for(latest_intent(tracker))",
+    "actions/identity.py": "Reason.IDENTITY_LOCKED",
     "actions/triage.py": "Reason.TRIAGE_CALLBACK",
 }
 
@@ -73,7 +76,7 @@ def test_every_rule_and_story_hands_over_only_when_the_patient_asked_or_sent_a_p
                 assert form is None, f"{name}: a photo in {form} must not end it in a handoff"
 
 
-def test_only_a_request_for_a_person_a_photo_or_a_triage_call_back_opens_a_case():
+def test_only_a_request_for_a_person_a_photo_a_triage_call_back_or_a_lock_opens_a_case():
     callers = {}
     for file in sorted((ROOT / "actions").glob("*.py")):
         for call in re.findall(r"await open_handoff\(tracker, (.+?), dispatcher", file.read_text()):

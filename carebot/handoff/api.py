@@ -26,7 +26,14 @@ from carebot.backend.audit import AuditLog
 from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
 from carebot.handoff.auth import StaffAuth
-from carebot.handoff.inbox import AdherenceOf, Attendance, DeadLetters, PatientRequests, StaffInbox, WaitingList
+from carebot.handoff.inbox import (
+    AdherenceOf,
+    Attendance,
+    DeadLetters,
+    PatientRequests,
+    StaffInbox,
+    WaitingList,
+)
 from carebot.handoff.model import TEXT_MAX_CHARS, TRANSCRIPT_MAX_CHARS, PrivacyRequest, Reason
 from carebot.handoff.service import HandoffService, ResumeFailed
 from carebot.handoff.sessions import StaffSessions

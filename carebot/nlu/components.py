@@ -54,7 +54,9 @@ DECLINED_BY_GUARD = "carebot_declined_by_guard"
 # Findings that qualify a complaint but are none on their own ("for a few days", "my 4 month old", "suddenly", "in a
 # moment": a modifier alone is "what goes in a curry" as often as a symptom story); risk factors ("I'm on
 # warfarin", ids starting with RISK_PREFIX) too.
-NOT_A_COMPLAINT = frozenset(DURATION_FINDINGS) | frozenset(MODIFIERS) | {"baby_age_unknown", "age_3_to_6_months"}
+NOT_A_COMPLAINT = (
+    frozenset(DURATION_FINDINGS) | frozenset(MODIFIERS) | {"baby_age_unknown", "age_3_to_6_months"}
+)
 RISK_PREFIX = "risk_"
 
 

@@ -29,7 +29,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.matcher import PhraseMatcher
 
 from carebot.clinic import load_clinic
-from carebot.nlu.findings import Finding, build_findings_pipeline, current_ids, profile_from
+from carebot.nlu.findings import MODIFIERS, Finding, build_findings_pipeline, current_ids, profile_from
 from carebot.triage.engine import screen_red_flags
 from carebot.triage.loader import DURATION_FINDINGS, load_protocols
 from carebot.triage.model import ProtocolSet
@@ -51,9 +51,12 @@ FINDINGS = "carebot_findings"  # message property: the Finding tuple, read by Re
 # Message property set by DomainGuard when it declined a message whose only health words are everyday ones ("set the
 # oven temperature"): RedFlagClassifier then leaves it declined instead of reading a complaint into it.
 DECLINED_BY_GUARD = "carebot_declined_by_guard"
-# Findings that qualify a complaint but are none on their own ("for a few days", "my 4 month old"); risk factors
-# ("I'm on warfarin", ids starting with RISK_PREFIX) too.
-NOT_A_COMPLAINT = frozenset(DURATION_FINDINGS) | {"baby_age_unknown", "age_3_to_6_months"}
+# Findings that qualify a complaint but are none on their own ("for a few days", "my 4 month old", "suddenly", "in a
+# moment": a modifier alone is "what goes in a curry" as often as a symptom story); risk factors ("I'm on
+# warfarin", ids starting with RISK_PREFIX) too.
+NOT_A_COMPLAINT = (
+    frozenset(DURATION_FINDINGS) | frozenset(MODIFIERS) | {"baby_age_unknown", "age_3_to_6_months"}
+)
 RISK_PREFIX = "risk_"
 # How a complaint has gone: how long, getting worse, back again, not helped by treatment. With a complaint, the
 # message is a symptom story whatever a question intent the classifier guessed ("hay fever meds aren't helping").

@@ -170,6 +170,15 @@ def test_a_complaint_told_with_how_it_has_gone_is_a_symptom_story_whatever_quest
     assert asked.get("intent")["name"] == "faq/cost"
 
 
+def test_a_modifier_alone_is_no_complaint_but_still_modifies_one(components):
+    # "in a" / "suddenly" qualify a complaint; without one, the classifier's answer stands
+    for text in ("what spices go in a curry", "how many grams are in a kilo", "the lights went off suddenly"):
+        message = parse(components, text, intent="out_of_scope", confidence=0.7)
+        assert message.get("intent")["name"] == "out_of_scope", text
+    told = parse(components, "a headache came on suddenly", intent="out_of_scope", confidence=0.7)
+    assert told.get("intent")["name"] in {"describe_symptoms", "red_flag"}
+
+
 def test_a_message_the_domain_guard_declined_stays_declined_unless_it_holds_a_red_flag(components):
     text = "what temperature should the bath be"
     assert parse(components, text, intent="out_of_scope").get("intent")["name"] == "describe_symptoms"

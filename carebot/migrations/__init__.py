@@ -3,16 +3,18 @@ own them (`upgrade(engine, BACKEND)` in the backend and the dispatcher, `upgrade
 
 Each schema is a branch of its own (revisions in `backend/`, `channel/`) with its own version table, so both may
 live in one PostgreSQL database or in separate ones. All steps run in one transaction; replicas starting together
-take a PostgreSQL advisory lock (SQLite serialises on its write lock), so one runs each step and the others find it
-done. This package imports no feature: `python -m carebot.server.migrations revision …` supplies the tables when
+take a PostgreSQL advisory lock (on SQLite a lock file beside the database), so one runs each step and the others
+find it done. This package imports no feature: `python -m carebot.server.migrations revision …` supplies the tables when
 a new revision is written.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from alembic import command
 from alembic.config import Config
@@ -43,10 +45,27 @@ def upgrade(engine: Engine, schema: str) -> None:
     """Bring `schema` in the database of `engine` to the newest revision (nothing to do: a version check)."""
     if current_revision(engine, schema) == head(schema):
         return
-    with engine.begin() as connection:  # one transaction: a failed step leaves the schema as it was
-        if connection.dialect.name == "postgresql":  # released at commit
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK[schema]})
-        command.upgrade(config(schema, connection), f"{schema}@head")
+    with _sqlite_file_lock(engine):
+        with engine.begin() as connection:  # one transaction: a failed step leaves the schema as it was
+            if connection.dialect.name == "postgresql":  # released at commit
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK[schema]}
+                )
+            command.upgrade(config(schema, connection), f"{schema}@head")
+
+
+@contextlib.contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """Processes starting together on one SQLite file migrate one after the other: Python's sqlite3 runs DDL
+    outside a transaction, so the database's own write lock does not stop two of them creating the same table.
+    The lock is a file beside the database (`<database>.migrate-lock`), held until the migration is done."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def current_revision(engine: Engine, schema: str) -> Optional[str]:

@@ -5,6 +5,8 @@ TEST_POSTGRES_URL is set)."""
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import multiprocessing.synchronize
 from typing import Iterator, List
 
 import pytest
@@ -144,3 +146,25 @@ def test_a_channel_database_before_tap_to_answer_keeps_its_queued_messages(engin
         assert connection.execute(sa.text("SELECT text, state, offer FROM whatsapp_outbox")).all() == [
             ("hello", "queued", None)
         ]
+
+
+def _migrate_channel_state(url: str, start: multiprocessing.synchronize.Event) -> None:
+    start.wait()
+    migrations.upgrade(make_engine(url), migrations.CHANNEL)
+
+
+def test_processes_starting_together_on_one_sqlite_file_each_find_the_schema_migrated(tmp_path) -> None:
+    """`make run` starts the backend, Rasa and the dispatcher at once, each migrating the same channel file."""
+    url = f"sqlite:///{tmp_path / 'whatsapp.db'}"
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    workers = [context.Process(target=_migrate_channel_state, args=(url, start)) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0] * len(workers)
+    assert migrations.current_revision(make_engine(url), migrations.CHANNEL) == migrations.head(
+        migrations.CHANNEL
+    )

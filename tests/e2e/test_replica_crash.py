@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from carebot.channels.signature import sign
+from carebot.launcher import RESTART_AFTER_SECONDS
 from tests.channels.whatsapp_harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -69,13 +70,29 @@ async def burst(url: str) -> Dict[str, List[str]]:
     return acknowledged
 
 
-async def kill_a_replica_mid_burst(twilio: TwilioStandIn, rasa_port: int) -> int:
-    """Once replies flow (both replicas busy with turns), SIGKILL the first replica; its pid."""
-    await twilio.wait_for(KILL_AFTER_REPLIES, timeout=180)
+def replica_pid(rasa_port: int) -> int:
     found = subprocess.run(
         ["pgrep", "-f", f"carebot.rasa_server run .*--port {rasa_port} "], capture_output=True, text=True
     )
     [pid] = [int(line) for line in found.stdout.split()]
+    return pid
+
+
+async def replica_up_for(rasa_port: int, seconds: float) -> None:
+    """Until the replica has run `seconds`: the launcher restarts a replica only if it was not crash-looping
+    (dead within RESTART_AFTER_SECONDS of its start), so the one killed must have been up longer than that."""
+    pid = replica_pid(rasa_port)
+    while True:
+        age = subprocess.run(["ps", "-o", "etimes=", "-p", str(pid)], capture_output=True, text=True)
+        if float(age.stdout.strip() or 0) >= seconds:
+            return
+        await asyncio.sleep(0.5)
+
+
+async def kill_a_replica_mid_burst(twilio: TwilioStandIn, rasa_port: int) -> int:
+    """Once replies flow (both replicas busy with turns), SIGKILL the first replica; its pid."""
+    await twilio.wait_for(KILL_AFTER_REPLIES, timeout=180)
+    pid = replica_pid(rasa_port)
     os.kill(pid, signal.SIGKILL)
     return pid
 
@@ -130,6 +147,7 @@ async def test_a_replica_killed_mid_burst_loses_and_repeats_no_acknowledged_mess
     stack = next(stack_run)
     try:
         url, database = stack["urls"][0], stack["database"]
+        await asyncio.wait_for(replica_up_for(stack["rasa_port"], RESTART_AFTER_SECONDS + 1), 120)
         killer = asyncio.ensure_future(kill_a_replica_mid_burst(twilio, stack["rasa_port"]))
         acknowledged = await asyncio.wait_for(burst(url), 300)
         await killer

@@ -25,6 +25,7 @@ from carebot.clinic import Clinic
 from carebot.erasing import checkpoint, secure_delete
 from carebot.handoff.model import Reason
 from carebot.handoff.store import handoff_cases, handoff_events
+from carebot.identity.store import identity_check
 from carebot.privacy.model import (
     ERASURE_REASON,
     HANDOFF_CASES,
@@ -37,6 +38,7 @@ from carebot.privacy.stores import PatientStores
 from carebot.reminders.store import reminder_deliveries, reminder_occurrences, reminders
 from carebot.scheduling import tables as t
 from carebot.scheduling.store import BUSY, FREE
+from carebot.waitlist import tables as waitlist
 
 UPCOMING = ("proposed", "pending", "booked", "waitlist", "arrived", "checked-in")
 
@@ -133,6 +135,34 @@ def _erase_appointments(
     )
 
 
+def _erase_waitlist(conn: Connection, phone: str, report: ErasureReport) -> None:
+    """Waitlist places and the offers made on them: an offer that goes frees its time for the next on the list."""
+    places = list(
+        conn.execute(
+            select(waitlist.entry.c.id).where(
+                or_(
+                    waitlist.entry.c.patient_id.in_(_patient_ids(conn, phone)),
+                    waitlist.entry.c.conversation_id.in_(conversation_ids(phone)),
+                )
+            )
+        ).scalars()
+    )
+    if places:
+        conn.execute(delete(waitlist.offer).where(waitlist.offer.c.entry_id.in_(places)))
+        report.add(
+            "waitlist places",
+            conn.execute(delete(waitlist.entry).where(waitlist.entry.c.id.in_(places))).rowcount,
+        )
+
+
+def _erase_identity_checks(conn: Connection, phone: str, report: ErasureReport) -> None:
+    """When the number last proved a date of birth, its wrong answers and lock: they name the number."""
+    report.add(
+        "identity checks",
+        conn.execute(delete(identity_check).where(identity_check.c.phone == phone)).rowcount,
+    )
+
+
 def _erase_reminders(conn: Connection, phone: str, report: ErasureReport) -> None:
     ids = list(
         conn.execute(
@@ -213,15 +243,18 @@ def erase_backend(
     now: Optional[dt.datetime] = None,
     report: Optional[ErasureReport] = None,
 ) -> ErasureReport:
-    """Erase the patient from the backend database in one transaction: appointments (future ones cancelled, staff
-    told), the patient record, reminders with their doses, staff cases; except what `kept` names."""
+    """Erase the patient from the backend database in one transaction: waitlist places, appointments (future ones
+    cancelled, staff told), the patient record, reminders with their doses, staff cases, identity checks; except
+    what `kept` names."""
     now = now or dt.datetime.now(dt.timezone.utc)
     report = report or ErasureReport()
     with engine.begin() as conn:
         secure_delete(conn)
+        _erase_waitlist(conn, phone, report)  # before the patient records it is found by
         _erase_appointments(conn, clinic, phone, kept, now, report)
         _erase_reminders(conn, phone, report)
         _erase_cases(conn, phone, kept, report)
+        _erase_identity_checks(conn, phone, report)
     checkpoint(engine)
     return report
 

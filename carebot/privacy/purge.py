@@ -28,8 +28,11 @@ from carebot.channels.contacts import (
 from carebot.clock import utc_now
 from carebot.handoff.sessions import staff_sessions
 from carebot.handoff.store import handoff_cases, handoff_events
+from carebot.identity.store import identity_check
 from carebot.privacy.settings import Retention
 from carebot.privacy.stores import PatientStores
+from carebot.waitlist import tables as waitlist
+from carebot.waitlist.model import OPEN_ENTRY_STATES
 
 log = logging.getLogger(__name__)
 DAY = dt.timedelta(days=1)
@@ -101,6 +104,35 @@ def _purge_cases(engine: Engine, cutoff: dt.datetime, report: PurgeReport) -> No
     report.add("handoff cases", len(ids))
 
 
+def _purge_waitlist(engine: Engine, cutoff: dt.datetime, report: PurgeReport) -> None:
+    """Waitlist places that ended (booked, left, expired) before the cut-off, with their offers; open ones stay."""
+    ended = select(waitlist.entry.c.id).where(
+        waitlist.entry.c.state.notin_(OPEN_ENTRY_STATES), waitlist.entry.c.last_updated < to_db(cutoff)
+    )
+    with engine.begin() as conn:
+        places = list(conn.execute(ended).scalars())
+        if places:
+            conn.execute(delete(waitlist.offer).where(waitlist.offer.c.entry_id.in_(places)))
+            conn.execute(delete(waitlist.entry).where(waitlist.entry.c.id.in_(places)))
+    report.add("waitlist places", len(places))
+
+
+def _purge_identity_checks(
+    engine: Engine, cutoff: dt.datetime, now: dt.datetime, report: PurgeReport
+) -> None:
+    """A number's identity check once nothing in it is recent: no proof since the cut-off and no lock in force
+    (wrong answers without a lock carry no time; they go too, which gives no more tries than a lock's end does)."""
+    check = identity_check.c
+    with engine.begin() as conn:
+        removed = conn.execute(
+            delete(identity_check).where(
+                or_(check.verified_at.is_(None), check.verified_at < to_db(cutoff)),
+                or_(check.locked_until.is_(None), check.locked_until < to_db(now)),
+            )
+        ).rowcount
+    report.add("identity checks", removed)
+
+
 def _purge_channel(engine: Engine, retention: Retention, now: dt.datetime, report: PurgeReport) -> None:
     state_cutoff, media_cutoff = (
         to_db(now - retention.channel_state * DAY),
@@ -162,6 +194,8 @@ def purge(stores: PatientStores, retention: Retention, now: Optional[dt.datetime
     _purge_tracker(stores, now - retention.tracker_days * DAY, report)
     _purge_cases(stores.backend, now - retention.handoff_cases * DAY, report)
     _purge_chat_copies(stores.backend, now - retention.tracker_days * DAY, report)
+    _purge_waitlist(stores.backend, now - retention.conversations * DAY, report)
+    _purge_identity_checks(stores.backend, now - retention.channel_state * DAY, now, report)
     _purge_channel(stores.channel, retention, now, report)
     with stores.backend.begin() as conn:
         conn.execute(delete(staff_sessions).where(staff_sessions.c.expires_at <= to_db(now)))

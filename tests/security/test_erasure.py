@@ -25,6 +25,7 @@ from carebot.backend.notices import notices
 from carebot.channels.contacts import ContactStore
 from carebot.channels.outbox import OutboxStore
 from carebot.handoff.store import handoff_cases, handoff_events
+from carebot.identity.store import identity_check
 from carebot.payloads import FORGET_CONVERSATION, FORGET_NUMBER
 from carebot.privacy import __main__ as cli
 from carebot.privacy.erasure import erase_everywhere
@@ -34,6 +35,7 @@ from carebot.privacy.stores import PatientStores
 from carebot.privacy.tracker_store import ProtectedSQLTrackerStore
 from carebot.reminders.store import ReminderStore
 from carebot.scheduling import tables as t
+from carebot.waitlist import tables as waitlist
 from tests.channels.whatsapp_harness import PATIENT as SENDER
 from tests.handoff.handoff_harness import csrf_of
 from tests.security.store_search import found_in_databases, found_in_files
@@ -100,9 +102,44 @@ def add_appointment(conn, patient_id: str, start: dt.datetime, ident: str) -> No
     )
 
 
+def add_waitlist_place(conn, patient_id: str, phone: str) -> None:
+    """The patient waits for an earlier GP time and has been offered one."""
+    today = NOW.date()
+    conn.execute(
+        waitlist.entry.insert().values(
+            id=f"wait-{patient_id}",
+            patient_id=patient_id,
+            service_id="gp",
+            date_from=today,
+            date_to=today + dt.timedelta(days=7),
+            day_parts=7,
+            state="offered",
+            conversation_id=f"whatsapp:{phone}",
+            channel="whatsapp",
+            created=to_db(NOW),
+            last_updated=to_db(NOW),
+        )
+    )
+    conn.execute(
+        waitlist.offer.insert().values(
+            id=f"offer-{patient_id}",
+            entry_id=f"wait-{patient_id}",
+            patient_id=patient_id,
+            slot_id=f"dr-patel-offered-{patient_id}",
+            service_id="gp",
+            practitioner_id="dr-patel",
+            start=to_db(NOW + dt.timedelta(days=1)),
+            expires_at=to_db(NOW + dt.timedelta(minutes=15)),
+            state="open",
+            created=to_db(NOW),
+            last_updated=to_db(NOW),
+        )
+    )
+
+
 async def seed(stores: PatientStores, tracker_url: str, phone: str, word: str, hour: int = 0) -> None:
-    """One patient in every store: record, a past and a future appointment, a reminder, a staff case, the
-    channel's window and a held message, and a conversation."""
+    """One patient in every store: record, a past and a future appointment, a waitlist place with an offer, a
+    reminder, a staff case, an identity check, the channel's window and a held message, and a conversation."""
     patient_id = uuid.uuid4().hex[:12]
     with stores.backend.begin() as conn:
         conn.execute(
@@ -118,6 +155,8 @@ async def seed(stores: PatientStores, tracker_url: str, phone: str, word: str, h
         )
         add_appointment(conn, patient_id, NOW - dt.timedelta(days=20, hours=hour), f"past-{patient_id}")
         add_appointment(conn, patient_id, NOW + dt.timedelta(days=3, hours=hour), f"next-{patient_id}")
+        add_waitlist_place(conn, patient_id, phone)
+        conn.execute(identity_check.insert().values(phone=phone, verified_at=to_db(NOW), failures=0))
         case_id = conn.execute(
             handoff_cases.insert().values(
                 conversation_id=f"whatsapp:{phone}",
@@ -207,6 +246,10 @@ async def test_erasure_leaves_no_trace_of_the_patient_in_any_store(store_urls, c
     [erased] = [e for e in AuditLog(stores.backend).entries() if e.action == "erase"]
     assert erased.patient == patient_ref(PATIENT) and AuditLog(stores.backend).verify() is None
     assert report.deleted["upcoming appointments"] == 1 and report.deleted["conversation events"] == 3
+    assert report.deleted["waitlist places"] == 1 and report.deleted["identity checks"] == 1
+    with stores.backend.connect() as conn:  # the other patient's place and offer are untouched
+        assert conn.execute(select(func.count()).select_from(waitlist.offer)).scalar() == 1
+        assert conn.execute(select(waitlist.entry.c.conversation_id)).scalars().all() == [f"whatsapp:{OTHER}"]
     [(_, notice)] = notices(stores.backend)
     assert notice.startswith("Cancelled: GP appointment with Dr Asha Patel, ") and "erased" in notice
     with stores.backend.connect() as conn:

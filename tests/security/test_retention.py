@@ -22,9 +22,11 @@ from carebot.backend.db import to_db
 from carebot.channels.contacts import ContactStore, whatsapp_held_messages, whatsapp_message_sids
 from carebot.channels.outbox import OutboxStore
 from carebot.handoff.store import handoff_cases, handoff_events
+from carebot.identity.store import identity_check
 from carebot.privacy.purge import CHAT_COPY_EXPIRED, purge
 from carebot.privacy.settings import Retention, kept_from, retention_from
 from carebot.privacy.stores import PatientStores
+from carebot.waitlist import tables as waitlist
 
 ROOT = Path(__file__).resolve().parents[2]
 PATIENT = "+447700900777"
@@ -155,6 +157,82 @@ def test_the_chat_copied_into_a_case_is_kept_no_longer_than_the_chat(tmp_path, b
         assert list(rows) == [CHAT_COPY_EXPIRED, "Patient: my chest feels tight"]  # both cases stay (90 days)
     assert report.removed["chat copies in staff cases"] == 1
     assert purge(stores, Retention(), now=now).removed["chat copies in staff cases"] == 0  # once
+    stores.close()
+
+
+def add_waitlist_place(conn, ident: str, state: str, updated: dt.datetime) -> None:
+    """A waitlist place with one offer made on it, last changed at `updated`."""
+    stamp = to_db(updated)
+    conn.execute(
+        waitlist.entry.insert().values(
+            id=ident,
+            patient_id=f"patient-{ident}",
+            service_id="gp",
+            date_from=updated.date(),
+            date_to=updated.date(),
+            day_parts=7,
+            state=state,
+            conversation_id=f"whatsapp:+4477009001{len(ident):02d}",
+            channel="whatsapp",
+            created=stamp,
+            last_updated=stamp,
+        )
+    )
+    conn.execute(
+        waitlist.offer.insert().values(
+            id=f"offer-{ident}",
+            entry_id=ident,
+            patient_id=f"patient-{ident}",
+            slot_id=f"slot-{ident}",
+            service_id="gp",
+            practitioner_id="dr-patel",
+            start=stamp,
+            expires_at=stamp,
+            state="accepted" if state == "booked" else "expired",
+            created=stamp,
+            last_updated=stamp,
+        )
+    )
+
+
+@pytest.mark.parametrize("backend_url", backend_urls())
+def test_identity_checks_and_ended_waitlist_places_are_kept_no_longer_than_their_retention(
+    tmp_path, backend_url
+) -> None:
+    stores = PatientStores(
+        f"sqlite:///{tmp_path / 'carebot.db'}" if backend_url == "sqlite" else backend_url,
+        f"sqlite:///{tmp_path / 'whatsapp.db'}",
+        f"sqlite:///{tmp_path / 'no-tracker.db'}",
+    )
+    now = dt.datetime.now(dt.timezone.utc)
+    days = lambda n: to_db(now - dt.timedelta(days=n))  # noqa: E731
+    with stores.backend.begin() as conn:
+        conn.execute(delete(identity_check))
+        conn.execute(delete(waitlist.offer))
+        conn.execute(delete(waitlist.entry))
+        conn.execute(
+            identity_check.insert(),
+            [
+                {"phone": "+447700900401", "verified_at": days(40), "failures": 0, "locked_until": None},
+                {"phone": "+447700900402", "verified_at": days(10), "failures": 0, "locked_until": None},
+                {"phone": "+447700900403", "verified_at": None, "failures": 3, "locked_until": days(-1)},
+                {"phone": "+447700900404", "verified_at": None, "failures": 2, "locked_until": None},
+            ],
+        )
+        add_waitlist_place(conn, "booked-long-ago", "booked", now - dt.timedelta(days=40))
+        add_waitlist_place(conn, "left-lately", "left", now - dt.timedelta(days=10))
+        add_waitlist_place(conn, "still-waiting", "active", now - dt.timedelta(days=40))
+
+    report = purge(stores, Retention(conversations=30, triage_records=30, channel_state=30), now=now)
+
+    with stores.backend.connect() as conn:
+        phones = conn.execute(select(identity_check.c.phone).order_by(identity_check.c.phone)).scalars()
+        assert list(phones) == ["+447700900402", "+447700900403"]  # a recent proof, a lock in force
+        places = conn.execute(select(waitlist.entry.c.id).order_by(waitlist.entry.c.id)).scalars()
+        assert list(places) == ["left-lately", "still-waiting"]  # an open place stays whatever its age
+        offers = conn.execute(select(waitlist.offer.c.entry_id).order_by(waitlist.offer.c.entry_id)).scalars()
+        assert list(offers) == ["left-lately", "still-waiting"]
+    assert report.removed["identity checks"] == 2 and report.removed["waitlist places"] == 1
     stores.close()
 
 

@@ -203,7 +203,9 @@ def _route(findings: Iterable[str], profile: Profile, ps: ProtocolSet) -> Tuple[
     ordered = list(dict.fromkeys(findings))
     chosen: List[Tuple[bool, int, int, str]] = []
     for index, protocol in enumerate(ps.protocols):
-        if not protocol.applies_to.profile_fits(profile):
+        # `applies_to: {none: [...]}`: a finding that says the complaint is something else ("hurts when I press
+        # on it" is a strained muscle, not chest pain of the heart); red flags still screen every finding.
+        if not protocol.applies_to.profile_fits(profile) or protocol.applies_to.excluded & set(ordered):
             continue
         hits = [ordered.index(f) for f in protocol.routes if f in ordered]
         if hits:

@@ -321,6 +321,19 @@ PHRASINGS = [
     ("woke up with a horrible cramp in my calf", {"leg_cramps"}, {}),
     ("I fainted at my blood test when I saw the needle", {"fainted", "fainting_trigger"}, {}),
     ("an itchy lump at my bottom after straining", {"piles"}, {}),
+    # "gone red", "gone on for hours": a change, not the complaint passing
+    ("his lower leg has gone red and sore since yesterday", {"limb_pain"}, {}),
+    ("the pain under my ribs has gone on for 8 hours", {"abdominal_pain"}, {}),
+    ("the headache has gone now", set(), {"headache": "negated"}),
+    ("the toilet water went completely red with clots", {"heavy_bleeding"}, {}),
+    ("just been sick and theres loads of bright red blood in it", {"vomiting_blood"}, {}),
+    ("help my 2yo has a grape stuck, cant cough", {"choking"}, {}),
+    ("his arm feels really heavy and he keeps dropping his cup", {"limb_weakness"}, {}),
+    ("wife says my smile looks odd", {"face_drooping"}, {}),
+    ("spots that don't go away when I roll a glass over them", {"non_blanching_rash"}, {}),
+    ("my 4 year old swallowed some of nans heart tablets", {"poisoning"}, {}),
+    ("he stops breathing for a few seconds in his sleep", {"sleep_apnoea"}, {}),
+    ("a twinge in my chest that only hurts when I press on a rib", {"chest_wall_tender"}, {}),
 ]
 
 
@@ -356,6 +369,14 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("I've not felt right for a few days", {"reduced_fetal_movement"}),  # not felt the baby, not right
         ("got really burnt on holiday, blisters on my back", {"severe_burn"}),  # sunburn, not a scald
         ("a horrible cramp in my calf", {"abdominal_pain"}),  # a leg cramp, not a tummy one
+        ("after a heavy chest day at the gym", {"chest_pressure", "chest_pain"}),  # a workout
+        ("sliced my finger with a knife", {"aggression_risk"}),  # an injury, not a threat
+        ("my sweat soaks through my shirts", {"heavy_bleeding"}),  # sweat, not blood
+        ("ran out of my epilepsy tablets, missed a dose", {"overdose"}),  # too little, not too much
+        ("he stops breathing for a few seconds at night when he snores", {"cant_breathe"}),  # sleep apnoea
+        ("my eye went red this morning", {"seizure"}),  # "eyes went back" is a fit, not "went red"
+        ("he keeps falling asleep in front of the TV", {"injury"}),  # sleepy, not a fall
+        ("can't stand the duvet on my toe", {"cant_get_up"}),  # tender, not unable to stand
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

@@ -243,6 +243,21 @@ def test_a_finding_that_explains_the_others_away_stops_the_rule(protocols):
     assert lasting.level == "routine"
 
 
+def test_a_protocol_is_not_chosen_when_a_finding_says_the_complaint_is_something_else(protocols):
+    """`applies_to: {none: [...]}`: chest pain that hurts when pressed is a strained muscle (injury, self-care),
+    yet the heart attack red flags still screen the same findings."""
+    muscle, _ = simulate(
+        ["chest_pain", "chest_wall_tender"], Profile(), protocols=protocols, default_reply="no"
+    )
+    heart, _ = simulate(["chest_pain"], Profile(), protocols=protocols, default_reply="no")
+    spreading, _ = simulate(
+        ["chest_pain", "chest_wall_tender", "pain_radiating", "sweating"], Profile(), protocols=protocols
+    )
+    assert (muscle.protocol_id, muscle.level) == ("injury", "self_care")
+    assert (heart.protocol_id, heart.level) == ("chest_pain", "urgent")
+    assert spreading.level == "emergency"
+
+
 def test_no_findings_falls_back_to_a_clinician_with_call_back(protocols):
     result, _ = simulate([], Profile(), protocols=protocols)
     assert result.level == "routine" and result.callback and result.protocol_id == "general"

@@ -47,6 +47,9 @@ SIGNS_OF_PREGNANCY = frozenset({"reduced_fetal_movement", "waters_broken"})
 PLAIN_PAIN = (
     "pain"  # a PAIN word that says only that it hurts; other PAIN ids also say how (a finding of their own)
 )
+PAIN_WORDS = frozenset(
+    {"pain", "painful", "sore", "hurt", "hurts", "hurting", "ache", "aching", "agony", "tender"}
+)
 MODIFIERS = ("sudden_onset", "worsening", "severity_severe")  # read even inside a longer finding
 # Signs that still count when they have passed ("his speech was slurred for 15 minutes, now back to normal" is a
 # TIA: NHS.uk says call 999 even if the symptoms go away), so a later "gone"/"normal" does not rule them out.
@@ -765,14 +768,14 @@ class ContextComponent:
         used: Set[int] = set()
         out: List[Tuple[str, Span, Tuple[int, ...]]] = []
         for i, ent in enumerate(ents):
-            if ent.label_ != PAIN:
+            if not _hurts(ent):
                 continue
             for site in _sites_near(doc, ents, i, used):
                 used |= {i, site}
                 first, second = sorted((ent, ents[site]), key=lambda e: e.start)
                 span = doc[first.start : second.end]
                 out.append((ents[site].ent_id_, span, tuple(range(first.end, second.start))))
-            if ent.ent_id_ != PLAIN_PAIN:
+            if ent.ent_id_ != PLAIN_PAIN and (ent.label_ == PAIN or i in used):  # else a lone SEVERITY, below
                 # "in agony" (severity_severe), "squeezed" (pain_crushing): how it hurts, joined to a site or not
                 out.append((ent.ent_id_, ent, ()))
         for i, ent in enumerate(ents):
@@ -941,10 +944,23 @@ def _sites_near(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -> 
         lo, hi = (pain.end, ent.start) if ent.start >= pain.end else (ent.end, pain.start)
         if any(doc[t].lower_ in HARD_BREAKS or doc[t].is_sent_start for t in range(lo, hi)):
             continue
-        if any(doc[t].ent_type_ and doc[t].ent_type_ not in (SITE, PAIN, "SEVERITY") for t in range(lo, hi)):
+        if any(_blocks_join(doc[t]) for t in range(lo, hi)):
             continue
         near.append((distance, j))
     return [j for _, j in sorted(near)[:2]]
+
+
+def _hurts(ent: Span) -> bool:
+    """A pain word, or how bad a pain is ("really painful", "so sore"): either joins the body part it is about."""
+    return ent.label_ == PAIN or (ent.label_ == "SEVERITY" and any(t.norm_ in PAIN_WORDS for t in ent))
+
+
+def _blocks_join(token) -> bool:
+    """Another finding between a site and a pain word keeps them apart; how or since when it hurts does not
+    ("my eye suddenly became really painful", "my knee since Monday is sore")."""
+    return bool(token.ent_type_) and not (
+        token.ent_type_ in (SITE, PAIN, "SEVERITY", DURATION) or token.ent_id_ in MODIFIERS
+    )
 
 
 def _is_complaint(found: str) -> bool:

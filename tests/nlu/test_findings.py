@@ -334,6 +334,12 @@ PHRASINGS = [
     ("my 4 year old swallowed some of nans heart tablets", {"poisoning"}, {}),
     ("he stops breathing for a few seconds in his sleep", {"sleep_apnoea"}, {}),
     ("a twinge in my chest that only hurts when I press on a rib", {"chest_wall_tender"}, {}),
+    # how bad or how sudden does not keep a body part from its pain word
+    ("my eye suddenly became really painful", {"eye_problem", "sudden_onset", "severity_severe"}, {}),
+    ("asthma attack, done 10 puffs and its not helping", {"asthma_attack", "treatment_not_working"}, {}),
+    ("he's drooling and can't swallow his spit", {"cant_swallow_saliva"}, {}),
+    ("3 days of antibiotics and it's no better", {"treatment_not_working"}, {}),
+    ("since yday my right calf aches and looks abit swollen", {"dvt_signs"}, {}),
 ]
 
 

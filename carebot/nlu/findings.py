@@ -947,7 +947,15 @@ def _sites_near(doc: Doc, ents: List[Span], pain_index: int, used: Set[int]) -> 
         if any(_blocks_join(doc[t]) for t in range(lo, hi)):
             continue
         near.append((distance, j))
-    return [j for _, j in sorted(near)[:2]]
+    nearest = [j for _, j in sorted(near)[:2]]
+    if len(nearest) == 2:  # "the left side of my chest": the part the side belongs to, not the side itself
+        first, second = sorted(nearest, key=lambda j: ents[j].start)
+        if all(doc[t].lower_ in _PART_OF for t in range(ents[first].end, ents[second].start)):
+            return [second]
+    return nearest
+
+
+_PART_OF = frozenset({"of", "my", "the", "his", "her", "their", "your", "our"})
 
 
 def _hurts(ent: Span) -> bool:

@@ -340,6 +340,9 @@ PHRASINGS = [
     ("he's drooling and can't swallow his spit", {"cant_swallow_saliva"}, {}),
     ("3 days of antibiotics and it's no better", {"treatment_not_working"}, {}),
     ("since yday my right calf aches and looks abit swollen", {"dvt_signs"}, {}),
+    ("a twinge on the left side of my chest", {"chest_pain"}, {}),  # the side of the chest, not the loin
+    ("haven't pooed for 3 days", {"constipation"}, {}),
+    ("I get cold sores a couple of times a year", {"cold_sore", "recurrent"}, {}),
 ]
 
 
@@ -383,6 +386,8 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("my eye went red this morning", {"seizure"}),  # "eyes went back" is a fit, not "went red"
         ("he keeps falling asleep in front of the TV", {"injury"}),  # sleepy, not a fall
         ("can't stand the duvet on my toe", {"cant_get_up"}),  # tender, not unable to stand
+        ("a twinge on the left side of my chest", {"loin_pain"}),
+        ("I had the same thing 2 years ago", {"duration_6w_plus"}),  # a past episode, not this one's length
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

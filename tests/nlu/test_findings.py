@@ -343,6 +343,7 @@ PHRASINGS = [
     ("a twinge on the left side of my chest", {"chest_pain"}, {}),  # the side of the chest, not the loin
     ("haven't pooed for 3 days", {"constipation"}, {}),
     ("I get cold sores a couple of times a year", {"cold_sore", "recurrent"}, {}),
+    ("she's 38 weeks and the baby is coming right now, I can see the head", {"birth_imminent"}, {}),
 ]
 
 

@@ -121,7 +121,7 @@ class SchedulingClient(BackendHTTPClient):
         self,
         name: str,
         phone: str,
-        birth_date: dt.date,
+        birth_date: Optional[dt.date],
         relationship: str,
         gender: Optional[str] = None,
     ) -> PatientRecord:

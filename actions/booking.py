@@ -670,7 +670,7 @@ class ValidateAppointmentForm(FormValidationAction):
 
 
 class AskBookingFor(Action):
-    """ "Who is the appointment for?" with the phone's patients, "me" (owner not registered) and someone else."""
+    """Asks "who is the appointment for?" with the phone's patients, "me" (owner not registered) and someone else."""
 
     def name(self) -> Text:
         return "action_ask_booking_for"
@@ -678,17 +678,20 @@ class AskBookingFor(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        buttons = []
-        for number, option in enumerate(who_options(household(tracker)), start=1):
-            if option.member is not None:
-                title = option.member.name
-            else:
-                title = render("booking_for_me" if option.myself else "booking_for_someone_else", {}).text
-            buttons.append(
-                {"title": title, "payload": "/choose_option" + json.dumps({"option": str(number)})}
-            )
-        send(dispatcher, "booking_ask_for", buttons)
+        send(dispatcher, "booking_ask_for", who_buttons(household(tracker)))
         return []
+
+
+def who_buttons(members: List[Member]) -> List[Dict[str, str]]:
+    """The answers to "who is it for / about?" as numbered buttons: the patients' names, "Me", "Someone else"."""
+    buttons = []
+    for number, option in enumerate(who_options(members), start=1):
+        if option.member is not None:
+            title = option.member.name
+        else:
+            title = render("booking_for_me" if option.myself else "booking_for_someone_else", {}).text
+        buttons.append({"title": title, "payload": "/choose_option" + json.dumps({"option": str(number)})})
+    return buttons
 
 
 class AskBookingService(Action):

@@ -7,7 +7,6 @@ or "ask". The words that name people live in `data/people/relations.yml`.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -208,15 +207,16 @@ def decide(said: Optional[Said], household: Sequence[Member]) -> Decision:
         return Decision(new=True, relation=SOMEONE_ELSE)
     relation = said.relation
     assert relation is not None
-    fits = [
-        m
-        for m in household
-        if m.relationship == relation.relationship and relation.gender in (None, m.gender or relation.gender)
-    ]
+    fits = fitting(relation, household)
     if len(fits) == 1:
         return Decision(member=fits[0])
     return Decision(ask=True) if fits else Decision(new=True, relation=relation)
 
 
-def age_in_days(birth_date: dt.date, today: dt.date) -> int:
-    return (today - birth_date).days
+def fitting(relation: Relation, household: Sequence[Member]) -> List[Member]:
+    """The members the relation may mean: what the owner is to them matches, and the gender when both are known."""
+    return [
+        m
+        for m in household
+        if m.relationship == relation.relationship and relation.gender in (None, m.gender or relation.gender)
+    ]

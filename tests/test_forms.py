@@ -144,6 +144,7 @@ def test_the_shipped_file_lists_the_free_text_questions():
         ("appointment_form", "patient_name"),
         ("appointment_form", "patient_birth_date"),
         ("reminder_form", "reminder_request"),
+        ("triage_form", "triage_for"),
         ("triage_form", "triage_answer"),
     }
 

@@ -10,6 +10,7 @@ import datetime as dt
 
 import pytest
 
+from actions import triage
 from actions.booking import (
     NEW,
     ActionAppointmentDone,
@@ -21,6 +22,8 @@ from actions.booking import (
 from actions.identity import AskIdentityBirthDate
 from carebot.booking import Choice
 from carebot.household import Member
+from carebot.triage.engine import start
+from carebot.triage.model import Profile
 from tests.actions.test_booking import (  # noqa: F401  (fixtures)
     PHONE,
     SENDER,
@@ -314,3 +317,124 @@ async def test_with_several_appointments_emmas_is_picked_by_her_name(
     )
     slots = await validate(tracker, dispatcher, domain)
     assert slots["appointment_choice"] == made[1].id
+
+
+# ================================================================================ triage: whom it is about
+
+
+def symptom_turn(make_tracker, text, entities, state):
+    """The triage form starting on a symptom message (action_triage_start has put its findings in triage_state)."""
+    return make_tracker(
+        text=text,
+        intent="describe_symptoms",
+        entities=entities,
+        slots={"triage_state": state},
+        sender_id=SENDER,
+    )
+
+
+FEVER = {"entity": "symptom", "value": "fever"}
+
+
+async def test_a_symptom_message_naming_nobody_asks_who_it_is_about(
+    make_tracker, dispatcher, domain, no_patients
+):
+    for name, relationship in (("Sarah Jones", None), ("Tom Jones", "PRN"), ("Emma Jones", "PRN")):
+        no_patients.add_patient(name, PHONE, relationship)
+    tracker = symptom_turn(
+        make_tracker, "high temperature since last night", [FEVER], start(["fever"], Profile()).to_dict()
+    )
+    slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
+    assert slots["triage_for"] is None  # the form asks triage_for first
+    assert [m["name"] for m in slots["household"]] == ["Sarah Jones", "Tom Jones", "Emma Jones"]
+    await triage.AskTriageFor().run(dispatcher, make_tracker(slots=slots, sender_id=SENDER), domain)
+    (question,) = dispatcher.messages
+    assert question["text"] == "Who is this about? Reply with the number, or say *someone else*."
+    assert [b["title"] for b in question["buttons"]] == [
+        "Sarah Jones",
+        "Tom Jones",
+        "Emma Jones",
+        "Someone else",
+    ]
+
+
+async def test_the_answer_gives_the_age_group_from_the_date_of_birth(
+    make_tracker, dispatcher, domain, no_patients
+):
+    today = dt.date.today()
+    no_patients.add_patient("Sarah Jones", PHONE, birth_date=dt.date(1985, 3, 2))
+    lily = no_patients.add_patient("Lily Jones", PHONE, "PRN", "female", today - dt.timedelta(weeks=6))
+    no_patients.add_patient("Tom Jones", PHONE, "PRN", "male", dt.date(2019, 6, 1))
+    tracker = make_tracker(
+        text="Lily",
+        intent="inform",
+        slots={
+            "triage_state": start(["fever"], Profile()).to_dict(),
+            "household": members_slot(no_patients),
+            "requested_slot": "triage_for",
+            "triage_for": "Lily",
+        },
+        active_loop="triage_form",
+        sender_id=SENDER,
+        events=[{"event": "slot", "name": "triage_for", "value": "Lily"}],
+    )
+    slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
+    assert slots["triage_for"] == {
+        "id": lily.id,
+        "name": "Lily Jones",
+        "age_group": "infant",
+        "young_baby": False,
+    }
+    assert (slots["triage_state"]["age_group"], slots["triage_state"]["protocols"]) == (
+        "infant",
+        ["fever_infant"],
+    )
+    assert (
+        slots["triage_answer"] == triage.DONE
+    )  # a baby under 3 months with a fever: no question changes the level
+
+
+async def test_my_3_month_old_is_the_registered_baby_and_her_birth_date_picks_the_infant_protocol(
+    make_tracker, dispatcher, domain, no_patients
+):
+    today = dt.date.today()
+    no_patients.add_patient("Sarah Jones", PHONE, birth_date=dt.date(1985, 3, 2))
+    no_patients.add_patient("Tom Jones", PHONE, "PRN", "male", dt.date(2019, 6, 1))
+    lily = no_patients.add_patient("Lily Jones", PHONE, "PRN", "female", today - dt.timedelta(weeks=12))
+    # what the NLU reads in "my 3 month old": a child of 3 to 6 months (90 days and over), with a fever
+    entities = [
+        {"entity": "age_group", "value": "child"},
+        {"entity": "symptom", "value": "age_3_to_6_months"},
+        FEVER,
+    ]
+    told = start(["age_3_to_6_months", "fever"], Profile(age_group="child")).to_dict()
+    tracker = symptom_turn(make_tracker, "my 3 month old has a high temperature", entities, told)
+    slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
+    assert slots["triage_for"] == {
+        "id": lily.id,
+        "name": "Lily Jones",
+        "age_group": "infant",
+        "young_baby": False,
+    }
+    assert (slots["triage_state"]["age_group"], slots["triage_state"]["protocols"]) == (
+        "infant",
+        ["fever_infant"],
+    )
+    assert (
+        slots["triage_answer"] == triage.DONE
+    )  # a baby under 3 months with a fever: no question changes the level
+    assert dispatcher.messages == []
+
+
+async def test_a_stated_age_that_fits_nobody_registered_is_kept_and_nothing_is_asked(
+    make_tracker, dispatcher, domain, no_patients
+):
+    no_patients.add_patient("Sarah Jones", PHONE)
+    no_patients.add_patient("Tom Jones", PHONE, "PRN", "male", dt.date(2019, 6, 1))
+    no_patients.add_patient("Emma Jones", PHONE, "PRN", "female", dt.date(2018, 2, 14))
+    entities = [{"entity": "age_group", "value": "infant"}, FEVER]
+    told = start(["fever"], Profile(age_group="infant")).to_dict()
+    tracker = symptom_turn(make_tracker, "my 6 week old has a temperature", entities, told)
+    slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
+    assert slots["triage_for"] == {"id": None, "name": "child"}
+    assert slots["triage_state"]["age_group"] == "infant"

@@ -102,10 +102,22 @@ def told_profile(entities: Sequence[Dict[str, Any]], default: Profile = Profile(
     return Profile(age_group=ages[0] if ages else default.age_group, pregnant=pregnant)
 
 
-def stated_days(tracker: Tracker) -> Optional[Tuple[float, float]]:
+def symptom_message(tracker: Tracker) -> Dict[str, Any]:
+    """The message that told the symptoms: the latest one, or, when the triage starts on "yes" to the consent
+    question, the one before it that described them (its text and entities)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and (event.get("parse_data") or {}).get("intent", {}).get("name") in (
+            "describe_symptoms",
+            "red_flag",
+        ):
+            parsed = event.get("parse_data") or {}
+            return {"text": event.get("text") or "", "entities": parsed.get("entities") or []}
+    return {"text": tracker.latest_message.get("text") or "", "entities": _entities(tracker)}
+
+
+def stated_days(entities: Sequence[Dict[str, Any]]) -> Optional[Tuple[float, float]]:
     """The ages (in days, [low, high)) the words give the patient: a baby ("my 3 month old", "newborn") is under six
     months, a child under 16, an adult older; None when they give no age."""
-    entities = _entities(tracker)
     groups = [e["value"] for e in entities if e.get("entity") == "age_group" and not e.get("role")]
     if not groups:
         return None
@@ -220,8 +232,9 @@ async def who_it_is_about(tracker: Tracker) -> Tuple[Optional[Dict[str, Any]], L
         return {"id": None, "name": None}, []
     household, ages = members(found), ages_of(found)
     slot = [m.to_slot() for m in household]
-    said = who_said(tracker.latest_message.get("text") or "", household, load_people())
-    stated = stated_days(tracker)
+    told = symptom_message(tracker)
+    said = who_said(told["text"], household, load_people())
+    stated = stated_days(told["entities"])
     if said is None and household and not asks_who(household):
         said = Said(member=household[0])  # the phone's one patient
     if said is not None and said.relation is not None and stated is not None:

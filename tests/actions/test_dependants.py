@@ -438,3 +438,31 @@ async def test_a_stated_age_that_fits_nobody_registered_is_kept_and_nothing_is_a
     slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
     assert slots["triage_for"] == {"id": None, "name": "child"}
     assert slots["triage_state"]["age_group"] == "infant"
+
+
+async def test_after_yes_to_consent_the_message_that_told_the_symptoms_says_whom_it_is_about(
+    make_tracker, dispatcher, domain, no_patients
+):
+    no_patients.add_patient("Sarah Jones", PHONE)
+    tom = no_patients.add_patient("Tom Jones", PHONE, "PRN", "male", dt.date(2019, 6, 1))
+    no_patients.add_patient("Emma Jones", PHONE, "PRN", "female", dt.date(2018, 2, 14))
+    told = {"intent": {"name": "describe_symptoms"}, "entities": [FEVER]}
+    tracker = make_tracker(
+        text="yes",
+        intent="affirm",
+        slots={"triage_state": start(["fever"], Profile()).to_dict()},
+        sender_id=SENDER,
+        events=[
+            {"event": "user", "text": "Tom has had a temperature since yesterday", "parse_data": told},
+            {"event": "action", "name": "action_ask_consent"},
+            {"event": "user", "text": "yes", "parse_data": {"intent": {"name": "affirm"}, "entities": []}},
+        ],
+    )
+    slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
+    assert slots["triage_for"] == {
+        "id": tom.id,
+        "name": "Tom Jones",
+        "age_group": "child",
+        "young_baby": False,
+    }
+    assert slots["triage_state"]["age_group"] == "child"

@@ -778,14 +778,19 @@ async def join_waitlist(
 
 
 async def leave_waitlist(client: SchedulingClient, waitlist: WaitlistClient, patient: Patient) -> int:
-    """Take the patient off every list they wait on; how many entries that was."""
-    patient_id = await find_patient_id(client, patient)
-    if not patient_id:
-        return 0
-    entries = await waitlist.entries(patient_id)
-    for entry in entries:
-        await waitlist.leave(entry.id)
-    return len(entries)
+    """Take the patient, and everyone the phone books for, off every list they wait on; how many entries that was."""
+    household = await household_of(client, patient)
+    if household is None:
+        patient_id = await find_patient_id(client, patient)
+        ids = [patient_id] if patient_id else []
+    else:
+        ids = [member.id for member in household]
+    left = 0
+    for patient_id in ids:
+        for entry in await waitlist.entries(patient_id):
+            await waitlist.leave(entry.id)
+            left += 1
+    return left
 
 
 def accepted_choice(accepted: AcceptedOffer) -> Choice:

@@ -20,10 +20,11 @@ from actions.booking import (
     AskPatientName,
 )
 from actions.identity import AskIdentityBirthDate
-from carebot.booking import Choice
+from carebot.booking import Choice, Patient, leave_waitlist
 from carebot.household import Member
 from carebot.triage.engine import start
 from carebot.triage.model import Profile
+from tests.actions.fake_backends import FakeWaitlist
 from tests.actions.test_booking import (  # noqa: F401  (fixtures)
     PHONE,
     SENDER,
@@ -466,3 +467,16 @@ async def test_after_yes_to_consent_the_message_that_told_the_symptoms_says_whom
         "young_baby": False,
     }
     assert slots["triage_state"]["age_group"] == "child"
+
+
+async def test_leaving_the_waitlist_takes_everyone_the_phone_books_for_off_it(backend, family):
+    waitlist = FakeWaitlist(backend)
+    for who in ("sarah", "emma"):
+        await waitlist.join(
+            family[who].id, "gp", dt.date(2026, 12, 8), dt.date(2026, 12, 9), (), SENDER, "whatsapp"
+        )
+    await waitlist.join(
+        "someone-elses", "gp", dt.date(2026, 12, 8), dt.date(2026, 12, 9), (), "other", "whatsapp"
+    )
+    assert await leave_waitlist(backend, waitlist, Patient(family["sarah"].id, PHONE)) == 2
+    assert waitlist.left == ["entry-1", "entry-2"]

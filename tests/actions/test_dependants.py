@@ -480,3 +480,37 @@ async def test_leaving_the_waitlist_takes_everyone_the_phone_books_for_off_it(ba
     )
     assert await leave_waitlist(backend, waitlist, Patient(family["sarah"].id, PHONE)) == 2
     assert waitlist.left == ["entry-1", "entry-2"]
+
+
+async def test_moving_toms_appointment_says_whose_it_is_at_the_question_and_after(
+    make_tracker, dispatcher, domain, backend, reminders, family, at
+):
+    toms = await backend.book(family["tom"].id, backend.add_slot(at(8, "10:00"), "dr-patel"), "gp")
+    new_time = choice(backend, backend.add_slot(at(9, "11:15"), "dr-patel"))
+    appointment = Choice.from_appointment(toms, "Tom")
+    form = {
+        "appointment_task": "reschedule",
+        "appointments": [appointment.to_slot()],
+        "appointment_choice": toms.id,
+        "booking_service": "gp",
+        "booking_offers": offers_slot(new_time),
+        "booking_slot": new_time.id,
+        "household": members_slot(backend),
+        "booking_for": family["tom"].id,
+    }
+    await AskBookingConfirmed().run(dispatcher, make_tracker(slots=form, sender_id=SENDER), domain)
+    assert texts(dispatcher) == [
+        "Move Tom's appointment (GP appointment) from Tuesday 8 December at 10:00 to Wednesday 9 December at 11:15 "
+        "with Dr Asha Patel? Shall I change it?"
+    ]
+    confirmed = await validate(
+        form_turn(make_tracker, "yes", "affirm", "booking_confirmed", form), dispatcher, domain
+    )
+    dispatcher.messages.clear()
+    done = make_tracker(slots={"booking_result": confirmed["booking_result"]}, sender_id=SENDER)
+    await ActionAppointmentDone().run(dispatcher, done, domain)
+    assert texts(dispatcher) == [
+        "Done: Tom's appointment (GP appointment) is now on Wednesday 9 December at 11:15 with Dr Asha Patel, "
+        f"at {ADDRESS}."
+    ]
+    assert backend.appointments[confirmed["booking_result"]["appointment_id"]].patient_id == family["tom"].id

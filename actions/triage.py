@@ -449,7 +449,11 @@ class ActionTriageOutcome(Action):
         if result.level == "emergency":
             return events
         if result.callback:  # unresolved answers or the protocol asks for it: a clinician calls back
-            return events + await open_handoff(tracker, Reason.TRIAGE_CALLBACK, dispatcher, handoff_client)
+            about = tracker.get_slot("triage_for") or {}
+            note = render("triage_case_about", {"name": about["name"]}).text if about.get("id") else ""
+            return events + await open_handoff(
+                tracker, Reason.TRIAGE_CALLBACK, dispatcher, handoff_client, note=note
+            )
         if result.service_id and result.level in ("urgent", "routine"):
             service = clinic().service(result.service_id)
             if service is not None:

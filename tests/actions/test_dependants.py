@@ -21,6 +21,7 @@ from actions.booking import (
 )
 from actions.identity import AskIdentityBirthDate
 from carebot.booking import Choice, Patient, leave_waitlist
+from carebot.handoff.client import OpenedCase
 from carebot.household import Member
 from carebot.triage.engine import start
 from carebot.triage.model import Profile
@@ -514,3 +515,28 @@ async def test_moving_toms_appointment_says_whose_it_is_at_the_question_and_afte
         f"at {ADDRESS}."
     ]
     assert backend.appointments[confirmed["booking_result"]["appointment_id"]].patient_id == family["tom"].id
+
+
+async def test_a_call_back_case_says_whom_the_symptom_check_was_about(
+    make_tracker, dispatcher, domain, monkeypatch
+):
+    opened = []
+
+    class Handoff:
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *_exc):
+            return None
+
+        async def open_case(self, conversation_id, phone, reason, transcript):
+            opened.append(transcript)
+            return OpenedCase(7, True, "A nurse will call you back.")
+
+    monkeypatch.setattr(triage, "handoff_client", Handoff)
+    uncertain = start(["chest_pain"], Profile()).to_dict()
+    uncertain["answers"] = [["chest_pain_spreading", "not_sure"]]
+    about = {"id": "patient-3", "name": "Emma Jones", "age_group": "child", "young_baby": False}
+    tracker = make_tracker(slots={"triage_state": uncertain, "triage_for": about}, sender_id=SENDER)
+    await triage.ActionTriageOutcome().run(dispatcher, tracker, domain)
+    assert [transcript.splitlines()[0] for transcript in opened] == ["Symptom check about: Emma Jones"]

@@ -43,6 +43,7 @@ from carebot.booking import (
     clean_name,
     find_offers,
     find_patient_id,
+    household_of,
     join_waitlist,
     long_when,
     make_change,
@@ -60,6 +61,19 @@ from carebot.booking import (
 )
 from carebot.dates import DateProblem, interpret_when
 from carebot.faq import not_offered
+from carebot.household import (
+    SOMEONE_ELSE,
+    Decision,
+    Member,
+    Relation,
+    asks_who,
+    decide,
+    load_people,
+    members_from_slot,
+    named_member,
+    who_options,
+    who_said,
+)
 from carebot.identity.model import LOCKED, NEEDED, VERIFIED
 from carebot.messages import render
 from carebot.reminders.client import RemindersClient
@@ -93,7 +107,11 @@ FORM_STATE = (
     "booking_result",
     "identity_birth_date",
     "identity_result",
+    "household",
+    "booking_for",
+    "booking_relation",
 )
+NEW = "new"  # booking_for's value when the appointment is for someone not registered yet (asked name and birth date)
 # Answers the opening message may already hold ("physio on Friday"; the only appointment there is to cancel).
 PREFILLABLE = ("booking_service", "booking_when", "appointment_choice")
 UNREADABLE_BEFORE_OFFERING_FIRST_FREE = 2
@@ -134,12 +152,20 @@ def option_buttons(choices: List[Choice], with_service: bool = False) -> List[Di
         title = f"{short_when(choice.start, facts)} · {provider_name(choice, facts)}"
         if with_service:
             title = f"{title} ({service_name(choice.service_id, facts)})"
+        if choice.patient_name:
+            title = f"{choice.patient_name} · {title}"
         buttons.append({"title": title, "payload": "/choose_option" + json.dumps({"option": str(number)})})
     return buttons
 
 
 def latest_option(tracker: Tracker) -> Optional[str]:
     return latest_entity(tracker, "option")
+
+
+def option_number(text: str, option: Optional[str], count: int) -> Optional[int]:
+    """The number of a tapped button or of a bare "2", when it is one of the `count` offered."""
+    said = str(option if option is not None else text).strip().rstrip(".")
+    return int(said) if said.isdigit() and 1 <= int(said) <= count else None
 
 
 def offered(tracker: Tracker) -> List[Choice]:
@@ -174,6 +200,42 @@ def say_backend_problem(
 
 def patient(tracker: Tracker) -> Patient:
     return Patient(tracker.get_slot("patient_id"), patient_phone(tracker))
+
+
+def household(tracker: Tracker) -> List[Member]:
+    return members_from_slot(tracker.get_slot("household"))
+
+
+def booking_member(tracker: Tracker) -> Optional[Member]:
+    """The registered patient this run of the form is for, when it is known."""
+    wanted = tracker.get_slot("booking_for")
+    return next((m for m in household(tracker) if m.id == wanted), None)
+
+
+def booking_relation(tracker: Tracker) -> Optional[Relation]:
+    """What a new patient is to the phone's owner ("my son"); None when the owner books for themself."""
+    key = tracker.get_slot("booking_relation")
+    if key == SOMEONE_ELSE.key:
+        return SOMEONE_ELSE
+    return next((r for r in load_people().relations if r.key == key), None)
+
+
+def for_name(tracker: Tracker) -> str:
+    """The first name of the dependant the appointment is for ("" when it is for the phone's owner)."""
+    if tracker.get_slot("booking_for") == NEW:
+        name = tracker.get_slot("patient_name") or ""
+        return name.split()[0] if name.split() and booking_relation(tracker) else ""
+    member = booking_member(tracker)
+    return member.first_name if member is not None and member.relationship is not None else ""
+
+
+def decided(decision: Decision) -> Dict[str, Any]:
+    """The slots a decision about whom the appointment is for sets (nothing while it must be asked)."""
+    if decision.member is not None:
+        return {"booking_for": decision.member.id, "booking_relation": None}
+    if decision.new:
+        return {"booking_for": NEW, "booking_relation": decision.relation.key if decision.relation else None}
+    return {}
 
 
 class ValidateAppointmentForm(FormValidationAction):
@@ -212,8 +274,13 @@ class ValidateAppointmentForm(FormValidationAction):
             return [*identity, "appointment_choice", "booking_confirmed"]
         if task == "reschedule":
             return [*identity, "appointment_choice", "booking_when", "booking_slot", "booking_confirmed"]
-        first_visit = tracker.get_slot("booking_slot") is not None and not tracker.get_slot("patient_id")
+        who = tracker.get_slot("booking_for")  # an answer being read is not decided yet: it stays required
+        known = who == NEW or booking_member(tracker) is not None
+        ask_who = ["booking_for"] if not known and asks_who(household(tracker)) else []
+        new_patient = who == NEW or (not known and not tracker.get_slot("patient_id"))
+        first_visit = tracker.get_slot("booking_slot") is not None and new_patient
         return [
+            *ask_who,
             "booking_service",
             "booking_when",
             "booking_slot",
@@ -234,6 +301,8 @@ class ValidateAppointmentForm(FormValidationAction):
             values["booking_result"] = {"kind": "nothing"}
             return [SlotSet(name, value) for name, value in values.items()]
         text = tracker.latest_message.get("text") or ""
+        values.update(await self.who_from_request(tracker, text, task))
+        tracker.slots.update(values)
         if task in ("book", "waitlist"):
             provider = facts.match_provider(text)
             service = facts.match_service(text)
@@ -250,6 +319,33 @@ class ValidateAppointmentForm(FormValidationAction):
         else:
             values.update(await self.check_identity_first(dispatcher, tracker))
         return [SlotSet(name, value) for name, value in values.items()]
+
+    async def who_from_request(self, tracker: Tracker, text: str, task: str) -> Dict[str, Any]:
+        """Everyone the phone books for, and whom the request names ("for my son", "Emma's appointment"). When the
+        backend cannot say, the form goes on as for one patient: the change itself will report the failure."""
+        try:
+            async with scheduling_client() as client:
+                found = await household_of(client, patient(tracker))
+        except BackendError as error:
+            logger.info("household not loaded: %s", error)
+            return {}
+        if found is None:
+            return {}
+        values: Dict[str, Any] = {"household": [m.to_slot() for m in found]}
+        owner = next((m for m in found if m.relationship is None), None)
+        if owner is not None:
+            values["patient_id"] = owner.id
+        said = who_said(text, found, load_people())
+        if task in ("book", "waitlist"):
+            decision = decide(said, found)
+            if not found and decision.relation is None:
+                return values  # a first visit for oneself: asked as before, after the time is chosen
+            return {**values, **decided(decision)}
+        if (
+            said is not None
+        ):  # reschedule or cancel: the appointments of the one named (none named: all of them)
+            values.update({k: v for k, v in decided(decide(said, found)).items() if v != NEW})
+        return values
 
     async def check_identity_first(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -281,14 +377,20 @@ class ValidateAppointmentForm(FormValidationAction):
         return checked
 
     async def load_appointments(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any]:
+        member = booking_member(tracker)
         try:
             async with scheduling_client() as client:
-                patient_id, appointments = await upcoming(client, patient(tracker))
+                patient_id, appointments = await upcoming(
+                    client, patient(tracker), member.id if member else None
+                )
         except BackendError as error:
             say_backend_problem(dispatcher, error, answers_kept=False)
             return {"booking_result": {"kind": "nothing"}}
         if not appointments:
-            say(dispatcher, "booking_no_appointments")
+            if member is not None and len(household(tracker)) > 1:
+                say(dispatcher, "booking_no_appointments_for", name=member.first_name)
+            else:
+                say(dispatcher, "booking_no_appointments")
             return {"booking_result": {"kind": "nothing"}, "patient_id": patient_id}
         # An appointment reminder's "Reschedule"/"Cancel" button names its appointment (`appointment_id` entity).
         named = latest_entity(tracker, "appointment_id")
@@ -301,6 +403,25 @@ class ValidateAppointmentForm(FormValidationAction):
             # as validate_appointment_choice sets it: a choice made after the date of birth is not validated again
             "booking_service": choice.service_id if choice else None,
         }
+
+    # ---- who it is for (the phone books for several patients) ----
+
+    async def validate_booking_for(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value is None:
+            return {"booking_for": None}
+        members = household(tracker)
+        if value == NEW or any(m.id == value for m in members):
+            return {"booking_for": value}  # already decided (set by this action before)
+        options = who_options(members)
+        number = option_number(str(value), latest_option(tracker), len(options))
+        said = options[number - 1] if number else who_said(str(value), members, load_people(), answer=True)
+        decision = decide(said, members) if said is not None else Decision(ask=True)
+        if decision.ask:
+            say(dispatcher, "booking_for_again", count=len(options))
+            return {"booking_for": None}
+        return decided(decision)
 
     # ---- what to book ----
 
@@ -447,6 +568,10 @@ class ValidateAppointmentForm(FormValidationAction):
         if match is None:
             index = pick(str(value), latest_option(tracker), appointments, clinic())
             match = appointments[index] if index is not None else None
+        if match is None:  # "Emma's": the one appointment of the patient named
+            named = named_member(str(value), [m for m in household(tracker) if m.first_name])
+            theirs = [a for a in appointments if named is not None and a.patient_name == named.first_name]
+            match = theirs[0] if len(theirs) == 1 else None
         if match is None:
             say(dispatcher, "booking_pick_appointment_again", count=len(appointments))
             return {"appointment_choice": None}
@@ -497,6 +622,9 @@ class ValidateAppointmentForm(FormValidationAction):
                         client, self.change(task, tracker), patient(tracker)
                     )
             patient_slot = {"patient_id": patient_id} if patient_id else {}
+            name = for_name(tracker)
+            if name and outcome.get("appointment"):
+                outcome["appointment"]["patient_name"] = name
             return {"booking_confirmed": True, "booking_result": outcome, **patient_slot}
         except (SlotTaken, NotFound) as error:
             if task == "cancel":
@@ -531,11 +659,39 @@ class ValidateAppointmentForm(FormValidationAction):
             birth_date=dt.date.fromisoformat(birth) if birth else None,
             window=AskedWindow.from_slot(window) if (window := tracker.get_slot("booking_window")) else None,
             provider_id=tracker.get_slot("booking_provider"),
+            patient_id=member.id if (member := booking_member(tracker)) else None,
+            relation=booking_relation(tracker) if tracker.get_slot("booking_for") == NEW else None,
+            new_patient=tracker.get_slot("booking_for") == NEW,
         )
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The form's questions.
+
+
+class AskBookingFor(Action):
+    """Asks "who is the appointment for?" with the phone's patients, "me" (owner not registered) and someone else."""
+
+    def name(self) -> Text:
+        return "action_ask_booking_for"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        send(dispatcher, "booking_ask_for", who_buttons(household(tracker)))
+        return []
+
+
+def who_buttons(members: List[Member]) -> List[Dict[str, str]]:
+    """The answers to "who is it for / about?" as numbered buttons: the patients' names, "Me", "Someone else"."""
+    buttons = []
+    for number, option in enumerate(who_options(members), start=1):
+        if option.member is not None:
+            title = option.member.name
+        else:
+            title = render("booking_for_me" if option.myself else "booking_for_someone_else", {}).text
+        buttons.append({"title": title, "payload": "/choose_option" + json.dumps({"option": str(number)})})
+    return buttons
 
 
 class AskBookingService(Action):
@@ -656,7 +812,15 @@ class AskPatientName(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        say(dispatcher, "booking_ask_name")
+        relation = booking_relation(tracker)
+        if tracker.get_slot("booking_for") != NEW:
+            say(dispatcher, "booking_ask_name")
+        elif relation is None:
+            say(dispatcher, "booking_ask_name_self")
+        elif relation is SOMEONE_ELSE:
+            say(dispatcher, "booking_ask_name_someone")
+        else:
+            say(dispatcher, "booking_ask_name_relation", relation=relation.noun)
         return []
 
 
@@ -701,10 +865,13 @@ class AskBookingConfirmed(Action):
         facts = clinic()
         task = tracker.get_slot("appointment_task") or "book"
         appointment = chosen(tracker, "appointment_choice", "appointments")
+        whose = {"name": appointment.patient_name} if appointment and appointment.patient_name else {}
+        suffix = "_for" if whose else ""
         if task == "cancel":
             say(
                 dispatcher,
-                "booking_confirm_cancel",
+                "booking_confirm_cancel" + suffix,
+                **whose,
                 service=service_name(appointment.service_id, facts),
                 provider=provider_name(appointment, facts),
                 when=long_when(appointment.start, facts, now().date()),
@@ -727,10 +894,13 @@ class AskBookingConfirmed(Action):
         if task == "reschedule":
             say(
                 dispatcher,
-                "booking_confirm_reschedule",
+                "booking_confirm_reschedule" + suffix,
                 old_when=long_when(appointment.start, facts, now().date()),
+                **whose,
                 **values,
             )
+        elif for_name(tracker):
+            say(dispatcher, "booking_confirm_for", name=for_name(tracker), **values)
         else:
             say(dispatcher, "booking_confirm", **values)
         return []
@@ -767,9 +937,11 @@ class ActionAppointmentDone(Action):
             )
         elif kind in ("booked", "rescheduled", "cancelled"):
             appointment = Choice.from_slot_value(outcome["appointment"])
+            whose = {"name": appointment.patient_name} if appointment.patient_name else {}
             say(
                 dispatcher,
-                f"booking_{kind}",
+                f"booking_{kind}" + ("_for" if whose else ""),
+                **whose,
                 service=service_name(appointment.service_id, facts),
                 provider=provider_name(appointment, facts),
                 when=long_when(appointment.start, facts, now().date()),
@@ -787,6 +959,8 @@ async def update_reminders(
     """Reminders before the appointment (clinic.yml hours). A reminder failure never undoes a booking: it is logged
     for staff, and the patient already has the confirmation with the date and time."""
     label = f"{service_name(appointment.service_id, clinic())} with {provider_name(appointment, clinic())}"
+    if appointment.patient_name:
+        label = f"{appointment.patient_name}: {label}"
     try:
         async with reminders_client() as reminders:
             if kind == "cancelled":
@@ -852,11 +1026,12 @@ async def list_appointments(dispatcher: CollectingDispatcher, tracker: Tracker) 
     else:
         lines = "\n".join(
             render(
-                "booking_appointment_line",
+                "booking_appointment_line_for" if a.patient_name else "booking_appointment_line",
                 {
                     "when": long_when(a.start, facts, now().date()),
                     "service": service_name(a.service_id, facts),
                     "provider": provider_name(a, facts),
+                    **({"name": a.patient_name} if a.patient_name else {}),
                 },
             ).text
             for a in appointments

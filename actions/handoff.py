@@ -59,8 +59,10 @@ async def open_handoff(
     reason: Reason,
     dispatcher: CollectingDispatcher,
     client_factory: Callable[[], HandoffClient] = HandoffClient,
+    note: str = "",
 ) -> List[EventType]:
-    """Open (or add to) the conversation's case, tell the patient what happens next, and pause the bot.
+    """Open (or add to) the conversation's case, tell the patient what happens next, and pause the bot. A `note`
+    leads the transcript staff read (whom a triage was about, on a phone that books for several patients).
 
     Returns the events the calling action must return: the pause, or `[]` when the backend could not be reached
     (the patient was then given the clinic's phone number and the bot keeps answering). The pause ends the turn
@@ -74,7 +76,10 @@ async def open_handoff(
     phone = patient_phone(tracker)
     try:
         async with client_factory() as handoff:
-            opened = await handoff.open_case(tracker.sender_id, phone, reason, transcript_excerpt(tracker))
+            excerpt = transcript_excerpt(tracker)
+            opened = await handoff.open_case(
+                tracker.sender_id, phone, reason, f"{note}\n{excerpt}" if note else excerpt
+            )
     except HandoffError as error:
         log.error("handoff: no case for %s (%s): %s", mask_phone(phone), reason.value, error)
         facts = clinic()

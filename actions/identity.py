@@ -8,7 +8,7 @@ question or a typo gets the question again, not a step towards the lock. Texts: 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -19,6 +19,7 @@ from actions.common import clinic, patient_phone, say
 from actions.handoff import open_handoff
 from carebot.booking import BIRTH_DATE_EXAMPLES, parse_birth_date
 from carebot.handoff.model import Reason
+from carebot.household import Member, members_from_slot
 from carebot.identity.client import BackendError, IdentityClient
 from carebot.identity.model import LOCKED, NEEDED, VERIFIED, IdentityStatus
 
@@ -42,6 +43,12 @@ async def identity_status(tracker: Tracker) -> IdentityStatus:
         return await identity.status(patient_phone(tracker))
 
 
+def person_concerned(tracker: Tracker) -> Optional[Member]:
+    """The patient the request named ("cancel Emma's appointment"), whose date of birth the check asks for."""
+    wanted = tracker.get_slot("booking_for")
+    return next((m for m in members_from_slot(tracker.get_slot("household")) if m.id == wanted), None)
+
+
 async def check_birth_date(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
     """Read an answer to the date-of-birth question and have the backend check it: the slots to set (the question is
     asked again while identity_birth_date stays None)."""
@@ -55,7 +62,8 @@ async def check_birth_date(value: Any, dispatcher: CollectingDispatcher, tracker
         return {"identity_birth_date": None}
     try:
         async with identity_client() as identity:
-            found = await identity.check(patient_phone(tracker), born)
+            person = person_concerned(tracker)
+            found = await identity.check(patient_phone(tracker), born, person.id if person else None)
     except BackendError as error:
         logger.warning("identity check failed: %s", error)
         say(dispatcher, "booking_unavailable_nothing_kept", clinic_phone=facts.phone)
@@ -91,7 +99,12 @@ class AskIdentityBirthDate(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        say(dispatcher, "identity_ask", example=BIRTH_DATE_EXAMPLES[clinic().date_order])
+        example = BIRTH_DATE_EXAMPLES[clinic().date_order]
+        person = person_concerned(tracker)
+        if person is not None:
+            say(dispatcher, "identity_ask_for", name=person.first_name, example=example)
+        else:
+            say(dispatcher, "identity_ask", example=example)
         return []
 
 

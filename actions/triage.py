@@ -6,10 +6,16 @@ role when they are not current), so a free-text answer that adds a symptom is me
 message. `triage_form` asks `triage_answer` again and again: `validate_triage_form` records each reply, picks the
 next question (`triage_question`) or, when there is none, fills the slot so the form ends and
 `action_triage_outcome` gives the result. Texts: data/messages/triage.yml.
+
+Whom it is about (issue 18): when the phone books for several patients and the message names nobody and states no
+age, the form first asks `triage_for` (the names, "me", someone else). A registered patient's date of birth gives
+the age group the protocols use (infant, child, adult); an age the message states ("my 3 month old") wins.
+`triage_for` keeps whom the triage was about ({id, name}) after the result.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -17,11 +23,26 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clinic, latest_entity, say, send, step_aside
+from actions import booking
+from actions.common import clinic, latest_entity, patient_phone, say, send, step_aside
 from actions.handoff import open_handoff
 from carebot.handoff.client import HandoffClient
 from carebot.handoff.model import Reason
+from carebot.household import (
+    Decision,
+    Said,
+    asks_who,
+    decide,
+    fitting,
+    load_people,
+    members,
+    members_from_slot,
+    who_options,
+    who_said,
+)
 from carebot.messages import render
+from carebot.scheduling.client import BackendError, Household
+from carebot.scheduling.model import E164
 from carebot.triage.engine import (
     CHAT_QUESTION_BUDGET,
     UNREADABLE,
@@ -34,11 +55,29 @@ from carebot.triage.engine import (
     start,
     take_reply,
 )
-from carebot.triage.model import Outcome, Profile, Question, RedFlag, TriageState
+from carebot.triage.model import (
+    CHILD_MAX_YEARS,
+    YOUNG_BABY,
+    YOUNG_BABY_MAX_DAYS,
+    Outcome,
+    Profile,
+    Question,
+    RedFlag,
+    TriageState,
+    age_group_for_days,
+)
 
+logger = logging.getLogger(__name__)
 DONE = "done"  # triage_answer once no question is left: the form's only slot is filled, so the form ends
 # Everything one triage remembers; cleared when a new one starts and when it ends.
-TRIAGE_SLOTS = ("triage_state", "triage_question", "triage_answer", "triage_retries", "triage_level")
+TRIAGE_SLOTS = (
+    "triage_state",
+    "triage_question",
+    "triage_answer",
+    "triage_retries",
+    "triage_level",
+    "triage_for",
+)
 
 
 # --- reading the NLU's findings ----------------------------------------------------------------------------------
@@ -61,6 +100,31 @@ def told_profile(entities: Sequence[Dict[str, Any]], default: Profile = Profile(
     pregnancy = [e for e in entities if e.get("entity") == "pregnant"]
     pregnant = any(not e.get("role") for e in pregnancy) if pregnancy else default.pregnant
     return Profile(age_group=ages[0] if ages else default.age_group, pregnant=pregnant)
+
+
+def symptom_message(tracker: Tracker) -> Dict[str, Any]:
+    """The message that told the symptoms: the latest one, or, when the triage starts on "yes" to the consent
+    question, the one before it that described them (its text and entities)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and (event.get("parse_data") or {}).get("intent", {}).get("name") in (
+            "describe_symptoms",
+            "red_flag",
+        ):
+            parsed = event.get("parse_data") or {}
+            return {"text": event.get("text") or "", "entities": parsed.get("entities") or []}
+    return {"text": tracker.latest_message.get("text") or "", "entities": _entities(tracker)}
+
+
+def stated_days(entities: Sequence[Dict[str, Any]]) -> Optional[Tuple[float, float]]:
+    """The ages (in days, [low, high)) the words give the patient: a baby ("my 3 month old", "newborn") is under six
+    months, a child under 16, an adult older; None when they give no age."""
+    groups = [e["value"] for e in entities if e.get("entity") == "age_group" and not e.get("role")]
+    if not groups:
+        return None
+    current, _ = told_findings(entities)
+    if groups[0] == "infant" or YOUNG_BABY in current:
+        return 0, YOUNG_BABY_MAX_DAYS
+    return (0, CHILD_MAX_YEARS * 365) if groups[0] == "child" else (CHILD_MAX_YEARS * 365, float("inf"))
 
 
 def state_from_message(tracker: Tracker) -> TriageState:
@@ -112,6 +176,91 @@ def _is_bare_choice(question: Question, reply: str) -> bool:
     return words.isdigit() or words in texts
 
 
+# --- whom it is about ---------------------------------------------------------------------------------------------
+
+
+def record(decision: Decision, said: Optional[Said]) -> Dict[str, Any]:
+    """What `triage_for` keeps: the registered patient's id and name, or the relation's noun ("son"), or nothing."""
+    if decision.member is not None:
+        return {"id": decision.member.id, "name": decision.member.name}
+    noun = said.relation.noun if said is not None and said.relation is not None else None
+    return {"id": None, "name": noun}
+
+
+def ages_of(household: Household) -> Dict[str, Dict[str, Any]]:
+    """Each patient's age group from their date of birth, and whether a baby of 3 to 6 months (a finding of its
+    own, as when the age is told)."""
+    today = clinic().now().date()
+    ages: Dict[str, Dict[str, Any]] = {}
+    for patient in household.patients:
+        if patient.birth_date is not None:
+            days = (today - patient.birth_date).days
+            group = age_group_for_days(days)
+            ages[patient.id] = {
+                "age_group": group,
+                "young_baby": group == "child" and days < YOUNG_BABY_MAX_DAYS,
+                "days": days,
+            }
+    return ages
+
+
+def age_of(ages: Dict[str, Dict[str, Any]], patient_id: str) -> Dict[str, Any]:
+    """What `triage_for` keeps of a patient's age: the group and the 3-6 months flag, not the days."""
+    return {k: v for k, v in ages.get(patient_id, {}).items() if k != "days"}
+
+
+async def fetch_household(tracker: Tracker) -> Optional[Household]:
+    """The phone's household, or None (no phone number, or the backend cannot say: the triage goes on unasked)."""
+    phone = patient_phone(tracker)
+    if not E164.match(phone):
+        return None
+    try:
+        async with booking.scheduling_client() as client:
+            return await client.household(phone)
+    except BackendError as error:
+        logger.info("triage: household not loaded: %s", error)
+        return None
+
+
+async def who_it_is_about(tracker: Tracker) -> Tuple[Optional[Dict[str, Any]], List[Dict[str, Any]]]:
+    """Whom the opening message is about ({id, name, age_group}; None: ask first) and the household (the question's
+    options). Asked only when the phone books for several patients and the words name nobody and give no age. A
+    relation with an age ("my 3 month old") means the one patient of that relation and age; a registered patient's
+    date of birth then gives the age group, more precisely than the words."""
+    found = await fetch_household(tracker)
+    if found is None:
+        return {"id": None, "name": None}, []
+    household, ages = members(found), ages_of(found)
+    slot = [m.to_slot() for m in household]
+    told = symptom_message(tracker)
+    said = who_said(told["text"], household, load_people())
+    stated = stated_days(told["entities"])
+    if said is None and household and not asks_who(household):
+        said = Said(member=household[0])  # the phone's one patient
+    if said is not None and said.relation is not None and stated is not None:
+        low, high = stated
+        of_age = [
+            m for m in fitting(said.relation, household) if low <= ages.get(m.id, {}).get("days", -1) < high
+        ]
+        decision = Decision(member=of_age[0]) if len(of_age) == 1 else decide(said, of_age)
+    else:
+        decision = decide(said, household)
+    if decision.ask:
+        return (record(decision, said) if stated else None), slot
+    about = record(decision, said)
+    if decision.member is not None:
+        about.update(age_of(ages, decision.member.id))
+    return about, slot
+
+
+def with_age(state: Optional[TriageState], about: Dict[str, Any]) -> Optional[TriageState]:
+    """The state with the age group of the patient it is about (from their date of birth)."""
+    if state is None or not about.get("age_group"):
+        return state
+    profile = Profile(age_group=about["age_group"], pregnant=state.profile.pregnant)
+    return add_findings(state, [YOUNG_BABY] if about.get("young_baby") else [], (), profile)
+
+
 class ValidateTriageForm(FormValidationAction):
     """Records each reply and decides what comes next: another question, or the end of the form."""
 
@@ -123,16 +272,52 @@ class ValidateTriageForm(FormValidationAction):
     ) -> List[EventType]:
         state = load_state(tracker)
         reply = tracker.get_slot("triage_answer")
-        if tracker.get_slot("requested_slot") is None:  # the form is starting
-            return self._advance(state, retries=0)
+        if tracker.get_slot("requested_slot") is None:  # the form is starting: whom is it about?
+            about, household = await who_it_is_about(tracker)
+            if about:
+                state = with_age(state, about)
+            slots = [SlotSet("triage_for", about), SlotSet("household", household)]
+            return slots + self._advance(state, retries=0)
         aside = step_aside(tracker, "triage_form")  # a person, a booking, a photo: data/forms/answers.yml
+        if tracker.get_slot("requested_slot") == "triage_for":
+            return aside if aside is not None else await self._take_who(dispatcher, tracker, state)
         if aside is not None or reply is None:
             return (
                 aside or []
             )  # not an answer (e.g. "stop"): the rules handle it, the form asks again afterwards
         if state is None:  # the reply to "tell me your symptoms"
-            return self._advance(state_from_message(tracker), retries=0)
+            told = state_from_message(tracker)
+            about = tracker.get_slot("triage_for")
+            if isinstance(about, dict):
+                told = with_age(told, about) or told
+            return self._advance(told, retries=0)
         return self._take_reply(dispatcher, tracker, state, str(reply))
+
+    async def _take_who(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, state: Optional[TriageState]
+    ) -> List[EventType]:
+        """The answer to "who is this about?": a number, a name, "me", "my son", someone else."""
+        household = members_from_slot(tracker.get_slot("household"))
+        options = who_options(household)
+        text = str(tracker.get_slot("triage_for") or "")
+        number = booking.option_number(text, latest_entity(tracker, "option"), len(options))
+        said = options[number - 1] if number else who_said(text, household, load_people(), answer=True)
+        decision = decide(said, household) if said is not None else Decision(ask=True)
+        if decision.ask:
+            say(dispatcher, "triage_for_again", count=len(options))
+            return [SlotSet("triage_for", None)]
+        about = record(decision, said)
+        if decision.member is not None:
+            found = await fetch_household(tracker)
+            about.update(age_of(ages_of(found), decision.member.id) if found else {})
+        state = with_age(state, about)
+        if state is None:  # nothing told yet: the symptoms are asked next
+            return [
+                SlotSet("triage_for", about),
+                SlotSet("triage_question", None),
+                SlotSet("triage_answer", None),
+            ]
+        return [SlotSet("triage_for", about)] + self._advance(state, retries=0)
 
     def _take_reply(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, state: TriageState, reply: str
@@ -192,6 +377,23 @@ class AskTriageAnswer(Action):
         return []
 
 
+class AskTriageFor(Action):
+    """Asks "who is this about?" with the phone's patients, "me" (owner not registered) and someone else."""
+
+    def name(self) -> Text:
+        return "action_ask_triage_for"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        send(
+            dispatcher,
+            "triage_ask_for",
+            booking.who_buttons(members_from_slot(tracker.get_slot("household"))),
+        )
+        return []
+
+
 class ActionTriageStart(Action):
     """A symptom message with consent given: a new triage from what it says."""
 
@@ -247,7 +449,11 @@ class ActionTriageOutcome(Action):
         if result.level == "emergency":
             return events
         if result.callback:  # unresolved answers or the protocol asks for it: a clinician calls back
-            return events + await open_handoff(tracker, Reason.TRIAGE_CALLBACK, dispatcher, handoff_client)
+            about = tracker.get_slot("triage_for") or {}
+            note = render("triage_case_about", {"name": about["name"]}).text if about.get("id") else ""
+            return events + await open_handoff(
+                tracker, Reason.TRIAGE_CALLBACK, dispatcher, handoff_client, note=note
+            )
         if result.service_id and result.level in ("urgent", "routine"):
             service = clinic().service(result.service_id)
             if service is not None:

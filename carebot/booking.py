@@ -15,6 +15,7 @@ import dateparser
 
 from carebot.clinic import WEEKDAYS, Clinic
 from carebot.dates import DateProblem, ParseResult, TimeWindow
+from carebot.household import Member, Relation, members
 from carebot.messages import render
 from carebot.scheduling.client import BackendError, SchedulingClient
 from carebot.scheduling.model import E164, BookedAppointment, FreeSlot
@@ -49,19 +50,21 @@ class Choice:
     practitioner_id: str
     practitioner_name: str
     service_id: str
+    patient_name: str = ""  # whose appointment it is, when the phone books for more than one patient
 
     @classmethod
     def from_slot(cls, slot: FreeSlot) -> "Choice":
         return cls(slot.id, slot.start, slot.practitioner_id, slot.practitioner_name, slot.service_id)
 
     @classmethod
-    def from_appointment(cls, appointment: BookedAppointment) -> "Choice":
+    def from_appointment(cls, appointment: BookedAppointment, patient_name: str = "") -> "Choice":
         return cls(
             appointment.id,
             appointment.start,
             appointment.practitioner_id,
             appointment.practitioner_name,
             appointment.service_id,
+            patient_name,
         )
 
     def to_slot(self) -> Dict[str, Any]:
@@ -618,6 +621,11 @@ class Change:
     birth_date: Optional[dt.date] = None
     window: Optional[AskedWindow] = None  # joining the waitlist: the window nothing fitted
     provider_id: Optional[str] = None
+    patient_id: Optional[str] = None  # whom it is for, when registered (one of the phone's household)
+    relation: Optional[Relation] = None  # whom it is for, when new and not the phone's owner ("my son")
+    new_patient: bool = (
+        False  # register whom it is for (a dependant with `relation`, else the owner themself)
+    )
 
 
 async def find_patient_id(client: SchedulingClient, patient: Patient) -> Optional[str]:
@@ -630,20 +638,59 @@ async def find_patient_id(client: SchedulingClient, patient: Patient) -> Optiona
     return record.id if record else None
 
 
-async def upcoming(client: SchedulingClient, patient: Patient) -> Tuple[Optional[str], List[Choice]]:
-    """The patient's id (None: not registered) and their upcoming appointments."""
+async def household_of(client: SchedulingClient, patient: Patient) -> Optional[List[Member]]:
+    """Everyone the phone books for (registered order), or None when the chat has no phone number to ask by."""
+    if not E164.match(patient.phone):
+        return None
+    return members(await client.household(patient.phone))
+
+
+async def upcoming(
+    client: SchedulingClient, patient: Patient, only: Optional[str] = None
+) -> Tuple[Optional[str], List[Choice]]:
+    """The phone owner's id (None: nobody registered) and the upcoming appointments of everyone the phone books for
+    (or of the patient `only`), by time; each names its patient when the phone books for more than one."""
+    household = await household_of(client, patient)
+    if household is None:
+        patient_id = await find_patient_id(client, patient)
+        household = [Member(patient_id, "", None, None)] if patient_id else []
+    owner = next((m.id for m in household if m.relationship is None), household[0].id if household else None)
+    named = len(household) > 1
+    found: List[Choice] = []
+    for member in household:
+        if only is None or member.id == only:
+            appointments = await client.list_appointments(member.id)
+            found += [Choice.from_appointment(a, member.first_name if named else "") for a in appointments]
+    return owner, sorted(found, key=lambda choice: choice.start)
+
+
+async def booking_patient(client: SchedulingClient, change: Change, patient: Patient) -> Tuple[str, bool]:
+    """The Patient id to book (or wait-list) for, registering a new patient or dependant first; and whether it is
+    the phone's owner (the one the conversation remembers as `patient_id`)."""
+    if change.patient_id:
+        return change.patient_id, False
+    if change.relation is not None:
+        record = await client.add_dependant(
+            change.name or "",
+            patient.phone,
+            change.birth_date,
+            change.relation.relationship,
+            change.relation.gender,
+        )
+        return record.id, False
+    if change.new_patient:  # the owner, on a phone that so far booked only for others
+        return (await client.create_patient(change.name or "", patient.phone, change.birth_date)).id, True
     patient_id = await find_patient_id(client, patient)
     if not patient_id:
-        return None, []
-    appointments = await client.list_appointments(patient_id)
-    return patient_id, [Choice.from_appointment(a) for a in appointments]
+        patient_id = (await client.create_patient(change.name or "", patient.phone, change.birth_date)).id
+    return patient_id, True
 
 
 async def make_change(
     client: SchedulingClient, change: Change, patient: Patient
 ) -> Tuple[Optional[str], Dict[str, Any]]:
-    """Book, move or cancel: the patient's id (when a booking found or registered them) and the result to tell the
-    patient and to remind."""
+    """Book, move or cancel: the phone owner's id (when a booking found or registered them) and the result to tell
+    the patient and to remind."""
     if change.task == "cancel":
         cancelled = await client.cancel(change.appointment_id)
         return None, change_result("cancelled", cancelled.id, change.appointment)
@@ -651,16 +698,14 @@ async def make_change(
         change.task == "reschedule"
     ):  # the backend books the new time and cancels the old appointment in one step
         moved = await client.reschedule(change.appointment_id, change.offer.id)
+        name = change.appointment.patient_name if change.appointment else ""
         return None, {
-            **change_result("rescheduled", moved.id, Choice.from_appointment(moved)),
+            **change_result("rescheduled", moved.id, Choice.from_appointment(moved, name)),
             "previous_id": change.appointment_id,
         }
-    patient_id = await find_patient_id(client, patient)
-    if not patient_id:
-        record = await client.create_patient(change.name, patient.phone, change.birth_date)
-        patient_id = record.id
+    patient_id, owner = await booking_patient(client, change, patient)
     booked = await client.book(patient_id, change.offer.id, change.service_id)
-    return patient_id, change_result("booked", booked.id, Choice.from_appointment(booked))
+    return patient_id if owner else None, change_result("booked", booked.id, Choice.from_appointment(booked))
 
 
 def change_result(kind: str, appointment_id: str, appointment: Optional[Choice]) -> Dict[str, Any]:
@@ -717,28 +762,35 @@ async def join_waitlist(
     conversation_id: str,
     channel: str,
     clinic: Clinic,
-) -> Tuple[str, Dict[str, Any]]:
-    """Register the patient if new, then put them on the list for the window nothing fitted: their id and the
-    result to tell them."""
-    patient_id = await find_patient_id(client, patient)
-    if not patient_id:
-        patient_id = (await client.create_patient(change.name, patient.phone, change.birth_date)).id
+) -> Tuple[Optional[str], Dict[str, Any]]:
+    """Register the patient if new, then put them on the list for the window nothing fitted: the phone owner's id
+    (when it was them) and the result to tell them."""
+    patient_id, owner = await booking_patient(client, change, patient)
     first, last, parts = waitlist_span(change.window, clinic)
     await waitlist.join(
         patient_id, change.service_id, first, last, parts, conversation_id, channel, change.provider_id
     )
-    return patient_id, {"kind": "waitlisted", "service_id": change.service_id, "asked": change.window.label}
+    return patient_id if owner else None, {
+        "kind": "waitlisted",
+        "service_id": change.service_id,
+        "asked": change.window.label,
+    }
 
 
 async def leave_waitlist(client: SchedulingClient, waitlist: WaitlistClient, patient: Patient) -> int:
-    """Take the patient off every list they wait on; how many entries that was."""
-    patient_id = await find_patient_id(client, patient)
-    if not patient_id:
-        return 0
-    entries = await waitlist.entries(patient_id)
-    for entry in entries:
-        await waitlist.leave(entry.id)
-    return len(entries)
+    """Take the patient, and everyone the phone books for, off every list they wait on; how many entries that was."""
+    household = await household_of(client, patient)
+    if household is None:
+        patient_id = await find_patient_id(client, patient)
+        ids = [patient_id] if patient_id else []
+    else:
+        ids = [member.id for member in household]
+    left = 0
+    for patient_id in ids:
+        for entry in await waitlist.entries(patient_id):
+            await waitlist.leave(entry.id)
+            left += 1
+    return left
 
 
 def accepted_choice(accepted: AcceptedOffer) -> Choice:

@@ -11,6 +11,7 @@ from typing import Callable, List, Tuple
 
 from carebot.clinic import load_clinic
 from carebot.forms import load_questions
+from carebot.household import RELATIONS_FILE, load_people
 from carebot.lexicon.patterns import load_patterns
 from carebot.messages import load_catalogue
 from carebot.privacy.settings import load_kept_after_erasure, load_retention
@@ -25,6 +26,7 @@ CHECKS: List[Tuple[str, Callable[[], object]]] = [
     ("entity patterns", lambda: load_patterns(ROOT / "data" / "patterns")),
     ("action messages", lambda: load_catalogue(ROOT / "data" / "messages")),
     ("free-text questions of the forms", load_questions),
+    ("who an appointment is for (relations)", lambda: load_people(RELATIONS_FILE)),
     ("triage protocols", lambda: load_protocols(ROOT / "data" / "triage", ROOT / "data" / "patterns")),
 ]
 

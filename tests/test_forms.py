@@ -140,9 +140,11 @@ def test_mistakes_in_the_file_name_the_setting(tmp_path, body, problem):
 
 def test_the_shipped_file_lists_the_free_text_questions():
     assert set(load_questions(ANSWERS_FILE)) == {
+        ("appointment_form", "booking_for"),
         ("appointment_form", "patient_name"),
         ("appointment_form", "patient_birth_date"),
         ("reminder_form", "reminder_request"),
+        ("triage_form", "triage_for"),
         ("triage_form", "triage_answer"),
     }
 

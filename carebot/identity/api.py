@@ -2,6 +2,7 @@
 
     POST /api/identity/status  {"phone": "+447700900123"}                              → IdentityStatus
     POST /api/identity/check   {"phone": "+447700900123", "birth_date": "1980-05-17"}  → IdentityStatus
+                               (+ "patient": "<Patient id>": the answer must be that patient's, one of the number's)
 
 The phone travels in the body, never in a path (the audit log records route patterns). The answer is compared on
 the backend, so the dates of birth never leave it and every try is counted.
@@ -20,6 +21,7 @@ from carebot.backend.errors import ApiError, json_object
 from carebot.clinic import Clinic
 from carebot.identity import store
 from carebot.scheduling.model import E164
+from carebot.scheduling.resources import FHIR_ID
 
 
 def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
@@ -52,5 +54,8 @@ class IdentityApi:
             born = dt.date.fromisoformat(str(body.get("birth_date")))
         except ValueError:
             raise ApiError(400, "'birth_date' must be a date like 1980-05-17") from None
-        found = await run_db(store.check, self.engine, self.clinic, phone, born)
+        patient = body.get("patient")
+        if patient is not None and not (isinstance(patient, str) and FHIR_ID.match(patient)):
+            raise ApiError(400, "'patient' must be a Patient id")
+        found = await run_db(store.check, self.engine, self.clinic, phone, born, patient)
         return web.json_response(found.to_json())

@@ -25,8 +25,13 @@ class IdentityClient(BackendHTTPClient):
     async def status(self, phone: str) -> IdentityStatus:
         return self._status(await self._request("POST", "/api/identity/status", json_body={"phone": phone}))
 
-    async def check(self, phone: str, birth_date: dt.date) -> IdentityStatus:
+    async def check(
+        self, phone: str, birth_date: dt.date, patient_id: Optional[str] = None
+    ) -> IdentityStatus:
+        """One answer; with `patient_id` it must be that patient's date of birth (the person the chat is about)."""
         body = {"phone": phone, "birth_date": birth_date.isoformat()}
+        if patient_id:
+            body["patient"] = patient_id
         return self._status(await self._request("POST", "/api/identity/check", json_body=body))
 
     def _status(self, body: dict) -> IdentityStatus:

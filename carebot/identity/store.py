@@ -31,8 +31,13 @@ identity_check = Table(
 )
 
 
-def _births(conn: Connection, phone: str) -> set:
-    rows = conn.execute(select(sched.patient.c.birth_date).where(sched.patient.c.phone == phone))
+def _births(conn: Connection, phone: str, patient_id: Optional[str] = None) -> set:
+    """The dates of birth of the number's patients, or of the one patient concerned (a dependant named in the
+    chat) when `patient_id` is given."""
+    where = sched.patient.c.phone == phone
+    if patient_id is not None:
+        where = and_(where, sched.patient.c.id == patient_id)
+    rows = conn.execute(select(sched.patient.c.birth_date).where(where))
     return {row.birth_date for row in rows if row.birth_date is not None}
 
 
@@ -56,9 +61,11 @@ def status(engine: Engine, clinic: Clinic, phone: str) -> IdentityStatus:
         return _status(clinic, row, bool(_births(conn, phone)), utcnow())
 
 
-def check(engine: Engine, clinic: Clinic, phone: str, birth_date: dt.date) -> IdentityStatus:
-    """Record one answer: VERIFIED when it is the date of birth of a patient of the number, else NEEDED with the
-    tries left, or LOCKED when that was the last one (the lock starts now)."""
+def check(
+    engine: Engine, clinic: Clinic, phone: str, birth_date: dt.date, patient_id: Optional[str] = None
+) -> IdentityStatus:
+    """Record one answer: VERIFIED when it is the date of birth of a patient of the number (of `patient_id`, the
+    person concerned, when given), else NEEDED with the tries left, or LOCKED when that was the last one."""
 
     _ensure_row(engine, phone)
 
@@ -67,11 +74,10 @@ def check(engine: Engine, clinic: Clinic, phone: str, birth_date: dt.date) -> Id
         row = conn.execute(
             select(identity_check).where(identity_check.c.phone == phone).with_for_update()
         ).one()
-        births = _births(conn, phone)
-        current = _status(clinic, row, bool(births), now)
+        current = _status(clinic, row, bool(_births(conn, phone)), now)
         if current.state in (NOT_NEEDED, LOCKED):
             return current
-        if birth_date in births:
+        if birth_date in _births(conn, phone, patient_id):
             _set(conn, phone, verified_at=now, failures=0, locked_until=None)
             return IdentityStatus(VERIFIED, clinic.identity_attempts)
         failures = clinic.identity_attempts - current.attempts_left + 1

@@ -26,7 +26,7 @@ from carebot.lexicon.measurements import Band, Measurement, findings_for, load_b
 from carebot.lexicon.patterns import load_medicine_risks, load_patterns
 from carebot.nlu.normalise import Normaliser, normalised_pattern, pattern_words
 from carebot.triage.loader import DURATION_FINDINGS
-from carebot.triage.model import Profile
+from carebot.triage.model import INFANT_MAX_DAYS, YOUNG_BABY, YOUNG_BABY_MAX_DAYS, Profile, age_group_for_days
 
 FINDING_LABELS = {
     "SYMPTOM",
@@ -529,9 +529,6 @@ _DURATION_LIMITS = (
     (42, "duration_3w_to_6w"),
     (float("inf"), "duration_6w_plus"),
 )
-INFANT_MAX_DAYS = 90  # under 3 months
-YOUNG_BABY_MAX_DAYS = 183  # under 6 months
-CHILD_MAX_YEARS = 16
 assert tuple(name for _, name in _DURATION_LIMITS) == DURATION_FINDINGS
 
 
@@ -714,7 +711,7 @@ class ContextComponent:
                     findings.append(self._finding("baby_age_unknown", "symptom", span, gap, triggers, doc))
                 days = age_days(span) if span.ent_id_ == "age_number" else None
                 if days is not None and INFANT_MAX_DAYS <= days < YOUNG_BABY_MAX_DAYS:  # NICE: 3-6 months
-                    findings.append(self._finding("age_3_to_6_months", "symptom", span, gap, triggers, doc))
+                    findings.append(self._finding(YOUNG_BABY, "symptom", span, gap, triggers, doc))
             elif kind == DURATION:
                 days = duration_days(span) if not _is_pregnancy_stage(doc, span) else None
                 if days is not None:
@@ -1099,9 +1096,7 @@ def age_group(span: Span) -> Optional[str]:
     days = age_days(span)
     if days is None:
         return None
-    if days < INFANT_MAX_DAYS:
-        return "infant"
-    return "child" if days < CHILD_MAX_YEARS * 365 else "adult"
+    return age_group_for_days(days)
 
 
 def duration_days(span: Span) -> Optional[float]:

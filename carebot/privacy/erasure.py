@@ -133,6 +133,8 @@ def _erase_appointments(
     report.add(
         "patient records", conn.execute(delete(t.patient).where(t.patient.c.id.in_(patients))).rowcount
     )
+    links = or_(t.related_person.c.patient_id.in_(patients), t.related_person.c.phone == phone)
+    report.add("dependant links", conn.execute(delete(t.related_person).where(links)).rowcount)
 
 
 def _erase_waitlist(conn: Connection, phone: str, report: ErasureReport) -> None:

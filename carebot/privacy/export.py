@@ -22,7 +22,12 @@ from carebot.privacy.sealing import event_data
 from carebot.privacy.stores import PatientStores
 from carebot.reminders.store import reminders
 from carebot.scheduling import tables as t
-from carebot.scheduling.resources import appointment_resource, instant, patient_resource
+from carebot.scheduling.resources import (
+    appointment_resource,
+    instant,
+    patient_resource,
+    related_person_resource,
+)
 
 REMINDER_STATUS = {"active": "active", "paused": "on-hold", "stopped": "completed"}
 TRANSCRIPT_SPEAKERS = {"user": "patient", "bot": "bot"}
@@ -117,6 +122,14 @@ def export_bundle(
     with stores.backend.connect() as conn:
         patient_rows = conn.execute(select(t.patient).where(t.patient.c.phone == phone)).fetchall()
         patients = [patient_resource(row) for row in patient_rows]
+        related = [  # who the phone books for (dependants): part of what the clinic holds about this number
+            related_person_resource(row)
+            for row in conn.execute(
+                select(t.related_person)
+                .where(t.related_person.c.phone == phone)
+                .order_by(t.related_person.c.id)
+            )
+        ]
         names = dict(conn.execute(select(t.practitioner.c.id, t.practitioner.c.name)).fetchall())
         appointments = [
             appointment_resource(clinic, row, names.get(row.practitioner_id))
@@ -155,7 +168,7 @@ def export_bundle(
             }
         ],
     }
-    resources = [*patients, *appointments, *reminder_resources, document]
+    resources = [*patients, *related, *appointments, *reminder_resources, document]
     return {
         "resourceType": "Bundle",
         "type": "collection",

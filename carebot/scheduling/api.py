@@ -1,8 +1,10 @@
 """The FHIR R4 scheduling API under `/fhir` (mounted by `carebot.server.app.create_app`).
 
-Resources: Practitioner, Schedule, Slot (read/search), Patient (read/search/create), Appointment (read/search/
-create/PUT/PATCH). Booking is `POST /fhir/Appointment` with `status: booked` and one `slot` reference (a service
-longer than one slot also takes the following slots). Cancelling is PUT or JSON-Patch (`application/json-patch+json`)
+Resources: Practitioner, Schedule, Slot (read/search), Patient and RelatedPerson (read/search/create), Appointment
+(read/search/create/PUT/PATCH). A dependant (a child, a parent) is a Patient of their own, with the phone that books
+for them as telecom, and a RelatedPerson (patient = the dependant, relationship = what the phone's owner is to them).
+Booking is `POST /fhir/Appointment` with `status: booked` and one `slot` reference (a service longer than one slot
+also takes the following slots). Cancelling is PUT or JSON-Patch (`application/json-patch+json`)
 of `status` to `cancelled`, which frees the slots. Rescheduling is one transaction:
 `POST /fhir/Appointment/{id}/$reschedule` with a `Parameters` body holding `slot` (valueReference `Slot/<id>`);
 it cancels the old appointment (reason "rescheduled") and answers 201 with the new one, or changes nothing.
@@ -22,6 +24,7 @@ from fhir.resources.appointment import Appointment
 from fhir.resources.codeableconcept import CodeableConcept
 from fhir.resources.parameters import Parameters
 from fhir.resources.patient import Patient
+from fhir.resources.relatedperson import RelatedPerson
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -31,7 +34,7 @@ from carebot.clinic import Clinic
 from carebot.scheduling import store
 from carebot.scheduling import tables as t
 from carebot.scheduling.fhir_json import type_problem
-from carebot.scheduling.model import E164, SERVICE_TYPE_SYSTEM
+from carebot.scheduling.model import E164, RELATIONSHIPS, ROLE_CODE_SYSTEM, SERVICE_TYPE_SYSTEM
 from carebot.scheduling.resources import (
     appointment_resource,
     bundle,
@@ -41,6 +44,7 @@ from carebot.scheduling.resources import (
     patient_resource,
     practitioner_resource,
     reference_id,
+    related_person_resource,
     schedule_resource,
     slot_resource,
 )
@@ -80,6 +84,9 @@ def setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
             web.get("/fhir/Patient", api.search_patients),
             web.post("/fhir/Patient", api.create_patient),
             web.get("/fhir/Patient/{id}", api.read_patient),
+            web.get("/fhir/RelatedPerson", api.search_related_persons),
+            web.post("/fhir/RelatedPerson", api.create_related_person),
+            web.get("/fhir/RelatedPerson/{id}", api.read_related_person),
             web.get("/fhir/Appointment", api.search_appointments),
             web.post("/fhir/Appointment", api.create_appointment),
             web.get(APPOINTMENT, api.read_appointment),
@@ -138,6 +145,19 @@ def parse_resource(model: Any, body: Any) -> Any:
     if problem:
         raise ApiError(422, f"invalid {name}: {problem}")
     return resource
+
+
+def telecom_param(params: Dict[str, List[str]]) -> Optional[str]:
+    """The `telecom` (or `phone`) search value as E.164, None when not given; 400 unless it is a phone number."""
+    phone = single(params, "telecom") or single(params, "phone")
+    if phone is None:
+        return None
+    phone = phone.rpartition("|")[2].replace(" ", "").strip()
+    if not phone.startswith("+"):
+        phone = "+" + phone  # an unencoded '+' in a query string arrives as a space
+    if not E164.match(phone):
+        raise ApiError(400, "telecom must be a phone number in E.164 form, like +447700900123")
+    return phone
 
 
 def if_match(request: web.Request) -> Optional[int]:
@@ -245,6 +265,7 @@ class SchedulingApi:
             {"type": "Schedule", "interaction": interactions("read", "search-type")},
             {"type": "Slot", "interaction": interactions("read", "search-type")},
             {"type": "Patient", "interaction": interactions("read", "search-type", "create")},
+            {"type": "RelatedPerson", "interaction": interactions("read", "search-type", "create")},
             {
                 "type": "Appointment",
                 "interaction": interactions("read", "search-type", "create", "update", "patch"),
@@ -354,13 +375,7 @@ class SchedulingApi:
     async def search_patients(self, request: web.Request) -> web.Response:
         params = query_params(request, ("telecom", "phone", "birthdate", "name", "_count", "_offset"))
         count, offset = paging(params)
-        phone = single(params, "telecom") or single(params, "phone")
-        if phone is not None:
-            phone = phone.rpartition("|")[2].replace(" ", "").strip()
-            if not phone.startswith("+"):
-                phone = "+" + phone  # an unencoded '+' in a query string arrives as a space
-            if not E164.match(phone):
-                raise ApiError(400, "telecom must be a phone number in E.164 form, like +447700900123")
+        phone = telecom_param(params)
         birth = single(params, "birthdate")
         birth_date = None
         if birth is not None:
@@ -418,6 +433,63 @@ class SchedulingApi:
             store.create_patient, self.engine, family, given, phones[0], birth_date, resource.gender
         )
         return self.single_resource(patient_resource(row), status=201)
+
+    # -- related persons: who books for a dependant --
+
+    async def search_related_persons(self, request: web.Request) -> web.Response:
+        params = query_params(request, ("telecom", "phone", "patient", "_count", "_offset"))
+        count, offset = paging(params)
+        phone = telecom_param(params)
+        patient = single(params, "patient")
+        if phone is None and patient is None:
+            raise ApiError(
+                400, "search related persons by telecom or patient: the whole list is never served"
+            )
+        rows, total = await run_db(
+            store.search_related_persons,
+            self.engine,
+            phone,
+            reference_id(patient, "Patient") if patient else None,
+            count,
+            offset,
+        )
+        return self.searchset(request, [related_person_resource(r) for r in rows], total, count, offset)
+
+    async def read_related_person(self, request: web.Request) -> web.Response:
+        row = await run_db(
+            store.get_row, self.engine, t.related_person, request.match_info["id"], "RelatedPerson"
+        )
+        return self.single_resource(related_person_resource(row))
+
+    async def create_related_person(self, request: web.Request) -> web.Response:
+        """A dependant's link to the phone that books for them: `patient`, one v3 RoleCode `relationship` (what the
+        phone's owner is to the patient) and a phone `telecom`."""
+        resource = parse_resource(RelatedPerson, await read_json(request))
+        reference = getattr(resource.patient, "reference", None) or ""
+        if not reference.startswith("Patient/"):
+            raise ApiError(422, "patient must reference a Patient (Patient/<id>)")
+        codes = [
+            c.code
+            for concept in resource.relationship or []
+            for c in concept.coding or []
+            if c.code and c.system == ROLE_CODE_SYSTEM
+        ]
+        if len(codes) != 1 or codes[0] not in RELATIONSHIPS:
+            raise ApiError(
+                422,
+                f"give one relationship coded in {ROLE_CODE_SYSTEM}, one of {', '.join(sorted(RELATIONSHIPS))}",
+            )
+        phones = [
+            c.value.replace(" ", "")
+            for c in resource.telecom or []
+            if c.system in ("phone", "sms") and c.value
+        ]
+        if not phones or not E164.match(phones[0]):
+            raise ApiError(422, "a RelatedPerson needs a phone telecom in E.164 form, like +447700900123")
+        row = await run_db(
+            store.create_related_person, self.engine, reference_id(reference, "Patient"), phones[0], codes[0]
+        )
+        return self.single_resource(related_person_resource(row), status=201)
 
     # -- appointments --
 

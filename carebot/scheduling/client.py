@@ -27,7 +27,15 @@ from carebot.backend.http_client import BackendError, BackendHTTPClient, Backend
 from carebot.clinic import Clinic, load_clinic
 from carebot.clock import utc_now
 from carebot.phones import normalize_phone
-from carebot.scheduling.model import SERVICE_TYPE_SYSTEM, BookedAppointment, FreeSlot, PatientRecord
+from carebot.scheduling.model import (
+    ROLE_CODE_SYSTEM,
+    SERVICE_TYPE_SYSTEM,
+    BookedAppointment,
+    Dependant,
+    FreeSlot,
+    Household,
+    PatientRecord,
+)
 
 __all__ = [
     "BackendError",
@@ -38,6 +46,8 @@ __all__ = [
     "FreeSlot",
     "BookedAppointment",
     "PatientRecord",
+    "Household",
+    "Dependant",
 ]
 
 FHIR_JSON = "application/fhir+json"
@@ -97,8 +107,38 @@ class SchedulingClient(BackendHTTPClient):
             patients = [p for p in patients if " ".join(p.name.lower().split()) == wanted]
         return patients[0] if patients else None
 
+    async def household(self, phone: str) -> Household:
+        """Everyone this phone books for: its patients (earliest registered first) and which are dependants."""
+        params = [("telecom", normalize_phone(phone)), ("_count", "50")]
+        patients = await self._request("GET", "/Patient", params=params)
+        related = await self._request("GET", "/RelatedPerson", params=params)
+        return Household(
+            tuple(self._patient(r) for r in _resources(patients, "Patient")),
+            tuple(self._dependant(r) for r in _resources(related, "RelatedPerson")),
+        )
+
+    async def add_dependant(
+        self,
+        name: str,
+        phone: str,
+        birth_date: Optional[dt.date],
+        relationship: str,
+        gender: Optional[str] = None,
+    ) -> PatientRecord:
+        """Register a patient the phone's owner books for (a child, a parent): their Patient, reachable on the
+        owner's phone, and the RelatedPerson saying what the owner is to them (v3 RoleCode, e.g. PRN)."""
+        record = await self.create_patient(name, phone, birth_date, gender)
+        resource = {
+            "resourceType": "RelatedPerson",
+            "patient": {"reference": f"Patient/{record.id}"},
+            "relationship": [{"coding": [{"system": ROLE_CODE_SYSTEM, "code": relationship}]}],
+            "telecom": [{"system": "phone", "value": normalize_phone(phone), "use": "mobile"}],
+        }
+        await self._request("POST", "/RelatedPerson", json_body=resource)
+        return record
+
     async def create_patient(
-        self, name: str, phone: str, birth_date: Optional[dt.date] = None
+        self, name: str, phone: str, birth_date: Optional[dt.date] = None, gender: Optional[str] = None
     ) -> PatientRecord:
         """Register a patient; `name` is the full name as the patient gave it (last word = family name)."""
         words = name.split()
@@ -114,6 +154,8 @@ class SchedulingClient(BackendHTTPClient):
         }
         if birth_date:
             resource["birthDate"] = birth_date.isoformat()
+        if gender:
+            resource["gender"] = gender
         return self._patient(await self._request("POST", "/Patient", json_body=resource))
 
     # ---- slots ----
@@ -231,6 +273,24 @@ class SchedulingClient(BackendHTTPClient):
             name=name,
             phone=phone,
             birth_date=dt.date.fromisoformat(birth) if birth else None,
+            gender=resource.get("gender"),
+        )
+
+    @staticmethod
+    def _dependant(resource: Dict[str, Any]) -> Dependant:
+        codes = [
+            c.get("code", "")
+            for concept in resource.get("relationship", [])
+            for c in concept.get("coding", [])
+        ]
+        phone = next(
+            (t["value"] for t in resource.get("telecom", []) if t.get("system") in ("phone", "sms")), ""
+        )
+        return Dependant(
+            id=resource["id"],
+            patient_id=resource["patient"]["reference"].rpartition("/")[2],
+            relationship=codes[0] if codes else "FAMMEMB",
+            phone=phone,
         )
 
     def _appointment(self, resource: Dict[str, Any]) -> BookedAppointment:

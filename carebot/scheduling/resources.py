@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from carebot.backend.errors import ApiError
 from carebot.clinic import Clinic
-from carebot.scheduling.model import ATTENDANCE_URL, SERVICE_TYPE_SYSTEM
+from carebot.scheduling.model import ATTENDANCE_URL, RELATIONSHIPS, ROLE_CODE_SYSTEM, SERVICE_TYPE_SYSTEM
 
 UTC = dt.timezone.utc
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -101,6 +101,21 @@ def patient_resource(row: Any) -> Dict[str, Any]:
     if row.gender:
         resource["gender"] = row.gender
     return resource
+
+
+def related_person_resource(row: Any) -> Dict[str, Any]:
+    coding = {"system": ROLE_CODE_SYSTEM, "code": row.relationship}
+    if row.relationship in RELATIONSHIPS:
+        coding["display"] = RELATIONSHIPS[row.relationship]
+    return {
+        "resourceType": "RelatedPerson",
+        "id": row.id,
+        "meta": meta(row),
+        "active": True,
+        "patient": {"reference": f"Patient/{row.patient_id}"},
+        "relationship": [{"coding": [coding]}],
+        "telecom": [{"system": "phone", "value": row.phone, "use": "mobile"}],
+    }
 
 
 def appointment_resource(clinic: Clinic, row: Any, practitioner_name: Optional[str]) -> Dict[str, Any]:

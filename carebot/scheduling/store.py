@@ -182,6 +182,50 @@ def search_patients(
     return rows, total
 
 
+# ---- related persons (dependants) ----------------------------------------------------------------------------------
+
+
+def create_related_person(engine: Engine, patient_id: str, phone: str, relationship: str) -> Any:
+    """Link the patient to the phone that books for them; 422 if the patient does not exist."""
+    now = utcnow()
+    values = dict(
+        id=new_id(),
+        patient_id=patient_id,
+        phone=phone,
+        relationship=relationship,
+        version=1,
+        last_updated=now,
+    )
+    with engine.begin() as conn:
+        if conn.execute(select(t.patient.c.id).where(t.patient.c.id == patient_id)).first() is None:
+            raise ApiError(422, f"Patient/{patient_id[:100]} does not exist")
+        conn.execute(insert(t.related_person).values(**values))
+        return conn.execute(select(t.related_person).where(t.related_person.c.id == values["id"])).one()
+
+
+def search_related_persons(
+    engine: Engine, phone: Optional[str], patient_id: Optional[str], count: int, offset: int
+) -> Tuple[List[Any], int]:
+    conditions = []
+    if phone:
+        conditions.append(t.related_person.c.phone == phone)
+    if patient_id:
+        conditions.append(t.related_person.c.patient_id == patient_id)
+    where = and_(*conditions) if conditions else true()
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(t.related_person).where(where)).scalar_one()
+        rows = list(
+            conn.execute(
+                select(t.related_person)
+                .where(where)
+                .order_by(t.related_person.c.last_updated, t.related_person.c.id)
+                .limit(count)
+                .offset(offset)
+            )
+        )
+    return rows, total
+
+
 # ---- appointments --------------------------------------------------------------------------------------------------
 
 

@@ -61,6 +61,20 @@ patient = Table(
     Column("last_updated", DateTime, nullable=False),
 )
 
+# A dependant's link to the phone that books for them (FHIR RelatedPerson): `patient_id` is the dependant, `phone`
+# the owner's number (the dependant's Patient carries it too, so reminders and offers reach the owner), and
+# `relationship` what the owner is to the dependant (v3 RoleCode).
+related_person = Table(
+    "sched_related_person",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("patient_id", String(40), nullable=False, index=True),
+    Column("phone", String(20), nullable=False, index=True),
+    Column("relationship", String(16), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("last_updated", DateTime, nullable=False),
+)
+
 appointment = Table(
     "sched_appointment",
     metadata,

@@ -28,6 +28,19 @@ def safer(a: str, b: str) -> str:
     return a if level_rank(a) >= level_rank(b) else b
 
 
+INFANT_MAX_DAYS = 90  # under 3 months
+YOUNG_BABY_MAX_DAYS = 183  # under 6 months: 3 to 6 months is a finding of its own (NICE NG143)
+CHILD_MAX_YEARS = 16
+YOUNG_BABY = "age_3_to_6_months"  # the finding a baby of 3 to 6 months adds
+
+
+def age_group_for_days(days: float) -> str:
+    """infant / child / adult for an age in days: one definition for a stated age and a date of birth."""
+    if days < INFANT_MAX_DAYS:
+        return "infant"
+    return "child" if days < CHILD_MAX_YEARS * 365 else "adult"
+
+
 @dataclass(frozen=True)
 class Profile:
     """Who the patient is, as far as triage cares: infant means under 3 months."""

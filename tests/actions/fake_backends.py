@@ -14,7 +14,9 @@ from carebot.phones import normalize_phone
 from carebot.scheduling.client import (
     BackendUnavailable,
     BookedAppointment,
+    Dependant,
     FreeSlot,
+    Household,
     NotFound,
     PatientRecord,
     SlotTaken,
@@ -32,6 +34,7 @@ class FakeScheduling:
         self.slots: Dict[str, Tuple[dt.datetime, str]] = {}  # id -> (start, practitioner id)
         self.busy: Set[str] = set()
         self.patients: Dict[str, PatientRecord] = {}
+        self.dependants: List[Dependant] = []  # RelatedPersons: the phone's owner books for these patients
         self.appointments: Dict[str, BookedAppointment] = {}
         self.down = False
         self.taken_by_someone_else: Set[str] = set()
@@ -46,9 +49,21 @@ class FakeScheduling:
         self.slots[slot_id] = (start, practitioner_id)
         return slot_id
 
-    def add_patient(self, name: str, phone: str) -> PatientRecord:
-        patient = PatientRecord(f"patient-{next(self._ids)}", name, None, normalize_phone(phone))
+    def add_patient(
+        self,
+        name: str,
+        phone: str,
+        relationship: Optional[str] = None,
+        gender: Optional[str] = None,
+        birth_date: Optional[dt.date] = None,
+    ) -> PatientRecord:
+        """A registered patient; with `relationship`, a dependant of the phone's owner (what the owner is to them)."""
+        patient = PatientRecord(
+            f"patient-{next(self._ids)}", name, birth_date, normalize_phone(phone), gender
+        )
         self.patients[patient.id] = patient
+        if relationship:
+            self.dependants.append(Dependant(f"rp-{patient.id}", patient.id, relationship, patient.phone))
         return patient
 
     async def __aenter__(self) -> "FakeScheduling":
@@ -70,12 +85,29 @@ class FakeScheduling:
         return next((p for p in self.patients.values() if p.phone == normalize_phone(phone)), None)
 
     async def create_patient(
-        self, name: str, phone: str, birth_date: Optional[dt.date] = None
+        self, name: str, phone: str, birth_date: Optional[dt.date] = None, gender: Optional[str] = None
     ) -> PatientRecord:
         self._reachable()
-        patient = PatientRecord(f"patient-{next(self._ids)}", name, birth_date, normalize_phone(phone))
-        self.patients[patient.id] = patient
-        return patient
+        return self.add_patient(name, phone, None, gender, birth_date)
+
+    async def add_dependant(
+        self,
+        name: str,
+        phone: str,
+        birth_date: Optional[dt.date],
+        relationship: str,
+        gender: Optional[str] = None,
+    ) -> PatientRecord:
+        self._reachable()
+        return self.add_patient(name, phone, relationship, gender, birth_date)
+
+    async def household(self, phone: str) -> Household:
+        self._reachable()
+        phone = normalize_phone(phone)
+        return Household(
+            tuple(p for p in self.patients.values() if p.phone == phone),
+            tuple(d for d in self.dependants if d.phone == phone),
+        )
 
     async def search_free_slots(
         self,
@@ -284,6 +316,9 @@ class FakeIdentity:
         self.failures = 0
         self.attempts = attempts
         self.checked: List[dt.date] = []
+        self.about: List[
+            Optional[str]
+        ] = []  # the patient each answer had to be the date of birth of (None: any)
         self.down = False
 
     async def __aenter__(self) -> "FakeIdentity":
@@ -304,10 +339,13 @@ class FakeIdentity:
             raise BackendUnavailable("identity check unreachable")
         return self._now()
 
-    async def check(self, phone: str, birth_date: dt.date) -> IdentityStatus:
+    async def check(
+        self, phone: str, birth_date: dt.date, patient_id: Optional[str] = None
+    ) -> IdentityStatus:
         if self.down:
             raise BackendUnavailable("identity check unreachable")
         self.checked.append(birth_date)
+        self.about.append(patient_id)
         if self._now().state == NEEDED:
             if birth_date in self.births:
                 self.verified, self.failures = True, 0

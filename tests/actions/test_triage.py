@@ -220,6 +220,8 @@ async def test_declined_consent_says_what_is_still_possible_and_forgets_the_symp
 async def test_form_start_asks_the_first_question_the_findings_left_open(make_tracker, dispatcher, domain):
     tracker = make_tracker(slots={"triage_state": state_slot(["chest_pain"])})
     assert await validate(tracker, dispatcher, domain) == {
+        "triage_for": {"id": None, "name": None},  # a phone without patients: nobody to ask about
+        "household": [],
         "triage_state": state_slot(["chest_pain"]),
         "triage_retries": 0,
         "triage_question": "chest_pain_spreading",

@@ -153,6 +153,30 @@ async def seed(stores: PatientStores, tracker_url: str, phone: str, word: str, h
                 last_updated=to_db(NOW),
             )
         )
+        child_id = (
+            f"{patient_id}-child"  # a dependant the phone books for (issue 18): erased and exported with it
+        )
+        conn.execute(
+            t.patient.insert().values(
+                id=child_id,
+                family=f"{word}son",
+                given="Bo",
+                phone=phone,
+                birth_date=dt.date(2019, 6, 1),
+                version=1,
+                last_updated=to_db(NOW),
+            )
+        )
+        conn.execute(
+            t.related_person.insert().values(
+                id=f"rp-{patient_id}",
+                patient_id=child_id,
+                phone=phone,
+                relationship="PRN",
+                version=1,
+                last_updated=to_db(NOW),
+            )
+        )
         add_appointment(conn, patient_id, NOW - dt.timedelta(days=20, hours=hour), f"past-{patient_id}")
         add_appointment(conn, patient_id, NOW + dt.timedelta(days=3, hours=hour), f"next-{patient_id}")
         add_waitlist_place(conn, patient_id, phone)
@@ -250,6 +274,7 @@ async def test_erasure_leaves_no_trace_of_the_patient_in_any_store(store_urls, c
     with stores.backend.connect() as conn:  # the other patient's place and offer are untouched
         assert conn.execute(select(func.count()).select_from(waitlist.offer)).scalar() == 1
         assert conn.execute(select(waitlist.entry.c.conversation_id)).scalars().all() == [f"whatsapp:{OTHER}"]
+    assert (report.deleted["patient records"], report.deleted["dependant links"]) == (2, 1)
     [(_, notice)] = notices(stores.backend)
     assert notice.startswith("Cancelled: GP appointment with Dr Asha Patel, ") and "erased" in notice
     with stores.backend.connect() as conn:
@@ -286,13 +311,21 @@ async def test_export_is_a_valid_fhir_bundle_with_the_transcript(seeded, clinic)
 
     Bundle.parse_obj(bundle)  # FHIR R4 validation of every entry
     kinds = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
-    assert kinds == ["Patient", "Appointment", "Appointment", "MedicationRequest", "DocumentReference"]
-    medication = bundle["entry"][3]["resource"]
+    assert kinds == [
+        "Patient",
+        "Patient",
+        "RelatedPerson",
+        "Appointment",
+        "Appointment",
+        "MedicationRequest",
+        "DocumentReference",
+    ]
+    medication = bundle["entry"][5]["resource"]
     assert medication["medicationCodeableConcept"]["text"] == f"{ONLY_THEIRS}mycin"
     assert (
         medication["dosageInstruction"][0]["timing"]["code"]["text"] == "RRULE:FREQ=DAILY;BYHOUR=9;BYMINUTE=0"
     )
-    text = base64.b64decode(bundle["entry"][4]["resource"]["content"][0]["attachment"]["data"]).decode()
+    text = base64.b64decode(bundle["entry"][6]["resource"]["content"][0]["attachment"]["data"]).decode()
     assert f"patient: my {ONLY_THEIRS} rash is back" in text and "bot: Thanks, noted." in text
     assert f"patient (staff case): {ONLY_THEIRS} again" in text
     assert "Brindlewick" not in json.dumps(bundle) and "hello" not in text

@@ -156,6 +156,7 @@ class DomainGuard(TrainedComponent):
                 "ask_human",
                 "inform",
                 "choose_option",
+                "greet",
             ],
             # An answer of a retrieval intent ("faq/cost") gets no evidence from words in more than this share of
             # all training examples.
@@ -256,24 +257,36 @@ class DomainGuard(TrainedComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            self._check(message)
+            if not self._name_unoffered(message):
+                self._check(message)
+                self._name_unoffered(message)  # the check may have declined it
             self._name_topic(message)
         return messages
 
-    def _check(self, message: Message) -> None:
-        """Demotes the message's clinic intent when its words give no ground for it (see the class)."""
-        intent = (message.get(INTENT) or {}).get("name")
+    def _name_unoffered(self, message: Message) -> bool:
+        """A service the clinic does not offer, asked about with a vague or declined intent, gets `services_intent`
+        (its answer says so); a current complaint (not a risk factor like "transplant") is triaged instead."""
         found_entities = message.get(ENTITIES) or []
         complaint = any(
-            e.get("entity") == self._config["symptom_entity"] and not e.get("role") for e in found_entities
-        )  # a current complaint is triaged, whatever service it names
+            e.get("entity") == self._config["symptom_entity"]
+            and not e.get("role")
+            and self._is_health_term(e)
+            for e in found_entities
+        )
         if (
-            intent in self._config["unoffered_from"]
+            (message.get(INTENT) or {}).get("name") in self._config["unoffered_from"]
             and not complaint
             and any(e.get("entity") == self._config["unoffered_entity"] for e in found_entities)
         ):
             _overrule(message, self._config["services_intent"])
-            return
+            guess = self._config["clarify_entity"]
+            message.set(ENTITIES, [e for e in found_entities if e.get("entity") != guess], add_to_output=True)
+            return True
+        return False
+
+    def _check(self, message: Message) -> None:
+        """Demotes the message's clinic intent when its words give no ground for it (see the class)."""
+        intent = (message.get(INTENT) or {}).get("name")
         text = message.get(TEXT) or ""
         health_terms = [
             text[e.get(ENTITY_ATTRIBUTE_START, 0) : e.get(ENTITY_ATTRIBUTE_END, 0)]

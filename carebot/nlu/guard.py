@@ -111,7 +111,8 @@ class DomainGuard(TrainedComponent):
 
     A declined message (by the classifier's low confidence or by this guard) that names a clinic topic in words
     designers list (`topic_phrases`: "postcode", "landline", "close for lunch") gets that topic's intent back, unless
-    what speaks against the intent (as above) weighs as much or the message has a word no clinic example uses:
+    what speaks against the intent (as above) weighs as much or the message has a word that neither a clinic example
+    nor the topic's phrases use:
     "directions please" is the clinic's address, "directions to the nearest walmart" stays declined. The longest
     phrase found picks the topic.
     """
@@ -187,6 +188,9 @@ class DomainGuard(TrainedComponent):
             for phrase in phrases
         ]
         self._topics.sort(key=lambda topic: -len(topic[0]))  # the longest phrase found picks the topic
+        self._topic_words: Dict[Text, Set[Text]] = defaultdict(set)
+        for phrase, intent in self._topics:
+            self._topic_words[intent].update(phrase)
 
     @classmethod
     def from_storage(cls, config: Dict[Text, Any], directory: Path) -> Dict[Text, Any]:
@@ -327,10 +331,10 @@ class DomainGuard(TrainedComponent):
         ):
             return
         found = [w for w in message_words(message) if not w.isdigit()]
-        topic, phrase = self._topic_of(found)
-        if topic not in self._evidence:
+        topic = self._topic_of(found)
+        if topic is None or topic not in self._evidence:
             return
-        if any(w not in phrase and not self._clinic_words.knows(w) for w in found):
+        if any(w not in self._topic_words[topic] and not self._clinic_words.knows(w) for w in found):
             return  # a word nothing said to the clinic uses: "parking garages downtown", "my address for dhl"
         evidence, against = self._weights(topic, found, set())
         if evidence + self._config["topic_phrase_weight"] <= against:
@@ -340,13 +344,13 @@ class DomainGuard(TrainedComponent):
         message.set(ENTITIES, [e for e in found_entities if e.get("entity") != guess], add_to_output=True)
         message.set(DECLINED_BY_GUARD, False)
 
-    def _topic_of(self, found: List[Text]) -> Tuple[Optional[Text], Tuple[Text, ...]]:
-        """The intent of the longest topic phrase among the words, and the phrase; (None, ()) when none is."""
+    def _topic_of(self, found: List[Text]) -> Optional[Text]:
+        """The intent of the longest topic phrase among the words, if any."""
         for phrase, intent in self._topics:
             size = len(phrase)
             if any(tuple(found[i : i + size]) == phrase for i in range(len(found) - size + 1)):
-                return intent, phrase
-        return None, ()
+                return intent
+        return None
 
     def _weighed_as(self, intent: Optional[Text], everyday: List[Text]) -> Optional[Text]:
         """The classified intent when checked; otherwise the symptom intent an everyday health word would get."""

@@ -278,7 +278,9 @@ def test_an_unsure_decline_of_an_intent_not_to_ask_about_asks_nothing(tmp_path):
 
 def test_a_service_not_offered_is_named_after_the_guard_declined_the_intent_it_was_given(guard):
     text = "can I get my kettle fixed by a dentist"  # faq without evidence: declined, then the service named
-    dentist = [{"entity": "unoffered_service", "value": "dental", "start": text.index("dentist"), "end": len(text)}]
+    dentist = [
+        {"entity": "unoffered_service", "value": "dental", "start": text.index("dentist"), "end": len(text)}
+    ]
     assert judged(guard, text, "faq", dentist) == "ask_services"
     assert judged(guard, "hi, do you do dentist", "greet", dentist) == "ask_services"
 

@@ -108,6 +108,13 @@ class DomainGuard(TrainedComponent):
 
     A service the clinic does not offer (`unoffered_entity`, from clinic.yml) turns a decline or a vaguer intent
     (`unoffered_from`) into `services_intent`, whose answer says so and lists what the clinic does offer.
+
+    A declined message (by the classifier's low confidence or by this guard) that names a clinic topic in words
+    designers list (`topic_phrases`: "postcode", "landline", "close for lunch") gets that topic's intent back, unless
+    what speaks against the intent (as above) weighs as much or the message has a word that neither a clinic example
+    nor the topic's phrases use:
+    "directions please" is the clinic's address, "directions to the nearest walmart" stays declined. The longest
+    phrase found picks the topic.
     """
 
     @staticmethod
@@ -150,12 +157,17 @@ class DomainGuard(TrainedComponent):
                 "ask_human",
                 "inform",
                 "choose_option",
+                "greet",
             ],
             # An answer of a retrieval intent ("faq/cost") gets no evidence from words in more than this share of
             # all training examples.
             "answer_max_share": 0.01,
             # Entities that qualify a request without making it a health one ("my son", "today").
             "qualifier_entities": ["age_group"],
+            # Intent -> phrases that name its topic; a declined message saying one gets the intent back.
+            "topic_phrases": {},
+            # What a topic phrase weighs for its intent (a distinctive word weighs 1).
+            "topic_phrase_weight": 2.0,
         }
 
     def _set_trained(self, learned: Optional[Dict[Text, Any]]) -> None:
@@ -169,6 +181,16 @@ class DomainGuard(TrainedComponent):
         self._counter = {intent: frozenset(words_of["against"]) for intent, words_of in by_intent.items()}
         self._everyday_phrases = phrases_of(learned["everyday_texts"])
         self._known = Vocabulary(learned["known_words"])
+        self._clinic_words = Vocabulary(learned.get("clinic_words", []))
+        self._topics = [
+            (tuple(words(phrase)), intent)
+            for intent, phrases in (self._config["topic_phrases"] or {}).items()
+            for phrase in phrases
+        ]
+        self._topics.sort(key=lambda topic: -len(topic[0]))  # the longest phrase found picks the topic
+        self._topic_words: Dict[Text, Set[Text]] = defaultdict(set)
+        for phrase, intent in self._topics:
+            self._topic_words[intent].update(phrase)
 
     @classmethod
     def from_storage(cls, config: Dict[Text, Any], directory: Path) -> Dict[Text, Any]:
@@ -204,6 +226,9 @@ class DomainGuard(TrainedComponent):
             "intents": intents,
             "everyday_texts": by_intent[decline],
             "known_words": vocabulary_of(text for texts in by_intent.values() for text in texts),
+            "clinic_words": vocabulary_of(
+                text for intent, texts in by_intent.items() if intent != decline for text in texts
+            ),
         }
         with self._model_storage.write_to(self._resource) as directory:
             (directory / LEARNED_FILE).write_text(json.dumps(learned, indent=1), encoding="utf-8")
@@ -236,44 +261,96 @@ class DomainGuard(TrainedComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            intent = (message.get(INTENT) or {}).get("name")
-            found_entities = message.get(ENTITIES) or []
-            complaint = any(
-                e.get("entity") == self._config["symptom_entity"] and not e.get("role")
-                for e in found_entities
-            )  # a current complaint is triaged, whatever service it names
-            if (
-                intent in self._config["unoffered_from"]
-                and not complaint
-                and any(e.get("entity") == self._config["unoffered_entity"] for e in found_entities)
-            ):
-                _overrule(message, self._config["services_intent"])
-                continue
-            text = message.get(TEXT) or ""
-            health_terms = [
-                text[e.get(ENTITY_ATTRIBUTE_START, 0) : e.get(ENTITY_ATTRIBUTE_END, 0)]
-                for e in message.get(ENTITIES) or []
-                if self._is_health_term(e)
-            ]
-            everyday = [term for term in health_terms if self._is_everyday(term)]
-            if len(everyday) < len(health_terms):
-                continue  # a health term no everyday request uses: clinic business
-            # Not a checked intent, but an everyday health word the red-flag step would read a complaint into
-            # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
-            weighed = [
-                name
-                for name in (self._weighed_as(intent, everyday), self._answer_key(message, intent))
-                if name in self._evidence
-            ]
-            found = [w for w in message_words(message) if not w.isdigit()]
-            granted = {w for term in everyday for w in words(term)}
-            if any(self._outweighed(name, found, granted) for name in weighed):
-                if intent in self._evidence:
-                    guesses = self._guesses(message, found, granted)
-                    _overrule(message, self._config["unsure_intent" if guesses else "decline_intent"])
-                    message.set(ENTITIES, message.get(ENTITIES, []) + guesses, add_to_output=True)
-                message.set(DECLINED_BY_GUARD, True)
+            if not self._name_unoffered(message):
+                self._check(message)
+                self._name_unoffered(message)  # the check may have declined it
+            self._name_topic(message)
         return messages
+
+    def _name_unoffered(self, message: Message) -> bool:
+        """A service the clinic does not offer, asked about with a vague or declined intent, gets `services_intent`
+        (its answer says so); a current complaint (not a risk factor like "transplant") is triaged instead."""
+        found_entities = message.get(ENTITIES) or []
+        complaint = any(
+            e.get("entity") == self._config["symptom_entity"]
+            and not e.get("role")
+            and self._is_health_term(e)
+            for e in found_entities
+        )
+        if (
+            (message.get(INTENT) or {}).get("name") in self._config["unoffered_from"]
+            and not complaint
+            and any(e.get("entity") == self._config["unoffered_entity"] for e in found_entities)
+        ):
+            _overrule(message, self._config["services_intent"])
+            guess = self._config["clarify_entity"]
+            message.set(ENTITIES, [e for e in found_entities if e.get("entity") != guess], add_to_output=True)
+            return True
+        return False
+
+    def _check(self, message: Message) -> None:
+        """Demotes the message's clinic intent when its words give no ground for it (see the class)."""
+        intent = (message.get(INTENT) or {}).get("name")
+        text = message.get(TEXT) or ""
+        health_terms = [
+            text[e.get(ENTITY_ATTRIBUTE_START, 0) : e.get(ENTITY_ATTRIBUTE_END, 0)]
+            for e in message.get(ENTITIES) or []
+            if self._is_health_term(e)
+        ]
+        everyday = [term for term in health_terms if self._is_everyday(term)]
+        if len(everyday) < len(health_terms):
+            return  # a health term no everyday request uses: clinic business
+        # Not a checked intent, but an everyday health word the red-flag step would read a complaint into
+        # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
+        weighed = [
+            name
+            for name in (self._weighed_as(intent, everyday), self._answer_key(message, intent))
+            if name in self._evidence
+        ]
+        found = [w for w in message_words(message) if not w.isdigit()]
+        granted = {w for term in everyday for w in words(term)}
+        if any(self._outweighed(name, found, granted) for name in weighed):
+            if intent in self._evidence:
+                guesses = self._guesses(message, found, granted)
+                _overrule(message, self._config["unsure_intent" if guesses else "decline_intent"])
+                message.set(ENTITIES, message.get(ENTITIES, []) + guesses, add_to_output=True)
+            message.set(DECLINED_BY_GUARD, True)
+
+    def _name_topic(self, message: Message) -> None:
+        """Gives a declined message the intent of a clinic topic it names, when nothing outweighs it (see the
+        class); a complaint in it is left to triage."""
+        if (message.get(INTENT) or {}).get("name") not in (
+            self._config["decline_intent"],
+            self._config["unsure_intent"],
+        ):
+            return
+        found_entities = message.get(ENTITIES) or []
+        if any(
+            e.get("entity") == self._config["symptom_entity"] and self._is_health_term(e)
+            for e in found_entities
+        ):
+            return
+        found = [w for w in message_words(message) if not w.isdigit()]
+        topic = self._topic_of(found)
+        if topic is None or topic not in self._evidence:
+            return
+        if any(w not in self._topic_words[topic] and not self._clinic_words.knows(w) for w in found):
+            return  # a word nothing said to the clinic uses: "parking garages downtown", "my address for dhl"
+        evidence, against = self._weights(topic, found, set())
+        if evidence + self._config["topic_phrase_weight"] <= against:
+            return
+        _overrule(message, topic)
+        guess = self._config["clarify_entity"]
+        message.set(ENTITIES, [e for e in found_entities if e.get("entity") != guess], add_to_output=True)
+        message.set(DECLINED_BY_GUARD, False)
+
+    def _topic_of(self, found: List[Text]) -> Optional[Text]:
+        """The intent of the longest topic phrase among the words, if any."""
+        for phrase, intent in self._topics:
+            size = len(phrase)
+            if any(tuple(found[i : i + size]) == phrase for i in range(len(found) - size + 1)):
+                return intent
+        return None
 
     def _weighed_as(self, intent: Optional[Text], everyday: List[Text]) -> Optional[Text]:
         """The classified intent when checked; otherwise the symptom intent an everyday health word would get."""

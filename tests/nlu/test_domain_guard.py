@@ -274,3 +274,34 @@ def test_an_unsure_decline_names_what_the_message_might_mean(tmp_path):
 def test_an_unsure_decline_of_an_intent_not_to_ask_about_asks_nothing(tmp_path):
     guard = trained_guard(tmp_path, unknown_words_against=["faq"], clarify_intents=["describe_symptoms"])
     assert guesses(judged_message(guard, "how do I register my narwhal zebra", "faq")) == []
+
+
+def test_a_service_not_offered_is_named_after_the_guard_declined_the_intent_it_was_given(guard):
+    text = "can I get my kettle fixed by a dentist"  # faq without evidence: declined, then the service named
+    dentist = [
+        {"entity": "unoffered_service", "value": "dental", "start": text.index("dentist"), "end": len(text)}
+    ]
+    assert judged(guard, text, "faq", dentist) == "ask_services"
+    assert judged(guard, "hi, do you do dentist", "greet", dentist) == "ask_services"
+
+
+def test_a_risk_factor_is_no_complaint_that_keeps_a_service_not_offered_from_its_answer(guard):
+    text = "do you do hair transplants"
+    entities = [
+        {"entity": "symptom", "value": "risk_immunosuppressed", "start": 15, "end": 26},
+        {"entity": "unoffered_service", "value": "cosmetic", "start": 10, "end": 26},
+    ]
+    assert judged(guard, text, "out_of_scope", entities) == "ask_services"
+
+
+def test_a_declined_message_naming_a_clinic_topic_gets_the_topic_back(tmp_path):
+    guard = trained_guard(
+        tmp_path, unknown_words_against=["faq"], topic_phrases={"faq": ["sick note", "prescription"]}
+    )
+    named = judged_message(guard, "sick note?", "nlu_fallback")
+    assert named.get("intent")["name"] == "faq" and not named.get("carebot_declined_by_guard")
+    assert judged(guard, "can I get a prescription", "out_of_scope") == "faq"
+    # the longest phrase picks the topic; words no clinic example uses keep the decline
+    assert judged(guard, "a sick note for my narwhal", "out_of_scope") == "out_of_scope"
+    assert judged(guard, "how do I cook rice", "out_of_scope") == "out_of_scope"  # no topic named
+    assert judged(guard, "what can you do", "help") == "help"  # only declines are revisited

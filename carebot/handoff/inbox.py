@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 import jinja2
 from aiohttp import web
@@ -200,6 +200,17 @@ class Attendance(Protocol):
     def no_show(self, appointment_id: str) -> Any: ...
 
 
+class Dashboard(Protocol):
+    """The clinic dashboard's figures (carebot.dashboard.service.StaffDashboard, passed in by the backend, so this
+    package never imports the dashboard). `period` raises ValueError with a message for the reader. Blocking."""
+
+    def period(self, first: Optional[str], last: Optional[str]) -> Any: ...
+
+    def report(self, period: Any) -> Any: ...
+
+    def members(self, period: Any, key: str) -> Optional[List[str]]: ...
+
+
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
@@ -216,6 +227,7 @@ class StaffInbox:
         adherence: Optional[AdherenceOf] = None,
         waiting_list: Optional[WaitingList] = None,
         attendance: Optional[Attendance] = None,
+        dashboard: Optional[Dashboard] = None,
     ) -> None:
         self.service, self.auth, self.clinic, self.sessions, self.audit = (
             service,
@@ -226,7 +238,7 @@ class StaffInbox:
         )
         self.secure_cookies, self.patient_requests = secure_cookies, patient_requests
         self.dead_letters, self.waiting_list, self.attendance = dead_letters, waiting_list, attendance
-        self.adherence = adherence
+        self.adherence, self.dashboard = adherence, dashboard
 
     def routes(self) -> list:
         return [
@@ -236,6 +248,8 @@ class StaffInbox:
             web.post("/staff/logout", self.logout),
             web.get("/staff/cases/{id:\\d+}", self.show_case),
             web.get("/staff/audit", self.show_audit),
+            web.get("/staff/dashboard", self.show_dashboard),
+            web.get("/staff/dashboard/list", self.show_dashboard_list),
             web.get("/staff/privacy/export", self.export_patient),
             web.post("/staff/privacy/erase", self.erase_patient),
             web.post("/staff/cases/{id:\\d+}/reply", self.reply),
@@ -608,6 +622,80 @@ class StaffInbox:
             chain=chain,
             notice=self._notice(request),
             entries=[dict(e.__dict__, at=self._local(e.at), patient=(e.patient or "")[:12]) for e in entries],
+        )
+
+    # ---- the dashboard (admin and staff; identities only for admins who ask) ----------------------------------------
+
+    async def _dashboard_viewer(self, request: web.Request) -> Tuple[Optional[Session], bool]:
+        """The viewer (None: not logged in) and whether identities are shown; a staff member asking for identities
+        is refused (403) and the refusal is in the audit log."""
+        if self.dashboard is None:
+            raise web.HTTPNotFound(text="The dashboard is not available here.", headers=SECURITY_HEADERS)
+        session = await self._session(request)
+        shown = request.query.get("identities") == "shown"
+        if session is not None and shown and not self._is_admin(session):
+            await run_db(self.audit.record, f"staff:{session.staff}", "dashboard identities refused")
+            raise web.HTTPForbidden(
+                text="Only an administrator can see patients' numbers on the dashboard.",
+                headers=SECURITY_HEADERS,
+            )
+        return session, shown
+
+    def _dashboard_login(self) -> web.Response:
+        """401 with the login form: the dashboard's figures are for logged-in staff only."""
+        return self._login_page({"level": "warn", "text": "Log in to see the dashboard."}, status=401)
+
+    async def _period(self, request: web.Request, dashboard: Dashboard) -> Any:
+        try:
+            return dashboard.period(request.query.get("from"), request.query.get("to"))
+        except ValueError as error:
+            raise web.HTTPBadRequest(text=f"{error} Go back to /staff/dashboard.", headers=SECURITY_HEADERS)
+
+    async def show_dashboard(self, request: web.Request) -> web.Response:
+        """The clinic's figures for a period (default: the last 30 days)."""
+        session, shown = await self._dashboard_viewer(request)
+        if session is None or self.dashboard is None:
+            return self._dashboard_login()
+        period = await self._period(request, self.dashboard)
+        report = await run_db(self.dashboard.report, period)
+        await run_db(self.audit.record, f"staff:{session.staff}", "read dashboard", detail=period.query)
+        return self._page(
+            "dashboard.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            report=report,
+            period=period,
+            admin=self._is_admin(session),
+            shown=shown,
+        )
+
+    async def show_dashboard_list(self, request: web.Request) -> web.Response:
+        """The patients behind one figure: masked numbers, or (an admin who asks) the conversation ids."""
+        session, shown = await self._dashboard_viewer(request)
+        if session is None or self.dashboard is None:
+            return self._dashboard_login()
+        period = await self._period(request, self.dashboard)
+        key = request.query.get("figure", "")
+        members = await run_db(self.dashboard.members, period, key)
+        if members is None:
+            raise web.HTTPNotFound(
+                text="No such figure on the dashboard. Go back to /staff/dashboard.", headers=SECURITY_HEADERS
+            )
+        await run_db(
+            self.audit.record,
+            f"staff:{session.staff}",
+            "read dashboard list" + (" with identities" if shown else ""),
+            detail=f"{key} {period.query}",
+        )
+        return self._page(
+            "dashboard_list.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            period=period,
+            figure=key,
+            members=[member if shown else mask_phone(member) for member in members],
+            admin=self._is_admin(session),
+            shown=shown,
         )
 
     # ---- a patient's request, handled by an admin -------------------------------------------------------------------

@@ -27,15 +27,19 @@ from sqlalchemy.exc import OperationalError
 
 from carebot import migrations
 from carebot.backend.audit import AuditLog
-from carebot.backend.db import run_db
+from carebot.backend.db import make_engine, run_db
 from carebot.backend.errors import ApiError, error_response
 from carebot.channels.twilio_sender import WhatsAppSender
 from carebot.clinic import Clinic
+from carebot.dashboard.service import StaffDashboard
+from carebot.dashboard.store import DashboardStore
 from carebot.handoff import api as handoff_api
 from carebot.identity import api as identity_api
 from carebot.privacy import api as privacy_api
 from carebot.privacy.admin import PatientRequests
+from carebot.privacy.stores import tracker_database_url
 from carebot.reminders import api as reminders_api
+from carebot.reminders.dispatcher import whatsapp_delivery_statuses
 from carebot.scheduling import api as scheduling_api
 from carebot.scheduling import store as scheduling_store
 from carebot.waitlist import api as waitlist_api
@@ -56,7 +60,15 @@ def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None
         adherence=reminders_api.adherence_for_staff(engine),
         waiting_list=functools.partial(waitlist_store.waiting_patients, engine, clinic),
         attendance=scheduling_store.StaffAttendance(engine, clinic),
+        dashboard=_dashboard(engine, clinic),
     )
+
+
+def _dashboard(engine: Engine, clinic: Clinic) -> StaffDashboard:
+    """The dashboard over this database and Rasa's tracker store (the endpoints file's SQL store, if any)."""
+    url = tracker_database_url()
+    tracker = make_engine(url) if url else None
+    return StaffDashboard(DashboardStore(engine, tracker, whatsapp_delivery_statuses), clinic)
 
 
 # Every API served by the backend, one per line.

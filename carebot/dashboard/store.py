@@ -11,7 +11,10 @@ the bot did not understand, which are shown grouped.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
 from sqlalchemy import Index, MetaData, Table, bindparam, inspect, text
@@ -47,6 +50,8 @@ TRIAGE_LOOKBACK = dt.timedelta(
     days=1
 )  # a triage's state is set before its level: look that far before the period
 LEVELS = ("emergency", "urgent", "routine", "self_care")
+QUERIES_AT_ONCE = 4  # of the pool's 10 connections: several staff may open the page at once
+VALUES_KEPT = 500_000  # slot readings kept in memory (a short string each), oldest dropped first
 DeliveryOf = Callable[[Sequence[str]], Dict[str, Optional[str]]]
 
 _NOT_SYSTEM = "(intent_name IS NULL OR intent_name NOT IN :system)"
@@ -82,18 +87,20 @@ class DashboardStore:
         delivery: Optional[DeliveryOf] = None,
     ) -> None:
         self.backend, self._tracker, self.delivery = backend, tracker, delivery
-        self._indexed = False
+        self._indexed, self._indexing = False, threading.Lock()
+        self._values: Dict[int, Optional[str]] = {}  # slot event id → what the dashboard read from it
 
     @property
     def tracker(self) -> Optional[Engine]:
         """The tracker store's engine once Rasa has made its table (with the dashboard's indexes), else None."""
         if self._tracker is None:
             return None
-        if not self._indexed:
-            if not inspect(self._tracker).has_table(EVENTS):
-                return None
-            ensure_tracker_indexes(self._tracker)
-            self._indexed = True
+        with self._indexing:  # the report's queries run on several threads
+            if not self._indexed:
+                if not inspect(self._tracker).has_table(EVENTS):
+                    return None
+                ensure_tracker_indexes(self._tracker)
+                self._indexed = True
         return self._tracker
 
     # ---- the page --------------------------------------------------------------------------------------------------
@@ -109,10 +116,28 @@ class DashboardStore:
         return None if found is None else sorted(found)
 
     def _compute(self, period: Period) -> Tuple[Report, Facts]:
+        """The independent queries run side by side (the database works while Python decrypts and counts)."""
         report = Report(period)
         lists: Dict[str, FrozenSet[str]] = {}
-        reached = self._reached(period)
-        totals = self._totals(period)
+        reminder_lists: Dict[str, FrozenSet[str]] = {}
+        appointment_lists: Dict[str, FrozenSet[str]] = {}
+        with ThreadPoolExecutor(max_workers=QUERIES_AT_ONCE) as pool:
+            reached_soon = pool.submit(self._reached, period)
+            median_soon = pool.submit(self._median_response, period)
+            triage_soon = pool.submit(self._triage, period)
+            not_understood_soon = pool.submit(self._not_understood, period)
+            cases_soon = pool.submit(self._handoff_cases, period)
+            reminders_soon = pool.submit(self._reminders, period, reminder_lists)
+            appointments_soon = pool.submit(self._appointments, period, appointment_lists)
+            reached, totals = reached_soon.result()
+            report.median_response_seconds = median_soon.result()
+            levels, complaints = triage_soon.result()
+            not_understood = not_understood_soon.result()
+            cases = cases_soon.result()
+            report.reminders = reminders_soon.result()
+            report.appointments = appointments_soon.result()
+        lists.update(reminder_lists)
+        lists.update(appointment_lists)
         wrote = reached.get("wrote", frozenset())
         paused = reached.get("paused", frozenset()) & wrote
         lists.update(
@@ -138,7 +163,6 @@ class DashboardStore:
             Count("consent declined", len(lists["consent_declined"]), "consent_declined", patients),
             Count("messages not understood", totals["not_understood"], "not_understood", totals["messages"]),
         ]
-        cases = self._handoff_cases(period)
         for reason in Reason:
             key = f"handoff:{reason.value}"
             lists[key] = frozenset(cases.get(reason.value, ()))
@@ -150,7 +174,6 @@ class DashboardStore:
             report.funnels.append(built)
             for index in range(len(funnel.steps)):
                 lists[f"funnel:{funnel.key}:{index}"] = funnel_members(funnel, index, reached)
-        levels, complaints = self._triage(period)
         for level in sorted(levels, key=lambda name: (LEVELS.index(name) if name in LEVELS else 99, name)):
             lists[f"triage_level:{level}"] = frozenset(levels[level])
             report.triage_levels.append(
@@ -162,12 +185,9 @@ class DashboardStore:
             report.triage_complaints.append(
                 Count(complaint.replace("_", " "), len(complaints[complaint]), key)
             )
-        report.reminders = self._reminders(period, lists)
-        report.appointments = self._appointments(period, lists)
-        report.not_understood = group_similar(self._not_understood(period))
+        report.not_understood = group_similar(not_understood)
         for index, group in enumerate(report.not_understood):
             lists[f"not_understood:{index}"] = group.senders
-        report.median_response_seconds = median_seconds(self._response_times(period))
         return report, Facts(reached, lists)
 
     # ---- tracker events --------------------------------------------------------------------------------------------
@@ -175,69 +195,101 @@ class DashboardStore:
     def _params(self, period: Period, **more: Any) -> Dict[str, Any]:
         return {"start": period.start.timestamp(), "end": period.end.timestamp(), **more}
 
-    def _reached(self, period: Period) -> Dict[str, FrozenSet[str]]:
-        """Every marker as the set of patients who had its event in the period (one grouped query), and the
-        outcomes read from the `booking_result` slot."""
+    def _reached(self, period: Period) -> Tuple[Dict[str, FrozenSet[str]], Dict[str, int]]:
+        """Every marker as the set of patients who had its event in the period, and the event totals, from one
+        grouped query (a row per patient); with the outcomes read from the `booking_result` slot."""
+        totals = {"sessions": 0, "messages": 0, "bot_messages": 0, "not_understood": 0}
         if self.tracker is None:
-            return {}
+            return {}, totals
+        wrote = f"type_name = 'user' AND {_NOT_SYSTEM}"
+        counted = {
+            "sessions": "type_name = 'session_started'",
+            "messages": wrote,
+            "bot_messages": "type_name = 'bot'",
+            "not_understood": "type_name = 'user' AND intent_name IN :fallback",
+        }
         conditions: Dict[str, str] = {
-            "wrote": f"type_name = 'user' AND {_NOT_SYSTEM}",
-            "session": "type_name = 'session_started'",
+            "wrote": wrote,
+            "session": counted["sessions"],
             "answered": "type_name = 'bot'",
         }
-        params = self._params(period, system=sorted(SYSTEM_INTENTS))
+        params = self._params(
+            period,
+            system=sorted(SYSTEM_INTENTS),
+            fallback=list(NOT_UNDERSTOOD_INTENTS),
+            actions=sorted({name for m in MARKERS if m.type_name == "action" for name in m.names}),
+        )
+        expanding = [bindparam(name, expanding=True) for name in ("system", "fallback", "actions")]
         for number, marker in enumerate(MARKERS):
             if marker.column == "type_name":
                 conditions[marker.key] = f"type_name = '{marker.type_name}'"
             else:
                 params[f"m{number}"] = list(marker.names)
+                expanding.append(bindparam(f"m{number}", expanding=True))
                 conditions[marker.key] = f"type_name = '{marker.type_name}' AND {marker.column} IN :m{number}"
-        flags = ", ".join(
-            f"MAX(CASE WHEN {cond} THEN 1 ELSE 0 END) AS f{i}" for i, cond in enumerate(conditions.values())
-        )
-        query = text(f"SELECT sender_id, {flags} FROM {EVENTS} WHERE {_IN_PERIOD} GROUP BY sender_id")
-        expanding = [bindparam("system", expanding=True)] + [
-            bindparam(f"m{n}", expanding=True) for n, m in enumerate(MARKERS) if m.column != "type_name"
-        ]
-        keys = list(conditions)
-        found: Dict[str, Set[str]] = {key: set() for key in keys}
+        columns = [f"MAX(CASE WHEN {cond} THEN 1 ELSE 0 END)" for cond in conditions.values()]
+        columns += [f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)" for cond in counted.values()]
+        query = text(
+            f"SELECT sender_id, {', '.join(columns)} FROM {EVENTS} WHERE {_IN_PERIOD} AND (type_name IN "
+            f"('user', 'bot', 'session_started', 'pause') OR (type_name = 'action' AND action_name IN :actions)) "
+            f"GROUP BY sender_id"
+        ).bindparams(*expanding)
         with self.tracker.connect() as connection:
-            for row in connection.execute(query.bindparams(*expanding), params):
-                for index, key in enumerate(keys):
-                    if row[index + 1]:
-                        found[key].add(row[0])
-        reached = {key: frozenset(value) for key, value in found.items()}
+            rows = connection.execute(query, params).fetchall()
+        by_column = list(zip(*rows)) or [()] * (1 + len(columns))
+        senders = by_column[0]
+        reached = {
+            key: frozenset(compress(senders, by_column[index + 1])) for index, key in enumerate(conditions)
+        }
+        for index, name in enumerate(counted, start=1 + len(conditions)):
+            totals[name] = int(sum(by_column[index]))
         reached.update(self._results(period))
-        return reached
+        return reached, totals
 
     def _slot_rows(self, period: Period, names: Sequence[str], since: Optional[float] = None) -> List[Any]:
+        """Slot and action events named `names` (clear columns only), by patient in event order."""
         query = text(
-            f"SELECT id, sender_id, type_name, action_name, timestamp, data FROM {EVENTS} "
+            f"SELECT id, sender_id, type_name, action_name, timestamp FROM {EVENTS} "
             f"WHERE timestamp >= :since AND timestamp < :end AND action_name IN :names "
             f"AND type_name IN ('slot', 'action') ORDER BY sender_id, id"
         ).bindparams(bindparam("names", expanding=True))
         assert self.tracker is not None
         with self.tracker.connect() as connection:
-            return list(
-                connection.execute(
-                    query,
-                    self._params(period, since=since or period.start.timestamp(), names=list(names)),
-                )
+            return connection.execute(
+                query, self._params(period, since=since or period.start.timestamp(), names=list(names))
+            ).fetchall()
+
+    def _read(self, ids: Sequence[int], reading: Callable[[Any], Optional[str]]) -> Dict[int, Optional[str]]:
+        """What `reading` makes of each slot event's value (a booking kind, a level, a complaint), decrypting only
+        events not read before: an event never changes, and the page and every list behind it ask again."""
+        missing = [event_id for event_id in ids if event_id not in self._values]
+        assert self.tracker is not None
+        for start in range(0, len(missing), 5000):
+            query = text(f"SELECT id, data FROM {EVENTS} WHERE id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
             )
+            with self.tracker.connect() as connection:
+                for event_id, data in connection.execute(query, {"ids": missing[start : start + 5000]}):
+                    if len(self._values) >= VALUES_KEPT:
+                        self._values.pop(next(iter(self._values)), None)
+                    self._values[event_id] = reading(event_data(data).get("value"))
+        return {event_id: self._values.get(event_id) for event_id in ids}
 
     def _results(self, period: Period) -> Dict[str, FrozenSet[str]]:
         """Patients whose `booking_result` slot says booked, rescheduled or cancelled in the period."""
+        rows = self._slot_rows(period, ["booking_result"])
+        kinds = self._read([row.id for row in rows], _booking_kind)
         found: Dict[str, Set[str]] = {key: set() for key in RESULT_MARKERS.values()}
-        for row in self._slot_rows(period, ["booking_result"]):
-            value = event_data(row.data).get("value")
-            kind = value.get("kind") if isinstance(value, dict) else None
+        for row in rows:
+            kind = kinds[row.id]
             if kind in RESULT_MARKERS:
                 found[RESULT_MARKERS[kind]].add(row.sender_id)
         return {key: frozenset(value) for key, value in found.items()}
 
     def _triage(self, period: Period) -> Tuple[Dict[str, Set[str]], Dict[str, Set[str]]]:
-        """Patients by triage level (the `triage_level` slot set in the period) and by complaint (the first protocol
-        of the triage state set before it; "red flag" when `action_red_flag` set the level)."""
+        """Patients by triage level (the `triage_level` slot set in the period by `action_triage_outcome` or
+        `action_red_flag`) and by complaint (the first protocol of the triage state set before it; "red flag" when
+        `action_red_flag` set the level)."""
         levels: Dict[str, Set[str]] = {}
         complaints: Dict[str, Set[str]] = {}
         if self.tracker is None:
@@ -246,6 +298,9 @@ class DashboardStore:
         rows = self._slot_rows(
             period, ["triage_level", "triage_state", "action_triage_outcome", "action_red_flag"], since
         )
+        outcomes: List[
+            Tuple[str, int, Optional[int]]
+        ] = []  # (sender, level event, state event or None: red flag)
         sender, state, by = None, None, None
         for row in rows:
             if row.sender_id != sender:
@@ -253,38 +308,19 @@ class DashboardStore:
             if row.type_name == "action":
                 by = row.action_name
             elif row.action_name == "triage_state":
-                state = row.data
+                state = row.id
             elif by and row.timestamp >= period.start.timestamp():
-                level = event_data(row.data).get("value")
-                if isinstance(level, str):
-                    levels.setdefault(level, set()).add(sender)
-                    complaints.setdefault(self._complaint(by, state), set()).add(sender)
+                outcomes.append((row.sender_id, row.id, state if by == "action_triage_outcome" else None))
                 by = None
+        found = self._read([level for _, level, _ in outcomes], _text_value)
+        found.update(self._read([state for _, _, state in outcomes if state is not None], _first_protocol))
+        for patient, level_id, state_id in outcomes:
+            level = found[level_id]
+            if level:
+                levels.setdefault(level, set()).add(patient)
+                complaint = "red flag" if state_id is None else (found[state_id] or "not named")
+                complaints.setdefault(complaint, set()).add(patient)
         return levels, complaints
-
-    @staticmethod
-    def _complaint(action: str, state: Optional[str]) -> str:
-        if action == "action_red_flag":
-            return "red flag"
-        value = event_data(state).get("value") if state else None
-        protocols = value.get("protocols") if isinstance(value, dict) else None
-        return str(protocols[0]) if protocols else "not named"
-
-    def _totals(self, period: Period) -> Dict[str, int]:
-        names = {"sessions": 0, "messages": 0, "bot_messages": 0, "not_understood": 0}
-        if self.tracker is None:
-            return names
-        query = text(
-            f"SELECT SUM(CASE WHEN type_name = 'session_started' THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN type_name = 'user' AND {_NOT_SYSTEM} THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN type_name = 'bot' THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN type_name = 'user' AND intent_name IN :fallback THEN 1 ELSE 0 END) "
-            f"FROM {EVENTS} WHERE {_IN_PERIOD} AND type_name IN ('session_started', 'user', 'bot')"
-        ).bindparams(bindparam("system", expanding=True), bindparam("fallback", expanding=True))
-        params = self._params(period, system=sorted(SYSTEM_INTENTS), fallback=list(NOT_UNDERSTOOD_INTENTS))
-        with self.tracker.connect() as connection:
-            row = connection.execute(query, params).one()
-        return {name: int(value or 0) for name, value in zip(names, row)}
 
     def _not_understood(self, period: Period) -> List[Tuple[str, str]]:
         if self.tracker is None:
@@ -297,21 +333,30 @@ class DashboardStore:
             rows = connection.execute(query, self._params(period, fallback=list(NOT_UNDERSTOOD_INTENTS)))
             return [(row.sender_id, str(event_data(row.data).get("text") or "")) for row in rows]
 
-    def _response_times(self, period: Period) -> List[float]:
-        """Seconds from a patient's message to the bot's first reply to it (the next bot message before any other
-        patient message), for every answered message in the period."""
+    def _median_response(self, period: Period) -> Optional[float]:
+        """The median of the seconds from a patient's message to the bot's first reply to it (the next bot message
+        before any other patient message), over every answered message in the period. PostgreSQL computes the
+        median itself; SQLite has no percentile function, so its delays are read and the median taken here."""
         if self.tracker is None:
-            return []
+            return None
+        postgres = self.tracker.dialect.name == "postgresql"
+        measure = (
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY timestamp - previous_at)"
+            if postgres
+            else "timestamp - previous_at"
+        )
         query = text(
-            f"SELECT timestamp - previous_at FROM (SELECT type_name, timestamp, "
+            f"SELECT {measure} FROM (SELECT type_name, timestamp, "
             f"LAG(type_name) OVER (PARTITION BY sender_id ORDER BY id) AS previous_type, "
             f"LAG(timestamp) OVER (PARTITION BY sender_id ORDER BY id) AS previous_at "
             f"FROM {EVENTS} WHERE {_IN_PERIOD} AND (type_name = 'bot' OR (type_name = 'user' AND {_NOT_SYSTEM}))"
             f") answered WHERE type_name = 'bot' AND previous_type = 'user'"
         ).bindparams(bindparam("system", expanding=True))
         with self.tracker.connect() as connection:
-            rows = connection.execute(query, self._params(period, system=sorted(SYSTEM_INTENTS)))
-            return [float(row[0]) for row in rows]
+            rows = connection.execute(query, self._params(period, system=sorted(SYSTEM_INTENTS))).fetchall()
+        if postgres:
+            return None if rows[0][0] is None else round(float(rows[0][0]), 2)
+        return median_seconds([float(row[0]) for row in rows])
 
     # ---- backend tables --------------------------------------------------------------------------------------------
 
@@ -380,7 +425,8 @@ class DashboardStore:
                 "cancelled",
                 "cancelled",
                 "a.status = 'cancelled' AND a.last_updated >= :start AND a.last_updated < :end "
-                "AND NOT EXISTS (SELECT 1 FROM sched_appointment n WHERE n.replaces_id = a.id)",
+                "AND a.id NOT IN (SELECT n.replaces_id FROM sched_appointment n WHERE n.replaces_id IS NOT NULL "
+                "AND n.created >= :start)",
             ),
             ("noshow", "no-shows", "a.status = 'noshow' AND a.start >= :start AND a.start < :end"),
         )
@@ -397,3 +443,16 @@ class DashboardStore:
                 lists[f"appointments:{key}"] = frozenset(row.phone for row in rows)
                 counts.append(Count(label, len(rows), f"appointments:{key}"))
         return counts
+
+
+def _booking_kind(value: Any) -> Optional[str]:
+    return str(value.get("kind")) if isinstance(value, dict) and value.get("kind") else None
+
+
+def _text_value(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) else None
+
+
+def _first_protocol(value: Any) -> Optional[str]:
+    protocols = value.get("protocols") if isinstance(value, dict) else None
+    return str(protocols[0]) if protocols else None

@@ -16,7 +16,7 @@ TRAIN_INPUTS := config.yml domain.yml clinic.yml $(shell find $(RASA_DATA) data/
 	$(wildcard carebot/nlu/*.py carebot/lexicon/*.py)
 MODEL := models/carebot.tar.gz
 
-.PHONY: run run-production test lint validate train pytest rasa-test bench eval eval-triage lock tools clean
+.PHONY: seed-demo run run-production test lint validate train pytest rasa-test bench eval eval-triage lock tools clean
 
 $(VENV)/.installed: requirements/lock.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ eval: $(MODEL)
 ## REST (issue 6 contract), follow-ups answered "I'm not sure" then "no"; exits 1 when a target is missed
 eval-triage: $(MODEL)
 	$(PY) -m evaluation.triage
+
+## seed-demo: 500 scripted conversations over the last 30 days into the databases `make run` uses, for
+## /staff/dashboard (refused with CAREBOT_MODE=production); prints the seed's own count of every figure
+seed-demo: $(VENV)/.installed
+	$(PY) -m carebot.dashboard seed-demo --conversations 500 --days 30
 
 ## lock: re-resolve requirements/lock.txt for Python 3.10 (see requirements/lock.sh)
 lock:

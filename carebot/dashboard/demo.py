@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
@@ -337,7 +338,7 @@ class Seed:
             from carebot.channels.contacts import whatsapp_outbox  # the channel's table, only when writing it
 
             self._outbox = whatsapp_outbox
-        ledger = Ledger()
+        ledger, run = Ledger(), uuid.uuid4().hex[:8]
         patients = patients or max(1, conversations * 7 // 10)
         rows: List[Dict[str, Any]] = []
         backend_rows: Dict[str, List[Dict[str, Any]]] = {
@@ -354,9 +355,8 @@ class Seed:
             sender = sender_of(number, patients, prefix)
             script = _scripts(number)
             rows += self._conversation(ledger, sender, local.timestamp(), number, script)
-            self._side(
-                ledger, backend_rows, sender, local.astimezone(dt.timezone.utc), f"{prefix}-{number}", script
-            )
+            ident = f"{run}-{number}"  # row ids unique across runs; the demo's patients keep their numbers
+            self._side(ledger, backend_rows, sender, local.astimezone(dt.timezone.utc), ident, script)
             if len(rows) >= batch:
                 self._flush(rows, backend_rows)
                 rows = []

@@ -24,8 +24,6 @@ DEFAULT_DAYS = 30
 SYSTEM_INTENTS: FrozenSet[str] = frozenset(
     {"medication_reminder", "appointment_reminder", "waitlist_offer", "waitlist_offer_gone"}
 )
-# Messages the bot did not understand: the fallback and what it declines as outside a clinic's work.
-NOT_UNDERSTOOD_INTENTS: Tuple[str, ...] = ("nlu_fallback", "out_of_scope")
 SIMILAR_ENOUGH = 80  # rapidfuzz token_set_ratio at which two not-understood messages are one group
 _DIGITS = re.compile(r"\d[\d\s().-]{3,}\d")
 _WORDS = re.compile(r"[^\w\s]+")
@@ -75,11 +73,13 @@ def _day(text: str, name: str) -> dt.date:
 
 @dataclass(frozen=True)
 class Marker:
-    """A per-patient flag: the patient had an event of `type_name` whose `column` is one of `names`."""
+    """A per-patient flag: the patient had an event of `type_name` whose `column` is one of `names`; for
+    `column` "requested_slot", a form asked for one of the slots `names` (the `requested_slot` slot's value, the only
+    way a form's question shows in the tracker: Rasa logs the form, not its `action_ask_*`)."""
 
     key: str
     type_name: str
-    column: str  # "intent_name" or "action_name" (Rasa's clear columns; the event data itself is encrypted)
+    column: str  # "intent_name", "action_name", "type_name" (Rasa's clear columns) or "requested_slot"
     names: Tuple[str, ...] = ()
 
 
@@ -91,26 +91,33 @@ def _action(key: str, *names: str) -> Marker:
     return Marker(key, "action", "action_name", names)
 
 
-# Every per-patient flag the dashboard counts, computed in one grouped query (carebot.dashboard.store).
+def _asked(key: str, *slots: str) -> Marker:
+    return Marker(key, "slot", "requested_slot", slots)
+
+
+# Every per-patient flag the dashboard counts (carebot.dashboard.store: one grouped query for the clear ones).
 MARKERS: Tuple[Marker, ...] = (
     Marker("paused", "pause", "type_name"),
     _intent("booking_started", "book_appointment"),
-    _action("time_offered", "action_ask_booking_slot"),
-    _action("picked", "action_ask_patient_name", "action_ask_booking_confirmed"),
-    _action("confirm_asked", "action_ask_booking_confirmed"),
+    _asked("time_offered", "booking_slot"),
+    _asked("picked", "patient_name", "booking_confirmed"),
+    _asked("confirm_asked", "booking_confirmed"),
     _intent("reschedule_started", "reschedule_appointment"),
     _intent("cancel_started", "cancel_appointment"),
     _intent("reminder_started", "set_reminder"),
     _action("reminder_saved", "action_save_reminder"),
     _action("triage_started", "action_triage_start"),
-    _action("triage_asked", "action_ask_triage_answer"),
+    _asked("triage_asked", "triage_answer"),
     _action("triage_completed", "action_triage_outcome"),
     _action("red_flag", "action_red_flag"),
     _action("consent_declined", "action_decline_consent", "action_decline_reminder_consent"),
-    _intent("not_understood", *NOT_UNDERSTOOD_INTENTS),
 )
+# The bot's answers to a message it did not understand (the fallback) or declines as outside a clinic's work. A
+# message counts as not understood when the first action after it is one of these: a form that took an unclassified
+# answer (a name, a date of birth) did understand it.
+NOT_UNDERSTOOD_ACTIONS: Tuple[str, ...] = ("action_fallback", "utter_out_of_scope")
 MARKER_KEYS = tuple(marker.key for marker in MARKERS)
-# Outcomes read from the `booking_result` slot (the only values decrypted besides triage and not-understood texts).
+# Outcomes read from the `booking_result` slot (decrypted, as are requested slots, triage and not-understood texts).
 RESULT_MARKERS = {"booked": "booked", "rescheduled": "rescheduled", "cancelled": "cancelled"}
 
 

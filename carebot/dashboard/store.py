@@ -24,7 +24,7 @@ from carebot.backend.db import to_db
 from carebot.dashboard.model import (
     FUNNELS,
     MARKERS,
-    NOT_UNDERSTOOD_INTENTS,
+    NOT_UNDERSTOOD_ACTIONS,
     RESULT_MARKERS,
     SYSTEM_INTENTS,
     Count,
@@ -123,6 +123,7 @@ class DashboardStore:
         appointment_lists: Dict[str, FrozenSet[str]] = {}
         with ThreadPoolExecutor(max_workers=QUERIES_AT_ONCE) as pool:
             reached_soon = pool.submit(self._reached, period)
+            asked_soon = pool.submit(self._asked, period)
             median_soon = pool.submit(self._median_response, period)
             triage_soon = pool.submit(self._triage, period)
             not_understood_soon = pool.submit(self._not_understood, period)
@@ -130,9 +131,12 @@ class DashboardStore:
             reminders_soon = pool.submit(self._reminders, period, reminder_lists)
             appointments_soon = pool.submit(self._appointments, period, appointment_lists)
             reached, totals = reached_soon.result()
+            reached.update(asked_soon.result())
             report.median_response_seconds = median_soon.result()
             levels, complaints = triage_soon.result()
             not_understood = not_understood_soon.result()
+            reached["not_understood"] = frozenset(sender for sender, _text in not_understood)
+            totals["not_understood"] = len(not_understood)
             cases = cases_soon.result()
             report.reminders = reminders_soon.result()
             report.appointments = appointments_soon.result()
@@ -198,7 +202,7 @@ class DashboardStore:
     def _reached(self, period: Period) -> Tuple[Dict[str, FrozenSet[str]], Dict[str, int]]:
         """Every marker as the set of patients who had its event in the period, and the event totals, from one
         grouped query (a row per patient); with the outcomes read from the `booking_result` slot."""
-        totals = {"sessions": 0, "messages": 0, "bot_messages": 0, "not_understood": 0}
+        totals = {"sessions": 0, "messages": 0, "bot_messages": 0}
         if self.tracker is None:
             return {}, totals
         wrote = f"type_name = 'user' AND {_NOT_SYSTEM}"
@@ -206,7 +210,6 @@ class DashboardStore:
             "sessions": "type_name = 'session_started'",
             "messages": wrote,
             "bot_messages": "type_name = 'bot'",
-            "not_understood": "type_name = 'user' AND intent_name IN :fallback",
         }
         conditions: Dict[str, str] = {
             "wrote": wrote,
@@ -216,11 +219,12 @@ class DashboardStore:
         params = self._params(
             period,
             system=sorted(SYSTEM_INTENTS),
-            fallback=list(NOT_UNDERSTOOD_INTENTS),
             actions=sorted({name for m in MARKERS if m.type_name == "action" for name in m.names}),
         )
-        expanding = [bindparam(name, expanding=True) for name in ("system", "fallback", "actions")]
+        expanding = [bindparam(name, expanding=True) for name in ("system", "actions")]
         for number, marker in enumerate(MARKERS):
+            if marker.column == "requested_slot":
+                continue  # encrypted values: _asked
             if marker.column == "type_name":
                 conditions[marker.key] = f"type_name = '{marker.type_name}'"
             else:
@@ -322,15 +326,39 @@ class DashboardStore:
                 complaints.setdefault(complaint, set()).add(patient)
         return levels, complaints
 
+    def _asked(self, period: Period) -> Dict[str, FrozenSet[str]]:
+        """The form-question markers: patients whose `requested_slot` was set in the period to one of the marker's
+        slots (each event's value read once: a slot's name, never patient data)."""
+        if self.tracker is None:
+            return {}
+        query = text(
+            f"SELECT id, sender_id FROM {EVENTS} WHERE {_IN_PERIOD} AND type_name = 'slot' "
+            f"AND action_name = 'requested_slot'"
+        )
+        with self.tracker.connect() as connection:
+            rows = connection.execute(query, self._params(period)).fetchall()
+        asked = self._read([row.id for row in rows], _text_value)
+        return {
+            marker.key: frozenset(row.sender_id for row in rows if asked[row.id] in marker.names)
+            for marker in MARKERS
+            if marker.column == "requested_slot"
+        }
+
     def _not_understood(self, period: Period) -> List[Tuple[str, str]]:
+        """(patient, text) of each message the bot answered with its fallback or declined: the first action after
+        the patient's message is one of NOT_UNDERSTOOD_ACTIONS (found from those actions, which are few)."""
         if self.tracker is None:
             return []
         query = text(
-            f"SELECT sender_id, data FROM {EVENTS} WHERE {_IN_PERIOD} AND type_name = 'user' "
-            f"AND intent_name IN :fallback"
-        ).bindparams(bindparam("fallback", expanding=True))
+            f"SELECT u.sender_id, u.data FROM {EVENTS} u JOIN (SELECT a.id AS answer, "
+            f"(SELECT MAX(p.id) FROM {EVENTS} p WHERE p.sender_id = a.sender_id AND p.type_name = 'user' "
+            f"AND p.id < a.id) AS asked FROM {EVENTS} a WHERE a.timestamp >= :start AND a.timestamp < :end "
+            f"AND a.type_name = 'action' AND a.action_name IN :answers) f ON u.id = f.asked "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {EVENTS} x WHERE x.sender_id = u.sender_id "
+            f"AND x.type_name = 'action' AND x.id > u.id AND x.id < f.answer)"
+        ).bindparams(bindparam("answers", expanding=True))
         with self.tracker.connect() as connection:
-            rows = connection.execute(query, self._params(period, fallback=list(NOT_UNDERSTOOD_INTENTS)))
+            rows = connection.execute(query, self._params(period, answers=list(NOT_UNDERSTOOD_ACTIONS)))
             return [(row.sender_id, str(event_data(row.data).get("text") or "")) for row in rows]
 
     def _median_response(self, period: Period) -> Optional[float]:

@@ -317,6 +317,11 @@ def _event(sender: str, at: float, step: Step) -> Dict[str, Any]:
         row["intent_name"] = step.name
     elif step.kind == "bot":
         data["text"] = step.value
+    elif (
+        step.kind == "slot" and step.name == "requested_slot"
+    ):  # as the tracker store keeps it: the slot in clear
+        data.update(name=step.name, value=step.value)
+        row.update(action_name=step.name, intent_name=step.value or "")
     elif step.kind in ("action", "slot"):
         data.update(name=step.name, value=step.value) if step.kind == "slot" else data.update(name=step.name)
         row["action_name"] = step.name

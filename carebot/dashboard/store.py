@@ -131,7 +131,8 @@ class DashboardStore:
             reminders_soon = pool.submit(self._reminders, period, reminder_lists)
             appointments_soon = pool.submit(self._appointments, period, appointment_lists)
             reached, totals = reached_soon.result()
-            reached.update(asked_soon.result())
+            for key, older in asked_soon.result().items():
+                reached[key] = reached.get(key, frozenset()) | older
             report.median_response_seconds = median_soon.result()
             levels, complaints = triage_soon.result()
             not_understood = not_understood_soon.result()
@@ -223,9 +224,13 @@ class DashboardStore:
         )
         expanding = [bindparam(name, expanding=True) for name in ("system", "actions")]
         for number, marker in enumerate(MARKERS):
-            if marker.column == "requested_slot":
-                continue  # encrypted values: _asked
-            if marker.column == "type_name":
+            if marker.column == "requested_slot":  # the tracker store keeps the slot asked for in intent_name
+                params[f"m{number}"] = list(marker.names)
+                expanding.append(bindparam(f"m{number}", expanding=True))
+                conditions[marker.key] = (
+                    f"type_name = 'slot' AND action_name = 'requested_slot' AND intent_name IN :m{number}"
+                )
+            elif marker.column == "type_name":
                 conditions[marker.key] = f"type_name = '{marker.type_name}'"
             else:
                 params[f"m{number}"] = list(marker.names)
@@ -235,7 +240,8 @@ class DashboardStore:
         columns += [f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)" for cond in counted.values()]
         query = text(
             f"SELECT sender_id, {', '.join(columns)} FROM {EVENTS} WHERE {_IN_PERIOD} AND (type_name IN "
-            f"('user', 'bot', 'session_started', 'pause') OR (type_name = 'action' AND action_name IN :actions)) "
+            f"('user', 'bot', 'session_started', 'pause') OR (type_name = 'action' AND action_name IN :actions) "
+            f"OR (type_name = 'slot' AND action_name = 'requested_slot')) "
             f"GROUP BY sender_id"
         ).bindparams(*expanding)
         with self.tracker.connect() as connection:
@@ -327,13 +333,13 @@ class DashboardStore:
         return levels, complaints
 
     def _asked(self, period: Period) -> Dict[str, FrozenSet[str]]:
-        """The form-question markers: patients whose `requested_slot` was set in the period to one of the marker's
-        slots (each event's value read once: a slot's name, never patient data)."""
+        """The form-question markers of `requested_slot` events stored before the tracker store kept the slot asked
+        for in clear (carebot.privacy.tracker_store.clear_name): their values are decrypted, once each."""
         if self.tracker is None:
             return {}
         query = text(
             f"SELECT id, sender_id FROM {EVENTS} WHERE {_IN_PERIOD} AND type_name = 'slot' "
-            f"AND action_name = 'requested_slot'"
+            f"AND action_name = 'requested_slot' AND intent_name IS NULL"
         )
         with self.tracker.connect() as connection:
             rows = connection.execute(query, self._params(period)).fetchall()

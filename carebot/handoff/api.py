@@ -32,6 +32,7 @@ from carebot.handoff.inbox import (
     Dashboard,
     DeadLetters,
     PatientRequests,
+    Review,
     StaffInbox,
     WaitingList,
 )
@@ -63,6 +64,7 @@ def setup(
     waiting_list: Optional[WaitingList] = None,
     attendance: Optional[Attendance] = None,
     dashboard: Optional[Dashboard] = None,
+    review: Optional[Review] = None,
 ) -> None:
     """Register /api/handoff and /staff. `sender` is the WhatsApp channel's sender (its ContactStore also answers
     opt-out and 24-hour-window questions, its outbox lists the dead letters), passed in by the backend process so
@@ -95,6 +97,7 @@ def setup(
         waiting_list=waiting_list,
         attendance=attendance,
         dashboard=dashboard,
+        review=review,
     )
     app.router.add_routes(
         [

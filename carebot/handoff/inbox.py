@@ -211,6 +211,20 @@ class Dashboard(Protocol):
     def members(self, period: Any, key: str) -> Optional[List[str]]: ...
 
 
+class Review(Protocol):
+    """Conversation review (carebot.review.service.StaffReview, passed in by the backend). Blocking calls."""
+
+    intents: List[str]
+
+    def period(self, first: Optional[str], last: Optional[str]) -> Any: ...
+
+    def conversations(self, period: Any, intent: str, only_not_understood: bool) -> List[Any]: ...
+
+    def transcript(self, event_id: int) -> Optional[Tuple[str, List[Any]]]: ...
+
+    def mark(self, event_id: int, intent: str, staff: str) -> bool: ...
+
+
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
@@ -228,6 +242,7 @@ class StaffInbox:
         waiting_list: Optional[WaitingList] = None,
         attendance: Optional[Attendance] = None,
         dashboard: Optional[Dashboard] = None,
+        review: Optional[Review] = None,
     ) -> None:
         self.service, self.auth, self.clinic, self.sessions, self.audit = (
             service,
@@ -238,7 +253,7 @@ class StaffInbox:
         )
         self.secure_cookies, self.patient_requests = secure_cookies, patient_requests
         self.dead_letters, self.waiting_list, self.attendance = dead_letters, waiting_list, attendance
-        self.adherence, self.dashboard = adherence, dashboard
+        self.adherence, self.dashboard, self.review = adherence, dashboard, review
 
     def routes(self) -> list:
         return [
@@ -250,6 +265,9 @@ class StaffInbox:
             web.get("/staff/audit", self.show_audit),
             web.get("/staff/dashboard", self.show_dashboard),
             web.get("/staff/dashboard/list", self.show_dashboard_list),
+            web.get("/staff/conversations", self.list_conversations),
+            web.get("/staff/conversations/{id:\\d+}", self.show_conversation),
+            web.post("/staff/conversations/{id:\\d+}/turns/{event:\\d+}/intent", self.mark_intent),
             web.get("/staff/privacy/export", self.export_patient),
             web.post("/staff/privacy/erase", self.erase_patient),
             web.post("/staff/cases/{id:\\d+}/reply", self.reply),
@@ -696,6 +714,105 @@ class StaffInbox:
             members=[member if shown else mask_phone(member) for member in members],
             admin=self._is_admin(session),
             shown=shown,
+        )
+
+    # ---- conversation review ---------------------------------------------------------------------------------------
+
+    def _review(self) -> Review:
+        if self.review is None:
+            raise web.HTTPNotFound(
+                text="Conversation review is not available here.", headers=SECURITY_HEADERS
+            )
+        return self.review
+
+    async def list_conversations(self, request: web.Request) -> web.Response:
+        """A period's conversations, searchable by intent and by whether the bot failed to understand a message."""
+        review, session = self._review(), await self._session(request)
+        if session is None:
+            return self._login_page({"level": "warn", "text": "Log in to review conversations."}, status=401)
+        try:
+            period = review.period(request.query.get("from"), request.query.get("to"))
+        except ValueError as error:
+            raise web.HTTPBadRequest(
+                text=f"{error} Go back to /staff/conversations.", headers=SECURITY_HEADERS
+            )
+        intent = request.query.get("intent", "")
+        intent = intent if intent in review.intents else ""
+        only = request.query.get("fallback") == "1"
+        found = await run_db(review.conversations, period, intent, only)
+        await run_db(self.audit.record, f"staff:{session.staff}", "list conversations", detail=period.query)
+        return self._page(
+            "conversations.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            period=period,
+            intents=review.intents,
+            intent=intent,
+            only=only,
+            conversations=[
+                {
+                    "id": c.first_event,
+                    "masked_phone": mask_phone(c.sender),
+                    "messages": c.messages,
+                    "not_understood": c.not_understood,
+                    "started": self._local(c.started),
+                }
+                for c in found
+            ],
+        )
+
+    async def show_conversation(self, request: web.Request) -> web.Response:
+        """One conversation turn by turn: intents, confidences, entities, actions and slots; patient messages can be
+        marked with the intent they meant."""
+        review, session = self._review(), await self._session(request)
+        if session is None:
+            return self._login_page({"level": "warn", "text": "Log in to review conversations."}, status=401)
+        found = await run_db(review.transcript, int(request.match_info["id"]))
+        if found is None:
+            raise web.HTTPNotFound(
+                text="No such conversation. Go back to /staff/conversations.", headers=SECURITY_HEADERS
+            )
+        sender, shown = found
+        await run_db(
+            self.audit.record,
+            f"staff:{session.staff}",
+            "read conversation",
+            sender,
+            f"conversation {request.match_info['id']}",
+        )
+        done = request.query.get("done")
+        notice = {
+            "marked": {"level": "ok", "text": "Marked: the message waits in the review queue for export."},
+            "refused": {"level": "error", "text": "Not marked: choose one of the bot's intents."},
+        }.get(done or "")
+        return self._page(
+            "conversation.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            notice=notice,
+            conversation=request.match_info["id"],
+            masked_phone=mask_phone(sender),
+            turns=[dict(t.__dict__, at=self._local(t.at)) for t in shown],
+            intents=review.intents,
+        )
+
+    async def mark_intent(self, request: web.Request) -> web.Response:
+        """ "Wrong intent → X": the message joins the review queue (`python -m carebot.review export`)."""
+        session, form = await self._require_post(request)
+        review = self._review()
+        event_id, intent = int(request.match_info["event"]), str(form.get("intent", ""))
+        marked = await run_db(review.mark, event_id, intent, session.staff)
+        if marked:
+            await run_db(
+                self.audit.record,
+                f"staff:{session.staff}",
+                "mark intent",
+                detail=f"event {event_id} -> {intent}",
+            )
+        code = "marked" if marked else "refused"
+        raise web.HTTPSeeOther(
+            f"/staff/conversations/{request.match_info['id']}?done={code}#turn-{event_id}",
+            headers=SECURITY_HEADERS,
         )
 
     # ---- a patient's request, handled by an admin -------------------------------------------------------------------

@@ -40,6 +40,8 @@ from carebot.privacy.admin import PatientRequests
 from carebot.privacy.stores import tracker_database_url
 from carebot.reminders import api as reminders_api
 from carebot.reminders.dispatcher import whatsapp_delivery_statuses
+from carebot.review.service import StaffReview
+from carebot.review.store import ReviewStore, domain_intents
 from carebot.scheduling import api as scheduling_api
 from carebot.scheduling import store as scheduling_store
 from carebot.waitlist import api as waitlist_api
@@ -51,6 +53,10 @@ ApiSetup = Callable[[web.Application, Engine, Clinic], None]
 
 
 def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
+    url = (
+        tracker_database_url()
+    )  # Rasa's tracker store (the endpoints file's SQL store): dashboard and review read it
+    tracker = make_engine(url) if url else None
     handoff_api.setup(
         app,
         engine,
@@ -60,15 +66,9 @@ def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None
         adherence=reminders_api.adherence_for_staff(engine),
         waiting_list=functools.partial(waitlist_store.waiting_patients, engine, clinic),
         attendance=scheduling_store.StaffAttendance(engine, clinic),
-        dashboard=_dashboard(engine, clinic),
+        dashboard=StaffDashboard(DashboardStore(engine, tracker, whatsapp_delivery_statuses), clinic),
+        review=StaffReview(ReviewStore(engine, tracker, domain_intents()), clinic),
     )
-
-
-def _dashboard(engine: Engine, clinic: Clinic) -> StaffDashboard:
-    """The dashboard over this database and Rasa's tracker store (the endpoints file's SQL store, if any)."""
-    url = tracker_database_url()
-    tracker = make_engine(url) if url else None
-    return StaffDashboard(DashboardStore(engine, tracker, whatsapp_delivery_statuses), clinic)
 
 
 # Every API served by the backend, one per line.

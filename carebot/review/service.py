@@ -1,0 +1,34 @@
+"""Review as the staff pages use it (carebot.handoff.inbox.Review): bound by the backend, so the inbox never imports
+this package. Blocking calls."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from carebot.clinic import Clinic
+from carebot.clock import clinic_now
+from carebot.dashboard.model import Period
+from carebot.review.model import Turn
+from carebot.review.store import Listed, ReviewStore
+
+
+class StaffReview:
+    def __init__(self, store: ReviewStore, clinic: Clinic) -> None:
+        self.store, self.clinic = store, clinic
+
+    @property
+    def intents(self) -> List[str]:
+        return sorted(self.store.intents)
+
+    def period(self, first: Optional[str], last: Optional[str]) -> Period:
+        """The period of the page's query (PeriodError, a ValueError, with a message for the reader)."""
+        return Period.parse(first, last, clinic_now(self.clinic.tz).date(), self.clinic.tz)
+
+    def conversations(self, period: Period, intent: str, only_not_understood: bool) -> List[Listed]:
+        return self.store.conversations(period.start, period.end, intent, only_not_understood)
+
+    def transcript(self, event_id: int) -> Optional[Tuple[str, List[Turn]]]:
+        return self.store.transcript(event_id)
+
+    def mark(self, event_id: int, intent: str, staff: str) -> bool:
+        return self.store.mark(event_id, intent, staff)

@@ -224,6 +224,8 @@ class Review(Protocol):
 
     def mark(self, event_id: int, intent: str, staff: str) -> bool: ...
 
+    def save_story(self, event_id: int) -> Optional[Tuple[str, Any]]: ...
+
 
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
@@ -268,6 +270,7 @@ class StaffInbox:
             web.get("/staff/conversations", self.list_conversations),
             web.get("/staff/conversations/{id:\\d+}", self.show_conversation),
             web.post("/staff/conversations/{id:\\d+}/turns/{event:\\d+}/intent", self.mark_intent),
+            web.post("/staff/conversations/{id:\\d+}/story", self.save_story),
             web.get("/staff/privacy/export", self.export_patient),
             web.post("/staff/privacy/erase", self.erase_patient),
             web.post("/staff/cases/{id:\\d+}/reply", self.reply),
@@ -784,6 +787,11 @@ class StaffInbox:
         notice = {
             "marked": {"level": "ok", "text": "Marked: the message waits in the review queue for export."},
             "refused": {"level": "error", "text": "Not marked: choose one of the bot's intents."},
+            "story": {
+                "level": "ok",
+                "text": "Saved as a test story (patient details masked): "
+                f"review_{request.match_info['id']}.yml in the stories folder.",
+            },
         }.get(done or "")
         return self._page(
             "conversation.html",
@@ -814,6 +822,31 @@ class StaffInbox:
             f"/staff/conversations/{request.match_info['id']}?done={code}#turn-{event_id}",
             headers=SECURITY_HEADERS,
         )
+
+    async def save_story(self, request: web.Request) -> web.Response:
+        """ "Save as test story": the conversation, masked, becomes a tests/stories entry a designer commits."""
+        session, _ = await self._require_post(request)
+        review, conversation = self._review(), request.match_info["id"]
+        try:
+            saved = await run_db(review.save_story, int(conversation))
+        except ValueError as error:  # StoryError: this conversation cannot be replayed
+            raise web.HTTPBadRequest(
+                text=f"Not saved: {error} Go back to /staff/conversations/{conversation}.",
+                headers=SECURITY_HEADERS,
+            )
+        if saved is None:
+            raise web.HTTPNotFound(
+                text="No such conversation. Go back to /staff/conversations.", headers=SECURITY_HEADERS
+            )
+        sender, path = saved
+        await run_db(
+            self.audit.record,
+            f"staff:{session.staff}",
+            "save test story",
+            sender,
+            f"conversation {conversation} -> {path.name}",
+        )
+        raise web.HTTPSeeOther(f"/staff/conversations/{conversation}?done=story", headers=SECURITY_HEADERS)
 
     # ---- a patient's request, handled by an admin -------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ this package. Blocking calls."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Optional, Tuple
 
 from carebot.clinic import Clinic
@@ -13,8 +14,8 @@ from carebot.review.store import Listed, ReviewStore
 
 
 class StaffReview:
-    def __init__(self, store: ReviewStore, clinic: Clinic) -> None:
-        self.store, self.clinic = store, clinic
+    def __init__(self, store: ReviewStore, clinic: Clinic, stories: Path) -> None:
+        self.store, self.clinic, self.stories = store, clinic, stories
 
     @property
     def intents(self) -> List[str]:
@@ -29,6 +30,19 @@ class StaffReview:
 
     def transcript(self, event_id: int) -> Optional[Tuple[str, List[Turn]]]:
         return self.store.transcript(event_id)
+
+    def save_story(self, event_id: int) -> Optional[Tuple[str, Path]]:
+        """Write the conversation as `review_<id>.yml` in the stories folder (saved again: replaced), for a designer
+        to run with `make rasa-test` and commit: (sender, path), None when there is no such conversation.
+        StoryError (a ValueError) with a message for the reader when it cannot be a story."""
+        found = self.store.story(event_id)
+        if found is None:
+            return None
+        sender, story = found
+        path = self.stories / f"review_{event_id}.yml"
+        self.stories.mkdir(parents=True, exist_ok=True)
+        path.write_text(story, encoding="utf-8")
+        return sender, path
 
     def mark(self, event_id: int, intent: str, staff: str) -> bool:
         return self.store.mark(event_id, intent, staff)

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from carebot.backend.db import metadata, to_db
 from carebot.clock import utc_now
 from carebot.privacy.sealing import event_data
-from carebot.review.model import SHOWN_KINDS, Turn, nlu_yaml, turns
+from carebot.review.model import SHOWN_KINDS, Turn, nlu_yaml, story_steps, story_yaml, turns
 from carebot.settings import PROJECT_ROOT
 
 EVENTS = "events"  # Rasa's tracker events table
@@ -125,6 +125,27 @@ class ReviewStore:
                 {"sender": sender, "kinds": list(SHOWN_KINDS)},
             ).fetchall()
         return sender, turns((row.id, row.timestamp, event_data(row.data)) for row in rows)
+
+    def story(self, event_id: int) -> Optional[Tuple[str, str]]:
+        """The conversation of the patient message `event_id` as a masked test story: (sender, story YAML). Every
+        event is read, not only those shown, so the story has the forms' loops; StoryError when it cannot be one."""
+        if self.tracker is None:
+            return None
+        with self.tracker.connect() as connection:
+            sender = connection.execute(
+                text(f"SELECT sender_id FROM {EVENTS} WHERE id = :id AND type_name = 'user'"),
+                {"id": event_id},
+            ).scalar()
+            if sender is None:
+                return None
+            rows = connection.execute(
+                text(f"SELECT data FROM {EVENTS} WHERE sender_id = :sender ORDER BY id"), {"sender": sender}
+            ).fetchall()
+        steps, whole = story_steps(event_data(row.data) for row in rows)
+        title = f"Saved in conversation review: conversation {event_id}"
+        if not whole:
+            title += " (up to the turn where an action forced the next, which a test story cannot replay)"
+        return sender, story_yaml(title, steps)
 
     def mark(self, event_id: int, intent: str, staff: str) -> bool:
         """Queue the patient message `event_id` as an example of `intent` (marked again: the latest mark wins).

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from carebot import migrations
+from carebot import migrations, settings
 from carebot.backend.audit import AuditLog
 from carebot.backend.db import make_engine, run_db
 from carebot.backend.errors import ApiError, error_response
@@ -67,7 +67,9 @@ def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None
         waiting_list=functools.partial(waitlist_store.waiting_patients, engine, clinic),
         attendance=scheduling_store.StaffAttendance(engine, clinic),
         dashboard=StaffDashboard(DashboardStore(engine, tracker, whatsapp_delivery_statuses), clinic),
-        review=StaffReview(ReviewStore(engine, tracker, domain_intents()), clinic),
+        review=StaffReview(
+            ReviewStore(engine, tracker, domain_intents()), clinic, settings.current().review_stories_dir
+        ),
     )
 
 

@@ -48,6 +48,7 @@ async def site(tmp_path: Any, monkeypatch: Any, clinic: Any) -> AsyncIterator[Si
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("WHATSAPP_STATE_DATABASE_URL", seeded.channel_url)
     monkeypatch.setenv("STAFF_ADMINS", "bob")
+    monkeypatch.setenv("REVIEW_STORIES_DIR", str(tmp_path / "stories"))  # never the repository's
     endpoints = tmp_path / "endpoints.yml"
     database = seeded.tracker_url.removeprefix("sqlite:///")
     endpoints.write_text(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {database}\n")

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from carebot.review.__main__ import main as review_main
-from carebot.review.model import nlu_yaml
+from carebot.review.model import StoryError, nlu_yaml, story_steps, story_yaml
 from tests.dashboard.test_pages import site  # noqa: F401
 from tests.handoff.handoff_harness import csrf_of
 
@@ -109,3 +109,96 @@ def test_rasa_data_validate_accepts_an_export(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+
+
+def _user(text, intent, *entities):
+    return {
+        "event": "user",
+        "text": text,
+        "parse_data": {"intent": {"name": intent}, "entities": list(entities)},
+    }
+
+
+def test_a_conversation_becomes_a_masked_test_story():
+    events = [
+        {"event": "action", "name": "action_session_start"},
+        {"event": "session_started"},
+        {"event": "slot", "name": "consent_given", "value": True},  # carried over: not a step
+        {"event": "action", "name": "action_listen"},
+        _user(
+            "book physio please",
+            "book_appointment",
+            {"entity": "clinic_service", "start": 5, "end": 11, "value": "physiotherapy"},
+        ),
+        {"event": "action", "name": "appointment_form"},
+        {"event": "active_loop", "name": "appointment_form"},
+        {"event": "slot", "name": "requested_slot", "value": "patient_name"},
+        {"event": "bot", "text": "What is your full name?"},
+        {"event": "action", "name": "action_listen"},
+        _user("sam taylor, call me on 07700 900123", "inform"),
+        {"event": "action", "name": "appointment_form"},
+        {"event": "slot", "name": "patient_name", "value": "Sam Taylor"},
+        {"event": "slot", "name": "booking_result", "value": {"kind": "booked", "who": "Sam Taylor"}},
+        {"event": "active_loop", "name": None},
+        {"event": "action", "name": "action_appointment_done"},
+        {"event": "action", "name": "action_listen"},
+        _user('/choose_option{"option": "2"}', "choose_option", {"entity": "option", "value": "2"}),
+    ]
+    steps, whole = story_steps(events)
+    assert whole and steps == [
+        {
+            "user": 'book [physio]{"entity": "clinic_service", "value": "physiotherapy"} please',
+            "intent": "book_appointment",
+        },
+        {"action": "appointment_form"},
+        {"active_loop": "appointment_form"},
+        {"slot_was_set": [{"requested_slot": "patient_name"}]},
+        {"user": "Alex Example, call me on +44 7700 900000", "intent": "inform"},
+        {"action": "appointment_form"},
+        {"slot_was_set": [{"patient_name": "Alex Example"}]},
+        {"slot_was_set": [{"booking_result": {"kind": "booked", "who": "Alex Example"}}]},
+        {"active_loop": None},
+        {"action": "action_appointment_done"},
+        {"intent": "choose_option", "entities": [{"option": "2"}]},
+    ]
+    story = story_yaml("a title", steps)
+    assert "Sam" not in story and "Taylor" not in story and "900123" not in story
+    assert yaml.safe_load(story)["stories"][0]["steps"] == steps
+    # The core fallback's forced listen has no story step: the story stops before that turn.
+    fallback = [
+        _user("the 3rd one", "choose_option"),
+        {"event": "action", "name": "action_fallback"},
+        {"event": "followup", "name": "action_listen"},
+        _user("hello", "greet"),
+    ]
+    assert story_steps([*events, *fallback]) == (steps, False)
+    with pytest.raises(StoryError, match="'restart'"):
+        story_steps([*events, {"event": "restart"}])
+    with pytest.raises(StoryError, match="no patient message"):
+        story_steps(fallback)
+    with pytest.raises(StoryError, match="no patient message"):
+        story_steps(events[:4])
+
+
+async def test_staff_save_a_conversation_as_a_masked_test_story(site, tmp_path):  # noqa: F811
+    alice = await site.browser("alice")
+    status, page = await site.get(alice, f"/staff/conversations?{site.seeded.period.query}")
+    first = re.findall(r'href="/staff/conversations/(\d+)"', page)[0]
+    status, page = await site.get(alice, f"/staff/conversations/{first}")
+    path = f"/staff/conversations/{first}/story"
+    async with alice.post(site.url + path, data={}, allow_redirects=False) as response:
+        assert response.status == 403  # no CSRF token
+    stranger = await site.browser()
+    async with stranger.post(
+        site.url + path, data={"csrf": csrf_of(page)}, allow_redirects=False
+    ) as response:
+        assert response.status == 303 and "/staff/login" in response.headers["Location"]
+    assert not (tmp_path / "stories").exists()
+
+    async with alice.post(site.url + path, data={"csrf": csrf_of(page)}, allow_redirects=False) as response:
+        assert response.status == 303 and response.headers["Location"].endswith("done=story")
+    saved = (tmp_path / "stories" / f"review_{first}.yml").read_text()
+    story = yaml.safe_load(saved)["stories"][0]
+    assert story["steps"] and "+44770090" not in saved
+    status, page = await site.get(alice, f"/staff/conversations/{first}?done=story")
+    assert f"review_{first}.yml" in page

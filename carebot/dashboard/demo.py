@@ -313,7 +313,9 @@ def _event(sender: str, at: float, step: Step) -> Dict[str, Any]:
         "action_name": None,
     }
     if step.kind == "user":
-        data.update(text=step.value, parse_data={"intent": {"name": step.name, "confidence": 0.9}})
+        # As the classifier scores them: the fallback at its threshold (config.yml), the rest well above.
+        confidence = 0.3 if step.name == "nlu_fallback" else 0.9
+        data.update(text=step.value, parse_data={"intent": {"name": step.name, "confidence": confidence}})
         row["intent_name"] = step.name
     elif step.kind == "bot":
         data["text"] = step.value

@@ -18,6 +18,7 @@ from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence,
 
 from rapidfuzz import fuzz
 
+TRIAGE_LEVELS = ("emergency", "urgent", "routine", "self_care")  # most urgent first, as the page lists them
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
 # Intents the bot's own processes send through `trigger_intent` (reminders, waitlist offers): not patient messages.

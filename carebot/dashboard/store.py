@@ -27,6 +27,7 @@ from carebot.dashboard.model import (
     NOT_UNDERSTOOD_ACTIONS,
     RESULT_MARKERS,
     SYSTEM_INTENTS,
+    TRIAGE_LEVELS,
     Count,
     Period,
     Rate,
@@ -49,7 +50,6 @@ TRACKER_INDEXES = (
 TRIAGE_LOOKBACK = dt.timedelta(
     days=1
 )  # a triage's state is set before its level: look that far before the period
-LEVELS = ("emergency", "urgent", "routine", "self_care")
 QUERIES_AT_ONCE = 4  # of the pool's 10 connections: several staff may open the page at once
 VALUES_KEPT = 500_000  # slot readings kept in memory (a short string each), oldest dropped first
 DeliveryOf = Callable[[Sequence[str]], Dict[str, Optional[str]]]
@@ -179,7 +179,9 @@ class DashboardStore:
             report.funnels.append(built)
             for index in range(len(funnel.steps)):
                 lists[f"funnel:{funnel.key}:{index}"] = funnel_members(funnel, index, reached)
-        for level in sorted(levels, key=lambda name: (LEVELS.index(name) if name in LEVELS else 99, name)):
+        for level in sorted(
+            levels, key=lambda name: (TRIAGE_LEVELS.index(name) if name in TRIAGE_LEVELS else 99, name)
+        ):
             lists[f"triage_level:{level}"] = frozenset(levels[level])
             report.triage_levels.append(
                 Count(level.replace("_", " "), len(levels[level]), f"triage_level:{level}")

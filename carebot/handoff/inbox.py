@@ -215,10 +215,22 @@ class Review(Protocol):
     """Conversation review (carebot.review.service.StaffReview, passed in by the backend). Blocking calls."""
 
     intents: List[str]
+    flows: List[str]
+    outcomes: List[str]
 
     def period(self, first: Optional[str], last: Optional[str]) -> Any: ...
 
-    def conversations(self, period: Any, intent: str, only_not_understood: bool) -> List[Any]: ...
+    def confidence_below(self, text: Optional[str]) -> Optional[float]: ...
+
+    def conversations(
+        self,
+        period: Any,
+        intent: str,
+        only_not_understood: bool,
+        flow: str,
+        outcome: str,
+        below: Optional[float],
+    ) -> List[Any]: ...
 
     def transcript(self, event_id: int) -> Optional[Tuple[str, List[Any]]]: ...
 
@@ -729,20 +741,26 @@ class StaffInbox:
         return self.review
 
     async def list_conversations(self, request: web.Request) -> web.Response:
-        """A period's conversations, searchable by intent and by whether the bot failed to understand a message."""
+        """A period's conversations, searchable by intent, flow, outcome, lowest confidence and whether the bot failed
+        to understand a message."""
         review, session = self._review(), await self._session(request)
         if session is None:
             return self._login_page({"level": "warn", "text": "Log in to review conversations."}, status=401)
         try:
             period = review.period(request.query.get("from"), request.query.get("to"))
+            below = review.confidence_below(request.query.get("below"))
         except ValueError as error:
             raise web.HTTPBadRequest(
                 text=f"{error} Go back to /staff/conversations.", headers=SECURITY_HEADERS
             )
         intent = request.query.get("intent", "")
         intent = intent if intent in review.intents else ""
+        flow = request.query.get("flow", "")
+        flow = flow if flow in review.flows else ""
+        outcome = request.query.get("outcome", "")
+        outcome = outcome if outcome in review.outcomes else ""
         only = request.query.get("fallback") == "1"
-        found = await run_db(review.conversations, period, intent, only)
+        found = await run_db(review.conversations, period, intent, only, flow, outcome, below)
         await run_db(self.audit.record, f"staff:{session.staff}", "list conversations", detail=period.query)
         return self._page(
             "conversations.html",
@@ -751,6 +769,11 @@ class StaffInbox:
             period=period,
             intents=review.intents,
             intent=intent,
+            flows=review.flows,
+            flow=flow,
+            outcomes=review.outcomes,
+            outcome=outcome,
+            below="" if below is None else f"{below:g}",
             only=only,
             conversations=[
                 {

@@ -11,6 +11,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
+from carebot.dashboard.model import FUNNELS, TRIAGE_LEVELS
+
 # A phone number in an example would teach the classifier nothing and leak a patient's number into the repository.
 _PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 _SPACE = re.compile(r"\s+")
@@ -225,3 +227,34 @@ def story_yaml(title: str, steps: Sequence[Mapping[str, Any]]) -> str:
     """One test story in the format of tests/stories/*.yml (`rasa test core --stories FILE` reads it)."""
     document = {"version": "3.1", "stories": [{"story": title, "steps": list(steps)}]}
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
+
+
+# Search by flow and outcome uses the dashboard's own per-patient lists (docs/dashboard.md), so a conversation found
+# here is one the dashboard counts in that figure: a flow is the first step of its funnel (booking, reschedule and
+# cancel started with their intent, a reminder asked for with set_reminder, triage started by action_triage_start)
+# or a hand-off to staff (the bot paused); an outcome is the funnel's last step, a triage level, paused, or a message
+# not understood.
+FLOWS: Dict[str, str] = {
+    **{funnel.key: f"funnel:{funnel.key}:0" for funnel in FUNNELS},
+    "handoff": "paused",
+}
+OUTCOMES: Dict[str, str] = {
+    **{funnel.steps[-1][1]: f"funnel:{funnel.key}:{len(funnel.steps) - 1}" for funnel in FUNNELS},
+    **{f"triage: {level.replace('_', ' ')}": f"triage_level:{level}" for level in TRIAGE_LEVELS},
+    "handed off": "paused",
+    "not understood": "not_understood",
+}
+
+
+def confidence_below(text: Optional[str]) -> Optional[float]:
+    """The search's "confidence below" field: None when empty; ValueError with a message for the reader when it is
+    not a number between 0 and 1."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"Confidence below must be a number between 0 and 1, not '{text[:20]}'.") from None
+    if not 0 < value <= 1:
+        raise ValueError(f"Confidence below must be a number between 0 and 1, not {value:g}.")
+    return value

@@ -4,18 +4,21 @@ this package. Blocking calls."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Set, Tuple
 
 from carebot.clinic import Clinic
 from carebot.clock import clinic_now
 from carebot.dashboard.model import Period
-from carebot.review.model import Turn
+from carebot.review.model import FLOWS, OUTCOMES, Turn, confidence_below
 from carebot.review.store import Listed, ReviewStore
+
+# The dashboard's list of the conversations behind a figure (carebot.dashboard.store.DashboardStore.members).
+FigureMembers = Callable[[Period, str], Optional[List[str]]]
 
 
 class StaffReview:
-    def __init__(self, store: ReviewStore, clinic: Clinic, stories: Path) -> None:
-        self.store, self.clinic, self.stories = store, clinic, stories
+    def __init__(self, store: ReviewStore, clinic: Clinic, stories: Path, members: FigureMembers) -> None:
+        self.store, self.clinic, self.stories, self.members = store, clinic, stories, members
 
     @property
     def intents(self) -> List[str]:
@@ -25,8 +28,26 @@ class StaffReview:
         """The period of the page's query (PeriodError, a ValueError, with a message for the reader)."""
         return Period.parse(first, last, clinic_now(self.clinic.tz).date(), self.clinic.tz)
 
-    def conversations(self, period: Period, intent: str, only_not_understood: bool) -> List[Listed]:
-        return self.store.conversations(period.start, period.end, intent, only_not_understood)
+    flows, outcomes = sorted(FLOWS), list(OUTCOMES)
+    confidence_below = staticmethod(confidence_below)
+
+    def conversations(
+        self,
+        period: Period,
+        intent: str = "",
+        only_not_understood: bool = False,
+        flow: str = "",
+        outcome: str = "",
+        below: Optional[float] = None,
+    ) -> List[Listed]:
+        """The period's conversations matching every criterion given; a flow or outcome is one of FLOWS/OUTCOMES
+        (the dashboard's figure behind it, so both pages count the same conversations)."""
+        among: Optional[Set[str]] = None
+        for key in (FLOWS.get(flow), OUTCOMES.get(outcome)):
+            if key:
+                members = set(self.members(period, key) or ())
+                among = members if among is None else among & members
+        return self.store.conversations(period.start, period.end, intent, only_not_understood, among, below)
 
     def transcript(self, event_id: int) -> Optional[Tuple[str, List[Turn]]]:
         return self.store.transcript(event_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import FrozenSet, List, Optional, Tuple
+from typing import AbstractSet, FrozenSet, List, Optional, Set, Tuple
 
 import yaml
 from sqlalchemy import (
@@ -27,12 +27,14 @@ from sqlalchemy.engine import Engine
 
 from carebot.backend.db import metadata, to_db
 from carebot.clock import utc_now
+from carebot.dashboard.model import SYSTEM_INTENTS
 from carebot.privacy.sealing import event_data
 from carebot.review.model import SHOWN_KINDS, Turn, nlu_yaml, story_steps, story_yaml, turns
 from carebot.settings import PROJECT_ROOT
 
 EVENTS = "events"  # Rasa's tracker events table
 FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
+LISTED = 200  # conversations a search shows, newest first
 
 review_queue = Table(
     "review_queue",
@@ -71,22 +73,31 @@ class ReviewStore:
         self.backend, self.tracker, self.intents = backend, tracker, intents
 
     def conversations(
-        self, start: dt.datetime, end: dt.datetime, intent: str = "", only_not_understood: bool = False
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        intent: str = "",
+        only_not_understood: bool = False,
+        among: Optional[AbstractSet[str]] = None,
+        below: Optional[float] = None,
     ) -> List[Listed]:
-        """Conversations with patient messages in [start, end), newest first; with `intent`, those with a message of
-        that intent; with `only_not_understood`, those with a fallback or declined message."""
-        if self.tracker is None:
+        """Conversations with patient messages in [start, end), newest first, at most LISTED: with `intent`, those
+        with a message of that intent; with `only_not_understood`, those with a fallback or declined message; with
+        `among`, only those conversations; with `below`, those with a patient message whose intent confidence was
+        below it (the confidence is in the encrypted event data: only the candidates' messages are decrypted)."""
+        if self.tracker is None or (among is not None and not among):
             return []
         having = []
         if intent:
             having.append("SUM(CASE WHEN intent_name = :intent THEN 1 ELSE 0 END) > 0")
         if only_not_understood:
             having.append("SUM(CASE WHEN intent_name IN :fallback THEN 1 ELSE 0 END) > 0")
+        filtered = among is not None or below is not None
         query = text(
             f"SELECT MIN(id), sender_id, COUNT(*), SUM(CASE WHEN intent_name IN :fallback THEN 1 ELSE 0 END), "
             f"MIN(timestamp) FROM {EVENTS} WHERE type_name = 'user' AND timestamp >= :start AND timestamp < :end "
             f"GROUP BY sender_id {'HAVING ' + ' AND '.join(having) if having else ''} "
-            f"ORDER BY MIN(timestamp) DESC LIMIT 200"
+            f"ORDER BY MIN(timestamp) DESC {'' if filtered else f'LIMIT {LISTED}'}"
         ).bindparams(bindparam("fallback", expanding=True))
         params = {
             "start": start.timestamp(),
@@ -95,7 +106,7 @@ class ReviewStore:
             "fallback": list(FALLBACK_INTENTS),
         }
         with self.tracker.connect() as connection:
-            return [
+            found = [
                 Listed(
                     row[0],
                     row[1],
@@ -104,7 +115,31 @@ class ReviewStore:
                     dt.datetime.fromtimestamp(row[4], dt.timezone.utc),
                 )
                 for row in connection.execute(query, params)
+                if among is None or row[1] in among
             ]
+        if below is not None:
+            unsure = self._unsure(start, end, {c.sender for c in found}, below)
+            found = [c for c in found if c.sender in unsure]
+        return found[:LISTED]
+
+    def _unsure(self, start: dt.datetime, end: dt.datetime, senders: Set[str], below: float) -> Set[str]:
+        """Of `senders`, those with a patient message in [start, end) classified with confidence below `below`."""
+        if not senders or self.tracker is None:
+            return set()
+        query = text(
+            f"SELECT sender_id, data FROM {EVENTS} WHERE type_name = 'user' AND timestamp >= :start "
+            f"AND timestamp < :end AND (intent_name IS NULL OR intent_name NOT IN :system)"
+        ).bindparams(bindparam("system", expanding=True))
+        params = {"start": start.timestamp(), "end": end.timestamp(), "system": sorted(SYSTEM_INTENTS)}
+        unsure: Set[str] = set()
+        with self.tracker.connect() as connection:
+            for sender, data in connection.execute(query, params):
+                if sender in senders and sender not in unsure:
+                    intent = (event_data(data).get("parse_data") or {}).get("intent") or {}
+                    confidence = intent.get("confidence")
+                    if confidence is not None and float(confidence) < below:
+                        unsure.add(sender)
+        return unsure
 
     def transcript(self, event_id: int) -> Optional[Tuple[str, List[Turn]]]:
         """The conversation of the patient message `event_id`: its sender and every turn, decrypted."""

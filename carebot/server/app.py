@@ -57,6 +57,9 @@ def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None
         tracker_database_url()
     )  # Rasa's tracker store (the endpoints file's SQL store): dashboard and review read it
     tracker = make_engine(url) if url else None
+    dashboard = DashboardStore(
+        engine, tracker, whatsapp_delivery_statuses
+    )  # review searches by its figures too
     handoff_api.setup(
         app,
         engine,
@@ -66,9 +69,12 @@ def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None
         adherence=reminders_api.adherence_for_staff(engine),
         waiting_list=functools.partial(waitlist_store.waiting_patients, engine, clinic),
         attendance=scheduling_store.StaffAttendance(engine, clinic),
-        dashboard=StaffDashboard(DashboardStore(engine, tracker, whatsapp_delivery_statuses), clinic),
+        dashboard=StaffDashboard(dashboard, clinic),
         review=StaffReview(
-            ReviewStore(engine, tracker, domain_intents()), clinic, settings.current().review_stories_dir
+            ReviewStore(engine, tracker, domain_intents()),
+            clinic,
+            settings.current().review_stories_dir,
+            dashboard.members,
         ),
     )
 

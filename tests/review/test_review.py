@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from carebot.review.__main__ import main as review_main
-from carebot.review.model import StoryError, nlu_yaml, story_steps, story_yaml
+from carebot.review.model import FLOWS, OUTCOMES, StoryError, nlu_yaml, story_steps, story_yaml
 from tests.dashboard.test_pages import site  # noqa: F401
 from tests.handoff.handoff_harness import csrf_of
 
@@ -202,3 +202,34 @@ async def test_staff_save_a_conversation_as_a_masked_test_story(site, tmp_path):
     assert story["steps"] and "+44770090" not in saved
     status, page = await site.get(alice, f"/staff/conversations/{first}?done=story")
     assert f"review_{first}.yml" in page
+
+
+async def test_search_by_flow_outcome_and_confidence_finds_the_seeds_conversations(site):  # noqa: F811
+    query, ledger = site.seeded.period.query, site.seeded.ledger
+    alice = await site.browser("alice")
+
+    async def found(search: str) -> set:
+        status, page = await site.get(alice, f"/staff/conversations?{query}&{search}")
+        assert status == 200 and "+44770090" not in page
+        return set(re.findall(r'href="/staff/conversations/(\d+)"', page))
+
+    everyone = await found("")
+    for flow, key in FLOWS.items():
+        expected = ledger.identities(key)
+        assert expected, flow  # the seed has every flow
+        assert len(await found(f"flow={flow}")) == len(expected), flow
+    for outcome, key in OUTCOMES.items():
+        assert len(await found(f"outcome={outcome}")) == len(ledger.identities(key)), outcome
+    both = await found("flow=booking&outcome=handed off")
+    assert len(both) == len(ledger.identities("funnel:booking:0") & ledger.identities("paused"))
+    # The seed scores the fallback 0.3 (its threshold) and every other message 0.9.
+    unsure, lost = await found("below=0.5"), await found("fallback=1")
+    assert unsure and unsure < lost  # out_of_scope messages are confident
+    for conversation in lost:
+        status, page = await site.get(alice, f"/staff/conversations/{conversation}")
+        assert ("nlu_fallback</strong> 0.3" in page) == (conversation in unsure), conversation
+    assert await found("below=0.95") == everyone
+    assert await found("below=0.3") == set()
+    status, page = await site.get(alice, f"/staff/conversations?{query}&below=2")
+    assert status == 400 and "between 0 and 1" in page
+    assert await found("flow=no_such_flow") == everyone  # an unknown choice is no filter, as for intents

@@ -1,4 +1,6 @@
-"""Scripted demo conversations for the dashboard: `make seed-demo` (500 over 30 days), its tests and its benchmark.
+"""The fast direct-write demo seed: `python -m carebot.dashboard seed-demo` (500 conversations over 30 days), the
+fixture of the dashboard's figure tests and its benchmark. (`make seed-demo` plays scripts through the real bot
+instead: carebot/dashboard/live.py.)
 
 Each script is what one conversation leaves behind: the tracker events Rasa writes for it (in Rasa's events table,
 sealed like the tracker store seals them) and the backend rows its actions write (appointments, reminders and their

@@ -13,6 +13,7 @@ import pytest
 from carebot.backend.db import make_engine
 from carebot.clinic import Clinic
 from carebot.clock import clinic_now
+from carebot.dashboard.live import drive, scripts
 from carebot.dashboard.model import Period
 from carebot.dashboard.store import DashboardStore
 from carebot.privacy import sealing
@@ -57,3 +58,35 @@ def test_the_dashboard_counts_what_the_real_bot_did(stack, clinic: Clinic, monke
     report = store.report(period)
     assert report.median_response_seconds is not None and report.median_response_seconds > 0
     assert any(lost in group.senders for group in report.not_understood)
+
+
+@pytest.mark.slow
+def test_the_live_seed_counts_what_the_dashboard_shows(stack, clinic: Clinic, monkeypatch):
+    """The seed `make seed-demo` runs, on a few conversations: its own count of each figure, for its patients, is
+    the dashboard's (the stack is shared with other tests, so only the seed's patients are compared)."""
+    plan = scripts(4)  # one of each kind: a booking, a booking left after the times, not understood, a person
+    senders = [f"whatsapp:+4477008{n:05d}" for n in range(11_301, 11_305)]
+    ledger = drive(lambda sender, text: [m.get("text", "") for m in stack.say(sender, text)], senders, plan)
+    phones = {sender.split(":", 1)[1] for sender in senders}
+
+    today = clinic_now(clinic.tz).date()
+    store = _store(stack, monkeypatch)
+    try:
+        period = Period.of_days(today, today, clinic.tz)
+        report = store.report(period)
+        keys = list(report.figures())
+        members = {key: set(store.members(period, key) or ()) & (set(senders) | phones) for key in keys}
+    finally:
+        sealing.cipher.cache_clear()
+    checked = 0
+    for key in keys:
+        if key.startswith(("funnel:", "handoff:", "appointments:booked")) or key in (
+            "patients",
+            "contained",
+            "paused",
+            "not_understood",
+        ):
+            assert members[key] == ledger.identities(key), key
+            checked += 1
+    assert checked >= 20 and ledger.expected()["funnel:booking:4"] == 1
+    assert ledger.messages == 10 and ledger.bot_messages >= 10

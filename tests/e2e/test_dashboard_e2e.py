@@ -6,7 +6,9 @@ tests rely on the same definitions."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -19,14 +21,23 @@ from carebot.dashboard.store import DashboardStore
 from carebot.privacy import sealing
 
 
-def _store(stack, monkeypatch) -> DashboardStore:
-    """The dashboard over the stack's databases, decrypting with the stack's tracker key."""
+@contextlib.contextmanager
+def _store(stack, monkeypatch) -> Iterator[DashboardStore]:
+    """The dashboard over the stack's databases, decrypting with the stack's tracker key; its connections closed
+    after (the stack's processes keep writing those SQLite files)."""
     var = Path(stack.env["CAREBOT_VAR_DIR"])
     monkeypatch.setenv("CAREBOT_VAR_DIR", str(var))
     sealing.cipher.cache_clear()
-    return DashboardStore(
-        make_engine(stack.env["CAREBOT_DATABASE_URL"]), make_engine(f"sqlite:///{var / 'tracker.db'}")
+    backend, tracker = (
+        make_engine(stack.env["CAREBOT_DATABASE_URL"]),
+        make_engine(f"sqlite:///{var / 'tracker.db'}"),
     )
+    try:
+        yield DashboardStore(backend, tracker)
+    finally:
+        backend.dispose()
+        tracker.dispose()
+        sealing.cipher.cache_clear()
 
 
 @pytest.mark.slow
@@ -42,12 +53,10 @@ def test_the_dashboard_counts_what_the_real_bot_did(stack, clinic: Clinic, monke
     stack.say(human, "can I talk to a person please")
 
     today = clinic_now(clinic.tz).date()
-    store = _store(stack, monkeypatch)
-    try:
-        period = Period.of_days(today, today, clinic.tz)
-        members = {key: set(store.members(period, key) or ()) for key in store.report(period).figures()}
-    finally:
-        sealing.cipher.cache_clear()
+    period = Period.of_days(today, today, clinic.tz)
+    with _store(stack, monkeypatch) as store:
+        report = store.report(period)
+        members = {key: set(store.members(period, key) or ()) for key in report.figures()}
     for step in range(5):  # started, times offered, time picked, identified, booked
         assert booker in members[f"funnel:booking:{step}"], step
     assert booker.split(":", 1)[1] in members["appointments:booked"]
@@ -55,7 +64,6 @@ def test_the_dashboard_counts_what_the_real_bot_did(stack, clinic: Clinic, monke
     assert lost in members["not_understood"] and booker not in members["not_understood"]
     assert human in members["paused"] and human in members["handoff:asked_for_human"]
     assert {booker, lost} <= members["contained"] and human not in members["contained"]
-    report = store.report(period)
     assert report.median_response_seconds is not None and report.median_response_seconds > 0
     assert any(lost in group.senders for group in report.not_understood)
 
@@ -70,14 +78,10 @@ def test_the_live_seed_counts_what_the_dashboard_shows(stack, clinic: Clinic, mo
     phones = {sender.split(":", 1)[1] for sender in senders}
 
     today = clinic_now(clinic.tz).date()
-    store = _store(stack, monkeypatch)
-    try:
-        period = Period.of_days(today, today, clinic.tz)
-        report = store.report(period)
-        keys = list(report.figures())
+    period = Period.of_days(today, today, clinic.tz)
+    with _store(stack, monkeypatch) as store:
+        keys = list(store.report(period).figures())
         members = {key: set(store.members(period, key) or ()) & (set(senders) | phones) for key in keys}
-    finally:
-        sealing.cipher.cache_clear()
     checked = 0
     for key in keys:
         if key.startswith(("funnel:", "handoff:", "appointments:booked")) or key in (

@@ -32,8 +32,8 @@ def test_a_saved_story_passes_rasa_test(stack, tmp_path, monkeypatch):
     var = Path(stack.env["CAREBOT_VAR_DIR"])
     monkeypatch.setenv("CAREBOT_VAR_DIR", str(var))
     sealing.cipher.cache_clear()
+    tracker = make_engine(f"sqlite:///{var / 'tracker.db'}")
     try:
-        tracker = make_engine(f"sqlite:///{var / 'tracker.db'}")
         with tracker.connect() as connection:
             first = connection.execute(
                 text("SELECT MIN(id) FROM events WHERE sender_id = :s AND type_name = 'user'"), {"s": patient}

@@ -16,7 +16,7 @@ TRAIN_INPUTS := config.yml domain.yml clinic.yml $(shell find $(RASA_DATA) data/
 	$(wildcard carebot/nlu/*.py carebot/lexicon/*.py)
 MODEL := models/carebot.tar.gz
 
-.PHONY: run run-production test lint validate train pytest rasa-test bench eval eval-triage lock tools clean
+.PHONY: seed-demo run run-production test lint validate train pytest rasa-test bench eval eval-triage lock tools clean
 
 $(VENV)/.installed: requirements/lock.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,13 @@ eval: $(MODEL)
 ## REST (issue 6 contract), follow-ups answered "I'm not sure" then "no"; exits 1 when a target is missed
 eval-triage: $(MODEL)
 	$(PY) -m evaluation.triage
+
+## seed-demo: 500 scripted patients talk to the real bot (the launcher's stack on free ports, over the databases
+## `make run` uses), for /staff/dashboard (refused with CAREBOT_MODE=production); prints the seed's own count of the
+## figures. Every conversation happens now (Rasa stamps events with its own clock). The fast direct-write seed over
+## 30 days (the figure tests' fixture): `python -m carebot.dashboard seed-demo`
+seed-demo: $(MODEL)
+	$(PY) -m bench.seed_demo --conversations 500
 
 ## lock: re-resolve requirements/lock.txt for Python 3.10 (see requirements/lock.sh)
 lock:

@@ -40,6 +40,7 @@ SECTIONS: Dict[str, tuple] = {
         "Triage: NLU components' cost per message (findings, red-flag screen)",
     ),
     "tracker_store": ("tracker_store_bench", "Tracker store: encryption at rest per message"),
+    "dashboard": ("dashboard_bench", "Dashboard: 30 days and 10,000 conversations"),
 }
 SECTION_BLOCK = re.compile(r"<!-- section:(\w+) -->\n.*?<!-- /section:\1 -->\n", re.S)
 

@@ -56,6 +56,11 @@ class Settings:
         PROJECT_ROOT / "var", "local state: SQLite files, generated tokens", shown="`var/`"
     )
     clinic_file: Path = _var(PROJECT_ROOT / "clinic.yml", "the clinic file", shown="`clinic.yml`")
+    review_stories_dir: Path = _var(
+        PROJECT_ROOT / "tests" / "stories",
+        "where conversation review's 'save as test story' writes (a designer reads and commits them)",
+        shown="`tests/stories`",
+    )
     log_level: str = _var(
         "INFO",
         "log level of Carebot's own processes; message bodies and full phone numbers are "

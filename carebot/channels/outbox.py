@@ -524,6 +524,21 @@ class OutboxStore:
             ).fetchall()
         return {row.idempotency_key: _message(row) for row in rows}
 
+    def delivery_by_key(self, keys: Iterable[str]) -> Dict[str, Optional[str]]:
+        """Twilio's delivery status of each accepted message by idempotency key (two columns, not whole rows: the
+        dashboard asks for a month of reminders at once)."""
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        t = whatsapp_outbox.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.idempotency_key, t.delivery_status).where(
+                    t.idempotency_key.in_(wanted), t.state == "accepted"
+                )
+            ).fetchall()
+        return {row.idempotency_key: row.delivery_status for row in rows}
+
     def counts(self) -> Dict[str, int]:
         """Rows per state (what `docs/operations.md` tells an operator to look at first)."""
         t = whatsapp_outbox.c

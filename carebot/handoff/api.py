@@ -29,8 +29,10 @@ from carebot.handoff.auth import StaffAuth
 from carebot.handoff.inbox import (
     AdherenceOf,
     Attendance,
+    Dashboard,
     DeadLetters,
     PatientRequests,
+    Review,
     StaffInbox,
     WaitingList,
 )
@@ -61,6 +63,8 @@ def setup(
     adherence: Optional[AdherenceOf] = None,
     waiting_list: Optional[WaitingList] = None,
     attendance: Optional[Attendance] = None,
+    dashboard: Optional[Dashboard] = None,
+    review: Optional[Review] = None,
 ) -> None:
     """Register /api/handoff and /staff. `sender` is the WhatsApp channel's sender (its ContactStore also answers
     opt-out and 24-hour-window questions, its outbox lists the dead letters), passed in by the backend process so
@@ -92,6 +96,8 @@ def setup(
         adherence=adherence,
         waiting_list=waiting_list,
         attendance=attendance,
+        dashboard=dashboard,
+        review=review,
     )
     app.router.add_routes(
         [

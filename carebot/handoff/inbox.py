@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 import jinja2
 from aiohttp import web
@@ -200,6 +200,45 @@ class Attendance(Protocol):
     def no_show(self, appointment_id: str) -> Any: ...
 
 
+class Dashboard(Protocol):
+    """The clinic dashboard's figures (carebot.dashboard.service.StaffDashboard, passed in by the backend, so this
+    package never imports the dashboard). `period` raises ValueError with a message for the reader. Blocking."""
+
+    def period(self, first: Optional[str], last: Optional[str]) -> Any: ...
+
+    def report(self, period: Any) -> Any: ...
+
+    def members(self, period: Any, key: str) -> Optional[List[str]]: ...
+
+
+class Review(Protocol):
+    """Conversation review (carebot.review.service.StaffReview, passed in by the backend). Blocking calls."""
+
+    intents: List[str]
+    flows: List[str]
+    outcomes: List[str]
+
+    def period(self, first: Optional[str], last: Optional[str]) -> Any: ...
+
+    def confidence_below(self, text: Optional[str]) -> Optional[float]: ...
+
+    def conversations(
+        self,
+        period: Any,
+        intent: str,
+        only_not_understood: bool,
+        flow: str,
+        outcome: str,
+        below: Optional[float],
+    ) -> List[Any]: ...
+
+    def transcript(self, event_id: int) -> Optional[Tuple[str, List[Any]]]: ...
+
+    def mark(self, event_id: int, intent: str, staff: str) -> bool: ...
+
+    def save_story(self, event_id: int) -> Optional[Tuple[str, Any]]: ...
+
+
 class StaffInbox:
     """Request handlers for /staff; `setup` in api.py registers them."""
 
@@ -216,6 +255,8 @@ class StaffInbox:
         adherence: Optional[AdherenceOf] = None,
         waiting_list: Optional[WaitingList] = None,
         attendance: Optional[Attendance] = None,
+        dashboard: Optional[Dashboard] = None,
+        review: Optional[Review] = None,
     ) -> None:
         self.service, self.auth, self.clinic, self.sessions, self.audit = (
             service,
@@ -226,7 +267,7 @@ class StaffInbox:
         )
         self.secure_cookies, self.patient_requests = secure_cookies, patient_requests
         self.dead_letters, self.waiting_list, self.attendance = dead_letters, waiting_list, attendance
-        self.adherence = adherence
+        self.adherence, self.dashboard, self.review = adherence, dashboard, review
 
     def routes(self) -> list:
         return [
@@ -236,6 +277,12 @@ class StaffInbox:
             web.post("/staff/logout", self.logout),
             web.get("/staff/cases/{id:\\d+}", self.show_case),
             web.get("/staff/audit", self.show_audit),
+            web.get("/staff/dashboard", self.show_dashboard),
+            web.get("/staff/dashboard/list", self.show_dashboard_list),
+            web.get("/staff/conversations", self.list_conversations),
+            web.get("/staff/conversations/{id:\\d+}", self.show_conversation),
+            web.post("/staff/conversations/{id:\\d+}/turns/{event:\\d+}/intent", self.mark_intent),
+            web.post("/staff/conversations/{id:\\d+}/story", self.save_story),
             web.get("/staff/privacy/export", self.export_patient),
             web.post("/staff/privacy/erase", self.erase_patient),
             web.post("/staff/cases/{id:\\d+}/reply", self.reply),
@@ -609,6 +656,220 @@ class StaffInbox:
             notice=self._notice(request),
             entries=[dict(e.__dict__, at=self._local(e.at), patient=(e.patient or "")[:12]) for e in entries],
         )
+
+    # ---- the dashboard (admin and staff; identities only for admins who ask) ----------------------------------------
+
+    async def _dashboard_viewer(self, request: web.Request) -> Tuple[Optional[Session], bool]:
+        """The viewer (None: not logged in) and whether identities are shown; a staff member asking for identities
+        is refused (403) and the refusal is in the audit log."""
+        if self.dashboard is None:
+            raise web.HTTPNotFound(text="The dashboard is not available here.", headers=SECURITY_HEADERS)
+        session = await self._session(request)
+        shown = request.query.get("identities") == "shown"
+        if session is not None and shown and not self._is_admin(session):
+            await run_db(self.audit.record, f"staff:{session.staff}", "dashboard identities refused")
+            raise web.HTTPForbidden(
+                text="Only an administrator can see patients' numbers on the dashboard.",
+                headers=SECURITY_HEADERS,
+            )
+        return session, shown
+
+    def _dashboard_login(self) -> web.Response:
+        """401 with the login form: the dashboard's figures are for logged-in staff only."""
+        return self._login_page({"level": "warn", "text": "Log in to see the dashboard."}, status=401)
+
+    async def _period(self, request: web.Request, dashboard: Dashboard) -> Any:
+        try:
+            return dashboard.period(request.query.get("from"), request.query.get("to"))
+        except ValueError as error:
+            raise web.HTTPBadRequest(text=f"{error} Go back to /staff/dashboard.", headers=SECURITY_HEADERS)
+
+    async def show_dashboard(self, request: web.Request) -> web.Response:
+        """The clinic's figures for a period (default: the last 30 days)."""
+        session, shown = await self._dashboard_viewer(request)
+        if session is None or self.dashboard is None:
+            return self._dashboard_login()
+        period = await self._period(request, self.dashboard)
+        report = await run_db(self.dashboard.report, period)
+        await run_db(self.audit.record, f"staff:{session.staff}", "read dashboard", detail=period.query)
+        return self._page(
+            "dashboard.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            report=report,
+            period=period,
+            admin=self._is_admin(session),
+            shown=shown,
+        )
+
+    async def show_dashboard_list(self, request: web.Request) -> web.Response:
+        """The patients behind one figure: masked numbers, or (an admin who asks) the conversation ids."""
+        session, shown = await self._dashboard_viewer(request)
+        if session is None or self.dashboard is None:
+            return self._dashboard_login()
+        period = await self._period(request, self.dashboard)
+        key = request.query.get("figure", "")
+        members = await run_db(self.dashboard.members, period, key)
+        if members is None:
+            raise web.HTTPNotFound(
+                text="No such figure on the dashboard. Go back to /staff/dashboard.", headers=SECURITY_HEADERS
+            )
+        await run_db(
+            self.audit.record,
+            f"staff:{session.staff}",
+            "read dashboard list" + (" with identities" if shown else ""),
+            detail=f"{key} {period.query}",
+        )
+        return self._page(
+            "dashboard_list.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            period=period,
+            figure=key,
+            members=[member if shown else mask_phone(member) for member in members],
+            admin=self._is_admin(session),
+            shown=shown,
+        )
+
+    # ---- conversation review ---------------------------------------------------------------------------------------
+
+    def _review(self) -> Review:
+        if self.review is None:
+            raise web.HTTPNotFound(
+                text="Conversation review is not available here.", headers=SECURITY_HEADERS
+            )
+        return self.review
+
+    async def list_conversations(self, request: web.Request) -> web.Response:
+        """A period's conversations, searchable by intent, flow, outcome, lowest confidence and whether the bot failed
+        to understand a message."""
+        review, session = self._review(), await self._session(request)
+        if session is None:
+            return self._login_page({"level": "warn", "text": "Log in to review conversations."}, status=401)
+        try:
+            period = review.period(request.query.get("from"), request.query.get("to"))
+            below = review.confidence_below(request.query.get("below"))
+        except ValueError as error:
+            raise web.HTTPBadRequest(
+                text=f"{error} Go back to /staff/conversations.", headers=SECURITY_HEADERS
+            )
+        intent = request.query.get("intent", "")
+        intent = intent if intent in review.intents else ""
+        flow = request.query.get("flow", "")
+        flow = flow if flow in review.flows else ""
+        outcome = request.query.get("outcome", "")
+        outcome = outcome if outcome in review.outcomes else ""
+        only = request.query.get("fallback") == "1"
+        found = await run_db(review.conversations, period, intent, only, flow, outcome, below)
+        await run_db(self.audit.record, f"staff:{session.staff}", "list conversations", detail=period.query)
+        return self._page(
+            "conversations.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            period=period,
+            intents=review.intents,
+            intent=intent,
+            flows=review.flows,
+            flow=flow,
+            outcomes=review.outcomes,
+            outcome=outcome,
+            below="" if below is None else f"{below:g}",
+            only=only,
+            conversations=[
+                {
+                    "id": c.first_event,
+                    "masked_phone": mask_phone(c.sender),
+                    "messages": c.messages,
+                    "not_understood": c.not_understood,
+                    "started": self._local(c.started),
+                }
+                for c in found
+            ],
+        )
+
+    async def show_conversation(self, request: web.Request) -> web.Response:
+        """One conversation turn by turn: intents, confidences, entities, actions and slots; patient messages can be
+        marked with the intent they meant."""
+        review, session = self._review(), await self._session(request)
+        if session is None:
+            return self._login_page({"level": "warn", "text": "Log in to review conversations."}, status=401)
+        found = await run_db(review.transcript, int(request.match_info["id"]))
+        if found is None:
+            raise web.HTTPNotFound(
+                text="No such conversation. Go back to /staff/conversations.", headers=SECURITY_HEADERS
+            )
+        sender, shown = found
+        await run_db(
+            self.audit.record,
+            f"staff:{session.staff}",
+            "read conversation",
+            sender,
+            f"conversation {request.match_info['id']}",
+        )
+        done = request.query.get("done")
+        notice = {
+            "marked": {"level": "ok", "text": "Marked: the message waits in the review queue for export."},
+            "refused": {"level": "error", "text": "Not marked: choose one of the bot's intents."},
+            "story": {
+                "level": "ok",
+                "text": "Saved as a test story (patient details masked): "
+                f"review_{request.match_info['id']}.yml in the stories folder.",
+            },
+        }.get(done or "")
+        return self._page(
+            "conversation.html",
+            staff=session.staff,
+            csrf=self.auth.csrf_token(session.token),
+            notice=notice,
+            conversation=request.match_info["id"],
+            masked_phone=mask_phone(sender),
+            turns=[dict(t.__dict__, at=self._local(t.at)) for t in shown],
+            intents=review.intents,
+        )
+
+    async def mark_intent(self, request: web.Request) -> web.Response:
+        """ "Wrong intent → X": the message joins the review queue (`python -m carebot.review export`)."""
+        session, form = await self._require_post(request)
+        review = self._review()
+        event_id, intent = int(request.match_info["event"]), str(form.get("intent", ""))
+        marked = await run_db(review.mark, event_id, intent, session.staff)
+        if marked:
+            await run_db(
+                self.audit.record,
+                f"staff:{session.staff}",
+                "mark intent",
+                detail=f"event {event_id} -> {intent}",
+            )
+        code = "marked" if marked else "refused"
+        raise web.HTTPSeeOther(
+            f"/staff/conversations/{request.match_info['id']}?done={code}#turn-{event_id}",
+            headers=SECURITY_HEADERS,
+        )
+
+    async def save_story(self, request: web.Request) -> web.Response:
+        """ "Save as test story": the conversation, masked, becomes a tests/stories entry a designer commits."""
+        session, _ = await self._require_post(request)
+        review, conversation = self._review(), request.match_info["id"]
+        try:
+            saved = await run_db(review.save_story, int(conversation))
+        except ValueError as error:  # StoryError: this conversation cannot be replayed
+            raise web.HTTPBadRequest(
+                text=f"Not saved: {error} Go back to /staff/conversations/{conversation}.",
+                headers=SECURITY_HEADERS,
+            )
+        if saved is None:
+            raise web.HTTPNotFound(
+                text="No such conversation. Go back to /staff/conversations.", headers=SECURITY_HEADERS
+            )
+        sender, path = saved
+        await run_db(
+            self.audit.record,
+            f"staff:{session.staff}",
+            "save test story",
+            sender,
+            f"conversation {conversation} -> {path.name}",
+        )
+        raise web.HTTPSeeOther(f"/staff/conversations/{conversation}?done=story", headers=SECURITY_HEADERS)
 
     # ---- a patient's request, handled by an admin -------------------------------------------------------------------
 

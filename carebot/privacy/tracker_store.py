@@ -3,8 +3,9 @@
 
 - **Encryption at rest.** Each event's JSON (message texts, entities such as medicine names, slots) is stored as a
   Fernet token under a key from `TRACKER_ENCRYPTION_KEY` (else the owner-only file var/tracker_key). Only the
-  columns Rasa queries by stay clear: sender id, event type, timestamp, intent and action names. Rows written
-  before encryption was switched on are still read.
+  columns Rasa queries by stay clear: sender id, event type, timestamp, intent and action names (and, in the intent
+  column of a `requested_slot` event, the slot a form asks for). Rows written before encryption was switched on are
+  still read.
 - **Erasure.** When the turn being saved holds the bot's `forget_conversation` payload (actions/privacy.py after
   the patient confirmed "delete my data"; actions/consent.py when consent is withdrawn), every event of that
   conversation is deleted instead of saved: the action cannot do it itself, because Rasa saves the turn after the
@@ -14,9 +15,10 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Text
+from typing import Any, Dict, Iterable, Optional, Text
 
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import REQUESTED_SLOT
 from rasa.shared.core.events import BotUttered, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -44,6 +46,18 @@ def forget_since(events: Iterable[Event]) -> Optional[float]:
     return min(found) if found else None
 
 
+def clear_name(data: Dict[str, Any]) -> Optional[str]:
+    """What the `intent_name` column keeps in clear: a message's intent, or, for a `requested_slot` event, the slot a
+    form asks for next (a form's question is logged only this way; the dashboard counts questions without decrypting,
+    docs/dashboard.md). Both are the bot's own names, never patient data."""
+    if data.get("event") == "slot" and data.get("name") == REQUESTED_SLOT:
+        value = data.get("value")
+        return (
+            value if isinstance(value, str) else ""
+        )  # "": no question (a form ended); NULL: stored before this
+    return data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
+
+
 class ProtectedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore whose event data is encrypted and whose conversations can be erased by the bot."""
 
@@ -65,7 +79,7 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
                         sender_id=tracker.sender_id,
                         type_name=event.type_name,
                         timestamp=data.get("timestamp"),
-                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        intent_name=clear_name(data),
                         action_name=data.get("name"),
                         data=seal(data),
                     )

@@ -127,11 +127,10 @@ def whatsapp_outbox_states(keys: Sequence[str], engine: Any = None) -> Dict[str,
 def whatsapp_delivery_statuses(keys: Sequence[str], engine: Any = None) -> Dict[str, Optional[str]]:
     """Twilio's delivery status (sent, delivered, read, failed …; None before the first callback) of each reminder
     message Twilio accepted, by occurrence key: the adherence figures staff see."""
-    return {
-        key: message.delivery_status
-        for key, message in _outbox_messages(keys, engine).items()
-        if message.state == "accepted"
-    }
+    from carebot.channels.contacts import shared_engine  # the channel's store; imported only when used
+    from carebot.channels.outbox import OutboxStore
+
+    return OutboxStore(engine or shared_engine()).delivery_by_key(keys)
 
 
 def whatsapp_opt_out(conversation_id: str) -> bool:

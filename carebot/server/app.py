@@ -25,17 +25,23 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from carebot import migrations
+from carebot import migrations, settings
 from carebot.backend.audit import AuditLog
-from carebot.backend.db import run_db
+from carebot.backend.db import make_engine, run_db
 from carebot.backend.errors import ApiError, error_response
 from carebot.channels.twilio_sender import WhatsAppSender
 from carebot.clinic import Clinic
+from carebot.dashboard.service import StaffDashboard
+from carebot.dashboard.store import DashboardStore
 from carebot.handoff import api as handoff_api
 from carebot.identity import api as identity_api
 from carebot.privacy import api as privacy_api
 from carebot.privacy.admin import PatientRequests
+from carebot.privacy.stores import tracker_database_url
 from carebot.reminders import api as reminders_api
+from carebot.reminders.dispatcher import whatsapp_delivery_statuses
+from carebot.review.service import StaffReview
+from carebot.review.store import ReviewStore, domain_intents
 from carebot.scheduling import api as scheduling_api
 from carebot.scheduling import store as scheduling_store
 from carebot.waitlist import api as waitlist_api
@@ -47,6 +53,13 @@ ApiSetup = Callable[[web.Application, Engine, Clinic], None]
 
 
 def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None:
+    url = (
+        tracker_database_url()
+    )  # Rasa's tracker store (the endpoints file's SQL store): dashboard and review read it
+    tracker = make_engine(url) if url else None
+    dashboard = DashboardStore(
+        engine, tracker, whatsapp_delivery_statuses
+    )  # review searches by its figures too
     handoff_api.setup(
         app,
         engine,
@@ -56,6 +69,13 @@ def _handoff_setup(app: web.Application, engine: Engine, clinic: Clinic) -> None
         adherence=reminders_api.adherence_for_staff(engine),
         waiting_list=functools.partial(waitlist_store.waiting_patients, engine, clinic),
         attendance=scheduling_store.StaffAttendance(engine, clinic),
+        dashboard=StaffDashboard(dashboard, clinic),
+        review=StaffReview(
+            ReviewStore(engine, tracker, domain_intents()),
+            clinic,
+            settings.current().review_stories_dir,
+            dashboard.members,
+        ),
     )
 
 

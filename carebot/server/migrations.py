@@ -21,6 +21,7 @@ import carebot.handoff.sessions  # noqa: F401
 import carebot.handoff.store  # noqa: F401
 import carebot.identity.store  # noqa: F401
 import carebot.reminders.store  # noqa: F401
+import carebot.review.store  # noqa: F401
 import carebot.scheduling.tables  # noqa: F401
 import carebot.waitlist.tables  # noqa: F401
 from carebot import migrations

@@ -97,3 +97,38 @@ async def test_conversations_stored_before_encryption_are_still_read(store_kwarg
     await SQLTrackerStore(Domain.empty(), **store_kwargs).save(conversation(sender))
     read = await ProtectedSQLTrackerStore(Domain.empty(), **store_kwargs).retrieve(sender)
     assert read.latest_message.text == SAID
+
+
+async def test_a_forms_question_is_the_one_slot_value_kept_in_clear(store_kwargs) -> None:
+    """The dashboard counts form questions from `requested_slot` events without decrypting (docs/dashboard.md):
+    the slot asked for is a name the bot defines; every other slot value stays sealed."""
+    from rasa.shared.core.events import SlotSet
+
+    store = ProtectedSQLTrackerStore(Domain.empty(), **store_kwargs)
+    sender = f"whatsapp:+4477009{uuid.uuid4().int % 100000:05d}"
+    tracker = DialogueStateTracker.from_events(
+        sender,
+        [
+            ActionExecuted("action_listen"),
+            UserUttered("Sam Taylor", {"name": "nlu_fallback", "confidence": 0.3}),
+            ActionExecuted("appointment_form"),
+            SlotSet("patient_name", "Sam Taylor"),
+            SlotSet("requested_slot", "patient_birth_date"),
+            SlotSet("requested_slot", None),
+        ],
+    )
+    await store.save(tracker)
+    with store.session_scope() as session:
+        rows = [
+            (row.type_name, row.action_name, row.intent_name, row.data)
+            for row in session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == sender)
+        ]
+    slots = [(action, intent) for kind, action, intent, _ in rows if kind == "slot"]
+    assert slots == [("patient_name", None), ("requested_slot", "patient_birth_date"), ("requested_slot", "")]
+    assert not [data for *_, data in rows if "Sam" in data or "birth" in data]
+    read = await store.retrieve(sender)
+    assert [e.value for e in read.events if isinstance(e, SlotSet)] == [
+        "Sam Taylor",
+        "patient_birth_date",
+        None,
+    ]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "backend_0007"
-down_revision = "backend_0006"
+revision = "backend_0008"
+down_revision = "backend_0007"
 branch_labels = None
 depends_on = None
 

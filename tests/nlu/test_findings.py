@@ -344,6 +344,7 @@ PHRASINGS = [
     ("haven't pooed for 3 days", {"constipation"}, {}),
     ("I get cold sores a couple of times a year", {"cold_sore", "recurrent"}, {}),
     ("she's 38 weeks and the baby is coming right now, I can see the head", {"birth_imminent"}, {}),
+    ("his lower leg has gone red, warm and sore since yesterday", {"cellulitis"}, {}),
 ]
 
 

@@ -345,6 +345,12 @@ PHRASINGS = [
     ("I get cold sores a couple of times a year", {"cold_sore", "recurrent"}, {}),
     ("she's 38 weeks and the baby is coming right now, I can see the head", {"birth_imminent"}, {}),
     ("his lower leg has gone red, warm and sore since yesterday", {"cellulitis"}, {}),
+    (
+        "a rasping noise when he breathes in, but only when he's crying",
+        {"noisy_breathing", "only_when_upset"},
+        {},
+    ),
+    ("so irritable, cant settle him even when the calpol brings the temp down", {"inconsolable"}, {}),
 ]
 
 

@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterable, Iterator, List, Optional, Text, Tuple
+from typing import Any, Iterable, Iterator, Optional, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -79,12 +79,9 @@ WINDOW_INDEXES = {
     "ix_events_sender_id_type_name_id": ("sender_id", "type_name", "id"),
     "ix_events_sender_id_id": ("sender_id", "id"),
 }
-# (event types, one per name?) whose latest event before the window carries state into it.
-_STATE_KINDS = (
-    ((SlotSet.type_name,), True),
-    ((ActiveLoop.type_name,), False),
-    ((ConversationPaused.type_name, ConversationResumed.type_name), False),
-)
+# The events whose latest one before the window carries state into it (each slot's, the form's, pausing).
+PAUSING = (ConversationPaused.type_name, ConversationResumed.type_name)
+STATE_TYPES = (SlotSet.type_name, ActiveLoop.type_name, *PAUSING)
 # Where a tracker read through the window keeps (events before the window's stored tail, id of its first row).
 WINDOW_ATTRIBUTE = "_carebot_window"
 
@@ -171,39 +168,34 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
             return None
         event = self.SQLEvent
         rows = self._event_query(session, sender_id, False).order_by(None)
-        messages = rows.filter(event.type_name == UserUttered.type_name)
-        recent = messages.with_entities(event.id).order_by(event.id.desc()).limit(self.window_turns).all()
+        messages = rows.filter(event.type_name == UserUttered.type_name).with_entities(event.id)
+        recent = messages.order_by(event.id.desc()).limit(self.window_turns).all()
         if len(recent) < self.window_turns:
             return None
         # (ORDER BY … LIMIT 1 rather than min/max: it stops at the first row inside the session, min reads them all)
-        first_message = messages.with_entities(event.id).order_by(event.id).limit(1).scalar()
+        first_message = messages.order_by(event.id).limit(1).scalar()
         start: Optional[int] = recent[-1][0]
         while start is not None and start > first_message:
-            loop = (
-                rows.filter(event.type_name == ActiveLoop.type_name, event.id < start)
-                .with_entities(event.id, event.action_name)
-                .order_by(event.id.desc())
-                .first()
+            latest = (
+                rows.filter(event.id < start, event.type_name.in_(STATE_TYPES + REPLAYED_WHOLE))
+                .with_entities(event.type_name, event.action_name, sa.func.max(event.id))
+                .group_by(event.type_name, event.action_name)
+                .all()
             )
-            if loop is None or loop.action_name is None:
-                break
+            if any(kind in REPLAYED_WHOLE for kind, _, _ in latest):
+                return None
+            loop = max(
+                ((id_, name) for kind, name, id_ in latest if kind == ActiveLoop.type_name), default=None
+            )
+            if loop is None or loop[1] is None:
+                # The state at the window's start, as the stored events that set it: each slot's last SlotSet, the
+                # last ActiveLoop (a deactivation), the last pause or resume. Everything else before the window
+                # (messages, replies, actions) only mattered to the turn it was in.
+                pausing = [id_ for kind, _, id_ in latest if kind in PAUSING]
+                state_ids = [id_ for kind, _, id_ in latest if kind == SlotSet.type_name]
+                state_ids += [loop[0]] if loop else []
+                state_ids += [max(pausing)] if pausing else []
+                return sa.or_(event.id < first_message, event.id >= start, event.id.in_(state_ids)), start
             # A form is active at the window's start: start at the message before it was activated instead.
-            start = (
-                messages.filter(event.id < loop.id).with_entities(event.id).order_by(event.id.desc()).limit(1)
-            ).scalar()
-        if start is None or start <= first_message:
-            return None
-        before = rows.filter(event.id < start)
-        if before.filter(event.type_name.in_(REPLAYED_WHOLE)).with_entities(event.id).first() is not None:
-            return None
-        # The state at the window's start, from the events between the session's opening and the window: each
-        # slot's last SlotSet, the last ActiveLoop (a deactivation: no form is active there), the last pause or
-        # resume. Everything else there (messages, bot replies, actions) only mattered to the turns it was in.
-        between = before.filter(event.id >= first_message)
-        state_ids: List[int] = []
-        for kinds, per_name in _STATE_KINDS:
-            latest = between.filter(event.type_name.in_(kinds)).with_entities(sa.func.max(event.id))
-            state_ids += [
-                row[0] for row in (latest.group_by(event.action_name) if per_name else latest).all()
-            ]
-        return sa.or_(event.id < first_message, event.id >= start, event.id.in_(state_ids)), start
+            start = messages.filter(event.id < loop[0]).order_by(event.id.desc()).limit(1).scalar()
+        return None

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
-from bench.rasa_bench import BLOCK, LONG_MESSAGES, LONG_MIX, QUIET_ENV
+from bench.rasa_bench import BLOCK, CONVERSATIONS, LATENCY_ROUNDS, LONG_MESSAGES, LONG_MIX, QUIET_ENV
 from bench.stack import DEFAULT_MODEL, carebot_stack, start
 
 STAGES = ("nlu", "retrieve", "policies", "action server", "save")
@@ -69,7 +69,27 @@ class StageClock:
             setattr(owner, attribute, timed)
 
 
-async def _conversation(model: Path, endpoints: Path, profile: bool) -> None:
+async def _short_conversations(agent: Any, clock: StageClock) -> None:
+    """The bench's latency part: its scripted conversations, each as a new patient; first messages (the session
+    start runs a custom action) apart from the others."""
+    for round_ in range(LATENCY_ROUNDS):
+        for conversation in CONVERSATIONS:
+            sender = f"short-{round_}-{uuid.uuid4().hex[:6]}"
+            for position, text in enumerate(conversation):
+                name = "first message" if position == 0 else "later messages"
+                with clock.stage(f"{name} total"):
+                    before = dict(clock.cpu_ms)
+                    await agent.handle_text(text, sender_id=sender)
+                for stage in STAGES:
+                    clock.cpu_ms[f"{name} {stage}"] += clock.cpu_ms[stage] - before.get(stage, 0.0)
+                clock.cpu_ms[f"{name} count"] += 1
+    for name in ("first message", "later messages"):
+        count = clock.cpu_ms[f"{name} count"]
+        figures = " | ".join(f"{clock.cpu_ms[f'{name} {s}'] / count:.1f}" for s in STAGES)
+        print(f"| {name} ({count:.0f}) | {clock.cpu_ms[f'{name} total'] / count:.1f} | {figures} |")
+
+
+async def _conversation(model: Path, endpoints: Path, profile: bool, short: bool = False) -> None:
     from rasa.core.actions.action import RemoteAction
     from rasa.core.agent import load_agent
     from rasa.core.processor import MessageProcessor
@@ -94,9 +114,12 @@ async def _conversation(model: Path, endpoints: Path, profile: bool) -> None:
     clock.wrap(MessageProcessor, "_parse_message_with_graph", "nlu")
     clock.wrap(MessageProcessor, "_predict_next_with_tracker", "policies")
     clock.wrap(RemoteAction, "run", "action server", wall=True)
-    sender = f"profile-{uuid.uuid4().hex[:6]}"
     print("| messages | total CPU/msg (ms) | " + " | ".join(f"{s} (ms)" for s in STAGES) + " |")
     print("|---|---:|" + "---:|" * len(STAGES))
+    if short:
+        await _short_conversations(agent, clock)
+        return
+    sender = f"profile-{uuid.uuid4().hex[:6]}"
     profiles: List[str] = []
     for first in range(0, LONG_MESSAGES, BLOCK):
         clock.cpu_ms.clear()
@@ -120,6 +143,9 @@ async def _conversation(model: Path, endpoints: Path, profile: bool) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.turn_profile", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true", help="cProfile the first and last block")
+    parser.add_argument(
+        "--short", action="store_true", help="the bench's short scripted conversations instead (REST latency)"
+    )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument(
         "--window-turns",
@@ -141,7 +167,9 @@ def main() -> int:
         try:
             _wait_services(stack)
             os.environ.update({k: v for k, v in stack.env.items() if k not in ("PYTHONPATH",)})
-            asyncio.run(_conversation(args.model, Path(stack.env["RASA_ENDPOINTS"]), args.profile))
+            asyncio.run(
+                _conversation(args.model, Path(stack.env["RASA_ENDPOINTS"]), args.profile, args.short)
+            )
         finally:
             stack.stop()
     return 0

@@ -96,9 +96,17 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
         # What the window queries by: a conversation's rows of one type, and its rows from an id on. Without these
         # each query would read every row of the conversation, and reading would still grow with its length.
         for name, columns in WINDOW_INDEXES.items():
-            sa.Index(name, *(getattr(self.SQLEvent, column) for column in columns)).create(
-                self.engine, checkfirst=True
-            )
+            try:
+                sa.Index(name, *(getattr(self.SQLEvent, column) for column in columns)).create(
+                    self.engine, checkfirst=True
+                )
+            except sa.exc.DBAPIError:
+                # Replicas starting together: another one created it between the check and the CREATE.
+                if name not in {
+                    index["name"]
+                    for index in sa.inspect(self.engine).get_indexes(self.SQLEvent.__tablename__)
+                }:
+                    raise
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)

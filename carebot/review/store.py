@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AbstractSet, FrozenSet, List, Optional, Set, Tuple
+from typing import AbstractSet, Any, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import yaml
 from sqlalchemy import (
@@ -143,6 +143,16 @@ class ReviewStore:
 
     def transcript(self, event_id: int) -> Optional[Tuple[str, List[Turn]]]:
         """The conversation of the patient message `event_id`: its sender and every turn, decrypted."""
+        found = self._events_of(event_id, SHOWN_KINDS)
+        if found is None:
+            return None
+        sender, rows = found
+        return sender, turns((row.id, row.timestamp, event_data(row.data)) for row in rows)
+
+    def _events_of(
+        self, event_id: int, kinds: Optional[Sequence[str]] = None
+    ) -> Optional[Tuple[str, List[Any]]]:
+        """The sender of the patient message `event_id` and that conversation's rows (of `kinds`, or all), in order."""
         if self.tracker is None:
             return None
         with self.tracker.connect() as connection:
@@ -152,30 +162,24 @@ class ReviewStore:
             ).scalar()
             if sender is None:
                 return None
-            rows = connection.execute(
-                text(
-                    f"SELECT id, timestamp, data FROM {EVENTS} WHERE sender_id = :sender AND type_name IN :kinds "
-                    f"ORDER BY id"
-                ).bindparams(bindparam("kinds", expanding=True)),
-                {"sender": sender, "kinds": list(SHOWN_KINDS)},
-            ).fetchall()
-        return sender, turns((row.id, row.timestamp, event_data(row.data)) for row in rows)
+            if kinds is None:
+                query = text(
+                    f"SELECT id, timestamp, data FROM {EVENTS} WHERE sender_id = :sender ORDER BY id"
+                )
+                return sender, connection.execute(query, {"sender": sender}).fetchall()
+            query = text(
+                f"SELECT id, timestamp, data FROM {EVENTS} WHERE sender_id = :sender AND type_name IN :kinds "
+                f"ORDER BY id"
+            ).bindparams(bindparam("kinds", expanding=True))
+            return sender, connection.execute(query, {"sender": sender, "kinds": list(kinds)}).fetchall()
 
     def story(self, event_id: int) -> Optional[Tuple[str, str]]:
         """The conversation of the patient message `event_id` as a masked test story: (sender, story YAML). Every
         event is read, not only those shown, so the story has the forms' loops; StoryError when it cannot be one."""
-        if self.tracker is None:
+        found = self._events_of(event_id)
+        if found is None:
             return None
-        with self.tracker.connect() as connection:
-            sender = connection.execute(
-                text(f"SELECT sender_id FROM {EVENTS} WHERE id = :id AND type_name = 'user'"),
-                {"id": event_id},
-            ).scalar()
-            if sender is None:
-                return None
-            rows = connection.execute(
-                text(f"SELECT data FROM {EVENTS} WHERE sender_id = :sender ORDER BY id"), {"sender": sender}
-            ).fetchall()
+        sender, rows = found
         steps, whole = story_steps(event_data(row.data) for row in rows)
         title = f"Saved in conversation review: conversation {event_id}"
         if not whole:

@@ -351,6 +351,7 @@ PHRASINGS = [
         {},
     ),
     ("so irritable, cant settle him even when the calpol brings the temp down", {"inconsolable"}, {}),
+    ("his knee is swollen and he has a temperature of 38.5", {"joint_swelling", "fever"}, {}),
 ]
 
 

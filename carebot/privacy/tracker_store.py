@@ -109,11 +109,15 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
         self.window_turns = int(window_turns)
         # What the window queries by: a conversation's rows of one type, and its rows from an id on. Without these
         # each query would read every row of the conversation, and reading would still grow with its length.
+        # Plain DDL, not an sa.Index on Rasa's shared Table: that would attach the index to the class-wide metadata,
+        # and the next store's create_all (one transaction on PostgreSQL) would create it twice and roll back.
+        table = self.SQLEvent.__tablename__
         for name, columns in WINDOW_INDEXES.items():
             try:
-                sa.Index(name, *(getattr(self.SQLEvent, column) for column in columns)).create(
-                    self.engine, checkfirst=True
-                )
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(columns)})")
+                    )
             except sa.exc.DBAPIError:
                 # Replicas starting together: another one created it between the check and the CREATE.
                 if name not in {

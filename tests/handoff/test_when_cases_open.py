@@ -79,7 +79,7 @@ def test_every_rule_and_story_hands_over_only_when_the_patient_asked_or_sent_a_p
 def test_only_a_request_for_a_person_a_photo_a_triage_call_back_or_a_lock_opens_a_case():
     callers = {}
     for file in sorted((ROOT / "actions").glob("*.py")):
-        for call in re.findall(r"await open_handoff\(tracker, (.+?), dispatcher", file.read_text()):
+        for call in re.findall(r"await open_handoff\(\s*tracker, (\S+?), dispatcher", file.read_text()):
             callers.setdefault(str(file.relative_to(ROOT)), set()).add(call)
     assert callers == {path: {reason} for path, reason in CASE_OPENERS.items()}
     assert "open_handoff" not in (ROOT / "actions" / "fallback.py").read_text()

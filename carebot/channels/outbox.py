@@ -230,6 +230,25 @@ class OutboxStore:
                 return None
             return self._get(conn, head)
 
+    def renew_claim(
+        self, message: OutboxMessage, lease: dt.timedelta, now: Optional[dt.datetime] = None
+    ) -> bool:
+        """Extend a live worker's lease of the message it is sending; False once the claim is gone (settled,
+        released for a retry, or lapsed and taken over), so a renewal never re-takes what the worker let go."""
+        t = whatsapp_outbox.c
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                update(whatsapp_outbox)
+                .where(
+                    t.id == message.id,
+                    t.claimed_by == message.claim,
+                    t.state.in_(ACTIVE),
+                    t.lease_until.is_not(None),
+                )
+                .values(lease_until=_utc_naive(now) + lease)
+            ).rowcount
+        return bool(renewed)
+
     def due_phones(self, limit: int, now: Optional[dt.datetime] = None) -> List[str]:
         """Patients whose head may be claimable now, replies and staff first, oldest first: the relay's work."""
         t = whatsapp_outbox.c

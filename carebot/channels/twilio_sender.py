@@ -100,6 +100,9 @@ class TwilioSettings:
     max_backoff_seconds: float = 8.0  # between the caller's attempts
     relay_max_backoff_seconds: float = 60.0  # between the relay's attempts (a Twilio outage)
     reconcile_after_seconds: float = 20.0  # after a timeout, time for Twilio to finish and call back
+    # A worker's claim on the message it sends, renewed every third of it while the worker lives: a crashed
+    # worker's message (and the patient's replies queued behind it) is taken over after at most this long.
+    claim_lease_seconds: float = 30.0
     rate_per_second: float = 80.0  # the sender's WhatsApp throughput (WHATSAPP_RATE_PER_SECOND)
     tap_to_answer: TapToAnswer = field(default_factory=TapToAnswer)  # clinic.yml whatsapp.tap_to_answer
     daily_recipient_limit: int = 0  # Meta's tier (clinic.yml whatsapp.daily_recipient_limit); 0: no limit
@@ -148,6 +151,7 @@ _TUNABLE = {
     "max_backoff_seconds": float,
     "relay_max_backoff_seconds": float,
     "reconcile_after_seconds": float,
+    "claim_lease_seconds": float,
 }
 
 
@@ -218,7 +222,7 @@ class WhatsAppSender:
             settings.whatsapp_number or "sandbox", settings.rate_per_second, DatabaseSlots(contacts.engine)
         )
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
-        self.lease = dt.timedelta(seconds=settings.max_attempts * (settings.timeout_seconds + 8) + 60)
+        self.lease = dt.timedelta(seconds=settings.claim_lease_seconds)
         self._sleep = sleep
         self._jitter = jitter
         self.clock = clock
@@ -337,7 +341,22 @@ class WhatsAppSender:
             )
             if message is None:
                 return
-            await self._work(message)
+            keeper = asyncio.ensure_future(self._keep_claim(message))
+            try:
+                await self._work(message)
+            finally:
+                keeper.cancel()
+
+    async def _keep_claim(self, message: OutboxMessage) -> None:
+        """Renew the claim while this worker sends (Twilio may take longer than a lease): only a dead worker's
+        claim lapses. A lapse while alive is safe too: the taker reconciles with Twilio before any resend."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                if not await asyncio.to_thread(self.outbox.renew_claim, message, self.lease, self.clock()):
+                    return
+            except Exception:  # noqa: BLE001 - the database is away: try again at the next third
+                logger.warning("WhatsApp outbox: could not renew the claim on message %d", message.id)
 
     def _result(self, message: OutboxMessage) -> SendResult:
         status = {

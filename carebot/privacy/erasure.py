@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from carebot.backend.db import from_db, to_db
 from carebot.backend.notices import add_notice
+from carebot.backend.review_queue import review_queue
 from carebot.channels.contacts import forget_number
 from carebot.clinic import Clinic
 from carebot.erasing import checkpoint, secure_delete
@@ -165,6 +166,16 @@ def _erase_identity_checks(conn: Connection, phone: str, report: ErasureReport) 
     )
 
 
+def _erase_review_marks(conn: Connection, phone: str, report: ErasureReport) -> None:
+    """The patient's messages staff marked for the NLU data: a copy of their words."""
+    report.add(
+        "messages marked for review",
+        conn.execute(
+            delete(review_queue).where(review_queue.c.conversation_id.in_(conversation_ids(phone)))
+        ).rowcount,
+    )
+
+
 def _erase_reminders(conn: Connection, phone: str, report: ErasureReport) -> None:
     ids = list(
         conn.execute(
@@ -246,8 +257,8 @@ def erase_backend(
     report: Optional[ErasureReport] = None,
 ) -> ErasureReport:
     """Erase the patient from the backend database in one transaction: waitlist places, appointments (future ones
-    cancelled, staff told), the patient record, reminders with their doses, staff cases, identity checks; except
-    what `kept` names."""
+    cancelled, staff told), the patient record, reminders with their doses, staff cases, identity checks, messages
+    marked for review; except what `kept` names."""
     now = now or dt.datetime.now(dt.timezone.utc)
     report = report or ErasureReport()
     with engine.begin() as conn:
@@ -257,6 +268,7 @@ def erase_backend(
         _erase_reminders(conn, phone, report)
         _erase_cases(conn, phone, kept, report)
         _erase_identity_checks(conn, phone, report)
+        _erase_review_marks(conn, phone, report)
     checkpoint(engine)
     return report
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from carebot.backend.audit import AuditLog
 from carebot.backend.db import to_db
+from carebot.backend.review_queue import review_queue
 from carebot.channels.contacts import (
     whatsapp_business_initiated,
     whatsapp_contacts,
@@ -79,6 +80,13 @@ def _purge_chat_copies(engine: Engine, cutoff: dt.datetime, report: PurgeReport)
             .values(transcript=CHAT_COPY_EXPIRED)
         ).rowcount
     report.add("chat copies in staff cases", removed)
+
+
+def _purge_review_marks(engine: Engine, cutoff: dt.datetime, report: PurgeReport) -> None:
+    """A message marked for the NLU data is a copy of the patient's words: kept no longer than the chat."""
+    with engine.begin() as conn:
+        removed = conn.execute(delete(review_queue).where(review_queue.c.marked_at < to_db(cutoff))).rowcount
+    report.add("messages marked for review", removed)
 
 
 def _purge_cases(engine: Engine, cutoff: dt.datetime, report: PurgeReport) -> None:
@@ -194,6 +202,7 @@ def purge(stores: PatientStores, retention: Retention, now: Optional[dt.datetime
     _purge_tracker(stores, now - retention.tracker_days * DAY, report)
     _purge_cases(stores.backend, now - retention.handoff_cases * DAY, report)
     _purge_chat_copies(stores.backend, now - retention.tracker_days * DAY, report)
+    _purge_review_marks(stores.backend, now - retention.tracker_days * DAY, report)
     _purge_waitlist(stores.backend, now - retention.conversations * DAY, report)
     _purge_identity_checks(stores.backend, now - retention.channel_state * DAY, now, report)
     _purge_channel(stores.channel, retention, now, report)

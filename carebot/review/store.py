@@ -10,13 +10,6 @@ from typing import AbstractSet, Any, FrozenSet, List, Optional, Sequence, Set, T
 
 import yaml
 from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     bindparam,
     select,
     text,
@@ -25,7 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from carebot.backend.db import metadata, to_db
+from carebot.backend.db import to_db
+from carebot.backend.review_queue import review_queue
 from carebot.clock import utc_now
 from carebot.dashboard.model import SYSTEM_INTENTS
 from carebot.privacy.sealing import event_data
@@ -35,20 +29,6 @@ from carebot.settings import PROJECT_ROOT
 EVENTS = "events"  # Rasa's tracker events table
 FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
 LISTED = 200  # conversations a search shows, newest first
-
-review_queue = Table(
-    "review_queue",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", Integer, nullable=False),  # the tracker event of the patient's message
-    Column("text", Text, nullable=False),
-    Column("intent_was", String(128), nullable=True),
-    Column("intent", String(128), nullable=False),
-    Column("marked_by", String(64), nullable=False),
-    Column("marked_at", DateTime, nullable=False),
-    Column("exported_at", DateTime, nullable=True),
-    UniqueConstraint("event_id", name="uq_review_queue_event"),
-)
 
 
 def domain_intents(domain: Path = PROJECT_ROOT / "domain.yml") -> FrozenSet[str]:
@@ -193,7 +173,8 @@ class ReviewStore:
             return False
         with self.tracker.connect() as connection:
             row = connection.execute(
-                text(f"SELECT data FROM {EVENTS} WHERE id = :id AND type_name = 'user'"), {"id": event_id}
+                text(f"SELECT sender_id, data FROM {EVENTS} WHERE id = :id AND type_name = 'user'"),
+                {"id": event_id},
             ).first()
         if row is None:
             return False
@@ -201,6 +182,7 @@ class ReviewStore:
         was = ((data.get("parse_data") or {}).get("intent") or {}).get("name")
         values = {
             "event_id": event_id,
+            "conversation_id": row.sender_id,
             "text": str(data.get("text") or ""),
             "intent_was": was,
             "intent": intent,

@@ -5,7 +5,10 @@ Two worker processes share one channel database, as two Rasa replicas share Post
 A only, the others to worker B. When A's bot calls the action server for patient 0's 10th message, the test kills
 A (SIGKILL) before the action answers: that turn has sent its first reply and not its second, and A holds patient
 0's later messages, acknowledged but not yet handled. Messages that A can no longer acknowledge go to B, as a load
-balancer fails over. The test waits on signals only (the stand-ins' requests, the workers' exit), never a sleep.
+balancer fails over. Either worker may also be working on another patient when A dies (both take up any patient
+whose head nobody holds), even mid-send: that patient's queued replies wait for A's outbox claim to lapse, and the
+outbox relay (the dispatcher's, in production) sends them. The test waits on signals only (the stand-ins' requests,
+the workers' exit), never a sleep.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from aiohttp import web
 from carebot.channels.contacts import ContactStore
 from carebot.channels.inbound import InboundQueue
 from carebot.channels.signature import sign
+from carebot.channels.twilio_sender import OutboxRelay, WhatsAppSender
 from tests import loopback
 from tests.channels.whatsapp_harness import (
     ACCOUNT_SID,
@@ -37,6 +41,7 @@ from tests.channels.whatsapp_harness import (
     WEBHOOK_PATH,
     TwilioStandIn,
     inbound_form,
+    make_settings,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,11 +200,21 @@ async def test_a_worker_killed_mid_turn_loses_no_acknowledged_message_and_answer
         "templates": TEMPLATES,
         "state_database_url": database,
         "inbound_lease_seconds": LEASE_SECONDS,
+        "claim_lease_seconds": LEASE_SECONDS,
+        "reconcile_after_seconds": LEASE_SECONDS,
         "action_url": f"{action_url}/act",
     }
     worker_a = await Worker.start(config, action_url)
     worker_b = await Worker.start(config, action_url)
     action.victim = worker_a
+    relay_sender = WhatsAppSender(
+        make_settings(twilio.url, claim_lease_seconds=LEASE_SECONDS, reconcile_after_seconds=LEASE_SECONDS),
+        ContactStore(database),
+    )
+    relay_stop = asyncio.Event()
+    relay = asyncio.ensure_future(
+        OutboxRelay(relay_sender, poll_seconds=LEASE_SECONDS / 3).run_forever(relay_stop)
+    )
     try:
         acknowledged, failed_over = await asyncio.wait_for(burst((worker_a, worker_b), action), WAIT_SECONDS)
         expected = {
@@ -208,6 +223,9 @@ async def test_a_worker_killed_mid_turn_loses_no_acknowledged_message_and_answer
         }
         await answered(twilio, expected)
     finally:
+        relay_stop.set()
+        await relay
+        await relay_sender.close()
         await worker_b.stop()  # a clean stop: every turn it started has finished, nothing more will be sent
         await worker_a.stop()
         await runner.cleanup()

@@ -1,11 +1,13 @@
 """The outbox through the channel and the sender: status callbacks (signed, in any order, naming a message whose
-POST timed out), one patient's messages in order across two replicas, STOP cancelling what waits, held messages
-kept until they are queued, and a repeated reminder key adding nothing."""
+POST timed out), one patient's messages in order across two replicas, a live sender's claim outlasting its lease,
+STOP cancelling what waits, held messages kept until they are queued, and a repeated reminder key adding nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from typing import Callable, Dict
+import threading
+from typing import Any, Callable, Dict, List
 
 import pytest
 
@@ -79,6 +81,40 @@ async def test_one_patients_messages_leave_in_order_across_two_replicas(
     clock.advance(120)
     await OutboxRelay(second_replica).run_once()
     assert [a.body for a in twilio.accepted] == ["Part one of your answer.", "Part two of your answer."]
+
+
+async def test_a_live_senders_claim_outlasts_its_lease_while_twilio_is_slow(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore, clock: ManualClock
+) -> None:
+    contacts.record_inbound(PATIENT)
+    slow, other_replica = sender_factory(claim_lease_seconds=0.3), sender_factory(claim_lease_seconds=0.3)
+    renewed_at: List[dt.datetime] = []
+    renewal = threading.Condition()
+    renew = slow.outbox.renew_claim
+
+    def recorded_renewal(message: Any, lease: dt.timedelta, now: dt.datetime) -> bool:
+        kept = renew(message, lease, now)
+        with renewal:
+            renewed_at.append(now)
+            renewal.notify_all()
+        return kept
+
+    def renewed_since(moment: dt.datetime) -> bool:
+        with renewal:
+            return renewal.wait_for(lambda: any(at >= moment for at in renewed_at), timeout=10)
+
+    slow.outbox.renew_claim = recorded_renewal  # type: ignore[method-assign]
+    twilio.hang_seconds = 1.0
+    twilio.script = [TwilioStandIn.ACCEPT_THEN_HANG]  # Twilio takes the message and answers a second later
+    sending = asyncio.ensure_future(slow.send(PATIENT, text="Your appointment is confirmed."))
+    await twilio.wait_for(1)
+    clock.advance(60)  # far past the first lease: only the renewal keeps the claim
+    assert await asyncio.to_thread(renewed_since, clock())
+    assert other_replica.outbox.claim_head(PATIENT, "other-replica", other_replica.lease, clock()) is None
+    assert (await sending).status == "sent"
+    assert [a.body for a in twilio.accepted] == ["Your appointment is confirmed."] and len(
+        twilio.requests
+    ) == 1
 
 
 async def test_stop_cancels_what_waits_for_the_patient(harness: Harness, contacts: ContactStore) -> None:

@@ -34,6 +34,7 @@ from carebot.privacy.model import PAST_APPOINTMENTS
 from carebot.privacy.stores import PatientStores
 from carebot.privacy.tracker_store import ProtectedSQLTrackerStore
 from carebot.reminders.store import ReminderStore
+from carebot.review.store import ReviewStore
 from carebot.scheduling import tables as t
 from carebot.waitlist import tables as waitlist
 from tests.channels.whatsapp_harness import PATIENT as SENDER
@@ -209,6 +210,19 @@ async def seed(stores: PatientStores, tracker_url: str, phone: str, word: str, h
     channel.hold_message(phone, f"Time for your {word}mycin")
     OutboxStore(channel.engine).enqueue(phone, "medication_reminder", text=f"Take your {word}mycin now")
     await save_chat(tracker_url, phone, f"my {word} rash is back")
+    mark_for_review(stores, phone)
+
+
+def mark_for_review(stores: PatientStores, phone: str) -> None:
+    """Staff mark the patient's message as an NLU example (conversation review): a copy of their words."""
+    with stores.tracker.connect() as conn:
+        [event_id] = conn.execute(
+            sa.text("SELECT id FROM events WHERE sender_id = :sender AND type_name = 'user'"),
+            {"sender": f"whatsapp:{phone}"},
+        ).scalars()
+    assert ReviewStore(stores.backend, stores.tracker, frozenset({"report_symptoms"})).mark(
+        event_id, "report_symptoms", "dr.lee"
+    )
 
 
 def sqlite_urls(folder: Path) -> dict:
@@ -258,6 +272,7 @@ async def test_erasure_leaves_no_trace_of_the_patient_in_any_store(store_urls, c
         "whatsapp_held_messages",
         "whatsapp_outbox",
         "events",
+        "review_queue",
     }
 
     report = erase_everywhere(stores, clinic, PATIENT, kept=())
@@ -266,11 +281,17 @@ async def test_erasure_leaves_no_trace_of_the_patient_in_any_store(store_urls, c
     assert found_in_databases(engines, [ONLY_THEIRS, PATIENT, PATIENT.lstrip("+")]) == {}
     if store_urls["backend"].startswith("sqlite"):
         assert found_in_files(tmp_path.glob("*.db"), [ONLY_THEIRS, PATIENT.lstrip("+")]) == {}
-    assert set(found_in_databases(engines, ["Brindlewick"])) >= {"sched_patient", "reminders", "events"}
+    assert set(found_in_databases(engines, ["Brindlewick"])) >= {
+        "sched_patient",
+        "reminders",
+        "events",
+        "review_queue",
+    }
     [erased] = [e for e in AuditLog(stores.backend).entries() if e.action == "erase"]
     assert erased.patient == patient_ref(PATIENT) and AuditLog(stores.backend).verify() is None
     assert report.deleted["upcoming appointments"] == 1 and report.deleted["conversation events"] == 3
     assert report.deleted["waitlist places"] == 1 and report.deleted["identity checks"] == 1
+    assert report.deleted["messages marked for review"] == 1
     with stores.backend.connect() as conn:  # the other patient's place and offer are untouched
         assert conn.execute(select(func.count()).select_from(waitlist.offer)).scalar() == 1
         assert conn.execute(select(waitlist.entry.c.conversation_id)).scalars().all() == [f"whatsapp:{OTHER}"]

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 
 from actions import consent
 from carebot.backend.db import to_db
+from carebot.backend.review_queue import review_queue
 from carebot.channels.contacts import ContactStore, whatsapp_held_messages, whatsapp_message_sids
 from carebot.channels.outbox import OutboxStore
 from carebot.handoff.store import handoff_cases, handoff_events
@@ -157,6 +158,36 @@ def test_the_chat_copied_into_a_case_is_kept_no_longer_than_the_chat(tmp_path, b
         assert list(rows) == [CHAT_COPY_EXPIRED, "Patient: my chest feels tight"]  # both cases stay (90 days)
     assert report.removed["chat copies in staff cases"] == 1
     assert purge(stores, Retention(), now=now).removed["chat copies in staff cases"] == 0  # once
+    stores.close()
+
+
+@pytest.mark.parametrize("backend_url", backend_urls())
+def test_messages_marked_for_review_are_kept_no_longer_than_the_chat(tmp_path, backend_url) -> None:
+    stores = PatientStores(
+        f"sqlite:///{tmp_path / 'carebot.db'}" if backend_url == "sqlite" else backend_url,
+        f"sqlite:///{tmp_path / 'whatsapp.db'}",
+        f"sqlite:///{tmp_path / 'no-tracker.db'}",
+    )
+    now = dt.datetime.now(dt.timezone.utc)
+    with stores.backend.begin() as conn:
+        conn.execute(delete(review_queue))
+        for event_id, days in ((1, 40), (2, 29)):
+            conn.execute(
+                review_queue.insert().values(
+                    event_id=event_id,
+                    conversation_id="whatsapp:+447700900773",
+                    text="my tummy hurts all over",
+                    intent="report_symptoms",
+                    marked_by="dr.lee",
+                    marked_at=to_db(now - dt.timedelta(days=days)),
+                )
+            )
+
+    report = purge(stores, Retention(conversations=30, triage_records=60), now=now)
+
+    with stores.backend.connect() as conn:
+        assert conn.execute(select(review_queue.c.event_id)).scalars().all() == [2]
+    assert report.removed["messages marked for review"] == 1
     stores.close()
 
 

@@ -16,7 +16,7 @@ TRAIN_INPUTS := config.yml domain.yml clinic.yml $(shell find $(RASA_DATA) data/
 	$(wildcard carebot/nlu/*.py carebot/lexicon/*.py)
 MODEL := models/carebot.tar.gz
 
-.PHONY: seed-demo run run-production test lint validate train pytest rasa-test bench eval eval-triage lock tools clean
+.PHONY: seed-demo run run-production test lint validate train pytest rasa-test bench eval eval-triage lock tools clean flows
 
 $(VENV)/.installed: requirements/lock.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,7 @@ train: $(MODEL)
 ## validate: every file a designer edits (clinic, patterns, protocols, messages) and Rasa's own data checks
 validate: $(VENV)/.installed
 	$(PY) -m carebot.validate
+	$(PY) -m carebot.flows --check
 	$(RASA) data validate --data $(RASA_DATA) --fail-on-warnings
 
 ## lint: ruff (rules and format), import boundaries (pyproject.toml contracts), mypy; scripts/format.sh fixes style
@@ -49,6 +50,15 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 	nice $(VENV)/bin/mypy
+
+## flows: the rules, forms and triage protocols as diagrams in docs/flows/ (DOT and SVG); `make test` checks that the
+## committed ones match the YAML
+FLOW_INPUTS := domain.yml $(wildcard data/rules/*.yml data/triage/*.yml data/patterns/*.yml carebot/flows/*.py)
+flows: docs/flows/README.md
+
+docs/flows/README.md: $(VENV)/.installed $(FLOW_INPUTS)
+	@bash scripts/install_graphviz.sh
+	$(PY) -m carebot.flows --render
 
 tools: $(VENV)/.installed
 	@for script in scripts/install_*.sh; do bash "$$script" || exit 1; done

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs Debian's graphviz, which `make flows` uses to draw the rules, forms and triage protocols as SVG
+# (docs/flows/). Idempotent and quick when it is there, so `make tools` (and .ci/run through it) can call it every time.
+set -euo pipefail
+if [ -x /usr/bin/dot ]; then
+  exit 0
+fi
+echo "install_graphviz: installing Debian graphviz" >&2
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends graphviz >/dev/null

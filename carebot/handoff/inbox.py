@@ -138,6 +138,12 @@ OUTBOX_KIND_LABELS = {
 }
 
 
+def _no_such_conversation() -> web.HTTPNotFound:
+    return web.HTTPNotFound(
+        text="No such conversation. Go back to /staff/conversations.", headers=SECURITY_HEADERS
+    )
+
+
 def waiting_time(since: dt.datetime, now: dt.datetime) -> str:
     minutes = max(0, int((now - since).total_seconds() // 60))
     if minutes < 60:
@@ -474,7 +480,7 @@ class StaffInbox:
         visible_to = None if self._is_admin(session) else session.staff
         cases = await run_db(self.service.store.list_open, visible_to)
         shown = ", ".join(str(case.id) for case in cases) or "none"
-        await run_db(self.audit.record, f"staff:{session.staff}", "list cases", detail=f"open cases {shown}")
+        await self._audit(session, "list cases", detail=f"open cases {shown}")
         held = await run_db(notices, self.service.store.engine)
         staff_notices = [(self._local(at), text) for at, text in held]
         dead = await asyncio.to_thread(self.dead_letters.dead_letters) if self.dead_letters else []
@@ -512,12 +518,7 @@ class StaffInbox:
             raise web.HTTPNotFound()
         appointment_id = request.match_info["id"]
         await run_db(self.attendance.no_show, appointment_id)
-        await run_db(
-            self.audit.record,
-            f"staff:{session.staff}",
-            "record no-show",
-            detail=f"Appointment/{appointment_id}",
-        )
+        await self._audit(session, "record no-show", detail=f"Appointment/{appointment_id}")
         raise web.HTTPSeeOther("/staff?done=noshow", headers=SECURITY_HEADERS)
 
     def _waiting_view(self, waiting: Any) -> Dict[str, Any]:
@@ -567,6 +568,12 @@ class StaffInbox:
         code = ("outbox_retried" if action == "retry" else "outbox_dismissed") if done else "outbox_gone"
         raise web.HTTPSeeOther(f"/staff?done={code}", headers=SECURITY_HEADERS)
 
+    async def _audit(
+        self, session: Session, action: str, phone: Optional[str] = None, detail: str = ""
+    ) -> None:
+        """Record in the audit log that `session`'s staff member did `action` (on `phone`'s records)."""
+        await run_db(self.audit.record, f"staff:{session.staff}", action, phone, detail)
+
     async def _case(self, request: web.Request, session: Session, action: str) -> Case:
         """The case of the URL if `session`'s staff member may see it (an open case nobody has taken becomes
         theirs), after recording in the audit log that they did `action` on it; a refusal is recorded too."""
@@ -574,20 +581,20 @@ class StaffInbox:
             case = await run_db(self.service.store.get, int(request.match_info["id"]))
         except CaseNotFound:
             raise web.HTTPNotFound(text="No such case. It may have been typed wrongly: go back to /staff.")
-        actor, admin = f"staff:{session.staff}", self._is_admin(session)
+        admin = self._is_admin(session)
         if case.visible_to(session.staff, admin) and case.assigned_to is None and case.is_open:
             # A colleague may take it at the same moment: the case comes back as it now is, with its taker.
             case = await run_db(self.service.store.take, case.id, session.staff)
             if case.assigned_to == session.staff:
-                await run_db(self.audit.record, actor, "take case", case.patient_phone, f"case {case.id}")
+                await self._audit(session, "take case", case.patient_phone, f"case {case.id}")
         if not case.visible_to(session.staff, admin):
-            await run_db(self.audit.record, actor, f"{action} refused", case.patient_phone, f"case {case.id}")
+            await self._audit(session, f"{action} refused", case.patient_phone, f"case {case.id}")
             raise web.HTTPForbidden(
                 text=f"Case #{case.id} is handled by {case.assigned_to or 'another member of staff'}; "
                 "only they and an administrator can open it. Go back to /staff.",
                 headers=SECURITY_HEADERS,
             )
-        await run_db(self.audit.record, actor, action, case.patient_phone, f"case {case.id}")
+        await self._audit(session, action, case.patient_phone, f"case {case.id}")
         return case
 
     async def show_case(self, request: web.Request) -> web.Response:
@@ -640,7 +647,7 @@ class StaffInbox:
     async def show_audit(self, request: web.Request) -> web.Response:
         """The audit log, for admins only (STAFF_ADMINS); looking at it is itself recorded."""
         session = self._admin(await self._require(request))
-        await run_db(self.audit.record, f"staff:{session.staff}", "read audit log")
+        await self._audit(session, "read audit log")
         entries, broken = await run_db(self.audit.entries), await run_db(self.audit.verify)
         chain = (
             "Hash chain intact."
@@ -667,7 +674,7 @@ class StaffInbox:
         session = await self._session(request)
         shown = request.query.get("identities") == "shown"
         if session is not None and shown and not self._is_admin(session):
-            await run_db(self.audit.record, f"staff:{session.staff}", "dashboard identities refused")
+            await self._audit(session, "dashboard identities refused")
             raise web.HTTPForbidden(
                 text="Only an administrator can see patients' numbers on the dashboard.",
                 headers=SECURITY_HEADERS,
@@ -691,7 +698,7 @@ class StaffInbox:
             return self._dashboard_login()
         period = await self._period(request, self.dashboard)
         report = await run_db(self.dashboard.report, period)
-        await run_db(self.audit.record, f"staff:{session.staff}", "read dashboard", detail=period.query)
+        await self._audit(session, "read dashboard", detail=period.query)
         return self._page(
             "dashboard.html",
             staff=session.staff,
@@ -714,9 +721,8 @@ class StaffInbox:
             raise web.HTTPNotFound(
                 text="No such figure on the dashboard. Go back to /staff/dashboard.", headers=SECURITY_HEADERS
             )
-        await run_db(
-            self.audit.record,
-            f"staff:{session.staff}",
+        await self._audit(
+            session,
             "read dashboard list" + (" with identities" if shown else ""),
             detail=f"{key} {period.query}",
         )
@@ -761,7 +767,7 @@ class StaffInbox:
         outcome = outcome if outcome in review.outcomes else ""
         only = request.query.get("fallback") == "1"
         found = await run_db(review.conversations, period, intent, only, flow, outcome, below)
-        await run_db(self.audit.record, f"staff:{session.staff}", "list conversations", detail=period.query)
+        await self._audit(session, "list conversations", detail=period.query)
         return self._page(
             "conversations.html",
             staff=session.staff,
@@ -795,17 +801,9 @@ class StaffInbox:
             return self._login_page({"level": "warn", "text": "Log in to review conversations."}, status=401)
         found = await run_db(review.transcript, int(request.match_info["id"]))
         if found is None:
-            raise web.HTTPNotFound(
-                text="No such conversation. Go back to /staff/conversations.", headers=SECURITY_HEADERS
-            )
+            raise _no_such_conversation()
         sender, shown = found
-        await run_db(
-            self.audit.record,
-            f"staff:{session.staff}",
-            "read conversation",
-            sender,
-            f"conversation {request.match_info['id']}",
-        )
+        await self._audit(session, "read conversation", sender, f"conversation {request.match_info['id']}")
         done = request.query.get("done")
         notice = {
             "marked": {"level": "ok", "text": "Marked: the message waits in the review queue for export."},
@@ -834,12 +832,7 @@ class StaffInbox:
         event_id, intent = int(request.match_info["event"]), str(form.get("intent", ""))
         marked = await run_db(review.mark, event_id, intent, session.staff)
         if marked:
-            await run_db(
-                self.audit.record,
-                f"staff:{session.staff}",
-                "mark intent",
-                detail=f"event {event_id} -> {intent}",
-            )
+            await self._audit(session, "mark intent", detail=f"event {event_id} -> {intent}")
         code = "marked" if marked else "refused"
         raise web.HTTPSeeOther(
             f"/staff/conversations/{request.match_info['id']}?done={code}#turn-{event_id}",
@@ -858,17 +851,9 @@ class StaffInbox:
                 headers=SECURITY_HEADERS,
             )
         if saved is None:
-            raise web.HTTPNotFound(
-                text="No such conversation. Go back to /staff/conversations.", headers=SECURITY_HEADERS
-            )
+            raise _no_such_conversation()
         sender, path = saved
-        await run_db(
-            self.audit.record,
-            f"staff:{session.staff}",
-            "save test story",
-            sender,
-            f"conversation {conversation} -> {path.name}",
-        )
+        await self._audit(session, "save test story", sender, f"conversation {conversation} -> {path.name}")
         raise web.HTTPSeeOther(f"/staff/conversations/{conversation}?done=story", headers=SECURITY_HEADERS)
 
     # ---- a patient's request, handled by an admin -------------------------------------------------------------------

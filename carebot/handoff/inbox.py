@@ -314,6 +314,10 @@ class StaffInbox:
         html = _TEMPLATES.get_template(template).render(clinic_name=self.clinic.name, **context)
         return web.Response(text=html, status=status, content_type="text/html", headers=SECURITY_HEADERS)
 
+    def _staff_page(self, template: str, session: Session, **context: Any) -> web.Response:
+        """A page for a logged-in member of staff: their name in the header and the CSRF token of their forms."""
+        return self._page(template, staff=session.staff, csrf=self.auth.csrf_token(session.token), **context)
+
     def _notice(self, request: web.Request) -> Optional[Dict[str, str]]:
         code = request.query.get("done", "")
         if code in NOTICES:
@@ -486,10 +490,9 @@ class StaffInbox:
         dead = await asyncio.to_thread(self.dead_letters.dead_letters) if self.dead_letters else []
         waiting = await run_db(self.waiting_list) if self.waiting_list else []
         flagged = await run_db(self.attendance.flags) if self.attendance else []
-        return self._page(
+        return self._staff_page(
             "inbox.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             cases=[self._case_view(c, now) for c in cases],
             notice=self._notice(request),
             staff_notices=staff_notices,
@@ -613,10 +616,9 @@ class StaffInbox:
                 "level": "warn",
                 "text": f"Already resolved by {case.resolved_by} at {self._local(case.resolved_at)}.",
             }
-        return self._page(
+        return self._staff_page(
             "case.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             notice=notice,
             case=self._case_view(case, now),
             events=[self._event_view(e) for e in events],
@@ -654,10 +656,9 @@ class StaffInbox:
             if broken is None
             else f"Hash chain broken at entry {broken}: entries were altered."
         )
-        return self._page(
+        return self._staff_page(
             "audit.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             intact=broken is None,
             chain=chain,
             notice=self._notice(request),
@@ -699,10 +700,9 @@ class StaffInbox:
         period = await self._period(request, self.dashboard)
         report = await run_db(self.dashboard.report, period)
         await self._audit(session, "read dashboard", detail=period.query)
-        return self._page(
+        return self._staff_page(
             "dashboard.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             report=report,
             period=period,
             admin=self._is_admin(session),
@@ -726,10 +726,9 @@ class StaffInbox:
             "read dashboard list" + (" with identities" if shown else ""),
             detail=f"{key} {period.query}",
         )
-        return self._page(
+        return self._staff_page(
             "dashboard_list.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             period=period,
             figure=key,
             members=[member if shown else mask_phone(member) for member in members],
@@ -768,10 +767,9 @@ class StaffInbox:
         only = request.query.get("fallback") == "1"
         found = await run_db(review.conversations, period, intent, only, flow, outcome, below)
         await self._audit(session, "list conversations", detail=period.query)
-        return self._page(
+        return self._staff_page(
             "conversations.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             period=period,
             intents=review.intents,
             intent=intent,
@@ -814,10 +812,9 @@ class StaffInbox:
                 f"review_{request.match_info['id']}.yml in the stories folder.",
             },
         }.get(done or "")
-        return self._page(
+        return self._staff_page(
             "conversation.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             notice=notice,
             conversation=request.match_info["id"],
             masked_phone=mask_phone(sender),

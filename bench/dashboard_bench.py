@@ -16,15 +16,13 @@ section of `make bench`.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import functools
-import os
 import statistics
 import time
 from typing import List, Optional, Tuple
 
-from bench.reminders_bench import _database
+from bench.databases import databases, not_run, postgres_argument, resolve_postgres_url
 from carebot.backend.db import make_engine
 from carebot.channels.contacts import ContactStore
 from carebot.clinic import load_clinic
@@ -103,15 +101,10 @@ def _row(label: str, pages: List[float], report: float, cold: float, events: int
 
 
 def run(postgres_url: Optional[str] = None) -> str:
-    postgres_url = postgres_url or os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-    rows = []
-    with _database(None) as (url, label):
-        rows.append(_row(label, *_measure(url)))
-    if postgres_url:
-        with _database(postgres_url) as (url, label):
-            rows.append(_row(label, *_measure(url)))
-    else:
-        rows.append("| PostgreSQL | not run (set BENCH_POSTGRES_URL or TEST_POSTGRES_URL) | — | — | — | — |")
+    postgres_url = resolve_postgres_url(postgres_url)
+    rows = [_row(label, *_measure(url)) for url, label in databases(postgres_url)]
+    if not postgres_url:
+        rows.append(not_run(6))
     return "\n".join(
         [
             "### Dashboard page (`carebot/dashboard/store.py` report + `dashboard.html`, in process)\n",
@@ -125,6 +118,4 @@ def run(postgres_url: Optional[str] = None) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", help="PostgreSQL URL (a fresh schema is used)")
-    print(run(parser.parse_args().postgres))
+    print(run(postgres_argument(__doc__)))

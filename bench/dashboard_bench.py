@@ -9,9 +9,8 @@ triage and booking outcomes, reminders, appointments, not-understood groups) and
 `GET /staff/dashboard?from=…&to=…` does after the session check. The figures are checked against the seed's ledger
 once, so the timing is of a correct page.
 
-PostgreSQL runs when `BENCH_POSTGRES_URL` (or `TEST_POSTGRES_URL`) is set or `--postgres URL` is given, in a fresh
-schema dropped afterwards. Run alone with `python -m bench.dashboard_bench [--postgres URL]`, or as the `dashboard`
-section of `make bench`.
+Databases as bench/databases.py says (SQLite, and PostgreSQL in a fresh schema when given a URL). Run alone with
+`python -m bench.dashboard_bench [--postgres URL]`, or as the `dashboard` section of `make bench`.
 """
 
 from __future__ import annotations

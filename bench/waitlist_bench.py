@@ -7,9 +7,8 @@ writes the freed-slot row, as in production), then times `offer_freed`: claim th
 services whose run fits, match the entries (service, day, part of the day, practitioner, not offered before, oldest
 first), write the offer and mark the entry. The offer is then withdrawn (not timed) so every round sees 10,000.
 
-PostgreSQL runs when `BENCH_POSTGRES_URL` (or `TEST_POSTGRES_URL`) is set or `--postgres URL` is given, in a fresh
-schema dropped afterwards. Run alone with `python -m bench.waitlist_bench [--postgres URL]`, or as the `waitlist`
-section of `make bench`.
+Databases as bench/databases.py says (SQLite, and PostgreSQL in a fresh schema when given a URL). Run alone with
+`python -m bench.waitlist_bench [--postgres URL]`, or as the `waitlist` section of `make bench`.
 """
 
 from __future__ import annotations

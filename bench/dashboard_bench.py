@@ -9,22 +9,19 @@ triage and booking outcomes, reminders, appointments, not-understood groups) and
 `GET /staff/dashboard?from=…&to=…` does after the session check. The figures are checked against the seed's ledger
 once, so the timing is of a correct page.
 
-PostgreSQL runs when `BENCH_POSTGRES_URL` (or `TEST_POSTGRES_URL`) is set or `--postgres URL` is given, in a fresh
-schema dropped afterwards. Run alone with `python -m bench.dashboard_bench [--postgres URL]`, or as the `dashboard`
-section of `make bench`.
+Databases as bench/databases.py says (SQLite, and PostgreSQL in a fresh schema when given a URL). Run alone with
+`python -m bench.dashboard_bench [--postgres URL]`, or as the `dashboard` section of `make bench`.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import functools
-import os
 import statistics
 import time
 from typing import List, Optional, Tuple
 
-from bench.reminders_bench import _database
+from bench.databases import databases, not_run, postgres_argument, resolve_postgres_url
 from carebot.backend.db import make_engine
 from carebot.channels.contacts import ContactStore
 from carebot.clinic import load_clinic
@@ -103,15 +100,10 @@ def _row(label: str, pages: List[float], report: float, cold: float, events: int
 
 
 def run(postgres_url: Optional[str] = None) -> str:
-    postgres_url = postgres_url or os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-    rows = []
-    with _database(None) as (url, label):
-        rows.append(_row(label, *_measure(url)))
-    if postgres_url:
-        with _database(postgres_url) as (url, label):
-            rows.append(_row(label, *_measure(url)))
-    else:
-        rows.append("| PostgreSQL | not run (set BENCH_POSTGRES_URL or TEST_POSTGRES_URL) | — | — | — | — |")
+    postgres_url = resolve_postgres_url(postgres_url)
+    rows = [_row(label, *_measure(url)) for url, label in databases(postgres_url)]
+    if not postgres_url:
+        rows.append(not_run(6))
     return "\n".join(
         [
             "### Dashboard page (`carebot/dashboard/store.py` report + `dashboard.html`, in process)\n",
@@ -125,6 +117,4 @@ def run(postgres_url: Optional[str] = None) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", help="PostgreSQL URL (a fresh schema is used)")
-    print(run(parser.parse_args().postgres))
+    print(run(postgres_argument(__doc__)))

@@ -19,18 +19,14 @@ import asyncio
 import datetime as dt
 import json
 import multiprocessing
-import os
-import tempfile
 import time
-import uuid
 from collections import Counter
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 
 from aiohttp import web
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import delete, text
 
+from bench.databases import database, resolve_postgres_url
 from carebot.backend.db import make_engine
 from carebot.rasa_api import RasaAPI
 from carebot.reminders.dispatcher import Dispatcher, DispatcherSettings, RasaDeliverer
@@ -230,28 +226,8 @@ async def _post(url: str) -> None:
         await response.read()
 
 
-@contextmanager
-def _database(postgres_url: Optional[str]) -> Iterator[tuple]:
-    """(url, label): a fresh PostgreSQL schema, or a temporary SQLite file; removed afterwards."""
-    if postgres_url:
-        schema = f"bench_reminders_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(postgres_url)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in postgres_url else "?"
-        try:
-            yield f"{postgres_url}{separator}options=-csearch_path%3D{schema}", "PostgreSQL"
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-    else:
-        with tempfile.TemporaryDirectory() as directory:
-            yield f"sqlite:///{Path(directory) / 'carebot.db'}", "SQLite (WAL)"
-
-
 def run(postgres_url: Optional[str] = None, count: int = COUNT, latencies: tuple = LATENCIES_MS) -> str:
-    postgres_url = postgres_url or os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
+    postgres_url = resolve_postgres_url(postgres_url)
     ctx = multiprocessing.get_context("spawn")
     ports: "multiprocessing.Queue[int]" = ctx.Queue()
     standin = ctx.Process(target=_standin, args=(ports,), daemon=True)
@@ -259,7 +235,7 @@ def run(postgres_url: Optional[str] = None, count: int = COUNT, latencies: tuple
     rasa_url = f"http://127.0.0.1:{ports.get(timeout=60)}"
     rounds: List[Dict[str, Any]] = []
     try:
-        with _database(postgres_url) as (db_url, label):
+        with database(postgres_url) as (db_url, label):
             create_tables(make_engine(db_url))
             for latency_ms in latencies:
                 for workers in (1, 2):

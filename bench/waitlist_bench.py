@@ -7,27 +7,24 @@ writes the freed-slot row, as in production), then times `offer_freed`: claim th
 services whose run fits, match the entries (service, day, part of the day, practitioner, not offered before, oldest
 first), write the offer and mark the entry. The offer is then withdrawn (not timed) so every round sees 10,000.
 
-PostgreSQL runs when `BENCH_POSTGRES_URL` (or `TEST_POSTGRES_URL`) is set or `--postgres URL` is given, in a fresh
-schema dropped afterwards. Run alone with `python -m bench.waitlist_bench [--postgres URL]`, or as the `waitlist`
-section of `make bench`.
+Databases as bench/databases.py says (SQLite, and PostgreSQL in a fresh schema when given a URL). Run alone with
+`python -m bench.waitlist_bench [--postgres URL]`, or as the `waitlist` section of `make bench`.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import os
 import random
 import statistics
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from sqlalchemy import delete, insert, select, update
 
-from bench.reminders_bench import _database
+from bench.databases import databases, not_run, postgres_argument, resolve_postgres_url
 from bench.scheduling_bench import _clinic, _p95
 from carebot import migrations
 from carebot.backend.db import make_engine
@@ -128,24 +125,13 @@ def _row(name: str, timings: List[float], offered: int) -> str:
     )
 
 
-def _databases(postgres_url: Optional[str]) -> Iterator[Tuple[str, str]]:
-    """(url, label) of a temporary SQLite file, then of a fresh PostgreSQL schema when a URL is given."""
-    with _database(None) as sqlite:
-        yield sqlite
-    if postgres_url:
-        with _database(postgres_url) as postgres:
-            yield postgres
-
-
 def run(postgres_url: Optional[str] = None) -> str:
-    postgres_url = postgres_url or os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-    rows = []
+    postgres_url = resolve_postgres_url(postgres_url)
     with tempfile.TemporaryDirectory() as tmp:
         clinic = _clinic(Path(tmp))
-        for url, label in _databases(postgres_url):
-            rows.append(_row(label, *_measure(url, clinic)))
-        if not postgres_url:
-            rows.append("| PostgreSQL | not run (set BENCH_POSTGRES_URL or TEST_POSTGRES_URL) | — | — |")
+        rows = [_row(label, *_measure(url, clinic)) for url, label in databases(postgres_url)]
+    if not postgres_url:
+        rows.append(not_run(4))
     return "\n".join(
         [
             "### Waitlist matching (`carebot/waitlist/store.py` `offer_freed`, in process)\n",
@@ -159,6 +145,4 @@ def run(postgres_url: Optional[str] = None) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", help="PostgreSQL URL (a fresh schema is used)")
-    print(run(parser.parse_args().postgres))
+    print(run(postgres_argument(__doc__)))

@@ -138,6 +138,12 @@ OUTBOX_KIND_LABELS = {
 }
 
 
+def _no_such_conversation() -> web.HTTPNotFound:
+    return web.HTTPNotFound(
+        text="No such conversation. Go back to /staff/conversations.", headers=SECURITY_HEADERS
+    )
+
+
 def waiting_time(since: dt.datetime, now: dt.datetime) -> str:
     minutes = max(0, int((now - since).total_seconds() // 60))
     if minutes < 60:
@@ -308,6 +314,10 @@ class StaffInbox:
         html = _TEMPLATES.get_template(template).render(clinic_name=self.clinic.name, **context)
         return web.Response(text=html, status=status, content_type="text/html", headers=SECURITY_HEADERS)
 
+    def _staff_page(self, template: str, session: Session, **context: Any) -> web.Response:
+        """A page for a logged-in member of staff: their name in the header and the CSRF token of their forms."""
+        return self._page(template, staff=session.staff, csrf=self.auth.csrf_token(session.token), **context)
+
     def _notice(self, request: web.Request) -> Optional[Dict[str, str]]:
         code = request.query.get("done", "")
         if code in NOTICES:
@@ -474,16 +484,15 @@ class StaffInbox:
         visible_to = None if self._is_admin(session) else session.staff
         cases = await run_db(self.service.store.list_open, visible_to)
         shown = ", ".join(str(case.id) for case in cases) or "none"
-        await run_db(self.audit.record, f"staff:{session.staff}", "list cases", detail=f"open cases {shown}")
+        await self._audit(session, "list cases", detail=f"open cases {shown}")
         held = await run_db(notices, self.service.store.engine)
         staff_notices = [(self._local(at), text) for at, text in held]
         dead = await asyncio.to_thread(self.dead_letters.dead_letters) if self.dead_letters else []
         waiting = await run_db(self.waiting_list) if self.waiting_list else []
         flagged = await run_db(self.attendance.flags) if self.attendance else []
-        return self._page(
+        return self._staff_page(
             "inbox.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             cases=[self._case_view(c, now) for c in cases],
             notice=self._notice(request),
             staff_notices=staff_notices,
@@ -512,12 +521,7 @@ class StaffInbox:
             raise web.HTTPNotFound()
         appointment_id = request.match_info["id"]
         await run_db(self.attendance.no_show, appointment_id)
-        await run_db(
-            self.audit.record,
-            f"staff:{session.staff}",
-            "record no-show",
-            detail=f"Appointment/{appointment_id}",
-        )
+        await self._audit(session, "record no-show", detail=f"Appointment/{appointment_id}")
         raise web.HTTPSeeOther("/staff?done=noshow", headers=SECURITY_HEADERS)
 
     def _waiting_view(self, waiting: Any) -> Dict[str, Any]:
@@ -567,6 +571,12 @@ class StaffInbox:
         code = ("outbox_retried" if action == "retry" else "outbox_dismissed") if done else "outbox_gone"
         raise web.HTTPSeeOther(f"/staff?done={code}", headers=SECURITY_HEADERS)
 
+    async def _audit(
+        self, session: Session, action: str, phone: Optional[str] = None, detail: str = ""
+    ) -> None:
+        """Record in the audit log that `session`'s staff member did `action` (on `phone`'s records)."""
+        await run_db(self.audit.record, f"staff:{session.staff}", action, phone, detail)
+
     async def _case(self, request: web.Request, session: Session, action: str) -> Case:
         """The case of the URL if `session`'s staff member may see it (an open case nobody has taken becomes
         theirs), after recording in the audit log that they did `action` on it; a refusal is recorded too."""
@@ -574,20 +584,20 @@ class StaffInbox:
             case = await run_db(self.service.store.get, int(request.match_info["id"]))
         except CaseNotFound:
             raise web.HTTPNotFound(text="No such case. It may have been typed wrongly: go back to /staff.")
-        actor, admin = f"staff:{session.staff}", self._is_admin(session)
+        admin = self._is_admin(session)
         if case.visible_to(session.staff, admin) and case.assigned_to is None and case.is_open:
             # A colleague may take it at the same moment: the case comes back as it now is, with its taker.
             case = await run_db(self.service.store.take, case.id, session.staff)
             if case.assigned_to == session.staff:
-                await run_db(self.audit.record, actor, "take case", case.patient_phone, f"case {case.id}")
+                await self._audit(session, "take case", case.patient_phone, f"case {case.id}")
         if not case.visible_to(session.staff, admin):
-            await run_db(self.audit.record, actor, f"{action} refused", case.patient_phone, f"case {case.id}")
+            await self._audit(session, f"{action} refused", case.patient_phone, f"case {case.id}")
             raise web.HTTPForbidden(
                 text=f"Case #{case.id} is handled by {case.assigned_to or 'another member of staff'}; "
                 "only they and an administrator can open it. Go back to /staff.",
                 headers=SECURITY_HEADERS,
             )
-        await run_db(self.audit.record, actor, action, case.patient_phone, f"case {case.id}")
+        await self._audit(session, action, case.patient_phone, f"case {case.id}")
         return case
 
     async def show_case(self, request: web.Request) -> web.Response:
@@ -606,10 +616,9 @@ class StaffInbox:
                 "level": "warn",
                 "text": f"Already resolved by {case.resolved_by} at {self._local(case.resolved_at)}.",
             }
-        return self._page(
+        return self._staff_page(
             "case.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             notice=notice,
             case=self._case_view(case, now),
             events=[self._event_view(e) for e in events],
@@ -640,17 +649,16 @@ class StaffInbox:
     async def show_audit(self, request: web.Request) -> web.Response:
         """The audit log, for admins only (STAFF_ADMINS); looking at it is itself recorded."""
         session = self._admin(await self._require(request))
-        await run_db(self.audit.record, f"staff:{session.staff}", "read audit log")
+        await self._audit(session, "read audit log")
         entries, broken = await run_db(self.audit.entries), await run_db(self.audit.verify)
         chain = (
             "Hash chain intact."
             if broken is None
             else f"Hash chain broken at entry {broken}: entries were altered."
         )
-        return self._page(
+        return self._staff_page(
             "audit.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             intact=broken is None,
             chain=chain,
             notice=self._notice(request),
@@ -667,7 +675,7 @@ class StaffInbox:
         session = await self._session(request)
         shown = request.query.get("identities") == "shown"
         if session is not None and shown and not self._is_admin(session):
-            await run_db(self.audit.record, f"staff:{session.staff}", "dashboard identities refused")
+            await self._audit(session, "dashboard identities refused")
             raise web.HTTPForbidden(
                 text="Only an administrator can see patients' numbers on the dashboard.",
                 headers=SECURITY_HEADERS,
@@ -691,11 +699,10 @@ class StaffInbox:
             return self._dashboard_login()
         period = await self._period(request, self.dashboard)
         report = await run_db(self.dashboard.report, period)
-        await run_db(self.audit.record, f"staff:{session.staff}", "read dashboard", detail=period.query)
-        return self._page(
+        await self._audit(session, "read dashboard", detail=period.query)
+        return self._staff_page(
             "dashboard.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             report=report,
             period=period,
             admin=self._is_admin(session),
@@ -714,16 +721,14 @@ class StaffInbox:
             raise web.HTTPNotFound(
                 text="No such figure on the dashboard. Go back to /staff/dashboard.", headers=SECURITY_HEADERS
             )
-        await run_db(
-            self.audit.record,
-            f"staff:{session.staff}",
+        await self._audit(
+            session,
             "read dashboard list" + (" with identities" if shown else ""),
             detail=f"{key} {period.query}",
         )
-        return self._page(
+        return self._staff_page(
             "dashboard_list.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             period=period,
             figure=key,
             members=[member if shown else mask_phone(member) for member in members],
@@ -761,11 +766,10 @@ class StaffInbox:
         outcome = outcome if outcome in review.outcomes else ""
         only = request.query.get("fallback") == "1"
         found = await run_db(review.conversations, period, intent, only, flow, outcome, below)
-        await run_db(self.audit.record, f"staff:{session.staff}", "list conversations", detail=period.query)
-        return self._page(
+        await self._audit(session, "list conversations", detail=period.query)
+        return self._staff_page(
             "conversations.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             period=period,
             intents=review.intents,
             intent=intent,
@@ -795,17 +799,9 @@ class StaffInbox:
             return self._login_page({"level": "warn", "text": "Log in to review conversations."}, status=401)
         found = await run_db(review.transcript, int(request.match_info["id"]))
         if found is None:
-            raise web.HTTPNotFound(
-                text="No such conversation. Go back to /staff/conversations.", headers=SECURITY_HEADERS
-            )
+            raise _no_such_conversation()
         sender, shown = found
-        await run_db(
-            self.audit.record,
-            f"staff:{session.staff}",
-            "read conversation",
-            sender,
-            f"conversation {request.match_info['id']}",
-        )
+        await self._audit(session, "read conversation", sender, f"conversation {request.match_info['id']}")
         done = request.query.get("done")
         notice = {
             "marked": {"level": "ok", "text": "Marked: the message waits in the review queue for export."},
@@ -816,10 +812,9 @@ class StaffInbox:
                 f"review_{request.match_info['id']}.yml in the stories folder.",
             },
         }.get(done or "")
-        return self._page(
+        return self._staff_page(
             "conversation.html",
-            staff=session.staff,
-            csrf=self.auth.csrf_token(session.token),
+            session,
             notice=notice,
             conversation=request.match_info["id"],
             masked_phone=mask_phone(sender),
@@ -834,12 +829,7 @@ class StaffInbox:
         event_id, intent = int(request.match_info["event"]), str(form.get("intent", ""))
         marked = await run_db(review.mark, event_id, intent, session.staff)
         if marked:
-            await run_db(
-                self.audit.record,
-                f"staff:{session.staff}",
-                "mark intent",
-                detail=f"event {event_id} -> {intent}",
-            )
+            await self._audit(session, "mark intent", detail=f"event {event_id} -> {intent}")
         code = "marked" if marked else "refused"
         raise web.HTTPSeeOther(
             f"/staff/conversations/{request.match_info['id']}?done={code}#turn-{event_id}",
@@ -858,17 +848,9 @@ class StaffInbox:
                 headers=SECURITY_HEADERS,
             )
         if saved is None:
-            raise web.HTTPNotFound(
-                text="No such conversation. Go back to /staff/conversations.", headers=SECURITY_HEADERS
-            )
+            raise _no_such_conversation()
         sender, path = saved
-        await run_db(
-            self.audit.record,
-            f"staff:{session.staff}",
-            "save test story",
-            sender,
-            f"conversation {conversation} -> {path.name}",
-        )
+        await self._audit(session, "save test story", sender, f"conversation {conversation} -> {path.name}")
         raise web.HTTPSeeOther(f"/staff/conversations/{conversation}?done=story", headers=SECURITY_HEADERS)
 
     # ---- a patient's request, handled by an admin -------------------------------------------------------------------

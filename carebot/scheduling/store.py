@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
-from sqlalchemy import and_, func, insert, or_, select, true, update
+from sqlalchemy import Table, and_, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
@@ -48,6 +48,13 @@ class SlotQuery:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _insert_new(conn: Connection, table: Table, now: dt.datetime, **fields: Any) -> Any:
+    """A new resource row (a fresh id, version 1, last updated `now`), as the database now holds it."""
+    values = dict(id=new_id(), **fields, version=1, last_updated=now)
+    conn.execute(insert(table).values(**values))
+    return conn.execute(select(table).where(table.c.id == values["id"])).one()
 
 
 def schedule_services(conn: Connection) -> Dict[str, List[str]]:
@@ -127,19 +134,17 @@ def create_patient(
     engine: Engine, family: str, given: str, phone: str, birth_date: Optional[dt.date], gender: Optional[str]
 ) -> Any:
     now = utcnow()
-    values = dict(
-        id=new_id(),
-        family=family,
-        given=given,
-        phone=phone,
-        birth_date=birth_date,
-        gender=gender,
-        version=1,
-        last_updated=now,
-    )
     with engine.begin() as conn:
-        conn.execute(insert(t.patient).values(**values))
-        return conn.execute(select(t.patient).where(t.patient.c.id == values["id"])).one()
+        return _insert_new(
+            conn,
+            t.patient,
+            now,
+            family=family,
+            given=given,
+            phone=phone,
+            birth_date=birth_date,
+            gender=gender,
+        )
 
 
 def search_patients(
@@ -188,19 +193,12 @@ def search_patients(
 def create_related_person(engine: Engine, patient_id: str, phone: str, relationship: str) -> Any:
     """Link the patient to the phone that books for them; 422 if the patient does not exist."""
     now = utcnow()
-    values = dict(
-        id=new_id(),
-        patient_id=patient_id,
-        phone=phone,
-        relationship=relationship,
-        version=1,
-        last_updated=now,
-    )
     with engine.begin() as conn:
         if conn.execute(select(t.patient.c.id).where(t.patient.c.id == patient_id)).first() is None:
             raise ApiError(422, f"Patient/{patient_id[:100]} does not exist")
-        conn.execute(insert(t.related_person).values(**values))
-        return conn.execute(select(t.related_person).where(t.related_person.c.id == values["id"])).one()
+        return _insert_new(
+            conn, t.related_person, now, patient_id=patient_id, phone=phone, relationship=relationship
+        )
 
 
 def search_related_persons(
@@ -330,8 +328,10 @@ def _book(
     ).rowcount
     if claimed != needed:
         raise ApiError(409, f"Slot/{slot_id} is no longer free")
-    values = dict(
-        id=new_id(),
+    return _insert_new(
+        conn,
+        t.appointment,
+        now,
         status="booked",
         patient_id=patient_id,
         practitioner_id=first.practitioner_id,
@@ -342,11 +342,7 @@ def _book(
         cancellation_reason=None,
         replaces_id=replaces_id,
         created=now,
-        version=1,
-        last_updated=now,
     )
-    conn.execute(insert(t.appointment).values(**values))
-    return conn.execute(select(t.appointment).where(t.appointment.c.id == values["id"])).one()
 
 
 def _locked_appointment(conn: Connection, appointment_id: str, if_match: Optional[int]) -> Any:

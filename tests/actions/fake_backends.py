@@ -8,35 +8,51 @@ import itertools
 from dataclasses import replace
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from typing_extensions import Self
+
 from carebot.clinic import Clinic
 from carebot.identity.model import LOCKED, NEEDED, NOT_NEEDED, VERIFIED, IdentityStatus
 from carebot.phones import normalize_phone
-from carebot.scheduling.client import (
-    BackendUnavailable,
-    BookedAppointment,
-    Dependant,
-    FreeSlot,
-    Household,
-    NotFound,
-    PatientRecord,
-    SlotTaken,
-)
+from carebot.scheduling.client import BackendUnavailable, NotFound, SlotTaken
+from carebot.scheduling.model import BookedAppointment, Dependant, FreeSlot, Household, PatientRecord
 from carebot.waitlist.client import OfferGone
 from carebot.waitlist.model import AcceptedOffer, WaitlistEntry
 
 
-class FakeScheduling:
+class FakeClient:
+    """What the fakes share with the real clients: `async with` hands back the client itself, and `down = True` makes
+    every call fail like an unreachable backend (BackendUnavailable with the message `unreachable`)."""
+
+    unreachable = "backend unreachable"
+
+    def __init__(self) -> None:
+        self.down = False
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        return None
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise BackendUnavailable(self.unreachable)
+
+
+class FakeScheduling(FakeClient):
     """Free slots, patients and appointments in dicts. `down = True` makes every call fail like an unreachable
     backend; `taken_by_someone_else` holds slot ids another patient books between our offer and our booking."""
 
+    unreachable = "scheduling backend unreachable: ClientConnectorError"
+
     def __init__(self, clinic: Clinic, now: dt.datetime) -> None:
+        super().__init__()
         self.clinic, self.now = clinic, now
         self.slots: Dict[str, Tuple[dt.datetime, str]] = {}  # id -> (start, practitioner id)
         self.busy: Set[str] = set()
         self.patients: Dict[str, PatientRecord] = {}
         self.dependants: List[Dependant] = []  # RelatedPersons: the phone's owner books for these patients
         self.appointments: Dict[str, BookedAppointment] = {}
-        self.down = False
         self.taken_by_someone_else: Set[str] = set()
         self.confirmed: Set[str] = set()  # appointments the patient confirmed they will attend
         self.searches: List[Tuple[str, dt.datetime, dt.datetime, Optional[str]]] = []
@@ -65,16 +81,6 @@ class FakeScheduling:
         if relationship:
             self.dependants.append(Dependant(f"rp-{patient.id}", patient.id, relationship, patient.phone))
         return patient
-
-    async def __aenter__(self) -> "FakeScheduling":
-        return self
-
-    async def __aexit__(self, *_exc: Any) -> None:
-        return None
-
-    def _reachable(self) -> None:
-        if self.down:
-            raise BackendUnavailable("scheduling backend unreachable: ClientConnectorError")
 
     # ---- the client's methods ----
 
@@ -201,57 +207,43 @@ class FakeScheduling:
         )
 
 
-class FakeReminders:
+class FakeReminders(FakeClient):
     """Records the appointment reminders the actions ask for."""
 
+    unreachable = "reminders backend unreachable"
+
     def __init__(self) -> None:
+        super().__init__()
         self.created: List[Tuple[str, str, dt.datetime, str]] = []
         self.cancelled: List[str] = []
-        self.down = False
-
-    async def __aenter__(self) -> "FakeReminders":
-        return self
-
-    async def __aexit__(self, *_exc: Any) -> None:
-        return None
 
     async def create_appointment_reminders(
         self, conversation_id: str, appointment_id: str, start: dt.datetime, label: str
     ) -> Dict[str, Any]:
-        if self.down:
-            raise BackendUnavailable("reminders backend unreachable")
+        self._reachable()
         self.created.append((conversation_id, appointment_id, start, label))
         return {"id": len(self.created)}
 
     async def cancel_appointment_reminders(self, appointment_id: str) -> int:
-        if self.down:
-            raise BackendUnavailable("reminders backend unreachable")
+        self._reachable()
         self.cancelled.append(appointment_id)
         return 2
 
 
-class FakeWaitlist:
+class FakeWaitlist(FakeClient):
     """The waitlist client in memory: entries joined, offers that can be accepted once (OfferGone after that or
     when `gone` names them), and what was declined or left."""
 
+    unreachable = "waitlist unreachable: ClientConnectorError"
+
     def __init__(self, scheduling: "FakeScheduling") -> None:
+        super().__init__()
         self.scheduling = scheduling
         self.joined: List[Dict[str, Any]] = []
         self.offers: Dict[str, Tuple[str, str, str]] = {}  # offer id -> (patient id, slot id, service id)
         self.gone: Set[str] = set()
         self.declined: List[str] = []
         self.left: List[str] = []
-        self.down = False
-
-    async def __aenter__(self) -> "FakeWaitlist":
-        return self
-
-    async def __aexit__(self, *_exc: Any) -> None:
-        return None
-
-    def _reachable(self) -> None:
-        if self.down:
-            raise BackendUnavailable("waitlist unreachable: ClientConnectorError")
 
     async def join(
         self,
@@ -306,11 +298,14 @@ class FakeWaitlist:
         self.declined.append(offer_id)
 
 
-class FakeIdentity:
+class FakeIdentity(FakeClient):
     """The identity check in memory: `births` are the dates of birth registered with the number (none: no check);
     `attempts` wrong answers lock; `checked` records every answer the backend was asked to compare."""
 
+    unreachable = "identity check unreachable"
+
     def __init__(self, attempts: int = 3) -> None:
+        super().__init__()
         self.births: Set[dt.date] = set()
         self.verified = False
         self.failures = 0
@@ -319,13 +314,6 @@ class FakeIdentity:
         self.about: List[
             Optional[str]
         ] = []  # the patient each answer had to be the date of birth of (None: any)
-        self.down = False
-
-    async def __aenter__(self) -> "FakeIdentity":
-        return self
-
-    async def __aexit__(self, *_exc: Any) -> None:
-        return None
 
     def _now(self) -> IdentityStatus:
         if not self.births:
@@ -335,15 +323,13 @@ class FakeIdentity:
         return IdentityStatus(VERIFIED if self.verified else NEEDED, self.attempts - self.failures)
 
     async def status(self, phone: str) -> IdentityStatus:
-        if self.down:
-            raise BackendUnavailable("identity check unreachable")
+        self._reachable()
         return self._now()
 
     async def check(
         self, phone: str, birth_date: dt.date, patient_id: Optional[str] = None
     ) -> IdentityStatus:
-        if self.down:
-            raise BackendUnavailable("identity check unreachable")
+        self._reachable()
         self.checked.append(birth_date)
         self.about.append(patient_id)
         if self._now().state == NEEDED:

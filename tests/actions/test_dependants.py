@@ -44,16 +44,34 @@ from tests.actions.test_booking import (  # noqa: F401  (fixtures)
 )
 
 ADDRESS = "12 River Street, London SE1 9RT"
+FAMILY = ["Sarah Jones", "Tom Jones", "Emma Jones"]  # the names sarah_tom_and_emma registers, in order
+
+
+def titles(question):
+    return [b["title"] for b in question["buttons"]]
+
+
+def sarah_tom_and_emma(patients, **sarah):
+    """Sarah's phone: Sarah herself (`sarah`: her gender and birth date, when given), her son Tom and her daughter
+    Emma (RelatedPerson PRN: Sarah is their parent)."""
+    return {
+        "sarah": patients.add_patient("Sarah Jones", PHONE, **sarah),
+        "tom": patients.add_patient("Tom Jones", PHONE, "PRN", "male", dt.date(2019, 6, 1)),
+        "emma": patients.add_patient("Emma Jones", PHONE, "PRN", "female", dt.date(2018, 2, 14)),
+    }
 
 
 @pytest.fixture
 def family(backend):
-    """Sarah's phone: Sarah herself, her son Tom and her daughter Emma (RelatedPerson PRN: Sarah is their parent)."""
-    return {
-        "sarah": backend.add_patient("Sarah Jones", PHONE, gender="female", birth_date=dt.date(1985, 3, 2)),
-        "tom": backend.add_patient("Tom Jones", PHONE, "PRN", "male", dt.date(2019, 6, 1)),
-        "emma": backend.add_patient("Emma Jones", PHONE, "PRN", "female", dt.date(2018, 2, 14)),
-    }
+    return sarah_tom_and_emma(backend, gender="female", birth_date=dt.date(1985, 3, 2))
+
+
+async def said_when_done(make_tracker, dispatcher, domain, confirmed):
+    """What action_appointment_done says after the confirming turn's slots `confirmed` (earlier messages cleared)."""
+    dispatcher.messages.clear()
+    done = make_tracker(slots={"booking_result": confirmed["booking_result"]}, sender_id=SENDER)
+    await ActionAppointmentDone().run(dispatcher, done, domain)
+    return texts(dispatcher)
 
 
 def members_slot(backend):
@@ -75,12 +93,7 @@ async def test_a_phone_with_several_patients_is_asked_who_the_appointment_is_for
     await AskBookingFor().run(dispatcher, tracker, domain)
     (question,) = dispatcher.messages
     assert question["text"] == "Who is the appointment for? Reply with the number, or say *someone else*."
-    assert [b["title"] for b in question["buttons"]] == [
-        "Sarah Jones",
-        "Tom Jones",
-        "Emma Jones",
-        "Someone else",
-    ]
+    assert titles(question) == [*FAMILY, "Someone else"]
     assert question["buttons"][2]["payload"] == '/choose_option{"option": "3"}'
 
 
@@ -185,10 +198,7 @@ async def test_booking_for_a_new_son_asks_his_name_and_birth_date_and_registers_
         "patient_id" not in confirmed
     )  # the phone is still Sarah's: Tom is booked for, not remembered as her
 
-    dispatcher.messages.clear()
-    done = make_tracker(slots={"booking_result": confirmed["booking_result"]}, sender_id=SENDER)
-    await ActionAppointmentDone().run(dispatcher, done, domain)
-    assert texts(dispatcher) == [
+    assert await said_when_done(make_tracker, dispatcher, domain, confirmed) == [
         "Booked: GP appointment for Tom with Dr Asha Patel on Tuesday 8 December at 09:00, "
         f"at {ADDRESS}. I'll remind you before. To change it, just say *reschedule* or *cancel*."
     ]
@@ -204,7 +214,7 @@ async def test_a_parent_who_only_booked_for_a_child_is_offered_me_and_registered
     )
     assert slots["requested_slot"] == "booking_for"
     await AskBookingFor().run(dispatcher, make_tracker(slots=slots, sender_id=SENDER), domain)
-    assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == ["Tom Jones", "Me", "Someone else"]
+    assert titles(dispatcher.messages[0]) == ["Tom Jones", "Me", "Someone else"]
     dispatcher.messages.clear()
     me = await validate(
         form_turn(make_tracker, "2", "choose_option", "booking_for", {"household": slots["household"]}),
@@ -335,6 +345,27 @@ def symptom_turn(make_tracker, text, entities, state):
     )
 
 
+async def validate_triage(tracker, dispatcher, domain):
+    """The slots the triage form's validation sets on this turn."""
+    return slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
+
+
+def assert_lily_the_infant(slots, lily):
+    """Lily, 6 to 12 weeks old, is whom it is about: the infant fever protocol, with nothing left to ask."""
+    assert slots["triage_for"] == {
+        "id": lily.id,
+        "name": "Lily Jones",
+        "age_group": "infant",
+        "young_baby": False,
+    }
+    assert (slots["triage_state"]["age_group"], slots["triage_state"]["protocols"]) == (
+        "infant",
+        ["fever_infant"],
+    )
+    # a baby under 3 months with a fever: no question changes the level
+    assert slots["triage_answer"] == triage.DONE
+
+
 FEVER = {"entity": "symptom", "value": "fever"}
 
 
@@ -346,18 +377,13 @@ async def test_a_symptom_message_naming_nobody_asks_who_it_is_about(
     tracker = symptom_turn(
         make_tracker, "high temperature since last night", [FEVER], start(["fever"], Profile()).to_dict()
     )
-    slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
+    slots = await validate_triage(tracker, dispatcher, domain)
     assert slots["triage_for"] is None  # the form asks triage_for first
-    assert [m["name"] for m in slots["household"]] == ["Sarah Jones", "Tom Jones", "Emma Jones"]
+    assert [m["name"] for m in slots["household"]] == FAMILY
     await triage.AskTriageFor().run(dispatcher, make_tracker(slots=slots, sender_id=SENDER), domain)
     (question,) = dispatcher.messages
     assert question["text"] == "Who is this about? Reply with the number, or say *someone else*."
-    assert [b["title"] for b in question["buttons"]] == [
-        "Sarah Jones",
-        "Tom Jones",
-        "Emma Jones",
-        "Someone else",
-    ]
+    assert titles(question) == [*FAMILY, "Someone else"]
 
 
 async def test_the_answer_gives_the_age_group_from_the_date_of_birth(
@@ -380,20 +406,8 @@ async def test_the_answer_gives_the_age_group_from_the_date_of_birth(
         sender_id=SENDER,
         events=[{"event": "slot", "name": "triage_for", "value": "Lily"}],
     )
-    slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
-    assert slots["triage_for"] == {
-        "id": lily.id,
-        "name": "Lily Jones",
-        "age_group": "infant",
-        "young_baby": False,
-    }
-    assert (slots["triage_state"]["age_group"], slots["triage_state"]["protocols"]) == (
-        "infant",
-        ["fever_infant"],
-    )
-    assert (
-        slots["triage_answer"] == triage.DONE
-    )  # a baby under 3 months with a fever: no question changes the level
+    slots = await validate_triage(tracker, dispatcher, domain)
+    assert_lily_the_infant(slots, lily)
 
 
 async def test_my_3_month_old_is_the_registered_baby_and_her_birth_date_picks_the_infant_protocol(
@@ -411,33 +425,19 @@ async def test_my_3_month_old_is_the_registered_baby_and_her_birth_date_picks_th
     ]
     told = start(["age_3_to_6_months", "fever"], Profile(age_group="child")).to_dict()
     tracker = symptom_turn(make_tracker, "my 3 month old has a high temperature", entities, told)
-    slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
-    assert slots["triage_for"] == {
-        "id": lily.id,
-        "name": "Lily Jones",
-        "age_group": "infant",
-        "young_baby": False,
-    }
-    assert (slots["triage_state"]["age_group"], slots["triage_state"]["protocols"]) == (
-        "infant",
-        ["fever_infant"],
-    )
-    assert (
-        slots["triage_answer"] == triage.DONE
-    )  # a baby under 3 months with a fever: no question changes the level
+    slots = await validate_triage(tracker, dispatcher, domain)
+    assert_lily_the_infant(slots, lily)
     assert dispatcher.messages == []
 
 
 async def test_a_stated_age_that_fits_nobody_registered_is_kept_and_nothing_is_asked(
     make_tracker, dispatcher, domain, no_patients
 ):
-    no_patients.add_patient("Sarah Jones", PHONE)
-    no_patients.add_patient("Tom Jones", PHONE, "PRN", "male", dt.date(2019, 6, 1))
-    no_patients.add_patient("Emma Jones", PHONE, "PRN", "female", dt.date(2018, 2, 14))
+    sarah_tom_and_emma(no_patients)
     entities = [{"entity": "age_group", "value": "infant"}, FEVER]
     told = start(["fever"], Profile(age_group="infant")).to_dict()
     tracker = symptom_turn(make_tracker, "my 6 week old has a temperature", entities, told)
-    slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
+    slots = await validate_triage(tracker, dispatcher, domain)
     assert slots["triage_for"] == {"id": None, "name": "child"}
     assert slots["triage_state"]["age_group"] == "infant"
 
@@ -445,9 +445,7 @@ async def test_a_stated_age_that_fits_nobody_registered_is_kept_and_nothing_is_a
 async def test_after_yes_to_consent_the_message_that_told_the_symptoms_says_whom_it_is_about(
     make_tracker, dispatcher, domain, no_patients
 ):
-    no_patients.add_patient("Sarah Jones", PHONE)
-    tom = no_patients.add_patient("Tom Jones", PHONE, "PRN", "male", dt.date(2019, 6, 1))
-    no_patients.add_patient("Emma Jones", PHONE, "PRN", "female", dt.date(2018, 2, 14))
+    tom = sarah_tom_and_emma(no_patients)["tom"]
     told = {"intent": {"name": "describe_symptoms"}, "entities": [FEVER]}
     tracker = make_tracker(
         text="yes",
@@ -460,7 +458,7 @@ async def test_after_yes_to_consent_the_message_that_told_the_symptoms_says_whom
             {"event": "user", "text": "yes", "parse_data": {"intent": {"name": "affirm"}, "entities": []}},
         ],
     )
-    slots = slots_of(await triage.ValidateTriageForm().run(dispatcher, tracker, domain))
+    slots = await validate_triage(tracker, dispatcher, domain)
     assert slots["triage_for"] == {
         "id": tom.id,
         "name": "Tom Jones",
@@ -507,10 +505,7 @@ async def test_moving_toms_appointment_says_whose_it_is_at_the_question_and_afte
     confirmed = await validate(
         form_turn(make_tracker, "yes", "affirm", "booking_confirmed", form), dispatcher, domain
     )
-    dispatcher.messages.clear()
-    done = make_tracker(slots={"booking_result": confirmed["booking_result"]}, sender_id=SENDER)
-    await ActionAppointmentDone().run(dispatcher, done, domain)
-    assert texts(dispatcher) == [
+    assert await said_when_done(make_tracker, dispatcher, domain, confirmed) == [
         "Done: Tom's appointment (GP appointment) is now on Wednesday 9 December at 11:15 with Dr Asha Patel, "
         f"at {ADDRESS}."
     ]

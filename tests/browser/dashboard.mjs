@@ -2,32 +2,9 @@
 // Run by tests/dashboard/test_dashboard_browser.py, which seeds the databases, starts the backend and passes:
 //   BASE_URL, STAFF_NAME, STAFF_PASSWORD, FROM, TO, LIST_FIGURE, PLAYWRIGHT_CORE, SCREENSHOT_DIR
 // Prints one JSON line per checked step; exits non-zero with the failing step's message.
-import { createRequire } from 'node:module';
+import { BASE, PHONE, SHOTS, env, expectText, login, step, withBrowser } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
-const env = (name) => {
-  if (!process.env[name]) throw new Error(`missing environment variable ${name}`);
-  return process.env[name];
-};
-const BASE = env('BASE_URL');
-const SHOTS = env('SCREENSHOT_DIR');
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
-
-function step(name, detail = {}) {
-  console.log(JSON.stringify({ step: name, ...detail }));
-}
-
-async function expectText(page, text) {
-  await page.getByText(text, { exact: false }).first().waitFor({ state: 'visible', timeout: 5000 });
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-try {
+await withBrowser(async (browser) => {
   // 1. Without a session the dashboard answers 401 with the login form, and shows no figure.
   const stranger = await browser.newContext(PHONE);
   const strangerPage = await stranger.newPage();
@@ -41,10 +18,7 @@ try {
   // 2. Log in, open the dashboard from the header, choose the seeded period.
   const staff = await browser.newContext(PHONE);
   const page = await staff.newPage();
-  await page.goto(`${BASE}/staff/login`);
-  await page.fill('input[name=name]', env('STAFF_NAME'));
-  await page.fill('input[name=password]', env('STAFF_PASSWORD'));
-  await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+  await login(page, env('STAFF_NAME'), env('STAFF_PASSWORD'));
   await Promise.all([page.waitForLoadState('load'), page.click('header a[href="/staff/dashboard"]')]);
   await page.fill('#from', env('FROM'));
   await page.fill('#to', env('TO'));
@@ -71,9 +45,4 @@ try {
   if (!members.every((m) => /^…\d{4}$/.test(m))) throw new Error(`unmasked members: ${members.slice(0, 3)}`);
   step('list', { figure, members: members.length });
   await staff.close();
-} catch (error) {
-  console.error(`browser check failed: ${error.message}`);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

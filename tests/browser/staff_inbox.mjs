@@ -2,40 +2,11 @@
 // Run by tests/handoff/test_staff_inbox_browser.py, which starts the backend and passes everything through env:
 //   BASE_URL, CASE_ID, STAFF_NAME, STAFF_PASSWORD, EXPIRED_COOKIE, PLAYWRIGHT_CORE, SCREENSHOT_DIR
 // Prints one JSON line per checked step; exits non-zero with the failing step's message.
-import { createRequire } from 'node:module';
+import { BASE, PHONE, SHOTS, env, expectText, login, step, withBrowser } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
-const env = (name) => {
-  if (!process.env[name]) throw new Error(`missing environment variable ${name}`);
-  return process.env[name];
-};
-const BASE = env('BASE_URL');
 const CASE_ID = env('CASE_ID');
-const SHOTS = env('SCREENSHOT_DIR');
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
-function step(name, detail = {}) {
-  console.log(JSON.stringify({ step: name, ...detail }));
-}
-
-async function expectText(page, text) {
-  await page.getByText(text, { exact: false }).first().waitFor({ state: 'visible', timeout: 5000 });
-}
-
-async function login(page, name, password) {
-  await page.goto(`${BASE}/staff/login`);
-  await page.fill('input[name=name]', name);
-  await page.fill('input[name=password]', password);
-  await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-try {
+await withBrowser(async (browser) => {
   // 1. A wrong password is refused and gives no session.
   const stranger = await browser.newContext(PHONE);
   const strangerPage = await stranger.newPage();
@@ -85,9 +56,4 @@ try {
   await expectText(page, 'Case resolved. The bot is answering this patient again.');
   step('resolved');
   await staff.close();
-} catch (error) {
-  console.error(`browser check failed: ${error.message}`);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

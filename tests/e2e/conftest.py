@@ -18,7 +18,7 @@ from bench.stack import ROOT, CarebotStack, carebot_stack, free_port, start
 from carebot.handoff.auth import hash_password
 
 Stack = CarebotStack
-__all__ = ["MODEL", "ROOT", "Stack", "free_port"]
+__all__ = ["MODEL", "ROOT", "Stack", "book_a_gp_appointment", "free_port"]
 STAFF_NAME, STAFF_PASSWORD = "nurse.e2e", "e2e-staff-password"
 
 
@@ -45,6 +45,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
+
+
+def book_a_gp_appointment(stack: Stack, sender: str, name: str) -> None:
+    """A first-time patient `name` (born 21/07/1980) books the first GP time offered next Wednesday morning."""
+    assert "When would you like to come in?" in stack.texts(sender, "I'd like to book a GP appointment")
+    stack.say(sender, "next Wednesday morning")
+    assert "full name" in stack.texts(sender, "1")
+    assert "date of birth" in stack.texts(sender, name)
+    assert stack.texts(sender, "21/07/1980").startswith("Please check:")
+    assert stack.texts(sender, "yes").startswith("Booked: ")
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from carebot.dashboard.live import drive, scripts
 from carebot.dashboard.model import Period
 from carebot.dashboard.store import DashboardStore
 from carebot.privacy import sealing
+from tests.e2e.conftest import book_a_gp_appointment
 
 
 @contextlib.contextmanager
@@ -43,12 +44,7 @@ def _store(stack, monkeypatch) -> Iterator[DashboardStore]:
 @pytest.mark.slow
 def test_the_dashboard_counts_what_the_real_bot_did(stack, clinic: Clinic, monkeypatch):
     booker, lost, human = (f"whatsapp:+4477008{n:05d}" for n in (11_101, 11_102, 11_103))
-    assert "When would you like to come in?" in stack.texts(booker, "I'd like to book a GP appointment")
-    stack.say(booker, "next Wednesday morning")
-    assert "full name" in stack.texts(booker, "1")
-    assert "date of birth" in stack.texts(booker, "Sam Taylor")
-    assert stack.texts(booker, "21/07/1980").startswith("Please check:")
-    assert stack.texts(booker, "yes").startswith("Booked: ")
+    book_a_gp_appointment(stack, booker, "Sam Taylor")
     stack.say(lost, "zorblax quingle fromp")
     stack.say(human, "can I talk to a person please")
 

@@ -15,18 +15,13 @@ from sqlalchemy import text
 from carebot.backend.db import make_engine
 from carebot.privacy import sealing
 from carebot.review.store import ReviewStore, domain_intents
-from tests.e2e.conftest import MODEL, ROOT
+from tests.e2e.conftest import MODEL, ROOT, book_a_gp_appointment
 
 
 @pytest.mark.slow
 def test_a_saved_story_passes_rasa_test(stack, tmp_path, monkeypatch):
     patient = "whatsapp:+447700811201"
-    assert "When would you like to come in?" in stack.texts(patient, "I'd like to book a GP appointment")
-    stack.say(patient, "next Wednesday morning")
-    assert "full name" in stack.texts(patient, "1")
-    assert "date of birth" in stack.texts(patient, "Robin Marlowe")
-    assert stack.texts(patient, "21/07/1980").startswith("Please check:")
-    assert stack.texts(patient, "yes").startswith("Booked: ")
+    book_a_gp_appointment(stack, patient, "Robin Marlowe")
     stack.say(patient, "my other number is 07700 900456, thanks")
 
     var = Path(stack.env["CAREBOT_VAR_DIR"])

@@ -5,40 +5,23 @@ directory; with UPDATE_SCREENSHOTS=1 they also replace docs/staff-inbox.png and 
 pictures), so an ordinary test run never changes tracked files.
 """
 
-import asyncio
 import datetime as dt
 import json
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 from handoff_harness import ON_CALL, PASSWORDS, PATIENT, RASA_TOKEN, SESSION_SECRET
 
 from carebot.handoff.auth import StaffAuth, parse_accounts
+from tests.browser_harness import keep_screenshots, require_browser, run_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "tests" / "browser" / "staff_inbox.mjs"
 SCREENSHOTS = ("staff-inbox.png", "staff-case.png")
-PLAYWRIGHT = ROOT / ".tools" / "node_modules" / "playwright-core"
-CHROMIUM = Path("/usr/bin/chromium")
 
 pytestmark = pytest.mark.slow
 
 
-def _require_browser() -> None:
-    missing = [str(p) for p in (CHROMIUM, PLAYWRIGHT) if not p.exists()] + (
-        [] if shutil.which("node") else ["node"]
-    )
-    if missing:
-        message = f"browser test needs {', '.join(missing)}: run scripts/install_browser.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 async def test_staff_inbox_in_headless_chromium(backend, tmp_path):
-    _require_browser()
+    require_browser()
     now = dt.datetime.now(dt.timezone.utc)
     backend.service.contacts.record_inbound(PATIENT)
     backend.rasa.trackers[PATIENT] = [
@@ -64,22 +47,16 @@ async def test_staff_inbox_in_headless_chromium(backend, tmp_path):
 
     auth = StaffAuth(parse_accounts(os.environ["STAFF_ACCOUNTS"], "env"), SESSION_SECRET.encode(), 60)
     expired = auth.issue("alice", now - dt.timedelta(minutes=61)).token
-    env = {
-        **os.environ,
-        "BASE_URL": backend.url,
-        "CASE_ID": str(case_id),
-        "STAFF_NAME": "alice",
-        "STAFF_PASSWORD": PASSWORDS["alice"],
-        "EXPIRED_COOKIE": expired,
-        "PLAYWRIGHT_CORE": str(PLAYWRIGHT),
-        "SCREENSHOT_DIR": str(tmp_path),
-    }
-    process = await asyncio.create_subprocess_exec(
-        "node", str(SCRIPT), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    stdout = await run_script(
+        "staff_inbox.mjs",
+        tmp_path,
+        BASE_URL=backend.url,
+        CASE_ID=str(case_id),
+        STAFF_NAME="alice",
+        STAFF_PASSWORD=PASSWORDS["alice"],
+        EXPIRED_COOKIE=expired,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, stderr.decode()[-2000:]
-    steps = [json.loads(line)["step"] for line in stdout.decode().splitlines() if line.startswith("{")]
+    steps = [json.loads(line)["step"] for line in stdout.splitlines() if line.startswith("{")]
     assert steps == [
         "wrong_password_refused",
         "expired_session_refused",
@@ -104,6 +81,4 @@ async def test_staff_inbox_in_headless_chromium(backend, tmp_path):
     ]
     assert len(backend.twilio.to(ON_CALL)) == 3  # one alert per new case
     assert all((tmp_path / name).stat().st_size > 10_000 for name in SCREENSHOTS)
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        for name in SCREENSHOTS:
-            shutil.copyfile(tmp_path / name, ROOT / "docs" / name)
+    keep_screenshots(tmp_path, *SCREENSHOTS)

@@ -142,32 +142,24 @@ async def seed(stores: PatientStores, tracker_url: str, phone: str, word: str, h
     """One patient in every store: record, a past and a future appointment, a waitlist place with an offer, a
     reminder, a staff case, an identity check, the channel's window and a held message, and a conversation."""
     patient_id = uuid.uuid4().hex[:12]
+    # a dependant the phone books for (issue 18): erased and exported with it
+    child_id = f"{patient_id}-child"
     with stores.backend.begin() as conn:
-        conn.execute(
-            t.patient.insert().values(
-                id=patient_id,
-                family=f"{word}son",
-                given="Ada",
-                phone=phone,
-                birth_date=dt.date(1980, 5, 1),
-                version=1,
-                last_updated=to_db(NOW),
+        for ident, given, born in (
+            (patient_id, "Ada", dt.date(1980, 5, 1)),
+            (child_id, "Bo", dt.date(2019, 6, 1)),
+        ):
+            conn.execute(
+                t.patient.insert().values(
+                    id=ident,
+                    family=f"{word}son",
+                    given=given,
+                    phone=phone,
+                    birth_date=born,
+                    version=1,
+                    last_updated=to_db(NOW),
+                )
             )
-        )
-        child_id = (
-            f"{patient_id}-child"  # a dependant the phone books for (issue 18): erased and exported with it
-        )
-        conn.execute(
-            t.patient.insert().values(
-                id=child_id,
-                family=f"{word}son",
-                given="Bo",
-                phone=phone,
-                birth_date=dt.date(2019, 6, 1),
-                version=1,
-                last_updated=to_db(NOW),
-            )
-        )
         conn.execute(
             t.related_person.insert().values(
                 id=f"rp-{patient_id}",

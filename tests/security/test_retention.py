@@ -50,6 +50,16 @@ def backend_urls():
     ]
 
 
+def patient_stores(tmp_path, backend_url="sqlite", tracker_url=None) -> PatientStores:
+    """The stores the purge reaches: the backend (a SQLite file, or `backend_url`), the channel's SQLite file, and
+    the tracker store at `tracker_url` (else an empty SQLite file)."""
+    return PatientStores(
+        f"sqlite:///{tmp_path / 'carebot.db'}" if backend_url == "sqlite" else backend_url,
+        f"sqlite:///{tmp_path / 'whatsapp.db'}",
+        tracker_url or f"sqlite:///{tmp_path / 'no-tracker.db'}",
+    )
+
+
 async def save_conversation(url: str, sender: str, said: str) -> None:
     """A conversation in Rasa's own SQL tracker store, written by Rasa's own code, a day old."""
     store = (
@@ -73,11 +83,7 @@ def count(engine, table) -> int:
 async def test_purge_with_zero_days_leaves_nothing_older_than_the_cut_off(tmp_path, backend_url) -> None:
     tracker_url = f"sqlite:///{tmp_path / 'tracker.db'}"
     await save_conversation(tracker_url, f"whatsapp:{PATIENT}", "my knee hurts since the fall")
-    stores = PatientStores(
-        f"sqlite:///{tmp_path / 'carebot.db'}" if backend_url == "sqlite" else backend_url,
-        f"sqlite:///{tmp_path / 'whatsapp.db'}",
-        tracker_url,
-    )
+    stores = patient_stores(tmp_path, backend_url, tracker_url)
     with stores.backend.begin() as conn:
         conn.execute(delete(handoff_events))
         conn.execute(delete(handoff_cases))
@@ -130,11 +136,7 @@ async def test_purge_with_zero_days_leaves_nothing_older_than_the_cut_off(tmp_pa
 
 @pytest.mark.parametrize("backend_url", backend_urls())
 def test_the_chat_copied_into_a_case_is_kept_no_longer_than_the_chat(tmp_path, backend_url) -> None:
-    stores = PatientStores(
-        f"sqlite:///{tmp_path / 'carebot.db'}" if backend_url == "sqlite" else backend_url,
-        f"sqlite:///{tmp_path / 'whatsapp.db'}",
-        f"sqlite:///{tmp_path / 'no-tracker.db'}",
-    )
+    stores = patient_stores(tmp_path, backend_url)
     now = dt.datetime.now(dt.timezone.utc)
     with stores.backend.begin() as conn:
         conn.execute(delete(handoff_events))
@@ -163,11 +165,7 @@ def test_the_chat_copied_into_a_case_is_kept_no_longer_than_the_chat(tmp_path, b
 
 @pytest.mark.parametrize("backend_url", backend_urls())
 def test_messages_marked_for_review_are_kept_no_longer_than_the_chat(tmp_path, backend_url) -> None:
-    stores = PatientStores(
-        f"sqlite:///{tmp_path / 'carebot.db'}" if backend_url == "sqlite" else backend_url,
-        f"sqlite:///{tmp_path / 'whatsapp.db'}",
-        f"sqlite:///{tmp_path / 'no-tracker.db'}",
-    )
+    stores = patient_stores(tmp_path, backend_url)
     now = dt.datetime.now(dt.timezone.utc)
     with stores.backend.begin() as conn:
         conn.execute(delete(review_queue))
@@ -230,11 +228,7 @@ def add_waitlist_place(conn, ident: str, state: str, updated: dt.datetime) -> No
 def test_identity_checks_and_ended_waitlist_places_are_kept_no_longer_than_their_retention(
     tmp_path, backend_url
 ) -> None:
-    stores = PatientStores(
-        f"sqlite:///{tmp_path / 'carebot.db'}" if backend_url == "sqlite" else backend_url,
-        f"sqlite:///{tmp_path / 'whatsapp.db'}",
-        f"sqlite:///{tmp_path / 'no-tracker.db'}",
-    )
+    stores = patient_stores(tmp_path, backend_url)
     now = dt.datetime.now(dt.timezone.utc)
     days = lambda n: to_db(now - dt.timedelta(days=n))  # noqa: E731
     with stores.backend.begin() as conn:
@@ -268,11 +262,7 @@ def test_identity_checks_and_ended_waitlist_places_are_kept_no_longer_than_their
 
 
 def test_purge_keeps_what_is_younger_than_its_retention(tmp_path) -> None:
-    stores = PatientStores(
-        f"sqlite:///{tmp_path / 'carebot.db'}",
-        f"sqlite:///{tmp_path / 'whatsapp.db'}",
-        f"sqlite:///{tmp_path / 'no-tracker.db'}",
-    )
+    stores = patient_stores(tmp_path)
     channel = ContactStore(f"sqlite:///{tmp_path / 'whatsapp.db'}")
     channel.first_delivery("SM-yesterday", at=YESTERDAY)
     purge(stores, Retention(channel_state=2))

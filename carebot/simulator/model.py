@@ -116,6 +116,15 @@ def bot_bubble(
     return {**bubble, "kind": "text", "body": body}
 
 
+def with_staff(events: Sequence[Mapping[str, Any]]) -> bool:
+    """True when the bot handed the conversation to staff (its last `pause` has no `resume` after it): the
+    channel then adds the patient's messages to the staff case, and the bot answers nothing until staff resolve it."""
+    for event in reversed(events):
+        if event.get("event") in ("pause", "resume"):
+            return event.get("event") == "pause"
+    return False
+
+
 def _short(value: Any, limit: int = 160) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"

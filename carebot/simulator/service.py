@@ -189,6 +189,7 @@ class Simulator:
             "phone": self.phone,
             "messages": self.messages(),
             "panels": model.panels(events, self.flows),
+            "with_staff": model.with_staff(events),
             "window": {
                 "open": in_window,
                 "last_inbound": last_inbound.isoformat() if last_inbound else None,

@@ -196,7 +196,9 @@ class TwilioStandIn:
         if self.content_down:
             return web.json_response(ERRORS["503"][1], status=503)
         definition = await request.json()
-        sid = f"HX{len(self.contents) + 1:032x}"
+        # "HXc0…": never one of the placeholder template SIDs of clinic.yml (HX000…1, …2), which a simulator shows
+        # by name, so a template sent outside the window is never taken for a quick reply made here.
+        sid = f"HXc0{len(self.contents) + 1:030x}"
         self.contents[sid] = definition
         return web.json_response({"sid": sid, **definition}, status=201)
 

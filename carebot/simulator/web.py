@@ -89,6 +89,8 @@ BODY = """<main class="simulator">
 <section class="phone" aria-label="WhatsApp chat">
   <header class="bar"><span class="clinic">{clinic}</span><span class="number" id="phone-number">{phone}</span>
   <span id="window-state" class="window"></span></header>
+  <p id="staff-state" class="staff" hidden>Handed to staff: messages now go to the staff case (staff inbox), the bot
+  answers nothing until the case is resolved. Reset to start a new conversation.</p>
   <ol id="chat" class="chat" aria-live="polite"></ol>
   <form id="composer" class="composer">
     <input id="message" name="message" autocomplete="off" placeholder="Message" aria-label="Message">

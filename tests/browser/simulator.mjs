@@ -96,12 +96,29 @@ try {
   if (!booked.includes('Booked')) throw new Error(`not booked: ${booked}`);
   step('booked', { offered });
 
-  // 4. What the chat and the panel show.
+  // 4. A day later: the 24-hour window closes, the reminders' clock moves on, and the appointment's reminder
+  //    arrives as its approved template (the dispatcher's next round, the page's next poll).
+  await page.click('#jump');
+  await settled(page);
+  if ((await page.locator('#window-state').textContent()) !== '24 h window closed') throw new Error('window still open');
+  await page.fill('#clock-hours', '240');
+  await page.click('#clock');
+  await settled(page);
+  const moved = await page.locator('#status').textContent();
+  const count = Number(moved.split(' ')[0]);
+  if (!(count > 0)) throw new Error(`no reminder was moved: ${moved}`);
+  await page.waitForFunction((n) => document.querySelectorAll('#chat li.kind-template').length >= n, count,
+    { timeout: 45000 });
+  await settled(page);
+  step('reminded', { moved, count });
+
+  // 5. What the chat and the panel show.
   const chat = await page.$$eval('#chat li.message', (items) => items.map((li) => ({
     from: li.dataset.from,
     kind: li.dataset.kind,
     sid: li.dataset.sid || '',
     body: li.querySelector('.body')?.textContent || '',
+    template: li.querySelector('.template-name')?.textContent || '',
     options: [...li.querySelectorAll('button.tap, button.pick')].map((b) => b.textContent),
   })));
   const panels = await page.$$eval('#turns li.turn', (items) => items.map((li) => ({
@@ -113,7 +130,7 @@ try {
   await page.screenshot({ path: `${SHOTS}/simulator.png`, fullPage: true });
   step('shown', { chat, panels, phone: (await page.locator('#phone-number').textContent()).trim() });
 
-  // 5. A diagram linked from the panel opens.
+  // 6. A diagram linked from the panel opens.
   const link = panels.flatMap((p) => p.flows)[0];
   if (link) {
     const diagram = await page.request.get(`${BASE}${link}`);
@@ -121,7 +138,7 @@ try {
   }
   step('flow_linked', { link: link || '' });
 
-  // 6. Reset: a new patient, an empty chat.
+  // 7. Reset: a new patient, an empty chat.
   await page.click('#reset');
   await settled(page);
   if (await page.locator('#chat li.message').count()) throw new Error('the chat was not emptied by reset');

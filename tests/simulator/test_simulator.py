@@ -153,6 +153,12 @@ def test_a_panel_per_message_with_intent_entities_actions_slots_and_triage() -> 
     assert (second["intent"], second["tapped"], second["triage"]) == ("deny", "No", {"level": "routine"})
 
 
+def test_a_conversation_is_with_staff_from_its_pause_until_its_resume() -> None:
+    assert not model.with_staff([{"event": "user"}])
+    assert model.with_staff([{"event": "pause"}, {"event": "user"}])
+    assert not model.with_staff([{"event": "pause"}, {"event": "resume"}, {"event": "user"}])
+
+
 def test_every_rule_action_links_to_a_diagram_that_exists() -> None:
     index = flow_index()
     assert "rules-booking" in index["appointment_form"] and index["action_red_flag"][0] == "triage-red-flags"

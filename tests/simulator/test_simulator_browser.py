@@ -1,8 +1,9 @@
 """The designers' simulator in a real browser: the whole stack on free ports (launcher → backend, actions, Rasa with
 the trained model, dispatcher), its WhatsApp channel pointed at the Twilio stand-in, the simulator page served from
 this process, and headless Chromium (tests/browser/simulator.mjs) booking an appointment on the phone. The chat must
-show exactly the messages the stand-in accepted for the simulated number, in order, and the side panel the intents
-Rasa's tracker holds.
+show exactly the messages the stand-in accepted for the simulated number, in order — the appointment's reminder
+too, as its template once "jump 25 hours" closed the window and "set clock" made it due — and the side panel the
+intents Rasa's tracker holds.
 
 Needs `scripts/install_browser.sh` and a trained model (`make train`, or RASA_MODEL). With UPDATE_SCREENSHOTS=1 the
 screenshot replaces docs/simulator.png.
@@ -99,7 +100,15 @@ async def test_a_booking_in_the_simulator_shows_what_twilio_received(tmp_path) -
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
         assert process.returncode == 0, stderr.decode()[-3000:] + stack.running.log_tail(3000)
         steps = {entry.pop("step"): entry for entry in map(json.loads, stdout.decode().splitlines())}
-        assert list(steps) == ["no_token_refused", "opened", "booked", "shown", "flow_linked", "reset"]
+        assert list(steps) == [
+            "no_token_refused",
+            "opened",
+            "booked",
+            "reminded",
+            "shown",
+            "flow_linked",
+            "reset",
+        ]
 
         # The chat's bot messages are exactly what the stand-in accepted for the number, in order.
         phone = steps["shown"]["phone"]
@@ -111,6 +120,19 @@ async def test_a_booking_in_the_simulator_shows_what_twilio_received(tmp_path) -
         options = twilio.shown(offer).get("actions") or twilio.shown(offer).get("items")
         [offer_shown] = [m for m in shown if m["sid"] == offer.sid]
         assert offer_shown["options"] == [o.get("title") or o.get("item") for o in options]
+        # Outside the 24-hour window the appointment's reminder came as the clinic's approved template.
+        assert steps["reminded"]["count"] in (
+            1,
+            2,
+        )  # the appointment's reminders (24 h and 2 h before) by then
+        reminder_sid = clinic.templates["appointment_reminder"]
+        templates = [m for m in shown if m["template"]]
+        assert len(templates) == steps["reminded"]["count"] and all(
+            m["template"] == "Template: appointment_reminder" for m in templates
+        )
+        assert [a.content_sid for a in received if a.sid in {m["sid"] for m in templates}] == [
+            reminder_sid
+        ] * len(templates)
         # The patient's side: every message typed or tapped, in order.
         said = [m["body"] for m in steps["shown"]["chat"] if m["from"] == "patient"]
         assert said[:2] == ["I'd like to book a GP appointment", "next Tuesday morning"]

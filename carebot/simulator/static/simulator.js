@@ -119,12 +119,13 @@
   }
 
   function render(state) {
-    const key = JSON.stringify([state.phone, state.messages, state.panels, state.window]);
+    const key = JSON.stringify([state.phone, state.messages, state.panels, state.window, state.with_staff]);
     if (key === shown) return;
     shown = key;
     $('phone-number').textContent = state.phone;
     $('window-state').textContent = state.window.open ? '24 h window open' : '24 h window closed';
     $('window-state').className = `window ${state.window.open ? 'open' : 'closed'}`;
+    $('staff-state').hidden = !state.with_staff;
     chat.replaceChildren(...state.messages.map(bubble));
     chat.scrollTop = chat.scrollHeight;
     turns.replaceChildren(...state.panels.map(panel).reverse());

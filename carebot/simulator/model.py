@@ -121,7 +121,7 @@ def with_staff(events: Sequence[Mapping[str, Any]]) -> bool:
     channel then adds the patient's messages to the staff case, and the bot answers nothing until staff resolve it."""
     for event in reversed(events):
         if event.get("event") in ("pause", "resume"):
-            return event.get("event") == "pause"
+            return bool(event.get("event") == "pause")
     return False
 
 

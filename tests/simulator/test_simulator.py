@@ -27,6 +27,7 @@ from carebot.simulator.web import COOKIE, simulator_app
 from tests.channels.whatsapp_harness import (  # noqa: F401 - fixtures
     AUTH_TOKEN,
     PUBLIC_URL,
+    TEMPLATES,
     clock,
     contacts,
     make_harness,
@@ -229,14 +230,14 @@ async def test_the_page_and_its_calls_need_the_token(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- through the channel
-async def test_a_turn_goes_through_the_real_channel_and_the_reply_is_shown_as_received(
-    make_harness,
-    twilio,
-    contacts,  # noqa: F811
-) -> None:
-    harness = await make_harness()
-    harness.bot.respond = lambda message: (
-        [
+LONG = " ".join(f"Sentence number {n} of a long answer." for n in range(80))  # ~2,900 characters
+TIMES = [{"title": f"Tue {9 + n}:00", "payload": f'/choose_option{{"option": "{n + 1}"}}'} for n in range(5)]
+
+
+def scripted(message: Any) -> List[Dict[str, Any]]:
+    """The bot's answers in the channel test: buttons, a list, a long text, a photo, else an echo."""
+    if message.text == "hello":
+        return [
             {
                 "text": "Would you like a reminder?",
                 "buttons": [
@@ -245,9 +246,22 @@ async def test_a_turn_goes_through_the_real_channel_and_the_reply_is_shown_as_re
                 ],
             }
         ]
-        if message.text == "hello"
-        else [{"text": f"You said {message.text}"}]
-    )
+    if message.text == "times":
+        return [{"text": "Which time suits you?", "buttons": TIMES}]
+    if message.text == "long":
+        return [{"text": LONG}]
+    if message.text == "map":
+        return [{"custom": {"media_url": "https://clinic.example/map.png", "text": "How to find us"}}]
+    return [{"text": f"You said {message.text}"}]
+
+
+async def test_turns_go_through_the_real_channel_and_the_phone_shows_what_twilio_received(
+    make_harness,
+    twilio,
+    contacts,  # noqa: F811
+) -> None:
+    harness = await make_harness()
+    harness.bot.respond = scripted
     simulator = Simulator(
         twilio=twilio,
         rasa_url=harness.base_url,
@@ -255,6 +269,7 @@ async def test_a_turn_goes_through_the_real_channel_and_the_reply_is_shown_as_re
         auth_token=AUTH_TOKEN,
         contacts=harness.channel.sender.contacts,
         public_url=PUBLIC_URL,
+        templates=TEMPLATES,
     )
     try:
         assert await simulator.tracker_events() == []  # no Rasa here: no conversation to read (404)
@@ -271,12 +286,51 @@ async def test_a_turn_goes_through_the_real_channel_and_the_reply_is_shown_as_re
         state = await simulator.send({"button": offer["buttons"][0]})
         assert harness.bot.messages[-1].text == "/affirm"  # the tap reached Rasa as the offered payload
         assert state["messages"][-1]["body"] == "You said /affirm"
+
+        listed = (await simulator.send({"text": "times"}))["messages"][-1]
+        assert (listed["kind"], [i["title"] for i in listed["items"]]) == (
+            "list",
+            [t["title"] for t in TIMES],
+        )
+        await simulator.send({"list_item": listed["items"][2]})
+        assert harness.bot.messages[-1].text == TIMES[2]["payload"]  # the pick, as the payload offered
+
+        before = len(twilio.accepted)
+        parts = (await simulator.send({"text": "long"}))["messages"][-(len(twilio.accepted) - before) :]
+        assert len(parts) > 1 and [p["body"] for p in parts] == [a.body for a in twilio.accepted[before:]]
+        assert " ".join(p["body"] for p in parts).split() == LONG.split()  # split on sentences, nothing lost
+
+        photo = (await simulator.send({"text": "map"}))["messages"][-1]
+        assert (photo["kind"], photo["media_url"], photo["body"]) == (
+            "media",
+            "https://clinic.example/map.png",
+            "How to find us",
+        )
+        sent = await simulator.send({"media": {"url": "https://x/p.jpg", "content_type": "image/jpeg"}})
+        assert harness.bot.messages[-1].text == '/send_media{"media_type": "image"}'
+        assert sent["messages"][-2]["kind"] == "media"
+        await simulator.send({"location": {"latitude": 51.5, "longitude": -0.14, "label": "Home"}})
+        assert harness.bot.messages[-1].metadata["location"]["label"] == "Home"
         assert state["window"]["open"]
 
-        before = contacts.last_inbound(simulator.phone)
-        moved = await simulator.close_window()
-        assert moved == before - dt.timedelta(hours=25)
+        # Jump 25 hours: the window closes, and what the bot starts now goes as its template.
+        last = contacts.last_inbound(simulator.phone)
+        assert await simulator.close_window() == last - dt.timedelta(hours=25)
         assert not (await simulator.state())["window"]["open"]
+        await harness.channel.output.send_custom_json(
+            f"whatsapp:{simulator.phone}",
+            {
+                "template": "medication_reminder",
+                "variables": {"1": "ibuprofen"},
+                "text": "Time for ibuprofen",
+            },
+        )
+        template = (await simulator.state())["messages"][-1]
+        assert (template["kind"], template["template"], template["variables"]) == (
+            "template",
+            "medication_reminder",
+            {"1": "ibuprofen"},
+        )
 
         old = simulator.phone
         assert simulator.reset() != old and (await simulator.state())["messages"] == []

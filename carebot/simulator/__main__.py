@@ -34,13 +34,14 @@ async def run(clinic: Clinic, port: int) -> int:
     await twilio.start()
     state_database = tokens.secure_dir(config.carebot_var_dir / "simulator") / "whatsapp.db"
     env.update(simulator_env(twilio.url, auth_token, rasa_url, state_database))
+    contacts = ContactStore(env["WHATSAPP_STATE_DATABASE_URL"])  # migrated here, before the channel starts
     stack = asyncio.create_task(launcher.run_all(launcher.services(sys.executable, env), env))
     simulator = Simulator(
         twilio=twilio,
         rasa_url=rasa_url,
         rasa_token=env["RASA_API_TOKEN"],
         auth_token=auth_token,
-        contacts=ContactStore(env["WHATSAPP_STATE_DATABASE_URL"]),
+        contacts=contacts,
         backend=make_engine(settings.database_url(config)),
         templates=clinic.templates,
         flows=flow_index(),

@@ -1,22 +1,10 @@
-// Drives the designers' simulator in Debian's headless Chromium (playwright-core from .tools/): a booking typed and
-// tapped on the phone, then everything the chat and the side panel show, as JSON lines for the test to compare.
-// Run by tests/simulator/test_simulator_browser.py, which starts the stack, the Twilio stand-in and the page:
-//   BASE_URL, TOKEN, PLAYWRIGHT_CORE, SCREENSHOT_DIR
-import { createRequire } from 'node:module';
+// Drives the designers' simulator in Debian's headless Chromium (tests/browser/common.mjs): a booking typed and
+// tapped on the phone, the window closed and the reminders' clock moved on, then everything the chat and the side
+// panel show, as JSON lines for the test to compare. Run by tests/simulator/test_simulator_browser.py, which starts
+// the stack, the Twilio stand-in and the page, and passes TOKEN (and common.mjs's variables).
+import { BASE, SHOTS, env, step, withBrowser } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
-const env = (name) => {
-  if (!process.env[name]) throw new Error(`missing environment variable ${name}`);
-  return process.env[name];
-};
-const BASE = env('BASE_URL');
-const SHOTS = env('SCREENSHOT_DIR');
 const SCREEN = { viewport: { width: 1100, height: 900 } };
-
-function step(name, detail = {}) {
-  console.log(JSON.stringify({ step: name, ...detail }));
-}
 
 async function settled(page) {
   await page.waitForFunction(() => !document.body.classList.contains('busy'), null, { timeout: 90000 });
@@ -56,12 +44,7 @@ async function pickFirst(page) {
   return kind;
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-try {
+await withBrowser(async (browser) => {
   // 1. Without the token: 401, no phone.
   const stranger = await (await browser.newContext(SCREEN)).newPage();
   const refused = await stranger.goto(`${BASE}/simulator`);
@@ -143,9 +126,4 @@ try {
   await settled(page);
   if (await page.locator('#chat li.message').count()) throw new Error('the chat was not emptied by reset');
   step('reset', { phone: (await page.locator('#phone-number').textContent()).trim() });
-} catch (error) {
-  console.error(`browser check failed: ${error.message}`);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -28,25 +25,10 @@ from carebot.clinic import load_clinic
 from carebot.simulator.service import Simulator, flow_index, simulator_env
 from carebot.simulator.twilio_standin import TwilioStandIn
 from carebot.simulator.web import simulator_app
+from tests.browser_harness import keep_screenshots, require_browser, run_script
 from tests.e2e.test_reminders_e2e import model
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "tests" / "browser" / "simulator.mjs"
-PLAYWRIGHT = ROOT / ".tools" / "node_modules" / "playwright-core"
-CHROMIUM = Path("/usr/bin/chromium")
-
 pytestmark = pytest.mark.slow
-
-
-def _require_browser() -> None:
-    missing = [str(p) for p in (CHROMIUM, PLAYWRIGHT) if not p.exists()] + (
-        [] if shutil.which("node") else ["node"]
-    )
-    if missing:
-        message = f"browser test needs {', '.join(missing)}: run scripts/install_browser.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def phone_shows(twilio: TwilioStandIn, accepted) -> str:
@@ -57,7 +39,7 @@ def phone_shows(twilio: TwilioStandIn, accepted) -> str:
 
 
 async def test_a_booking_in_the_simulator_shows_what_twilio_received(tmp_path) -> None:
-    _require_browser()
+    require_browser()
     if not model().exists():
         pytest.fail(f"no trained model at {model()}: run `make train` (or set RASA_MODEL)")
     auth_token = uuid.uuid4().hex
@@ -87,19 +69,13 @@ async def test_a_booking_in_the_simulator_shows_what_twilio_received(tmp_path) -
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        env = {
-            **os.environ,
-            "BASE_URL": f"http://127.0.0.1:{port}",
-            "TOKEN": token,
-            "PLAYWRIGHT_CORE": str(PLAYWRIGHT),
-            "SCREENSHOT_DIR": str(tmp_path),
-        }
-        process = await asyncio.create_subprocess_exec(
-            "node", str(SCRIPT), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
-        assert process.returncode == 0, stderr.decode()[-3000:] + stack.running.log_tail(3000)
-        steps = {entry.pop("step"): entry for entry in map(json.loads, stdout.decode().splitlines())}
+        try:
+            printed = await run_script(
+                "simulator.mjs", tmp_path, BASE_URL=f"http://127.0.0.1:{port}", TOKEN=token
+            )
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}\n--- the stack's log:\n{stack.running.log_tail(3000)}") from None
+        steps = {entry.pop("step"): entry for entry in map(json.loads, printed.splitlines())}
         assert list(steps) == [
             "no_token_refused",
             "opened",
@@ -149,8 +125,7 @@ async def test_a_booking_in_the_simulator_shows_what_twilio_received(tmp_path) -
         assert steps["flow_linked"]["link"].startswith("/simulator/flows/")
         assert steps["reset"]["phone"] != phone
         assert (tmp_path / "simulator.png").stat().st_size > 10_000
-        if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-            shutil.copyfile(tmp_path / "simulator.png", ROOT / "docs" / "simulator.png")
+        keep_screenshots(tmp_path, "simulator.png")
     finally:
         if runner is not None:
             await runner.cleanup()

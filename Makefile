@@ -16,7 +16,7 @@ TRAIN_INPUTS := config.yml domain.yml clinic.yml $(shell find $(RASA_DATA) data/
 	$(wildcard carebot/nlu/*.py carebot/lexicon/*.py)
 MODEL := models/carebot.tar.gz
 
-.PHONY: seed-demo run run-production test lint validate train pytest rasa-test bench eval eval-triage lock tools clean flows
+.PHONY: seed-demo simulate run run-production test lint validate train pytest rasa-test bench eval eval-triage lock tools clean flows
 
 $(VENV)/.installed: requirements/lock.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ run: $(MODEL)
 ## (WHATSAPP_REDIS_URL) must be running; CAREBOT_RASA_REPLICAS Rasa replicas and action servers behind nginx
 run-production: $(MODEL) tools
 	$(PY) -m carebot.production
+
+## simulate: the designers' simulator (docs/simulator.md; refused with CAREBOT_MODE=production): the stack `make run`
+## starts, its WhatsApp channel pointed at a local Twilio stand-in, and a phone-shaped chat showing each turn's intent,
+## entities, slots, actions and triage on http://127.0.0.1:8090/simulator (the link printed carries the token)
+simulate: $(MODEL)
+	$(PY) -m carebot.simulator
 
 train: $(MODEL)
 

@@ -1,4 +1,4 @@
-"""The WhatsApp outbox against a Twilio stand-in that fails (bench/twilio_standin.py): three scenarios, each
+"""The WhatsApp outbox against a Twilio stand-in that fails (carebot/simulator/twilio_standin.py): three scenarios, each
 checking the outbox's promises rather than only timing it.
 
 1. faults: N due reminders written as the channel writes them, Twilio failing 20% of POSTs (500, 503, 429, and
@@ -31,7 +31,6 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from aiohttp import web
 
-from bench.twilio_standin import TwilioStandIn
 from carebot.channels.buttons import Button, render_numbered, tap_offer
 from carebot.channels.contacts import ContactStore
 from carebot.channels.outbox import OutboxStore
@@ -39,6 +38,7 @@ from carebot.channels.pacing import DatabaseSlots, Pacer, RedisSlots
 from carebot.channels.signature import is_valid_signature, parse_form
 from carebot.channels.twilio_sender import OutboxRelay, TwilioSettings, WhatsAppSender
 from carebot.clock import utc_now
+from carebot.simulator.twilio_standin import TwilioStandIn
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "outbox-bench"

@@ -209,6 +209,11 @@ class Settings:
         8000,
         "where nginx listens (127.0.0.1) in `make run-production`: the webhooks, Rasa's API, the staff inbox",
     )
+    # The designers' simulator (make simulate; development mode only)
+    simulator_port: int = _var(8090, "the simulator's port (`make simulate`; always bound to 127.0.0.1)")
+    simulator_token: str = _var(
+        "", "the simulator page's token (in the link it prints)", shown="generated into `var/simulator_token`"
+    )
     # Reminder dispatcher (python -m carebot.dispatcher)
     reminder_poll_seconds: float = _var(5.0, "how often the dispatcher looks for due reminders (seconds)")
     reminder_worker_id: str = _var(

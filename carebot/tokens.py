@@ -22,6 +22,8 @@ ACTION_SERVER = ("ACTION_SERVER_TOKEN", "action_token")
 HANDOFF_CHANNEL = ("HANDOFF_CHANNEL_TOKEN", "channel_token")
 # Least privilege on Rasa (carebot/rasa_server.py): the reminder dispatcher may only trigger an intent.
 REMINDER_DISPATCH = ("REMINDER_DISPATCH_TOKEN", "dispatch_token")
+# The designers' simulator page (make simulate, development mode only).
+SIMULATOR = ("SIMULATOR_TOKEN", "simulator_token")
 # Signs reminder occurrence keys (carebot/reminders/store.py) so they cannot be guessed from an id and a time.
 REMINDER_KEYS = ("REMINDER_KEY_SECRET", "reminder_key_secret")
 

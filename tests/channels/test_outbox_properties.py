@@ -13,11 +13,11 @@ from typing import List
 import pytest
 
 from bench import outbox_bench
-from bench.twilio_standin import TwilioStandIn
 from carebot.channels.contacts import ContactStore
 from carebot.channels.outbox import OutboxStore
 from carebot.channels.pacing import DatabaseSlots, Pacer, RedisSlots
 from carebot.channels.twilio_sender import OutboxRelay, TwilioSettings, WhatsAppSender
+from carebot.simulator.twilio_standin import TwilioStandIn
 
 pytestmark = pytest.mark.asyncio
 

@@ -17,13 +17,13 @@ import pytest_asyncio
 from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 
-from bench.twilio_standin import TwilioStandIn, twilio_error  # noqa: F401 - re-exported for the tests
 from carebot.channels.contacts import ContactStore
 from carebot.channels.signature import sign
 from carebot.channels.ttl_store import MemoryTTLStore, TTLStore
 from carebot.channels.twilio_sender import TwilioSettings, WhatsAppSender
 from carebot.channels.whatsapp import WhatsAppInput
 from carebot.clock import utc_now
+from carebot.simulator.twilio_standin import TwilioStandIn, twilio_error  # noqa: F401 - re-exported for the tests
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token"

@@ -1,6 +1,7 @@
-"""A local stand-in for Twilio's Messages API, for the outbox tests and `make bench`: it accepts messages like
-Twilio, or fails them the ways Twilio does (500, 503, 429, a timeout *after* accepting, a dropped connection, down
-altogether), lists what it accepted (`GET Messages.json?To=&From=`, newest first) and posts signed status callbacks.
+"""A local stand-in for Twilio's Messages API, for the outbox tests, `make bench` and the designers' simulator
+(`make simulate`, carebot/simulator/): it accepts messages like Twilio, or fails them the ways Twilio does (500,
+503, 429, a timeout *after* accepting, a dropped connection, down altogether), lists what it accepted
+(`GET Messages.json?To=&From=`, newest first) and posts signed status callbacks.
 It also creates Content API templates (`POST /v1/Content`, JSON; `contents` keeps them by ContentSid) and shows
 what a patient would see of a content message (`shown`).
 
@@ -59,6 +60,7 @@ class Accepted:
     content_variables: str
     callback: str
     at: dt.datetime
+    media_url: str = ""
 
     @property
     def marker(self) -> str:
@@ -116,7 +118,7 @@ class TwilioStandIn:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
         return self.url
 
     async def stop(self) -> None:
@@ -156,7 +158,7 @@ class TwilioStandIn:
         self.posted_at.append(arrived)
         self.ok.append(status in (201, -2))
         if (status, body) == self.DISCONNECT:
-            request.transport.close()  # type: ignore[union-attr]  # the client sees the connection drop
+            request.transport.close()  # the client sees the connection drop
             return web.Response()
         if (status, body) == self.HANG:
             await asyncio.sleep(self.hang_seconds)  # longer than any client timeout; cancelled at clean-up
@@ -180,6 +182,7 @@ class TwilioStandIn:
             content_variables=first.get("ContentVariables", ""),
             callback=first.get("StatusCallback", ""),
             at=self.clock(),
+            media_url=first.get("MediaUrl", ""),
         )
         self.accepted.append(accepted)
         if self.callbacks_to and accepted.callback:
@@ -193,7 +196,9 @@ class TwilioStandIn:
         if self.content_down:
             return web.json_response(ERRORS["503"][1], status=503)
         definition = await request.json()
-        sid = f"HX{len(self.contents) + 1:032x}"
+        # "HXc0…": never one of the placeholder template SIDs of clinic.yml (HX000…1, …2), which a simulator shows
+        # by name, so a template sent outside the window is never taken for a quick reply made here.
+        sid = f"HXc0{len(self.contents) + 1:030x}"
         self.contents[sid] = definition
         return web.json_response({"sid": sid, **definition}, status=201)
 

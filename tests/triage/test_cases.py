@@ -21,7 +21,7 @@ CASES = TESTS / "triage_cases.csv"
 HOLDOUT = TESTS / "triage_holdout.csv"
 # Regression floors at the level measured when they were set (docs/benchmarks.md, `make eval-triage`); the issue's
 # targets (agreement 0.85, every emergency caught) are higher and not met yet: raise these as the holdout improves.
-HOLDOUT_AGREEMENT_FLOOR = 0.83
+HOLDOUT_AGREEMENT_FLOOR = 0.85
 HOLDOUT_EMERGENCY_RECALL_FLOOR = 0.93
 
 

@@ -7,11 +7,8 @@ PLAYWRIGHT_VERSION="${PLAYWRIGHT_CORE_VERSION:-1.65.1}"
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "install_browser: installing Debian chromium" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  SUDO=""
-  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+  source "$ROOT/scripts/lib/debian.sh"
+  apt_install chromium fonts-dejavu-core
 fi
 
 installed="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$ROOT/.tools/node_modules/playwright-core/package.json" 2>/dev/null || true)"

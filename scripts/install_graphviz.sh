@@ -6,8 +6,5 @@ if [ -x /usr/bin/dot ]; then
   exit 0
 fi
 echo "install_graphviz: installing Debian graphviz" >&2
-export DEBIAN_FRONTEND=noninteractive
-SUDO=""
-if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends graphviz >/dev/null
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian.sh"
+apt_install graphviz

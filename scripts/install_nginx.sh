@@ -7,9 +7,7 @@ if [ -x /usr/sbin/nginx ]; then
   exit 0
 fi
 echo "install_nginx: installing Debian nginx" >&2
-export DEBIAN_FRONTEND=noninteractive
-SUDO=""
-if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian.sh"
 # policy-rc.d 101: the package must not start its own nginx on port 80 (we run ours when asked).
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null

@@ -250,6 +250,22 @@ class Ledger:
         self.backend.setdefault(key, set()).add(identity)
         self.backend_counts[key] = self.backend_counts.get(key, 0) + 1
 
+    def add(self, other: "Ledger") -> None:
+        """Counts what `other` counted too (the ledger of a longer period from those of its days)."""
+        for sender, keys in other.patients.items():
+            self.patients.setdefault(sender, set()).update(keys)
+        self.conversations += other.conversations
+        self.messages += other.messages
+        self.bot_messages += other.bot_messages
+        self.not_understood_messages += other.not_understood_messages
+        self.response_seconds += other.response_seconds
+        for group, senders in other.groups.items():
+            self.groups.setdefault(group, set()).update(senders)
+            self.group_counts[group] = self.group_counts.get(group, 0) + other.group_counts.get(group, 0)
+        for key, identities in other.backend.items():
+            self.backend.setdefault(key, set()).update(identities)
+            self.backend_counts[key] = self.backend_counts.get(key, 0) + other.backend_counts.get(key, 0)
+
     def expected(self) -> Dict[str, int]:
         """Every figure the dashboard shows, as this ledger counts it."""
         figures: Dict[str, int] = {

@@ -7,7 +7,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
+from carebot.backend.db import make_engine
 from carebot.dashboard.demo import NOT_UNDERSTOOD
 from carebot.dashboard.model import FUNNELS, Count, Funnel, Period, PeriodError, funnel_report, group_similar
 
@@ -41,6 +43,21 @@ def test_each_number_lists_the_patients_behind_it(seeded):
     for key in seeded.ledger.expected():
         assert set(seeded.store.members(seeded.period, key)) == seeded.ledger.identities(key), key
     assert seeded.store.members(seeded.period, "no such figure") is None
+
+
+def test_questions_stored_before_the_slot_asked_for_was_kept_in_clear_still_count(seeded):
+    """`requested_slot` events written before the tracker store kept the slot's name in clear (intent_name NULL)
+    are read from their sealed value: the same figures."""
+    tracker = make_engine(seeded.tracker_url)
+    with tracker.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE events SET intent_name = NULL WHERE type_name = 'slot' AND action_name = 'requested_slot'"
+            )
+        )
+    tracker.dispose()
+    shown = seeded.store.report(seeded.period).figures()
+    assert {key: shown[key] for key in seeded.ledger.expected()} == seeded.ledger.expected()
 
 
 def test_a_period_with_nothing_in_it_is_all_zeros(seeded):

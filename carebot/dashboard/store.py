@@ -396,7 +396,8 @@ class DashboardStore:
         """(patient, text) of each message the bot answered with its fallback or declined: the first action after
         the patient's message is one of NOT_UNDERSTOOD_ACTIONS. Found from those actions, which are few: the event
         before each among the patient's messages and actions must be a message (no other action answered it first).
-        The CTE is materialised so that the messages are then read by id, never by scanning the table."""
+        The CTE is materialised (SQLite 3.35+, PostgreSQL 12+) so that the messages are then read by id: joined
+        directly, PostgreSQL hashed the whole table to match the correlated subquery's ids."""
         if self.tracker is None:
             return []
         query = text(

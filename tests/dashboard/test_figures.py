@@ -11,7 +11,9 @@ from sqlalchemy import text
 
 from carebot.backend.db import make_engine
 from carebot.dashboard.demo import NOT_UNDERSTOOD
+from carebot.dashboard.live import within
 from carebot.dashboard.model import FUNNELS, Count, Funnel, Period, PeriodError, funnel_report, group_similar
+from tests.dashboard.conftest import LAST_DAY
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -37,6 +39,22 @@ def test_every_figure_matches_the_seed(seeded):
     }
     for group in report.not_understood:
         assert any(group.example.lower().strip("?") in found for found in wordings.values())
+
+
+def test_every_figure_of_the_last_week_matches_the_seed_of_those_days(seeded):
+    """The seed spreads its conversations over the 30 days: a 7-day period shows exactly what it did in them."""
+    week = Period.of_days(LAST_DAY - dt.timedelta(days=6), LAST_DAY, LONDON)
+    counted = within(seeded.by_day, 7)
+    assert 0 < counted.conversations < seeded.ledger.conversations
+    report = seeded.store.report(week)
+    shown = report.figures()
+    expected = counted.expected()
+    assert {key: shown.get(key, 0) for key in expected} == expected
+    assert all(key.startswith("not_understood:") or shown[key] == 0 for key in shown.keys() - expected.keys())
+    assert report.median_response_seconds == counted.median_response
+    assert sorted(g.count for g in report.not_understood) == sorted(counted.group_counts.values())
+    for key in ("patients", "paused", "funnel:booking:4", "appointments:booked", "reminders:read"):
+        assert set(seeded.store.members(week, key) or ()) == counted.identities(key), key
 
 
 def test_each_number_lists_the_patients_behind_it(seeded):

@@ -159,7 +159,8 @@ class Backdate:
         self.tracker, self.backend, self.zone, self.today = tracker, backend, zone, today
 
     def __call__(self, sender: str, days_ago: int) -> float:
-        """Moves `sender`'s conversation; the seconds it moved it back (0: it stays)."""
+        """Moves `sender`'s conversation (every event of the sender: each seed patient has one conversation); the
+        seconds it moved it back (0: it stays)."""
         with self.tracker.connect() as connection:
             rows = connection.execute(
                 select(tracker_events.c.id, tracker_events.c.timestamp, tracker_events.c.data).where(

@@ -66,9 +66,8 @@ def _marker_bits() -> str:
     for index, marker in enumerate(MARKERS):
         kind = "slot" if marker.column == "requested_slot" else marker.type_name
         for name in marker.names or ("",):
-            assert not name or name.replace("_", "").isalnum(), (
-                name
-            )  # the bot's own names, written into the query
+            # The bot's own names (never a patient's words) are written into the query.
+            assert not name or name.replace("_", "").isalnum(), name
             names.setdefault(kind, {})
             names[kind][name] = names[kind].get(name, 0) | 1 << index
     branches = []
@@ -342,28 +341,30 @@ class DashboardStore:
             ["booking_result", "triage_level", "triage_state", "action_triage_outcome", "action_red_flag"],
             since,
         )
-        booking = [row for row in rows if row.action_name == "booking_result" and row.timestamp >= start]
+        booking: List[Tuple[int, str]] = []  # (booking_result event, sender)
         outcomes: List[
             Tuple[str, int, Optional[int]]
         ] = []  # (sender, level event, state event or None: red flag)
         sender, state, by = None, None, None
-        for row in rows:
-            if row.action_name == "booking_result":
+        for event_id, patient, type_name, name, at in rows:
+            if name == "booking_result":
+                if at >= start:
+                    booking.append((event_id, patient))
                 continue
-            if row.sender_id != sender:
-                sender, state, by = row.sender_id, None, None
-            if row.type_name == "action":
-                by = row.action_name
-            elif row.action_name == "triage_state":
-                state = row.id
-            elif by and row.timestamp >= start:
-                outcomes.append((row.sender_id, row.id, state if by == "action_triage_outcome" else None))
+            if patient != sender:
+                sender, state, by = patient, None, None
+            if type_name == "action":
+                by = name
+            elif name == "triage_state":
+                state = event_id
+            elif by and at >= start:
+                outcomes.append((patient, event_id, state if by == "action_triage_outcome" else None))
                 by = None
-        kinds = self._read([row.id for row in booking], _booking_kind)
-        for row in booking:
-            kind = kinds[row.id]
+        kinds = self._read([event_id for event_id, _patient in booking], _booking_kind)
+        for event_id, patient in booking:
+            kind = kinds[event_id]
             if kind in RESULT_MARKERS:
-                results[RESULT_MARKERS[kind]].add(row.sender_id)
+                results[RESULT_MARKERS[kind]].add(patient)
         found = self._read([level for _, level, _ in outcomes], _text_value)
         found.update(self._read([state for _, _, state in outcomes if state is not None], _first_protocol))
         for patient, level_id, state_id in outcomes:

@@ -93,11 +93,11 @@ eval-triage: $(MODEL)
 	$(PY) -m evaluation.triage
 
 ## seed-demo: 500 scripted patients talk to the real bot (the launcher's stack on free ports, over the databases
-## `make run` uses), for /staff/dashboard (refused with CAREBOT_MODE=production); prints the seed's own count of the
-## figures. Every conversation happens now (Rasa stamps events with its own clock). The fast direct-write seed over
-## 30 days (the figure tests' fixture): `python -m carebot.dashboard seed-demo`
+## `make run` uses), for /staff/dashboard (refused with CAREBOT_MODE=production); each conversation is then moved
+## back to its scripted day of the last 30 (docs/dashboard.md); prints the seed's own count of the figures. The fast
+## direct-write seed (the figure tests' fixture): `python -m carebot.dashboard seed-demo`
 seed-demo: $(MODEL)
-	$(PY) -m bench.seed_demo --conversations 500
+	$(PY) -m bench.seed_demo --conversations 500 --days 30
 
 ## lock: re-resolve requirements/lock.txt for Python 3.10 (see requirements/lock.sh)
 lock:

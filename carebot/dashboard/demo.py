@@ -250,6 +250,22 @@ class Ledger:
         self.backend.setdefault(key, set()).add(identity)
         self.backend_counts[key] = self.backend_counts.get(key, 0) + 1
 
+    def add(self, other: "Ledger") -> None:
+        """Counts what `other` counted too (the ledger of a longer period from those of its days)."""
+        for sender, keys in other.patients.items():
+            self.patients.setdefault(sender, set()).update(keys)
+        self.conversations += other.conversations
+        self.messages += other.messages
+        self.bot_messages += other.bot_messages
+        self.not_understood_messages += other.not_understood_messages
+        self.response_seconds += other.response_seconds
+        for group, senders in other.groups.items():
+            self.groups.setdefault(group, set()).update(senders)
+            self.group_counts[group] = self.group_counts.get(group, 0) + other.group_counts.get(group, 0)
+        for key, identities in other.backend.items():
+            self.backend.setdefault(key, set()).update(identities)
+            self.backend_counts[key] = self.backend_counts.get(key, 0) + other.backend_counts.get(key, 0)
+
     def expected(self) -> Dict[str, int]:
         """Every figure the dashboard shows, as this ledger counts it."""
         figures: Dict[str, int] = {
@@ -359,8 +375,10 @@ class Seed:
         patients: Optional[int] = None,
         batch: int = 2000,
         prefix: str = "+4477009",
+        by_day: Optional[Dict[int, Ledger]] = None,
     ) -> Ledger:
-        """`conversations` scripted conversations over the `days` clinic days ending `last_day`."""
+        """`conversations` scripted conversations over the `days` clinic days ending `last_day`; `by_day` (days
+        before `last_day` → ledger) also counts each on its day (carebot.dashboard.live.within: a shorter period)."""
         tracker_events.create(self.tracker, checkfirst=True)
         migrations.upgrade(self.backend, migrations.BACKEND)
         with self.backend.connect() as connection:
@@ -381,13 +399,18 @@ class Seed:
             "outbox": [],
         }
         for number in range(conversations):
-            day = last_day - dt.timedelta(days=days - 1 - number % days)
+            days_ago = days - 1 - number % days
+            day = last_day - dt.timedelta(days=days_ago)
             local = dt.datetime.combine(day, dt.time(8 + number * 7 % 10, number * 13 % 60), zone)
             sender = sender_of(number, patients, prefix)
             script = _scripts(number)
-            rows += self._conversation(ledger, sender, local.timestamp(), number, script)
+            one = ledger if by_day is None else Ledger()
+            rows += self._conversation(one, sender, local.timestamp(), number, script)
             ident = f"{run}-{number}"  # row ids unique across runs; the demo's patients keep their numbers
-            self._side(ledger, backend_rows, sender, local.astimezone(dt.timezone.utc), ident, script)
+            self._side(one, backend_rows, sender, local.astimezone(dt.timezone.utc), ident, script)
+            if by_day is not None:
+                ledger.add(one)
+                by_day.setdefault(days_ago, Ledger()).add(one)
             if len(rows) >= batch:
                 self._flush(rows, backend_rows)
                 rows = []

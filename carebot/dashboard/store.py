@@ -2,10 +2,11 @@
 names) and the backend's tables, on SQLite and PostgreSQL alike.
 
 Counting is done by the database: one grouped query gives every per-patient flag of carebot.dashboard.model.MARKERS
-(one row per patient, never a session's events), one query the event totals, a window query the bot's response
-times. Event data is encrypted (carebot.privacy.sealing); only three small sets are decrypted: the `booking_result`
-and `triage_level` slots (and the triage state just before a level, for its complaint), and the texts of messages
-the bot did not understand, which are shown grouped.
+and the event totals (one row per patient, never a session's events), one query the slot events of the booking
+outcome and of triage, a window query the bot's response times (docs/dashboard.md, "Speed"). Event data is
+encrypted (carebot.privacy.sealing); only three small sets are decrypted: the `booking_result` and `triage_level`
+slots (and the triage state just before a level, for its complaint), and the texts of messages the bot did not
+understand, which are shown grouped.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from itertools import compress
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
 from sqlalchemy import Index, MetaData, Table, bindparam, inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from carebot.backend.db import to_db
 from carebot.dashboard.model import (
@@ -56,6 +57,31 @@ DeliveryOf = Callable[[Sequence[str]], Dict[str, Optional[str]]]
 
 _NOT_SYSTEM = "(intent_name IS NULL OR intent_name NOT IN :system)"
 _IN_PERIOD = "timestamp >= :start AND timestamp < :end"
+
+
+def _marker_bits() -> str:
+    """An event's markers as one integer (bit i: MARKERS[i]), a CASE over its type and clear name: PostgreSQL's
+    grouped pass ORs them per patient (bit_or) instead of testing every marker's condition on every event."""
+    names: Dict[str, Dict[str, int]] = {}  # type → clear name → bits ("" : every event of the type)
+    for index, marker in enumerate(MARKERS):
+        kind = "slot" if marker.column == "requested_slot" else marker.type_name
+        for name in marker.names or ("",):
+            # The bot's own names (never a patient's words) are written into the query.
+            assert not name or name.replace("_", "").isalnum(), name
+            names.setdefault(kind, {})
+            names[kind][name] = names[kind].get(name, 0) | 1 << index
+    branches = []
+    for kind, bits in names.items():
+        whole = bits.pop("", 0)
+        column = "action_name" if kind == "action" else "intent_name"
+        inner = " ".join(f"WHEN '{name}' THEN {mask | whole}" for name, mask in bits.items())
+        branches.append(
+            f"WHEN '{kind}' THEN " + (f"CASE {column} {inner} ELSE {whole} END" if inner else str(whole))
+        )
+    return f"CASE type_name {' '.join(branches)} ELSE 0 END"
+
+
+_MARKER_BITS = _marker_bits()
 
 
 def ensure_tracker_indexes(engine: Engine) -> None:
@@ -122,19 +148,21 @@ class DashboardStore:
         reminder_lists: Dict[str, FrozenSet[str]] = {}
         appointment_lists: Dict[str, FrozenSet[str]] = {}
         with ThreadPoolExecutor(max_workers=QUERIES_AT_ONCE) as pool:
+            # The longest first: the grouped pass, the slot values (decrypted while the database groups) …
             reached_soon = pool.submit(self._reached, period)
-            asked_soon = pool.submit(self._asked, period)
-            median_soon = pool.submit(self._median_response, period)
-            triage_soon = pool.submit(self._triage, period)
+            outcomes_soon = pool.submit(self._outcomes, period)
             not_understood_soon = pool.submit(self._not_understood, period)
+            median_soon = pool.submit(self._median_response, period)
             cases_soon = pool.submit(self._handoff_cases, period)
             reminders_soon = pool.submit(self._reminders, period, reminder_lists)
             appointments_soon = pool.submit(self._appointments, period, appointment_lists)
             reached, totals = reached_soon.result()
-            for key, older in asked_soon.result().items():
-                reached[key] = reached.get(key, frozenset()) | older
+            if totals.pop("unnamed_questions", 0):  # stored before the slot asked for was kept in clear
+                for key, older in self._asked(period).items():
+                    reached[key] = reached.get(key, frozenset()) | older
+            results, levels, complaints = outcomes_soon.result()
+            reached.update(results)
             report.median_response_seconds = median_soon.result()
-            levels, complaints = triage_soon.result()
             not_understood = not_understood_soon.result()
             reached["not_understood"] = frozenset(sender for sender, _text in not_understood)
             totals["not_understood"] = len(not_understood)
@@ -203,22 +231,23 @@ class DashboardStore:
         return {"start": period.start.timestamp(), "end": period.end.timestamp(), **more}
 
     def _reached(self, period: Period) -> Tuple[Dict[str, FrozenSet[str]], Dict[str, int]]:
-        """Every marker as the set of patients who had its event in the period, and the event totals, from one
-        grouped query (a row per patient); with the outcomes read from the `booking_result` slot."""
-        totals = {"sessions": 0, "messages": 0, "bot_messages": 0}
+        """Every clear marker as the set of patients who had its event in the period, and the event totals, from one
+        grouped query (a row per patient). A total is a per-patient count, so it is also the flag of its marker
+        (wrote, session, answered). `unnamed_questions` counts `requested_slot` events stored before the slot asked
+        for was kept in clear (carebot.privacy.tracker_store.clear_name): only then are their values read (_asked)."""
+        totals = {"sessions": 0, "messages": 0, "bot_messages": 0, "unnamed_questions": 0}
         if self.tracker is None:
             return {}, totals
-        wrote = f"type_name = 'user' AND {_NOT_SYSTEM}"
-        counted = {
-            "sessions": "type_name = 'session_started'",
-            "messages": wrote,
-            "bot_messages": "type_name = 'bot'",
+        counted = {  # total → (its marker, the events it counts)
+            "messages": ("wrote", f"type_name = 'user' AND {_NOT_SYSTEM}"),
+            "sessions": ("session", "type_name = 'session_started'"),
+            "bot_messages": ("answered", "type_name = 'bot'"),
+            "unnamed_questions": (
+                "",
+                "type_name = 'slot' AND action_name = 'requested_slot' AND intent_name IS NULL",
+            ),
         }
-        conditions: Dict[str, str] = {
-            "wrote": wrote,
-            "session": counted["sessions"],
-            "answered": "type_name = 'bot'",
-        }
+        conditions: Dict[str, str] = {}
         params = self._params(
             period,
             system=sorted(SYSTEM_INTENTS),
@@ -238,8 +267,14 @@ class DashboardStore:
                 params[f"m{number}"] = list(marker.names)
                 expanding.append(bindparam(f"m{number}", expanding=True))
                 conditions[marker.key] = f"type_name = '{marker.type_name}' AND {marker.column} IN :m{number}"
-        columns = [f"MAX(CASE WHEN {cond} THEN 1 ELSE 0 END)" for cond in conditions.values()]
-        columns += [f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)" for cond in counted.values()]
+        columns = [f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)" for _marker, cond in counted.values()]
+        postgres = self.tracker.dialect.name == "postgresql"
+        if postgres:  # one expression per event, its markers as bits (SQLite has no bit_or)
+            columns.append(f"bit_or({_MARKER_BITS})")
+            expanding = expanding[:2]
+            params = {key: value for key, value in params.items() if not key.startswith("m")}
+        else:
+            columns += [f"MAX(CASE WHEN {cond} THEN 1 ELSE 0 END)" for cond in conditions.values()]
         query = text(
             f"SELECT sender_id, {', '.join(columns)} FROM {EVENTS} WHERE {_IN_PERIOD} AND (type_name IN "
             f"('user', 'bot', 'session_started', 'pause') OR (type_name = 'action' AND action_name IN :actions) "
@@ -250,12 +285,15 @@ class DashboardStore:
             rows = connection.execute(query, params).fetchall()
         by_column = list(zip(*rows)) or [()] * (1 + len(columns))
         senders = by_column[0]
-        reached = {
-            key: frozenset(compress(senders, by_column[index + 1])) for index, key in enumerate(conditions)
-        }
-        for index, name in enumerate(counted, start=1 + len(conditions)):
+        reached: Dict[str, FrozenSet[str]] = {}
+        for index, (name, (flag, _cond)) in enumerate(counted.items(), start=1):
             totals[name] = int(sum(by_column[index]))
-        reached.update(self._results(period))
+            if flag:
+                reached[flag] = frozenset(compress(senders, by_column[index]))
+        first = 1 + len(counted)
+        for index, key in enumerate(conditions):
+            flags = [bits >> index & 1 for bits in by_column[first]] if postgres else by_column[first + index]
+            reached[key] = frozenset(compress(senders, flags))
         return reached, totals
 
     def _slot_rows(self, period: Period, names: Sequence[str], since: Optional[float] = None) -> List[Any]:
@@ -277,53 +315,56 @@ class DashboardStore:
         missing = [event_id for event_id in ids if event_id not in self._values]
         assert self.tracker is not None
         for start in range(0, len(missing), 5000):
-            query = text(f"SELECT id, data FROM {EVENTS} WHERE id IN :ids").bindparams(
-                bindparam("ids", expanding=True)
-            )
             with self.tracker.connect() as connection:
-                for event_id, data in connection.execute(query, {"ids": missing[start : start + 5000]}):
+                for event_id, data in _rows_by_id(connection, missing[start : start + 5000]):
                     if len(self._values) >= VALUES_KEPT:
                         self._values.pop(next(iter(self._values)), None)
                     self._values[event_id] = reading(event_data(data).get("value"))
         return {event_id: self._values.get(event_id) for event_id in ids}
 
-    def _results(self, period: Period) -> Dict[str, FrozenSet[str]]:
-        """Patients whose `booking_result` slot says booked, rescheduled or cancelled in the period."""
-        rows = self._slot_rows(period, ["booking_result"])
-        kinds = self._read([row.id for row in rows], _booking_kind)
-        found: Dict[str, Set[str]] = {key: set() for key in RESULT_MARKERS.values()}
-        for row in rows:
-            kind = kinds[row.id]
-            if kind in RESULT_MARKERS:
-                found[RESULT_MARKERS[kind]].add(row.sender_id)
-        return {key: frozenset(value) for key, value in found.items()}
-
-    def _triage(self, period: Period) -> Tuple[Dict[str, Set[str]], Dict[str, Set[str]]]:
-        """Patients by triage level (the `triage_level` slot set in the period by `action_triage_outcome` or
-        `action_red_flag`) and by complaint (the first protocol of the triage state set before it; "red flag" when
-        `action_red_flag` set the level)."""
+    def _outcomes(
+        self, period: Period
+    ) -> Tuple[Dict[str, FrozenSet[str]], Dict[str, Set[str]], Dict[str, Set[str]]]:
+        """What three slots say, from one pass over their events (and the actions that set them): patients whose
+        `booking_result` says booked, rescheduled or cancelled in the period; patients by triage level (the
+        `triage_level` slot set in the period by `action_triage_outcome` or `action_red_flag`) and by complaint (the
+        first protocol of the triage state set before it; "red flag" when `action_red_flag` set the level)."""
+        results: Dict[str, Set[str]] = {key: set() for key in RESULT_MARKERS.values()}
         levels: Dict[str, Set[str]] = {}
         complaints: Dict[str, Set[str]] = {}
         if self.tracker is None:
-            return levels, complaints
+            return {}, levels, complaints
+        start = period.start.timestamp()
         since = (period.start - TRIAGE_LOOKBACK).timestamp()
         rows = self._slot_rows(
-            period, ["triage_level", "triage_state", "action_triage_outcome", "action_red_flag"], since
+            period,
+            ["booking_result", "triage_level", "triage_state", "action_triage_outcome", "action_red_flag"],
+            since,
         )
+        booking: List[Tuple[int, str]] = []  # (booking_result event, sender)
         outcomes: List[
             Tuple[str, int, Optional[int]]
         ] = []  # (sender, level event, state event or None: red flag)
         sender, state, by = None, None, None
-        for row in rows:
-            if row.sender_id != sender:
-                sender, state, by = row.sender_id, None, None
-            if row.type_name == "action":
-                by = row.action_name
-            elif row.action_name == "triage_state":
-                state = row.id
-            elif by and row.timestamp >= period.start.timestamp():
-                outcomes.append((row.sender_id, row.id, state if by == "action_triage_outcome" else None))
+        for event_id, patient, type_name, name, at in rows:
+            if name == "booking_result":
+                if at >= start:
+                    booking.append((event_id, patient))
+                continue
+            if patient != sender:
+                sender, state, by = patient, None, None
+            if type_name == "action":
+                by = name
+            elif name == "triage_state":
+                state = event_id
+            elif by and at >= start:
+                outcomes.append((patient, event_id, state if by == "action_triage_outcome" else None))
                 by = None
+        kinds = self._read([event_id for event_id, _patient in booking], _booking_kind)
+        for event_id, patient in booking:
+            kind = kinds[event_id]
+            if kind in RESULT_MARKERS:
+                results[RESULT_MARKERS[kind]].add(patient)
         found = self._read([level for _, level, _ in outcomes], _text_value)
         found.update(self._read([state for _, _, state in outcomes if state is not None], _first_protocol))
         for patient, level_id, state_id in outcomes:
@@ -332,7 +373,7 @@ class DashboardStore:
                 levels.setdefault(level, set()).add(patient)
                 complaint = "red flag" if state_id is None else (found[state_id] or "not named")
                 complaints.setdefault(complaint, set()).add(patient)
-        return levels, complaints
+        return {key: frozenset(value) for key, value in results.items()}, levels, complaints
 
     def _asked(self, period: Period) -> Dict[str, FrozenSet[str]]:
         """The form-question markers of `requested_slot` events stored before the tracker store kept the slot asked
@@ -354,16 +395,19 @@ class DashboardStore:
 
     def _not_understood(self, period: Period) -> List[Tuple[str, str]]:
         """(patient, text) of each message the bot answered with its fallback or declined: the first action after
-        the patient's message is one of NOT_UNDERSTOOD_ACTIONS (found from those actions, which are few)."""
+        the patient's message is one of NOT_UNDERSTOOD_ACTIONS. Found from those actions, which are few: the event
+        before each among the patient's messages and actions must be a message (no other action answered it first).
+        The CTE is materialised (SQLite 3.35+, PostgreSQL 12+) so that the messages are then read by id: joined
+        directly, PostgreSQL hashed the whole table to match the correlated subquery's ids."""
         if self.tracker is None:
             return []
         query = text(
-            f"SELECT u.sender_id, u.data FROM {EVENTS} u JOIN (SELECT a.id AS answer, "
-            f"(SELECT MAX(p.id) FROM {EVENTS} p WHERE p.sender_id = a.sender_id AND p.type_name = 'user' "
-            f"AND p.id < a.id) AS asked FROM {EVENTS} a WHERE a.timestamp >= :start AND a.timestamp < :end "
-            f"AND a.type_name = 'action' AND a.action_name IN :answers) f ON u.id = f.asked "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {EVENTS} x WHERE x.sender_id = u.sender_id "
-            f"AND x.type_name = 'action' AND x.id > u.id AND x.id < f.answer)"
+            f"WITH answered AS MATERIALIZED (SELECT (SELECT MAX(p.id) FROM {EVENTS} p "
+            f"WHERE p.sender_id = a.sender_id AND p.type_name IN ('user', 'action') AND p.id < a.id) AS asked "
+            f"FROM {EVENTS} a WHERE a.timestamp >= :start AND a.timestamp < :end AND a.type_name = 'action' "
+            f"AND a.action_name IN :answers) "
+            f"SELECT u.sender_id, u.data FROM answered JOIN {EVENTS} u ON u.id = answered.asked "
+            f"WHERE u.type_name = 'user' ORDER BY u.id"
         ).bindparams(bindparam("answers", expanding=True))
         with self.tracker.connect() as connection:
             rows = connection.execute(query, self._params(period, answers=list(NOT_UNDERSTOOD_ACTIONS)))
@@ -479,6 +523,13 @@ class DashboardStore:
                 lists[f"appointments:{key}"] = frozenset(row.phone for row in rows)
                 counts.append(Count(label, len(rows), f"appointments:{key}"))
         return counts
+
+
+def _rows_by_id(connection: Connection, ids: Sequence[int]) -> Any:
+    """(id, data) of the events `ids`, written into the query as integers: SQLAlchemy's expanding parameters cost
+    more to compile than the database takes to find thousands of rows by key."""
+    listed = ", ".join(str(int(event_id)) for event_id in ids)
+    return connection.exec_driver_sql(f"SELECT id, data FROM {EVENTS} WHERE id IN ({listed})")
 
 
 def _booking_kind(value: Any) -> Optional[str]:

@@ -63,6 +63,7 @@ handoff_cases = Table(
         "assigned_to", String(64), nullable=True
     ),  # who took the case (carebot.handoff.model.Case.visible_to)
     Index("ix_handoff_cases_status_created", "status", "created_at"),
+    Index("ix_handoff_cases_created_at", "created_at"),  # the dashboard's cases of a period
     Index(
         "uq_handoff_cases_one_open",
         "conversation_id",

@@ -95,6 +95,9 @@ appointment = Table(
     Column("created", DateTime, nullable=False),
     Column("version", Integer, nullable=False, default=1),
     Column("last_updated", DateTime, nullable=False),
+    # The dashboard's appointments made, and cancelled, in a period (carebot/dashboard/store.py).
+    Index("ix_sched_appointment_created", "created"),
+    Index("ix_sched_appointment_status_updated", "status", "last_updated"),
 )
 
 # Slots freed by a cancellation or a reschedule, written in the same transaction: the waitlist's offer worker

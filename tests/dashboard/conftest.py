@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-from dataclasses import dataclass
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator
 
 import pytest
 from sqlalchemy import inspect, text
@@ -44,6 +44,9 @@ class Seeded:
     tracker_url: str
     backend: Engine
     channel_url: str
+    by_day: Dict[int, Ledger] = field(
+        default_factory=dict
+    )  # days before LAST_DAY → what the seed did that day
 
 
 def _empty(engine: Engine) -> None:
@@ -74,12 +77,13 @@ def seed(kind: str, tmp_path: Any, clinic: Any) -> Seeded:
     seeder = Seed(tracker, backend, channel)
     before = LAST_DAY - dt.timedelta(days=DAYS)
     seeder.run(40, before, 7, clinic.tz, prefix="+4477008")
-    ledger = seeder.run(CONVERSATIONS, LAST_DAY, DAYS, clinic.tz)
+    by_day: Dict[int, Ledger] = {}
+    ledger = seeder.run(CONVERSATIONS, LAST_DAY, DAYS, clinic.tz, by_day=by_day)
     seeder.run(20, LAST_DAY + dt.timedelta(days=3), 2, clinic.tz, prefix="+4477007")
     delivery = functools.partial(whatsapp_delivery_statuses, engine=channel)
     store = DashboardStore(backend, tracker, delivery)
     period = Period.of_days(LAST_DAY - dt.timedelta(days=DAYS - 1), LAST_DAY, clinic.tz)
-    return Seeded(store, ledger, period, tracker_url, backend, channel_url)
+    return Seeded(store, ledger, period, tracker_url, backend, channel_url, by_day)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

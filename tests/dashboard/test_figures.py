@@ -7,9 +7,13 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
+from carebot.backend.db import make_engine
 from carebot.dashboard.demo import NOT_UNDERSTOOD
+from carebot.dashboard.live import within
 from carebot.dashboard.model import FUNNELS, Count, Funnel, Period, PeriodError, funnel_report, group_similar
+from tests.dashboard.conftest import LAST_DAY
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -37,10 +41,41 @@ def test_every_figure_matches_the_seed(seeded):
         assert any(group.example.lower().strip("?") in found for found in wordings.values())
 
 
+def test_every_figure_of_the_last_week_matches_the_seed_of_those_days(seeded):
+    """The seed spreads its conversations over the 30 days: a 7-day period shows exactly what it did in them."""
+    week = Period.of_days(LAST_DAY - dt.timedelta(days=6), LAST_DAY, LONDON)
+    counted = within(seeded.by_day, 7)
+    assert 0 < counted.conversations < seeded.ledger.conversations
+    report = seeded.store.report(week)
+    shown = report.figures()
+    expected = counted.expected()
+    assert {key: shown.get(key, 0) for key in expected} == expected
+    assert all(key.startswith("not_understood:") or shown[key] == 0 for key in shown.keys() - expected.keys())
+    assert report.median_response_seconds == counted.median_response
+    assert sorted(g.count for g in report.not_understood) == sorted(counted.group_counts.values())
+    for key in ("patients", "paused", "funnel:booking:4", "appointments:booked", "reminders:read"):
+        assert set(seeded.store.members(week, key) or ()) == counted.identities(key), key
+
+
 def test_each_number_lists_the_patients_behind_it(seeded):
     for key in seeded.ledger.expected():
         assert set(seeded.store.members(seeded.period, key)) == seeded.ledger.identities(key), key
     assert seeded.store.members(seeded.period, "no such figure") is None
+
+
+def test_questions_stored_before_the_slot_asked_for_was_kept_in_clear_still_count(seeded):
+    """`requested_slot` events written before the tracker store kept the slot's name in clear (intent_name NULL)
+    are read from their sealed value: the same figures."""
+    tracker = make_engine(seeded.tracker_url)
+    with tracker.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE events SET intent_name = NULL WHERE type_name = 'slot' AND action_name = 'requested_slot'"
+            )
+        )
+    tracker.dispose()
+    shown = seeded.store.report(seeded.period).figures()
+    assert {key: shown[key] for key in seeded.ledger.expected()} == seeded.ledger.expected()
 
 
 def test_a_period_with_nothing_in_it_is_all_zeros(seeded):

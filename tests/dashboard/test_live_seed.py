@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from carebot.dashboard.live import ScriptError, drive, scripts
+from carebot.dashboard.live import ScriptError, drive, scripts, within
 
 
 def test_the_ledger_counts_each_script_as_declared():
@@ -33,6 +33,27 @@ def test_the_ledger_counts_each_script_as_declared():
         "next Monday morning",
         "next Friday morning",
     }
+
+
+def test_the_conversations_spread_over_the_days_each_counted_on_its_day():
+    plan = scripts(60, days=30)
+    assert [s.days_ago for s in plan[:3]] == [29, 29, 28] and plan[-1].days_ago == 0
+    assert sorted({s.days_ago for s in plan}) == list(range(30))
+    senders = [f"whatsapp:+4477006{n:05d}" for n in range(60)]
+    replies = {text: f"{expected} (reply)" for s in plan for text, expected in s.lines}
+    moved, by_day = [], {}
+    ledger = drive(
+        lambda sender, text: [replies[text]],
+        senders,
+        plan,
+        moved=lambda sender, days_ago: moved.append((sender, days_ago)),
+        by_day=by_day,
+    )
+    assert moved == [(sender, script.days_ago) for sender, script in zip(senders, plan)]
+    assert within(by_day, 30).expected() == ledger.expected()
+    week = within(by_day, 7)
+    assert set(week.patients) == set(senders[-14:]) and week.conversations == 14
+    assert week.expected()["funnel:booking:4"] == sum(1 for s in plan[-14:] if s.kind == "booking")
 
 
 def test_a_bot_off_script_stops_the_seed_saying_where():

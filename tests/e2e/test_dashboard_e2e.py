@@ -7,15 +7,17 @@ tests rely on the same definitions."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from pathlib import Path
-from typing import Iterator
+from typing import Dict, Iterator
 
 import pytest
 
 from carebot.backend.db import make_engine
 from carebot.clinic import Clinic
 from carebot.clock import clinic_now
-from carebot.dashboard.live import drive, scripts
+from carebot.dashboard.demo import Ledger
+from carebot.dashboard.live import Backdate, drive, scripts, within
 from carebot.dashboard.model import Period
 from carebot.dashboard.store import DashboardStore
 from carebot.privacy import sealing
@@ -66,27 +68,47 @@ def test_the_dashboard_counts_what_the_real_bot_did(stack, clinic: Clinic, monke
 
 @pytest.mark.slow
 def test_the_live_seed_counts_what_the_dashboard_shows(stack, clinic: Clinic, monkeypatch):
-    """The seed `make seed-demo` runs, on a few conversations: its own count of each figure, for its patients, is
-    the dashboard's (the stack is shared with other tests, so only the seed's patients are compared)."""
-    plan = scripts(4)  # one of each kind: a booking, a booking left after the times, not understood, a person
-    senders = [f"whatsapp:+4477008{n:05d}" for n in range(11_301, 11_305)]
-    ledger = drive(lambda sender, text: [m.get("text", "") for m in stack.say(sender, text)], senders, plan)
+    """The seed `make seed-demo` runs, on a few conversations spread over ten days: its own count of each figure,
+    for its patients, is the dashboard's, for the whole spread and for its last 7 days, which leave out the two
+    oldest (a complete booking and one left after the times). The stack is shared with other tests, so only the
+    seed's patients are compared."""
+    plan = scripts(
+        8, days=10
+    )  # two of each kind: a booking, one left after the times, not understood, a person
+    senders = [f"whatsapp:+4477008{n:05d}" for n in range(11_301, 11_309)]
     phones = {sender.split(":", 1)[1] for sender in senders}
-
     today = clinic_now(clinic.tz).date()
-    period = Period.of_days(today, today, clinic.tz)
+    by_day: Dict[int, Ledger] = {}
     with _store(stack, monkeypatch) as store:
-        keys = list(store.report(period).figures())
-        members = {key: set(store.members(period, key) or ()) & (set(senders) | phones) for key in keys}
-    checked = 0
-    for key in keys:
-        if key.startswith(("funnel:", "handoff:", "appointments:booked")) or key in (
-            "patients",
-            "contained",
-            "paused",
-            "not_understood",
-        ):
-            assert members[key] == ledger.identities(key), key
-            checked += 1
-    assert checked >= 20 and ledger.expected()["funnel:booking:4"] == 1
-    assert ledger.messages == 10 and ledger.bot_messages >= 10
+        assert store.tracker is not None
+        backdate = Backdate(store.tracker, store.backend, clinic.tz, today)
+        ledger = drive(
+            lambda sender, text: [m.get("text", "") for m in stack.say(sender, text)],
+            senders,
+            plan,
+            moved=backdate,
+            by_day=by_day,
+        )
+        assert sorted(by_day) == [0, 1, 2, 3, 5, 6, 7, 8] and ledger.messages == 20
+        for days, booked in ((30, 2), (7, 1)):
+            period = Period.of_days(today - dt.timedelta(days=days - 1), today, clinic.tz)
+            counted = within(by_day, days)
+            keys = list(store.report(period).figures())
+            members = {key: set(store.members(period, key) or ()) & (set(senders) | phones) for key in keys}
+            checked = 0
+            for key in keys:
+                if key.startswith(("funnel:", "handoff:", "appointments:booked")) or key in (
+                    "patients",
+                    "contained",
+                    "paused",
+                    "not_understood",
+                ):
+                    assert members[key] == counted.identities(key), (days, key)
+                    checked += 1
+            assert checked >= 20 and counted.expected()["funnel:booking:4"] == booked, days
+            assert len(members["patients"]) == (8 if days == 30 else 6)
+        # Each conversation lands whole on its own day: the oldest day holds only the first one.
+        oldest = store.members(
+            Period.of_days(today - dt.timedelta(days=8), today - dt.timedelta(days=8), clinic.tz), "patients"
+        )
+        assert oldest == [senders[0]]

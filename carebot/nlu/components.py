@@ -58,6 +58,8 @@ NOT_A_COMPLAINT = (
     frozenset(DURATION_FINDINGS) | frozenset(MODIFIERS) | {"baby_age_unknown", "age_3_to_6_months"}
 )
 RISK_PREFIX = "risk_"
+# Who a parent writes about: with no complaint the patterns know, a message about them is still a health question.
+CHILD_AGE_GROUPS = frozenset({"infant", "child"})
 # How a complaint has gone: how long, getting worse, back again, not helped by treatment. With a complaint, the
 # message is a symptom story whatever a question intent the classifier guessed ("hay fever meds aren't helping").
 COURSE_FINDINGS = frozenset(DURATION_FINDINGS) | {
@@ -366,7 +368,12 @@ class RedFlagClassifier(TrainedComponent):
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
             elif intent.get("name") == self._config["intent"] or self._misread_complaint(
                 current_ids(f for f in findings if not f.site_only),
-                current_ids(f for f in findings if f.site_only and _told_as_own(message.get(TEXT) or "", f)),
+                current_ids(f for f in findings if f.site_only and _told_as_own(message.get(TEXT) or "", f))
+                + [
+                    f.id
+                    for f in findings
+                    if f.entity == "age_group" and f.current and f.id in CHILD_AGE_GROUPS
+                ],
                 intent,
                 bool(message.get(DECLINED_BY_GUARD)),
             ):
@@ -379,8 +386,9 @@ class RedFlagClassifier(TrainedComponent):
         """A current complaint told, and the classifier's intent cannot hold one, is a guess, or is not a request
         while the message tells how the complaint has gone ("can't sleep for 3 months", "hay fever meds aren't
         helping": not questions about costs, whatever the classifier says). A body part named
-        with no complaint word the patterns know ("my shoulder won't move right") counts only against an intent
-        that declines: a message about one's own body is not out of scope, but it does not overrule a request."""
+        with no complaint word the patterns know ("my shoulder won't move right"), or one's baby or child ("my 2 year
+        old only says a few words, is that normal?"), counts only against an intent that declines: a message about
+        one's own body or child is not out of scope, but it does not overrule a request."""
         name = intent.get("name")
         if name == self._config["symptom_intent"] or name in self._config["never_override"] or declined:
             return False

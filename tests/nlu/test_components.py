@@ -149,6 +149,21 @@ def test_a_symptom_the_classifier_could_not_place_starts_triage(components):
     assert booking.get("intent")["name"] == "book_appointment"
 
 
+def test_a_question_about_ones_baby_or_child_is_a_health_question_not_out_of_scope(components):
+    talking = parse(
+        components, "my 2 year old only says a couple of words, is that normal?", intent="out_of_scope"
+    )
+    assert talking.get("intent") == {"name": "describe_symptoms", "confidence": 1.0}
+    clicky_hip = parse(components, "baby 10 weeks, her hip is clicky", intent="nlu_fallback", confidence=0.5)
+    assert clicky_hip.get("intent")["name"] == "describe_symptoms"
+    grown_up = parse(
+        components, "my 40 year old brother wants a new car", intent="out_of_scope", confidence=0.9
+    )
+    assert grown_up.get("intent")["name"] == "out_of_scope"  # an adult is not a reason of itself
+    asked = parse(components, "can my 5 year old get the flu jab here", intent="ask_services", confidence=0.9)
+    assert asked.get("intent")["name"] == "ask_services"  # a request the classifier placed stays
+
+
 def test_a_complaint_the_classifier_only_guessed_at_starts_triage(components):
     guessed = parse(components, "earache for 10 days", intent="reminder_taken", confidence=0.45)
     assert guessed.get("intent") == {"name": "describe_symptoms", "confidence": 1.0}

@@ -117,4 +117,15 @@ class ActionHandOffToStaff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        return await open_handoff(tracker, reason_for(latest_intent(tracker)), dispatcher)
+        reason = reason_for(latest_intent(tracker))
+        if reason == Reason.MEDIA and not carries_an_attachment(tracker.latest_message or {}):
+            say(dispatcher, "handoff_no_attachment")  # words that only sound like a photo: no case for staff
+            return []
+        return await open_handoff(tracker, reason, dispatcher)
+
+
+def carries_an_attachment(message: Dict[str, Any]) -> bool:
+    """Whether the patient's message came with a photo or file: the channel's /send_media payload or media in its
+    metadata. The classifier can read "here's a photo of my rash" into send_media when nothing was attached."""
+    metadata = message.get("metadata") or {}
+    return bool(metadata.get("media")) or (message.get("text") or "").startswith("/send_media")

@@ -136,6 +136,19 @@ async def test_a_photo_goes_to_staff_with_its_link(at_monday_morning, make_track
     assert case.transcript == f"Patient: [image/jpeg: {media[0]['url']}]"
 
 
+async def test_words_that_only_sound_like_a_photo_open_no_case(
+    at_monday_morning, make_tracker, dispatcher, domain
+):
+    text = "here is a photo of my rash"  # read as send_media, but nothing was attached
+    tracker = make_tracker(text=text, intent="send_media", events=[user(text, "send_media")])
+    assert await ActionHandOffToStaff().run(dispatcher, tracker, domain) == []
+    assert [m["text"] for m in dispatcher.messages] == [
+        "I can't see a photo or file with that message. To send one, attach it here. Or tell me in words what's "
+        'wrong and I can help, or say "talk to a person".'
+    ]
+    assert cases(at_monday_morning) == []
+
+
 async def test_misunderstood_messages_are_repaired_and_never_open_a_case(
     at_monday_morning, make_tracker, dispatcher, domain
 ):

@@ -58,8 +58,10 @@ NOT_A_COMPLAINT = (
     frozenset(DURATION_FINDINGS) | frozenset(MODIFIERS) | {"baby_age_unknown", "age_3_to_6_months"}
 )
 RISK_PREFIX = "risk_"
-# Who a parent writes about: with no complaint the patterns know, a message about them is still a health question.
+# Who a parent writes about: with no complaint the patterns know, a message about them is still a health question
+# when it says how young they are ("my 2 year old", "baby 10 weeks"); "my daughter" alone says nothing of health.
 CHILD_AGE_GROUPS = frozenset({"infant", "child"})
+_YOUNG_WORDS = re.compile(r"\d|\b(?:baby|babies|newborn|toddler|infant)\b", re.I)
 # How a complaint has gone: how long, getting worse, back again, not helped by treatment. With a complaint, the
 # message is a symptom story whatever a question intent the classifier guessed ("hay fever meds aren't helping").
 COURSE_FINDINGS = frozenset(DURATION_FINDINGS) | {
@@ -72,6 +74,15 @@ COURSE_FINDINGS = frozenset(DURATION_FINDINGS) | {
 
 # "my ear", "his left knee", "mum's back": a body part someone's own, not "a joint account" or "the splinter site".
 _OWNED_BEFORE = re.compile(r"\b(?:my|his|her|their|our|your|\w+'s)\s+(?:\w+\s+)?$")
+
+
+def _a_young_childs_age(finding: Finding) -> bool:
+    return (
+        finding.entity == "age_group"
+        and finding.current
+        and finding.id in CHILD_AGE_GROUPS
+        and bool(_YOUNG_WORDS.search(finding.text))
+    )
 
 
 def _told_as_own(text: str, finding: Finding) -> bool:
@@ -369,11 +380,7 @@ class RedFlagClassifier(TrainedComponent):
             elif intent.get("name") == self._config["intent"] or self._misread_complaint(
                 current_ids(f for f in findings if not f.site_only),
                 current_ids(f for f in findings if f.site_only and _told_as_own(message.get(TEXT) or "", f))
-                + [
-                    f.id
-                    for f in findings
-                    if f.entity == "age_group" and f.current and f.id in CHILD_AGE_GROUPS
-                ],
+                + [f.id for f in findings if _a_young_childs_age(f)],
                 intent,
                 bool(message.get(DECLINED_BY_GUARD)),
             ):

@@ -156,6 +156,12 @@ def test_a_question_about_ones_baby_or_child_is_a_health_question_not_out_of_sco
     assert talking.get("intent") == {"name": "describe_symptoms", "confidence": 1.0}
     clicky_hip = parse(components, "baby 10 weeks, her hip is clicky", intent="nlu_fallback", confidence=0.5)
     assert clicky_hip.get("intent")["name"] == "describe_symptoms"
+    no_age = parse(
+        components, "what time did my daughter get home last night", intent="out_of_scope", confidence=0.9
+    )
+    assert (
+        no_age.get("intent")["name"] == "out_of_scope"
+    )  # a son or daughter, no age told: not a health question
     grown_up = parse(
         components, "my 40 year old brother wants a new car", intent="out_of_scope", confidence=0.9
     )

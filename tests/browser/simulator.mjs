@@ -1,5 +1,5 @@
 // Drives the designers' simulator in Debian's headless Chromium (tests/browser/common.mjs): a booking typed and
-// tapped on the phone, the window closed and the reminders' clock moved on, then everything the chat and the side
+// tapped on the phone, a symptom check answered "no" to the end, the window closed and the reminders' clock moved on, then everything the chat and the side
 // panel show, as JSON lines for the test to compare. Run by tests/simulator/test_simulator_browser.py, which starts
 // the stack, the Twilio stand-in and the page, and passes TOKEN (and common.mjs's variables).
 import { BASE, SHOTS, env, step, withBrowser } from './common.mjs';
@@ -78,6 +78,16 @@ await withBrowser(async (browser) => {
   const booked = await (await lastBot(page)).textContent();
   if (!booked.includes('Booked')) throw new Error(`not booked: ${booked}`);
   step('booked', { offered });
+
+  // 3b. A symptom check: consent, then every question answered "no" until the outcome (at most 12 messages).
+  await say(page, 'I have had a headache since this morning', 'Before I ask about your health');
+  let outcome = '';
+  for (let turn = 0; turn < 12 && !outcome.includes('not a diagnosis'); turn += 1) {
+    await say(page, turn === 0 ? 'yes' : 'no');
+    outcome = await page.$$eval('#chat li.from-bot .body', (bodies) => bodies.map((b) => b.textContent).join(' | '));
+  }
+  if (!outcome.includes('not a diagnosis')) throw new Error(`the symptom check did not end: ${outcome.slice(-400)}`);
+  step('triaged');
 
   // 4. A day later: the 24-hour window closes, the reminders' clock moves on, and the appointment's reminder
   //    arrives as its approved template (the dispatcher's next round, the page's next poll).

@@ -1,9 +1,9 @@
 """The designers' simulator in a real browser: the whole stack on free ports (launcher → backend, actions, Rasa with
 the trained model, dispatcher), its WhatsApp channel pointed at the Twilio stand-in, the simulator page served from
-this process, and headless Chromium (tests/browser/simulator.mjs) booking an appointment on the phone. The chat must
-show exactly the messages the stand-in accepted for the simulated number, in order — the appointment's reminder
-too, as its template once "jump 25 hours" closed the window and "set clock" made it due — and the side panel the
-intents Rasa's tracker holds.
+this process, and headless Chromium (tests/browser/simulator.mjs) booking an appointment and checking a symptom
+on the phone. The chat must show exactly the messages the stand-in accepted for the simulated number, in order — the
+symptom check's answer, and the appointment's reminder as its template once "jump 25 hours" closed the window and
+"set clock" made it due — and the side panel the intents Rasa's tracker holds.
 
 Needs `scripts/install_browser.sh` and a trained model (`make train`, or RASA_MODEL). With UPDATE_SCREENSHOTS=1 the
 screenshot replaces docs/simulator.png.
@@ -80,6 +80,7 @@ async def test_a_booking_in_the_simulator_shows_what_twilio_received(tmp_path) -
             "no_token_refused",
             "opened",
             "booked",
+            "triaged",
             "reminded",
             "shown",
             "flow_linked",
@@ -113,6 +114,9 @@ async def test_a_booking_in_the_simulator_shows_what_twilio_received(tmp_path) -
         said = [m["body"] for m in steps["shown"]["chat"] if m["from"] == "patient"]
         assert said[:2] == ["I'd like to book a GP appointment", "next Tuesday morning"]
         assert said[3:5] == ["Sam Taylor", "21/07/1980"]
+        assert "I have had a headache since this morning" in said
+        # The symptom check's answer reached the phone as Twilio received it (compared above with the rest).
+        assert any("This is not a diagnosis" in m["body"] for m in shown)
 
         # The panel shows the intents of Rasa's tracker, newest first, and links the flows that ran.
         simulator.phone = phone  # the browser's reset moved on to a new patient
@@ -121,6 +125,7 @@ async def test_a_booking_in_the_simulator_shows_what_twilio_received(tmp_path) -
         panels = steps["shown"]["panels"]
         assert [p["intent"].split(" (")[0] for p in reversed(panels)] == intents
         assert panels[-1]["intent"].startswith("book_appointment (")
+        assert any(p["intent"].startswith("describe_symptoms (") for p in panels)
         assert "appointment_form" in " ".join(p["actions"] for p in panels)
         assert steps["flow_linked"]["link"].startswith("/simulator/flows/")
         assert steps["reset"]["phone"] != phone

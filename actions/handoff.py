@@ -117,11 +117,12 @@ class ActionHandOffToStaff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        reason = reason_for(latest_intent(tracker))
-        if reason == Reason.MEDIA and not carries_an_attachment(tracker.latest_message or {}):
+        if reason_for(latest_intent(tracker)) == Reason.MEDIA and not carries_an_attachment(
+            tracker.latest_message or {}
+        ):
             say(dispatcher, "handoff_no_attachment")  # words that only sound like a photo: no case for staff
             return []
-        return await open_handoff(tracker, reason, dispatcher)
+        return await open_handoff(tracker, reason_for(latest_intent(tracker)), dispatcher)
 
 
 def carries_an_attachment(message: Dict[str, Any]) -> bool:

@@ -19,8 +19,9 @@ from evaluation.cases import DEFAULT_REPLIES, load_cases, run_case, score
 TESTS = Path(__file__).resolve().parents[1]
 CASES = TESTS / "triage_cases.csv"
 HOLDOUT = TESTS / "triage_holdout.csv"
-# Regression floors at the level measured when they were set (docs/benchmarks.md, `make eval-triage`); the issue's
-# targets (agreement 0.85, every emergency caught) are higher and not met yet: raise these as the holdout improves.
+# Regression floors at the level measured when they were set (docs/benchmarks.md, `make eval-triage`): agreement is at
+# the 0.85 here (findings + engine; over REST it is still short), every emergency caught is not met yet:
+# raise the recall floor as the holdout improves.
 HOLDOUT_AGREEMENT_FLOOR = 0.85
 HOLDOUT_EMERGENCY_RECALL_FLOOR = 0.93
 

@@ -14,6 +14,7 @@ from carebot.forms import load_questions
 from carebot.household import RELATIONS_FILE, load_people
 from carebot.lexicon.patterns import load_patterns
 from carebot.messages import load_catalogue
+from carebot.nlu.findings import build_findings_pipeline
 from carebot.privacy.settings import load_kept_after_erasure, load_retention
 from carebot.settings import PROJECT_ROOT
 from carebot.triage.loader import load_protocols
@@ -24,6 +25,10 @@ CHECKS: List[Tuple[str, Callable[[], object]]] = [
     ("clinic file", load_clinic),
     ("privacy settings of the clinic file", lambda: (load_retention(), load_kept_after_erasure())),
     ("entity patterns", lambda: load_patterns(ROOT / "data" / "patterns")),
+    (
+        "entity patterns as the text is read (typos, lemmas)",
+        lambda: build_findings_pipeline(ROOT / "data" / "patterns"),
+    ),
     ("action messages", lambda: load_catalogue(ROOT / "data" / "messages")),
     ("free-text questions of the forms", load_questions),
     ("who an appointment is for (relations)", lambda: load_people(RELATIONS_FILE)),

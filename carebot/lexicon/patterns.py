@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import yaml
 
@@ -22,9 +22,16 @@ class PatternFileError(ValueError):
     """A pattern file a designer broke; the message names the file and the entry."""
 
 
-def load_patterns(directory: Path) -> List[Dict[str, Any]]:
-    """All patterns of every `*.yml` file in `directory`, checked for the fields EntityRuler needs."""
+def written_words(phrase: str) -> str:
+    """A phrase as written, in lower case with single spaces: the default key of the one-meaning check."""
+    return " ".join(phrase.lower().split())
+
+
+def load_patterns(directory: Path, same_words: Callable[[str], str] = written_words) -> List[Dict[str, Any]]:
+    """All patterns of every `*.yml` file in `directory`, checked for the fields EntityRuler needs, and that no
+    two phrases that `same_words` reads alike mean different things."""
     patterns: List[Dict[str, Any]] = []
+    first_seen: Dict[str, Tuple[Path, str, Any, str]] = {}  # key -> (file, label, id, phrase) first seen
     for file, content in _pattern_files(directory):
         entries = content.get("patterns") if isinstance(content, dict) else content
         if not isinstance(entries, list):
@@ -47,8 +54,29 @@ def load_patterns(directory: Path) -> List[Dict[str, Any]]:
                     f"{file}: pattern #{index + 1} ({entry.get('id')}): YAML reads on/off/yes/no "
                     f'without quotes as true/false; write them in quotes ("on")'
                 )
+            _check_one_meaning(first_seen, file, entry, same_words)
             patterns.append({k: entry[k] for k in ("label", "pattern", "id") if k in entry})
     return patterns
+
+
+def _check_one_meaning(
+    first_seen: Dict[str, Tuple[Path, str, Any, str]],
+    file: Path,
+    entry: Dict[str, Any],
+    same_words: Callable[[str], str],
+) -> None:
+    """One phrase, one meaning: when two entries match the same words, the ruler keeps one of them by an order
+    nobody chose ("barking cough" was croup in one file and cough in another, and croup never fired)."""
+    if not isinstance(entry["pattern"], str):
+        return
+    key = same_words(entry["pattern"])
+    meaning = (file, entry["label"], entry.get("id"), entry["pattern"])
+    earlier = first_seen.setdefault(key, meaning)
+    if earlier[1:3] != meaning[1:3]:
+        raise PatternFileError(
+            f'{file}: "{entry["pattern"]}" is {entry["label"]} {entry.get("id")} here but "{earlier[3]}" is '
+            f"{earlier[1]} {earlier[2]} in {earlier[0].name}, and the text reads them alike: keep one of them"
+        )
 
 
 def _pattern_files(directory: Path) -> List[Tuple[Path, Any]]:
@@ -85,13 +113,32 @@ def _has_yes_no_word(tokens: List[Any]) -> bool:
 def load_medicine_risks(directory: Path) -> Dict[str, str]:
     """medicine id -> risk finding, from the `from_medicines:` section of any pattern file ("warfarin" is a
     MEDICINE for reminders and, for triage, the risk finding `risk_anticoagulant`)."""
-    risks: Dict[str, str] = {}
+    return {
+        str(medicine): finding
+        for finding, medicines in _sections(
+            directory, "from_medicines", "a risk finding to a list of medicine ids"
+        )
+        for medicine in medicines
+    }
+
+
+def load_implications(directory: Path) -> Dict[str, Tuple[str, ...]]:
+    """finding -> the findings it also is, from the `implies:` section of any pattern file: rigors are a fever and
+    croup is a cough, so the fever and cough protocols run for them and their own rules still can."""
+    implied: Dict[str, Tuple[str, ...]] = {}
+    for finding, others in _sections(directory, "implies", "a finding to a list of the findings it also is"):
+        implied[finding] = implied.get(finding, ()) + tuple(str(other) for other in others)
+    return implied
+
+
+def _sections(directory: Path, key: str, shape: str) -> List[Tuple[str, List[Any]]]:
+    """(name, list) pairs of every pattern file's top-level `key:` section, checked to map names to lists."""
+    pairs: List[Tuple[str, List[Any]]] = []
     for file, content in _pattern_files(directory):
-        section = content.get("from_medicines") if isinstance(content, dict) else None
+        section = content.get(key) if isinstance(content, dict) else None
         if section is None:
             continue
         if not isinstance(section, dict) or not all(isinstance(v, list) for v in section.values()):
-            raise PatternFileError(f"{file}: 'from_medicines' maps a risk finding to a list of medicine ids")
-        for finding, medicines in section.items():
-            risks.update({str(medicine): str(finding) for medicine in medicines})
-    return risks
+            raise PatternFileError(f"{file}: '{key}' maps {shape}")
+        pairs += [(str(name), values) for name, values in section.items()]
+    return pairs

@@ -23,7 +23,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from carebot.lexicon.measurements import Band, Measurement, findings_for, load_bands, read_measurements
-from carebot.lexicon.patterns import load_medicine_risks, load_patterns
+from carebot.lexicon.patterns import load_implications, load_medicine_risks, load_patterns
 from carebot.nlu.normalise import Normaliser, normalised_pattern, pattern_words
 from carebot.triage.loader import DURATION_FINDINGS
 from carebot.triage.model import INFANT_MAX_DAYS, YOUNG_BABY, YOUNG_BABY_MAX_DAYS, Profile, age_group_for_days
@@ -41,7 +41,6 @@ SITE, PAIN, AGE, DURATION, PREGNANCY, MEDICINE = (
     "PREGNANCY",
     "MEDICINE",
 )
-IMPLIES = {"high_fever": ("fever",)}
 # Findings only a pregnancy has ("the baby isn't kicking as much, I'm 30 weeks"): the patient is pregnant.
 SIGNS_OF_PREGNANCY = frozenset({"reduced_fetal_movement", "waters_broken"})
 PLAIN_PAIN = (
@@ -585,13 +584,17 @@ def build_findings_pipeline(patterns_dir: Path) -> Language:
     normaliser = Normaliser(pattern_words(patterns))
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
-    nlp.add_pipe("carebot_normalise").normaliser = normaliser
+    normalise = nlp.add_pipe("carebot_normalise")
+    normalise.normaliser = normaliser
+    # Checked again as the text will be read: "stabbing" (pain) and "stabbed" (injury) must not meet in one lemma.
+    load_patterns(patterns_dir, lambda phrase: " ".join(t.norm_ for t in normalise(nlp.make_doc(phrase))))
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "NORM", "validate": True})
     ruler.add_patterns([normalised_pattern(entry, normaliser) for entry in patterns])
     context = nlp.add_pipe("carebot_context")
     context.modifiers = _modifier_matcher(nlp, patterns)
     context.bands = load_bands(patterns_dir)
     context.medicine_risks = load_medicine_risks(patterns_dir)
+    context.implications = load_implications(patterns_dir)
     return nlp
 
 
@@ -676,6 +679,7 @@ class ContextComponent:
     bands: Tuple = ()
     modifiers: Optional[PhraseMatcher] = None
     medicine_risks: Dict[str, str] = {}  # medicine id -> risk finding ("warfarin" -> risk_anticoagulant)
+    implications: Dict[str, Tuple[str, ...]] = {}  # finding -> the findings it also is ("rigors" -> fever)
     site_alone_is_a_complaint = (
         True  # a body part named with no known complaint word becomes that part's finding
     )
@@ -720,7 +724,7 @@ class ContextComponent:
             elif kind == PREGNANCY:
                 findings.append(self._finding("pregnant", "pregnant", span, gap, triggers, doc))
             else:
-                for fid in (kind,) + IMPLIES.get(kind, ()):
+                for fid in (kind,) + self.implications.get(kind, ()):
                     findings.append(self._finding(fid, "symptom", span, gap, triggers, doc))
         for ent in doc.ents:
             risk = self.medicine_risks.get(ent.ent_id_) if ent.label_ == MEDICINE else None

@@ -30,6 +30,9 @@ SAME_STEM_PREFIX = 3  # a lemma must keep the word's first letters to count as a
 # Words whose lemma merges two things a clinician keeps apart ("fits" is a seizure, "fit" is healthy).
 KEEP_AS_WRITTEN = frozenset(
     {
+        "burning",  # how a pain feels, not a burn
+        "stabbing",  # how a pain feels, not a stab wound
+        "strained",  # a strained back is that part's pain, not an injury
         "bit",
         "fits",
         "fitting",

@@ -14,7 +14,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 import yaml
 
 from carebot.lexicon.measurements import band_findings, load_bands
-from carebot.lexicon.patterns import load_medicine_risks, load_patterns
+from carebot.lexicon.patterns import load_implications, load_medicine_risks, load_patterns
 from carebot.triage.model import (
     AGE_GROUPS,
     LEVELS,
@@ -510,6 +510,18 @@ def _triage_dir(protocol_set: ProtocolSet) -> str:
     return str(Path(protocol_set.protocols[0].file).parent) if protocol_set.protocols else "data/triage"
 
 
+def _unknown_implications(
+    implications: Dict[str, Tuple[str, ...]], vocabulary: FrozenSet[str], patterns_dir: Path
+) -> List[str]:
+    """An `implies:` line naming a finding no pattern makes would silently do nothing."""
+    return [
+        f"{patterns_dir}: implies: {finding} -> {', '.join(others)}: unknown finding id(s) {missing}"
+        for finding, others in sorted(implications.items())
+        for missing in [sorted({finding, *others} - vocabulary)]
+        if missing
+    ]
+
+
 def load_protocols(
     triage_dir: Path, patterns_dir: Optional[Path] = None, services: Optional[Iterable[str]] = None
 ) -> ProtocolSet:
@@ -563,6 +575,10 @@ def load_protocols(
     )
     vocabulary = finding_vocabulary(patterns_dir) if patterns_dir is not None else None
     _check(protocol_set, vocabulary, set(services) if services is not None else None, problems)
+    if patterns_dir is not None and vocabulary is not None:
+        problems += _unknown_implications(
+            load_implications(Path(patterns_dir)), vocabulary, Path(patterns_dir)
+        )
     if problems:
         raise ProtocolError(problems)
     return protocol_set

@@ -334,6 +334,17 @@ PHRASINGS = [
     ("my 4 year old swallowed some of nans heart tablets", {"poisoning"}, {}),
     ("he stops breathing for a few seconds in his sleep", {"sleep_apnoea"}, {}),
     ("a twinge in my chest that only hurts when I press on a rib", {"chest_wall_tender"}, {}),
+    # a phrase has one meaning (data/patterns: no phrase written twice with two ids); `implies:` adds the wider one
+    ("my 2 year old has a barking cough tonight", {"croup", "cough"}, {}),
+    ("shaking with rigors all night", {"rigors", "fever"}, {}),
+    ("I think I've got a dental abscess", {"dental_abscess", "tooth_pain"}, {}),
+    ("a dog bite on his hand", {"animal_bite"}, {}),
+    ("the carbon monoxide alarm went off and we all feel dizzy", {"co_exposure", "dizziness"}, {}),
+    ("my back is in agony", {"back_pain", "severity_severe"}, {}),
+    ("she's on a blood thinner and banged her head", {"risk_anticoagulant", "head_injury"}, {}),
+    ("I take methotrexate and now I have a sore throat", {"risk_immunosuppressed", "sore_throat"}, {}),
+    ("my eyes are red and sticky, I think it's pink eye", {"conjunctivitis"}, {}),
+    ("so stressed out with work I can't switch off", {"anxiety"}, {}),
     # how bad or how sudden does not keep a body part from its pain word
     ("my eye suddenly became really painful", {"eye_problem", "sudden_onset", "severity_severe"}, {}),
     ("asthma attack, done 10 puffs and its not helping", {"asthma_attack", "treatment_not_working"}, {}),

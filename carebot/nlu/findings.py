@@ -249,7 +249,6 @@ HYPOTHETICAL_BEFORE = [
     "should i worry about",
     "how do i know if",
     "how to tell if",
-    "is it normal to",
     "what are the signs",
     "can you get",
     "how do you treat",
@@ -431,6 +430,8 @@ POST_BREAKS = {
 PRE_WINDOW, POST_WINDOW = 7, 5
 LIST_WORDS = frozenset({"or", "nor", "and", "any", "a"})
 NOT_WORDS = frozenset({"not", "n't", "nt"})  # a bare "not" negates one thing, unless a list says or/nor
+# "Nothing" or "none" then a comma is a verdict, not the start of a list: "probably nothing, can't pee at all".
+VERDICT_NEGATIONS = frozenset({"nothing", "none"})
 
 # --- numbers for age and duration ---------------------------------------------------------------------------
 _WORD_NUMBERS = {
@@ -1003,6 +1004,12 @@ def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
     """A negation scopes forward to the target unless a clause break or a new subject/verb comes first; a list
     keeps it going ("no fever, headache or rash": none of the three)."""
     if target - trigger_end > PRE_WINDOW:
+        return False
+    if (
+        0 < trigger_end < len(doc)
+        and doc[trigger_end - 1].lower_ in VERDICT_NEGATIONS
+        and doc[trigger_end].text == ","
+    ):
         return False
     if _is_negated_list(doc, trigger_end, target):
         return True

@@ -345,6 +345,22 @@ PHRASINGS = [
     ("I take methotrexate and now I have a sore throat", {"risk_immunosuppressed", "sore_throat"}, {}),
     ("my eyes are red and sticky, I think it's pink eye", {"conjunctivitis"}, {}),
     ("so stressed out with work I can't switch off", {"anxiety"}, {}),
+    # understated openings and questions about one's own state still tell the complaint (dev set C)
+    ("bit embarrassing and probably nothing, cant pee at all since last night", {"urinary_retention"}, {}),
+    (
+        "is it normal to still be bleeding loads 4 days after having the baby",
+        {"heavy_bleeding", "risk_postpartum"},
+        {},
+    ),
+    ("my 4 yr old fell off the climbing frame onto his head, hes been sick", {"head_injury", "vomiting"}, {}),
+    ("done 10 puffs and cant get a full sentence out", {"cant_breathe"}, {}),
+    (
+        "5yo has a barky cough and a whistly noise when he breathes in",
+        {"croup", "cough", "noisy_breathing"},
+        {},
+    ),
+    ("2 weeks since baby was born and I keep hearing voices", {"risk_postpartum", "psychosis"}, {}),
+    ("I've had thoughts about hurting the baby", {"aggression_risk"}, {}),
     # how bad or how sudden does not keep a body part from its pain word
     ("my eye suddenly became really painful", {"eye_problem", "sudden_onset", "severity_severe"}, {}),
     ("asthma attack, done 10 puffs and its not helping", {"asthma_attack", "treatment_not_working"}, {}),
@@ -544,3 +560,18 @@ def _claimed_by_several_findings(nlp, phrase: str) -> bool:
     doc = nlp.get_pipe("carebot_normalise")(nlp.make_doc(phrase))  # patterns match on the normalised words
     matches = list(ruler.matcher(doc)) + list(ruler.phrase_matcher(doc))
     return len({key for key, start, end in matches if start == 0 and end == len(doc)}) > 1
+
+
+@pytest.mark.parametrize(
+    "text,not_found",
+    [
+        (
+            "worst pain in my side coming in waves, down to my groin",
+            "thunderclap_headache",
+        ),  # the worst pain, not a headache
+        ("a burning pain in my stomach after meals", "injury"),  # how it feels, not a burn
+        ("stabbing pain in my chest when I breathe in", "injury"),
+    ],
+)
+def test_a_word_that_only_sounds_alike_makes_no_finding(nlp, text, not_found):
+    assert not_found not in current_ids(extract_findings(nlp, text))

@@ -20,10 +20,10 @@ TESTS = Path(__file__).resolve().parents[1]
 CASES = TESTS / "triage_cases.csv"
 HOLDOUT = TESTS / "triage_holdout.csv"
 # Regression floors at the level measured when they were set (docs/benchmarks.md, `make eval-triage`): agreement is at
-# the issue's 0.85 here (findings + engine; over REST it is still short), every emergency caught is not met yet:
+# 0.86 here (findings + engine, 86.1%; the issue asks 0.85 over REST), every emergency caught is not met yet (74/77):
 # raise the recall floor as the holdout improves.
-HOLDOUT_AGREEMENT_FLOOR = 0.85
-HOLDOUT_EMERGENCY_RECALL_FLOOR = 0.93
+HOLDOUT_AGREEMENT_FLOOR = 0.86
+HOLDOUT_EMERGENCY_RECALL_FLOOR = 0.96
 
 
 @pytest.fixture(scope="module", params=DEFAULT_REPLIES)

@@ -22,8 +22,9 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.matcher import PhraseMatcher
@@ -87,6 +88,24 @@ def _a_young_childs_age(finding: Finding) -> bool:
 
 def _told_as_own(text: str, finding: Finding) -> bool:
     return bool(_OWNED_BEFORE.search(text[: finding.start].lower()))
+
+
+# First words of a question ("how much is…", "can I…", "do you…"); a "?" anywhere makes one too.
+_QUESTION_OPENERS = frozenset(
+    "how what when where which who why can could do does did is are will would should may am".split()
+)
+
+
+def asks_a_question(text: str) -> bool:
+    """A question mark, or a question's first word: a message asking about something, not telling it."""
+    first = re.findall(r"[a-z']+", text.lower())[:1]
+    return "?" in text or bool(first and first[0] in _QUESTION_OPENERS)
+
+
+def answer_key(message: Message, intent: Optional[Text]) -> Optional[Text]:
+    """The retrieval answer the ResponseSelector picked for `intent` ("faq/cost"), if it is one."""
+    selected = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(intent or "") or {}
+    return (selected.get("response") or {}).get(INTENT_RESPONSE_KEY)
 
 
 def is_complaint(finding_id: str) -> bool:
@@ -299,7 +318,8 @@ class RedFlagClassifier(TrainedComponent):
     - `red_flag` predicted by the classifier but not confirmed by the screen ("no chest pain") → the symptom
       intent, so a negated or past emergency is triaged instead of escalated;
     - a message that tells a current symptom but was classified as an intent that cannot carry one
-      (`symptom_overrides`: fallback, greet, a bare yes/no/option …) or as anything with a confidence under
+      (`symptom_overrides`: fallback, greet, a bare yes/no/option, a photo or location pin, a clinic answer about
+      money or paperwork such as `faq/cost` …) or as anything with a confidence under
       `override_below` (except `never_override`) → the symptom intent, so "hi, my ear hurts" or "earache for
       10 days" starts triage.
     Needs PatternEntityExtractor earlier in the pipeline (it leaves the findings on the message).
@@ -325,6 +345,22 @@ class RedFlagClassifier(TrainedComponent):
                 "choose_option",
                 "more_options",
                 "bot_challenge",
+                # what an attachment or a location pin means, never a sentence about one's health
+                "send_media",
+                "share_location",
+            ],
+            # Clinic answers about money, paperwork and service: a complaint told in a statement, or more than
+            # one, is a symptom story the classifier misread ("itchy rash on my hands for a week, no idea what to
+            # do"); a question that names one stays ("how much is a hay fever prescription"). Answers about
+            # one's care (a sick note, a home visit, a repeat prescription, test results) are not listed: they
+            # may name a complaint and still mean what they ask.
+            "answer_overrides": [
+                "faq/cost",
+                "faq/cancel_late",
+                "faq/registration",
+                "faq/interpreter",
+                "faq/medical_records",
+                "faq/complaint",
             ],
             "override_below": 0.6,
             # Intents a body part alone overrides: the declines.
@@ -383,12 +419,20 @@ class RedFlagClassifier(TrainedComponent):
                 + [f.id for f in findings if _a_young_childs_age(f)],
                 intent,
                 bool(message.get(DECLINED_BY_GUARD)),
+                answer_key(message, intent.get("name")),
+                asks_a_question(message.get(TEXT) or ""),
             ):
                 self._set_intent(message, self._config["symptom_intent"])
         return messages
 
     def _misread_complaint(
-        self, current: Sequence[str], sites: Sequence[str], intent: Dict[str, Any], declined: bool
+        self,
+        current: Sequence[str],
+        sites: Sequence[str],
+        intent: Dict[str, Any],
+        declined: bool,
+        answer: Optional[str],
+        asks: bool,
     ) -> bool:
         """A current complaint told, and the classifier's intent cannot hold one, is a guess, or is not a request
         while the message tells how the complaint has gone ("can't sleep for 3 months", "hay fever meds aren't
@@ -399,10 +443,12 @@ class RedFlagClassifier(TrainedComponent):
         name = intent.get("name")
         if name == self._config["symptom_intent"] or name in self._config["never_override"] or declined:
             return False
-        if not any(is_complaint(f) for f in current):
+        complaints = [f for f in current if is_complaint(f)]
+        if not complaints:
             return bool(sites) and name in self._config["site_overrides"]
         return (
             intent.get("name") in self._config["symptom_overrides"]
+            or (answer in self._config["answer_overrides"] and (len(complaints) > 1 or not asks))
             or float(intent.get("confidence") or 0.0) < self._config["override_below"]
             or any(f in COURSE_FINDINGS for f in current)  # a complaint with its course is a symptom story
         )

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME, TOKENS_NAMES
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import (
     ENTITIES,
@@ -29,7 +29,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from carebot.nlu.components import DECLINED_BY_GUARD, TrainedComponent, is_complaint
+from carebot.nlu.components import DECLINED_BY_GUARD, TrainedComponent, answer_key, is_complaint
 from carebot.nlu.vocabulary import Vocabulary, Words, distinctive_words, phrases_of, vocabulary_of, words
 
 VOCABULARY_FILE = "vocabulary.json"
@@ -304,7 +304,7 @@ class DomainGuard(TrainedComponent):
         # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
         weighed = [
             name
-            for name in (self._weighed_as(intent, everyday), self._answer_key(message, intent))
+            for name in (self._weighed_as(intent, everyday), answer_key(message, intent))
             if name in self._evidence
         ]
         found = [w for w in message_words(message) if not w.isdigit()]
@@ -413,9 +413,3 @@ class DomainGuard(TrainedComponent):
     def _is_everyday(self, term: Text) -> bool:
         """The decline examples say it too ("boil" in "how long do I boil an egg")."""
         return " ".join(words(term)) in self._everyday_phrases
-
-    @staticmethod
-    def _answer_key(message: Message, intent: Text) -> Optional[Text]:
-        """The retrieval answer the ResponseSelector picked for `intent` ("faq/cost"), if it is one."""
-        selected = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(intent) or {}
-        return (selected.get("response") or {}).get(INTENT_RESPONSE_KEY)

@@ -51,9 +51,12 @@ def parse(
     intent: str = "describe_symptoms",
     confidence: float = 0.8,
     declined_by_guard: bool = False,
+    answer: Optional[str] = None,
 ) -> Message:
     extractor, screen = components
     message = Message(data={"text": text})
+    if answer is not None:  # what the ResponseSelector picked for a retrieval intent ("faq/cost")
+        message.set("response_selector", {intent: {"response": {"intent_response_key": answer}}})
     if declined_by_guard:
         message.set(DECLINED_BY_GUARD, True)
     message.set("intent", {"name": intent, "confidence": confidence})
@@ -168,6 +171,25 @@ def test_a_question_about_ones_baby_or_child_is_a_health_question_not_out_of_sco
     assert grown_up.get("intent")["name"] == "out_of_scope"  # an adult is not a reason of itself
     asked = parse(components, "can my 5 year old get the flu jab here", intent="ask_services", confidence=0.9)
     assert asked.get("intent")["name"] == "ask_services"  # a request the classifier placed stays
+
+
+def test_a_complaint_told_where_a_clinic_answer_or_a_place_was_guessed_starts_triage(components):
+    def faq(text: str, answer: str) -> str:
+        return parse(components, text, intent="faq", confidence=0.9, answer=answer).get("intent")["name"]
+
+    assert faq("I've got an itchy rash on both hands since the weekend", "faq/cost") == "describe_symptoms"
+    assert faq("rash on my hands and a sore throat, what would it cost", "faq/cost") == "describe_symptoms"
+    # a question that names one complaint asks about it; an answer about one's care keeps its complaint
+    assert faq("how much is a hay fever prescription", "faq/cost") == "faq"
+    assert faq("I need a sick note, my back pain has kept me off work", "faq/sick_note") == "faq"
+    assert faq("how much is a private appointment", "faq/cost") == "faq"
+    pinned = parse(
+        components,
+        "my feet have a fungal infection between the toes",
+        intent="share_location",
+        confidence=0.96,
+    )
+    assert pinned.get("intent")["name"] == "describe_symptoms"
 
 
 def test_a_complaint_the_classifier_only_guessed_at_starts_triage(components):

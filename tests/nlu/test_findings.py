@@ -361,6 +361,8 @@ PHRASINGS = [
     ),
     ("2 weeks since baby was born and I keep hearing voices", {"risk_postpartum", "psychosis"}, {}),
     ("I've had thoughts about hurting the baby", {"aggression_risk"}, {}),
+    ("coughed up a few streaks of blood this morning", {"coughing_blood"}, {}),
+    ("c section 8 days ago and the wound is pulling open at one end", {"deep_wound"}, {}),
     # how bad or how sudden does not keep a body part from its pain word
     ("my eye suddenly became really painful", {"eye_problem", "sudden_onset", "severity_severe"}, {}),
     ("asthma attack, done 10 puffs and its not helping", {"asthma_attack", "treatment_not_working"}, {}),
@@ -571,6 +573,7 @@ def _claimed_by_several_findings(nlp, phrase: str) -> bool:
         ),  # the worst pain, not a headache
         ("a burning pain in my stomach after meals", "injury"),  # how it feels, not a burn
         ("stabbing pain in my chest when I breathe in", "injury"),
+        ("acne on my face and back getting worse", "head_injury"),  # "on my face" after no fall
     ],
 )
 def test_a_word_that_only_sounds_alike_makes_no_finding(nlp, text, not_found):

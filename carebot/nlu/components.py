@@ -318,8 +318,9 @@ class RedFlagClassifier(TrainedComponent):
     - `red_flag` predicted by the classifier but not confirmed by the screen ("no chest pain") → the symptom
       intent, so a negated or past emergency is triaged instead of escalated;
     - a message that tells a current symptom but was classified as an intent that cannot carry one
-      (`symptom_overrides`: fallback, greet, a bare yes/no/option, a photo or location pin, a clinic answer about
-      money or paperwork such as `faq/cost` …) or as anything with a confidence under
+      (`symptom_overrides`: fallback, greet, a bare yes/no/option, a photo or location pin …; `answer_overrides`:
+      a clinic answer about money or paperwork such as `faq/cost`, when the complaint is told in a statement or
+      with another one) or as anything with a confidence under
       `override_below` (except `never_override`) → the symptom intent, so "hi, my ear hurts" or "earache for
       10 days" starts triage.
     Needs PatternEntityExtractor earlier in the pipeline (it leaves the findings on the message).

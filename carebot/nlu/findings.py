@@ -20,11 +20,12 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set
 import spacy
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
+from spacy.symbols import ORTH
 from spacy.tokens import Doc, Span
 
 from carebot.lexicon.measurements import Band, Measurement, findings_for, load_bands, read_measurements
 from carebot.lexicon.patterns import load_implications, load_medicine_risks, load_patterns
-from carebot.nlu.normalise import Normaliser, normalised_pattern, pattern_words
+from carebot.nlu.normalise import TEXT_SPEAK_SPLITS, Normaliser, normalised_pattern, pattern_words
 from carebot.triage.loader import DURATION_FINDINGS
 from carebot.triage.model import INFANT_MAX_DAYS, YOUNG_BABY, YOUNG_BABY_MAX_DAYS, Profile, age_group_for_days
 
@@ -314,6 +315,12 @@ PSEUDO = (
         "can't stop",
         "cant stop",
         "cannot stop",
+        "cnt stop",
+        "can't feel",  # "can't feel between his legs": numbness told, not a symptom denied
+        "cant feel",
+        "cannot feel",
+        "cnt feel",
+        "couldn't feel",
         "won't stop",
         "wont stop",
         "doesn't stop",
@@ -584,6 +591,8 @@ def build_findings_pipeline(patterns_dir: Path) -> Language:
     patterns = load_patterns(patterns_dir)
     normaliser = Normaliser(pattern_words(patterns))
     nlp = spacy.blank("en")
+    for word, pieces in TEXT_SPEAK_SPLITS.items():
+        nlp.tokenizer.add_special_case(word, [{ORTH: piece} for piece in pieces])
     nlp.add_pipe("sentencizer")
     normalise = nlp.add_pipe("carebot_normalise")
     normalise.normaliser = normaliser
@@ -882,7 +891,7 @@ class ContextComponent:
         relative = max((i for i, w in enumerate(before) if w in RELATIVES), default=None)
         if relative is None or any(w in SELF for w in before[relative:]):
             return False  # "my mum died of a stroke and I have a headache": the headache is mine
-        if any(w in RECENT for w in words):
+        if any(w in RECENT for w in words[relative:]):  # "just a bit worried: my uncle had one" is still history
             return False
         return any(w in FAMILY_VERBS for w in words) and not _has_present_perfect(clause)
 

@@ -87,7 +87,15 @@ CONTRACTIONS = {
     "tonite": "tonight",
     "nite": "night",
     "yday": "yesterday",
+    "teh": "the",
+    "rly": "really",
+    "wat": "what",
+    "n": "and",  # "blocked n achy"
+    "c": "can",  # "cnt", split like "cant" by the findings tokenizer
+    "me": "my",  # "in me mouth": British speech; "hurts me" loses nothing read as "my"
 }
+# Text-speak contractions the tokenizer would keep whole, split the way it splits "cant" ("ca" "nt").
+TEXT_SPEAK_SPLITS = {"cnt": ("c", "nt"), "Cnt": ("C", "nt")}
 
 
 def _table(name: str) -> Any:

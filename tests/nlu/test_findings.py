@@ -381,6 +381,29 @@ PHRASINGS = [
     ),
     ("so irritable, cant settle him even when the calpol brings the temp down", {"inconsolable"}, {}),
     ("his knee is swollen and he has a temperature of 38.5", {"joint_swelling", "fever"}, {}),
+    # text-speak: "cnt" is "can't", "me" is "my", "n" is "and"
+    ("cnt keep nothing down since last nite", {"cant_keep_fluids"}, {}),
+    ("ulcers in me mouth n on me tongue", {"mouth_ulcer"}, {}),
+    ("cnt stop going to the loo for a wee", {"urinary_symptoms"}, {}),
+    # everyday words for everyday complaints
+    ("totally lost my appetite this week", {"appetite_loss"}, {}),
+    ("the night sweats and hot flushes are awful", {"hot_flushes"}, {}),
+    ("it stings when she has a wee", {"urinary_symptoms"}, {}),
+    ("yellowish discharge that smells fishy", {"unusual_discharge"}, {}),
+    ("my mind won't switch off when i go to bed", {"insomnia"}, {}),
+    ("his wee has gone pink", {"blood_in_urine"}, {}),
+    ("can't feel my fingertips properly", {"numbness"}, {}),
+    # serious signs said in lay words
+    ("her face went a bit droopy for ten minutes", {"face_drooping"}, {}),
+    ("he's barely responding to us", {"drowsy"}, {}),
+    ("threw up and it was mostly blood", {"vomiting_blood"}, {}),
+    ("passing black sticky poos", {"black_stool"}, {}),
+    ("he can't feel between his legs and his legs have gone weak", {"saddle_numbness", "limb_weakness"}, {}),
+    ("got an electric shock from the socket", {"severe_burn"}, {}),  # NHS.uk Burns: electrical burns go to A&E
+    ("took loads of paracetamol for my toothache", {"overdose"}, {}),
+    ("came off his bike in a road accident and his neck hurts", {"bad_fall", "injury", "neck_pain"}, {}),
+    # a relative's history stays history even when the sentence says "just"
+    ("just a bit paranoid because my uncle had a heart attack", {"anxiety"}, {"heart_attack": "family"}),
 ]
 
 
@@ -426,6 +449,8 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("can't stand the duvet on my toe", {"cant_get_up"}),  # tender, not unable to stand
         ("a twinge on the left side of my chest", {"loin_pain"}),
         ("I had the same thing 2 years ago", {"duration_6w_plus"}),  # a past episode, not this one's length
+        ("feeling a bit low today", {"low_mood"}),  # a low day is not low mood
+        ("just a bit paranoid about germs", {"psychosis"}),  # worry, not psychosis
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

@@ -44,6 +44,7 @@ SITE, PAIN, AGE, DURATION, PREGNANCY, MEDICINE = (
 )
 # Findings only a pregnancy has ("the baby isn't kicking as much, I'm 30 weeks"): the patient is pregnant.
 SIGNS_OF_PREGNANCY = frozenset({"reduced_fetal_movement", "waters_broken"})
+PRESENT_BE = frozenset({"am", "'m", "’m", "im", "is", "'s", "’s", "are", "'re"})  # "I'm pregnant" is now
 PLAIN_PAIN = (
     "pain"  # a PAIN word that says only that it hurts; other PAIN ids also say how (a finding of their own)
 )
@@ -1031,8 +1032,12 @@ def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
 
 
 def _still_pregnant(entity: str, span: Span) -> bool:
-    """ "a positive test last week", "my period is 3 weeks late": past words, a pregnancy now."""
-    return entity == "pregnant" and any(t.lower_ in ("positive", "late", "missed") for t in span)
+    """ "a positive test last week", "my period is 3 weeks late", "found out I'm pregnant last week": past words,
+    a pregnancy now."""
+    if entity != "pregnant":
+        return False
+    said_now = span.start > 0 and span.doc[span.start - 1].lower_ in PRESENT_BE
+    return said_now or any(t.lower_ in ("positive", "late", "missed") for t in span)
 
 
 def _is_negated_list(doc: Doc, trigger_end: int, target: int) -> bool:

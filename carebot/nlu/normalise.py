@@ -164,6 +164,8 @@ class Normaliser:
         no misspelling of one (a brand, an abbreviation) stays as it is."""
         if len(word) < MIN_CORRECTABLE_LENGTH or not word.isalpha() or word in english_words():
             return word
+        if word.endswith("in") and word + "g" in english_words():
+            return word + "g"  # a dropped g, as said: "bleedin", "goin", "killin"
         if word in self.known:
             if len(word) < MIN_LISTED_MISSPELLING_LENGTH:
                 return word

@@ -402,6 +402,20 @@ PHRASINGS = [
     ("got an electric shock from the socket", {"severe_burn"}, {}),  # NHS.uk Burns: electrical burns go to A&E
     ("took loads of paracetamol for my toothache", {"overdose"}, {}),
     ("came off his bike in a road accident and his neck hurts", {"bad_fall", "injury", "neck_pain"}, {}),
+    # a dropped g, as said ("goin", "bleedin"), and "I'm pregnant" said beside a past time
+    ("his lips are goin blue", {"blue_lips"}, {}),
+    ("words all mushy and cant lift left arm", {"slurred_speech", "arm_cannot_lift"}, {}),
+    ("been jerking for 7 mins and still going", {"seizure"}, {}),
+    ("sugar meter says HI and her breath smells of pear drops", {"very_high_blood_sugar", "ketone_breath"}, {}),
+    ("only the left side of his mouth moves when he talks", {"face_drooping"}, {}),
+    ("the dots stay there when I press on them", {"non_blanching_rash"}, {}),
+    ("her feet have gone patchy purple", {"mottled_skin"}, {}),
+    ("not passed any wind since this morning", {"no_wind_or_poo"}, {}),
+    ("he knocked himself out on the door frame", {"knocked_out", "head_injury", "fainted"}, {}),
+    ("kettle went over her leg and there are big blisters", {"severe_burn"}, {}),
+    ("my whole body feels cold", {"feeling_cold"}, {}),
+    ("it's really hard to take a deep breath", {"breathless"}, {}),
+    ("white patches on her tongue", {"thrush"}, {}),
     # a relative's history stays history even when the sentence says "just"
     ("just a bit paranoid because my uncle had a heart attack", {"anxiety"}, {"heart_attack": "family"}),
 ]
@@ -451,6 +465,8 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("I had the same thing 2 years ago", {"duration_6w_plus"}),  # a past episode, not this one's length
         ("feeling a bit low today", {"low_mood"}),  # a low day is not low mood
         ("just a bit paranoid about germs", {"psychosis"}),  # worry, not psychosis
+        ("I pressed a glass on the spots and they faded", {"deep_wound"}),  # a glass test, not a wound
+        ("cut my finger on a kitchen knife", {"deep_wound"}),  # a knife, not a stabbing
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):
@@ -482,6 +498,8 @@ def test_enough_phrasings():
         ("I'm 23 weeks pregnant and worried about the baby", Profile("adult", True)),
         ("the baby hasn't been kicking as much today, I'm 30 weeks", Profile("adult", True)),
         ("baby hasn't been moving as much as usual today", Profile("adult", True)),
+        ("found out I'm pregnant last week and now I have pain", Profile("adult", True)),  # pregnant now
+        ("I was pregnant last year, now my back hurts", Profile("adult", False)),
     ],
 )
 def test_age_group_and_pregnancy(nlp, text, profile):

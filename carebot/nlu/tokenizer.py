@@ -6,7 +6,8 @@ place in the text. Text-speak listed in `word_forms` ("ur" → "your", "whats" �
 clitic becomes the word it stands for ("don't" → "do not", "we're" → "we are") or, for "'s" ("the clinic's address",
 "what's"), nothing: Rasa would otherwise leave a stray "s" or "t" token, and the guards (carebot/nlu/guard.py) read
 these tokens, so "clinic's" is the known word "clinic", not an unknown one. The message text itself is untouched.
-Skin tones and the emoji variation selector are ignored.
+A word stretched for feeling ("nooo", "hiiii", "yesss", "pleeease") is read with each stretched letter once ("no",
+"hi", "yes", "please"), then as text-speak if it is listed. Skin tones and the emoji variation selector are ignored.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ _NOT_STEMS = {
     "shan": "shall",
     "ain": "is",
 }  # "won't" → "will not"; else "don't" → "do"
+
+# Three or more of one letter: no English word has them, so they are a word stretched for feeling.
+_STRETCHED = re.compile(r"([a-z])\1{2,}", re.IGNORECASE)
 
 Span = Tuple[int, int, Text]  # start, end, the words read there
 
@@ -100,7 +104,9 @@ class EmojiWordTokenizer(WhitespaceTokenizer):
 
     def _word_form(self, token: Token) -> List[Token]:
         """The token, or the words its text-speak form stands for, each spanning the original token."""
-        words = self._word_forms.get(token.text.lower())
+        word = token.text.lower()
+        unstretched = _STRETCHED.sub(r"\1", word)
+        words = self._word_forms.get(unstretched, unstretched if unstretched != word else None)
         if words is None:
             return [token]
         return [Token(word, token.start, token.end) for word in words.split()]

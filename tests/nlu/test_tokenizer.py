@@ -41,6 +41,11 @@ def tokens(text: str) -> List[str]:
         ),  # a clitic's words: lower case
         ("we won't come, we can't", ["we", "will", "not", "come", "we", "can", "not"]),
         ("you're late, they've gone", ["you", "are", "late", "they", "have", "gone"]),
+        ("nooo", ["no"]),  # a word stretched for feeling is the word
+        ("hiiii there", ["hi", "there"]),
+        ("thanksss soooo much", ["thanks", "so", "much"]),
+        ("whatsss ur address", ["what", "is", "your", "address"]),  # then read as text-speak
+        ("see you tomorrow", ["see", "you", "tomorrow"]),  # two of a letter is spelling, not stretching
     ],
 )
 def test_contractions_possessives_and_text_speak_become_words(text, expected):

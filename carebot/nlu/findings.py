@@ -892,7 +892,9 @@ class ContextComponent:
         relative = max((i for i, w in enumerate(before) if w in RELATIVES), default=None)
         if relative is None or any(w in SELF for w in before[relative:]):
             return False  # "my mum died of a stroke and I have a headache": the headache is mine
-        if any(w in RECENT for w in words[relative:]):  # "just a bit worried: my uncle had one" is still history
+        if any(
+            w in RECENT for w in words[relative:]
+        ):  # "just a bit worried: my uncle had one" is still history
             return False
         return any(w in FAMILY_VERBS for w in words) and not _has_present_perfect(clause)
 

@@ -399,14 +399,22 @@ PHRASINGS = [
     ("threw up and it was mostly blood", {"vomiting_blood"}, {}),
     ("passing black sticky poos", {"black_stool"}, {}),
     ("he can't feel between his legs and his legs have gone weak", {"saddle_numbness", "limb_weakness"}, {}),
-    ("got an electric shock from the socket", {"severe_burn"}, {}),  # NHS.uk Burns: electrical burns go to A&E
+    (
+        "got an electric shock from the socket",
+        {"severe_burn"},
+        {},
+    ),  # NHS.uk Burns: electrical burns go to A&E
     ("took loads of paracetamol for my toothache", {"overdose"}, {}),
     ("came off his bike in a road accident and his neck hurts", {"bad_fall", "injury", "neck_pain"}, {}),
     # a dropped g, as said ("goin", "bleedin"), and "I'm pregnant" said beside a past time
     ("his lips are goin blue", {"blue_lips"}, {}),
     ("words all mushy and cant lift left arm", {"slurred_speech", "arm_cannot_lift"}, {}),
     ("been jerking for 7 mins and still going", {"seizure"}, {}),
-    ("sugar meter says HI and her breath smells of pear drops", {"very_high_blood_sugar", "ketone_breath"}, {}),
+    (
+        "sugar meter says HI and her breath smells of pear drops",
+        {"very_high_blood_sugar", "ketone_breath"},
+        {},
+    ),
     ("only the left side of his mouth moves when he talks", {"face_drooping"}, {}),
     ("the dots stay there when I press on them", {"non_blanching_rash"}, {}),
     ("her feet have gone patchy purple", {"mottled_skin"}, {}),

@@ -19,11 +19,11 @@ from evaluation.cases import DEFAULT_REPLIES, load_cases, run_case, score
 TESTS = Path(__file__).resolve().parents[1]
 CASES = TESTS / "triage_cases.csv"
 HOLDOUT = TESTS / "triage_holdout.csv"
-# Regression floors at the level measured when they were set (docs/benchmarks.md, `make eval-triage`): agreement is at
-# 0.86 here (findings + engine, 86.1%; the issue asks 0.85 over REST), every emergency caught is not met yet (74/77):
+# Regression floors at the level measured when they were set (docs/benchmarks.md, `make eval-triage`): agreement is
+# 86.8% here (findings + engine; the issue asks 0.85 over REST), every emergency caught is not met yet (75/77):
 # raise the recall floor as the holdout improves.
-HOLDOUT_AGREEMENT_FLOOR = 0.86
-HOLDOUT_EMERGENCY_RECALL_FLOOR = 0.96
+HOLDOUT_AGREEMENT_FLOOR = 0.865
+HOLDOUT_EMERGENCY_RECALL_FLOOR = 0.97
 
 
 @pytest.fixture(scope="module", params=DEFAULT_REPLIES)

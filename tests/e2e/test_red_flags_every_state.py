@@ -21,7 +21,7 @@ from tests.e2e.conftest import ROOT
 HOLDOUT = ROOT / "tests" / "triage_holdout.csv"
 EMERGENCIES = tuple(case.text for case in load_cases(HOLDOUT) if case.expected == "emergency")
 # Measured when set (docs/benchmarks.md, issue 12 note); raise it as the red-flag screen improves.
-ANSWERED_AT_ONCE_FLOOR = 69
+ANSWERED_AT_ONCE_FLOOR = 74
 
 # (state, messages that lead there, what the bot's last reply must contain to prove it is in that state)
 STATES: Tuple[Tuple[str, Tuple[str, ...], str], ...] = (

@@ -424,6 +424,15 @@ PHRASINGS = [
     ("my whole body feels cold", {"feeling_cold"}, {}),
     ("it's really hard to take a deep breath", {"breathless"}, {}),
     ("white patches on her tongue", {"thrush"}, {}),
+    ("broke out in itchy bumps after the new tablets", {"rash"}, {}),
+    ("everything on the telly looks fuzzy", {"blurred_vision"}, {}),
+    ("my bladder feels full even after I go", {"urinary_symptoms"}, {}),
+    ("her c section wound is oozing", {"risk_postpartum", "cellulitis"}, {}),
+    ("he keeps texting everyone goodbye", {"suicide_plan"}, {}),
+    ("my toddler chewed one of the dishwasher tabs", {"poisoning"}, {}),
+    ("the baby's breathing keeps stopping", {"cant_breathe"}, {}),
+    ("blood coming out of my bum", {"blood_in_stool"}, {}),
+    ("the boiler's been playing up and we all have headaches", {"co_exposure", "headache"}, {}),
     # a relative's history stays history even when the sentence says "just"
     ("just a bit paranoid because my uncle had a heart attack", {"anxiety"}, {"heart_attack": "family"}),
 ]

@@ -16,8 +16,12 @@ from evaluation.cases import load_cases, run_case, score
 
 DEV = Path(__file__).resolve().parents[1] / "fixtures" / "dev"
 # file, agreement floor, emergencies that must be caught
-TRIAGE_SETS = [("triage_dev_d.csv", 0.92, 127), ("triage_dev_g.csv", 0.89, 109)]
-SYMPTOM_SETS = ["symptoms_dev_e.csv", "symptoms_dev_h.csv"]
+TRIAGE_SETS = [
+    ("triage_dev_d.csv", 0.92, 127),
+    ("triage_dev_g.csv", 0.89, 109),
+    ("triage_dev_i.csv", 0.85, 94),
+]
+SYMPTOM_SETS = ["symptoms_dev_e.csv", "symptoms_dev_h.csv", "symptoms_dev_j.csv"]
 SYMPTOM_FLOOR = 0.99
 
 

@@ -1105,6 +1105,8 @@ def age_days(span: Span) -> Optional[float]:
     if value is None:
         return None
     next_word = doc[span.end].lower_ if span.end < len(doc) else ""
+    if len(span) == 2 and span[1].like_num and _unit_days(next_word) is not None:
+        return None  # "my dad 2 days ago": a time after the person, not an age
     if unit == 365.0 and _unit_days(next_word) is not None:
         if next_word.startswith(("week", "month", "day")) and span[0].lower_ in ("i", "im"):
             return None  # "I'm 30 weeks pregnant", "I'm 3 days late" are not ages

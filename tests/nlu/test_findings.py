@@ -424,6 +424,7 @@ PHRASINGS = [
     ("my whole body feels cold", {"feeling_cold"}, {}),
     ("it's really hard to take a deep breath", {"breathless"}, {}),
     ("white patches on her tongue", {"thrush"}, {}),
+    ("neighbour 87 fell in her kitchen", {"risk_age_65_plus", "injury"}, {}),
     ("broke out in itchy bumps after the new tablets", {"rash"}, {}),
     ("everything on the telly looks fuzzy", {"blurred_vision"}, {}),
     ("my bladder feels full even after I go", {"urinary_symptoms"}, {}),
@@ -517,6 +518,8 @@ def test_enough_phrasings():
         ("baby hasn't been moving as much as usual today", Profile("adult", True)),
         ("found out I'm pregnant last week and now I have pain", Profile("adult", True)),  # pregnant now
         ("I was pregnant last year, now my back hurts", Profile("adult", False)),
+        ("my brother 12 has a rash", Profile("child")),  # the age straight after the person
+        ("my dad 2 days ago had chest pain", Profile("adult")),  # a time, not an age
     ],
 )
 def test_age_group_and_pregnancy(nlp, text, profile):

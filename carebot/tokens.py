@@ -40,16 +40,22 @@ def token(env_name: str, file_name: str) -> str:
 
 
 def stored_secret(path: Path) -> str:
-    """The random secret kept in `path`, written (owner-only) by the first process that needs it."""
+    """The random secret kept in `path`, written (owner-only) by the first process that needs it.
+
+    The secret is written to a file of its own first and linked into place whole: a process starting at the same
+    moment finds no file or a complete one, never the empty file another is still writing."""
     if not path.exists():
         secure_dir(path.parent)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32))
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(draft, path)
         except FileExistsError:  # another process of this installation wrote it first: use theirs
             pass
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(secrets.token_urlsafe(32))
+        finally:
+            draft.unlink()
     return check_secret(str(path), path.read_text(encoding="utf-8"))
 
 

@@ -20,8 +20,9 @@ TRIAGE_SETS = [
     ("triage_dev_d.csv", 0.92, 127),
     ("triage_dev_g.csv", 0.89, 109),
     ("triage_dev_i.csv", 0.85, 94),
+    ("triage_dev_k.csv", 0.86, 127),
 ]
-SYMPTOM_SETS = ["symptoms_dev_e.csv", "symptoms_dev_h.csv", "symptoms_dev_j.csv"]
+SYMPTOM_SETS = ["symptoms_dev_e.csv", "symptoms_dev_h.csv", "symptoms_dev_j.csv", "symptoms_dev_l.csv"]
 SYMPTOM_FLOOR = 0.99
 
 

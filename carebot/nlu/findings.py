@@ -387,6 +387,10 @@ HARD_BREAKS = {
     "otherwise",
     "instead",
     "which",
+    "because",  # a reason is a clause of its own: "can't put my shirt on because my shoulder hurts"
+    "cos",
+    "coz",
+    "cuz",
     "—",
     "–",
     "/",

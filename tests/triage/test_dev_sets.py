@@ -21,9 +21,16 @@ TRIAGE_SETS = [
     ("triage_dev_g.csv", 0.89, 109),
     ("triage_dev_i.csv", 0.85, 94),
     ("triage_dev_k.csv", 0.86, 127),
+    ("triage_dev_m.csv", 0.84, 97),
 ]
-SYMPTOM_SETS = ["symptoms_dev_e.csv", "symptoms_dev_h.csv", "symptoms_dev_j.csv", "symptoms_dev_l.csv"]
-SYMPTOM_FLOOR = 0.99
+# file, share of messages that must yield a current finding
+SYMPTOM_SETS = [
+    ("symptoms_dev_e.csv", 0.99),
+    ("symptoms_dev_h.csv", 0.99),
+    ("symptoms_dev_j.csv", 0.99),
+    ("symptoms_dev_l.csv", 0.99),
+    ("symptoms_dev_n.csv", 0.98),
+]
 
 
 @pytest.mark.parametrize("name,agreement_floor,emergencies_floor", TRIAGE_SETS)
@@ -37,9 +44,9 @@ def test_dev_set_triage_keeps_its_level(nlp, name, agreement_floor, emergencies_
     assert figures.over_escalation_rate <= 0.10, missed
 
 
-@pytest.mark.parametrize("name", SYMPTOM_SETS)
-def test_dev_set_symptom_messages_yield_a_current_finding(nlp, name):
+@pytest.mark.parametrize("name,floor", SYMPTOM_SETS)
+def test_dev_set_symptom_messages_yield_a_current_finding(nlp, name, floor):
     with (DEV / name).open(newline="", encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
     unread = [text for text in texts if not current_ids(extract_findings(nlp, text))]
-    assert 1 - len(unread) / len(texts) >= SYMPTOM_FLOOR, unread
+    assert 1 - len(unread) / len(texts) >= floor, unread

@@ -436,6 +436,10 @@ PHRASINGS = [
     ("the boiler's been playing up and we all have headaches", {"co_exposure", "headache"}, {}),
     # a relative's history stays history even when the sentence says "just"
     ("just a bit paranoid because my uncle had a heart attack", {"anxiety"}, {"heart_attack": "family"}),
+    # a reason is a clause of its own: the "not" before it does not reach the complaint
+    ("i can not put on my shirt because my shoulder is painful", {"limb_pain"}, {}),
+    ("can't sleep cos my back is killing me", {"insomnia", "back_pain"}, {}),
+    ("found her on the kitchen floor, think she's been there since last night", {"long_lie"}, {}),
 ]
 
 
@@ -520,6 +524,8 @@ def test_enough_phrasings():
         ("I was pregnant last year, now my back hurts", Profile("adult", False)),
         ("my brother 12 has a rash", Profile("child")),  # the age straight after the person
         ("my dad 2 days ago had chest pain", Profile("adult")),  # a time, not an age
+        ("I wake up at 3am every night", Profile("adult")),  # a time: "3am" is not a 3-year-old
+        ("52 m smoker with chest pain", Profile("adult")),  # "52 m" is still an age (m for male)
     ],
 )
 def test_age_group_and_pregnancy(nlp, text, profile):

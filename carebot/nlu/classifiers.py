@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any, List
 
 import numpy as np
+import scipy.sparse
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.nlu.selectors.response_selector import ResponseSelector
-from rasa.shared.nlu.constants import INTENT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 
@@ -23,6 +24,8 @@ class ColumnMajorLogisticRegressionClassifier(LogisticRegressionClassifier):
     scikit-learn multiplies the message by the transposed weights; scipy needs that transpose contiguous and
     copied the whole vocabulary × intents matrix on every message to get it (about a millisecond). Stored the
     other way round the transpose is contiguous already: the same sums in the same order, the same predictions.
+    Without dense features (this pipeline has none) the sentence's sparse counts are the row as they are, not
+    stacked beside an empty dense matrix first.
     """
 
     @classmethod
@@ -31,6 +34,12 @@ class ColumnMajorLogisticRegressionClassifier(LogisticRegressionClassifier):
         if hasattr(component.clf, "coef_"):  # an untrained classifier (no examples) has none
             component.clf.coef_ = np.asfortranarray(component.clf.coef_)
         return component
+
+    def _create_X(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        sentences = [message.get_sparse_features(TEXT)[1] for message in messages]
+        if any(s is None for s in sentences) or any(m.get_dense_features(TEXT)[1] for m in messages):
+            return super()._create_X(messages)
+        return scipy.sparse.vstack([s.features for s in sentences], format="csr")
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
 import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
 
 from carebot.nlu.findings import build_findings_pipeline
 from carebot.triage.engine import PATTERNS_DIR
@@ -36,3 +38,14 @@ def parse_all() -> Callable[[Sequence[str]], List[Dict]]:
         return asyncio.run(each())
 
     return parse
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory) -> LocalModelStorage:
+    """A model storage per test module, for Rasa components trained and loaded back as a server would."""
+    return LocalModelStorage(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def context() -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), "test")

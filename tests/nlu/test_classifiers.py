@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import List
 
 import pytest
-from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
@@ -23,16 +21,6 @@ EXAMPLES = {
     "faq/cost": ["how much does it cost", "is it free", "what are your prices"],
     "faq/sick_note": ["I need a sick note", "can I get a fit note for work", "sick note please"],
 }
-
-
-@pytest.fixture(scope="module")
-def storage(tmp_path_factory) -> LocalModelStorage:
-    return LocalModelStorage(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(scope="module")
-def context() -> ExecutionContext:
-    return ExecutionContext(GraphSchema({}), "test")
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -17,16 +15,6 @@ from carebot.nlu.components import DECLINED_BY_GUARD, PatternEntityExtractor, Re
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = {"patterns_dir": str(ROOT / "data" / "patterns"), "triage_dir": str(ROOT / "data" / "triage")}
-
-
-@pytest.fixture(scope="module")
-def storage(tmp_path_factory) -> LocalModelStorage:
-    return LocalModelStorage(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(scope="module")
-def context() -> ExecutionContext:
-    return ExecutionContext(GraphSchema({}), "test")
 
 
 @pytest.fixture(scope="module")

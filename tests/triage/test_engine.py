@@ -309,9 +309,10 @@ def test_several_complaints_are_triaged_together_to_the_safest(protocols):
 
 def test_crisis_line_is_named_even_when_a_protocol_rule_decides(protocols):
     result = outcome(
-        start(["corrosive_or_battery", "suicidal_thoughts"], Profile(), protocols=protocols), protocols
+        start(["abdominal_pain", "rigid_abdomen", "suicidal_thoughts"], Profile(), protocols=protocols),
+        protocols,
     )
-    assert result.level == "emergency" and result.rule_id == "battery_or_magnet"
+    assert result.level == "emergency" and result.rule_id == "rigid_or_black_poo"
     assert result.red_flag == "suicidal_thoughts" and any("{crisis_line}" in line for line in result.advice)
 
 

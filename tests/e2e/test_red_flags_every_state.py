@@ -9,6 +9,7 @@ report counts only: printing held-out texts would invite tuning on them.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, FrozenSet, Tuple
@@ -22,6 +23,9 @@ HOLDOUT = ROOT / "tests" / "triage_holdout.csv"
 EMERGENCIES = tuple(case.text for case in load_cases(HOLDOUT) if case.expected == "emergency")
 # Measured when set (docs/benchmarks.md, issue 12 note); raise it as the red-flag screen improves.
 ANSWERED_AT_ONCE_FLOOR = 74
+# One new patient per conversation: numbers drawn at random collided (77 emergencies x 5 states from 100,000
+# numbers), and two threads writing as one patient put one's booking request into the other's date question.
+_SENDERS = itertools.count(uuid.uuid4().int % 50_000)
 
 # (state, messages that lead there, what the bot's last reply must contain to prove it is in that state)
 STATES: Tuple[Tuple[str, Tuple[str, ...], str], ...] = (
@@ -41,7 +45,7 @@ def answered_at_once(stack, emergency_number: str, prefix: Tuple[str, ...], proo
     """Indexes of the holdout emergencies whose first reply, in this state, sends the patient to emergency care."""
 
     def answered(text: str) -> bool:
-        sender = f"whatsapp:+4477008{uuid.uuid4().int % 100000:05d}"
+        sender = f"whatsapp:+4477008{next(_SENDERS):05d}"
         last = ""
         for message in prefix:
             last = stack.texts(sender, message)

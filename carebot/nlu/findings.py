@@ -25,6 +25,7 @@ from spacy.tokens import Doc, Span
 
 from carebot.lexicon.measurements import Band, Measurement, findings_for, load_bands, read_measurements
 from carebot.lexicon.patterns import load_implications, load_medicine_risks, load_patterns
+from carebot.nlu import ruler as _ruler  # noqa: F401  registers the carebot_entity_ruler factory
 from carebot.nlu.normalise import TEXT_SPEAK_SPLITS, Normaliser, normalised_pattern, pattern_words
 from carebot.triage.loader import DURATION_FINDINGS
 from carebot.triage.model import INFANT_MAX_DAYS, YOUNG_BABY, YOUNG_BABY_MAX_DAYS, Profile, age_group_for_days
@@ -603,7 +604,9 @@ def build_findings_pipeline(patterns_dir: Path) -> Language:
     normalise.normaliser = normaliser
     # Checked again as the text will be read: "stabbing" (pain) and "stabbed" (injury) must not meet in one lemma.
     load_patterns(patterns_dir, lambda phrase: " ".join(t.norm_ for t in normalise(nlp.make_doc(phrase))))
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "NORM", "validate": True})
+    ruler = nlp.add_pipe(
+        "carebot_entity_ruler", name="entity_ruler", config={"phrase_matcher_attr": "NORM", "validate": True}
+    )
     ruler.add_patterns([normalised_pattern(entry, normaliser) for entry in patterns])
     context = nlp.add_pipe("carebot_context")
     context.modifiers = _modifier_matcher(nlp, patterns)

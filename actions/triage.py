@@ -51,7 +51,7 @@ from carebot.triage.engine import (
     fill,
     next_question,
     outcome,
-    screen_red_flags,
+    screen_emergency,
     start,
     take_reply,
 )
@@ -478,16 +478,17 @@ class ActionTriageStop(Action):
 
 
 def raised_flag(tracker: Tracker) -> Optional[RedFlag]:
-    """The flag the NLU named (`red_flag` entity), else the screen over the message's findings and the triage's."""
+    """The flag the NLU named (`red_flag` entity), else the screen over the message's findings and the triage's
+    (which also names a protocol rule that makes the findings an emergency before any question)."""
     flags = {flag.id: flag for flag in default_protocols().red_flags}
     named = latest_entity(tracker, "red_flag")
     if named in flags:
         return flags[named]
     state = load_state(tracker)
     entities = _entities(tracker)
-    current, _ = told_findings(entities)
+    current, denied = told_findings(entities)
     findings = (list(state.findings) if state else []) + current
-    return screen_red_flags(findings, told_profile(entities, state.profile if state else Profile()))
+    return screen_emergency(findings, told_profile(entities, state.profile if state else Profile()), denied)
 
 
 class ActionRedFlag(Action):

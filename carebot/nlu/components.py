@@ -30,8 +30,15 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.matcher import PhraseMatcher
 
 from carebot.clinic import load_clinic
-from carebot.nlu.findings import MODIFIERS, Finding, build_findings_pipeline, current_ids, profile_from
-from carebot.triage.engine import screen_red_flags
+from carebot.nlu.findings import (
+    MODIFIERS,
+    Finding,
+    build_findings_pipeline,
+    current_ids,
+    denied_ids,
+    profile_from,
+)
+from carebot.triage.engine import screen_emergency
 from carebot.triage.loader import DURATION_FINDINGS, load_protocols
 from carebot.triage.model import ProtocolSet
 
@@ -401,7 +408,11 @@ class RedFlagClassifier(TrainedComponent):
         for message in messages:
             findings: Sequence[Finding] = message.get(FINDINGS) or ()
             current = current_ids(findings)
-            flag = screen_red_flags(current, profile_from(findings), self._protocols) if current else None
+            flag = (
+                screen_emergency(current, profile_from(findings), denied_ids(findings), self._protocols)
+                if current
+                else None
+            )
             intent = message.get(INTENT) or {}
             if flag is not None:
                 self._set_intent(message, self._config["intent"])

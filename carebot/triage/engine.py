@@ -325,6 +325,34 @@ def screen_red_flags(
     return max(matched, key=lambda f: level_rank(f.level))  # max keeps the first of equal levels
 
 
+def screen_emergency(
+    findings: Iterable[str],
+    profile: Profile,
+    denied: Iterable[str] = (),
+    protocols: Optional[ProtocolSet] = None,
+) -> Optional[RedFlag]:
+    """The red flag the findings raise, or else the protocol rule that already makes them an emergency before any
+    question ("black tarry poo" is an emergency in the tummy-pain protocol whatever the answers): answered at
+    once, in any state, like a red flag. The rule comes back as a flag named `protocol/rule`."""
+    ps = _set(protocols)
+    flag = screen_red_flags(findings, profile, ps)
+    if flag is not None:
+        return flag
+    level, rule, protocol, _ = _decide(start(findings, profile, denied, ps), ps)
+    if level != "emergency" or rule is None or protocol is None:
+        return None
+    return RedFlag(
+        f"{protocol.id}/{rule.id}",
+        "emergency",
+        level,
+        rule.reason,
+        rule.when,
+        rule.source,
+        rule.advice,
+        rule.line,
+    )
+
+
 def start(
     findings: Iterable[str],
     profile: Profile,

@@ -113,6 +113,17 @@ def test_a_past_or_family_red_flag_is_not_one(components):
         assert message.get("intent")["name"] == "describe_symptoms", text
 
 
+def test_findings_a_protocol_calls_an_emergency_are_a_red_flag_named_after_the_rule(components):
+    message = parse(
+        components,
+        "can I book for Friday, I'm pregnant and have severe stomach pain",
+        intent="book_appointment",
+    )
+    assert message.get("intent") == {"name": "red_flag", "confidence": 1.0}
+    assert [e["value"] for e in entity(message, "red_flag")] == ["pregnancy/severe_pain_in_pregnancy"]
+    assert parse(components, "I have severe stomach pain").get("intent")["name"] == "describe_symptoms"
+
+
 def test_red_flag_depends_on_the_age_the_message_states(components):
     assert parse(components, "my 5 week old is not feeding").get("intent")["name"] == "red_flag"
     assert parse(components, "my 5 year old is not feeding").get("intent")["name"] == "describe_symptoms"

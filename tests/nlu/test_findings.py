@@ -440,6 +440,15 @@ PHRASINGS = [
     ("i can not put on my shirt because my shoulder is painful", {"limb_pain"}, {}),
     ("can't sleep cos my back is killing me", {"insomnia", "back_pain"}, {}),
     ("found her on the kitchen floor, think she's been there since last night", {"long_lie"}, {}),
+    # dev set Q: a baby's cry, blood before the poo, one word said for another, pain coming back worse
+    ("she's had a weak high-pitched cry for 2 hours", {"weak_or_high_pitched_cry"}, {}),
+    ("there's blood mixed in his runny poo", {"blood_in_stool"}, {}),
+    ("he says 'kettle' when he means phone", {"slurred_speech"}, {}),
+    ("can't get the right words out", {"slurred_speech"}, {}),
+    ("voices are telling him to hurt our mum", {"aggression_risk"}, {}),
+    ("it eased off but now its come back much worse", {"worsening"}, {}),
+    ("both my hands have been numb at night", {"numbness"}, {}),
+    ("feeling numb since the funeral", {"low_mood"}, {}),
 ]
 
 
@@ -489,6 +498,10 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("just a bit paranoid about germs", {"psychosis"}),  # worry, not psychosis
         ("I pressed a glass on the spots and they faded", {"deep_wound"}),  # a glass test, not a wound
         ("cut my finger on a kitchen knife", {"deep_wound"}),  # a knife, not a stabbing
+        ("I can walk on it with a bit of a limp", {"floppy"}),  # how someone walks, not a floppy child
+        ("a steroid nasal spray and eye drops", {"eye_injury_serious"}),  # two remedies, not spray in the eye
+        ("both my hands have been numb at night", {"low_mood"}),  # numb hands, not a numb mood
+        ("voices are telling him to hurt our mum", {"suicide_plan"}),  # a risk to others
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

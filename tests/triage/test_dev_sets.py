@@ -22,6 +22,7 @@ TRIAGE_SETS = [
     ("triage_dev_i.csv", 0.85, 94),
     ("triage_dev_k.csv", 0.86, 127),
     ("triage_dev_m.csv", 0.84, 97),
+    ("triage_dev_q.csv", 0.86, 79),
 ]
 # file, share of messages that must yield a current finding
 SYMPTOM_SETS = [
@@ -30,6 +31,7 @@ SYMPTOM_SETS = [
     ("symptoms_dev_j.csv", 0.99),
     ("symptoms_dev_l.csv", 0.99),
     ("symptoms_dev_n.csv", 0.98),
+    ("symptoms_dev_r.csv", 0.95),
 ]
 
 

@@ -19,6 +19,7 @@ from carebot.triage.engine import (
     next_question,
     outcome,
     parse_reply,
+    screen_emergency,
     screen_red_flags,
     start,
 )
@@ -127,6 +128,30 @@ def test_crisis_red_flag_names_the_crisis_line_and_keeps_asking_about_a_plan(pro
     assert next_question(state, protocols).id == "mental_health_plan"
     state = answer(state, "mental_health_plan", "yes", protocols)
     assert outcome(state, protocols).level == "emergency"
+
+
+def test_findings_a_protocol_already_calls_an_emergency_are_screened_like_a_red_flag(protocols):
+    """Severe tummy pain with black poo is an emergency in the tummy-pain protocol before any question: the screen
+    answers it at once (in any state), named after the rule, with the rule's reason."""
+    told = ["severity_severe", "abdominal_pain", "black_stool"]
+    assert screen_red_flags(told, Profile(), protocols) is None
+    flag = screen_emergency(told, Profile(), protocols=protocols)
+    assert flag is not None and (flag.id, flag.level, flag.kind) == (
+        "abdominal_pain/rigid_or_black_poo",
+        "emergency",
+        "emergency",
+    )
+    assert flag.reason == outcome(start(told, Profile(), protocols=protocols), protocols).reason
+
+
+def test_the_emergency_screen_keeps_red_flags_first_and_lets_the_rest_be_asked(protocols):
+    assert screen_emergency(["blue_lips", "cough"], Profile(), protocols=protocols).id == "cannot_breathe"
+    assert screen_emergency(["abdominal_pain", "diarrhoea"], Profile(), protocols=protocols) is None
+    assert screen_emergency(["severity_severe", "abdominal_pain"], Profile(), protocols=protocols) is None
+    pregnant = Profile(pregnant=True)
+    assert screen_emergency(["severity_severe", "abdominal_pain"], pregnant, protocols=protocols).id == (
+        "pregnancy/severe_pain_in_pregnancy"
+    )
 
 
 def _asked_at_most_twice(asked: List[str]) -> bool:

@@ -449,6 +449,19 @@ PHRASINGS = [
     ("it eased off but now its come back much worse", {"worsening"}, {}),
     ("both my hands have been numb at night", {"numbness"}, {}),
     ("feeling numb since the funeral", {"low_mood"}, {}),
+    # dev set S: emergencies easy to miss
+    ("now my tongue feels too big for my mouth", {"swelling_mouth_throat"}, {}),
+    ("32 wks, constant bump pain and bleeding", {"abruption_signs"}, {}),
+    ("he's been carrying a kitchen knife around in his pocket", {"aggression_risk"}, {}),
+    ("says the neighbours are putting something in the water to control him", {"psychosis"}, {}),
+    ("4 days after baby, soaking pads every hour", {"heavy_bleeding", "risk_postpartum"}, {}),
+    ("my left hand feels numb all down that side", {"limb_weakness"}, {}),
+    ("he got a pain in his privates playing football", {"testicular_pain"}, {}),
+    ("he took a load of his sertraline an hour ago", {"overdose"}, {}),
+    ("painkillers have made no difference", {"treatment_not_working"}, {}),
+    ("she's curled up in a ball", {"severity_severe"}, {}),
+    ("wifes jaw aching 30 mins, grey and sweaty", {"mottled_skin"}, {}),
+    ("my 3yo is blotchy, cold hands, breathing super fast", {"mottled_skin"}, {}),
 ]
 
 
@@ -502,6 +515,10 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("a steroid nasal spray and eye drops", {"eye_injury_serious"}),  # two remedies, not spray in the eye
         ("both my hands have been numb at night", {"low_mood"}),  # numb hands, not a numb mood
         ("voices are telling him to hurt our mum", {"suicide_plan"}),  # a risk to others
+        ("he's drinking squash and weeing normally", {"pain_crushing"}),  # a drink, not a crushing pain
+        ("my face goes blotchy when I drink wine", {"mottled_skin"}),  # a flush, not the skin of sepsis
+        ("she has a blotchy rash on her arms", {"mottled_skin"}),  # a rash
+        ("I did a heavy chest and arms session at the gym", {"chest_pressure"}),  # a workout
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

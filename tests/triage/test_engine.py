@@ -88,6 +88,29 @@ def test_every_rule_is_reachable_from_text_or_answers(protocols, text_ids):
                 assert result.protocol_id is not None
 
 
+def test_every_emergency_a_message_can_tell_outright_is_screened_at_once(protocols, text_ids):
+    """Each protocol or cross-cutting rule that decides `emergency` on findings a message can carry (no answer
+    needed) is answered at once, like a red flag: the screen finds it on the opening message's findings alone."""
+    rules = [(p, r) for p in protocols.protocols for r in p.rules] + [
+        (p, r) for p in protocols.protocols[:1] for r in protocols.escalations
+    ]
+    screened = 0
+    for protocol, rule in rules:
+        if rule.level != "emergency":
+            continue
+        findings, answers = _witness(rule.when, protocols, text_ids)
+        if answers:
+            continue  # needs a question's answer: asked, then decided
+        told = sorted(protocol.routes)[:1] + findings
+        profile = _profile_for(rule.when, protocol)
+        if outcome(start(told, profile, protocols=protocols), protocols).level != "emergency":
+            continue  # another finding of the witness explains it away (`none:`)
+        flag = screen_emergency(told, profile, protocols=protocols)
+        assert flag is not None and flag.level == "emergency", (protocol.id, rule.id)
+        screened += 1
+    assert screened >= 10
+
+
 def test_every_red_flag_fires_alone_and_with_any_protocol(protocols, text_ids):
     for flag in protocols.red_flags:
         findings, answers = _witness(flag.when, protocols, text_ids)

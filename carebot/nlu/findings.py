@@ -642,16 +642,23 @@ def denied_ids(findings: Iterable[Finding]) -> List[str]:
 
 
 def profile_from(findings: Iterable[Finding], default: Profile = Profile()) -> Profile:
-    """Age group from the first current age mention; pregnant if a current, affirmed mention says so."""
+    """Age group from the first current age told with a number, else the first told in words ("my daughter,
+    she is 7 weeks old" is a baby under 3 months, not a child); pregnant if a current, affirmed mention says so."""
     findings = list(findings)
     pregnant = [f for f in findings if f.entity == "pregnant" or f.id in SIGNS_OF_PREGNANCY]
     is_pregnant = any(f.current for f in pregnant) if pregnant else default.pregnant
     ages = [
-        f.id
+        f
         for f in findings
         if f.entity == "age_group" and f.current and not (is_pregnant and "baby" in f.text.lower())
     ]  # when pregnant, "the baby" is not the patient
-    return Profile(age_group=ages[0] if ages else default.age_group, pregnant=is_pregnant)
+    numbered = [f for f in ages if _told_with_a_number(f)]
+    chosen = (numbered or ages)[:1]
+    return Profile(age_group=chosen[0].id if chosen else default.age_group, pregnant=is_pregnant)
+
+
+def _told_with_a_number(finding: Finding) -> bool:
+    return any(_number(word) is not None for word in re.findall(r"[\w.,]+", finding.text))
 
 
 class _Triggers(dict):

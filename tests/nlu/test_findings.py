@@ -462,6 +462,10 @@ PHRASINGS = [
     ("she's curled up in a ball", {"severity_severe"}, {}),
     ("wifes jaw aching 30 mins, grey and sweaty", {"mottled_skin"}, {}),
     ("my 3yo is blotchy, cold hands, breathing super fast", {"mottled_skin"}, {}),
+    # dev set U
+    ("3yo ate grandmas tablets, now very drowsy", {"poisoning", "drowsy"}, {}),
+    ("deep cut on wrist, spurting, wont stop", {"heavy_bleeding"}, {}),
+    ("28wks pregnant, lots of bright red blood, pain", {"heavy_bleeding"}, {}),
 ]
 
 
@@ -524,6 +528,15 @@ def test_findings_and_their_context(nlp, text, current, not_current):
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):
     told = set(current_ids(extract_findings(nlp, text)))
     assert not told & absent, told
+
+
+def test_an_age_told_with_a_number_wins_over_one_told_in_words(nlp):
+    """ "My daughter" says a child; "she is 7 week old" says a baby under 3 months, whose fever is an emergency."""
+    told = extract_findings(
+        nlp, "my daughter she is 7 week old, very hot, thermometer say 38.1. my husband at work"
+    )
+    assert profile_from(told).age_group == "infant"
+    assert profile_from(extract_findings(nlp, "my daughter has a sore throat")).age_group == "child"
 
 
 def test_enough_phrasings():

@@ -36,7 +36,7 @@ import os
 import random
 import socket
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -64,7 +64,7 @@ http_logger.setLevel(logging.WARNING)
 
 OUTSIDE_WINDOW_ERROR = 63016
 TOO_MANY_REQUESTS_ERROR = 20429
-OUTAGE_FAILURES = 3
+OUTAGE_FAILURES = 3  # different patients failing in a row: Twilio looks down
 STATUS_CALLBACK_PATH = "/webhooks/whatsapp/status"
 # Setting name → environment variable used when credentials.yml leaves the setting empty.
 ENVIRONMENT = {
@@ -235,9 +235,10 @@ class WhatsAppSender:
             contacts.engine, self._create_content, tap.language, tap.list_button, clock
         )
         self.outcomes: Dict[str, int] = {}  # POST outcomes since the relay last looked (accepted, retry, …)
-        # Failed POSTs in a row, any patient: from OUTAGE_FAILURES on, Twilio looks down, and a message gets one
-        # attempt where it is written (no backoff sleeps holding a reply); the relay probes until it is back.
-        self.consecutive_failures = 0
+        # Patients whose POSTs failed since Twilio last accepted one: from OUTAGE_FAILURES different patients on,
+        # Twilio looks down, and a message gets one attempt where it is written (no backoff sleeps holding a
+        # reply); the relay probes until it is back. One patient's number failing again and again is not an outage.
+        self.failing_patients: Set[str] = set()
 
     @classmethod
     def from_env(cls, credentials: Optional[Mapping[str, Any]] = None) -> "WhatsAppSender":
@@ -523,7 +524,7 @@ class WhatsAppSender:
                 await asyncio.to_thread(self.outbox.settle, message, "dead", reason, code, self.clock())
                 return
             attempt = message.attempts + tries - 1
-            if tries < self.settings.max_attempts and self.consecutive_failures < OUTAGE_FAILURES:
+            if tries < self.settings.max_attempts and not self.twilio_looks_down:
                 delay = self._backoff(attempt, self.settings.max_backoff_seconds)
                 if self.clock() + dt.timedelta(seconds=delay) < message.deadline_at:
                     logger.warning(
@@ -573,8 +574,15 @@ class WhatsAppSender:
         except (TwilioRestException, asyncio.TimeoutError, aiohttp.ClientError) as error:
             outcome = _classify(error)
         self.outcomes[outcome[0]] = self.outcomes.get(outcome[0], 0) + 1
-        self.consecutive_failures = 0 if outcome[0] == "accepted" else self.consecutive_failures + 1
+        if outcome[0] == "accepted":
+            self.failing_patients.clear()
+        else:
+            self.failing_patients.add(message.phone)
         return outcome
+
+    @property
+    def twilio_looks_down(self) -> bool:
+        return len(self.failing_patients) >= OUTAGE_FAILURES
 
     async def _reconcile(self, message: OutboxMessage) -> Optional[OutboxMessage]:
         """The last POST's outcome is unknown: find it at Twilio before posting again. Only this worker may send
@@ -643,6 +651,7 @@ class OutboxRelay:
         self._slots = asyncio.Semaphore(concurrency)
         self.probe_until: Optional[dt.datetime] = None  # in an outage: no pass before this
         self._probe_interval = 0.0
+        self._probed: Set[str] = set()  # patients probed in this outage: each probe goes to another patient
 
     async def run_once(self) -> int:
         """One pass: expire what is past its deadline, then drain every patient with a message due (one, as a
@@ -656,13 +665,22 @@ class OutboxRelay:
         if self.probe_until is not None and now < self.probe_until:
             return 0
         phones = await asyncio.to_thread(self.sender.outbox.due_phones, self.concurrency * 10, now)
-        probing = self.probe_until is not None or self.sender.consecutive_failures >= OUTAGE_FAILURES
-        if probing:
-            phones = phones[:1]
+        probing = self.probe_until is not None or self.sender.twilio_looks_down
+        if probing and phones:
+            phones = [self._next_probe(phones)]
         self.sender.outcomes.clear()
         await asyncio.gather(*(self._drain(phone, probing) for phone in phones))
         await self._watch_for_outage(now)
         return len(phones)
+
+    def _next_probe(self, phones: List[str]) -> str:
+        """The first due patient not yet probed in this outage (all probed: start again), so one patient whose
+        number Twilio refuses cannot keep the relay believing Twilio is down while the others wait."""
+        fresh = [phone for phone in phones if phone not in self._probed] or phones
+        if fresh is phones:
+            self._probed.clear()
+        self._probed.add(fresh[0])
+        return fresh[0]
 
     async def _watch_for_outage(self, now: dt.datetime) -> None:
         accepted = self.sender.outcomes.get("accepted", 0)
@@ -671,11 +689,8 @@ class OutboxRelay:
             released = await asyncio.to_thread(self.sender.outbox.release_backoff, self.sender.clock())
             logger.warning("WhatsApp outbox: Twilio answers again; %d waiting messages are due now", released)
             self.probe_until, self._probe_interval = None, 0.0
-        elif (
-            not accepted
-            and failed
-            and (self.sender.consecutive_failures >= OUTAGE_FAILURES or self.probe_until)
-        ):
+            self._probed.clear()
+        elif not accepted and failed and (self.sender.twilio_looks_down or self.probe_until):
             self._probe_interval = min(
                 self.sender.settings.relay_max_backoff_seconds, max(5.0, self._probe_interval * 2)
             )
@@ -686,7 +701,7 @@ class OutboxRelay:
 
     async def _drain(self, phone: str, probing: bool) -> None:
         async with self._slots:
-            if not probing and self.sender.consecutive_failures >= OUTAGE_FAILURES:
+            if not probing and self.sender.twilio_looks_down:
                 return  # Twilio started failing during this pass: the rest waits for the probe
             try:
                 await self.sender.drain(phone)

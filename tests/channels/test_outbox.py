@@ -73,11 +73,12 @@ async def test_one_patients_messages_leave_in_order_across_two_replicas(
 ) -> None:
     contacts.record_inbound(PATIENT)
     first_replica, second_replica = sender_factory(), sender_factory()
-    twilio.script = [twilio_error(503, 20503)] * 3  # the first message waits for a retry
+    attempts = first_replica.settings.max_attempts
+    twilio.script = [twilio_error(503, 20503)] * attempts  # the first message waits for a retry
     first = await first_replica.send(PATIENT, text="Part one of your answer.")
     second = await second_replica.send(PATIENT, text="Part two of your answer.")
     assert (first.status, second.status) == ("queued", "queued")  # the second waits behind the first
-    assert twilio.bodies() == ["Part one of your answer."] * 3
+    assert twilio.bodies() == ["Part one of your answer."] * attempts
     clock.advance(120)
     await OutboxRelay(second_replica).run_once()
     assert [a.body for a in twilio.accepted] == ["Part one of your answer.", "Part two of your answer."]
@@ -119,11 +120,14 @@ async def test_a_live_senders_claim_outlasts_its_lease_while_twilio_is_slow(
 
 async def test_stop_cancels_what_waits_for_the_patient(harness: Harness, contacts: ContactStore) -> None:
     contacts.record_inbound(PATIENT)
-    harness.twilio.script = [twilio_error(429, 20429)] * 3
+    attempts = harness.channel.sender.settings.max_attempts
+    harness.twilio.script = [twilio_error(429, 20429)] * attempts
     waiting = await harness.channel.sender.send(PATIENT, text="A reply that Twilio throttled.")
     assert waiting.status == "queued"
     await harness.post(harness.message("STOP"))
-    await harness.twilio.wait_for(4)  # the STOP confirmation, which is not stuck behind the cancelled reply
+    await harness.twilio.wait_for(
+        attempts + 1
+    )  # the STOP confirmation, which is not stuck behind the cancelled reply
     await harness.channel.drained()
     message = harness.channel.sender.outbox.get(waiting.outbox_id)
     assert (message.state, message.error) == ("cancelled", "patient opted out")
@@ -137,7 +141,9 @@ async def test_held_messages_become_queued_rows_before_they_leave(
     held = await sender.send(PATIENT, text="Your results are ready to discuss.")  # window closed: held
     assert held.status == "held" and twilio.requests[0]["ContentSid"]
     contacts.record_inbound(PATIENT)
-    twilio.script = [twilio_error(500, 20500)] * 3  # Twilio fails as the patient writes back
+    twilio.script = [
+        twilio_error(500, 20500)
+    ] * sender.settings.max_attempts  # fails as the patient writes back
     await sender.deliver_held(PATIENT)
     assert contacts.take_held(PATIENT) == []  # moved, not lost: it is an outbox row now
     [queued] = [m for m in sender.outbox.due_phones(10, sender.clock() + dt.timedelta(hours=1))]
@@ -152,3 +158,44 @@ async def test_a_repeated_reminder_key_adds_no_second_message(
     first, again = await sender.send(PATIENT, **send), await sender.send(PATIENT, **send)
     assert first.outbox_id == again.outbox_id and again.status == "sent"
     assert len(twilio.accepted) == 1
+
+
+async def test_one_number_twilio_keeps_refusing_is_not_an_outage_for_the_others(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore
+) -> None:
+    refused, other = PATIENT, "+447700900124"
+    for phone in (refused, other):
+        contacts.record_inbound(phone)
+    twilio.always_fail = {f"whatsapp:{refused}"}
+    sender = sender_factory()
+    stuck = await sender.send(refused, text="Your reply.")
+    assert stuck.status == "queued" and len(twilio.requests) == sender.settings.max_attempts
+    twilio.script = [twilio_error(503, 20503)]  # the other patient's first POST fails too
+    answered = await sender.send(other, text="Your reply too.")
+    assert answered.status == "sent"  # retried in place: one refused number did not make Twilio look down
+    assert twilio.bodies()[-2:] == ["Your reply too."] * 2
+
+
+async def test_each_probe_goes_to_another_patient_so_one_refused_number_holds_no_one_up(
+    sender_factory: SenderFactory, twilio: TwilioStandIn, contacts: ContactStore, clock: ManualClock
+) -> None:
+    phones = [PATIENT, "+447700900124", "+447700900125"]  # the oldest message is to a number Twilio refuses
+    for phone in phones:
+        contacts.record_inbound(phone)
+    sender = sender_factory()
+    twilio.down, twilio.always_fail = True, {f"whatsapp:{PATIENT}"}
+    for phone in phones:
+        assert (await sender.send(phone, text=f"Reply to {phone}")).status == "queued"
+    relay, probed = OutboxRelay(sender), []
+    clock.advance(120)
+    while len(probed) < len(phones):
+        before = len(twilio.requests)
+        await relay.run_once()
+        probed += [request["To"][0] for request in twilio.requests[before:]]
+        if relay.probe_until is None:
+            break
+        twilio.down = False  # back after the first probe, for every number but the refused one
+        clock.now = max(clock.now, relay.probe_until)
+    assert probed == [f"whatsapp:{PATIENT}", f"whatsapp:{phones[1]}"]  # a new patient each time
+    await relay.run_once()  # Twilio answers again: the others are sent at once
+    assert sorted(a.to for a in twilio.accepted) == [f"whatsapp:{p}" for p in phones[1:]]

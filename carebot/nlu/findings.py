@@ -49,6 +49,27 @@ PRESENT_BE = frozenset({"am", "'m", "’m", "im", "is", "'s", "’s", "are", "'r
 PLAIN_PAIN = (
     "pain"  # a PAIN word that says only that it hurts; other PAIN ids also say how (a finding of their own)
 )
+# Complaints that say nothing of where it hurts: beside them, a pain in pregnancy is read as tummy pain.
+UNPLACED = frozenset(
+    (
+        "pregnancy_possible",
+        "fainted",
+        "dizziness",
+        "collapsed",
+        "vaginal_bleeding",
+        "bleeding",
+        "heavy_bleeding",
+        "miscarriage",
+        "vomiting",
+        "nausea",
+        "fever",
+        "sweating",
+        "unwell",
+        "very_unwell",
+        "severity_severe",
+    )
+)
+TIGHTENING = frozenset(("tight", "tighter", "tightness", "tightening", "tightenings"))
 PAIN_WORDS = frozenset(
     {"pain", "painful", "sore", "hurt", "hurts", "hurting", "ache", "aching", "agony", "tender"}
 )
@@ -811,6 +832,19 @@ class ContextComponent:
                 out.append((ent.ent_id_, ent, ()))
             elif ent.label_ in (AGE, DURATION, PREGNANCY):
                 out.append((ent.label_, ent, ()))
+        if (
+            any(_tells_a_pregnancy(ent) for ent in ents)
+            and not any(ent.label_ == SITE for ent in ents)
+            and all(found in UNPLACED or not _is_complaint(found) for found, _, _ in out)
+        ):
+            # "6 weeks pregnant, sharp pain, fainted": in pregnancy a pain said with no place, beside nothing
+            # that has a place of its own (piles, a rash), is read as tummy pain, so the pregnancy rules (ectopic
+            # pregnancy, bleeding inside) see it. A bump that "goes tight" is a tightening, not a pain.
+            out.extend(
+                ("abdominal_pain", ent, ())
+                for i, ent in enumerate(ents)
+                if ent.ent_id_ == PLAIN_PAIN and i not in used and ent.root.lower_ not in TIGHTENING
+            )
         if self.site_alone_is_a_complaint and not any(_is_complaint(found) for found, _, _ in out):
             # "when I carry heavy things I feel like breaking my back": a body part named with no complaint word
             # the patterns know is still where the problem is, so its protocol (and its red flags) can run.
@@ -997,6 +1031,10 @@ def _blocks_join(token) -> bool:
     return bool(token.ent_type_) and not (
         token.ent_type_ in (SITE, PAIN, "SEVERITY", DURATION) or token.ent_id_ in MODIFIERS
     )
+
+
+def _tells_a_pregnancy(ent: Span) -> bool:
+    return ent.label_ == PREGNANCY or ent.ent_id_ == "pregnancy_possible"
 
 
 def _is_complaint(found: str) -> bool:

@@ -466,6 +466,9 @@ PHRASINGS = [
     ("3yo ate grandmas tablets, now very drowsy", {"poisoning", "drowsy"}, {}),
     ("deep cut on wrist, spurting, wont stop", {"heavy_bleeding"}, {}),
     ("28wks pregnant, lots of bright red blood, pain", {"heavy_bleeding"}, {}),
+    # in pregnancy, a pain with no place beside nothing that has one is tummy pain
+    ("6 weeks pregnant, sharp pain, fainted", {"abdominal_pain", "fainted"}, {}),
+    ("might be pregnant, bad cramps and feel faint", {"abdominal_pain", "dizziness"}, {}),
 ]
 
 
@@ -523,6 +526,10 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("my face goes blotchy when I drink wine", {"mottled_skin"}),  # a flush, not the skin of sepsis
         ("she has a blotchy rash on her arms", {"mottled_skin"}),  # a rash
         ("I did a heavy chest and arms session at the gym", {"chest_pressure"}),  # a workout
+        ("pregnant with piles, sore and itchy", {"abdominal_pain"}),  # piles have their place
+        ("30 wks, bump goes tight now and then, not painful", {"abdominal_pain"}),  # a tightening
+        ("I'm pregnant and my knee hurts", {"abdominal_pain"}),  # a placed pain
+        ("I have a sharp pain and feel faint", {"abdominal_pain"}),  # no pregnancy told: not placed for them
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

@@ -426,15 +426,23 @@ def _check(
                 f"not produced by any question)"
             )
 
+    # A red flag, escalation or protocol rule id names one decision: the same id twice is two definitions of it
+    # that can drift apart (and an outcome that names it no longer says which one decided).
+    defined: Dict[str, str] = {}
+
+    def once(rule_id: str, file: str, line: int, where: str) -> None:
+        if rule_id in defined:
+            problems.append(f"{file}:{line}: {where}: id already defined at {defined[rule_id]}")
+        else:
+            defined[rule_id] = f"{file}:{line}"
+
     for flag in protocol_set.red_flags:
+        once(flag.id, _red_flags_path(protocol_set), flag.line, f"red flag '{flag.id}'")
         unknown(flag.when.named, _red_flags_path(protocol_set), flag.line, f"red flag '{flag.id}'")
+    escalations_file = str(Path(_triage_dir(protocol_set)) / ESCALATIONS_FILE)
     for rule in protocol_set.escalations:
-        unknown(
-            rule.when.named,
-            str(Path(_triage_dir(protocol_set)) / ESCALATIONS_FILE),
-            rule.line,
-            f"escalation '{rule.id}'",
-        )
+        once(rule.id, escalations_file, rule.line, f"escalation '{rule.id}'")
+        unknown(rule.when.named, escalations_file, rule.line, f"escalation '{rule.id}'")
     fallbacks = [p for p in protocol_set.protocols if p.fallback]
     if len(fallbacks) != 1:
         problems.append(
@@ -463,12 +471,9 @@ def _check(
                 )
             if question.ask_if:
                 unknown(question.ask_if.named, file, question.line, f"question '{question.id}' ask_if")
-        rule_ids: Set[str] = set()
         for rule in protocol.rules:
             where = f"rule '{rule.id}'"
-            if rule.id in rule_ids:
-                problems.append(f"{file}:{rule.line}: {where}: duplicate rule id")
-            rule_ids.add(rule.id)
+            once(rule.id, file, rule.line, where)
             unknown(rule.when.named, file, rule.line, where)
             if rule.service is not None and services is not None and rule.service not in services:
                 problems.append(f"{file}:{rule.line}: {where}: service '{rule.service}' is not in clinic.yml")

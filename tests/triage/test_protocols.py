@@ -147,14 +147,27 @@ def test_question_without_not_sure_is_rejected(broken_dir):
 
 def test_unknown_level_and_service_are_rejected(broken_dir):
     path = broken_dir / "urinary.yml"
-    _edit(path, "  - id: cannot_pee\n    level: urgent", "  - id: cannot_pee\n    level: soon")
-    assert f"{path}:{_line_of(path, 'id: cannot_pee')}: rule 'cannot_pee': level must be one of" in _problems(
-        broken_dir
+    _edit(
+        path,
+        "  - id: kidney_infection_signs\n    level: urgent",
+        "  - id: kidney_infection_signs\n    level: soon",
     )
+    line = _line_of(path, "id: kidney_infection_signs")
+    assert f"{path}:{line}: rule 'kidney_infection_signs': level must be one of" in _problems(broken_dir)
     _edit(broken_dir / "back_pain.yml", "service: physio", "service: chiropractor")
     with pytest.raises(ProtocolError) as error:
         load_protocols(broken_dir, PATTERNS_DIR, ["gp", "physio"])
     assert "service 'chiropractor' is not a service in clinic.yml" in str(error.value)
+
+
+def test_a_rule_id_defined_twice_is_rejected_wherever_the_copies_are(broken_dir):
+    path = broken_dir / "urinary.yml"
+    _edit(path, "  - id: uti_needs_a_gp\n", "  - id: kidney_infection_signs\n")
+    assert "rule 'kidney_infection_signs': id already defined at" in _problems(broken_dir)
+    _edit(broken_dir / "injury.yml", "  - id: suspected_fracture\n", "  - id: severe_burn\n")
+    assert "rule 'severe_burn': id already defined at " + str(broken_dir / "red_flags.yml") in _problems(
+        broken_dir
+    )
 
 
 def test_unknown_finding_in_none_is_reported(broken_dir):

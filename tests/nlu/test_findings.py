@@ -466,6 +466,24 @@ PHRASINGS = [
     ("3yo ate grandmas tablets, now very drowsy", {"poisoning", "drowsy"}, {}),
     ("deep cut on wrist, spurting, wont stop", {"heavy_bleeding"}, {}),
     ("28wks pregnant, lots of bright red blood, pain", {"heavy_bleeding"}, {}),
+    # dev set V: the sign described in other words
+    ("she had our son 2 weeks ago", {"risk_postpartum"}, {}),
+    ("he's had the spray twice and the pain is still there", {"treatment_not_working"}, {}),
+    ("been sick twice and it's bright red blood", {"vomiting_blood"}, {}),
+    ("she says she can feel the head", {"birth_imminent"}, {}),
+    ("a black curtain has come down over his sight", {"retinal_detachment_signs"}, {}),
+    ("I can't feel my right arm and my mouth won't move", {"numbness", "face_drooping"}, {}),
+    ("her words started coming out jumbled", {"slurred_speech"}, {}),
+    ("soaking a maxi pad every half hour", {"heavy_bleeding"}, {}),
+    ("daughter jerking all over for 6 mins", {"seizure"}, {}),
+    ("curled up on the bed, won't let me touch her tummy", {"severity_severe", "rigid_abdomen"}, {}),
+    (
+        "all his tablets tipped out, saying there's no point anymore",
+        {"suicide_plan", "suicidal_thoughts"},
+        {},
+    ),
+    ("her eyes look sunk in and she just lies there", {"drowsy"}, {}),
+    ("coughed up phlegm with blood in it", {"coughing_blood"}, {}),
     # in pregnancy, a pain with no place beside nothing that has one is tummy pain
     ("6 weeks pregnant, sharp pain, fainted", {"abdominal_pain", "fainted"}, {}),
     ("might be pregnant, bad cramps and feel faint", {"abdominal_pain", "dizziness"}, {}),
@@ -530,6 +548,8 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("30 wks, bump goes tight now and then, not painful", {"abdominal_pain"}),  # a tightening
         ("I'm pregnant and my knee hurts", {"abdominal_pain"}),  # a placed pain
         ("I have a sharp pain and feel faint", {"abdominal_pain"}),  # no pregnancy told: not placed for them
+        ("the noise is there all the time, not just when she cries", {"only_when_upset"}),  # at rest too
+        ("I'm doubled over with period pain", {"rigid_abdomen"}),  # severe pain, not a rigid tummy
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

@@ -317,6 +317,12 @@ PSEUDO = (
         "not certain",
         "not only",
         "not just",
+        "not like her normal",  # "a moaning cry not like her normal one": a change told, not a denial
+        "not like his normal",
+        "not like her usual",
+        "not like his usual",
+        "not like him",
+        "not like her",
         "no better",
         "not better",
         "not improving",
@@ -944,7 +950,7 @@ class ContextComponent:
             w in RECENT for w in words[relative:]
         ):  # "just a bit worried: my uncle had one" is still history
             return False
-        return any(w in FAMILY_VERBS for w in words) and not _has_present_perfect(clause)
+        return any(_family_verb(t) for t in clause) and not _has_present_perfect(clause)
 
     def _hypothetical(self, doc: Doc, span: Span, triggers) -> bool:
         for start, end in triggers.get("HYPO_PRE", []):
@@ -958,6 +964,13 @@ class ContextComponent:
             if self._usable(start, end, (), triggers) and span.end <= start <= span.end + 1:
                 return True
         return False
+
+
+def _family_verb(token) -> bool:
+    """ "Grandad had a stroke", "mum passed away"; "passed out" is fainting, not a death."""
+    if token.lower_ == "passed" and token.i + 1 < len(token.doc) and token.doc[token.i + 1].lower_ == "out":
+        return False
+    return token.lower_ in FAMILY_VERBS
 
 
 def _is_pregnancy_stage(doc: Doc, span: Span) -> bool:
@@ -1077,6 +1090,10 @@ def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
         return False
     if _is_negated_list(doc, trigger_end, target):
         return True
+    if target - 1 >= trigger_end and all(doc[t].lower_.endswith("ing") for t in (target - 1, target)):
+        return (
+            False  # "not sweating talking nonsense": a second verb with no "or" between starts a new thought
+        )
     for t in range(trigger_end, target):
         if _is_break(doc[t]) or (doc[t].lower_ in SOFT_BREAKS and t > trigger_end):
             return False

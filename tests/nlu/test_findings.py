@@ -484,6 +484,24 @@ PHRASINGS = [
     ),
     ("her eyes look sunk in and she just lies there", {"drowsy"}, {}),
     ("coughed up phlegm with blood in it", {"coughing_blood"}, {}),
+    # dev set W: told without the textbook words
+    ("toddler pulled the kettle over on himself, skin on his chest gone white", {"burn", "severe_burn"}, {}),
+    ("4 month old not waking for feeds", {"drowsy"}, {}),
+    ("moaning cry not like her normal one", {"weak_or_high_pitched_cry"}, {}),
+    ("took a couple of boxes of paracetamol last night", {"overdose"}, {}),
+    ("empty blister packs in her bin", {"overdose"}, {}),
+    ("grandads pill box open on the floor", {"swallowed_unsure"}, {}),
+    ("knocked off my bike by a van", {"major_trauma"}, {}),
+    ("all of a sudden lost half my vision", {"vision_loss"}, {}),
+    ("she speak strange words, one side of face down", {"slurred_speech", "face_drooping"}, {}),
+    ("she sounds drunk but she hasnt had a drop", {"slurred_speech"}, {}),
+    ("throat feels like its closing up", {"swelling_mouth_throat"}, {}),
+    ("poo looks like red jelly", {"redcurrant_jelly_stool", "blood_in_stool"}, {}),
+    ("keeps holding his private bit crying", {"testicular_pain"}, {}),
+    ("our baby is really floppy and wont feed", {"floppy"}, {}),
+    ("i fainted, missed my period, pain in the tip of my shoulder", {"pregnancy_possible"}, {}),
+    ("Dad 72 sudden terrible pain in his back, nearly passed out", {"back_pain", "dizziness"}, {}),
+    ("skin hot and dry not sweating talking rubbish", {"confusion"}, {"sweating": "negated"}),
     # in pregnancy, a pain with no place beside nothing that has one is tummy pain
     ("6 weeks pregnant, sharp pain, fainted", {"abdominal_pain", "fainted"}, {}),
     ("might be pregnant, bad cramps and feel faint", {"abdominal_pain", "dizziness"}, {}),
@@ -550,6 +568,8 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("I have a sharp pain and feel faint", {"abdominal_pain"}),  # no pregnancy told: not placed for them
         ("the noise is there all the time, not just when she cries", {"only_when_upset"}),  # at rest too
         ("I'm doubled over with period pain", {"rigid_abdomen"}),  # severe pain, not a rigid tummy
+        ("my dad had a stroke and passed away", {"stroke"}),  # family history: "passed" away is still a death
+        ("I haven't missed 3 periods, just one", {"irregular_periods"}),
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

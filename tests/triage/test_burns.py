@@ -44,4 +44,6 @@ def test_a_burn_bigger_than_the_palm_or_blistered_on_the_hand_is_an_emergency(nl
 
 
 def test_a_burn_in_an_older_child_is_not_sent_to_hospital_for_age_alone(nlp):
-    assert triage(nlp, "my 10 year old scalded his hand with hot tea", reply="no").outcome.level == "self_care"
+    assert (
+        triage(nlp, "my 10 year old scalded his hand with hot tea", reply="no").outcome.level == "self_care"
+    )

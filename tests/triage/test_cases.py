@@ -20,10 +20,10 @@ TESTS = Path(__file__).resolve().parents[1]
 CASES = TESTS / "triage_cases.csv"
 HOLDOUT = TESTS / "triage_holdout.csv"
 # Regression floors at the level measured when they were set (docs/benchmarks.md, `make eval-triage`): agreement is
-# 86.8% here (findings + engine; the issue asks 0.85 over REST), every emergency caught is not met yet (75/77):
+# 87.1% here (findings + engine; the issue asks 0.85 over REST), every emergency caught is not met yet (76/77):
 # raise the recall floor as the holdout improves.
-HOLDOUT_AGREEMENT_FLOOR = 0.865
-HOLDOUT_EMERGENCY_RECALL_FLOOR = 0.97
+HOLDOUT_AGREEMENT_FLOOR = 0.87
+HOLDOUT_EMERGENCY_RECALL_FLOOR = 0.98
 
 
 @pytest.fixture(scope="module", params=DEFAULT_REPLIES)

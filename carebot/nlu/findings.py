@@ -1090,6 +1090,10 @@ def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
         return False
     if _is_negated_list(doc, trigger_end, target):
         return True
+    if doc[trigger_end - 1].lower_ in NOT_WORDS and any(
+        doc[t].lower_ == "and" for t in range(trigger_end, target)
+    ):
+        return False  # "not sweating and confused": after a bare "not", "and" adds what is there
     if target - 1 >= trigger_end and all(doc[t].lower_.endswith("ing") for t in (target - 1, target)):
         return (
             False  # "not sweating talking nonsense": a second verb with no "or" between starts a new thought

@@ -502,6 +502,10 @@ PHRASINGS = [
     ("i fainted, missed my period, pain in the tip of my shoulder", {"pregnancy_possible"}, {}),
     ("Dad 72 sudden terrible pain in his back, nearly passed out", {"back_pain", "dizziness"}, {}),
     ("skin hot and dry not sweating talking rubbish", {"confusion"}, {"sweating": "negated"}),
+    # dev set X
+    ("still hot, not sweating and confused", {"confusion"}, {"sweating": "negated"}),
+    ("waters just went, contractions every 2 mins and i feel like pushing", {"birth_imminent"}, {}),
+    ("steak stuck in my throat, cant even swallow my own spit", {"cant_swallow_saliva"}, {}),
     # in pregnancy, a pain with no place beside nothing that has one is tummy pain
     ("6 weeks pregnant, sharp pain, fainted", {"abdominal_pain", "fainted"}, {}),
     ("might be pregnant, bad cramps and feel faint", {"abdominal_pain", "dizziness"}, {}),

@@ -49,7 +49,7 @@ PRESENT_BE = frozenset({"am", "'m", "’m", "im", "is", "'s", "’s", "are", "'r
 PLAIN_PAIN = (
     "pain"  # a PAIN word that says only that it hurts; other PAIN ids also say how (a finding of their own)
 )
-# Complaints that say nothing of where it hurts: beside them, a pain in pregnancy is read as tummy pain.
+# Complaints that say nothing of where it hurts: beside only these, a pain with no place in pregnancy is tummy pain.
 UNPLACED = frozenset(
     (
         "pregnancy_possible",
@@ -317,8 +317,8 @@ PSEUDO = (
         "not certain",
         "not only",
         "not just",
-        "not like her normal",  # "a moaning cry not like her normal one": a change told, not a denial
-        "not like his normal",
+        "not like her normal",  # "a moaning cry not like her normal one": a change told, not a denial (the
+        "not like his normal",  # whole phrase, so "normal" is not read as "back to normal" either)
         "not like her usual",
         "not like his usual",
         "not like him",
@@ -1094,10 +1094,9 @@ def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
         doc[t].lower_ == "and" for t in range(trigger_end, target)
     ):
         return False  # "not sweating and confused": after a bare "not", "and" adds what is there
+    # "not sweating talking nonsense": a second verb with no "or" between starts a new thought
     if target - 1 >= trigger_end and all(doc[t].lower_.endswith("ing") for t in (target - 1, target)):
-        return (
-            False  # "not sweating talking nonsense": a second verb with no "or" between starts a new thought
-        )
+        return False
     for t in range(trigger_end, target):
         if _is_break(doc[t]) or (doc[t].lower_ in SOFT_BREAKS and t > trigger_end):
             return False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import httpx
 
@@ -36,11 +37,37 @@ SERVICE_MODULES = {
 ALL_SERVICES = tuple(SERVICE_MODULES)
 
 
-def free_port() -> int:
-    """A port the kernel considers free right now on loopback (never the fixed 5005/5055/8080)."""
+def free_port(count: int = 1) -> int:
+    """The first of `count` consecutive loopback ports free right now (never the fixed 5005/5055/8080).
+
+    Chosen below the kernel's ephemeral range: a port the kernel hands out (bind to 0) is one it may hand out
+    again at once as the local end of any outgoing connection, and `make run-production` puts replica N on
+    RASA_PORT + N, which nothing else checked. A replica lost its port so to its sibling's PostgreSQL connection.
+    """
+    low, _ = _ephemeral_range()
+    rng = random.SystemRandom()
+    for _ in range(200):
+        first = rng.randrange(max(1025, low - 12000), low - count)
+        if all(_bindable(port) for port in range(first, first + count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free loopback ports below {low}")
+
+
+def _ephemeral_range() -> Tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return port not in (5005, 5055, 8080)
 
 
 def available_services() -> List[str]:

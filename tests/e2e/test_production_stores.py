@@ -156,8 +156,8 @@ def behind_nginx(tmp: Path, extra: Optional[Dict[str, str]] = None) -> Iterator[
         "WHATSAPP_REDIS_URL": REDIS_URL,
         "CAREBOT_RASA_REPLICAS": "2",
         "CAREBOT_NGINX_PORT": str(nginx_port),
-        "RASA_PORT": str(free_port()),
-        "ACTION_SERVER_PORT": str(free_port()),
+        "RASA_PORT": str(free_port(2)),  # replica 2 takes the port after each
+        "ACTION_SERVER_PORT": str(free_port(2)),
         "BACKEND_PORT": str(free_port()),
         "RASA_MODEL": str(MODEL),
         "RASA_API_TOKEN": token,

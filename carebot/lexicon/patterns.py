@@ -131,6 +131,15 @@ def load_implications(directory: Path) -> Dict[str, Tuple[str, ...]]:
     return implied
 
 
+def load_joins(directory: Path) -> Dict[str, Tuple[str, ...]]:
+    """label -> the words that make an entity of that label its finding, from the `joins:` section of any pattern
+    file: a kettle is a burn only when something "spilled", "touched" or "went over" (data/patterns/burns.yml)."""
+    joins: Dict[str, Tuple[str, ...]] = {}
+    for label, words in _sections(directory, "joins", "a label to the words that make it a finding"):
+        joins[label] = joins.get(label, ()) + tuple(str(word) for word in words)
+    return joins
+
+
 def _sections(directory: Path, key: str, shape: str) -> List[Tuple[str, List[Any]]]:
     """(name, list) pairs of every pattern file's top-level `key:` section, checked to map names to lists."""
     pairs: List[Tuple[str, List[Any]]] = []

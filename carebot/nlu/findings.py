@@ -24,7 +24,7 @@ from spacy.symbols import ORTH
 from spacy.tokens import Doc, Span
 
 from carebot.lexicon.measurements import Band, Measurement, findings_for, load_bands, read_measurements
-from carebot.lexicon.patterns import load_implications, load_medicine_risks, load_patterns
+from carebot.lexicon.patterns import load_implications, load_joins, load_medicine_risks, load_patterns
 from carebot.nlu import ruler as _ruler  # noqa: F401  registers the carebot_entity_ruler factory
 from carebot.nlu.normalise import TEXT_SPEAK_SPLITS, Normaliser, normalised_pattern, pattern_words
 from carebot.triage.loader import DURATION_FINDINGS
@@ -35,6 +35,7 @@ FINDING_LABELS = {
     "SEVERITY",
     "RISK",
 }  # RISK: data/patterns/risk_factors.yml (ids start with risk_)
+HARM = "HARM"  # data/patterns/burns.yml: what burns, a finding only when its `joins:` words bring it onto the skin
 SITE, PAIN, AGE, DURATION, PREGNANCY, MEDICINE = (
     "BODY_SITE",
     "PAIN",
@@ -451,6 +452,47 @@ SOFT_BREAKS = {
     "'s",
     "'m",
 }
+POSSESSIVES = frozenset({"my", "his", "her", "their", "our"})
+DETERMINERS = frozenset({"the", "a", "an", "my", "his", "her", "their", "our", "your", "this", "that"})
+LINKING_WORDS = frozenset(
+    {
+        "in",
+        "on",
+        "of",
+        "to",
+        "at",
+        "from",
+        "with",
+        "around",
+        "across",
+        "under",
+        "near",
+        "behind",
+        "above",
+        "below",
+    }
+    | {
+        "into",
+        "over",
+        "through",
+        "down",
+        "up",
+        "and",
+        "or",
+        "nor",
+        "both",
+        "all",
+        "off",
+        "by",
+        "for",
+        "about",
+    }
+)
+PAST_VERBS = frozenset(
+    {"hit", "fell", "got", "cut", "bit", "went", "came", "ran", "broke", "took", "threw", "banged"}
+)
+# "can't walk without pain": "without" after a negation in the same clause affirms what follows it.
+DOUBLE_NEGATION_BEFORE_WITHOUT = frozenset({"n't", "nt", "not", "cannot", "never", "unable"})
 NEW_SUBJECT = {"her", "his", "my", "their", "our", "the", "she", "he", "i", "it", "they", "we", "now", "then"}
 POST_BREAKS = {
     "and",
@@ -468,6 +510,9 @@ POST_BREAKS = {
     "so",
 }
 PRE_WINDOW, POST_WINDOW = 7, 5
+JOIN_WINDOW = (
+    10  # words between an entity and its `joins:` word ("steam off the kettle … my cheek is blistering")
+)
 LIST_WORDS = frozenset({"or", "nor", "and", "any", "a"})
 NOT_WORDS = frozenset({"not", "n't", "nt"})  # a bare "not" negates one thing, unless a list says or/nor
 # "Nothing" or "none" then a comma is a verdict, not the start of a list: "probably nothing, can't pee at all".
@@ -640,7 +685,16 @@ def build_findings_pipeline(patterns_dir: Path) -> Language:
     context.bands = load_bands(patterns_dir)
     context.medicine_risks = load_medicine_risks(patterns_dir)
     context.implications = load_implications(patterns_dir)
+    context.joins = _join_matcher(nlp, load_joins(patterns_dir))
     return nlp
+
+
+def _join_matcher(nlp: Language, joins: Dict[str, Sequence[str]]) -> PhraseMatcher:
+    """The `joins:` words of the pattern files, keyed by the label they complete (matched on normalised words)."""
+    matcher = PhraseMatcher(nlp.vocab, attr="NORM")
+    for label, words in joins.items():
+        matcher.add(label, [nlp(word) for word in words])
+    return matcher
 
 
 def _modifier_matcher(nlp: Language, patterns: Sequence[Dict[str, Any]]) -> PhraseMatcher:
@@ -730,6 +784,7 @@ class ContextComponent:
 
     bands: Tuple = ()
     modifiers: Optional[PhraseMatcher] = None
+    joins: Optional[PhraseMatcher] = None  # `joins:` words by the label they complete
     medicine_risks: Dict[str, str] = {}  # medicine id -> risk finding ("warfarin" -> risk_anticoagulant)
     implications: Dict[str, Tuple[str, ...]] = {}  # finding -> the findings it also is ("rigors" -> fever)
     site_alone_is_a_complaint = (
@@ -831,6 +886,7 @@ class ContextComponent:
             if ent.ent_id_ != PLAIN_PAIN and (ent.label_ == PAIN or i in used):  # else a lone SEVERITY, below
                 # "in agony" (severity_severe), "squeezed" (pain_crushing): how it hurts, joined to a site or not
                 out.append((ent.ent_id_, ent, ()))
+        out.extend(self._joined(doc, ents))
         for i, ent in enumerate(ents):
             if i in used or ent.label_ in (PAIN, SITE):
                 continue
@@ -858,6 +914,28 @@ class ContextComponent:
                 (ent.ent_id_, ent, ()) for i, ent in enumerate(ents) if ent.label_ == SITE and i not in used
             )
         return out
+
+    def _joined(self, doc: Doc, ents: List[Span]) -> List[Tuple[str, Span, Tuple[int, ...]]]:
+        """An entity whose label has `joins:` words is a finding only with one of them in the same sentence, within
+        ten words either way: "pulled my tea over himself", "went over my hand, loads of blisters"
+        (data/patterns/burns.yml)."""
+        if self.joins is None:
+            return []
+        words = [(doc.vocab.strings[key], start, end) for key, start, end in self.joins(doc)]
+        found = []
+        for ent in ents:
+            for label, start, end in words:
+                if label != ent.label_:
+                    continue
+                lo, hi = (ent.end, start) if start >= ent.end else (end, ent.start)
+                if 0 <= hi - lo <= JOIN_WINDOW and not any(
+                    _ends_a_sentence(doc[t]) for t in range(lo, hi + 1)
+                ):
+                    found.append(
+                        (ent.ent_id_, doc[min(start, ent.start) : max(end, ent.end)], tuple(range(lo, hi)))
+                    )
+                    break
+        return found
 
     def _triggers(self, doc: Doc) -> Dict[str, List[Tuple[int, int]]]:
         found: Dict[str, List[Tuple[int, int]]] = {}
@@ -911,7 +989,11 @@ class ContextComponent:
                 continue
             if start >= span.start and all(t in gap for t in range(start, end)):
                 return True
-            if end <= span.start and _in_scope_after(doc, end, span.start):
+            if (
+                end <= span.start
+                and _in_scope_after(doc, end, span.start)
+                and not _affirming_without(doc, start)
+            ):
                 return True
         passing = [] if finding_id in NOT_UNDONE_BY_PASSING else triggers.get("NEG_POST", [])
         for start, end in passing:
@@ -927,6 +1009,8 @@ class ContextComponent:
             phrase = doc[start:end].text.lower()
             if start > 0 and doc[start - 1].lower_ in HISTORY_CANCELLED_BY:
                 continue
+            if phrase == "when i was" and end < len(doc) and doc[end].lower_.endswith("ing"):
+                continue  # "splashed up when I was doing the loo": what was going on, not a time of life
             clause = _clause(doc, min(start, span.start), max(end, span.end))
             if phrase in HISTORY_WEAK and any(t.lower_ in HISTORY_CANCELLED_BY for t in clause):
                 continue
@@ -1042,7 +1126,7 @@ def _blocks_join(token) -> bool:
     """Another finding between a site and a pain word keeps them apart; how or since when it hurts does not
     ("my eye suddenly became really painful", "my knee since Monday is sore")."""
     return bool(token.ent_type_) and not (
-        token.ent_type_ in (SITE, PAIN, "SEVERITY", DURATION) or token.ent_id_ in MODIFIERS
+        token.ent_type_ in (SITE, PAIN, "SEVERITY", DURATION, HARM) or token.ent_id_ in MODIFIERS
     )
 
 
@@ -1055,6 +1139,11 @@ def _is_complaint(found: str) -> bool:
     return (
         found not in MODIFIERS and found not in (AGE, DURATION, PREGNANCY) and not found.startswith("risk_")
     )
+
+
+def _ends_a_sentence(token) -> bool:
+    """A full stop, question or exclamation mark, semicolon or a new sentence (a comma only ends a clause)."""
+    return token.text in (".", "!", "?", ";") or (token.is_sent_start and token.i > 0)
 
 
 def _is_break(token) -> bool:
@@ -1094,6 +1183,11 @@ def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
         doc[t].lower_ == "and" for t in range(trigger_end, target)
     ):
         return False  # "not sweating and confused": after a bare "not", "and" adds what is there
+    if any(
+        doc[t].lower_ == "and" and t + 1 <= target and _past_verb(doc[t + 1])
+        for t in range(trigger_end, target)
+    ):
+        return False  # "no helmet and hit his head": "and" then a new action ends what "no" denied
     # "not sweating talking nonsense": a second verb with no "or" between starts a new thought
     if target - 1 >= trigger_end and all(doc[t].lower_.endswith("ing") for t in (target - 1, target)):
         return False
@@ -1102,7 +1196,38 @@ def _in_scope_after(doc: Doc, trigger_end: int, target: int) -> bool:
             return False
         if doc[t].lower_ == "and" and t + 1 < len(doc) and doc[t + 1].lower_ in NEW_SUBJECT:
             return False  # "can't get her words out and her face looks lopsided"
-    return True
+    return not _run_on_clause(doc, trigger_end, target)
+
+
+def _affirming_without(doc: Doc, trigger_start: int) -> bool:
+    """ "I can't swing my arm without my shoulder hurting": it hurts."""
+    if doc[trigger_start].lower_ != "without":
+        return False
+    for t in range(trigger_start - 1, max(-1, trigger_start - PRE_WINDOW), -1):
+        if _is_break(doc[t]):
+            return False
+        if doc[t].lower_ in DOUBLE_NEGATION_BEFORE_WITHOUT:
+            return True
+    return False
+
+
+def _past_verb(token) -> bool:
+    return token.lower_ in PAST_VERBS or (token.lower_.endswith("ed") and len(token) > 4)
+
+
+def _run_on_clause(doc: Doc, trigger_end: int, target: int) -> bool:
+    """ "can't reach the top cupboard my shoulder hurts": a possessive after a finished noun phrase, with no
+    preposition or joining word before it, starts a new sentence the negation does not reach ("no pain in the
+    back of my leg" keeps its "of")."""
+    words = [doc[t].lower_ for t in range(trigger_end, target)]
+    for index, word in enumerate(words):
+        if word not in POSSESSIVES or index < 2:
+            continue
+        before = words[:index]
+        opened = [i for i, w in enumerate(before) if w in DETERMINERS]
+        if opened and opened[-1] < index - 1 and before[-1] not in LINKING_WORDS:
+            return True
+    return False
 
 
 def _still_pregnant(entity: str, span: Span) -> bool:

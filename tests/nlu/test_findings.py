@@ -509,6 +509,23 @@ PHRASINGS = [
     # in pregnancy, a pain with no place beside nothing that has one is tummy pain
     ("6 weeks pregnant, sharp pain, fainted", {"abdominal_pain", "fainted"}, {}),
     ("might be pregnant, bad cramps and feel faint", {"abdominal_pain", "dizziness"}, {}),
+    # dev sets Y and Z: where a negation stops
+    ("i cant reach the top cupboard my shoulder hurts too much", {"limb_pain"}, {}),
+    ("I can't swing my arm without my shoulder hurting", {"limb_pain"}, {}),
+    ("no helmet and hit his head, keeps asking the same questions", {"head_injury", "confusion"}, {}),
+    ("no fever and vomited twice", {"vomiting"}, {"fever": "negated"}),
+    ("no fever without any rash", set(), {"fever": "negated", "rash": "negated"}),
+    ("he didnt bang the back of his head", set(), {"head_injury": "negated"}),
+    ("bleach splashed in her eye when i was doing the loo", {"eye_injury_serious"}, {}),
+    # dev sets Y and Z: everyday words
+    ("my 3yr olds fingertip got chopped off in the car door", {"severed_body_part"}, {}),
+    ("There's a sharp pain when I start to pee", {"urinary_symptoms"}, {}),
+    ("I can't hold it in, I have to rush to the toilet", {"urinary_symptoms"}, {}),
+    ("Reading is hard because the lines blur into each other", {"blurred_vision"}, {}),
+    ("My eyesight has been unclear since I started working nights", {"blurred_vision"}, {}),
+    ("I have no power in my hands or legs", {"unwell"}, {}),
+    ("My body feels like a rag doll", {"unwell"}, {}),
+    ("scalded it 3 days ago, theres yellowy gunk coming out", {"cellulitis"}, {}),
 ]
 
 

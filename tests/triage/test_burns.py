@@ -8,6 +8,7 @@ from typing import Dict
 
 import pytest
 
+from carebot.nlu.findings import current_ids, extract_findings
 from carebot.triage.model import NOT_SURE
 from evaluation.cases import Case, run_case
 
@@ -46,4 +47,79 @@ def test_a_burn_bigger_than_the_palm_or_blistered_on_the_hand_is_an_emergency(nl
 def test_a_burn_in_an_older_child_is_not_sent_to_hospital_for_age_alone(nlp):
     assert (
         triage(nlp, "my 10 year old scalded his hand with hot tea", reply="no").outcome.level == "self_care"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "he pulled my tea over himself",
+        "my lad touched the glass oven door with his palm",
+        "hot oil from the pan tipped on my leg",
+        "steam off the kettle went straight on my face, my cheek is blistering",
+        "iron fell off the board onto his foot",
+    ],
+)
+def test_a_burn_told_by_what_burnt_and_how_it_reached_the_skin_is_a_burn(nlp, text):
+    assert "burn" in current_ids(extract_findings(nlp, text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I had a coffee and my chest hurts",
+        "i take iron tablets for my anaemia",
+        "the kettle is on, my throat is sore",
+        "keep seeing flashing sparkly lights",
+    ],
+)
+def test_a_thing_that_burns_with_nothing_bringing_it_onto_the_skin_is_not_a_burn(nlp, text):
+    assert "burn" not in current_ids(extract_findings(nlp, text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tripped at a bbq and put both hands on the grill, palms blistered",
+        "hot oil tipped on my leg, the bit on my shin has gone white and i cant feel it",
+        "chip pan fat went over my whole forearm, its bigger than my hand",
+        "bleach splashed up in my daughters face when i was doing the loo",
+        "my son stuck a key in the plug socket and got a shock",
+    ],
+)
+def test_a_burn_blistered_on_a_hand_face_or_limb_deep_large_chemical_or_electrical_is_an_emergency(nlp, text):
+    result = triage(nlp, text)
+    assert result.outcome.level == "emergency"
+    assert result.asked == ()
+
+
+def test_blisters_on_the_hands_and_feet_with_no_burn_are_not_a_burn_emergency(nlp):
+    assert triage(nlp, "my son has blisters on his hands and feet").outcome.level != "emergency"
+
+
+def test_a_burn_in_someone_older_or_with_diabetes_is_checked_today(nlp):
+    result = triage(nlp, "type 1 diabetic, touched the hot pan, small red mark no blister", reply="no")
+    assert result.outcome.level == "urgent"
+
+
+def test_a_burn_with_pus_or_spreading_redness_is_checked_today(nlp):
+    text = "scalded my tummy 3 days ago, now the red bits are spreading and theres yellowy gunk coming out"
+    assert triage(nlp, text, reply="no").outcome.level == "urgent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we had a house fire last night, my dad keeps coughing and his voice has gone hoarse",
+        "small fire in the kitchen, my 4 year old was in there with all the smoke and now shes wheezy",
+    ],
+)
+def test_smoke_breathed_in_with_a_cough_or_wheeze_is_an_emergency(nlp, text):
+    assert triage(nlp, text).outcome.level == "emergency"
+
+
+def test_smoke_breathed_in_with_no_symptom_is_not_an_emergency(nlp):
+    assert (
+        triage(nlp, "there was a house fire next door, we are all fine", reply="no").outcome.level
+        != "emergency"
     )

@@ -28,6 +28,7 @@ TRIAGE_SETS = [
     ("triage_dev_v.csv", 0.87, 84),
     ("triage_dev_w.csv", 0.83, 106),
     ("triage_dev_x.csv", 0.81, 58),
+    ("triage_dev_y.csv", 0.74, 62),
 ]
 # file, share of messages that must yield a current finding
 SYMPTOM_SETS = [
@@ -37,6 +38,7 @@ SYMPTOM_SETS = [
     ("symptoms_dev_l.csv", 0.99),
     ("symptoms_dev_n.csv", 0.98),
     ("symptoms_dev_r.csv", 0.95),
+    ("symptoms_dev_z.csv", 0.99),
 ]
 
 

@@ -62,8 +62,12 @@ NOT_OFFERED_INTENTS: FrozenSet[str] = frozenset({"ask_services", "book_appointme
 NOT_OFFERED_ENTITY = "unoffered_service"
 # What the bot asks "Do you mean …?" about when the guard was unsure (value: an intent; carebot/nlu/guard.py).
 GUESS_ENTITY = "clinic_guess"
-# Expected label -> every intent that handles it (an emergency in a symptom description is handled by red_flag).
-HANDLED_AS: Dict[str, FrozenSet[str]] = {"describe_symptoms": frozenset({"describe_symptoms", "red_flag"})}
+# Expected label -> every intent that handles it (an emergency in a symptom description is handled by red_flag; a
+# request to decline is handled by either polite decline).
+HANDLED_AS: Dict[str, FrozenSet[str]] = {
+    "describe_symptoms": frozenset({"describe_symptoms", "red_flag"}),
+    "out_of_scope": DECLINE_INTENTS,
+}
 INSCOPE_TARGET = 0.97  # handled, all texts
 INSCOPE_INTENT_TARGET = 0.90  # handled, per expected label
 

@@ -454,39 +454,10 @@ SOFT_BREAKS = {
 }
 POSSESSIVES = frozenset({"my", "his", "her", "their", "our"})
 DETERMINERS = frozenset({"the", "a", "an", "my", "his", "her", "their", "our", "your", "this", "that"})
+# A word that ties a possessive to what came before it ("the back of my leg", "pain in my side").
 LINKING_WORDS = frozenset(
-    {
-        "in",
-        "on",
-        "of",
-        "to",
-        "at",
-        "from",
-        "with",
-        "around",
-        "across",
-        "under",
-        "near",
-        "behind",
-        "above",
-        "below",
-    }
-    | {
-        "into",
-        "over",
-        "through",
-        "down",
-        "up",
-        "and",
-        "or",
-        "nor",
-        "both",
-        "all",
-        "off",
-        "by",
-        "for",
-        "about",
-    }
+    "in on of to at from with around across under near behind above below into over through down up and or nor both "
+    "all off by for about".split()
 )
 PAST_VERBS = frozenset(
     {"hit", "fell", "got", "cut", "bit", "went", "came", "ran", "broke", "took", "threw", "banged"}
@@ -510,9 +481,8 @@ POST_BREAKS = {
     "so",
 }
 PRE_WINDOW, POST_WINDOW = 7, 5
-JOIN_WINDOW = (
-    10  # words between an entity and its `joins:` word ("steam off the kettle … my cheek is blistering")
-)
+# Words between an entity and its `joins:` word ("steam off the kettle … my cheek is blistering").
+JOIN_WINDOW = 10
 LIST_WORDS = frozenset({"or", "nor", "and", "any", "a"})
 NOT_WORDS = frozenset({"not", "n't", "nt"})  # a bare "not" negates one thing, unless a list says or/nor
 # "Nothing" or "none" then a comma is a verdict, not the start of a list: "probably nothing, can't pee at all".

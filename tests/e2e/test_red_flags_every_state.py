@@ -22,7 +22,7 @@ from tests.e2e.conftest import ROOT
 HOLDOUT = ROOT / "tests" / "triage_holdout.csv"
 EMERGENCIES = tuple(case.text for case in load_cases(HOLDOUT) if case.expected == "emergency")
 # Measured when set (docs/benchmarks.md, issue 12 note); raise it as the red-flag screen improves.
-ANSWERED_AT_ONCE_FLOOR = 76
+ANSWERED_AT_ONCE_FLOOR = 77  # every holdout emergency
 # One new patient per conversation: numbers drawn at random collided (77 emergencies x 5 states from 100,000
 # numbers), and two threads writing as one patient put one's booking request into the other's date question.
 _SENDERS = itertools.count(uuid.uuid4().int % 50_000)

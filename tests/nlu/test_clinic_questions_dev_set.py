@@ -1,5 +1,5 @@
-"""Everyday clinic questions and chat replies are handled by the trained NLU (tests/fixtures/dev/
-clinic_questions_dev_t.csv, a dev set tuned on: a regression floor, not a judgement; the frozen in-scope holdout is
+"""Everyday clinic questions, chat replies and requests to decline are handled by the trained NLU (dev sets in
+tests/fixtures/dev/, tuned on: regression floors, not judgements; the frozen in-scope holdout and CLINC150 are
 measured by `make eval`)."""
 
 from __future__ import annotations
@@ -8,22 +8,31 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from evaluation.inscope import handled
 
-DEV_SET = Path(__file__).resolve().parents[1] / "fixtures" / "dev" / "clinic_questions_dev_t.csv"
-HANDLED_FLOOR = 340  # of 400; 347 when the tuning ended (retraining moves it by a few: the response selector)
-LABEL_FLOOR = 0.65  # no label falls far behind the others (faq/cost was lowest, 28/40)
+DEV = Path(__file__).resolve().parents[1] / "fixtures" / "dev"
+# file, texts handled (retraining moves it by a few: the response selector), share no label may fall below
+DEV_SETS = [
+    # 400 clinic questions and replies; 347 when the tuning ended, faq/cost lowest (28/40)
+    ("clinic_questions_dev_t.csv", 340, 0.65),
+    # 500 small talk replies and requests to decline (200 out_of_scope: handled = declined); 448 before tuning,
+    # 457 after (out_of_scope 170 -> 180/200), bot_challenge lowest (26/30)
+    ("chat_dev_y.csv", 450, 0.85),
+]
 
 
-def test_clinic_questions_and_chat_replies_are_handled(parse_all):
-    with DEV_SET.open(newline="", encoding="utf-8") as handle:
+@pytest.mark.parametrize("name,handled_floor,label_floor", DEV_SETS)
+def test_clinic_questions_and_chat_replies_are_handled(parse_all, name, handled_floor, label_floor):
+    with (DEV / name).open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     parses = parse_all([row["text"] for row in rows])
     results = [(row["label"], handled(row["label"], parse)) for row, parse in zip(rows, parses)]
     missed = [(row["label"], row["text"]) for row, (_, ok) in zip(rows, results) if not ok]
-    assert sum(ok for _, ok in results) >= HANDLED_FLOOR, missed
+    assert sum(ok for _, ok in results) >= handled_floor, missed
     totals, oks = Counter(label for label, _ in results), Counter(label for label, ok in results if ok)
     behind = {
-        label: f"{oks[label]}/{totals[label]}" for label in totals if oks[label] < LABEL_FLOOR * totals[label]
+        label: f"{oks[label]}/{totals[label]}" for label in totals if oks[label] < label_floor * totals[label]
     }
     assert not behind, behind

@@ -24,9 +24,15 @@ def triage(nlp, text: str, answers: Dict[str, str] | None = None, reply: str = N
         "boiling water went all down my 2yo's arm",
         "my baby grabbed my coffee and scalded his hand",
         "I'm 30 weeks pregnant and burnt my arm on the kettle",
+        # blistered on a hand, face or limb; deep; bigger than the hand; chemical; electrical
+        "tripped at a bbq and put both hands on the grill, palms blistered",
+        "hot oil tipped on my leg, the bit on my shin has gone white and i cant feel it",
+        "chip pan fat went over my whole forearm, its bigger than my hand",
+        "bleach splashed up in my daughters face when i was doing the loo",
+        "my son stuck a key in the plug socket and got a shock",
     ],
 )
-def test_a_burn_in_a_child_under_5_a_baby_or_a_pregnant_woman_goes_to_hospital(nlp, text):
+def test_a_burn_in_a_young_child_or_pregnancy_or_one_the_message_shows_is_serious_goes_to_hospital(nlp, text):
     result = triage(nlp, text)
     assert result.outcome.level == "emergency"
     assert result.asked == ()  # decided on what the message told
@@ -75,22 +81,6 @@ def test_a_burn_told_by_what_burnt_and_how_it_reached_the_skin_is_a_burn(nlp, te
 )
 def test_a_thing_that_burns_with_nothing_bringing_it_onto_the_skin_is_not_a_burn(nlp, text):
     assert "burn" not in current_ids(extract_findings(nlp, text))
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "tripped at a bbq and put both hands on the grill, palms blistered",
-        "hot oil tipped on my leg, the bit on my shin has gone white and i cant feel it",
-        "chip pan fat went over my whole forearm, its bigger than my hand",
-        "bleach splashed up in my daughters face when i was doing the loo",
-        "my son stuck a key in the plug socket and got a shock",
-    ],
-)
-def test_a_burn_blistered_on_a_hand_face_or_limb_deep_large_chemical_or_electrical_is_an_emergency(nlp, text):
-    result = triage(nlp, text)
-    assert result.outcome.level == "emergency"
-    assert result.asked == ()
 
 
 def test_blisters_on_the_hands_and_feet_with_no_burn_are_not_a_burn_emergency(nlp):

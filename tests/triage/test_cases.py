@@ -20,10 +20,9 @@ TESTS = Path(__file__).resolve().parents[1]
 CASES = TESTS / "triage_cases.csv"
 HOLDOUT = TESTS / "triage_holdout.csv"
 # Regression floors at the level measured when they were set (docs/benchmarks.md, `make eval-triage`): agreement is
-# 87.1% here (findings + engine; the issue asks 0.85 over REST), every emergency caught is not met yet (76/77):
-# raise the recall floor as the holdout improves.
+# 87.5% here (findings + engine; the issue asks 0.85 over REST) and every emergency caught (77/77), as the issue asks.
 HOLDOUT_AGREEMENT_FLOOR = 0.87
-HOLDOUT_EMERGENCY_RECALL_FLOOR = 0.98
+HOLDOUT_EMERGENCY_RECALL_FLOOR = 1.0
 
 
 @pytest.fixture(scope="module", params=DEFAULT_REPLIES)

@@ -137,6 +137,10 @@ def load_joins(directory: Path) -> Dict[str, Tuple[str, ...]]:
     joins: Dict[str, Tuple[str, ...]] = {}
     for label, words in _sections(directory, "joins", "a label to the words that make it a finding"):
         joins[label] = joins.get(label, ()) + tuple(str(word) for word in words)
+    labels = {entry["label"] for entry in load_patterns(directory)}
+    unused = sorted(set(joins) - labels)
+    if unused:  # a misspelt label would join nothing, silently
+        raise PatternFileError(f"{directory}: 'joins' names label(s) {unused} that no pattern has")
     return joins
 
 

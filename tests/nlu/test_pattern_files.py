@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from carebot.lexicon.patterns import PatternFileError, load_implications, load_patterns
+from carebot.lexicon.patterns import PatternFileError, load_implications, load_joins, load_patterns
 from carebot.nlu.findings import build_findings_pipeline
 from carebot.triage.engine import PATTERNS_DIR, TRIAGE_DIR
 from carebot.triage.loader import ProtocolError, load_protocols
@@ -79,3 +79,23 @@ def test_an_implication_naming_a_finding_no_pattern_makes_fails_the_protocol_che
     assert "implies: croup -> cough, barking_seal_noise: unknown finding id(s) ['barking_seal_noise']" in str(
         refused.value
     )
+
+
+def test_join_words_are_read_from_any_pattern_file_and_merged(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "a.yml",
+        'joins:\n  HARM: [touch]\npatterns:\n  - {label: HARM, id: burn, pattern: "kettle"}\n',
+    )
+    _write(tmp_path, "b.yml", "joins:\n  HARM: [spill]\npatterns: []\n")
+    assert load_joins(tmp_path) == {"HARM": ("touch", "spill")}
+
+
+def test_join_words_for_a_label_no_pattern_has_are_refused(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "a.yml",
+        'joins:\n  HRAM: [touch]\npatterns:\n  - {label: HARM, id: burn, pattern: "kettle"}\n',
+    )
+    with pytest.raises(PatternFileError, match=r"'joins' names label\(s\) \['HRAM'\] that no pattern has"):
+        load_joins(tmp_path)

@@ -588,6 +588,11 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("I'm pregnant and my knee hurts", {"abdominal_pain"}),  # a placed pain
         ("I have a sharp pain and feel faint", {"abdominal_pain"}),  # no pregnancy told: not placed for them
         ("the noise is there all the time, not just when she cries", {"only_when_upset"}),  # at rest too
+        (
+            "i have a painless lump in my neck",
+            {"deep_skin_damage"},
+        ),  # a lump that does not hurt, not a deep burn
+        ("scared of needles, can i swallow a tablet", {"swallowed_sharp_object"}),  # a fear of injections
         ("I'm doubled over with period pain", {"rigid_abdomen"}),  # severe pain, not a rigid tummy
         ("my dad had a stroke and passed away", {"stroke"}),  # family history: "passed" away is still a death
         ("I haven't missed 3 periods, just one", {"irregular_periods"}),

@@ -45,6 +45,7 @@ def test_tummy_ache_after_swallowing_a_marble_is_checked_today(nlp):
         "food feels like its sticking when i swallow, lost half a stone",
         "i can't swallow my tablets without a glass of water",
         "found a coin in his pocket",
+        "i'm scared of needles, can i swallow a tablet instead of the jab",
     ],
 )
 def test_an_object_with_no_word_of_swallowing_it_or_another_meaning_is_not_a_swallowed_object(nlp, text):

@@ -137,7 +137,12 @@ def load_joins(directory: Path) -> Dict[str, Tuple[str, ...]]:
     joins: Dict[str, Tuple[str, ...]] = {}
     for label, words in _sections(directory, "joins", "a label to the words that make it a finding"):
         joins[label] = joins.get(label, ()) + tuple(str(word) for word in words)
-    labels = {entry["label"] for entry in load_patterns(directory)}
+    labels = {
+        entry.get("label")
+        for _, content in _pattern_files(directory)
+        for entry in ((content.get("patterns") if isinstance(content, dict) else content) or [])
+        if isinstance(entry, dict)
+    }
     unused = sorted(set(joins) - labels)
     if unused:  # a misspelt label would join nothing, silently
         raise PatternFileError(f"{directory}: 'joins' names label(s) {unused} that no pattern has")

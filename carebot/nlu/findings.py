@@ -655,15 +655,16 @@ def build_findings_pipeline(patterns_dir: Path) -> Language:
     context.bands = load_bands(patterns_dir)
     context.medicine_risks = load_medicine_risks(patterns_dir)
     context.implications = load_implications(patterns_dir)
-    context.joins = _join_matcher(nlp, load_joins(patterns_dir))
+    context.joins = _join_matcher(nlp, normalise, load_joins(patterns_dir))
     return nlp
 
 
-def _join_matcher(nlp: Language, joins: Dict[str, Sequence[str]]) -> PhraseMatcher:
-    """The `joins:` words of the pattern files, keyed by the label they complete (matched on normalised words)."""
+def _join_matcher(nlp: Language, normalise: Any, joins: Dict[str, Sequence[str]]) -> PhraseMatcher:
+    """The `joins:` words of the pattern files, keyed by the label they complete, normalised as the text will be
+    (tokenised and normalised only: the rest of the pipeline has nothing to add to a phrase matched on NORM)."""
     matcher = PhraseMatcher(nlp.vocab, attr="NORM")
     for label, words in joins.items():
-        matcher.add(label, [nlp(word) for word in words])
+        matcher.add(label, [normalise(nlp.make_doc(word)) for word in words])
     return matcher
 
 
@@ -979,7 +980,7 @@ class ContextComponent:
             phrase = doc[start:end].text.lower()
             if start > 0 and doc[start - 1].lower_ in HISTORY_CANCELLED_BY:
                 continue
-            if phrase == "when i was" and end < len(doc) and doc[end].lower_.endswith("ing"):
+            if _progressive(doc, end):
                 continue  # "splashed up when I was doing the loo": what was going on, not a time of life
             clause = _clause(doc, min(start, span.start), max(end, span.end))
             if phrase in HISTORY_WEAK and any(t.lower_ in HISTORY_CANCELLED_BY for t in clause):
@@ -1018,6 +1019,11 @@ class ContextComponent:
             if self._usable(start, end, (), triggers) and span.end <= start <= span.end + 1:
                 return True
         return False
+
+
+def _progressive(doc: Doc, end: int) -> bool:
+    """A history phrase ending in "was"/"were" followed by an -ing verb tells what was going on at the time."""
+    return 0 < end < len(doc) and doc[end - 1].lower_ in ("was", "were") and doc[end].lower_.endswith("ing")
 
 
 def _family_verb(token) -> bool:

@@ -131,12 +131,33 @@ def load_implications(directory: Path) -> Dict[str, Tuple[str, ...]]:
     return implied
 
 
-def load_joins(directory: Path) -> Dict[str, Tuple[str, ...]]:
-    """label -> the words that make an entity of that label its finding, from the `joins:` section of any pattern
-    file: a kettle is a burn only when something "spilled", "touched" or "went over" (data/patterns/burns.yml)."""
-    joins: Dict[str, Tuple[str, ...]] = {}
-    for label, words in _sections(directory, "joins", "a label to the words that make it a finding"):
-        joins[label] = joins.get(label, ()) + tuple(str(word) for word in words)
+OWN_ID = ""  # a `joins:` list under a label alone: the entity becomes its own id
+
+
+def load_joins(directory: Path) -> Dict[str, Dict[str, Tuple[str, ...]]]:
+    """label -> {finding id -> the words that make an entity of that label that finding}, from the `joins:`
+    section of any pattern file. A list under the label makes the entity its own id (OWN_ID): a kettle is a burn
+    only when something "spilled", "touched" or "went over" it; a mapping names other findings the same entity
+    makes beside other words: a blister beside a burn word is `burn_blisters`, beside the face or a hand it is
+    `blistered_face_hands_limbs` (data/patterns/burns.yml)."""
+    joins: Dict[str, Dict[str, Tuple[str, ...]]] = {}
+    for file, content in _pattern_files(directory):
+        section = content.get("joins") if isinstance(content, dict) else None
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise PatternFileError(f"{file}: 'joins' maps a label to the words that make it a finding")
+        for label, value in section.items():
+            targets = {OWN_ID: value} if isinstance(value, list) else value
+            if not isinstance(targets, dict) or not all(isinstance(v, list) for v in targets.values()):
+                raise PatternFileError(
+                    f"{file}: 'joins' {label}: a list of words, or finding ids each mapped to a list of words"
+                )
+            for finding, words in targets.items():
+                by_finding = joins.setdefault(str(label), {})
+                by_finding[str(finding)] = by_finding.get(str(finding), ()) + tuple(
+                    str(word) for word in words
+                )
     labels = {
         entry.get("label")
         for _, content in _pattern_files(directory)

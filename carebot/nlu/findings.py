@@ -81,7 +81,8 @@ NOT_UNDONE_BY_PASSING = frozenset(
     {"slurred_speech", "face_drooping", "limb_weakness", "vision_loss", "arm_cannot_lift"}
 )  # "a temperature of 39.5" is a fever too, for every rule that asks for one
 VAGUE_BABY_WORDS = frozenset({"baby", "my baby", "the baby", "our baby", "babies", "baby boy", "baby girl"})
-OLDER_RISK = "risk_age_65_plus"  # also a band of measurements.yml (age_years from 65)
+# AGE ids of age.yml that are also a risk finding, as the age_years bands of measurements.yml are for a number.
+AGE_RISKS = {"older": "risk_age_65_plus", "under_5": "risk_age_under_5"}
 ROLES = ("negated", "family", "historical", "hypothetical")  # first that applies is the Rasa role
 
 # --- context rules (lower-case phrases, tokenised like the text) ----------------------------------------------
@@ -483,6 +484,10 @@ POST_BREAKS = {
 PRE_WINDOW, POST_WINDOW = 7, 5
 # Words between an entity and its `joins:` word ("steam off the kettle … my cheek is blistering").
 JOIN_WINDOW = 10
+JOIN_SEPARATOR = "|"
+JOIN_KEY = (
+    "{label}" + JOIN_SEPARATOR + "{finding}"
+)  # a `joins:` match: the label it completes, the finding it makes
 LIST_WORDS = frozenset({"or", "nor", "and", "any", "a"})
 NOT_WORDS = frozenset({"not", "n't", "nt"})  # a bare "not" negates one thing, unless a list says or/nor
 # "Nothing" or "none" then a comma is a verdict, not the start of a list: "probably nothing, can't pee at all".
@@ -659,12 +664,16 @@ def build_findings_pipeline(patterns_dir: Path) -> Language:
     return nlp
 
 
-def _join_matcher(nlp: Language, normalise: Any, joins: Dict[str, Sequence[str]]) -> PhraseMatcher:
-    """The `joins:` words of the pattern files, keyed by the label they complete, normalised as the text will be
-    (tokenised and normalised only: the rest of the pipeline has nothing to add to a phrase matched on NORM)."""
+def _join_matcher(nlp: Language, normalise: Any, joins: Dict[str, Dict[str, Sequence[str]]]) -> PhraseMatcher:
+    """The `joins:` words of the pattern files, keyed by JOIN_KEY (the label they complete and the finding they
+    make), normalised as the text will be (tokenised and normalised only: the rest of the pipeline has nothing to
+    add to a phrase matched on NORM)."""
     matcher = PhraseMatcher(nlp.vocab, attr="NORM")
-    for label, words in joins.items():
-        matcher.add(label, [normalise(nlp.make_doc(word)) for word in words])
+    for label, targets in joins.items():
+        for finding, words in targets.items():
+            matcher.add(
+                JOIN_KEY.format(label=label, finding=finding), [normalise(nlp.make_doc(w)) for w in words]
+            )
     return matcher
 
 
@@ -787,8 +796,10 @@ class ContextComponent:
                 group = age_group(span)
                 if group:
                     findings.append(self._finding(group, "age_group", span, gap, triggers, doc))
-                if span.ent_id_ == "older":  # "my nan", "pensioner": 65 or over, a risk factor
-                    findings.append(self._finding(OLDER_RISK, "symptom", span, gap, triggers, doc))
+                if span.ent_id_ in AGE_RISKS:  # "my nan": 65 or over; "toddler": under 5 — a risk factor
+                    findings.append(
+                        self._finding(AGE_RISKS[span.ent_id_], "symptom", span, gap, triggers, doc)
+                    )
                 if span.ent_id_ == "baby":  # a baby of unknown age: triage asks whether under 3 months
                     findings.append(self._finding("baby_age_unknown", "symptom", span, gap, triggers, doc))
                 days = age_days(span) if span.ent_id_ == "age_number" else None
@@ -889,23 +900,27 @@ class ContextComponent:
     def _joined(self, doc: Doc, ents: List[Span]) -> List[Tuple[str, Span, Tuple[int, ...]]]:
         """An entity whose label has `joins:` words is a finding only with one of them in the same sentence, within
         ten words either way: "pulled my tea over himself", "went over my hand, loads of blisters"
-        (data/patterns/burns.yml)."""
+        (data/patterns/burns.yml). One entity may make several findings, one per kind of word it is joined by:
+        "burnt his arm, it's blistering" is a blistered arm and a blistered burn."""
         if self.joins is None:
             return []
-        words = [(doc.vocab.strings[key], start, end) for key, start, end in self.joins(doc)]
+        words: List[Tuple[str, str, int, int]] = []
+        for key, start, end in self.joins(doc):
+            label, finding = doc.vocab.strings[key].split(JOIN_SEPARATOR)
+            words.append((label, finding, start, end))
         found = []
         for ent in ents:
-            for label, start, end in words:
-                if label != ent.label_:
+            made: Set[str] = set()
+            for label, finding, start, end in words:
+                fid = finding or ent.ent_id_
+                if label != ent.label_ or fid in made:
                     continue
                 lo, hi = (ent.end, start) if start >= ent.end else (end, ent.start)
                 if 0 <= hi - lo <= JOIN_WINDOW and not any(
                     _ends_a_sentence(doc[t]) for t in range(lo, hi + 1)
                 ):
-                    found.append(
-                        (ent.ent_id_, doc[min(start, ent.start) : max(end, ent.end)], tuple(range(lo, hi)))
-                    )
-                    break
+                    made.add(fid)
+                    found.append((fid, doc[min(start, ent.start) : max(end, ent.end)], tuple(range(lo, hi))))
         return found
 
     def _triggers(self, doc: Doc) -> Dict[str, List[Tuple[int, int]]]:
@@ -1293,7 +1308,7 @@ def age_group(span: Span) -> Optional[str]:
         return span.ent_id_
     if span.ent_id_ == "older":
         return "adult"
-    if span.ent_id_ == "baby":
+    if span.ent_id_ in ("baby", "under_5"):
         return "child"
     days = age_days(span)
     if days is None:

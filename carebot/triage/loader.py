@@ -14,7 +14,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 import yaml
 
 from carebot.lexicon.measurements import band_findings, load_bands
-from carebot.lexicon.patterns import load_implications, load_joins, load_medicine_risks, load_patterns
+from carebot.lexicon.patterns import OWN_ID, load_implications, load_joins, load_medicine_risks, load_patterns
 from carebot.triage.model import (
     AGE_GROUPS,
     LEVELS,
@@ -106,7 +106,9 @@ def finding_vocabulary(patterns_dir: Path) -> FrozenSet[str]:
     """Every finding id the text understanding can produce, read from the pattern files (no spaCy needed)."""
     ids: Set[str] = set(DERIVED_FINDINGS) | set(band_findings(load_bands(Path(patterns_dir))))
     ids |= set(load_medicine_risks(Path(patterns_dir)).values())
-    joined = tuple(load_joins(Path(patterns_dir)))  # labels that become findings beside their `joins:` words
+    joins = load_joins(Path(patterns_dir))  # labels that become findings beside their `joins:` words
+    joined = tuple(joins)
+    ids |= {finding for targets in joins.values() for finding in targets if finding != OWN_ID}
     for entry in load_patterns(Path(patterns_dir)):
         if entry.get("label") in FINDING_LABELS + (SITE_LABEL,) + joined and entry.get("id"):
             ids.add(entry["id"])

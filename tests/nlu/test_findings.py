@@ -420,7 +420,11 @@ PHRASINGS = [
     ("her feet have gone patchy purple", {"mottled_skin"}, {}),
     ("not passed any wind since this morning", {"no_wind_or_poo"}, {}),
     ("he knocked himself out on the door frame", {"knocked_out", "head_injury", "fainted"}, {}),
-    ("kettle went over her leg and there are big blisters", {"severe_burn"}, {}),
+    (
+        "kettle went over her leg and there are big blisters",
+        {"burn", "burn_blisters", "blistered_face_hands_limbs"},
+        {},
+    ),
     ("my whole body feels cold", {"feeling_cold"}, {}),
     ("it's really hard to take a deep breath", {"breathless"}, {}),
     ("white patches on her tongue", {"thrush"}, {}),

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from carebot.lexicon.patterns import PatternFileError, load_implications, load_joins, load_patterns
+from carebot.lexicon.patterns import OWN_ID, PatternFileError, load_implications, load_joins, load_patterns
 from carebot.nlu.findings import build_findings_pipeline
 from carebot.triage.engine import PATTERNS_DIR, TRIAGE_DIR
-from carebot.triage.loader import ProtocolError, load_protocols
+from carebot.triage.loader import ProtocolError, finding_vocabulary, load_protocols
 
 
 def _write(directory: Path, name: str, text: str) -> None:
@@ -88,7 +88,32 @@ def test_join_words_are_read_from_any_pattern_file_and_merged(tmp_path: Path) ->
         'joins:\n  HARM: [touch]\npatterns:\n  - {label: HARM, id: burn, pattern: "kettle"}\n',
     )
     _write(tmp_path, "b.yml", "joins:\n  HARM: [spill]\npatterns: []\n")
-    assert load_joins(tmp_path) == {"HARM": ("touch", "spill")}
+    assert load_joins(tmp_path) == {"HARM": {OWN_ID: ("touch", "spill")}}
+
+
+def test_join_words_may_name_the_finding_each_kind_of_word_makes(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "a.yml",
+        "joins:\n  BLISTER:\n    blistered_face_hands_limbs: [hand]\n    burn_blisters: [burnt]\n"
+        'patterns:\n  - {label: BLISTER, id: blistered_face_hands_limbs, pattern: "blister"}\n',
+    )
+    assert load_joins(tmp_path) == {
+        "BLISTER": {"blistered_face_hands_limbs": ("hand",), "burn_blisters": ("burnt",)}
+    }
+    assert {"blistered_face_hands_limbs", "burn_blisters"} <= finding_vocabulary(tmp_path)
+
+
+def test_join_words_that_are_neither_a_list_nor_findings_mapped_to_lists_are_refused(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "a.yml",
+        'joins:\n  BLISTER:\n    burn_blisters: burnt\npatterns:\n  - {label: BLISTER, id: b, pattern: "blister"}\n',
+    )
+    with pytest.raises(
+        PatternFileError, match="'joins' BLISTER: a list of words, or finding ids each mapped"
+    ):
+        load_joins(tmp_path)
 
 
 def test_join_words_for_a_label_no_pattern_has_are_refused(tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ def triage(nlp, text: str, answers: Dict[str, str] | None = None, reply: str = N
         "chip pan fat went over my whole forearm, its bigger than my hand",
         "bleach splashed up in my daughters face when i was doing the loo",
         "my son stuck a key in the plug socket and got a shock",
+        # a toddler is under 5; the blister joins both the arm and the tea that burnt it
+        "my toddler pulled my tea over himself, his arm is blistering",
     ],
 )
 def test_a_burn_in_a_young_child_or_pregnancy_or_one_the_message_shows_is_serious_goes_to_hospital(nlp, text):
@@ -113,3 +115,34 @@ def test_smoke_breathed_in_with_no_symptom_is_not_an_emergency(nlp):
         triage(nlp, "there was a house fire next door, we are all fine", reply="no").outcome.level
         != "emergency"
     )
+
+
+def test_one_blister_is_both_a_blistered_burn_and_a_blistered_arm(nlp):
+    told = current_ids(extract_findings(nlp, "I burnt my arm on the oven and it's blistering"))
+    assert {"burn", "burn_blisters", "blistered_face_hands_limbs"} <= set(told)
+
+
+def test_a_blistered_burn_away_from_the_face_hands_and_limbs_is_checked_today(nlp):
+    result = triage(nlp, "burnt my back on the radiator and it's blistered", reply="no")
+    assert result.outcome.level == "urgent"
+    assert result.outcome.rule_id == "burn_with_blisters"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "chickenpox blisters all over her back",
+        "shingles, blisters spreading across my chest",
+        "she has blisters all over her face from the chicken pox",
+    ],
+)
+def test_blisters_of_a_rash_are_not_a_burn(nlp, text):
+    told = current_ids(extract_findings(nlp, text))
+    assert not {"burn", "severe_burn", "burn_blisters"} & set(told)
+    assert triage(nlp, text).outcome.level != "emergency"
+
+
+def test_no_blisters_after_a_burn_rules_the_blisters_out(nlp):
+    findings = extract_findings(nlp, "burnt my hand on the kettle, no blisters")
+    assert "burn" in current_ids(findings)
+    assert not {"burn_blisters", "blistered_face_hands_limbs"} & set(current_ids(findings))

@@ -313,6 +313,8 @@ PSEUDO = (
     [f"gone {word}" for word in _BECAME]
     + [f"went {word}" for word in _BECAME]
     + [
+        # "the things I used to love": what is no longer enjoyed is now (NHS.uk Depression), not history
+        *[f"used to {word}" for word in ("love", "enjoy", "like", "look forward to")],
         "not sure",
         "not sure if",
         "not sure whether",

@@ -36,3 +36,21 @@ def test_clinic_questions_and_chat_replies_are_handled(parse_all, name, handled_
         label: f"{oks[label]}/{totals[label]}" for label in totals if oks[label] < label_floor * totals[label]
     }
     assert not behind, behind
+
+
+# 298 requests a clinic bot declines (70 topics, 60 sharing a clinic's words) and 100 clinic requests in the same
+# registers, written after the tuning of chat_dev_y and measured before any tuning on it: 268/298 declined,
+# 4/100 clinic requests declined. Its labels for clinic requests are approximate ("are you open over christmas" is
+# the holiday-closures question), so what is held is the decision: decline, or not.
+DECLINE_SET, DECLINED_FLOOR, WRONGLY_DECLINED_CEILING = "chat_dev_ab.csv", 265, 5
+
+
+def test_requests_to_decline_are_declined_and_clinic_requests_are_not(parse_all):
+    with (DEV / DECLINE_SET).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    parses = parse_all([row["text"] for row in rows])
+    declined = [handled("out_of_scope", parse) for parse in parses]
+    to_decline = [(row["text"], ok) for row, ok in zip(rows, declined) if row["label"] == "out_of_scope"]
+    wrongly = [row["text"] for row, ok in zip(rows, declined) if row["label"] != "out_of_scope" and ok]
+    assert sum(ok for _, ok in to_decline) >= DECLINED_FLOOR, [text for text, ok in to_decline if not ok]
+    assert len(wrongly) <= WRONGLY_DECLINED_CEILING, wrongly

@@ -435,6 +435,22 @@ PHRASINGS = [
     ("her c section wound is oozing", {"risk_postpartum", "cellulitis"}, {}),
     ("he keeps texting everyone goodbye", {"suicide_plan"}, {}),
     ("my toddler chewed one of the dishwasher tabs", {"poisoning"}, {}),
+    ("a liquitab burst in his mouth", {"poisoning"}, {}),
+    ("the letters on the page keep swimming", {"blurred_vision"}, {}),
+    ("everything looks like I'm under water", {"blurred_vision"}, {}),
+    ("street lamps have these bright halos", {"halos"}, {}),
+    ("my lips are all red and stinging since that new lipstick", {"rash"}, {}),
+    ("his mouth is full of ulcers", {"mouth_ulcer"}, {}),
+    ("I'm just so down lately", {"low_mood"}, {}),
+    ("I no longer enjoy anything I used to love", {"low_mood"}, {}),
+    ("my heart is completely broken since he left", {"low_mood"}, {}),
+    ("the graze on his knee has gone red and hot", {"cellulitis"}, {}),
+    ("I pulled something reaching for the top shelf", {"limb_pain"}, {}),
+    ("a darker patch on my cheek", {"rash"}, {}),
+    ("I can barely drag myself up the stairs", {"unwell"}, {}),
+    ("found her with a liquitab", {"poisoning"}, {}),
+    ("she got into the weedkiller in the shed", {"poisoning"}, {}),
+    ("my toddler got hold of slug pellets", {"poisoning", "risk_age_under_5"}, {}),
     ("the baby's breathing keeps stopping", {"cant_breathe"}, {}),
     ("blood coming out of my bum", {"blood_in_stool"}, {}),
     ("the boiler's been playing up and we all have headaches", {"co_exposure", "headache"}, {}),
@@ -600,6 +616,11 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("I'm doubled over with period pain", {"rigid_abdomen"}),  # severe pain, not a rigid tummy
         ("my dad had a stroke and passed away", {"stroke"}),  # family history: "passed" away is still a death
         ("I haven't missed 3 periods, just one", {"irregular_periods"}),
+        ("he's swimming in the pool on saturday", {"blurred_vision"}),
+        ("the cut is not red and not swollen", {"cellulitis"}),
+        ("order more dishwasher tablets", {"poisoning"}),  # a household product nobody swallowed
+        ("there is rat poison in the garage", {"poisoning"}),
+        ("can u split the water bill between 3 flatmates", {"head_injury"}),  # no head was split
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

@@ -40,6 +40,7 @@ SYMPTOM_SETS = [
     ("symptoms_dev_r.csv", 0.95),
     ("symptoms_dev_z.csv", 0.99),
     ("symptoms_dev_aa.csv", 0.98),
+    ("symptoms_dev_ac.csv", 0.99),
 ]
 
 

@@ -131,15 +131,17 @@ def load_implications(directory: Path) -> Dict[str, Tuple[str, ...]]:
     return implied
 
 
-OWN_ID = ""  # a `joins:` list under a label alone: the entity becomes its own id
+OWN_ID = (
+    "itself"  # `joins:` words that make the entity its own id (a list under the label alone, or this key)
+)
 
 
 def load_joins(directory: Path) -> Dict[str, Dict[str, Tuple[str, ...]]]:
     """label -> {finding id -> the words that make an entity of that label that finding}, from the `joins:`
     section of any pattern file. A list under the label makes the entity its own id (OWN_ID): a kettle is a burn
-    only when something "spilled", "touched" or "went over" it; a mapping names other findings the same entity
-    makes beside other words: a blister beside a burn word is `burn_blisters`, beside the face or a hand it is
-    `blistered_face_hands_limbs` (data/patterns/burns.yml)."""
+    only when something "spilled", "touched" or "went over" it; a mapping names the findings the same entity makes
+    beside other words (`itself:` for its own id): a blister beside a burn word is `burn_blisters`, beside the
+    face or a hand it is `blistered_face_hands_limbs` (data/patterns/burns.yml)."""
     joins: Dict[str, Dict[str, Tuple[str, ...]]] = {}
     for file, content in _pattern_files(directory):
         section = content.get("joins") if isinstance(content, dict) else None

@@ -24,7 +24,7 @@ from spacy.symbols import ORTH
 from spacy.tokens import Doc, Span
 
 from carebot.lexicon.measurements import Band, Measurement, findings_for, load_bands, read_measurements
-from carebot.lexicon.patterns import load_implications, load_joins, load_medicine_risks, load_patterns
+from carebot.lexicon.patterns import OWN_ID, load_implications, load_joins, load_medicine_risks, load_patterns
 from carebot.nlu import ruler as _ruler  # noqa: F401  registers the carebot_entity_ruler factory
 from carebot.nlu.normalise import TEXT_SPEAK_SPLITS, Normaliser, normalised_pattern, pattern_words
 from carebot.triage.loader import DURATION_FINDINGS
@@ -914,7 +914,7 @@ class ContextComponent:
         for ent in ents:
             made: Set[str] = set()
             for label, finding, start, end in words:
-                fid = finding or ent.ent_id_
+                fid = ent.ent_id_ if finding == OWN_ID else finding
                 if label != ent.label_ or fid in made:
                     continue
                 lo, hi = (ent.end, start) if start >= ent.end else (end, ent.start)

@@ -95,11 +95,11 @@ def test_join_words_may_name_the_finding_each_kind_of_word_makes(tmp_path: Path)
     _write(
         tmp_path,
         "a.yml",
-        "joins:\n  BLISTER:\n    blistered_face_hands_limbs: [hand]\n    burn_blisters: [burnt]\n"
+        "joins:\n  BLISTER:\n    itself: [foot]\n    blistered_face_hands_limbs: [hand]\n    burn_blisters: [burnt]\n"
         'patterns:\n  - {label: BLISTER, id: blistered_face_hands_limbs, pattern: "blister"}\n',
     )
     assert load_joins(tmp_path) == {
-        "BLISTER": {"blistered_face_hands_limbs": ("hand",), "burn_blisters": ("burnt",)}
+        "BLISTER": {OWN_ID: ("foot",), "blistered_face_hands_limbs": ("hand",), "burn_blisters": ("burnt",)}
     }
     assert {"blistered_face_hands_limbs", "burn_blisters"} <= finding_vocabulary(tmp_path)
 

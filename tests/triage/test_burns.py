@@ -146,3 +146,19 @@ def test_no_blisters_after_a_burn_rules_the_blisters_out(nlp):
     findings = extract_findings(nlp, "burnt my hand on the kettle, no blisters")
     assert "burn" in current_ids(findings)
     assert not {"burn_blisters", "blistered_face_hands_limbs"} & set(current_ids(findings))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "chip fat splashed on my neck and it blistered",  # what burnt, joined by a blister
+        "scalded my back in the shower, it has blistered",  # a word of burning, joined by a blister
+    ],
+)
+def test_a_blistered_burn_told_either_way_is_checked_today(nlp, text):
+    assert triage(nlp, text, reply="no").outcome.level == "urgent"
+
+
+def test_blistering_sunburn_is_checked_today_not_sent_to_a_and_e(nlp):
+    result = triage(nlp, "i got sunburnt and now my shoulders are blistering", reply="no")
+    assert (result.outcome.level, result.outcome.rule_id) == ("urgent", "bad_sunburn")

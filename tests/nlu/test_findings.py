@@ -436,6 +436,8 @@ PHRASINGS = [
     ("he keeps texting everyone goodbye", {"suicide_plan"}, {}),
     ("my toddler chewed one of the dishwasher tabs", {"poisoning"}, {}),
     ("a liquitab burst in his mouth", {"poisoning"}, {}),
+    ("pain in the back of my knee", {"limb_pain"}, {}),  # the part the back belongs to (DVT, Baker's cyst)
+    ("a pain in the back of my throat", {"sore_throat"}, {}),
     ("the letters on the page keep swimming", {"blurred_vision"}, {}),
     ("everything looks like I'm under water", {"blurred_vision"}, {}),
     ("street lamps have these bright halos", {"halos"}, {}),
@@ -618,6 +620,7 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("I haven't missed 3 periods, just one", {"irregular_periods"}),
         ("he's swimming in the pool on saturday", {"blurred_vision"}),
         ("the cut is not red and not swollen", {"cellulitis"}),
+        ("pain in the back of my knee", {"back_pain"}),
         ("order more dishwasher tablets", {"poisoning"}),  # a household product nobody swallowed
         ("there is rat poison in the garage", {"poisoning"}),
         ("can u split the water bill between 3 flatmates", {"head_injury"}),  # no head was split

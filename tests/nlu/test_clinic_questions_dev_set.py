@@ -41,8 +41,9 @@ def test_clinic_questions_and_chat_replies_are_handled(parse_all, name, handled_
 # 298 requests a clinic bot declines (70 topics, 60 sharing a clinic's words) and 100 clinic requests in the same
 # registers, written after the tuning of chat_dev_y and measured before any tuning on it: 268/298 declined,
 # 4/100 clinic requests declined. Its labels for clinic requests are approximate ("are you open over christmas" is
-# the holiday-closures question), so what is held is the decision: decline, or not.
-DECLINE_SET, DECLINED_FLOOR, WRONGLY_DECLINED_CEILING = "chat_dev_ab.csv", 265, 5
+# the holiday-closures question), so what is held is the decision: decline, or not. The margins allow for the
+# response selector, whose training is not seeded (its answer is weighed by the DomainGuard for `faq`).
+DECLINE_SET, DECLINED_FLOOR, WRONGLY_DECLINED_CEILING = "chat_dev_ab.csv", 263, 6
 
 
 def test_requests_to_decline_are_declined_and_clinic_requests_are_not(parse_all):

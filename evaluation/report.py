@@ -2,7 +2,7 @@
 
 docs/benchmarks.md is shared (benchmarks write other blocks), so a run replaces only the block between its own
 markers, read-modify-write, using the `<!-- section:NAME -->` … `<!-- /section:NAME -->` convention of bench/.
-The doc gets figures and failure counts only, never a corpus utterance; examples go to the console.
+The doc gets figures and failure counts only, never a corpus utterance; examples go to the console when asked.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ DOC_HEADER = "# Benchmarks\n\n"
 
 @dataclass
 class Section:
-    """One measured area: its rates, failure breakdowns for the doc (counts only), examples for the console."""
+    """One measured area: its rates, failure breakdowns for the doc (counts only), examples for the console (when asked)."""
 
     title: str
     rates: List[Rate] = field(default_factory=list)
@@ -47,7 +47,9 @@ def markdown(sections: Sequence[Section]) -> str:
     return "\n".join(parts)
 
 
-def console(sections: Sequence[Section]) -> str:
+def console(sections: Sequence[Section], examples: bool = False) -> str:
+    """The figures for the terminal; failing texts only when asked (`examples`), since they are evaluation
+    corpora and holdouts: read to debug, never to tune on."""
     lines = []
     for section in sections:
         lines += ["", f"== {section.title}", console_table(section.rates)]
@@ -59,7 +61,7 @@ def console(sections: Sequence[Section]) -> str:
                     f"    {count:5d}  {name}"
                     for name, count in sorted(counts.items(), key=lambda item: -item[1])[:10]
                 ]
-        for caption, texts in section.examples:
+        for caption, texts in section.examples if examples else ():
             if texts:
                 lines += [f"  e.g. {caption}:"] + [f"      {text}" for text in texts]
     return "\n".join(lines)

@@ -234,7 +234,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except botlib.StackError as error:
         print(f"eval-triage: the stack did not start: {error}", file=sys.stderr)
         return 2
-    print(console(sections))
+    print(console(sections, examples=True))  # the holdout's texts are already left out (texts_shown)
     failed = [r for measured in sections for r in missed(measured.rates)]
     total = sum(len(cases) for _, cases in files) * len(config.TRIAGE_REPLIES)
     print(

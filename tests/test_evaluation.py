@@ -23,7 +23,7 @@ from evaluation.corpora import (
     slot_spans,
 )
 from evaluation.metrics import Rate, confusion, confusion_table, missed, rate
-from evaluation.report import replace_block
+from evaluation.report import Section, console, replace_block
 from evaluation.symptoms import starts_triage
 from evaluation.triage import NO_LEVEL, Outcome, pending_question, reply_for, score
 
@@ -422,3 +422,13 @@ def test_an_in_scope_text_is_handled_asked_about_declined_or_sent_elsewhere():
         outcome("ask_phone", parse("nlu_fallback", guess)) == DECLINED
     )  # the question offers the wrong answer
     assert outcome("ask_phone", parse("out_of_scope")) == DECLINED
+
+
+def test_the_console_shows_failing_texts_only_when_asked():
+    """Evaluation corpora and holdouts are for measuring: their texts are not printed unless a developer asks."""
+    section = Section("Patients' symptom descriptions")
+    section.rates.append(rate("read", [True, False]))
+    section.examples.append(("no current symptom entity", ["my knee has gone all wobbly"]))
+    assert "my knee has gone all wobbly" not in console([section])
+    assert "read" in console([section])
+    assert "my knee has gone all wobbly" in console([section], examples=True)

@@ -21,7 +21,8 @@ DOC_HEADER = "# Benchmarks\n\n"
 
 @dataclass
 class Section:
-    """One measured area: its rates, failure breakdowns for the doc (counts only), examples for the console (when asked)."""
+    """One measured area: its rates, failure breakdowns for the doc (counts only), examples for the console
+    (printed when asked)."""
 
     title: str
     rates: List[Rate] = field(default_factory=list)

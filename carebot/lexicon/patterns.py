@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Set, Tuple
 
 import yaml
 
@@ -131,9 +131,8 @@ def load_implications(directory: Path) -> Dict[str, Tuple[str, ...]]:
     return implied
 
 
-OWN_ID = (
-    "itself"  # `joins:` words that make the entity its own id (a list under the label alone, or this key)
-)
+# The `joins:` key for words that make the entity its own id (a list under the label alone means the same).
+OWN_ID = "itself"
 
 
 def load_joins(directory: Path) -> Dict[str, Dict[str, Tuple[str, ...]]]:
@@ -143,29 +142,22 @@ def load_joins(directory: Path) -> Dict[str, Dict[str, Tuple[str, ...]]]:
     beside other words (`itself:` for its own id): a blister beside a burn word is `burn_blisters`, beside the
     face or a hand it is `blistered_face_hands_limbs` (data/patterns/burns.yml)."""
     joins: Dict[str, Dict[str, Tuple[str, ...]]] = {}
+    labels: Set[Any] = set()
     for file, content in _pattern_files(directory):
         section = content.get("joins") if isinstance(content, dict) else None
-        if section is None:
-            continue
-        if not isinstance(section, dict):
+        entries = (content.get("patterns") if isinstance(content, dict) else content) or []
+        labels |= {entry.get("label") for entry in entries if isinstance(entry, dict)}
+        if section is not None and not isinstance(section, dict):
             raise PatternFileError(f"{file}: 'joins' maps a label to the words that make it a finding")
-        for label, value in section.items():
+        for label, value in (section or {}).items():
             targets = {OWN_ID: value} if isinstance(value, list) else value
             if not isinstance(targets, dict) or not all(isinstance(v, list) for v in targets.values()):
                 raise PatternFileError(
                     f"{file}: 'joins' {label}: a list of words, or finding ids each mapped to a list of words"
                 )
+            by_finding = joins.setdefault(str(label), {})
             for finding, words in targets.items():
-                by_finding = joins.setdefault(str(label), {})
-                by_finding[str(finding)] = by_finding.get(str(finding), ()) + tuple(
-                    str(word) for word in words
-                )
-    labels = {
-        entry.get("label")
-        for _, content in _pattern_files(directory)
-        for entry in ((content.get("patterns") if isinstance(content, dict) else content) or [])
-        if isinstance(entry, dict)
-    }
+                by_finding[str(finding)] = by_finding.get(str(finding), ()) + tuple(map(str, words))
     unused = sorted(set(joins) - labels)
     if unused:  # a misspelt label would join nothing, silently
         raise PatternFileError(f"{directory}: 'joins' names label(s) {unused} that no pattern has")

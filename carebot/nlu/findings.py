@@ -486,10 +486,8 @@ POST_BREAKS = {
 PRE_WINDOW, POST_WINDOW = 7, 5
 # Words between an entity and its `joins:` word ("steam off the kettle … my cheek is blistering").
 JOIN_WINDOW = 10
+# A `joins:` match is keyed "label|finding": the label it completes and the finding it makes.
 JOIN_SEPARATOR = "|"
-JOIN_KEY = (
-    "{label}" + JOIN_SEPARATOR + "{finding}"
-)  # a `joins:` match: the label it completes, the finding it makes
 LIST_WORDS = frozenset({"or", "nor", "and", "any", "a"})
 NOT_WORDS = frozenset({"not", "n't", "nt"})  # a bare "not" negates one thing, unless a list says or/nor
 # "Nothing" or "none" then a comma is a verdict, not the start of a list: "probably nothing, can't pee at all".
@@ -667,15 +665,13 @@ def build_findings_pipeline(patterns_dir: Path) -> Language:
 
 
 def _join_matcher(nlp: Language, normalise: Any, joins: Dict[str, Dict[str, Sequence[str]]]) -> PhraseMatcher:
-    """The `joins:` words of the pattern files, keyed by JOIN_KEY (the label they complete and the finding they
+    """The `joins:` words of the pattern files, keyed "label|finding" (the label they complete and the finding they
     make), normalised as the text will be (tokenised and normalised only: the rest of the pipeline has nothing to
     add to a phrase matched on NORM)."""
     matcher = PhraseMatcher(nlp.vocab, attr="NORM")
     for label, targets in joins.items():
         for finding, words in targets.items():
-            matcher.add(
-                JOIN_KEY.format(label=label, finding=finding), [normalise(nlp.make_doc(w)) for w in words]
-            )
+            matcher.add(f"{label}{JOIN_SEPARATOR}{finding}", [normalise(nlp.make_doc(w)) for w in words])
     return matcher
 
 

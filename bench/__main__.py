@@ -31,6 +31,7 @@ SECTIONS: Dict[str, tuple] = {
     "reminders": ("reminders_bench", "Reminder dispatcher"),
     "waitlist": ("waitlist_bench", "Waitlist: matching a cancellation against 10,000 waiting patients"),
     "whatsapp": ("whatsapp_load", "WhatsApp channel under load"),
+    "replicas": ("whatsapp_replicas", "Two replicas behind nginx, loaded through WhatsApp (Locust)"),
     "outbox": ("outbox_bench", "WhatsApp outbox: Twilio failing, Twilio down, shared pacing"),
     "dates": ("dates_bench", "Date and time understanding"),
     "booking": ("booking_bench", "Booking, rescheduling and cancelling through the whole stack"),

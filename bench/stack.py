@@ -19,11 +19,13 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import httpx
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "carebot.tar.gz"
@@ -271,6 +273,95 @@ def start(stack: CarebotStack, log: Path) -> CarebotStack:
         argv = [sys.executable, "-m", "bench.stack", *stack.services]
     stack.running = spawn(argv, env=stack.env, log=log)
     return stack
+
+
+PRODUCTION_READY = "carebot: ready in"  # carebot/production.py prints it once nginx and every replica answer
+
+
+@dataclass
+class ProductionStack:
+    """`make run-production` on free ports: nginx in front of the replicas, the backend and the dispatcher."""
+
+    url: str  # nginx
+    rasa_token: str
+    database_url: str
+    rasa_ports: List[int]
+    ready_seconds: float  # from the launcher's start until it printed that everything answers
+    running: ManagedProcess = field(repr=False)
+
+    @property
+    def log(self) -> Path:
+        return self.running.log
+
+
+def fresh_postgres_database(server_url: str) -> str:
+    """A new empty database on the PostgreSQL server of `server_url`; its URL (the caller drops it, if at all)."""
+    name = f"carebot_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return str(sa.engine.make_url(server_url).set(database=name))
+
+
+def drop_postgres_database(url: str) -> None:
+    parsed = sa.engine.make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def production_stack(
+    var: Path,
+    database_url: str,
+    redis_url: str,
+    extra: Optional[Dict[str, str]] = None,
+    *,
+    replicas: int = 2,
+    model: Path = DEFAULT_MODEL,
+    timeout: float = 180,
+) -> Iterator[ProductionStack]:
+    """`python -m carebot.production` with `replicas` Rasa replicas on free ports over the given PostgreSQL
+    database and Redis; stopped (SIGTERM to the launcher, which stops its children) on the way out."""
+    nginx_port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "CAREBOT_VAR_DIR": str(var),
+        "CAREBOT_DATABASE_URL": database_url,
+        "WHATSAPP_REDIS_URL": redis_url,
+        "CAREBOT_RASA_REPLICAS": str(replicas),
+        "CAREBOT_NGINX_PORT": str(nginx_port),
+        "RASA_PORT": str(free_port(replicas)),  # replica N takes the port N - 1 after it
+        "ACTION_SERVER_PORT": str(free_port(replicas)),
+        "BACKEND_PORT": str(free_port()),
+        "RASA_MODEL": str(model),
+        "RASA_API_TOKEN": uuid.uuid4().hex,
+        **(extra or {}),
+    }
+    running = spawn([sys.executable, "-m", "carebot.production"], env=env, log=var / "run-production.log")
+    try:
+        ready = running.wait_until(
+            lambda: PRODUCTION_READY in running.log.read_text(errors="replace"), timeout, "run-production"
+        )
+        first = int(env["RASA_PORT"])
+        yield ProductionStack(
+            url=f"http://127.0.0.1:{nginx_port}",
+            rasa_token=env["RASA_API_TOKEN"],
+            database_url=database_url,
+            rasa_ports=[first + index for index in range(replicas)],
+            ready_seconds=ready,
+            running=running,
+        )
+    finally:
+        running.stop()
 
 
 def _run_subset(names: Sequence[str]) -> int:

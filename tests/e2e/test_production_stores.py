@@ -22,6 +22,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bench.stack import fresh_postgres_database, production_stack
 from tests.e2e.conftest import MODEL, ROOT, free_port
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
@@ -33,18 +34,9 @@ pytestmark = [
 ]
 
 
-def fresh_database() -> str:
-    database = f"carebot_tracker_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    admin.dispose()
-    return database
-
-
 def production_env(tmp_path: Path, action_port: int) -> Dict[str, str]:
     pg, redis = urlparse(POSTGRES_URL), urlparse(REDIS_URL)
-    database = fresh_database()
+    database = sa.engine.make_url(fresh_postgres_database(POSTGRES_URL)).database
     return {
         **os.environ,
         "PYTHONWARNINGS": "ignore",
@@ -144,66 +136,22 @@ def replicas(request, tmp_path_factory) -> Iterator[Dict[str, object]]:
 def behind_nginx(tmp: Path, extra: Optional[Dict[str, str]] = None) -> Iterator[Dict[str, object]]:
     """`make run-production`'s stack on free ports; both "replicas" are nginx, which alternates between them.
     Also yields the stack's database URL, its first Rasa port and its log (tests/e2e/test_replica_crash.py)."""
-    database = str(sa.engine.make_url(POSTGRES_URL).set(database=fresh_database()))
-    token = uuid.uuid4().hex
-    nginx_port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONWARNINGS": "ignore",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "CAREBOT_VAR_DIR": str(tmp),
-        "CAREBOT_DATABASE_URL": database,
-        "WHATSAPP_REDIS_URL": REDIS_URL,
-        "CAREBOT_RASA_REPLICAS": "2",
-        "CAREBOT_NGINX_PORT": str(nginx_port),
-        "RASA_PORT": str(free_port(2)),  # replica 2 takes the port after each
-        "ACTION_SERVER_PORT": str(free_port(2)),
-        "BACKEND_PORT": str(free_port()),
-        "RASA_MODEL": str(MODEL),
-        "RASA_API_TOKEN": token,
-        **(extra or {}),
-    }
-    log = tmp / "run-production.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "carebot.production"],
-        cwd=ROOT,
-        env=env,
-        stdout=open(log, "w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_line(log, "carebot: ready in", process)
-        url = f"http://127.0.0.1:{nginx_port}"
+    database = fresh_postgres_database(POSTGRES_URL)
+    with production_stack(tmp, database, REDIS_URL, extra, model=MODEL) as stack:
         pg = urlparse(database)
-        tracker = {
-            "TRACKER_DB_USER": pg.username or "postgres",
-            "TRACKER_DB_HOST": pg.hostname or "127.0.0.1",
-            "TRACKER_DB_PORT": str(pg.port or 5432),
-            "TRACKER_DB_NAME": pg.path.lstrip("/"),
-        }
         yield {
-            "urls": [url, url],
-            "token": token,
-            "env": tracker,
+            "urls": [stack.url, stack.url],
+            "token": stack.rasa_token,
+            "env": {
+                "TRACKER_DB_USER": pg.username or "postgres",
+                "TRACKER_DB_HOST": pg.hostname or "127.0.0.1",
+                "TRACKER_DB_PORT": str(pg.port or 5432),
+                "TRACKER_DB_NAME": pg.path.lstrip("/"),
+            },
             "database": database,
-            "rasa_port": int(env["RASA_PORT"]),
-            "log": log,
+            "rasa_port": stack.rasa_ports[0],
+            "log": stack.log,
         }
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def wait_for_line(log: Path, line: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while line not in log.read_text():
-        if process.poll() is not None:
-            raise RuntimeError(f"run-production exited early:\n{log.read_text()[-3000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"run-production not ready in {timeout:.0f}s")
-        time.sleep(0.5)
 
 
 def test_a_conversation_alternating_between_replicas_is_one_conversation(replicas):

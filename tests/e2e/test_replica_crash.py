@@ -20,8 +20,8 @@ from urllib.parse import urlencode
 import aiohttp
 import httpx
 import pytest
-import sqlalchemy as sa
 
+from bench.whatsapp_replicas import reply_rows, settled
 from carebot.channels.signature import sign
 from carebot.launcher import RESTART_AFTER_SECONDS
 from tests.channels.whatsapp_harness import (
@@ -97,40 +97,6 @@ async def kill_a_replica_mid_burst(twilio: TwilioStandIn, rasa_port: int) -> int
     return pid
 
 
-def settled(database: str) -> bool:
-    """No message waits in the inbox and no reply is unsettled in the outbox."""
-    engine = sa.create_engine(database)
-    try:
-        with engine.connect() as connection:
-            waiting = connection.execute(sa.text("SELECT count(*) FROM whatsapp_inbound")).scalar()
-            unsettled = connection.execute(
-                sa.text(
-                    "SELECT count(*) FROM whatsapp_outbox WHERE state IN ('queued', 'sending', 'unknown')"
-                )
-            ).scalar()
-    finally:
-        engine.dispose()
-    return waiting == 0 and unsettled == 0
-
-
-def reply_rows(database: str) -> Dict[str, List[str]]:
-    """MessageSid → the states of the outbox rows keyed by it (`in:<MessageSid>:<n>`)."""
-    engine = sa.create_engine(database)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.text(
-                    "SELECT idempotency_key, state FROM whatsapp_outbox WHERE idempotency_key LIKE 'in:%'"
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    replies: Dict[str, List[str]] = {}
-    for key, state in rows:
-        replies.setdefault(key.split(":")[1], []).append(state)
-    return replies
-
-
 @pytest.mark.asyncio
 async def test_a_replica_killed_mid_burst_loses_and_repeats_no_acknowledged_message(tmp_path: Path) -> None:
     twilio = TwilioStandIn(auth_token=AUTH_TOKEN)
@@ -174,6 +140,8 @@ async def test_a_replica_killed_mid_burst_loses_and_repeats_no_acknowledged_mess
     for phone, sids in acknowledged.items():
         seen = [e.get("message_id") for e in trackers[phone]["events"] if e["event"] == "user"]
         assert seen == sids, f"{phone}: each message once, in order"  # not lost, not run twice
-        assert all(replies.get(sid) and set(replies[sid]) == {"accepted"} for sid in sids), phone
+        assert all(
+            replies.get(sid) and {state for _, state in replies[sid]} == {"accepted"} for sid in sids
+        ), phone
     per_marker = twilio.accepted_per_marker()
     assert per_marker and set(per_marker.values()) == {1}  # no reply reached Twilio twice

@@ -32,7 +32,6 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
-    event,
     select,
     update,
 )
@@ -44,6 +43,7 @@ from carebot import migrations, settings
 from carebot.clock import utc_now
 from carebot.erasing import checkpoint, secure_delete
 from carebot.phones import normalize_phone
+from carebot.sqlite_files import write_ahead
 from carebot.tokens import secure_sqlite_file
 
 DEFAULT_STATE_DATABASE = settings.PROJECT_ROOT / "var" / "whatsapp.db"
@@ -192,15 +192,8 @@ class ContactStore:
             max_overflow=0,
             pool_timeout=60,
         )
-
-        @event.listens_for(engine, "connect")
-        def _wal(dbapi_connection: Any, _record: Any) -> None:  # readers (dispatcher) never block the channel
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
-            # Commits without an fsync each (the WAL is synced at checkpoints): a crashed process loses nothing, a
-            # power cut may lose the last commits, which the outbox reconciles with Twilio's list.
-            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-
-        return engine
+        # Commits a power cut may lose are reconciled by the outbox with Twilio's list.
+        return write_ahead(engine)
 
     def _upsert(self, phone: str, values: Dict[str, Any]) -> None:
         key = normalize_phone(phone)

@@ -45,10 +45,12 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy.pool import QueuePool
 
 from carebot.erasing import checkpoint, secure_delete
 from carebot.payloads import FORGET_CONVERSATION, FORGET_SINCE
 from carebot.privacy.sealing import event_data, seal
+from carebot.sqlite_files import write_ahead
 
 
 def asks_to_forget(events: Iterable[Event]) -> bool:
@@ -107,6 +109,8 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, window_turns: int = DEFAULT_WINDOW_TURNS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.window_turns = int(window_turns)
+        if self.engine.dialect.name == "sqlite":
+            self._keep_one_connection()
         # What the window queries by: a conversation's rows of one type, and its rows from an id on. Without these
         # each query would read every row of the conversation, and reading would still grow with its length.
         # Plain DDL, not an sa.Index on Rasa's shared Table: that would attach the index to the class-wide metadata,
@@ -125,6 +129,21 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
                     for index in sa.inspect(self.engine).get_indexes(self.SQLEvent.__tablename__)
                 }:
                     raise
+
+    def _keep_one_connection(self) -> None:
+        """Rasa opens an SQLite file anew for every read and every write (SQLAlchemy's default for files), in the
+        default journal mode, whose commit waits for the disk twice: each message paid both on its way to the reply.
+        Here one connection is kept, in WAL mode (carebot/sqlite_files.py); Rasa uses the store from one thread."""
+        engine = sa.create_engine(
+            self.engine.url,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=2,  # a second session while one is open (Rasa does not, but it must not deadlock)
+            connect_args={"check_same_thread": False, "timeout": 15},
+        )
+        self.engine.dispose()
+        self.engine = write_ahead(engine)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)

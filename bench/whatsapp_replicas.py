@@ -80,6 +80,21 @@ class Figures:
     cpu_s: Dict[str, float] = field(default_factory=dict)
 
 
+def channel_to_stand_in(
+    twilio_url: str, auth_token: str, public_url: str, account_sid: str
+) -> Dict[str, str]:
+    """The WhatsApp channel's environment for a stack whose Twilio is the stand-in at `twilio_url`, unpaced (Twilio's
+    pacing is not what a load test measures)."""
+    return {
+        "TWILIO_ACCOUNT_SID": account_sid,
+        "TWILIO_AUTH_TOKEN": auth_token,
+        "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
+        "TWILIO_API_BASE_URL": twilio_url,
+        "WHATSAPP_WEBHOOK_URL": public_url,
+        "WHATSAPP_RATE_PER_SECOND": "1000",
+    }
+
+
 def settled(database: str) -> bool:
     """No message waits in the inbox and no reply is unsettled in the outbox."""
     engine = sa.create_engine(database)
@@ -204,15 +219,7 @@ async def measure(postgres_url: str, redis_url: str) -> Figures:
     twilio = TwilioStandIn(auth_token=AUTH_TOKEN)
     await twilio.start()
     database = await asyncio.to_thread(fresh_postgres_database, postgres_url)
-    extra = {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
-        "TWILIO_API_BASE_URL": twilio.url,
-        "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
-        "WHATSAPP_RATE_PER_SECOND": "1000",  # Twilio's pacing is not what is measured here
-        "LOG_LEVEL": "WARNING",
-    }
+    extra = {**channel_to_stand_in(twilio.url, AUTH_TOKEN, PUBLIC_URL, ACCOUNT_SID), "LOG_LEVEL": "WARNING"}
     work = Path(tempfile.mkdtemp(prefix="carebot-replicas-"))
     running = production_stack(work, database, redis_url, extra)
     try:

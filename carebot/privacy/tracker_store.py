@@ -106,6 +106,8 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore whose event data is encrypted, whose conversations can be erased by the bot, and which reads
     a long session through a bounded window."""
 
+    engine: sa.engine.Engine  # Rasa's, or on SQLite the one `_keep_one_connection` makes
+
     def __init__(self, *args: Any, window_turns: int = DEFAULT_WINDOW_TURNS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.window_turns = int(window_turns)

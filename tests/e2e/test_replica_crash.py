@@ -21,13 +21,12 @@ import aiohttp
 import httpx
 import pytest
 
-from bench.whatsapp_replicas import reply_rows, settled
+from bench.whatsapp_replicas import channel_to_stand_in, reply_rows, settled
 from carebot.channels.signature import sign
 from carebot.launcher import RESTART_AFTER_SECONDS
 from tests.channels.whatsapp_harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
-    CLINIC_NUMBER,
     PUBLIC_URL,
     WEBHOOK_PATH,
     TwilioStandIn,
@@ -101,15 +100,7 @@ async def kill_a_replica_mid_burst(twilio: TwilioStandIn, rasa_port: int) -> int
 async def test_a_replica_killed_mid_burst_loses_and_repeats_no_acknowledged_message(tmp_path: Path) -> None:
     twilio = TwilioStandIn(auth_token=AUTH_TOKEN)
     await twilio.start()
-    extra = {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
-        "TWILIO_API_BASE_URL": twilio.url,
-        "WHATSAPP_WEBHOOK_URL": PUBLIC_URL,
-        "WHATSAPP_RATE_PER_SECOND": "1000",
-    }
-    stack_run = behind_nginx(tmp_path, extra)
+    stack_run = behind_nginx(tmp_path, channel_to_stand_in(twilio.url, AUTH_TOKEN, PUBLIC_URL, ACCOUNT_SID))
     stack = next(stack_run)
     try:
         url, database = stack["urls"][0], stack["database"]

@@ -708,6 +708,11 @@ def test_empty_and_unrelated_messages_give_nothing(nlp):
         ("set the oven temperature to 200", set()),
         ("she has a temperature of 39", {"high_fever", "fever"}),
         ("the room temperature is fine but he has a temperature", {"fever"}),
+        ("spot on", set()),
+        ("spot on thanks", set()),
+        ("thats spot on, book it", set()),
+        ("I have a spot on my chin", {"rash"}),
+        ("the soft spot on her head is bulging", {"bulging_fontanelle"}),
     ],
 )
 def test_everyday_phrases_make_no_finding_but_leave_the_complaint_beside_them(nlp, text, current):

@@ -21,11 +21,10 @@ from typing import IO, Any
 from locust import FastHttpUser, constant_pacing, events, task
 from locust.exception import StopUser
 
-from bench.whatsapp_load import WEBHOOK_PATH, inbound, patient_phone
-from carebot.channels.signature import sign
+from bench.whatsapp_load import WEBHOOK_PATH, inbound, patient_phone, signed_headers
 
 AUTH_TOKEN = os.environ.get("CAREBOT_LOAD_AUTH_TOKEN", "")
-PUBLIC_URL = os.environ.get("CAREBOT_LOAD_PUBLIC_URL", "").rstrip("/")
+PUBLIC_URL = os.environ.get("CAREBOT_LOAD_PUBLIC_URL", "")
 MESSAGES = int(os.environ.get("CAREBOT_LOAD_MESSAGES", "40"))
 PACING = float(os.environ.get("CAREBOT_LOAD_PACING", "1.0"))
 FIRST_PHONE = int(os.environ.get("CAREBOT_LOAD_FIRST_PHONE", "0"))
@@ -66,10 +65,7 @@ class Patient(FastHttpUser):
         if self.written == MESSAGES:
             raise StopUser()
         form = inbound(self.phone, SAYINGS[(self.number + self.written) % len(SAYINGS)])
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": sign(AUTH_TOKEN, PUBLIC_URL + WEBHOOK_PATH, form),
-        }
+        headers = signed_headers(AUTH_TOKEN, PUBLIC_URL, form)
         sent_at = time.time()
         with self.client.post(
             WEBHOOK_PATH, data=form, headers=headers, name="webhook", catch_response=True

@@ -31,6 +31,7 @@ import aiohttp
 from aiohttp import web
 
 from carebot.channels.signature import sign
+from carebot.simulator.service import simulator_env
 
 WEBHOOK_PATH = "/webhooks/whatsapp/webhook"
 CLINIC_NUMBER = "+14155238886"
@@ -88,14 +89,19 @@ def inbound(phone: str, text: str, message_sid: Optional[str] = None) -> Dict[st
     }
 
 
+def signed_headers(token: str, public_url: str, form: Dict[str, str]) -> Dict[str, str]:
+    """The headers Twilio sends with a webhook of `form`, signed with `token` over the channel's public URL."""
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": sign(token, public_url.rstrip("/") + WEBHOOK_PATH, form),
+    }
+
+
 async def post_signed(
     session: aiohttp.ClientSession, rasa_url: str, public_url: str, token: str, form: Dict[str, str]
 ) -> Tuple[int, float]:
     """(HTTP status, seconds until the acknowledgement arrived)."""
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Twilio-Signature": sign(token, public_url.rstrip("/") + WEBHOOK_PATH, form),
-    }
+    headers = signed_headers(token, public_url, form)
     started = time.monotonic()
     async with session.post(rasa_url + WEBHOOK_PATH, data=urlencode(form), headers=headers) as response:
         await response.read()
@@ -208,15 +214,8 @@ async def _against_own_stack(patients: int) -> str:
     with tempfile.TemporaryDirectory(prefix="carebot-whatsapp-bench-") as scratch:
         stack = carebot_stack(Path(scratch), services=available_services())
         stack.env.update(
-            {
-                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                "TWILIO_AUTH_TOKEN": token,
-                "TWILIO_WHATSAPP_NUMBER": CLINIC_NUMBER,
-                "TWILIO_API_BASE_URL": f"http://127.0.0.1:{port}",
-                "WHATSAPP_WEBHOOK_URL": stack.rasa_url,
-                "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{Path(scratch) / 'whatsapp.db'}",
-                "WHATSAPP_REDIS_URL": "",
-            }
+            simulator_env(f"http://127.0.0.1:{port}", token, stack.rasa_url, Path(scratch) / "whatsapp.db"),
+            WHATSAPP_REDIS_URL="",
         )
         start(stack, Path(scratch) / "stack.log")
         try:

@@ -1,24 +1,37 @@
-"""How Carebot's SQLite files are written (the one-machine default): shared by the channel's own state and Rasa's
+"""How Carebot's SQLite files are opened (the one-machine default): shared by the channel's own state and Rasa's
 tracker store, a leaf module (it imports nothing of Carebot's)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
+
+BUSY_TIMEOUT_S = 15
 
 
-def write_ahead(engine: Engine) -> Engine:
-    """Every new connection of `engine` in WAL mode without a sync per commit; no-op for other databases.
+def one_connection_engine(url: Any, *, future: bool = False, max_overflow: int = 0) -> Engine:
+    """An engine on the SQLite file at `url` that keeps one connection, in WAL mode without a sync per commit.
 
-    Readers in other processes (the dispatcher, the dashboard) never block the writer, and a commit appends to the
-    log without waiting for the disk (the log is synced at checkpoints): a crashed process loses nothing, a power
-    cut may lose the last commits. A commit in SQLite's default mode (a rollback journal, synced twice) waits for the
-    disk on every message.
+    One kept connection, taken in turn: SQLite allows one writer, threads queueing for the pool's connection are
+    served in order (threads racing for the file lock back off in sleeps of up to 100 ms), and nothing reconnects
+    per transaction (SQLAlchemy 1.4's default for files). WAL: readers in other processes (the dispatcher, the
+    dashboard) never block the writer, and a commit appends to the log without waiting for the disk (the log is
+    synced at checkpoints): a crashed process loses nothing, a power cut may lose the last commits. SQLite's default
+    journal waits for the disk twice on every commit.
     """
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _write_ahead_pragmas)
+    engine = create_engine(
+        url,
+        future=future,
+        connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+        poolclass=QueuePool,
+        pool_size=1,
+        max_overflow=max_overflow,
+        pool_timeout=60,
+    )
+    event.listen(engine, "connect", _write_ahead_pragmas)
     return engine
 
 

@@ -37,13 +37,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import QueuePool
 
 from carebot import migrations, settings
 from carebot.clock import utc_now
 from carebot.erasing import checkpoint, secure_delete
 from carebot.phones import normalize_phone
-from carebot.sqlite_files import write_ahead
+from carebot.sqlite_files import one_connection_engine
 from carebot.tokens import secure_sqlite_file
 
 DEFAULT_STATE_DATABASE = settings.PROJECT_ROOT / "var" / "whatsapp.db"
@@ -179,21 +178,9 @@ class ContactStore:
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
             secure_sqlite_file(Path(database))
-        # One kept connection, taken in turn: SQLite allows one writer, and threads queueing for the pool's
-        # connection are served in order, where threads racing for the file lock back off in sleeps of up to
-        # 100 ms; and no connect per transaction (SQLAlchemy's default for SQLite files). With the outbox
-        # writing several rows per message, the two cost 30x in throughput.
-        engine = create_engine(
-            url,
-            future=True,
-            connect_args={"timeout": 15, "check_same_thread": False},
-            poolclass=QueuePool,
-            pool_size=1,
-            max_overflow=0,
-            pool_timeout=60,
-        )
-        # Commits a power cut may lose are reconciled by the outbox with Twilio's list.
-        return write_ahead(engine)
+        # With the outbox writing several rows per message, the kept connection and the WAL cost 30x in throughput
+        # if missing. Commits a power cut may lose are reconciled by the outbox with Twilio's list.
+        return one_connection_engine(url, future=True)
 
     def _upsert(self, phone: str, values: Dict[str, Any]) -> None:
         key = normalize_phone(phone)

@@ -45,12 +45,11 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy.pool import QueuePool
 
 from carebot.erasing import checkpoint, secure_delete
 from carebot.payloads import FORGET_CONVERSATION, FORGET_SINCE
 from carebot.privacy.sealing import event_data, seal
-from carebot.sqlite_files import write_ahead
+from carebot.sqlite_files import one_connection_engine
 
 
 def asks_to_forget(events: Iterable[Event]) -> bool:
@@ -133,18 +132,11 @@ class ProtectedSQLTrackerStore(SQLTrackerStore):
                     raise
 
     def _keep_one_connection(self) -> None:
-        """Rasa opens an SQLite file anew for every read and every write (SQLAlchemy's default for files), in the
-        default journal mode, whose commit waits for the disk twice: each message paid both on its way to the reply.
-        Here one connection is kept, in WAL mode (carebot/sqlite_files.py); Rasa uses the store from one thread."""
-        engine = sa.create_engine(
-            self.engine.url,
-            poolclass=QueuePool,
-            pool_size=1,
-            max_overflow=2,  # a second session while one is open (Rasa does not, but it must not deadlock)
-            connect_args={"check_same_thread": False, "timeout": 15},
-        )
+        """Rasa opens an SQLite file anew for every read and every write, in the default journal mode, whose commit
+        waits for the disk twice: each message paid both on its way to the reply. Rasa uses the store from one
+        thread; the overflow only keeps a second session from deadlocking."""
         self.engine.dispose()
-        self.engine = write_ahead(engine)
+        self.engine = one_connection_engine(self.engine.url, max_overflow=2)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:

@@ -54,18 +54,22 @@ def flow_index(rules_dir: Path = RULES_DIR, domain: Path = DOMAIN) -> Dict[str, 
     return index
 
 
-def simulator_env(twilio_url: str, auth_token: str, rasa_url: str, state_database: Path) -> Dict[str, str]:
+def simulator_env(
+    twilio_url: str, auth_token: str, rasa_url: str, state_database: Optional[Path] = None
+) -> Dict[str, str]:
     """What points a Carebot stack's WhatsApp channel at the stand-in: webhooks signed with `auth_token` over the
-    Rasa URL itself, a channel state database of the simulator's own (its Content API templates are the
-    stand-in's, which a real Twilio account does not know)."""
-    return {
+    Rasa URL itself and, when given, a channel state database of the simulator's own (its Content API templates
+    are the stand-in's, which a real Twilio account does not know); else the stack's own (the load tests)."""
+    env = {
         "TWILIO_ACCOUNT_SID": model.ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": auth_token,
         "TWILIO_WHATSAPP_NUMBER": model.CLINIC_NUMBER,
         "TWILIO_API_BASE_URL": twilio_url,
         "WHATSAPP_WEBHOOK_URL": rasa_url,
-        "WHATSAPP_STATE_DATABASE_URL": f"sqlite:///{state_database}",
     }
+    if state_database is not None:
+        env["WHATSAPP_STATE_DATABASE_URL"] = f"sqlite:///{state_database}"
+    return env
 
 
 @dataclass

@@ -20,12 +20,12 @@ from urllib.parse import urlencode
 import aiohttp
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from bench.whatsapp_replicas import channel_to_stand_in, reply_rows, settled
 from carebot.channels.signature import sign
 from carebot.launcher import RESTART_AFTER_SECONDS
 from tests.channels.whatsapp_harness import (
-    ACCOUNT_SID,
     AUTH_TOKEN,
     PUBLIC_URL,
     WEBHOOK_PATH,
@@ -100,16 +100,16 @@ async def kill_a_replica_mid_burst(twilio: TwilioStandIn, rasa_port: int) -> int
 async def test_a_replica_killed_mid_burst_loses_and_repeats_no_acknowledged_message(tmp_path: Path) -> None:
     twilio = TwilioStandIn(auth_token=AUTH_TOKEN)
     await twilio.start()
-    stack_run = behind_nginx(tmp_path, channel_to_stand_in(twilio.url, AUTH_TOKEN, PUBLIC_URL, ACCOUNT_SID))
+    stack_run = behind_nginx(tmp_path, channel_to_stand_in(twilio.url, AUTH_TOKEN, PUBLIC_URL))
     stack = next(stack_run)
     try:
-        url, database = stack["urls"][0], stack["database"]
+        url, tables = stack["urls"][0], sa.create_engine(stack["database"])
         await asyncio.wait_for(replica_up_for(stack["rasa_port"], RESTART_AFTER_SECONDS + 1), 120)
         killer = asyncio.ensure_future(kill_a_replica_mid_burst(twilio, stack["rasa_port"]))
         acknowledged = await asyncio.wait_for(burst(url), 300)
         await killer
         deadline = time.monotonic() + SETTLED_WITHIN_SECONDS
-        while not settled(database):  # a positive condition, read from the stores the stack writes
+        while not settled(tables):  # a positive condition, read from the stores the stack writes
             assert time.monotonic() < deadline, "messages still unanswered"
             await asyncio.sleep(1)
         trackers = {
@@ -127,7 +127,8 @@ async def test_a_replica_killed_mid_burst_loses_and_repeats_no_acknowledged_mess
     assert (
         sum(len(sids) for sids in acknowledged.values()) == len(PATIENTS) * MESSAGES_EACH
     )  # nginx failed over
-    replies = reply_rows(database)
+    replies = reply_rows(tables)
+    tables.dispose()
     for phone, sids in acknowledged.items():
         seen = [e.get("message_id") for e in trackers[phone]["events"] if e["event"] == "user"]
         assert seen == sids, f"{phone}: each message once, in order"  # not lost, not run twice

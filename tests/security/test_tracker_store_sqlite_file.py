@@ -1,20 +1,18 @@
 """The tracker store on an SQLite file (the one-machine default) keeps one connection in WAL mode without a sync per
-commit (carebot/sqlite_files.py): a turn is saved without waiting for the disk, and the dashboard or a second
-process reading the same file sees every committed turn while the bot keeps writing."""
+commit, as the channel's own file does (carebot/sqlite_files.py): a turn is saved without waiting for the disk, and
+the dashboard or a second process reading the same file sees every committed turn while the bot keeps writing."""
 
 from __future__ import annotations
 
 import sqlite3
 
 import pytest
-import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from carebot.privacy import sealing
 from carebot.privacy.tracker_store import ProtectedSQLTrackerStore
-from carebot.sqlite_files import _write_ahead_pragmas, write_ahead
 
 SENDER = "whatsapp:+447700900123"
 SYNCHRONOUS_NORMAL = 1
@@ -73,7 +71,11 @@ async def test_another_process_reads_every_committed_turn_while_the_bot_keeps_it
     assert [event.text for event in read_back.events if isinstance(event, UserUttered)] == ["hi", "thanks"]
 
 
-def test_other_databases_are_left_as_they_are() -> None:
-    engine = sa.create_engine("postgresql://nobody@127.0.0.1:1/none")
-    assert write_ahead(engine) is engine
-    assert not sa.event.contains(engine, "connect", _write_ahead_pragmas)
+def test_the_channels_own_file_is_opened_the_same_way(tmp_path) -> None:
+    from carebot.channels.contacts import ContactStore
+
+    engine = ContactStore(f"sqlite:///{tmp_path / 'whatsapp.db'}").engine
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == SYNCHRONOUS_NORMAL
+    assert (engine.pool.size(), engine.pool._max_overflow) == (1, 0)  # one kept connection, taken in turn

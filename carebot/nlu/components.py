@@ -59,17 +59,6 @@ FINDINGS = "carebot_findings"  # message property: the Finding tuple, read by Re
 # Message property set by DomainGuard when it declined a message whose only health words are everyday ones ("set the
 # oven temperature"): RedFlagClassifier then leaves it declined instead of reading a complaint into it.
 DECLINED_BY_GUARD = "carebot_declined_by_guard"
-# Findings that qualify a complaint but are none on their own ("for a few days", "my 4 month old", "suddenly", "in a
-# moment": a modifier alone is "what goes in a curry" as often as a symptom story); risk factors ("I'm on
-# warfarin", ids starting with RISK_PREFIX) too.
-NOT_A_COMPLAINT = (
-    frozenset(DURATION_FINDINGS) | frozenset(MODIFIERS) | {"baby_age_unknown", "age_3_to_6_months"}
-)
-RISK_PREFIX = "risk_"
-# Who a parent writes about: with no complaint the patterns know, a message about them is still a health question
-# when it says how young they are ("my 2 year old", "baby 10 weeks"); "my daughter" alone says nothing of health.
-CHILD_AGE_GROUPS = frozenset({"infant", "child"})
-_YOUNG_WORDS = re.compile(r"\d|\b(?:baby|babies|newborn|toddler|infant)\b", re.I)
 # How a complaint has gone: how long, getting worse, back again, not helped by treatment. With a complaint, the
 # message is a symptom story whatever a question intent the classifier guessed ("hay fever meds aren't helping").
 COURSE_FINDINGS = frozenset(DURATION_FINDINGS) | {
@@ -78,6 +67,15 @@ COURSE_FINDINGS = frozenset(DURATION_FINDINGS) | {
     "recurrent",
     "treatment_not_working",
 }
+# Findings that qualify a complaint but are none on their own ("for a few days", "my 4 month old", "suddenly", "in a
+# moment", "isn't helping": a modifier or a course alone is "what goes in a curry" or "this isn't helping, get me a
+# human" as often as a symptom story); risk factors ("I'm on warfarin", ids starting with RISK_PREFIX) too.
+NOT_A_COMPLAINT = COURSE_FINDINGS | frozenset(MODIFIERS) | {"baby_age_unknown", "age_3_to_6_months"}
+RISK_PREFIX = "risk_"
+# Who a parent writes about: with no complaint the patterns know, a message about them is still a health question
+# when it says how young they are ("my 2 year old", "baby 10 weeks"); "my daughter" alone says nothing of health.
+CHILD_AGE_GROUPS = frozenset({"infant", "child"})
+_YOUNG_WORDS = re.compile(r"\d|\b(?:baby|babies|newborn|toddler|infant)\b", re.I)
 
 
 # "my ear", "his left knee", "mum's back": a body part someone's own, not "a joint account" or "the splinter site".

@@ -9,6 +9,7 @@ Both sit after FallbackClassifier and before the red-flag check, which outranks 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Text, Tuple
@@ -29,7 +30,13 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from carebot.nlu.components import DECLINED_BY_GUARD, TrainedComponent, answer_key, is_complaint
+from carebot.nlu.components import (
+    DECLINED_BY_GUARD,
+    TrainedComponent,
+    answer_key,
+    asks_a_question,
+    is_complaint,
+)
 from carebot.nlu.vocabulary import Vocabulary, Words, distinctive_words, phrases_of, vocabulary_of, words
 
 VOCABULARY_FILE = "vocabulary.json"
@@ -159,6 +166,38 @@ class DomainGuard(TrainedComponent):
                 "choose_option",
                 "greet",
             ],
+            # A question naming a service the clinic offers ("do you do jabs?") gets `services_intent` from these
+            # vague intents (an answer in a form is no question: "the physio one", "yes the nurse") ...
+            "offered_entity": "clinic_service",
+            "offered_from": [
+                "out_of_scope",
+                "nlu_fallback",
+                "inform",
+                "choose_option",
+                "affirm",
+                "help",
+                "greet",
+            ],
+            # ... asked in one of these ways ("do you have", "is it available"), not "who plays doctor who" or "can I
+            # have a checkup" (a booking).
+            "offered_questions": [
+                "do you",
+                "does the clinic",
+                "does the practice",
+                "does the surgery",
+                "have you",
+                "you have",
+                "you got",
+                "you offer",
+                "you provide",
+                "you do",
+                "offer",
+                "provide",
+                "available",
+                "availability",
+                "is there",
+                "are there",
+            ],
             # An answer of a retrieval intent ("faq/cost") gets no evidence from words in more than this share of
             # all training examples.
             "answer_max_share": 0.01,
@@ -168,6 +207,13 @@ class DomainGuard(TrainedComponent):
             "topic_phrases": {},
             # What a topic phrase weighs for its intent (a distinctive word weighs 1).
             "topic_phrase_weight": 2.0,
+            # Phrases naming another business or provider ("the barbers", "the post office"): with no health term,
+            # a message naming one is about that place, not the clinic, for the `elsewhere_intents`.
+            "elsewhere_phrases": [],
+            "elsewhere_intents": [],
+            # Regular expressions for requests no clinic word makes a clinic one ("what's 17 times 23"): declined
+            # like a message naming another place.
+            "elsewhere_patterns": [],
         }
 
     def _set_trained(self, learned: Optional[Dict[Text, Any]]) -> None:
@@ -188,6 +234,11 @@ class DomainGuard(TrainedComponent):
             for phrase in phrases
         ]
         self._topics.sort(key=lambda topic: -len(topic[0]))  # the longest phrase found picks the topic
+        self._elsewhere = {tuple(words(phrase)) for phrase in self._config["elsewhere_phrases"] or []}
+        self._offered_questions = {tuple(words(phrase)) for phrase in self._config["offered_questions"]}
+        self._elsewhere_patterns = [
+            re.compile(p, re.IGNORECASE) for p in self._config["elsewhere_patterns"] or []
+        ]
         self._topic_words: Dict[Text, Set[Text]] = defaultdict(set)
         for phrase, intent in self._topics:
             self._topic_words[intent].update(phrase)
@@ -269,7 +320,8 @@ class DomainGuard(TrainedComponent):
 
     def _name_unoffered(self, message: Message) -> bool:
         """A service the clinic does not offer, asked about with a vague or declined intent, gets `services_intent`
-        (its answer says so); a current complaint (not a risk factor like "transplant") is triaged instead."""
+        (its answer says so), and so does a question naming one it offers ("do ye do jabs", "u have a doctor on
+        site?"); a current complaint (not a risk factor like "transplant") is triaged instead."""
         found_entities = message.get(ENTITIES) or []
         complaint = any(
             e.get("entity") == self._config["symptom_entity"]
@@ -277,11 +329,19 @@ class DomainGuard(TrainedComponent):
             and self._is_health_term(e)
             for e in found_entities
         )
-        if (
-            (message.get(INTENT) or {}).get("name") in self._config["unoffered_from"]
-            and not complaint
-            and any(e.get("entity") == self._config["unoffered_entity"] for e in found_entities)
-        ):
+        intent = (message.get(INTENT) or {}).get("name")
+        named = {e.get("entity") for e in found_entities}
+        unoffered = intent in self._config["unoffered_from"] and self._config["unoffered_entity"] in named
+        text = message.get(TEXT) or ""
+        found = message_words(message)
+        offered = (
+            intent in self._config["offered_from"]
+            and self._config["offered_entity"] in named
+            and asks_a_question(text)
+            and self._has_phrase(found, self._offered_questions)
+            and not self._names_elsewhere(found, text)
+        )
+        if not complaint and (unoffered or offered):
             _overrule(message, self._config["services_intent"])
             guess = self._config["clarify_entity"]
             message.set(ENTITIES, [e for e in found_entities if e.get("entity") != guess], add_to_output=True)
@@ -302,12 +362,20 @@ class DomainGuard(TrainedComponent):
             return  # a health term no everyday request uses: clinic business
         # Not a checked intent, but an everyday health word the red-flag step would read a complaint into
         # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
+        found = [w for w in message_words(message) if not w.isdigit()]
+        if (
+            intent in self._config["elsewhere_intents"]
+            and not health_terms
+            and self._names_elsewhere(found, text)
+        ):
+            _overrule(message, self._config["decline_intent"])
+            message.set(DECLINED_BY_GUARD, True)
+            return
         weighed = [
             name
             for name in (self._weighed_as(intent, everyday), answer_key(message, intent))
             if name in self._evidence
         ]
-        found = [w for w in message_words(message) if not w.isdigit()]
         granted = {w for term in everyday for w in words(term)}
         if any(self._outweighed(name, found, granted) for name in weighed):
             if intent in self._evidence:
@@ -332,7 +400,11 @@ class DomainGuard(TrainedComponent):
             return
         found = [w for w in message_words(message) if not w.isdigit()]
         topic = self._topic_of(found)
-        if topic is None or topic not in self._evidence:
+        if (
+            topic is None
+            or topic not in self._evidence
+            or self._names_elsewhere(found, message.get(TEXT) or "")
+        ):
             return
         if any(w not in self._topic_words[topic] and not self._clinic_words.knows(w) for w in found):
             return  # a word nothing said to the clinic uses: "parking garages downtown", "my address for dhl"
@@ -351,6 +423,21 @@ class DomainGuard(TrainedComponent):
             if any(tuple(found[i : i + size]) == phrase for i in range(len(found) - size + 1)):
                 return intent
         return None
+
+    def _names_elsewhere(self, found: List[Text], text: Text) -> bool:
+        """One of the `elsewhere_phrases` among the words ("opening times of the post office"), or a match of an
+        `elsewhere_patterns` expression in the text ("17 times 23")."""
+        return self._has_phrase(found, self._elsewhere) or any(
+            pattern.search(text) for pattern in self._elsewhere_patterns
+        )
+
+    @staticmethod
+    def _has_phrase(found: List[Text], phrases: Set[Tuple[Text, ...]]) -> bool:
+        return any(
+            tuple(found[i : i + len(phrase)]) == phrase
+            for phrase in phrases
+            for i in range(len(found) - len(phrase) + 1)
+        )
 
     def _weighed_as(self, intent: Optional[Text], everyday: List[Text]) -> Optional[Text]:
         """The classified intent when checked; otherwise the symptom intent an everyday health word would get."""

@@ -36,6 +36,8 @@ KEEP_AS_WRITTEN = frozenset(
         "bit",
         "fits",
         "fitting",
+        "fittings",  # a coil or hearing-aid fitting, not fitting
+        "drained",  # worn out; "drains" is a sink or a battery
         "passing",
         "passed",
         "left",

@@ -20,6 +20,10 @@ DEV_SETS = [
     # 500 small talk replies and requests to decline (200 out_of_scope: handled = declined); 448 before tuning,
     # 457 after (out_of_scope 170 -> 180/200), bot_challenge lowest (26/30)
     ("chat_dev_y.csv", 450, 0.85),
+    # 266 small talk replies as typed to any assistant (hello, yes, no, bye, thanks, "are you a bot", "what can you
+    # do"; 34 rows that also stand in ../shared/eval dropped); 245 before the tuning, 250 after (text-speak forms in
+    # config.yml); help lowest (34/39)
+    ("smalltalk_dev_ad.csv", 246, 0.85),
 ]
 
 
@@ -38,20 +42,27 @@ def test_clinic_questions_and_chat_replies_are_handled(parse_all, name, handled_
     assert not behind, behind
 
 
-# 298 requests a clinic bot declines (70 topics, 60 sharing a clinic's words) and 100 clinic requests in the same
+# chat_dev_ab: 298 requests a clinic bot declines (70 topics, 60 sharing a clinic's words) and 100 clinic requests in the same
 # registers, written after the tuning of chat_dev_y and measured before any tuning on it: 268/298 declined,
 # 4/100 clinic requests declined. Its labels for clinic requests are approximate ("are you open over christmas" is
 # the holiday-closures question), so what is held is the decision: decline, or not. The margins allow for the
 # response selector, whose training is not seeded (its answer is weighed by the DomainGuard for `faq`).
-DECLINE_SET, DECLINED_FLOOR, WRONGLY_DECLINED_CEILING = "chat_dev_ab.csv", 263, 6
+# decline_dev_ae: 298 requests to decline over ~80 topics (90 naming another business, a non-medical reminder, a sum,
+# a pet, the doctor in a film; two rows that also stand in ../shared/eval dropped) and 100 clinic requests, tuned
+# on: 255/300 declined before (another place's hours, a haircut to cancel, sums read as options), 277/298 after;
+# 3 clinic requests declined.
+DECLINE_SETS = [("chat_dev_ab.csv", 263, 6), ("decline_dev_ae.csv", 272, 5)]
 
 
-def test_requests_to_decline_are_declined_and_clinic_requests_are_not(parse_all):
-    with (DEV / DECLINE_SET).open(newline="", encoding="utf-8") as handle:
+@pytest.mark.parametrize("name,declined_floor,wrongly_declined_ceiling", DECLINE_SETS)
+def test_requests_to_decline_are_declined_and_clinic_requests_are_not(
+    parse_all, name, declined_floor, wrongly_declined_ceiling
+):
+    with (DEV / name).open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     parses = parse_all([row["text"] for row in rows])
     declined = [handled("out_of_scope", parse) for parse in parses]
     to_decline = [(row["text"], ok) for row, ok in zip(rows, declined) if row["label"] == "out_of_scope"]
     wrongly = [row["text"] for row, ok in zip(rows, declined) if row["label"] != "out_of_scope" and ok]
-    assert sum(ok for _, ok in to_decline) >= DECLINED_FLOOR, [text for text, ok in to_decline if not ok]
-    assert len(wrongly) <= WRONGLY_DECLINED_CEILING, wrongly
+    assert sum(ok for _, ok in to_decline) >= declined_floor, [text for text, ok in to_decline if not ok]
+    assert len(wrongly) <= wrongly_declined_ceiling, wrongly

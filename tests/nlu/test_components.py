@@ -217,6 +217,10 @@ def test_a_modifier_alone_is_no_complaint_but_still_modifies_one(components):
     for text in ("what spices go in a curry", "how many grams are in a kilo", "the lights went off suddenly"):
         message = parse(components, text, intent="out_of_scope", confidence=0.7)
         assert message.get("intent")["name"] == "out_of_scope", text
+    # how something has gone, with nothing that went: "keep getting", "isn't helping" are no complaint alone
+    for text in ("why does my git push keep getting rejected", "this isn't helping, get me a human"):
+        message = parse(components, text, intent="out_of_scope", confidence=0.7)
+        assert message.get("intent")["name"] == "out_of_scope", text
     told = parse(components, "a headache came on suddenly", intent="out_of_scope", confidence=0.7)
     assert told.get("intent")["name"] in {"describe_symptoms", "red_flag"}
 

@@ -253,6 +253,49 @@ def test_a_service_the_clinic_does_not_offer_is_a_question_about_its_services(gu
     assert judged(guard, "book me in with a dentist", "book_appointment", dentist) == "book_appointment"
 
 
+def test_a_question_naming_a_service_the_clinic_offers_is_a_question_about_its_services(guard):
+    jabs = [{"entity": "clinic_service", "value": "nurse", "start": 9, "end": 13}]
+    assert judged(guard, "do you do jabs", "affirm", jabs) == "ask_services"
+    assert judged(guard, "is physio available?", "inform", jabs) == "ask_services"
+    # an answer in a form, or a question that is not about what the clinic offers, keeps its intent
+    assert judged(guard, "the jabs one", "choose_option", jabs) == "choose_option"
+    assert judged(guard, "who plays the doctor in doctor who?", "inform", jabs) == "inform"
+
+
+def elsewhere_guard(folder) -> DomainGuard:
+    return trained_guard(
+        folder,
+        elsewhere_intents=["faq", "book_appointment", "choose_option", "ask_services"],
+        elsewhere_phrases=["barbers", "post office"],
+        elsewhere_patterns=[r"\d\s*(?:times|plus|[*+=])\s*\d"],
+    )
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("cancel my appointment at the barbers", "book_appointment"),
+        ("how do I get a parcel from the post office", "faq"),
+        ("what's 17 times 23", "choose_option"),
+        ("12+30", "choose_option"),
+    ],
+)
+def test_a_request_about_another_place_or_a_sum_is_declined(tmp_path_factory, text, intent):
+    message = judged_message(elsewhere_guard(tmp_path_factory.mktemp("model")), text, intent)
+    assert message.get("intent")["name"] == "out_of_scope"
+    assert message.get(DECLINED_BY_GUARD) is True
+
+
+def test_another_place_does_not_decline_a_health_request_or_an_unlisted_intent(tmp_path):
+    guard = elsewhere_guard(tmp_path)
+    text = "my head hurts since the barbers"
+    assert (
+        judged(guard, text, "book_appointment", symptom(text, "head hurts", "headache")) == "book_appointment"
+    )
+    assert judged(guard, "2", "choose_option") == "choose_option"  # a number is an option, not a sum
+    assert judged(guard, "what can you do at the post office", "help") == "help"  # not an elsewhere intent
+
+
 def guesses(message: Message) -> List[str]:
     return [e["value"] for e in message.get("entities") if e["entity"] == "clinic_guess"]
 

@@ -713,6 +713,17 @@ def test_empty_and_unrelated_messages_give_nothing(nlp):
         ("thats spot on, book it", set()),
         ("I have a spot on my chin", {"rash"}),
         ("the soft spot on her head is bulging", {"bulging_fontanelle"}),
+        ("Do you offer contraception advice or coil fittings?", set()),
+        ("can I book a coil fitting", set()),
+        ("he was fitting on the floor", {"seizure"}),
+        ("she has been fitting for 5 minutes", {"seizure", "duration_under_3d"}),
+        ("how many calories does an hour of running burn", set()),
+        ("best way to burn fat", set()),
+        ("I counted calories then burnt my arm", {"burn", "injury"}),
+        ("my phone battery drains really fast", set()),
+        ("I feel so drained", {"unwell"}),
+        ("i'm done for now, bye", set()),
+        ("im done in, no energy", {"unwell"}),
     ],
 )
 def test_everyday_phrases_make_no_finding_but_leave_the_complaint_beside_them(nlp, text, current):

@@ -115,6 +115,12 @@ class DomainGuard(TrainedComponent):
 
     A service the clinic does not offer (`unoffered_entity`, from clinic.yml) turns a decline or a vaguer intent
     (`unoffered_from`) into `services_intent`, whose answer says so and lists what the clinic does offer.
+    A question about one it offers (`offered_entity`, asked in one of the `offered_questions` ways) does the same
+    from `offered_from`: "do you do jabs?" is not a yes.
+
+    A request naming another business or provider (`elsewhere_phrases`: "the barbers", "the post office") or a sum
+    (`elsewhere_patterns`), with no health term, is declined for the `elsewhere_intents`, and does not get a
+    clinic topic back: "cancel my appointment at the barbers" is not the clinic's appointment.
 
     A declined message (by the classifier's low confidence or by this guard) that names a clinic topic in words
     designers list (`topic_phrases`: "postcode", "landline", "close for lunch") gets that topic's intent back, unless
@@ -360,8 +366,6 @@ class DomainGuard(TrainedComponent):
         everyday = [term for term in health_terms if self._is_everyday(term)]
         if len(everyday) < len(health_terms):
             return  # a health term no everyday request uses: clinic business
-        # Not a checked intent, but an everyday health word the red-flag step would read a complaint into
-        # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
         found = [w for w in message_words(message) if not w.isdigit()]
         if (
             intent in self._config["elsewhere_intents"]
@@ -371,6 +375,8 @@ class DomainGuard(TrainedComponent):
             _overrule(message, self._config["decline_intent"])
             message.set(DECLINED_BY_GUARD, True)
             return
+        # Not a checked intent, but an everyday health word the red-flag step would read a complaint into
+        # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
         weighed = [
             name
             for name in (self._weighed_as(intent, everyday), answer_key(message, intent))

@@ -14,7 +14,7 @@ import hashlib
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 import spacy
 import yaml
@@ -105,6 +105,33 @@ def asks_a_question(text: str) -> bool:
     """A question mark, or a question's first word: a message asking about something, not telling it."""
     first = re.findall(r"[a-z']+", text.lower())[:1]
     return "?" in text or bool(first and first[0] in _QUESTION_OPENERS)
+
+
+def _any_of(phrases: Sequence[str], before: str = "") -> "re.Pattern[str]":
+    """One expression matching any of the phrases as whole words (never matching when there are none)."""
+    alternatives = "|".join(re.escape(p) for p in phrases) or "(?!)"
+    return re.compile(rf"{before}\b(?:{alternatives})\b")
+
+
+def no_patient_reader(config: Dict[Text, Any]) -> Callable[[str], bool]:
+    """Whether a message names nobody whose complaint it could be: a knowledge question about no one in particular
+    ("why do onions make your eyes water", "spell diarrhoea": one of `general_openers`, none of `personal_words`),
+    or an animal's or a plant's trouble ("my cat keeps sneezing", "the tomato plants are going yellow": one of
+    `not_a_patient` after "my", "the" …, none of `patient_markers` such as "me", "my son" or "bitten"; "sick as a
+    dog" names no dog). The word lists are compiled once, not per message."""
+    openers = tuple(config["general_openers"])
+    personal = _any_of(config["personal_words"])
+    owned = _any_of(config["not_a_patient"], before=r"\b(?:my|our|the|his|her|their|your)\s+(?:\w+\s+)?")
+    markers = _any_of(config["patient_markers"])
+
+    def names_no_patient(text: str) -> bool:
+        lowered = " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+        opener = next((o for o in openers if lowered == o or lowered.startswith(o + " ")), None)
+        if opener is not None and not personal.search(lowered[len(opener) :]):
+            return True  # the opener's own words ("tell me about") name no patient
+        return bool(owned.search(lowered)) and not markers.search(lowered)
+
+    return names_no_patient
 
 
 def answer_key(message: Message, intent: Optional[Text]) -> Optional[Text]:
@@ -369,6 +396,14 @@ class RedFlagClassifier(TrainedComponent):
                 "faq/complaint",
             ],
             "override_below": 0.6,
+            # A message naming no patient is not a symptom story (see no_patient_reader); the lists are in
+            # config.yml. A red flag in it is still answered at once.
+            "general_openers": [],
+            "personal_words": [],
+            "not_a_patient": [],
+            "patient_markers": [],
+            # The intent a symptom guess naming no patient gets.
+            "decline_intent": "out_of_scope",
             # Intents a body part alone overrides: the declines.
             "site_overrides": ["nlu_fallback", "out_of_scope"],
             # Requests that may name a symptom and still mean what they say ("book the GP about my back").
@@ -389,6 +424,7 @@ class RedFlagClassifier(TrainedComponent):
 
     def _set_trained(self, protocols: Optional[ProtocolSet]) -> None:
         self._protocols = protocols
+        self._names_no_patient = no_patient_reader({**self.get_default_config(), **self._config})
 
     @classmethod
     def from_storage(cls, config: Dict[Text, Any], directory: Path) -> ProtocolSet:
@@ -423,6 +459,9 @@ class RedFlagClassifier(TrainedComponent):
                     "extractor": self.__class__.__name__,
                 }
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
+            elif self._names_no_patient(message.get(TEXT) or ""):
+                if intent.get("name") in (self._config["intent"], self._config["symptom_intent"]):
+                    self._set_intent(message, self._config["decline_intent"])
             elif intent.get("name") == self._config["intent"] or self._misread_complaint(
                 current_ids(f for f in findings if not f.site_only),
                 current_ids(f for f in findings if f.site_only and _told_as_own(message.get(TEXT) or "", f))

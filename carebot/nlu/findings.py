@@ -286,6 +286,31 @@ HYPOTHETICAL_BEFORE = [
     "what is",
     "what's",
 ]
+# Said after a question about a complaint, these make it the writer's own ("what's a normal temp for a baby? hers is
+# 38.5", "what does black poo mean, mine has been since yesterday"): the finding is current, not hypothetical.
+HYPOTHETICAL_CLAIMED = [
+    "mine is",
+    "mine's",
+    "mine has",
+    "mine was",
+    "mine does",
+    "mine keeps",
+    "hers is",
+    "hers has",
+    "hers was",
+    "his is",
+    "his has",
+    "his was",
+    "theirs is",
+    "i have that",
+    "i've got that",
+    "ive got that",
+    "i have this",
+    "i've got this",
+    "ive got this",
+]
+# ... but not when the claim says theirs is something else: "mine is just a cold", "hers is fine".
+CLAIM_OTHERWISE = frozenset({"just", "only", "fine", "ok", "okay", "normal", "not", "different", "nothing"})
 HYPOTHETICAL_AFTER = [
     "jab",
     "jabs",
@@ -778,6 +803,7 @@ class ContextComponent:
             ("FAM", FAMILY_PHRASES),
             ("HYPO_PRE", HYPOTHETICAL_BEFORE),
             ("HYPO_POST", HYPOTHETICAL_AFTER),
+            ("HYPO_CLAIM", HYPOTHETICAL_CLAIMED),
             ("PSEUDO", PSEUDO),
         ):
             self.matcher.add(key, [nlp.make_doc(p) for p in phrases])
@@ -1021,6 +1047,11 @@ class ContextComponent:
         return any(_family_verb(t) for t in clause) and not _has_present_perfect(clause)
 
     def _hypothetical(self, doc: Doc, span: Span, triggers) -> bool:
+        if any(
+            start >= span.start and (end >= len(doc) or doc[end].lower_ not in CLAIM_OTHERWISE)
+            for start, end in triggers.get("HYPO_CLAIM", [])
+        ):
+            return False
         for start, end in triggers.get("HYPO_PRE", []):
             if (
                 self._usable(start, end, (), triggers)

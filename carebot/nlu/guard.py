@@ -184,26 +184,8 @@ class DomainGuard(TrainedComponent):
                 "help",
                 "greet",
             ],
-            # ... asked in one of these ways ("do you have", "is it available"), not "who plays doctor who" or "can I
-            # have a checkup" (a booking).
-            "offered_questions": [
-                "do you",
-                "does the clinic",
-                "does the practice",
-                "does the surgery",
-                "have you",
-                "you have",
-                "you got",
-                "you offer",
-                "you provide",
-                "you do",
-                "offer",
-                "provide",
-                "available",
-                "availability",
-                "is there",
-                "are there",
-            ],
+            # ... asked in one of these ways ("do you have", "is it available"), set in config.yml.
+            "offered_questions": [],
             # An answer of a retrieval intent ("faq/cost") gets no evidence from words in more than this share of
             # all training examples.
             "answer_max_share": 0.01,
@@ -318,13 +300,14 @@ class DomainGuard(TrainedComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            if not self._name_unoffered(message):
-                self._check(message)
-                self._name_unoffered(message)  # the check may have declined it
-            self._name_topic(message)
+            said = message_words(message)  # read once: the steps below only change the intent and entities
+            if not self._name_service_question(message, said):
+                self._check(message, said)
+                self._name_service_question(message, said)  # the check may have declined it
+            self._name_topic(message, said)
         return messages
 
-    def _name_unoffered(self, message: Message) -> bool:
+    def _name_service_question(self, message: Message, said: List[Text]) -> bool:
         """A service the clinic does not offer, asked about with a vague or declined intent, gets `services_intent`
         (its answer says so), and so does a question naming one it offers ("do ye do jabs", "u have a doctor on
         site?"); a current complaint (not a risk factor like "transplant") is triaged instead."""
@@ -339,13 +322,12 @@ class DomainGuard(TrainedComponent):
         named = {e.get("entity") for e in found_entities}
         unoffered = intent in self._config["unoffered_from"] and self._config["unoffered_entity"] in named
         text = message.get(TEXT) or ""
-        found = message_words(message)
         offered = (
             intent in self._config["offered_from"]
             and self._config["offered_entity"] in named
             and asks_a_question(text)
-            and self._has_phrase(found, self._offered_questions)
-            and not self._names_elsewhere(found, text)
+            and self._has_phrase(said, self._offered_questions)
+            and not self._names_elsewhere(said, text)
         )
         if not complaint and (unoffered or offered):
             _overrule(message, self._config["services_intent"])
@@ -354,7 +336,7 @@ class DomainGuard(TrainedComponent):
             return True
         return False
 
-    def _check(self, message: Message) -> None:
+    def _check(self, message: Message, said: List[Text]) -> None:
         """Demotes the message's clinic intent when its words give no ground for it (see the class)."""
         intent = (message.get(INTENT) or {}).get("name")
         text = message.get(TEXT) or ""
@@ -366,7 +348,7 @@ class DomainGuard(TrainedComponent):
         everyday = [term for term in health_terms if self._is_everyday(term)]
         if len(everyday) < len(health_terms):
             return  # a health term no everyday request uses: clinic business
-        found = [w for w in message_words(message) if not w.isdigit()]
+        found = [w for w in said if not w.isdigit()]
         if (
             intent in self._config["elsewhere_intents"]
             and not health_terms
@@ -390,7 +372,7 @@ class DomainGuard(TrainedComponent):
                 message.set(ENTITIES, message.get(ENTITIES, []) + guesses, add_to_output=True)
             message.set(DECLINED_BY_GUARD, True)
 
-    def _name_topic(self, message: Message) -> None:
+    def _name_topic(self, message: Message, said: List[Text]) -> None:
         """Gives a declined message the intent of a clinic topic it names, when nothing outweighs it (see the
         class); a complaint in it is left to triage."""
         if (message.get(INTENT) or {}).get("name") not in (
@@ -404,7 +386,7 @@ class DomainGuard(TrainedComponent):
             for e in found_entities
         ):
             return
-        found = [w for w in message_words(message) if not w.isdigit()]
+        found = [w for w in said if not w.isdigit()]
         topic = self._topic_of(found)
         if (
             topic is None

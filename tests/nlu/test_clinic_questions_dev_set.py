@@ -24,6 +24,10 @@ DEV_SETS = [
     # do"; 34 rows that also stand in ../shared/eval dropped); 245 before the tuning, 250 after (text-speak forms in
     # config.yml); help lowest (34/39)
     ("smalltalk_dev_ad.csv", 246, 0.85),
+    # 300 clinic questions written from clinic.yml alone (services offered and not, costs, late cancelling, hours,
+    # address, phone, parking, access, what to bring; text-speak, possessives, third person); 238 before the tuning,
+    # 245 after (payment and lateness examples), the address question lowest (16/24)
+    ("clinic_questions_dev_ag.csv", 240, 0.65),
 ]
 
 
@@ -51,7 +55,20 @@ def test_clinic_questions_and_chat_replies_are_handled(parse_all, name, handled_
 # a pet, the doctor in a film; two rows that also stand in ../shared/eval dropped) and 100 clinic requests, tuned
 # on: 255/300 declined before (another place's hours, a haircut to cancel, sums read as options), 277/298 after;
 # 3 clinic requests declined.
-DECLINE_SETS = [("chat_dev_ab.csv", 263, 6), ("decline_dev_ae.csv", 272, 5)]
+# health_questions_dev_af: 160 requests to decline that use health, body, food or animal words with nobody unwell
+# (trivia, diets, how the body works, pets and plants, spelling a medical word) and 150 patients' own complaints
+# asked as questions; 123/160 declined before the tuning (knowledge questions and pets read as symptom stories),
+# 131 after; its 50 general questions about a condition ("what are the symptoms of shingles") may be declined or
+# triaged (EITHER). oos_dev_ah: 399 requests no assistant has an intent for (60 about health in general), written
+# after AF's tuning: 352 declined before any tuning on it, 361 after (help weighs unknown words, household words).
+DECLINE_SETS = [
+    ("chat_dev_ab.csv", 263, 6),
+    ("decline_dev_ae.csv", 272, 5),
+    ("health_questions_dev_af.csv", 127, 2),
+    ("oos_dev_ah.csv", 355, 0),
+]
+# Labels the bot may decline or answer: a general question about a condition, asked by no one unwell.
+EITHER = {"condition_info"}
 
 
 @pytest.mark.parametrize("name,declined_floor,wrongly_declined_ceiling", DECLINE_SETS)
@@ -63,6 +80,8 @@ def test_requests_to_decline_are_declined_and_clinic_requests_are_not(
     parses = parse_all([row["text"] for row in rows])
     declined = [handled("out_of_scope", parse) for parse in parses]
     to_decline = [(row["text"], ok) for row, ok in zip(rows, declined) if row["label"] == "out_of_scope"]
-    wrongly = [row["text"] for row, ok in zip(rows, declined) if row["label"] != "out_of_scope" and ok]
+    wrongly = [
+        row["text"] for row, ok in zip(rows, declined) if row["label"] not in {"out_of_scope", *EITHER} and ok
+    ]
     assert sum(ok for _, ok in to_decline) >= declined_floor, [text for text, ok in to_decline if not ok]
     assert len(wrongly) <= wrongly_declined_ceiling, wrongly

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+import yaml
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -14,7 +15,17 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from carebot.nlu.components import DECLINED_BY_GUARD, PatternEntityExtractor, RedFlagClassifier
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = {"patterns_dir": str(ROOT / "data" / "patterns"), "triage_dir": str(ROOT / "data" / "triage")}
+# The screen as config.yml sets it (the designers' word lists), pointed at this checkout's protocol files.
+DESIGNED = next(
+    c
+    for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+    if c["name"].endswith("RedFlagClassifier")
+)
+CONFIG = {
+    **{k: v for k, v in DESIGNED.items() if k != "name"},
+    "patterns_dir": str(ROOT / "data" / "patterns"),
+    "triage_dir": str(ROOT / "data" / "triage"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +245,35 @@ def test_a_message_the_domain_guard_declined_stays_declined_unless_it_holds_a_re
         components, "the oven temperature, and I can't breathe", intent="out_of_scope", declined_by_guard=True
     )
     assert red.get("intent")["name"] == "red_flag"
+
+
+def test_a_message_naming_no_patient_is_not_a_symptom_story(components):
+    def intent(text: str, guessed: str = "out_of_scope") -> str:
+        return parse(components, text, intent=guessed, confidence=0.7).get("intent")["name"]
+
+    # knowledge questions about nobody, and an animal's or a plant's trouble: declined, even when guessed a story
+    for text in (
+        "why do onions make your eyes water",
+        "how do you spell diarrhoea",
+        "tell me about gout",
+        "is it true that famous actor has dementia",
+        "my cat keeps sneezing, should i take her to the vet",
+        "why are my tomato plants going yellow with brown spots",
+    ):
+        assert intent(text) == "out_of_scope", text
+        assert intent(text, guessed="describe_symptoms") == "out_of_scope", text
+    # the same words about a person stay a symptom story
+    for text in (
+        "why do my eyes water all the time",
+        "my son keeps sneezing and his eyes are streaming",
+        "the dog bit my hand and it's swollen",
+        "been sick as a dog all night",
+        "why does my knee click and hurt on the stairs",
+        "why does it burn when you pee",
+    ):
+        assert intent(text) in {"describe_symptoms", "red_flag"}, text
+    # a red flag is answered whoever it seems to be about
+    assert intent("was walking the dog and got crushing chest pain and sweating") == "red_flag"
 
 
 def test_protocol_changes_change_the_fingerprint(tmp_path):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
+import yaml
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -73,6 +75,15 @@ def training_data() -> TrainingData:
     return TrainingData(training_examples=examples)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+# The ways of asking about a service, as the designers set them in config.yml.
+OFFERED_QUESTIONS = next(
+    c
+    for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+    if c["name"].endswith("DomainGuard")
+)["offered_questions"]
+
+
 def trained_guard(folder, **config_overrides) -> DomainGuard:
     """Trained, then loaded back from the model storage as the server would."""
     storage = LocalModelStorage(folder)
@@ -83,6 +94,7 @@ def trained_guard(folder, **config_overrides) -> DomainGuard:
         "lenient_intents": ["help"],
         "min_ratio": 3.0,
         "answer_max_share": 0.1,
+        "offered_questions": OFFERED_QUESTIONS,
         **config_overrides,
     }
     resource = Resource("domain_guard")

@@ -187,6 +187,13 @@ PHRASINGS = [
     ("what are the signs of meningitis rash", set(), {"rash": Y}),
     ("I want to book a flu jab", set(), {"fever": Y}),
     ("I think I might need a pregnancy test", set(), {}),
+    # ... unless the writer then says it is theirs ("hers is", "mine has been")
+    ("what's a normal temp for a baby? hers is 38.5", {"fever"}, {}),
+    ("what does it mean if your poo is black, mine has been since yesterday", {"black_stool"}, {}),
+    ("what are the signs of a meningitis rash? mine is just a cold", {"cold_symptoms"}, {"rash": Y}),
+    # taste and smell gone, told in words
+    ("can't taste or smell anything since I had covid", {"cold_symptoms"}, {}),
+    ("my taste and smell have gone", {"cold_symptoms"}, {}),
     # everyday complaints in lay words (NHS.uk conditions A-Z symptom lists): veins, cold, hair, aches, joints
     ("I've got varicose veins on both legs", {"varicose_veins"}, {}),
     ("the veins on my legs are all bulging and twisted", {"varicose_veins"}, {}),
@@ -724,6 +731,15 @@ def test_empty_and_unrelated_messages_give_nothing(nlp):
         ("I feel so drained", {"unwell"}),
         ("i'm done for now, bye", set()),
         ("im done in, no energy", {"unwell"}),
+        ("how does the heart pump blood around the body", set()),
+        ("the cut on his leg is pumping blood", {"injury", "heavy_bleeding"}),
+        ("how do I fold a fitted sheet", set()),
+        ("cutting my own fringe tonight", set()),
+        ("best oil for hair growth", set()),
+        ("stop cracking your knuckles", set()),
+        ("cut my toenails too short and now the toe is red and swollen", {"hot_swollen_joint"}),
+        ("my knuckles are cracked and bleeding", {"skin_minor", "bleeding"}),
+        ("there's a growth on my arm", {"lump"}),
     ],
 )
 def test_everyday_phrases_make_no_finding_but_leave_the_complaint_beside_them(nlp, text, current):

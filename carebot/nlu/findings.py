@@ -76,9 +76,10 @@ PAIN_WORDS = frozenset(
 )
 MODIFIERS = ("sudden_onset", "worsening", "severity_severe")  # read even inside a longer finding
 # Signs that still count when they have passed ("his speech was slurred for 15 minutes, now back to normal" is a
-# TIA: NHS.uk says call 999 even if the symptoms go away), so a later "gone"/"normal" does not rule them out.
+# TIA: NHS.uk says call 999 even if the symptoms go away; "a fit for a few seconds then stopped": NHS.uk Epilepsy
+# says call 999 for a first fit however short), so a later "gone"/"normal"/"stopped" does not rule them out.
 NOT_UNDONE_BY_PASSING = frozenset(
-    {"slurred_speech", "face_drooping", "limb_weakness", "vision_loss", "arm_cannot_lift"}
+    {"slurred_speech", "face_drooping", "limb_weakness", "vision_loss", "arm_cannot_lift", "seizure"}
 )  # "a temperature of 39.5" is a fever too, for every rule that asks for one
 VAGUE_BABY_WORDS = frozenset({"baby", "my baby", "the baby", "our baby", "babies", "baby boy", "baby girl"})
 # AGE ids of age.yml that are also a risk finding, as the age_years bands of measurements.yml are for a number.

@@ -191,6 +191,13 @@ PHRASINGS = [
     ("what's a normal temp for a baby? hers is 38.5", {"fever"}, {}),
     ("what does it mean if your poo is black, mine has been since yesterday", {"black_stool"}, {}),
     ("what are the signs of a meningitis rash? mine is just a cold", {"cold_symptoms"}, {"rash": Y}),
+    # "fitted": British English for a seizure, told by what follows it
+    ("he fitted for 5 minutes", {"seizure"}, {}),
+    ("my 2 year old fitted this morning with a high temperature", {"seizure", "fever"}, {}),
+    ("she fitted and went blue", {"seizure", "blue_lips"}, {}),
+    # a fit that has stopped still counts (NHS.uk: a first fit needs 999 however short); "no fits" does not
+    ("she had a fit for a few seconds then stopped", {"seizure"}, {}),
+    ("no fits since he started the tablets", set(), {"seizure": N}),
     # taste and smell gone, told in words
     ("can't taste or smell anything since I had covid", {"cold_symptoms"}, {}),
     ("my taste and smell have gone", {"cold_symptoms"}, {}),
@@ -734,6 +741,9 @@ def test_empty_and_unrelated_messages_give_nothing(nlp):
         ("how does the heart pump blood around the body", set()),
         ("the cut on his leg is pumping blood", {"injury", "heavy_bleeding"}),
         ("how do I fold a fitted sheet", set()),
+        ("he fitted the curtains", set()),
+        ("she got fitted for a brace", set()),
+        ("she fitted in well at her new school", set()),
         ("cutting my own fringe tonight", set()),
         ("best oil for hair growth", set()),
         ("stop cracking your knuckles", set()),

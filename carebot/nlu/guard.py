@@ -16,7 +16,14 @@ from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.constants import (
+    RESPONSE_SELECTOR_PREDICTION_KEY,
+    RESPONSE_SELECTOR_PROPERTY_NAME,
+    RESPONSE_SELECTOR_RANKING_KEY,
+    RESPONSE_SELECTOR_RESPONSES_KEY,
+    RESPONSE_SELECTOR_UTTER_ACTION_KEY,
+    TOKENS_NAMES,
+)
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import (
     ENTITIES,
@@ -25,10 +32,12 @@ from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_RANKING_KEY,
     INTENT_RESPONSE_KEY,
+    PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.shared.nlu.training_data.util import intent_response_key_to_template_key
 
 from carebot.nlu.components import (
     DECLINED_BY_GUARD,
@@ -123,11 +132,11 @@ class DomainGuard(TrainedComponent):
     clinic topic back: "cancel my appointment at the barbers" is not the clinic's appointment.
 
     A declined message (by the classifier's low confidence or by this guard) that names a clinic topic in words
-    designers list (`topic_phrases`: "postcode", "landline", "close for lunch") gets that topic's intent back, unless
-    what speaks against the intent (as above) weighs as much or the message has a word that neither a clinic example
-    nor the topic's phrases use:
-    "directions please" is the clinic's address, "directions to the nearest walmart" stays declined. The longest
-    phrase found picks the topic.
+    designers list (`topic_phrases`: "postcode", "landline", "close for lunch"; for an answer of a retrieval intent,
+    "faq/cost": "how much", "pay", only when the ResponseSelector picked that answer) gets that topic's intent back,
+    unless what speaks against the intent (as above) weighs as much or the message has a word that neither a clinic
+    example nor the topic's phrases use: "directions please" is the clinic's address, "directions to the nearest
+    walmart" stays declined. The longest phrase found picks the topic.
     """
 
     @staticmethod
@@ -191,6 +200,12 @@ class DomainGuard(TrainedComponent):
             "answer_max_share": 0.01,
             # Entities that qualify a request without making it a health one ("my son", "today").
             "qualifier_entities": ["age_group"],
+            # Words that place a question at the clinic ("come to you", "get there", "works there"): asked with one
+            # of the `place_from` intents (the bot's menu), it is the services question.
+            "clinic_place_phrases": [],
+            "place_from": ["help"],
+            # Greetings and politeness ("hello, …", "sorry to bother you"): never a sign of another domain.
+            "courtesy_words": [],
             # Intent -> phrases that name its topic; a declined message saying one gets the intent back.
             "topic_phrases": {},
             # What a topic phrase weighs for its intent (a distinctive word weighs 1).
@@ -221,8 +236,9 @@ class DomainGuard(TrainedComponent):
             for intent, phrases in (self._config["topic_phrases"] or {}).items()
             for phrase in phrases
         ]
-        self._topics.sort(key=lambda topic: -len(topic[0]))  # the longest phrase found picks the topic
         self._elsewhere = {tuple(words(phrase)) for phrase in self._config["elsewhere_phrases"] or []}
+        self._courtesy = frozenset(self._config["courtesy_words"])
+        self._clinic_place = {tuple(words(phrase)) for phrase in self._config["clinic_place_phrases"]}
         self._offered_questions = {tuple(words(phrase)) for phrase in self._config["offered_questions"]}
         self._elsewhere_patterns = [
             re.compile(p, re.IGNORECASE) for p in self._config["elsewhere_patterns"] or []
@@ -304,8 +320,17 @@ class DomainGuard(TrainedComponent):
             if not self._name_service_question(message, said):
                 self._check(message, said)
                 self._name_service_question(message, said)  # the check may have declined it
+            self._ask_about_the_clinic(message, said)
             self._name_topic(message, said)
         return messages
+
+    def _ask_about_the_clinic(self, message: Message, said: List[Text]) -> None:
+        """A question asked like the bot's own menu (`help`) but about the clinic, named by one of
+        `clinic_place_phrases` ("what can I come to you for", "what help can I get there"): the services answer."""
+        if (message.get(INTENT) or {}).get("name") in self._config["place_from"] and self._has_phrase(
+            said, self._clinic_place
+        ):
+            _overrule(message, self._config["services_intent"])
 
     def _name_service_question(self, message: Message, said: List[Text]) -> bool:
         """A service the clinic does not offer, asked about with a vague or declined intent, gets `services_intent`
@@ -357,6 +382,8 @@ class DomainGuard(TrainedComponent):
             _overrule(message, self._config["decline_intent"])
             message.set(DECLINED_BY_GUARD, True)
             return
+        granted = {w for term in everyday for w in words(term)}
+        self._repick_answer(message, intent, found, granted)
         # Not a checked intent, but an everyday health word the red-flag step would read a complaint into
         # ("what temperature is it in the kitchen", classified out_of_scope): the symptom intent must hold up.
         weighed = [
@@ -364,13 +391,34 @@ class DomainGuard(TrainedComponent):
             for name in (self._weighed_as(intent, everyday), answer_key(message, intent))
             if name in self._evidence
         ]
-        granted = {w for term in everyday for w in words(term)}
         if any(self._outweighed(name, found, granted) for name in weighed):
             if intent in self._evidence:
                 guesses = self._guesses(message, found, granted)
                 _overrule(message, self._config["unsure_intent" if guesses else "decline_intent"])
                 message.set(ENTITIES, message.get(ENTITIES, []) + guesses, add_to_output=True)
             message.set(DECLINED_BY_GUARD, True)
+
+    def _repick_answer(
+        self, message: Message, intent: Optional[Text], found: List[Text], granted: Set[Text]
+    ) -> None:
+        """The ResponseSelector's answer may lack the words it needs while one it ranked lower has them ("how do I
+        register at the clinic" got the cost answer): the best-ranked answer whose topic phrase the message names
+        (`topic_phrases`) and whose words hold up replaces it."""
+        selected = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(intent or "")
+        picked = answer_key(message, intent)
+        if not selected or picked not in self._evidence or not self._outweighed(picked, found, granted):
+            return
+        for ranked in selected.get(RESPONSE_SELECTOR_RANKING_KEY) or []:
+            key = ranked.get(INTENT_RESPONSE_KEY)
+            named = self._has_phrase(found, {phrase for phrase, topic in self._topics if topic == key})
+            if named and key in self._evidence and not self._outweighed(key, found, granted):
+                selected[RESPONSE_SELECTOR_PREDICTION_KEY] = {
+                    RESPONSE_SELECTOR_RESPONSES_KEY: [],
+                    PREDICTED_CONFIDENCE_KEY: ranked.get(PREDICTED_CONFIDENCE_KEY),
+                    INTENT_RESPONSE_KEY: key,
+                    RESPONSE_SELECTOR_UTTER_ACTION_KEY: intent_response_key_to_template_key(key),
+                }
+                return
 
     def _name_topic(self, message: Message, said: List[Text]) -> None:
         """Gives a declined message the intent of a clinic topic it names, when nothing outweighs it (see the
@@ -387,30 +435,43 @@ class DomainGuard(TrainedComponent):
         ):
             return
         found = [w for w in said if not w.isdigit()]
-        topic = self._topic_of(found)
+        topic = self._topic_of(found, message)
         if (
             topic is None
             or topic not in self._evidence
             or self._names_elsewhere(found, message.get(TEXT) or "")
         ):
             return
+        intent = topic.split("/")[0]
+        if intent != topic and answer_key(message, intent) != topic:
+            return  # an answer ("faq/cost") comes back only where the ResponseSelector picked it
         if any(w not in self._topic_words[topic] and not self._clinic_words.knows(w) for w in found):
             return  # a word nothing said to the clinic uses: "parking garages downtown", "my address for dhl"
         evidence, against = self._weights(topic, found, set())
-        if evidence + self._config["topic_phrase_weight"] <= against:
-            return
-        _overrule(message, topic)
+        if evidence + self._config["topic_phrase_weight"] <= against or (intent != topic and against > 0):
+            return  # an answer's few examples know few words: nothing may speak against it ("fees abroad")
+        _overrule(message, intent)
         guess = self._config["clarify_entity"]
         message.set(ENTITIES, [e for e in found_entities if e.get("entity") != guess], add_to_output=True)
         message.set(DECLINED_BY_GUARD, False)
 
-    def _topic_of(self, found: List[Text]) -> Optional[Text]:
-        """The intent of the longest topic phrase among the words, if any."""
-        for phrase, intent in self._topics:
-            size = len(phrase)
-            if any(tuple(found[i : i + size]) == phrase for i in range(len(found) - size + 1)):
-                return intent
-        return None
+    def _topic_of(self, found: List[Text], message: Message) -> Optional[Text]:
+        """The topic of the longest topic phrase among the words, if any; of phrases as long, the one the classifier
+        ranked higher, or the answer the ResponseSelector picked ("the latest I can cancel" names hours and
+        lateness)."""
+        named = [(len(phrase), topic) for phrase, topic in self._topics if self._has_phrase(found, {phrase})]
+        if not named:
+            return None
+        longest = max(size for size, _ in named)
+        ranked = [r.get("name") for r in message.get(INTENT_RANKING_KEY) or []]
+
+        def rank(topic: Text) -> int:
+            intent = topic.split("/")[0]
+            if intent != topic:
+                return -1 if answer_key(message, intent) == topic else len(ranked)
+            return ranked.index(intent) if intent in ranked else len(ranked)
+
+        return min((topic for size, topic in named if size == longest), key=rank)
 
     def _names_elsewhere(self, found: List[Text], text: Text) -> bool:
         """One of the `elsewhere_phrases` among the words ("opening times of the post office"), or a match of an
@@ -436,11 +497,15 @@ class DomainGuard(TrainedComponent):
     def _weights(self, intent: Text, found: List[Text], granted: Set[Text]) -> Tuple[float, float]:
         """(evidence, counter-evidence) for the intent. `granted` words (of an everyday health term) count for it."""
         evidence = sum(w in granted or self._evidence[intent].knows(w) for w in found)
-        strange = intent.split("/")[0] in self._config["unknown_words_against"]
+        # A service is often a word no example uses ("do you do vasectomies", "is there a paediatrician"): asked
+        # as a service question, it is the thing asked about, not a sign of another domain.
+        named_service = intent == self._config["services_intent"] and self._has_phrase(
+            found, self._offered_questions
+        )
+        strange = intent.split("/")[0] in self._config["unknown_words_against"] and not named_service
         unknown = sum(strange and not self._known.knows(w) for w in found)
-        return evidence, sum(w in self._counter[intent] for w in found) + self._config[
-            "unknown_word_weight"
-        ] * unknown
+        against = sum(w in self._counter[intent] and w not in self._courtesy for w in found)
+        return evidence, against + self._config["unknown_word_weight"] * unknown
 
     def _outweighed(self, intent: Text, found: List[Text], granted: Set[Text]) -> bool:
         """No evidence (unless lenient), or at least as much counter-evidence as evidence."""

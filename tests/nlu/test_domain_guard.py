@@ -360,3 +360,78 @@ def test_a_declined_message_naming_a_clinic_topic_gets_the_topic_back(tmp_path):
     assert judged(guard, "a sick note for my narwhal", "out_of_scope") == "out_of_scope"
     assert judged(guard, "how do I cook rice", "out_of_scope") == "out_of_scope"  # no topic named
     assert judged(guard, "what can you do", "help") == "help"  # only declines are revisited
+
+
+def selected(text: str, intent: str, ranking: List[str], answers: List[str]) -> Message:
+    """A message as the classifier and the ResponseSelector left it: the intents ranked, the answers ranked."""
+    message = tokenized(text)
+    message.set("intent", {"name": ranking[0], "confidence": 0.5})
+    message.set("intent_ranking", [{"name": name, "confidence": 0.5} for name in ranking])
+    message.set("entities", [])
+    message.set(
+        "response_selector",
+        {
+            intent: {
+                "response": {"intent_response_key": answers[0], "utter_action": f"utter_{answers[0]}"},
+                "ranking": [{"intent_response_key": key, "confidence": 0.5} for key in answers],
+            }
+        },
+    )
+    return message
+
+
+def test_a_declined_answer_comes_back_only_where_the_selector_picked_it(tmp_path):
+    guard = trained_guard(tmp_path, topic_phrases={"faq/cost": ["how much", "charge"]})
+    picked_cost = selected(
+        "how much does it cost", "faq", ["out_of_scope", "faq"], ["faq/cost", "faq/records"]
+    )
+    guard.process([picked_cost])
+    assert picked_cost.get("intent")["name"] == "faq"
+    picked_records = selected(
+        "how much does it cost", "faq", ["out_of_scope", "faq"], ["faq/records", "faq/cost"]
+    )
+    guard.process([picked_records])
+    assert picked_records.get("intent")["name"] == "out_of_scope"
+    # a word no clinic example uses keeps the decline: the price of something else
+    elsewhere = selected("how much does a zebra cost", "faq", ["out_of_scope", "faq"], ["faq/cost"])
+    guard.process([elsewhere])
+    assert elsewhere.get("intent")["name"] == "out_of_scope"
+
+
+def test_between_topic_phrases_as_long_the_classifier_ranking_decides(tmp_path):
+    guard = trained_guard(tmp_path, topic_phrases={"faq": ["the practice"], "help": ["the practice"]})
+    for ranking in (["out_of_scope", "help", "faq"], ["out_of_scope", "faq", "help"]):
+        message = tokenized("the practice?")
+        message.set("intent", {"name": "out_of_scope", "confidence": 1.0})
+        message.set("intent_ranking", [{"name": name, "confidence": 0.3} for name in ranking])
+        guard.process([message])
+        assert message.get("intent")["name"] == ranking[1]
+
+
+def test_an_answer_without_its_words_gives_way_to_a_ranked_one_the_message_names(tmp_path):
+    guard = trained_guard(tmp_path, topic_phrases={"faq/records": ["medical records"]})
+    message = selected("can I see my medical records", "faq", ["faq"], ["faq/cost", "faq/records"])
+    guard.process([message])
+    answer = message.get("response_selector")["faq"]["response"]
+    assert message.get("intent")["name"] == "faq"
+    assert (answer["intent_response_key"], answer["utter_action"]) == ("faq/records", "utter_faq/records")
+    # no ranked answer named: the wrong answer is declined, as before
+    unnamed = selected("how do I register with the practice", "faq", ["faq"], ["faq/cost", "faq/records"])
+    guard.process([unnamed])
+    assert unnamed.get("intent")["name"] == "out_of_scope"
+
+
+def test_greetings_and_politeness_never_speak_against_a_clinic_intent(tmp_path_factory):
+    against = trained_guard(tmp_path_factory.mktemp("plain"))
+    polite = trained_guard(tmp_path_factory.mktemp("polite"), courtesy_words=["router"])
+    text = "router charge?"  # "router" is a decline example's word, standing in for "hello"
+    assert judged(against, text, "faq", answer="faq/cost") == "out_of_scope"
+    assert judged(polite, text, "faq", answer="faq/cost") == "faq"
+
+
+def test_the_menu_question_asked_about_the_clinic_is_the_services_question(tmp_path):
+    guard = trained_guard(tmp_path, clinic_place_phrases=["come to you", "at the practice"])
+    assert judged(guard, "what can I come to you for", "help") == "ask_services"
+    assert judged(guard, "what help is there at the practice", "help") == "ask_services"
+    assert judged(guard, "what can you do", "help") == "help"
+    assert judged(guard, "can I come to you on monday", "book_appointment") == "book_appointment"

@@ -562,6 +562,22 @@ PHRASINGS = [
     ("I have no power in my hands or legs", {"unwell"}, {}),
     ("My body feels like a rag doll", {"unwell"}, {}),
     ("scalded it 3 days ago, theres yellowy gunk coming out", {"cellulitis"}, {}),
+    # dev sets AI and AM: the plain words people reach for first
+    ("my eyesight has gone all fuzzy", {"blurred_vision"}, {}),
+    ("the subtitles on the telly look blurry to me", {"blurred_vision"}, {}),
+    ("my vision isn't as sharp as it was", {"blurred_vision"}, {}),
+    ("I need to hold the paper at arm's length to read", {"blurred_vision"}, {}),
+    ("I've lost interest in my hobbies", {"low_mood"}, {}),
+    ("she cries herself to sleep", {"low_mood"}, {}),
+    ("my heart is hurting since we split", {"low_mood"}, {}),
+    ("no one would miss me if I was gone", {"suicidal_thoughts"}, {}),
+    ("there's an open sore on my ankle", {"injury"}, {}),
+    ("the wound on my knee is oozing", {"cellulitis"}, {}),
+    ("I think my skin has an infection", {"skin_minor"}, {}),
+    ("I strained a muscle in my calf", {"limb_pain"}, {}),
+    ("these new tablets don't agree with me, I'm reacting badly to them", {"medicine_side_effect"}, {}),
+    ("I haven't got the energy to get up the stairs", {"unwell"}, {}),
+    ("I can't move my shoulder since Tuesday", {"limb_pain"}, {}),
 ]
 
 
@@ -638,6 +654,12 @@ def test_findings_and_their_context(nlp, text, current, not_current):
         ("order more dishwasher tablets", {"poisoning"}),  # a household product nobody swallowed
         ("there is rat poison in the garage", {"poisoning"}),
         ("can u split the water bill between 3 flatmates", {"head_injury"}),  # no head was split
+        ("I wound the wool up into a ball", {"injury"}),  # the verb wind
+        ("she wound up in the wrong queue", {"injury"}),
+        ("I always cry at the end of sad films", {"low_mood"}),  # crying at a film, not low mood
+        ("nobody would notice if I left the party early", {"suicidal_thoughts"}),  # leaving a party
+        ("the words on the sign were too far away to read", {"blurred_vision"}),  # too far, not blurred
+        ("my muscles feel great after yoga", {"body_aches"}),
     ],
 )
 def test_look_alikes_are_not_read_as_the_finding(nlp, text, absent):

@@ -41,6 +41,8 @@ SYMPTOM_SETS = [
     ("symptoms_dev_z.csv", 0.99),
     ("symptoms_dev_aa.csv", 0.98),
     ("symptoms_dev_ac.csv", 0.99),
+    ("symptoms_dev_ai.csv", 0.99),
+    ("symptoms_dev_am.csv", 0.99),
 ]
 
 

@@ -449,7 +449,7 @@ class DomainGuard(TrainedComponent):
             return  # a word nothing said to the clinic uses: "parking garages downtown", "my address for dhl"
         evidence, against = self._weights(topic, found, set())
         if evidence + self._config["topic_phrase_weight"] <= against or (intent != topic and against > 0):
-            return  # an answer's few examples know few words: nothing may speak against it ("fees abroad")
+            return  # an answer's few examples know few words: nothing may speak against it ("the fee for my car")
         _overrule(message, intent)
         guess = self._config["clarify_entity"]
         message.set(ENTITIES, [e for e in found_entities if e.get("entity") != guess], add_to_output=True)
@@ -497,7 +497,7 @@ class DomainGuard(TrainedComponent):
     def _weights(self, intent: Text, found: List[Text], granted: Set[Text]) -> Tuple[float, float]:
         """(evidence, counter-evidence) for the intent. `granted` words (of an everyday health term) count for it."""
         evidence = sum(w in granted or self._evidence[intent].knows(w) for w in found)
-        # A service is often a word no example uses ("do you do vasectomies", "is there a paediatrician"): asked
+        # A service is often a word no example uses ("do you do dna tests", "is there a paediatrician"): asked
         # as a service question, it is the thing asked about, not a sign of another domain.
         named_service = intent == self._config["services_intent"] and self._has_phrase(
             found, self._offered_questions

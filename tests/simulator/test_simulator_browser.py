@@ -123,7 +123,11 @@ async def test_a_booking_in_the_simulator_shows_what_twilio_received(tmp_path) -
         events = await simulator.tracker_events()
         intents = [e["parse_data"]["intent"]["name"] for e in events if e["event"] == "user"]
         panels = steps["shown"]["panels"]
-        assert [p["intent"].split(" (")[0] for p in reversed(panels)] == intents
+        shown_intents = [p["intent"].split(" (")[0] for p in reversed(panels)]
+        # The reminders' dispatcher runs on its own clock: one it fired after the page was read may follow in the
+        # tracker (its message still in the outbox, so not on the page either), and nothing else may.
+        assert intents[: len(shown_intents)] == shown_intents
+        assert set(intents[len(shown_intents) :]) <= {"appointment_reminder"}
         assert panels[-1]["intent"].startswith("book_appointment (")
         assert any(p["intent"].startswith("describe_symptoms (") for p in panels)
         assert "appointment_form" in " ".join(p["actions"] for p in panels)

@@ -231,11 +231,11 @@ class DomainGuard(TrainedComponent):
         self._everyday_phrases = phrases_of(learned["everyday_texts"])
         self._known = Vocabulary(learned["known_words"])
         self._clinic_words = Vocabulary(learned.get("clinic_words", []))
-        self._topics = [
-            (tuple(words(phrase)), intent)
-            for intent, phrases in (self._config["topic_phrases"] or {}).items()
-            for phrase in phrases
-        ]
+        # Topic (an intent, or a retrieval answer "faq/cost") -> its phrases as words, read once here.
+        self._topic_phrases: Dict[Text, Set[Tuple[Text, ...]]] = {
+            topic: {tuple(words(phrase)) for phrase in phrases}
+            for topic, phrases in (self._config["topic_phrases"] or {}).items()
+        }
         self._elsewhere = {tuple(words(phrase)) for phrase in self._config["elsewhere_phrases"] or []}
         self._courtesy = frozenset(self._config["courtesy_words"])
         self._clinic_place = {tuple(words(phrase)) for phrase in self._config["clinic_place_phrases"]}
@@ -243,9 +243,9 @@ class DomainGuard(TrainedComponent):
         self._elsewhere_patterns = [
             re.compile(p, re.IGNORECASE) for p in self._config["elsewhere_patterns"] or []
         ]
-        self._topic_words: Dict[Text, Set[Text]] = defaultdict(set)
-        for phrase, intent in self._topics:
-            self._topic_words[intent].update(phrase)
+        self._topic_words = {
+            topic: {w for phrase in phrases for w in phrase} for topic, phrases in self._topic_phrases.items()
+        }
 
     @classmethod
     def from_storage(cls, config: Dict[Text, Any], directory: Path) -> Dict[Text, Any]:
@@ -410,8 +410,11 @@ class DomainGuard(TrainedComponent):
             return
         for ranked in selected.get(RESPONSE_SELECTOR_RANKING_KEY) or []:
             key = ranked.get(INTENT_RESPONSE_KEY)
-            named = self._has_phrase(found, {phrase for phrase, topic in self._topics if topic == key})
-            if named and key in self._evidence and not self._outweighed(key, found, granted):
+            if (
+                self._has_phrase(found, self._topic_phrases.get(key, set()))
+                and key in self._evidence
+                and not self._outweighed(key, found, granted)
+            ):
                 selected[RESPONSE_SELECTOR_PREDICTION_KEY] = {
                     RESPONSE_SELECTOR_RESPONSES_KEY: [],
                     PREDICTED_CONFIDENCE_KEY: ranked.get(PREDICTED_CONFIDENCE_KEY),
@@ -459,7 +462,11 @@ class DomainGuard(TrainedComponent):
         """The topic of the longest topic phrase among the words, if any; of phrases as long, the one the classifier
         ranked higher, or the answer the ResponseSelector picked ("the latest I can cancel" names hours and
         lateness)."""
-        named = [(len(phrase), topic) for phrase, topic in self._topics if self._has_phrase(found, {phrase})]
+        named = [
+            (max(len(phrase) for phrase in present), topic)
+            for topic, phrases in self._topic_phrases.items()
+            if (present := [phrase for phrase in phrases if self._has_phrase(found, {phrase})])
+        ]
         if not named:
             return None
         longest = max(size for size, _ in named)
